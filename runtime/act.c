@@ -1,0 +1,291 @@
+/*
+ * act.c — activations, softmax, dropout (with its explicit RNG), residual
+ * add, channel concat and flatten.
+ *
+ * Shape legend
+ *   count        elements of an elementwise tensor (any shape)
+ *   n, D         rows and features of a softmax input [n][D]
+ *   n, c_i, HW   concat: input i is [n][c_i][HW], output [n][Σc_i][HW]
+ */
+#include "cnnrt.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- relu / leaky relu --------------------------------------------------- */
+
+void cnnrt_relu_forward(float *y,              /* [count] */
+                        const float *x,        /* [count] */
+                        size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void cnnrt_relu_backward(float *dx,            /* [count] += */
+                         const float *dy,      /* [count] */
+                         const float *x,       /* [count] forward input */
+                         size_t count)
+{
+    /* differentiates:  y = x > 0 ? x : 0 */
+    for (size_t i = 0; i < count; i++)
+        if (x[i] > 0.0f)
+            dx[i] += dy[i];
+}
+
+void cnnrt_leaky_relu_forward(float *y, const float *x, /* [count] */
+                              float slope, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+}
+
+void cnnrt_leaky_relu_backward(float *dx,       /* [count] += */
+                               const float *dy, /* [count] */
+                               const float *x,  /* [count] forward input */
+                               float slope, size_t count)
+{
+    /* differentiates:  y = x > 0 ? x : slope·x */
+    for (size_t i = 0; i < count; i++)
+        dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];
+}
+
+/* ---- tanh / sigmoid ------------------------------------------------------ */
+
+void cnnrt_tanh_forward(float *y, const float *x, size_t count) /* [count] */
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = tanhf(x[i]);
+}
+
+void cnnrt_tanh_backward(float *dx,            /* [count] += */
+                         const float *dy,      /* [count] */
+                         const float *y,       /* [count] forward output */
+                         size_t count)
+{
+    /* differentiates:  y = tanh(x);  dy/dx = 1 − y² */
+    for (size_t i = 0; i < count; i++)
+        dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+}
+
+void cnnrt_sigmoid_forward(float *y, const float *x, size_t count) /* [count] */
+{
+    for (size_t i = 0; i < count; i++) {
+        /* split by sign so expf never overflows */
+        if (x[i] >= 0.0f) {
+            y[i] = 1.0f / (1.0f + expf(-x[i]));
+        } else {
+            float e = expf(x[i]);
+            y[i] = e / (1.0f + e);
+        }
+    }
+}
+
+void cnnrt_sigmoid_backward(float *dx,         /* [count] += */
+                            const float *dy,   /* [count] */
+                            const float *y,    /* [count] forward output */
+                            size_t count)
+{
+    /* differentiates:  y = 1/(1 + e^−x);  dy/dx = y(1 − y) */
+    for (size_t i = 0; i < count; i++)
+        dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+}
+
+/* ---- softmax ------------------------------------------------------------- */
+
+void cnnrt_softmax_forward(float *y,           /* [n][D] */
+                           const float *x,     /* [n][D] */
+                           int n, int D)
+{
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * D;
+        float *yi = y + (size_t)i * D;
+        float m = xi[0];
+        for (int j = 1; j < D; j++)
+            m = xi[j] > m ? xi[j] : m;
+        double s = 0.0;
+        for (int j = 0; j < D; j++) {
+            yi[j] = expf(xi[j] - m);
+            s += yi[j];
+        }
+        float inv = (float)(1.0 / s);
+        for (int j = 0; j < D; j++)
+            yi[j] *= inv;
+    }
+}
+
+void cnnrt_softmax_backward(float *dx,         /* [n][D] += */
+                            const float *dy,   /* [n][D] */
+                            const float *y,    /* [n][D] forward output */
+                            int n, int D)
+{
+    /* differentiates:  y_j = e^{x_j} / Σ_k e^{x_k};  dx_j = y_j (dy_j − Σ_k dy_k y_k) */
+    for (int i = 0; i < n; i++) {
+        const float *dyi = dy + (size_t)i * D, *yi = y + (size_t)i * D;
+        float *dxi = dx + (size_t)i * D;
+        double s = 0.0;
+        for (int j = 0; j < D; j++)
+            s += (double)dyi[j] * yi[j];
+        for (int j = 0; j < D; j++)
+            dxi[j] += yi[j] * (dyi[j] - (float)s);
+    }
+}
+
+/* ---- rng: PCG32 (O'Neill, XSH-RR), seeded through splitmix64 ------------- */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void cnnrt_rng_seed(cnnrt_rng *r, uint64_t seed)
+{
+    uint64_t s = seed;
+    r->state = splitmix64(&s);
+    r->inc = splitmix64(&s) | 1u;
+}
+
+uint32_t cnnrt_rng_u32(cnnrt_rng *r)
+{
+    uint64_t old = r->state;
+    r->state = old * 6364136223846793005ull + r->inc;
+    uint32_t xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);
+    uint32_t rot = (uint32_t)(old >> 59);
+    return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
+}
+
+float cnnrt_rng_uniform(cnnrt_rng *r)
+{
+    return (float)(cnnrt_rng_u32(r) >> 8) * (1.0f / 16777216.0f);
+}
+
+float cnnrt_rng_normal(cnnrt_rng *r)
+{
+    /* Box–Muller; u1 in (0, 1] so the log is finite */
+    double u1 = ((cnnrt_rng_u32(r) >> 8) + 1.0) / 16777216.0;
+    double u2 = (cnnrt_rng_u32(r) >> 8) / 16777216.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* ---- dropout ------------------------------------------------------------- */
+
+void cnnrt_dropout_forward(float *y,           /* [count] */
+                           float *mask,        /* [count] saved: 0 or 1/(1−p) */
+                           const float *x,     /* [count] */
+                           float p, int training, cnnrt_rng *rng, size_t count)
+{
+    if (!training || p <= 0.0f) {
+        if (y != x)
+            memmove(y, x, count * sizeof(float));
+        if (mask)
+            for (size_t i = 0; i < count; i++)
+                mask[i] = 1.0f;
+        return;
+    }
+    if (p >= 1.0f) {
+        for (size_t i = 0; i < count; i++) {
+            y[i] = 0.0f;
+            mask[i] = 0.0f;
+        }
+        return;
+    }
+    const float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < count; i++) {
+        float m = cnnrt_rng_uniform(rng) >= p ? scale : 0.0f;
+        mask[i] = m;
+        y[i] = x[i] * m;
+    }
+}
+
+void cnnrt_dropout_backward(float *dx,         /* [count] += */
+                            const float *dy,   /* [count] */
+                            const float *mask, /* [count] */
+                            size_t count)
+{
+    /* differentiates:  y = x · mask */
+    for (size_t i = 0; i < count; i++)
+        dx[i] += dy[i] * mask[i];
+}
+
+/* ---- residual add ---------------------------------------------------------- */
+
+void cnnrt_add_forward(float *y, const float *a, const float *b, size_t count) /* [count] */
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = a[i] + b[i];
+}
+
+void cnnrt_add_backward(float *da,             /* [count] += , or NULL */
+                        float *db,             /* [count] += , or NULL */
+                        const float *dy,       /* [count] */
+                        size_t count)
+{
+    /* differentiates:  y = a + b */
+    if (da)
+        for (size_t i = 0; i < count; i++)
+            da[i] += dy[i];
+    if (db)
+        for (size_t i = 0; i < count; i++)
+            db[i] += dy[i];
+}
+
+/* ---- channel concat -------------------------------------------------------- */
+
+void cnnrt_concat_forward(float *y,               /* [n][Σcs][HW] */
+                          const float *const *xs, /* k × [n][cs[i]][HW] */
+                          const int *cs,          /* [k] channels per input */
+                          int k, int n, int HW)
+{
+    int ctot = 0;
+    for (int j = 0; j < k; j++)
+        ctot += cs[j];
+    for (int i = 0; i < n; i++) {
+        float *yi = y + (size_t)i * ctot * HW;
+        for (int j = 0; j < k; j++) {
+            size_t len = (size_t)cs[j] * HW;
+            memcpy(yi, xs[j] + i * len, len * sizeof(float));
+            yi += len;
+        }
+    }
+}
+
+void cnnrt_concat_backward(float *const *dxs,     /* k × [n][cs[i]][HW] += (entries may be NULL) */
+                           const float *dy,       /* [n][Σcs][HW] */
+                           const int *cs,         /* [k] */
+                           int k, int n, int HW)
+{
+    /* differentiates:  y[i] = (x_0[i], x_1[i], …, x_{k−1}[i]) along channels */
+    int ctot = 0;
+    for (int j = 0; j < k; j++)
+        ctot += cs[j];
+    for (int i = 0; i < n; i++) {
+        const float *dyi = dy + (size_t)i * ctot * HW;
+        for (int j = 0; j < k; j++) {
+            size_t len = (size_t)cs[j] * HW;
+            if (dxs[j]) {
+                float *d = dxs[j] + i * len;
+                for (size_t e = 0; e < len; e++)
+                    d[e] += dyi[e];
+            }
+            dyi += len;
+        }
+    }
+}
+
+/* ---- flatten: a no-op on NCHW memory; these copy for separate buffers ------ */
+
+void cnnrt_flatten_forward(float *y, const float *x, size_t count) /* [n][C·H·W] ← [n][C][H][W] */
+{
+    if (y != x)
+        memmove(y, x, count * sizeof(float));
+}
+
+void cnnrt_flatten_backward(float *dx, const float *dy, size_t count)
+{
+    /* differentiates:  y = x (reinterpreted) */
+    for (size_t i = 0; i < count; i++)
+        dx[i] += dy[i];
+}

@@ -1,0 +1,397 @@
+/*
+ * cnnrt.h — the cnnc runtime: training kernels, losses and optimizers.
+ *
+ * This header is the contract.  Every public name starts with cnnrt_ / CNNRT_.
+ *
+ * Layout: NCHW float32 throughout.  Conv weight [Cout][C/groups][KH][KW],
+ * dense weight [out][in], flatten order C,H,W — PyTorch's, so state dicts
+ * map over without renaming.
+ *
+ * Kernel contract (every cnnrt_*_forward / *_backward):
+ *   - arguments in the order: outputs, saved values for backward, inputs,
+ *     parameters, scratch, geometry (sizes last);
+ *   - forward kernels overwrite (=) their outputs;
+ *   - backward kernels ACCUMULATE (+=) into every gradient buffer, so the
+ *     caller zeroes gradients once per step; a NULL gradient pointer means
+ *     "not needed" and that gradient is not computed;
+ *   - kernels never allocate, print, exit, do file I/O or keep static state,
+ *     and never modify their inputs (not even temporarily): they are
+ *     re-entrant and may run concurrently on disjoint outputs.  State that
+ *     a kernel advances (running BN statistics, the dropout RNG, optimizer
+ *     moments) is passed in explicitly and is documented as an output.
+ *   - buffers passed as outputs must not alias inputs unless stated.
+ *
+ * Sizes are int for tensor extents (a single tensor dimension) and size_t
+ * for element counts of whole blocks.
+ *
+ * Thread contract: the library has no global state.  Conv/dense call
+ * OpenBLAS, whose own threading applies.
+ */
+#ifndef CNNRT_H
+#define CNNRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes of the few functions that can fail (geometry helpers). */
+enum { CNNRT_OK = 0, CNNRT_EINVAL = 1 };
+
+/* PyTorch's output-size rule, floor((in + pad_lo + pad_hi − dil·(k−1) − 1)/stride) + 1.
+ * Returns a value < 1 when the window does not fit. */
+int cnnrt_out_size(int in, int pad_lo, int pad_hi, int k, int stride, int dil);
+
+/* ==================================================================== conv.c
+ * 2-D convolution, training forward/backward.  Fast path: im2col + sgemm
+ * per image and per group; a naive reference sits beside it.
+ *
+ * Fill every field except OH/OW, then call cnnrt_conv_geom_finish, which
+ * validates the geometry and fills OH/OW.  Padding may be asymmetric
+ * (PyTorch's "same" with an even kernel pads the extra row/column at the
+ * bottom/right: pt = (K−1)/2, pb = K−1−pt).  Nothing defaults: strides,
+ * dilations and groups must be ≥ 1. */
+typedef struct cnnrt_conv_geom {
+    int C, H, W;            /* input channels, height, width */
+    int Cout;               /* output channels */
+    int KH, KW;             /* kernel height, width */
+    int SH, SW;             /* strides */
+    int PT, PL, PB, PR;     /* zero padding top, left, bottom, right */
+    int DH, DW;             /* dilations */
+    int groups;             /* C and Cout divisible by groups; depthwise: groups == C */
+    int OH, OW;             /* output size, filled by cnnrt_conv_geom_finish */
+} cnnrt_conv_geom;
+
+/* Validates g and fills g->OH, g->OW.  CNNRT_OK or CNNRT_EINVAL. */
+int cnnrt_conv_geom_finish(cnnrt_conv_geom *g);
+
+/* Floats of scratch the fast conv kernels need (forward and backward):
+ * one group's im2col matrix for one image, (C/groups)·KH·KW · OH·OW.
+ * May be 0 (1×1, stride 1, no padding needs none; scratch may then be NULL). */
+size_t cnnrt_conv_scratch_floats(const cnnrt_conv_geom *g);
+
+void cnnrt_conv2d_forward(float *y,            /* [n][Cout][OH][OW] */
+                          const float *x,      /* [n][C][H][W] */
+                          const float *w,      /* [Cout][C/groups][KH][KW] */
+                          const float *b,      /* [Cout] or NULL (no bias) */
+                          float *scratch,      /* cnnrt_conv_scratch_floats(g) */
+                          int n, const cnnrt_conv_geom *g);
+
+void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
+                           float *dw,          /* [Cout][C/groups][KH][KW] += , or NULL */
+                           float *db,          /* [Cout] += , or NULL */
+                           const float *dy,    /* [n][Cout][OH][OW] */
+                           const float *x,     /* [n][C][H][W] forward input (may be NULL if dw is NULL) */
+                           const float *w,     /* [Cout][C/groups][KH][KW] */
+                           float *scratch,     /* cnnrt_conv_scratch_floats(g) */
+                           int n, const cnnrt_conv_geom *g);
+
+/* Naive direct loops, for tests. Same contracts, no scratch. */
+void cnnrt_conv2d_forward_ref(float *y, const float *x, const float *w,
+                              const float *b, int n, const cnnrt_conv_geom *g);
+void cnnrt_conv2d_backward_ref(float *dx, float *dw, float *db,
+                               const float *dy, const float *x, const float *w,
+                               int n, const cnnrt_conv_geom *g);
+
+/* =================================================================== dense.c
+ * y = x·Wᵀ + b, W [out][in]. */
+void cnnrt_dense_forward(float *y,             /* [n][out] */
+                         const float *x,       /* [n][in] */
+                         const float *w,       /* [out][in] */
+                         const float *b,       /* [out] or NULL */
+                         int n, int in, int out);
+void cnnrt_dense_backward(float *dx,           /* [n][in] += , or NULL */
+                          float *dw,           /* [out][in] += , or NULL */
+                          float *db,           /* [out] += , or NULL */
+                          const float *dy,     /* [n][out] */
+                          const float *x,      /* [n][in] (may be NULL if dw is NULL) */
+                          const float *w,      /* [out][in] */
+                          int n, int in, int out);
+void cnnrt_dense_forward_ref(float *y, const float *x, const float *w,
+                             const float *b, int n, int in, int out);
+void cnnrt_dense_backward_ref(float *dx, float *dw, float *db, const float *dy,
+                              const float *x, const float *w,
+                              int n, int in, int out);
+
+/* ==================================================================== pool.c
+ * Max and average pooling with PyTorch semantics (symmetric padding P on
+ * each side, pad ≤ kernel/2).  Ceil mode: the output grows by one when the
+ * division rounds up, but the last window must start inside the input or
+ * the left/top padding.  Fill all fields but OH/OW, then call
+ * cnnrt_pool_geom_finish. */
+typedef struct cnnrt_pool_geom {
+    int C, H, W;
+    int KH, KW;
+    int SH, SW;
+    int PH, PW;             /* padding on each side (top=bottom=PH, left=right=PW) */
+    int ceil_mode;          /* 0 or 1 */
+    int count_include_pad;  /* avg pool only; PyTorch's default is 1 */
+    int OH, OW;             /* filled by cnnrt_pool_geom_finish */
+} cnnrt_pool_geom;
+
+int cnnrt_pool_geom_finish(cnnrt_pool_geom *g);
+
+/* Max pool.  argmax holds, for every output, the index h·W+w of the chosen
+ * input in its H×W plane (PyTorch's convention); ties keep the first. */
+void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
+                             int32_t *argmax,  /* [n][C][OH][OW] saved */
+                             const float *x,   /* [n][C][H][W] */
+                             int n, const cnnrt_pool_geom *g);
+void cnnrt_maxpool2d_backward(float *dx,       /* [n][C][H][W] += */
+                              const float *dy, /* [n][C][OH][OW] */
+                              const int32_t *argmax, /* [n][C][OH][OW] */
+                              int n, const cnnrt_pool_geom *g);
+
+/* Average pool.  Divisor as PyTorch: with count_include_pad, the window
+ * clipped to the padded input (so a ceil-mode window hanging past the
+ * padding counts fewer); without, the in-image elements only. */
+void cnnrt_avgpool2d_forward(float *y,         /* [n][C][OH][OW] */
+                             const float *x,   /* [n][C][H][W] */
+                             int n, const cnnrt_pool_geom *g);
+void cnnrt_avgpool2d_backward(float *dx,       /* [n][C][H][W] += */
+                              const float *dy, /* [n][C][OH][OW] */
+                              int n, const cnnrt_pool_geom *g);
+
+/* Adaptive average pool (PyTorch): output cell i covers
+ * [floor(i·H/OH), ceil((i+1)·H/OH)), likewise for columns. */
+void cnnrt_adaptive_avgpool2d_forward(float *y,       /* [n][C][OH][OW] */
+                                      const float *x, /* [n][C][H][W] */
+                                      int n, int C, int H, int W, int OH, int OW);
+void cnnrt_adaptive_avgpool2d_backward(float *dx,      /* [n][C][H][W] += */
+                                       const float *dy, /* [n][C][OH][OW] */
+                                       int n, int C, int H, int W, int OH, int OW);
+
+/* Global average pool: y[n][C] = mean over H·W. */
+void cnnrt_global_avgpool_forward(float *y,           /* [n][C] */
+                                  const float *x,     /* [n][C][HW] */
+                                  int n, int C, int HW);
+void cnnrt_global_avgpool_backward(float *dx,         /* [n][C][HW] += */
+                                   const float *dy,   /* [n][C] */
+                                   int n, int C, int HW);
+
+/* ===================================================================== act.c
+ * Elementwise activations over count elements, and softmax over rows. */
+void cnnrt_relu_forward(float *y, const float *x, size_t count);
+void cnnrt_relu_backward(float *dx, const float *dy, const float *x, size_t count);
+void cnnrt_leaky_relu_forward(float *y, const float *x, float slope, size_t count);
+void cnnrt_leaky_relu_backward(float *dx, const float *dy, const float *x,
+                               float slope, size_t count);
+/* tanh and sigmoid differentiate through their saved output y. */
+void cnnrt_tanh_forward(float *y, const float *x, size_t count);
+void cnnrt_tanh_backward(float *dx, const float *dy, const float *y, size_t count);
+void cnnrt_sigmoid_forward(float *y, const float *x, size_t count);
+void cnnrt_sigmoid_backward(float *dx, const float *dy, const float *y, size_t count);
+/* Softmax along the D features of each of n rows (x, y [n][D]). */
+void cnnrt_softmax_forward(float *y, const float *x, int n, int D);
+void cnnrt_softmax_backward(float *dx, const float *dy, const float *y, int n, int D);
+
+/* Explicit RNG state: PCG32 (XSH-RR), seeded through splitmix64.
+ * Never shared implicitly: whoever owns the state owns the stream. */
+typedef struct cnnrt_rng {
+    uint64_t state;
+    uint64_t inc;
+} cnnrt_rng;
+void cnnrt_rng_seed(cnnrt_rng *r, uint64_t seed);
+uint32_t cnnrt_rng_u32(cnnrt_rng *r);
+float cnnrt_rng_uniform(cnnrt_rng *r);          /* [0, 1), 24 random bits */
+float cnnrt_rng_normal(cnnrt_rng *r);           /* N(0,1), Box–Muller */
+
+/* Inverted dropout.  Training: each element is kept with probability 1−p
+ * and scaled by 1/(1−p); mask receives the factor (0 or 1/(1−p)) applied.
+ * Not training (or p == 0): y = x, mask filled with 1.  p == 1 zeroes all.
+ * rng is advanced (one draw per element) only when training with p > 0. */
+void cnnrt_dropout_forward(float *y,           /* [count] */
+                           float *mask,        /* [count] saved */
+                           const float *x,     /* [count] */
+                           float p, int training, cnnrt_rng *rng, size_t count);
+void cnnrt_dropout_backward(float *dx, const float *dy, const float *mask, size_t count);
+
+/* Residual add y = a + b (y may alias a or b). */
+void cnnrt_add_forward(float *y, const float *a, const float *b, size_t count);
+void cnnrt_add_backward(float *da, float *db, const float *dy, size_t count);
+
+/* Channel concat of k NCHW inputs: xs[i] is [n][cs[i]][HW], y is
+ * [n][Σcs][HW].  Backward: dxs[i] may be NULL (not needed). */
+void cnnrt_concat_forward(float *y, const float *const *xs, const int *cs,
+                          int k, int n, int HW);
+void cnnrt_concat_backward(float *const *dxs, const float *dy, const int *cs,
+                           int k, int n, int HW);
+
+/* Flatten [n][C][H][W] → [n][C·H·W] is a no-op on NCHW memory: the same
+ * buffer is reinterpreted and no kernel is needed.  These copy versions
+ * exist for callers that want separate buffers. */
+void cnnrt_flatten_forward(float *y, const float *x, size_t count);
+void cnnrt_flatten_backward(float *dx, const float *dy, size_t count);
+
+/* ==================================================================== norm.c
+ * Batch norm over [n][C][HW] (BatchNorm2d; BatchNorm1d on [n][D] is HW = 1).
+ * Training: normalise with batch mean and biased variance; save mean and
+ * invstd = 1/sqrt(var+eps) per channel; if running_mean/var are non-NULL,
+ * update them in place: r = (1−momentum)·r + momentum·batch, the running
+ * variance with the unbiased batch variance (·M/(M−1), M = n·HW), exactly
+ * as PyTorch.  gamma/beta NULL means affine=False. */
+void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
+                                   float *running_mean,  /* [C] in/out, or NULL */
+                                   float *running_var,   /* [C] in/out, or NULL */
+                                   float *save_mean,     /* [C] saved */
+                                   float *save_invstd,   /* [C] saved */
+                                   const float *x,       /* [n][C][HW] */
+                                   const float *gamma,   /* [C] or NULL */
+                                   const float *beta,    /* [C] or NULL */
+                                   float eps, float momentum,
+                                   int n, int C, int HW);
+void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or NULL */
+                                    float *dgamma,       /* [C] += , or NULL */
+                                    float *dbeta,        /* [C] += , or NULL */
+                                    const float *dy,     /* [n][C][HW] */
+                                    const float *x,      /* [n][C][HW] */
+                                    const float *save_mean,   /* [C] */
+                                    const float *save_invstd, /* [C] */
+                                    const float *gamma,  /* [C] or NULL */
+                                    int n, int C, int HW);
+/* Inference: y = γ(x−μ)/√(σ²+ε) + β with running statistics. */
+void cnnrt_batchnorm_forward_infer(float *y, const float *x,
+                                   const float *running_mean, const float *running_var,
+                                   const float *gamma, const float *beta,
+                                   float eps, int n, int C, int HW);
+void cnnrt_batchnorm_backward_infer(float *dx, float *dgamma, float *dbeta,
+                                    const float *dy, const float *x,
+                                    const float *running_mean, const float *running_var,
+                                    const float *gamma, float eps,
+                                    int n, int C, int HW);
+
+/* Layer norm over all D = C·H·W (or D) values of each sample, elementwise
+ * affine gamma/beta [D] (NULL: no affine).  Saves mean and rstd per sample. */
+void cnnrt_layernorm_forward(float *y,          /* [n][D] */
+                             float *save_mean,  /* [n] */
+                             float *save_rstd,  /* [n] */
+                             const float *x,    /* [n][D] */
+                             const float *gamma, const float *beta, /* [D] or NULL */
+                             float eps, int n, int D);
+void cnnrt_layernorm_backward(float *dx, float *dgamma, float *dbeta,
+                              const float *dy, const float *x,
+                              const float *save_mean, const float *save_rstd,
+                              const float *gamma, int n, int D);
+
+/* Group norm: C channels in G groups, statistics per (sample, group) over
+ * (C/G)·HW values, per-channel affine gamma/beta [C] (NULL: none).
+ * save_mean/save_rstd are [n][G]. */
+void cnnrt_groupnorm_forward(float *y, float *save_mean, float *save_rstd,
+                             const float *x, const float *gamma, const float *beta,
+                             float eps, int n, int C, int HW, int G);
+void cnnrt_groupnorm_backward(float *dx, float *dgamma, float *dbeta,
+                              const float *dy, const float *x,
+                              const float *save_mean, const float *save_rstd,
+                              const float *gamma, int n, int C, int HW, int G);
+
+/* Instance norm (InstanceNorm2d, no running stats): group norm with G = C.
+ * Affine optional (NULL gamma/beta: PyTorch's default affine=False).
+ * save_mean/save_rstd are [n][C]. */
+void cnnrt_instancenorm_forward(float *y, float *save_mean, float *save_rstd,
+                                const float *x, const float *gamma, const float *beta,
+                                float eps, int n, int C, int HW);
+void cnnrt_instancenorm_backward(float *dx, float *dgamma, float *dbeta,
+                                 const float *dy, const float *x,
+                                 const float *save_mean, const float *save_rstd,
+                                 const float *gamma, int n, int C, int HW);
+
+/* ==================================================================== loss.c
+ * Losses return the scalar loss and WRITE (=, not +=) the gradient of that
+ * loss w.r.t. their input: they start the backward pass.  The gradient
+ * pointer may be NULL (loss only). */
+
+/* Softmax cross-entropy from logits, PyTorch CrossEntropyLoss(
+ * label_smoothing=eps), mean over the batch.  Target distribution
+ * q = (1−ε)·onehot(label) + ε/K.  labels must be in [0, K).
+ * dlogits = (softmax(logits) − q) / n.  Stable (max-shifted log-sum-exp). */
+float cnnrt_softmax_xent(float *dlogits,        /* [n][K] written, or NULL */
+                         const float *logits,   /* [n][K] */
+                         const int32_t *labels, /* [n] */
+                         float label_smoothing, int n, int K);
+
+/* Mean squared error, PyTorch MSELoss (mean over all count elements).
+ * dy = 2(y − t)/count. */
+float cnnrt_mse(float *dy, const float *y, const float *target, size_t count);
+
+/* =================================================================== optim.c
+ * Optimizers over one flat parameter block: param, grad and moment blocks
+ * all have `count` floats in the same layout, and each step is one loop.
+ * Each follows torch.optim of PyTorch 1.13 (single-tensor path) exactly,
+ * including where eps goes and how buffers start.  `step` is the 1-based
+ * index of this step (1 on the first call); lr comes from a schedule.
+ * Moment buffers must start zeroed. */
+typedef enum cnnrt_optim_kind {
+    CNNRT_SGD = 1,      /* plain, momentum, Nesterov; L2 weight decay */
+    CNNRT_ADAGRAD,
+    CNNRT_RMSPROP,
+    CNNRT_ADAM,         /* L2 weight decay added to the gradient */
+    CNNRT_ADAMW         /* decoupled weight decay */
+} cnnrt_optim_kind;
+
+typedef struct cnnrt_optim {
+    cnnrt_optim_kind kind;
+    double weight_decay;    /* all kinds */
+    double momentum;        /* SGD, RMSProp */
+    double dampening;       /* SGD */
+    int nesterov;           /* SGD (needs momentum > 0, dampening 0) */
+    double beta1, beta2;    /* Adam, AdamW */
+    double eps;             /* Adagrad, RMSProp, Adam, AdamW */
+    double alpha;           /* RMSProp smoothing */
+    int centered;           /* RMSProp */
+    double lr_decay;        /* Adagrad */
+} cnnrt_optim;
+
+/* PyTorch's defaults for a kind (the lr is separate). */
+cnnrt_optim cnnrt_optim_defaults(cnnrt_optim_kind kind);
+
+/* Number of moment blocks of `count` floats the optimizer needs:
+ * SGD 0 (momentum 0) or 1; Adagrad 1; RMSProp 1 + momentum? + centered?;
+ * Adam/AdamW 2. */
+int cnnrt_optim_state_blocks(const cnnrt_optim *o);
+
+/* One step.  state points at cnnrt_optim_state_blocks(o)·count floats,
+ * zeroed before the first step, laid out as consecutive blocks:
+ *   SGD      [momentum_buffer]
+ *   Adagrad  [state_sum]
+ *   RMSProp  [square_avg][momentum_buffer if momentum > 0][grad_avg if centered]
+ *   Adam(W)  [exp_avg][exp_avg_sq]
+ * CNNRT_EINVAL for an unknown kind or step < 1, else CNNRT_OK. */
+int cnnrt_optim_step(float *param,          /* [count] in/out */
+                     float *state,          /* [blocks][count] in/out */
+                     const float *grad,     /* [count] */
+                     const cnnrt_optim *o, double lr, long step, size_t count);
+
+/* Learning-rate schedules, each with optional linear warm-up.
+ * t = number of steps already taken (0 for the first step).
+ * Warm-up (warmup_steps W > 0, t < W): lr = base·(f + (1−f)·t/W), f =
+ * warmup_start_factor (torch LinearLR(start_factor=f, total_iters=W)).
+ * After warm-up, with u = t − W:
+ *   constant  base
+ *   step      base · gamma^floor(u / step_size)      (torch StepLR)
+ *   cosine    min + (base − min)(1 + cos(π·min(u,T)/T))/2   (CosineAnnealingLR, T_max = T)
+ * which is torch's SequentialLR([LinearLR, main], milestones=[W]). */
+typedef enum cnnrt_lr_kind {
+    CNNRT_LR_CONSTANT = 1,
+    CNNRT_LR_STEP,
+    CNNRT_LR_COSINE
+} cnnrt_lr_kind;
+
+typedef struct cnnrt_lr_schedule {
+    cnnrt_lr_kind kind;
+    double base_lr;
+    long warmup_steps;          /* 0: no warm-up */
+    double warmup_start_factor; /* in (0, 1] */
+    long step_size;             /* step */
+    double gamma;               /* step */
+    long T;                     /* cosine: steps to reach min_lr */
+    double min_lr;              /* cosine */
+} cnnrt_lr_schedule;
+
+double cnnrt_lr_at(const cnnrt_lr_schedule *s, long t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNNRT_H */

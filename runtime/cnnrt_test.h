@@ -1,0 +1,177 @@
+/*
+ * cnnrt_test.h — helpers shared by the runtime's cmocka tests
+ * (tests/unit/test_rt_*.c).  Not part of the library's API and not
+ * compiled into libcnnrt: every function here is static.  Include after
+ * <cmocka.h>.
+ *
+ * Conventions:
+ *   - random data comes from cnnrt_rng with a fixed seed per test, drawn
+ *     uniformly from [lo, hi) with |value| ≥ 0.05 (never zeros);
+ *   - gradients are compared as the relative error of the norm,
+ *     ‖g − ref‖ / ‖ref‖; on failure the first element whose difference
+ *     exceeds tol·‖ref‖/√count, both values and the max difference are
+ *     printed, then the test fails;
+ *   - on success nothing is printed unless CNNRT_TEST_VERBOSE is set in the
+ *     environment, which prints every measured error (for the report).
+ */
+#ifndef CNNRT_TEST_H
+#define CNNRT_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnrt.h"
+
+static inline void t_fill(float *a, size_t n, cnnrt_rng *r, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v;
+        do
+            v = lo + (hi - lo) * cnnrt_rng_uniform(r);
+        while (fabsf(v) < 0.05f);
+        a[i] = v;
+    }
+}
+
+static inline void t_to_double(double *d, const float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
+}
+
+static inline float *t_falloc(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+static inline double *t_dalloc(size_t n)
+{
+    double *p = calloc(n ? n : 1, sizeof(double));
+    assert_non_null(p);
+    return p;
+}
+
+static inline int t_verbose(void)
+{
+    const char *v = getenv("CNNRT_TEST_VERBOSE");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Relative error of the norm between got (float) and ref (double).
+ * Fails the test when it exceeds tol. */
+static inline double t_check_rel(const char *what, const float *got, const double *ref,
+                          size_t n, double tol)
+{
+    double num = 0, den = 0, maxd = 0;
+    size_t maxi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - ref[i];
+        num += d * d;
+        den += ref[i] * ref[i];
+        if (fabs(d) > maxd) {
+            maxd = fabs(d);
+            maxi = i;
+        }
+    }
+    double err = den > 0 ? sqrt(num / den) : sqrt(num);
+    if (t_verbose())
+        fprintf(stderr, "  %-44s rel err %.3g  (max abs diff %.3g, n=%zu)\n",
+                what, err, maxd, n);
+    if (!(err <= tol)) {
+        double thr = tol * sqrt(den / (double)(n ? n : 1));
+        size_t first = maxi;
+        for (size_t i = 0; i < n; i++)
+            if (fabs((double)got[i] - ref[i]) > thr || isnan(got[i])) {
+                first = i;
+                break;
+            }
+        print_error("%s: rel err %.6g > tol %.3g; first mismatch at [%zu]: got %.9g, "
+                    "ref %.9g; max abs diff %.6g at [%zu]\n",
+                    what, err, tol, first, (double)got[first], ref[first], maxd, maxi);
+        fail();
+    }
+    return err;
+}
+
+static inline double t_check_relf(const char *what, const float *got, const float *ref,
+                           size_t n, double tol)
+{
+    double *d = t_dalloc(n);
+    t_to_double(d, ref, n);
+    double e = t_check_rel(what, got, d, n, tol);
+    free(d);
+    return e;
+}
+
+/* Max relative error elementwise, |got − ref| / max(|ref|, floor). */
+static inline double t_check_maxrel(const char *what, const float *got, const double *ref,
+                             size_t n, double floor_, double tol)
+{
+    double worst = 0, maxd = 0;
+    size_t wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        double r = d / fmax(fabs(ref[i]), floor_);
+        if (d > maxd)
+            maxd = d;
+        if (r > worst || isnan(got[i])) {
+            worst = isnan(got[i]) ? INFINITY : r;
+            wi = i;
+        }
+    }
+    if (t_verbose())
+        fprintf(stderr, "  %-44s max rel err %.3g  (max abs diff %.3g, n=%zu)\n",
+                what, worst, maxd, n);
+    if (!(worst <= tol)) {
+        size_t first = wi;
+        for (size_t i = 0; i < n; i++)
+            if (!(fabs((double)got[i] - ref[i]) / fmax(fabs(ref[i]), floor_) <= tol)) {
+                first = i;
+                break;
+            }
+        print_error("%s: max rel err %.6g > tol %.3g; first mismatch at [%zu]: got %.9g, "
+                    "ref %.9g; max abs diff %.6g\n",
+                    what, worst, tol, first, (double)got[first], ref[first], maxd);
+        fail();
+    }
+    return worst;
+}
+
+/* Central finite differences of a double objective L(ctx) with respect to
+ * every element of a (which L reads): g[j] = (L(a+h e_j) − L(a−h e_j)) / 2h. */
+typedef double (*t_objective)(void *ctx);
+
+static inline void t_fd_grad(double *g, double *a, size_t n, double h,
+                      t_objective L, void *ctx)
+{
+    for (size_t j = 0; j < n; j++) {
+        double a0 = a[j];
+        a[j] = a0 + h;
+        double lp = L(ctx);
+        a[j] = a0 - h;
+        double lm = L(ctx);
+        a[j] = a0;
+        g[j] = (lp - lm) / (2 * h);
+    }
+}
+
+/* got − base, in place into got (undo the random pre-fill that checks +=). */
+static inline void t_sub(float *got, const float *base, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        got[i] -= base[i];
+}
+
+static inline double t_dot(const double *r, const double *y, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += r[i] * y[i];
+    return s;
+}
+
+#endif /* CNNRT_TEST_H */

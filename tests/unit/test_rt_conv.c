@@ -1,0 +1,247 @@
+/*
+ * test_rt_conv.c — conv2d: fast (im2col + sgemm) vs naive reference vs a
+ * float64 forward written here, and every gradient (fast and reference
+ * backward) vs float64 central finite differences of L = Σ r·y.
+ *
+ * Tolerances.  The float64 objective is linear in x, w and b, so its
+ * central differences are exact up to rounding (≈1e-16·|L|/h ≈ 1e-13
+ * relative with h = 1e-3): the measured error is that of the float32
+ * kernel alone.  A float32 dot product of K ≤ 60 terms has relative error
+ * ≲ K·2^-24 ≈ 4e-6 in the worst case and ≈ √K·6e-8 ≈ 5e-7 typically, so
+ * relative-norm tolerances of 1e-5 are tight yet never flaky.  A sign or
+ * index bug gives errors of order 1.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cnnrt_test.h"
+
+/* ---- float64 forward: the definition the kernels must match ---------------- */
+
+typedef struct {
+    const cnnrt_conv_geom *g;
+    int n, has_bias;
+    double *x, *w, *b, *r, *y;
+} conv_ctx;
+
+static void conv_fwd_d(conv_ctx *c)
+{
+    const cnnrt_conv_geom *g = c->g;
+    const int Cg = g->C / g->groups, Cog = g->Cout / g->groups;
+    for (int i = 0; i < c->n; i++)
+        for (int co = 0; co < g->Cout; co++)
+            for (int oh = 0; oh < g->OH; oh++)
+                for (int ow = 0; ow < g->OW; ow++) {
+                    double s = c->has_bias ? c->b[co] : 0.0;
+                    for (int ci = 0; ci < Cg; ci++)
+                        for (int kh = 0; kh < g->KH; kh++)
+                            for (int kw = 0; kw < g->KW; kw++) {
+                                int ih = oh * g->SH - g->PT + kh * g->DH;
+                                int iw = ow * g->SW - g->PL + kw * g->DW;
+                                if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W)
+                                    continue;
+                                int cin = (co / Cog) * Cg + ci;
+                                s += c->x[((i * g->C + cin) * g->H + ih) * g->W + iw] *
+                                     c->w[((co * Cg + ci) * g->KH + kh) * g->KW + kw];
+                            }
+                    c->y[((i * g->Cout + co) * g->OH + oh) * g->OW + ow] = s;
+                }
+}
+
+static double conv_L(void *ctx)
+{
+    conv_ctx *c = ctx;
+    conv_fwd_d(c);
+    return t_dot(c->r, c->y, (size_t)c->n * c->g->Cout * c->g->OH * c->g->OW);
+}
+
+/* ---- one geometry: every check ------------------------------------------- */
+
+static void check_conv(const char *name, int n, cnnrt_conv_geom g, int has_bias, uint64_t seed)
+{
+    char what[128];
+    assert_int_equal(cnnrt_conv_geom_finish(&g), CNNRT_OK);
+    const size_t nx = (size_t)n * g.C * g.H * g.W;
+    const size_t nw = (size_t)g.Cout * (g.C / g.groups) * g.KH * g.KW;
+    const size_t ny = (size_t)n * g.Cout * g.OH * g.OW;
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+
+    float *x = t_falloc(nx), *w = t_falloc(nw), *b = t_falloc(g.Cout);
+    float *y = t_falloc(ny), *yref = t_falloc(ny), *dy = t_falloc(ny);
+    float *scratch = t_falloc(cnnrt_conv_scratch_floats(&g));
+    t_fill(x, nx, &rng, -1, 1);
+    t_fill(w, nw, &rng, -1, 1);
+    t_fill(b, g.Cout, &rng, -1, 1);
+    t_fill(dy, ny, &rng, -1, 1);
+
+    conv_ctx c = {.g = &g, .n = n, .has_bias = has_bias,
+                  .x = t_dalloc(nx), .w = t_dalloc(nw), .b = t_dalloc(g.Cout),
+                  .r = t_dalloc(ny), .y = t_dalloc(ny)};
+    t_to_double(c.x, x, nx);
+    t_to_double(c.w, w, nw);
+    t_to_double(c.b, b, g.Cout);
+    t_to_double(c.r, dy, ny);          /* dL/dy = r */
+
+    /* forward: fast and reference vs float64 */
+    const float *bp = has_bias ? b : NULL;
+    cnnrt_conv2d_forward(y, x, w, bp, scratch, n, &g);
+    cnnrt_conv2d_forward_ref(yref, x, w, bp, n, &g);
+    conv_fwd_d(&c);
+    snprintf(what, sizeof what, "%s: forward fast vs f64", name);
+    t_check_rel(what, y, c.y, ny, 1e-6);
+    snprintf(what, sizeof what, "%s: forward ref vs f64", name);
+    t_check_rel(what, yref, c.y, ny, 1e-6);
+    snprintf(what, sizeof what, "%s: forward fast vs ref", name);
+    t_check_relf(what, y, yref, ny, 1e-6);
+
+    /* finite-difference gradients of L = Σ r·y */
+    double *gx = t_dalloc(nx), *gw = t_dalloc(nw), *gb = t_dalloc(g.Cout);
+    t_fd_grad(gx, c.x, nx, 1e-3, conv_L, &c);
+    t_fd_grad(gw, c.w, nw, 1e-3, conv_L, &c);
+    t_fd_grad(gb, c.b, g.Cout, 1e-3, conv_L, &c);
+
+    /* backward, fast then reference; buffers pre-filled to check += */
+    float *dx0 = t_falloc(nx), *dw0 = t_falloc(nw), *db0 = t_falloc(g.Cout);
+    t_fill(dx0, nx, &rng, -0.5f, 0.5f);
+    t_fill(dw0, nw, &rng, -0.5f, 0.5f);
+    t_fill(db0, g.Cout, &rng, -0.5f, 0.5f);
+    float *dx = t_falloc(nx), *dw = t_falloc(nw), *db = t_falloc(g.Cout);
+    for (int impl = 0; impl < 2; impl++) {
+        const char *iname = impl ? "ref" : "fast";
+        memcpy(dx, dx0, nx * sizeof *dx);
+        memcpy(dw, dw0, nw * sizeof *dw);
+        memcpy(db, db0, g.Cout * sizeof *db);
+        if (impl)
+            cnnrt_conv2d_backward_ref(dx, dw, has_bias ? db : NULL, dy, x, w, n, &g);
+        else
+            cnnrt_conv2d_backward(dx, dw, has_bias ? db : NULL, dy, x, w, scratch, n, &g);
+        t_sub(dx, dx0, nx);
+        t_sub(dw, dw0, nw);
+        snprintf(what, sizeof what, "%s: dx %s vs FD", name, iname);
+        t_check_rel(what, dx, gx, nx, 1e-5);
+        snprintf(what, sizeof what, "%s: dw %s vs FD", name, iname);
+        t_check_rel(what, dw, gw, nw, 1e-5);
+        if (has_bias) {
+            t_sub(db, db0, g.Cout);
+            snprintf(what, sizeof what, "%s: db %s vs FD", name, iname);
+            t_check_rel(what, db, gb, g.Cout, 1e-5);
+        } else {
+            snprintf(what, sizeof what, "%s: db untouched when NULL", name);
+            t_check_relf(what, db, db0, g.Cout, 0.0);
+        }
+    }
+
+    /* NULL gradients: each one alone gives the same values as all together */
+    memset(dx, 0, nx * sizeof *dx);
+    cnnrt_conv2d_backward(dx, NULL, NULL, dy, NULL, w, scratch, n, &g);
+    snprintf(what, sizeof what, "%s: dx alone vs FD", name);
+    t_check_rel(what, dx, gx, nx, 1e-5);
+    memset(dw, 0, nw * sizeof *dw);
+    cnnrt_conv2d_backward(NULL, dw, NULL, dy, x, w, scratch, n, &g);
+    snprintf(what, sizeof what, "%s: dw alone vs FD", name);
+    t_check_rel(what, dw, gw, nw, 1e-5);
+
+    /* inputs untouched */
+    float *x2 = t_falloc(nx);
+    for (size_t i = 0; i < nx; i++)
+        x2[i] = (float)c.x[i];
+    snprintf(what, sizeof what, "%s: x unchanged", name);
+    t_check_relf(what, x, x2, nx, 0.0);
+
+    free(x); free(w); free(b); free(y); free(yref); free(dy); free(scratch);
+    free(c.x); free(c.w); free(c.b); free(c.r); free(c.y);
+    free(gx); free(gw); free(gb); free(dx0); free(dw0); free(db0);
+    free(dx); free(dw); free(db); free(x2);
+}
+
+#define GEOM(C_, H_, W_, Co_, KH_, KW_, SH_, SW_, PT_, PL_, PB_, PR_, DH_, DW_, G_) \
+    ((cnnrt_conv_geom){.C = C_, .H = H_, .W = W_, .Cout = Co_, .KH = KH_, .KW = KW_,  \
+                       .SH = SH_, .SW = SW_, .PT = PT_, .PL = PL_, .PB = PB_,        \
+                       .PR = PR_, .DH = DH_, .DW = DW_, .groups = G_})
+
+static void test_basic_3x3(void **s)
+{
+    (void)s;
+    check_conv("3x3 s1 p1", 2, GEOM(3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 1, 11);
+}
+
+static void test_stride2_pad(void **s)
+{
+    (void)s;
+    check_conv("3x3 s2 p1", 3, GEOM(2, 9, 8, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1), 1, 12);
+    check_conv("5x5 s2 p2 no bias", 2, GEOM(3, 11, 10, 2, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1), 0, 13);
+}
+
+static void test_dilation2(void **s)
+{
+    (void)s;
+    check_conv("3x3 d2 p2", 2, GEOM(3, 9, 11, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1), 1, 14);
+    check_conv("3x3 d2 s2 p1", 2, GEOM(2, 11, 9, 3, 3, 3, 2, 2, 1, 1, 1, 1, 2, 2, 1), 1, 15);
+}
+
+static void test_groups(void **s)
+{
+    (void)s;
+    check_conv("groups 2", 2, GEOM(4, 7, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2), 1, 16);
+    check_conv("depthwise s2", 3, GEOM(3, 9, 7, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3), 1, 17);
+    check_conv("depthwise x2 mult", 2, GEOM(3, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3), 0, 18);
+}
+
+static void test_pointwise(void **s)
+{
+    (void)s;
+    check_conv("1x1 (direct path)", 2, GEOM(5, 5, 7, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 1, 19);
+    check_conv("1x1 groups 2 (direct)", 3, GEOM(4, 3, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2), 1, 20);
+    check_conv("1x1 s2", 2, GEOM(4, 7, 5, 3, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), 1, 21);
+}
+
+static void test_rect_kernel_asym_pad(void **s)
+{
+    (void)s;
+    check_conv("3x5 p(1,2)", 2, GEOM(2, 7, 9, 3, 3, 5, 1, 1, 1, 2, 1, 2, 1, 1, 1), 1, 22);
+    /* PyTorch padding='same' with a 4×2 kernel: top 1, bottom 2, left 0, right 1 */
+    check_conv("same 4x2 even", 2, GEOM(3, 6, 7, 2, 4, 2, 1, 1, 1, 0, 2, 1, 1, 1, 1), 0, 23);
+    check_conv("mixed s(2,1) d(1,2) 2x3", 3,
+               GEOM(2, 8, 9, 4, 2, 3, 2, 1, 0, 2, 1, 0, 1, 2, 2), 1, 24);
+}
+
+static void test_geom(void **s)
+{
+    (void)s;
+    cnnrt_conv_geom g = GEOM(3, 7, 9, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1);
+    assert_int_equal(cnnrt_conv_geom_finish(&g), CNNRT_OK);
+    assert_int_equal(g.OH, 4);                  /* floor((7+2-2-1)/2)+1 */
+    assert_int_equal(g.OW, 5);                  /* floor((9+2-2-1)/2)+1 */
+    g = GEOM(3, 6, 7, 2, 4, 2, 1, 1, 1, 0, 2, 1, 1, 1, 1);
+    assert_int_equal(cnnrt_conv_geom_finish(&g), CNNRT_OK);
+    assert_int_equal(g.OH, 6);                  /* same */
+    assert_int_equal(g.OW, 7);
+    g = GEOM(3, 9, 11, 2, 3, 3, 1, 1, 0, 0, 0, 0, 2, 3, 1);
+    assert_int_equal(cnnrt_conv_geom_finish(&g), CNNRT_OK);
+    assert_int_equal(g.OH, 5);                  /* 9 − 2·2 */
+    assert_int_equal(g.OW, 5);                  /* 11 − 3·2 */
+    g = GEOM(3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2);  /* 3 % 2 */
+    assert_int_equal(cnnrt_conv_geom_finish(&g), CNNRT_EINVAL);
+    g = GEOM(3, 2, 9, 4, 5, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1);  /* kernel taller than input */
+    assert_int_equal(cnnrt_conv_geom_finish(&g), CNNRT_EINVAL);
+    g = GEOM(3, 7, 9, 4, 3, 3, 0, 1, 1, 1, 1, 1, 1, 1, 1);  /* stride 0 */
+    assert_int_equal(cnnrt_conv_geom_finish(&g), CNNRT_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_geom),
+        cmocka_unit_test(test_basic_3x3),
+        cmocka_unit_test(test_stride2_pad),
+        cmocka_unit_test(test_dilation2),
+        cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_pointwise),
+        cmocka_unit_test(test_rect_kernel_asym_pad),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
