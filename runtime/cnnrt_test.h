@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cnnrt.h"
 
@@ -172,6 +173,66 @@ static inline double t_dot(const double *r, const double *y, size_t n)
     for (size_t i = 0; i < n; i++)
         s += r[i] * y[i];
     return s;
+}
+
+/* ---- PyTorch references ----------------------------------------------------
+ * t_torch runs `/usr/bin/python3 tests/ref/SCRIPT ARGS IN OUT`: IN holds the
+ * nin floats of `in` (raw little-endian float32), the script writes exactly
+ * nout floats to OUT.  A missing interpreter, a missing torch, a script error
+ * or a wrong output size FAILS the test (never skips).  Run the tests from
+ * the repository root, or set CNNRT_REF_DIR to the folder of the scripts. */
+#ifndef CNNRT_PYTHON
+#define CNNRT_PYTHON "/usr/bin/python3"
+#endif
+
+static inline void t_torch(const char *script, const char *args,
+                           const float *in, size_t nin, float *out, size_t nout)
+{
+    const char *dir = getenv("CNNRT_REF_DIR");
+    if (!dir || !*dir)
+        dir = "tests/ref";
+    char path[512], inp[64], outp[64], cmd[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, script);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        print_error("reference script %s not found (run from the repository root "
+                    "or set CNNRT_REF_DIR)\n", path);
+        fail();
+    }
+    fclose(f);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(inp, sizeof inp, "%s/cnnrt_in_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(outp, sizeof outp, "%s/cnnrt_out_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fi = mkstemp(inp), fo = mkstemp(outp);
+    assert_true(fi >= 0 && fo >= 0);
+    close(fo);
+    f = fdopen(fi, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(in, sizeof(float), nin, f), nin);
+    assert_int_equal(fclose(f), 0);
+    snprintf(cmd, sizeof cmd, "%s %s %s %s %s", CNNRT_PYTHON, path, args, inp, outp);
+    int rc = system(cmd);
+    size_t got = 0;
+    if (rc == 0) {
+        f = fopen(outp, "rb");
+        if (f) {
+            got = fread(out, sizeof(float), nout, f);
+            if (fgetc(f) != EOF)
+                got = nout + 1;         /* too long */
+            fclose(f);
+        }
+    }
+    remove(inp);
+    remove(outp);
+    if (rc != 0) {
+        print_error("PyTorch reference failed (exit status %d): %s\n"
+                    "  (is python3-torch installed for " CNNRT_PYTHON "?)\n", rc, cmd);
+        fail();
+    }
+    if (got != nout) {
+        print_error("PyTorch reference %s wrote %zu floats, expected %zu\n", script, got, nout);
+        fail();
+    }
 }
 
 #endif /* CNNRT_TEST_H */

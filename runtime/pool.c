@@ -1,0 +1,231 @@
+/*
+ * pool.c — max, average, adaptive average and global average pooling,
+ * PyTorch semantics.
+ *
+ * Shape legend
+ *   n, C         batch, channels (pooling is per plane)
+ *   H, W         input plane;  OH, OW output plane
+ *   x, dx [n][C][H][W]    y, dy, argmax [n][C][OH][OW]
+ * Windows: output (oh, ow) starts at input row oh·SH − PH, column ow·SW − PW,
+ * spans KH × KW, and is clipped to the input (padding never wins a max and
+ * contributes zeros to an average).
+ */
+#include "cnnrt.h"
+
+#include <math.h>
+
+/* PyTorch's pooling_output_shape (dilation 1). */
+static int pool_out(int in, int k, int s, int p, int ceil_mode)
+{
+    int num = in + 2 * p - (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+    if (num < 0)
+        return 0;
+    int out = num / s + 1;
+    /* ceil mode: the last window must start inside the input or left padding */
+    if (ceil_mode && (out - 1) * s >= in + p)
+        out--;
+    return out;
+}
+
+int cnnrt_pool_geom_finish(cnnrt_pool_geom *g)
+{
+    if (g->C < 1 || g->H < 1 || g->W < 1 || g->KH < 1 || g->KW < 1 ||
+        g->SH < 1 || g->SW < 1 || g->PH < 0 || g->PW < 0 ||
+        g->PH > g->KH / 2 || g->PW > g->KW / 2 ||
+        (g->ceil_mode != 0 && g->ceil_mode != 1) ||
+        (g->count_include_pad != 0 && g->count_include_pad != 1))
+        return CNNRT_EINVAL;
+    g->OH = pool_out(g->H, g->KH, g->SH, g->PH, g->ceil_mode);
+    g->OW = pool_out(g->W, g->KW, g->SW, g->PW, g->ceil_mode);
+    if (g->OH < 1 || g->OW < 1)
+        return CNNRT_EINVAL;
+    return CNNRT_OK;
+}
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+
+/* ---- max pool -------------------------------------------------------------- */
+
+void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
+                             int32_t *argmax,  /* [n][C][OH][OW] saved, index h·W+w */
+                             const float *x,   /* [n][C][H][W] */
+                             int n, const cnnrt_pool_geom *g)
+{
+    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    for (size_t pl = 0; pl < (size_t)n * g->C; pl++) {
+        const float *xp = x + pl * H * W;
+        float *yp = y + pl * OH * OW;
+        int32_t *ap = argmax + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0 = oh * g->SH - g->PH, h1 = imin(h0 + g->KH, H);
+            h0 = imax(h0, 0);
+            for (int ow = 0; ow < OW; ow++) {
+                int w0 = ow * g->SW - g->PW, w1 = imin(w0 + g->KW, W);
+                w0 = imax(w0, 0);
+                float m = -INFINITY;
+                int32_t mi = h0 * W + w0;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) {
+                        float v = xp[ih * W + iw];
+                        if (v > m || isnan(v)) {  /* first max wins; NaN propagates */
+                            m = v;
+                            mi = ih * W + iw;
+                        }
+                    }
+                yp[oh * OW + ow] = m;
+                ap[oh * OW + ow] = mi;
+            }
+        }
+    }
+}
+
+void cnnrt_maxpool2d_backward(float *dx,       /* [n][C][H][W] += */
+                              const float *dy, /* [n][C][OH][OW] */
+                              const int32_t *argmax, /* [n][C][OH][OW] */
+                              int n, const cnnrt_pool_geom *g)
+{
+    /* differentiates:  y[oh][ow] = x[argmax[oh][ow]] */
+    const size_t HW = (size_t)g->H * g->W, OHW = (size_t)g->OH * g->OW;
+    for (size_t pl = 0; pl < (size_t)n * g->C; pl++)
+        for (size_t o = 0; o < OHW; o++)
+            dx[pl * HW + argmax[pl * OHW + o]] += dy[pl * OHW + o];
+}
+
+/* ---- average pool ---------------------------------------------------------- */
+
+/* Window of output (oh, ow) clipped to the input, and PyTorch's divisor. */
+typedef struct { int h0, h1, w0, w1; float div; } avg_window;
+
+static avg_window avg_win(const cnnrt_pool_geom *g, int oh, int ow)
+{
+    avg_window a;
+    a.h0 = oh * g->SH - g->PH;
+    a.w0 = ow * g->SW - g->PW;
+    a.h1 = imin(a.h0 + g->KH, g->H + g->PH);
+    a.w1 = imin(a.w0 + g->KW, g->W + g->PW);
+    int padded = (a.h1 - a.h0) * (a.w1 - a.w0);   /* window within the padded input */
+    a.h0 = imax(a.h0, 0);
+    a.w0 = imax(a.w0, 0);
+    a.h1 = imin(a.h1, g->H);
+    a.w1 = imin(a.w1, g->W);
+    int inside = (a.h1 - a.h0) * (a.w1 - a.w0);
+    a.div = (float)(g->count_include_pad ? padded : inside);
+    return a;
+}
+
+void cnnrt_avgpool2d_forward(float *y,         /* [n][C][OH][OW] */
+                             const float *x,   /* [n][C][H][W] */
+                             int n, const cnnrt_pool_geom *g)
+{
+    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    for (size_t pl = 0; pl < (size_t)n * g->C; pl++) {
+        const float *xp = x + pl * H * W;
+        float *yp = y + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                avg_window a = avg_win(g, oh, ow);
+                float s = 0.0f;
+                for (int ih = a.h0; ih < a.h1; ih++)
+                    for (int iw = a.w0; iw < a.w1; iw++)
+                        s += xp[ih * W + iw];
+                yp[oh * OW + ow] = a.h0 < a.h1 && a.w0 < a.w1 ? s / a.div : 0.0f;
+            }
+    }
+}
+
+void cnnrt_avgpool2d_backward(float *dx,       /* [n][C][H][W] += */
+                              const float *dy, /* [n][C][OH][OW] */
+                              int n, const cnnrt_pool_geom *g)
+{
+    /* differentiates:  y[oh][ow] = Σ_window x / div */
+    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    for (size_t pl = 0; pl < (size_t)n * g->C; pl++) {
+        float *dxp = dx + pl * H * W;
+        const float *dyp = dy + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                avg_window a = avg_win(g, oh, ow);
+                if (a.h0 >= a.h1 || a.w0 >= a.w1)
+                    continue;
+                float d = dyp[oh * OW + ow] / a.div;
+                for (int ih = a.h0; ih < a.h1; ih++)
+                    for (int iw = a.w0; iw < a.w1; iw++)
+                        dxp[ih * W + iw] += d;
+            }
+    }
+}
+
+/* ---- adaptive average pool ------------------------------------------------- */
+
+/* [floor(i·in/out), ceil((i+1)·in/out)) */
+static int ad_start(int i, int in, int out) { return (int)(((long)i * in) / out); }
+static int ad_end(int i, int in, int out) { return (int)(((long)(i + 1) * in + out - 1) / out); }
+
+void cnnrt_adaptive_avgpool2d_forward(float *y,       /* [n][C][OH][OW] */
+                                      const float *x, /* [n][C][H][W] */
+                                      int n, int C, int H, int W, int OH, int OW)
+{
+    for (size_t pl = 0; pl < (size_t)n * C; pl++) {
+        const float *xp = x + pl * H * W;
+        float *yp = y + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0 = ad_start(oh, H, OH), h1 = ad_end(oh, H, OH);
+            for (int ow = 0; ow < OW; ow++) {
+                int w0 = ad_start(ow, W, OW), w1 = ad_end(ow, W, OW);
+                float s = 0.0f;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++)
+                        s += xp[ih * W + iw];
+                yp[oh * OW + ow] = s / (float)((h1 - h0) * (w1 - w0));
+            }
+        }
+    }
+}
+
+void cnnrt_adaptive_avgpool2d_backward(float *dx,       /* [n][C][H][W] += */
+                                       const float *dy, /* [n][C][OH][OW] */
+                                       int n, int C, int H, int W, int OH, int OW)
+{
+    /* differentiates:  y[oh][ow] = Σ_{cell} x / |cell| */
+    for (size_t pl = 0; pl < (size_t)n * C; pl++) {
+        float *dxp = dx + pl * H * W;
+        const float *dyp = dy + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0 = ad_start(oh, H, OH), h1 = ad_end(oh, H, OH);
+            for (int ow = 0; ow < OW; ow++) {
+                int w0 = ad_start(ow, W, OW), w1 = ad_end(ow, W, OW);
+                float d = dyp[oh * OW + ow] / (float)((h1 - h0) * (w1 - w0));
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++)
+                        dxp[ih * W + iw] += d;
+            }
+        }
+    }
+}
+
+/* ---- global average pool --------------------------------------------------- */
+
+void cnnrt_global_avgpool_forward(float *y,           /* [n][C] */
+                                  const float *x,     /* [n][C][HW] */
+                                  int n, int C, int HW)
+{
+    for (size_t pl = 0; pl < (size_t)n * C; pl++) {
+        double s = 0.0;
+        for (int k = 0; k < HW; k++)
+            s += x[pl * HW + k];
+        y[pl] = (float)(s / HW);
+    }
+}
+
+void cnnrt_global_avgpool_backward(float *dx,         /* [n][C][HW] += */
+                                   const float *dy,   /* [n][C] */
+                                   int n, int C, int HW)
+{
+    /* differentiates:  y[i][c] = Σ_k x[i][c][k] / HW */
+    for (size_t pl = 0; pl < (size_t)n * C; pl++) {
+        float d = dy[pl] / (float)HW;
+        for (int k = 0; k < HW; k++)
+            dx[pl * HW + k] += d;
+    }
+}
