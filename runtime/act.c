@@ -103,14 +103,13 @@ void cnnrt_softmax_forward(float *y,           /* [n][D] */
         float m = xi[0];
         for (int j = 1; j < D; j++)
             m = xi[j] > m ? xi[j] : m;
+        /* x − m and the exponential in double: rounding x − m to float
+         * would cost up to ulp(|x − m|) of relative accuracy per element */
         double s = 0.0;
-        for (int j = 0; j < D; j++) {
-            yi[j] = expf(xi[j] - m);
-            s += yi[j];
-        }
-        float inv = (float)(1.0 / s);
         for (int j = 0; j < D; j++)
-            yi[j] *= inv;
+            s += exp((double)xi[j] - m);
+        for (int j = 0; j < D; j++)
+            yi[j] = (float)(exp((double)xi[j] - m) / s);
     }
 }
 
