@@ -1,0 +1,268 @@
+/*
+ * cnnc.h — the one internal header of the cnnc compiler.
+ *
+ * Sectioned by the file that owns each declaration (chibicc style).  The
+ * pipeline, in the order main.c runs it:
+ *
+ *   source text --lex.l/parse.y--> AST (Stmt/Expr/Arg, every node has a Loc)
+ *              --sema.c---------> IR graph (Node), names resolved, blocks expanded
+ *              --shape.c--------> every Node gets its output shape, params, MACs, RF
+ *              --report.c-------> text table / JSON
+ *
+ * Each phase reports through diag.c and returns its error count; the driver
+ * stops after a phase that reported errors.  All memory comes from one arena
+ * (arena_alloc) freed at exit.
+ */
+#ifndef CNNC_H
+#define CNNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdbool.h>
+
+#define CNNC_VERSION "0.1.0"
+
+/* ===== arena.c ========================================================== */
+void *arena_alloc(size_t n);               /* zeroed; aborts only on OOM */
+char *arena_strdup(const char *s);
+char *arena_strndup(const char *s, size_t n);
+char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void arena_free_all(void);
+
+/* ===== diag.c =========================================================== */
+typedef struct SrcFile {
+    const char *name;        /* as the user named it (or as included) */
+    const char *text;        /* whole contents, NUL-terminated copy */
+    size_t len;
+} SrcFile;
+
+typedef struct Loc {
+    const SrcFile *file;
+    int line, col;           /* 1-based */
+    int len;                 /* span length in columns on that line (>=1) */
+} Loc;
+
+extern int diag_max_errors;  /* cap; further errors are counted, not printed */
+void diag_error(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_note(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void diag_file_error(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int  diag_error_count(void);
+void diag_reset(void);
+void diag_set_stream(FILE *f);  /* default stderr (tests capture it) */
+Loc  loc_none(const SrcFile *f); /* line 1, column 1 */
+/* "did you mean": closest of cands (NULL-terminated) to s, or NULL */
+const char *diag_suggest(const char *s, const char *const *cands, int ncands);
+
+/* ===== ast (parse.y, lex.l, source.c) =================================== */
+typedef enum {
+    EX_INT, EX_FLOAT, EX_IDENT, EX_STR, EX_DIMS, EX_BOOL,
+    EX_NEG, EX_NOT, EX_BIN
+} ExprKind;
+
+enum { OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_LT, OP_LE, OP_GT, OP_GE,
+       OP_EQ, OP_NE, OP_AND, OP_OR };
+
+#define MAX_DIMS 4
+typedef struct Expr {
+    ExprKind kind;
+    Loc loc;
+    int op;                   /* EX_BIN */
+    long long ival;           /* EX_INT, EX_BOOL */
+    double fval;              /* EX_FLOAT */
+    const char *str;          /* EX_IDENT, EX_STR */
+    int ndims; long long dims[MAX_DIMS];  /* EX_DIMS (e.g. 3x224x224) */
+    struct Expr *a, *b;
+} Expr;
+
+typedef struct Arg {
+    Loc loc;
+    const char *key;          /* NULL: positional */
+    Loc key_loc;
+    Expr *val;
+    struct Arg *next;
+} Arg;
+
+typedef struct Param {        /* a block parameter, optional default */
+    const char *name;
+    Loc loc;
+    Expr *def;
+    struct Param *next;
+} Param;
+
+typedef enum {
+    ST_NETWORK,   /* network NAME input CxHxW */
+    ST_INCLUDE,   /* include "file.net" (spliced away by source.c) */
+    ST_BLOCKDEF,  /* block NAME(params) { ... } */
+    ST_CALL,      /* KIND-or-BLOCK args... */
+    ST_GROUP,     /* { ... } | group NAME { ... } | seq [NAME] [from N] [prefix "s"] { ... } */
+    ST_RESIDUAL,  /* residual [NAME] { body } [shortcut GROUP] */
+    ST_CONCAT,    /* concat [NAME] { branch; branch; ... } */
+    ST_REPEAT,    /* repeat N [as VAR] [from K] { ... } */
+    ST_IF         /* if COND { ... } [else { ... }] */
+} StmtKind;
+
+typedef struct Stmt {
+    StmtKind kind;
+    Loc loc;                  /* the statement's first token */
+    const char *ident;        /* ST_CALL: kind/block name; ST_NETWORK/ST_BLOCKDEF: name */
+    Loc ident_loc;
+    Arg *args;                /* ST_CALL */
+    const char *name;         /* optional explicit name (group, seq, residual, concat) */
+    Loc name_loc;
+    bool is_seq;              /* ST_GROUP: numbered children */
+    Expr *from;               /* seq / repeat: first index */
+    const char *prefix;       /* seq: child name prefix */
+    Expr *count;              /* repeat */
+    const char *var;          /* repeat: loop variable */
+    Loc var_loc;
+    Expr *cond;               /* if */
+    Expr *input;              /* network: input dims */
+    Param *params;            /* blockdef */
+    struct Stmt *body;        /* group/residual/concat/repeat/if/blockdef */
+    struct Stmt *body2;       /* residual shortcut (a group) or if's else */
+    const char *path;         /* include */
+    struct Stmt *next;
+} Stmt;
+
+/* parse.y */
+typedef struct ParseCtx {
+    const SrcFile *file;
+    Stmt *result;
+    void *scanner;
+    int nerr_syntax;
+} ParseCtx;
+Stmt *parse_text(const SrcFile *file);   /* NULL only when nothing parsed */
+
+/* source.c: read files, parse, splice includes */
+extern const char **source_include_dirs;   /* -I directories, NULL-terminated */
+const SrcFile *source_load(const char *path, Loc from, bool quiet_missing);
+Stmt *source_parse_file(const char *path);  /* whole program with includes */
+const SrcFile *source_from_string(const char *name, const char *text);
+Stmt *source_parse_string(const char *name, const char *text);
+
+/* ===== layers.c: the one table of layer kinds ============================= */
+typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_TANH, ACT_SIGMOID } ActKind;
+
+typedef enum {
+    K_INPUT, K_CONV, K_DENSE, K_FLATTEN, K_MAXPOOL, K_AVGPOOL, K_GAVGPOOL,
+    K_GMAXPOOL, K_ADAPTAVG, K_BATCHNORM, K_LAYERNORM, K_INSTANCENORM,
+    K_GROUPNORM, K_RELU, K_LEAKYRELU, K_TANH, K_SIGMOID, K_SOFTMAX, K_DROPOUT,
+    K_IDENTITY, K_ADD, K_CONCAT, K_COUNT
+} KindId;
+
+typedef enum {
+    A_INT,      /* a positive count (out channels, groups, ...) */
+    A_PAIR,     /* N or HxW (kernel, stride, dilation, output size) */
+    A_PAD,      /* N, HxW or same */
+    A_FLOAT,
+    A_BOOL,
+    A_ACT       /* fused activation: relu | tanh | sigmoid | leakyrelu */
+} AttrType;
+
+typedef struct AttrDef {
+    const char *name;
+    AttrType type;
+    char shorthand;           /* 'k' lets "k3" / "k3x1" mean kernel=3 / 3x1; 0 none */
+    const char *def;          /* default as text; NULL = required */
+    const char *help;
+} AttrDef;
+
+typedef struct FlagDef {      /* a bare word that sets an attribute */
+    const char *word;
+    const char *attr;
+    const char *value;
+} FlagDef;
+
+#define MAX_ATTRS 10
+#define MAX_FLAGS 8
+typedef struct LayerKind {
+    KindId id;
+    const char *name;
+    const char *alias;        /* another accepted spelling, or NULL */
+    const char *summary;
+    const char *positional[3];/* attribute names that may be given positionally */
+    AttrDef attrs[MAX_ATTRS];
+    FlagDef flags[MAX_FLAGS];
+    bool user;                /* can be written in a .net file */
+    const char *pytorch;      /* the PyTorch module it matches */
+} LayerKind;
+
+extern const LayerKind layer_kinds[K_COUNT];
+const LayerKind *layer_lookup(const char *name);
+void layer_print_help(FILE *out);            /* cnnc --help-layers */
+int layer_kind_names(const char **out, int max);
+
+/* ===== ir.c ================================================================ */
+typedef struct Shape {
+    int rank;                 /* 3: [C,H,W]; 1: [D] */
+    long long c, h, w;        /* rank 1 uses c only */
+} Shape;
+
+typedef struct Node {
+    int id;                   /* topological index */
+    const LayerKind *kind;
+    const char *name;         /* dotted, e.g. layer1.0.conv1 */
+    bool auto_named;          /* not written by the user */
+    Loc loc;
+    int nin;
+    struct Node **in;
+
+    /* attributes (filled from the kind's table, then typed) */
+    long long out;            /* conv/dense out features */
+    long long kh, kw, sh, sw, dh, dw;
+    long long pt, pl, pb, pr; /* padding top/left/bottom/right */
+    bool pad_same;
+    long long groups;         /* conv groups, groupnorm groups */
+    bool bias, ceil, affine, count_include_pad;
+    double eps, momentum, slope, p;
+    ActKind act;
+    double act_slope;
+    long long oh, ow;         /* adaptive pool output */
+
+    /* filled by shape.c */
+    Shape shape;
+    long long params;         /* learnable values */
+    long long macs;           /* conv/dense multiply-accumulates, bias excluded */
+    long long other_ops;      /* everything else: bias adds, norms, activations, pools */
+    bool rf_valid;
+    long long rf_h, rf_w, jump_h, jump_w;
+    long long act_bytes;      /* output tensor bytes */
+} Node;
+
+typedef struct Graph {
+    const char *name;         /* network name */
+    const SrcFile *file;      /* the main file */
+    Loc loc;
+    Node **nodes;             /* topological order; nodes[0] is the input */
+    int nnodes, cap;
+    Node *output;
+} Graph;
+
+Graph *ir_new_graph(void);
+Node *ir_add_node(Graph *g, const LayerKind *k, Loc loc);
+long long shape_numel(Shape s);
+const char *shape_str(Shape s);              /* "3×224×224" or "[4096]" */
+
+/* ===== sema.c: elaboration ================================================ */
+Graph *sema_elaborate(Stmt *prog, int *nerr);
+
+/* ===== shape.c ============================================================= */
+#define CNNC_MAX_NUMEL (1LL << 40)          /* elements per tensor */
+int shape_check(Graph *g);
+
+/* ===== report.c ============================================================ */
+typedef struct Totals {
+    long long params, macs, flops, other_ops, weight_bytes;
+    long long activation_bytes_sum, activation_bytes_peak;
+} Totals;
+void report_totals(const Graph *g, Totals *t);
+void report_text(const Graph *g, FILE *out);
+int  report_json(const Graph *g, FILE *out);
+
+/* ===== util.c ============================================================== */
+const char *fmt_group(long long v);          /* 1,234,567 */
+const char *fmt_si(long long v);             /* 1.23 G / 45.6 M / "" below 1e6 */
+int write_file_atomic(const char *path, const char *data, size_t len);
+
+#endif

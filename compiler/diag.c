@@ -1,0 +1,142 @@
+/*
+ * diag.c — diagnostics in the GNU form compilers use.
+ *
+ *   model.net:12:5: error: conv 'c1': kernel 5×5 is larger than ...
+ *      12 | conv c1 6 k5
+ *         |     ^~
+ *
+ * Errors are printed as they are found (phases run in source order), counted,
+ * and capped at diag_max_errors; a "note:" attaches a second location to the
+ * error before it.  A location always exists: line 1, column 1 when nothing
+ * better does (an empty or binary file).
+ */
+#include "cnnc.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+int diag_max_errors = 20;
+static int nerrors;
+static FILE *stream;
+static bool suppressed;      /* the last error was over the cap: drop its notes */
+
+void diag_set_stream(FILE *f) { stream = f; }
+int diag_error_count(void) { return nerrors; }
+void diag_reset(void) { nerrors = 0; suppressed = false; }
+
+Loc loc_none(const SrcFile *f) { return (Loc){ .file = f, .line = 1, .col = 1, .len = 1 }; }
+
+/* Print the source line of loc with a caret and tildes under the span. */
+static void show_line(FILE *out, Loc loc) {
+    if (!loc.file || !loc.file->text || loc.line < 1)
+        return;
+    const char *p = loc.file->text, *end = p + loc.file->len;
+    for (int l = 1; l < loc.line && p < end; p++)
+        if (*p == '\n')
+            l++;
+    if (p >= end && loc.line > 1)
+        return;
+    const char *e = p;
+    while (e < end && *e != '\n')
+        e++;
+    size_t n = (size_t)(e - p);
+    if (n > 200) n = 200;              /* very long lines: show the start only */
+    int col = loc.col;
+    if (col > (int)n + 1) col = (int)n + 1;
+    fprintf(out, "%5d | ", loc.line);
+    for (size_t i = 0; i < n; i++) {   /* keep the terminal sane on binary input */
+        unsigned char c = (unsigned char)p[i];
+        fputc(c == '\t' || (c >= 32 && c != 127) ? c : '?', out);
+    }
+    fputs("\n      | ", out);
+    for (int i = 1; i < col; i++)
+        fputc(i - 1 < (int)n && p[i - 1] == '\t' ? '\t' : ' ', out);
+    fputc('^', out);
+    int len = loc.len;
+    if (col + len - 1 > (int)n) len = (int)n - col + 1;
+    for (int i = 1; i < len; i++)
+        fputc('~', out);
+    fputc('\n', out);
+}
+
+static void vreport(const char *what, Loc loc, const char *fmt, va_list ap) {
+    FILE *out = stream ? stream : stderr;
+    const char *name = loc.file ? loc.file->name : "<command line>";
+    fprintf(out, "%s:%d:%d: %s: ", name, loc.line > 0 ? loc.line : 1,
+            loc.col > 0 ? loc.col : 1, what);
+    vfprintf(out, fmt, ap);
+    fputc('\n', out);
+    show_line(out, loc);
+}
+
+void diag_error(Loc loc, const char *fmt, ...) {
+    nerrors++;
+    suppressed = nerrors > diag_max_errors;
+    if (suppressed) {
+        if (nerrors == diag_max_errors + 1) {
+            FILE *out = stream ? stream : stderr;
+            fprintf(out, "%s:%d:%d: error: too many errors (%d); stopping here\n",
+                    loc.file ? loc.file->name : "<command line>", loc.line, loc.col,
+                    diag_max_errors);
+        }
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vreport("error", loc, fmt, ap);
+    va_end(ap);
+}
+
+void diag_note(Loc loc, const char *fmt, ...) {
+    if (suppressed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vreport("note", loc, fmt, ap);
+    va_end(ap);
+}
+
+void diag_file_error(const char *file, const char *fmt, ...) {
+    FILE *out = stream ? stream : stderr;
+    nerrors++;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(out, "%s: error: ", file);
+    vfprintf(out, fmt, ap);
+    fputc('\n', out);
+    va_end(ap);
+}
+
+/* Damerau-free Levenshtein distance, capped: enough for typos. */
+static int distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < c)
+                c = d[i - 2][j - 2] + 1;      /* transposition */
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+const char *diag_suggest(const char *s, const char *const *cands, int ncands) {
+    const char *best = NULL;
+    int bestd = 99;
+    for (int i = 0; i < ncands; i++) {
+        if (!cands[i]) continue;
+        int d = distance(s, cands[i]);
+        if (d < bestd) { bestd = d; best = cands[i]; }
+    }
+    size_t n = strlen(s);
+    int limit = n <= 3 ? 1 : n <= 6 ? 2 : 3;
+    return bestd <= limit ? best : NULL;
+}

@@ -1,0 +1,150 @@
+/*
+ * layers.c — the one table of layer kinds.
+ *
+ * Each entry gives the spelling, the attributes with their defaults, which
+ * attributes may be written positionally, and the bare words (flags) that
+ * set attributes.  sema.c reads arguments through this table, shape.c holds
+ * the shape rule of each kind, and `cnnc --help-layers` prints it, so the
+ * language reference cannot drift from what the parser accepts.
+ *
+ * Defaults written "=kernel" copy another attribute (pool stride).
+ */
+#include "cnnc.h"
+
+#include <string.h>
+
+#define KERNEL   { "kernel", A_PAIR, 'k', NULL, "window size: 3 or 3x1 (HxW); shorthand k3, k3x1" }
+#define STRIDE1  { "stride", A_PAIR, 's', "1", "step between windows; shorthand s2" }
+#define STRIDEK  { "stride", A_PAIR, 's', "=kernel", "step between windows (default: the kernel); shorthand s2" }
+#define PAD      { "padding", A_PAD, 'p', "0", "zeros added on each side: N, HxW or same; shorthand p1" }
+#define EPS      { "eps", A_FLOAT, 0, "1e-5", "added to the variance" }
+#define ACTS     { "relu", "act", "relu" }, { "tanh", "act", "tanh" }, \
+                 { "sigmoid", "act", "sigmoid" }, { "leakyrelu", "act", "leakyrelu" }
+
+const LayerKind layer_kinds[K_COUNT] = {
+    [K_INPUT] = { K_INPUT, "input", NULL, "the network input", {0}, {{0}}, {{0}}, false, "-" },
+    [K_CONV] = { K_CONV, "conv", "conv2d", "2-D convolution", { "out" }, {
+            { "out", A_INT, 0, NULL, "output channels" },
+            KERNEL, STRIDE1, PAD,
+            { "dilation", A_PAIR, 'd', "1", "spacing of kernel taps; shorthand d2" },
+            { "groups", A_INT, 'g', "1", "channel groups (= channels for depthwise); shorthand g32" },
+            { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)" },
+            { "act", A_ACT, 0, "none", "activation applied to the output" },
+            { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu" },
+        }, { { "nobias", "bias", "false" }, { "same", "padding", "same" }, ACTS },
+        true, "nn.Conv2d" },
+    [K_DENSE] = { K_DENSE, "dense", "linear", "fully connected layer", { "out" }, {
+            { "out", A_INT, 0, NULL, "output features" },
+            { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)" },
+            { "act", A_ACT, 0, "none", "activation applied to the output" },
+            { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu" },
+        }, { { "nobias", "bias", "false" }, ACTS }, true, "nn.Linear" },
+    [K_FLATTEN] = { K_FLATTEN, "flatten", NULL, "C×H×W to [C·H·W], in C,H,W order", {0}, {{0}}, {{0}},
+        true, "nn.Flatten" },
+    [K_MAXPOOL] = { K_MAXPOOL, "maxpool", NULL, "max pooling", { "kernel", "stride" }, {
+            KERNEL, STRIDEK, PAD,
+            { "ceil", A_BOOL, 0, "false", "ceil instead of floor for the output size" },
+        }, { { "ceil", "ceil", "true" } }, true, "nn.MaxPool2d" },
+    [K_AVGPOOL] = { K_AVGPOOL, "avgpool", NULL, "average pooling", { "kernel", "stride" }, {
+            KERNEL, STRIDEK, PAD,
+            { "ceil", A_BOOL, 0, "false", "ceil instead of floor for the output size" },
+            { "count_include_pad", A_BOOL, 0, "true", "padding zeros count in the divisor" },
+        }, { { "ceil", "ceil", "true" }, { "exclude_pad", "count_include_pad", "false" } },
+        true, "nn.AvgPool2d" },
+    [K_GAVGPOOL] = { K_GAVGPOOL, "globalavgpool", "gap", "mean over H×W: C×H×W to C×1×1", {0}, {{0}}, {{0}},
+        true, "nn.AdaptiveAvgPool2d(1)" },
+    [K_GMAXPOOL] = { K_GMAXPOOL, "globalmaxpool", NULL, "max over H×W: C×H×W to C×1×1", {0}, {{0}}, {{0}},
+        true, "nn.AdaptiveMaxPool2d(1)" },
+    [K_ADAPTAVG] = { K_ADAPTAVG, "adaptiveavgpool", NULL, "average pooling to a fixed output size", { "size" }, {
+            { "size", A_PAIR, 0, NULL, "output size: N or HxW" },
+        }, {{0}}, true, "nn.AdaptiveAvgPool2d" },
+    [K_BATCHNORM] = { K_BATCHNORM, "batchnorm", "bn", "batch normalisation (per channel)", {0}, {
+            EPS, { "momentum", A_FLOAT, 0, "0.1", "running-average momentum (training)" },
+        }, {{0}}, true, "nn.BatchNorm2d / nn.BatchNorm1d" },
+    [K_LAYERNORM] = { K_LAYERNORM, "layernorm", NULL, "normalise each sample over all of C×H×W (or D)", {0}, {
+            EPS, { "affine", A_BOOL, 0, "true", "learned elementwise scale and shift" },
+        }, { { "noaffine", "affine", "false" } }, true, "nn.LayerNorm([C,H,W])" },
+    [K_INSTANCENORM] = { K_INSTANCENORM, "instancenorm", NULL, "normalise each channel of each sample", {0}, {
+            EPS, { "affine", A_BOOL, 0, "false", "learned per-channel scale and shift" },
+        }, { { "affine", "affine", "true" } }, true, "nn.InstanceNorm2d" },
+    [K_GROUPNORM] = { K_GROUPNORM, "groupnorm", NULL, "normalise groups of channels of each sample", { "groups" }, {
+            { "groups", A_INT, 'g', NULL, "number of channel groups" },
+            EPS, { "affine", A_BOOL, 0, "true", "learned per-channel scale and shift" },
+        }, { { "noaffine", "affine", "false" } }, true, "nn.GroupNorm" },
+    [K_RELU] = { K_RELU, "relu", NULL, "max(x, 0)", {0}, {{0}}, {{0}}, true, "nn.ReLU" },
+    [K_LEAKYRELU] = { K_LEAKYRELU, "leakyrelu", "leaky", "x if x > 0 else slope·x", { "slope" }, {
+            { "slope", A_FLOAT, 0, "0.01", "negative slope" },
+        }, {{0}}, true, "nn.LeakyReLU" },
+    [K_TANH] = { K_TANH, "tanh", NULL, "hyperbolic tangent", {0}, {{0}}, {{0}}, true, "nn.Tanh" },
+    [K_SIGMOID] = { K_SIGMOID, "sigmoid", NULL, "1 / (1 + e^-x)", {0}, {{0}}, {{0}}, true, "nn.Sigmoid" },
+    [K_SOFTMAX] = { K_SOFTMAX, "softmax", NULL, "softmax over the features (or channels)", {0}, {{0}}, {{0}},
+        true, "nn.Softmax(dim=1)" },
+    [K_DROPOUT] = { K_DROPOUT, "dropout", NULL, "inverted dropout (identity at inference)", { "p" }, {
+            { "p", A_FLOAT, 0, "0.5", "probability of zeroing a value" },
+        }, {{0}}, true, "nn.Dropout" },
+    [K_IDENTITY] = { K_IDENTITY, "identity", NULL, "passes its input through", {0}, {{0}}, {{0}},
+        true, "nn.Identity" },
+    [K_ADD] = { K_ADD, "add", NULL, "elementwise sum (made by residual)", {0}, {{0}}, {{0}}, false, "a + b" },
+    [K_CONCAT] = { K_CONCAT, "concat", NULL, "channel concatenation (made by concat)", {0}, {{0}}, {{0}},
+        false, "torch.cat(dim=1)" },
+};
+
+const LayerKind *layer_lookup(const char *name) {
+    for (int i = 0; i < K_COUNT; i++) {
+        const LayerKind *k = &layer_kinds[i];
+        if (!k->user) continue;
+        if (strcmp(k->name, name) == 0 || (k->alias && strcmp(k->alias, name) == 0))
+            return k;
+    }
+    return NULL;
+}
+
+int layer_kind_names(const char **out, int max) {
+    int n = 0;
+    for (int i = 0; i < K_COUNT && n < max; i++) {
+        if (!layer_kinds[i].user) continue;
+        out[n++] = layer_kinds[i].name;
+        if (layer_kinds[i].alias && n < max) out[n++] = layer_kinds[i].alias;
+    }
+    return n;
+}
+
+static const char *type_name(AttrType t) {
+    switch (t) {
+    case A_INT: return "integer";
+    case A_PAIR: return "N or HxW";
+    case A_PAD: return "N, HxW or same";
+    case A_FLOAT: return "number";
+    case A_BOOL: return "true/false";
+    case A_ACT: return "relu|tanh|sigmoid|leakyrelu|none";
+    }
+    return "?";
+}
+
+void layer_print_help(FILE *out) {
+    fputs("Layer kinds of the cnnc language (generated from compiler/layers.c).\n"
+          "Write: KIND [NAME] [positional...] [attr=value...] [flags...]\n\n", out);
+    for (int i = 0; i < K_COUNT; i++) {
+        const LayerKind *k = &layer_kinds[i];
+        if (!k->user) continue;
+        fprintf(out, "%s%s%s — %s  (PyTorch: %s)\n", k->name, k->alias ? ", " : "",
+                k->alias ? k->alias : "", k->summary, k->pytorch);
+        if (k->positional[0]) {
+            fputs("    positional:", out);
+            for (int j = 0; j < 3 && k->positional[j]; j++)
+                fprintf(out, " %s", k->positional[j]);
+            fputc('\n', out);
+        }
+        for (int j = 0; j < MAX_ATTRS && k->attrs[j].name; j++) {
+            const AttrDef *a = &k->attrs[j];
+            char sh[16] = "";
+            if (a->shorthand) snprintf(sh, sizeof sh, " [%cN]", a->shorthand);
+            fprintf(out, "    %-18s %-32s %s%s; %s%s\n", a->name, type_name(a->type),
+                    a->def ? "default " : "required", a->def ? a->def : "", a->help, sh);
+        }
+        for (int j = 0; j < MAX_FLAGS && k->flags[j].word; j++)
+            fprintf(out, "    flag %-13s means %s=%s\n", k->flags[j].word, k->flags[j].attr,
+                    k->flags[j].value);
+        fputc('\n', out);
+    }
+}

@@ -1,0 +1,198 @@
+/*
+ * report.c — what a network costs, read off the checked IR.
+ *
+ * Never re-derives a shape: everything comes from the fields shape.c filled.
+ * Two forms: a table for people (report_text) and JSON for tools
+ * (report_json, schema in docs/report.md).  Counting conventions:
+ *   params        learnable values as written (weights, biases, norm γ/β),
+ *                 = PyTorch's sum(p.numel() for p in model.parameters())
+ *   MACs          conv and dense multiply-accumulates, bias excluded
+ *   FLOPs         2·MACs; all other arithmetic is "other ops", never folded in
+ *   weight bytes  float32 values the inference code stores after batchnorm
+ *                 folding (a BN right after a conv/dense disappears into it)
+ *   activations   every layer output as its own float32 tensor (the input is
+ *                 the caller's and not counted); the peak is the most bytes
+ *                 alive at once when layers run in file order and each
+ *                 tensor is freed after its last reader
+ */
+#include "cnnc.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int *consumer_counts(const Graph *g) {
+    int *uses = arena_alloc(sizeof(int) * (size_t)g->nnodes);
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i]->nin; j++)
+            uses[g->nodes[i]->in[j]->id]++;
+    return uses;
+}
+
+/* Does this batchnorm fold into the conv/dense before it? */
+static bool bn_folds(const Node *n, const int *uses) {
+    if (n->kind->id != K_BATCHNORM) return false;
+    const Node *p = n->in[0];
+    return (p->kind->id == K_CONV || p->kind->id == K_DENSE) && p->act == ACT_NONE && uses[p->id] == 1;
+}
+
+void report_totals(const Graph *g, Totals *t) {
+    memset(t, 0, sizeof *t);
+    int *uses = consumer_counts(g);
+    int *last = arena_alloc(sizeof(int) * (size_t)g->nnodes);
+    long long stored = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        t->params += n->params;
+        t->macs += n->macs;
+        t->other_ops += n->other_ops;
+        if (n->kind->id == K_INPUT) continue;
+        t->activation_bytes_sum += n->act_bytes;
+        for (int j = 0; j < n->nin; j++)
+            if (last[n->in[j]->id] < i) last[n->in[j]->id] = i;
+        /* stored weights after folding */
+        if (bn_folds(n, uses)) {
+            if (!n->in[0]->bias) stored += n->shape.c;   /* the conv gains a bias */
+        } else if (n->kind->id == K_BATCHNORM) {
+            stored += 2 * n->shape.c;                     /* per-channel scale, shift */
+        } else {
+            stored += n->params;
+        }
+    }
+    t->flops = 2 * t->macs;
+    t->weight_bytes = 4 * stored;
+
+    /* peak live bytes: node i's output is born at step i, dies after last[i] */
+    long long live = 0;
+    long long *dies = arena_alloc(sizeof(long long) * (size_t)(g->nnodes + 1));
+    for (int i = 1; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        live += n->act_bytes;
+        if (live > t->activation_bytes_peak) t->activation_bytes_peak = live;
+        if (n != g->output) dies[last[i] > i ? last[i] : i] += n->act_bytes;
+        live -= dies[i];
+    }
+}
+
+static const char *kind_label(const Node *n) {
+    static const char *const acts[] = { "", "+relu", "+leakyrelu", "+tanh", "+sigmoid" };
+    return arena_printf("%s%s", n->kind->name, acts[n->act]);
+}
+
+static const char *rf_text(const Node *n) {
+    if (!n->rf_valid) return "-";
+    if (n->rf_h == n->rf_w && n->jump_h == n->jump_w)
+        return arena_printf("%lld/%lld", n->rf_h, n->jump_h);
+    return arena_printf("%lldx%lld/%lldx%lld", n->rf_h, n->rf_w, n->jump_h, n->jump_w);
+}
+
+static const char *with_si(long long v) {
+    const char *si = fmt_si(v);
+    return *si ? arena_printf("%s (%s)", fmt_group(v), si) : fmt_group(v);
+}
+
+void report_text(const Graph *g, FILE *out) {
+    Totals t;
+    report_totals(g, &t);
+    const Node *in = g->nodes[0];
+    fprintf(out, "network %s  (%s)  input %s\n\n", g->name, g->file ? g->file->name : "?",
+            shape_str(in->shape));
+    int wname = 5, wkind = 4, wshape = 6;
+    for (int i = 1; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        int l = (int)strlen(n->name);
+        if (l > wname) wname = l;
+        l = (int)strlen(kind_label(n));
+        if (l > wkind) wkind = l;
+        l = (int)strlen(shape_str(n->shape)) - 2 * (n->shape.rank == 3);   /* '×' is 2 bytes */
+        if (l > wshape) wshape = l;
+    }
+    if (wname > 48) wname = 48;
+    fprintf(out, "%5s  %-*s  %-*s  %-*s  %13s  %17s  %11s  %13s\n", "line", wname, "layer", wkind, "kind",
+            wshape, "output", "params", "MACs", "RF size/jump", "act. bytes");
+    for (int i = 1; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        const char *sh = shape_str(n->shape);
+        int pad = wshape + 2 * (n->shape.rank == 3);
+        fprintf(out, "%5d  %-*s  %-*s  %-*s  %13s  %17s  %11s  %13s\n", n->loc.line, wname, n->name,
+                wkind, kind_label(n), pad, sh, fmt_group(n->params), fmt_group(n->macs), rf_text(n),
+                fmt_group(n->act_bytes));
+    }
+    fprintf(out, "\ntotals\n");
+    fprintf(out, "  %-26s %s\n", "params", with_si(t.params));
+    fprintf(out, "  %-26s %s\n", "MACs (conv, dense)", with_si(t.macs));
+    fprintf(out, "  %-26s %s\n", "FLOPs (2 x MACs)", with_si(t.flops));
+    fprintf(out, "  %-26s %s\n", "other ops (not in FLOPs)", with_si(t.other_ops));
+    fprintf(out, "  %-26s %s\n", "weight bytes (BN folded)", with_si(t.weight_bytes));
+    fprintf(out, "  %-26s %s\n", "activation bytes, sum", with_si(t.activation_bytes_sum));
+    fprintf(out, "  %-26s %s\n", "activation bytes, peak", with_si(t.activation_bytes_peak));
+}
+
+static cJSON *shape_json(Shape s) {
+    cJSON *a = cJSON_CreateArray();
+    cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s.c));
+    if (s.rank == 3) {
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s.h));
+        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s.w));
+    }
+    return a;
+}
+
+static cJSON *pair_or_num(long long h, long long w) {
+    if (h == w) return cJSON_CreateNumber((double)h);
+    cJSON *a = cJSON_CreateArray();
+    cJSON_AddItemToArray(a, cJSON_CreateNumber((double)h));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber((double)w));
+    return a;
+}
+
+int report_json(const Graph *g, FILE *out) {
+    static const char *const acts[] = { NULL, "relu", "leakyrelu", "tanh", "sigmoid" };
+    Totals t;
+    report_totals(g, &t);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "network", g->name);
+    cJSON_AddStringToObject(root, "file", g->file ? g->file->name : "");
+    cJSON_AddItemToObject(root, "input", shape_json(g->nodes[0]->shape));
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    for (int i = 1; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddStringToObject(l, "name", n->name);
+        cJSON_AddStringToObject(l, "kind", n->kind->name);
+        if (n->act != ACT_NONE) cJSON_AddStringToObject(l, "activation", acts[n->act]);
+        cJSON_AddStringToObject(l, "file", n->loc.file ? n->loc.file->name : "");
+        cJSON_AddNumberToObject(l, "line", n->loc.line);
+        cJSON_AddNumberToObject(l, "column", n->loc.col);
+        cJSON *ins = cJSON_AddArrayToObject(l, "inputs");
+        for (int j = 0; j < n->nin; j++) cJSON_AddItemToArray(ins, cJSON_CreateString(n->in[j]->name));
+        cJSON_AddItemToObject(l, "out_shape", shape_json(n->shape));
+        cJSON_AddNumberToObject(l, "params", (double)n->params);
+        cJSON_AddNumberToObject(l, "macs", (double)n->macs);
+        cJSON_AddNumberToObject(l, "other_ops", (double)n->other_ops);
+        if (n->rf_valid) {
+            cJSON_AddItemToObject(l, "rf_size", pair_or_num(n->rf_h, n->rf_w));
+            cJSON_AddItemToObject(l, "rf_jump", pair_or_num(n->jump_h, n->jump_w));
+        } else {
+            cJSON_AddNullToObject(l, "rf_size");
+            cJSON_AddNullToObject(l, "rf_jump");
+        }
+        cJSON_AddNumberToObject(l, "activation_bytes", (double)n->act_bytes);
+        cJSON_AddItemToArray(layers, l);
+    }
+    cJSON *tot = cJSON_AddObjectToObject(root, "totals");
+    cJSON_AddNumberToObject(tot, "params", (double)t.params);
+    cJSON_AddNumberToObject(tot, "macs", (double)t.macs);
+    cJSON_AddNumberToObject(tot, "flops", (double)t.flops);
+    cJSON_AddNumberToObject(tot, "other_ops", (double)t.other_ops);
+    cJSON_AddNumberToObject(tot, "weight_bytes", (double)t.weight_bytes);
+    cJSON_AddNumberToObject(tot, "activation_bytes_sum", (double)t.activation_bytes_sum);
+    cJSON_AddNumberToObject(tot, "activation_bytes_peak", (double)t.activation_bytes_peak);
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!s) return -1;
+    fputs(s, out);
+    fputc('\n', out);
+    free(s);
+    return 0;
+}
