@@ -22,7 +22,7 @@ static bool suppressed;      /* the last error was over the cap: drop its notes 
 
 void diag_set_stream(FILE *f) { stream = f; }
 int diag_error_count(void) { return nerrors; }
-void diag_reset(void) { nerrors = 0; suppressed = false; }
+void diag_reset(void) { nerrors = 0; nseen = 0; suppressed = false; }
 
 Loc loc_none(const SrcFile *f) { return (Loc){ .file = f, .line = 1, .col = 1, .len = 1 }; }
 
@@ -59,17 +59,48 @@ static void show_line(FILE *out, Loc loc) {
     fputc('\n', out);
 }
 
-static void vreport(const char *what, Loc loc, const char *fmt, va_list ap) {
+static void vreport_msg(const char *what, Loc loc, const char *msg) {
     FILE *out = stream ? stream : stderr;
     const char *name = loc.file ? loc.file->name : "<command line>";
-    fprintf(out, "%s:%d:%d: %s: ", name, loc.line > 0 ? loc.line : 1,
-            loc.col > 0 ? loc.col : 1, what);
-    vfprintf(out, fmt, ap);
-    fputc('\n', out);
+    fprintf(out, "%s:%d:%d: %s: %s\n", name, loc.line > 0 ? loc.line : 1,
+            loc.col > 0 ? loc.col : 1, what, msg);
     show_line(out, loc);
 }
 
+static void vreport(const char *what, Loc loc, const char *fmt, va_list ap) {
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    vreport_msg(what, loc, msg);
+}
+
+/* A block expanded n times would repeat its errors n times: an error with
+ * the same location and text as an earlier one is dropped, with its notes. */
+enum { NSEEN = 4096 };
+static unsigned long long seen_h[NSEEN];
+static int nseen;
+
+static bool seen_before(Loc loc, const char *msg) {
+    unsigned long long *h = seen_h;
+    int n = nseen;
+    unsigned long long x = 1469598103934665603ULL;
+    for (const char *p = msg; *p; p++) x = (x ^ (unsigned char)*p) * 1099511628211ULL;
+    x ^= (unsigned long long)(uintptr_t)loc.file * 31 + (unsigned long long)loc.line * 4099 + (unsigned)loc.col;
+    for (int i = 0; i < n; i++)
+        if (h[i] == x) return true;
+    if (n < NSEEN) h[nseen++] = x;
+    return false;
+}
+
 void diag_error(Loc loc, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap0;
+    va_start(ap0, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap0);
+    va_end(ap0);
+    if (seen_before(loc, msg)) {
+        suppressed = true;
+        return;
+    }
     nerrors++;
     suppressed = nerrors > diag_max_errors;
     if (suppressed) {
@@ -81,10 +112,7 @@ void diag_error(Loc loc, const char *fmt, ...) {
         }
         return;
     }
-    va_list ap;
-    va_start(ap, fmt);
-    vreport("error", loc, fmt, ap);
-    va_end(ap);
+    vreport_msg("error", loc, msg);
 }
 
 void diag_note(Loc loc, const char *fmt, ...) {

@@ -117,7 +117,7 @@ static void *append_(void *a, void *b, size_t off) {
 %type <stmt> stmts stmt_list stmt group body opt_shortcut opt_else
 %type <arg> args arg paren_args expr_args expr_arg
 %type <expr> atom expr opt_from
-%type <str> opt_name opt_prefix opt_as
+%type <str> name opt_name opt_prefix opt_as
 %type <param> params param_list param
 
 %left OR
@@ -185,7 +185,7 @@ stmt:
 group:
   body                          {
         $$ = mkstmt(ctx, ST_GROUP, @1); $$->body = $1; }
-| KW_GROUP IDENT body           {
+| KW_GROUP name body            {
         $$ = mkstmt(ctx, ST_GROUP, @1);
         $$->name = $2; $$->name_loc = L(ctx, @2); $$->body = $3; }
 | KW_SEQ opt_name opt_from opt_prefix body {
@@ -194,7 +194,16 @@ group:
         $$->from = $3; $$->prefix = $4; $$->body = $5; }
 ;
 
-opt_name:     %empty { $$ = NULL; } | IDENT { $$ = $1; } | STRING { $$ = $1; } ;
+opt_name:     %empty { $$ = NULL; } | name { $$ = $1; } ;
+/* A name may also be a keyword that cannot follow a name (torchvision and
+ * CIFAR ResNets call their projection "shortcut"). */
+name:
+  IDENT | STRING
+| KW_SHORTCUT { $$ = "shortcut"; } | KW_INPUT { $$ = "input"; } | KW_NETWORK { $$ = "network"; }
+| KW_BLOCK { $$ = "block"; } | KW_INCLUDE { $$ = "include"; } | KW_GROUP { $$ = "group"; }
+| KW_RESIDUAL { $$ = "residual"; } | KW_CONCAT { $$ = "concat"; } | KW_REPEAT { $$ = "repeat"; }
+| KW_IF { $$ = "if"; } | KW_ELSE { $$ = "else"; } | KW_AS { $$ = "as"; } | KW_SEQ { $$ = "seq"; }
+;
 opt_as:       %empty { $$ = NULL; } | KW_AS IDENT { $$ = $2; } ;
 opt_from:     %empty { $$ = NULL; } | KW_FROM expr { $$ = $2; } ;
 opt_prefix:   %empty { $$ = NULL; } | KW_PREFIX STRING { $$ = $2; } ;

@@ -289,9 +289,12 @@ typedef struct Slot {         /* one attribute's value while reading a layer */
     Loc loc;
 } Slot;
 
+/* An attribute by its name, or by its shorthand letter (s=2 for stride=2). */
 static int attr_index(const LayerKind *k, const char *name) {
     for (int i = 0; i < MAX_ATTRS && k->attrs[i].name; i++)
         if (strcmp(k->attrs[i].name, name) == 0) return i;
+    for (int i = 0; i < MAX_ATTRS && k->attrs[i].name; i++)
+        if (k->attrs[i].shorthand && name[0] == k->attrs[i].shorthand && name[1] == '\0') return i;
     return -1;
 }
 
