@@ -22,7 +22,6 @@ static bool suppressed;      /* the last error was over the cap: drop its notes 
 
 void diag_set_stream(FILE *f) { stream = f; }
 int diag_error_count(void) { return nerrors; }
-void diag_reset(void) { nerrors = 0; nseen = 0; suppressed = false; }
 
 Loc loc_none(const SrcFile *f) { return (Loc){ .file = f, .line = 1, .col = 1, .len = 1 }; }
 
@@ -78,6 +77,8 @@ static void vreport(const char *what, Loc loc, const char *fmt, va_list ap) {
 enum { NSEEN = 4096 };
 static unsigned long long seen_h[NSEEN];
 static int nseen;
+
+void diag_reset(void) { nerrors = 0; nseen = 0; suppressed = false; }
 
 static bool seen_before(Loc loc, const char *msg) {
     unsigned long long *h = seen_h;
