@@ -1,0 +1,307 @@
+/*
+ * norm.c — batch norm (training and inference), layer norm, group norm and
+ * instance norm, PyTorch semantics.
+ *
+ * Shape legend
+ *   n          batch
+ *   C, HW      channels and pixels per channel (BatchNorm1d on [n][D]: C = D, HW = 1)
+ *   D          values per sample for layer norm (C·H·W, or D after flatten)
+ *   G          groups of C/G channels for group norm (instance norm: G = C)
+ *   x, y, dx, dy  [n][C][HW] or [n][D]
+ *   statistics: batch norm [C], layer norm [n], group norm [n][G]
+ *
+ * Every norm computes x̂ = (x − μ)·rstd, rstd = 1/√(σ² + ε) with σ² the
+ * biased variance over its set S of M values, then y = γ·x̂ + β.  The
+ * backward of the normalisation over S, with g = dy·γ, is
+ *   dx = rstd · (g − mean_S(g) − x̂ · mean_S(g·x̂)).
+ * Statistics are accumulated in double (two passes) and stored as float.
+ */
+#include "cnnrt.h"
+
+#include <math.h>
+
+/* ---- batch norm ----------------------------------------------------------- */
+
+void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
+                                   float *running_mean,  /* [C] in/out, or NULL */
+                                   float *running_var,   /* [C] in/out, or NULL */
+                                   float *save_mean,     /* [C] */
+                                   float *save_invstd,   /* [C] */
+                                   const float *x,       /* [n][C][HW] */
+                                   const float *gamma,   /* [C] or NULL */
+                                   const float *beta,    /* [C] or NULL */
+                                   float eps, float momentum,
+                                   int n, int C, int HW)
+{
+    const size_t M = (size_t)n * HW, cs = (size_t)C * HW;
+    for (int c = 0; c < C; c++) {
+        double s = 0.0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < HW; k++)
+                s += x[i * cs + (size_t)c * HW + k];
+        const double mean = s / M;
+        double ss = 0.0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < HW; k++) {
+                double d = x[i * cs + (size_t)c * HW + k] - mean;
+                ss += d * d;
+            }
+        const double var = ss / M;                    /* biased: normalisation */
+        const float invstd = (float)(1.0 / sqrt(var + eps));
+        save_mean[c] = (float)mean;
+        save_invstd[c] = invstd;
+        if (running_mean)
+            running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
+        if (running_var) {
+            const double unbiased = M > 1 ? ss / (M - 1) : ss;  /* running: unbiased */
+            running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
+        }
+        const float ga = gamma ? gamma[c] : 1.0f, be = beta ? beta[c] : 0.0f;
+        const float a = ga * invstd, b = be - (float)mean * a;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < HW; k++) {
+                size_t e = i * cs + (size_t)c * HW + k;
+                y[e] = x[e] * a + b;
+            }
+    }
+}
+
+void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or NULL */
+                                    float *dgamma,       /* [C] += , or NULL */
+                                    float *dbeta,        /* [C] += , or NULL */
+                                    const float *dy,     /* [n][C][HW] */
+                                    const float *x,      /* [n][C][HW] */
+                                    const float *save_mean,   /* [C] */
+                                    const float *save_invstd, /* [C] */
+                                    const float *gamma,  /* [C] or NULL */
+                                    int n, int C, int HW)
+{
+    /* differentiates:  y = γ·(x − mean_batch)·invstd_batch + β  (batch statistics) */
+    const size_t M = (size_t)n * HW, cs = (size_t)C * HW;
+    for (int c = 0; c < C; c++) {
+        const float mu = save_mean[c], rs = save_invstd[c];
+        double sdy = 0.0, sdyx = 0.0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < HW; k++) {
+                size_t e = i * cs + (size_t)c * HW + k;
+                double xh = (double)(x[e] - mu) * rs;
+                sdy += dy[e];
+                sdyx += dy[e] * xh;
+            }
+        if (dgamma)
+            dgamma[c] += (float)sdyx;
+        if (dbeta)
+            dbeta[c] += (float)sdy;
+        if (!dx)
+            continue;
+        const double ga = gamma ? gamma[c] : 1.0;
+        const double k1 = ga * rs, mdy = sdy / M, mdyx = sdyx / M;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < HW; k++) {
+                size_t e = i * cs + (size_t)c * HW + k;
+                double xh = (double)(x[e] - mu) * rs;
+                dx[e] += (float)(k1 * (dy[e] - mdy - xh * mdyx));
+            }
+    }
+}
+
+void cnnrt_batchnorm_forward_infer(float *y,                  /* [n][C][HW] */
+                                   const float *x,            /* [n][C][HW] */
+                                   const float *running_mean, /* [C] */
+                                   const float *running_var,  /* [C] */
+                                   const float *gamma,        /* [C] or NULL */
+                                   const float *beta,         /* [C] or NULL */
+                                   float eps, int n, int C, int HW)
+{
+    const size_t cs = (size_t)C * HW;
+    for (int c = 0; c < C; c++) {
+        const float a = (gamma ? gamma[c] : 1.0f) / sqrtf(running_var[c] + eps);
+        const float b = (beta ? beta[c] : 0.0f) - running_mean[c] * a;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < HW; k++)
+                y[i * cs + (size_t)c * HW + k] = x[i * cs + (size_t)c * HW + k] * a + b;
+    }
+}
+
+void cnnrt_batchnorm_backward_infer(float *dx, float *dgamma, float *dbeta, /* += or NULL */
+                                    const float *dy,           /* [n][C][HW] */
+                                    const float *x,            /* [n][C][HW] */
+                                    const float *running_mean, /* [C] */
+                                    const float *running_var,  /* [C] */
+                                    const float *gamma,        /* [C] or NULL */
+                                    float eps, int n, int C, int HW)
+{
+    /* differentiates:  y = γ(x − μ)/√(σ²+ε) + β  with fixed running μ, σ² */
+    const size_t cs = (size_t)C * HW;
+    for (int c = 0; c < C; c++) {
+        const float rs = 1.0f / sqrtf(running_var[c] + eps);
+        const float a = (gamma ? gamma[c] : 1.0f) * rs;
+        double sdy = 0.0, sdyx = 0.0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < HW; k++) {
+                size_t e = i * cs + (size_t)c * HW + k;
+                sdy += dy[e];
+                sdyx += (double)dy[e] * (x[e] - running_mean[c]) * rs;
+                if (dx)
+                    dx[e] += dy[e] * a;
+            }
+        if (dgamma)
+            dgamma[c] += (float)sdyx;
+        if (dbeta)
+            dbeta[c] += (float)sdy;
+    }
+}
+
+/* ---- shared: statistics and backward of one normalisation set -------------- */
+
+/* Mean and rstd of M contiguous values. */
+static void block_stats(float *mean, float *rstd, const float *x, size_t M, float eps)
+{
+    double s = 0.0, ss = 0.0;
+    for (size_t e = 0; e < M; e++)
+        s += x[e];
+    const double mu = s / M;
+    for (size_t e = 0; e < M; e++)
+        ss += (x[e] - mu) * (x[e] - mu);
+    *mean = (float)mu;
+    *rstd = (float)(1.0 / sqrt(ss / M + eps));
+}
+
+/* Affine of element e of a block: per element (layer norm, stride 1) or per
+ * channel (group norm: index e / HW, offset by the group's first channel). */
+typedef struct {
+    const float *gamma, *beta;  /* NULL: identity */
+    size_t div;                 /* element → affine index: e / div */
+} affine_map;
+
+static void block_forward(float *y, const float *x, size_t M, float mean, float rstd,
+                          affine_map a)
+{
+    for (size_t e = 0; e < M; e++) {
+        size_t j = e / a.div;
+        float v = (x[e] - mean) * rstd;
+        y[e] = (a.gamma ? a.gamma[j] : 1.0f) * v + (a.beta ? a.beta[j] : 0.0f);
+    }
+}
+
+static void block_backward(float *dx, float *dgamma, float *dbeta,
+                           const float *dy, const float *x, size_t M,
+                           float mean, float rstd, affine_map a)
+{
+    /* differentiates:  y = γ·(x − mean_S)·rstd_S + β  over the set S */
+    double sg = 0.0, sgx = 0.0;
+    for (size_t e = 0; e < M; e++) {
+        size_t j = e / a.div;
+        double xh = (double)(x[e] - mean) * rstd;
+        double g = (double)dy[e] * (a.gamma ? a.gamma[j] : 1.0f);
+        sg += g;
+        sgx += g * xh;
+        if (dgamma)
+            dgamma[j] += (float)(dy[e] * xh);
+        if (dbeta)
+            dbeta[j] += dy[e];
+    }
+    if (!dx)
+        return;
+    const double mg = sg / M, mgx = sgx / M;
+    for (size_t e = 0; e < M; e++) {
+        size_t j = e / a.div;
+        double xh = (double)(x[e] - mean) * rstd;
+        double g = (double)dy[e] * (a.gamma ? a.gamma[j] : 1.0f);
+        dx[e] += (float)(rstd * (g - mg - xh * mgx));
+    }
+}
+
+/* ---- layer norm ------------------------------------------------------------ */
+
+void cnnrt_layernorm_forward(float *y,            /* [n][D] */
+                             float *save_mean,    /* [n] */
+                             float *save_rstd,    /* [n] */
+                             const float *x,      /* [n][D] */
+                             const float *gamma,  /* [D] or NULL */
+                             const float *beta,   /* [D] or NULL */
+                             float eps, int n, int D)
+{
+    affine_map a = {gamma, beta, 1};
+    for (int i = 0; i < n; i++) {
+        const size_t o = (size_t)i * D;
+        block_stats(&save_mean[i], &save_rstd[i], x + o, (size_t)D, eps);
+        block_forward(y + o, x + o, (size_t)D, save_mean[i], save_rstd[i], a);
+    }
+}
+
+void cnnrt_layernorm_backward(float *dx,          /* [n][D] += , or NULL */
+                              float *dgamma,      /* [D] += , or NULL */
+                              float *dbeta,       /* [D] += , or NULL */
+                              const float *dy,    /* [n][D] */
+                              const float *x,     /* [n][D] */
+                              const float *save_mean, const float *save_rstd, /* [n] */
+                              const float *gamma, /* [D] or NULL */
+                              int n, int D)
+{
+    affine_map a = {gamma, NULL, 1};
+    for (int i = 0; i < n; i++) {
+        const size_t o = (size_t)i * D;
+        block_backward(dx ? dx + o : NULL, dgamma, dbeta, dy + o, x + o, (size_t)D,
+                       save_mean[i], save_rstd[i], a);
+    }
+}
+
+/* ---- group norm / instance norm -------------------------------------------- */
+
+void cnnrt_groupnorm_forward(float *y,            /* [n][C][HW] */
+                             float *save_mean,    /* [n][G] */
+                             float *save_rstd,    /* [n][G] */
+                             const float *x,      /* [n][C][HW] */
+                             const float *gamma,  /* [C] or NULL */
+                             const float *beta,   /* [C] or NULL */
+                             float eps, int n, int C, int HW, int G)
+{
+    const int Cg = C / G;
+    const size_t M = (size_t)Cg * HW;
+    for (int i = 0; i < n; i++)
+        for (int gi = 0; gi < G; gi++) {
+            const size_t o = ((size_t)i * C + (size_t)gi * Cg) * HW, s = (size_t)i * G + gi;
+            affine_map a = {gamma ? gamma + gi * Cg : NULL, beta ? beta + gi * Cg : NULL,
+                            (size_t)HW};
+            block_stats(&save_mean[s], &save_rstd[s], x + o, M, eps);
+            block_forward(y + o, x + o, M, save_mean[s], save_rstd[s], a);
+        }
+}
+
+void cnnrt_groupnorm_backward(float *dx,          /* [n][C][HW] += , or NULL */
+                              float *dgamma,      /* [C] += , or NULL */
+                              float *dbeta,       /* [C] += , or NULL */
+                              const float *dy,    /* [n][C][HW] */
+                              const float *x,     /* [n][C][HW] */
+                              const float *save_mean, const float *save_rstd, /* [n][G] */
+                              const float *gamma, /* [C] or NULL */
+                              int n, int C, int HW, int G)
+{
+    const int Cg = C / G;
+    const size_t M = (size_t)Cg * HW;
+    for (int i = 0; i < n; i++)
+        for (int gi = 0; gi < G; gi++) {
+            const size_t o = ((size_t)i * C + (size_t)gi * Cg) * HW, s = (size_t)i * G + gi;
+            affine_map a = {gamma ? gamma + gi * Cg : NULL, NULL, (size_t)HW};
+            block_backward(dx ? dx + o : NULL, dgamma ? dgamma + gi * Cg : NULL,
+                           dbeta ? dbeta + gi * Cg : NULL, dy + o, x + o, M,
+                           save_mean[s], save_rstd[s], a);
+        }
+}
+
+void cnnrt_instancenorm_forward(float *y, float *save_mean, float *save_rstd,
+                                const float *x, const float *gamma, const float *beta,
+                                float eps, int n, int C, int HW)
+{
+    cnnrt_groupnorm_forward(y, save_mean, save_rstd, x, gamma, beta, eps, n, C, HW, C);
+}
+
+void cnnrt_instancenorm_backward(float *dx, float *dgamma, float *dbeta,
+                                 const float *dy, const float *x,
+                                 const float *save_mean, const float *save_rstd,
+                                 const float *gamma, int n, int C, int HW)
+{
+    cnnrt_groupnorm_backward(dx, dgamma, dbeta, dy, x, save_mean, save_rstd, gamma,
+                             n, C, HW, C);
+}
