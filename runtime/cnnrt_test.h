@@ -191,7 +191,7 @@ static inline void t_torch(const char *script, const char *args,
     const char *dir = getenv("CNNRT_REF_DIR");
     if (!dir || !*dir)
         dir = "tests/ref";
-    char path[512], inp[64], outp[64], cmd[2048];
+    char path[512], inp[64], outp[64];
     snprintf(path, sizeof path, "%s/%s", dir, script);
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -210,7 +210,10 @@ static inline void t_torch(const char *script, const char *args,
     assert_non_null(f);
     assert_int_equal(fwrite(in, sizeof(float), nin, f), nin);
     assert_int_equal(fclose(f), 0);
-    snprintf(cmd, sizeof cmd, "%s %s %s %s %s", CNNRT_PYTHON, path, args, inp, outp);
+    size_t cmdlen = strlen(CNNRT_PYTHON) + strlen(path) + strlen(args) + 2 * sizeof inp + 8;
+    char *cmd = malloc(cmdlen);
+    assert_non_null(cmd);
+    snprintf(cmd, cmdlen, "%s %s %s %s %s", CNNRT_PYTHON, path, args, inp, outp);
     int rc = system(cmd);
     size_t got = 0;
     if (rc == 0) {
@@ -224,11 +227,12 @@ static inline void t_torch(const char *script, const char *args,
     }
     remove(inp);
     remove(outp);
-    if (rc != 0) {
+    if (rc != 0)
         print_error("PyTorch reference failed (exit status %d): %s\n"
                     "  (is python3-torch installed for " CNNRT_PYTHON "?)\n", rc, cmd);
+    free(cmd);
+    if (rc != 0)
         fail();
-    }
     if (got != nout) {
         print_error("PyTorch reference %s wrote %zu floats, expected %zu\n", script, got, nout);
         fail();
