@@ -54,6 +54,16 @@ Loc  loc_none(const SrcFile *f); /* line 1, column 1 */
 /* "did you mean": closest of cands (NULL-terminated) to s, or NULL */
 const char *diag_suggest(const char *s, const char *const *cands, int ncands);
 
+/* A block call that is being expanded: errors inside the block's body get a
+ * note per enclosing call ("in block 'basic' called here as 'layer2.0'"). */
+typedef struct CallSite {
+    const char *block;        /* the block's name */
+    const char *inst;         /* the instance's dotted name */
+    Loc loc;                  /* the call statement */
+    const struct CallSite *up;
+} CallSite;
+void diag_set_context(const CallSite *cs);   /* NULL: none */
+
 /* ===== ast (parse.y, lex.l, source.c) =================================== */
 typedef enum {
     EX_INT, EX_FLOAT, EX_IDENT, EX_STR, EX_DIMS, EX_BOOL,
@@ -205,6 +215,7 @@ typedef struct Node {
     const char *name;         /* dotted, e.g. layer1.0.conv1 */
     bool auto_named;          /* not written by the user */
     Loc loc;
+    const CallSite *via;      /* the block call that made it, or NULL */
     int nin;
     struct Node **in;
 

@@ -19,14 +19,47 @@ int diag_max_errors = 20;
 static int nerrors;
 static FILE *stream;
 static bool suppressed;      /* the last error was over the cap: drop its notes */
+static const CallSite *context;  /* block calls being expanded */
+
+void diag_set_context(const CallSite *cs) { context = cs; }
 
 void diag_set_stream(FILE *f) { stream = f; }
 int diag_error_count(void) { return nerrors; }
 
 Loc loc_none(const SrcFile *f) { return (Loc){ .file = f, .line = 1, .col = 1, .len = 1 }; }
 
-/* Print the source line of loc with a caret and tildes under the span. */
+/* Length of the valid UTF-8 sequence at p (before end), or 0 if invalid. */
+static int utf8_len(const unsigned char *p, const unsigned char *end) {
+    int n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+          : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (n == 0 || end - p < n) return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (n == 2 && p[0] < 0xc2) return 0;                  /* overlong */
+    if (n == 3 && p[0] == 0xe0 && p[1] < 0xa0) return 0;
+    if (n == 4 && (p[0] > 0xf4 || (p[0] == 0xf0 && p[1] < 0x90))) return 0;
+    return n;
+}
+
+/* Print bytes [p, e) one character at a time: valid UTF-8 as it is, tabs as
+ * tabs, anything else (control bytes, broken UTF-8) as '?', so binary input
+ * cannot upset the terminal.  With blank set, print a space (or tab) per
+ * character instead: the padding under the line up to the caret. */
+static void put_chars(FILE *out, const char *p, const char *e, bool blank) {
+    const unsigned char *u = (const unsigned char *)p, *ue = (const unsigned char *)e;
+    while (u < ue) {
+        int n = *u == '\t' || (*u >= 32 && *u != 127) ? utf8_len(u, ue) : 0;
+        if (blank) fputc(*u == '\t' ? '\t' : ' ', out);
+        else if (n) fwrite(u, 1, (size_t)n, out);
+        else fputc('?', out);
+        u += n ? n : 1;
+    }
+}
+
+/* Print the source line of loc with a caret and tildes under the span.  A
+ * long line is shown as a window of about 160 bytes around the column. */
 static void show_line(FILE *out, Loc loc) {
+    enum { WIDTH = 160, LEAD = 60 };
     if (!loc.file || !loc.file->text || loc.line < 1)
         return;
     const char *p = loc.file->text, *end = p + loc.file->len;
@@ -38,23 +71,34 @@ static void show_line(FILE *out, Loc loc) {
     const char *e = p;
     while (e < end && *e != '\n')
         e++;
-    size_t n = (size_t)(e - p);
-    if (n > 200) n = 200;              /* very long lines: show the start only */
-    int col = loc.col;
-    if (col > (int)n + 1) col = (int)n + 1;
-    fprintf(out, "%5d | ", loc.line);
-    for (size_t i = 0; i < n; i++) {   /* keep the terminal sane on binary input */
-        unsigned char c = (unsigned char)p[i];
-        fputc(c == '\t' || (c >= 32 && c != 127) ? c : '?', out);
+    if (e > p && e[-1] == '\r') e--;
+    long n = (long)(e - p);
+    long col = loc.col < 1 ? 1 : loc.col > n + 1 ? n + 1 : loc.col;
+    long from = 0, to = n;
+    if (n > WIDTH) {
+        from = col - 1 > WIDTH - LEAD ? col - 1 - LEAD : 0;
+        while (from > 0 && (p[from] & 0xc0) == 0x80) from--;   /* not mid-character */
+        to = from + WIDTH < n ? from + WIDTH : n;
+        while (to < n && (p[to] & 0xc0) == 0x80) to++;
     }
-    fputs("\n      | ", out);
-    for (int i = 1; i < col; i++)
-        fputc(i - 1 < (int)n && p[i - 1] == '\t' ? '\t' : ' ', out);
+    fprintf(out, "%5d | %s", loc.line, from > 0 ? "..." : "");
+    put_chars(out, p + from, p + to, false);
+    fprintf(out, "%s\n      | %s", to < n ? "..." : "", from > 0 ? "   " : "");
+    put_chars(out, p + from, p + col - 1, true);
     fputc('^', out);
-    int len = loc.len;
-    if (col + len - 1 > (int)n) len = (int)n - col + 1;
-    for (int i = 1; i < len; i++)
-        fputc('~', out);
+    long last = col - 1 + (loc.len > 1 ? loc.len : 1);     /* one past the span */
+    if (last > to) last = to;
+    if (last > col) {
+        const unsigned char *u = (const unsigned char *)p + col - 1, *ue = (const unsigned char *)p + last;
+        int chars = 0;
+        while (u < ue) {
+            int k = utf8_len(u, ue);
+            u += k ? k : 1;
+            chars++;
+        }
+        for (int i = 1; i < chars; i++)
+            fputc('~', out);
+    }
     fputc('\n', out);
 }
 
@@ -114,6 +158,11 @@ void diag_error(Loc loc, const char *fmt, ...) {
         return;
     }
     vreport_msg("error", loc, msg);
+    for (const CallSite *c = context; c; c = c->up) {
+        char note[512];
+        snprintf(note, sizeof note, "in block '%s' called here as '%s'", c->block, c->inst);
+        vreport_msg("note", c->loc, note);
+    }
 }
 
 void diag_note(Loc loc, const char *fmt, ...) {

@@ -4,7 +4,8 @@
  * Actions only build AST nodes (cnnc.h "ast"); meaning is checked in sema.c.
  * Statements end at a newline or ';'.  Error recovery resynchronises at the
  * next statement separator or closing brace, so one run reports several
- * syntax errors.  The grammar in brief (docs/language.md has the full story):
+ * syntax errors; a '{' met while skipping a broken statement is parsed as a
+ * body (rule 'bad'), so its closing '}' does not cause a second error.  The grammar in brief (docs/language.md has the full story):
  *
  *   file      := stmts
  *   stmt      := "network" IDENT "input" DIMS
@@ -51,6 +52,7 @@
 #include <string.h>
 
 void *lex_begin(const SrcFile *f);
+int lex_open(void *s, Loc *brace, Loc *paren, bool *paren_open);
 static void yyerror(YYLTYPE *l, void *scanner, ParseCtx *ctx, const char *msg);
 void lex_end(void *s);
 
@@ -114,7 +116,7 @@ static void *append_(void *a, void *b, size_t off) {
 %token <str> IDENT "identifier" STRING "string"
 %token <expr> DIMS "dimensions (like 3x32x32)"
 
-%type <stmt> stmts stmt_list stmt group body opt_shortcut opt_else
+%type <stmt> stmts stmt_list stmt group body opt_shortcut opt_else bad
 %type <arg> args arg paren_args expr_args expr_arg
 %type <expr> atom expr opt_from
 %type <str> name opt_name opt_prefix opt_as
@@ -138,13 +140,15 @@ file:
 stmts:
   seps stmt_list                { $$ = $2; }
 | seps stmt_list stmt           { $$ = APPEND(Stmt, $2, $3); }
-| seps stmt_list error          { $$ = $2; }
+| seps stmt_list bad            { $$ = $2; }
 ;
 stmt_list:
   %empty                        { $$ = NULL; }
 | stmt_list stmt seps1          { $$ = APPEND(Stmt, $1, $2); }
-| stmt_list error seps1         { $$ = $1; yyerrok; }
+| stmt_list bad seps1           { $$ = $1; yyerrok; }
 ;
+/* a broken statement, with the body it may have opened */
+bad:    error { $$ = NULL; } | error body { $$ = NULL; } ;
 seps:   %empty | seps1 ;
 seps1:  sep | seps1 sep ;
 sep:    NL | ';' ;
@@ -239,7 +243,6 @@ arg:
 paren_args:
   '(' ')'                       { $$ = NULL; }
 | '(' expr_args ')'             { $$ = $2; }
-| '(' error ')'                 { $$ = NULL; }
 ;
 expr_args:
   expr_arg                      { $$ = $1; }
@@ -290,12 +293,20 @@ expr:
 
 %%
 
-/* "unexpected X; expected A, B or C" at the offending token. */
+/* Is the token named name (as in yysymbol_name: "')'", "integer") expected? */
+static bool expects(const yysymbol_kind_t *exp, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(yysymbol_name(exp[i]), name) == 0) return true;
+    return false;
+}
+
+/* "unexpected X; expected A, B or C" at the offending token, with a hint
+ * for the common slips: arithmetic or commas outside parentheses, and an
+ * end of file inside braces or parentheses. */
 static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner, ParseCtx *ctx) {
-    (void)scanner;
     enum { MAXEXP = 6 };
-    yysymbol_kind_t exp[MAXEXP];
-    int n = yypcontext_expected_tokens(pc, exp, MAXEXP);
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(pc, exp, YYNTOKENS);
     yysymbol_kind_t tok = yypcontext_token(pc);
     Loc loc = L(ctx, *yypcontext_location(pc));
     char msg[512];
@@ -306,9 +317,33 @@ static int yyreport_syntax_error(const yypcontext_t *pc, void *scanner, ParseCtx
         for (int i = 0; i < n && o < (int)sizeof msg; i++)
             o += snprintf(msg + o, sizeof msg - (size_t)o, "%s%s",
                           i == 0 ? "" : i == n - 1 ? " or " : ", ", yysymbol_name(exp[i]));
+    } else if (n > 0 && expects(exp, n, "integer") && !expects(exp, n, "end of line")) {
+        o += snprintf(msg + o, sizeof msg - (size_t)o, "; expected a value");
+    } else if (expects(exp, n, "')'") && expects(exp, n, "'+'")) {
+        o += snprintf(msg + o, sizeof msg - (size_t)o, "; expected ')'%s or an operator",
+                      expects(exp, n, "','") ? ", ','" : "");
+    }
+    /* in a layer's argument list: a value or the end of the statement may follow */
+    bool in_args = expects(exp, n, "end of line") && expects(exp, n, "integer");
+    const char *name = yysymbol_name(tok);
+    if (in_args && o < (int)sizeof msg) {
+        if (strcmp(name, "','") == 0)
+            snprintf(msg + o, sizeof msg - (size_t)o,
+                     " (separate arguments with spaces; commas go inside ( ))");
+        else if (name[0] == '\'' && name[1] && strchr("+-*/%<>!=&|", name[1]) && strcmp(name, "'='") != 0)
+            snprintf(msg + o, sizeof msg - (size_t)o,
+                     " (arithmetic goes in parentheses, like (planes * 4))");
     }
     ctx->nerr_syntax++;
     diag_error(loc, "%s", msg);
+    if (tok == YYSYMBOL_YYEOF) {
+        Loc brace, paren;
+        bool paren_open;
+        if (lex_open(scanner, &brace, &paren, &paren_open) > 0)
+            diag_note(brace, "this '{' is never closed");
+        else if (paren_open)
+            diag_note(paren, "this '(' is never closed");
+    }
     return 0;
 }
 
@@ -316,12 +351,53 @@ static void yyerror(YYLTYPE *l, void *scanner, ParseCtx *ctx, const char *msg) {
     (void)scanner;
     ctx->nerr_syntax++;
     if (strcmp(msg, "memory exhausted") == 0)
-        msg = "nesting too deep for the parser (more than 10000 levels of braces or parentheses)";
+        msg = "nesting too deep: the parser gives up here (braces and parentheses "
+              "may nest a few thousand levels)";
     diag_error(L(ctx, *l), "%s", msg);
+}
+
+/* A binary file would give one "stray byte" error per run of bytes: say once
+ * that it is not text instead.  Binary means a NUL byte, or at least 8 bytes
+ * that are neither UTF-8 nor whitespace (a lone Latin-1 letter in a comment
+ * is left to the scanner, which reports it where it is). */
+static bool looks_binary(const SrcFile *f) {
+    const unsigned char *p = (const unsigned char *)f->text, *end = p + f->len;
+    const unsigned char *first = NULL;
+    int nbad = 0;
+    bool nul = false;
+    while (p < end) {
+        int n = 0;
+        if (*p < 0x80) n = (*p >= 32 && *p != 127) || *p == '\n' || *p == '\t' || *p == '\r' ? 1 : 0;
+        else if (*p >= 0xc2 && *p <= 0xf4) {
+            int want = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+            n = want;
+            for (int i = 1; i < want; i++)
+                if (p + i >= end || (p[i] & 0xc0) != 0x80) n = 0;
+        }
+        if (n == 0) {
+            if (!first) first = p;
+            nul |= *p == 0;
+            nbad++;
+            p++;
+        } else {
+            p += n;
+        }
+    }
+    if (!first || (!nul && nbad < 8)) return false;
+    Loc loc = loc_none(f);
+    for (const char *q = f->text; q < (const char *)first; q++) {
+        if (*q == '\n') { loc.line++; loc.col = 1; }
+        else loc.col++;
+    }
+    diag_error(loc, "this is not a text file: byte 0x%02x here is not UTF-8 text%s",
+               *first, nul ? " (the file has NUL bytes)" : "");
+    return true;
 }
 
 Stmt *parse_text(const SrcFile *file) {
     ParseCtx ctx = { .file = file };
+    if (looks_binary(file))
+        return NULL;
     ctx.scanner = lex_begin(file);
     if (!ctx.scanner) {
         diag_error(loc_none(file), "cannot start the scanner");

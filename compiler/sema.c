@@ -58,6 +58,7 @@ typedef struct Seq {
 typedef struct Frame {        /* block call stack, for recursion errors */
     const Stmt *def;
     Loc loc;
+    const CallSite *cs;       /* the same call, as diagnostics show it */
     struct Frame *up;
 } Frame;
 
@@ -580,11 +581,14 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
         slot[i] = (Slot){ true, v, a->loc };
     }
 
-    /* defaults and required attributes */
+    /* defaults and required attributes (a missing one is not reported when
+     * an argument already had an error: it is probably that argument) */
+    bool arg_errors = diag_error_count() != nerr;
     for (int i = 0; i < MAX_ATTRS && k->attrs[i].name; i++) {
         const AttrDef *ad = &k->attrs[i];
         if (slot[i].set) continue;
         if (!ad->def) {
+            if (arg_errors) continue;
             const char *how = ad->shorthand ? arena_printf(" (e.g. %c3 or %s=3)", ad->shorthand, ad->name)
                                             : arena_printf(" (e.g. %s=...)", ad->name);
             diag_error(s->ident_loc, "%s: missing required attribute '%s'%s", display(k, name), ad->name,
@@ -604,6 +608,7 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
     if (too_many_nodes(s->loc)) return x;
 
     Node *n = ir_add_node(G, k, s->loc);
+    n->via = frames ? frames->cs : NULL;
     n->nin = 1;
     n->in = arena_alloc(sizeof(Node *));
     n->in[0] = x;
@@ -633,9 +638,17 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
 static Node *elab_call(Stmt *s, Stmt *def, Node *x, Scope sc, const char *seqname) {
     for (Frame *f = frames; f; f = f->up)
         if (f->def == def) {
-            diag_error(s->ident_loc, "block '%s' calls itself (blocks cannot be recursive; use repeat)",
-                       def->ident);
-            diag_note(def->ident_loc, "'%s' is defined here", def->ident);
+            /* the cycle, outermost first: ping -> pong -> ping */
+            const char *path = def->ident;
+            for (Frame *g = frames; g != f; g = g->up)
+                path = arena_printf("%s -> %s", g->def->ident, path);
+            if (frames == f)
+                diag_error(s->ident_loc, "block '%s' calls itself; blocks cannot be recursive "
+                           "(use repeat to stack copies)", def->ident);
+            else
+                diag_error(s->ident_loc, "block '%s' calls itself through a cycle of calls (%s -> %s); "
+                           "blocks cannot be recursive (use repeat to stack copies)",
+                           def->ident, def->ident, path);
             return x;
         }
     int nparams = 0;
@@ -684,7 +697,10 @@ static Node *elab_call(Stmt *s, Stmt *def, Node *x, Scope sc, const char *seqnam
             }
         }
         if (given[idx]) {
-            diag_error(a->loc, "block '%s': argument %d is given twice", def->ident, idx + 1);
+            Param *p = def->params;
+            for (int j = 0; j < idx; j++) p = p->next;
+            diag_error(a->loc, "block '%s': parameter '%s' is given twice", def->ident, p->name);
+            diag_note(vals[idx].loc, "first given here");
             continue;
         }
         given[idx] = true;
@@ -719,16 +735,21 @@ static Node *elab_call(Stmt *s, Stmt *def, Node *x, Scope sc, const char *seqnam
         inner.prefix = auto_name(sc.prefix, def->ident);
         claim(inner.prefix, s->loc, NULL, true);
     }
-    Frame f = { def, s->loc, frames };
+    CallSite *cs = arena_alloc(sizeof *cs);
+    *cs = (CallSite){ def->ident, inner.prefix, s->loc, frames ? frames->cs : NULL };
+    Frame f = { def, s->loc, cs, frames };
     frames = &f;
+    diag_set_context(cs);
     Node *y = elab_list(def->body, x, inner, NULL);
     frames = f.up;
+    diag_set_context(frames ? frames->cs : NULL);
     return y;
 }
 
 static Node *make_join(const LayerKind *k, Node **ins, int nin, Loc loc, Scope sc) {
     if (too_many_nodes(loc)) return ins[0];
     Node *n = ir_add_node(G, k, loc);
+    n->via = frames ? frames->cs : NULL;
     n->nin = nin;
     n->in = arena_alloc(sizeof(Node *) * (size_t)nin);
     memcpy(n->in, ins, sizeof(Node *) * (size_t)nin);
@@ -885,6 +906,7 @@ static Node *elab_list(Stmt *s, Node *x, Scope sc, Seq *seq) {
 
 Graph *sema_elaborate(Stmt *prog, int *nerr) {
     int before = diag_error_count();
+    diag_set_context(NULL);
     G = ir_new_graph();
     tab = NULL;
     tab_cap = tab_n = 0;
@@ -907,10 +929,14 @@ Graph *sema_elaborate(Stmt *prog, int *nerr) {
                 diag_error(s->ident_loc, "block '%s' has the name of a built-in layer kind", s->ident);
                 continue;
             }
-            for (Param *p = s->params; p; p = p->next)
-                for (Param *q = s->params; q != p; q = q->next)
-                    if (strcmp(p->name, q->name) == 0)
-                        diag_error(p->loc, "block '%s': parameter '%s' is declared twice", s->ident, p->name);
+            for (Param *prev = NULL, *p = s->params; p; p = p->next) {
+                Param *q = s->params;
+                while (q != p && strcmp(p->name, q->name) != 0) q = q->next;
+                if (q == p) { prev = p; continue; }
+                diag_error(p->loc, "block '%s': parameter '%s' is declared twice", s->ident, p->name);
+                diag_note(q->loc, "first declared here");
+                prev->next = p->next;         /* drop it: calls are checked as if it were not there */
+            }
             blocks[nblocks++] = s;
         } else if (s->kind == ST_NETWORK) {
             if (net) {
@@ -940,7 +966,17 @@ Graph *sema_elaborate(Stmt *prog, int *nerr) {
     } else if (d->dims[0] < 1 || d->dims[1] < 1 || d->dims[2] < 1) {
         diag_error(d->loc, "input sizes must be at least 1");
     } else {
-        in->shape = (Shape){ 3, d->dims[0], d->dims[1], d->dims[2] };
+        long long hw, numel;
+        if (__builtin_mul_overflow(d->dims[0], d->dims[1], &hw) ||
+            __builtin_mul_overflow(hw, d->dims[2], &numel))
+            diag_error(d->loc, "the input %lldx%lldx%lld has more than 2^63 elements; "
+                       "a tensor may have at most 2^40", d->dims[0], d->dims[1], d->dims[2]);
+        else if (numel > CNNC_MAX_NUMEL)
+            diag_error(d->loc, "the input %lldx%lldx%lld has %s elements; a tensor may have at most "
+                       "2^40 (%s)", d->dims[0], d->dims[1], d->dims[2], fmt_group(numel),
+                       fmt_group(CNNC_MAX_NUMEL));
+        else
+            in->shape = (Shape){ 3, d->dims[0], d->dims[1], d->dims[2] };
     }
 
     Node *x = in;

@@ -29,9 +29,11 @@ static const char *who(const Node *n) {
 static bool check_numel(Node *n) {
     long long a, b;
     if (n->shape.rank == 1) a = n->shape.c;
-    else if (!mul(n->shape.c, n->shape.h, &b) || !mul(b, n->shape.w, &a)) a = LIMIT;
+    else if (!mul(n->shape.c, n->shape.h, &b) || !mul(b, n->shape.w, &a)) a = LIMIT + 1;
     if (a > CNNC_MAX_NUMEL) {
-        diag_error(n->loc, "%s: output %s has more than 2^40 elements", who(n), shape_str(n->shape));
+        const char *count = a > LIMIT ? "more than 2^62" : fmt_group(a);
+        diag_error(n->loc, "%s: its output %s has %s elements; a tensor may have at most 2^40 (%s)",
+                   who(n), shape_str(n->shape), count, fmt_group(CNNC_MAX_NUMEL));
         return false;
     }
     return true;
@@ -44,17 +46,20 @@ static bool need_chw(Node *n, const Shape *in) {
 }
 
 /* Output length of a window op along one axis, PyTorch's rule. */
-static bool window(Node *n, const char *axis, long long len, long long k, long long s, long long d,
-                   long long p0, long long p1, bool ceil_mode, bool pool, long long *out) {
+static bool window(Node *n, const Shape *in, const char *axis, long long len, long long k, long long s,
+                   long long d, long long p0, long long p1, bool ceil_mode, bool pool, long long *out) {
     long long ek = d * (k - 1) + 1;
     long long padded = len + p0 + p1;
     if (ek > padded) {
+        const char *kernel = arena_printf("%lld×%lld", n->kh, n->kw);
         if (d > 1)
-            diag_error(n->loc, "%s: the dilated kernel spans %lld %s but the padded input has %lld (%lld plus padding %lld+%lld)",
-                       who(n), ek, axis, padded, len, p0, p1);
+            diag_error(n->loc, "%s: kernel %s with dilation %lld spans %lld %s, more than its input %s "
+                       "has with padding (%lld: %lld + %lld + %lld)", who(n), kernel, d, ek, axis,
+                       shape_str(*in), padded, len, p0, p1);
         else
-            diag_error(n->loc, "%s: kernel %lld is larger than the padded input %s %lld (%lld plus padding %lld+%lld)",
-                       who(n), k, axis, padded, len, p0, p1);
+            diag_error(n->loc, "%s: kernel %s is larger than its input %s with padding "
+                       "(%lld %s: %lld + %lld + %lld)", who(n), kernel, shape_str(*in), padded, axis,
+                       len, p0, p1);
         return false;
     }
     long long num = padded - ek;
@@ -103,8 +108,8 @@ static bool conv(Node *n, const Node *x) {
         n->pl = tw / 2; n->pr = tw - n->pl;
     }
     long long oh, ow;
-    if (!window(n, "rows", in->h, n->kh, n->sh, n->dh, n->pt, n->pb, false, false, &oh) ||
-        !window(n, "columns", in->w, n->kw, n->sw, n->dw, n->pl, n->pr, false, false, &ow))
+    if (!window(n, in, "rows", in->h, n->kh, n->sh, n->dh, n->pt, n->pb, false, false, &oh) ||
+        !window(n, in, "columns", in->w, n->kw, n->sw, n->dw, n->pl, n->pr, false, false, &ow))
         return false;
     n->shape = (Shape){ 3, n->out, oh, ow };
     if (!check_numel(n)) return false;
@@ -129,8 +134,8 @@ static bool pool(Node *n, const Node *x) {
         return false;
     }
     long long oh, ow;
-    if (!window(n, "rows", in->h, n->kh, n->sh, 1, n->pt, n->pb, n->ceil, true, &oh) ||
-        !window(n, "columns", in->w, n->kw, n->sw, 1, n->pl, n->pr, n->ceil, true, &ow))
+    if (!window(n, in, "rows", in->h, n->kh, n->sh, 1, n->pt, n->pb, n->ceil, true, &oh) ||
+        !window(n, in, "columns", in->w, n->kw, n->sw, 1, n->pl, n->pr, n->ceil, true, &ow))
         return false;
     n->shape = (Shape){ 3, in->c, oh, ow };
     n->other_ops = shape_numel(n->shape) * n->kh * n->kw;
@@ -291,6 +296,7 @@ int shape_check(Graph *g) {
     bool *bad = arena_alloc(sizeof(bool) * (size_t)g->nnodes);
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
+        diag_set_context(n->via);
         bool skip = false;
         for (int j = 0; j < n->nin; j++) skip |= bad[n->in[j]->id];
         if (skip || (i == 0 && n->shape.rank == 0) || !node_shape(n)) {
@@ -299,5 +305,6 @@ int shape_check(Graph *g) {
         }
         n->act_bytes = shape_numel(n->shape) * 4;
     }
+    diag_set_context(NULL);
     return diag_error_count() - before;
 }
