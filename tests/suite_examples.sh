@@ -9,6 +9,8 @@
 # Also checks one receptive-field fact (ResNet-18's last conv sees 435 px,
 # jump 32).  Prints every mismatch and a summary; exits non-zero on any.
 B=${1:-build}
+case "$B" in /*) ;; *) B=$(pwd)/$B ;; esac
+cd "$(dirname "$0")/.." || exit 1     # paths below are relative to the repo
 CNNC=$B/cnnc
 PY=/usr/bin/python3          # the system python, which has torch/torchvision
 REF=tests/ref/torchvision_ref.py
