@@ -20,8 +20,21 @@ static int nerrors;
 static FILE *stream;
 static bool suppressed;      /* the last error was over the cap: drop its notes */
 static const CallSite *context;  /* block calls being expanded */
+static const CallSite *pending;  /* context of the last error, printed after its notes */
+static void vreport_msg(const char *what, Loc loc, const char *msg);
 
-void diag_set_context(const CallSite *cs) { context = cs; }
+/* "in block 'basic' called here as 'layer2.0'", one note per enclosing call,
+ * after the error's own notes. */
+static void flush_context(void) {
+    for (const CallSite *c = pending; c; c = c->up) {
+        char note[512];
+        snprintf(note, sizeof note, "in block '%s' called here as '%s'", c->block, c->inst);
+        vreport_msg("note", c->loc, note);
+    }
+    pending = NULL;
+}
+
+void diag_set_context(const CallSite *cs) { flush_context(); context = cs; }
 
 void diag_set_stream(FILE *f) { stream = f; }
 int diag_error_count(void) { return nerrors; }
@@ -122,7 +135,7 @@ enum { NSEEN = 4096 };
 static unsigned long long seen_h[NSEEN];
 static int nseen;
 
-void diag_reset(void) { nerrors = 0; nseen = 0; suppressed = false; }
+void diag_reset(void) { nerrors = 0; nseen = 0; suppressed = false; context = pending = NULL; }
 
 static bool seen_before(Loc loc, const char *msg) {
     unsigned long long *h = seen_h;
@@ -142,6 +155,7 @@ void diag_error(Loc loc, const char *fmt, ...) {
     va_start(ap0, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap0);
     va_end(ap0);
+    flush_context();
     if (seen_before(loc, msg)) {
         suppressed = true;
         return;
@@ -158,11 +172,7 @@ void diag_error(Loc loc, const char *fmt, ...) {
         return;
     }
     vreport_msg("error", loc, msg);
-    for (const CallSite *c = context; c; c = c->up) {
-        char note[512];
-        snprintf(note, sizeof note, "in block '%s' called here as '%s'", c->block, c->inst);
-        vreport_msg("note", c->loc, note);
-    }
+    pending = context;
 }
 
 void diag_note(Loc loc, const char *fmt, ...) {
@@ -176,6 +186,7 @@ void diag_note(Loc loc, const char *fmt, ...) {
 
 void diag_file_error(const char *file, const char *fmt, ...) {
     FILE *out = stream ? stream : stderr;
+    flush_context();
     nerrors++;
     va_list ap;
     va_start(ap, fmt);

@@ -273,7 +273,11 @@ static bool eval(const Expr *e, const Env *env, Value *out) {
             else r = a.i % b.i;
             break;
         }
-        if (ovf) { diag_error(e->loc, "integer overflow in this expression"); return false; }
+        if (ovf) {
+            static const char *const ops[] = { [OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/" };
+            diag_error(e->loc, "integer overflow: %lld %s %lld does not fit in 64 bits", a.i, ops[e->op], b.i);
+            return false;
+        }
         out->k = V_INT;
         out->i = r;
         return true;
@@ -998,6 +1002,7 @@ Graph *sema_elaborate(Stmt *prog, int *nerr) {
     if (x == in && diag_error_count() == before)
         diag_error(net->loc, "network '%s' has no layers", net->ident);
     G->output = x;
+    diag_set_context(NULL);           /* prints the last error's call sites */
     *nerr = diag_error_count() - before;
     return G;
 }

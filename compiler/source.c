@@ -24,9 +24,11 @@ typedef struct Seen {
     const char *real;
     bool active;                 /* on the include stack now */
     const char *name;
+    Loc from;                    /* the include statement that first read it */
     struct Seen *next;
 } Seen;
 static Seen *seen;
+static Seen *stack[MAX_INCLUDE_DEPTH + 2];   /* the files being read, main file first */
 
 const SrcFile *source_from_string(const char *name, const char *text) {
     SrcFile *f = arena_alloc(sizeof *f);
@@ -128,18 +130,25 @@ static Stmt *splice(Stmt *list, const SrcFile *f, int depth) {
             Seen *sn = seen;
             while (sn && strcmp(sn->real, key) != 0) sn = sn->next;
             if (sn && sn->active) {
-                diag_error(s->ident_loc, "include cycle: '%s' includes itself", found);
-                diag_note(s->loc, "'%s' is still being read when '%s' includes it again",
-                          sn->name, f->name);
+                /* the cycle: from sn down the include stack to this file, then sn again */
+                const char *chain = NULL;
+                for (int i = 0; i <= depth; i++)
+                    if (chain || stack[i] == sn)
+                        chain = chain ? arena_printf("%s -> %s", chain, stack[i]->name) : stack[i]->name;
+                diag_error(s->ident_loc, "include cycle: %s -> %s", chain ? chain : f->name, sn->name);
+                if (sn->from.file)
+                    diag_note(sn->from, "'%s' is first included here", sn->name);
             } else if (!sn) {
                 sn = arena_alloc(sizeof *sn);
                 sn->real = key;
                 sn->name = found;
+                sn->from = s->ident_loc;
                 sn->next = seen;
                 seen = sn;
                 const SrcFile *inf = source_load(found, s->ident_loc, false);
                 if (inf) {
                     sn->active = true;
+                    stack[depth + 1] = sn;
                     inc = parse_and_splice(inf, depth + 1);
                     sn->active = false;
                 }
@@ -174,6 +183,7 @@ Stmt *source_parse_file(const char *path) {
     sn->name = f->name;
     sn->active = true;
     seen = sn;
+    stack[0] = sn;
     Stmt *s = parse_and_splice(f, 0);
     if (!s && diag_error_count() == 0)
         diag_error(loc_none(f), "empty network: expected 'network NAME input CxHxW'");
@@ -183,6 +193,10 @@ Stmt *source_parse_file(const char *path) {
 Stmt *source_parse_string(const char *name, const char *text) {
     seen = NULL;
     const SrcFile *f = source_from_string(name, text);
+    Seen *sn = arena_alloc(sizeof *sn);
+    sn->real = sn->name = f->name;
+    sn->active = true;
+    seen = stack[0] = sn;
     Stmt *s = parse_and_splice(f, 0);
     if (!s && diag_error_count() == 0)
         diag_error(loc_none(f), "empty network: expected 'network NAME input CxHxW'");
