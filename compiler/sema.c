@@ -488,6 +488,19 @@ static bool too_many_nodes(Loc loc) {
     return true;
 }
 
+/* The note on an attribute given twice.  When the first was the layer's
+ * first word and a shorthand (conv s2 k3 s1), the user probably meant a
+ * name: say how to write one. */
+static void first_given(const Slot *sl, const Arg *first, const LayerKind *k, int i) {
+    if (first && !first->key && first->val->kind == EX_IDENT && first->loc.line == sl->loc.line &&
+        first->loc.col == sl->loc.col && first->loc.file == sl->loc.file)
+        diag_note(sl->loc, "first given here: '%s' reads as %s=%s; to name the layer %s, "
+                  "write it as a string: %s \"%s\"", first->val->str, k->attrs[i].name,
+                  first->val->str + 1, first->val->str, k->name, first->val->str);
+    else
+        diag_note(sl->loc, "first given here");
+}
+
 /* KIND [NAME] positional... key=value... flags... */
 static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const char *seqname) {
     Slot slot[MAX_ATTRS] = { 0 };
@@ -516,7 +529,7 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
             if (!eval(a->val, sc.env, &v)) continue;
             if (slot[i].set) {
                 diag_error(a->key_loc, "%s: attribute '%s' is given twice", display(k, name), a->key);
-                diag_note(slot[i].loc, "first given here");
+                first_given(&slot[i], s->args, k, i);
                 continue;
             }
             slot[i] = (Slot){ true, v, a->loc };
@@ -555,7 +568,7 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
             }
             if (slot[i].set) {
                 diag_error(a->loc, "%s: attribute '%s' is given twice", display(k, name), k->attrs[i].name);
-                diag_note(slot[i].loc, "first given here");
+                first_given(&slot[i], s->args, k, i);
                 continue;
             }
             slot[i] = (Slot){ true, v, a->loc };
@@ -579,7 +592,7 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
         int i = attr_index(k, k->positional[npos++]);
         if (slot[i].set) {
             diag_error(a->loc, "%s: attribute '%s' is given twice", display(k, name), k->attrs[i].name);
-            diag_note(slot[i].loc, "first given here");
+            first_given(&slot[i], s->args, k, i);
             continue;
         }
         slot[i] = (Slot){ true, v, a->loc };
