@@ -47,12 +47,16 @@ $(B)/compiler/lex.yy.o: $(B)/compiler/lex.yy.c $(B)/compiler/parse.tab.h
 $(B)/compiler/parse.tab.o: $(B)/compiler/parse.tab.c $(B)/compiler/lex.yy.h
 	$(CC) $(CFLAGS) -Icompiler -I$(B)/compiler -c -o $@ $<
 
+# the build tree's cnnc finds its templates here; CNNC_TEMPLATE_DIR overrides
+TEMPLATE_DIR ?= $(CURDIR)/compiler/templates
+$(B)/compiler/emit.o: CFLAGS += -DCNNC_TEMPLATE_DIR='"$(TEMPLATE_DIR)"'
+
 $(B)/compiler/%.o: compiler/%.c $(B)/compiler/parse.tab.h $(B)/compiler/lex.yy.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -Icompiler -I$(B)/compiler -c -o $@ $<
 
 $(B)/cnnc: $(B)/compiler/main.o $(CC_OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ -lcjson -lm
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -lcjson -lm
 
 # --- the runtime --------------------------------------------------------------
 $(B)/runtime/%.o: runtime/%.c
@@ -67,7 +71,7 @@ $(B)/libcnnrt.a: $(RT_OBJS)
 # --- tests --------------------------------------------------------------------
 $(B)/tests/test_cc_%: tests/unit/test_cc_%.c $(CC_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -Icompiler -I$(B)/compiler -o $@ $^ -lcmocka -lcjson -lm
+	$(CC) $(CFLAGS) $(WARN) -Icompiler -I$(B)/compiler -o $@ $(filter %.c %.o,$^) -lcmocka -lcjson -lm
 
 $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a
 	@mkdir -p $(@D)

@@ -239,6 +239,20 @@ typedef struct Node {
     bool rf_valid;
     long long rf_h, rf_w, jump_h, jump_w;
     long long act_bytes;      /* output tensor bytes */
+
+    /* parameters, float32 in PyTorch's layout (weights.c) */
+    float *w_data;            /* .weight: conv [out][cin/g][kh][kw]; dense [out][in]; norm γ */
+    float *b_data;            /* .bias: [out]; norm β; NULL when absent */
+    float *mean_data;         /* .running_mean: batchnorm [C] */
+    float *var_data;          /* .running_var: batchnorm [C] */
+
+    /* inference passes (pass_*.c, plan.c) */
+    bool removed;             /* folded/fused away or a no-op: not emitted */
+    const char *note;         /* what passes did to it ("batchnorm bn1 folded in") */
+    struct Node *alias;       /* shares this node's buffer (flatten, dropout, identity) */
+    float *scale, *shift;     /* batchnorm kept as a per-channel scale and shift */
+    long long buf_off;        /* byte offset of its buffer in the arena, -1: caller's */
+    long long scratch_off, scratch_bytes;   /* per-layer scratch in the arena */
 } Node;
 
 typedef struct Graph {
@@ -270,6 +284,46 @@ typedef struct Totals {
 void report_totals(const Graph *g, Totals *t);
 void report_text(const Graph *g, FILE *out);
 int  report_json(const Graph *g, FILE *out);
+
+/* ===== weights.c: parameters by PyTorch state-dict name ================== */
+#define MAX_PARAM_TENSORS 4
+typedef struct ParamSpec {    /* one tensor a layer expects */
+    const char *suffix;       /* "weight", "bias", "running_mean", "running_var" */
+    int ndim;
+    long long dims[4];
+    long long numel;
+    float **slot;             /* where the data goes in the Node */
+    bool learnable;           /* false for running statistics */
+} ParamSpec;
+int  weights_spec(Node *n, ParamSpec out[MAX_PARAM_TENSORS]);
+void weights_init_seeded(Graph *g, unsigned long long seed);   /* PyTorch's default init */
+int  weights_load_safetensors(Graph *g, const char *path);      /* error count */
+/* safetensors.c: a string from the __metadata__ of the file g's weights were
+ * loaded from (e.g. "normalize"), or NULL */
+const char *weights_metadata(const Graph *g, const char *key);
+
+/* ===== passes (pass_*.c) and the arena plan (plan.c) ======================= */
+int *pass_use_counts(const Graph *g);              /* readers per node id */
+void pass_replace_uses(Graph *g, Node *from, Node *to);
+int  pass_fold_batchnorm(Graph *g);    /* BN into conv/dense, else scale+shift */
+int  pass_fuse_activations(Graph *g);  /* relu & co. into the producing layer */
+int  pass_remove_noops(Graph *g);      /* dropout, identity, flatten become aliases */
+typedef struct Plan {
+    long long arena_bytes;             /* one image's activations + scratch */
+    long long tensors_bytes;           /* the same tensors without sharing */
+} Plan;
+int  plan_arena(Graph *g, Plan *p);
+
+/* ===== emit.c (C through m4), emit_py.c (PyTorch) ========================== */
+typedef struct EmitOptions {
+    const char *out_c;                 /* path of the .c (the .h goes beside it) */
+    const char *source_name;           /* the .net as the user named it */
+    bool standalone;                   /* no cnnrt, no BLAS: C99 + libm only */
+    long long max_baked_bytes;         /* larger weights go to a sidecar file */
+    const char *weights_origin;        /* "seed 42" or the safetensors file name */
+} EmitOptions;
+int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);     /* error count */
+int emit_pytorch(const Graph *g, FILE *out);                      /* error count */
 
 /* ===== util.c ============================================================== */
 const char *fmt_group(long long v);          /* 1,234,567 */

@@ -8,17 +8,26 @@
  */
 #include "cnnc.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION };
+enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
+       OPT_STANDALONE, OPT_EMIT, OPT_EMBED_LIMIT };
 
 static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
           "\n"
+          "  -o FILE.c             write FILE.c and FILE.h (default: NETWORK.c)\n"
           "  --report[=text|json]  print shapes, params, MACs, memory and receptive fields\n"
-          "  -o FILE               where to write the output (report: default stdout)\n"
+          "                        instead (to stdout, or to -o FILE)\n"
+          "  --weights FILE        bake in trained weights (safetensors, PyTorch names)\n"
+          "  --seed N              without --weights: PyTorch-style random init from N (default 0)\n"
+          "  --standalone          generated C needs only a C99 compiler and libm\n"
+          "  --embed-limit BYTES   weights larger than this go to a sidecar FILE.weights\n"
+          "                        (default 4194304)\n"
+          "  --emit c|pytorch      what to write (default c); pytorch: an nn.Module to -o FILE.py\n"
           "  -I DIR                also look for included files in DIR\n"
           "  --max-errors N        stop printing after N errors (default 20)\n"
           "  --help-layers         list the layer kinds, attributes and defaults\n"
@@ -29,16 +38,70 @@ static void usage(FILE *out) {
           "input, 2 bad usage or an output failure.\n", out);
 }
 
+/* "dir/x.c" for -o, else "NETWORK.c" (or .py) in the current directory */
+static const char *output_path(const Graph *g, const char *outpath, const char *ext) {
+    if (outpath) return outpath;
+    return arena_printf("%s.%s", g->name, ext);
+}
+
+static int generate(Graph *g, const char *path, const char *outpath, const char *weights,
+                    unsigned long long seed, const char *emit, EmitOptions *eo) {
+    if (strcmp(emit, "pytorch") == 0) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        if (!mem) return 2;
+        int nerr = emit_pytorch(g, mem);
+        fclose(mem);
+        int status = 0;
+        if (nerr) status = 1;
+        else if (outpath && strcmp(outpath, "-") == 0) status = fwrite(buf, 1, len, stdout) == len ? 0 : 2;
+        else if (write_file_atomic(output_path(g, outpath, "py"), buf, len) != 0) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", output_path(g, outpath, "py"),
+                    strerror(errno));
+            status = 2;
+        }
+        free(buf);
+        return status;
+    }
+    if (weights) {
+        if (weights_load_safetensors(g, weights)) return 1;
+        eo->weights_origin = weights;
+    } else {
+        weights_init_seeded(g, seed);
+        eo->weights_origin = arena_printf("PyTorch-style random initialisation, seed %llu", seed);
+    }
+    if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
+    Plan plan;
+    if (plan_arena(g, &plan)) return 1;
+    eo->out_c = output_path(g, outpath, "c");
+    eo->source_name = path;
+    size_t l = strlen(eo->out_c);
+    if (l < 3 || strcmp(eo->out_c + l - 2, ".c") != 0) {
+        fprintf(stderr, "cnnc: error: the output must be a .c file (the .h goes beside it), not '%s'\n",
+                eo->out_c);
+        return 2;
+    }
+    return emit_c(g, &plan, eo) ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {
         { "report", optional_argument, NULL, OPT_REPORT },
         { "help-layers", no_argument, NULL, OPT_HELP_LAYERS },
         { "max-errors", required_argument, NULL, OPT_MAX_ERRORS },
         { "version", no_argument, NULL, OPT_VERSION },
+        { "weights", required_argument, NULL, OPT_WEIGHTS },
+        { "seed", required_argument, NULL, OPT_SEED },
+        { "standalone", no_argument, NULL, OPT_STANDALONE },
+        { "emit", required_argument, NULL, OPT_EMIT },
+        { "embed-limit", required_argument, NULL, OPT_EMBED_LIMIT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *report = NULL, *outpath = NULL;
+    const char *report = NULL, *outpath = NULL, *weights = NULL, *emit = "c";
+    unsigned long long seed = 0;
+    EmitOptions eo = { .max_baked_bytes = 4L << 20 };
     const char **incs = calloc((size_t)argc + 1, sizeof *incs);
     int ninc = 0, c, status = 0;
     if (!incs) return 2;
@@ -69,6 +132,31 @@ int main(int argc, char **argv) {
         case OPT_VERSION: printf("cnnc %s\n", CNNC_VERSION); goto done;
         case 'h': usage(stdout); goto done;
         case 'o': outpath = optarg; break;
+        case OPT_WEIGHTS: weights = optarg; break;
+        case OPT_STANDALONE: eo.standalone = true; break;
+        case OPT_SEED:
+        case OPT_EMBED_LIMIT: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || errno || optarg[0] == '-' || !optarg[0]) {
+                fprintf(stderr, "cnnc: error: --%s takes a non-negative integer, not '%s'\n",
+                        c == OPT_SEED ? "seed" : "embed-limit", optarg);
+                status = 2;
+                goto done;
+            }
+            if (c == OPT_SEED) seed = v;
+            else eo.max_baked_bytes = v > (1ULL << 62) ? (1LL << 62) : (long long)v;
+            break;
+        }
+        case OPT_EMIT:
+            emit = optarg;
+            if (strcmp(emit, "c") != 0 && strcmp(emit, "pytorch") != 0) {
+                fprintf(stderr, "cnnc: error: --emit takes c or pytorch, not '%s'\n", emit);
+                status = 2;
+                goto done;
+            }
+            break;
         case 'I': incs[ninc++] = optarg; break;
         default: usage(stderr); status = 2; goto done;
         }
@@ -80,12 +168,6 @@ int main(int argc, char **argv) {
         status = 2;
         goto done;
     }
-    if (!report) {
-        fprintf(stderr, "cnnc: error: code generation is not available in this version yet; "
-                        "use --report\n");
-        status = 2;
-        goto done;
-    }
 
     const char *path = argv[optind];
     Stmt *prog = source_parse_file(path);
@@ -94,6 +176,10 @@ int main(int argc, char **argv) {
     Graph *g = sema_elaborate(prog, &nerr);
     if (nerr || !g) { status = 1; goto done; }
     if (shape_check(g)) { status = 1; goto done; }
+    if (!report) {
+        status = generate(g, path, outpath, weights, seed, emit, &eo);
+        goto done;
+    }
 
     /* the report goes to memory first, then to stdout or atomically to -o */
     char *buf = NULL;

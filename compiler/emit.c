@@ -1,0 +1,534 @@
+/*
+ * emit.c — the IR drives the m4 templates (compiler/templates/).
+ *
+ * The compiler writes data only: m4 definitions of the network's globals
+ * (NET_*) and, per emitted layer, its fields (L_*) followed by one macro
+ * call (M4_CONV, M4_DENSE, ...).  The templates hold all C text.  Weights
+ * go to a plain list of float literals that the source template pastes in
+ * unread (m4_undivert of a file), or, past --embed-limit, to a binary
+ * sidecar file NETWORK.weights that the generated code loads and checks.
+ *
+ * m4 runs as `m4 -P --fatal-warnings`; its output goes to temporary files
+ * beside the destination, renamed only when everything succeeded, so a
+ * failure leaves no half-written output.  Output is deterministic: no
+ * dates, no absolute paths.
+ */
+#include "cnnc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#ifndef CNNC_TEMPLATE_DIR
+#define CNNC_TEMPLATE_DIR "compiler/templates"
+#endif
+
+static const char *const template_files[] = {
+    "cnnc.m4", "conv.m4", "dense.m4", "pool.m4", "norm.m4", "eltwise.m4", "source.m4", "header.m4",
+};
+
+/* ---- names --------------------------------------------------------------- */
+
+/* Keep only characters that are safe in C comments and m4 quotes. */
+static const char *clean(const char *s) {
+    char *o = arena_strdup(s);
+    for (char *p = o; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+            !strchr("._-/+ ,", c))
+            *p = '?';
+    }
+    return o;
+}
+
+/* A C identifier from a dotted name: layer1.0.conv1 -> layer1_0_conv1 */
+static const char *c_ident(const char *s) {
+    char *o = arena_printf("%s", s);
+    for (char *p = o; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            *p = '_';
+    return o;
+}
+
+static const char *upper(const char *s) {
+    char *o = arena_strdup(s);
+    for (char *p = o; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    return o;
+}
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static const char *shape_ascii(Shape s) {
+    if (s.rank == 1) return arena_printf("[%lld]", s.c);
+    return arena_printf("%lldx%lldx%lld", s.c, s.h, s.w);
+}
+
+/* ---- weights --------------------------------------------------------------- */
+
+typedef struct Weights {
+    float *data;
+    long long n, cap;
+} Weights;
+
+static long long put(Weights *w, const float *src, long long n) {
+    if (!src) return -1;
+    if (w->n + n > w->cap) {
+        long long cap = w->cap ? w->cap : 4096;
+        while (cap < w->n + n) cap *= 2;
+        float *d = realloc(w->data, sizeof(float) * (size_t)cap);
+        if (!d) {
+            fputs("cnnc: error: out of memory\n", stderr);
+            exit(2);
+        }
+        w->data = d;
+        w->cap = cap;
+    }
+    long long off = w->n;
+    memcpy(w->data + off, src, sizeof(float) * (size_t)n);
+    w->n += n;
+    return off;
+}
+
+static unsigned long long fnv(unsigned long long h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* ---- per-layer data ------------------------------------------------------- */
+
+static Node *root(Node *n) {
+    while (n->alias) n = n->alias;
+    return n;
+}
+
+typedef struct Emitter {
+    FILE *d;                  /* the layers' m4 data */
+    Graph *g;
+    Node *out_root;
+    Weights w;
+    const char **fn;          /* C function name per node id */
+    unsigned long long hash;
+} Emitter;
+
+static void def(Emitter *e, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void def(Emitter *e, const char *name, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(e->d, "m4_define([[%s]], [[", name);
+    vfprintf(e->d, fmt, ap);
+    fputs("]])m4_dnl\n", e->d);
+    va_end(ap);
+}
+
+static void def_buf(Emitter *e, const char *which, Node *n) {
+    Node *r = root(n);
+    const char *where = r->kind->id == K_INPUT ? "IN" : r == e->out_root ? "OUT" : "WS";
+    def(e, which, "%s", where);
+    def(e, arena_printf("%sOFF", which), "%lld", r->buf_off >= 0 ? r->buf_off / 4 : 0);
+}
+
+static const char *act_name(ActKind a) {
+    static const char *const names[] = { "NONE", "RELU", "LEAKY", "TANH", "SIGMOID" };
+    return names[a];
+}
+
+static void common(Emitter *e, Node *n, const char *kind) {
+    def(e, "L_FN", "%s", e->fn[n->id]);
+    def(e, "L_LABEL", "%s", clean(n->name));
+    static const char *const acts[] = { "", "+relu", "+leakyrelu", "+tanh", "+sigmoid" };
+    def(e, "L_KIND", "%s%s", kind, acts[n->act]);
+    def(e, "L_LINE", "%d", n->loc.line);
+    def(e, "L_IN", "%s", shape_ascii(n->in[0]->shape));
+    def(e, "L_OUT", "%s", shape_ascii(n->shape));
+    def(e, "L_NOTE", "%s", n->note ? clean(n->note) : "");
+    def(e, "L_ACT", "%s", act_name(n->act));
+    def(e, "L_SLOPE", "%.9g", n->act == ACT_LEAKY ? n->act_slope : 0.0);
+    def_buf(e, "L_X", n->in[0]);
+    def_buf(e, "L_Y", n);
+    e->hash = fnv(e->hash, n->name, strlen(n->name) + 1);
+    e->hash = fnv(e->hash, kind, strlen(kind) + 1);
+}
+
+static int emit_layer(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    switch (n->kind->id) {
+    case K_CONV: {
+        common(e, n, "conv");
+        long long kk = n->kh * n->kw;
+        def(e, "L_C", "%lld", in->c); def(e, "L_H", "%lld", in->h); def(e, "L_W", "%lld", in->w);
+        def(e, "L_OC", "%lld", n->shape.c); def(e, "L_OH", "%lld", n->shape.h); def(e, "L_OW", "%lld", n->shape.w);
+        def(e, "L_KH", "%lld", n->kh); def(e, "L_KW", "%lld", n->kw); def(e, "L_KK", "%lld", kk);
+        def(e, "L_SH", "%lld", n->sh); def(e, "L_SW", "%lld", n->sw);
+        def(e, "L_PT", "%lld", n->pt); def(e, "L_PL", "%lld", n->pl);
+        def(e, "L_DH", "%lld", n->dh); def(e, "L_DW", "%lld", n->dw);
+        def(e, "L_HP", "%lld", in->h + n->pt + n->pb); def(e, "L_WP", "%lld", in->w + n->pl + n->pr);
+        def(e, "L_ICG", "%lld", in->c / n->groups); def(e, "L_OCG", "%lld", n->out / n->groups);
+        def(e, "L_WOFF", "%lld", put(&e->w, n->w_data, n->out * (in->c / n->groups) * kk));
+        def(e, "L_BOFF", "%lld", n->bias ? put(&e->w, n->b_data, n->out) : -1);
+        def(e, "L_PAD", "%lld", n->scratch_off >= 0 ? n->scratch_off / 4 : -1);
+        fputs("M4_CONV\n", e->d);
+        return 0;
+    }
+    case K_DENSE:
+        common(e, n, "dense");
+        def(e, "L_NIN", "%lld", shape_numel(*in));
+        def(e, "L_NOUT", "%lld", n->out);
+        def(e, "L_WOFF", "%lld", put(&e->w, n->w_data, n->out * shape_numel(*in)));
+        def(e, "L_BOFF", "%lld", n->bias ? put(&e->w, n->b_data, n->out) : -1);
+        fputs("M4_DENSE\n", e->d);
+        return 0;
+    case K_MAXPOOL:
+    case K_AVGPOOL:
+        common(e, n, n->kind->name);
+        def(e, "L_OP", "%s", n->kind->id == K_MAXPOOL ? "MAX" : "AVG");
+        def(e, "L_C", "%lld", in->c); def(e, "L_H", "%lld", in->h); def(e, "L_W", "%lld", in->w);
+        def(e, "L_OH", "%lld", n->shape.h); def(e, "L_OW", "%lld", n->shape.w);
+        def(e, "L_KH", "%lld", n->kh); def(e, "L_KW", "%lld", n->kw);
+        def(e, "L_SH", "%lld", n->sh); def(e, "L_SW", "%lld", n->sw);
+        def(e, "L_PT", "%lld", n->pt); def(e, "L_PL", "%lld", n->pl);
+        def(e, "L_INCPAD", "%d", n->count_include_pad ? 1 : 0);
+        fputs("M4_POOL\n", e->d);
+        return 0;
+    case K_GAVGPOOL:
+    case K_GMAXPOOL:
+        common(e, n, n->kind->name);
+        def(e, "L_OP", "%s", n->kind->id == K_GMAXPOOL ? "MAX" : "AVG");
+        def(e, "L_C", "%lld", in->c);
+        def(e, "L_HW", "%lld", in->h * in->w);
+        fputs("M4_GPOOL\n", e->d);
+        return 0;
+    case K_ADAPTAVG:
+        common(e, n, n->kind->name);
+        def(e, "L_C", "%lld", in->c); def(e, "L_H", "%lld", in->h); def(e, "L_W", "%lld", in->w);
+        def(e, "L_OH", "%lld", n->shape.h); def(e, "L_OW", "%lld", n->shape.w);
+        fputs("M4_ADAPTIVE\n", e->d);
+        return 0;
+    case K_BATCHNORM:
+        common(e, n, "batchnorm (scale and shift)");
+        def(e, "L_C", "%lld", in->c);
+        def(e, "L_HW", "%lld", in->rank == 3 ? in->h * in->w : 1);
+        def(e, "L_SOFF", "%lld", put(&e->w, n->scale, in->c));
+        def(e, "L_TOFF", "%lld", put(&e->w, n->shift, in->c));
+        fputs("M4_SCALESHIFT\n", e->d);
+        return 0;
+    case K_LAYERNORM:
+    case K_INSTANCENORM:
+    case K_GROUPNORM: {
+        long long c = in->c, hw = in->rank == 3 ? in->h * in->w : 1;
+        long long groups = n->kind->id == K_LAYERNORM ? 1 : n->kind->id == K_INSTANCENORM ? c : n->groups;
+        common(e, n, n->kind->name);
+        def(e, "L_G", "%lld", groups);
+        def(e, "L_CG", "%lld", c / groups);
+        def(e, "L_HW", "%lld", hw);
+        def(e, "L_EPS", "%.9g", n->eps);
+        def(e, "L_ELEMENTWISE", "%d", n->kind->id == K_LAYERNORM);
+        long long pn = n->kind->id == K_LAYERNORM ? c * hw : c;
+        def(e, "L_WOFF", "%lld", n->affine ? put(&e->w, n->w_data, pn) : -1);
+        def(e, "L_BOFF", "%lld", n->affine ? put(&e->w, n->b_data, pn) : -1);
+        fputs("M4_GROUPNORM\n", e->d);
+        return 0;
+    }
+    case K_RELU: case K_LEAKYRELU: case K_TANH: case K_SIGMOID: {
+        ActKind a = n->kind->id == K_RELU ? ACT_RELU : n->kind->id == K_LEAKYRELU ? ACT_LEAKY
+                  : n->kind->id == K_TANH ? ACT_TANH : ACT_SIGMOID;
+        n->act = a;
+        n->act_slope = n->slope;
+        common(e, n, n->kind->name);
+        def(e, "L_N", "%lld", shape_numel(*in));
+        fputs("M4_ACTIVATION\n", e->d);
+        return 0;
+    }
+    case K_SOFTMAX:
+        common(e, n, "softmax");
+        def(e, "L_C", "%lld", in->c);
+        def(e, "L_HW", "%lld", in->rank == 3 ? in->h * in->w : 1);
+        fputs("M4_SOFTMAX\n", e->d);
+        return 0;
+    case K_ADD:
+    case K_CONCAT: {
+        common(e, n, n->kind->name);
+        def(e, "L_NIN", "%d", n->nin);
+        long long ch = 0;
+        for (int i = 0; i < n->nin; i++) {
+            def_buf(e, arena_printf("L_X%d", i), n->in[i]);
+            def(e, arena_printf("L_C%d", i), "%lld", n->in[i]->shape.c);
+            def(e, arena_printf("L_CH%d", i), "%lld", ch);
+            ch += n->in[i]->shape.c;
+        }
+        def(e, "L_N", "%lld", shape_numel(n->shape));
+        def(e, "L_HW", "%lld", n->shape.rank == 3 ? n->shape.h * n->shape.w : 1);
+        fputs(n->kind->id == K_ADD ? "M4_ADD\n" : "M4_CONCAT\n", e->d);
+        return 0;
+    }
+    default:
+        diag_error(n->loc, "%s '%s': no code template for this kind", n->kind->name, n->name);
+        return 1;
+    }
+}
+
+/* ---- running m4 ----------------------------------------------------------- */
+
+static const char *template_dir(void) {
+    const char *d = getenv("CNNC_TEMPLATE_DIR");
+    return d && *d ? d : CNNC_TEMPLATE_DIR;
+}
+
+/* m4 -P --fatal-warnings [defs] files... > out (a file descriptor) */
+static int run_m4(const char **files, int nfiles, const char *weights_file, int outfd) {
+    const char *argv[32];
+    int a = 0;
+    argv[a++] = "m4";
+    argv[a++] = "-P";
+    argv[a++] = "--fatal-warnings";
+    if (weights_file) argv[a++] = arena_printf("-DM4_WEIGHTS_FILE=%s", weights_file);
+    for (int i = 0; i < nfiles && a < 30; i++) argv[a++] = files[i];
+    argv[a] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "m4", &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        fprintf(stderr, "cnnc: error: cannot run m4: %s (install GNU m4)\n", strerror(rc));
+        return -1;
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "cnnc: error: m4 failed on the templates in %s (a cnnc bug)\n", template_dir());
+        return -1;
+    }
+    return 0;
+}
+
+static char *tmp_beside(const char *path, int *fd) {
+    char *t = arena_printf("%s.tmp.XXXXXX", path);
+    *fd = mkstemp(t);
+    if (*fd < 0) return NULL;
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(*fd, 0666 & ~um);
+    return t;
+}
+
+static int write_all(int fd, const void *p, size_t n) {
+    const char *b = p;
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void put_u64(unsigned char *p, unsigned long long v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* ---- entry ------------------------------------------------------------------ */
+
+int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
+    int nerr = 0;
+    Emitter e = { .g = g, .out_root = root(g->output), .hash = 1469598103934665603ULL };
+    const char *net = c_ident(g->name);
+    const char *c_path = o->out_c;
+    const char *h_path = arena_printf("%.*sh", (int)(strlen(c_path) - 1), c_path);
+    const char *w_path = arena_printf("%.*sweights", (int)(strlen(c_path) - 1), c_path);
+
+    /* unique C function names from the layer names */
+    e.fn = arena_alloc(sizeof(char *) * (size_t)g->nnodes);
+    for (int i = 0; i < g->nnodes; i++) {
+        const char *base = arena_printf("layer_%s", c_ident(g->nodes[i]->name));
+        const char *nm = base;
+        for (int k = 2;; k++) {
+            bool taken = false;
+            for (int j = 0; j < i && !taken; j++) taken = strcmp(e.fn[j], nm) == 0;
+            if (!taken) break;
+            nm = arena_printf("%s_%d", base, k);
+        }
+        e.fn[i] = nm;
+    }
+
+    /* temporary files: layer data, weights text, outputs */
+    char dtmpl[] = "/tmp/cnnc.XXXXXX";
+    if (!mkdtemp(dtmpl)) {
+        fprintf(stderr, "cnnc: error: cannot create a temporary folder: %s\n", strerror(errno));
+        return 1;
+    }
+    const char *dir = arena_strdup(dtmpl);
+    const char *globals = arena_printf("%s/globals.m4", dir);
+    const char *layers = arena_printf("%s/layers.m4", dir);
+    const char *wtext = arena_printf("%s/weights.txt", dir);
+    e.d = fopen(layers, "w");
+    if (!e.d) { nerr++; goto cleanup; }
+    fputs("M4_BEGIN\n", e.d);
+    for (int i = 1; i < g->nnodes; i++) {
+        Node *n = g->nodes[i];
+        if (n->removed) continue;
+        nerr += emit_layer(&e, n);
+    }
+    fputs("M4_FINISH\n", e.d);
+    if (fclose(e.d) != 0) nerr++;
+    if (nerr) goto cleanup;
+
+    for (long long i = 0; i < e.w.n; i++)
+        if (!isfinite(e.w.data[i])) {
+            diag_file_error(o->weights_origin, "the weights contain NaN or infinity; nothing is written");
+            nerr++;
+            goto cleanup;
+        }
+
+    bool sidecar = e.w.n * 4 > o->max_baked_bytes;
+    e.hash = fnv(e.hash, &e.w.n, sizeof e.w.n);
+    unsigned long long hash = e.hash & 0x7fffffffffffffffULL;
+
+    /* globals */
+    FILE *gf = fopen(globals, "w");
+    if (!gf) { nerr++; goto cleanup; }
+    Emitter ge = { .d = gf };
+    const Shape in = g->nodes[0]->shape, out = g->output->shape;
+    def(&ge, "NET", "%s", net);
+    def(&ge, "NET_UPPER", "%s", upper(net));
+    def(&ge, "NET_SOURCE", "%s", clean(o->source_name));
+    def(&ge, "NET_VERSION", "%s", CNNC_VERSION);
+    def(&ge, "NET_ORIGIN", "%s", clean(o->weights_origin));
+    def(&ge, "NET_CFILE", "%s", clean(base_name(c_path)));
+    def(&ge, "NET_HFILE", "%s", clean(base_name(h_path)));
+    def(&ge, "NET_WFILE", "%s", clean(base_name(w_path)));
+    def(&ge, "NET_IN_C", "%lld", in.c);
+    def(&ge, "NET_IN_H", "%lld", in.h);
+    def(&ge, "NET_IN_W", "%lld", in.w);
+    def(&ge, "NET_IN_SHAPE", "%s", shape_ascii(in));
+    def(&ge, "NET_IN_SIZE", "%lld", shape_numel(in));
+    def(&ge, "NET_OUT_RANK", "%d", out.rank);
+    def(&ge, "NET_OUT_C", "%lld", out.c);
+    def(&ge, "NET_OUT_H", "%lld", out.h);
+    def(&ge, "NET_OUT_W", "%lld", out.w);
+    def(&ge, "NET_OUT_SHAPE", "%s", shape_ascii(out));
+    def(&ge, "NET_OUT_SIZE", "%lld", shape_numel(out));
+    def(&ge, "NET_ARENA_FLOATS", "%lld", plan->arena_bytes / 4);
+    def(&ge, "NET_WEIGHT_FLOATS", "%lld", e.w.n > 0 ? e.w.n : 1);
+    def(&ge, "NET_SIDECAR", "%d", sidecar);
+    def(&ge, "NET_HASH", "%llu", hash);
+    def(&ge, "NET_STANDALONE", "%d", o->standalone);
+    def(&ge, "NET_COPY_INPUT", "%d", e.out_root->kind->id == K_INPUT);
+    def(&ge, "NET_NORM", "0");
+    if (fclose(gf) != 0) { nerr++; goto cleanup; }
+
+    /* weights as C literals (baked) */
+    FILE *wf = fopen(wtext, "w");
+    if (!wf) { nerr++; goto cleanup; }
+    if (!sidecar) {
+        for (long long i = 0; i < (e.w.n > 0 ? e.w.n : 1); i++) {
+            char num[48];
+            snprintf(num, sizeof num, "%.9g", e.w.n > 0 ? (double)e.w.data[i] : 0.0);
+            if (!strpbrk(num, ".e")) strcat(num, ".0");
+            fprintf(wf, "%s%sf,", i % 8 == 0 ? "    " : " ", num);
+            if (i % 8 == 7) fputc('\n', wf);
+        }
+        fputc('\n', wf);
+    }
+    if (fclose(wf) != 0) { nerr++; goto cleanup; }
+
+    /* run m4 twice: the .c and the .h, into temporaries beside the outputs */
+    const char *tdir = template_dir();
+    const char *files[16];
+    int nf = 0;
+    for (size_t i = 0; i < sizeof template_files / sizeof *template_files; i++)
+        files[nf++] = arena_printf("%s/%s", tdir, template_files[i]);
+    files[nf++] = globals;
+    files[nf++] = layers;
+    int cfd, hfd, wfd = -1;
+    char *ctmp = tmp_beside(c_path, &cfd);
+    if (!ctmp) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", c_path, strerror(errno));
+        nerr++;
+        goto cleanup;
+    }
+    char *htmp = tmp_beside(h_path, &hfd);
+    char *wtmp = NULL;
+    if (!htmp) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", h_path, strerror(errno));
+        close(cfd); unlink(ctmp);
+        nerr++;
+        goto cleanup;
+    }
+    bool ok = run_m4(files, nf, wtext, cfd) == 0;
+    const char *hfiles[16];
+    int nh = 0;
+    for (int i = 0; i < nf - 1; i++) hfiles[nh++] = files[i];    /* no layers */
+    hfiles[nh++] = arena_printf("%s/header_call.m4", dir);
+    FILE *hc = fopen(hfiles[nh - 1], "w");
+    ok = ok && hc && fputs("M4_HEADER\n", hc) >= 0;
+    if (hc) ok = fclose(hc) == 0 && ok;
+    ok = ok && run_m4(hfiles, nh, NULL, hfd) == 0;
+    if (ok && sidecar) {
+        wtmp = tmp_beside(w_path, &wfd);
+        ok = wtmp != NULL;
+        if (ok) {
+            unsigned char head[24], tail[8];
+            memcpy(head, "CNNCWTS1", 8);
+            put_u64(head + 8, hash);
+            put_u64(head + 16, (unsigned long long)e.w.n);
+            unsigned char *le = malloc((size_t)e.w.n * 4 + 1);
+            ok = le != NULL;
+            if (ok) {
+                for (long long i = 0; i < e.w.n; i++) {
+                    unsigned int u;
+                    memcpy(&u, &e.w.data[i], 4);
+                    for (int b = 0; b < 4; b++) le[i * 4 + b] = (unsigned char)(u >> (8 * b));
+                }
+                put_u64(tail, fnv(14695981039346656037ULL, le, (size_t)e.w.n * 4));
+                ok = write_all(wfd, head, 24) == 0 && write_all(wfd, le, (size_t)e.w.n * 4) == 0 &&
+                     write_all(wfd, tail, 8) == 0;
+                free(le);
+            }
+        }
+    }
+    ok = fsync(cfd) == 0 && ok;
+    ok = fsync(hfd) == 0 && ok;
+    ok = close(cfd) == 0 && ok;
+    ok = close(hfd) == 0 && ok;
+    if (wfd >= 0) ok = (fsync(wfd) == 0 && close(wfd) == 0) && ok;
+    if (ok && (rename(htmp, h_path) != 0 || (wtmp && rename(wtmp, w_path) != 0) || rename(ctmp, c_path) != 0)) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", c_path, strerror(errno));
+        ok = false;
+    }
+    if (!ok) {
+        unlink(ctmp);
+        unlink(htmp);
+        if (wtmp) unlink(wtmp);
+        nerr++;
+    } else if (!sidecar) {
+        unlink(w_path);          /* a stale sidecar from an earlier run would mislead */
+    }
+
+cleanup:
+    unlink(globals);
+    unlink(layers);
+    unlink(wtext);
+    unlink(arena_printf("%s/header_call.m4", dir));
+    rmdir(dir);
+    free(e.w.data);
+    return nerr;
+}

@@ -1,0 +1,56 @@
+m4_divert(-1)
+m4_changecom()
+m4_changequote([[, ]])
+# cnnc.m4 — macros shared by every template (run with m4 -P --fatal-warnings).
+#
+# The compiler writes only definitions (NET_*, L_*) and one macro call per
+# layer; the templates hold all C text.  Template macros are M4_*, and each
+# checks its argument count with M4_ARGS.  Quotes are [[ ]], so C text
+# must never contain two closing brackets in a row (write "a[b[i] ]").
+
+# M4_ARGS(name, $#, expected): stop with file:line: when a macro is misused.
+m4_define([[M4_ARGS]], [[m4_ifelse([[$2]], [[$3]], [[]],
+  [[m4_errprint(m4___file__:m4___line__: [[$1]] takes $3 argument(s) but got $2
+)m4_m4exit(1)]])]])
+
+# M4_FORLOOP(var, from, to, text): text for var = from..to (inclusive);
+# empty when from > to.  The m4 manual's improved forloop.
+m4_define([[M4_FORLOOP]], [[m4_ifelse(m4_eval([[($2) <= ($3)]]), [[1]],
+  [[m4_pushdef([[$1]])_M4_FORLOOP([[$1]], m4_eval([[$2]]), m4_eval([[$3]]),
+    [[$4]])m4_popdef([[$1]])]])]])
+m4_define([[_M4_FORLOOP]], [[m4_define([[$1]], [[$2]])$4[[]]m4_ifelse([[$2]],
+  [[$3]], [[]], [[$0([[$1]], m4_incr([[$2]]), [[$3]], [[$4]])]])]])
+
+# M4_PTR(where, offset): a buffer of run(): the caller's in or out, or the
+# arena at a float offset.
+m4_define([[M4_PTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$1]], [[IN]], [[in]],
+  [[$1]], [[OUT]], [[out]], [[(ws + $2)]])]])
+
+# M4_ACT(kind, slope, expr): the activation applied to a C expression
+# (expr must be free of side effects: it may be evaluated twice).
+m4_define([[M4_ACT]], [[M4_ARGS([[$0]], $#, 3)m4_ifelse(
+  [[$1]], [[NONE]], [[$3]],
+  [[$1]], [[RELU]], [[($3 > 0.0f ? $3 : 0.0f)]],
+  [[$1]], [[LEAKY]], [[($3 > 0.0f ? $3 : $3 * $2f)]],
+  [[$1]], [[TANH]], [[tanhf($3)]],
+  [[$1]], [[SIGMOID]], [[(1.0f / (1.0f + expf(-$3)))]],
+  [[m4_errprint(m4___file__:m4___line__: unknown activation $1
+)m4_m4exit(1)]])]])
+
+# M4_ACT_LOOP(kind, slope, ptr, count): apply an activation in place.
+m4_define([[M4_ACT_LOOP]], [[M4_ARGS([[$0]], $#, 4)m4_ifelse([[$1]], [[NONE]], [[]],
+[[        for (int i = 0; i < $4; i++) $3[i] = M4_ACT([[$1]], [[$2]], [[$3[i] ]]);
+]])]])
+
+# M4_WEIGHTS(offset): a pointer into the network's weight block.
+m4_define([[M4_WEIGHTS]], [[M4_ARGS([[$0]], $#, 1)(NET[[]]_weights + $1)]])
+
+# M4_LAYER_HEAD: the comment every layer function starts with.
+m4_define([[M4_LAYER_HEAD]], [[M4_ARGS([[$0]], $#, 0)
+/* L_LABEL: L_KIND, line L_LINE: L_IN -> L_OUT[[]]m4_ifelse(m4_defn([[L_NOTE]]), [[]], [[]], [[
+ * L_NOTE]]) */]])
+
+# M4_CALL(args): the call of this layer's function in run().
+m4_define([[M4_CALL]], [[M4_ARGS([[$0]], $#, 1)m4_divert(2)    L_FN[[]]($1);
+m4_divert(1)]])
+m4_divert(0)m4_dnl

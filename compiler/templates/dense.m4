@@ -1,0 +1,31 @@
+m4_divert(-1)
+# dense.m4 — fully connected layer: y = W·x + b, W [L_NOUT][L_NIN].
+#
+# M4_DENSE(): eight partial sums per row, so the dot product vectorises
+# without reassociating floats behind the compiler's back.
+# Layer data: L_FN L_LABEL ...; L_NIN L_NOUT L_WOFF L_BOFF L_ACT L_SLOPE
+# L_X L_XOFF L_Y L_YOFF.
+m4_define([[M4_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+{
+    const float *RESTRICT w = M4_WEIGHTS(L_WOFF);
+    for (int o = 0; o < L_NOUT; o++) {
+        const float *RESTRICT wr = w + (size_t)o * L_NIN;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+        int i = 0;
+        for (; i + 8 <= L_NIN; i += 8) {
+            s0 += wr[i] * x[i];         s1 += wr[i + 1] * x[i + 1];
+            s2 += wr[i + 2] * x[i + 2]; s3 += wr[i + 3] * x[i + 3];
+            s4 += wr[i + 4] * x[i + 4]; s5 += wr[i + 5] * x[i + 5];
+            s6 += wr[i + 6] * x[i + 6]; s7 += wr[i + 7] * x[i + 7];
+        }
+        for (; i < L_NIN; i++) s0 += wr[i] * x[i];
+        {
+            const float s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))m4_ifelse(L_BOFF, -1, [[]],
+                            [[ + M4_WEIGHTS(L_BOFF)[o] ]]);
+            y[o] = M4_ACT(L_ACT, L_SLOPE, [[s]]);
+        }
+    }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+m4_divert(0)m4_dnl

@@ -1,0 +1,80 @@
+m4_divert(-1)
+# pool.m4 — max and average pooling, global and adaptive pooling.
+#
+# M4_POOL(): windowed max (L_OP MAX) or average (L_OP AVG) with PyTorch's
+# rules: padding never wins a max; the average divides by the window size
+# clipped to the padded input (L_INCPAD 1, count_include_pad) or by the
+# number of real inputs (L_INCPAD 0).
+# M4_GPOOL(): max or mean over H×W per channel.
+# M4_ADAPTIVE(): average over windows [floor(i·H/OH), ceil((i+1)·H/OH)).
+m4_define([[M4_POOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int c = 0; c < L_C; c++) {
+        const float *RESTRICT xc = x + c * (L_H * L_W);
+        float *RESTRICT yc = y + c * (L_OH * L_OW);
+        for (int oy = 0; oy < L_OH; oy++) {
+            const int y0 = oy * L_SH - L_PT;
+            const int ky0 = y0 < 0 ? -y0 : 0;
+            const int ky1 = y0 + L_KH > L_H ? L_H - y0 : L_KH;
+            for (int ox = 0; ox < L_OW; ox++) {
+                const int x0 = ox * L_SW - L_PL;
+                const int kx0 = x0 < 0 ? -x0 : 0;
+                const int kx1 = x0 + L_KW > L_W ? L_W - x0 : L_KW;
+m4_ifelse(L_OP, [[MAX]], [[                float m = -INFINITY;
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        const float v = xc[(y0 + ky) * L_W + x0 + kx];
+                        m = v > m ? v : m;
+                    }
+                yc[oy * L_OW + ox] = m;
+]], [[                float s = 0.0f;
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++)
+                        s += xc[(y0 + ky) * L_W + x0 + kx];
+m4_ifelse(L_INCPAD, 1, [[                {
+                    const int ye = y0 + L_KH < L_H + L_PT ? y0 + L_KH : L_H + L_PT;
+                    const int xe = x0 + L_KW < L_W + L_PL ? x0 + L_KW : L_W + L_PL;
+                    yc[oy * L_OW + ox] = s / (float)((ye - y0) * (xe - x0));
+                }
+]], [[                yc[oy * L_OW + ox] = s / (float)((ky1 - ky0) * (kx1 - kx0));
+]])]])m4_dnl
+            }
+        }
+    }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
+m4_define([[M4_GPOOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int c = 0; c < L_C; c++) {
+        const float *RESTRICT xc = x + c * L_HW;
+m4_ifelse(L_OP, [[MAX]], [[        float m = xc[0];
+        for (int i = 1; i < L_HW; i++) m = xc[i] > m ? xc[i] : m;
+        y[c] = m;
+]], [[        float s = 0.0f;
+        for (int i = 0; i < L_HW; i++) s += xc[i];
+        y[c] = s / (float)L_HW;
+]])m4_dnl
+    }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
+m4_define([[M4_ADAPTIVE]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int c = 0; c < L_C; c++)
+        for (int oy = 0; oy < L_OH; oy++) {
+            const int y0 = oy * L_H / L_OH, y1 = ((oy + 1) * L_H + L_OH - 1) / L_OH;
+            for (int ox = 0; ox < L_OW; ox++) {
+                const int x0 = ox * L_W / L_OW, x1 = ((ox + 1) * L_W + L_OW - 1) / L_OW;
+                float s = 0.0f;
+                for (int i = y0; i < y1; i++)
+                    for (int j = x0; j < x1; j++) s += x[(c * L_H + i) * L_W + j];
+                y[(c * L_OH + oy) * L_OW + ox] = s / (float)((y1 - y0) * (x1 - x0));
+            }
+        }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+m4_divert(0)m4_dnl
