@@ -19,6 +19,9 @@
 #   - resnet20 lenet5 lenet_relu convnetjs_*: the hand-written models of
 #     tests/ref/torchvision_ref.py;
 #   - allkinds: a functional forward written out below.
+# Last, the state dicts of two exported models, saved as safetensors by
+# tests/ref/st.py, must compile with `cnnc --weights`, and fail naming the
+# tensor when one is removed.
 # Prints one line per network, then "N passed, N failed"; exits non-zero on
 # any failure.
 B=${1:-build}
@@ -93,6 +96,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, "tests/ref")
 import torchvision_ref as R          # noqa: E402  build(), implied_state()
+import st                            # noqa: E402  safetensors writer
+
+ROUNDTRIP = {"lenet5", "resnet20"}   # state dicts saved for cnnc --weights
 
 torch.set_num_threads(2)
 TOL = 1e-5
@@ -217,6 +223,11 @@ def check(name):
             sdt = dict(model.state_dict())
             rel = close(name, y, ref_allkinds(sdt, x), problems)
             what = "matches the functional reference (rel. diff %.1e)" % rel
+    if name in ROUNDTRIP:             # for `cnnc --weights` below
+        st.save(model.state_dict(), "%s/%s.safetensors" % (tmp, name), {"source": "suite_pytorch_export"})
+        bad = dict(model.state_dict())
+        del bad[sorted(k for k in bad if k.endswith(".weight"))[0]]
+        st.save(bad, "%s/%s.bad.safetensors" % (tmp, name))
     return problems, "%d params, %d state tensors, output %s, %s" % (params, len(sd), list(y.shape), what)
 
 
@@ -249,6 +260,30 @@ else
     pass=$2
     fail=$((fail + $3))
 fi
+# The exported model's state dict, saved as safetensors, compiles with
+# `cnnc --weights` (num_batches_tracked ignored); without one tensor, the
+# error names it.
+for name in lenet5 resnet20; do
+    w=$tmp/$name.safetensors
+    [ -f "$w" ] || continue
+    if "$CNNC" "dsl_examples/$name.net" --weights "$w" -o "$tmp/$name.c" >"$tmp/$name.werr" 2>&1; then
+        pass=$((pass + 1)); echo "ok    $name: its PyTorch state dict compiles with cnnc --weights"
+    else
+        fail=$((fail + 1)); echo "FAIL  $name: cnnc --weights rejects the exported model's state dict:"
+        sed 's/^/      /' "$tmp/$name.werr"
+    fi
+    rm -f "$tmp/$name.c" "$tmp/$name.h" "$tmp/$name.weights"
+    if "$CNNC" "dsl_examples/$name.net" --weights "$tmp/$name.bad.safetensors" -o "$tmp/$name.c" \
+            >"$tmp/$name.werr" 2>&1; then
+        fail=$((fail + 1)); echo "FAIL  $name: cnnc --weights accepts a state dict with a tensor missing"
+    elif grep -q "^  missing .*\.weight \[" "$tmp/$name.werr" && [ ! -f "$tmp/$name.c" ]; then
+        pass=$((pass + 1)); echo "ok    $name: a missing tensor is an error naming it"
+    else
+        fail=$((fail + 1)); echo "FAIL  $name: unexpected diagnostics for a missing tensor:"
+        sed 's/^/      /' "$tmp/$name.werr"
+    fi
+    rm -f "$tmp/$name.c" "$tmp/$name.h" "$tmp/$name.weights"
+done
 echo "($(($(date +%s) - start)) s)"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
