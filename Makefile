@@ -26,8 +26,17 @@ UNIT_CC := $(wildcard tests/unit/test_cc_*.c)
 UNIT_RT := $(wildcard tests/unit/test_rt_*.c)
 UNIT_BINS := $(UNIT_CC:tests/unit/%.c=$(B)/tests/%) $(UNIT_RT:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all deps demo test test-unit test-diag test-report test-large clean
-all: $(B)/cnnc $(B)/libcnnrt.a
+.PHONY: all deps demo test test-large clean generated
+all: $(B)/cnnc $(B)/libcnnrt.a generated
+
+# generated/: the C cnnc writes for the examples whose output stays small
+# (weights baked in, under ~2 MiB), with the default seed; checked in so
+# users can read it, and diffed by tests/suite_generated.sh.
+GENERATED_NETS := lenet5 convnetjs_mnist convnetjs_cifar10
+TEMPLATES := $(wildcard compiler/templates/*.m4)
+generated: $(GENERATED_NETS:%=generated/%.c)
+generated/%.c: dsl_examples/%.net $(B)/cnnc $(TEMPLATES)
+	$(B)/cnnc $< -o $@
 
 deps:
 	@sh scripts/deps.sh
@@ -79,6 +88,9 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a
 
 demo: deps all
 	$(B)/cnnc dsl_examples/lenet5.net --report
+	@mkdir -p $(B)/demo
+	$(B)/cnnc dsl_examples/lenet5.net -o $(B)/demo/lenet5.c
+	@echo "wrote $(B)/demo/lenet5.c and $(B)/demo/lenet5.h"
 
 test: deps all $(UNIT_BINS)
 	@sh tests/run.sh $(B)
