@@ -78,10 +78,12 @@ static void prob_add(Problems *p, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* Print "PATH: error: HEADLINE" plus the listed lines, as one error. */
-static void prob_report(Problems *p, const char *path, const char *headline) {
+/* Print "PATH: error: HEADLINE" plus the listed lines and an optional
+ * closing note, as one error. */
+static void prob_report(Problems *p, const char *path, const char *headline, const char *note) {
     if (p->f) {
         if (p->n > ST_MAX_PROBLEMS) fprintf(p->f, "\n  ... and %d more", p->n - ST_MAX_PROBLEMS);
+        if (note) fprintf(p->f, "\n  note: %s", note);
         fclose(p->f);
         p->f = NULL;
     }
@@ -257,8 +259,8 @@ static void read_entry(Entry *e, const cJSON *v, long long data_len, Problems *p
             }
             e->dims[i] = x;
             /* overflow-checked: no tensor can have more elements than the file has bytes */
-            if (e->numel && x > (1LL << 62) / e->numel) {
-                prob_add(pr, "%s: shape %s: expected at most 2^62 elements, found more", e->name, json_show(sh));
+            if (e->numel && x > (1LL << 59) / e->numel) {      /* so numel * 8 bytes fits too */
+                prob_add(pr, "%s: shape %s: expected at most 2^59 elements, found more", e->name, json_show(sh));
                 ok = false;
                 break;
             }
@@ -344,6 +346,26 @@ static const char *why_unexpected(Graph *g, const Entry *e) {
     if ((strcmp(dot + 1, "weight") == 0 || strcmp(dot + 1, "bias") == 0) && !n->affine)
         return arena_printf("%s is not affine", where(n));
     return arena_printf("%s has no '%s'", where(n), dot + 1);
+}
+
+/* If an unexpected name is some expected name with a prefix added
+ * ("module.conv1.weight" for "conv1.weight"), that prefix, else NULL. */
+static const char *names_prefix(Graph *g, Entry **sorted, int n) {
+    for (int i = 0; i < n; i++) {
+        const Entry *e = sorted[i];
+        if (e->used || e->ignored) continue;
+        for (const char *dot = strchr(e->name, '.'); dot; dot = strchr(dot + 1, '.')) {
+            const char *rest = dot + 1, *last = strrchr(rest, '.');
+            if (!last) break;
+            Node *nd = find_node(g, rest, (size_t)(last - rest));
+            if (!nd) continue;
+            ParamSpec ps[MAX_PARAM_TENSORS];
+            int k = weights_spec(nd, ps);
+            for (int j = 0; j < k; j++)
+                if (strcmp(ps[j].suffix, last + 1) == 0) return arena_strndup(e->name, (size_t)(rest - e->name));
+        }
+    }
+    return NULL;
 }
 
 /* Read one tensor's float32 data into a fresh array. */
@@ -479,7 +501,7 @@ static int load(Graph *g, const char *path, FILE *f) {
     if (!pr.n) check_layout(es, n, data_len, &pr);
     if (pr.n) {
         const char *h = arena_printf("invalid safetensors header: %d %s", pr.n, plural(pr.n, "problem:", "problems:"));
-        prob_report(&pr, path, h);
+        prob_report(&pr, path, h, NULL);
         return 1;
     }
 
@@ -511,9 +533,13 @@ static int load(Graph *g, const char *path, FILE *f) {
             prob_add(&pr, "unexpected %s %s %s (%s)", sorted[i]->name, dims_str(sorted[i]->ndim, sorted[i]->dims),
                      dtype_str(sorted[i]->dtype), why_unexpected(g, sorted[i]));
     if (pr.n) {
+        const char *prefix = names_prefix(g, sorted, n);
+        const char *note = prefix ? arena_printf("the file's names carry an extra prefix '%s' (as nn.DataParallel "
+                                                 "or a wrapper module adds); save the inner module's state_dict()",
+                                                 prefix) : NULL;
         const char *h = arena_printf("%d %s the network '%s' (%s):", pr.n,
                                      plural(pr.n, "tensor does not match", "tensors do not match"), g->name, src);
-        prob_report(&pr, path, h);
+        prob_report(&pr, path, h, note);
         return 1;
     }
     prob_discard(&pr);

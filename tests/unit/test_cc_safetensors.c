@@ -385,6 +385,25 @@ static void test_all_in_one_error(void **state) {
     free_file(&f);
 }
 
+/* Names saved from a wrapper ("module.c1.weight"): the error says so. */
+static void test_prefixed_names(void **state) {
+    (void)state;
+    static T ts[MAXT];
+    static char names[NTINY][64];
+    for (int i = 0; i < NTINY; i++) {
+        ts[i] = TINY[i];
+        snprintf(names[i], sizeof names[i], "module.%s", TINY[i].name);
+        ts[i].name = names[i];
+    }
+    File f = build(ts, NTINY, NULL);
+    write_file(&f);
+    expect_error();
+    expect_text("18 tensors do not match");
+    expect_text("\n  unexpected module.c1.weight [4, 3, 3, 3] float32 (the network has no layer of that name)");
+    expect_text("\n  note: the file's names carry an extra prefix 'module.'");
+    free_file(&f);
+}
+
 /* More than 50 problems: the list is capped. */
 static void test_problem_cap(void **state) {
     (void)state;
@@ -530,7 +549,7 @@ static void test_bad_entries(void **state) {
         { "\"shape\":[4,3,3,3]", "\"shape\":[4,\"3\",3,3]", "c1.weight: shape[1]: expected a non-negative integer, found \"3\"" },
         { "\"shape\":[4,3,3,3]", "\"shape\":[4,-3,3,3]", "c1.weight: shape[1]: expected a non-negative integer, found -3" },
         { "\"shape\":[4,3,3,3]", "\"shape\":[4,3.5,3,3]", "shape[1]: expected a non-negative integer, found 3.5" },
-        { "\"shape\":[4,3,3,3]", "\"shape\":[4000000000000,4000000000000,3,3]", "c1.weight: shape [4000000000000,4000000000000,3,3]: expected at most 2^62 elements" },
+        { "\"shape\":[4,3,3,3]", "\"shape\":[4000000000000,4000000000000,3,3]", "c1.weight: shape [4000000000000,4000000000000,3,3]: expected at most 2^59 elements" },
         { "\"shape\":[4,3,3,3]", "\"shape\":[1e300,1e300]", "expected a non-negative integer, found 1e+300" },
         { "\"shape\":[4,3,3,3]", "\"shape\":7", "c1.weight: expected a \"shape\" array of integers, found 7" },
         { "\"dtype\":\"F32\",\"shape\":[4,3,3,3]", "\"dtype\":32,\"shape\":[4,3,3,3]", "c1.weight: expected a string \"dtype\" (e.g. \"F32\"), found 32" },
@@ -590,6 +609,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_wrong_shape, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_dtype, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_in_one_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefixed_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_problem_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ignored_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_kept, setup, teardown),
