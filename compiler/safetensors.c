@@ -68,14 +68,37 @@ static void prob_open(Problems *p) {
     p->f = open_memstream(&p->buf, &p->len);
 }
 
+/* s with anything but printable ASCII and valid UTF-8 shown as '?', so that
+ * names from a hostile file cannot upset the terminal. */
+static const char *printable(const char *s) {
+    size_t n = strlen(s);
+    char *r = arena_alloc(n + 1);
+    const unsigned char *u = (const unsigned char *)s, *end = u + n;
+    size_t k = 0;
+    while (u < end) {
+        int len = *u >= 32 && *u < 127 ? 1 : (*u & 0xe0) == 0xc0 && *u >= 0xc2 ? 2 : (*u & 0xf0) == 0xe0 ? 3
+                : (*u & 0xf8) == 0xf0 && *u <= 0xf4 ? 4 : 0;
+        if (len > end - u) len = 0;
+        for (int i = 1; i < len; i++)
+            if ((u[i] & 0xc0) != 0x80) len = 0;
+        if (len == 3 && ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] >= 0xa0))) len = 0;
+        if (len == 4 && ((u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] >= 0x90))) len = 0;
+        if (len) { memcpy(r + k, u, (size_t)len); k += (size_t)len; u += len; }
+        else { r[k++] = '?'; u++; }
+    }
+    r[k] = 0;
+    return r;
+}
+
 static void prob_add(Problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void prob_add(Problems *p, const char *fmt, ...) {
     if (++p->n > ST_MAX_PROBLEMS || !p->f) return;
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("\n  ", p->f);
-    vfprintf(p->f, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    fprintf(p->f, "\n  %s", printable(line));
 }
 
 /* Print "PATH: error: HEADLINE" plus the listed lines and an optional
@@ -452,8 +475,8 @@ static int load(Graph *g, const char *path, FILE *f) {
     if (!root) {
         long long at = end && end >= hdr && end <= hdr + hlen ? (long long)(end - hdr) : 0;
         diag_file_error(path, "invalid header: expected JSON, found a syntax error at byte %lld of the %llu-byte "
-                        "header (near \"%.20s\")", at, (unsigned long long)hlen,
-                        arena_strndup(hdr + at, strcspn(hdr + at, "\n\r\t")));
+                        "header (near \"%s\")", at, (unsigned long long)hlen,
+                        printable(arena_strndup(hdr + at, strcspn(hdr + at, "\n\r\t") < 20 ? strcspn(hdr + at, "\n\r\t") : 20)));
         free(hdr);
         return 1;
     }
