@@ -265,6 +265,7 @@ typedef struct Graph {
 } Graph;
 
 Graph *ir_new_graph(void);
+Graph *ir_clone(const Graph *g);             /* nodes copied, weights shared */
 Node *ir_add_node(Graph *g, const LayerKind *k, Loc loc);
 long long shape_numel(Shape s);
 const char *shape_str(Shape s);              /* "3×224×224" or "[4096]" */
@@ -281,9 +282,11 @@ typedef struct Totals {
     long long params, macs, flops, other_ops, weight_bytes;
     long long activation_bytes_sum, activation_bytes_peak;
 } Totals;
+struct Plan;
 void report_totals(const Graph *g, Totals *t);
-void report_text(const Graph *g, FILE *out);
-int  report_json(const Graph *g, FILE *out);
+/* plan: the arena the generated code would use (NULL: not shown) */
+void report_text(const Graph *g, const struct Plan *plan, FILE *out);
+int  report_json(const Graph *g, const struct Plan *plan, FILE *out);
 
 /* ===== weights.c: parameters by PyTorch state-dict name ================== */
 #define MAX_PARAM_TENSORS 4
@@ -308,7 +311,7 @@ void pass_replace_uses(Graph *g, Node *from, Node *to);
 int  pass_fold_batchnorm(Graph *g);    /* BN into conv/dense, else scale+shift */
 int  pass_fuse_activations(Graph *g);  /* relu & co. into the producing layer */
 int  pass_remove_noops(Graph *g);      /* dropout, identity, flatten become aliases */
-typedef struct Plan {
+typedef struct Plan {                  /* (struct tag used by report.c) */
     long long arena_bytes;             /* one image's activations + scratch */
     long long tensors_bytes;           /* the same tensors without sharing */
 } Plan;

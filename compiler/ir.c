@@ -16,6 +16,26 @@ Graph *ir_new_graph(void) {
     return g;
 }
 
+/* A copy that passes may rewrite while the original keeps the network as
+ * written (the report shows both). */
+Graph *ir_clone(const Graph *g) {
+    Graph *c = arena_alloc(sizeof *c);
+    *c = *g;
+    c->nodes = arena_alloc(sizeof(Node *) * (size_t)g->cap);
+    for (int i = 0; i < g->nnodes; i++) {
+        c->nodes[i] = arena_alloc(sizeof(Node));
+        *c->nodes[i] = *g->nodes[i];
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = c->nodes[i];
+        n->in = arena_alloc(sizeof(Node *) * (size_t)(n->nin ? n->nin : 1));
+        for (int j = 0; j < n->nin; j++) n->in[j] = c->nodes[g->nodes[i]->in[j]->id];
+        if (n->alias) n->alias = c->nodes[n->alias->id];
+    }
+    c->output = c->nodes[g->output->id];
+    return c;
+}
+
 Node *ir_add_node(Graph *g, const LayerKind *k, Loc loc) {
     if (g->nnodes == g->cap) {
         Node **nn = arena_alloc(sizeof(Node *) * (size_t)g->cap * 2);

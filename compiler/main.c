@@ -186,8 +186,19 @@ int main(int argc, char **argv) {
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
     if (!mem) { status = 2; goto done; }
-    if (strcmp(report, "json") == 0) report_json(g, mem);
-    else report_text(g, mem);
+    /* the arena comes from the passes, run on a copy: the report describes
+     * the network as written */
+    Graph *planned = ir_clone(g);
+    Plan plan;
+    if (pass_fold_batchnorm(planned) || pass_fuse_activations(planned) || pass_remove_noops(planned) ||
+        plan_arena(planned, &plan)) {
+        fclose(mem);
+        free(buf);
+        status = 1;
+        goto done;
+    }
+    if (strcmp(report, "json") == 0) report_json(g, &plan, mem);
+    else report_text(g, &plan, mem);
     fclose(mem);
     if (outpath && strcmp(outpath, "-") != 0) {
         if (write_file_atomic(outpath, buf, len) != 0) {

@@ -91,7 +91,7 @@ static const char *with_si(long long v) {
     return *si ? arena_printf("%s (%s)", fmt_group(v), si) : fmt_group(v);
 }
 
-void report_text(const Graph *g, FILE *out) {
+void report_text(const Graph *g, const Plan *plan, FILE *out) {
     Totals t;
     report_totals(g, &t);
     const Node *in = g->nodes[0];
@@ -126,6 +126,9 @@ void report_text(const Graph *g, FILE *out) {
     fprintf(out, "  %-26s %s\n", "weight bytes (BN folded)", with_si(t.weight_bytes));
     fprintf(out, "  %-26s %s\n", "activation bytes, sum", with_si(t.activation_bytes_sum));
     fprintf(out, "  %-26s %s\n", "activation bytes, peak", with_si(t.activation_bytes_peak));
+    if (plan)
+        fprintf(out, "  %-26s %s  (folded, fused, planned; sum %s)\n", "arena of generated code",
+                with_si(plan->arena_bytes), fmt_group(plan->tensors_bytes));
 }
 
 static cJSON *shape_json(Shape s) {
@@ -146,7 +149,7 @@ static cJSON *pair_or_num(long long h, long long w) {
     return a;
 }
 
-int report_json(const Graph *g, FILE *out) {
+int report_json(const Graph *g, const Plan *plan, FILE *out) {
     static const char *const acts[] = { NULL, "relu", "leakyrelu", "tanh", "sigmoid" };
     Totals t;
     report_totals(g, &t);
@@ -188,6 +191,10 @@ int report_json(const Graph *g, FILE *out) {
     cJSON_AddNumberToObject(tot, "weight_bytes", (double)t.weight_bytes);
     cJSON_AddNumberToObject(tot, "activation_bytes_sum", (double)t.activation_bytes_sum);
     cJSON_AddNumberToObject(tot, "activation_bytes_peak", (double)t.activation_bytes_peak);
+    if (plan) {
+        cJSON_AddNumberToObject(tot, "arena_bytes", (double)plan->arena_bytes);
+        cJSON_AddNumberToObject(tot, "arena_tensors_bytes", (double)plan->tensors_bytes);
+    }
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     if (!s) return -1;

@@ -50,6 +50,17 @@ static bool window(Node *n, const Shape *in, const char *axis, long long len, lo
                    long long d, long long p0, long long p1, bool ceil_mode, bool pool, long long *out) {
     long long ek = d * (k - 1) + 1;
     long long padded = len + p0 + p1;
+    if (pool && ceil_mode && ek > padded) {
+        /* PyTorch's pooling rule: floor((L + 2p − ek + s − 1) / s) + 1, rounded
+         * toward −∞, then the last window must start inside the input */
+        long long num = padded - ek + s - 1;
+        long long o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
+        if (o >= 1 && (o - 1) * s >= len + p0) o--;
+        if (o >= 1) {
+            *out = o;
+            return true;
+        }
+    }
     if (ek > padded) {
         const char *kernel = arena_printf("%lld×%lld", n->kh, n->kw);
         if (d > 1)
@@ -67,6 +78,17 @@ static bool window(Node *n, const Shape *in, const char *axis, long long len, lo
     if (pool && ceil_mode && (o - 1) * s >= len + p0) o--;   /* last window must start inside */
     *out = o;
     return true;
+}
+
+/* The largest window of an adaptive pool from len to out positions. */
+static long long adaptive_window(long long len, long long out) {
+    if (out > 1000000) return (len + out - 1) / out + 1;    /* a bound, for absurd sizes */
+    long long best = 1;
+    for (long long i = 0; i < out; i++) {
+        long long a = i * len / out, b = ((i + 1) * len + out - 1) / out;
+        if (b - a > best) best = b - a;
+    }
+    return best;
 }
 
 static void rf_window(Node *n, const Node *in, long long kh, long long kw, long long sh, long long sw,
@@ -195,9 +217,11 @@ static bool node_shape(Node *n) {
             long long kh = in->h / n->oh, kw = in->w / n->ow;   /* exact windows */
             rf_window(n, x, kh, kw, kh, kw, 1, 1);
         } else {
-            /* uneven windows: the largest window, ceil(H/OH)+1, bounds the RF */
-            long long kh = (in->h + n->oh - 1) / n->oh + 1, kw = (in->w + n->ow - 1) / n->ow + 1;
-            rf_window(n, x, kh, kw, in->h / n->oh, in->w / n->ow, 1, 1);
+            /* uneven windows [floor(i·H/OH), ceil((i+1)·H/OH)): the largest one
+             * bounds the RF; the jump is the smallest step between starts */
+            long long kh = adaptive_window(in->h, n->oh), kw = adaptive_window(in->w, n->ow);
+            long long sh = in->h / n->oh, sw = in->w / n->ow;
+            rf_window(n, x, kh, kw, sh > 0 ? sh : 1, sw > 0 ? sw : 1, 1, 1);
         }
         return true;
     case K_BATCHNORM:
