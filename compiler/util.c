@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* 1234567 -> "1,234,567" (arena string). */
@@ -42,6 +43,9 @@ int write_file_atomic(const char *path, const char *data, size_t len) {
     int fd = mkstemp(tmp);
     if (fd < 0)
         return -1;
+    mode_t um = umask(0);       /* mkstemp makes 0600: give the usual 0666 & ~umask */
+    umask(um);
+    fchmod(fd, 0666 & ~um);
     size_t off = 0;
     while (off < len) {
         ssize_t w = write(fd, data + off, len - off);
