@@ -27,7 +27,7 @@ UNIT_RT := $(wildcard tests/unit/test_rt_*.c)
 UNIT_BINS := $(UNIT_CC:tests/unit/%.c=$(B)/tests/%) $(UNIT_RT:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all deps demo test test-large clean generated
-all: $(B)/cnnc $(B)/libcnnrt.a generated
+all: $(B)/cnnc $(B)/libcnnrt.a $(B)/cnnc-train generated
 
 # generated/: the C cnnc writes for the examples whose output stays small
 # (weights baked in, under ~2 MiB), with the default seed; checked in so
@@ -62,7 +62,7 @@ $(B)/compiler/emit.o: CFLAGS += -DCNNC_TEMPLATE_DIR='"$(TEMPLATE_DIR)"'
 
 $(B)/compiler/%.o: compiler/%.c $(B)/compiler/parse.tab.h $(B)/compiler/lex.yy.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -Icompiler -I$(B)/compiler -c -o $@ $<
+	$(CC) $(CFLAGS) $(WARN) -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
 
 $(B)/cnnc: $(B)/compiler/main.o $(CC_OBJS)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -lcjson -lm
@@ -77,6 +77,14 @@ $(B)/libcnnrt.a: $(RT_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+# --- the trainer ----------------------------------------------------------------
+$(B)/trainer/%.o: trainer/%.c $(B)/compiler/parse.tab.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
+
+$(B)/cnnc-train: $(B)/trainer/cnnc-train.o $(CC_OBJS) $(B)/libcnnrt.a
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(BLAS_LIBS) -lcjson -lz -lm
+
 # --- tests --------------------------------------------------------------------
 $(B)/tests/test_cc_%: tests/unit/test_cc_%.c $(CC_OBJS)
 	@mkdir -p $(@D)
@@ -84,7 +92,7 @@ $(B)/tests/test_cc_%: tests/unit/test_cc_%.c $(CC_OBJS)
 
 $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Iruntime -o $@ $< $(B)/libcnnrt.a $(BLAS_LIBS) -lcmocka -lz -lm
+	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Iruntime -o $@ $< $(B)/libcnnrt.a $(BLAS_LIBS) -lcmocka -lcjson -lz -lm
 
 demo: deps all
 	$(B)/cnnc dsl_examples/lenet5.net --report

@@ -328,6 +328,10 @@ typedef struct EmitOptions {
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);     /* error count */
 int emit_pytorch(const Graph *g, FILE *out);                      /* error count */
 
+/* ===== train_desc.c: the network as written, for cnnrt's trainer ============ */
+struct cnnrt_net_desc;
+struct cnnrt_net_desc *train_desc_build(Graph *g);   /* NULL after an error */
+
 /* ===== util.c ============================================================== */
 const char *fmt_group(long long v);          /* 1,234,567 */
 const char *fmt_si(long long v);             /* 1.23 G / 45.6 M / "" below 1e6 */

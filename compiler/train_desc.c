@@ -1,0 +1,169 @@
+/*
+ * train_desc.c — the network as written, described for cnnrt's trainer.
+ *
+ * Training runs the network exactly as the .net file writes it (no folding,
+ * no fusion beyond the activations written on a conv or dense line): one
+ * cnnrt op per IR node, value i is node i's output (value 0 the input),
+ * learnable tensors laid out in node order in the parameter block and
+ * running statistics in the buffer block, all named by their PyTorch
+ * state-dict names.  cnnc-train hands this to cnnrt_net_create; cnnc
+ * --train writes the same numbers into C (emit_train.c), so both train
+ * identically.
+ */
+#include "cnnc.h"
+
+#include "cnnrt_net.h"
+
+#include <limits.h>
+#include <string.h>
+
+static int act_of(ActKind a) {
+    switch (a) {
+    case ACT_RELU: return CNNRT_ACT_RELU;
+    case ACT_LEAKY: return CNNRT_ACT_LEAKY;
+    case ACT_TANH: return CNNRT_ACT_TANH;
+    case ACT_SIGMOID: return CNNRT_ACT_SIGMOID;
+    default: return CNNRT_ACT_NONE;
+    }
+}
+
+static unsigned long long fnv(unsigned long long h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+cnnrt_net_desc *train_desc_build(Graph *g) {
+    cnnrt_net_desc *d = arena_alloc(sizeof *d);
+    long *vsize = arena_alloc(sizeof(long) * (size_t)g->nnodes);
+    cnnrt_op *ops = arena_alloc(sizeof(cnnrt_op) * (size_t)g->nnodes);
+    int ninputs = 0, ntensors = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        ninputs += g->nodes[i]->nin;
+        ParamSpec ps[MAX_PARAM_TENSORS];
+        ntensors += weights_spec(g->nodes[i], ps);
+    }
+    int *inputs = arena_alloc(sizeof(int) * (size_t)(ninputs + 1));
+    cnnrt_tensor *tensors = arena_alloc(sizeof(cnnrt_tensor) * (size_t)(ntensors + 1));
+    unsigned long long h = 1469598103934665603ULL;
+    int nin = 0, nt = 0, nops = 0;
+    long np = 0, nb = 0;
+
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = g->nodes[i];
+        long long numel = shape_numel(n->shape);
+        if (numel > INT_MAX / 4) {
+            diag_error(n->loc, "%s '%s': %s is too large to train (more than %d values per image)",
+                       n->kind->name, n->name, shape_str(n->shape), INT_MAX / 4);
+            return NULL;
+        }
+        vsize[i] = (long)numel;
+        h = fnv(h, n->name, strlen(n->name) + 1);
+        h = fnv(h, n->kind->name, strlen(n->kind->name) + 1);
+        h = fnv(h, &n->shape, sizeof n->shape);
+        if (n->kind->id == K_INPUT) continue;
+
+        cnnrt_op *op = &ops[nops++];
+        const Shape *in = &n->in[0]->shape;
+        op->name = n->name;
+        op->line = n->loc.line;
+        op->act = act_of(n->act);
+        op->slope = (float)(n->kind->id == K_LEAKYRELU ? n->slope : n->act_slope);
+        op->nin = n->nin;
+        op->in0 = nin;
+        for (int j = 0; j < n->nin; j++) inputs[nin++] = n->in[j]->id;
+        op->out = i;
+        op->w = op->b = op->rmean = op->rvar = -1;
+        op->C = (int)in->c;
+        op->HW = in->rank == 3 ? (int)(in->h * in->w) : 1;
+        op->H = (int)in->h;
+        op->W = (int)in->w;
+        op->D = (int)shape_numel(*in);
+        op->OH = (int)n->shape.h;
+        op->OW = (int)n->shape.w;
+        op->eps = (float)n->eps;
+        op->momentum = (float)n->momentum;
+        op->p = (float)n->p;
+        switch (n->kind->id) {
+        case K_CONV:
+            op->kind = CNNRT_OP_CONV;
+            op->conv = (cnnrt_conv_geom){ (int)in->c, (int)in->h, (int)in->w, (int)n->out,
+                (int)n->kh, (int)n->kw, (int)n->sh, (int)n->sw, (int)n->pt, (int)n->pl, (int)n->pb,
+                (int)n->pr, (int)n->dh, (int)n->dw, (int)n->groups, (int)n->shape.h, (int)n->shape.w };
+            break;
+        case K_DENSE: op->kind = CNNRT_OP_DENSE; break;
+        case K_MAXPOOL:
+        case K_AVGPOOL:
+            op->kind = n->kind->id == K_MAXPOOL ? CNNRT_OP_MAXPOOL : CNNRT_OP_AVGPOOL;
+            op->pool = (cnnrt_pool_geom){ (int)in->c, (int)in->h, (int)in->w, (int)n->kh, (int)n->kw,
+                (int)n->sh, (int)n->sw, (int)n->pt, (int)n->pl, n->ceil, n->count_include_pad,
+                (int)n->shape.h, (int)n->shape.w };
+            break;
+        case K_GMAXPOOL:
+            op->kind = CNNRT_OP_GMAXPOOL;
+            op->pool = (cnnrt_pool_geom){ (int)in->c, (int)in->h, (int)in->w, (int)in->h, (int)in->w,
+                1, 1, 0, 0, 0, 1, 1, 1 };
+            break;
+        case K_GAVGPOOL: op->kind = CNNRT_OP_GAVGPOOL; break;
+        case K_ADAPTAVG: op->kind = CNNRT_OP_ADAPTAVG; break;
+        case K_BATCHNORM: op->kind = CNNRT_OP_BATCHNORM; break;
+        case K_LAYERNORM: op->kind = CNNRT_OP_LAYERNORM; break;
+        case K_INSTANCENORM: op->kind = CNNRT_OP_INSTANCENORM; break;
+        case K_GROUPNORM: op->kind = CNNRT_OP_GROUPNORM; op->G = (int)n->groups; break;
+        case K_RELU: op->kind = CNNRT_OP_RELU; break;
+        case K_LEAKYRELU: op->kind = CNNRT_OP_LEAKYRELU; break;
+        case K_TANH: op->kind = CNNRT_OP_TANH; break;
+        case K_SIGMOID: op->kind = CNNRT_OP_SIGMOID; break;
+        case K_SOFTMAX: op->kind = CNNRT_OP_SOFTMAX; break;
+        case K_DROPOUT: op->kind = CNNRT_OP_DROPOUT; op->D = (int)numel; break;
+        case K_ADD: op->kind = CNNRT_OP_ADD; break;
+        case K_CONCAT: op->kind = CNNRT_OP_CONCAT; break;
+        case K_FLATTEN:
+        case K_IDENTITY: op->kind = CNNRT_OP_COPY; break;
+        default:
+            diag_error(n->loc, "%s '%s' cannot be trained", n->kind->name, n->name);
+            return NULL;
+        }
+        if (op->kind == CNNRT_OP_MAXPOOL || op->kind == CNNRT_OP_GMAXPOOL) op->D = (int)numel;
+        if (op->kind == CNNRT_OP_SOFTMAX) op->D = (int)numel;
+
+        ParamSpec ps[MAX_PARAM_TENSORS];
+        int k = weights_spec(n, ps);
+        for (int j = 0; j < k; j++) {
+            cnnrt_tensor *t = &tensors[nt++];
+            t->name = arena_printf("%s.%s", n->name, ps[j].suffix);
+            t->ndim = ps[j].ndim;
+            for (int e = 0; e < ps[j].ndim; e++) t->dims[e] = (int)ps[j].dims[e];
+            t->numel = (long)ps[j].numel;
+            t->buffer = !ps[j].learnable;
+            t->op = nops - 1;
+            t->off = t->buffer ? nb : np;
+            if (t->buffer) nb += t->numel;
+            else np += t->numel;
+            const char *s = ps[j].suffix;
+            if (strcmp(s, "weight") == 0) op->w = t->off;
+            else if (strcmp(s, "bias") == 0) op->b = t->off;
+            else if (strcmp(s, "running_mean") == 0) op->rmean = t->off;
+            else op->rvar = t->off;
+            h = fnv(h, t->name, strlen(t->name) + 1);
+        }
+    }
+    Shape in = g->nodes[0]->shape;
+    d->name = g->name;
+    d->in_c = (int)in.c;
+    d->in_h = (int)in.h;
+    d->in_w = (int)in.w;
+    d->nvalues = g->nnodes;
+    d->value_size = vsize;
+    d->nops = nops;
+    d->ops = ops;
+    d->inputs = inputs;
+    d->output = g->output->id;
+    d->out_size = (int)shape_numel(g->output->shape);
+    d->nparams = np;
+    d->nbuffers = nb;
+    d->ntensors = nt;
+    d->tensors = tensors;
+    d->hash = h;
+    return d;
+}

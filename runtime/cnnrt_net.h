@@ -1,0 +1,169 @@
+/*
+ * cnnrt_net.h — training a whole network with the cnnrt kernels.
+ *
+ * A network is described by plain data (cnnrt_net_desc): numbered values
+ * (value 0 is the input; each has a size per image), and ops in execution
+ * order, each reading values and writing one, with its geometry and the
+ * offsets of its tensors in two flat blocks:
+ *   parameters  learnable (conv/dense weight and bias, norm γ and β);
+ *               the gradient and the optimizer's moments have the same layout
+ *   buffers     running statistics (batchnorm mean and variance)
+ * `cnnc-train` builds the description from a .net file at run time;
+ * `cnnc --train` writes it into C as constants.  Both then run the same
+ * code here, so they train identically.
+ *
+ * A cnnrt_net owns one allocation: the parameter block
+ * [params | grads | optimizer moments], the buffers, and for `max_batch`
+ * images every value, its gradient and what backward needs (batchnorm
+ * statistics, max-pool argmax, dropout masks), plus conv scratch.
+ *
+ * Training follows PyTorch: batchnorm uses batch statistics (biased
+ * variance) and updates running averages (unbiased variance, momentum);
+ * dropout is inverted, drawn from the net's own seeded RNG; the loss is the
+ * mean softmax cross-entropy of the logits (optionally label-smoothed) —
+ * when the network ends in softmax, the loss takes the softmax's input and
+ * the softmax runs only in evaluation — or the mean squared error.
+ */
+#ifndef CNNRT_NET_H
+#define CNNRT_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnnrt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cnnrt_op_kind {
+    CNNRT_OP_CONV = 1, CNNRT_OP_DENSE, CNNRT_OP_MAXPOOL, CNNRT_OP_AVGPOOL, CNNRT_OP_GAVGPOOL,
+    CNNRT_OP_GMAXPOOL, CNNRT_OP_ADAPTAVG, CNNRT_OP_BATCHNORM, CNNRT_OP_LAYERNORM,
+    CNNRT_OP_INSTANCENORM, CNNRT_OP_GROUPNORM, CNNRT_OP_RELU, CNNRT_OP_LEAKYRELU,
+    CNNRT_OP_TANH, CNNRT_OP_SIGMOID, CNNRT_OP_SOFTMAX, CNNRT_OP_DROPOUT, CNNRT_OP_ADD,
+    CNNRT_OP_CONCAT, CNNRT_OP_COPY                 /* flatten, identity */
+} cnnrt_op_kind;
+
+/* activation fused into a conv or dense op (the .net's `conv 6 k5 tanh`) */
+enum { CNNRT_ACT_NONE = 0, CNNRT_ACT_RELU, CNNRT_ACT_LEAKY, CNNRT_ACT_TANH, CNNRT_ACT_SIGMOID };
+
+typedef struct cnnrt_op {
+    cnnrt_op_kind kind;
+    const char *name;           /* the layer's full name (PyTorch module path) */
+    int line;                   /* where the .net file writes it */
+    int act;                    /* conv/dense: fused activation */
+    float slope;                /* leaky relu slope (op or fused) */
+    int nin, in0;               /* inputs: desc->inputs[in0 .. in0+nin-1] */
+    int out;                    /* output value */
+    cnnrt_conv_geom conv;       /* conv */
+    cnnrt_pool_geom pool;       /* max/avg pool, global max pool (window = H×W) */
+    int C, HW, D, G, H, W, OH, OW; /* sizes per image where the kernels need them */
+    float eps, momentum, p;     /* norms; dropout probability */
+    long w, b;                  /* parameter offsets (weight/γ, bias/β), -1: none */
+    long rmean, rvar;           /* buffer offsets (batchnorm), -1: none */
+} cnnrt_op;
+
+typedef struct cnnrt_tensor {   /* a named tensor of a checkpoint */
+    const char *name;           /* PyTorch state-dict name: conv1.weight */
+    int ndim;
+    int dims[4];
+    long off;                   /* in the parameter or buffer block */
+    long numel;
+    int buffer;                 /* 0: parameter, 1: buffer (running stats) */
+    int op;                     /* the op that owns it */
+} cnnrt_tensor;
+
+typedef struct cnnrt_net_desc {
+    const char *name;
+    int in_c, in_h, in_w;
+    int nvalues;
+    const long *value_size;     /* floats per image; value 0 is the input */
+    int nops;
+    const cnnrt_op *ops;
+    const int *inputs;          /* value ids read by ops, see cnnrt_op.in0 */
+    int output;                 /* the network's output value */
+    int out_size;               /* floats per image of the output */
+    long nparams, nbuffers;
+    int ntensors;
+    const cnnrt_tensor *tensors;
+    uint64_t hash;              /* identifies the architecture in checkpoints */
+} cnnrt_net_desc;
+
+typedef enum cnnrt_loss_kind { CNNRT_LOSS_XENT = 1, CNNRT_LOSS_MSE } cnnrt_loss_kind;
+
+typedef struct cnnrt_train_opts {
+    cnnrt_optim optim;
+    cnnrt_lr_schedule lr;
+    cnnrt_loss_kind loss;
+    float label_smoothing;      /* cross-entropy only */
+    uint64_t seed;              /* initial weights and dropout */
+} cnnrt_train_opts;
+
+typedef struct cnnrt_net cnnrt_net;
+
+/* Allocate a net for batches of up to max_batch images and initialise the
+ * weights as PyTorch initialises a fresh module (conv/dense U(±1/√fan_in),
+ * norms γ = 1, β = 0, running mean 0, variance 1) from opts->seed.
+ * NULL with a message in err when the description or options are invalid
+ * or memory is short. */
+cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_train_opts *opts,
+                            char *err, size_t errlen);
+void cnnrt_net_free(cnnrt_net *net);
+
+/* The parameter block: nparams floats each of params, grads, and moments
+ * (cnnrt_optim_state_blocks of them), one after another. */
+float *cnnrt_net_params(cnnrt_net *net);
+float *cnnrt_net_grads(cnnrt_net *net);
+float *cnnrt_net_buffers(cnnrt_net *net);
+size_t cnnrt_net_block_floats(const cnnrt_net *net);   /* params+grads+moments */
+long cnnrt_net_step(const cnnrt_net *net);             /* optimizer steps taken */
+const cnnrt_net_desc *cnnrt_net_describe(const cnnrt_net *net);
+
+/* One training step on n ≤ max_batch images x [n][C][H][W]: forward in
+ * training mode, loss, backward, one optimizer step with the scheduled lr.
+ * labels [n] (cross-entropy) or targets [n][out_size] (MSE).  Returns the
+ * loss (the mean over the batch).  A NaN or infinite loss or gradient skips
+ * the update and is returned as NaN; cnnrt_net_bad_layer names the first
+ * layer whose gradient went bad. */
+float cnnrt_net_train_step(cnnrt_net *net, const float *x, const int32_t *labels,
+                           const float *targets, int n);
+const char *cnnrt_net_bad_layer(const cnnrt_net *net);
+
+/* What the loss saw in the last training step: the logits (the softmax's
+ * input when the network ends in softmax), [n][*k]. */
+const float *cnnrt_net_logits(const cnnrt_net *net, int *k);
+
+/* Forward only, without a step: the loss in training mode is not changed
+ * by it.  eval: inference mode (running statistics, no dropout); out gets
+ * n·out_size floats (probabilities when the network ends in softmax). */
+int cnnrt_net_eval(cnnrt_net *net, const float *x, int n, float *out);
+
+/* The loss of a batch and its gradients (into the grad block, overwritten),
+ * without an optimizer step: for tests against autograd. */
+float cnnrt_net_loss_and_grads(cnnrt_net *net, const float *x, const int32_t *labels,
+                               const float *targets, int n);
+
+/* Random state of the dropout stream, for bit-exact resume. */
+cnnrt_rng cnnrt_net_rng(const cnnrt_net *net);
+void cnnrt_net_set_state(cnnrt_net *net, long step, cnnrt_rng rng);
+
+/* ---- checkpoints (net_io.c) ------------------------------------------------
+ * A checkpoint is a safetensors file (checkpoint.c) holding every parameter
+ * and running statistic by its PyTorch name, the optimizer's moments under
+ * "__optim__.<slot>.<name>", and in __metadata__: "network" (the desc's
+ * name), "arch" (its hash, hex), "step", "seed", "rng" (the dropout
+ * stream, two hex words), "optimizer", plus the caller's extra pairs
+ * (e.g. "normalize").  Save is atomic (a kill leaves the old file or the
+ * new one).  Load checks names, shapes and dtypes against the network and
+ * lists every mismatch in one error. */
+int cnnrt_net_save(cnnrt_net *net, const char *path, const cnnrt_ckpt_meta *extra, int nextra,
+                   char *err, size_t errlen);
+/* with_state: also restore the optimizer moments, step and RNG (resume);
+ * otherwise only weights and running statistics (optimizer state in the
+ * file is then ignored). */
+int cnnrt_net_load(cnnrt_net *net, const char *path, int with_state, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNNRT_NET_H */

@@ -1,0 +1,661 @@
+/*
+ * net.c — run a whole network for training: forward, loss, backward, step.
+ *
+ * Shape legend (per op, n images in the batch):
+ *   value v      [n][value_size[v]]        activations, one buffer per value
+ *   dvalue v     [n][value_size[v]]        its gradient, zeroed every step
+ *   params       [nparams]                 the flat learnable block
+ *   grads        [nparams]                 same layout, zeroed every step
+ *   moments      [blocks][nparams]         optimizer state, same layout
+ *   buffers      [nbuffers]                batchnorm running statistics
+ *
+ * Forward keeps every value, so backward can read what it needs; a conv or
+ * dense with a fused activation keeps only its output (relu/leaky relu/
+ * tanh/sigmoid all differentiate through the output).  Backward walks the
+ * ops in reverse and accumulates (+=) into input and parameter gradients.
+ * This file allocates (once, in cnnrt_net_create) and is the only place of
+ * the runtime that does: the kernels it calls never do.
+ */
+#include "cnnrt_net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cnnrt_net {
+    const cnnrt_net_desc *d;
+    cnnrt_train_opts o;
+    int max_batch;
+    int nblocks;              /* optimizer moment blocks */
+    long step;
+    cnnrt_rng rng;            /* dropout */
+    int softmax_last;         /* the output op is a softmax: the loss skips it */
+    int bad_op;               /* first op whose gradient went bad, -1 */
+    float *block;             /* params | grads | moments */
+    float *buffers;
+    float **val, **dval;      /* [nvalues] */
+    float **save0, **save1;   /* per op: saved statistics / masks */
+    int32_t **argmax;         /* per op: max pool */
+    float *scratch;           /* conv im2col */
+    float *tmp;               /* a value-sized temporary (fused activation backward) */
+    void *mem;                /* the one allocation */
+};
+
+float *cnnrt_net_params(cnnrt_net *net) { return net->block; }
+float *cnnrt_net_grads(cnnrt_net *net) { return net->block + net->d->nparams; }
+float *cnnrt_net_buffers(cnnrt_net *net) { return net->buffers; }
+size_t cnnrt_net_block_floats(const cnnrt_net *net) {
+    return (size_t)net->d->nparams * (size_t)(2 + net->nblocks);
+}
+long cnnrt_net_step(const cnnrt_net *net) { return net->step; }
+const cnnrt_net_desc *cnnrt_net_describe(const cnnrt_net *net) { return net->d; }
+cnnrt_rng cnnrt_net_rng(const cnnrt_net *net) { return net->rng; }
+void cnnrt_net_set_state(cnnrt_net *net, long step, cnnrt_rng rng) { net->step = step; net->rng = rng; }
+const char *cnnrt_net_bad_layer(const cnnrt_net *net) {
+    return net->bad_op >= 0 ? net->d->ops[net->bad_op].name : NULL;
+}
+
+static int in_val(const cnnrt_net *net, const cnnrt_op *op, int i) { return net->d->inputs[op->in0 + i]; }
+
+/* the value the loss reads */
+static int loss_value(const cnnrt_net *net) {
+    const cnnrt_net_desc *d = net->d;
+    return net->softmax_last && net->o.loss == CNNRT_LOSS_XENT ? in_val(net, &d->ops[d->nops - 1], 0)
+                                                               : d->output;
+}
+
+const float *cnnrt_net_logits(const cnnrt_net *net, int *k) {
+    int v = loss_value(net);
+    if (k) *k = (int)net->d->value_size[v];
+    return net->val[v];
+}
+
+/* floats each op saves for backward, per image (save0, save1) */
+static void save_sizes(const cnnrt_op *op, long *s0, long *s1, long *am) {
+    *s0 = *s1 = *am = 0;
+    switch (op->kind) {
+    case CNNRT_OP_BATCHNORM: *s0 = *s1 = op->C; break;          /* per batch, not per image */
+    case CNNRT_OP_LAYERNORM: *s0 = *s1 = 1; break;
+    case CNNRT_OP_INSTANCENORM: *s0 = *s1 = op->C; break;
+    case CNNRT_OP_GROUPNORM: *s0 = *s1 = op->G; break;
+    case CNNRT_OP_DROPOUT: *s0 = op->D; break;
+    case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL: *am = op->D; break;
+    default: break;
+    }
+}
+
+/* ---- initialisation (PyTorch's defaults for a fresh module) ------------- */
+
+static void init_params(cnnrt_net *net, uint64_t seed) {
+    const cnnrt_net_desc *d = net->d;
+    cnnrt_rng r;
+    cnnrt_rng_seed(&r, seed);
+    float *p = net->block;
+    for (int t = 0; t < d->ntensors; t++) {
+        const cnnrt_tensor *ts = &d->tensors[t];
+        const cnnrt_op *op = &d->ops[ts->op];
+        float *dst = (ts->buffer ? net->buffers : p) + ts->off;
+        int is_w = strlen(ts->name) > 7 && strcmp(ts->name + strlen(ts->name) - 7, ".weight") == 0;
+        if (op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_DENSE) {
+            /* kaiming_uniform(a=√5) for weights and U(±1/√fan_in) for biases:
+             * both bound 1/√fan_in, fan_in = the weight's numel / out */
+            long fan_in = op->kind == CNNRT_OP_CONV
+                ? (long)(op->conv.C / op->conv.groups) * op->conv.KH * op->conv.KW : op->D;
+            float bound = (float)(1.0 / sqrt((double)fan_in));
+            for (long i = 0; i < ts->numel; i++) dst[i] = (2.0f * cnnrt_rng_uniform(&r) - 1.0f) * bound;
+        } else if (ts->buffer) {
+            float v = strstr(ts->name, "running_var") ? 1.0f : 0.0f;
+            for (long i = 0; i < ts->numel; i++) dst[i] = v;
+        } else {
+            for (long i = 0; i < ts->numel; i++) dst[i] = is_w ? 1.0f : 0.0f;
+        }
+    }
+}
+
+/* ---- creation ------------------------------------------------------------ */
+
+#define ERR(...) do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); return NULL; } while (0)
+
+cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_train_opts *o,
+                            char *err, size_t errlen) {
+    if (!d || !o || max_batch < 1) ERR("invalid arguments");
+    if (d->nvalues < 2 || d->nops < 1 || d->output <= 0 || d->output >= d->nvalues)
+        ERR("network '%s' has no layers", d->name ? d->name : "?");
+    cnnrt_optim oc = o->optim;
+    int nblocks = cnnrt_optim_state_blocks(&oc);
+    if (nblocks < 0) ERR("unknown optimizer");
+
+    /* sizes, in floats (argmax as int32 counts the same) */
+    size_t B = (size_t)max_batch;
+    size_t total = 0, maxval = 0, scratch = 0;
+    total += (size_t)d->nparams * (size_t)(2 + nblocks) + (size_t)d->nbuffers;
+    for (int v = 0; v < d->nvalues; v++) {
+        total += 2 * B * (size_t)d->value_size[v];
+        if ((size_t)d->value_size[v] > maxval) maxval = (size_t)d->value_size[v];
+    }
+    for (int i = 0; i < d->nops; i++) {
+        const cnnrt_op *op = &d->ops[i];
+        long s0, s1, am;
+        save_sizes(op, &s0, &s1, &am);
+        size_t per = op->kind == CNNRT_OP_BATCHNORM ? 1 : B;
+        total += per * (size_t)(s0 + s1) + B * (size_t)am;
+        if (op->kind == CNNRT_OP_CONV) {
+            size_t s = cnnrt_conv_scratch_floats(&op->conv);
+            if (s > scratch) scratch = s;
+        }
+    }
+    total += scratch + B * maxval;
+    if (total > ((size_t)1 << 36)) ERR("training network '%s' at batch %d needs %zu MiB", d->name,
+                                       max_batch, total * 4 >> 20);
+
+    cnnrt_net *net = calloc(1, sizeof *net);
+    if (!net) ERR("out of memory");
+    net->val = calloc((size_t)d->nvalues, sizeof(float *));
+    net->dval = calloc((size_t)d->nvalues, sizeof(float *));
+    net->save0 = calloc((size_t)d->nops, sizeof(float *));
+    net->save1 = calloc((size_t)d->nops, sizeof(float *));
+    net->argmax = calloc((size_t)d->nops, sizeof(int32_t *));
+    net->mem = calloc(total + 16, sizeof(float));
+    if (!net->val || !net->dval || !net->save0 || !net->save1 || !net->argmax || !net->mem) {
+        cnnrt_net_free(net);
+        ERR("out of memory: training '%s' at batch %d needs %zu MiB", d->name, max_batch, total * 4 >> 20);
+    }
+    net->d = d;
+    net->o = *o;
+    net->max_batch = max_batch;
+    net->nblocks = nblocks;
+    net->bad_op = -1;
+    float *p = net->mem;
+    net->block = p; p += (size_t)d->nparams * (size_t)(2 + nblocks);
+    net->buffers = p; p += d->nbuffers;
+    for (int v = 0; v < d->nvalues; v++) {
+        net->val[v] = p; p += B * (size_t)d->value_size[v];
+        net->dval[v] = p; p += B * (size_t)d->value_size[v];
+    }
+    for (int i = 0; i < d->nops; i++) {
+        const cnnrt_op *op = &d->ops[i];
+        long s0, s1, am;
+        save_sizes(op, &s0, &s1, &am);
+        size_t per = op->kind == CNNRT_OP_BATCHNORM ? 1 : B;
+        net->save0[i] = s0 ? p : NULL; p += per * (size_t)s0;
+        net->save1[i] = s1 ? p : NULL; p += per * (size_t)s1;
+        net->argmax[i] = am ? (int32_t *)p : NULL; p += B * (size_t)am;
+    }
+    net->scratch = scratch ? p : NULL; p += scratch;
+    net->tmp = p;
+    const cnnrt_op *last = &d->ops[d->nops - 1];
+    net->softmax_last = last->kind == CNNRT_OP_SOFTMAX && last->out == d->output;
+    cnnrt_rng_seed(&net->rng, o->seed ^ 0x5eed5eed5eedULL);
+    init_params(net, o->seed);
+    return net;
+}
+
+void cnnrt_net_free(cnnrt_net *net) {
+    if (!net) return;
+    free(net->mem);
+    free(net->val);
+    free(net->dval);
+    free(net->save0);
+    free(net->save1);
+    free(net->argmax);
+    free(net);
+}
+
+/* ---- forward ------------------------------------------------------------- */
+
+static void act_forward(int act, float slope, float *y, size_t count) {
+    switch (act) {
+    case CNNRT_ACT_RELU: cnnrt_relu_forward(y, y, count); break;
+    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_forward(y, y, slope, count); break;
+    case CNNRT_ACT_TANH: cnnrt_tanh_forward(y, y, count); break;
+    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_forward(y, y, count); break;
+    default: break;
+    }
+}
+
+/* dpre = act'(pre) · dy, written (not accumulated), from the output y */
+static void act_backward(int act, float slope, float *dpre, const float *dy, const float *y, size_t count) {
+    memset(dpre, 0, count * sizeof(float));
+    switch (act) {
+    case CNNRT_ACT_RELU: cnnrt_relu_backward(dpre, dy, y, count); break;   /* y > 0 iff pre > 0 */
+    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_backward(dpre, dy, y, slope, count); break;
+    case CNNRT_ACT_TANH: cnnrt_tanh_backward(dpre, dy, y, count); break;
+    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_backward(dpre, dy, y, count); break;
+    default: memcpy(dpre, dy, count * sizeof(float)); break;
+    }
+}
+
+static void forward(cnnrt_net *net, int n, int training, int upto) {
+    const cnnrt_net_desc *d = net->d;
+    const float *P = net->block;
+    for (int i = 0; i < upto; i++) {
+        const cnnrt_op *op = &d->ops[i];
+        const float *x = net->val[in_val(net, op, 0)];
+        float *y = net->val[op->out];
+        size_t cnt = (size_t)n * (size_t)d->value_size[op->out];
+        const float *w = op->w >= 0 ? P + op->w : NULL, *b = op->b >= 0 ? P + op->b : NULL;
+        switch (op->kind) {
+        case CNNRT_OP_CONV:
+            cnnrt_conv2d_forward(y, x, w, b, net->scratch, n, &op->conv);
+            act_forward(op->act, op->slope, y, cnt);
+            break;
+        case CNNRT_OP_DENSE:
+            cnnrt_dense_forward(y, x, w, b, n, op->D, (int)d->value_size[op->out]);
+            act_forward(op->act, op->slope, y, cnt);
+            break;
+        case CNNRT_OP_MAXPOOL:
+        case CNNRT_OP_GMAXPOOL:
+            cnnrt_maxpool2d_forward(y, net->argmax[i], x, n, &op->pool);
+            break;
+        case CNNRT_OP_AVGPOOL: cnnrt_avgpool2d_forward(y, x, n, &op->pool); break;
+        case CNNRT_OP_GAVGPOOL: cnnrt_global_avgpool_forward(y, x, n, op->C, op->HW); break;
+        case CNNRT_OP_ADAPTAVG:
+            cnnrt_adaptive_avgpool2d_forward(y, x, n, op->C, op->H, op->W, op->OH, op->OW);
+            break;
+        case CNNRT_OP_BATCHNORM:
+            if (training)
+                cnnrt_batchnorm_forward_train(y, net->buffers + op->rmean, net->buffers + op->rvar,
+                                              net->save0[i], net->save1[i], x, w, b, op->eps,
+                                              op->momentum, n, op->C, op->HW);
+            else
+                cnnrt_batchnorm_forward_infer(y, x, net->buffers + op->rmean, net->buffers + op->rvar,
+                                              w, b, op->eps, n, op->C, op->HW);
+            break;
+        case CNNRT_OP_LAYERNORM:
+            cnnrt_layernorm_forward(y, net->save0[i], net->save1[i], x, w, b, op->eps, n, op->D);
+            break;
+        case CNNRT_OP_INSTANCENORM:
+            cnnrt_instancenorm_forward(y, net->save0[i], net->save1[i], x, w, b, op->eps, n, op->C, op->HW);
+            break;
+        case CNNRT_OP_GROUPNORM:
+            cnnrt_groupnorm_forward(y, net->save0[i], net->save1[i], x, w, b, op->eps, n, op->C, op->HW, op->G);
+            break;
+        case CNNRT_OP_RELU: cnnrt_relu_forward(y, x, cnt); break;
+        case CNNRT_OP_LEAKYRELU: cnnrt_leaky_relu_forward(y, x, op->slope, cnt); break;
+        case CNNRT_OP_TANH: cnnrt_tanh_forward(y, x, cnt); break;
+        case CNNRT_OP_SIGMOID: cnnrt_sigmoid_forward(y, x, cnt); break;
+        case CNNRT_OP_SOFTMAX:
+            if (op->HW == 1) {
+                cnnrt_softmax_forward(y, x, n, op->C);
+            } else {          /* over channels at each position: transpose through tmp */
+                for (int s = 0; s < n; s++)
+                    for (int p = 0; p < op->HW; p++) {
+                        const float *xs = x + (size_t)s * op->D;
+                        float *ys = y + (size_t)s * op->D;
+                        float m = xs[p];
+                        double z = 0;
+                        for (int c = 1; c < op->C; c++) m = fmaxf(m, xs[c * op->HW + p]);
+                        for (int c = 0; c < op->C; c++) z += exp((double)xs[c * op->HW + p] - m);
+                        for (int c = 0; c < op->C; c++)
+                            ys[c * op->HW + p] = (float)(exp((double)xs[c * op->HW + p] - m) / z);
+                    }
+            }
+            break;
+        case CNNRT_OP_DROPOUT:
+            cnnrt_dropout_forward(y, net->save0[i], x, op->p, training, &net->rng, cnt);
+            break;
+        case CNNRT_OP_ADD:
+            cnnrt_add_forward(y, x, net->val[in_val(net, op, 1)], cnt);
+            for (int k = 2; k < op->nin; k++) cnnrt_add_forward(y, y, net->val[in_val(net, op, k)], cnt);
+            break;
+        case CNNRT_OP_CONCAT: {
+            const float *xs[64];
+            int cs[64];
+            for (int k = 0; k < op->nin && k < 64; k++) {
+                int v = in_val(net, op, k);
+                xs[k] = net->val[v];
+                cs[k] = (int)(d->value_size[v] / op->HW);
+            }
+            cnnrt_concat_forward(y, xs, cs, op->nin, n, op->HW);
+            break;
+        }
+        case CNNRT_OP_COPY: memcpy(y, x, cnt * sizeof(float)); break;
+        }
+    }
+}
+
+/* ---- backward ------------------------------------------------------------ */
+
+static void backward(cnnrt_net *net, int n, int from) {
+    const cnnrt_net_desc *d = net->d;
+    const float *P = net->block;
+    float *G = net->block + d->nparams;
+    for (int i = from - 1; i >= 0; i--) {
+        const cnnrt_op *op = &d->ops[i];
+        int xv = in_val(net, op, 0);
+        const float *x = net->val[xv];
+        float *dx = xv == 0 ? NULL : net->dval[xv];       /* no gradient for the input */
+        const float *y = net->val[op->out], *dy = net->dval[op->out];
+        size_t cnt = (size_t)n * (size_t)d->value_size[op->out];
+        const float *w = op->w >= 0 ? P + op->w : NULL;
+        float *dw = op->w >= 0 ? G + op->w : NULL, *db = op->b >= 0 ? G + op->b : NULL;
+        switch (op->kind) {
+        case CNNRT_OP_CONV:
+            /* forward: y = act(conv(x)) */
+            act_backward(op->act, op->slope, net->tmp, dy, y, cnt);
+            cnnrt_conv2d_backward(dx, dw, db, net->tmp, x, w, net->scratch, n, &op->conv);
+            break;
+        case CNNRT_OP_DENSE:
+            act_backward(op->act, op->slope, net->tmp, dy, y, cnt);
+            cnnrt_dense_backward(dx, dw, db, net->tmp, x, w, n, op->D, (int)d->value_size[op->out]);
+            break;
+        case CNNRT_OP_MAXPOOL:
+        case CNNRT_OP_GMAXPOOL:
+            if (dx) cnnrt_maxpool2d_backward(dx, dy, net->argmax[i], n, &op->pool);
+            break;
+        case CNNRT_OP_AVGPOOL: if (dx) cnnrt_avgpool2d_backward(dx, dy, n, &op->pool); break;
+        case CNNRT_OP_GAVGPOOL: if (dx) cnnrt_global_avgpool_backward(dx, dy, n, op->C, op->HW); break;
+        case CNNRT_OP_ADAPTAVG:
+            if (dx) cnnrt_adaptive_avgpool2d_backward(dx, dy, n, op->C, op->H, op->W, op->OH, op->OW);
+            break;
+        case CNNRT_OP_BATCHNORM:
+            cnnrt_batchnorm_backward_train(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->C, op->HW);
+            break;
+        case CNNRT_OP_LAYERNORM:
+            cnnrt_layernorm_backward(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->D);
+            break;
+        case CNNRT_OP_INSTANCENORM:
+            cnnrt_instancenorm_backward(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->C, op->HW);
+            break;
+        case CNNRT_OP_GROUPNORM:
+            cnnrt_groupnorm_backward(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->C, op->HW, op->G);
+            break;
+        case CNNRT_OP_RELU: if (dx) cnnrt_relu_backward(dx, dy, x, cnt); break;
+        case CNNRT_OP_LEAKYRELU: if (dx) cnnrt_leaky_relu_backward(dx, dy, x, op->slope, cnt); break;
+        case CNNRT_OP_TANH: if (dx) cnnrt_tanh_backward(dx, dy, y, cnt); break;
+        case CNNRT_OP_SIGMOID: if (dx) cnnrt_sigmoid_backward(dx, dy, y, cnt); break;
+        case CNNRT_OP_SOFTMAX:
+            if (!dx) break;
+            if (op->HW == 1) {
+                cnnrt_softmax_backward(dx, dy, y, n, op->C);
+            } else {          /* dx_c = y_c (dy_c − Σ_k y_k dy_k) at each position */
+                for (int s = 0; s < n; s++)
+                    for (int p = 0; p < op->HW; p++) {
+                        const float *ys = y + (size_t)s * op->D, *gs = dy + (size_t)s * op->D;
+                        float *dxs = dx + (size_t)s * op->D;
+                        double dot = 0;
+                        for (int c = 0; c < op->C; c++) dot += (double)ys[c * op->HW + p] * gs[c * op->HW + p];
+                        for (int c = 0; c < op->C; c++)
+                            dxs[c * op->HW + p] += (float)(ys[c * op->HW + p] * (gs[c * op->HW + p] - dot));
+                    }
+            }
+            break;
+        case CNNRT_OP_DROPOUT: if (dx) cnnrt_dropout_backward(dx, dy, net->save0[i], cnt); break;
+        case CNNRT_OP_ADD:
+            for (int k = 0; k < op->nin; k++) {
+                int v = in_val(net, op, k);
+                if (v == 0) continue;
+                float *g = net->dval[v];
+                for (size_t j = 0; j < cnt; j++) g[j] += dy[j];
+            }
+            break;
+        case CNNRT_OP_CONCAT: {
+            float *dxs[64];
+            int cs[64];
+            for (int k = 0; k < op->nin && k < 64; k++) {
+                int v = in_val(net, op, k);
+                dxs[k] = v == 0 ? NULL : net->dval[v];
+                cs[k] = (int)(d->value_size[v] / op->HW);
+            }
+            cnnrt_concat_backward(dxs, dy, cs, op->nin, n, op->HW);
+            break;
+        }
+        case CNNRT_OP_COPY:
+            if (dx) for (size_t j = 0; j < cnt; j++) dx[j] += dy[j];
+            break;
+        }
+    }
+}
+
+/* ---- steps --------------------------------------------------------------- */
+
+static float loss_and_grads(cnnrt_net *net, const float *x, const int32_t *labels, const float *targets, int n) {
+    const cnnrt_net_desc *d = net->d;
+    if (n < 1 || n > net->max_batch) return NAN;
+    memcpy(net->val[0], x, sizeof(float) * (size_t)n * (size_t)d->value_size[0]);
+    int nops = net->softmax_last && net->o.loss == CNNRT_LOSS_XENT ? d->nops - 1 : d->nops;
+    forward(net, n, 1, nops);
+    for (int v = 0; v < d->nvalues; v++)
+        memset(net->dval[v], 0, sizeof(float) * (size_t)n * (size_t)d->value_size[v]);
+    memset(net->block + d->nparams, 0, sizeof(float) * (size_t)d->nparams);
+    int lv = loss_value(net);
+    int K = (int)d->value_size[lv];
+    float loss;
+    if (net->o.loss == CNNRT_LOSS_MSE)
+        loss = cnnrt_mse(net->dval[lv], net->val[lv], targets, (size_t)n * (size_t)K);
+    else
+        loss = cnnrt_softmax_xent(net->dval[lv], net->val[lv], labels, net->o.label_smoothing, n, K);
+    backward(net, n, nops);
+    return loss;
+}
+
+float cnnrt_net_loss_and_grads(cnnrt_net *net, const float *x, const int32_t *labels, const float *targets,
+                               int n) {
+    return loss_and_grads(net, x, labels, targets, n);
+}
+
+/* The first op (in forward order) with a non-finite parameter gradient. */
+static int first_bad(const cnnrt_net *net) {
+    const cnnrt_net_desc *d = net->d;
+    const float *G = net->block + d->nparams;
+    for (int t = 0; t < d->ntensors; t++) {
+        const cnnrt_tensor *ts = &d->tensors[t];
+        if (ts->buffer) continue;
+        for (long i = 0; i < ts->numel; i++)
+            if (!isfinite(G[ts->off + i])) return ts->op;
+    }
+    return -1;
+}
+
+float cnnrt_net_train_step(cnnrt_net *net, const float *x, const int32_t *labels, const float *targets, int n) {
+    const cnnrt_net_desc *d = net->d;
+    if (net->o.loss == CNNRT_LOSS_XENT) {
+        int K = (int)d->value_size[loss_value(net)];
+        for (int i = 0; i < n; i++)
+            if (labels[i] < 0 || labels[i] >= K) return NAN;
+    }
+    float loss = loss_and_grads(net, x, labels, targets, n);
+    net->bad_op = first_bad(net);
+    if (!isfinite(loss) || net->bad_op >= 0) {
+        if (net->bad_op < 0) net->bad_op = d->nops - 1;
+        return NAN;
+    }
+    double lr = cnnrt_lr_at(&net->o.lr, net->step);
+    float *P = net->block, *G = P + d->nparams, *S = G + d->nparams;
+    cnnrt_optim_step(P, S, G, &net->o.optim, lr, net->step + 1, (size_t)d->nparams);
+    net->step++;
+    return loss;
+}
+
+int cnnrt_net_eval(cnnrt_net *net, const float *x, int n, float *out) {
+    const cnnrt_net_desc *d = net->d;
+    for (int done = 0; done < n; done += net->max_batch) {
+        int m = n - done < net->max_batch ? n - done : net->max_batch;
+        memcpy(net->val[0], x + (size_t)done * (size_t)d->value_size[0],
+               sizeof(float) * (size_t)m * (size_t)d->value_size[0]);
+        forward(net, m, 0, d->nops);
+        memcpy(out + (size_t)done * (size_t)d->out_size, net->val[d->output],
+               sizeof(float) * (size_t)m * (size_t)d->out_size);
+    }
+    return 0;
+}
+
+/* ---- checkpoints ------------------------------------------------------------
+ * Names: the desc's tensor names (PyTorch state-dict names) for parameters
+ * and buffers; optimizer moments as "__optim__.<slot>.<name>" with the
+ * slot names of torch.optim's state, in the order of cnnrt_optim_step's
+ * state blocks.  This is file IO: it allocates (temporarily), never prints. */
+
+static int slot_names(const cnnrt_optim *o, const char *names[3]) {
+    int k = 0;
+    switch (o->kind) {
+    case CNNRT_SGD: if (o->momentum != 0) names[k++] = "momentum_buffer"; break;
+    case CNNRT_ADAGRAD: names[k++] = "sum"; break;
+    case CNNRT_RMSPROP:
+        names[k++] = "square_avg";
+        if (o->momentum > 0) names[k++] = "momentum_buffer";
+        if (o->centered) names[k++] = "grad_avg";
+        break;
+    case CNNRT_ADAM: case CNNRT_ADAMW: names[k++] = "exp_avg"; names[k++] = "exp_avg_sq"; break;
+    }
+    return k;
+}
+
+static const char *optim_name(cnnrt_optim_kind k) {
+    switch (k) {
+    case CNNRT_SGD: return "sgd";
+    case CNNRT_ADAGRAD: return "adagrad";
+    case CNNRT_RMSPROP: return "rmsprop";
+    case CNNRT_ADAM: return "adam";
+    case CNNRT_ADAMW: return "adamw";
+    }
+    return "?";
+}
+
+/* The tensors of a checkpoint: parameters and buffers, then each moment slot. */
+typedef struct CkList {
+    cnnrt_ckpt_tensor *t;
+    float **dst;
+    char *names;             /* one buffer for all slot names */
+    int n;
+} CkList;
+
+static int cklist(cnnrt_net *net, int with_optim, CkList *l) {
+    const cnnrt_net_desc *d = net->d;
+    const char *slots[3];
+    int ns = with_optim ? slot_names(&net->o.optim, slots) : 0;
+    size_t nt = (size_t)d->ntensors * (size_t)(1 + ns);
+    size_t namebytes = 0;
+    for (int i = 0; i < d->ntensors; i++)
+        if (!d->tensors[i].buffer) namebytes += (size_t)ns * (strlen(d->tensors[i].name) + 40);
+    memset(l, 0, sizeof *l);
+    l->t = calloc(nt + 1, sizeof *l->t);
+    l->dst = calloc(nt + 1, sizeof *l->dst);
+    l->names = malloc(namebytes + 1);
+    if (!l->t || !l->dst || !l->names) return CNNRT_ENOMEM;
+    char *np = l->names;
+    for (int s = -1; s < ns; s++)
+        for (int i = 0; i < d->ntensors; i++) {
+            const cnnrt_tensor *ts = &d->tensors[i];
+            if (s >= 0 && ts->buffer) continue;
+            cnnrt_ckpt_tensor *c = &l->t[l->n];
+            c->ndim = ts->ndim;
+            for (int k = 0; k < ts->ndim; k++) c->shape[k] = ts->dims[k];
+            if (s < 0) {
+                c->name = ts->name;
+                l->dst[l->n] = (ts->buffer ? net->buffers : net->block) + ts->off;
+            } else {
+                int w = sprintf(np, "%s%s.%s", CNNRT_OPTIM_PREFIX, slots[s], ts->name);
+                c->name = np;
+                np += w + 1;
+                l->dst[l->n] = net->block + (size_t)d->nparams * (size_t)(2 + s) + ts->off;
+            }
+            c->data = l->dst[l->n];
+            l->n++;
+        }
+    return CNNRT_OK;
+}
+
+static void cklist_free(CkList *l) {
+    free(l->t);
+    free(l->dst);
+    free(l->names);
+}
+
+int cnnrt_net_save(cnnrt_net *net, const char *path, const cnnrt_ckpt_meta *extra, int nextra,
+                   char *err, size_t errlen) {
+    CkList l;
+    int rc = cklist(net, 1, &l);
+    if (rc != CNNRT_OK) {
+        cklist_free(&l);
+        if (err && errlen) snprintf(err, errlen, "%s: out of memory", path);
+        return rc;
+    }
+    char step[32], seed[32], rng[48], arch[24];
+    snprintf(step, sizeof step, "%ld", net->step);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)net->o.seed);
+    snprintf(rng, sizeof rng, "%016llx,%016llx", (unsigned long long)net->rng.state,
+             (unsigned long long)net->rng.inc);
+    snprintf(arch, sizeof arch, "%016llx", (unsigned long long)net->d->hash);
+    cnnrt_ckpt_meta meta[32];
+    int nm = 0;
+    meta[nm++] = (cnnrt_ckpt_meta){ "format", "cnnc-checkpoint-1" };
+    meta[nm++] = (cnnrt_ckpt_meta){ "network", net->d->name };
+    meta[nm++] = (cnnrt_ckpt_meta){ "arch", arch };
+    meta[nm++] = (cnnrt_ckpt_meta){ "step", step };
+    meta[nm++] = (cnnrt_ckpt_meta){ "seed", seed };
+    meta[nm++] = (cnnrt_ckpt_meta){ "rng", rng };
+    meta[nm++] = (cnnrt_ckpt_meta){ "optimizer", optim_name(net->o.optim.kind) };
+    for (int i = 0; i < nextra && nm < 32; i++) meta[nm++] = extra[i];
+    rc = cnnrt_ckpt_save(path, l.t, l.n, meta, nm, err, errlen);
+    cklist_free(&l);
+    return rc;
+}
+
+int cnnrt_net_load(cnnrt_net *net, const char *path, int with_state, char *err, size_t errlen) {
+    cnnrt_ckpt *ck = NULL;
+    int rc = cnnrt_ckpt_open(path, &ck, err, errlen);
+    if (rc != CNNRT_OK) return rc;
+    const char *opt = cnnrt_ckpt_meta_get(ck, "optimizer");
+    if (with_state && opt && strcmp(opt, optim_name(net->o.optim.kind)) != 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: the checkpoint was trained with %s, not %s: its optimizer state "
+                     "cannot be resumed", path, opt, optim_name(net->o.optim.kind));
+        cnnrt_ckpt_close(ck);
+        return CNNRT_EFORMAT;
+    }
+    CkList l;
+    rc = cklist(net, with_state, &l);
+    if (rc == CNNRT_OK) rc = cnnrt_ckpt_check(ck, l.t, l.n, 1, err, errlen);
+    /* read everything into a copy first: a bad file changes nothing */
+    size_t total = 0;
+    for (int i = 0; rc == CNNRT_OK && i < l.n; i++) {
+        size_t e = 1;
+        for (int k = 0; k < l.t[i].ndim; k++) e *= (size_t)l.t[i].shape[k];
+        total += e;
+    }
+    float *tmp = rc == CNNRT_OK ? malloc((total + 1) * sizeof(float)) : NULL;
+    if (rc == CNNRT_OK && !tmp) rc = CNNRT_ENOMEM;
+    size_t off = 0;
+    for (int i = 0; rc == CNNRT_OK && i < l.n; i++) {
+        size_t e = 1;
+        for (int k = 0; k < l.t[i].ndim; k++) e *= (size_t)l.t[i].shape[k];
+        rc = cnnrt_ckpt_read(ck, l.t[i].name, l.t[i].ndim, l.t[i].shape, tmp + off, err, errlen);
+        off += e;
+    }
+    long step = net->step;
+    cnnrt_rng rng = net->rng;
+    if (rc == CNNRT_OK && with_state) {
+        const char *s = cnnrt_ckpt_meta_get(ck, "step"), *r = cnnrt_ckpt_meta_get(ck, "rng");
+        unsigned long long a, b;
+        char *end;
+        if (!s || !r || (step = strtol(s, &end, 10)) < 0 || *end ||
+            sscanf(r, "%16llx,%16llx", &a, &b) != 2) {
+            if (err && errlen)
+                snprintf(err, errlen, "%s: metadata 'step' and 'rng' are missing or malformed: "
+                         "not a cnnc training checkpoint, cannot resume", path);
+            rc = CNNRT_EFORMAT;
+        } else {
+            rng.state = a;
+            rng.inc = b;
+        }
+    }
+    if (rc == CNNRT_OK) {
+        off = 0;
+        for (int i = 0; i < l.n; i++) {
+            size_t e = 1;
+            for (int k = 0; k < l.t[i].ndim; k++) e *= (size_t)l.t[i].shape[k];
+            memcpy(l.dst[i], tmp + off, e * sizeof(float));
+            off += e;
+        }
+        if (with_state) {
+            net->step = step;
+            net->rng = rng;
+        }
+    }
+    free(tmp);
+    cklist_free(&l);
+    cnnrt_ckpt_close(ck);
+    return rc;
+}

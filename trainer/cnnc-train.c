@@ -1,0 +1,432 @@
+/*
+ * cnnc-train — train any .net on an MNIST-style IDX dataset.
+ *
+ *   cnnc-train model.net --data DIR --epochs N --batch B --opt adam --lr 1e-3
+ *              --save FILE [--resume FILE] [options]
+ *
+ * The network is compiled by cnnc's front end (the same diagnostics as
+ * cnnc), described for cnnrt (train_desc.c) and trained by cnnrt_net —
+ * the same code `cnnc --train` generates calls into.  Pixels are fed as
+ * x/255, then (x − mean)/std when --normalize is given; the normalisation
+ * is stored in the checkpoint so `cnnc --weights` bakes it into inference.
+ *
+ * Each epoch: one pass over the training set in an order drawn from
+ * (seed, epoch), then test accuracy, a CSV line (--log, default FILE.csv
+ * beside --save) and an atomic rewrite of --save.  A run resumed from the
+ * end of an epoch continues bit for bit.  A NaN or infinite loss stops
+ * training with the step and the first layer whose gradient went bad; the
+ * last checkpoint (from the previous epoch) stays as it was.
+ *
+ * Exit status: 0 done, 1 bad input (network, dataset, checkpoint), 2 bad
+ * usage or an I/O failure, 3 training diverged.
+ */
+#include "cnnc.h"
+
+#include "cnnrt_net.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { O_DATA = 256, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_SAVE, O_RESUME, O_SEED, O_THREADS, O_MOMENTUM,
+       O_WD, O_SCHEDULE, O_WARMUP, O_STEP_SIZE, O_GAMMA, O_MIN_LR, O_SMOOTH, O_NORMALIZE, O_LOG,
+       O_LIMIT_TRAIN, O_LIMIT_TEST, O_BETA1, O_BETA2, O_EPS, O_QUIET, O_VERSION };
+
+static void usage(FILE *f) {
+    fputs("usage: cnnc-train MODEL.net --data DIR --save FILE [options]\n"
+          "\n"
+          "  --data DIR            train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
+          "                        t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each maybe .gz)\n"
+          "  --save FILE           checkpoint (safetensors), rewritten after every epoch\n"
+          "  --resume FILE         continue from a checkpoint written at the end of an epoch\n"
+          "  --epochs N            passes over the training set (default 1)\n"
+          "  --batch B             images per step (default 64)\n"
+          "  --opt NAME            sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw (default adam)\n"
+          "  --lr X                learning rate (default 1e-3)\n"
+          "  --momentum X          for momentum/nesterov/rmsprop (default 0.9 for momentum/nesterov)\n"
+          "  --weight-decay X      L2 (decoupled for adamw; default 0, adamw 0.01)\n"
+          "  --beta1 X --beta2 X --eps X   Adam's constants (defaults 0.9, 0.999, 1e-8)\n"
+          "  --schedule S          constant, step or cosine (default constant)\n"
+          "  --warmup N            steps of linear warm-up from lr/10 (default 0)\n"
+          "  --step-size N --gamma X       step schedule: lr·gamma every N steps (default 1 epoch, 0.1)\n"
+          "  --min-lr X            cosine schedule's final lr (default 0)\n"
+          "  --label-smoothing X   cross-entropy label smoothing (default 0)\n"
+          "  --normalize MEAN,STD  feed (x/255 − MEAN)/STD; 'auto' measures the training set\n"
+          "  --seed N              initial weights, dropout and data order (default 1)\n"
+          "  --threads N           BLAS threads (default 1)\n"
+          "  --log FILE            CSV log (default: FILE.csv beside --save)\n"
+          "  --limit-train N --limit-test N   use the first N images only\n"
+          "  --quiet               no progress output\n"
+          "  --version, -h --help\n", f);
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return !*s || *end || errno || !isfinite(*out) ? -1 : 0;
+}
+
+static int parse_long(const char *s, long *out) {
+    char *end;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    return !*s || *end || errno ? -1 : 0;
+}
+
+/* deterministic permutation for (seed, epoch) */
+static void shuffle(int *perm, int n, unsigned long long seed, long epoch) {
+    cnnrt_rng r;
+    cnnrt_rng_seed(&r, seed * 1000003ULL + (unsigned long long)epoch);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(((unsigned long long)cnnrt_rng_u32(&r) * (unsigned long long)(i + 1)) >> 32);
+        int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+    }
+}
+
+static void fmt_time(char *buf, size_t n, double s) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+typedef struct Args {
+    const char *net, *data, *save, *resume, *log, *opt, *schedule, *normalize;
+    long epochs, batch, warmup, step_size, limit_train, limit_test, threads;
+    unsigned long long seed;
+    double lr, momentum, wd, gamma, min_lr, smoothing, beta1, beta2, eps;
+    bool momentum_set, wd_set, quiet;
+} Args;
+
+static int fail_usage(const char *fmt, const char *arg) {
+    fprintf(stderr, "cnnc-train: error: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return 2;
+}
+
+static int parse_args(int argc, char **argv, Args *a) {
+    static const struct option opts[] = {
+        { "data", required_argument, NULL, O_DATA }, { "epochs", required_argument, NULL, O_EPOCHS },
+        { "batch", required_argument, NULL, O_BATCH }, { "opt", required_argument, NULL, O_OPT },
+        { "lr", required_argument, NULL, O_LR }, { "save", required_argument, NULL, O_SAVE },
+        { "resume", required_argument, NULL, O_RESUME }, { "seed", required_argument, NULL, O_SEED },
+        { "threads", required_argument, NULL, O_THREADS }, { "momentum", required_argument, NULL, O_MOMENTUM },
+        { "weight-decay", required_argument, NULL, O_WD }, { "schedule", required_argument, NULL, O_SCHEDULE },
+        { "warmup", required_argument, NULL, O_WARMUP }, { "step-size", required_argument, NULL, O_STEP_SIZE },
+        { "gamma", required_argument, NULL, O_GAMMA }, { "min-lr", required_argument, NULL, O_MIN_LR },
+        { "label-smoothing", required_argument, NULL, O_SMOOTH },
+        { "normalize", required_argument, NULL, O_NORMALIZE }, { "log", required_argument, NULL, O_LOG },
+        { "limit-train", required_argument, NULL, O_LIMIT_TRAIN },
+        { "limit-test", required_argument, NULL, O_LIMIT_TEST },
+        { "beta1", required_argument, NULL, O_BETA1 }, { "beta2", required_argument, NULL, O_BETA2 },
+        { "eps", required_argument, NULL, O_EPS }, { "quiet", no_argument, NULL, O_QUIET },
+        { "version", no_argument, NULL, O_VERSION }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    *a = (Args){ .opt = "adam", .schedule = "constant", .epochs = 1, .batch = 64, .seed = 1, .lr = 1e-3,
+                 .gamma = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .threads = 1 };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        double x = 0;
+        long l = 0;
+        bool isnum = c == O_LR || c == O_MOMENTUM || c == O_WD || c == O_GAMMA || c == O_MIN_LR ||
+                     c == O_SMOOTH || c == O_BETA1 || c == O_BETA2 || c == O_EPS;
+        bool isint = c == O_EPOCHS || c == O_BATCH || c == O_THREADS || c == O_WARMUP ||
+                     c == O_STEP_SIZE || c == O_LIMIT_TRAIN || c == O_LIMIT_TEST || c == O_SEED;
+        if (isnum && (parse_double(optarg, &x) || x < 0))
+            return fail_usage("expected a non-negative number, not '%s'", optarg);
+        if (isint && (parse_long(optarg, &l) || l < 0))
+            return fail_usage("expected a non-negative integer, not '%s'", optarg);
+        switch (c) {
+        case O_DATA: a->data = optarg; break;
+        case O_EPOCHS: a->epochs = l; break;
+        case O_BATCH: a->batch = l; break;
+        case O_OPT: a->opt = optarg; break;
+        case O_LR: a->lr = x; break;
+        case O_SAVE: a->save = optarg; break;
+        case O_RESUME: a->resume = optarg; break;
+        case O_SEED: a->seed = (unsigned long long)l; break;
+        case O_THREADS: a->threads = l; break;
+        case O_MOMENTUM: a->momentum = x; a->momentum_set = true; break;
+        case O_WD: a->wd = x; a->wd_set = true; break;
+        case O_SCHEDULE: a->schedule = optarg; break;
+        case O_WARMUP: a->warmup = l; break;
+        case O_STEP_SIZE: a->step_size = l; break;
+        case O_GAMMA: a->gamma = x; break;
+        case O_MIN_LR: a->min_lr = x; break;
+        case O_SMOOTH: a->smoothing = x; break;
+        case O_NORMALIZE: a->normalize = optarg; break;
+        case O_LOG: a->log = optarg; break;
+        case O_LIMIT_TRAIN: a->limit_train = l; break;
+        case O_LIMIT_TEST: a->limit_test = l; break;
+        case O_BETA1: a->beta1 = x; break;
+        case O_BETA2: a->beta2 = x; break;
+        case O_EPS: a->eps = x; break;
+        case O_QUIET: a->quiet = true; break;
+        case O_VERSION: printf("cnnc-train %s\n", CNNC_VERSION); exit(0);
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(optind >= argc ? "cnnc-train: error: no network file\n"
+                             : "cnnc-train: error: one network file at a time\n", stderr);
+        usage(stderr);
+        return 2;
+    }
+    a->net = argv[optind];
+    if (!a->data) return fail_usage("%s", "--data DIR is required");
+    if (!a->save) return fail_usage("%s", "--save FILE is required");
+    if (a->batch < 1 || a->batch > 65536) return fail_usage("%s", "--batch must be between 1 and 65536");
+    if (a->threads < 1 || a->threads > 256) return fail_usage("%s", "--threads must be between 1 and 256");
+    if (a->smoothing >= 1) return fail_usage("%s", "--label-smoothing must be below 1");
+    return 0;
+}
+
+static int make_optim(const Args *a, cnnrt_optim *o) {
+    const char *k = a->opt;
+    if (!strcmp(k, "sgd") || !strcmp(k, "momentum") || !strcmp(k, "nesterov")) {
+        *o = cnnrt_optim_defaults(CNNRT_SGD);
+        if (strcmp(k, "sgd") != 0) o->momentum = a->momentum_set ? a->momentum : 0.9;
+        else if (a->momentum_set) o->momentum = a->momentum;
+        o->nesterov = !strcmp(k, "nesterov");
+        if (o->nesterov && o->momentum <= 0)
+            return fail_usage("%s", "nesterov needs --momentum above 0");
+    } else if (!strcmp(k, "adagrad")) {
+        *o = cnnrt_optim_defaults(CNNRT_ADAGRAD);
+    } else if (!strcmp(k, "rmsprop")) {
+        *o = cnnrt_optim_defaults(CNNRT_RMSPROP);
+        if (a->momentum_set) o->momentum = a->momentum;
+    } else if (!strcmp(k, "adam") || !strcmp(k, "adamw")) {
+        *o = cnnrt_optim_defaults(!strcmp(k, "adam") ? CNNRT_ADAM : CNNRT_ADAMW);
+        o->beta1 = a->beta1;
+        o->beta2 = a->beta2;
+        o->eps = a->eps;
+    } else {
+        return fail_usage("--opt takes sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw, not '%s'", k);
+    }
+    if (a->wd_set) o->weight_decay = a->wd;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    Args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc;
+    cnnrt_optim optim;
+    if ((rc = make_optim(&a, &optim))) return rc;
+    openblas_set_num_threads((int)a.threads);
+
+    /* the network: the same front end and diagnostics as cnnc */
+    Stmt *prog = source_parse_file(a.net);
+    if (diag_error_count()) return 1;
+    int nerr = 0;
+    Graph *g = sema_elaborate(prog, &nerr);
+    if (nerr || !g || shape_check(g)) return 1;
+    cnnrt_net_desc *desc = train_desc_build(g);
+    if (!desc) return 1;
+
+    /* the data */
+    char err[4096];
+    cnnrt_dataset ds;
+    if (cnnrt_dataset_load(a.data, &ds, err, sizeof err) != CNNRT_OK) {
+        fprintf(stderr, "cnnc-train: error: %s\n", err);
+        return 1;
+    }
+    int H = ds.train_images.h, W = ds.train_images.w;
+    if (desc->in_c != 1 || desc->in_h != H || desc->in_w != W) {
+        fprintf(stderr, "%s:%d:%d: error: network '%s' takes %dx%dx%d input, but the images in %s are 1x%dx%d\n",
+                g->loc.file->name, g->loc.line, g->loc.col, g->name, desc->in_c, desc->in_h, desc->in_w,
+                a.data, H, W);
+        cnnrt_dataset_free(&ds);
+        return 1;
+    }
+    cnnrt_train_opts to = { .optim = optim, .loss = CNNRT_LOSS_XENT, .label_smoothing = (float)a.smoothing,
+                            .seed = a.seed };
+    cnnrt_net *probe = cnnrt_net_create(desc, 1, &to, err, sizeof err);
+    if (!probe) { fprintf(stderr, "cnnc-train: error: %s\n", err); cnnrt_dataset_free(&ds); return 1; }
+    int classes;
+    cnnrt_net_logits(probe, &classes);
+    cnnrt_net_free(probe);
+    if (cnnrt_dataset_check_classes(&ds, classes, err, sizeof err) != CNNRT_OK) {
+        fprintf(stderr, "cnnc-train: error: %s\n", err);
+        cnnrt_dataset_free(&ds);
+        return 1;
+    }
+    int ntrain = ds.train_images.n, ntest = ds.test_images.n;
+    if (a.limit_train > 0 && a.limit_train < ntrain) ntrain = (int)a.limit_train;
+    if (a.limit_test > 0 && a.limit_test < ntest) ntest = (int)a.limit_test;
+    long steps_per_epoch = (ntrain + a.batch - 1) / a.batch;
+
+    /* normalisation */
+    double mean = 0, stdv = 1;
+    char normtxt[64] = "";
+    if (a.normalize) {
+        if (!strcmp(a.normalize, "auto")) {
+            cnnrt_idx_images_stats(&ds.train_images, &mean, &stdv);
+        } else {
+            char *end;
+            mean = strtod(a.normalize, &end);
+            if (*end != ',' || (stdv = strtod(end + 1, &end), *end) || !(stdv > 0)) {
+                cnnrt_dataset_free(&ds);
+                return fail_usage("--normalize takes MEAN,STD (STD > 0) or auto, not '%s'", a.normalize);
+            }
+        }
+        snprintf(normtxt, sizeof normtxt, "%.6g,%.6g", mean, stdv);
+    }
+
+    /* schedule */
+    cnnrt_lr_schedule lr = { .base_lr = a.lr, .warmup_steps = a.warmup, .warmup_start_factor = 0.1,
+                             .step_size = a.step_size ? a.step_size : steps_per_epoch, .gamma = a.gamma,
+                             .T = steps_per_epoch * a.epochs - a.warmup, .min_lr = a.min_lr };
+    if (!strcmp(a.schedule, "constant")) lr.kind = CNNRT_LR_CONSTANT;
+    else if (!strcmp(a.schedule, "step")) lr.kind = CNNRT_LR_STEP;
+    else if (!strcmp(a.schedule, "cosine")) lr.kind = CNNRT_LR_COSINE;
+    else { cnnrt_dataset_free(&ds); return fail_usage("--schedule takes constant, step or cosine, not '%s'", a.schedule); }
+    if (lr.T < 1) lr.T = 1;
+    to.lr = lr;
+
+    cnnrt_net *net = cnnrt_net_create(desc, (int)a.batch, &to, err, sizeof err);
+    if (!net) { fprintf(stderr, "cnnc-train: error: %s\n", err); cnnrt_dataset_free(&ds); return 1; }
+    long first_epoch = 0;
+    if (a.resume) {
+        if (cnnrt_net_load(net, a.resume, 1, err, sizeof err) != CNNRT_OK) {
+            fprintf(stderr, "cnnc-train: error: %s\n", err);
+            cnnrt_net_free(net); cnnrt_dataset_free(&ds);
+            return 1;
+        }
+        long step = cnnrt_net_step(net);
+        if (step % steps_per_epoch != 0) {
+            fprintf(stderr, "cnnc-train: error: %s: step %ld is not the end of an epoch of %ld steps "
+                    "(batch %ld, %d images): resume with the same --batch and data\n",
+                    a.resume, step, steps_per_epoch, a.batch, ntrain);
+            cnnrt_net_free(net); cnnrt_dataset_free(&ds);
+            return 1;
+        }
+        first_epoch = step / steps_per_epoch;
+    }
+
+    const char *logpath = a.log ? a.log : arena_printf("%s.csv", a.save);
+    FILE *log = fopen(logpath, first_epoch > 0 ? "a" : "w");
+    if (!log) {
+        fprintf(stderr, "cnnc-train: error: cannot write the log '%s': %s\n", logpath, strerror(errno));
+        cnnrt_net_free(net); cnnrt_dataset_free(&ds);
+        return 2;
+    }
+    if (first_epoch == 0) fputs("epoch,step,lr,train_loss,train_accuracy,test_accuracy,seconds\n", log);
+    fflush(log);
+
+    size_t isz = (size_t)H * (size_t)W;
+    float *xb = malloc(sizeof(float) * isz * (size_t)a.batch);
+    int32_t *yb = malloc(sizeof(int32_t) * (size_t)a.batch);
+    int *perm = malloc(sizeof(int) * (size_t)ntrain);
+    float *out = malloc(sizeof(float) * (size_t)desc->out_size * (size_t)a.batch);
+    if (!xb || !yb || !perm || !out) { fputs("cnnc-train: error: out of memory\n", stderr); return 2; }
+    bool tty = isatty(2) && !a.quiet;
+    int status = 0;
+
+    if (!a.quiet)
+        fprintf(stderr, "training %s: %ld params, %d train / %d test images, batch %ld, %s lr %g, %ld epochs\n",
+                g->name, desc->nparams, ntrain, ntest, a.batch, a.opt, a.lr, a.epochs);
+    for (long ep = first_epoch; ep < a.epochs && !status; ep++) {
+        double t0 = now(), loss_sum = 0;
+        long correct = 0, seen = 0;
+        shuffle(perm, ntrain, a.seed, ep);
+        for (long s = 0; s < steps_per_epoch; s++) {
+            int n = (int)(ntrain - s * a.batch < a.batch ? ntrain - s * a.batch : a.batch);
+            for (int i = 0; i < n; i++) {
+                int k = perm[s * a.batch + i];
+                cnnrt_u8_to_float(xb + (size_t)i * isz, ds.train_images.data + (size_t)k * isz,
+                                  (float)mean, (float)stdv, isz);
+                yb[i] = ds.train_labels.data[k];
+            }
+            float loss = cnnrt_net_train_step(net, xb, yb, NULL, n);
+            if (!isfinite(loss)) {
+                const char *bad = cnnrt_net_bad_layer(net);
+                if (tty) fputc('\n', stderr);
+                fprintf(stderr, "cnnc-train: error: training diverged at step %ld (epoch %ld): the loss is %s%s%s; "
+                        "%s keeps the last good checkpoint\n", cnnrt_net_step(net) + 1, ep + 1,
+                        isnan(loss) ? "NaN" : "infinite", bad ? "; the first layer with a bad gradient is " : "",
+                        bad ? bad : "", a.save);
+                status = 3;
+                break;
+            }
+            int K;
+            const float *lg = cnnrt_net_logits(net, &K);
+            for (int i = 0; i < n; i++) {
+                int best = 0;
+                for (int j = 1; j < K; j++) if (lg[(size_t)i * K + j] > lg[(size_t)i * K + best]) best = j;
+                correct += best == yb[i];
+            }
+            loss_sum += loss * n;
+            seen += n;
+            if (tty && (s % 10 == 0 || s == steps_per_epoch - 1)) {
+                double el = now() - t0, frac = (double)(s + 1) / (double)steps_per_epoch;
+                char eta[32];
+                fmt_time(eta, sizeof eta, el / frac - el);
+                int bar = (int)(frac * 30);
+                fprintf(stderr, "\repoch %ld/%ld [%.*s%*s] %3d%% loss %.4f acc %5.1f%% %6.0f img/s ETA %s  ",
+                        ep + 1, a.epochs, bar, "##############################", 30 - bar, "",
+                        (int)(frac * 100), loss_sum / seen, 100.0 * correct / seen, seen / (el > 0 ? el : 1), eta);
+            } else if (!tty && !a.quiet && (s + 1) % 100 == 0) {
+                fprintf(stderr, "epoch %ld step %ld/%ld loss %.4f acc %.1f%%\n", ep + 1, s + 1, steps_per_epoch,
+                        loss_sum / seen, 100.0 * correct / seen);
+            }
+        }
+        if (status) break;
+        /* test accuracy in inference mode */
+        long tcorrect = 0;
+        for (int i = 0; i < ntest; i += (int)a.batch) {
+            int n = ntest - i < a.batch ? ntest - i : (int)a.batch;
+            for (int j = 0; j < n; j++) {
+                cnnrt_u8_to_float(xb + (size_t)j * isz, ds.test_images.data + (size_t)(i + j) * isz,
+                                  (float)mean, (float)stdv, isz);
+            }
+            cnnrt_net_eval(net, xb, n, out);
+            for (int j = 0; j < n; j++) {
+                int best = 0;
+                for (int c = 1; c < desc->out_size; c++)
+                    if (out[(size_t)j * desc->out_size + c] > out[(size_t)j * desc->out_size + best]) best = c;
+                tcorrect += best == ds.test_labels.data[i + j];
+            }
+        }
+        double secs = now() - t0, test_acc = ntest ? 100.0 * tcorrect / ntest : 0;
+        double cur_lr = cnnrt_lr_at(&lr, cnnrt_net_step(net) - 1);
+        if (tty) fputc('\n', stderr);
+        if (!a.quiet)
+            fprintf(stderr, "epoch %ld/%ld: loss %.4f, train accuracy %.2f%%, test accuracy %.2f%%, %.1f s\n",
+                    ep + 1, a.epochs, loss_sum / seen, 100.0 * correct / seen, test_acc, secs);
+        fprintf(log, "%ld,%ld,%.6g,%.6f,%.4f,%.4f,%.3f\n", ep + 1, cnnrt_net_step(net), cur_lr,
+                loss_sum / seen, 100.0 * correct / seen, test_acc, secs);
+        fflush(log);
+        cnnrt_ckpt_meta extra[2];
+        int nextra = 0;
+        char epochs_txt[32];
+        snprintf(epochs_txt, sizeof epochs_txt, "%ld", ep + 1);
+        extra[nextra++] = (cnnrt_ckpt_meta){ "epoch", epochs_txt };
+        if (a.normalize) extra[nextra++] = (cnnrt_ckpt_meta){ "normalize", normtxt };
+        if (cnnrt_net_save(net, a.save, extra, nextra, err, sizeof err) != CNNRT_OK) {
+            fprintf(stderr, "cnnc-train: error: %s\n", err);
+            status = 2;
+        }
+    }
+    fclose(log);
+    free(xb); free(yb); free(perm); free(out);
+    cnnrt_net_free(net);
+    cnnrt_dataset_free(&ds);
+    arena_free_all();
+    return status;
+}
