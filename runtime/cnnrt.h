@@ -391,6 +391,192 @@ typedef struct cnnrt_lr_schedule {
 
 double cnnrt_lr_at(const cnnrt_lr_schedule *s, long t);
 
+
+/* ####################################################################
+ * File IO for training: idx.c (datasets) and checkpoint.c (safetensors).
+ * Owned by the IO section; not kernels: these functions open files and
+ * may allocate (ownership is stated on each), but never print or exit.
+ *
+ * Errors: every function that can fail returns CNNRT_OK or one of the
+ * codes below, and writes a one-line (or, for lists of problems, several
+ * lines joined by "\n  ") message into err[errlen] (truncated to fit; err
+ * may be NULL when errlen is 0).  Messages start with the file they are
+ * about — "PATH: what was expected, what was found" — and are meant to be
+ * printed as they are, e.g. fprintf(stderr, "error: %s\n", err).
+ * On failure every output is left empty (zeroed / NULL): nothing to free.
+ * #################################################################### */
+enum {
+    CNNRT_EIO = 2,          /* a file could not be opened, read or written */
+    CNNRT_EFORMAT = 3,      /* a file's contents are invalid or do not match */
+    CNNRT_ENOMEM = 4        /* out of memory */
+};
+
+/* ===================================================================== idx.c
+ * IDX files, the MNIST / Fashion-MNIST format:
+ *
+ *   magic  00 00 08 ND   (08: unsigned bytes; ND dimensions: 1 labels, 3 images)
+ *   ND big-endian u32 dimensions, then the u8 data, row-major, nothing after.
+ *
+ * Files may be gzipped (detected by the gzip magic 1f 8b; zlib reads both).
+ * Limits: a file holds at most CNNRT_IDX_MAX_BYTES of data, at most
+ * INT_MAX items, and images are at most 65535 pixels on a side and at
+ * least 1×1.  A truncated file, trailing bytes, the wrong magic or
+ * impossible dimensions are CNNRT_EFORMAT errors naming the file. */
+#define CNNRT_IDX_MAX_BYTES ((uint64_t)4 << 30)     /* 4 GiB */
+
+typedef struct cnnrt_idx_images {
+    int n, h, w;            /* n images of h×w pixels */
+    uint8_t *data;          /* [n][h][w], 0..255; owned, cnnrt_idx_images_free */
+    char *path;             /* the file read (owned), for messages */
+} cnnrt_idx_images;
+
+typedef struct cnnrt_idx_labels {
+    int n;
+    uint8_t *data;          /* [n]; owned, cnnrt_idx_labels_free */
+    char *path;             /* the file read (owned), for messages */
+} cnnrt_idx_labels;
+
+/* Load an idx3 u8 file (magic 00 00 08 03).  On success *out owns its
+ * buffers; on failure *out is zeroed. */
+int cnnrt_idx_load_images(const char *path, cnnrt_idx_images *out, char *err, size_t errlen);
+/* Load an idx1 u8 file (magic 00 00 08 01). */
+int cnnrt_idx_load_labels(const char *path, cnnrt_idx_labels *out, char *err, size_t errlen);
+/* Free what a load filled and zero the struct (NULL or zeroed: no-op). */
+void cnnrt_idx_images_free(cnnrt_idx_images *im);
+void cnnrt_idx_labels_free(cnnrt_idx_labels *lb);
+
+/* The four standard files of an MNIST-style directory. */
+typedef struct cnnrt_dataset {
+    cnnrt_idx_images train_images;  /* DIR/train-images-idx3-ubyte[.gz] */
+    cnnrt_idx_labels train_labels;  /* DIR/train-labels-idx1-ubyte[.gz] */
+    cnnrt_idx_images test_images;   /* DIR/t10k-images-idx3-ubyte[.gz] */
+    cnnrt_idx_labels test_labels;   /* DIR/t10k-labels-idx1-ubyte[.gz] */
+} cnnrt_dataset;
+
+/* Find and load the four files in dir (each plain or .gz; if both exist
+ * the plain file wins), and check: each split has as many labels as
+ * images and at least one image, and train and test images are the same
+ * size.  Debian's dataset-fashion-mnist installs them in
+ * /usr/share/datasets/fashion-mnist.  On success *out owns everything
+ * (cnnrt_dataset_free); on failure *out is zeroed. */
+int cnnrt_dataset_load(const char *dir, cnnrt_dataset *out, char *err, size_t errlen);
+void cnnrt_dataset_free(cnnrt_dataset *ds);
+
+/* Every label < num_classes, else CNNRT_EFORMAT: "PATH: labels out of range
+ * for the network's output: label 11 at index 42, the network has 10
+ * outputs" (the first offending index).  path may be NULL (no prefix). */
+int cnnrt_labels_check(const uint8_t *labels, size_t n, int num_classes,
+                       const char *path, char *err, size_t errlen);
+/* Both splits of a dataset, naming the file at fault. */
+int cnnrt_dataset_check_classes(const cnnrt_dataset *ds, int num_classes,
+                                char *err, size_t errlen);
+
+/* Mean and standard deviation (population) of all pixels scaled to [0, 1],
+ * the input normalisation to store in a checkpoint ("normalize": "m,s");
+ * Fashion-MNIST's training set gives 0.2860, 0.3530. */
+void cnnrt_idx_images_stats(const cnnrt_idx_images *im, double *mean, double *std);
+
+/* out[i] = (in[i]/255 − mean) / std, for feeding u8 images to a network
+ * (a kernel: no allocation; count = images · h · w). */
+void cnnrt_u8_to_float(float *out,          /* [count] */
+                       const uint8_t *in,   /* [count] */
+                       float mean, float std, size_t count);
+
+/* ============================================================== checkpoint.c
+ * Checkpoints are safetensors files, as PyTorch/safetensors write them:
+ *
+ *   u64 LE N | N bytes of JSON, space-padded to a multiple of 8 | LE data
+ *   {"__metadata__": {"step": "1200", ...},
+ *    "conv1.bias": {"dtype": "F32", "shape": [6], "data_offsets": [0, 24]},
+ *    ...}                                 (tensors sorted, offsets contiguous)
+ *
+ * Names are PyTorch state-dict names ("conv1.weight", "bn1.running_mean").
+ * Conventions (DESIGN.md "Conventions"):
+ *   - optimizer state lives under the reserved prefix "__optim__.":
+ *     "__optim__.<slot>.<param name>", slot "m"/"v" for Adam's exp_avg /
+ *     exp_avg_sq, "momentum" for SGD's momentum buffer, "sum" for Adagrad,
+ *     "square_avg"/"grad_avg" for RMSprop; inference ignores the prefix;
+ *   - "*.num_batches_tracked" (PyTorch's int64 BN counters) is ignored;
+ *   - __metadata__ (string → string) holds the training state:
+ *     "step"  steps taken (decimal), "seed" the RNG seed (decimal),
+ *     "normalize" the input mean and std, "0.2860,0.3530" (per channel:
+ *     "m1,m2,m3,s1,s2,s3"), plus anything else the trainer wants.
+ * Only float32 tensors are written and read; a file may contain other
+ * dtypes (validated, listed), but reading one is an error.  At most
+ * CNNRT_CKPT_MAX_DIMS dimensions. */
+#define CNNRT_CKPT_MAX_DIMS 8
+#define CNNRT_CKPT_MAX_HEADER ((uint64_t)100 << 20)    /* 100 MiB of JSON */
+#define CNNRT_OPTIM_PREFIX "__optim__."
+
+typedef struct cnnrt_ckpt_tensor {
+    const char *name;                       /* state-dict name, non-empty */
+    int ndim;                               /* 0 (a scalar) .. CNNRT_CKPT_MAX_DIMS */
+    int64_t shape[CNNRT_CKPT_MAX_DIMS];     /* each ≥ 0 */
+    const float *data;                      /* [Πshape] (save only; may be NULL if empty) */
+} cnnrt_ckpt_tensor;
+
+typedef struct cnnrt_ckpt_meta {
+    const char *key, *value;                /* UTF-8 strings */
+} cnnrt_ckpt_meta;
+
+/* Write the tensors (any order; written sorted by name) and metadata to
+ * path, atomically: a temporary "PATH.tmp.XXXXXX" in the same directory
+ * is written, fflush'ed and fsync'ed, renamed over path, and the
+ * directory fsync'ed.  A crash or kill at any moment leaves path either
+ * the previous file or the new complete one (a kill may leave a stale
+ * PATH.tmp.* behind; it is never read).  The file gets mode 0644.
+ * Names must be unique and not "__metadata__"; metadata keys unique.
+ * Nothing is kept or freed; the caller's buffers are only read. */
+int cnnrt_ckpt_save(const char *path,
+                    const cnnrt_ckpt_tensor *tensors, int ntensors,
+                    const cnnrt_ckpt_meta *meta, int nmeta,
+                    char *err, size_t errlen);
+
+/* An open checkpoint: the validated header, and the file kept open for
+ * reading tensors.  Opaque; close with cnnrt_ckpt_close. */
+typedef struct cnnrt_ckpt cnnrt_ckpt;
+
+/* Open path and validate the whole header: length word present, header
+ * length ≤ CNNRT_CKPT_MAX_HEADER and within the file, JSON an object,
+ * every entry {dtype of the safetensors set, shape of non-negative
+ * integers (≤ CNNRT_CKPT_MAX_DIMS), data_offsets [begin, end] sized as
+ * dtype × shape}, entries neither overlapping nor leaving holes and
+ * exactly covering the data (so a truncated or extended file is caught
+ * here), no duplicate names, __metadata__ an object of strings.
+ * Any content gives an error, never a crash.  *out is NULL on failure. */
+int cnnrt_ckpt_open(const char *path, cnnrt_ckpt **out, char *err, size_t errlen);
+void cnnrt_ckpt_close(cnnrt_ckpt *ck);                    /* NULL: no-op */
+
+/* Tensors, sorted by name: index 0 .. count−1.  Strings are owned by ck. */
+int cnnrt_ckpt_count(const cnnrt_ckpt *ck);
+const char *cnnrt_ckpt_name(const cnnrt_ckpt *ck, int i);
+const char *cnnrt_ckpt_dtype(const cnnrt_ckpt *ck, int i);   /* "F32", ... */
+int cnnrt_ckpt_shape(const cnnrt_ckpt *ck, int i, int64_t shape[CNNRT_CKPT_MAX_DIMS]); /* → ndim */
+int cnnrt_ckpt_find(const cnnrt_ckpt *ck, const char *name);  /* index, or −1 */
+
+/* Metadata, in file order; cnnrt_ckpt_meta_get gives NULL when absent.
+ * Strings are owned by ck. */
+int cnnrt_ckpt_meta_count(const cnnrt_ckpt *ck);
+const char *cnnrt_ckpt_meta_key(const cnnrt_ckpt *ck, int i);
+const char *cnnrt_ckpt_meta_value(const cnnrt_ckpt *ck, int i);
+const char *cnnrt_ckpt_meta_get(const cnnrt_ckpt *ck, const char *key);
+
+/* Read tensor `name`, which must be float32 of exactly the given shape,
+ * into out [Πshape].  Errors name the tensor: "PATH: conv1.weight:
+ * expected [64, 3, 3, 3] float32, found [64, 3, 1, 1] float32", or
+ * "PATH: no tensor conv1.weight (expected [64, 3, 3, 3] float32)". */
+int cnnrt_ckpt_read(cnnrt_ckpt *ck, const char *name, int ndim, const int64_t *shape,
+                    float *out, char *err, size_t errlen);
+
+/* Compare the file against what a network expects (names, shapes, F32;
+ * data fields unused): every expected tensor must be present as float32
+ * of that shape, and nothing else may be present except, when
+ * allow_optim is set, names under __optim__., and always
+ * *.num_batches_tracked.  Lists every problem (missing, unexpected, wrong
+ * shape or dtype) in one error, capped at 20 lines. */
+int cnnrt_ckpt_check(const cnnrt_ckpt *ck, const cnnrt_ckpt_tensor *expected, int n,
+                     int allow_optim, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
