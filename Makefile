@@ -58,7 +58,7 @@ $(B)/compiler/parse.tab.o: $(B)/compiler/parse.tab.c $(B)/compiler/lex.yy.h
 
 # the build tree's cnnc finds its templates here; CNNC_TEMPLATE_DIR overrides
 TEMPLATE_DIR ?= $(CURDIR)/compiler/templates
-$(B)/compiler/emit.o: CFLAGS += -DCNNC_TEMPLATE_DIR='"$(TEMPLATE_DIR)"'
+$(B)/compiler/emit.o $(B)/compiler/m4run.o: CFLAGS += -DCNNC_TEMPLATE_DIR='"$(TEMPLATE_DIR)"'
 
 $(B)/compiler/%.o: compiler/%.c $(B)/compiler/parse.tab.h $(B)/compiler/lex.yy.h
 	@mkdir -p $(@D)
@@ -94,13 +94,20 @@ $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Iruntime -o $@ $< $(B)/libcnnrt.a $(BLAS_LIBS) -lcmocka -lcjson -lz -lm
 
+# tests/train/gradcheck: cnnrt's loss, gradients and training steps on a
+# .net, for tests/ref/train_ref.py to compare against PyTorch
+$(B)/tests/gradcheck: tests/train/gradcheck.c $(CC_OBJS) $(B)/libcnnrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -o $@ $< \
+		$(CC_OBJS) $(B)/libcnnrt.a $(BLAS_LIBS) -lcjson -lz -lm
+
 demo: deps all
 	$(B)/cnnc dsl_examples/lenet5.net --report
 	@mkdir -p $(B)/demo
 	$(B)/cnnc dsl_examples/lenet5.net -o $(B)/demo/lenet5.c
 	@echo "wrote $(B)/demo/lenet5.c and $(B)/demo/lenet5.h"
 
-test: deps all $(UNIT_BINS)
+test: deps all $(UNIT_BINS) $(B)/tests/gradcheck
 	@sh tests/run.sh $(B)
 
 test-large: deps all

@@ -326,11 +326,22 @@ typedef struct EmitOptions {
     const char *weights_origin;        /* "seed 42" or the safetensors file name */
 } EmitOptions;
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);     /* error count */
+/* The algorithm a conv layer's code uses, chosen by its shape (plan.c sizes
+ * the layer's scratch by it): direct loops, im2col + GEMM, or Winograd
+ * F(2x2,3x3) / F(4x4,3x3). */
+typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4 } ConvAlgo;
+ConvAlgo emit_conv_algo(const Node *n);
+long long emit_conv_scratch(const Node *n);   /* floats of per-image scratch */
 int emit_pytorch(const Graph *g, FILE *out);                      /* error count */
 
 /* ===== train_desc.c: the network as written, for cnnrt's trainer ============ */
 struct cnnrt_net_desc;
 struct cnnrt_net_desc *train_desc_build(Graph *g);   /* NULL after an error */
+
+/* ===== emit_train.c, m4run.c ============================================== */
+int emit_train(Graph *g, const char *out_c, const char *source_name);   /* error count */
+const char *m4_template_dir(void);
+int m4_to_file(const char **files, int nfiles, const char *path);       /* atomic; 0 ok */
 
 /* ===== util.c ============================================================== */
 const char *fmt_group(long long v);          /* 1,234,567 */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
-       OPT_STANDALONE, OPT_EMIT, OPT_EMBED_LIMIT };
+       OPT_STANDALONE, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN };
 
 static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
@@ -28,6 +28,7 @@ static void usage(FILE *out) {
           "  --embed-limit BYTES   weights larger than this go to a sidecar FILE.weights\n"
           "                        (default 4194304)\n"
           "  --emit c|pytorch      what to write (default c); pytorch: an nn.Module to -o FILE.py\n"
+          "  --train               write training code for cnnrt instead (default NETWORK_train.c)\n"
           "  -I DIR                also look for included files in DIR\n"
           "  --max-errors N        stop printing after N errors (default 20)\n"
           "  --help-layers         list the layer kinds, attributes and defaults\n"
@@ -96,11 +97,13 @@ int main(int argc, char **argv) {
         { "standalone", no_argument, NULL, OPT_STANDALONE },
         { "emit", required_argument, NULL, OPT_EMIT },
         { "embed-limit", required_argument, NULL, OPT_EMBED_LIMIT },
+        { "train", no_argument, NULL, OPT_TRAIN },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *report = NULL, *outpath = NULL, *weights = NULL, *emit = "c";
     unsigned long long seed = 0;
+    bool train = false;
     EmitOptions eo = { .max_baked_bytes = 4L << 20 };
     const char **incs = calloc((size_t)argc + 1, sizeof *incs);
     int ninc = 0, c, status = 0;
@@ -134,6 +137,7 @@ int main(int argc, char **argv) {
         case 'o': outpath = optarg; break;
         case OPT_WEIGHTS: weights = optarg; break;
         case OPT_STANDALONE: eo.standalone = true; break;
+        case OPT_TRAIN: train = true; break;
         case OPT_SEED:
         case OPT_EMBED_LIMIT: {
             char *end;
@@ -176,6 +180,17 @@ int main(int argc, char **argv) {
     Graph *g = sema_elaborate(prog, &nerr);
     if (nerr || !g) { status = 1; goto done; }
     if (shape_check(g)) { status = 1; goto done; }
+    if (train && !report) {
+        const char *out = outpath ? outpath : arena_printf("%s_train.c", g->name);
+        size_t l = strlen(out);
+        if (l < 3 || strcmp(out + l - 2, ".c") != 0) {
+            fprintf(stderr, "cnnc: error: the output must be a .c file (the .h goes beside it), not '%s'\n", out);
+            status = 2;
+        } else {
+            status = emit_train(g, out, path) ? 1 : 0;
+        }
+        goto done;
+    }
     if (!report) {
         status = generate(g, path, outpath, weights, seed, emit, &eo);
         goto done;
