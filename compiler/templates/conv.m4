@@ -52,6 +52,6 @@ M4_FORLOOP([[M4_T]], 0, L_KK - 1, [[            const float w[[]]M4_T = wk[M4_T]
 M4_ACT_LOOP(L_ACT, L_SLOPE, [[yo]], [[L_OH * L_OW]])m4_dnl
     }
 }
-M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)m4_ifelse(L_PAD, -1, [[]],
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_PAD, -1, [[]],
   [[, M4_PTR(WS, L_PAD)]])]])]])
 m4_divert(0)m4_dnl

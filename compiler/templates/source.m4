@@ -36,6 +36,10 @@ m4_ifelse(NET_SIDECAR, 1, [[/* Filled by NET[[]]_load_weights() from the sidecar
 static float NET[[]]_weights[NET_WEIGHT_FLOATS];
 static int NET[[]]_weights_loaded;]],
 [[static const float NET[[]]_weights[NET_WEIGHT_FLOATS];   /* at the end of this file */]])
+m4_ifelse(NET_NORM, 1, [[
+/* input normalisation the network was trained with (NET_NORM_TEXT) */
+static const float NET[[]]_norm_mean[NET_IN_C] = { NET_NORM_MEAN };
+static const float NET[[]]_norm_std[NET_IN_C] = { NET_NORM_STD };]])
 
 m4_divert(1)]])
 
@@ -43,12 +47,12 @@ m4_define([[M4_FINISH]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_undivert(1)
 /* One image: in[NET_IN_SIZE] -> out[NET_OUT_SIZE], ws[NET_ARENA_FLOATS]. */
 static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
 {
-    (void)in; (void)out; (void)ws;
+    (void)in; (void)out; (void)ws; (void)NET[[]]_weights;
 m4_ifelse(NET_COPY_INPUT, 1, [[    memcpy(out, in, sizeof(float) * NET_IN_SIZE);
 ]])m4_undivert(2)}
 
 /* Static arena of NET[[]]_forward(): the only mutable state of this file. */
-static float NET[[]]_arena[NET_ARENA_FLOATS > 0 ? NET_ARENA_FLOATS : 1];
+static float NET[[]]_arena[NET_WS_FLOATS > 0 ? NET_WS_FLOATS : 1];
 
 const char *NET[[]]_strerror(int err)
 {
@@ -74,8 +78,19 @@ int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float
     if (ws_bytes < NET_UPPER[[]]_WS_BYTES(n)) return NET_UPPER[[]]_ERR_WORKSPACE;
     if ((uintptr_t)ws % sizeof(float) != 0) return NET_UPPER[[]]_ERR_ALIGN;
 m4_ifelse(NET_SIDECAR, 1, [[    if (!NET[[]]_weights_loaded) return NET_UPPER[[]]_ERR_WEIGHTS;
-]])    for (int i = 0; i < n; i++)
+]])m4_ifelse(NET_NORM, 1, [[    for (int i = 0; i < n; i++) {
+        /* the network was trained on (x - mean) / std: normalise a copy */
+        const float *src = in + (size_t)i * NET_IN_SIZE;
+        float *x = (float *)ws + NET_ARENA_FLOATS;
+        for (int c = 0; c < NET_IN_C; c++)
+            for (int k = 0; k < NET_IN_H * NET_IN_W; k++)
+                x[c * (NET_IN_H * NET_IN_W) + k] =
+                    (src[c * (NET_IN_H * NET_IN_W) + k] - NET[[]]_norm_mean[c]) / NET[[]]_norm_std[c];
+        NET[[]]_run(x, out + (size_t)i * NET_OUT_SIZE, (float *)ws);
+    }
+]], [[    for (int i = 0; i < n; i++)
         NET[[]]_run(in + (size_t)i * NET_IN_SIZE, out + (size_t)i * NET_OUT_SIZE, (float *)ws);
+]])m4_dnl
     return NET_UPPER[[]]_OK;
 }
 
