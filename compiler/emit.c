@@ -432,7 +432,44 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     def(&ge, "NET_HASH", "%llu", hash);
     def(&ge, "NET_STANDALONE", "%d", o->standalone);
     def(&ge, "NET_COPY_INPUT", "%d", e.out_root->kind->id == K_INPUT);
-    def(&ge, "NET_NORM", "0");
+    /* input normalisation from the checkpoint: "MEAN,STD" or C means then C stds */
+    const char *norm = weights_metadata(g, "normalize");
+    double nm[2 * 64];
+    int nn = 0;
+    if (norm) {
+        const char *p = norm;
+        char *end;
+        while (nn < 2 * 64) {
+            nm[nn++] = strtod(p, &end);
+            if (end == p) { nn = -1; break; }
+            if (*end != ',') break;
+            p = end + 1;
+        }
+        if (nn > 0 && *end) nn = -1;
+        bool ok = nn == 2 || nn == 2 * in.c;
+        for (int i = nn / 2; ok && i < nn; i++) ok = nm[i] > 0 && isfinite(nm[i]);
+        if (!ok) {
+            diag_file_error(o->weights_origin, "metadata 'normalize' is \"%s\": expected MEAN,STD or "
+                            "%lld means then %lld standard deviations (all finite, deviations > 0)",
+                            norm, in.c, in.c);
+            nerr++;
+            fclose(gf);
+            goto cleanup;
+        }
+    }
+    def(&ge, "NET_NORM", "%d", norm != NULL);
+    def(&ge, "NET_WS_FLOATS", "%lld", plan->arena_bytes / 4 + (norm ? shape_numel(in) : 0));
+    if (norm) {
+        char mean[2048] = "", stdv[2048] = "";
+        for (long long c = 0; c < in.c; c++) {
+            double m = nn == 2 ? nm[0] : nm[c], sd = nn == 2 ? nm[1] : nm[in.c + c];
+            snprintf(mean + strlen(mean), sizeof mean - strlen(mean), "%s%.9gf", c ? ", " : "", m);
+            snprintf(stdv + strlen(stdv), sizeof stdv - strlen(stdv), "%s%.9gf", c ? ", " : "", sd);
+        }
+        def(&ge, "NET_NORM_MEAN", "%s", mean);
+        def(&ge, "NET_NORM_STD", "%s", stdv);
+        def(&ge, "NET_NORM_TEXT", "%s", clean(norm));
+    }
     if (fclose(gf) != 0) { nerr++; goto cleanup; }
 
     /* weights as C literals (baked) */

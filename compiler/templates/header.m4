@@ -9,7 +9,7 @@ m4_define([[M4_HEADER]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_dnl
  *
  * Network NET: input NET_IN_SHAPE, output NET_OUT_SHAPE, float32, NCHW
  * (a batch of n images is n inputs one after another).  Weights:
- * NET_WEIGHT_FLOATS floats; activations: NET_ARENA_FLOATS floats of workspace per call.
+ * NET_WEIGHT_FLOATS floats; workspace: NET_WS_FLOATS floats per call.
 m4_ifelse(NET_NORM, 1, [[ *
  * The input is pixels in [0, 1]; the code subtracts NET_NORM_MEAN and divides
  * by NET_NORM_STD itself, as the network was trained.
@@ -61,7 +61,7 @@ m4_ifelse(NET_OUT_RANK, 3, [[#define NET_UPPER[[]]_OUT_H NET_OUT_H
 
 /* Workspace bytes for NET[[]]_forward_ctx() with n images (n does not
  * change it: images run one after another in the same workspace). */
-#define NET_UPPER[[]]_WS_BYTES(n) ((size_t)NET_ARENA_FLOATS * sizeof(float) + 0 * (size_t)(n))
+#define NET_UPPER[[]]_WS_BYTES(n) ((size_t)NET_WS_FLOATS * sizeof(float) + 0 * (size_t)(n))
 
 /* Error codes; NET[[]]_strerror() explains them. */
 #define NET_UPPER[[]]_OK 0
