@@ -22,6 +22,7 @@ static const float convnetjs_cifar10_weights[22466];   /* at the end of this fil
 
 
 
+
 /* conv1: conv+relu, line 11: 3x32x32 -> 16x32x32 */
 static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
 {
@@ -328,7 +329,7 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 /* One image: in[3072] -> out[10], ws[20480]. */
 static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
 {
-    (void)in; (void)out; (void)ws;
+    (void)in; (void)out; (void)ws; (void)convnetjs_cifar10_weights;
     layer_conv1(in, (ws + 0), (ws + 16384));
     layer_pool1((ws + 0), (ws + 16384));
     layer_conv2((ws + 16384), (ws + 6400), (ws + 0));

@@ -22,6 +22,7 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 
 
 
+
 /* conv1: conv+relu, line 11: 1x24x24 -> 8x24x24 */
 static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
 {
@@ -240,7 +241,7 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 /* One image: in[576] -> out[10], ws[5760]. */
 static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
 {
-    (void)in; (void)out; (void)ws;
+    (void)in; (void)out; (void)ws; (void)convnetjs_mnist_weights;
     layer_conv1(in, (ws + 0), (ws + 4608));
     layer_pool1((ws + 0), (ws + 4608));
     layer_conv2((ws + 4608), (ws + 0), (ws + 2304));

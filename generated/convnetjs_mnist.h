@@ -6,7 +6,7 @@
  *
  * Network convnetjs_mnist: input 1x24x24, output [10], float32, NCHW
  * (a batch of n images is n inputs one after another).  Weights:
- * 5994 floats; activations: 5760 floats of workspace per call.
+ * 5994 floats; workspace: 5760 floats per call.
  *
  * Usage, one image at a time:
  *

@@ -22,6 +22,7 @@ static const float lenet5_weights[61706];   /* at the end of this file */
 
 
 
+
 /* c1: conv+tanh, line 8: 1x32x32 -> 6x28x28 */
 static void layer_c1(const float *RESTRICT x, float *RESTRICT y)
 {
@@ -296,7 +297,7 @@ static void layer_out(const float *RESTRICT x, float *RESTRICT y)
 /* One image: in[1024] -> out[10], ws[5888]. */
 static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
 {
-    (void)in; (void)out; (void)ws;
+    (void)in; (void)out; (void)ws; (void)lenet5_weights;
     layer_c1(in, (ws + 0));
     layer_avgpool((ws + 0), (ws + 4704));
     layer_c3((ws + 4704), (ws + 0));

@@ -6,7 +6,7 @@
  *
  * Network lenet5: input 1x32x32, output [10], float32, NCHW
  * (a batch of n images is n inputs one after another).  Weights:
- * 61706 floats; activations: 5888 floats of workspace per call.
+ * 61706 floats; workspace: 5888 floats per call.
  *
  * Usage, one image at a time:
  *
