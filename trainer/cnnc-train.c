@@ -285,7 +285,10 @@ int main(int argc, char **argv) {
                 return fail_usage("--normalize takes MEAN,STD (STD > 0) or auto, not '%s'", a.normalize);
             }
         }
-        snprintf(normtxt, sizeof normtxt, "%.6g,%.6g", mean, stdv);
+        /* stored exactly as the floats used here, so inference matches bit for bit */
+        mean = (float)mean;
+        stdv = (float)stdv;
+        snprintf(normtxt, sizeof normtxt, "%.9g,%.9g", mean, stdv);
     }
 
     /* schedule */
