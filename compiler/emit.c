@@ -282,10 +282,7 @@ static int emit_layer(Emitter *e, Node *n) {
 
 /* ---- running m4 ----------------------------------------------------------- */
 
-static const char *template_dir(void) {
-    const char *d = getenv("CNNC_TEMPLATE_DIR");
-    return d && *d ? d : CNNC_TEMPLATE_DIR;
-}
+static const char *template_dir(void) { return m4_template_dir(); }
 
 /* m4 -P --fatal-warnings [defs] files... > out (a file descriptor) */
 static int run_m4(const char **files, int nfiles, const char *weights_file, int outfd) {

@@ -21,9 +21,32 @@ extern char **environ;
 #define CNNC_TEMPLATE_DIR "compiler/templates"
 #endif
 
+/* Where the templates are, first match wins:
+ *   1. $CNNC_TEMPLATE_DIR;
+ *   2. PREFIX/share/cnnc/templates for a binary running as PREFIX/bin/cnnc
+ *      (found through /proc/self/exe, so an installed tree still works
+ *      after it was moved or unpacked elsewhere);
+ *   3. the directory compiled in: the source tree's compiler/templates for
+ *      build/cnnc, PREFIX/share/cnnc/templates for the installed cnnc. */
 const char *m4_template_dir(void) {
+    static char beside_exe[4096];
     const char *d = getenv("CNNC_TEMPLATE_DIR");
-    return d && *d ? d : CNNC_TEMPLATE_DIR;
+    if (d && *d) return d;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash;
+    if (n > 0) {
+        exe[n] = '\0';
+        if ((slash = strrchr(exe, '/'))) *slash = '\0';  /* PREFIX/bin */
+        if (slash && (slash = strrchr(exe, '/'))) {
+            *slash = '\0';                                /* PREFIX */
+            int len = snprintf(beside_exe, sizeof beside_exe, "%s/share/cnnc/templates", exe);
+            char probe[4200];
+            snprintf(probe, sizeof probe, "%s/cnnc.m4", beside_exe);
+            if (len > 0 && (size_t)len < sizeof beside_exe && access(probe, R_OK) == 0) return beside_exe;
+        }
+    }
+    return CNNC_TEMPLATE_DIR;
 }
 
 /* m4 into an open file descriptor; 0 on success */
