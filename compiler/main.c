@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
        OPT_STANDALONE, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN };
@@ -35,8 +36,43 @@ static void usage(FILE *out) {
           "  --version             print the version\n"
           "  -h, --help            this help\n"
           "\n"
-          "FILE may be - for standard input.  Exit status: 0 ok, 1 errors in the\n"
-          "input, 2 bad usage or an output failure.\n", out);
+          "FILE may be - for standard input.  -o - writes a report or --emit pytorch\n"
+          "to standard output (generated C is two files and needs a name).  -- ends\n"
+          "the options.\n"
+          "\n"
+          "Exit status: 0 ok, 1 errors in the input (the network, an include, the\n"
+          "weights), 2 bad usage or an output failure.\n", out);
+}
+
+/* a usage error: one line on what was wrong is already out */
+static int usage_error(void) {
+    fputs("Try 'cnnc --help' for more information.\n", stderr);
+    return 2;
+}
+
+static bool is_stdout(const char *outpath) { return outpath && strcmp(outpath, "-") == 0; }
+
+/* C generation writes FILE.c and FILE.h (and maybe FILE.weights) */
+static int check_c_output(const char *out) {
+    size_t l = strlen(out);
+    if (strcmp(out, "-") == 0) {
+        fputs("cnnc: error: -o -: generated C is two files (FILE.c and FILE.h), so it cannot go to "
+              "standard output; name the .c file\n", stderr);
+        return 2;
+    }
+    if (l < 3 || strcmp(out + l - 2, ".c") != 0) {
+        fprintf(stderr, "cnnc: error: the output must be a .c file (the .h goes beside it), not '%s'\n", out);
+        return 2;
+    }
+    /* an unwritable directory is an output failure (exit 2), found before
+     * any work; the files themselves are written atomically by the emitter */
+    const char *slash = strrchr(out, '/');
+    const char *dir = slash ? arena_printf("%.*s", (int)(slash - out) + (slash == out), out) : ".";
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", out, strerror(errno));
+        return 2;
+    }
+    return 0;
 }
 
 /* "dir/x.c" for -o, else "NETWORK.c" (or .py) in the current directory */
@@ -56,7 +92,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
         fclose(mem);
         int status = 0;
         if (nerr) status = 1;
-        else if (outpath && strcmp(outpath, "-") == 0) status = fwrite(buf, 1, len, stdout) == len ? 0 : 2;
+        else if (is_stdout(outpath)) status = fwrite(buf, 1, len, stdout) == len ? 0 : 2;
         else if (write_file_atomic(output_path(g, outpath, "py"), buf, len) != 0) {
             fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", output_path(g, outpath, "py"),
                     strerror(errno));
@@ -77,12 +113,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
     if (plan_arena(g, &plan)) return 1;
     eo->out_c = output_path(g, outpath, "c");
     eo->source_name = path;
-    size_t l = strlen(eo->out_c);
-    if (l < 3 || strcmp(eo->out_c + l - 2, ".c") != 0) {
-        fprintf(stderr, "cnnc: error: the output must be a .c file (the .h goes beside it), not '%s'\n",
-                eo->out_c);
-        return 2;
-    }
+    if (check_c_output(eo->out_c)) return 2;
     return emit_c(g, &plan, eo) ? 1 : 0;
 }
 
@@ -109,6 +140,7 @@ int main(int argc, char **argv) {
     int ninc = 0, c, status = 0;
     if (!incs) return 2;
     source_include_dirs = incs;
+    argv[0] = "cnnc";  /* getopt's messages: "cnnc: unrecognized option '--x'" */
 
     while ((c = getopt_long(argc, argv, "ho:I:", opts, NULL)) != -1) {
         switch (c) {
@@ -162,14 +194,13 @@ int main(int argc, char **argv) {
             }
             break;
         case 'I': incs[ninc++] = optarg; break;
-        default: usage(stderr); status = 2; goto done;
+        default: status = usage_error(); goto done;
         }
     }
     if (optind != argc - 1) {
         fprintf(stderr, optind >= argc ? "cnnc: error: no input file\n"
                                        : "cnnc: error: one input file at a time\n");
-        usage(stderr);
-        status = 2;
+        status = usage_error();
         goto done;
     }
 
@@ -182,13 +213,7 @@ int main(int argc, char **argv) {
     if (shape_check(g)) { status = 1; goto done; }
     if (train && !report) {
         const char *out = outpath ? outpath : arena_printf("%s_train.c", g->name);
-        size_t l = strlen(out);
-        if (l < 3 || strcmp(out + l - 2, ".c") != 0) {
-            fprintf(stderr, "cnnc: error: the output must be a .c file (the .h goes beside it), not '%s'\n", out);
-            status = 2;
-        } else {
-            status = emit_train(g, out, path) ? 1 : 0;
-        }
+        status = check_c_output(out) ? 2 : emit_train(g, out, path) ? 1 : 0;
         goto done;
     }
     if (!report) {
@@ -215,9 +240,9 @@ int main(int argc, char **argv) {
     if (strcmp(report, "json") == 0) report_json(g, &plan, mem);
     else report_text(g, &plan, mem);
     fclose(mem);
-    if (outpath && strcmp(outpath, "-") != 0) {
+    if (outpath && !is_stdout(outpath)) {
         if (write_file_atomic(outpath, buf, len) != 0) {
-            perror(outpath);
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", outpath, strerror(errno));
             status = 2;
         }
     } else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {

@@ -62,7 +62,20 @@ static void usage(FILE *f) {
           "  --log FILE            CSV log (default: FILE.csv beside --save)\n"
           "  --limit-train N --limit-test N   use the first N images only\n"
           "  --quiet               no progress output\n"
-          "  --version, -h --help\n", f);
+          "  --version             print the version\n"
+          "  -h, --help            this help\n"
+          "\n"
+          "MODEL.net may be - for standard input; --log - writes the CSV log to standard\n"
+          "output.  -- ends the options.\n"
+          "\n"
+          "Exit status: 0 done, 1 bad input (network, dataset, checkpoint), 2 bad usage\n"
+          "or an I/O failure, 3 training diverged.\n", f);
+}
+
+/* a usage error: one line on what was wrong is already out */
+static int usage_error(void) {
+    fputs("Try 'cnnc-train --help' for more information.\n", stderr);
+    return 2;
 }
 
 static double now(void) {
@@ -139,6 +152,7 @@ static int parse_args(int argc, char **argv, Args *a) {
     *a = (Args){ .opt = "adam", .schedule = "constant", .epochs = 1, .batch = 64, .seed = 1, .lr = 1e-3,
                  .gamma = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .threads = 1 };
     int c;
+    argv[0] = "cnnc-train";  /* getopt's messages: "cnnc-train: unrecognized option '--x'" */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         double x = 0;
         long l = 0;
@@ -178,14 +192,13 @@ static int parse_args(int argc, char **argv, Args *a) {
         case O_QUIET: a->quiet = true; break;
         case O_VERSION: printf("cnnc-train %s\n", CNNC_VERSION); exit(0);
         case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return 2;
+        default: return usage_error();
         }
     }
     if (optind != argc - 1) {
         fputs(optind >= argc ? "cnnc-train: error: no network file\n"
                              : "cnnc-train: error: one network file at a time\n", stderr);
-        usage(stderr);
-        return 2;
+        return usage_error();
     }
     a->net = argv[optind];
     if (!a->data) return fail_usage("%s", "--data DIR is required");
@@ -323,7 +336,8 @@ int main(int argc, char **argv) {
     }
 
     const char *logpath = a.log ? a.log : arena_printf("%s.csv", a.save);
-    FILE *log = fopen(logpath, first_epoch > 0 ? "a" : "w");
+    bool log_stdout = strcmp(logpath, "-") == 0;
+    FILE *log = log_stdout ? stdout : fopen(logpath, first_epoch > 0 ? "a" : "w");
     if (!log) {
         fprintf(stderr, "cnnc-train: error: cannot write the log '%s': %s\n", logpath, strerror(errno));
         cnnrt_net_free(net); cnnrt_dataset_free(&ds);
@@ -426,7 +440,7 @@ int main(int argc, char **argv) {
             status = 2;
         }
     }
-    fclose(log);
+    if (!log_stdout) fclose(log);
     free(xb); free(yb); free(perm); free(out);
     cnnrt_net_free(net);
     cnnrt_dataset_free(&ds);
