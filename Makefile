@@ -4,6 +4,7 @@
 #   make demo       dependency step, build, compile an example network
 #   make test       dependency step, build, run the test suite (CI runs this)
 #   make test-large heavier end-to-end checks (not in CI)
+#   make install    PREFIX=/usr/local DESTDIR= (and make uninstall): see the end
 #
 # Our code builds at -Wall -Wextra -Wpedantic -Werror; flex/bison output with
 # relaxed flags.  Objects and binaries live in build/.
@@ -117,3 +118,91 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ============================================================================
+# make install [PREFIX=/usr/local] [DESTDIR=]    and    make uninstall
+#
+#   PREFIX/bin/cnnc, cnnc-train      the programs
+#   PREFIX/lib/libcnnrt.a, .so       the runtime (shared: soname libcnnrt.so.0)
+#   PREFIX/lib/pkgconfig/cnnrt.pc    pkg-config --cflags --libs cnnrt [--static]
+#   PREFIX/include/cnnrt.h, cnnrt_net.h
+#   PREFIX/share/cnnc/templates/     the m4 templates cnnc runs on
+#   PREFIX/share/man/man1/           cnnc.1, cnnc-train.1
+#   PREFIX/share/doc/cnnc/           language.md, report.md
+#
+# The installed cnnc looks for its templates in $CNNC_TEMPLATE_DIR, then in
+# ../share/cnnc/templates beside its own binary (so a moved tree still
+# works), then in PREFIX/share/cnnc/templates, compiled into a separate
+# m4run.o (build/install/): the build tree's cnnc is not the one installed.
+# ============================================================================
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+DOCDIR      ?= $(DATADIR)/doc/cnnc
+TEMPLATEDIR := $(DATADIR)/cnnc/templates
+INSTALL     ?= install
+CNNC_VERSION := $(shell sed -n 's/^\#define CNNC_VERSION "\(.*\)"/\1/p' compiler/cnnc.h)
+SO_MAJOR    := 0
+SO_NAME     := libcnnrt.so.$(SO_MAJOR)
+SO_FILE     := libcnnrt.so.$(CNNC_VERSION)
+RT_PIC_OBJS := $(RT_SRCS:runtime/%.c=$(B)/pic/runtime/%.o)
+MAN1        := docs/man/cnnc.1 docs/man/cnnc-train.1
+
+# the runtime again, position-independent, for the shared library
+$(B)/pic/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC $(WARN) $(BLAS_CFLAGS) -Iruntime -c -o $@ $<
+
+$(B)/$(SO_FILE): $(RT_PIC_OBJS)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SO_NAME) -Wl,--no-undefined -o $@ $^ $(BLAS_LIBS) -lcjson -lz -lm
+
+# the installed cnnc: m4run.o knows TEMPLATEDIR; what depends on the
+# install paths is rebuilt when they change
+INSTALL_PATHS := $(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(TEMPLATEDIR)
+$(B)/install/paths: FORCE
+	@mkdir -p $(@D)
+	@echo '$(INSTALL_PATHS)' | cmp -s - $@ || echo '$(INSTALL_PATHS)' > $@
+
+$(B)/install/m4run.o: compiler/m4run.c $(B)/install/paths $(B)/compiler/parse.tab.h
+	$(CC) $(CFLAGS) $(WARN) -DCNNC_TEMPLATE_DIR='"$(TEMPLATEDIR)"' -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
+
+$(B)/install/cnnc: $(B)/compiler/main.o $(filter-out $(B)/compiler/m4run.o,$(CC_OBJS)) $(B)/install/m4run.o
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -lcjson -lm
+
+$(B)/install/cnnrt.pc: runtime/cnnrt.pc.in $(B)/install/paths
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(CNNC_VERSION)|' $< > $@
+
+.PHONY: install uninstall FORCE
+FORCE:
+
+install: $(B)/install/cnnc $(B)/cnnc-train $(B)/libcnnrt.a $(B)/$(SO_FILE) $(B)/install/cnnrt.pc
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(TEMPLATEDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 755 $(B)/install/cnnc $(B)/cnnc-train $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 644 $(B)/libcnnrt.a $(DESTDIR)$(LIBDIR)
+	$(INSTALL) -m 755 $(B)/$(SO_FILE) $(DESTDIR)$(LIBDIR)
+	ln -sf $(SO_FILE) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libcnnrt.so
+	$(INSTALL) -m 644 $(B)/install/cnnrt.pc $(DESTDIR)$(LIBDIR)/pkgconfig
+	$(INSTALL) -m 644 runtime/cnnrt.h runtime/cnnrt_net.h $(DESTDIR)$(INCLUDEDIR)
+	$(INSTALL) -m 644 $(TEMPLATES) $(DESTDIR)$(TEMPLATEDIR)
+	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 644 docs/language.md docs/report.md $(DESTDIR)$(DOCDIR)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+# removes exactly what install wrote, and the directories of ours it leaves empty
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cnnc $(DESTDIR)$(BINDIR)/cnnc-train
+	rm -f $(DESTDIR)$(LIBDIR)/libcnnrt.a $(DESTDIR)$(LIBDIR)/$(SO_FILE) $(DESTDIR)$(LIBDIR)/$(SO_NAME) \
+		$(DESTDIR)$(LIBDIR)/libcnnrt.so $(DESTDIR)$(LIBDIR)/pkgconfig/cnnrt.pc
+	rm -f $(DESTDIR)$(INCLUDEDIR)/cnnrt.h $(DESTDIR)$(INCLUDEDIR)/cnnrt_net.h
+	rm -f $(DESTDIR)$(TEMPLATEDIR)/*.m4
+	rm -f $(MAN1:docs/man/%=$(DESTDIR)$(MANDIR)/man1/%)
+	rm -f $(DESTDIR)$(DOCDIR)/language.md $(DESTDIR)$(DOCDIR)/report.md
+	rmdir $(DESTDIR)$(TEMPLATEDIR) $(DESTDIR)$(DATADIR)/cnnc $(DESTDIR)$(DOCDIR) 2>/dev/null || true
