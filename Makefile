@@ -120,6 +120,19 @@ clean:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # ============================================================================
+# bench-train: cnnrt training steps and a Fashion-MNIST epoch against
+# PyTorch (bench/train/; a benchmark, not a test).
+# ============================================================================
+$(B)/bench-train/steptime: bench/train/steptime.c $(CC_OBJS) $(B)/libcnnrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -o $@ $< \
+		$(CC_OBJS) $(B)/libcnnrt.a $(BLAS_LIBS) -lcjson -lz -lm
+
+.PHONY: bench-train
+bench-train: $(B)/bench-train/steptime
+	$(PYTHON) bench/train/bench_train.py --steptime $(B)/bench-train/steptime
+
+# ============================================================================
 # make install [PREFIX=/usr/local] [DESTDIR=]    and    make uninstall
 #
 #   PREFIX/bin/cnnc, cnnc-train      the programs
