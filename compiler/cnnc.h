@@ -288,6 +288,11 @@ void report_totals(const Graph *g, Totals *t);
 void report_text(const Graph *g, const struct Plan *plan, FILE *out);
 int  report_json(const Graph *g, const struct Plan *plan, FILE *out);
 
+/* ===== dot.c: the network as a Graphviz digraph (cnnc --dot) ============== */
+/* written: the graph as written (one box per layer); planned: a clone the
+ * inference passes ran on (its removed/note show what folds away), or NULL */
+int dot_write(const Graph *written, const Graph *planned, FILE *out);   /* 0 ok */
+
 /* ===== weights.c: parameters by PyTorch state-dict name ================== */
 #define MAX_PARAM_TENSORS 4
 typedef struct ParamSpec {    /* one tensor a layer expects */

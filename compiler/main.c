@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
-       OPT_STANDALONE, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN };
+       OPT_STANDALONE, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN, OPT_DOT };
 
 static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
@@ -23,6 +23,8 @@ static void usage(FILE *out) {
           "  -o FILE.c             write FILE.c and FILE.h (default: NETWORK.c)\n"
           "  --report[=text|json]  print shapes, params, MACs, memory and receptive fields\n"
           "                        instead (to stdout, or to -o FILE)\n"
+          "  --dot                 write a Graphviz picture of the network instead\n"
+          "                        (to stdout, or to -o FILE.dot; render with dot -Tsvg)\n"
           "  --weights FILE        bake in trained weights (safetensors, PyTorch names)\n"
           "  --seed N              without --weights: PyTorch-style random init from N (default 0)\n"
           "  --standalone          generated C needs only a C99 compiler and libm\n"
@@ -129,6 +131,7 @@ int main(int argc, char **argv) {
         { "emit", required_argument, NULL, OPT_EMIT },
         { "embed-limit", required_argument, NULL, OPT_EMBED_LIMIT },
         { "train", no_argument, NULL, OPT_TRAIN },
+        { "dot", no_argument, NULL, OPT_DOT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -170,6 +173,7 @@ int main(int argc, char **argv) {
         case OPT_WEIGHTS: weights = optarg; break;
         case OPT_STANDALONE: eo.standalone = true; break;
         case OPT_TRAIN: train = true; break;
+        case OPT_DOT: report = "dot"; break;
         case OPT_SEED:
         case OPT_EMBED_LIMIT: {
             char *end;
@@ -237,7 +241,8 @@ int main(int argc, char **argv) {
         status = 1;
         goto done;
     }
-    if (strcmp(report, "json") == 0) report_json(g, &plan, mem);
+    if (strcmp(report, "dot") == 0) dot_write(g, planned, mem);
+    else if (strcmp(report, "json") == 0) report_json(g, &plan, mem);
     else report_text(g, &plan, mem);
     fclose(mem);
     if (outpath && !is_stdout(outpath)) {
