@@ -39,6 +39,16 @@ generated: $(GENERATED_NETS:%=generated/%.c)
 generated/%.c: dsl_examples/%.net $(B)/cnnc $(TEMPLATES)
 	$(B)/cnnc $< -o $@
 
+# docs/graphs/: a Graphviz picture of every example (cnnc --dot, dot -Tsvg);
+# the small ones are checked in (docs/graphs/.gitignore) and the README shows one
+.PHONY: docs
+EXAMPLES := $(basename $(notdir $(wildcard dsl_examples/*.net)))
+docs: $(EXAMPLES:%=docs/graphs/%.svg)
+docs/graphs/%.svg: dsl_examples/%.net $(B)/cnnc
+	@mkdir -p $(@D) $(B)/docs
+	$(B)/cnnc $< --dot -o $(B)/docs/$*.dot
+	dot -Tsvg $(B)/docs/$*.dot -o $@.tmp && mv $@.tmp $@
+
 deps:
 	@sh scripts/deps.sh
 
