@@ -1,0 +1,391 @@
+#!/usr/bin/python3
+"""cnnrt's whole-network training against PyTorch autograd and torch.optim.
+
+usage: train_ref.py NET GRADCHECK WORKDIR [-v]
+
+NET is lenet5 or resnet20 (dsl_examples/NET.net, the hand-written models of
+torchvision_ref.py) or concat_gn (tests/train/concat_gn.net, ConcatGN below).
+GRADCHECK is the build's tests/gradcheck (tests/train/gradcheck.c); files go
+to WORKDIR.
+
+1. Weights: the model is built with torch.manual_seed(SEED); norm γ, β and
+   biases are redrawn away from their 1/0 defaults, and the batchnorm
+   running mean/var randomised too; the state dict (with num_batches_tracked)
+   is saved with st.py, and gradcheck loads it with cnnrt_net_load.
+2. Data: 10 batches of random N(0,1) images and random labels (one file).
+3. Gradients: gradcheck runs one cnnrt_net_loss_and_grads on batch 0.  PyTorch
+   runs the same batch in train mode (batch statistics) through the model in
+   float64 — the reference is exact to float32's eyes, so the error measured
+   is cnnrt's — with CrossEntropyLoss on the logits (the softmax's input when
+   the network ends in softmax, as cnnrt does).  Checked: the loss (relative
+   error ≤ 1e-5), every parameter gradient (‖g_c − g_t‖/‖g_t‖ ≤ 1e-4), the
+   running statistics after that forward (≤ 1e-5).
+4. Training: for each optimizer configuration (CONFIGS: SGD, momentum,
+   Nesterov, Adagrad, RMSprop, Adam, AdamW, each with weight decay off and
+   on, under constant / step / cosine schedules, some with linear warm-up),
+   gradcheck takes 10 cnnrt_net_train_step on batches 0..9 and PyTorch 10
+   torch.optim steps (lr_scheduler: LinearLR warm-up then StepLR /
+   CosineAnnealingLR, chained by SequentialLR, as cnnrt.h documents).
+   Checked per tensor: ‖p_c − p_t‖/‖p_t‖ ≤ 1e-4 for every parameter and
+   running statistic, and the lr of every step (≤ 1e-6).  Also printed, not
+   gated: the worst relative error of the update, ‖Δp_c − Δp_t‖/‖Δp_t‖
+   with Δp = p after − p before (much stricter than the parameter norm:
+   it is the error of what the 10 steps changed), of the step losses, and
+   "torch f32": PyTorch's own float32 run against the float64 one — the
+   float32 noise floor of that trajectory.
+
+   Conditioning.  Ten steps are only reproducible in float32 where the
+   trajectory does not amplify rounding.  Two things do:
+   - a first step that is lr·sign(g) (Adagrad: g/√g²; RMSprop: g/√(0.01g²);
+     Adam) turns gradient elements that are ~0 (rounding noise) into ±lr
+     moves; Adagrad and RMSprop therefore run with eps = 1e-4 and Adagrad
+     with lr 0.01 (at 0.05 LeNet-5 oscillates and PyTorch's float32 run is
+     0.16 away from its float64 run after 10 steps);
+   - ReLU inputs within rounding of zero: ResNet-20 has ~1.5 M of them per
+     batch of 8, and in about one batch in ten one of them falls on the
+     other side in float32, changing some batchnorm γ gradient by ~1e-2;
+     the steps after amplify it.  PyTorch's float32 run misses its float64
+     run by 1e-3 .. 3e-1 after 10 steps at every lr tried (down to 1/50 of
+     these), so for resnet20 the 10-step lines are "info" (measured, not
+     gated: STEPS_GATED); its gradient check is gated (batch 0 has no such
+     input), and lenet5 and concat_gn gate all 14 configurations.
+Dropout (concat_gn has `dropout 0.25` before fc1) is part of every check,
+with identical masks: gradcheck writes the mask each dropout layer applied
+at each step (predicted from the net's RNG with cnnrt_dropout_forward and
+verified against where the RNG ends), and the PyTorch model multiplies by
+those masks instead of drawing its own.  The masks' statistics are checked
+here as well: the fraction of zeros is p within 5 standard deviations and
+every kept value is scaled by exactly 1/(1−p).
+
+Prints one line per check ("ok", "FAIL" or "info", the network, the
+measured errors), every tensor over its tolerance, and with -v every
+tensor's error; exits 1 when anything failed.
+"""
+import os
+import subprocess
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import st                    # noqa: E402
+import torchvision_ref       # noqa: E402
+
+SEED = 20240611
+STEPS = 10
+TOL_LOSS, TOL_GRAD, TOL_PARAM, TOL_STATS, TOL_LR = 1e-5, 1e-4, 1e-4, 1e-5, 1e-6
+
+
+class MaskedDropout(nn.Module):
+    """Inverted dropout with a given mask (0 or 1/(1−p) per element):
+    cnnrt's, read from gradcheck's output, so both sides drop the same."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+        self.mask = None
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x * self.mask.to(x.dtype)
+
+
+class ConcatGN(nn.Module):
+    """tests/train/concat_gn.net, written out by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        self.bn0 = nn.BatchNorm2d(16)
+        self.mix = nn.Module()
+        self.mix.b1 = nn.Conv2d(16, 8, 1)
+        self.mix.b2 = nn.Conv2d(16, 8, 3, padding=1, groups=4)
+        self.mix.b3 = nn.Module()
+        self.mix.b3.dil = nn.Conv2d(16, 6, 3, padding=2, dilation=2, bias=False)
+        self.mix.b4 = nn.Module()
+        self.mix.b4.proj = nn.Conv2d(16, 4, 1)
+        self.gn = nn.GroupNorm(2, 26)
+        self.res = nn.Module()
+        self.res.c1 = nn.Conv2d(26, 26, 3, padding=1, groups=2, bias=False)
+        self.res.in1 = nn.InstanceNorm2d(26, affine=True)
+        self.res.c2 = nn.Conv2d(26, 26, 1, bias=False)
+        self.res.bn2 = nn.BatchNorm2d(26, momentum=0.3)
+        self.ln = nn.LayerNorm([234])
+        self.drop = MaskedDropout(0.25)
+        self.fc1 = nn.Linear(234, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        """The logits: the input of the final softmax (cnnrt trains on it)."""
+        x = F.leaky_relu(self.bn0(self.stem(x)), 0.1)
+        m = self.mix
+        x = torch.cat([torch.relu(m.b1(x)), m.b2(x), torch.tanh(m.b3.dil(x)),
+                       torch.sigmoid(m.b4.proj(F.max_pool2d(x, 3, 1, 1)))], 1)
+        x = self.gn(x)
+        r = self.res
+        x = torch.relu(x + r.bn2(r.c2(F.leaky_relu(r.in1(r.c1(x)), 0.2))))
+        x = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+        x = F.max_pool2d(x, 3, 2, 1)
+        x = self.drop(self.ln(torch.flatten(x, 1)))
+        return self.fc2(torch.tanh(self.fc1(x)))
+
+
+NETS = {   # name: (.net file, builder, batch size)
+    "lenet5": ("dsl_examples/lenet5.net", lambda: torchvision_ref.build("lenet5")[0], 16),
+    "resnet20": ("dsl_examples/resnet20.net", lambda: torchvision_ref.build("resnet20")[0], 8),
+    "concat_gn": ("tests/train/concat_gn.net", ConcatGN, 16),
+}
+
+# gate: the 10-step comparison fails the suite; info: it is printed only
+# (resnet20: float32 cannot reproduce its 10 steps to 1e-4, see the docstring)
+STEPS_GATED = {"lenet5": True, "resnet20": False, "concat_gn": True}
+
+NORMS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)
+
+# (label, torch.optim class, its keyword arguments, gradcheck's options)
+OPTIMIZERS = [
+    ("sgd", torch.optim.SGD, {"lr": 0.05}, ["--opt", "sgd"]),
+    ("momentum", torch.optim.SGD, {"lr": 0.02, "momentum": 0.9}, ["--opt", "sgd", "--momentum", "0.9"]),
+    ("nesterov", torch.optim.SGD, {"lr": 0.02, "momentum": 0.9, "nesterov": True},
+     ["--opt", "sgd", "--momentum", "0.9", "--nesterov"]),
+    ("adagrad", torch.optim.Adagrad, {"lr": 0.01, "eps": 1e-4}, ["--opt", "adagrad", "--eps", "1e-4"]),
+    ("rmsprop", torch.optim.RMSprop, {"lr": 0.002, "momentum": 0.5, "centered": True, "eps": 1e-4},
+     ["--opt", "rmsprop", "--momentum", "0.5", "--centered", "--eps", "1e-4"]),
+    ("adam", torch.optim.Adam, {"lr": 0.003}, ["--opt", "adam"]),
+    ("adamw", torch.optim.AdamW, {"lr": 0.003}, ["--opt", "adamw"]),
+]
+# (schedule, warm-up steps): each optimizer runs with weight decay off under
+# SCHEDULES[2k % 6] and on under SCHEDULES[(2k+1) % 6], so every schedule
+# meets several optimizers, with and without warm-up
+SCHEDULES = [("constant", 0), ("step", 3), ("cosine", 0), ("constant", 4), ("step", 0), ("cosine", 3)]
+WEIGHT_DECAY = {"adamw": 0.05}      # others 5e-3; AdamW's off is 0 (torch's default is 1e-2)
+
+
+def configs():
+    out = []
+    for k, (label, cls, kw, opts) in enumerate(OPTIMIZERS):
+        for wd_on in (0, 1):
+            sched, warm = SCHEDULES[(2 * k + wd_on) % len(SCHEDULES)]
+            wd = WEIGHT_DECAY.get(label, 5e-3) if wd_on else 0.0
+            lr = kw["lr"]
+            out.append((label, cls, dict(kw, lr=lr, weight_decay=wd),
+                        opts + ["--lr", repr(lr), "--weight-decay", repr(wd)], sched, warm))
+    return out
+
+
+def schedule_args(sched, warm, lr):
+    """gradcheck's options and a function making torch's scheduler."""
+    step_size, gamma, T, min_lr = 4, 0.5, STEPS - warm, 0.1 * lr
+    args = ["--schedule", sched, "--warmup", str(warm), "--warmup-start", "0.1",
+            "--step-size", str(step_size), "--gamma", repr(gamma), "--T", str(T), "--min-lr", repr(min_lr)]
+
+    def make(opt):
+        S = torch.optim.lr_scheduler
+        main = {"constant": None,
+                "step": lambda: S.StepLR(opt, step_size=step_size, gamma=gamma),
+                "cosine": lambda: S.CosineAnnealingLR(opt, T_max=T, eta_min=min_lr)}[sched]
+        main = main() if main else None
+        if warm == 0:
+            return main
+        w = S.LinearLR(opt, start_factor=0.1, end_factor=1.0, total_iters=warm)
+        return w if main is None else S.SequentialLR(opt, [w, main], milestones=[warm])
+    return args, make
+
+
+def randomize(model):
+    """Draw every tensor of the state dict away from its default."""
+    g = torch.Generator().manual_seed(SEED + 1)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, NORMS):
+                if getattr(mod, "weight", None) is not None:
+                    mod.weight.copy_(torch.rand(mod.weight.shape, generator=g) + 0.5)
+                    mod.bias.copy_(torch.rand(mod.bias.shape, generator=g) * 0.4 - 0.2)
+                if getattr(mod, "running_mean", None) is not None:
+                    mod.running_mean.copy_(torch.randn(mod.running_mean.shape, generator=g) * 0.2)
+                    mod.running_var.copy_(torch.rand(mod.running_var.shape, generator=g) * 1.5 + 0.5)
+                    mod.num_batches_tracked.fill_(7)
+            elif isinstance(mod, (nn.Conv2d, nn.Linear)) and mod.bias is not None:
+                b = 1.0 / mod.weight[0].numel() ** 0.5
+                mod.bias.copy_((torch.rand(mod.bias.shape, generator=g) * 2 - 1) * b)
+
+
+def relerr(a, b):
+    a, b = a.double().flatten(), b.double().flatten()
+    nb = b.norm().item()
+    d = (a - b).norm().item()
+    return d / nb if nb > 0 else d
+
+
+def run(cmd):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (exit %d):\n%s" % (" ".join(cmd), p.returncode,
+                                                          p.stdout.decode(errors="replace")))
+
+
+def set_masks(model, out, step, n):
+    for name, mod in model.named_modules():
+        if isinstance(mod, MaskedDropout):
+            key = "dropout.%s.%d" % (name, step)
+            if key not in out:
+                raise RuntimeError("gradcheck wrote no mask %s" % key)
+            mod.mask = out[key].reshape(n, -1)
+
+
+class Report:
+    def __init__(self, net, verbose):
+        self.net, self.verbose = net, verbose
+        self.passed = self.failed = 0
+
+    def line(self, ok, what, text, details):
+        """ok: True, False, or None (measured, not checked: "info")."""
+        if ok is not None:
+            self.passed += ok
+            self.failed += not ok
+        print("%-4s  %-9s %-28s %s" % ("info" if ok is None else "ok" if ok else "FAIL", self.net, what, text))
+        for d in details:
+            print("        " + d)
+        sys.stdout.flush()
+
+
+def table(errs, tol, verbose):
+    """The tensors over tol (all with verbose), worst first."""
+    rows = sorted(errs.items(), key=lambda kv: -kv[1])
+    return ["%-40s %.3g%s" % (k, e, "  > %g" % tol if e > tol else "")
+            for k, e in rows if verbose or not e <= tol]
+
+
+def main(argv):
+    verbose = "-v" in argv
+    argv = [a for a in argv if a != "-v"]
+    if len(argv) != 4 or argv[1] not in NETS:
+        sys.stderr.write(__doc__)
+        return 2
+    name, gradcheck, work = argv[1], argv[2], argv[3]
+    os.makedirs(work, exist_ok=True)
+    netfile, build, n = NETS[name]
+    netfile = os.path.join(ROOT, netfile)
+    rep = Report(name, verbose)
+
+    torch.manual_seed(SEED)
+    model = build()
+    randomize(model)
+    state0 = {k: v.clone() for k, v in model.state_dict().items()}
+    wpath = os.path.join(work, name + ".weights.safetensors")
+    st.save({k: v.contiguous() for k, v in state0.items()}, wpath)
+
+    c, h, w = {"lenet5": (1, 32, 32), "resnet20": (3, 32, 32), "concat_gn": (3, 12, 12)}[name]
+    g = torch.Generator().manual_seed(SEED + 2)
+    S = STEPS
+    xs = torch.randn(S, n, c, h, w, generator=g)
+    ys = torch.randint(0, 10, (S, n), generator=g)
+    bpath = os.path.join(work, name + ".batches.safetensors")
+    st.save({"x": xs, "labels": ys.float()}, bpath)
+    learnable = {k for k, _ in model.named_parameters()}
+
+    def fresh(dtype=torch.float64):
+        m = build().to(dtype)
+        m.load_state_dict(state0)
+        return m.train()
+
+    # ---- 3. loss and gradients --------------------------------------------
+    opath = os.path.join(work, name + ".grads.safetensors")
+    run([gradcheck, netfile, wpath, bpath, opath])
+    out = st.load(opath)
+    m = fresh()
+    set_masks(m, out, 0, n)
+    logits = m(xs[0].double())
+    loss = F.cross_entropy(logits, ys[0])
+    loss.backward()
+    lerr = abs(out["loss"][0].item() - loss.item()) / abs(loss.item())
+    gerrs = {k: relerr(out["grad." + k], p.grad) for k, p in m.named_parameters()}
+    serrs = {k: relerr(out[k], v) for k, v in m.state_dict().items()
+             if k not in learnable and not k.endswith("num_batches_tracked")}
+    worst = max(gerrs, key=gerrs.get)
+    ok = lerr <= TOL_LOSS and all(e <= TOL_GRAD for e in gerrs.values()) \
+        and all(e <= TOL_STATS for e in serrs.values())
+    text = "loss %.4f rel %.1e; %d grads worst %.1e (%s)" % (loss.item(), lerr, len(gerrs),
+                                                              gerrs[worst], worst)
+    if serrs:
+        text += "; running stats %.1e" % max(serrs.values())
+    details = table(gerrs, TOL_GRAD, verbose) + table(serrs, TOL_STATS, verbose)
+    if lerr > TOL_LOSS:
+        details.insert(0, "loss: cnnrt %.8g, torch %.8g" % (out["loss"][0].item(), loss.item()))
+    rep.line(ok, "loss+gradients", text, details)
+
+    # ---- 4. ten steps of each optimizer -------------------------------------
+    def train(dtype, cls, kw, make_sched, out):
+        m = fresh(dtype)
+        opt = cls(m.parameters(), **kw)
+        sch = make_sched(opt)
+        lrs, losses = [], []
+        for t in range(STEPS):
+            set_masks(m, out, t, n)
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.zero_grad()
+            loss = F.cross_entropy(m(xs[t % S].to(dtype)), ys[t % S])
+            loss.backward()
+            losses.append(loss.item())
+            opt.step()
+            if sch is not None:
+                sch.step()
+        return {k: v for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")}, lrs, losses
+
+    masks = []
+    for i, (label, cls, kw, opts, sched, warm) in enumerate(configs()):
+        sargs, make_sched = schedule_args(sched, warm, kw["lr"])
+        opath = os.path.join(work, "%s.steps%d.safetensors" % (name, i))
+        run([gradcheck, netfile, wpath, bpath, opath, "--steps", str(STEPS)] + opts + sargs)
+        out = st.load(opath)
+        sd, lrs, losses = train(torch.float64, cls, kw, make_sched, out)
+        sd32 = train(torch.float32, cls, kw, make_sched, out)[0]
+        masks += [v for k, v in out.items() if k.startswith("dropout.")]
+        perrs = {k: relerr(out[k], v) for k, v in sd.items()}
+        f32 = max(relerr(sd32[k], v) for k, v in sd.items())
+        uerrs = {k: relerr(out[k].double() - state0[k].double(), v - state0[k].double())
+                 for k, v in sd.items() if k in learnable}
+        lrerr = max(abs(a - b) / b for a, b in zip(out["lr"].tolist(), lrs))
+        losserr = max(abs(a - b) / abs(b) for a, b in zip(out["loss"].tolist(), losses))
+        worst = max(perrs, key=perrs.get)
+        ok = all(e <= TOL_PARAM for e in perrs.values()) and lrerr <= TOL_LR
+        if not STEPS_GATED[name]:
+            ok = None
+        what = "%s lr=%g wd=%g %s%s" % (label, kw["lr"], kw["weight_decay"], sched,
+                                        "+warmup%d" % warm if warm else "")
+        text = "params %.1e (%s; torch f32 %.1e); update %.1e; losses %.1e; lr %.0e" % (
+            perrs[worst], worst, f32, max(uerrs.values()), losserr, lrerr)
+        details = table(perrs, TOL_PARAM, verbose) if ok is not None or verbose else []
+        if lrerr > TOL_LR:
+            details.insert(0, "lr per step: cnnrt %s, torch %s" % (out["lr"].tolist(), lrs))
+        rep.line(ok, what, text, details)
+
+    # ---- dropout statistics -------------------------------------------------
+    for mod in model.modules():
+        if isinstance(mod, MaskedDropout):
+            allm = torch.cat([v.flatten() for v in masks])
+            p, N = mod.p, allm.numel()
+            zeros = (allm == 0).double().mean().item()
+            sigma = (p * (1 - p) / N) ** 0.5
+            scale = torch.tensor(1.0 / (1.0 - p), dtype=torch.float32)
+            kept_ok = bool((allm[allm != 0] == scale).all())
+            ok = abs(zeros - p) <= 5 * sigma and kept_ok
+            rep.line(ok, "dropout masks", "p %.2f: %d draws, %.4f zero (|Δ| = %.1f σ), kept ×1/(1−p) %s"
+                     % (p, N, zeros, abs(zeros - p) / sigma, "exactly" if kept_ok else "WRONG"), [])
+            break
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    import warnings
+    warnings.simplefilter("ignore")     # SequentialLR's step(0) deprecation notice
+    try:
+        sys.exit(main(sys.argv))
+    except RuntimeError as e:
+        print("FAIL  %s" % e)
+        sys.exit(1)
