@@ -23,6 +23,7 @@
 #include "cnnc.h"
 
 #include "cnnrt_net.h"
+#include "plot.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -35,7 +36,7 @@
 
 enum { O_DATA = 256, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_SAVE, O_RESUME, O_SEED, O_THREADS, O_MOMENTUM,
        O_WD, O_SCHEDULE, O_WARMUP, O_STEP_SIZE, O_GAMMA, O_MIN_LR, O_SMOOTH, O_NORMALIZE, O_LOG,
-       O_LIMIT_TRAIN, O_LIMIT_TEST, O_BETA1, O_BETA2, O_EPS, O_QUIET, O_VERSION };
+       O_LIMIT_TRAIN, O_LIMIT_TEST, O_BETA1, O_BETA2, O_EPS, O_QUIET, O_VERSION, O_PLOT };
 
 static void usage(FILE *f) {
     fputs("usage: cnnc-train MODEL.net --data DIR --save FILE [options]\n"
@@ -60,6 +61,8 @@ static void usage(FILE *f) {
           "  --seed N              initial weights, dropout and data order (default 1)\n"
           "  --threads N           BLAS threads (default 1)\n"
           "  --log FILE            CSV log (default: FILE.csv beside --save)\n"
+          "  --plot FILE           SVG of the loss and accuracy curves, rewritten after every\n"
+          "                        epoch (default: FILE.svg beside --save)\n"
           "  --limit-train N --limit-test N   use the first N images only\n"
           "  --quiet               no progress output\n"
           "  --version             print the version\n"
@@ -116,7 +119,7 @@ static void fmt_time(char *buf, size_t n, double s) {
 }
 
 typedef struct Args {
-    const char *net, *data, *save, *resume, *log, *opt, *schedule, *normalize;
+    const char *net, *data, *save, *resume, *log, *opt, *schedule, *normalize, *plot;
     long epochs, batch, warmup, step_size, limit_train, limit_test, threads;
     unsigned long long seed;
     double lr, momentum, wd, gamma, min_lr, smoothing, beta1, beta2, eps;
@@ -142,6 +145,7 @@ static int parse_args(int argc, char **argv, Args *a) {
         { "gamma", required_argument, NULL, O_GAMMA }, { "min-lr", required_argument, NULL, O_MIN_LR },
         { "label-smoothing", required_argument, NULL, O_SMOOTH },
         { "normalize", required_argument, NULL, O_NORMALIZE }, { "log", required_argument, NULL, O_LOG },
+        { "plot", required_argument, NULL, O_PLOT },
         { "limit-train", required_argument, NULL, O_LIMIT_TRAIN },
         { "limit-test", required_argument, NULL, O_LIMIT_TEST },
         { "beta1", required_argument, NULL, O_BETA1 }, { "beta2", required_argument, NULL, O_BETA2 },
@@ -184,6 +188,7 @@ static int parse_args(int argc, char **argv, Args *a) {
         case O_SMOOTH: a->smoothing = x; break;
         case O_NORMALIZE: a->normalize = optarg; break;
         case O_LOG: a->log = optarg; break;
+        case O_PLOT: a->plot = optarg; break;
         case O_LIMIT_TRAIN: a->limit_train = l; break;
         case O_LIMIT_TEST: a->limit_test = l; break;
         case O_BETA1: a->beta1 = x; break;
@@ -353,14 +358,31 @@ int main(int argc, char **argv) {
     float *out = malloc(sizeof(float) * (size_t)desc->out_size * (size_t)a.batch);
     if (!xb || !yb || !perm || !out) { fputs("cnnc-train: error: out of memory\n", stderr); return 2; }
     bool tty = isatty(2) && !a.quiet;
+
+    /* the curves: the epochs of a continued log, then this run's epochs and
+     * running-loss points (about ten per epoch when epochs are long enough) */
+    const char *plotpath = a.plot ? a.plot : arena_printf("%s.svg", a.save);
+    const char *title = arena_printf("%s — %s, lr %g%s%s, batch %ld", g->name, a.opt, a.lr,
+                                     strcmp(a.schedule, "constant") ? " " : "",
+                                     strcmp(a.schedule, "constant") ? a.schedule : "", a.batch);
+    long every = steps_per_epoch >= 20 ? steps_per_epoch / 10 : 0;
+    PlotPoint *prev = NULL, *pts;
+    int nprev = 0, npts = 0;
+    if (first_epoch > 0 && !log_stdout && plot_read_log(logpath, &prev, &nprev, err, sizeof err) != 0) nprev = 0;
+    while (nprev > 0 && prev[nprev - 1].epoch > (double)first_epoch) nprev--;
+    pts = malloc(sizeof *pts * ((size_t)nprev + (size_t)(a.epochs - first_epoch) *
+                                (size_t)(every ? steps_per_epoch / every + 2 : 1) + 1));
+    if (!pts) { fputs("cnnc-train: error: out of memory\n", stderr); return 2; }
+    for (; npts < nprev; npts++) pts[npts] = prev[npts];
+    free(prev);
     int status = 0;
 
     if (!a.quiet)
         fprintf(stderr, "training %s: %ld params, %d train / %d test images, batch %ld, %s lr %g, %ld epochs\n",
                 g->name, desc->nparams, ntrain, ntest, a.batch, a.opt, a.lr, a.epochs);
     for (long ep = first_epoch; ep < a.epochs && !status; ep++) {
-        double t0 = now(), loss_sum = 0;
-        long correct = 0, seen = 0;
+        double t0 = now(), loss_sum = 0, run_sum = 0;
+        long correct = 0, seen = 0, run_seen = 0;
         shuffle(perm, ntrain, a.seed, ep);
         for (long s = 0; s < steps_per_epoch; s++) {
             int n = (int)(ntrain - s * a.batch < a.batch ? ntrain - s * a.batch : a.batch);
@@ -390,6 +412,14 @@ int main(int argc, char **argv) {
             }
             loss_sum += loss * n;
             seen += n;
+            run_sum += loss * n;
+            run_seen += n;
+            if (every && ((s + 1) % every == 0 || s == steps_per_epoch - 1)) {
+                pts[npts++] = (PlotPoint){ .epoch = (double)ep + (double)(s + 1) / (double)steps_per_epoch,
+                                           .train_loss = run_sum / (double)run_seen, .partial = true };
+                run_sum = 0;
+                run_seen = 0;
+            }
             if (tty && (s % 10 == 0 || s == steps_per_epoch - 1)) {
                 double el = now() - t0, frac = (double)(s + 1) / (double)steps_per_epoch;
                 char eta[32];
@@ -429,6 +459,10 @@ int main(int argc, char **argv) {
         fprintf(log, "%ld,%ld,%.6g,%.6f,%.4f,%.4f,%.3f\n", ep + 1, cnnrt_net_step(net), cur_lr,
                 loss_sum / seen, 100.0 * correct / seen, test_acc, secs);
         fflush(log);
+        pts[npts++] = (PlotPoint){ .epoch = (double)(ep + 1), .train_loss = loss_sum / seen,
+                                   .train_acc = 100.0 * correct / seen, .test_acc = test_acc };
+        if (plot_training_svg(plotpath, title, pts, npts, err, sizeof err) != 0)
+            fprintf(stderr, "cnnc-train: warning: %s\n", err);
         cnnrt_ckpt_meta extra[2];
         int nextra = 0;
         char epochs_txt[32];
@@ -441,7 +475,7 @@ int main(int argc, char **argv) {
         }
     }
     if (!log_stdout) fclose(log);
-    free(xb); free(yb); free(perm); free(out);
+    free(xb); free(yb); free(perm); free(out); free(pts);
     cnnrt_net_free(net);
     cnnrt_dataset_free(&ds);
     arena_free_all();
