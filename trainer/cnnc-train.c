@@ -12,7 +12,8 @@
  *
  * Each epoch: one pass over the training set in an order drawn from
  * (seed, epoch), then test accuracy, a CSV line (--log, default FILE.csv
- * beside --save) and an atomic rewrite of --save.  A run resumed from the
+ * beside --save), an SVG plot of the curves so far (--plot, default
+ * FILE.svg; plot.c) and an atomic rewrite of --save.  A run resumed from the
  * end of an epoch continues bit for bit.  A NaN or infinite loss stops
  * training with the step and the first layer whose gradient went bad; the
  * last checkpoint (from the previous epoch) stays as it was.
