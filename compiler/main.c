@@ -38,9 +38,9 @@ static void usage(FILE *out) {
           "  --version             print the version\n"
           "  -h, --help            this help\n"
           "\n"
-          "FILE may be - for standard input.  -o - writes a report or --emit pytorch\n"
-          "to standard output (generated C is two files and needs a name).  -- ends\n"
-          "the options.\n"
+          "FILE may be - for standard input.  -o - writes a report, --dot or --emit\n"
+          "pytorch to standard output (generated C is two files and needs a name).\n"
+          "-- ends the options.\n"
           "\n"
           "Exit status: 0 ok, 1 errors in the input (the network, an include, the\n"
           "weights), 2 bad usage or an output failure.\n", out);

@@ -5,8 +5,8 @@
 #     exit codes;
 #   - an unknown option or a missing argument is a usage error: one line
 #     naming it, "Try 'PROG --help'", exit 2, nothing on stdout;
-#   - - as the input reads stdin; -o - writes text outputs (report, PyTorch
-#     export) to stdout, and is a clear error for generated C (two files);
+#   - - as the input reads stdin; -o - writes text outputs (report, --dot,
+#     PyTorch export) to stdout, and is a clear error for generated C (two files);
 #   - -- ends the options;
 #   - errors in the input are file:line:col: error: on stderr, exit 1; a
 #     missing input is exit 1; an output that cannot be written is exit 2;
@@ -75,6 +75,9 @@ run "$CNNC" "$NET" --report -o -
 run "$CNNC" "$NET" --emit pytorch -o -
 [ $rc -eq 0 ] && has out "^class " && ok "cnnc --emit pytorch -o - writes the module to stdout" ||
     no "cnnc --emit pytorch -o - (exit $rc)"
+run "$CNNC" "$NET" --dot -o -
+[ $rc -eq 0 ] && has out "^digraph " && ok "cnnc --dot -o - writes the picture to stdout" ||
+    no "cnnc --dot -o - (exit $rc)"
 for mode in "" --train; do
     run "$CNNC" "$NET" $mode -o -
     if [ $rc -eq 2 ] && has err "^cnnc: error: -o -: generated C is two files" && [ ! -s "$T/out" ]; then
