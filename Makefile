@@ -79,6 +79,9 @@ $(B)/cnnc: $(B)/compiler/main.o $(CC_OBJS)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -lcjson -lm
 
 # --- the runtime --------------------------------------------------------------
+# The kernels are written for the vectoriser: -O3 (same results as -O2: no
+# fast-math, and ISO C mode keeps floating-point contraction off).
+$(RT_OBJS): CFLAGS += -O3
 $(B)/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Iruntime -c -o $@ $<

@@ -28,9 +28,10 @@ void cnnrt_relu_backward(float *dx,            /* [count] += */
                          size_t count)
 {
     /* differentiates:  y = x > 0 ? x : 0 */
-    for (size_t i = 0; i < count; i++)
-        if (x[i] > 0.0f)
-            dx[i] += dy[i];
+    for (size_t i = 0; i < count; i++) {
+        const float g = dy[i];            /* loaded unconditionally: the loop vectorises */
+        dx[i] += x[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 void cnnrt_leaky_relu_forward(float *y, const float *x, /* [count] */
