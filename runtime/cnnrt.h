@@ -45,8 +45,9 @@ enum { CNNRT_OK = 0, CNNRT_EINVAL = 1 };
 int cnnrt_out_size(int in, int pad_lo, int pad_hi, int k, int stride, int dil);
 
 /* ==================================================================== conv.c
- * 2-D convolution, training forward/backward.  Fast path: im2col + sgemm
- * per image and per group; a naive reference sits beside it.
+ * 2-D convolution, training forward/backward.  Fast path: im2col of a
+ * chunk of images (sized to the cache) + one sgemm per chunk and group; a
+ * naive reference sits beside it.
  *
  * Fill every field except OH/OW, then call cnnrt_conv_geom_finish, which
  * validates the geometry and fills OH/OW.  Padding may be asymmetric
@@ -67,16 +68,18 @@ typedef struct cnnrt_conv_geom {
 /* Validates g and fills g->OH, g->OW.  CNNRT_OK or CNNRT_EINVAL. */
 int cnnrt_conv_geom_finish(cnnrt_conv_geom *g);
 
-/* Floats of scratch the fast conv kernels need (forward and backward):
- * one group's im2col matrix for one image, (C/groups)·KH·KW · OH·OW.
- * May be 0 (1×1, stride 1, no padding needs none; scratch may then be NULL). */
-size_t cnnrt_conv_scratch_floats(const cnnrt_conv_geom *g);
+/* Floats of scratch the fast conv kernels need (forward and backward) for
+ * batches of up to n images: for a chunk of m ≤ n images (as many as fit
+ * about 1 MiB, at least one), one group's im2col matrix and output,
+ * m·((C/groups)·KH·KW + Cout/groups)·OH·OW.  Scratch sized for n serves
+ * every batch of n or fewer images.  Never 0. */
+size_t cnnrt_conv_scratch_floats(const cnnrt_conv_geom *g, int n);
 
 void cnnrt_conv2d_forward(float *y,            /* [n][Cout][OH][OW] */
                           const float *x,      /* [n][C][H][W] */
                           const float *w,      /* [Cout][C/groups][KH][KW] */
                           const float *b,      /* [Cout] or NULL (no bias) */
-                          float *scratch,      /* cnnrt_conv_scratch_floats(g) */
+                          float *scratch,      /* cnnrt_conv_scratch_floats(g, ≥ n) */
                           int n, const cnnrt_conv_geom *g);
 
 void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
@@ -85,7 +88,7 @@ void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
                            const float *dy,    /* [n][Cout][OH][OW] */
                            const float *x,     /* [n][C][H][W] forward input (may be NULL if dw is NULL) */
                            const float *w,     /* [Cout][C/groups][KH][KW] */
-                           float *scratch,     /* cnnrt_conv_scratch_floats(g) */
+                           float *scratch,     /* cnnrt_conv_scratch_floats(g, ≥ n) */
                            int n, const cnnrt_conv_geom *g);
 
 /* Naive direct loops, for tests. Same contracts, no scratch. */

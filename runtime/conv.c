@@ -8,24 +8,31 @@
  *   G            groups;  Cg = C/G input and Cog = Cout/G output channels per group
  *   KH, KW       kernel;  K = Cg·KH·KW, the length of one im2col column
  *   OH, OW       output;  P = OH·OW output pixels per channel
+ *   m            images in a chunk (chunk_images); N = m·P columns
  *   x   [n][C][H][W]          y, dy [n][Cout][OH][OW]
  *   w   [Cout][Cg][KH][KW]    b [Cout]
- *   col [K][P]                one group of one image, unrolled (im2col)
+ *   col [K][N]                one group of m images, unrolled (im2col), image j
+ *                             in columns j·P … j·P+P−1
+ *   t   [Cog][N]              one group's output (or its gradient) for m images
  *
- * Forward, per image i and group g:
- *   col   = im2col(x[i], channels g·Cg … g·Cg+Cg−1)
- *   Y_g   = W_g · col            (W_g [Cog][K], Y_g [Cog][P])
- *   y    += b
- * Backward:
- *   dW_g += dY_g · colᵀ
- *   dcol  = W_gᵀ · dY_g;  dx += col2im(dcol)
- *   db   += Σ_{i,p} dY
- * A 1×1 kernel with stride 1 and no padding uses x itself as col.
+ * The batch is cut into chunks of m images whose col and t fit a fixed
+ * budget (CHUNK_FLOATS, about the L2 cache), so one sgemm covers m images.
+ * Forward, per chunk and group g:
+ *   col   = im2col(x[i…i+m−1], channels g·Cg … g·Cg+Cg−1)
+ *   t     = W_g · col            (W_g [Cog][K], t [Cog][N])
+ *   y     = t + b                (scattered back to [n][Cout][P])
+ * Backward, per chunk and group:
+ *   t     = dy                   (gathered to [Cog][N]);  db += Σ_N t
+ *   dW_g += t · colᵀ
+ *   col   = W_gᵀ · t;  dx += col2im(col)
  */
 #include "cnnrt.h"
 
 #include <cblas.h>
 #include <string.h>
+
+/* Floats of col + t per chunk: 256 Ki floats, 1 MiB. */
+#define CHUNK_FLOATS ((size_t)1 << 18)
 
 int cnnrt_out_size(int in, int pad_lo, int pad_hi, int k, int stride, int dil)
 {
@@ -49,69 +56,102 @@ int cnnrt_conv_geom_finish(cnnrt_conv_geom *g)
     return CNNRT_OK;
 }
 
-/* True when x itself, one group's channels of one image, is the im2col matrix. */
-static int is_pointwise(const cnnrt_conv_geom *g)
+/* Images per chunk for a batch of n: as many as fit CHUNK_FLOATS, at least 1. */
+static int chunk_images(const cnnrt_conv_geom *g, int n)
 {
-    return g->KH == 1 && g->KW == 1 && g->SH == 1 && g->SW == 1 &&
-           g->PT == 0 && g->PL == 0 && g->PB == 0 && g->PR == 0;
+    const size_t per = (size_t)((g->C / g->groups) * g->KH * g->KW + g->Cout / g->groups) *
+                       (size_t)g->OH * g->OW;
+    size_t m = CHUNK_FLOATS / per;
+    if (m < 1)
+        m = 1;
+    return m < (size_t)n ? (int)m : n;
 }
 
-size_t cnnrt_conv_scratch_floats(const cnnrt_conv_geom *g)
+size_t cnnrt_conv_scratch_floats(const cnnrt_conv_geom *g, int n)
 {
-    if (is_pointwise(g))
-        return 0;
-    return (size_t)(g->C / g->groups) * g->KH * g->KW * (size_t)g->OH * g->OW;
+    if (n < 1)
+        n = 1;
+    return (size_t)chunk_images(g, n) *
+           (size_t)((g->C / g->groups) * g->KH * g->KW + g->Cout / g->groups) * (size_t)g->OH * g->OW;
 }
 
-/* col[(c·KH+kh)·KW+kw][oh·OW+ow] = x[c][oh·SH−PT+kh·DH][ow·SW−PL+kw·DW], 0 outside. */
-static void im2col(float *col,             /* [Cg·KH·KW][OH·OW] */
-                   const float *x,         /* [Cg][H][W], one group of one image */
+/* Output columns [ow0, ow1) whose input column ow·SW + off lies in [0, W). */
+static void valid_cols(int off, const cnnrt_conv_geom *g, int *ow0, int *ow1)
+{
+    int a = off >= 0 ? 0 : (-off + g->SW - 1) / g->SW;
+    int b = g->W - 1 - off < 0 ? 0 : (g->W - 1 - off) / g->SW + 1;
+    if (b > g->OW)
+        b = g->OW;
+    if (a > b)
+        a = b;
+    *ow0 = a;
+    *ow1 = b;
+}
+
+/* col[(c·KH+kh)·KW+kw][oh·OW+ow] = x[c][oh·SH−PT+kh·DH][ow·SW−PL+kw·DW], 0 outside;
+ * row r of col starts at col + r·ld. */
+static void im2col(float *restrict col,       /* [Cg·KH·KW][ld], P used per row */
+                   size_t ld,
+                   const float *restrict x,   /* [Cg][H][W], one group of one image */
                    int Cg, const cnnrt_conv_geom *g)
 {
-    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
     for (int c = 0; c < Cg; c++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int kw = 0; kw < g->KW; kw++) {
-                float *row = col + ((size_t)(c * g->KH + kh) * g->KW + kw) * OH * OW;
+                float *row = col + (size_t)((c * g->KH + kh) * g->KW + kw) * ld;
                 const float *xc = x + (size_t)c * H * W;
+                const int off = kw * g->DW - g->PL;
+                int ow0, ow1;
+                valid_cols(off, g, &ow0, &ow1);
                 for (int oh = 0; oh < OH; oh++) {
-                    int ih = oh * g->SH - g->PT + kh * g->DH;
+                    const int ih = oh * g->SH - g->PT + kh * g->DH;
                     float *r = row + (size_t)oh * OW;
                     if (ih < 0 || ih >= H) {
-                        memset(r, 0, sizeof(float) * (size_t)OW);
+                        for (int ow = 0; ow < OW; ow++)
+                            r[ow] = 0.0f;
                         continue;
                     }
                     const float *xr = xc + (size_t)ih * W;
-                    for (int ow = 0; ow < OW; ow++) {
-                        int iw = ow * g->SW - g->PL + kw * g->DW;
-                        r[ow] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
-                    }
+                    for (int ow = 0; ow < ow0; ow++)
+                        r[ow] = 0.0f;
+                    if (SW == 1)
+                        memcpy(r + ow0, xr + ow0 + off, sizeof(float) * (size_t)(ow1 - ow0));
+                    else
+                        for (int ow = ow0; ow < ow1; ow++)
+                            r[ow] = xr[ow * SW + off];
+                    for (int ow = ow1; ow < OW; ow++)
+                        r[ow] = 0.0f;
                 }
             }
 }
 
-/* Adjoint of im2col: dx[c][ih][iw] += dcol[(c·KH+kh)·KW+kw][oh·OW+ow]. */
-static void col2im_add(float *dx,          /* [Cg][H][W] += */
-                       const float *dcol,  /* [Cg·KH·KW][OH·OW] */
-                       int Cg, const cnnrt_conv_geom *g)
+/* Adjoint of im2col: dx[c][ih][iw] += col[(c·KH+kh)·KW+kw][oh·OW+ow]. */
+static void col2im_add(float *restrict dx,        /* [Cg][H][W] += */
+                       const float *restrict col, /* [Cg·KH·KW][ld] */
+                       size_t ld, int Cg, const cnnrt_conv_geom *g)
 {
-    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
     for (int c = 0; c < Cg; c++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int kw = 0; kw < g->KW; kw++) {
-                const float *row = dcol + ((size_t)(c * g->KH + kh) * g->KW + kw) * OH * OW;
+                const float *row = col + (size_t)((c * g->KH + kh) * g->KW + kw) * ld;
                 float *dxc = dx + (size_t)c * H * W;
+                const int off = kw * g->DW - g->PL;
+                int ow0, ow1;
+                valid_cols(off, g, &ow0, &ow1);
                 for (int oh = 0; oh < OH; oh++) {
-                    int ih = oh * g->SH - g->PT + kh * g->DH;
+                    const int ih = oh * g->SH - g->PT + kh * g->DH;
                     if (ih < 0 || ih >= H)
                         continue;
                     const float *r = row + (size_t)oh * OW;
                     float *dxr = dxc + (size_t)ih * W;
-                    for (int ow = 0; ow < OW; ow++) {
-                        int iw = ow * g->SW - g->PL + kw * g->DW;
-                        if (iw >= 0 && iw < W)
-                            dxr[iw] += r[ow];
-                    }
+                    if (SW == 1)
+                        for (int ow = ow0; ow < ow1; ow++)
+                            dxr[ow + off] += r[ow];
+                    else
+                        for (int ow = ow0; ow < ow1; ow++)
+                            dxr[ow * SW + off] += r[ow];
                 }
             }
 }
@@ -120,35 +160,48 @@ void cnnrt_conv2d_forward(float *y,            /* [n][Cout][OH][OW] */
                           const float *x,      /* [n][C][H][W] */
                           const float *w,      /* [Cout][Cg][KH][KW] */
                           const float *b,      /* [Cout] or NULL */
-                          float *scratch,      /* [K][P] */
+                          float *scratch,      /* cnnrt_conv_scratch_floats(g, n) */
                           int n, const cnnrt_conv_geom *g)
 {
     const int G = g->groups, Cg = g->C / G, Cog = g->Cout / G;
     const int K = Cg * g->KH * g->KW, P = g->OH * g->OW;
     const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * P;
-    const int direct = is_pointwise(g);
+    const int mc = chunk_images(g, n);
 
-    for (int i = 0; i < n; i++) {
+    for (int i0 = 0; i0 < n; i0 += mc) {
+        const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
+        float *col = scratch, *t = scratch + (size_t)K * N;
         for (int gi = 0; gi < G; gi++) {
-            const float *xg = x + i * xs + (size_t)gi * Cg * g->H * g->W;
-            const float *col = xg;
-            if (!direct) {
-                im2col(scratch, xg, Cg, g);
-                col = scratch;
-            }
-            const float *wg = w + (size_t)gi * Cog * K;
-            float *yg = y + i * ys + (size_t)gi * Cog * P;
-            /* Y_g = W_g · col      [Cog][P] = [Cog][K] · [K][P] */
+            for (int j = 0; j < m; j++)
+                im2col(col + (size_t)j * P, (size_t)N, x + (i0 + j) * xs + (size_t)gi * Cg * g->H * g->W,
+                       Cg, g);
+            /* t = W_g · col      [Cog][N] = [Cog][K] · [K][N] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                        Cog, P, K, 1.0f, wg, K, col, P, 0.0f, yg, P);
-        }
-        if (b) {
-            float *yi = y + i * ys;
-            for (int co = 0; co < g->Cout; co++)
-                for (int p = 0; p < P; p++)
-                    yi[(size_t)co * P + p] += b[co];
+                        Cog, N, K, 1.0f, w + (size_t)gi * Cog * K, K, col, N, 0.0f, t, N);
+            /* y[i0+j][g·Cog+co] = t[co][j·P …] + b */
+            for (int j = 0; j < m; j++)
+                for (int co = 0; co < Cog; co++) {
+                    const float *restrict tr = t + (size_t)co * N + (size_t)j * P;
+                    float *restrict yr = y + (i0 + j) * ys + (size_t)(gi * Cog + co) * P;
+                    const float bc = b ? b[gi * Cog + co] : 0.0f;
+                    for (int p = 0; p < P; p++)
+                        yr[p] = tr[p] + bc;
+                }
         }
     }
+}
+
+/* Σ v[0..len), eight partial sums (vectorisable without reassociation). */
+static float sum8(const float *v, int len)
+{
+    float s[8] = {0};
+    int k = 0;
+    for (; k + 8 <= len; k += 8)
+        for (int l = 0; l < 8; l++)
+            s[l] += v[k + l];
+    for (; k < len; k++)
+        s[0] += v[k];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
 void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
@@ -157,50 +210,53 @@ void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
                            const float *dy,    /* [n][Cout][OH][OW] */
                            const float *x,     /* [n][C][H][W] */
                            const float *w,     /* [Cout][Cg][KH][KW] */
-                           float *scratch,     /* [K][P] */
+                           float *scratch,     /* cnnrt_conv_scratch_floats(g, n) */
                            int n, const cnnrt_conv_geom *g)
 {
-    /* differentiates:  Y_g = W_g · col;  y += b */
+    /* differentiates:  t = W_g · col;  y = t + b */
     const int G = g->groups, Cg = g->C / G, Cog = g->Cout / G;
     const int K = Cg * g->KH * g->KW, P = g->OH * g->OW;
     const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * P;
-    const int direct = is_pointwise(g);
+    const int mc = chunk_images(g, n);
 
-    for (int i = 0; i < n; i++) {
-        const float *dyi = dy + i * ys;
+    if (!dx && !dw) {
         if (db)
-            for (int co = 0; co < g->Cout; co++) {
-                float s = 0.0f;
-                for (int p = 0; p < P; p++)
-                    s += dyi[(size_t)co * P + p];
-                db[co] += s;
-            }
+            for (int i = 0; i < n; i++)
+                for (int co = 0; co < g->Cout; co++)
+                    db[co] += sum8(dy + i * ys + (size_t)co * P, P);
+        return;
+    }
+    for (int i0 = 0; i0 < n; i0 += mc) {
+        const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
+        float *col = scratch, *t = scratch + (size_t)K * N;
         for (int gi = 0; gi < G; gi++) {
-            const size_t xoff = i * xs + (size_t)gi * Cg * g->H * g->W;
-            const float *dyg = dyi + (size_t)gi * Cog * P;
+            const size_t goff = (size_t)gi * Cg * g->H * g->W;
             const float *wg = w + (size_t)gi * Cog * K;
-            if (dw) {
-                const float *col = x + xoff;
-                if (!direct) {
-                    im2col(scratch, x + xoff, Cg, g);
-                    col = scratch;
+            /* t[co][j·P …] = dy[i0+j][g·Cog+co];  db += Σ dy */
+            for (int co = 0; co < Cog; co++) {
+                float s = 0.0f;
+                for (int j = 0; j < m; j++) {
+                    const float *dyr = dy + (i0 + j) * ys + (size_t)(gi * Cog + co) * P;
+                    memcpy(t + (size_t)co * N + (size_t)j * P, dyr, sizeof(float) * (size_t)P);
+                    if (db)
+                        s += sum8(dyr, P);
                 }
-                /* dW_g += dY_g · colᵀ      [Cog][K] += [Cog][P] · [P][K] */
+                if (db)
+                    db[gi * Cog + co] += s;
+            }
+            if (dw) {
+                for (int j = 0; j < m; j++)
+                    im2col(col + (size_t)j * P, (size_t)N, x + (i0 + j) * xs + goff, Cg, g);
+                /* dW_g += t · colᵀ      [Cog][K] += [Cog][N] · [N][K] */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                            Cog, K, P, 1.0f, dyg, P, col, P,
-                            1.0f, dw + (size_t)gi * Cog * K, K);
+                            Cog, K, N, 1.0f, t, N, col, N, 1.0f, dw + (size_t)gi * Cog * K, K);
             }
             if (dx) {
-                if (direct) {
-                    /* dx_g += W_gᵀ · dY_g      [Cg][HW] += [Cg][Cog] · [Cog][HW] */
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                                K, P, Cog, 1.0f, wg, K, dyg, P, 1.0f, dx + xoff, P);
-                } else {
-                    /* dcol = W_gᵀ · dY_g      [K][P] = [K][Cog] · [Cog][P] */
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                                K, P, Cog, 1.0f, wg, K, dyg, P, 0.0f, scratch, P);
-                    col2im_add(dx + xoff, scratch, Cg, g);
-                }
+                /* col = W_gᵀ · t      [K][N] = [K][Cog] · [Cog][N] */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                            K, N, Cog, 1.0f, wg, K, t, N, 0.0f, col, N);
+                for (int j = 0; j < m; j++)
+                    col2im_add(dx + (i0 + j) * xs + goff, col + (size_t)j * P, (size_t)N, Cg, g);
             }
         }
     }

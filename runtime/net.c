@@ -141,7 +141,7 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
         size_t per = op->kind == CNNRT_OP_BATCHNORM ? 1 : B;
         total += per * (size_t)(s0 + s1) + B * (size_t)am;
         if (op->kind == CNNRT_OP_CONV) {
-            size_t s = cnnrt_conv_scratch_floats(&op->conv);
+            size_t s = cnnrt_conv_scratch_floats(&op->conv, max_batch);
             if (s > scratch) scratch = s;
         }
     }
@@ -214,16 +214,20 @@ static void act_forward(int act, float slope, float *y, size_t count) {
     }
 }
 
-/* dpre = act'(pre) · dy, written (not accumulated), from the output y */
-static void act_backward(int act, float slope, float *dpre, const float *dy, const float *y, size_t count) {
-    memset(dpre, 0, count * sizeof(float));
+/* The gradient before a fused activation, act'(pre) · dy, from the output y:
+ * dy itself without an activation, else written (not accumulated) into tmp. */
+static const float *act_backward(int act, float slope, float *tmp, const float *dy, const float *y,
+                                 size_t count) {
+    if (act == CNNRT_ACT_NONE) return dy;
+    memset(tmp, 0, count * sizeof(float));
     switch (act) {
-    case CNNRT_ACT_RELU: cnnrt_relu_backward(dpre, dy, y, count); break;   /* y > 0 iff pre > 0 */
-    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_backward(dpre, dy, y, slope, count); break;
-    case CNNRT_ACT_TANH: cnnrt_tanh_backward(dpre, dy, y, count); break;
-    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_backward(dpre, dy, y, count); break;
-    default: memcpy(dpre, dy, count * sizeof(float)); break;
+    case CNNRT_ACT_RELU: cnnrt_relu_backward(tmp, dy, y, count); break;   /* y > 0 iff pre > 0 */
+    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_backward(tmp, dy, y, slope, count); break;
+    case CNNRT_ACT_TANH: cnnrt_tanh_backward(tmp, dy, y, count); break;
+    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_backward(tmp, dy, y, count); break;
+    default: return dy;
     }
+    return tmp;
 }
 
 static void forward(cnnrt_net *net, int n, int training, int upto) {
@@ -333,12 +337,12 @@ static void backward(cnnrt_net *net, int n, int from) {
         switch (op->kind) {
         case CNNRT_OP_CONV:
             /* forward: y = act(conv(x)) */
-            act_backward(op->act, op->slope, net->tmp, dy, y, cnt);
-            cnnrt_conv2d_backward(dx, dw, db, net->tmp, x, w, net->scratch, n, &op->conv);
+            cnnrt_conv2d_backward(dx, dw, db, act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w,
+                                  net->scratch, n, &op->conv);
             break;
         case CNNRT_OP_DENSE:
-            act_backward(op->act, op->slope, net->tmp, dy, y, cnt);
-            cnnrt_dense_backward(dx, dw, db, net->tmp, x, w, n, op->D, (int)d->value_size[op->out]);
+            cnnrt_dense_backward(dx, dw, db, act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w, n,
+                                 op->D, (int)d->value_size[op->out]);
             break;
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
