@@ -22,6 +22,57 @@
 
 /* ---- batch norm ----------------------------------------------------------- */
 
+/* Plane sums for the batch statistics: each plane of HW values is summed in
+ * float with eight partial sums (vectorisable without reassociation), the
+ * planes of a channel are added in double. */
+static float psum(const float *restrict v, int len)
+{
+    float s[8] = {0};
+    int k = 0;
+    for (; k + 8 <= len; k += 8)
+        for (int l = 0; l < 8; l++)
+            s[l] += v[k + l];
+    for (; k < len; k++)
+        s[k & 7] += v[k];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* Σ (v − m)² */
+static float psum_sq(const float *restrict v, float m, int len)
+{
+    float s[8] = {0};
+    int k = 0;
+    for (; k + 8 <= len; k += 8)
+        for (int l = 0; l < 8; l++) {
+            const float d = v[k + l] - m;
+            s[l] += d * d;
+        }
+    for (; k < len; k++) {
+        const float d = v[k] - m;
+        s[k & 7] += d * d;
+    }
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* Σ g and Σ g·(v − m) */
+static void psum_dot(const float *restrict g, const float *restrict v, float m, int len,
+                     float *sg, float *sgv)
+{
+    float s[8] = {0}, t[8] = {0};
+    int k = 0;
+    for (; k + 8 <= len; k += 8)
+        for (int l = 0; l < 8; l++) {
+            s[l] += g[k + l];
+            t[l] += g[k + l] * (v[k + l] - m);
+        }
+    for (; k < len; k++) {
+        s[k & 7] += g[k];
+        t[k & 7] += g[k] * (v[k] - m);
+    }
+    *sg = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    *sgv = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+}
+
 void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
                                    float *running_mean,  /* [C] in/out, or NULL */
                                    float *running_var,   /* [C] in/out, or NULL */
@@ -37,15 +88,18 @@ void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
     for (int c = 0; c < C; c++) {
         double s = 0.0;
         for (int i = 0; i < n; i++)
-            for (int k = 0; k < HW; k++)
-                s += x[i * cs + (size_t)c * HW + k];
+            s += psum(x + i * cs + (size_t)c * HW, HW);
         const double mean = s / M;
+        /* deviations from the mean rounded to float: exact to float rounding
+         * of the mean, the error cancels to first order in Σ(x − m)² */
+        const float meanf = (float)mean;
         double ss = 0.0;
         for (int i = 0; i < n; i++)
-            for (int k = 0; k < HW; k++) {
-                double d = x[i * cs + (size_t)c * HW + k] - mean;
-                ss += d * d;
-            }
+            ss += psum_sq(x + i * cs + (size_t)c * HW, meanf, HW);
+        const double dm = mean - meanf;
+        ss -= M * dm * dm;                            /* Σ(x−mean)² = Σ(x−m)² − M(mean−m)² */
+        if (ss < 0)
+            ss = 0;
         const double var = ss / M;                    /* biased: normalisation */
         const float invstd = (float)(1.0 / sqrt(var + eps));
         save_mean[c] = (float)mean;
@@ -58,11 +112,12 @@ void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
         }
         const float ga = gamma ? gamma[c] : 1.0f, be = beta ? beta[c] : 0.0f;
         const float a = ga * invstd, b = be - (float)mean * a;
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < HW; k++) {
-                size_t e = i * cs + (size_t)c * HW + k;
-                y[e] = x[e] * a + b;
-            }
+        for (int i = 0; i < n; i++) {
+            const float *restrict xp = x + i * cs + (size_t)c * HW;
+            float *restrict yp = y + i * cs + (size_t)c * HW;
+            for (int k = 0; k < HW; k++)
+                yp[k] = xp[k] * a + b;
+        }
     }
 }
 
@@ -80,14 +135,14 @@ void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or N
     const size_t M = (size_t)n * HW, cs = (size_t)C * HW;
     for (int c = 0; c < C; c++) {
         const float mu = save_mean[c], rs = save_invstd[c];
-        double sdy = 0.0, sdyx = 0.0;
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < HW; k++) {
-                size_t e = i * cs + (size_t)c * HW + k;
-                double xh = (double)(x[e] - mu) * rs;
-                sdy += dy[e];
-                sdyx += dy[e] * xh;
-            }
+        double sdy = 0.0, sdyx = 0.0;                 /* Σ dy, Σ dy·x̂ */
+        for (int i = 0; i < n; i++) {
+            float a, b;
+            psum_dot(dy + i * cs + (size_t)c * HW, x + i * cs + (size_t)c * HW, mu, HW, &a, &b);
+            sdy += a;
+            sdyx += b;
+        }
+        sdyx *= rs;
         if (dgamma)
             dgamma[c] += (float)sdyx;
         if (dbeta)
@@ -95,13 +150,15 @@ void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or N
         if (!dx)
             continue;
         const double ga = gamma ? gamma[c] : 1.0;
-        const double k1 = ga * rs, mdy = sdy / M, mdyx = sdyx / M;
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < HW; k++) {
-                size_t e = i * cs + (size_t)c * HW + k;
-                double xh = (double)(x[e] - mu) * rs;
-                dx[e] += (float)(k1 * (dy[e] - mdy - xh * mdyx));
-            }
+        /* dx += k1·(dy − mean(dy) − x̂·mean(dy·x̂)) = k1·dy − k1·rs·mean(dy·x̂)·(x − μ) − k1·mean(dy) */
+        const float k1 = (float)(ga * rs), k2 = (float)(ga * rs * rs * sdyx / M),
+                    k3 = (float)(ga * rs * sdy / M);
+        for (int i = 0; i < n; i++) {
+            const float *restrict dyp = dy + i * cs + (size_t)c * HW, *restrict xp = x + i * cs + (size_t)c * HW;
+            float *restrict dxp = dx + i * cs + (size_t)c * HW;
+            for (int k = 0; k < HW; k++)
+                dxp[k] += (k1 * dyp[k] - k2 * (xp[k] - mu)) - k3;
+        }
     }
 }
 
