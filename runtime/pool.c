@@ -47,12 +47,44 @@ static int imax(int a, int b) { return a > b ? a : b; }
 
 /* ---- max pool -------------------------------------------------------------- */
 
+/* 2×2 windows, stride 2, no padding, every window inside the input: the
+ * general loop's comparisons in the same order, unrolled. */
+static void maxpool_2x2s2(float *restrict y, int32_t *restrict argmax, const float *restrict x,
+                          size_t planes, const cnnrt_pool_geom *g)
+{
+    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * H * W;
+        float *yp = y + pl * OH * OW;
+        int32_t *ap = argmax + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            const int32_t base = 2 * oh * W;
+            for (int ow = 0; ow < OW; ow++) {
+                const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+                float m = a;
+                int32_t k = 0;
+                if (b > m || isnan(b)) { m = b; k = 1; }      /* first max wins; NaN propagates */
+                if (c > m || isnan(c)) { m = c; k = W; }
+                if (d > m || isnan(d)) { m = d; k = W + 1; }
+                yp[oh * OW + ow] = m;
+                ap[oh * OW + ow] = base + 2 * ow + k;
+            }
+        }
+    }
+}
+
 void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
                              int32_t *argmax,  /* [n][C][OH][OW] saved, index h·W+w */
                              const float *x,   /* [n][C][H][W] */
                              int n, const cnnrt_pool_geom *g)
 {
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    if (g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && g->PH == 0 && g->PW == 0 &&
+        2 * OH <= H && 2 * OW <= W) {
+        maxpool_2x2s2(y, argmax, x, (size_t)n * g->C, g);
+        return;
+    }
     for (size_t pl = 0; pl < (size_t)n * g->C; pl++) {
         const float *xp = x + pl * H * W;
         float *yp = y + pl * OH * OW;

@@ -159,6 +159,8 @@ static void test_maxpool(void **s)
 {
     (void)s;
     check_pool("max 2x2 s2", MAXP, 2, PG(3, 8, 6, 2, 2, 2, 2, 0, 0, 0, 1), 41);
+    check_pool("max 2x2 s2 odd floor", MAXP, 3, PG(2, 7, 9, 2, 2, 2, 2, 0, 0, 0, 1), 47);
+    check_pool("max 2x2 s2 odd ceil", MAXP, 2, PG(2, 7, 9, 2, 2, 2, 2, 0, 0, 1, 1), 48);
     check_pool("max 3x3 s2 p1 odd", MAXP, 2, PG(2, 7, 9, 3, 3, 2, 2, 1, 1, 0, 1), 42);
     check_pool("max 3x3 s2 ceil", MAXP, 3, PG(2, 8, 7, 3, 3, 2, 2, 0, 0, 1, 1), 43);
     check_pool("max 3x2 s(2,3) p1 ceil", MAXP, 2, PG(2, 9, 10, 3, 2, 2, 3, 1, 1, 1, 1), 44);
