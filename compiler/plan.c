@@ -5,8 +5,8 @@
  * identity) shares its input's buffer.  A buffer lives from the step that
  * writes it to the last step that reads it (through any alias).  The
  * network's output is written straight into the caller's `out`; the input is
- * read from the caller's `in`.  Per-layer scratch (a zero-padded input copy)
- * lives for its own step only.
+ * read from the caller's `in`.  Per-layer scratch (see scratch_bytes) lives
+ * for its own step only.
  *
  * Placement is greedy by size, largest first: each buffer goes at the lowest
  * 64-byte-aligned offset that no placed buffer with an overlapping lifetime
@@ -37,11 +37,12 @@ static int by_size(const void *a, const void *b) {
     return x->start - y->start;   /* deterministic */
 }
 
-/* Zero-padded input copy for a conv with padding. */
+/* Per-layer scratch of a conv, by the algorithm its code uses (emit.c):
+ * the zero-padded input (direct), the im2col patch matrix (GEMM), or the
+ * padded input with the transformed tiles and products (Winograd). */
 static long long scratch_bytes(const Node *n) {
-    if (n->kind->id != K_CONV || (n->pt | n->pl | n->pb | n->pr) == 0) return 0;
-    const Shape *in = &n->in[0]->shape;
-    return 4 * in->c * (in->h + n->pt + n->pb) * (in->w + n->pl + n->pr);
+    if (n->kind->id != K_CONV) return 0;
+    return 4 * emit_conv_scratch(n);
 }
 
 int plan_arena(Graph *g, Plan *p) {

@@ -23,63 +23,78 @@ static const float convnetjs_cifar10_weights[22466];   /* at the end of this fil
 
 
 
-/* conv1: conv+relu, line 11: 3x32x32 -> 16x32x32 */
-static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
+/* Threads: with -fopenmp the layers share their work out over OpenMP's
+ * threads (OMP_NUM_THREADS); without it this is plain serial C. */
+/* gcc's -O2 vectorises only loops whose trip count is a known multiple of
+ * the vector length; the transform loops below run over a variable number
+ * of tiles, so they ask for gcc's usual cost model (clang needs nothing). */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__INTEL_COMPILER)
+#define CNNC_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define CNNC_VECTORIZE
+#endif
+#ifdef _OPENMP
+#define CNNC_PRAGMA(x) _Pragma(#x)
+#define CNNC_PARALLEL_FOR_IF(cond) CNNC_PRAGMA(omp parallel for schedule(static) if(cond))
+#else
+#define CNNC_PARALLEL_FOR_IF(cond)
+#endif
+
+/* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
+ * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */
+CNNC_VECTORIZE static void convnetjs_cifar10_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc)
 {
-    const float *RESTRICT w = (convnetjs_cifar10_weights + 0);
-    /* xp: the input zero-padded to 3 x 36 x 36 */
-    memset(xp, 0, sizeof(float) * 3 * 36 * 36);
-    for (int c = 0; c < 3; c++)
-        for (int i = 0; i < 32; i++)
-            memcpy(xp + (c * 36 + i + 2) * 36 + 2, x + (c * 32 + i) * 32,
-                   sizeof(float) * 32);
-    for (int oc = 0; oc < 16; oc++) {
-        const float *RESTRICT xg = xp + (oc / 16) * (3 * 36 * 36);
-        float *RESTRICT yo = y + oc * (32 * 32);
-        const float bias = (convnetjs_cifar10_weights + 1200)[oc] ;
-        for (int i = 0; i < 32 * 32; i++) yo[i] = bias;
-        for (int ic = 0; ic < 3; ic++) {
-            const float *RESTRICT wk = w + (oc * 3 + ic) * 25;
-            const float *RESTRICT xc = xg + ic * (36 * 36);
-            const float w0 = wk[0];
-            const float w1 = wk[1];
-            const float w2 = wk[2];
-            const float w3 = wk[3];
-            const float w4 = wk[4];
-            const float w5 = wk[5];
-            const float w6 = wk[6];
-            const float w7 = wk[7];
-            const float w8 = wk[8];
-            const float w9 = wk[9];
-            const float w10 = wk[10];
-            const float w11 = wk[11];
-            const float w12 = wk[12];
-            const float w13 = wk[13];
-            const float w14 = wk[14];
-            const float w15 = wk[15];
-            const float w16 = wk[16];
-            const float w17 = wk[17];
-            const float w18 = wk[18];
-            const float w19 = wk[19];
-            const float w20 = wk[20];
-            const float w21 = wk[21];
-            const float w22 = wk[22];
-            const float w23 = wk[23];
-            const float w24 = wk[24];
-            for (int oy = 0; oy < 32; oy++) {
-                const float *RESTRICT r = xc + oy * (1 * 36);
-                float *RESTRICT yr = yo + oy * 32;
-                for (int ox = 0; ox < 32; ox++) {
-                    const float *RESTRICT p = r + ox * 1;
-                    yr[ox] += w0 * p[0] + w1 * p[1] + w2 * p[2] + w3 * p[3] + w4 * p[4]
-                           + w5 * p[36] + w6 * p[37] + w7 * p[38] + w8 * p[39] + w9 * p[40]
-                           + w10 * p[72] + w11 * p[73] + w12 * p[74] + w13 * p[75] + w14 * p[76]
-                           + w15 * p[108] + w16 * p[109] + w17 * p[110] + w18 * p[111] + w19 * p[112]
-                           + w20 * p[144] + w21 * p[145] + w22 * p[146] + w23 * p[147] + w24 * p[148];
-                }
+    CNNC_PARALLEL_FOR_IF((double)C * kh * kw * ldc > 1e5)
+    for (int k = 0; k < C * kh * kw; k++) {
+        const int c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
+        float *RESTRICT d = col + (size_t)k * ldc;
+        /* the output columns whose input column is inside the image */
+        const int x0 = pl - kx * dw;
+        int lo = x0 <= 0 ? 0 : (x0 + sw - 1) / sw;
+        int hi = (W - 1 + x0) < 0 ? 0 : (W - 1 + x0) / sw + 1;
+        if (lo > ow) lo = ow;
+        if (hi > ow) hi = ow;
+        if (hi < lo) hi = lo;
+        for (int oy = 0; oy < oh; oy++) {
+            const int iy = oy * sh - pt + ky * dh;
+            float *RESTRICT dr = d + oy * ow;
+            if (iy < 0 || iy >= H) {
+                for (int ox = 0; ox < ow; ox++) dr[ox] = 0.0f;
+                continue;
             }
+            const float *RESTRICT xr = x + ((size_t)c * H + iy) * W - x0;
+            for (int ox = 0; ox < lo; ox++) dr[ox] = 0.0f;
+            if (sw == 1)
+                memcpy(dr + lo, xr + lo, sizeof(float) * (size_t)(hi - lo));
+            else
+                for (int ox = lo; ox < hi; ox++) dr[ox] = xr[ox * sw];
+            for (int ox = hi; ox < ow; ox++) dr[ox] = 0.0f;
         }
-        for (int i = 0; i < 32 * 32; i++) yo[i] = (yo[i]  > 0.0f ? yo[i]  : 0.0f);
+        for (int p = oh * ow; p < ldc; p++) d[p] = 0.0f;
+    }
+}
+
+/* Default mode: the large products of im2col convolutions and dense layers
+ * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
+#include <cblas.h>
+
+/* conv1: conv+relu, line 11: 3x32x32 -> 16x32x32 */
+static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+{
+    /* col[75][1024]: the patches of the input, one column per output pixel */
+    convnetjs_cifar10_im2col(x, 3, 32, 32, 5, 5, 1, 1, 2, 2, 1, 1, 32, 32, col, 1024);
+    /* y[16][1024] = W[16][75] · col[75][1024] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, 1024, 75,
+                1.0f, (convnetjs_cifar10_weights + 0), 75, col, 1024, 0.0f, y, 1024);
+    {
+        const float *RESTRICT b = (convnetjs_cifar10_weights + 1200);
+        CNNC_PARALLEL_FOR_IF(16 * 1024 > 100000)
+        for (int oc = 0; oc < 16; oc++)
+            for (int p = 0; p < 1024; p++) {
+                const float v = y[oc * 1024 + p] + b[oc];
+                y[oc * 1024 + p] = v > 0.0f ? v : 0.0f;
+            }
     }
 }
 
@@ -112,62 +127,21 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* conv2: conv+relu, line 13: 16x16x16 -> 20x16x16 */
-static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
+static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
-    const float *RESTRICT w = (convnetjs_cifar10_weights + 1216);
-    /* xp: the input zero-padded to 16 x 20 x 20 */
-    memset(xp, 0, sizeof(float) * 16 * 20 * 20);
-    for (int c = 0; c < 16; c++)
-        for (int i = 0; i < 16; i++)
-            memcpy(xp + (c * 20 + i + 2) * 20 + 2, x + (c * 16 + i) * 16,
-                   sizeof(float) * 16);
-    for (int oc = 0; oc < 20; oc++) {
-        const float *RESTRICT xg = xp + (oc / 20) * (16 * 20 * 20);
-        float *RESTRICT yo = y + oc * (16 * 16);
-        const float bias = (convnetjs_cifar10_weights + 9216)[oc] ;
-        for (int i = 0; i < 16 * 16; i++) yo[i] = bias;
-        for (int ic = 0; ic < 16; ic++) {
-            const float *RESTRICT wk = w + (oc * 16 + ic) * 25;
-            const float *RESTRICT xc = xg + ic * (20 * 20);
-            const float w0 = wk[0];
-            const float w1 = wk[1];
-            const float w2 = wk[2];
-            const float w3 = wk[3];
-            const float w4 = wk[4];
-            const float w5 = wk[5];
-            const float w6 = wk[6];
-            const float w7 = wk[7];
-            const float w8 = wk[8];
-            const float w9 = wk[9];
-            const float w10 = wk[10];
-            const float w11 = wk[11];
-            const float w12 = wk[12];
-            const float w13 = wk[13];
-            const float w14 = wk[14];
-            const float w15 = wk[15];
-            const float w16 = wk[16];
-            const float w17 = wk[17];
-            const float w18 = wk[18];
-            const float w19 = wk[19];
-            const float w20 = wk[20];
-            const float w21 = wk[21];
-            const float w22 = wk[22];
-            const float w23 = wk[23];
-            const float w24 = wk[24];
-            for (int oy = 0; oy < 16; oy++) {
-                const float *RESTRICT r = xc + oy * (1 * 20);
-                float *RESTRICT yr = yo + oy * 16;
-                for (int ox = 0; ox < 16; ox++) {
-                    const float *RESTRICT p = r + ox * 1;
-                    yr[ox] += w0 * p[0] + w1 * p[1] + w2 * p[2] + w3 * p[3] + w4 * p[4]
-                           + w5 * p[20] + w6 * p[21] + w7 * p[22] + w8 * p[23] + w9 * p[24]
-                           + w10 * p[40] + w11 * p[41] + w12 * p[42] + w13 * p[43] + w14 * p[44]
-                           + w15 * p[60] + w16 * p[61] + w17 * p[62] + w18 * p[63] + w19 * p[64]
-                           + w20 * p[80] + w21 * p[81] + w22 * p[82] + w23 * p[83] + w24 * p[84];
-                }
+    /* col[400][256]: the patches of the input, one column per output pixel */
+    convnetjs_cifar10_im2col(x, 16, 16, 16, 5, 5, 1, 1, 2, 2, 1, 1, 16, 16, col, 256);
+    /* y[20][256] = W[20][400] · col[400][256] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 20, 256, 400,
+                1.0f, (convnetjs_cifar10_weights + 1216), 400, col, 256, 0.0f, y, 256);
+    {
+        const float *RESTRICT b = (convnetjs_cifar10_weights + 9216);
+        CNNC_PARALLEL_FOR_IF(20 * 256 > 100000)
+        for (int oc = 0; oc < 20; oc++)
+            for (int p = 0; p < 256; p++) {
+                const float v = y[oc * 256 + p] + b[oc];
+                y[oc * 256 + p] = v > 0.0f ? v : 0.0f;
             }
-        }
-        for (int i = 0; i < 16 * 16; i++) yo[i] = (yo[i]  > 0.0f ? yo[i]  : 0.0f);
     }
 }
 
@@ -200,62 +174,21 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* conv3: conv+relu, line 15: 20x8x8 -> 20x8x8 */
-static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
+static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
-    const float *RESTRICT w = (convnetjs_cifar10_weights + 9236);
-    /* xp: the input zero-padded to 20 x 12 x 12 */
-    memset(xp, 0, sizeof(float) * 20 * 12 * 12);
-    for (int c = 0; c < 20; c++)
-        for (int i = 0; i < 8; i++)
-            memcpy(xp + (c * 12 + i + 2) * 12 + 2, x + (c * 8 + i) * 8,
-                   sizeof(float) * 8);
-    for (int oc = 0; oc < 20; oc++) {
-        const float *RESTRICT xg = xp + (oc / 20) * (20 * 12 * 12);
-        float *RESTRICT yo = y + oc * (8 * 8);
-        const float bias = (convnetjs_cifar10_weights + 19236)[oc] ;
-        for (int i = 0; i < 8 * 8; i++) yo[i] = bias;
-        for (int ic = 0; ic < 20; ic++) {
-            const float *RESTRICT wk = w + (oc * 20 + ic) * 25;
-            const float *RESTRICT xc = xg + ic * (12 * 12);
-            const float w0 = wk[0];
-            const float w1 = wk[1];
-            const float w2 = wk[2];
-            const float w3 = wk[3];
-            const float w4 = wk[4];
-            const float w5 = wk[5];
-            const float w6 = wk[6];
-            const float w7 = wk[7];
-            const float w8 = wk[8];
-            const float w9 = wk[9];
-            const float w10 = wk[10];
-            const float w11 = wk[11];
-            const float w12 = wk[12];
-            const float w13 = wk[13];
-            const float w14 = wk[14];
-            const float w15 = wk[15];
-            const float w16 = wk[16];
-            const float w17 = wk[17];
-            const float w18 = wk[18];
-            const float w19 = wk[19];
-            const float w20 = wk[20];
-            const float w21 = wk[21];
-            const float w22 = wk[22];
-            const float w23 = wk[23];
-            const float w24 = wk[24];
-            for (int oy = 0; oy < 8; oy++) {
-                const float *RESTRICT r = xc + oy * (1 * 12);
-                float *RESTRICT yr = yo + oy * 8;
-                for (int ox = 0; ox < 8; ox++) {
-                    const float *RESTRICT p = r + ox * 1;
-                    yr[ox] += w0 * p[0] + w1 * p[1] + w2 * p[2] + w3 * p[3] + w4 * p[4]
-                           + w5 * p[12] + w6 * p[13] + w7 * p[14] + w8 * p[15] + w9 * p[16]
-                           + w10 * p[24] + w11 * p[25] + w12 * p[26] + w13 * p[27] + w14 * p[28]
-                           + w15 * p[36] + w16 * p[37] + w17 * p[38] + w18 * p[39] + w19 * p[40]
-                           + w20 * p[48] + w21 * p[49] + w22 * p[50] + w23 * p[51] + w24 * p[52];
-                }
+    /* col[500][64]: the patches of the input, one column per output pixel */
+    convnetjs_cifar10_im2col(x, 20, 8, 8, 5, 5, 1, 1, 2, 2, 1, 1, 8, 8, col, 64);
+    /* y[20][64] = W[20][500] · col[500][64] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 20, 64, 500,
+                1.0f, (convnetjs_cifar10_weights + 9236), 500, col, 64, 0.0f, y, 64);
+    {
+        const float *RESTRICT b = (convnetjs_cifar10_weights + 19236);
+        CNNC_PARALLEL_FOR_IF(20 * 64 > 100000)
+        for (int oc = 0; oc < 20; oc++)
+            for (int p = 0; p < 64; p++) {
+                const float v = y[oc * 64 + p] + b[oc];
+                y[oc * 64 + p] = v > 0.0f ? v : 0.0f;
             }
-        }
-        for (int i = 0; i < 8 * 8; i++) yo[i] = (yo[i]  > 0.0f ? yo[i]  : 0.0f);
     }
 }
 
@@ -291,22 +224,9 @@ static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
 static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = (convnetjs_cifar10_weights + 19256);
-    for (int o = 0; o < 10; o++) {
-        const float *RESTRICT wr = w + (size_t)o * 320;
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
-        int i = 0;
-        for (; i + 8 <= 320; i += 8) {
-            s0 += wr[i] * x[i];         s1 += wr[i + 1] * x[i + 1];
-            s2 += wr[i + 2] * x[i + 2]; s3 += wr[i + 3] * x[i + 3];
-            s4 += wr[i + 4] * x[i + 4]; s5 += wr[i + 5] * x[i + 5];
-            s6 += wr[i + 6] * x[i + 6]; s7 += wr[i + 7] * x[i + 7];
-        }
-        for (; i < 320; i++) s0 += wr[i] * x[i];
-        {
-            const float s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + (convnetjs_cifar10_weights + 22456)[o] ;
-            y[o] = s;
-        }
-    }
+    /* y[10] = W[10][320] · x[320] */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 320, 1.0f, w, 320, x, 1, 0.0f, y, 1);
+    for (int o = 0; o < 10; o++) y[o] += (convnetjs_cifar10_weights + 22456)[o];
 }
 
 
@@ -326,22 +246,22 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 }
 
 
-/* One image: in[3072] -> out[10], ws[20480]. */
+/* One image: in[3072] -> out[10], ws[111616]. */
 static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
 {
     (void)in; (void)out; (void)ws; (void)convnetjs_cifar10_weights;
-    layer_conv1(in, (ws + 0), (ws + 16384));
-    layer_pool1((ws + 0), (ws + 16384));
-    layer_conv2((ws + 16384), (ws + 6400), (ws + 0));
-    layer_pool2((ws + 6400), (ws + 2880));
-    layer_conv3((ws + 2880), (ws + 4160), (ws + 0));
-    layer_pool3((ws + 4160), (ws + 0));
+    layer_conv1(in, (ws + 76800), (ws + 0));
+    layer_pool1((ws + 76800), (ws + 107520));
+    layer_conv2((ws + 107520), (ws + 102400), (ws + 0));
+    layer_pool2((ws + 102400), (ws + 32000));
+    layer_conv3((ws + 32000), (ws + 33280), (ws + 0));
+    layer_pool3((ws + 33280), (ws + 0));
     layer_fc((ws + 0), (ws + 320));
     layer_softmax((ws + 320), out);
 }
 
 /* Static arena of convnetjs_cifar10_forward(): the only mutable state of this file. */
-static float convnetjs_cifar10_arena[20480 > 0 ? 20480 : 1];
+static float convnetjs_cifar10_arena[111616 > 0 ? 111616 : 1];
 
 const char *convnetjs_cifar10_strerror(int err)
 {

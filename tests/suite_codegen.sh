@@ -20,8 +20,13 @@ trap 'rm -rf "$T"' EXIT
 pass=0
 fail=0
 
-# builds: compiler, ISA baseline, cnnc mode
-COMBOS="gcc:-march=x86-64:default clang:-march=native:default gcc:-march=native:standalone"
+# builds: compiler, ISA baseline, cnnc mode, threads.  -march=native takes
+# the AVX-512 kernels here, haswell the AVX2+FMA ones, x86-64 the plain C;
+# omp builds with -fopenmp and runs on 2 threads.  Default mode links
+# OpenBLAS (the exact line the generated header gives).
+COMBOS="gcc:-march=x86-64:default:1 clang:-march=native:default:1 gcc:-march=native:standalone:1
+        clang:-march=x86-64:standalone:1 gcc:-march=haswell:standalone:omp gcc:-march=native:default:omp"
+BLAS=$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)
 
 for name in $NAMES; do
     d="$T/$name"
@@ -30,24 +35,28 @@ for name in $NAMES; do
         echo "FAIL $name: the PyTorch reference failed"; cat "$d/make.log"; fail=$((fail + 1)); continue
     fi
     for combo in $COMBOS; do
-        cc=${combo%%:*}; rest=${combo#*:}; march=${rest%%:*}; mode=${rest#*:}
-        g="$d/$cc$march$mode"
+        cc=${combo%%:*}; rest=${combo#*:}; march=${rest%%:*}; rest=${rest#*:}
+        mode=${rest%%:*}; thr=${rest#*:}
+        g="$d/$cc$march$mode$thr"
         mkdir -p "$g"
         flag=""
-        [ "$mode" = standalone ] && flag=--standalone
+        libs=$BLAS
+        [ "$mode" = standalone ] && { flag=--standalone; libs=""; }
+        omp=""
+        [ "$thr" = omp ] && omp=-fopenmp
         if ! "$CNNC" "dsl_examples/$name.net" --weights "$d/w.safetensors" $flag -o "$g/$name.c" 2>"$g/cnnc.log"; then
             echo "FAIL $name ($combo): cnnc failed"; cat "$g/cnnc.log"; fail=$((fail + 1)); continue
         fi
         side=""
         [ -f "$g/$name.weights" ] && side="-DSIDECAR"
         up=$(echo "$name" | tr '[:lower:]' '[:upper:]')
-        if ! $cc -std=c99 -O2 $march -Wall -Wextra -Wpedantic -Werror -I"$g" \
+        if ! $cc -std=c99 -O2 $march $omp -Wall -Wextra -Wpedantic -Werror -I"$g" \
                 -DNET="$name" -DNETU="$up" -DNET_H="\"$name.h\"" $side \
-                tests/e2e/driver.c "$g/$name.c" -o "$g/run" -lm 2>"$g/cc.log"; then
+                tests/e2e/driver.c "$g/$name.c" -o "$g/run" $libs -lm 2>"$g/cc.log"; then
             echo "FAIL $name ($combo): the generated C does not build cleanly"; head -20 "$g/cc.log"
             fail=$((fail + 1)); continue
         fi
-        if ! "$g/run" "$BATCH" "$d/in.bin" "$d/out.bin" "$g/$name.weights" 2>"$g/run.log"; then
+        if ! OMP_NUM_THREADS=2 "$g/run" "$BATCH" "$d/in.bin" "$d/out.bin" "$g/$name.weights" 2>"$g/run.log"; then
             echo "FAIL $name ($combo): the generated code failed"; cat "$g/run.log"; fail=$((fail + 1)); continue
         fi
         if out=$($PY tests/ref/e2e.py check "$name" "$d"); then

@@ -1,14 +1,31 @@
 m4_divert(-1)
-# conv.m4 — 2-D convolution.
+# conv.m4 — 2-D convolution, one algorithm per layer (cnnc picks it by shape;
+# see emit_conv_algo() in emit.c).
 #
-# M4_CONV(): direct convolution with the kernel window unrolled into
-# registers (one output channel at a time; the ox loop is contiguous for
-# stride 1 and vectorises).  Padding is done once, into a zero-padded copy
-# of the input in the layer's scratch, so the inner loop has no bounds tests.
+# M4_CONV(): dispatches on L_ALGO:
+#   DIRECT  direct loops with the kernel window unrolled into registers (one
+#           output channel at a time; the ox loop is contiguous for stride 1
+#           and vectorises).  Padding is done once, into a zero-padded copy
+#           of the input in the layer's scratch.  Small or grouped layers.
+#   GEMM    y[OC][P] = W[OC][K] · col[K][P] with K = Cin·KH·KW, P = OH·OW;
+#           col is the im2col patch matrix (or the input itself for a 1×1,
+#           stride-1, unpadded conv).  Default mode calls cblas_sgemm
+#           (L_CBLAS 1); --standalone uses NET_gemm() with W packed at
+#           compile time.  One output pixel (L_P 1): a matrix-vector
+#           product with W row-major (cblas_sgemv or plain C).
+#   WINO    Winograd F(m×m, 3×3) for 3×3 stride-1 convs, m = L_WM (2 or 4):
+#           the input, zero-padded to whole tiles, is transformed tile by
+#           tile (V = Bᵀ d B), the (m+2)² products M = U · V are one batched
+#           NET_gemm() with U = G g Gᵀ computed and packed by cnnc, and
+#           Aᵀ M A (+ bias, activation) is the output.
 # Layer data: L_FN L_LABEL L_KIND L_LINE L_IN L_OUT L_NOTE; L_C L_H L_W L_OC
 # L_OH L_OW L_KH L_KW L_KK L_SH L_SW L_PT L_PL L_DH L_DW L_HP L_WP L_ICG L_OCG;
 # L_WOFF L_BOFF (-1: no bias); L_ACT L_SLOPE; L_X L_XOFF L_Y L_YOFF; L_PAD
-# (scratch float offset, -1: no padding).
+# (scratch float offset, -1: no scratch); L_ALGO.
+# GEMM: L_K L_P L_LDB (row stride of col, a multiple of 32 unless L_CBLAS)
+#   L_DIRECTB (1: col is the input itself) L_CBLAS.
+# WINO: L_WM L_WA (m+2) L_TH L_TW L_T (tiles) L_TPAD L_HPT L_WPT (padded
+#   input) L_VOFF L_MOFF (float offsets of V and M in the scratch).
 
 # M4_TAPS: the unrolled window sum, w<t> * p[offset] for every tap.
 m4_define([[M4_TAPS]], [[M4_ARGS([[$0]], $#, 0)M4_FORLOOP([[M4_KY]], 0, L_KH - 1,
@@ -17,8 +34,27 @@ m4_define([[M4_TAPS]], [[M4_ARGS([[$0]], $#, 0)M4_FORLOOP([[M4_KY]], 0, L_KH - 1
 m4_eval(L_KH - 1), [[]], [[
                           ]])]])]])
 
-m4_define([[M4_CONV]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_PAD, -1, [[]],
+# M4_CONV_ACT: the activation of the whole output, when the kernel has not
+# applied it (GEMM and WINO fuse ReLU into their stores).
+m4_define([[M4_CONV_ACT]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ACT, [[RELU]], [[]],
+  [[M4_ACT_ANY([[y]], [[L_OC * L_OH * L_OW]])]])]])
+
+# M4_ACT_ANY(ptr, count): the layer's activation in place; tanh through
+# NET_tanh() (the function needs [[M4_TANH_ONCE]] before it).
+m4_define([[M4_ACT_ANY]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(L_ACT, [[TANH]],
+[[    NET[[]]_tanh($1, $2);
+]], [[M4_ACT_LOOP(L_ACT, L_SLOPE, [[$1]], [[$2]])]])]])
+
+# M4_ACT_ONCE: the shared code the layer's activation needs.
+m4_define([[M4_ACT_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ACT, [[TANH]], [[M4_TANH_ONCE[[]]]])]])
+
+m4_define([[M4_CONV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ALGO, [[DIRECT]], [[M4_CONV_DIRECT]],
+  L_ALGO, [[GEMM]], [[M4_CONV_GEMM]], L_ALGO, [[WINO]], [[M4_CONV_WINO]],
+  [[m4_errprint(m4___file__:m4___line__: unknown conv algorithm L_ALGO
+)m4_m4exit(1)]])]])
+
+m4_define([[M4_CONV_DIRECT]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]M4_LAYER_HEAD
+CNNC_VECTORIZE static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_PAD, -1, [[]],
     [[, float *RESTRICT xp]]))
 {
     const float *RESTRICT w = M4_WEIGHTS(L_WOFF);
@@ -49,9 +85,105 @@ M4_FORLOOP([[M4_T]], 0, L_KK - 1, [[            const float w[[]]M4_T = wk[M4_T]
                 }
             }
         }
-M4_ACT_LOOP(L_ACT, L_SLOPE, [[yo]], [[L_OH * L_OW]])m4_dnl
+M4_ACT_ANY([[yo]], [[L_OH * L_OW]])m4_dnl
     }
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_PAD, -1, [[]],
   [[, M4_PTR(WS, L_PAD)]])]])]])
+
+m4_define([[M4_CONV_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[M4_IM2COL_ONCE[[]]]])m4_dnl
+m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_P, 1, [[M4_THREADS_ONCE[[]]]], [[M4_GEMM_ONCE[[]]]])M4_LAYER_HEAD
+static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_DIRECTB, 1, [[]],
+    [[, float *RESTRICT col]]))
+{
+m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
+]], [[    /* col[L_K][L_LDB]: the patches of the input, one column per output pixel */
+    NET[[]]_im2col(x, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OH, L_OW, col, L_LDB);
+]])m4_dnl
+m4_ifelse(L_P, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_P] = W[L_OC][L_K] · col[L_K][L_P] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L_OC, L_P, L_K,
+                1.0f, M4_WEIGHTS(L_WOFF), L_K, col, L_LDB, 0.0f, y, L_P);
+m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_SLOPE, [[y]], [[L_OC * L_OH * L_OW]])]])]], [[    {
+        const float *RESTRICT b = M4_WEIGHTS(L_BOFF);
+        CNNC_PARALLEL_FOR_IF(L_OC * L_P > 100000)
+        for (int oc = 0; oc < L_OC; oc++)
+            for (int p = 0; p < L_P; p++) {
+                const float v = y[oc * L_P + p] + b[oc];
+                y[oc * L_P + p] = m4_ifelse(L_ACT, [[RELU]], [[v > 0.0f ? v : 0.0f]], [[v]]);
+            }
+    }
+]])]], [[    /* y[L_OC][L_P] = W[L_OC][L_K] · col[L_K][L_P] (+ bias), W packed */
+    NET[[]]_gemm(1, L_OC, L_P, L_K, M4_WEIGHTS(L_WOFF), 0, col, L_LDB, 0, y, L_P, 0,
+              m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0));
+]])m4_dnl
+M4_CONV_ACT[[]]m4_dnl
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_DIRECTB, 1, [[]],
+  [[, M4_PTR(WS, L_PAD)]])]])]])
+
+# M4_CONV_GEMV: the GEMM of a conv with one output pixel, a matrix-vector
+# product: cblas_sgemv, or (standalone) eight partial sums per row.
+m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    /* y[L_OC] = W[L_OC][L_K] · col[L_K] */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, L_OC, L_K, 1.0f, M4_WEIGHTS(L_WOFF), L_K, col, 1, 0.0f, y, 1);
+]], [[    CNNC_PARALLEL_FOR_IF((double)L_OC * L_K > 1e6)
+    for (int o = 0; o < L_OC; o++) {
+        const float *RESTRICT wr = M4_WEIGHTS(L_WOFF) + (size_t)o * L_K;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+        int i = 0;
+        for (; i + 8 <= L_K; i += 8) {
+            s0 += wr[i] * col[i];         s1 += wr[i + 1] * col[i + 1];
+            s2 += wr[i + 2] * col[i + 2]; s3 += wr[i + 3] * col[i + 3];
+            s4 += wr[i + 4] * col[i + 4]; s5 += wr[i + 5] * col[i + 5];
+            s6 += wr[i + 6] * col[i + 6]; s7 += wr[i + 7] * col[i + 7];
+        }
+        for (; i < L_K; i++) s0 += wr[i] * col[i];
+        y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    }
+]])m4_dnl
+    for (int o = 0; o < L_OC; o++) {
+        const float v = y[o]m4_ifelse(L_BOFF, -1, [[]], [[ + M4_WEIGHTS(L_BOFF)[o] ]]);
+        y[o] = m4_ifelse(L_ACT, [[RELU]], [[v > 0.0f ? v : 0.0f]], [[v]]);
+    }
+]])
+
+m4_define([[M4_CONV_WINO]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]M4_GEMM_ONCE[[]]M4_WINO_ONCE[[]]M4_LAYER_HEAD
+static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
+{
+    float *RESTRICT v = xp + L_VOFF;    /* V[L_WA*L_WA][L_C][L_TPAD]: transformed input tiles */
+    float *RESTRICT mt = xp + L_MOFF;   /* M[L_WA*L_WA][L_OC][L_T]: products in the transform domain */
+    /* xp: the input zero-padded to L_C x L_HPT x L_WPT (L_TH x L_TW tiles of L_WM x L_WM outputs) */
+    CNNC_PARALLEL_FOR_IF(L_C * L_HPT * L_WPT > 20000)
+    for (int c = 0; c < L_C; c++) {
+        float *RESTRICT xc = xp + c * (L_HPT * L_WPT);
+        memset(xc, 0, sizeof(float) * L_HPT * L_WPT);
+        for (int i = 0; i < L_H; i++)
+            memcpy(xc + (i + L_PT) * L_WPT + L_PL, x + (c * L_H + i) * L_W, sizeof(float) * L_W);
+    }
+    /* V = Bᵀ d B, tile by tile (after the copy: no load waits on a recent store) */
+    CNNC_PARALLEL_FOR_IF(L_C * L_HPT * L_WPT > 20000)
+    for (int c = 0; c < L_C; c++) {
+        const float *RESTRICT xc = xp + c * (L_HPT * L_WPT);
+        for (int ty = 0; ty < L_TH; ty++)
+            for (int t0 = 0; t0 < L_TW; t0 += 64)
+                NET[[]]_wino_in(L_WM, xc + ty * L_WM * L_WPT + t0 * L_WM, L_WPT, L_TW - t0 < 64 ? L_TW - t0 : 64,
+                             v + c * L_TPAD + ty * L_TW + t0, (size_t)L_C * L_TPAD);
+        for (int t = L_T; t < L_TPAD; t++)
+            for (int e = 0; e < L_WA * L_WA; e++) v[((size_t)e * L_C + c) * L_TPAD + t] = 0.0f;
+    }
+    /* M_e[L_OC][L_T] = U_e[L_OC][L_C] · V_e[L_C][L_T] for each of the L_WA*L_WA points e */
+    NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
+              v, L_TPAD, (size_t)L_C * L_TPAD, mt, L_T, (size_t)L_OC * L_T, NULL, 0);
+    CNNC_PARALLEL_FOR_IF(L_OC * L_OH * L_OW > 20000)
+    for (int oc = 0; oc < L_OC; oc++) {
+        const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(L_BOFF)[oc] ]]);
+        for (int ty = 0; ty < L_TH; ty++)
+            for (int t0 = 0; t0 < L_TW; t0 += 64)
+                NET[[]]_wino_out(L_WM, mt + oc * L_T + ty * L_TW + t0, (size_t)L_OC * L_T,
+                              L_TW - t0 < 64 ? L_TW - t0 : 64, bias, m4_ifelse(L_ACT, [[RELU]], 1, 0),
+                              y + (oc * L_OH + ty * L_WM) * L_OW + t0 * L_WM, L_OW,
+                              L_OH - ty * L_WM < L_WM ? L_OH - ty * L_WM : L_WM, L_OW - t0 * L_WM);
+    }
+M4_CONV_ACT[[]]m4_dnl
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(WS, L_PAD)]])]])
 m4_divert(0)m4_dnl

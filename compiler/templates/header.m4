@@ -37,8 +37,13 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  * own workspace.  Inference never allocates, prints or exits; on valid
  * arguments it cannot fail.
  *
- * Build: m4_ifelse(NET_STANDALONE, 1, [[cc -std=c99 -O2 -c NET_CFILE; link with -lm.]],
-[[cc -std=c99 -O2 -c NET_CFILE; link with -lm (this file needs nothing else).]])
+ * Build: m4_ifelse(NET_STANDALONE, 1, [[cc -std=c99 -O2 -c NET_CFILE; link with -lm (nothing else needed).]],
+[[cc -std=c99 -O2 $(pkg-config --cflags openblas) -c NET_CFILE;
+ *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).]])
+ * Speed: add -march=native (AVX2/AVX-512 kernels; plain C otherwise).
+ * Threads: add -fopenmp to compile and link, and set OMP_NUM_THREADS; each
+ * layer then shares its work out over the threads (without -fopenmp the
+ * code is serial).m4_ifelse(NET_STANDALONE, 1, [[]], [[  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.]])
  */
 #ifndef NET_UPPER[[]]_H
 #define NET_UPPER[[]]_H

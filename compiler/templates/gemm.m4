@@ -1,0 +1,360 @@
+m4_divert(-1)
+# gemm.m4 — the kernels shared by conv and dense layers, emitted once per
+# file (the first layer that needs them writes them just before itself).
+#
+# M4_THREADS_ONCE(): CNNC_PARALLEL_FOR_IF(cond), an OpenMP `parallel for`
+#   when the file is built with -fopenmp, nothing otherwise (so a build
+#   without OpenMP stays warning-free).
+# M4_CBLAS_ONCE(): #include <cblas.h> (default mode only).
+# M4_GEMM_ONCE(): NET_gemm(), a register-blocked GEMM over a batch of
+#   independent products, with bias and ReLU fused into the store:
+#       C_b[M][N] = act(A_b[M][K] · B_b[K][N] + bias[M])
+#   A is packed at compile time (cnnc writes it that way into the weights):
+#   ceil(M/8) panels of K×8 floats, k-major, rows past M zero.  B is
+#   row-major with row stride ldb >= N, and readable up to the next
+#   multiple of 32 columns (the unused lanes are computed, never stored).
+#   The 8×32 micro-kernel has an AVX-512 path, an AVX2+FMA path and a plain
+#   C path; all three give the same sums in the same order per output.
+#   Threads: the 8×32 tiles (times the batch) are shared out statically.
+# M4_IM2COL_ONCE(): NET_im2col(), the patch matrix col[C·KH·KW][ldc] of a
+#   convolution, zeros where the window reads padding.
+# M4_WINO_ONCE(): Winograd F(2×2,3×3) and F(4×4,3×3) input and output
+#   transforms of one row of tiles (Lavin & Gray 2016).
+
+m4_define([[M4_THREADS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_THREADS_DONE]], [[]], [[m4_define([[M4_THREADS_DONE]], 1)
+/* Threads: with -fopenmp the layers share their work out over OpenMP's
+ * threads (OMP_NUM_THREADS); without it this is plain serial C. */
+/* gcc's -O2 vectorises only loops whose trip count is a known multiple of
+ * the vector length; the transform loops below run over a variable number
+ * of tiles, so they ask for gcc's usual cost model (clang needs nothing). */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__INTEL_COMPILER)
+#define CNNC_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define CNNC_VECTORIZE
+#endif
+#ifdef _OPENMP
+#define CNNC_PRAGMA(x) _Pragma(#x)
+#define CNNC_PARALLEL_FOR_IF(cond) CNNC_PRAGMA(omp parallel for schedule(static) if(cond))
+#else
+#define CNNC_PARALLEL_FOR_IF(cond)
+#endif
+]])]])
+
+# M4_TANH_ONCE(): NET_tanh(), tanh in place over n floats as a rational
+#   function (the minimax fit Eigen uses for float, error a few ulp), which
+#   vectorises where tanhf() is a call per element.
+m4_define([[M4_TANH_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_TANH_DONE]], [[]], [[m4_define([[M4_TANH_DONE]], 1)
+/* p[i] = tanh(p[i]): x clamped to +-7.9053 (where tanh rounds to +-1), then
+ * x·P(x²)/Q(x²), P of degree 6 and Q of degree 3. */
+CNNC_VECTORIZE static void NET[[]]_tanh(float *RESTRICT p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const float c = 7.90531110763549805f;
+        const float x = p[i] < -c ? -c : p[i] > c ? c : p[i];
+        const float x2 = x * x;
+        float num = -2.76076847742355e-16f;
+        num = num * x2 + 2.00018790482477e-13f;
+        num = num * x2 - 8.60467152213735e-11f;
+        num = num * x2 + 5.12229709037114e-08f;
+        num = num * x2 + 1.48572235717979e-05f;
+        num = num * x2 + 6.37261928875436e-04f;
+        num = num * x2 + 4.89352455891786e-03f;
+        float den = 1.19825839466702e-06f;
+        den = den * x2 + 1.18534705686654e-04f;
+        den = den * x2 + 2.26843463243900e-03f;
+        den = den * x2 + 4.89352518554385e-03f;
+        p[i] = x * num / den;
+    }
+}
+]])]])
+
+m4_define([[M4_CBLAS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_CBLAS_DONE]], [[]], [[m4_define([[M4_CBLAS_DONE]], 1)
+/* Default mode: the large products of im2col convolutions and dense layers
+ * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
+#include <cblas.h>
+]])]])
+
+# _M4_TILE_AVX512_16: a tile of at most 16 columns, one zmm per row.
+m4_define([[_M4_TILE_AVX512_16]], [[    if (nr <= 16) {
+M4_FORLOOP([[R]], 0, 7, [[        __m512 c[[]]R = _mm512_setzero_ps();
+]])        for (int k = 0; k < K; k++) {
+            const __m512 b0 = _mm512_loadu_ps(b + (size_t)k * ldb);
+            const float *RESTRICT ak = a + k * 8;
+M4_FORLOOP([[R]], 0, 7, [[            c[[]]R = _mm512_fmadd_ps(_mm512_set1_ps(ak[R]), b0, c[[]]R);
+]])        }
+        {
+            const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1u);
+            const __m512 zero = _mm512_setzero_ps();
+M4_FORLOOP([[R]], 0, 7, [[            if (R < mr) {
+                __m512 v0 = _mm512_add_ps(c[[]]R, _mm512_set1_ps(bias ? bias[R] : 0.0f));
+                if (relu) v0 = _mm512_max_ps(v0, zero);
+                _mm512_mask_storeu_ps(c + R * ldc, m0, v0);
+            }
+]])        }
+        return;
+    }
+]])
+
+# _M4_TILE_AVX512: the 8x32 tile, two zmm accumulators per row.
+m4_define([[_M4_TILE_AVX512]], [[_M4_TILE_AVX512_16[[]]m4_dnl
+M4_FORLOOP([[R]], 0, 7, [[    __m512 c[[]]R[[]]_0 = _mm512_setzero_ps(), c[[]]R[[]]_1 = _mm512_setzero_ps();
+]])    for (int k = 0; k < K; k++) {
+        const __m512 b0 = _mm512_loadu_ps(b + (size_t)k * ldb);
+        const __m512 b1 = _mm512_loadu_ps(b + (size_t)k * ldb + 16);
+        const float *RESTRICT ak = a + k * 8;
+M4_FORLOOP([[R]], 0, 7, [[        { const __m512 ar = _mm512_set1_ps(ak[R]);
+          c[[]]R[[]]_0 = _mm512_fmadd_ps(ar, b0, c[[]]R[[]]_0); c[[]]R[[]]_1 = _mm512_fmadd_ps(ar, b1, c[[]]R[[]]_1); }
+]])    }
+    {
+        const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1u);
+        const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xffffu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
+        const __m512 zero = _mm512_setzero_ps();
+M4_FORLOOP([[R]], 0, 7, [[        if (R < mr) {
+            const __m512 bb = _mm512_set1_ps(bias ? bias[R] : 0.0f);
+            __m512 v0 = _mm512_add_ps(c[[]]R[[]]_0, bb), v1 = _mm512_add_ps(c[[]]R[[]]_1, bb);
+            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            _mm512_mask_storeu_ps(c + R * ldc, m0, v0);
+            _mm512_mask_storeu_ps(c + R * ldc + 16, m1, v1);
+        }
+]])    }
+]])
+
+# _M4_TILE_AVX2: the 8x32 tile as eight 4x16 sub-tiles (8 ymm accumulators).
+m4_define([[_M4_TILE_AVX2]], [[    float t[8][32];
+    for (int rh = 0; rh < 8; rh += 4)
+        for (int ch = 0; ch < 32; ch += 16) {
+M4_FORLOOP([[R]], 0, 3, [[            __m256 c[[]]R[[]]_0 = _mm256_setzero_ps(), c[[]]R[[]]_1 = _mm256_setzero_ps();
+]])            if (rh >= mr || ch >= nr) continue;
+            for (int k = 0; k < K; k++) {
+                const __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ldb + ch);
+                const __m256 b1 = _mm256_loadu_ps(b + (size_t)k * ldb + ch + 8);
+                const float *RESTRICT ak = a + k * 8 + rh;
+M4_FORLOOP([[R]], 0, 3, [[                { const __m256 ar = _mm256_broadcast_ss(ak + R);
+                  c[[]]R[[]]_0 = _mm256_fmadd_ps(ar, b0, c[[]]R[[]]_0); c[[]]R[[]]_1 = _mm256_fmadd_ps(ar, b1, c[[]]R[[]]_1); }
+]])            }
+M4_FORLOOP([[R]], 0, 3, [[            _mm256_storeu_ps(&t[rh + R][ch], c[[]]R[[]]_0); _mm256_storeu_ps(&t[rh + R][ch + 8], c[[]]R[[]]_1);
+]])        }
+]])
+
+# _M4_TILE_C: the 8x32 tile in plain C (the compiler may vectorise the j loop).
+m4_define([[_M4_TILE_C]], [[    float t[8][32];
+    for (int r = 0; r < 8; r++)
+        for (int j = 0; j < 32; j++) t[r][j] = 0.0f;
+    for (int k = 0; k < K; k++) {
+        const float *RESTRICT bk = b + (size_t)k * ldb;
+        for (int r = 0; r < 8; r++) {
+            const float ar = a[k * 8 + r];
+            for (int j = 0; j < 32; j++) t[r][j] += ar * bk[j];
+        }
+    }
+]])
+
+m4_define([[M4_GEMM_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_GEMM_DONE]], [[]], [[m4_define([[M4_GEMM_DONE]], 1)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+/* One 8x32 tile of C (mr <= 8 rows, nr <= 32 columns stored):
+ * c[r][j] = act(sum_k a[k][r] b[k][j] + bias[r]); a: a packed K x 8 panel,
+ * b: row-major with row stride ldb. */
+static void NET[[]]_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
+                      float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu)
+{
+#if defined(__AVX512F__)
+_M4_TILE_AVX512[[]]m4_dnl
+#else
+#if defined(__AVX2__) && defined(__FMA__)
+_M4_TILE_AVX2[[]]m4_dnl
+#else
+_M4_TILE_C[[]]m4_dnl
+#endif
+    for (int r = 0; r < mr; r++) {
+        const float bb = bias ? bias[r] : 0.0f;
+        for (int j = 0; j < nr; j++) {
+            const float v = t[r][j] + bb;
+            c[r * ldc + j] = relu && v < 0.0f ? 0.0f : v;
+        }
+    }
+#endif
+}
+
+/* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
+ * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
+ * (row stride ldc).  The tile loop runs over the larger operand's panels
+ * outermost, so the smaller one stays in cache. */
+static void NET[[]]_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
+                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
+                      const float *RESTRICT bias, int relu)
+{
+    const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
+    const int m_outer = M >= N;
+    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
+    for (int job = 0; job < batch * per; job++) {
+        const int bt = job / per, r = job % per;
+        const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
+        NET[[]]_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
+                  C + bt * sc + (size_t)im * 8 * ldc + jn * 32, ldc,
+                  M - im * 8 < 8 ? M - im * 8 : 8, N - jn * 32 < 32 ? N - jn * 32 : 32,
+                  bias ? bias + im * 8 : NULL, relu);
+    }
+}
+]])]])
+
+m4_define([[M4_IM2COL_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_IM2COL_DONE]], [[]], [[m4_define([[M4_IM2COL_DONE]], 1)
+/* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
+ * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */
+CNNC_VECTORIZE static void NET[[]]_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc)
+{
+    CNNC_PARALLEL_FOR_IF((double)C * kh * kw * ldc > 1e5)
+    for (int k = 0; k < C * kh * kw; k++) {
+        const int c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
+        float *RESTRICT d = col + (size_t)k * ldc;
+        /* the output columns whose input column is inside the image */
+        const int x0 = pl - kx * dw;
+        int lo = x0 <= 0 ? 0 : (x0 + sw - 1) / sw;
+        int hi = (W - 1 + x0) < 0 ? 0 : (W - 1 + x0) / sw + 1;
+        if (lo > ow) lo = ow;
+        if (hi > ow) hi = ow;
+        if (hi < lo) hi = lo;
+        for (int oy = 0; oy < oh; oy++) {
+            const int iy = oy * sh - pt + ky * dh;
+            float *RESTRICT dr = d + oy * ow;
+            if (iy < 0 || iy >= H) {
+                for (int ox = 0; ox < ow; ox++) dr[ox] = 0.0f;
+                continue;
+            }
+            const float *RESTRICT xr = x + ((size_t)c * H + iy) * W - x0;
+            for (int ox = 0; ox < lo; ox++) dr[ox] = 0.0f;
+            if (sw == 1)
+                memcpy(dr + lo, xr + lo, sizeof(float) * (size_t)(hi - lo));
+            else
+                for (int ox = lo; ox < hi; ox++) dr[ox] = xr[ox * sw];
+            for (int ox = hi; ox < ow; ox++) dr[ox] = 0.0f;
+        }
+        for (int p = oh * ow; p < ldc; p++) d[p] = 0.0f;
+    }
+}
+]])]])
+
+m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_WINO_DONE]], [[]], [[m4_define([[M4_WINO_DONE]], 1)
+/* Winograd input transform of up to 64 tiles of one tile row:
+ * v[(i*A + j)*sv + t] = (Bᵀ d_t B)[i][j], d_t the A x A patch at
+ * x + t*m (row stride wp), A = m + 2.  F(2,3) when m = 2, F(4,3) when m = 4.
+ * Rows first (d·B, strided loads), then columns (contiguous over tiles). */
+CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT x, int wp, int nt, float *RESTRICT v, size_t sv)
+{
+    float h[6][6][64];          /* [row r][column j][tile]: d·B along the row */
+    const int A = m + 2;
+    for (int r = 0; r < A; r++) {
+        const float *RESTRICT row = x + r * wp;
+        if (m == 2)
+            for (int t = 0; t < nt; t++) {
+                const float p0 = row[2 * t], p1 = row[2 * t + 1], p2 = row[2 * t + 2], p3 = row[2 * t + 3];
+                h[r][0][t] = p0 - p2;
+                h[r][1][t] = p1 + p2;
+                h[r][2][t] = p2 - p1;
+                h[r][3][t] = p1 - p3;
+            }
+        else
+            for (int t = 0; t < nt; t++) {
+                const float p0 = row[4 * t], p1 = row[4 * t + 1], p2 = row[4 * t + 2];
+                const float p3 = row[4 * t + 3], p4 = row[4 * t + 4], p5 = row[4 * t + 5];
+                h[r][0][t] = 4.0f * p0 - 5.0f * p2 + p4;
+                h[r][1][t] = -4.0f * (p1 + p2) + p3 + p4;
+                h[r][2][t] = 4.0f * (p1 - p2) - p3 + p4;
+                h[r][3][t] = 2.0f * (p3 - p1) - p2 + p4;
+                h[r][4][t] = 2.0f * (p1 - p3) - p2 + p4;
+                h[r][5][t] = 4.0f * p1 - 5.0f * p3 + p5;
+            }
+    }
+    if (m == 2) {
+        for (int j = 0; j < 4; j++)
+            for (int t = 0; t < nt; t++) {
+                const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t], d3 = h[3][j][t];
+                v[(0 * 4 + j) * sv + t] = d0 - d2;
+                v[(1 * 4 + j) * sv + t] = d1 + d2;
+                v[(2 * 4 + j) * sv + t] = d2 - d1;
+                v[(3 * 4 + j) * sv + t] = d1 - d3;
+            }
+        return;
+    }
+    for (int j = 0; j < 6; j++)
+        for (int t = 0; t < nt; t++) {
+            const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t];
+            const float d3 = h[3][j][t], d4 = h[4][j][t], d5 = h[5][j][t];
+            v[(0 * 6 + j) * sv + t] = 4.0f * d0 - 5.0f * d2 + d4;
+            v[(1 * 6 + j) * sv + t] = -4.0f * (d1 + d2) + d3 + d4;
+            v[(2 * 6 + j) * sv + t] = 4.0f * (d1 - d2) - d3 + d4;
+            v[(3 * 6 + j) * sv + t] = 2.0f * (d3 - d1) - d2 + d4;
+            v[(4 * 6 + j) * sv + t] = 2.0f * (d1 - d3) - d2 + d4;
+            v[(5 * 6 + j) * sv + t] = 4.0f * d1 - 5.0f * d3 + d5;
+        }
+}
+
+/* Winograd output transform of up to 64 tiles of one tile row: the m x m
+ * block Aᵀ M_t A of tile t (M_t[i][j] = u[(i*A + j)*su + t]) plus bias,
+ * ReLU if asked, written at y + t*m (row stride ow), clipped to rows x cols. */
+CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size_t su, int nt, float bias, int relu,
+                          float *RESTRICT y, int ow, int rows, int cols)
+{
+    float s[4][6][64];          /* [output row i][column j][tile]: Aᵀ·M down the columns */
+    float o[4][64];             /* one output row's m phases */
+    const int A = m + 2, full = cols / m < nt ? cols / m : nt;
+    for (int j = 0; j < A; j++) {
+        const float *RESTRICT uj = u + j * su;
+        if (m == 2)
+            for (int t = 0; t < nt; t++) {
+                const float m0 = uj[0 * 4 * su + t], m1 = uj[1 * 4 * su + t];
+                const float m2 = uj[2 * 4 * su + t], m3 = uj[3 * 4 * su + t];
+                s[0][j][t] = m0 + m1 + m2;
+                s[1][j][t] = m1 - m2 - m3;
+            }
+        else
+            for (int t = 0; t < nt; t++) {
+                const float m0 = uj[0 * 6 * su + t], m1 = uj[1 * 6 * su + t];
+                const float m2 = uj[2 * 6 * su + t], m3 = uj[3 * 6 * su + t];
+                const float m4 = uj[4 * 6 * su + t], m5 = uj[5 * 6 * su + t];
+                s[0][j][t] = m0 + (m1 + m2) + (m3 + m4);
+                s[1][j][t] = (m1 - m2) + 2.0f * (m3 - m4);
+                s[2][j][t] = (m1 + m2) + 4.0f * (m3 + m4);
+                s[3][j][t] = (m1 - m2) + 8.0f * (m3 - m4) + m5;
+            }
+    }
+    for (int i = 0; i < rows; i++) {
+        float *RESTRICT yr = y + i * ow;
+        if (m == 2)
+            for (int t = 0; t < nt; t++) {
+                o[0][t] = s[i][0][t] + s[i][1][t] + s[i][2][t] + bias;
+                o[1][t] = s[i][1][t] - s[i][2][t] - s[i][3][t] + bias;
+            }
+        else
+            for (int t = 0; t < nt; t++) {
+                const float q0 = s[i][0][t], q1 = s[i][1][t], q2 = s[i][2][t];
+                const float q3 = s[i][3][t], q4 = s[i][4][t], q5 = s[i][5][t];
+                o[0][t] = q0 + (q1 + q2) + (q3 + q4) + bias;
+                o[1][t] = (q1 - q2) + 2.0f * (q3 - q4) + bias;
+                o[2][t] = (q1 + q2) + 4.0f * (q3 + q4) + bias;
+                o[3][t] = (q1 - q2) + 8.0f * (q3 - q4) + q5 + bias;
+            }
+        if (relu)
+            for (int k = 0; k < m; k++)
+                for (int t = 0; t < nt; t++) o[k][t] = o[k][t] > 0.0f ? o[k][t] : 0.0f;
+        /* interleave the phases back into the row; the last tile may be clipped */
+        if (m == 2)
+            for (int t = 0; t < full; t++) {
+                yr[2 * t] = o[0][t];
+                yr[2 * t + 1] = o[1][t];
+            }
+        else
+            for (int t = 0; t < full; t++) {
+                yr[4 * t] = o[0][t];
+                yr[4 * t + 1] = o[1][t];
+                yr[4 * t + 2] = o[2][t];
+                yr[4 * t + 3] = o[3][t];
+            }
+        for (int c = full * m; c < cols && c < nt * m; c++) yr[c] = o[c % m][c / m];
+    }
+}
+]])]])
+m4_divert(0)m4_dnl
