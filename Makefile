@@ -232,3 +232,12 @@ uninstall:
 	rm -f $(MAN1:docs/man/%=$(DESTDIR)$(MANDIR)/man1/%)
 	rm -f $(DESTDIR)$(DOCDIR)/language.md $(DESTDIR)$(DOCDIR)/report.md
 	rmdir $(DESTDIR)$(TEMPLATEDIR) $(DESTDIR)$(DATADIR)/cnnc $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# --- make bench: speed of the generated code (not part of make test) ---------
+# The default-mode and --standalone C of lenet5, resnet20 and resnet18, built
+# at -O2 -march=native -fopenmp, against PyTorch's fastest inference mode, on
+# 1 and 2 threads; prints ms/image, GFLOP/s and PyTorch/cnnc (bench/bench.py).
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--only resnet20 --secs 5".
+.PHONY: bench
+bench: deps $(B)/cnnc
+	$(PYTHON) bench/bench.py --cnnc $(B)/cnnc --out $(B)/bench $(BENCH_ARGS)
