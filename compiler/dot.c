@@ -252,7 +252,9 @@ static void put_scope(FILE *out, const Graph *g, const Graph *planned, const Sco
     }
     for (int i = 0; i < g->nnodes; i++)
         if (sc->node_scope[i] == k) put_node(out, g, planned, g->nodes[i], ind);
-    for (int c = 0; c < sc->n; c++)
+    /* last first: dot then lays sibling clusters out left to right in
+     * program order (branch1, branch2, ... of an inception module) */
+    for (int c = sc->n - 1; c >= 0; c--)
         if (sc->s[c].kept && sc->s[c].parent == k) put_scope(out, g, planned, sc, c, depth + (k >= 0));
     if (k >= 0) fprintf(out, "%*s}\n", ind - 2, "");
 }
