@@ -6,7 +6,9 @@
 For each case (network, batch) and thread count (1 and 2):
   cnnc     the default-mode C (OpenBLAS + OpenMP), built with
            cc -std=c99 -O2 -march=native -fopenmp ... -lopenblas -lm,
-           run with OMP_NUM_THREADS=t and OPENBLAS_NUM_THREADS=t;
+           run with OMP_NUM_THREADS=t and OPENBLAS_NUM_THREADS=1 (the layers
+           share their work over OpenMP; two spinning pools on two cores
+           collapse, measured);
   cnnc-sa  the --standalone C, same flags without OpenBLAS;
   PyTorch  bench/torch_time.py with torch.set_num_threads(t): eager,
            TorchScript frozen and optimize_for_inference; the fastest is kept.
@@ -62,7 +64,9 @@ def build(cnnc, name, out, standalone):
 
 
 def run_c(timer, weights, batch, threads, secs):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    # the generated code's own OpenMP threads; OpenBLAS on one thread, so that
+    # two thread pools do not spin against each other on the same cores
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
     args = [timer, str(batch), str(secs)] + ([weights] if weights else [])
     r = sh(args, env=env).split()
     return float(r[1] if os.environ.get("BENCH_MIN") else r[0])
