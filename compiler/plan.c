@@ -24,6 +24,7 @@ typedef struct Buf {
     long long bytes, off;
     int start, end;           /* inclusive steps */
     long long *dst;           /* where the offset goes */
+    int seq, mark;            /* placement order; last buffer that looked at it */
 } Buf;
 
 static Node *root(Node *n) {
@@ -35,6 +36,13 @@ static int by_size(const void *a, const void *b) {
     const Buf *x = *(Buf *const *)a, *y = *(Buf *const *)b;
     if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
     return x->start - y->start;   /* deterministic */
+}
+
+/* by offset, then in the order placed (first fit sees them so) */
+static int by_offset(const void *a, const void *b) {
+    const Buf *x = *(Buf *const *)a, *y = *(Buf *const *)b;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    return x->seq - y->seq;
 }
 
 /* Per-layer scratch of a conv, by the algorithm its code uses (emit.c):
@@ -68,7 +76,7 @@ int plan_arena(Graph *g, Plan *p) {
         if (n->removed || n->kind->id == K_INPUT) continue;
         if (n != out) {
             Buf *b = &bufs[nb];
-            *b = (Buf){ n->act_bytes, 0, i, last[i] < i ? i : last[i], &n->buf_off };
+            *b = (Buf){ .bytes = n->act_bytes, .start = i, .end = last[i] < i ? i : last[i], .dst = &n->buf_off };
             order[nb] = b;
             nb++;
             p->tensors_bytes += n->act_bytes;
@@ -77,33 +85,59 @@ int plan_arena(Graph *g, Plan *p) {
         if (s) {
             n->scratch_bytes = s;
             Buf *b = &bufs[nb];
-            *b = (Buf){ s, 0, i, i, &n->scratch_off };
+            *b = (Buf){ .bytes = s, .start = i, .end = i, .dst = &n->scratch_off };
             order[nb] = b;
             nb++;
             p->tensors_bytes += s;
         }
     }
     qsort(order, (size_t)nb, sizeof *order, by_size);
-    Buf **placed = arena_alloc(sizeof(Buf *) * (size_t)(nb + 1));
-    int np = 0;
+    /* live[t]: the placed buffers alive at step t, so that each buffer is
+     * checked against the ones it overlaps in time only, not all placed so
+     * far (quadratic in the layers: minutes for 100,000 of them) */
+    Buf ***live = calloc((size_t)g->nnodes, sizeof *live);
+    int *nlive = calloc((size_t)g->nnodes, sizeof *nlive), *caplive = calloc((size_t)g->nnodes, sizeof *caplive);
+    Buf **near = malloc(sizeof(Buf *) * (size_t)(nb + 1));
+    if (!live || !nlive || !caplive || !near) {
+        fputs("cnnc: error: out of memory\n", stderr);
+        exit(2);
+    }
     for (int i = 0; i < nb; i++) {
         Buf *b = order[i];
+        b->seq = i;
+        int nn = 0;
+        for (int t = b->start; t <= b->end; t++)
+            for (int j = 0; j < nlive[t]; j++)
+                if (live[t][j]->mark != i + 1) { live[t][j]->mark = i + 1; near[nn++] = live[t][j]; }
+        qsort(near, (size_t)nn, sizeof *near, by_offset);
         long long off = 0;
-        /* placed buffers are kept sorted by offset; first fit in time */
-        for (int j = 0; j < np; j++) {
-            Buf *q = placed[j];
-            if (q->end < b->start || q->start > b->end) continue;
+        /* first fit among the buffers alive at the same time, by offset */
+        for (int j = 0; j < nn; j++) {
+            Buf *q = near[j];
             if (off + b->bytes <= q->off) break;
             long long e = (q->off + q->bytes + ALIGN - 1) / ALIGN * ALIGN;
             if (e > off) off = e;
         }
         b->off = off;
-        int k = np++;
-        while (k > 0 && placed[k - 1]->off > off) { placed[k] = placed[k - 1]; k--; }
-        placed[k] = b;
         *b->dst = off;
         if (off + b->bytes > p->arena_bytes) p->arena_bytes = off + b->bytes;
+        for (int t = b->start; t <= b->end; t++) {
+            if (nlive[t] == caplive[t]) {
+                caplive[t] = caplive[t] ? 2 * caplive[t] : 4;
+                live[t] = realloc(live[t], sizeof(Buf *) * (size_t)caplive[t]);
+                if (!live[t]) {
+                    fputs("cnnc: error: out of memory\n", stderr);
+                    exit(2);
+                }
+            }
+            live[t][nlive[t]++] = b;
+        }
     }
+    for (int t = 0; t < g->nnodes; t++) free(live[t]);
+    free(live);
+    free(nlive);
+    free(caplive);
+    free(near);
     p->arena_bytes = (p->arena_bytes + ALIGN - 1) / ALIGN * ALIGN;
     /* aliases share their root's buffer */
     for (int i = 0; i < g->nnodes; i++) {
