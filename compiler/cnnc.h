@@ -271,6 +271,7 @@ long long shape_numel(Shape s);
 const char *shape_str(Shape s);              /* "3×224×224" or "[4096]" */
 
 /* ===== sema.c: elaboration ================================================ */
+extern long long sema_max_layers;   /* cap (default 100,000); statements: 5x */
 Graph *sema_elaborate(Stmt *prog, int *nerr);
 
 /* ===== shape.c ============================================================= */

@@ -24,7 +24,12 @@
 
 #define MAX_NEST 100          /* nested groups/blocks/repeats */
 #define MAX_REPEAT 100000
-#define MAX_NODES 2000000
+
+/* Work limits: layers, and statements elaborated (a repeat's body counts once
+ * per iteration, a block's body once per call), so that nested repeats and
+ * calls of empty bodies cannot run for hours.  The fuzz harness lowers them. */
+long long sema_max_layers = 100000;
+#define MAX_STEPS (5 * sema_max_layers)
 
 typedef enum { V_NONE, V_INT, V_FLOAT, V_BOOL, V_DIMS, V_STR, V_WORD } VKind;
 
@@ -110,6 +115,7 @@ static Graph *G;
 static Stmt **blocks;
 static int nblocks;
 static Frame *frames;
+static long long steps;       /* statements elaborated so far */
 
 static const char *join(const char *scope, const char *name) {
     return *scope ? arena_printf("%s.%s", scope, name) : arena_strdup(name);
@@ -480,9 +486,9 @@ static void unknown_kind(const Stmt *s) {
 }
 
 static bool too_many_nodes(Loc loc) {
-    if (G->nnodes < MAX_NODES) return false;
-    if (G->nnodes == MAX_NODES) {
-        diag_error(loc, "the network has more than %d layers", MAX_NODES);
+    if (G->nnodes < sema_max_layers) return false;
+    if (G->nnodes == sema_max_layers) {
+        diag_error(loc, "the network has more than %s layers", fmt_group(sema_max_layers));
         G->nnodes++;          /* report once; nodes are never added past this */
     }
     return true;
@@ -868,6 +874,16 @@ static Node *elab_stmt(Stmt *s, Node *x, Scope sc, const char *seqname) {
     return x;
 }
 
+/* Count one more statement (or repeat iteration) elaborated; past the limit,
+ * report it once and say true. */
+static bool too_many_steps(Loc loc) {
+    if (steps > MAX_STEPS) return true;
+    if (++steps <= MAX_STEPS) return false;
+    diag_error(loc, "the network takes more than %s statements to expand (repeats and block calls "
+               "multiply); is a repeat count too large?", fmt_group(MAX_STEPS));
+    return true;
+}
+
 /* repeat and if expand in place; their items are items of the enclosing list */
 static Node *elab_list(Stmt *s, Node *x, Scope sc, Seq *seq) {
     for (; s; s = s->next) {
@@ -875,13 +891,13 @@ static Node *elab_list(Stmt *s, Node *x, Scope sc, Seq *seq) {
             diag_error(s->loc, "blocks and groups are nested more than %d deep", MAX_NEST);
             return x;
         }
-        if (diag_error_count() > diag_max_errors) return x;
+        if (diag_error_count() > diag_max_errors || too_many_steps(s->loc)) return x;
         if (s->kind == ST_REPEAT) {
             bool ok1 = true, ok2 = true;
             long long n = eval_count(s->count, sc.env, "repeat count", 0, MAX_REPEAT, &ok1);
             long long from = s->from ? eval_count(s->from, sc.env, "repeat 'from'", -1000000, 1000000, &ok2) : 0;
             if (!ok1 || !ok2) continue;
-            for (long long i = 0; i < n; i++) {
+            for (long long i = 0; i < n && !too_many_steps(s->loc); i++) {
                 Scope inner = sc;
                 inner.depth = sc.depth + 1;
                 if (s->var) {
@@ -929,6 +945,7 @@ Graph *sema_elaborate(Stmt *prog, int *nerr) {
     tab_cap = tab_n = 0;
     frames = NULL;
     nblocks = 0;
+    steps = 0;
     int nb = 0;
     for (Stmt *s = prog; s; s = s->next) nb += s->kind == ST_BLOCKDEF;
     blocks = arena_alloc(sizeof(Stmt *) * (size_t)(nb + 1));
