@@ -83,6 +83,50 @@ static const char *output_path(const Graph *g, const char *outpath, const char *
     return arena_printf("%s.%s", g->name, ext);
 }
 
+/* What generated code can hold: the per-image arena is a static array in the
+ * .c (objects of 2 GiB and more do not link in x86-64's default code model),
+ * and cnnc itself holds every weight in memory while it writes them. */
+#define MAX_ARENA_BYTES ((1LL << 31) - 1)
+#define MAX_WEIGHT_BYTES (16LL << 30)
+
+/* The weights must fit before cnnc allocates them: an error at the layer with
+ * the most, else 0. */
+static int check_weight_bytes(Graph *g) {
+    long long total = 0, most = 0;
+    const Node *at = NULL;
+    for (int i = 0; i < g->nnodes; i++) {
+        ParamSpec ps[MAX_PARAM_TENSORS];
+        int k = weights_spec(g->nodes[i], ps);
+        long long b = 0;
+        for (int j = 0; j < k; j++) b += 4 * ps[j].numel;     /* numel < 2^40: no overflow */
+        total += b;
+        if (b > most) { most = b; at = g->nodes[i]; }
+    }
+    if (total <= MAX_WEIGHT_BYTES || !at) return 0;
+    diag_error(at->loc, "the weights take %s bytes (%sB; '%s' alone %s), more than the %s bytes (16 GiB) "
+               "cnnc can generate code for", fmt_group(total), fmt_si(total), at->name, fmt_group(most),
+               fmt_group(MAX_WEIGHT_BYTES));
+    return 1;
+}
+
+/* The planned arena must fit in a static array: an error at the layer with the
+ * largest buffer, else 0. */
+static int check_arena_bytes(const Graph *g, const Plan *plan) {
+    if (plan->arena_bytes <= MAX_ARENA_BYTES) return 0;
+    const Node *at = g->nodes[0];
+    long long most = -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        long long b = n->removed ? 0 : n->act_bytes > n->scratch_bytes ? n->act_bytes : n->scratch_bytes;
+        if (b > most) { most = b; at = n; }
+    }
+    diag_error(at->loc, "the generated code would need a %s-byte arena (%sB) for one image, more than the "
+               "%s bytes (2 GiB) it can hold; '%s' alone needs %s bytes: use a smaller input or fewer channels",
+               fmt_group(plan->arena_bytes), fmt_si(plan->arena_bytes), fmt_group(MAX_ARENA_BYTES), at->name,
+               fmt_group(most));
+    return 1;
+}
+
 static int generate(Graph *g, const char *path, const char *outpath, const char *weights,
                     unsigned long long seed, const char *emit, EmitOptions *eo) {
     if (strcmp(emit, "pytorch") == 0) {
@@ -103,6 +147,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
         free(buf);
         return status;
     }
+    if (check_weight_bytes(g)) return 1;
     if (weights) {
         if (weights_load_safetensors(g, weights)) return 1;
         eo->weights_origin = weights;
@@ -112,7 +157,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
     }
     if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
     Plan plan;
-    if (plan_arena(g, &plan)) return 1;
+    if (plan_arena(g, &plan) || check_arena_bytes(g, &plan)) return 1;
     eo->out_c = output_path(g, outpath, "c");
     eo->source_name = path;
     if (check_c_output(eo->out_c)) return 2;
