@@ -133,22 +133,20 @@ static void put_node(FILE *out, const Graph *g, const Graph *planned, const Node
         put_html(out, shape_str(n->shape));
         fputs(">", out);
     } else if (gone) {
-        /* compact, two lines: name and kind, where it went */
+        /* compact, two lines: the name; the kind and where it went.  One
+         * font per line: SVG viewers substitute fonts, and dot places each
+         * run of text by its own estimate of the width. */
         fputs("<B>", out);
         put_html(out, n->name);
-        fputs("</B>  ", out);
-        put_html(out, kind_text(n));
-        fputs("<BR/><FONT POINT-SIZE=\"8\"><I>", out);
-        put_html(out, gone);
+        fputs("</B><BR/><FONT POINT-SIZE=\"8\"><I>", out);
+        put_html(out, arena_printf("%s, %s", kind_text(n), gone));
         fputs("</I></FONT>>", out);
     } else {
         fputs("<B>", out);
         put_html(out, n->name);
         fputs("</B><BR/>", out);
-        put_html(out, kind_text(n));
-        fputs("  <FONT COLOR=\"#333333\">", out);
-        put_html(out, shape_str(n->shape));
-        fputs("</FONT><BR/><FONT POINT-SIZE=\"8\" COLOR=\"#6a6a6a\">", out);
+        put_html(out, arena_printf("%s · %s", kind_text(n), shape_str(n->shape)));
+        fputs("<BR/><FONT POINT-SIZE=\"8\" COLOR=\"#6a6a6a\">", out);
         if (n->params) {
             put_html(out, fmt_group(n->params));
             fputs(" params · ", out);
