@@ -178,7 +178,9 @@ SO_FILE     := libcnnrt.so.$(CNNC_VERSION)
 RT_PIC_OBJS := $(RT_SRCS:runtime/%.c=$(B)/pic/runtime/%.o)
 MAN1        := docs/man/cnnc.1 docs/man/cnnc-train.1
 
-# the runtime again, position-independent, for the shared library
+# the runtime again, position-independent, for the shared library (with
+# the static library's -O3)
+$(RT_PIC_OBJS): CFLAGS += -O3
 $(B)/pic/runtime/%.o: runtime/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC $(WARN) $(BLAS_CFLAGS) -Iruntime -c -o $@ $<
