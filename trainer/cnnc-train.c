@@ -12,7 +12,7 @@
  *
  * Each epoch: one pass over the training set in an order drawn from
  * (seed, epoch), then test accuracy, a CSV line (--log, default FILE.csv
- * beside --save), an SVG plot of the curves so far (--plot, default
+ * beside --save; the file is rewritten atomically), an SVG plot of the curves so far (--plot, default
  * FILE.svg; plot.c) and an atomic rewrite of --save.  A run resumed from the
  * end of an epoch continues bit for bit.  A NaN or infinite loss stops
  * training with the step and the first layer whose gradient went bad; the
@@ -241,6 +241,13 @@ static int make_optim(const Args *a, cnnrt_optim *o) {
     return 0;
 }
 
+/* Flush the log; unless it is stdout, rewrite logpath atomically with all of
+ * it (buf/len: the memstream's).  0 on success. */
+static int log_write(FILE *log, bool to_stdout, const char *path, char **buf, size_t *len) {
+    if (fflush(log) != 0) return -1;
+    return to_stdout ? 0 : write_file_atomic(path, *buf, *len);
+}
+
 int main(int argc, char **argv) {
     Args a;
     int rc = parse_args(argc, argv, &a);
@@ -343,14 +350,27 @@ int main(int argc, char **argv) {
 
     const char *logpath = a.log ? a.log : arena_printf("%s.csv", a.save);
     bool log_stdout = strcmp(logpath, "-") == 0;
-    FILE *log = log_stdout ? stdout : fopen(logpath, first_epoch > 0 ? "a" : "w");
-    if (!log) {
+    /* the log is kept in memory and rewritten whole, through a temporary file
+     * and a rename, after every line: a kill leaves the previous complete log
+     * or the new one, never half a line (a resumed run continues the file) */
+    char *logbuf = NULL;
+    size_t loglen = 0;
+    FILE *log = log_stdout ? stdout : open_memstream(&logbuf, &loglen);
+    if (log && !log_stdout && first_epoch > 0) {
+        FILE *old = fopen(logpath, "rb");
+        char chunk[4096];
+        size_t n;
+        while (old && (n = fread(chunk, 1, sizeof chunk, old)) > 0) fwrite(chunk, 1, n, log);
+        if (old) fclose(old);
+    }
+    if (log && first_epoch == 0) fputs("epoch,step,lr,train_loss,train_accuracy,test_accuracy,seconds\n", log);
+    if (!log || log_write(log, log_stdout, logpath, &logbuf, &loglen) != 0) {
         fprintf(stderr, "cnnc-train: error: cannot write the log '%s': %s\n", logpath, strerror(errno));
+        if (log && !log_stdout) fclose(log);
+        free(logbuf);
         cnnrt_net_free(net); cnnrt_dataset_free(&ds);
         return 2;
     }
-    if (first_epoch == 0) fputs("epoch,step,lr,train_loss,train_accuracy,test_accuracy,seconds\n", log);
-    fflush(log);
 
     size_t isz = (size_t)H * (size_t)W;
     float *xb = malloc(sizeof(float) * isz * (size_t)a.batch);
@@ -459,7 +479,10 @@ int main(int argc, char **argv) {
                     ep + 1, a.epochs, loss_sum / seen, 100.0 * correct / seen, test_acc, secs);
         fprintf(log, "%ld,%ld,%.6g,%.6f,%.4f,%.4f,%.3f\n", ep + 1, cnnrt_net_step(net), cur_lr,
                 loss_sum / seen, 100.0 * correct / seen, test_acc, secs);
-        fflush(log);
+        if (log_write(log, log_stdout, logpath, &logbuf, &loglen) != 0) {
+            fprintf(stderr, "cnnc-train: error: cannot write the log '%s': %s\n", logpath, strerror(errno));
+            status = 2;
+        }
         pts[npts++] = (PlotPoint){ .epoch = (double)(ep + 1), .train_loss = loss_sum / seen,
                                    .train_acc = 100.0 * correct / seen, .test_acc = test_acc };
         if (plot_training_svg(plotpath, title, pts, npts, err, sizeof err) != 0)
@@ -476,6 +499,7 @@ int main(int argc, char **argv) {
         }
     }
     if (!log_stdout) fclose(log);
+    free(logbuf);
     free(xb); free(yb); free(perm); free(out); free(pts);
     cnnrt_net_free(net);
     cnnrt_dataset_free(&ds);
