@@ -48,11 +48,14 @@ to WORKDIR.
      run by 1e-3 .. 3e-1 after 10 steps at every lr tried (down to 1/50 of
      these).  concat_gn (relu, leaky relu, max pools) is hit the same way,
      less often: it passed all 14 at 1e-4 until a change of conv.c's
-     summation order moved two of them to 4e-3 and 1e-2.  So the 10-step
-     lines of resnet20 and concat_gn are "info" (measured, not gated:
-     STEPS_GATED), and lenet5 — smooth: tanh and average pools, no kinks —
-     gates all 14 configurations.  The gradient checks are gated for all
-     three (one batch, no amplification).
+     summation order moved two of them to 4e-3 and 1e-2.  Such a flip moves
+     a few elements of one small tensor; so every network is gated on the
+     whole parameter vector, ‖p_c − p_t‖/‖p_t‖ ≤ 1e-4 over all learnable
+     values (and likewise all running statistics), the reading of "the
+     parameters after 10 steps" that a flip cannot break, and lenet5 —
+     smooth: tanh and average pools, no kinks — also on every tensor
+     (STEPS_GATED).  The gradient checks are per tensor for all three (one
+     batch, no amplification).
 Dropout (concat_gn has `dropout 0.25` before fc1) is part of every check,
 with identical masks: gradcheck writes the mask each dropout layer applied
 at each step (predicted from the net's RNG with cnnrt_dropout_forward and
@@ -82,6 +85,17 @@ import torchvision_ref       # noqa: E402
 SEED = 20240611
 STEPS = 10
 TOL_LOSS, TOL_GRAD, TOL_PARAM, TOL_STATS, TOL_LR = 1e-5, 1e-4, 1e-4, 1e-5, 1e-6
+# teacher-forced steps (4b), per step from a shared state: the update's
+# error relative to the update, ‖Δp_c − Δp_t‖/‖Δp_t‖ ≤ 5 %.  In float32 a
+# ResNet-20 step reproduces only to ~1e-3 .. 1e-2 of its size (an activation
+# within rounding of a ReLU kink changes the gradient; Adam-type steps turn
+# gradient noise into ±lr moves); a wrong optimizer, schedule or state
+# hand-over is off by the size of the step.  Fine optimizer detail (eps
+# placement, bias correction) is checked at 1e-6 in tests/unit/test_rt_optim.c
+# and by the lenet5 and concat_gn free runs here.  The parameters after each
+# step are also bounded (≤ 2e-4 of their norm: Adagrad's first step moves
+# them by ~10 %).
+TOL_TF_STEP = 0.05
 
 
 class MaskedDropout(nn.Module):
@@ -145,9 +159,20 @@ NETS = {   # name: (.net file, builder, batch size)
     "concat_gn": ("tests/train/concat_gn.net", ConcatGN, 16),
 }
 
-# gate: the 10-step comparison fails the suite; info: it is printed only
-# (resnet20: float32 cannot reproduce its 10 steps to 1e-4, see the docstring)
-STEPS_GATED = {"lenet5": True, "resnet20": False, "concat_gn": False}
+# per-tensor gate for the 10 steps (all networks are gated on the whole
+# parameter vector; resnet20/concat_gn's single tensors drift, see the docstring)
+STEPS_GATED = {"lenet5": True, "resnet20": False, "concat_gn": True}
+# learning-rate scale of the 10-step runs: ResNet-20 and concat_gn at the
+# lenet5 rates are chaotic in float32 (PyTorch's own float32 run leaves its
+# float64 run by 1e-2 .. 1e-1); at these rates the whole-network check holds
+# while the steps still move the parameters far beyond the tolerance (the
+# "moved" figure, itself checked: ≥ 10× the tolerance)
+# networks whose free 10-step runs are chaotic in float32 (PyTorch's own
+# float32 run is printed next to cnnrt's): checked step by step from a shared
+# state instead (4b), their free runs printed as info
+TEACHER = {"resnet20"}
+LR_SCALE = {"lenet5": 1.0, "resnet20": 1.0,
+            "concat_gn": float(os.environ.get("TRAIN_REF_SCALE", "0.1"))}
 
 NORMS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)
 
@@ -170,13 +195,13 @@ SCHEDULES = [("constant", 0), ("step", 3), ("cosine", 0), ("constant", 4), ("ste
 WEIGHT_DECAY = {"adamw": 0.05}      # others 5e-3; AdamW's off is 0 (torch's default is 1e-2)
 
 
-def configs():
+def configs(scale=1.0):
     out = []
     for k, (label, cls, kw, opts) in enumerate(OPTIMIZERS):
         for wd_on in (0, 1):
             sched, warm = SCHEDULES[(2 * k + wd_on) % len(SCHEDULES)]
             wd = WEIGHT_DECAY.get(label, 5e-3) if wd_on else 0.0
-            lr = kw["lr"]
+            lr = kw["lr"] * scale
             out.append((label, cls, dict(kw, lr=lr, weight_decay=wd),
                         opts + ["--lr", repr(lr), "--weight-decay", repr(wd)], sched, warm))
     return out
@@ -342,7 +367,7 @@ def main(argv):
         return {k: v for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")}, lrs, losses
 
     masks = []
-    for i, (label, cls, kw, opts, sched, warm) in enumerate(configs()):
+    for i, (label, cls, kw, opts, sched, warm) in enumerate(configs(LR_SCALE[name])):
         sargs, make_sched = schedule_args(sched, warm, kw["lr"])
         opath = os.path.join(work, "%s.steps%d.safetensors" % (name, i))
         run([gradcheck, netfile, wpath, bpath, opath, "--steps", str(STEPS)] + opts + sargs)
@@ -357,17 +382,116 @@ def main(argv):
         lrerr = max(abs(a - b) / b for a, b in zip(out["lr"].tolist(), lrs))
         losserr = max(abs(a - b) / abs(b) for a, b in zip(out["loss"].tolist(), losses))
         worst = max(perrs, key=perrs.get)
-        ok = all(e <= TOL_PARAM for e in perrs.values()) and lrerr <= TOL_LR
-        if not STEPS_GATED[name]:
-            ok = None
+        # the whole network's parameters (and running statistics) as one
+        # vector: ‖p_c − p_t‖/‖p_t‖, gated for every network
+        def whole_diff(keys, a, b):    # ‖b − a‖/‖b‖: how far the 10 steps moved
+            num = sum(float(((b[k].double() - a[k].double()) ** 2).sum()) for k in keys)
+            den = sum(float((b[k].double() ** 2).sum()) for k in keys)
+            return (num / den) ** 0.5
+
+        def whole(keys, ref):
+            num = sum(float(((out[k].double() - ref[k].double()) ** 2).sum()) for k in keys)
+            den = sum(float((ref[k].double() ** 2).sum()) for k in keys)
+            return (num / den) ** 0.5 if den > 0 else num ** 0.5
+        pkeys = [k for k in sd if k in learnable]
+        bkeys = [k for k in sd if k not in learnable]
+        werr = whole(pkeys, sd)
+        berr = whole(bkeys, sd) if bkeys else 0.0
+        moved = whole_diff(pkeys, state0, sd)
+        ok = werr <= TOL_PARAM and berr <= TOL_PARAM and lrerr <= TOL_LR and moved >= 10 * TOL_PARAM
+        if STEPS_GATED[name]:
+            ok = ok and all(e <= TOL_PARAM for e in perrs.values())
+        if name in TEACHER:
+            ok = None       # free run: information; the gate is the teacher-forced check below
         what = "%s lr=%g wd=%g %s%s" % (label, kw["lr"], kw["weight_decay"], sched,
                                         "+warmup%d" % warm if warm else "")
-        text = "params %.1e (%s; torch f32 %.1e); update %.1e; losses %.1e; lr %.0e" % (
-            perrs[worst], worst, f32, max(uerrs.values()), losserr, lrerr)
-        details = table(perrs, TOL_PARAM, verbose) if ok is not None or verbose else []
+        text = "moved %.1e; all params %.1e, stats %.1e; worst tensor %.1e (%s; torch f32 %.1e); update %.1e; " \
+               "losses %.1e; lr %.0e" % (moved, werr, berr, perrs[worst], worst, f32, max(uerrs.values()),
+                                         losserr, lrerr)
+        details = table(perrs, TOL_PARAM, verbose) if STEPS_GATED[name] or verbose else []
         if lrerr > TOL_LR:
             details.insert(0, "lr per step: cnnrt %s, torch %s" % (out["lr"].tolist(), lrs))
         rep.line(ok, what, text, details)
+
+    # ---- 4b. teacher-forced ten steps (chaotic networks) ----------------------
+    # Each step starts from PyTorch's float64 state rounded to float32 — the
+    # parameters, running statistics and optimizer moments, written as a
+    # cnnrt checkpoint (moments under __optim__.<slot>.<name>, the step in
+    # the metadata) and loaded by gradcheck --resume — and PyTorch takes the
+    # same step from the same rounded state in float64.  Every one of the 10
+    # steps is compared (the whole parameter vector and the running
+    # statistics after the step, ≤ TOL_TF), so rounding cannot compound
+    # across steps, while the optimizer's state carries over as in a free run.
+    # (A single step is itself reproducible only to ~1e-3 of its size in
+    # float32 here: an activation within rounding of a ReLU's kink changes
+    # the gradient; PyTorch's float32 run shows the same.)
+    SLOTS = {"sgd": ["momentum_buffer"], "momentum": ["momentum_buffer"], "nesterov": ["momentum_buffer"],
+             "adagrad": ["sum"], "rmsprop": ["square_avg", "momentum_buffer", "grad_avg"],
+             "adam": ["exp_avg", "exp_avg_sq"], "adamw": ["exp_avg", "exp_avg_sq"]}
+    CNNRT_OPT = {"sgd": "sgd", "momentum": "sgd", "nesterov": "sgd", "adagrad": "adagrad",
+                 "rmsprop": "rmsprop", "adam": "adam", "adamw": "adamw"}
+    for i, (label, cls, kw, opts, sched, warm) in enumerate(configs() if name in TEACHER else []):
+        sargs, make_sched = schedule_args(sched, warm, kw["lr"])
+        m = fresh()
+        opt = cls(m.parameters(), **kw)
+        sch = make_sched(opt)
+        names = dict((p_, k) for k, p_ in m.named_parameters())
+        worst_step, worst_stat, worst_upd, moved_min = 0.0, 0.0, 0.0, 1.0
+        for t in range(STEPS):
+            # the state, rounded to float32, is where both sides start
+            with torch.no_grad():
+                for k, v in m.state_dict().items():
+                    if v.is_floating_point():
+                        v.copy_(v.float().double())
+                for p_, stt in opt.state.items():
+                    for slot, v in stt.items():
+                        if torch.is_tensor(v) and v.is_floating_point() and v.numel() == p_.numel():
+                            v.copy_(v.float().double())
+            ck = {k: v.float() for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")}
+            for p_, stt in opt.state.items():
+                for slot in SLOTS[label]:
+                    if slot in stt and stt[slot] is not None:
+                        ck["__optim__.%s.%s" % (slot, names[p_])] = stt[slot].float()
+            for slot in SLOTS[label]:     # slots torch has not created yet start at zero
+                if label == "rmsprop" and ((slot == "momentum_buffer" and not kw.get("momentum")) or
+                                           (slot == "grad_avg" and not kw.get("centered"))):
+                    continue
+                if label == "sgd" and slot == "momentum_buffer":
+                    continue
+                for k in learnable:
+                    ck.setdefault("__optim__.%s.%s" % (slot, k), torch.zeros_like(state0[k]).float())
+            cpath = os.path.join(work, "%s.tf%d.in.safetensors" % (name, i))
+            spath = os.path.join(work, "%s.tf%d.out.safetensors" % (name, i))
+            st.save(ck, cpath, {"step": str(t), "rng": "%016x,%016x" % (0, 1),
+                                "optimizer": CNNRT_OPT[label]})
+            run([gradcheck, netfile, cpath, bpath, os.path.join(work, "tf.out"), "--steps", "1",
+                 "--first-batch", str(t), "--resume", "--save-state", spath] + opts + sargs)
+            got = st.load(spath)
+            before = {k: v.clone() for k, v in m.state_dict().items()}
+            opt.zero_grad()
+            loss = F.cross_entropy(m(xs[t % S].double()), ys[t % S])
+            loss.backward()
+            opt.step()
+            if sch is not None:
+                sch.step()
+            after = m.state_dict()
+            pk = [k for k in after if k in learnable]
+            bk = [k for k in after if k not in learnable and not k.endswith("num_batches_tracked")]
+            def dist(keys, a, b):
+                return sum(float(((a[k].double() - b[k].double()) ** 2).sum()) for k in keys) ** 0.5
+            zero = {k: 0 * v for k, v in after.items()}
+            step_norm = dist(pk, after, before)
+            err = dist(pk, got, after) / dist(pk, after, zero)            # the parameters after the step
+            serr = dist(bk, got, after) / dist(bk, after, zero) if bk else 0.0
+            worst_step, worst_stat = max(worst_step, err), max(worst_stat, serr)
+            worst_upd = max(worst_upd, dist(pk, got, after) / max(step_norm, 1e-30))
+            moved_min = min(moved_min, step_norm / dist(pk, before, zero))
+        what = "%s lr=%g wd=%g %s%s, teacher-forced" % (label, kw["lr"], kw["weight_decay"], sched,
+                                                        "+warmup%d" % warm if warm else "")
+        ok = worst_upd <= TOL_TF_STEP and worst_step <= 2 * TOL_PARAM and worst_stat <= TOL_STATS
+        rep.line(ok, what, "10 steps from shared states: error of each step %.1e of its size; parameters "
+                 "after it %.1e, running stats %.1e (steps move the parameters by >= %.1e)"
+                 % (worst_upd, worst_step, worst_stat, moved_min), [])
 
     # ---- dropout statistics -------------------------------------------------
     for mod in model.modules():
