@@ -348,6 +348,7 @@ struct cnnrt_net_desc *train_desc_build(Graph *g);   /* NULL after an error */
 int emit_train(Graph *g, const char *out_c, const char *source_name);   /* error count */
 const char *m4_template_dir(void);
 int m4_to_file(const char **files, int nfiles, const char *path);       /* atomic; 0 ok */
+int m4_run(const char *define, const char **files, int nfiles, int outfd); /* 0 ok */
 
 /* ===== util.c ============================================================== */
 const char *fmt_group(long long v);          /* 1,234,567 */

@@ -18,15 +18,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
 
 #ifndef CNNC_TEMPLATE_DIR
 #define CNNC_TEMPLATE_DIR "compiler/templates"
@@ -452,36 +449,9 @@ static int emit_layer(Emitter *e, Node *n) {
 
 /* ---- running m4 ----------------------------------------------------------- */
 
-static const char *template_dir(void) { return m4_template_dir(); }
-
-/* m4 -P --fatal-warnings [defs] files... > out (a file descriptor) */
+/* m4 -P --fatal-warnings [-DM4_WEIGHTS_FILE=...] files... > out (a file descriptor) */
 static int run_m4(const char **files, int nfiles, const char *weights_file, int outfd) {
-    const char *argv[32];
-    int a = 0;
-    argv[a++] = "m4";
-    argv[a++] = "-P";
-    argv[a++] = "--fatal-warnings";
-    if (weights_file) argv[a++] = arena_printf("-DM4_WEIGHTS_FILE=%s", weights_file);
-    for (int i = 0; i < nfiles && a < 30; i++) argv[a++] = files[i];
-    argv[a] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, "m4", &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        fprintf(stderr, "cnnc: error: cannot run m4: %s (install GNU m4)\n", strerror(rc));
-        return -1;
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "cnnc: error: m4 failed on the templates in %s (a cnnc bug)\n", template_dir());
-        return -1;
-    }
-    return 0;
+    return m4_run(weights_file ? arena_printf("M4_WEIGHTS_FILE=%s", weights_file) : NULL, files, nfiles, outfd);
 }
 
 static char *tmp_beside(const char *path, int *fd) {
@@ -656,7 +626,7 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     if (fclose(wf) != 0) { nerr++; goto cleanup; }
 
     /* run m4 twice: the .c and the .h, into temporaries beside the outputs */
-    const char *tdir = template_dir();
+    const char *tdir = m4_template_dir();
     const char *files[16];
     int nf = 0;
     for (size_t i = 0; i < sizeof template_files / sizeof *template_files; i++)

@@ -49,13 +49,14 @@ const char *m4_template_dir(void) {
     return CNNC_TEMPLATE_DIR;
 }
 
-/* m4 into an open file descriptor; 0 on success */
-static int spawn_m4(const char **files, int nfiles, int outfd) {
-    const char **argv = arena_alloc(sizeof(char *) * (size_t)(nfiles + 4));
+/* m4 into an open file descriptor, with an optional -D definition */
+int m4_run(const char *define, const char **files, int nfiles, int outfd) {
+    const char **argv = arena_alloc(sizeof(char *) * (size_t)(nfiles + 5));
     int a = 0;
     argv[a++] = "m4";
     argv[a++] = "-P";
     argv[a++] = "--fatal-warnings";
+    if (define) argv[a++] = arena_printf("-D%s", define);
     for (int i = 0; i < nfiles; i++) argv[a++] = files[i];
     argv[a] = NULL;
     posix_spawn_file_actions_t fa;
@@ -88,7 +89,7 @@ int m4_to_file(const char **files, int nfiles, const char *path) {
     mode_t um = umask(0);
     umask(um);
     fchmod(fd, 0666 & ~um);
-    int ok = spawn_m4(files, nfiles, fd) == 0;
+    int ok = m4_run(NULL, files, nfiles, fd) == 0;
     ok = fsync(fd) == 0 && ok;
     ok = close(fd) == 0 && ok;
     if (ok && rename(tmp, path) != 0) {
