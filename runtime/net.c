@@ -37,6 +37,8 @@ struct cnnrt_net {
     float **val, **dval;      /* [nvalues] */
     float **save0, **save1;   /* per op: saved statistics / masks */
     int32_t **argmax;         /* per op: max pool */
+    int *plan;                /* per op: PLAN_* flags (buffer sharing, see plan_sharing) */
+    char *zero;               /* per value: its gradient buffer is zeroed each step (owner) */
     float *scratch;           /* conv im2col */
     float *tmp;               /* a value-sized temporary (fused activation backward) */
     void *mem;                /* the one allocation */
@@ -113,6 +115,102 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
     }
 }
 
+/* ---- buffer sharing ---------------------------------------------------------
+ * Values are written once, by the op that produces them, so some buffers can
+ * be shared.  Decided once per net, in plan_sharing:
+ *   PLAN_VIEW     a COPY (flatten) whose output is its input's buffer: no copy.
+ *   PLAN_INPLACE  a RELU computed in place over its input x, when x has no
+ *                 other reader and its producer's backward never reads its own
+ *                 output; the gradient is shared too, and backward masks it in
+ *                 place (y > 0 iff x > 0, so the saved output serves as x).
+ *   PLAN_SHARE0…  an ADD or COPY whose input k gets the output's gradient
+ *                 buffer itself (∂y/∂x_k = 1): its backward skips that input.
+ *                 Allowed when every other reader of x_k comes earlier in
+ *                 forward order, so their backward passes, which accumulate
+ *                 into the shared buffer, run after this op's backward has
+ *                 read it.
+ * Backward runs in reverse order, so a gradient buffer is complete when its
+ * value's producer reads it.  Each buffer is zeroed once per step. */
+enum { PLAN_VIEW = 1, PLAN_INPLACE = 2, PLAN_SHARE0 = 4 };   /* PLAN_SHARE0 << k for input k < 16 */
+
+/* does op's backward read its own output value? */
+static int reads_own_output(const cnnrt_op *op) {
+    switch (op->kind) {
+    case CNNRT_OP_CONV: case CNNRT_OP_DENSE: return op->act != CNNRT_ACT_NONE;
+    case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL: case CNNRT_OP_AVGPOOL: case CNNRT_OP_GAVGPOOL:
+    case CNNRT_OP_ADAPTAVG: case CNNRT_OP_BATCHNORM: case CNNRT_OP_LAYERNORM: case CNNRT_OP_INSTANCENORM:
+    case CNNRT_OP_GROUPNORM: case CNNRT_OP_DROPOUT: case CNNRT_OP_ADD: case CNNRT_OP_CONCAT:
+        return 0;
+    default: return 1;
+    }
+}
+
+static int plan_sharing(cnnrt_net *net) {
+    const cnnrt_net_desc *d = net->d;
+    int nv = d->nvalues, *nuse = calloc((size_t)nv, sizeof(int)), *prod = malloc((size_t)nv * sizeof(int));
+    int *last = malloc((size_t)nv * sizeof(int));    /* last reader (op index) */
+    if (!nuse || !prod || !last) { free(nuse); free(prod); free(last); return -1; }
+    int ok = 1;
+    for (int v = 0; v < nv; v++) prod[v] = last[v] = -1;
+    for (int i = 0; i < d->nops; i++) {
+        const cnnrt_op *op = &d->ops[i];
+        if (op->out <= 0 || op->out >= nv || prod[op->out] >= 0) ok = 0;
+        else prod[op->out] = i;
+        for (int k = 0; k < op->nin; k++) {
+            int v = in_val(net, op, k);
+            if (v < 0 || v >= nv) { ok = 0; continue; }
+            nuse[v]++;
+            last[v] = i;
+        }
+    }
+    /* values the loss or the caller read stay unshared */
+    int keep1 = d->output, keep2 = in_val(net, &d->ops[d->nops - 1], 0);
+    for (int i = 0; ok && i < d->nops; i++) {            /* forward order: value buffers */
+        const cnnrt_op *op = &d->ops[i];
+        int x = in_val(net, op, 0);
+        if (op->kind == CNNRT_OP_COPY && x > 0 && op->out != keep1 && op->out != keep2) {
+            net->val[op->out] = net->val[x];
+            net->plan[i] |= PLAN_VIEW;
+        } else if (op->kind == CNNRT_OP_RELU && x > 0 && x != keep1 && x != keep2 && nuse[x] == 1 &&
+                   prod[x] >= 0 && !reads_own_output(&d->ops[prod[x]]) &&
+                   !(d->ops[prod[x]].kind == CNNRT_OP_COPY) && op->out != keep1 && op->out != keep2) {
+            int shared = 0;                              /* x's buffer must be its own */
+            for (int v = 0; v < nv; v++) shared |= v != x && net->val[v] == net->val[x];
+            if (!shared) {
+                net->val[op->out] = net->val[x];
+                net->plan[i] |= PLAN_INPLACE;
+            }
+        }
+    }
+    for (int i = d->nops - 1; ok && i >= 0; i--) {      /* reverse order: gradient buffers */
+        const cnnrt_op *op = &d->ops[i];
+        if (net->plan[i] & PLAN_INPLACE) {               /* x's only reader: its gradient is dy's buffer */
+            net->dval[in_val(net, op, 0)] = net->dval[op->out];
+            continue;
+        }
+        if (op->kind != CNNRT_OP_ADD && op->kind != CNNRT_OP_COPY) continue;
+        if (op->out == keep1 || op->out == keep2) continue;
+        for (int k = 0; k < op->nin && k < 16; k++) {
+            int x = in_val(net, op, k), twice = 0;
+            for (int j = 0; j < op->nin; j++) twice |= j != k && in_val(net, op, j) == x;
+            if (x <= 0 || x == keep1 || x == keep2 || twice || last[x] != i) continue;
+            int shared = 0;
+            for (int v = 0; v < nv; v++) shared |= v != x && net->dval[v] == net->dval[x];
+            if (shared) continue;
+            net->dval[x] = net->dval[op->out];
+            net->plan[i] |= PLAN_SHARE0 << k;
+            break;                                       /* one input per op */
+        }
+    }
+    for (int v = 1; v < nv; v++) {                       /* one owner zeroes each buffer */
+        int owner = 1;
+        for (int u = 1; u < v; u++) owner &= net->dval[u] != net->dval[v];
+        net->zero[v] = (char)owner;
+    }
+    free(nuse); free(prod); free(last);
+    return 0;
+}
+
 /* ---- creation ------------------------------------------------------------ */
 
 #define ERR(...) do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); return NULL; } while (0)
@@ -156,8 +254,11 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
     net->save0 = calloc((size_t)d->nops, sizeof(float *));
     net->save1 = calloc((size_t)d->nops, sizeof(float *));
     net->argmax = calloc((size_t)d->nops, sizeof(int32_t *));
+    net->plan = calloc((size_t)d->nops, sizeof(int));
+    net->zero = calloc((size_t)d->nvalues, 1);
     net->mem = calloc(total + 16, sizeof(float));
-    if (!net->val || !net->dval || !net->save0 || !net->save1 || !net->argmax || !net->mem) {
+    if (!net->val || !net->dval || !net->save0 || !net->save1 || !net->argmax || !net->plan || !net->zero ||
+        !net->mem) {
         cnnrt_net_free(net);
         ERR("out of memory: training '%s' at batch %d needs %zu MiB", d->name, max_batch, total * 4 >> 20);
     }
@@ -186,6 +287,10 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
     net->tmp = p;
     const cnnrt_op *last = &d->ops[d->nops - 1];
     net->softmax_last = last->kind == CNNRT_OP_SOFTMAX && last->out == d->output;
+    if (plan_sharing(net) != 0) {
+        cnnrt_net_free(net);
+        ERR("out of memory");
+    }
     cnnrt_rng_seed(&net->rng, o->seed ^ 0x5eed5eed5eedULL);
     init_params(net, o->seed);
     return net;
@@ -199,6 +304,8 @@ void cnnrt_net_free(cnnrt_net *net) {
     free(net->save0);
     free(net->save1);
     free(net->argmax);
+    free(net->plan);
+    free(net->zero);
     free(net);
 }
 
@@ -314,7 +421,9 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             cnnrt_concat_forward(y, xs, cs, op->nin, n, op->HW);
             break;
         }
-        case CNNRT_OP_COPY: memcpy(y, x, cnt * sizeof(float)); break;
+        case CNNRT_OP_COPY:
+            if (!(net->plan[i] & PLAN_VIEW)) memcpy(y, x, cnt * sizeof(float));
+            break;
         }
     }
 }
@@ -365,7 +474,14 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_GROUPNORM:
             cnnrt_groupnorm_backward(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->C, op->HW, op->G);
             break;
-        case CNNRT_OP_RELU: if (dx) cnnrt_relu_backward(dx, dy, x, cnt); break;
+        case CNNRT_OP_RELU:
+            if (net->plan[i] & PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y > 0) · dy */
+                float *g = net->dval[op->out];
+                for (size_t j = 0; j < cnt; j++) g[j] = y[j] > 0.0f ? g[j] : 0.0f;
+            } else if (dx) {
+                cnnrt_relu_backward(dx, dy, x, cnt);
+            }
+            break;
         case CNNRT_OP_LEAKYRELU: if (dx) cnnrt_leaky_relu_backward(dx, dy, x, op->slope, cnt); break;
         case CNNRT_OP_TANH: if (dx) cnnrt_tanh_backward(dx, dy, y, cnt); break;
         case CNNRT_OP_SIGMOID: if (dx) cnnrt_sigmoid_backward(dx, dy, y, cnt); break;
@@ -389,7 +505,7 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_ADD:
             for (int k = 0; k < op->nin; k++) {
                 int v = in_val(net, op, k);
-                if (v == 0) continue;
+                if (v == 0 || (k < 16 && (net->plan[i] & (PLAN_SHARE0 << k)))) continue;
                 float *g = net->dval[v];
                 for (size_t j = 0; j < cnt; j++) g[j] += dy[j];
             }
@@ -406,7 +522,7 @@ static void backward(cnnrt_net *net, int n, int from) {
             break;
         }
         case CNNRT_OP_COPY:
-            if (dx) for (size_t j = 0; j < cnt; j++) dx[j] += dy[j];
+            if (dx && !(net->plan[i] & PLAN_SHARE0)) for (size_t j = 0; j < cnt; j++) dx[j] += dy[j];
             break;
         }
     }
@@ -420,8 +536,8 @@ static float loss_and_grads(cnnrt_net *net, const float *x, const int32_t *label
     memcpy(net->val[0], x, sizeof(float) * (size_t)n * (size_t)d->value_size[0]);
     int nops = net->softmax_last && net->o.loss == CNNRT_LOSS_XENT ? d->nops - 1 : d->nops;
     forward(net, n, 1, nops);
-    for (int v = 0; v < d->nvalues; v++)
-        memset(net->dval[v], 0, sizeof(float) * (size_t)n * (size_t)d->value_size[v]);
+    for (int v = 1; v < d->nvalues; v++)      /* value 0, the input, has no gradient */
+        if (net->zero[v]) memset(net->dval[v], 0, sizeof(float) * (size_t)n * (size_t)d->value_size[v]);
     memset(net->block + d->nparams, 0, sizeof(float) * (size_t)d->nparams);
     int lv = loss_value(net);
     int K = (int)d->value_size[lv];
