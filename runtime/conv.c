@@ -32,7 +32,9 @@
 #include <string.h>
 
 /* Floats of col + t per chunk: 256 Ki floats, 1 MiB. */
+#ifndef CHUNK_FLOATS
 #define CHUNK_FLOATS ((size_t)1 << 18)
+#endif
 
 int cnnrt_out_size(int in, int pad_lo, int pad_hi, int k, int stride, int dil)
 {
@@ -115,8 +117,9 @@ static void im2col(float *restrict col,       /* [Cg·KH·KW][ld], P used per ro
                     const float *xr = xc + (size_t)ih * W;
                     for (int ow = 0; ow < ow0; ow++)
                         r[ow] = 0.0f;
-                    if (SW == 1)
-                        memcpy(r + ow0, xr + ow0 + off, sizeof(float) * (size_t)(ow1 - ow0));
+                    if (SW == 1)                /* rows are short: a loop, not a memcpy call */
+                        for (int ow = ow0; ow < ow1; ow++)
+                            r[ow] = xr[ow + off];
                     else
                         for (int ow = ow0; ow < ow1; ow++)
                             r[ow] = xr[ow * SW + off];
@@ -170,14 +173,26 @@ void cnnrt_conv2d_forward(float *y,            /* [n][Cout][OH][OW] */
 
     for (int i0 = 0; i0 < n; i0 += mc) {
         const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
-        float *col = scratch, *t = scratch + (size_t)K * N;
+        float *col = scratch;
         for (int gi = 0; gi < G; gi++) {
+            /* one image: t is the group's slice of y itself */
+            float *t = m == 1 ? y + i0 * ys + (size_t)gi * Cog * P : scratch + (size_t)K * N;
             for (int j = 0; j < m; j++)
                 im2col(col + (size_t)j * P, (size_t)N, x + (i0 + j) * xs + (size_t)gi * Cg * g->H * g->W,
                        Cg, g);
             /* t = W_g · col      [Cog][N] = [Cog][K] · [K][N] */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
                         Cog, N, K, 1.0f, w + (size_t)gi * Cog * K, K, col, N, 0.0f, t, N);
+            if (m == 1) {
+                if (b)
+                    for (int co = 0; co < Cog; co++) {
+                        float *restrict yr = t + (size_t)co * P;
+                        const float bc = b[gi * Cog + co];
+                        for (int p = 0; p < P; p++)
+                            yr[p] += bc;
+                    }
+                continue;
+            }
             /* y[i0+j][g·Cog+co] = t[co][j·P …] + b */
             for (int j = 0; j < m; j++)
                 for (int co = 0; co < Cog; co++) {
@@ -228,22 +243,27 @@ void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
     }
     for (int i0 = 0; i0 < n; i0 += mc) {
         const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
-        float *col = scratch, *t = scratch + (size_t)K * N;
+        float *col = scratch;
         for (int gi = 0; gi < G; gi++) {
             const size_t goff = (size_t)gi * Cg * g->H * g->W;
             const float *wg = w + (size_t)gi * Cog * K;
-            /* t[co][j·P …] = dy[i0+j][g·Cog+co];  db += Σ dy */
-            for (int co = 0; co < Cog; co++) {
-                float s = 0.0f;
-                for (int j = 0; j < m; j++) {
-                    const float *dyr = dy + (i0 + j) * ys + (size_t)(gi * Cog + co) * P;
-                    memcpy(t + (size_t)co * N + (size_t)j * P, dyr, sizeof(float) * (size_t)P);
-                    if (db)
-                        s += sum8(dyr, P);
-                }
-                if (db)
-                    db[gi * Cog + co] += s;
+            /* t[co][j·P …] = dy[i0+j][g·Cog+co] (one image: dy's slice itself);  db += Σ dy */
+            const float *t = dy + i0 * ys + (size_t)gi * Cog * P;
+            if (m > 1) {
+                float *tw = scratch + (size_t)K * N;
+                for (int co = 0; co < Cog; co++)
+                    for (int j = 0; j < m; j++)
+                        memcpy(tw + (size_t)co * N + (size_t)j * P, dy + (i0 + j) * ys + (size_t)(gi * Cog + co) * P,
+                               sizeof(float) * (size_t)P);
+                t = tw;
             }
+            if (db)
+                for (int co = 0; co < Cog; co++) {
+                    float s = 0.0f;
+                    for (int j = 0; j < m; j++)
+                        s += sum8(t + (size_t)co * N + (size_t)j * P, P);
+                    db[gi * Cog + co] += s;
+                }
             if (dw) {
                 for (int j = 0; j < m; j++)
                     im2col(col + (size_t)j * P, (size_t)N, x + (i0 + j) * xs + goff, Cg, g);
