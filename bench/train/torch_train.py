@@ -12,7 +12,9 @@ zero_grad(set_to_none=True), forward, loss, backward, optimizer.step()
 
 Step mode: 8 batches of random inputs U(−1, 1) and random labels, used in
 turn; a warm-up of at least 5 steps and 0.5 s, then steps until SECONDS
-have passed (at least 10).  Prints "median_ms_per_step min_ms steps".
+have passed (at least 10).  Prints "median_ms_per_step min_ms steps
+cpu_ms_per_step", the last the process's CPU time (all threads) over the
+timed steps divided by their number.
 
 Epoch mode: the training set of DIR (IDX files, plain or .gz) loaded once
 into a float tensor x/255 [N][1][H][W] and a label tensor; one warm-up
@@ -73,13 +75,15 @@ def time_steps(name, batch, secs):
         k += 1
     ts = []
     t0 = time.perf_counter()
+    c0 = time.process_time()
     while len(ts) < 10 or time.perf_counter() - t0 < secs:
         a = time.perf_counter()
         step(xs[k % 8], ys[k % 8])
         ts.append(time.perf_counter() - a)
         k += 1
+    cpu = (time.process_time() - c0) / len(ts)
     ts.sort()
-    print("%.4f %.4f %d" % (1e3 * ts[len(ts) // 2], 1e3 * ts[0], len(ts)))
+    print("%.4f %.4f %d %.4f" % (1e3 * ts[len(ts) // 2], 1e3 * ts[0], len(ts), 1e3 * cpu))
 
 
 def time_epoch(name, batch, data):
