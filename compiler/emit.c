@@ -236,7 +236,7 @@ static long long put_winograd(Emitter *e, const Node *n, int m) {
 
 /* Scratch layout of a Winograd layer (floats): the padded input, V, M. */
 typedef struct WinoGeom {
-    long long th, tw, t, tpad, hpt, wpt, voff, moff, floats;
+    long long th, tw, t, tpad, hpt, wpt, tq, sv, sm, voff, moff, floats;
 } WinoGeom;
 
 static WinoGeom wino_geom(const Node *n, int m) {
@@ -249,9 +249,15 @@ static WinoGeom wino_geom(const Node *n, int m) {
     w.tpad = round_up(w.t, GEMM_NR);
     w.hpt = w.th * m + 2;
     w.wpt = w.tw * m + 2;
-    w.voff = round_up(in->c * w.hpt * w.wpt, 16);
-    w.moff = w.voff + round_up(a * a * in->c * w.tpad, 16);
-    w.floats = w.moff + a * a * n->out * w.t;
+    w.tq = w.tw + 1;            /* each padded row as m phases of tq columns */
+    /* the transforms compute 8 lanes: 8 floats of slack after xp and after M */
+    w.voff = round_up(in->c * w.hpt * m * w.tq + 8, 16);
+    /* point strides of V and M, 64 bytes past a multiple of 64 bytes: the
+     * a*a streams of a transform would share cache sets at 4 KB multiples */
+    w.sv = round_up(in->c * w.tpad, 16) + 16;
+    w.sm = round_up(n->out * w.t, 16) + 16;
+    w.moff = w.voff + a * a * w.sv;
+    w.floats = w.moff + a * a * w.sm + 8;
     return w;
 }
 
@@ -333,7 +339,8 @@ static int emit_conv(Emitter *e, Node *n) {
         def(e, "L_WM", "%d", m); def(e, "L_WA", "%d", m + 2);
         def(e, "L_TH", "%lld", w.th); def(e, "L_TW", "%lld", w.tw);
         def(e, "L_T", "%lld", w.t); def(e, "L_TPAD", "%lld", w.tpad);
-        def(e, "L_HPT", "%lld", w.hpt); def(e, "L_WPT", "%lld", w.wpt);
+        def(e, "L_HPT", "%lld", w.hpt); def(e, "L_WPT", "%lld", w.wpt); def(e, "L_TQ", "%lld", w.tq);
+        def(e, "L_SV", "%lld", w.sv); def(e, "L_SM", "%lld", w.sm);
         def(e, "L_VOFF", "%lld", w.voff); def(e, "L_MOFF", "%lld", w.moff);
         def(e, "L_WOFF", "%lld", put_winograd(e, n, m));
         break;

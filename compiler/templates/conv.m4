@@ -14,8 +14,8 @@ m4_divert(-1)
 #           compile time.  One output pixel (L_P 1): a matrix-vector
 #           product with W row-major (cblas_sgemv or plain C).
 #   WINO    Winograd F(m×m, 3×3) for 3×3 stride-1 convs, m = L_WM (2 or 4):
-#           the input, zero-padded to whole tiles, is transformed tile by
-#           tile (V = Bᵀ d B), the (m+2)² products M = U · V are one batched
+#           the input, zero-padded to whole tiles and split by column phase,
+#           is transformed eight tiles at a time (V = Bᵀ d B), the (m+2)² products M = U · V are one batched
 #           NET_gemm() with U = G g Gᵀ computed and packed by cnnc, and
 #           Aᵀ M A (+ bias, activation) is the output.
 # Layer data: L_FN L_LABEL L_KIND L_LINE L_IN L_OUT L_NOTE; L_C L_H L_W L_OC
@@ -25,7 +25,10 @@ m4_divert(-1)
 # GEMM: L_K L_P L_LDB (row stride of col, a multiple of 32 unless L_CBLAS)
 #   L_DIRECTB (1: col is the input itself) L_CBLAS.
 # WINO: L_WM L_WA (m+2) L_TH L_TW L_T (tiles) L_TPAD L_HPT L_WPT (padded
-#   input) L_VOFF L_MOFF (float offsets of V and M in the scratch).
+#   input) L_TQ (tiles per column phase of a padded row: L_TW + 1) L_VOFF
+#   L_MOFF (float offsets of V and M in the scratch) L_SV L_SM (floats from
+#   one transform point's V or M to the next: not a multiple of 4 KB, so
+#   that the 16 or 36 streams of a transform do not share cache sets).
 
 # M4_TAPS: the unrolled window sum, w<t> * p[offset] for every tap.
 m4_define([[M4_TAPS]], [[M4_ARGS([[$0]], $#, 0)M4_FORLOOP([[M4_KY]], 0, L_KH - 1,
@@ -149,37 +152,47 @@ m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    
 m4_define([[M4_CONV_WINO]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]M4_GEMM_ONCE[[]]M4_WINO_ONCE[[]]M4_LAYER_HEAD
 static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
 {
-    float *RESTRICT v = xp + L_VOFF;    /* V[L_WA*L_WA][L_C][L_TPAD]: transformed input tiles */
-    float *RESTRICT mt = xp + L_MOFF;   /* M[L_WA*L_WA][L_OC][L_T]: products in the transform domain */
-    /* xp: the input zero-padded to L_C x L_HPT x L_WPT (L_TH x L_TW tiles of L_WM x L_WM outputs) */
+    float *RESTRICT v = xp + L_VOFF;    /* V[L_WA*L_WA][L_C][L_TPAD], point stride L_SV: transformed input tiles */
+    float *RESTRICT mt = xp + L_MOFF;   /* M[L_WA*L_WA][L_OC][L_T], point stride L_SM: products in the transform domain */
+    /* xp: the input zero-padded to L_C x L_HPT x L_WPT (L_TH x L_TW tiles of L_WM x L_WM outputs),
+     * each row split by column phase: xp[c][yy][q][t] = padded[c][yy][t*L_WM + q], t < L_TQ */
+    CNNC_PARALLEL_FOR_IF(L_C * L_HPT * L_WPT > 20000)
+    for (int c = 0; c < L_C; c++)
+        for (int yy = 0; yy < L_HPT; yy++) {
+            float *RESTRICT d = xp + ((size_t)c * L_HPT + yy) * (L_WM * L_TQ);
+            const int iy = yy - L_PT;
+            if (iy < 0 || iy >= L_H) {
+                memset(d, 0, sizeof(float) * L_WM * L_TQ);
+                continue;
+            }
+            const float *RESTRICT s = x + ((size_t)c * L_H + iy) * L_W;
+            for (int q = 0; q < L_WM; q++)
+                for (int t = 0; t < L_TQ; t++) {
+                    const int ix = t * L_WM + q - L_PL;
+                    d[q * L_TQ + t] = ix >= 0 && ix < L_W ? s[ix] : 0.0f;
+                }
+        }
+    memset(xp + (size_t)L_C * L_HPT * L_WM * L_TQ, 0, sizeof(float) * 8);   /* the lanes read past the end */
+    /* V = Bᵀ d B, eight tiles at a time (after the copy: no load waits on a recent store) */
     CNNC_PARALLEL_FOR_IF(L_C * L_HPT * L_WPT > 20000)
     for (int c = 0; c < L_C; c++) {
-        float *RESTRICT xc = xp + c * (L_HPT * L_WPT);
-        memset(xc, 0, sizeof(float) * L_HPT * L_WPT);
-        for (int i = 0; i < L_H; i++)
-            memcpy(xc + (i + L_PT) * L_WPT + L_PL, x + (c * L_H + i) * L_W, sizeof(float) * L_W);
-    }
-    /* V = Bᵀ d B, tile by tile (after the copy: no load waits on a recent store) */
-    CNNC_PARALLEL_FOR_IF(L_C * L_HPT * L_WPT > 20000)
-    for (int c = 0; c < L_C; c++) {
-        const float *RESTRICT xc = xp + c * (L_HPT * L_WPT);
         for (int ty = 0; ty < L_TH; ty++)
-            for (int t0 = 0; t0 < L_TW; t0 += 64)
-                NET[[]]_wino_in(L_WM, xc + ty * L_WM * L_WPT + t0 * L_WM, L_WPT, L_TW - t0 < 64 ? L_TW - t0 : 64,
-                             v + c * L_TPAD + ty * L_TW + t0, (size_t)L_C * L_TPAD);
+            for (int t0 = 0; t0 < L_TW; t0 += 8)
+                NET[[]]_wino_in(L_WM, xp + ((size_t)c * L_HPT + ty * L_WM) * (L_WM * L_TQ) + t0, L_TQ,
+                             L_TW - t0 < 8 ? L_TW - t0 : 8, v + c * L_TPAD + ty * L_TW + t0, (size_t)L_SV);
         for (int t = L_T; t < L_TPAD; t++)
-            for (int e = 0; e < L_WA * L_WA; e++) v[((size_t)e * L_C + c) * L_TPAD + t] = 0.0f;
+            for (int e = 0; e < L_WA * L_WA; e++) v[(size_t)e * L_SV + c * L_TPAD + t] = 0.0f;
     }
     /* M_e[L_OC][L_T] = U_e[L_OC][L_C] · V_e[L_C][L_T] for each of the L_WA*L_WA points e */
     NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
-              v, L_TPAD, (size_t)L_C * L_TPAD, mt, L_T, (size_t)L_OC * L_T, NULL, 0);
+              v, L_TPAD, (size_t)L_SV, mt, L_T, (size_t)L_SM, NULL, 0);
     CNNC_PARALLEL_FOR_IF(L_OC * L_OH * L_OW > 20000)
     for (int oc = 0; oc < L_OC; oc++) {
         const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(L_BOFF)[oc] ]]);
         for (int ty = 0; ty < L_TH; ty++)
-            for (int t0 = 0; t0 < L_TW; t0 += 64)
-                NET[[]]_wino_out(L_WM, mt + oc * L_T + ty * L_TW + t0, (size_t)L_OC * L_T,
-                              L_TW - t0 < 64 ? L_TW - t0 : 64, bias, m4_ifelse(L_ACT, [[RELU]], 1, 0),
+            for (int t0 = 0; t0 < L_TW; t0 += 8)
+                NET[[]]_wino_out(L_WM, mt + oc * L_T + ty * L_TW + t0, (size_t)L_SM,
+                              L_TW - t0 < 8 ? L_TW - t0 : 8, bias, m4_ifelse(L_ACT, [[RELU]], 1, 0),
                               y + (oc * L_OH + ty * L_WM) * L_OW + t0 * L_WM, L_OW,
                               L_OH - ty * L_WM < L_WM ? L_OH - ty * L_WM : L_WM, L_OW - t0 * L_WM);
     }

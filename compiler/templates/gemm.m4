@@ -19,7 +19,8 @@ m4_divert(-1)
 # M4_IM2COL_ONCE(): NET_im2col(), the patch matrix col[C·KH·KW][ldc] of a
 #   convolution, zeros where the window reads padding.
 # M4_WINO_ONCE(): Winograd F(2×2,3×3) and F(4×4,3×3) input and output
-#   transforms of one row of tiles (Lavin & Gray 2016).
+#   transforms of up to 8 tiles of one row (Lavin & Gray 2016), on eight
+#   lanes with constant trip counts, so that -O2 vectorises them.
 
 m4_define([[M4_THREADS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_THREADS_DONE]], [[]], [[m4_define([[M4_THREADS_DONE]], 1)
 /* Threads: with -fopenmp the layers share their work out over OpenMP's
@@ -238,28 +239,44 @@ CNNC_VECTORIZE static void NET[[]]_im2col(const float *RESTRICT x, int C, int H,
 ]])]])
 
 m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_WINO_DONE]], [[]], [[m4_define([[M4_WINO_DONE]], 1)
-/* Winograd input transform of up to 64 tiles of one tile row:
- * v[(i*A + j)*sv + t] = (Bᵀ d_t B)[i][j], d_t the A x A patch at
- * x + t*m (row stride wp), A = m + 2.  F(2,3) when m = 2, F(4,3) when m = 4.
- * Rows first (d·B, strided loads), then columns (contiguous over tiles). */
-CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT x, int wp, int nt, float *RESTRICT v, size_t sv)
+/* Winograd input transform of up to 8 tiles of one tile row:
+ * v[(i*A + j)*sv + t] = (Bᵀ d_t B)[i][j], d_t the A x A patch of tile t,
+ * A = m + 2; F(2,3) when m = 2, F(4,3) when m = 4.  The padded input is
+ * split by column phase: row r of the patches is xq + r*m*tq, phase q at
+ * + q*tq, so column t*m + q is xq[q*tq + t] and every load is contiguous
+ * over tiles.  All eight lanes are computed (lanes past nt read data of the
+ * next row or the scratch's slack, and are never stored), so the loops
+ * have a constant trip count and vectorise at -O2. */
+CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT xq, int tq, int nt, float *RESTRICT v, size_t sv)
 {
-    float h[6][6][64];          /* [row r][column j][tile]: d·B along the row */
-    const int A = m + 2;
-    for (int r = 0; r < A; r++) {
-        const float *RESTRICT row = x + r * wp;
-        if (m == 2)
-            for (int t = 0; t < nt; t++) {
-                const float p0 = row[2 * t], p1 = row[2 * t + 1], p2 = row[2 * t + 2], p3 = row[2 * t + 3];
+    float h[6][6][8];           /* [row r][column j][tile]: d·B along the row */
+    float o[36][8];             /* Bᵀ·h: the transformed tiles */
+    if (m == 2) {
+        for (int r = 0; r < 4; r++) {
+            const float *RESTRICT q0 = xq + r * 2 * tq, *RESTRICT q1 = q0 + tq;
+            for (int t = 0; t < 8; t++) {
+                const float p0 = q0[t], p1 = q1[t], p2 = q0[t + 1], p3 = q1[t + 1];
                 h[r][0][t] = p0 - p2;
                 h[r][1][t] = p1 + p2;
                 h[r][2][t] = p2 - p1;
                 h[r][3][t] = p1 - p3;
             }
-        else
-            for (int t = 0; t < nt; t++) {
-                const float p0 = row[4 * t], p1 = row[4 * t + 1], p2 = row[4 * t + 2];
-                const float p3 = row[4 * t + 3], p4 = row[4 * t + 4], p5 = row[4 * t + 5];
+        }
+        for (int j = 0; j < 4; j++)
+            for (int t = 0; t < 8; t++) {
+                const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t], d3 = h[3][j][t];
+                o[0 * 4 + j][t] = d0 - d2;
+                o[1 * 4 + j][t] = d1 + d2;
+                o[2 * 4 + j][t] = d2 - d1;
+                o[3 * 4 + j][t] = d1 - d3;
+            }
+    } else {
+        for (int r = 0; r < 6; r++) {
+            const float *RESTRICT q0 = xq + r * 4 * tq, *RESTRICT q1 = q0 + tq;
+            const float *RESTRICT q2 = q1 + tq, *RESTRICT q3 = q2 + tq;
+            for (int t = 0; t < 8; t++) {
+                const float p0 = q0[t], p1 = q1[t], p2 = q2[t];
+                const float p3 = q3[t], p4 = q0[t + 1], p5 = q1[t + 1];
                 h[r][0][t] = 4.0f * p0 - 5.0f * p2 + p4;
                 h[r][1][t] = -4.0f * (p1 + p2) + p3 + p4;
                 h[r][2][t] = 4.0f * (p1 - p2) - p3 + p4;
@@ -267,51 +284,65 @@ CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT x, int w
                 h[r][4][t] = 2.0f * (p1 - p3) - p2 + p4;
                 h[r][5][t] = 4.0f * p1 - 5.0f * p3 + p5;
             }
-    }
-    if (m == 2) {
-        for (int j = 0; j < 4; j++)
-            for (int t = 0; t < nt; t++) {
-                const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t], d3 = h[3][j][t];
-                v[(0 * 4 + j) * sv + t] = d0 - d2;
-                v[(1 * 4 + j) * sv + t] = d1 + d2;
-                v[(2 * 4 + j) * sv + t] = d2 - d1;
-                v[(3 * 4 + j) * sv + t] = d1 - d3;
-            }
-        return;
-    }
-    for (int j = 0; j < 6; j++)
-        for (int t = 0; t < nt; t++) {
-            const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t];
-            const float d3 = h[3][j][t], d4 = h[4][j][t], d5 = h[5][j][t];
-            v[(0 * 6 + j) * sv + t] = 4.0f * d0 - 5.0f * d2 + d4;
-            v[(1 * 6 + j) * sv + t] = -4.0f * (d1 + d2) + d3 + d4;
-            v[(2 * 6 + j) * sv + t] = 4.0f * (d1 - d2) - d3 + d4;
-            v[(3 * 6 + j) * sv + t] = 2.0f * (d3 - d1) - d2 + d4;
-            v[(4 * 6 + j) * sv + t] = 2.0f * (d1 - d3) - d2 + d4;
-            v[(5 * 6 + j) * sv + t] = 4.0f * d1 - 5.0f * d3 + d5;
         }
+        for (int j = 0; j < 6; j++)
+            for (int t = 0; t < 8; t++) {
+                const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t];
+                const float d3 = h[3][j][t], d4 = h[4][j][t], d5 = h[5][j][t];
+                o[0 * 6 + j][t] = 4.0f * d0 - 5.0f * d2 + d4;
+                o[1 * 6 + j][t] = -4.0f * (d1 + d2) + d3 + d4;
+                o[2 * 6 + j][t] = 4.0f * (d1 - d2) - d3 + d4;
+                o[3 * 6 + j][t] = 2.0f * (d3 - d1) - d2 + d4;
+                o[4 * 6 + j][t] = 2.0f * (d1 - d3) - d2 + d4;
+                o[5 * 6 + j][t] = 4.0f * d1 - 5.0f * d3 + d5;
+            }
+    }
+    if (nt == 8)
+        for (int e = 0; e < (m + 2) * (m + 2); e++)
+            for (int t = 0; t < 8; t++) v[e * sv + t] = o[e][t];
+    else if (nt == 4)
+        for (int e = 0; e < (m + 2) * (m + 2); e++)
+            for (int t = 0; t < 4; t++) v[e * sv + t] = o[e][t];
+    else
+        for (int e = 0; e < (m + 2) * (m + 2); e++)
+            for (int t = 0; t < nt; t++) v[e * sv + t] = o[e][t];
 }
 
-/* Winograd output transform of up to 64 tiles of one tile row: the m x m
+/* Winograd output transform of up to 8 tiles of one tile row: the m x m
  * block Aᵀ M_t A of tile t (M_t[i][j] = u[(i*A + j)*su + t]) plus bias,
- * ReLU if asked, written at y + t*m (row stride ow), clipped to rows x cols. */
+ * ReLU if asked, written at y + t*m (row stride ow), clipped to rows x cols.
+ * Eight lanes are computed (u is readable 8 floats past each row). */
 CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size_t su, int nt, float bias, int relu,
                           float *RESTRICT y, int ow, int rows, int cols)
 {
-    float s[4][6][64];          /* [output row i][column j][tile]: Aᵀ·M down the columns */
-    float o[4][64];             /* one output row's m phases */
-    const int A = m + 2, full = cols / m < nt ? cols / m : nt;
-    for (int j = 0; j < A; j++) {
-        const float *RESTRICT uj = u + j * su;
-        if (m == 2)
-            for (int t = 0; t < nt; t++) {
+    float s[4][6][8];           /* [output row i][column j][tile]: Aᵀ·M down the columns */
+    float o[4][4][8];           /* [output row i][phase k][tile] */
+    const int full = cols / m < nt ? cols / m : nt;
+    if (m == 2) {
+        for (int j = 0; j < 4; j++) {
+            const float *RESTRICT uj = u + j * su;
+            for (int t = 0; t < 8; t++) {
                 const float m0 = uj[0 * 4 * su + t], m1 = uj[1 * 4 * su + t];
                 const float m2 = uj[2 * 4 * su + t], m3 = uj[3 * 4 * su + t];
                 s[0][j][t] = m0 + m1 + m2;
                 s[1][j][t] = m1 - m2 - m3;
             }
-        else
-            for (int t = 0; t < nt; t++) {
+        }
+        for (int i = 0; i < 2; i++)
+            for (int t = 0; t < 8; t++) {
+                float a0 = s[i][0][t] + s[i][1][t] + s[i][2][t] + bias;
+                float a1 = s[i][1][t] - s[i][2][t] - s[i][3][t] + bias;
+                if (relu) {
+                    a0 = a0 > 0.0f ? a0 : 0.0f;
+                    a1 = a1 > 0.0f ? a1 : 0.0f;
+                }
+                o[i][0][t] = a0;
+                o[i][1][t] = a1;
+            }
+    } else {
+        for (int j = 0; j < 6; j++) {
+            const float *RESTRICT uj = u + j * su;
+            for (int t = 0; t < 8; t++) {
                 const float m0 = uj[0 * 6 * su + t], m1 = uj[1 * 6 * su + t];
                 const float m2 = uj[2 * 6 * su + t], m3 = uj[3 * 6 * su + t];
                 const float m4 = uj[4 * 6 * su + t], m5 = uj[5 * 6 * su + t];
@@ -320,40 +351,43 @@ CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size
                 s[2][j][t] = (m1 + m2) + 4.0f * (m3 + m4);
                 s[3][j][t] = (m1 - m2) + 8.0f * (m3 - m4) + m5;
             }
+        }
+        for (int i = 0; i < 4; i++)
+            for (int t = 0; t < 8; t++) {
+                const float q0 = s[i][0][t], q1 = s[i][1][t], q2 = s[i][2][t];
+                const float q3 = s[i][3][t], q4 = s[i][4][t], q5 = s[i][5][t];
+                float a0 = q0 + (q1 + q2) + (q3 + q4) + bias;
+                float a1 = (q1 - q2) + 2.0f * (q3 - q4) + bias;
+                float a2 = (q1 + q2) + 4.0f * (q3 + q4) + bias;
+                float a3 = (q1 - q2) + 8.0f * (q3 - q4) + q5 + bias;
+                if (relu) {
+                    a0 = a0 > 0.0f ? a0 : 0.0f;
+                    a1 = a1 > 0.0f ? a1 : 0.0f;
+                    a2 = a2 > 0.0f ? a2 : 0.0f;
+                    a3 = a3 > 0.0f ? a3 : 0.0f;
+                }
+                o[i][0][t] = a0;
+                o[i][1][t] = a1;
+                o[i][2][t] = a2;
+                o[i][3][t] = a3;
+            }
     }
+    /* interleave the phases back into the rows; the last tile may be clipped */
     for (int i = 0; i < rows; i++) {
         float *RESTRICT yr = y + i * ow;
         if (m == 2)
-            for (int t = 0; t < nt; t++) {
-                o[0][t] = s[i][0][t] + s[i][1][t] + s[i][2][t] + bias;
-                o[1][t] = s[i][1][t] - s[i][2][t] - s[i][3][t] + bias;
-            }
-        else
-            for (int t = 0; t < nt; t++) {
-                const float q0 = s[i][0][t], q1 = s[i][1][t], q2 = s[i][2][t];
-                const float q3 = s[i][3][t], q4 = s[i][4][t], q5 = s[i][5][t];
-                o[0][t] = q0 + (q1 + q2) + (q3 + q4) + bias;
-                o[1][t] = (q1 - q2) + 2.0f * (q3 - q4) + bias;
-                o[2][t] = (q1 + q2) + 4.0f * (q3 + q4) + bias;
-                o[3][t] = (q1 - q2) + 8.0f * (q3 - q4) + q5 + bias;
-            }
-        if (relu)
-            for (int k = 0; k < m; k++)
-                for (int t = 0; t < nt; t++) o[k][t] = o[k][t] > 0.0f ? o[k][t] : 0.0f;
-        /* interleave the phases back into the row; the last tile may be clipped */
-        if (m == 2)
             for (int t = 0; t < full; t++) {
-                yr[2 * t] = o[0][t];
-                yr[2 * t + 1] = o[1][t];
+                yr[2 * t] = o[i][0][t];
+                yr[2 * t + 1] = o[i][1][t];
             }
         else
             for (int t = 0; t < full; t++) {
-                yr[4 * t] = o[0][t];
-                yr[4 * t + 1] = o[1][t];
-                yr[4 * t + 2] = o[2][t];
-                yr[4 * t + 3] = o[3][t];
+                yr[4 * t] = o[i][0][t];
+                yr[4 * t + 1] = o[i][1][t];
+                yr[4 * t + 2] = o[i][2][t];
+                yr[4 * t + 3] = o[i][3][t];
             }
-        for (int c = full * m; c < cols && c < nt * m; c++) yr[c] = o[c % m][c / m];
+        for (int c = full * m; c < cols && c < nt * m; c++) yr[c] = o[i][c % m][c / m];
     }
 }
 ]])]])
