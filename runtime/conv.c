@@ -69,12 +69,49 @@ static int chunk_images(const cnnrt_conv_geom *g, int n)
     return m < (size_t)n ? (int)m : n;
 }
 
+/* The geometry of dx as a convolution of dy, for a stride-1 conv: dy's
+ * Cout channels in, C out, the same (dilated) kernel flipped, padding
+ * DH·(KH−1)−PT etc.  0 (not used) when strided, padded beyond the kernel,
+ * or widening (Cout > C: dy's im2col would outgrow x's, and the sgemm's
+ * C/groups rows are few: W_gᵀ · dy and col2im are faster). */
+static int adjoint_geom(const cnnrt_conv_geom *g, cnnrt_conv_geom *a)
+{
+    if (g->SH != 1 || g->SW != 1 || g->Cout > g->C)
+        return 0;
+    *a = *g;
+    a->C = g->Cout;
+    a->H = g->OH;
+    a->W = g->OW;
+    a->Cout = g->C;
+    a->PT = g->DH * (g->KH - 1) - g->PT;
+    a->PB = g->DH * (g->KH - 1) - g->PB;
+    a->PL = g->DW * (g->KW - 1) - g->PL;
+    a->PR = g->DW * (g->KW - 1) - g->PR;
+    a->OH = g->H;                     /* = OH + PT' + PB' − DH·(KH−1) */
+    a->OW = g->W;
+    return a->PT >= 0 && a->PB >= 0 && a->PL >= 0 && a->PR >= 0;
+}
+
+/* Floats of the chunk area: col and t of a chunk, or one image's im2col of dy. */
+static size_t chunk_area(const cnnrt_conv_geom *g, int n)
+{
+    const int Cg = g->C / g->groups, Cog = g->Cout / g->groups;
+    size_t s = (size_t)chunk_images(g, n) * (size_t)(Cg * g->KH * g->KW + Cog) * (size_t)g->OH * g->OW;
+    cnnrt_conv_geom a;
+    if (adjoint_geom(g, &a)) {
+        size_t s2 = (size_t)Cog * g->KH * g->KW * (size_t)g->H * g->W;
+        if (s2 > s)
+            s = s2;
+    }
+    return s;
+}
+
 size_t cnnrt_conv_scratch_floats(const cnnrt_conv_geom *g, int n)
 {
     if (n < 1)
         n = 1;
-    return (size_t)chunk_images(g, n) *
-           (size_t)((g->C / g->groups) * g->KH * g->KW + g->Cout / g->groups) * (size_t)g->OH * g->OW;
+    /* the chunk area, then [G][K][Cog] for dWᵀ or the flipped weights */
+    return chunk_area(g, n) + (size_t)g->Cout * (g->C / g->groups) * g->KH * g->KW;
 }
 
 /* Output columns [ow0, ow1) whose input column ow·SW + off lies in [0, W). */
@@ -219,6 +256,20 @@ static float sum8(const float *v, int len)
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
+/* t[co][j·P …] = dy[i0+j][g·Cog+co] for a chunk of m images; one image: dy's slice itself */
+static const float *gather_dy(float *tw, const float *dy, int i0, int m, int gi, const cnnrt_conv_geom *g)
+{
+    const int Cog = g->Cout / g->groups, P = g->OH * g->OW;
+    const size_t ys = (size_t)g->Cout * P, N = (size_t)m * P;
+    if (m == 1)
+        return dy + i0 * ys + (size_t)gi * Cog * P;
+    for (int co = 0; co < Cog; co++)
+        for (int j = 0; j < m; j++)
+            memcpy(tw + (size_t)co * N + (size_t)j * P, dy + (i0 + j) * ys + (size_t)(gi * Cog + co) * P,
+                   sizeof(float) * (size_t)P);
+    return tw;
+}
+
 void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
                            float *dw,          /* [Cout][Cg][KH][KW] += , or NULL */
                            float *db,          /* [Cout] += , or NULL */
@@ -229,55 +280,71 @@ void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
                            int n, const cnnrt_conv_geom *g)
 {
     /* differentiates:  t = W_g · col;  y = t + b */
-    const int G = g->groups, Cg = g->C / G, Cog = g->Cout / G;
-    const int K = Cg * g->KH * g->KW, P = g->OH * g->OW;
-    const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * P;
+    const int G = g->groups, Cg = g->C / G, Cog = g->Cout / G, KK = g->KH * g->KW;
+    const int K = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
+    const size_t xs = (size_t)g->C * HW, ys = (size_t)g->Cout * P;
     const int mc = chunk_images(g, n);
+    float *col = scratch, *wt = scratch + chunk_area(g, n);   /* wt [G][K][Cog] */
 
-    if (!dx && !dw) {
-        if (db)
-            for (int i = 0; i < n; i++)
-                for (int co = 0; co < g->Cout; co++)
-                    db[co] += sum8(dy + i * ys + (size_t)co * P, P);
+    if (db && !dw)
+        for (int i = 0; i < n; i++)
+            for (int co = 0; co < g->Cout; co++)
+                db[co] += sum8(dy + i * ys + (size_t)co * P, P);
+    if (dw) {
+        for (int i0 = 0; i0 < n; i0 += mc) {
+            const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
+            for (int gi = 0; gi < G; gi++) {
+                const float *t = gather_dy(col + (size_t)K * N, dy, i0, m, gi, g);
+                if (db)
+                    for (int co = 0; co < Cog; co++)
+                        for (int j = 0; j < m; j++)
+                            db[gi * Cog + co] += sum8(t + (size_t)co * N + (size_t)j * P, P);
+                for (int j = 0; j < m; j++)
+                    im2col(col + (size_t)j * P, (size_t)N, x + (i0 + j) * xs + (size_t)gi * Cg * HW, Cg, g);
+                /* dW_gᵀ (+)= col · tᵀ      [K][Cog] = [K][N] · [N][Cog]  (the taller product: faster) */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                            K, Cog, N, 1.0f, col, N, t, N, i0 ? 1.0f : 0.0f, wt + (size_t)gi * K * Cog, Cog);
+            }
+        }
+        /* dW_g += (dW_gᵀ)ᵀ */
+        for (int gi = 0; gi < G; gi++)
+            for (int co = 0; co < Cog; co++) {
+                float *restrict dwr = dw + (size_t)(gi * Cog + co) * K;
+                const float *restrict wtg = wt + (size_t)gi * K * Cog + co;
+                for (int k = 0; k < K; k++)
+                    dwr[k] += wtg[(size_t)k * Cog];
+            }
+    }
+    if (!dx)
+        return;
+    cnnrt_conv_geom a;
+    if (adjoint_geom(g, &a)) {
+        /* stride 1: dx = conv(dy, W′) with W′_g[c][co][kk] = W[g·Cog+co][c][KK−1−kk], per image */
+        for (int gi = 0; gi < G; gi++)
+            for (int c = 0; c < Cg; c++)
+                for (int co = 0; co < Cog; co++)
+                    for (int kk = 0; kk < KK; kk++)
+                        wt[(size_t)gi * Cg * Cog * KK + (size_t)(c * Cog + co) * KK + kk] =
+                            w[((size_t)(gi * Cog + co) * Cg + c) * KK + (KK - 1 - kk)];
+        for (int i = 0; i < n; i++)
+            for (int gi = 0; gi < G; gi++) {
+                im2col(col, (size_t)HW, dy + i * ys + (size_t)gi * Cog * P, Cog, &a);
+                /* dx_g += W′_g · col′      [Cg][HW] += [Cg][Cog·KK] · [Cog·KK][HW] */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                            Cg, HW, Cog * KK, 1.0f, wt + (size_t)gi * Cg * Cog * KK, Cog * KK, col, HW,
+                            1.0f, dx + i * xs + (size_t)gi * Cg * HW, HW);
+            }
         return;
     }
     for (int i0 = 0; i0 < n; i0 += mc) {
         const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
-        float *col = scratch;
         for (int gi = 0; gi < G; gi++) {
-            const size_t goff = (size_t)gi * Cg * g->H * g->W;
-            const float *wg = w + (size_t)gi * Cog * K;
-            /* t[co][j·P …] = dy[i0+j][g·Cog+co] (one image: dy's slice itself);  db += Σ dy */
-            const float *t = dy + i0 * ys + (size_t)gi * Cog * P;
-            if (m > 1) {
-                float *tw = scratch + (size_t)K * N;
-                for (int co = 0; co < Cog; co++)
-                    for (int j = 0; j < m; j++)
-                        memcpy(tw + (size_t)co * N + (size_t)j * P, dy + (i0 + j) * ys + (size_t)(gi * Cog + co) * P,
-                               sizeof(float) * (size_t)P);
-                t = tw;
-            }
-            if (db)
-                for (int co = 0; co < Cog; co++) {
-                    float s = 0.0f;
-                    for (int j = 0; j < m; j++)
-                        s += sum8(t + (size_t)co * N + (size_t)j * P, P);
-                    db[gi * Cog + co] += s;
-                }
-            if (dw) {
-                for (int j = 0; j < m; j++)
-                    im2col(col + (size_t)j * P, (size_t)N, x + (i0 + j) * xs + goff, Cg, g);
-                /* dW_g += t · colᵀ      [Cog][K] += [Cog][N] · [N][K] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                            Cog, K, N, 1.0f, t, N, col, N, 1.0f, dw + (size_t)gi * Cog * K, K);
-            }
-            if (dx) {
-                /* col = W_gᵀ · t      [K][N] = [K][Cog] · [Cog][N] */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                            K, N, Cog, 1.0f, wg, K, t, N, 0.0f, col, N);
-                for (int j = 0; j < m; j++)
-                    col2im_add(dx + (i0 + j) * xs + goff, col + (size_t)j * P, (size_t)N, Cg, g);
-            }
+            const float *t = gather_dy(col + (size_t)K * N, dy, i0, m, gi, g);
+            /* col = W_gᵀ · t      [K][N] = [K][Cog] · [Cog][N] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                        K, N, Cog, 1.0f, w + (size_t)gi * Cog * K, K, t, N, 0.0f, col, N);
+            for (int j = 0; j < m; j++)
+                col2im_add(dx + (i0 + j) * xs + (size_t)gi * Cg * HW, col + (size_t)j * P, (size_t)N, Cg, g);
         }
     }
 }

@@ -189,6 +189,10 @@ static void test_groups(void **s)
     check_conv("groups 2", 2, GEOM(4, 7, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2), 1, 16);
     check_conv("depthwise s2", 3, GEOM(3, 9, 7, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3), 1, 17);
     check_conv("depthwise x2 mult", 2, GEOM(3, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3), 0, 18);
+    /* stride 1 and Cout ≤ C: dx as a convolution of dy with the flipped kernel */
+    check_conv("groups 2 narrowing", 2, GEOM(6, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2), 1, 25);
+    check_conv("depthwise s1", 2, GEOM(4, 6, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4), 1, 26);
+    check_conv("d2 asym pad groups 2", 2, GEOM(4, 8, 9, 2, 3, 2, 1, 1, 2, 0, 1, 2, 2, 2, 2), 1, 27);
 }
 
 static void test_pointwise(void **s)
