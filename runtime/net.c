@@ -559,6 +559,14 @@ float cnnrt_net_loss_and_grads(cnnrt_net *net, const float *x, const int32_t *la
 static int first_bad(const cnnrt_net *net) {
     const cnnrt_net_desc *d = net->d;
     const float *G = net->block + d->nparams;
+    /* quick check first: Σ g·0 is ±0 when every g is finite, else NaN
+     * (eight partial sums, so the loop vectorises) */
+    float s[8] = {0};
+    size_t k = 0, np = (size_t)d->nparams;
+    for (; k + 8 <= np; k += 8)
+        for (int l = 0; l < 8; l++) s[l] += G[k + l] * 0.0f;
+    for (; k < np; k++) s[0] += G[k] * 0.0f;
+    if (((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) == 0.0f) return -1;
     for (int t = 0; t < d->ntensors; t++) {
         const cnnrt_tensor *ts = &d->tensors[t];
         if (ts->buffer) continue;
