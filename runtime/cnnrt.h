@@ -71,7 +71,9 @@ int cnnrt_conv_geom_finish(cnnrt_conv_geom *g);
 /* Floats of scratch the fast conv kernels need (forward and backward) for
  * batches of up to n images: for a chunk of m ≤ n images (as many as fit
  * about 1 MiB, at least one), one group's im2col matrix and output,
- * m·((C/groups)·KH·KW + Cout/groups)·OH·OW.  Scratch sized for n serves
+ * m·((C/groups)·KH·KW + Cout/groups)·OH·OW, or for a stride-1 conv at
+ * least one image's im2col of dy, (Cout/groups)·KH·KW·H·W; then the
+ * weights once more, Cout·(C/groups)·KH·KW.  Scratch sized for n serves
  * every batch of n or fewer images.  Never 0. */
 size_t cnnrt_conv_scratch_floats(const cnnrt_conv_geom *g, int n);
 

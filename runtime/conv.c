@@ -16,15 +16,23 @@
  *   t   [Cog][N]              one group's output (or its gradient) for m images
  *
  * The batch is cut into chunks of m images whose col and t fit a fixed
- * budget (CHUNK_FLOATS, about the L2 cache), so one sgemm covers m images.
+ * budget (CHUNK_FLOATS, about the L2 cache), so one sgemm covers m images
+ * (with m = 1, t is the image's own slice of y or dy: nothing is copied).
  * Forward, per chunk and group g:
  *   col   = im2col(x[i…i+m−1], channels g·Cg … g·Cg+Cg−1)
  *   t     = W_g · col            (W_g [Cog][K], t [Cog][N])
  *   y     = t + b                (scattered back to [n][Cout][P])
  * Backward, per chunk and group:
  *   t     = dy                   (gathered to [Cog][N]);  db += Σ_N t
- *   dW_g += t · colᵀ
+ *   dW_gᵀ += col · tᵀ            ([K][Cog]: K rows rather than Cog run faster)
+ * then for dx, either per chunk
  *   col   = W_gᵀ · t;  dx += col2im(col)
+ * or, for a stride-1 conv that does not widen (Cout ≤ C), per image, dx as
+ * the convolution of dy with the flipped kernel (adjoint_geom):
+ *   col′  = im2col′(dy[i]);  dx_g += W′_g · col′   (W′_g [Cg][Cog·KH·KW])
+ * which writes C/G rows instead of K and needs no col2im.
+ * Scratch: the chunk area (col and t, or col′), then [G][K][Cog] for dWᵀ
+ * or W′.
  */
 #include "cnnrt.h"
 
