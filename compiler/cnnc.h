@@ -83,6 +83,7 @@ typedef struct Expr {
     const char *str;          /* EX_IDENT, EX_STR */
     int ndims; long long dims[MAX_DIMS];  /* EX_DIMS (e.g. 3x224x224) */
     struct Expr *a, *b;
+    int depth;                /* operators on the longest path down (leaves 0) */
 } Expr;
 
 typedef struct Arg {

@@ -80,6 +80,7 @@ static Expr *mkbin(const ParseCtx *ctx, int op, Expr *a, Expr *b, YYLTYPE l) {
     e->op = op;
     e->a = a;
     e->b = b;
+    e->depth = 1 + (a->depth > b->depth ? a->depth : b->depth);
     return e;
 }
 
@@ -274,8 +275,8 @@ expr:
 | STRING                        { $$ = mkexpr(ctx, EX_STR, @1); $$->str = $1; }
 | DIMS                          { $$ = $1; }
 | '(' expr ')'                  { $$ = $2; }
-| '-' expr %prec UNARY          { $$ = mkexpr(ctx, EX_NEG, @$); $$->a = $2; }
-| '!' expr %prec UNARY          { $$ = mkexpr(ctx, EX_NOT, @$); $$->a = $2; }
+| '-' expr %prec UNARY          { $$ = mkexpr(ctx, EX_NEG, @$); $$->a = $2; $$->depth = $2->depth + 1; }
+| '!' expr %prec UNARY          { $$ = mkexpr(ctx, EX_NOT, @$); $$->a = $2; $$->depth = $2->depth + 1; }
 | expr '+' expr                 { $$ = mkbin(ctx, OP_ADD, $1, $3, @$); }
 | expr '-' expr                 { $$ = mkbin(ctx, OP_SUB, $1, $3, @$); }
 | expr '*' expr                 { $$ = mkbin(ctx, OP_MUL, $1, $3, @$); }

@@ -24,6 +24,7 @@
 
 #define MAX_NEST 100          /* nested groups/blocks/repeats */
 #define MAX_REPEAT 100000
+#define MAX_EXPR_DEPTH 1000   /* operators on one path of an expression */
 
 /* Work limits: layers, and statements elaborated (a repeat's body counts once
  * per iteration, a block's body once per call), so that nested repeats and
@@ -200,6 +201,10 @@ static const char *vdesc(const Value *v) {
 static bool eval(const Expr *e, const Env *env, Value *out) {
     memset(out, 0, sizeof *out);
     out->loc = e->loc;
+    if (e->depth > MAX_EXPR_DEPTH) {     /* eval recurses: keep the C stack bounded */
+        diag_error(e->loc, "expression nested more than %d operators deep", MAX_EXPR_DEPTH);
+        return false;
+    }
     switch (e->kind) {
     case EX_INT: out->k = V_INT; out->i = e->ival; return true;
     case EX_FLOAT: out->k = V_FLOAT; out->f = e->fval; return true;
