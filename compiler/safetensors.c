@@ -413,6 +413,8 @@ static float *read_f32(FILE *f, const char *path, long long at, long long numel)
 /* ---- the reader -------------------------------------------------------------- */
 
 static int load(Graph *g, const char *path, FILE *f) {
+    meta_graph = NULL;        /* no metadata from an earlier file (its graph may be freed) */
+    meta_n = 0;
     /* step 1: the file */
     struct stat st;
     if (fstat(fileno(f), &st) != 0) {
