@@ -14,7 +14,8 @@ PYTHON  := /usr/bin/python3
 B       := build
 WARN    := -Wall -Wextra -Wpedantic -Werror
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_XOPEN_SOURCE=700 -MMD -MP
+# override: kept when CFLAGS is given on the command line (make test-sanitize)
+override CFLAGS += -std=c11 -D_XOPEN_SOURCE=700 -MMD -MP
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
@@ -27,7 +28,7 @@ UNIT_CC := $(wildcard tests/unit/test_cc_*.c)
 UNIT_RT := $(wildcard tests/unit/test_rt_*.c)
 UNIT_BINS := $(UNIT_CC:tests/unit/%.c=$(B)/tests/%) $(UNIT_RT:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all deps demo test test-large clean generated
+.PHONY: all deps demo test test-large clean generated fuzz fuzz-build test-sanitize
 all: $(B)/cnnc $(B)/libcnnrt.a $(B)/cnnc-train generated
 
 # generated/: the C cnnc writes for the examples whose output stays small
@@ -69,7 +70,7 @@ $(B)/compiler/parse.tab.o: $(B)/compiler/parse.tab.c $(B)/compiler/lex.yy.h
 
 # the build tree's cnnc finds its templates here; CNNC_TEMPLATE_DIR overrides
 TEMPLATE_DIR ?= $(CURDIR)/compiler/templates
-$(B)/compiler/emit.o $(B)/compiler/m4run.o: CFLAGS += -DCNNC_TEMPLATE_DIR='"$(TEMPLATE_DIR)"'
+$(B)/compiler/emit.o $(B)/compiler/m4run.o: override CFLAGS += -DCNNC_TEMPLATE_DIR='"$(TEMPLATE_DIR)"'
 
 $(B)/compiler/%.o: compiler/%.c $(B)/compiler/parse.tab.h $(B)/compiler/lex.yy.h
 	@mkdir -p $(@D)
@@ -126,6 +127,36 @@ test: deps all $(UNIT_BINS) $(B)/tests/gradcheck
 
 test-large: deps all
 	@sh tests/run_large.sh $(B)
+
+# --- fuzzing and sanitizers ------------------------------------------------------
+# make fuzz [FUZZ_SECONDS=N]  build the libFuzzer targets of fuzz/ (clang, ASan,
+#                             UBSan) in build-fuzz/ and run each for N seconds
+# make test-sanitize          cnnc, cnnrt, the tests and the generated code of
+#                             every example under ASan + UBSan, in build-san/
+SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_B       := build-fuzz
+FUZZ_TARGETS := frontend safetensors idx checkpoint
+FUZZ_SECONDS ?= 60
+FUZZ_COV     ?=
+# (the long campaign used FUZZ_B=build-fuzzfast FUZZ_COV=-fno-sanitize-coverage=trace-cmp: 1.7x the speed)
+SAN_B        := build-san
+
+fuzz-build:
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_COV) $(SAN_FLAGS)" \
+		$(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz/fuzz_%)
+
+fuzz: deps fuzz-build
+	@sh fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CC_OBJS) $(B)/libcnnrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -o $@ $< \
+		$(CC_OBJS) $(B)/libcnnrt.a $(BLAS_LIBS) -lcjson -lz -lm
+
+test-sanitize: deps
+	@$(MAKE) --no-print-directory B=$(SAN_B) CC=clang CFLAGS="-O1 -g $(SAN_FLAGS)" \
+		$(SAN_B)/cnnc $(SAN_B)/libcnnrt.a $(SAN_B)/cnnc-train $(UNIT_BINS:$(B)/%=$(SAN_B)/%) $(SAN_B)/tests/gradcheck
+	@sh tests/sanitize.sh $(SAN_B)
 
 clean:
 	rm -rf $(B)

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""Write the seed corpora of the reader targets into fuzz/seeds/ (checked in;
+run again only when a fuzz network changes):
+
+  safetensors/  weights for fuzz_safetensors.c's network: valid ones and
+                near misses (wrong dtype, a missing tensor, a prefix, ...)
+  idx/          small IDX images and labels, plain and gzipped
+  checkpoint/   checkpoints of fuzz_checkpoint.c's network, written by
+                cnnc-train itself (give the build folder: BUILD/cnnc-train)
+                and by hand
+
+    fuzz/make_seeds.py [BUILD]
+"""
+import gzip
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEEDS = os.path.join(HERE, "seeds")
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+
+# the networks of fuzz_safetensors.c and fuzz_checkpoint.c (keep in step)
+NET_WEIGHTS = """network fz input 2x5x5
+conv c1 3 k3 p1
+batchnorm bn1
+relu
+conv c2 4 k3 nobias
+groupnorm gn 2
+flatten
+dense fc 3
+"""
+NET_CKPT = """network fz input 1x6x6
+conv c1 2 k3
+batchnorm bn1
+relu
+maxpool k2 s2
+flatten
+dense fc 3
+"""
+W_SHAPES = {"c1.weight": [3, 2, 3, 3], "c1.bias": [3], "bn1.weight": [3], "bn1.bias": [3],
+            "bn1.running_mean": [3], "bn1.running_var": [3], "c2.weight": [4, 3, 3, 3],
+            "gn.weight": [4], "gn.bias": [4], "fc.weight": [3, 36], "fc.bias": [3]}
+C_SHAPES = {"c1.weight": [2, 1, 3, 3], "c1.bias": [2], "bn1.weight": [2], "bn1.bias": [2],
+            "bn1.running_mean": [2], "bn1.running_var": [2], "fc.weight": [3, 8], "fc.bias": [3]}
+SIZES = {"F32": 4, "F16": 2, "I64": 8, "U8": 1}
+
+rng = random.Random(5)
+
+
+def numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def st_bytes(tensors, meta=None):
+    """tensors: {name: (dtype, shape)} with random data; safetensors bytes."""
+    hdr, data = {}, b""
+    for name in sorted(tensors):
+        dt, shape = tensors[name]
+        raw = bytes(rng.randrange(256) for _ in range(numel(shape) * SIZES[dt]))
+        if dt == "F32":
+            raw = struct.pack("<%df" % numel(shape), *[rng.uniform(0.1 if name.endswith("running_var") else -1, 1)
+                                                      for _ in range(numel(shape))])
+        hdr[name] = {"dtype": dt, "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    if meta is not None:
+        hdr["__metadata__"] = meta
+    js = json.dumps(hdr, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 8)
+    return struct.pack("<Q", len(js)) + js + data
+
+
+def write(folder, name, b):
+    os.makedirs(os.path.join(SEEDS, folder), exist_ok=True)
+    with open(os.path.join(SEEDS, folder, name), "wb") as f:
+        f.write(b)
+
+
+def idx(dims, data):
+    return bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims) + data
+
+
+def main():
+    f32 = lambda shapes: {k: ("F32", v) for k, v in shapes.items()}
+    # safetensors
+    w = f32(W_SHAPES)
+    write("safetensors", "valid", st_bytes(w))
+    write("safetensors", "valid_meta", st_bytes(dict(w, **{"bn1.num_batches_tracked": ("I64", [])}),
+                                                {"normalize": "0.5,0.25", "format": "pt"}))
+    write("safetensors", "f16", st_bytes(dict(w, **{"fc.bias": ("F16", [3])})))
+    write("safetensors", "missing", st_bytes({k: v for k, v in w.items() if k != "gn.bias"}))
+    write("safetensors", "prefix", st_bytes({"module." + k: v for k, v in w.items()}))
+    write("safetensors", "wrong_shape", st_bytes(dict(w, **{"c2.weight": ("F32", [4, 3, 1, 1])})))
+    write("safetensors", "truncated", st_bytes(w)[:-40])
+    # idx
+    pix = bytes(rng.randrange(256) for _ in range(3 * 4 * 5))
+    write("idx", "images", idx([3, 4, 5], pix))
+    write("idx", "labels", idx([6], bytes([1, 0, 9, 3, 12, 7])))
+    write("idx", "empty_images", idx([0, 28, 28], b""))
+    write("idx", "images_gz", gzip.compress(idx([2, 2, 2], pix[:8]), mtime=0))
+    write("idx", "labels_gz", gzip.compress(idx([4], bytes([0, 1, 2, 3])), mtime=0))
+    write("idx", "trailing", idx([2], bytes([1, 2, 3])))
+    # checkpoints by hand: weights only, and with Adam state
+    c = f32(C_SHAPES)
+    write("checkpoint", "weights", st_bytes(c, {"network": "fz"}))
+    optim = dict(c)
+    for k, v in C_SHAPES.items():
+        if "running" not in k:
+            optim["__optim__.m." + k] = ("F32", v)
+            optim["__optim__.v." + k] = ("F32", v)
+    write("checkpoint", "adam_hand", st_bytes(optim, {"network": "fz", "step": "4", "optimizer": "adam",
+                                                      "rng": "0123456789abcdef,0000000000000001"}))
+    # and by cnnc-train, on a made-up 6x6 dataset
+    train = os.path.join(BUILD, "cnnc-train")
+    if os.access(train, os.X_OK):
+        with tempfile.TemporaryDirectory() as t:
+            for split, n in (("train", 8), ("t10k", 4)):
+                with open(os.path.join(t, split + "-images-idx3-ubyte"), "wb") as f:
+                    f.write(idx([n, 6, 6], bytes(rng.randrange(256) for _ in range(n * 36))))
+                with open(os.path.join(t, split + "-labels-idx1-ubyte"), "wb") as f:
+                    f.write(idx([n], bytes(rng.randrange(3) for _ in range(n))))
+            with open(os.path.join(t, "fz.net"), "w") as f:
+                f.write(NET_CKPT)
+            for opt in ("adam", "sgd"):
+                out = os.path.join(t, opt + ".st")
+                subprocess.run([train, os.path.join(t, "fz.net"), "--data", t, "--save", out, "--batch", "4",
+                                "--epochs", "1", "--opt", opt, "--quiet", "--normalize", "auto"], check=True)
+                with open(out, "rb") as f:
+                    write("checkpoint", "trained_" + opt, f.read())
+    else:
+        print("make_seeds: no %s; trained checkpoints not written" % train, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
