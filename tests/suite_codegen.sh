@@ -7,6 +7,7 @@
 # modes, run by tests/e2e/driver.c, and compared with PyTorch's output
 # (max |c - ref| / max |ref| <= 1e-4).  Every generated file must also build
 # warning-free at -std=c99 -Wall -Wextra -Wpedantic -Werror.
+# GEN_CFLAGS (make test-sanitize): extra flags for every C compile here.
 set -u
 B=${1:-build}
 shift 2>/dev/null || true
@@ -50,7 +51,7 @@ for name in $NAMES; do
         side=""
         [ -f "$g/$name.weights" ] && side="-DSIDECAR"
         up=$(echo "$name" | tr '[:lower:]' '[:upper:]')
-        if ! $cc -std=c99 -O2 $march $omp -Wall -Wextra -Wpedantic -Werror -I"$g" \
+        if ! $cc -std=c99 -O2 $march $omp ${GEN_CFLAGS:-} -Wall -Wextra -Wpedantic -Werror -I"$g" \
                 -DNET="$name" -DNETU="$up" -DNET_H="\"$name.h\"" $side \
                 tests/e2e/driver.c "$g/$name.c" -o "$g/run" $libs -lm 2>"$g/cc.log"; then
             echo "FAIL $name ($combo): the generated C does not build cleanly"; head -20 "$g/cc.log"

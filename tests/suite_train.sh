@@ -13,6 +13,9 @@
 #   - the code cnnc --train generates trains exactly like cnnc-train.
 set -u
 B=${1:-build}
+# make test-sanitize: the compiler and extra flags for C that links BUILD's cnnrt
+GEN_CC=${GEN_CC:-cc}
+GEN_CFLAGS=${GEN_CFLAGS:-}
 cd "$(dirname "$0")/.." || exit 1
 DATA=/usr/share/datasets/fashion-mnist
 T=$(mktemp -d)
@@ -50,7 +53,7 @@ mkdir -p "$T/gen"
 if "$B/cnnc" dsl_examples/lenet_relu.net --weights "$T/a.st" -o "$T/gen/lenet_relu.c" 2>"$T/gen.err"; then
     side=""
     [ -f "$T/gen/lenet_relu.weights" ] && side=-DSIDECAR
-    if cc -std=c99 -O2 -I"$T/gen" -Iruntime -DNET=lenet_relu -DNETU=LENET_RELU -DNET_H='"lenet_relu.h"' $side \
+    if $GEN_CC -std=c99 -O2 $GEN_CFLAGS -I"$T/gen" -Iruntime -DNET=lenet_relu -DNETU=LENET_RELU -DNET_H='"lenet_relu.h"' $side \
           tests/e2e/accuracy.c "$T/gen/lenet_relu.c" -o "$T/acc" $RT 2>"$T/cc.err"; then
         cacc=$("$T/acc" "$DATA" 1000 "$T/gen/lenet_relu.weights")
         tacc=$(tail -n 1 "$T/a.st.csv" | cut -d, -f6)
@@ -102,8 +105,8 @@ else no "resuming from a C file was accepted"; fi
 # 6. generated training code trains like cnnc-train
 mkdir -p "$T/tg"
 if "$B/cnnc" dsl_examples/lenet5.net --train -o "$T/tg/lenet5_train.c" &&
-   cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -Iruntime -c "$T/tg/lenet5_train.c" -o "$T/tg/lt.o" &&
-   cc -std=c11 -O2 -D_XOPEN_SOURCE=700 -Icompiler -Iruntime -I"$B/compiler" -I"$T/tg" tests/e2e/train_gen.c \
+   $GEN_CC -std=c99 -O2 $GEN_CFLAGS -Wall -Wextra -Wpedantic -Werror -Iruntime -c "$T/tg/lenet5_train.c" -o "$T/tg/lt.o" &&
+   $GEN_CC -std=c11 -O2 $GEN_CFLAGS -D_XOPEN_SOURCE=700 -Icompiler -Iruntime -I"$B/compiler" -I"$T/tg" tests/e2e/train_gen.c \
       "$T/tg/lt.o" $(ls "$B"/compiler/*.o | grep -v /main.o) -o "$T/tg/check" $RT 2>"$T/tg/cc.err"; then
     if out=$("$T/tg/check" dsl_examples/lenet5.net); then ok "$out"; else no "$out"; fi
 else

@@ -1,0 +1,53 @@
+#!/bin/sh
+# tests/sanitize.sh BUILD [SUITE...] — the test suite on a build made with
+# AddressSanitizer and UndefinedBehaviorSanitizer: `make test-sanitize` builds
+# build-san/ (clang, -fsanitize=address,undefined) and runs this on it;
+# tests/suite_sanitize.sh runs it on a subset in every `make test`.
+#
+# Runs, as tests/run.sh does, every unit test and every tests/suite_*.sh (or
+# only the suites named), with the C that the suites compile (generated code,
+# drivers, anything linking BUILD's cnnrt) built by clang with the same
+# sanitizers (GEN_CC, GEN_CFLAGS).  Any sanitizer report fails the run: UBSan
+# and ASan stop at the first error, LeakSanitizer reports leaks at exit.
+# Not run here: suite_install and suite_example_app (they rebuild with make's
+# own flags), suite_fuzz_smoke (its targets are sanitized already),
+# suite_valgrind (valgrind and ASan do not mix), suite_sanitize (this).
+B=${1:-build-san}
+[ $# -gt 0 ] && shift
+cd "$(dirname "$0")/.." || exit 1
+SAN="-g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+export GEN_CC=clang GEN_CFLAGS="$SAN"
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+pass=0
+fail=0
+failed=""
+run() {  # run NAME CMD...
+    name=$1; shift
+    if "$@" >"$B/tests/$name.log" 2>&1; then
+        pass=$((pass + 1)); echo "ok    $name (sanitized)"
+    else
+        fail=$((fail + 1)); failed="$failed $name"; echo "FAIL  $name (sanitized; log: $B/tests/$name.log)"
+        tail -n 30 "$B/tests/$name.log" | sed 's/^/      /'
+    fi
+}
+mkdir -p "$B/tests"
+if [ $# -eq 0 ]; then
+    for t in "$B"/tests/test_cc_* "$B"/tests/test_rt_*; do
+        [ -x "$t" ] || continue
+        case "$t" in *.log) continue ;; esac
+        run "$(basename "$t")" "$t"
+    done
+    set -- $(ls tests/suite_*.sh | sed 's|tests/\(.*\)\.sh|\1|')
+fi
+for s in "$@"; do
+    case $s in
+        suite_install|suite_example_app|suite_fuzz_smoke|suite_valgrind|suite_sanitize) continue ;;
+        test_*) run "$s" "$B/tests/$s"; continue ;;
+    esac
+    run "$s" sh "tests/$s.sh" "$B"
+done
+echo
+[ -n "$failed" ] && echo "failed (sanitized):$failed"
+echo "$pass passed, $fail failed (sanitized)"
+[ "$fail" -eq 0 ]
