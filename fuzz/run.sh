@@ -9,7 +9,7 @@
 # fuzz/seeds/TARGET for the readers, and tests/fuzz_regressions/TARGET.
 # Crashes, timeouts (over 1 s) and leaks go to BUILD/crashes/TARGET/; copy
 # each into tests/fuzz_regressions/TARGET/ once it is fixed.
-# Environment: FUZZ_JOBS (default 1) parallel workers per target.
+# Environment: FUZZ_JOBS (default 1) parallel workers per target (fork mode).
 # Exits non-zero when any target found something.
 B=${1:-build-fuzz}
 S=${2:-60}
@@ -30,10 +30,11 @@ for t in "$@"; do
     [ -d "tests/fuzz_regressions/$t" ] && seeds="$seeds tests/fuzz_regressions/$t"
     log=$B/fuzz_$t.log
     before=$(ls "$art" | wc -l)
+    jobs=""
+    [ "${FUZZ_JOBS:-1}" -gt 1 ] && jobs="-fork=$FUZZ_JOBS"
     # shellcheck disable=SC2086
-    "$bin" -max_total_time="$S" -timeout=1 -rss_limit_mb=2048 -print_final_stats=1 \
-        -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" -artifact_prefix="$art/" $extra \
-        "$corpus" $seeds >"$log" 2>&1
+    "$bin" -max_total_time="$S" -timeout=1 -rss_limit_mb=2048 -print_final_stats=1 $jobs \
+        -artifact_prefix="$art/" $extra "$corpus" $seeds >"$log" 2>&1
     rc=$?
     after=$(ls "$art" | wc -l)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | awk '{ s += $1 } END { print s + 0 }')
