@@ -3,6 +3,7 @@
 
     bench_train.py [--steptime build/bench-train/steptime] [--secs 3]
                    [--data /usr/share/datasets/fashion-mnist] [--no-epoch]
+                   [--epoch-threads 1,2]
 
 For each network (lenet_relu, resnet20), batch 64, and thread count (1, 2):
   cnnrt    bench/train/steptime: the .net compiled by cnnc's front end,
@@ -11,7 +12,11 @@ For each network (lenet_relu, resnet20), batch 64, and thread count (1, 2):
   PyTorch  bench/train/torch_train.py: the hand-written model of
            tests/ref/torchvision_ref.py, model.train(), CrossEntropyLoss,
            torch.optim.Adam, torch.set_num_threads.
-Each is timed on random data: medians of single steps after a warm-up.
+Each is timed on random data: medians of single steps after a warm-up,
+and beside them the CPU time per step (all threads): on a busy machine the
+wall clock also counts time spent waiting for a CPU, and with one thread
+the CPU time is the steadier comparison.  The load average is printed
+before and after.
 Then one whole Fashion-MNIST training epoch of lenet_relu at batch 64
 (x/255, shuffled, no evaluation) for each, at each thread count.
 The ratio is PyTorch ms / cnnrt ms: above 1, cnnrt is faster.
@@ -56,6 +61,7 @@ def main():
     ap.add_argument("--secs", type=float, default=3.0)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--no-epoch", action="store_true")
+    ap.add_argument("--epoch-threads", default="1,2", help="thread counts of the epoch runs (default 1,2)")
     a = ap.parse_args()
 
     import torch  # only for its version
@@ -63,9 +69,10 @@ def main():
     print("  machine: %s, %d CPUs; PyTorch %s; OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s" % (
         cpu_name(), os.cpu_count() or 0, torch.__version__,
         os.environ.get("OPENBLAS_CORETYPE", "(unset)"), os.environ.get("OPENBLAS_L2_SIZE", "(unset)")))
+    print("  load average: %.2f %.2f %.2f" % os.getloadavg())
     print()
-    hdr = "%-11s %5s %7s %14s %14s %8s" % ("network", "batch", "threads", "cnnrt ms/step",
-                                           "PyTorch ms/step", "ratio")
+    hdr = "%-11s %5s %7s %14s %14s %8s   %s" % ("network", "batch", "threads", "cnnrt ms/step",
+                                                "PyTorch ms/step", "ratio", "CPU ms/step: cnnrt PyTorch ratio")
     print(hdr)
     print("-" * len(hdr))
     sys.stdout.flush()
@@ -79,7 +86,8 @@ def main():
             cms, pms = float(c[0]), float(p[0])
             ratio = pms / cms
             met.append((name, t, ratio))
-            print("%-11s %5d %7d %14.2f %15.2f %8.2f" % (name, batch, t, cms, pms, ratio))
+            print("%-11s %5d %7d %14.2f %15.2f %8.2f   %11.2f %7.2f %5.2f" % (
+                name, batch, t, cms, pms, ratio, float(c[3]), float(p[3]), float(p[3]) / float(c[3])))
             sys.stdout.flush()
     print()
     for name, t, ratio in met:
@@ -95,13 +103,14 @@ def main():
     print("-" * len(hdr))
     sys.stdout.flush()
     net = os.path.join(ROOT, "dsl_examples", "lenet_relu.net")
-    for t in THREADS:
+    for t in [int(v) for v in a.epoch_threads.split(",")]:
         c = run([a.steptime, net, "--batch", "64", "--threads", str(t), "--epoch", a.data])
         p = run([PY, os.path.join(ROOT, "bench", "train", "torch_train.py"), "lenet_relu", "64", str(t),
                  "--epoch", a.data])
         print("%7d %12.2f %14.2f %8.2f   %s/%s%% | %s/%s%%" % (t, float(c[0]), float(p[0]),
                                                             float(p[0]) / float(c[0]), c[2], c[3], p[2], p[3]))
         sys.stdout.flush()
+    print("  load average: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":
