@@ -171,14 +171,16 @@ static void common(Emitter *e, Node *n, const char *kind) {
 static long long round_up(long long v, long long m) { return (v + m - 1) / m * m; }
 
 /* Direct loops for grouped convs and for layers too small for a GEMM to pay
- * (LeNet's first layers: few output channels, a short patch); Winograd for
+ * (LeNet's first layers: few output channels, a short patch; not 1x1 convs,
+ * whose direct loop has one tap to vectorise over strided loads); Winograd for
  * 3x3 stride-1 convs with enough channels (F(4x4,3x3) when the output has at
  * least 4x4 tiles of 4x4, F(2x2,3x3) below); im2col + GEMM for the rest. */
 ConvAlgo emit_conv_algo(const Node *n) {
     const Shape *in = &n->in[0]->shape;
     long long k = in->c * n->kh * n->kw;
     if (n->groups == 1 && n->shape.h * n->shape.w == 1 && k >= 64) return CONV_GEMM;   /* a GEMV */
-    if (n->groups != 1 || n->out < 8 || k < 16 || n->macs < 200000) return CONV_DIRECT;
+    bool pointwise = n->kh == 1 && n->kw == 1 && n->out >= 16;   /* ResNet's strided shortcuts */
+    if (n->groups != 1 || n->out < 8 || k < 16 || (n->macs < 200000 && !pointwise)) return CONV_DIRECT;
     if (n->kh == 3 && n->kw == 3 && n->sh == 1 && n->sw == 1 && n->dh == 1 && n->dw == 1 &&
         in->c >= 8 && n->out >= 16) {
         long long t4 = ((n->shape.h + 3) / 4) * ((n->shape.w + 3) / 4);
@@ -310,14 +312,18 @@ static int emit_conv(Emitter *e, Node *n) {
         break;
     case CONV_GEMM: {
         bool one = n->kh == 1 && n->kw == 1 && n->sh == 1 && n->sw == 1 && (n->pt | n->pl | n->pb | n->pr) == 0;
-        bool directb = one && (!e->standalone || p % GEMM_NR == 0);
+        /* default mode: OpenBLAS for the large products only; below ~4M
+         * multiply-adds its per-call overhead loses to NET_gemm (measured
+         * on ResNet-20's strided and 1x1 convs) */
+        bool cblas = !e->standalone && (p == 1 || (double)n->out * p * k >= 4e6);
+        bool directb = one && (cblas || p % GEMM_NR == 0);
         def(e, "L_ALGO", "GEMM");
         def(e, "L_K", "%lld", k);
         def(e, "L_P", "%lld", p);
-        def(e, "L_LDB", "%lld", directb || !e->standalone ? p : round_up(p, GEMM_NR));
+        def(e, "L_LDB", "%lld", directb || cblas ? p : round_up(p, GEMM_NR));
         def(e, "L_DIRECTB", "%d", directb || conv_is_whole(n));
-        def(e, "L_CBLAS", "%d", !e->standalone);
-        if (e->standalone && p > 1) {
+        def(e, "L_CBLAS", "%d", cblas);
+        if (!cblas && p > 1) {
             float *packed = malloc(sizeof(float) * (size_t)(round_up(n->out, GEMM_MR) * k));
             if (!packed) {
                 fputs("cnnc: error: out of memory\n", stderr);

@@ -6,7 +6,7 @@
  *
  * Network convnetjs_cifar10: input 3x32x32, output [10], float32, NCHW
  * (a batch of n images is n inputs one after another).  Weights:
- * 22466 floats; workspace: 111616 floats per call.
+ * 26066 floats; workspace: 111616 floats per call.
  *
  * Usage, one image at a time:
  *

@@ -165,12 +165,12 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT
                 memset(d, 0, sizeof(float) * L_WM * L_TQ);
                 continue;
             }
-            const float *RESTRICT s = x + ((size_t)c * L_H + iy) * L_W;
+            /* the padded row, then its phases (constant-stride loads) */
+            float line[L_WM * L_TQ];
+            memset(line, 0, sizeof line);
+            memcpy(line + L_PL, x + ((size_t)c * L_H + iy) * L_W, sizeof(float) * L_W);
             for (int q = 0; q < L_WM; q++)
-                for (int t = 0; t < L_TQ; t++) {
-                    const int ix = t * L_WM + q - L_PL;
-                    d[q * L_TQ + t] = ix >= 0 && ix < L_W ? s[ix] : 0.0f;
-                }
+                for (int t = 0; t < L_TQ; t++) d[q * L_TQ + t] = line[t * L_WM + q];
         }
     memset(xp + (size_t)L_C * L_HPT * L_WM * L_TQ, 0, sizeof(float) * 8);   /* the lanes read past the end */
     /* V = Bᵀ d B, eight tiles at a time (after the copy: no load waits on a recent store) */

@@ -317,7 +317,6 @@ CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size
 {
     float s[4][6][8];           /* [output row i][column j][tile]: Aᵀ·M down the columns */
     float o[4][4][8];           /* [output row i][phase k][tile] */
-    const int full = cols / m < nt ? cols / m : nt;
     if (m == 2) {
         for (int j = 0; j < 4; j++) {
             const float *RESTRICT uj = u + j * su;
@@ -372,22 +371,24 @@ CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size
                 o[i][3][t] = a3;
             }
     }
-    /* interleave the phases back into the rows; the last tile may be clipped */
+    /* interleave the phases back into the rows (all eight lanes, into a
+     * local row: constant trip counts), then copy the columns that exist */
+    const int nc = cols < nt * m ? cols : nt * m;
     for (int i = 0; i < rows; i++) {
-        float *RESTRICT yr = y + i * ow;
+        float row[32];
         if (m == 2)
-            for (int t = 0; t < full; t++) {
-                yr[2 * t] = o[i][0][t];
-                yr[2 * t + 1] = o[i][1][t];
+            for (int t = 0; t < 8; t++) {
+                row[2 * t] = o[i][0][t];
+                row[2 * t + 1] = o[i][1][t];
             }
         else
-            for (int t = 0; t < full; t++) {
-                yr[4 * t] = o[i][0][t];
-                yr[4 * t + 1] = o[i][1][t];
-                yr[4 * t + 2] = o[i][2][t];
-                yr[4 * t + 3] = o[i][3][t];
+            for (int t = 0; t < 8; t++) {
+                row[4 * t] = o[i][0][t];
+                row[4 * t + 1] = o[i][1][t];
+                row[4 * t + 2] = o[i][2][t];
+                row[4 * t + 3] = o[i][3][t];
             }
-        for (int c = full * m; c < cols && c < nt * m; c++) yr[c] = o[i][c % m][c / m];
+        for (int c = 0; c < nc; c++) y[i * ow + c] = row[c];
     }
 }
 ]])]])
