@@ -92,6 +92,7 @@ typedef struct Arg {
     Loc key_loc;
     Expr *val;
     struct Arg *next;
+    struct Arg *tail;          /* parse.y: last of the list this one heads */
 } Arg;
 
 typedef struct Param {        /* a block parameter, optional default */
@@ -99,6 +100,7 @@ typedef struct Param {        /* a block parameter, optional default */
     Loc loc;
     Expr *def;
     struct Param *next;
+    struct Param *tail;          /* parse.y: last of the list this one heads */
 } Param;
 
 typedef enum {
@@ -134,6 +136,7 @@ typedef struct Stmt {
     struct Stmt *body2;       /* residual shortcut (a group) or if's else */
     const char *path;         /* include */
     struct Stmt *next;
+    struct Stmt *tail;          /* parse.y: last of the list this one heads */
 } Stmt;
 
 /* parse.y */

@@ -93,14 +93,23 @@ static Arg *mkarg(const ParseCtx *ctx, const char *key, YYLTYPE kl, Expr *v, YYL
     return a;
 }
 
-/* Append list b to list a (both possibly NULL); T has a 'next' field. */
-#define APPEND(T, a, b) ((T *)append_((void *)(a), (void *)(b), offsetof(T, next)))
-static void *append_(void *a, void *b, size_t off) {
+/* Append list b to list a (both possibly NULL); T has 'next' and 'tail'
+ * fields.  The head of a list remembers its last element, so building a
+ * list of n items costs O(n), not O(n^2) (a 300 KB file of 60,000 layers
+ * took 38 s). */
+#define APPEND(T, a, b) ((T *)append_((void *)(a), (void *)(b), offsetof(T, next), offsetof(T, tail)))
+#define LINK(p, off) (*(void **)((char *)(p) + (off)))
+static void *append_(void *a, void *b, size_t off, size_t toff) {
     if (!a) return b;
-    void *p = a;
-    while (*(void **)((char *)p + off))
-        p = *(void **)((char *)p + off);
-    *(void **)((char *)p + off) = b;
+    if (!b) return a;
+    void *p = LINK(a, toff) ? LINK(a, toff) : a;
+    while (LINK(p, off))
+        p = LINK(p, off);
+    LINK(p, off) = b;
+    void *q = LINK(b, toff) ? LINK(b, toff) : b;
+    while (LINK(q, off))
+        q = LINK(q, off);
+    LINK(a, toff) = q;
     return a;
 }
 }
