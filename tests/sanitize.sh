@@ -12,6 +12,7 @@
 # Not run here: suite_install and suite_example_app (they rebuild with make's
 # own flags), suite_fuzz_smoke (its targets are sanitized already),
 # suite_valgrind (valgrind and ASan do not mix), suite_sanitize (this).
+# SAN_CODEGEN_NETS: the networks suite_codegen checks (default: its own).
 B=${1:-build-san}
 [ $# -gt 0 ] && shift
 cd "$(dirname "$0")/.." || exit 1
@@ -45,7 +46,12 @@ for s in "$@"; do
         suite_install|suite_example_app|suite_fuzz_smoke|suite_valgrind|suite_sanitize) continue ;;
         test_*) run "$s" "$B/tests/$s"; continue ;;
     esac
-    run "$s" sh "tests/$s.sh" "$B"
+    if [ "$s" = suite_codegen ] && [ -n "${SAN_CODEGEN_NETS:-}" ]; then
+        # shellcheck disable=SC2086
+        run "$s" sh "tests/$s.sh" "$B" $SAN_CODEGEN_NETS
+    else
+        run "$s" sh "tests/$s.sh" "$B"
+    fi
 done
 echo
 [ -n "$failed" ] && echo "failed (sanitized):$failed"
