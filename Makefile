@@ -54,11 +54,11 @@ deps:
 	@sh scripts/deps.sh
 
 # --- the compiler -----------------------------------------------------------
-$(B)/compiler/parse.tab.c $(B)/compiler/parse.tab.h: compiler/parse.y
+$(B)/compiler/parse.tab.c $(B)/compiler/parse.tab.h &: compiler/parse.y
 	@mkdir -p $(@D)
 	bison -Wall -Werror -o $(B)/compiler/parse.tab.c --defines=$(B)/compiler/parse.tab.h $<
 
-$(B)/compiler/lex.yy.c $(B)/compiler/lex.yy.h: compiler/lex.l
+$(B)/compiler/lex.yy.c $(B)/compiler/lex.yy.h &: compiler/lex.l
 	@mkdir -p $(@D)
 	flex -o $(B)/compiler/lex.yy.c --header-file=$(B)/compiler/lex.yy.h $<
 
@@ -120,7 +120,8 @@ demo: deps all
 	$(B)/cnnc dsl_examples/lenet5.net --report
 	@mkdir -p $(B)/demo
 	$(B)/cnnc dsl_examples/lenet5.net -o $(B)/demo/lenet5.c
-	@echo "wrote $(B)/demo/lenet5.c and $(B)/demo/lenet5.h"
+	$(CC) -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror $(BLAS_CFLAGS) -c $(B)/demo/lenet5.c -o $(B)/demo/lenet5.o
+	@echo "wrote $(B)/demo/lenet5.c and $(B)/demo/lenet5.h; they compile: $(B)/demo/lenet5.o"
 
 test: deps all $(UNIT_BINS) $(B)/tests/gradcheck
 	@sh tests/run.sh $(B)
