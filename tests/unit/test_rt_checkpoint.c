@@ -371,11 +371,13 @@ static void test_atomic_kill(void **s)
 
     cnnrt_rng r;
     cnnrt_rng_seed(&r, 99);
-    int outcome[3] = { 0 }, killed = 0, stale = 0;
-    for (int run = 0; run < ATOMIC_RUNS; run++) {
+    int outcome[3] = { 0 }, killed = 0, stale = 0, runs = 0;
+    double scale = 1.0;   /* shrinks when a save finished first: a loaded machine */
+    for (int run = 0; run < 4 * ATOMIC_RUNS && (run < ATOMIC_RUNS || killed < ATOMIC_RUNS / 2); run++) {
+        runs++;
         check_ok(cnnrt_ckpt_save(p, to, 4, mo, 1, err, sizeof err));
-        /* kill somewhere in [0, 1.1·tsave) after the child starts saving */
-        double delay = 1.1 * tsave * cnnrt_rng_uniform(&r);
+        /* kill somewhere in [0, 1.1·tsave·scale) after the child starts saving */
+        double delay = 1.1 * tsave * scale * cnnrt_rng_uniform(&r);
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
@@ -387,10 +389,12 @@ static void test_atomic_kill(void **s)
         kill(pid, SIGKILL);
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (WIFSIGNALED(status))
+        if (WIFSIGNALED(status)) {
             killed++;
-        else
+        } else {
             assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+            scale *= 0.7;
+        }
         int gen = check_big(p, old, new_, scratch);
         outcome[gen]++;
         int st = count_files("big.safetensors.tmp.");
@@ -402,9 +406,11 @@ static void test_atomic_kill(void **s)
     }
     if (t_verbose())
         printf("  one save: %.1f ms; %d runs: %d killed mid-save (%d left a stale temporary), "
-               "file old %d times, new %d times\n", tsave * 1e3, ATOMIC_RUNS, killed, stale, outcome[1],
+               "file old %d times, new %d times\n", tsave * 1e3, runs, killed, stale, outcome[1],
                outcome[2]);
-    /* the kills must have landed inside saves for the test to mean anything */
+    /* the kills must have landed inside saves for the test to mean anything;
+     * under load a save may outlast its calibration, so the runs go on (up
+     * to 4×) with shorter delays until half the first batch's worth landed */
     assert_true(killed >= ATOMIC_RUNS / 2);
     free(old);
     free(new_);
