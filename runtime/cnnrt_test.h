@@ -239,4 +239,21 @@ static inline void t_torch(const char *script, const char *args,
     }
 }
 
+/* A fresh temporary folder, $TMPDIR/<tag>_XXXXXX, for a test group's
+ * files (cmocka group setup); 0 on success. */
+static inline int t_tmpdir_make(char *dir, size_t n, const char *tag)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, n, "%s/%s_XXXXXX", t && *t ? t : "/tmp", tag);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Remove it and everything in it (group teardown); 0 on success. */
+static inline int t_tmpdir_remove(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 #endif /* CNNRT_TEST_H */

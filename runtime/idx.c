@@ -104,9 +104,10 @@ static const char *magic_meaning(const uint8_t m[4])
 
 /* Load an IDX u8 file of rank nd into *data, dims[0..nd). */
 static int idx_load(const char *path, int nd, const char *kind, uint32_t *dims,
-                    uint8_t **data, char *err, size_t errlen)
+                    uint8_t **data, char **path_copy, char *err, size_t errlen)
 {
     *data = NULL;
+    *path_copy = NULL;
     struct stat st;
     if (stat(path, &st) != 0) {
         set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -256,6 +257,12 @@ static int idx_load(const char *path, int nd, const char *kind, uint32_t *dims,
         rc = CNNRT_ENOMEM;
         goto out;
     }
+    *path_copy = dup_str(path);
+    if (!*path_copy) {
+        set_err(err, errlen, "%s: out of memory", path);
+        rc = CNNRT_ENOMEM;
+        goto out;
+    }
     *data = buf;
     buf = NULL;
     rc = CNNRT_OK;
@@ -270,15 +277,10 @@ int cnnrt_idx_load_images(const char *path, cnnrt_idx_images *out, char *err, si
     memset(out, 0, sizeof *out);
     uint32_t d[3];
     uint8_t *data;
-    int rc = idx_load(path, 3, "images", d, &data, err, errlen);
+    char *p;
+    int rc = idx_load(path, 3, "images", d, &data, &p, err, errlen);
     if (rc != CNNRT_OK)
         return rc;
-    char *p = dup_str(path);
-    if (!p) {
-        free(data);
-        set_err(err, errlen, "%s: out of memory", path);
-        return CNNRT_ENOMEM;
-    }
     out->n = (int)d[0];
     out->h = (int)d[1];
     out->w = (int)d[2];
@@ -292,15 +294,10 @@ int cnnrt_idx_load_labels(const char *path, cnnrt_idx_labels *out, char *err, si
     memset(out, 0, sizeof *out);
     uint32_t d[1];
     uint8_t *data;
-    int rc = idx_load(path, 1, "labels", d, &data, err, errlen);
+    char *p;
+    int rc = idx_load(path, 1, "labels", d, &data, &p, err, errlen);
     if (rc != CNNRT_OK)
         return rc;
-    char *p = dup_str(path);
-    if (!p) {
-        free(data);
-        set_err(err, errlen, "%s: out of memory", path);
-        return CNNRT_ENOMEM;
-    }
     out->n = (int)d[0];
     out->data = data;
     out->path = p;

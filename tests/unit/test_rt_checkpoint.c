@@ -70,17 +70,13 @@ static void expect_err_(const char *file, int line, int rc, ...)
 static int setup(void **s)
 {
     (void)s;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/cnnrt_ckpt_XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return t_tmpdir_make(tmpdir, sizeof tmpdir, "cnnrt_ckpt");
 }
 
 static int teardown(void **s)
 {
     (void)s;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return t_tmpdir_remove(tmpdir);
 }
 
 static uint8_t *slurp(const char *path, size_t *len)

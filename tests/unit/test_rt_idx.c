@@ -115,17 +115,13 @@ static void expect_err_(const char *file, int line, int rc, ...)
 static int setup(void **s)
 {
     (void)s;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/cnnrt_idx_XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return t_tmpdir_make(tmpdir, sizeof tmpdir, "cnnrt_idx");
 }
 
 static int teardown(void **s)
 {
     (void)s;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return t_tmpdir_remove(tmpdir);
 }
 
 /* ---- good files ------------------------------------------------------------ */
