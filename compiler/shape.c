@@ -94,11 +94,14 @@ static long long adaptive_window(long long len, long long out) {
 static void rf_window(Node *n, const Node *in, long long kh, long long kw, long long sh, long long sw,
                       long long dh, long long dw) {
     if (!in->rf_valid) return;
-    n->rf_valid = true;
-    n->rf_h = in->rf_h + dh * (kh - 1) * in->jump_h;
-    n->rf_w = in->rf_w + dw * (kw - 1) * in->jump_w;
-    n->jump_h = in->jump_h * sh;
-    n->jump_w = in->jump_w * sw;
+    /* absurd strides and dilations overflow: the field is then not reported ("-") */
+    long long t;
+    n->rf_valid = !__builtin_mul_overflow(dh, kh - 1, &t) && !__builtin_mul_overflow(t, in->jump_h, &t) &&
+                  !__builtin_add_overflow(in->rf_h, t, &n->rf_h) &&
+                  !__builtin_mul_overflow(dw, kw - 1, &t) && !__builtin_mul_overflow(t, in->jump_w, &t) &&
+                  !__builtin_add_overflow(in->rf_w, t, &n->rf_w) &&
+                  !__builtin_mul_overflow(in->jump_h, sh, &n->jump_h) &&
+                  !__builtin_mul_overflow(in->jump_w, sw, &n->jump_w);
 }
 
 static void rf_copy(Node *n, const Node *in) {
