@@ -34,7 +34,7 @@
  * Scratch: the chunk area (col and t, or col′), then [G][K][Cog] for dWᵀ
  * or W′.
  */
-#include "cnnrt.h"
+#include "conv_direct.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -118,8 +118,13 @@ size_t cnnrt_conv_scratch_floats(const cnnrt_conv_geom *g, int n)
 {
     if (n < 1)
         n = 1;
-    /* the chunk area, then [G][K][Cog] for dWᵀ or the flipped weights */
-    return chunk_area(g, n) + (size_t)g->Cout * (g->C / g->groups) * g->KH * g->KW;
+    /* the chunk area, then [G][K][Cog] for dWᵀ or the flipped weights;
+     * or what the direct kernels need, if more */
+    size_t s = chunk_area(g, n) + (size_t)g->Cout * (g->C / g->groups) * g->KH * g->KW;
+    if ((cnnrt_direct_forward_ok(g) || cnnrt_direct_dx_ok(g) || cnnrt_direct_dw_ok(g)) &&
+        cnnrt_direct_scratch_floats(g) > s)
+        s = cnnrt_direct_scratch_floats(g);
+    return s;
 }
 
 /* Output columns [ow0, ow1) whose input column ow·SW + off lies in [0, W). */
@@ -204,7 +209,7 @@ static void col2im_add(float *restrict dx,        /* [Cg][H][W] += */
             }
 }
 
-void cnnrt_conv2d_forward(float *y,            /* [n][Cout][OH][OW] */
+void cnnrt_gemm_conv_forward(float *y,            /* [n][Cout][OH][OW] */
                           const float *x,      /* [n][C][H][W] */
                           const float *w,      /* [Cout][Cg][KH][KW] */
                           const float *b,      /* [Cout] or NULL */
@@ -278,7 +283,7 @@ static const float *gather_dy(float *tw, const float *dy, int i0, int m, int gi,
     return tw;
 }
 
-void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
+void cnnrt_gemm_conv_backward(float *dx,          /* [n][C][H][W] += , or NULL */
                            float *dw,          /* [Cout][Cg][KH][KW] += , or NULL */
                            float *db,          /* [Cout] += , or NULL */
                            const float *dy,    /* [n][Cout][OH][OW] */
@@ -355,6 +360,28 @@ void cnnrt_conv2d_backward(float *dx,          /* [n][C][H][W] += , or NULL */
                 col2im_add(dx + (i0 + j) * xs + (size_t)gi * Cg * HW, col + (size_t)j * P, (size_t)N, Cg, g);
         }
     }
+}
+
+void cnnrt_conv2d_forward(float *y, const float *x, const float *w, const float *b, float *scratch, int n,
+                          const cnnrt_conv_geom *g)
+{
+    if (cnnrt_direct_forward_ok(g))
+        cnnrt_direct_forward(y, x, w, b, scratch, n, g);
+    else
+        cnnrt_gemm_conv_forward(y, x, w, b, scratch, n, g);
+}
+
+void cnnrt_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                           float *scratch, int n, const cnnrt_conv_geom *g)
+{
+    const int ddw = dw && cnnrt_direct_dw_ok(g), ddx = dx && cnnrt_direct_dx_ok(g);
+    if (ddw)
+        cnnrt_direct_dw(dw, dy, x, scratch, n, g);
+    /* what is left for the gemm path: db (a plain sum, when dW went direct), dW, dx */
+    if (db || (dw && !ddw) || (dx && !ddx))
+        cnnrt_gemm_conv_backward(ddx ? NULL : dx, ddw ? NULL : dw, db, dy, x, w, scratch, n, g);
+    if (ddx)
+        cnnrt_direct_dx(dx, dy, w, scratch, n, g);
 }
 
 /* ---- naive reference ---------------------------------------------------- */

@@ -15,9 +15,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "cnnrt_test.h"
+#include "conv_direct.h"
 
 /* ---- float64 forward: the definition the kernels must match ---------------- */
 
@@ -260,6 +262,94 @@ static void test_chunked_batch(void **s)
     check_chunked("chunks 1x1", 5, 5, GEOM(64, 48, 48, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 33);
 }
 
+/* Each implementation on its own (conv_direct.h): the direct kernels, where
+ * this CPU and the geometry allow them, and the im2col + gemm path always,
+ * against the naive reference.  The public functions pick one per pass, so
+ * without this a stride-1 conv on an AVX-512 machine would never run the
+ * gemm path, and elsewhere never the direct one. */
+static void check_paths(const char *name, int n, cnnrt_conv_geom g, uint64_t seed)
+{
+    char what[160];
+    assert_int_equal(cnnrt_conv_geom_finish(&g), CNNRT_OK);
+    const size_t nx = (size_t)n * g.C * g.H * g.W;
+    const size_t nw = (size_t)g.Cout * (g.C / g.groups) * g.KH * g.KW;
+    const size_t ny = (size_t)n * g.Cout * g.OH * g.OW;
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    float *x = t_falloc(nx), *w = t_falloc(nw), *b = t_falloc(g.Cout), *dy = t_falloc(ny);
+    float *y = t_falloc(ny), *yref = t_falloc(ny), *scratch = t_falloc(cnnrt_conv_scratch_floats(&g, n));
+    float *dx = t_falloc(nx), *dw = t_falloc(nw), *dxr = t_falloc(nx), *dwr = t_falloc(nw), *dbr = t_falloc(g.Cout);
+    t_fill(x, nx, &rng, -1, 1);
+    t_fill(w, nw, &rng, -1, 1);
+    t_fill(b, g.Cout, &rng, -1, 1);
+    t_fill(dy, ny, &rng, -1, 1);
+    cnnrt_conv2d_forward_ref(yref, x, w, b, n, &g);
+    cnnrt_conv2d_backward_ref(dxr, dwr, dbr, dy, x, w, n, &g);
+    /* gradients start from random values: the kernels must add to them */
+    float *dx0 = t_falloc(nx), *dw0 = t_falloc(nw);
+    t_fill(dx0, nx, &rng, -1, 1);
+    t_fill(dw0, nw, &rng, -1, 1);
+    for (size_t i = 0; i < nx; i++) dxr[i] += dx0[i];
+    for (size_t i = 0; i < nw; i++) dwr[i] += dw0[i];
+    for (int path = 0; path < 2; path++) {
+        const char *pn = path ? "direct" : "gemm";
+        if (path == 0) {
+            cnnrt_gemm_conv_forward(y, x, w, b, scratch, n, &g);
+            memcpy(dx, dx0, nx * sizeof(float));
+            memcpy(dw, dw0, nw * sizeof(float));
+            cnnrt_gemm_conv_backward(dx, dw, NULL, dy, x, w, scratch, n, &g);
+        } else {
+            if (!cnnrt_direct_forward_ok(&g) && !cnnrt_direct_dx_ok(&g) && !cnnrt_direct_dw_ok(&g))
+                continue;
+            if (cnnrt_direct_forward_ok(&g)) {
+                cnnrt_direct_forward(y, x, w, b, scratch, n, &g);
+                snprintf(what, sizeof what, "%s %s: forward vs ref", name, pn);
+                t_check_relf(what, y, yref, ny, 1e-6);
+            }
+            if (cnnrt_direct_dx_ok(&g)) {
+                memcpy(dx, dx0, nx * sizeof(float));
+                cnnrt_direct_dx(dx, dy, w, scratch, n, &g);
+                snprintf(what, sizeof what, "%s %s: dx vs ref", name, pn);
+                t_check_relf(what, dx, dxr, nx, 1e-5);
+            }
+            if (cnnrt_direct_dw_ok(&g)) {
+                memcpy(dw, dw0, nw * sizeof(float));
+                cnnrt_direct_dw(dw, dy, x, scratch, n, &g);
+                snprintf(what, sizeof what, "%s %s: dw vs ref", name, pn);
+                t_check_relf(what, dw, dwr, nw, 1e-5);
+            }
+            continue;
+        }
+        snprintf(what, sizeof what, "%s %s: forward vs ref", name, pn);
+        t_check_relf(what, y, yref, ny, 1e-6);
+        snprintf(what, sizeof what, "%s %s: dx vs ref", name, pn);
+        t_check_relf(what, dx, dxr, nx, 1e-5);
+        snprintf(what, sizeof what, "%s %s: dw vs ref", name, pn);
+        t_check_relf(what, dw, dwr, nw, 1e-5);
+    }
+    free(x); free(w); free(b); free(dy); free(y); free(yref); free(scratch);
+    free(dx); free(dw); free(dxr); free(dwr); free(dbr); free(dx0); free(dw0);
+}
+
+static void test_paths(void **s)
+{
+    (void)s;
+    /*                                        C   H   W Cout KH KW SH SW PT PL PB PR DH DW G */
+    check_paths("3x3 p1, 3 chunks", 7, GEOM(32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 41);
+    check_paths("5x5 p2, Cout 50", 3, GEOM(20, 14, 14, 50, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1), 42);
+    check_paths("5x5 p2, C 1", 4, GEOM(1, 28, 28, 20, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1), 43);
+    check_paths("3x3 p1, 8x8, Cout 13", 5, GEOM(9, 8, 8, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 44);
+    check_paths("asym pad 4x2", 3, GEOM(6, 11, 9, 10, 4, 2, 1, 1, 1, 0, 2, 1, 1, 1, 1), 45);
+    check_paths("dilation 2, no pad", 2, GEOM(8, 13, 12, 8, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2, 1), 46);
+    check_paths("dilation 2x3, pad 3", 2, GEOM(8, 10, 11, 12, 3, 3, 1, 1, 3, 3, 3, 3, 2, 3, 1), 47);
+    check_paths("pad past the kernel", 2, GEOM(8, 7, 7, 8, 3, 3, 1, 1, 3, 3, 3, 3, 1, 1, 1), 48);
+    check_paths("groups 2, 3x3", 3, GEOM(16, 10, 10, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2), 49);
+    check_paths("depthwise", 2, GEOM(8, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8), 50);
+    check_paths("1x1", 3, GEOM(16, 9, 9, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 51);
+    check_paths("7x7 p3, one row", 2, GEOM(4, 1, 40, 8, 1, 7, 1, 1, 0, 3, 0, 3, 1, 1, 1), 52);
+    check_paths("stride 2", 3, GEOM(8, 15, 15, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1), 53);
+}
+
 static void test_geom(void **s)
 {
     (void)s;
@@ -294,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_pointwise),
         cmocka_unit_test(test_rect_kernel_asym_pad),
         cmocka_unit_test(test_chunked_batch),
+        cmocka_unit_test(test_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

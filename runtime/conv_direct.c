@@ -1,0 +1,471 @@
+/*
+ * conv_direct.c — direct stride-1 convolution on AVX-512F: the forward
+ * pass, the input gradient and the weight gradient, without im2col.
+ *
+ * Why: the convs of small CNNs have 16–64 output channels.  As a gemm
+ * (conv.c) the product is Cout × (pixels) × (C·KH·KW), and OpenBLAS must
+ * copy im2col's matrix once more into its packed panels, then reuses each
+ * packed value only Cout times: a third of the time goes to copying.
+ * Here the kernels read the zero-padded input directly.
+ *
+ * Long rows.  A chunk of m images (of one group) is copied, channel by
+ * channel, into one zero-padded row per channel: in[c][…].  Each image
+ * row takes R = W + max(PL, PR) floats (the zeros after one row are the
+ * right padding of that row and the left padding of the next), each image
+ * Q = max(OH, H + max(PT, PB)) rows (likewise shared at the top and bottom),
+ * data row h of image j starting at (j·Q + PT + h)·R + PL.  For stride 1
+ * the output at row oh, column ow of image j then reads position
+ * p + off(kh, kw), with p = (j·Q + oh)·R + ow and off = kh·DH·R + kw·DW:
+ * whichever rows, columns or images the reads cross, they meet the input
+ * or a zero.  So the kernels compute every position p of the chunk (those
+ * with ow ≥ OW or oh ≥ OH are thrown away: 6% of a 32×32 plane with
+ * padding 1, 21% of an 8×8 one), and 16 consecutive positions are one
+ * vector load per (c, kh, kw).
+ *
+ * Forward tile: CB = 8 output channels × PV = 3 vectors of 16 positions,
+ * 24 accumulators.  Per (c, kh, kw): 3 loads of the input, 8 broadcasts of
+ * packed weights, 24 FMAs.  Weights are packed [Cout/CB][Cin][KH·KW][CB]
+ * (Cout rounded up to CB with zero rows) so the broadcasts walk memory in
+ * order.  dx of a stride-1 conv is the conv of dy (padded by DH·(KH−1) − PT
+ * etc.) with the kernel flipped and its in/out channels swapped: the same
+ * tile with another packing (see conv.c's adjoint_geom).
+ *
+ * dW tile: DCO = 4 output channels × DK = 5 taps, 20 accumulators, each a
+ * dot product of dy (laid out on the same positions, zero where thrown
+ * away) with x shifted by the tap's offset, over the whole chunk, in
+ * blocks of DW_POS positions so that dy's block stays in L1 while every
+ * input channel and tap passes over it (16-lane partial sums kept in
+ * memory between blocks, added up at the end).
+ *
+ * Sums run in a different order from the gemm path and from PyTorch: the
+ * results agree to float rounding, as any two conv implementations do.
+ */
+#include "conv_direct.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_DIRECT 1
+#include <immintrin.h>
+#endif
+
+enum { CB = 8, PV = 3, PB = PV * 16, MAX_KK = 256 };
+/* dW tiles: DCO output channels × DK taps */
+enum { DCO = 4, DK = 5, DW_POS = 512 };
+/* Floats of a chunk's input rows and output (or dy) rows: about L2's size. */
+#define CHUNK_BUDGET ((size_t)1 << 18)
+
+/* One side of a direct conv: Cin input rows in, Cout output rows out. */
+typedef struct {
+    int Cin, Cout, CoutP;       /* channels read, written, written rounded up to CB */
+    int H, W, PT, PL, PBot;     /* an input plane and its padding (top, left, bottom) */
+    int R, Q;                   /* floats per image row, rows per image */
+    int OH, OW;                 /* output plane */
+    int KH, KW, DH, DW;
+    int m;                      /* images in the chunk */
+    size_t PC;                  /* positions computed: m·Q·R rounded up to PB */
+    size_t CS;                  /* floats per input channel row: PC + the furthest tap, rounded up */
+} wide;
+
+static int imax(int a, int b) { return a > b ? a : b; }
+
+/* Images per chunk (≤ n when n > 0) and the sizes that follow. */
+static void wide_chunk(wide *s, int n, int dw)
+{
+    s->CoutP = (s->Cout + CB - 1) / CB * CB;
+    const size_t per = (size_t)s->Q * s->R * (size_t)(s->Cin + (dw ? s->Cout + DCO : s->CoutP));
+    int m = per >= CHUNK_BUDGET ? 1 : (int)(CHUNK_BUDGET / per);
+    if (n > 0 && m > n)
+        m = n;
+    s->m = m;
+    s->PC = ((size_t)m * s->Q * s->R + PB - 1) / PB * PB;
+    const size_t reach = s->PC + (size_t)s->DH * (s->KH - 1) * s->R + (size_t)s->DW * (s->KW - 1) + 16;
+    const size_t rows = ((size_t)m * s->Q + s->PT + s->PBot + 2) * s->R;
+    s->CS = ((reach > rows ? reach : rows) + 15) / 16 * 16;
+}
+
+static void wide_set(wide *s, int Cin, int Cout, int H, int W, int pt, int pl, int pb, int pr,
+                     int OH, int OW, const cnnrt_conv_geom *g)
+{
+    s->Cin = Cin, s->Cout = Cout;
+    s->H = H, s->W = W, s->PT = pt, s->PL = pl, s->PBot = pb;
+    s->R = imax(W + imax(pl, pr), OW);
+    s->Q = imax(OH, H + imax(pt, pb));
+    s->OH = OH, s->OW = OW;
+    s->KH = g->KH, s->KW = g->KW, s->DH = g->DH, s->DW = g->DW;
+}
+
+/* The forward pass (and dW): x's planes in, y's out. */
+static void wide_forward(const cnnrt_conv_geom *g, wide *s)
+{
+    wide_set(s, g->C / g->groups, g->Cout / g->groups, g->H, g->W, g->PT, g->PL, g->PB, g->PR, g->OH, g->OW, g);
+}
+
+/* dx: dy's planes in (padded to make a "full" conv), dx's out.  0 when a
+ * padding exceeds the kernel's reach (the full conv would need cropping). */
+static int wide_dx(const cnnrt_conv_geom *g, wide *s)
+{
+    const int pt = g->DH * (g->KH - 1) - g->PT, pb = g->DH * (g->KH - 1) - g->PB;
+    const int pl = g->DW * (g->KW - 1) - g->PL, pr = g->DW * (g->KW - 1) - g->PR;
+    if (pt < 0 || pb < 0 || pl < 0 || pr < 0)
+        return 0;
+    wide_set(s, g->Cout / g->groups, g->C / g->groups, g->OH, g->OW, pt, pl, pb, pr, g->H, g->W, g);
+    return 1;
+}
+
+#ifdef HAVE_DIRECT
+
+static int cpu_has_avx512(void)
+{
+    return __builtin_cpu_supports("avx512f");
+}
+
+/* out[co][0..PB) (row stride ld) = Σ_c Σ_k wp[c][k][co] · in[c·cs + off[k] + 0..PB), co < CB. */
+__attribute__((target("avx512f")))
+static void tile(float *restrict out, size_t ld, const float *restrict in, size_t cs,
+                 const float *restrict wp, const int *restrict off, int Cin, int KK)
+{
+    __m512 a[CB][PV];
+#pragma GCC unroll 8
+    for (int co = 0; co < CB; co++)
+#pragma GCC unroll 3
+        for (int v = 0; v < PV; v++)
+            a[co][v] = _mm512_setzero_ps();
+    for (int c = 0; c < Cin; c++, in += cs)
+        for (int k = 0; k < KK; k++, wp += CB) {
+            const float *p = in + off[k];
+            const __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16), x2 = _mm512_loadu_ps(p + 32);
+#pragma GCC unroll 8
+            for (int co = 0; co < CB; co++) {
+                const __m512 wv = _mm512_set1_ps(wp[co]);
+                a[co][0] = _mm512_fmadd_ps(wv, x0, a[co][0]);
+                a[co][1] = _mm512_fmadd_ps(wv, x1, a[co][1]);
+                a[co][2] = _mm512_fmadd_ps(wv, x2, a[co][2]);
+            }
+        }
+#pragma GCC unroll 8
+    for (int co = 0; co < CB; co++)
+#pragma GCC unroll 3
+        for (int v = 0; v < PV; v++)
+            _mm512_storeu_ps(out + (size_t)co * ld + 16 * v, a[co][v]);
+}
+
+/* acc[j][k][0..16) += Σ_p dy[j·ld + p] · x[p + off[k]] (lane-wise) over
+ * p < 16·nv, j < DCO, k < DK: a dW tile of DCO output channels and DK
+ * taps of one input channel, on one block of positions.  Each x vector is
+ * loaded once into a register (the empty asm keeps the compiler from
+ * folding it into every FMA as a memory operand: these loads mostly
+ * straddle two cache lines, and loads are the limit). */
+__attribute__((target("avx512f")))
+static void dw_tile(float *restrict acc, const float *restrict dy, size_t ld,
+                    const float *restrict x, const int *restrict off, size_t nv)
+{
+    __m512 a[DCO][DK];
+#pragma GCC unroll 4
+    for (int j = 0; j < DCO; j++)
+#pragma GCC unroll 5
+        for (int k = 0; k < DK; k++)
+            a[j][k] = _mm512_loadu_ps(acc + (j * DK + k) * 16);
+    for (size_t p = 0; p < 16 * nv; p += 16) {
+        __m512 d[DCO];
+#pragma GCC unroll 4
+        for (int j = 0; j < DCO; j++) {
+            d[j] = _mm512_loadu_ps(dy + j * ld + p);
+            __asm__("" : "+v"(d[j]));
+        }
+#pragma GCC unroll 5
+        for (int k = 0; k < DK; k++) {
+            __m512 xv = _mm512_loadu_ps(x + p + off[k]);
+            __asm__("" : "+v"(xv));
+#pragma GCC unroll 4
+            for (int j = 0; j < DCO; j++)
+                a[j][k] = _mm512_fmadd_ps(d[j], xv, a[j][k]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < DCO; j++)
+#pragma GCC unroll 5
+        for (int k = 0; k < DK; k++)
+            _mm512_storeu_ps(acc + (j * DK + k) * 16, a[j][k]);
+}
+
+/* Row helpers: rows are short (8 to 64 floats), so libc calls would cost
+ * more than the copying. */
+__attribute__((target("avx512f")))
+static void zero_floats(float *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+    if (i < n)
+        _mm512_mask_storeu_ps(dst + i, (__mmask16)((1u << (n - i)) - 1), _mm512_setzero_ps());
+}
+
+/* dst[i] = src[i] + b (add = 0) or dst[i] += src[i] (add = 1), i < n */
+__attribute__((target("avx512f")))
+static void put_floats(float *restrict dst, const float *restrict src, int n, float b, int add)
+{
+    const __m512 bv = _mm512_set1_ps(b);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(src + i);
+        _mm512_storeu_ps(dst + i, add ? _mm512_add_ps(_mm512_loadu_ps(dst + i), v) : _mm512_add_ps(v, bv));
+    }
+    if (i < n) {
+        const __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(k, src + i);
+        _mm512_mask_storeu_ps(dst + i, k,
+                              add ? _mm512_add_ps(_mm512_maskz_loadu_ps(k, dst + i), v) : _mm512_add_ps(v, bv));
+    }
+}
+
+#else
+
+static int cpu_has_avx512(void) { return 0; }
+
+static void dw_tile(float *restrict acc, const float *restrict dy, size_t ld,
+                    const float *restrict x, const int *restrict off, size_t nv)
+{
+    (void)acc, (void)dy, (void)ld, (void)x, (void)off, (void)nv;
+}
+
+static void zero_floats(float *dst, size_t n) { (void)dst, (void)n; }
+
+static void put_floats(float *restrict dst, const float *restrict src, int n, float b, int add)
+{
+    (void)dst, (void)src, (void)n, (void)b, (void)add;
+}
+
+static void tile(float *restrict out, size_t ld, const float *restrict in, size_t cs,
+                 const float *restrict wp, const int *restrict off, int Cin, int KK)
+{
+    (void)out, (void)ld, (void)in, (void)cs, (void)wp, (void)off, (void)Cin, (void)KK;
+}
+
+#endif
+
+int cnnrt_direct_forward_ok(const cnnrt_conv_geom *g)
+{
+    return g->SH == 1 && g->SW == 1 && g->KH * g->KW <= MAX_KK && g->Cout / g->groups >= 4 && cpu_has_avx512();
+}
+
+int cnnrt_direct_dx_ok(const cnnrt_conv_geom *g)
+{
+    wide s;
+    return g->SH == 1 && g->SW == 1 && g->KH * g->KW <= MAX_KK && g->C / g->groups >= 4 && wide_dx(g, &s) &&
+           cpu_has_avx512();
+}
+
+int cnnrt_direct_dw_ok(const cnnrt_conv_geom *g)
+{
+    return g->SH == 1 && g->SW == 1 && g->KH * g->KW <= MAX_KK && g->KH * g->KW >= 6 && cpu_has_avx512();
+}
+
+size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
+{
+    const size_t KK = (size_t)g->KH * g->KW;
+    wide f, d, w;
+    wide_forward(g, &f);
+    wide_chunk(&f, 0, 0);
+    size_t s = (size_t)f.Cin * f.CS + (size_t)f.CoutP * f.PC + (size_t)g->groups * f.CoutP * f.Cin * KK;
+    wide_forward(g, &w);
+    wide_chunk(&w, 0, 1);
+    const size_t sw = (size_t)w.Cin * w.CS + (size_t)(w.Cout + DCO) * w.PC +
+                      (size_t)w.Cin * ((KK + DK - 1) / DK) * DCO * DK * 16;
+    if (sw > s)
+        s = sw;
+    if (wide_dx(g, &d)) {
+        wide_chunk(&d, 0, 0);
+        const size_t sd = (size_t)d.Cin * d.CS + (size_t)d.CoutP * d.PC + (size_t)g->groups * d.CoutP * d.Cin * KK;
+        if (sd > s)
+            s = sd;
+    }
+    return s;
+}
+
+/* rows[c][…] = the chunk's planes src[j][c] (image stride img, channel
+ * stride plane), rows × cols each, laid into long rows starting at row
+ * top, column left of each image's Q rows of R floats; every other float
+ * of the first `len` (a whole row, slack included) zero.  Written once, in order. */
+static void lay_rows(float *restrict rows, size_t len, int nc, const float *restrict src, size_t img,
+                     size_t plane, int nrow, int ncol, int top, int left, const wide *s)
+{
+    for (int c = 0; c < nc; c++) {
+        float *r = rows + (size_t)c * len;
+        for (int j = 0; j < s->m; j++)
+            for (int q = 0; q < s->Q; q++, r += s->R) {
+                zero_floats(r, (size_t)s->R);
+                if (q >= top && q < top + nrow)
+                    put_floats(r + left, src + j * img + (size_t)c * plane + (size_t)(q - top) * ncol, ncol, 0.0f,
+                               0);
+            }
+        zero_floats(r, len - (size_t)s->m * s->Q * s->R);
+    }
+}
+
+/* The input rows of a chunk: in[c][CS], the planes src[j][c] of H × W, zero-padded. */
+static void fill_rows(float *restrict in, const float *restrict src, size_t img, size_t plane, const wide *s)
+{
+    lay_rows(in, s->CS, s->Cin, src, img, plane, s->H, s->W, s->PT, s->PL, s);
+}
+
+/* out[CoutP][PC] = the conv of the chunk's rows with packed weights wp (one group). */
+static void run_tiles(float *out, const float *in, const float *wp, const int *off, const wide *s)
+{
+    const int KK = s->KH * s->KW;
+    for (int cb = 0; cb < s->CoutP; cb += CB)
+        for (size_t p = 0; p < s->PC; p += PB)
+            tile(out + (size_t)cb * s->PC + p, s->PC, in + p, s->CS, wp + (size_t)cb * s->Cin * KK, off,
+                 s->Cin, KK);
+}
+
+static void offsets(int *off, const wide *s)
+{
+    for (int kh = 0; kh < s->KH; kh++)
+        for (int kw = 0; kw < s->KW; kw++)
+            off[kh * s->KW + kw] = kh * s->DH * s->R + kw * s->DW;
+}
+
+/* Σ v[0..16), in a fixed order. */
+static float sum16(const float *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += v[l];
+    return s;
+}
+
+/* Position of output (j, oh, 0) in a chunk's rows. */
+static size_t at(const wide *s, int j, int oh)
+{
+    return ((size_t)j * s->Q + oh) * s->R;
+}
+
+void cnnrt_direct_forward(float *y, const float *x, const float *w, const float *b,
+                          float *scratch, int n, const cnnrt_conv_geom *g)
+{
+    wide s;
+    wide_forward(g, &s);
+    wide_chunk(&s, n, 0);
+    const int G = g->groups, KK = s.KH * s.KW, mc = s.m;
+    float *in = scratch, *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
+    int off[MAX_KK];
+    offsets(off, &s);
+    /* wp[gi][cb/CB][c][k][ci] = w[gi·Cout + cb + ci][c][k], 0 past Cout */
+    for (int gi = 0; gi < G; gi++)
+        for (int cb = 0; cb < s.CoutP; cb += CB)
+            for (int c = 0; c < s.Cin; c++)
+                for (int k = 0; k < KK; k++)
+                    for (int ci = 0; ci < CB; ci++) {
+                        const int co = cb + ci;
+                        wp[((size_t)gi * s.CoutP + cb) * s.Cin * KK + ((size_t)c * KK + k) * CB + ci] =
+                            co < s.Cout ? w[(((size_t)gi * s.Cout + co) * s.Cin + c) * KK + k] : 0.0f;
+                    }
+    const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * g->OH * g->OW;
+    for (int i0 = 0; i0 < n; i0 += mc) {
+        wide_chunk(&s, n - i0, 0);
+        for (int gi = 0; gi < G; gi++) {
+            fill_rows(in, x + i0 * xs + (size_t)gi * s.Cin * g->H * g->W, xs, (size_t)g->H * g->W, &s);
+            run_tiles(out, in, wp + (size_t)gi * s.CoutP * s.Cin * KK, off, &s);
+            for (int j = 0; j < s.m; j++)
+                for (int co = 0; co < s.Cout; co++) {
+                    const float bc = b ? b[gi * s.Cout + co] : 0.0f;
+                    float *restrict yc = y + (i0 + j) * ys + (size_t)(gi * s.Cout + co) * s.OH * s.OW;
+                    for (int oh = 0; oh < s.OH; oh++)
+                        put_floats(yc + (size_t)oh * s.OW, out + (size_t)co * s.PC + at(&s, j, oh), s.OW, bc, 0);
+                }
+        }
+    }
+}
+
+void cnnrt_direct_dx(float *dx, const float *dy, const float *w,
+                     float *scratch, int n, const cnnrt_conv_geom *g)
+{
+    wide s;
+    wide_dx(g, &s);
+    wide_chunk(&s, n, 0);
+    const int G = g->groups, KK = s.KH * s.KW, mc = s.m;
+    float *in = scratch, *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
+    int off[MAX_KK];
+    offsets(off, &s);
+    /* s.Cin = Cog (dy's channels), s.Cout = Cg (dx's channels):
+     * wp[gi][cb/CB][co][k][ci] = w[gi·Cog + co][cb + ci][KK−1−k], 0 past Cg */
+    for (int gi = 0; gi < G; gi++)
+        for (int cb = 0; cb < s.CoutP; cb += CB)
+            for (int co = 0; co < s.Cin; co++)
+                for (int k = 0; k < KK; k++)
+                    for (int ci = 0; ci < CB; ci++) {
+                        const int c = cb + ci;
+                        wp[((size_t)gi * s.CoutP + cb) * s.Cin * KK + ((size_t)co * KK + k) * CB + ci] =
+                            c < s.Cout ? w[(((size_t)gi * s.Cin + co) * s.Cout + c) * KK + (KK - 1 - k)] : 0.0f;
+                    }
+    const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * g->OH * g->OW;
+    for (int i0 = 0; i0 < n; i0 += mc) {
+        wide_chunk(&s, n - i0, 0);
+        for (int gi = 0; gi < G; gi++) {
+            fill_rows(in, dy + i0 * ys + (size_t)gi * s.Cin * g->OH * g->OW, ys, (size_t)g->OH * g->OW, &s);
+            run_tiles(out, in, wp + (size_t)gi * s.CoutP * s.Cin * KK, off, &s);
+            for (int j = 0; j < s.m; j++)
+                for (int c = 0; c < s.Cout; c++) {
+                    float *restrict dxc = dx + (i0 + j) * xs + (size_t)(gi * s.Cout + c) * g->H * g->W;
+                    for (int h = 0; h < s.OH; h++)
+                        put_floats(dxc + (size_t)h * s.OW, out + (size_t)c * s.PC + at(&s, j, h), s.OW, 0.0f, 1);
+                }
+        }
+    }
+}
+
+/* dW += Σ_i Σ_p dy[i][co][p] · x[i][c][p + off(k)]: dy laid on the chunk's
+ * positions (zero at those thrown away), so one dot product over a whole
+ * row sums over the chunk's images and every valid position. */
+void cnnrt_direct_dw(float *dw, const float *dy, const float *x, float *scratch, int n,
+                     const cnnrt_conv_geom *g)
+{
+    wide s;
+    wide_forward(g, &s);
+    wide_chunk(&s, n, 1);
+    const int G = g->groups, KK = s.KH * s.KW, Cg = s.Cin, Cog = s.Cout, mc = s.m;
+    const int nkc = (KK + DK - 1) / DK;
+    const size_t acc_floats = (size_t)Cg * nkc * DCO * DK * 16;
+    int off[MAX_KK + DK];
+    offsets(off, &s);
+    for (int k = KK; k < KK + DK; k++)
+        off[k] = 0;                              /* taps past KK: computed, not kept */
+    const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * g->OH * g->OW;
+    for (int i0 = 0; i0 < n; i0 += mc) {
+        wide_chunk(&s, n - i0, 1);
+        const size_t L = s.PC;
+        float *xin = scratch, *dyw = xin + (size_t)Cg * s.CS, *dyl = dyw + (size_t)Cog * L;
+        float *acc = dyl + (size_t)DCO * L;
+        for (int gi = 0; gi < G; gi++) {
+            fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &s);
+            /* dy on the chunk's positions: rows 0 … OH−1 of each image, columns 0 … OW−1 */
+            lay_rows(dyw, L, Cog, dy + i0 * ys + (size_t)gi * Cog * s.OH * s.OW, ys, (size_t)s.OH * s.OW, s.OH,
+                     s.OW, 0, 0, &s);
+            for (int co = 0; co < Cog; co += DCO) {
+                /* a last block past Cog repeats its first channel: computed, not kept */
+                const float *d = co + DCO <= Cog ? dyw + co * L : dyl;
+                if (d == dyl)
+                    for (int j = 0; j < DCO; j++)
+                        memcpy(dyl + j * L, dyw + (co + j < Cog ? co + j : co) * L, sizeof(float) * L);
+                /* blocks of positions: the block's dy (DCO rows) stays in L1 for every c and tap */
+                memset(acc, 0, sizeof(float) * acc_floats);
+                for (size_t p0 = 0; p0 < L; p0 += DW_POS) {
+                    const size_t np = L - p0 < DW_POS ? L - p0 : DW_POS;
+                    for (int c = 0; c < Cg; c++)
+                        for (int kc = 0; kc < nkc; kc++)
+                            dw_tile(acc + ((size_t)c * nkc + kc) * DCO * DK * 16, d + p0, L,
+                                    xin + c * s.CS + p0, off + kc * DK, np / 16);
+                }
+                for (int c = 0; c < Cg; c++)
+                    for (int kc = 0; kc < nkc; kc++)
+                        for (int j = 0; j < DCO && co + j < Cog; j++) {
+                            float *dwr = dw + ((size_t)(gi * Cog + co + j) * Cg + c) * KK + kc * DK;
+                            const float *a = acc + (((size_t)c * nkc + kc) * DCO + j) * DK * 16;
+                            for (int k = 0; k < DK && kc * DK + k < KK; k++)
+                                dwr[k] += sum16(a + k * 16);
+                        }
+            }
+        }
+    }
+}
