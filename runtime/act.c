@@ -8,12 +8,14 @@
  *   n, c_i, HW   concat: input i is [n][c_i][HW], output [n][Σc_i][HW]
  */
 #include "cnnrt.h"
+#include "cnnrt_simd.h"
 
 #include <math.h>
 #include <string.h>
 
 /* ---- relu / leaky relu --------------------------------------------------- */
 
+CNNRT_WIDE
 void cnnrt_relu_forward(float *y,              /* [count] */
                         const float *x,        /* [count] */
                         size_t count)
@@ -22,6 +24,7 @@ void cnnrt_relu_forward(float *y,              /* [count] */
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+CNNRT_WIDE
 void cnnrt_relu_backward(float *dx,            /* [count] += */
                          const float *dy,      /* [count] */
                          const float *x,       /* [count] forward input */
@@ -212,12 +215,14 @@ void cnnrt_dropout_backward(float *dx,         /* [count] += */
 
 /* ---- residual add ---------------------------------------------------------- */
 
+CNNRT_WIDE
 void cnnrt_add_forward(float *y, const float *a, const float *b, size_t count) /* [count] */
 {
     for (size_t i = 0; i < count; i++)
         y[i] = a[i] + b[i];
 }
 
+CNNRT_WIDE
 void cnnrt_add_backward(float *da,             /* [count] += , or NULL */
                         float *db,             /* [count] += , or NULL */
                         const float *dy,       /* [count] */

@@ -17,6 +17,7 @@
  * Statistics are accumulated in double (two passes) and stored as float.
  */
 #include "cnnrt.h"
+#include "cnnrt_simd.h"
 
 #include <math.h>
 
@@ -25,7 +26,7 @@
 /* Plane sums for the batch statistics: each plane of HW values is summed in
  * float with eight partial sums (vectorisable without reassociation), the
  * planes of a channel are added in double. */
-static float psum(const float *restrict v, int len)
+CNNRT_INLINE float psum(const float *restrict v, int len)
 {
     float s[8] = {0};
     int k = 0;
@@ -38,7 +39,7 @@ static float psum(const float *restrict v, int len)
 }
 
 /* Σ (v − m)² */
-static float psum_sq(const float *restrict v, float m, int len)
+CNNRT_INLINE float psum_sq(const float *restrict v, float m, int len)
 {
     float s[8] = {0};
     int k = 0;
@@ -55,7 +56,7 @@ static float psum_sq(const float *restrict v, float m, int len)
 }
 
 /* Σ g and Σ g·(v − m) */
-static void psum_dot(const float *restrict g, const float *restrict v, float m, int len,
+CNNRT_INLINE void psum_dot(const float *restrict g, const float *restrict v, float m, int len,
                      float *sg, float *sgv)
 {
     float s[8] = {0}, t[8] = {0};
@@ -73,6 +74,7 @@ static void psum_dot(const float *restrict g, const float *restrict v, float m, 
     *sgv = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
 }
 
+CNNRT_WIDE
 void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
                                    float *running_mean,  /* [C] in/out, or NULL */
                                    float *running_var,   /* [C] in/out, or NULL */
@@ -121,6 +123,7 @@ void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
     }
 }
 
+CNNRT_WIDE
 void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or NULL */
                                     float *dgamma,       /* [C] += , or NULL */
                                     float *dbeta,        /* [C] += , or NULL */

@@ -16,6 +16,7 @@
  *   param, grad [count]   state [blocks][count] (see cnnrt_optim_step)
  */
 #include "cnnrt.h"
+#include "cnnrt_simd.h"
 
 #include <math.h>
 
@@ -61,6 +62,7 @@ int cnnrt_optim_state_blocks(const cnnrt_optim *o)
 
 /* torch.optim.SGD:  d = g + wd·p;  buf = d (step 1) | momentum·buf + (1−dampening)·d;
  * d = nesterov ? d + momentum·buf : buf;  p −= lr·d */
+CNNRT_WIDE
 static void sgd(float *p, float *buf, const float *g, const cnnrt_optim *o,
                 double lr, long step, size_t count)
 {
@@ -80,6 +82,7 @@ static void sgd(float *p, float *buf, const float *g, const cnnrt_optim *o,
 
 /* torch.optim.Adagrad:  g += wd·p;  clr = lr / (1 + (step−1)·lr_decay);
  * sum += g²;  p −= clr · g / (√sum + eps)      (eps outside the root) */
+CNNRT_WIDE
 static void adagrad(float *p, float *sum, const float *g, const cnnrt_optim *o,
                     double lr, long step, size_t count)
 {
@@ -97,6 +100,7 @@ static void adagrad(float *p, float *sum, const float *g, const cnnrt_optim *o,
 /* torch.optim.RMSprop:  g += wd·p;  sq = α·sq + (1−α)·g²;
  * centered: ga = α·ga + (1−α)·g, avg = √(sq − ga²) + eps, else avg = √sq + eps;
  * momentum: buf = momentum·buf + g/avg, p −= lr·buf;  else p −= lr·g/avg */
+CNNRT_WIDE
 static void rmsprop(float *p, float *state, const float *g, const cnnrt_optim *o,
                     double lr, size_t count)
 {
@@ -132,6 +136,7 @@ static void rmsprop(float *p, float *state, const float *g, const cnnrt_optim *o
  *   m = β1·m + (1−β1)·g;   v = β2·v + (1−β2)·g²
  *   denom = √v / √(1 − β2^t) + eps           (eps outside, after the correction)
  *   p −= lr/(1 − β1^t) · m / denom */
+CNNRT_WIDE
 static void adam(float *p, float *state, const float *g, const cnnrt_optim *o,
                  double lr, long step, size_t count)
 {

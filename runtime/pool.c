@@ -11,6 +11,7 @@
  * contributes zeros to an average).
  */
 #include "cnnrt.h"
+#include "cnnrt_simd.h"
 
 #include <math.h>
 
@@ -42,14 +43,14 @@ int cnnrt_pool_geom_finish(cnnrt_pool_geom *g)
     return CNNRT_OK;
 }
 
-static int imin(int a, int b) { return a < b ? a : b; }
-static int imax(int a, int b) { return a > b ? a : b; }
+CNNRT_INLINE int imin(int a, int b) { return a < b ? a : b; }
+CNNRT_INLINE int imax(int a, int b) { return a > b ? a : b; }
 
 /* ---- max pool -------------------------------------------------------------- */
 
 /* 2×2 windows, stride 2, no padding, every window inside the input: the
  * general loop's comparisons in the same order, unrolled. */
-static void maxpool_2x2s2(float *restrict y, int32_t *restrict argmax, const float *restrict x,
+CNNRT_INLINE void maxpool_2x2s2(float *restrict y, int32_t *restrict argmax, const float *restrict x,
                           size_t planes, const cnnrt_pool_geom *g)
 {
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
@@ -74,6 +75,7 @@ static void maxpool_2x2s2(float *restrict y, int32_t *restrict argmax, const flo
     }
 }
 
+CNNRT_WIDE
 void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
                              int32_t *argmax,  /* [n][C][OH][OW] saved, index h·W+w */
                              const float *x,   /* [n][C][H][W] */
@@ -112,6 +114,7 @@ void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
     }
 }
 
+CNNRT_WIDE
 void cnnrt_maxpool2d_backward(float *dx,       /* [n][C][H][W] += */
                               const float *dy, /* [n][C][OH][OW] */
                               const int32_t *argmax, /* [n][C][OH][OW] */
