@@ -24,54 +24,88 @@
 /* ---- batch norm ----------------------------------------------------------- */
 
 /* Plane sums for the batch statistics: each plane of HW values is summed in
- * float with eight partial sums (vectorisable without reassociation), the
- * planes of a channel are added in double. */
-CNNRT_INLINE float psum(const float *restrict v, int len)
+ * float with np partial sums (vectorisable without reassociation), folded
+ * in halves; the planes of a channel are added in double.  np = 32 for long
+ * planes (enough independent chains to hide the adds' latency), 8 for short
+ * ones (where folding 32 would cost more than it saves).  The *_n helpers
+ * are inlined with np constant. */
+enum { NP = 32 };
+
+CNNRT_INLINE int lanes(int len) { return len >= 256 ? 32 : 8; }
+
+CNNRT_INLINE float fold(float *s, const int np)
 {
-    float s[8] = {0};
+    for (int w = np / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++)
+            s[l] += s[l + w];
+    return s[0];
+}
+
+CNNRT_INLINE float psum_n(const float *restrict v, int len, const int np)
+{
+    float s[NP] = {0};
     int k = 0;
-    for (; k + 8 <= len; k += 8)
-        for (int l = 0; l < 8; l++)
+    for (; k + np <= len; k += np)
+        for (int l = 0; l < np; l++)
             s[l] += v[k + l];
     for (; k < len; k++)
-        s[k & 7] += v[k];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+        s[k % np] += v[k];
+    return fold(s, np);
+}
+
+CNNRT_INLINE float psum(const float *restrict v, int len)
+{
+    return lanes(len) == 32 ? psum_n(v, len, 32) : psum_n(v, len, 8);
 }
 
 /* Σ (v − m)² */
-CNNRT_INLINE float psum_sq(const float *restrict v, float m, int len)
+CNNRT_INLINE float psum_sq_n(const float *restrict v, float m, int len, const int np)
 {
-    float s[8] = {0};
+    float s[NP] = {0};
     int k = 0;
-    for (; k + 8 <= len; k += 8)
-        for (int l = 0; l < 8; l++) {
+    for (; k + np <= len; k += np)
+        for (int l = 0; l < np; l++) {
             const float d = v[k + l] - m;
             s[l] += d * d;
         }
     for (; k < len; k++) {
         const float d = v[k] - m;
-        s[k & 7] += d * d;
+        s[k % np] += d * d;
     }
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    return fold(s, np);
+}
+
+CNNRT_INLINE float psum_sq(const float *restrict v, float m, int len)
+{
+    return lanes(len) == 32 ? psum_sq_n(v, m, len, 32) : psum_sq_n(v, m, len, 8);
 }
 
 /* Σ g and Σ g·(v − m) */
-CNNRT_INLINE void psum_dot(const float *restrict g, const float *restrict v, float m, int len,
-                     float *sg, float *sgv)
+CNNRT_INLINE void psum_dot_n(const float *restrict g, const float *restrict v, float m, int len,
+                             float *sg, float *sgv, const int np)
 {
-    float s[8] = {0}, t[8] = {0};
+    float s[NP] = {0}, t[NP] = {0};
     int k = 0;
-    for (; k + 8 <= len; k += 8)
-        for (int l = 0; l < 8; l++) {
+    for (; k + np <= len; k += np)
+        for (int l = 0; l < np; l++) {
             s[l] += g[k + l];
             t[l] += g[k + l] * (v[k + l] - m);
         }
     for (; k < len; k++) {
-        s[k & 7] += g[k];
-        t[k & 7] += g[k] * (v[k] - m);
+        s[k % np] += g[k];
+        t[k % np] += g[k] * (v[k] - m);
     }
-    *sg = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-    *sgv = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+    *sg = fold(s, np);
+    *sgv = fold(t, np);
+}
+
+CNNRT_INLINE void psum_dot(const float *restrict g, const float *restrict v, float m, int len,
+                           float *sg, float *sgv)
+{
+    if (lanes(len) == 32)
+        psum_dot_n(g, v, m, len, sg, sgv, 32);
+    else
+        psum_dot_n(g, v, m, len, sg, sgv, 8);
 }
 
 CNNRT_WIDE
