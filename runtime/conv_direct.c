@@ -25,8 +25,9 @@
  * Forward tile: CB = 8 output channels × PV = 3 vectors of 16 positions,
  * 24 accumulators.  Per (c, kh, kw): 3 loads of the input, 8 broadcasts of
  * packed weights, 24 FMAs.  Weights are packed [Cout/CB][Cin][KH·KW][CB]
- * (Cout rounded up to CB with zero rows) so the broadcasts walk memory in
- * order.  dx of a stride-1 conv is the conv of dy (padded by DH·(KH−1) − PT
+ * (Cout rounded up to 4 with zero rows) so the broadcasts walk memory in
+ * order; a last block of 4 (when Cout mod 8 is 1 to 4) takes a 4-wide
+ * tile.  dx of a stride-1 conv is the conv of dy (padded by DH·(KH−1) − PT
  * etc.) with the kernel flipped and its in/out channels swapped: the same
  * tile with another packing (see conv.c's adjoint_geom).
  *
@@ -57,7 +58,7 @@ enum { DCO = 4, DK = 5, DW_POS = 512 };
 
 /* One side of a direct conv: Cin input rows in, Cout output rows out. */
 typedef struct {
-    int Cin, Cout, CoutP;       /* channels read, written, written rounded up to CB */
+    int Cin, Cout, CoutP;       /* channels read, written, written rounded up to CB/2 */
     int H, W, PT, PL, PBot;     /* an input plane and its padding (top, left, bottom) */
     int R, Q;                   /* floats per image row, rows per image */
     int OH, OW;                 /* output plane */
@@ -72,7 +73,7 @@ static int imax(int a, int b) { return a > b ? a : b; }
 /* Images per chunk (≤ n when n > 0) and the sizes that follow. */
 static void wide_chunk(wide *s, int n, int dw)
 {
-    s->CoutP = (s->Cout + CB - 1) / CB * CB;
+    s->CoutP = (s->Cout + CB / 2 - 1) / (CB / 2) * (CB / 2);
     const size_t per = (size_t)s->Q * s->R * (size_t)(s->Cin + (dw ? s->Cout + DCO : s->CoutP));
     int m = per >= CHUNK_BUDGET ? 1 : (int)(CHUNK_BUDGET / per);
     if (n > 0 && m > n)
@@ -120,23 +121,24 @@ static int cpu_has_avx512(void)
     return __builtin_cpu_supports("avx512f");
 }
 
-/* out[co][0..PB) (row stride ld) = Σ_c Σ_k wp[c][k][co] · in[c·cs + off[k] + 0..PB), co < CB. */
-__attribute__((target("avx512f")))
-static void tile(float *restrict out, size_t ld, const float *restrict in, size_t cs,
-                 const float *restrict wp, const int *restrict off, int Cin, int KK)
+/* out[co][0..PB) (row stride ld) = Σ_c Σ_k wp[c][k][co] · in[c·cs + off[k] + 0..PB),
+ * co < bw (the block's width, CB or CB/2: inlined with bw constant). */
+__attribute__((target("avx512f"), always_inline))
+static inline void tile_n(float *restrict out, size_t ld, const float *restrict in, size_t cs,
+                          const float *restrict wp, const int *restrict off, int Cin, int KK, const int bw)
 {
     __m512 a[CB][PV];
 #pragma GCC unroll 8
-    for (int co = 0; co < CB; co++)
+    for (int co = 0; co < bw; co++)
 #pragma GCC unroll 3
         for (int v = 0; v < PV; v++)
             a[co][v] = _mm512_setzero_ps();
     for (int c = 0; c < Cin; c++, in += cs)
-        for (int k = 0; k < KK; k++, wp += CB) {
+        for (int k = 0; k < KK; k++, wp += bw) {
             const float *p = in + off[k];
             const __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16), x2 = _mm512_loadu_ps(p + 32);
 #pragma GCC unroll 8
-            for (int co = 0; co < CB; co++) {
+            for (int co = 0; co < bw; co++) {
                 const __m512 wv = _mm512_set1_ps(wp[co]);
                 a[co][0] = _mm512_fmadd_ps(wv, x0, a[co][0]);
                 a[co][1] = _mm512_fmadd_ps(wv, x1, a[co][1]);
@@ -144,10 +146,20 @@ static void tile(float *restrict out, size_t ld, const float *restrict in, size_
             }
         }
 #pragma GCC unroll 8
-    for (int co = 0; co < CB; co++)
+    for (int co = 0; co < bw; co++)
 #pragma GCC unroll 3
         for (int v = 0; v < PV; v++)
             _mm512_storeu_ps(out + (size_t)co * ld + 16 * v, a[co][v]);
+}
+
+__attribute__((target("avx512f")))
+static void tile(float *restrict out, size_t ld, const float *restrict in, size_t cs,
+                 const float *restrict wp, const int *restrict off, int Cin, int KK, int bw)
+{
+    if (bw == CB)
+        tile_n(out, ld, in, cs, wp, off, Cin, KK, CB);
+    else
+        tile_n(out, ld, in, cs, wp, off, Cin, KK, CB / 2);
 }
 
 /* acc[j][k][0..16) += Σ_p dy[j·ld + p] · x[p + off[k]] (lane-wise) over
@@ -237,9 +249,9 @@ static void put_floats(float *restrict dst, const float *restrict src, int n, fl
 }
 
 static void tile(float *restrict out, size_t ld, const float *restrict in, size_t cs,
-                 const float *restrict wp, const int *restrict off, int Cin, int KK)
+                 const float *restrict wp, const int *restrict off, int Cin, int KK, int bw)
 {
-    (void)out, (void)ld, (void)in, (void)cs, (void)wp, (void)off, (void)Cin, (void)KK;
+    (void)out, (void)ld, (void)in, (void)cs, (void)wp, (void)off, (void)Cin, (void)KK, (void)bw;
 }
 
 #endif
@@ -309,6 +321,20 @@ static void fill_rows(float *restrict in, const float *restrict src, size_t img,
     lay_rows(in, s->CS, s->Cin, src, img, plane, s->H, s->W, s->PT, s->PL, s);
 }
 
+/* Output channels in the block starting at cb: CB, or CB/2 for a last block
+ * of CB/2 (CoutP is a multiple of CB/2). */
+static int block_width(const wide *s, int cb)
+{
+    return s->CoutP - cb >= CB ? CB : CB / 2;
+}
+
+/* Where w[co][c][k] goes in a group's packed weights [blocks][Cin][KK][width]. */
+static size_t packed_at(const wide *s, int co, int c, int k)
+{
+    const int KK = s->KH * s->KW, cb = co / CB * CB, bw = block_width(s, cb);
+    return (size_t)cb * s->Cin * KK + ((size_t)c * KK + k) * bw + (co - cb);
+}
+
 /* out[CoutP][PC] = the conv of the chunk's rows with packed weights wp (one group). */
 static void run_tiles(float *out, const float *in, const float *wp, const int *off, const wide *s)
 {
@@ -316,7 +342,7 @@ static void run_tiles(float *out, const float *in, const float *wp, const int *o
     for (int cb = 0; cb < s->CoutP; cb += CB)
         for (size_t p = 0; p < s->PC; p += PB)
             tile(out + (size_t)cb * s->PC + p, s->PC, in + p, s->CS, wp + (size_t)cb * s->Cin * KK, off,
-                 s->Cin, KK);
+                 s->Cin, KK, block_width(s, cb));
 }
 
 static void offsets(int *off, const wide *s)
@@ -351,16 +377,13 @@ void cnnrt_direct_forward(float *y, const float *x, const float *w, const float 
     float *in = scratch, *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
     int off[MAX_KK];
     offsets(off, &s);
-    /* wp[gi][cb/CB][c][k][ci] = w[gi·Cout + cb + ci][c][k], 0 past Cout */
+    /* wp[gi] = w[gi·Cout + co][c][k] packed in blocks of output channels, 0 past Cout */
     for (int gi = 0; gi < G; gi++)
-        for (int cb = 0; cb < s.CoutP; cb += CB)
+        for (int co = 0; co < s.CoutP; co++)
             for (int c = 0; c < s.Cin; c++)
                 for (int k = 0; k < KK; k++)
-                    for (int ci = 0; ci < CB; ci++) {
-                        const int co = cb + ci;
-                        wp[((size_t)gi * s.CoutP + cb) * s.Cin * KK + ((size_t)c * KK + k) * CB + ci] =
-                            co < s.Cout ? w[(((size_t)gi * s.Cout + co) * s.Cin + c) * KK + k] : 0.0f;
-                    }
+                    wp[(size_t)gi * s.CoutP * s.Cin * KK + packed_at(&s, co, c, k)] =
+                        co < s.Cout ? w[(((size_t)gi * s.Cout + co) * s.Cin + c) * KK + k] : 0.0f;
     const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * g->OH * g->OW;
     for (int i0 = 0; i0 < n; i0 += mc) {
         wide_chunk(&s, n - i0, 0);
@@ -388,17 +411,14 @@ void cnnrt_direct_dx(float *dx, const float *dy, const float *w,
     float *in = scratch, *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
     int off[MAX_KK];
     offsets(off, &s);
-    /* s.Cin = Cog (dy's channels), s.Cout = Cg (dx's channels):
-     * wp[gi][cb/CB][co][k][ci] = w[gi·Cog + co][cb + ci][KK−1−k], 0 past Cg */
+    /* s.Cin = Cog (dy's channels), s.Cout = Cg (dx's channels): the flipped
+     * kernel W′[c][co][k] = w[gi·Cog + co][c][KK−1−k], packed as in the forward pass */
     for (int gi = 0; gi < G; gi++)
-        for (int cb = 0; cb < s.CoutP; cb += CB)
+        for (int c = 0; c < s.CoutP; c++)
             for (int co = 0; co < s.Cin; co++)
                 for (int k = 0; k < KK; k++)
-                    for (int ci = 0; ci < CB; ci++) {
-                        const int c = cb + ci;
-                        wp[((size_t)gi * s.CoutP + cb) * s.Cin * KK + ((size_t)co * KK + k) * CB + ci] =
-                            c < s.Cout ? w[(((size_t)gi * s.Cin + co) * s.Cout + c) * KK + (KK - 1 - k)] : 0.0f;
-                    }
+                    wp[(size_t)gi * s.CoutP * s.Cin * KK + packed_at(&s, c, co, k)] =
+                        c < s.Cout ? w[(((size_t)gi * s.Cin + co) * s.Cout + c) * KK + (KK - 1 - k)] : 0.0f;
     const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * g->OH * g->OW;
     for (int i0 = 0; i0 < n; i0 += mc) {
         wide_chunk(&s, n - i0, 0);
