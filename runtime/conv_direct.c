@@ -43,6 +43,7 @@
  */
 #include "conv_direct.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -52,7 +53,7 @@
 
 enum { CB = 8, PV = 3, PB = PV * 16, MAX_KK = 256 };
 /* dW tiles: DCO output channels × DK taps */
-enum { DCO = 4, DK = 5, DW_POS = 512 };
+enum { DCO = 4, DK = 5, DW_POS = 1024 };
 /* Floats of a chunk's input rows and output (or dy) rows: about L2's size. */
 #define CHUNK_BUDGET ((size_t)1 << 18)
 
@@ -256,6 +257,14 @@ static void tile(float *restrict out, size_t ld, const float *restrict in, size_
 
 #endif
 
+/* The scratch from its first 64-byte boundary: the buffers carved from it
+ * are multiples of 16 floats, so each starts on a cache line, and the
+ * kernels' loads of dy (dW) and stores of out are aligned. */
+static float *aligned(float *p)
+{
+    return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
 int cnnrt_direct_forward_ok(const cnnrt_conv_geom *g)
 {
     return g->SH == 1 && g->SW == 1 && g->KH * g->KW <= MAX_KK && g->Cout / g->groups >= 4 && cpu_has_avx512();
@@ -292,7 +301,7 @@ size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
         if (sd > s)
             s = sd;
     }
-    return s;
+    return s + 16;                                  /* room to align */
 }
 
 /* rows[c][…] = the chunk's planes src[j][c] (image stride img, channel
@@ -374,7 +383,7 @@ void cnnrt_direct_forward(float *y, const float *x, const float *w, const float 
     wide_forward(g, &s);
     wide_chunk(&s, n, 0);
     const int G = g->groups, KK = s.KH * s.KW, mc = s.m;
-    float *in = scratch, *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
+    float *in = aligned(scratch), *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
     int off[MAX_KK];
     offsets(off, &s);
     /* wp[gi] = w[gi·Cout + co][c][k] packed in blocks of output channels, 0 past Cout */
@@ -408,7 +417,7 @@ void cnnrt_direct_dx(float *dx, const float *dy, const float *w,
     wide_dx(g, &s);
     wide_chunk(&s, n, 0);
     const int G = g->groups, KK = s.KH * s.KW, mc = s.m;
-    float *in = scratch, *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
+    float *in = aligned(scratch), *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
     int off[MAX_KK];
     offsets(off, &s);
     /* s.Cin = Cog (dy's channels), s.Cout = Cg (dx's channels): the flipped
@@ -455,7 +464,7 @@ void cnnrt_direct_dw(float *dw, const float *dy, const float *x, float *scratch,
     for (int i0 = 0; i0 < n; i0 += mc) {
         wide_chunk(&s, n - i0, 1);
         const size_t L = s.PC;
-        float *xin = scratch, *dyw = xin + (size_t)Cg * s.CS, *dyl = dyw + (size_t)Cog * L;
+        float *xin = aligned(scratch), *dyw = xin + (size_t)Cg * s.CS, *dyl = dyw + (size_t)Cog * L;
         float *acc = dyl + (size_t)DCO * L;
         for (int gi = 0; gi < G; gi++) {
             fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &s);

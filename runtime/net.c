@@ -17,6 +17,7 @@
  * the runtime that does: the kernels it calls never do.
  */
 #include "cnnrt_net.h"
+#include "cnnrt_simd.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -430,6 +431,16 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
 
 /* ---- backward ------------------------------------------------------------ */
 
+/* g = (y > 0) · g: an in-place relu's backward */
+CNNRT_WIDE static void relu_mask(float *g, const float *y, size_t cnt) {
+    for (size_t j = 0; j < cnt; j++) g[j] = y[j] > 0.0f ? g[j] : 0.0f;
+}
+
+/* g += dy */
+CNNRT_WIDE static void add_to(float *g, const float *dy, size_t cnt) {
+    for (size_t j = 0; j < cnt; j++) g[j] += dy[j];
+}
+
 static void backward(cnnrt_net *net, int n, int from) {
     const cnnrt_net_desc *d = net->d;
     const float *P = net->block;
@@ -477,7 +488,7 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_RELU:
             if (net->plan[i] & PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y > 0) · dy */
                 float *g = net->dval[op->out];
-                for (size_t j = 0; j < cnt; j++) g[j] = y[j] > 0.0f ? g[j] : 0.0f;
+                relu_mask(g, y, cnt);
             } else if (dx) {
                 cnnrt_relu_backward(dx, dy, x, cnt);
             }
@@ -507,7 +518,7 @@ static void backward(cnnrt_net *net, int n, int from) {
                 int v = in_val(net, op, k);
                 if (v == 0 || (k < 16 && (net->plan[i] & (PLAN_SHARE0 << k)))) continue;
                 float *g = net->dval[v];
-                for (size_t j = 0; j < cnt; j++) g[j] += dy[j];
+                add_to(g, dy, cnt);
             }
             break;
         case CNNRT_OP_CONCAT: {
@@ -522,7 +533,7 @@ static void backward(cnnrt_net *net, int n, int from) {
             break;
         }
         case CNNRT_OP_COPY:
-            if (dx && !(net->plan[i] & PLAN_SHARE0)) for (size_t j = 0; j < cnt; j++) dx[j] += dy[j];
+            if (dx && !(net->plan[i] & PLAN_SHARE0)) add_to(dx, dy, cnt);
             break;
         }
     }
