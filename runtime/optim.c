@@ -63,7 +63,7 @@ int cnnrt_optim_state_blocks(const cnnrt_optim *o)
 /* torch.optim.SGD:  d = g + wd·p;  buf = d (step 1) | momentum·buf + (1−dampening)·d;
  * d = nesterov ? d + momentum·buf : buf;  p −= lr·d */
 CNNRT_WIDE
-static void sgd(float *p, float *buf, const float *g, const cnnrt_optim *o,
+static void sgd(float *restrict p, float *restrict buf, const float *restrict g, const cnnrt_optim *o,
                 double lr, long step, size_t count)
 {
     const float wd = (float)o->weight_decay, mom = (float)o->momentum;
@@ -83,7 +83,7 @@ static void sgd(float *p, float *buf, const float *g, const cnnrt_optim *o,
 /* torch.optim.Adagrad:  g += wd·p;  clr = lr / (1 + (step−1)·lr_decay);
  * sum += g²;  p −= clr · g / (√sum + eps)      (eps outside the root) */
 CNNRT_WIDE
-static void adagrad(float *p, float *sum, const float *g, const cnnrt_optim *o,
+static void adagrad(float *restrict p, float *restrict sum, const float *restrict g, const cnnrt_optim *o,
                     double lr, long step, size_t count)
 {
     const float wd = (float)o->weight_decay, eps = (float)o->eps;
@@ -101,7 +101,7 @@ static void adagrad(float *p, float *sum, const float *g, const cnnrt_optim *o,
  * centered: ga = α·ga + (1−α)·g, avg = √(sq − ga²) + eps, else avg = √sq + eps;
  * momentum: buf = momentum·buf + g/avg, p −= lr·buf;  else p −= lr·g/avg */
 CNNRT_WIDE
-static void rmsprop(float *p, float *state, const float *g, const cnnrt_optim *o,
+static void rmsprop(float *restrict p, float *restrict state, const float *restrict g, const cnnrt_optim *o,
                     double lr, size_t count)
 {
     const float wd = (float)o->weight_decay, eps = (float)o->eps;
@@ -137,7 +137,7 @@ static void rmsprop(float *p, float *state, const float *g, const cnnrt_optim *o
  *   denom = √v / √(1 − β2^t) + eps           (eps outside, after the correction)
  *   p −= lr/(1 − β1^t) · m / denom */
 CNNRT_WIDE
-static void adam(float *p, float *state, const float *g, const cnnrt_optim *o,
+static void adam(float *restrict p, float *restrict state, const float *restrict g, const cnnrt_optim *o,
                  double lr, long step, size_t count)
 {
     const int decoupled = o->kind == CNNRT_ADAMW;

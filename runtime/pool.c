@@ -15,6 +15,11 @@
 
 #include <math.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX512_POOL 1
+#include <immintrin.h>
+#endif
+
 /* PyTorch's pooling_output_shape (dilation 1). */
 static int pool_out(int in, int k, int s, int p, int ceil_mode)
 {
@@ -75,6 +80,54 @@ CNNRT_INLINE void maxpool_2x2s2(float *restrict y, int32_t *restrict argmax, con
     }
 }
 
+#ifdef HAVE_AVX512_POOL
+/* maxpool_2x2s2 sixteen windows at a time: the even and odd columns of the
+ * two rows are split out of 32 floats, then compared in the scalar loop's
+ * order with its NaN rule (b > m or b unordered). */
+__attribute__((target("avx512f")))
+static void maxpool_2x2s2_avx512(float *restrict y, int32_t *restrict argmax, const float *restrict x,
+                                 size_t planes, const cnnrt_pool_geom *g)
+{
+    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i lane2 = _mm512_add_epi32(even, _mm512_setzero_si512());      /* 2·lane */
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * H * W;
+        float *yp = y + pl * OH * OW;
+        int32_t *ap = argmax + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            for (int ow = 0; ow < OW; ow += 16) {
+                const int cnt = OW - ow < 16 ? OW - ow : 16;
+                const __mmask16 klo = (__mmask16)(2 * cnt >= 16 ? 0xFFFF : (1u << (2 * cnt)) - 1);
+                const __mmask16 khi = (__mmask16)(2 * cnt > 16 ? (1u << (2 * cnt - 16)) - 1 : 0);
+                const __mmask16 kout = (__mmask16)((1u << cnt) - 1);
+                const __m512 l0 = _mm512_maskz_loadu_ps(klo, r0 + 2 * ow), h0 = _mm512_maskz_loadu_ps(khi, r0 + 2 * ow + 16);
+                const __m512 l1 = _mm512_maskz_loadu_ps(klo, r1 + 2 * ow), h1 = _mm512_maskz_loadu_ps(khi, r1 + 2 * ow + 16);
+                const __m512 a = _mm512_permutex2var_ps(l0, even, h0), b = _mm512_permutex2var_ps(l0, odd, h0);
+                const __m512 c = _mm512_permutex2var_ps(l1, even, h1), d = _mm512_permutex2var_ps(l1, odd, h1);
+                __m512 m = a;
+                __m512i k = _mm512_setzero_si512();
+                __mmask16 t = _mm512_cmp_ps_mask(b, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q);
+                m = _mm512_mask_mov_ps(m, t, b);
+                k = _mm512_mask_mov_epi32(k, t, _mm512_set1_epi32(1));
+                t = _mm512_cmp_ps_mask(c, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c, c, _CMP_UNORD_Q);
+                m = _mm512_mask_mov_ps(m, t, c);
+                k = _mm512_mask_mov_epi32(k, t, _mm512_set1_epi32(W));
+                t = _mm512_cmp_ps_mask(d, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
+                m = _mm512_mask_mov_ps(m, t, d);
+                k = _mm512_mask_mov_epi32(k, t, _mm512_set1_epi32(W + 1));
+                /* argmax = 2·oh·W + 2·(ow + lane) + k */
+                const __m512i idx = _mm512_add_epi32(_mm512_add_epi32(lane2, k), _mm512_set1_epi32(2 * oh * W + 2 * ow));
+                _mm512_mask_storeu_ps(yp + (size_t)oh * OW + ow, kout, m);
+                _mm512_mask_storeu_epi32(ap + (size_t)oh * OW + ow, kout, idx);
+            }
+        }
+    }
+}
+#endif
+
 CNNRT_WIDE
 void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
                              int32_t *argmax,  /* [n][C][OH][OW] saved, index h·W+w */
@@ -84,6 +137,12 @@ void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
     if (g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && g->PH == 0 && g->PW == 0 &&
         2 * OH <= H && 2 * OW <= W) {
+#ifdef HAVE_AVX512_POOL
+        if (__builtin_cpu_supports("avx512f")) {
+            maxpool_2x2s2_avx512(y, argmax, x, (size_t)n * g->C, g);
+            return;
+        }
+#endif
         maxpool_2x2s2(y, argmax, x, (size_t)n * g->C, g);
         return;
     }

@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <cmocka.h>
 
 #include "cnnrt_test.h"
@@ -170,6 +171,51 @@ static void test_maxpool(void **s)
     check_pool("avg 2x2 s2 p1 ceil drop", AVGP, 2, PG(2, 5, 7, 2, 2, 2, 2, 1, 1, 1, 1), 46);
 }
 
+/* 2×2 stride-2 max pooling has its own loops (vectorised on AVX-512): on
+ * planes wide enough for whole vectors and a tail, with many ties and some
+ * NaNs, its outputs and argmax must be those of the rule "first max in
+ * row-major window order wins; a NaN wins and propagates". */
+static void test_maxpool_2x2_rule(void **s)
+{
+    (void)s;
+    cnnrt_pool_geom g = PG(3, 7, 71, 2, 2, 2, 2, 0, 0, 0, 1);  /* OW 35 = 16 + 16 + 3, odd H, W */
+    assert_int_equal(cnnrt_pool_geom_finish(&g), CNNRT_OK);
+    const int n = 2;
+    const size_t nx = (size_t)n * g.C * g.H * g.W, ny = (size_t)n * g.C * g.OH * g.OW;
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, 71);
+    float *x = t_falloc(nx), *y = t_falloc(ny);
+    int32_t *am = calloc(ny, sizeof *am);
+    assert_non_null(am);
+    for (size_t i = 0; i < nx; i++) {
+        const uint32_t r = cnnrt_rng_u32(&rng);
+        x[i] = r % 97 == 0 ? NAN : (float)(int)(r % 4) - 1.0f;   /* ties everywhere, some NaN */
+    }
+    cnnrt_maxpool2d_forward(y, am, x, n, &g);
+    for (size_t pl = 0; pl < (size_t)n * g.C; pl++)
+        for (int oh = 0; oh < g.OH; oh++)
+            for (int ow = 0; ow < g.OW; ow++) {
+                const float *xp = x + pl * g.H * g.W;
+                float m = -INFINITY;
+                int32_t k = -1;
+                for (int dh = 0; dh < 2; dh++)
+                    for (int dw = 0; dw < 2; dw++) {
+                        const int32_t at = (2 * oh + dh) * g.W + 2 * ow + dw;
+                        if (k < 0 || xp[at] > m || isnan(xp[at])) {
+                            m = xp[at];
+                            k = at;
+                        }
+                    }
+                const size_t o = (pl * g.OH + oh) * g.OW + ow;
+                if (isnan(m))
+                    assert_true(isnan(y[o]));
+                else
+                    assert_true(y[o] == m);
+                assert_int_equal(am[o], k);
+            }
+    free(x); free(y); free(am);
+}
+
 static void test_avgpool(void **s)
 {
     (void)s;
@@ -214,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_geom),
         cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_maxpool_2x2_rule),
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_adaptive),
     };
