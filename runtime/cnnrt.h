@@ -45,9 +45,11 @@ enum { CNNRT_OK = 0, CNNRT_EINVAL = 1 };
 int cnnrt_out_size(int in, int pad_lo, int pad_hi, int k, int stride, int dil);
 
 /* ==================================================================== conv.c
- * 2-D convolution, training forward/backward.  Fast path: im2col of a
- * chunk of images (sized to the cache) + one sgemm per chunk and group; a
- * naive reference sits beside it.
+ * 2-D convolution, training forward/backward.  Two fast paths, chosen per
+ * pass: for stride-1 convs on a CPU with AVX-512F, direct register-blocked
+ * kernels over zero-padded rows (conv_direct.c); otherwise im2col of a
+ * chunk of images (sized to the cache) + one sgemm per chunk and group.
+ * A naive reference sits beside them.
  *
  * Fill every field except OH/OW, then call cnnrt_conv_geom_finish, which
  * validates the geometry and fills OH/OW.  Padding may be asymmetric

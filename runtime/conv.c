@@ -1,5 +1,8 @@
 /*
- * conv.c — 2-D convolution, training forward and backward.
+ * conv.c — 2-D convolution, training forward and backward: the public
+ * functions, which pick an implementation per pass (the direct kernels of
+ * conv_direct.c for stride-1 convs on AVX-512 CPUs, see conv_direct.h),
+ * and the im2col + sgemm implementation below, which serves every other case.
  *
  * Shape legend
  *   n            batch
@@ -35,6 +38,7 @@
  * or W′.
  */
 #include "conv_direct.h"
+#include "cnnrt_priv.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -374,14 +378,22 @@ void cnnrt_conv2d_forward(float *y, const float *x, const float *w, const float 
 void cnnrt_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                            float *scratch, int n, const cnnrt_conv_geom *g)
 {
+    cnnrt_conv2d_backward_ex(dx, 1, dw, db, dy, x, w, scratch, n, g);
+}
+
+void cnnrt_conv2d_backward_ex(float *dx, int dx_add, float *dw, float *db, const float *dy, const float *x,
+                              const float *w, float *scratch, int n, const cnnrt_conv_geom *g)
+{
     const int ddw = dw && cnnrt_direct_dw_ok(g), ddx = dx && cnnrt_direct_dx_ok(g);
     if (ddw)
         cnnrt_direct_dw(dw, dy, x, scratch, n, g);
     /* what is left for the gemm path: db (a plain sum, when dW went direct), dW, dx */
+    if (dx && !ddx && !dx_add)
+        memset(dx, 0, sizeof(float) * (size_t)n * g->C * g->H * g->W);
     if (db || (dw && !ddw) || (dx && !ddx))
         cnnrt_gemm_conv_backward(ddx ? NULL : dx, ddw ? NULL : dw, db, dy, x, w, scratch, n, g);
     if (ddx)
-        cnnrt_direct_dx(dx, dy, w, scratch, n, g);
+        cnnrt_direct_dx(dx, dx_add, dy, w, scratch, n, g);
 }
 
 /* ---- naive reference ---------------------------------------------------- */

@@ -410,7 +410,7 @@ void cnnrt_direct_forward(float *y, const float *x, const float *w, const float 
     }
 }
 
-void cnnrt_direct_dx(float *dx, const float *dy, const float *w,
+void cnnrt_direct_dx(float *dx, int add, const float *dy, const float *w,
                      float *scratch, int n, const cnnrt_conv_geom *g)
 {
     wide s;
@@ -438,7 +438,7 @@ void cnnrt_direct_dx(float *dx, const float *dy, const float *w,
                 for (int c = 0; c < s.Cout; c++) {
                     float *restrict dxc = dx + (i0 + j) * xs + (size_t)(gi * s.Cout + c) * g->H * g->W;
                     for (int h = 0; h < s.OH; h++)
-                        put_floats(dxc + (size_t)h * s.OW, out + (size_t)c * s.PC + at(&s, j, h), s.OW, 0.0f, 1);
+                        put_floats(dxc + (size_t)h * s.OW, out + (size_t)c * s.PC + at(&s, j, h), s.OW, 0.0f, add);
                 }
         }
     }

@@ -28,8 +28,8 @@ size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g);
 void cnnrt_direct_forward(float *y, const float *x, const float *w, const float *b,
                           float *scratch, int n, const cnnrt_conv_geom *g);
 
-/* dx += conv(dy, flipped w).  Only when cnnrt_direct_dx_ok(g). */
-void cnnrt_direct_dx(float *dx, const float *dy, const float *w,
+/* dx += conv(dy, flipped w), or dx = when add is 0.  Only when cnnrt_direct_dx_ok(g). */
+void cnnrt_direct_dx(float *dx, int add, const float *dy, const float *w,
                      float *scratch, int n, const cnnrt_conv_geom *g);
 
 /* dw += the weight gradient.  Only when cnnrt_direct_dw_ok(g). */

@@ -7,6 +7,7 @@
  *   x, dx [n][in]    y, dy [n][out]    w, dw [out][in]    b, db [out]
  */
 #include "cnnrt.h"
+#include "cnnrt_priv.h"
 
 #include <cblas.h>
 
@@ -33,15 +34,21 @@ void cnnrt_dense_backward(float *dx,           /* [n][in] += , or NULL */
                           const float *w,      /* [out][in] */
                           int n, int in, int out)
 {
+    cnnrt_dense_backward_ex(dx, 1, dw, 1, db, dy, x, w, n, in, out);
+}
+
+void cnnrt_dense_backward_ex(float *dx, int dx_add, float *dw, int dw_add, float *db, const float *dy,
+                             const float *x, const float *w, int n, int in, int out)
+{
     /* differentiates:  y = x · Wᵀ + b */
     if (dx)
-        /* dx += dy · W      [n][in] += [n][out] · [out][in] */
+        /* dx (+)= dy · W      [n][in] (+)= [n][out] · [out][in] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                    n, in, out, 1.0f, dy, out, w, in, 1.0f, dx, in);
+                    n, in, out, 1.0f, dy, out, w, in, dx_add ? 1.0f : 0.0f, dx, in);
     if (dw)
-        /* dW += dyᵀ · x      [out][in] += [out][n] · [n][in] */
+        /* dW (+)= dyᵀ · x      [out][in] (+)= [out][n] · [n][in] */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                    out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+                    out, in, n, 1.0f, dy, out, x, in, dw_add ? 1.0f : 0.0f, dw, in);
     if (db)
         for (int o = 0; o < out; o++) {
             float s = 0.0f;

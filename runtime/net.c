@@ -3,7 +3,7 @@
  *
  * Shape legend (per op, n images in the batch):
  *   value v      [n][value_size[v]]        activations, one buffer per value
- *   dvalue v     [n][value_size[v]]        its gradient, zeroed every step
+ *   dvalue v     [n][value_size[v]]        its gradient (written by its first contribution each step)
  *   params       [nparams]                 the flat learnable block
  *   grads        [nparams]                 same layout, zeroed every step
  *   moments      [blocks][nparams]         optimizer state, same layout
@@ -18,6 +18,7 @@
  */
 #include "cnnrt_net.h"
 #include "cnnrt_simd.h"
+#include "cnnrt_priv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -39,7 +40,9 @@ struct cnnrt_net {
     float **save0, **save1;   /* per op: saved statistics / masks */
     int32_t **argmax;         /* per op: max pool */
     int *plan;                /* per op: PLAN_* flags (buffer sharing, see plan_sharing) */
-    char *zero;               /* per value: its gradient buffer is zeroed each step (owner) */
+    char *zero;               /* per value: it owns its gradient buffer (the first value using it) */
+    int *owner;               /* per value: the value owning its gradient buffer */
+    char *fresh;              /* per owner: no contribution yet in this backward pass */
     float *scratch;           /* conv im2col */
     float *tmp;               /* a value-sized temporary (fused activation backward) */
     void *mem;                /* the one allocation */
@@ -203,10 +206,11 @@ static int plan_sharing(cnnrt_net *net) {
             break;                                       /* one input per op */
         }
     }
-    for (int v = 1; v < nv; v++) {                       /* one owner zeroes each buffer */
-        int owner = 1;
-        for (int u = 1; u < v; u++) owner &= net->dval[u] != net->dval[v];
-        net->zero[v] = (char)owner;
+    for (int v = 1; v < nv; v++) {                       /* one owner per buffer */
+        net->owner[v] = v;
+        for (int u = v - 1; u >= 1; u--)
+            if (net->dval[u] == net->dval[v]) net->owner[v] = u;
+        net->zero[v] = (char)(net->owner[v] == v);
     }
     free(nuse); free(prod); free(last);
     return 0;
@@ -257,8 +261,11 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
     net->argmax = calloc((size_t)d->nops, sizeof(int32_t *));
     net->plan = calloc((size_t)d->nops, sizeof(int));
     net->zero = calloc((size_t)d->nvalues, 1);
+    net->fresh = calloc((size_t)d->nvalues, 1);
+    net->owner = calloc((size_t)d->nvalues, sizeof(int));
     net->mem = calloc(total + 16, sizeof(float));
     if (!net->val || !net->dval || !net->save0 || !net->save1 || !net->argmax || !net->plan || !net->zero ||
+        !net->fresh || !net->owner ||
         !net->mem) {
         cnnrt_net_free(net);
         ERR("out of memory: training '%s' at batch %d needs %zu MiB", d->name, max_batch, total * 4 >> 20);
@@ -307,6 +314,8 @@ void cnnrt_net_free(cnnrt_net *net) {
     free(net->argmax);
     free(net->plan);
     free(net->zero);
+    free(net->fresh);
+    free(net->owner);
     free(net);
 }
 
@@ -441,6 +450,27 @@ CNNRT_WIDE static void add_to(float *g, const float *dy, size_t cnt) {
     for (size_t j = 0; j < cnt; j++) g[j] += dy[j];
 }
 
+/* g = (x > 0) · dy: a relu's first contribution to g */
+CNNRT_WIDE static void relu_set(float *g, const float *dy, const float *x, size_t cnt) {
+    for (size_t j = 0; j < cnt; j++) g[j] = x[j] > 0.0f ? dy[j] : 0.0f;
+}
+
+/* Gradient buffers are not zeroed up front: the first contribution to a
+ * buffer in a backward pass writes it (=) where the kernel can, and is
+ * zeroed just before where it cannot.  grad_add: value v's buffer is about
+ * to receive a contribution; 1 if it already holds some (add to them), 0 if
+ * this is the first (write the whole buffer). */
+static int grad_add(cnnrt_net *net, int v) {
+    const int o = net->owner[v], add = !net->fresh[o];
+    net->fresh[o] = 0;
+    return add;
+}
+
+/* The same for a kernel that can only add: a first contribution finds zeros. */
+static void grad_zeroed(cnnrt_net *net, int v, int n) {
+    if (!grad_add(net, v)) memset(net->dval[v], 0, sizeof(float) * (size_t)n * (size_t)net->d->value_size[v]);
+}
+
 static void backward(cnnrt_net *net, int n, int from) {
     const cnnrt_net_desc *d = net->d;
     const float *P = net->block;
@@ -454,15 +484,27 @@ static void backward(cnnrt_net *net, int n, int from) {
         size_t cnt = (size_t)n * (size_t)d->value_size[op->out];
         const float *w = op->w >= 0 ? P + op->w : NULL;
         float *dw = op->w >= 0 ? G + op->w : NULL, *db = op->b >= 0 ? G + op->b : NULL;
+        grad_zeroed(net, op->out, n);                     /* dy: zeros if nothing reached it */
+        switch (op->kind) {                               /* inputs' gradients: see grad_add */
+        case CNNRT_OP_CONV: case CNNRT_OP_DENSE: case CNNRT_OP_BATCHNORM: case CNNRT_OP_RELU:
+        case CNNRT_OP_ADD: case CNNRT_OP_COPY:
+            break;
+        default:
+            for (int k = 0; k < op->nin; k++)
+                if (in_val(net, op, k) != 0) grad_zeroed(net, in_val(net, op, k), n);
+            break;
+        }
         switch (op->kind) {
         case CNNRT_OP_CONV:
             /* forward: y = act(conv(x)) */
-            cnnrt_conv2d_backward(dx, dw, db, act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w,
-                                  net->scratch, n, &op->conv);
+            cnnrt_conv2d_backward_ex(dx, dx ? grad_add(net, xv) : 1, dw, db,
+                                     act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w, net->scratch, n,
+                                     &op->conv);
             break;
         case CNNRT_OP_DENSE:
-            cnnrt_dense_backward(dx, dw, db, act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w, n,
-                                 op->D, (int)d->value_size[op->out]);
+            cnnrt_dense_backward_ex(dx, dx ? grad_add(net, xv) : 1, dw, 0, db,   /* dW: see zero_param_grads */
+                                    act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w, n, op->D,
+                                    (int)d->value_size[op->out]);
             break;
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
@@ -474,7 +516,8 @@ static void backward(cnnrt_net *net, int n, int from) {
             if (dx) cnnrt_adaptive_avgpool2d_backward(dx, dy, n, op->C, op->H, op->W, op->OH, op->OW);
             break;
         case CNNRT_OP_BATCHNORM:
-            cnnrt_batchnorm_backward_train(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->C, op->HW);
+            cnnrt_batchnorm_backward_train_ex(dx, dx ? grad_add(net, xv) : 1, dw, db, dy, x, net->save0[i],
+                                              net->save1[i], w, n, op->C, op->HW);
             break;
         case CNNRT_OP_LAYERNORM:
             cnnrt_layernorm_backward(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->D);
@@ -490,7 +533,8 @@ static void backward(cnnrt_net *net, int n, int from) {
                 float *g = net->dval[op->out];
                 relu_mask(g, y, cnt);
             } else if (dx) {
-                cnnrt_relu_backward(dx, dy, x, cnt);
+                if (grad_add(net, xv)) cnnrt_relu_backward(dx, dy, x, cnt);
+                else relu_set(dx, dy, x, cnt);
             }
             break;
         case CNNRT_OP_LEAKYRELU: if (dx) cnnrt_leaky_relu_backward(dx, dy, x, op->slope, cnt); break;
@@ -518,7 +562,8 @@ static void backward(cnnrt_net *net, int n, int from) {
                 int v = in_val(net, op, k);
                 if (v == 0 || (k < 16 && (net->plan[i] & (PLAN_SHARE0 << k)))) continue;
                 float *g = net->dval[v];
-                add_to(g, dy, cnt);
+                if (grad_add(net, v)) add_to(g, dy, cnt);
+                else memcpy(g, dy, cnt * sizeof(float));
             }
             break;
         case CNNRT_OP_CONCAT: {
@@ -533,13 +578,38 @@ static void backward(cnnrt_net *net, int n, int from) {
             break;
         }
         case CNNRT_OP_COPY:
-            if (dx && !(net->plan[i] & PLAN_SHARE0)) add_to(dx, dy, cnt);
+            if (dx && !(net->plan[i] & PLAN_SHARE0)) {
+                if (grad_add(net, xv)) add_to(dx, dy, cnt);
+                else memcpy(dx, dy, cnt * sizeof(float));
+            }
             break;
         }
     }
 }
 
 /* ---- steps --------------------------------------------------------------- */
+
+/* Zero the parameter gradients, except the weights of the dense ops that
+ * backward will run (below nops): their kernel writes dW (=), sparing a
+ * pass over what is most of a LeNet's parameters. */
+static void zero_param_grads(cnnrt_net *net, int nops) {
+    const cnnrt_net_desc *d = net->d;
+    float *G = net->block + d->nparams;
+    long covered = 0;
+    for (int t = 0; t < d->ntensors; t++)
+        if (!d->tensors[t].buffer) covered += d->tensors[t].numel;
+    if (covered != d->nparams) {                  /* not every parameter is a tensor: zero them all */
+        memset(G, 0, sizeof(float) * (size_t)d->nparams);
+        return;
+    }
+    for (int t = 0; t < d->ntensors; t++) {
+        const cnnrt_tensor *ts = &d->tensors[t];
+        if (ts->buffer) continue;
+        const cnnrt_op *op = ts->op >= 0 && ts->op < d->nops ? &d->ops[ts->op] : NULL;
+        if (op && ts->op < nops && op->kind == CNNRT_OP_DENSE && ts->off == op->w) continue;
+        memset(G + ts->off, 0, sizeof(float) * (size_t)ts->numel);
+    }
+}
 
 static float loss_and_grads(cnnrt_net *net, const float *x, const int32_t *labels, const float *targets, int n) {
     const cnnrt_net_desc *d = net->d;
@@ -548,8 +618,8 @@ static float loss_and_grads(cnnrt_net *net, const float *x, const int32_t *label
     int nops = net->softmax_last && net->o.loss == CNNRT_LOSS_XENT ? d->nops - 1 : d->nops;
     forward(net, n, 1, nops);
     for (int v = 1; v < d->nvalues; v++)      /* value 0, the input, has no gradient */
-        if (net->zero[v]) memset(net->dval[v], 0, sizeof(float) * (size_t)n * (size_t)d->value_size[v]);
-    memset(net->block + d->nparams, 0, sizeof(float) * (size_t)d->nparams);
+        net->fresh[v] = net->zero[v];
+    zero_param_grads(net, nops);
     int lv = loss_value(net);
     int K = (int)d->value_size[lv];
     float loss;
@@ -557,6 +627,7 @@ static float loss_and_grads(cnnrt_net *net, const float *x, const int32_t *label
         loss = cnnrt_mse(net->dval[lv], net->val[lv], targets, (size_t)n * (size_t)K);
     else
         loss = cnnrt_softmax_xent(net->dval[lv], net->val[lv], labels, net->o.label_smoothing, n, K);
+    net->fresh[net->owner[lv]] = 0;           /* the loss wrote its gradient (=) */
     backward(net, n, nops);
     return loss;
 }

@@ -18,6 +18,7 @@
  */
 #include "cnnrt.h"
 #include "cnnrt_simd.h"
+#include "cnnrt_priv.h"
 
 #include <math.h>
 
@@ -157,7 +158,6 @@ void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
     }
 }
 
-CNNRT_WIDE
 void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or NULL */
                                     float *dgamma,       /* [C] += , or NULL */
                                     float *dbeta,        /* [C] += , or NULL */
@@ -167,6 +167,14 @@ void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or N
                                     const float *save_invstd, /* [C] */
                                     const float *gamma,  /* [C] or NULL */
                                     int n, int C, int HW)
+{
+    cnnrt_batchnorm_backward_train_ex(dx, 1, dgamma, dbeta, dy, x, save_mean, save_invstd, gamma, n, C, HW);
+}
+
+CNNRT_WIDE
+void cnnrt_batchnorm_backward_train_ex(float *dx, int dx_add, float *dgamma, float *dbeta, const float *dy,
+                                       const float *x, const float *save_mean, const float *save_invstd,
+                                       const float *gamma, int n, int C, int HW)
 {
     /* differentiates:  y = γ·(x − mean_batch)·invstd_batch + β  (batch statistics) */
     const size_t M = (size_t)n * HW, cs = (size_t)C * HW;
@@ -193,8 +201,12 @@ void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or N
         for (int i = 0; i < n; i++) {
             const float *restrict dyp = dy + i * cs + (size_t)c * HW, *restrict xp = x + i * cs + (size_t)c * HW;
             float *restrict dxp = dx + i * cs + (size_t)c * HW;
-            for (int k = 0; k < HW; k++)
-                dxp[k] += (k1 * dyp[k] - k2 * (xp[k] - mu)) - k3;
+            if (dx_add)
+                for (int k = 0; k < HW; k++)
+                    dxp[k] += (k1 * dyp[k] - k2 * (xp[k] - mu)) - k3;
+            else
+                for (int k = 0; k < HW; k++)
+                    dxp[k] = (k1 * dyp[k] - k2 * (xp[k] - mu)) - k3;
         }
     }
 }

@@ -308,8 +308,13 @@ static void check_paths(const char *name, int n, cnnrt_conv_geom g, uint64_t see
             }
             if (cnnrt_direct_dx_ok(&g)) {
                 memcpy(dx, dx0, nx * sizeof(float));
-                cnnrt_direct_dx(dx, dy, w, scratch, n, &g);
+                cnnrt_direct_dx(dx, 1, dy, w, scratch, n, &g);
                 snprintf(what, sizeof what, "%s %s: dx vs ref", name, pn);
+                t_check_relf(what, dx, dxr, nx, 1e-5);
+                /* overwriting (the executor's first contribution): dx0 is not added */
+                cnnrt_direct_dx(dx, 0, dy, w, scratch, n, &g);
+                for (size_t i = 0; i < nx; i++) dx[i] += dx0[i];
+                snprintf(what, sizeof what, "%s %s: dx (=) vs ref", name, pn);
                 t_check_relf(what, dx, dxr, nx, 1e-5);
             }
             if (cnnrt_direct_dw_ok(&g)) {
