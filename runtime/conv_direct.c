@@ -376,72 +376,61 @@ static size_t at(const wide *s, int j, int oh)
     return ((size_t)j * s->Q + oh) * s->R;
 }
 
-void cnnrt_direct_forward(float *y, const float *x, const float *w, const float *b,
-                          float *scratch, int n, const cnnrt_conv_geom *g)
+/* The conv of one side (s): dst (+)= conv(src, packed w) (+ b), chunk by chunk.
+ * src [n][G·s.Cin][H][W] (image stride src_img), dst [n][G·s.Cout][OH][OW]
+ * (image stride dst_img).  The weights of out channel o, in channel i, tap k
+ * of group gi: w[gi·Cout + o][i][k] forward; for dx (flip), where the sides
+ * are swapped, w[gi·Cin + i][o][KK−1−k]. */
+static void direct_conv(float *dst, size_t dst_img, int add, const float *src, size_t src_img, const float *w,
+                        int flip, const float *b, float *scratch, int n, int G, wide *s)
 {
-    wide s;
-    wide_forward(g, &s);
-    wide_chunk(&s, n, 0);
-    const int G = g->groups, KK = s.KH * s.KW, mc = s.m;
-    float *in = aligned(scratch), *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
+    wide_chunk(s, n, 0);
+    const int KK = s->KH * s->KW, mc = s->m;
+    const size_t in_plane = (size_t)s->H * s->W, out_plane = (size_t)s->OH * s->OW;
+    float *in = aligned(scratch), *out = in + (size_t)s->Cin * s->CS, *wp = out + (size_t)s->CoutP * s->PC;
     int off[MAX_KK];
-    offsets(off, &s);
-    /* wp[gi] = w[gi·Cout + co][c][k] packed in blocks of output channels, 0 past Cout */
-    for (int gi = 0; gi < G; gi++)
-        for (int co = 0; co < s.CoutP; co++)
-            for (int c = 0; c < s.Cin; c++)
+    offsets(off, s);
+    for (int gi = 0; gi < G; gi++)                    /* 0 past Cout */
+        for (int o = 0; o < s->CoutP; o++)
+            for (int i = 0; i < s->Cin; i++)
                 for (int k = 0; k < KK; k++)
-                    wp[(size_t)gi * s.CoutP * s.Cin * KK + packed_at(&s, co, c, k)] =
-                        co < s.Cout ? w[(((size_t)gi * s.Cout + co) * s.Cin + c) * KK + k] : 0.0f;
-    const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * g->OH * g->OW;
+                    wp[(size_t)gi * s->CoutP * s->Cin * KK + packed_at(s, o, i, k)] =
+                        o >= s->Cout ? 0.0f
+                        : flip ? w[(((size_t)gi * s->Cin + i) * s->Cout + o) * KK + (KK - 1 - k)]
+                               : w[(((size_t)gi * s->Cout + o) * s->Cin + i) * KK + k];
     for (int i0 = 0; i0 < n; i0 += mc) {
-        wide_chunk(&s, n - i0, 0);
+        wide_chunk(s, n - i0, 0);
         for (int gi = 0; gi < G; gi++) {
-            fill_rows(in, x + i0 * xs + (size_t)gi * s.Cin * g->H * g->W, xs, (size_t)g->H * g->W, &s);
-            run_tiles(out, in, wp + (size_t)gi * s.CoutP * s.Cin * KK, off, &s);
-            for (int j = 0; j < s.m; j++)
-                for (int co = 0; co < s.Cout; co++) {
-                    const float bc = b ? b[gi * s.Cout + co] : 0.0f;
-                    float *restrict yc = y + (i0 + j) * ys + (size_t)(gi * s.Cout + co) * s.OH * s.OW;
-                    for (int oh = 0; oh < s.OH; oh++)
-                        put_floats(yc + (size_t)oh * s.OW, out + (size_t)co * s.PC + at(&s, j, oh), s.OW, bc, 0);
+            fill_rows(in, src + i0 * src_img + (size_t)gi * s->Cin * in_plane, src_img, in_plane, s);
+            run_tiles(out, in, wp + (size_t)gi * s->CoutP * s->Cin * KK, off, s);
+            for (int j = 0; j < s->m; j++)
+                for (int o = 0; o < s->Cout; o++) {
+                    const float bo = b ? b[gi * s->Cout + o] : 0.0f;
+                    float *restrict d = dst + (i0 + j) * dst_img + (size_t)(gi * s->Cout + o) * out_plane;
+                    for (int oh = 0; oh < s->OH; oh++)
+                        put_floats(d + (size_t)oh * s->OW, out + (size_t)o * s->PC + at(s, j, oh), s->OW, bo, add);
                 }
         }
     }
 }
 
+void cnnrt_direct_forward(float *y, const float *x, const float *w, const float *b,
+                          float *scratch, int n, const cnnrt_conv_geom *g)
+{
+    wide s;
+    wide_forward(g, &s);
+    direct_conv(y, (size_t)g->Cout * g->OH * g->OW, 0, x, (size_t)g->C * g->H * g->W, w, 0, b, scratch, n,
+                g->groups, &s);
+}
+
 void cnnrt_direct_dx(float *dx, int add, const float *dy, const float *w,
                      float *scratch, int n, const cnnrt_conv_geom *g)
 {
+    /* s.Cin = Cog (dy's channels), s.Cout = Cg (dx's channels), the kernel flipped */
     wide s;
     wide_dx(g, &s);
-    wide_chunk(&s, n, 0);
-    const int G = g->groups, KK = s.KH * s.KW, mc = s.m;
-    float *in = aligned(scratch), *out = in + (size_t)s.Cin * s.CS, *wp = out + (size_t)s.CoutP * s.PC;
-    int off[MAX_KK];
-    offsets(off, &s);
-    /* s.Cin = Cog (dy's channels), s.Cout = Cg (dx's channels): the flipped
-     * kernel W′[c][co][k] = w[gi·Cog + co][c][KK−1−k], packed as in the forward pass */
-    for (int gi = 0; gi < G; gi++)
-        for (int c = 0; c < s.CoutP; c++)
-            for (int co = 0; co < s.Cin; co++)
-                for (int k = 0; k < KK; k++)
-                    wp[(size_t)gi * s.CoutP * s.Cin * KK + packed_at(&s, c, co, k)] =
-                        c < s.Cout ? w[(((size_t)gi * s.Cin + co) * s.Cout + c) * KK + (KK - 1 - k)] : 0.0f;
-    const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * g->OH * g->OW;
-    for (int i0 = 0; i0 < n; i0 += mc) {
-        wide_chunk(&s, n - i0, 0);
-        for (int gi = 0; gi < G; gi++) {
-            fill_rows(in, dy + i0 * ys + (size_t)gi * s.Cin * g->OH * g->OW, ys, (size_t)g->OH * g->OW, &s);
-            run_tiles(out, in, wp + (size_t)gi * s.CoutP * s.Cin * KK, off, &s);
-            for (int j = 0; j < s.m; j++)
-                for (int c = 0; c < s.Cout; c++) {
-                    float *restrict dxc = dx + (i0 + j) * xs + (size_t)(gi * s.Cout + c) * g->H * g->W;
-                    for (int h = 0; h < s.OH; h++)
-                        put_floats(dxc + (size_t)h * s.OW, out + (size_t)c * s.PC + at(&s, j, h), s.OW, 0.0f, add);
-                }
-        }
-    }
+    direct_conv(dx, (size_t)g->C * g->H * g->W, add, dy, (size_t)g->Cout * g->OH * g->OW, w, 1, NULL, scratch,
+                n, g->groups, &s);
 }
 
 /* dW += Σ_i Σ_p dy[i][co][p] · x[i][c][p + off(k)]: dy laid on the chunk's
