@@ -17,10 +17,15 @@
  * the output at row oh, column ow of image j then reads position
  * p + off(kh, kw), with p = (j·Q + oh)·R + ow and off = kh·DH·R + kw·DW:
  * whichever rows, columns or images the reads cross, they meet the input
- * or a zero.  So the kernels compute every position p of the chunk (those
- * with ow ≥ OW or oh ≥ OH are thrown away: 6% of a 32×32 plane with
- * padding 1, 21% of an 8×8 one), and 16 consecutive positions are one
- * vector load per (c, kh, kw).
+ * or a zero.  Vectors of 16 positions are then one load per (c, kh, kw),
+ * in one of two modes (wide_chunk picks the one computing fewer):
+ *   wide  every position p of the chunk, 16 consecutive ones a vector
+ *         (those with ow ≥ OW or oh ≥ OH are thrown away: 21% of an 8×8
+ *         plane with padding 1);
+ *   rows  each output row as ⌈OW/16⌉ vectors starting at the row (the
+ *         lanes past OW are thrown away: none for 32 or 16 columns, 12.5%
+ *         for 14 or 28, where wide would throw away 23%).
+ * The tile takes each vector's start (vbase), so the modes share it.
  *
  * Forward tile: CB = 8 output channels × PV = 3 vectors of 16 positions,
  * 24 accumulators.  Per (c, kh, kw): 3 loads of the input, 8 broadcasts of
@@ -43,6 +48,7 @@
  */
 #include "conv_direct.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -65,25 +71,50 @@ typedef struct {
     int OH, OW;                 /* output plane */
     int KH, KW, DH, DW;
     int m;                      /* images in the chunk */
-    size_t PC;                  /* positions computed: m·Q·R rounded up to PB */
-    size_t CS;                  /* floats per input channel row: PC + the furthest tap, rounded up */
+    int rows;                   /* row mode (below): vectors start at output rows */
+    int VPR;                    /* row mode: vectors per output row, ⌈OW/16⌉ */
+    size_t NV;                  /* vectors of 16 positions that carry outputs */
+    size_t PC;                  /* positions computed: NV·16 rounded up to PB */
+    size_t CS;                  /* floats per input channel row: past the furthest read, rounded up */
 } wide;
 
 static int imax(int a, int b) { return a > b ? a : b; }
 
-/* Images per chunk (≤ n when n > 0) and the sizes that follow. */
+/* Images per chunk (≤ n when n > 0), the mode, and the sizes that follow.
+ * Row mode when it computes fewer positions per image: OH·⌈OW/16⌉·16
+ * against Q·R (a 14×14 output with 5×5 padding 2: 224 against 256; 32×32
+ * with 3×3 padding 1: 1024 against 1089; 8×8: 128 against 81, wide). */
 static void wide_chunk(wide *s, int n, int dw)
 {
     s->CoutP = (s->Cout + CB / 2 - 1) / (CB / 2) * (CB / 2);
-    const size_t per = (size_t)s->Q * s->R * (size_t)(s->Cin + (dw ? s->Cout + DCO : s->CoutP));
+    s->VPR = (s->OW + 15) / 16;
+    const size_t wide_pos = (size_t)s->Q * s->R, row_pos = (size_t)s->OH * s->VPR * 16;
+    s->rows = row_pos < wide_pos;
+    const size_t pos = s->rows ? row_pos : wide_pos;
+    const size_t per = (wide_pos > pos ? wide_pos : pos) * (size_t)(s->Cin + (dw ? s->Cout + DCO : s->CoutP));
     int m = per >= CHUNK_BUDGET ? 1 : (int)(CHUNK_BUDGET / per);
     if (n > 0 && m > n)
         m = n;
     s->m = m;
-    s->PC = ((size_t)m * s->Q * s->R + PB - 1) / PB * PB;
-    const size_t reach = s->PC + (size_t)s->DH * (s->KH - 1) * s->R + (size_t)s->DW * (s->KW - 1) + 16;
+    s->NV = s->rows ? (size_t)m * s->OH * s->VPR : ((size_t)m * wide_pos + 15) / 16;
+    s->PC = (s->NV * 16 + PB - 1) / PB * PB;
+    /* reads: from any vector's start (< m·Q·R) 15 floats and the furthest tap on */
+    const size_t reach = (size_t)m * wide_pos + PB + (size_t)s->DH * (s->KH - 1) * s->R +
+                         (size_t)s->DW * (s->KW - 1) + 16;
     const size_t rows = ((size_t)m * s->Q + s->PT + s->PBot + 2) * s->R;
     s->CS = ((reach > rows ? reach : rows) + 15) / 16 * 16;
+}
+
+/* Where vector v of a chunk starts in its input rows (and, wide, in its
+ * output positions).  Past the last vector: 0, a harmless read. */
+static ptrdiff_t vbase(const wide *s, size_t v)
+{
+    if (!s->rows)
+        return (ptrdiff_t)(16 * v);
+    if (v >= s->NV)
+        return 0;
+    const size_t per = (size_t)s->OH * s->VPR, r = v % per;
+    return (ptrdiff_t)(((v / per) * s->Q + r / s->VPR) * s->R + 16 * (r % s->VPR));
 }
 
 static void wide_set(wide *s, int Cin, int Cout, int H, int W, int pt, int pl, int pb, int pr,
@@ -125,8 +156,9 @@ static int cpu_has_avx512(void)
 /* out[co][0..PB) (row stride ld) = Σ_c Σ_k wp[c][k][co] · in[c·cs + off[k] + 0..PB),
  * co < bw (the block's width, CB or CB/2: inlined with bw constant). */
 __attribute__((target("avx512f"), always_inline))
-static inline void tile_n(float *restrict out, size_t ld, const float *restrict in, size_t cs,
-                          const float *restrict wp, const int *restrict off, int Cin, int KK, const int bw)
+static inline void tile_n(float *restrict out, size_t ld, const float *restrict in, const ptrdiff_t *vb,
+                          size_t cs, const float *restrict wp, const int *restrict off, int Cin, int KK,
+                          const int bw)
 {
     __m512 a[CB][PV];
 #pragma GCC unroll 8
@@ -137,7 +169,8 @@ static inline void tile_n(float *restrict out, size_t ld, const float *restrict 
     for (int c = 0; c < Cin; c++, in += cs)
         for (int k = 0; k < KK; k++, wp += bw) {
             const float *p = in + off[k];
-            const __m512 x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16), x2 = _mm512_loadu_ps(p + 32);
+            const __m512 x0 = _mm512_loadu_ps(p + vb[0]), x1 = _mm512_loadu_ps(p + vb[1]),
+                         x2 = _mm512_loadu_ps(p + vb[2]);
 #pragma GCC unroll 8
             for (int co = 0; co < bw; co++) {
                 const __m512 wv = _mm512_set1_ps(wp[co]);
@@ -154,13 +187,13 @@ static inline void tile_n(float *restrict out, size_t ld, const float *restrict 
 }
 
 __attribute__((target("avx512f")))
-static void tile(float *restrict out, size_t ld, const float *restrict in, size_t cs,
+static void tile(float *restrict out, size_t ld, const float *restrict in, const ptrdiff_t *vb, size_t cs,
                  const float *restrict wp, const int *restrict off, int Cin, int KK, int bw)
 {
     if (bw == CB)
-        tile_n(out, ld, in, cs, wp, off, Cin, KK, CB);
+        tile_n(out, ld, in, vb, cs, wp, off, Cin, KK, CB);
     else
-        tile_n(out, ld, in, cs, wp, off, Cin, KK, CB / 2);
+        tile_n(out, ld, in, vb, cs, wp, off, Cin, KK, CB / 2);
 }
 
 /* acc[j][k][0..16) += Σ_p dy[j·ld + p] · x[p + off[k]] (lane-wise) over
@@ -170,8 +203,8 @@ static void tile(float *restrict out, size_t ld, const float *restrict in, size_
  * folding it into every FMA as a memory operand: these loads mostly
  * straddle two cache lines, and loads are the limit). */
 __attribute__((target("avx512f")))
-static void dw_tile(float *restrict acc, const float *restrict dy, size_t ld,
-                    const float *restrict x, const int *restrict off, size_t nv)
+static void dw_tile(float *restrict acc, const float *restrict dy, size_t ld, const float *restrict x,
+                    const ptrdiff_t *restrict xb, const int *restrict off, size_t nv)
 {
     __m512 a[DCO][DK];
 #pragma GCC unroll 4
@@ -188,7 +221,7 @@ static void dw_tile(float *restrict acc, const float *restrict dy, size_t ld,
         }
 #pragma GCC unroll 5
         for (int k = 0; k < DK; k++) {
-            __m512 xv = _mm512_loadu_ps(x + p + off[k]);
+            __m512 xv = _mm512_loadu_ps(x + xb[p / 16] + off[k]);
             __asm__("" : "+v"(xv));
 #pragma GCC unroll 4
             for (int j = 0; j < DCO; j++)
@@ -236,10 +269,10 @@ static void put_floats(float *restrict dst, const float *restrict src, int n, fl
 
 static int cpu_has_avx512(void) { return 0; }
 
-static void dw_tile(float *restrict acc, const float *restrict dy, size_t ld,
-                    const float *restrict x, const int *restrict off, size_t nv)
+static void dw_tile(float *restrict acc, const float *restrict dy, size_t ld, const float *restrict x,
+                    const ptrdiff_t *restrict xb, const int *restrict off, size_t nv)
 {
-    (void)acc, (void)dy, (void)ld, (void)x, (void)off, (void)nv;
+    (void)acc, (void)dy, (void)ld, (void)x, (void)xb, (void)off, (void)nv;
 }
 
 static void zero_floats(float *dst, size_t n) { (void)dst, (void)n; }
@@ -249,10 +282,10 @@ static void put_floats(float *restrict dst, const float *restrict src, int n, fl
     (void)dst, (void)src, (void)n, (void)b, (void)add;
 }
 
-static void tile(float *restrict out, size_t ld, const float *restrict in, size_t cs,
+static void tile(float *restrict out, size_t ld, const float *restrict in, const ptrdiff_t *vb, size_t cs,
                  const float *restrict wp, const int *restrict off, int Cin, int KK, int bw)
 {
-    (void)out, (void)ld, (void)in, (void)cs, (void)wp, (void)off, (void)Cin, (void)KK, (void)bw;
+    (void)out, (void)ld, (void)in, (void)vb, (void)cs, (void)wp, (void)off, (void)Cin, (void)KK, (void)bw;
 }
 
 #endif
@@ -292,7 +325,8 @@ size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
     wide_forward(g, &w);
     wide_chunk(&w, 0, 1);
     const size_t sw = (size_t)w.Cin * w.CS + (size_t)(w.Cout + DCO) * w.PC +
-                      (size_t)w.Cin * ((KK + DK - 1) / DK) * DCO * DK * 16;
+                      (size_t)w.Cin * ((KK + DK - 1) / DK) * DCO * DK * 16 +
+                      w.PC / 16 * (sizeof(ptrdiff_t) / sizeof(float));
     if (sw > s)
         s = sw;
     if (wide_dx(g, &d)) {
@@ -305,29 +339,29 @@ size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
 }
 
 /* rows[c][…] = the chunk's planes src[j][c] (image stride img, channel
- * stride plane), rows × cols each, laid into long rows starting at row
- * top, column left of each image's Q rows of R floats; every other float
+ * stride plane), nrow × ncol each, laid into long rows starting at row
+ * top, column left of each of m images' Q rows of R floats; every other float
  * of the first `len` (a whole row, slack included) zero.  Written once, in order. */
 static void lay_rows(float *restrict rows, size_t len, int nc, const float *restrict src, size_t img,
-                     size_t plane, int nrow, int ncol, int top, int left, const wide *s)
+                     size_t plane, int nrow, int ncol, int top, int left, int Q, int R, int m)
 {
     for (int c = 0; c < nc; c++) {
         float *r = rows + (size_t)c * len;
-        for (int j = 0; j < s->m; j++)
-            for (int q = 0; q < s->Q; q++, r += s->R) {
-                zero_floats(r, (size_t)s->R);
+        for (int j = 0; j < m; j++)
+            for (int q = 0; q < Q; q++, r += R) {
+                zero_floats(r, (size_t)R);
                 if (q >= top && q < top + nrow)
                     put_floats(r + left, src + j * img + (size_t)c * plane + (size_t)(q - top) * ncol, ncol, 0.0f,
                                0);
             }
-        zero_floats(r, len - (size_t)s->m * s->Q * s->R);
+        zero_floats(r, len - (size_t)m * Q * R);
     }
 }
 
 /* The input rows of a chunk: in[c][CS], the planes src[j][c] of H × W, zero-padded. */
 static void fill_rows(float *restrict in, const float *restrict src, size_t img, size_t plane, const wide *s)
 {
-    lay_rows(in, s->CS, s->Cin, src, img, plane, s->H, s->W, s->PT, s->PL, s);
+    lay_rows(in, s->CS, s->Cin, src, img, plane, s->H, s->W, s->PT, s->PL, s->Q, s->R, s->m);
 }
 
 /* Output channels in the block starting at cb: CB, or CB/2 for a last block
@@ -348,10 +382,12 @@ static size_t packed_at(const wide *s, int co, int c, int k)
 static void run_tiles(float *out, const float *in, const float *wp, const int *off, const wide *s)
 {
     const int KK = s->KH * s->KW;
-    for (int cb = 0; cb < s->CoutP; cb += CB)
-        for (size_t p = 0; p < s->PC; p += PB)
-            tile(out + (size_t)cb * s->PC + p, s->PC, in + p, s->CS, wp + (size_t)cb * s->Cin * KK, off,
-                 s->Cin, KK, block_width(s, cb));
+    for (int cb = 0; cb < s->CoutP; cb += CB)          /* a block's weights stay in L1 */
+        for (size_t p = 0; p < s->PC; p += PB) {
+            const ptrdiff_t vb[PV] = {vbase(s, p / 16), vbase(s, p / 16 + 1), vbase(s, p / 16 + 2)};
+            tile(out + (size_t)cb * s->PC + p, s->PC, in, vb, s->CS, wp + (size_t)cb * s->Cin * KK, off, s->Cin,
+                 KK, block_width(s, cb));
+        }
 }
 
 static void offsets(int *off, const wide *s)
@@ -370,10 +406,11 @@ static float sum16(const float *v)
     return s;
 }
 
-/* Position of output (j, oh, 0) in a chunk's rows. */
+/* Position of output (j, oh, 0) in a chunk's outputs (and dW's dy): wide,
+ * where the input rows have it; in row mode, rows of ⌈OW/16⌉ vectors. */
 static size_t at(const wide *s, int j, int oh)
 {
-    return ((size_t)j * s->Q + oh) * s->R;
+    return s->rows ? ((size_t)j * s->OH + oh) * s->VPR * 16 : ((size_t)j * s->Q + oh) * s->R;
 }
 
 /* The conv of one side (s): dst (+)= conv(src, packed w) (+ b), chunk by chunk.
@@ -455,11 +492,14 @@ void cnnrt_direct_dw(float *dw, const float *dy, const float *x, float *scratch,
         const size_t L = s.PC;
         float *xin = aligned(scratch), *dyw = xin + (size_t)Cg * s.CS, *dyl = dyw + (size_t)Cog * L;
         float *acc = dyl + (size_t)DCO * L;
+        ptrdiff_t *xb = (ptrdiff_t *)(acc + acc_floats);     /* each vector's start in x's rows */
         for (int gi = 0; gi < G; gi++) {
             fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &s);
             /* dy on the chunk's positions: rows 0 … OH−1 of each image, columns 0 … OW−1 */
             lay_rows(dyw, L, Cog, dy + i0 * ys + (size_t)gi * Cog * s.OH * s.OW, ys, (size_t)s.OH * s.OW, s.OH,
-                     s.OW, 0, 0, &s);
+                     s.OW, 0, 0, s.rows ? s.OH : s.Q, s.rows ? s.VPR * 16 : s.R, s.m);
+            for (size_t v = 0; v < L / 16; v++)
+                xb[v] = vbase(&s, v);
             for (int co = 0; co < Cog; co += DCO) {
                 /* a last block past Cog repeats its first channel: computed, not kept */
                 const float *d = co + DCO <= Cog ? dyw + co * L : dyl;
@@ -472,8 +512,8 @@ void cnnrt_direct_dw(float *dw, const float *dy, const float *x, float *scratch,
                     const size_t np = L - p0 < DW_POS ? L - p0 : DW_POS;
                     for (int c = 0; c < Cg; c++)
                         for (int kc = 0; kc < nkc; kc++)
-                            dw_tile(acc + ((size_t)c * nkc + kc) * DCO * DK * 16, d + p0, L,
-                                    xin + c * s.CS + p0, off + kc * DK, np / 16);
+                            dw_tile(acc + ((size_t)c * nkc + kc) * DCO * DK * 16, d + p0, L, xin + c * s.CS,
+                                    xb + p0 / 16, off + kc * DK, np / 16);
                 }
                 for (int c = 0; c < Cg; c++)
                     for (int kc = 0; kc < nkc; kc++)
