@@ -20,25 +20,10 @@ SAN="-g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recov
 export GEN_CC=clang GEN_CFLAGS="$SAN"
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-pass=0
-fail=0
-failed=""
-run() {  # run NAME CMD...
-    name=$1; shift
-    if "$@" >"$B/tests/$name.log" 2>&1; then
-        pass=$((pass + 1)); echo "ok    $name (sanitized)"
-    else
-        fail=$((fail + 1)); failed="$failed $name"; echo "FAIL  $name (sanitized; log: $B/tests/$name.log)"
-        tail -n 30 "$B/tests/$name.log" | sed 's/^/      /'
-    fi
-}
-mkdir -p "$B/tests"
+RUN_TAG=sanitized
+. tests/runlib.sh
 if [ $# -eq 0 ]; then
-    for t in "$B"/tests/test_cc_* "$B"/tests/test_rt_*; do
-        [ -x "$t" ] || continue
-        case "$t" in *.log) continue ;; esac
-        run "$(basename "$t")" "$t"
-    done
+    run_units
     set -- $(ls tests/suite_*.sh | sed 's|tests/\(.*\)\.sh|\1|')
 fi
 for s in "$@"; do
@@ -53,7 +38,4 @@ for s in "$@"; do
         run "$s" sh "tests/$s.sh" "$B"
     fi
 done
-echo
-[ -n "$failed" ] && echo "failed (sanitized):$failed"
-echo "$pass passed, $fail failed (sanitized)"
-[ "$fail" -eq 0 ]
+summary
