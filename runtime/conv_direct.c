@@ -298,21 +298,26 @@ static float *aligned(float *p)
     return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
+/* What every direct kernel needs: stride 1, a kernel of at most MAX_KK taps, AVX-512F. */
+static int direct_ok(const cnnrt_conv_geom *g)
+{
+    return g->SH == 1 && g->SW == 1 && g->KH * g->KW <= MAX_KK && cpu_has_avx512();
+}
+
 int cnnrt_direct_forward_ok(const cnnrt_conv_geom *g)
 {
-    return g->SH == 1 && g->SW == 1 && g->KH * g->KW <= MAX_KK && g->Cout / g->groups >= 4 && cpu_has_avx512();
+    return direct_ok(g) && g->Cout / g->groups >= 4;
 }
 
 int cnnrt_direct_dx_ok(const cnnrt_conv_geom *g)
 {
     wide s;
-    return g->SH == 1 && g->SW == 1 && g->KH * g->KW <= MAX_KK && g->C / g->groups >= 4 && wide_dx(g, &s) &&
-           cpu_has_avx512();
+    return direct_ok(g) && g->C / g->groups >= 4 && wide_dx(g, &s);
 }
 
 int cnnrt_direct_dw_ok(const cnnrt_conv_geom *g)
 {
-    return g->SH == 1 && g->SW == 1 && g->KH * g->KW <= MAX_KK && g->KH * g->KW >= 6 && cpu_has_avx512();
+    return direct_ok(g) && g->KH * g->KW >= 6;
 }
 
 size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
