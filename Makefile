@@ -16,6 +16,10 @@ WARN    := -Wall -Wextra -Wpedantic -Werror
 CFLAGS  ?= -O2 -g
 # override: kept when CFLAGS is given on the command line (make test-sanitize)
 override CFLAGS += -std=c11 -D_XOPEN_SOURCE=700 -MMD -MP
+# cnnrt's kernels share their work over OpenMP threads (runtime/cnnrt_par.h);
+# every program linking libcnnrt links the OpenMP runtime (gcc: libgomp,
+# clang: libomp)
+override CFLAGS += -fopenmp
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 

@@ -9,32 +9,45 @@
  */
 #include "cnnrt.h"
 #include "cnnrt_simd.h"
+#include "cnnrt_par.h"
 
 #include <math.h>
 #include <string.h>
 
 /* ---- relu / leaky relu --------------------------------------------------- */
 
+/* The elementwise kernels run on the threads' shares of their range
+ * (cnnrt_par.h); each thread runs the loop of a static CNNRT_WIDE helper. */
 CNNRT_WIDE
-void cnnrt_relu_forward(float *y,              /* [count] */
-                        const float *x,        /* [count] */
-                        size_t count)
+static void relu_fwd(float *y, const float *x, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+void cnnrt_relu_forward(float *y,              /* [count] */
+                        const float *x,        /* [count] */
+                        size_t count)
+{
+    PAR_RANGE(count, lo, hi, relu_fwd(y + lo, x + lo, hi - lo));
+}
+
 CNNRT_WIDE
+static void relu_bwd(float *dx, const float *dy, const float *x, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const float g = dy[i];            /* loaded unconditionally: the loop vectorises */
+        dx[i] += x[i] > 0.0f ? g : 0.0f;
+    }
+}
+
 void cnnrt_relu_backward(float *dx,            /* [count] += */
                          const float *dy,      /* [count] */
                          const float *x,       /* [count] forward input */
                          size_t count)
 {
     /* differentiates:  y = x > 0 ? x : 0 */
-    for (size_t i = 0; i < count; i++) {
-        const float g = dy[i];            /* loaded unconditionally: the loop vectorises */
-        dx[i] += x[i] > 0.0f ? g : 0.0f;
-    }
+    PAR_RANGE(count, lo, hi, relu_bwd(dx + lo, dy + lo, x + lo, hi - lo));
 }
 
 void cnnrt_leaky_relu_forward(float *y, const float *x, /* [count] */
@@ -216,13 +229,17 @@ void cnnrt_dropout_backward(float *dx,         /* [count] += */
 /* ---- residual add ---------------------------------------------------------- */
 
 CNNRT_WIDE
-void cnnrt_add_forward(float *y, const float *a, const float *b, size_t count) /* [count] */
+static void add_fwd(float *y, const float *a, const float *b, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         y[i] = a[i] + b[i];
 }
 
-CNNRT_WIDE
+void cnnrt_add_forward(float *y, const float *a, const float *b, size_t count) /* [count] */
+{
+    PAR_RANGE(count, lo, hi, add_fwd(y + lo, a + lo, b + lo, hi - lo));
+}
+
 void cnnrt_add_backward(float *da,             /* [count] += , or NULL */
                         float *db,             /* [count] += , or NULL */
                         const float *dy,       /* [count] */
@@ -230,11 +247,9 @@ void cnnrt_add_backward(float *da,             /* [count] += , or NULL */
 {
     /* differentiates:  y = a + b */
     if (da)
-        for (size_t i = 0; i < count; i++)
-            da[i] += dy[i];
+        PAR_RANGE(count, lo, hi, add_fwd(da + lo, da + lo, dy + lo, hi - lo));
     if (db)
-        for (size_t i = 0; i < count; i++)
-            db[i] += dy[i];
+        PAR_RANGE(count, lo, hi, add_fwd(db + lo, db + lo, dy + lo, hi - lo));
 }
 
 /* ---- channel concat -------------------------------------------------------- */

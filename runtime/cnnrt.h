@@ -24,8 +24,15 @@
  * Sizes are int for tensor extents (a single tensor dimension) and size_t
  * for element counts of whole blocks.
  *
- * Thread contract: the library has no global state.  Conv/dense call
- * OpenBLAS, whose own threading applies.
+ * Thread contract: the library has no global state.  A kernel shares its
+ * work over the calling thread's OpenMP team (omp_set_num_threads,
+ * OMP_NUM_THREADS), each output computed by one thread in the same order
+ * whatever the count: cnnrt's own loops give the same bits on any count.
+ * The kernels call OpenBLAS from inside that team, on each thread's share
+ * of a product (dense, the im2col path), which agrees to float rounding
+ * (OpenBLAS picks its kernels by size).  Run OpenBLAS on one thread, or
+ * both pools spin on the same cores.
+ * cnnrt_set_threads(n) sets both.  Link with -fopenmp.
  */
 #ifndef CNNRT_H
 #define CNNRT_H
@@ -583,6 +590,12 @@ int cnnrt_ckpt_read(cnnrt_ckpt *ck, const char *name, int ndim, const int64_t *s
  * shape or dtype) in one error, capped at 20 lines. */
 int cnnrt_ckpt_check(const cnnrt_ckpt *ck, const cnnrt_ckpt_tensor *expected, int n,
                      int allow_optim, char *err, size_t errlen);
+
+/* ================================================================= threads.c
+ * The calling thread's kernels run on n threads (omp_set_num_threads(n)),
+ * and OpenBLAS on one (openblas_set_num_threads(1)): the kernels share
+ * each product over their threads themselves.  n < 1 counts as 1. */
+void cnnrt_set_threads(int n);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,7 @@
  */
 #include "conv_direct.h"
 #include "cnnrt_priv.h"
+#include "cnnrt_par.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -145,14 +146,14 @@ static void valid_cols(int off, const cnnrt_conv_geom *g, int *ow0, int *ow1)
 }
 
 /* col[(c·KH+kh)·KW+kw][oh·OW+ow] = x[c][oh·SH−PT+kh·DH][ow·SW−PL+kw·DW], 0 outside;
- * row r of col starts at col + r·ld. */
+ * row r of col starts at col + r·ld.  Channels [c0, c1) of Cg. */
 static void im2col(float *restrict col,       /* [Cg·KH·KW][ld], P used per row */
                    size_t ld,
                    const float *restrict x,   /* [Cg][H][W], one group of one image */
-                   int Cg, const cnnrt_conv_geom *g)
+                   int c0, int c1, const cnnrt_conv_geom *g)
 {
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
-    for (int c = 0; c < Cg; c++)
+    for (int c = c0; c < c1; c++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int kw = 0; kw < g->KW; kw++) {
                 float *row = col + (size_t)((c * g->KH + kh) * g->KW + kw) * ld;
@@ -183,13 +184,14 @@ static void im2col(float *restrict col,       /* [Cg·KH·KW][ld], P used per ro
             }
 }
 
-/* Adjoint of im2col: dx[c][ih][iw] += col[(c·KH+kh)·KW+kw][oh·OW+ow]. */
+/* Adjoint of im2col: dx[c][ih][iw] += col[(c·KH+kh)·KW+kw][oh·OW+ow],
+ * channels [c0, c1). */
 static void col2im_add(float *restrict dx,        /* [Cg][H][W] += */
                        const float *restrict col, /* [Cg·KH·KW][ld] */
-                       size_t ld, int Cg, const cnnrt_conv_geom *g)
+                       size_t ld, int c0, int c1, const cnnrt_conv_geom *g)
 {
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
-    for (int c = 0; c < Cg; c++)
+    for (int c = c0; c < c1; c++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int kw = 0; kw < g->KW; kw++) {
                 const float *row = col + (size_t)((c * g->KH + kh) * g->KW + kw) * ld;
@@ -213,6 +215,26 @@ static void col2im_add(float *restrict dx,        /* [Cg][H][W] += */
             }
 }
 
+/* The threads share each chunk (cnnrt_par.h): the rows of its im2col, the
+ * columns (or rows) of each product, each on OpenBLAS in its own thread,
+ * and the planes written back.  Barriers separate the phases. */
+static int par_worth(int n, const cnnrt_conv_geom *g)
+{
+    return (size_t)n * g->Cout * g->OH * g->OW * (g->C / g->groups) * g->KH * g->KW >= PAR_MIN * 16;
+}
+
+/* This thread's share of the m·Cg (image, channel) im2col blocks of a chunk. */
+static void im2col_chunk(float *col, size_t N, const float *x, size_t xs, int m, int Cg, const cnnrt_conv_geom *g)
+{
+    size_t u0, u1;
+    par_share((size_t)m * Cg, 1, &u0, &u1);
+    const int P = g->OH * g->OW;
+    for (size_t u = u0; u < u1; u++) {
+        const int j = (int)(u / (size_t)Cg), c = (int)(u % (size_t)Cg);
+        im2col(col + (size_t)j * P, N, x + j * xs, c, c + 1, g);
+    }
+}
+
 void cnnrt_gemm_conv_forward(float *y,            /* [n][Cout][OH][OW] */
                           const float *x,      /* [n][C][H][W] */
                           const float *w,      /* [Cout][Cg][KH][KW] */
@@ -225,37 +247,45 @@ void cnnrt_gemm_conv_forward(float *y,            /* [n][Cout][OH][OW] */
     const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * P;
     const int mc = chunk_images(g, n);
 
+#pragma omp parallel if (par_worth(n, g))
     for (int i0 = 0; i0 < n; i0 += mc) {
         const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
         float *col = scratch;
         for (int gi = 0; gi < G; gi++) {
             /* one image: t is the group's slice of y itself */
             float *t = m == 1 ? y + i0 * ys + (size_t)gi * Cog * P : scratch + (size_t)K * N;
-            for (int j = 0; j < m; j++)
-                im2col(col + (size_t)j * P, (size_t)N, x + (i0 + j) * xs + (size_t)gi * Cg * g->H * g->W,
-                       Cg, g);
-            /* t = W_g · col      [Cog][N] = [Cog][K] · [K][N] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                        Cog, N, K, 1.0f, w + (size_t)gi * Cog * K, K, col, N, 0.0f, t, N);
+            im2col_chunk(col, (size_t)N, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, m, Cg, g);
+#pragma omp barrier
+            /* t = W_g · col      [Cog][N] = [Cog][K] · [K][N], this thread's columns [n0, n1) */
+            size_t n0, n1;
+            par_share((size_t)N, 16, &n0, &n1);
+            if (n1 > n0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                            Cog, (int)(n1 - n0), K, 1.0f, w + (size_t)gi * Cog * K, K, col + n0, N, 0.0f, t + n0, N);
             if (m == 1) {
                 if (b)
                     for (int co = 0; co < Cog; co++) {
                         float *restrict yr = t + (size_t)co * P;
                         const float bc = b[gi * Cog + co];
-                        for (int p = 0; p < P; p++)
+                        for (size_t p = n0; p < n1; p++)
                             yr[p] += bc;
                     }
+#pragma omp barrier
                 continue;
             }
+#pragma omp barrier
             /* y[i0+j][g·Cog+co] = t[co][j·P …] + b */
-            for (int j = 0; j < m; j++)
-                for (int co = 0; co < Cog; co++) {
-                    const float *restrict tr = t + (size_t)co * N + (size_t)j * P;
-                    float *restrict yr = y + (i0 + j) * ys + (size_t)(gi * Cog + co) * P;
-                    const float bc = b ? b[gi * Cog + co] : 0.0f;
-                    for (int p = 0; p < P; p++)
-                        yr[p] = tr[p] + bc;
-                }
+            size_t u0, u1;
+            par_share((size_t)m * Cog, 1, &u0, &u1);
+            for (size_t u = u0; u < u1; u++) {
+                const int j = (int)(u / (size_t)Cog), co = (int)(u % (size_t)Cog);
+                const float *restrict tr = t + (size_t)co * N + (size_t)j * P;
+                float *restrict yr = y + (i0 + j) * ys + (size_t)(gi * Cog + co) * P;
+                const float bc = b ? b[gi * Cog + co] : 0.0f;
+                for (int p = 0; p < P; p++)
+                    yr[p] = tr[p] + bc;
+            }
+#pragma omp barrier
         }
     }
 }
@@ -273,16 +303,19 @@ static float sum8(const float *v, int len)
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
-/* t[co][j·P …] = dy[i0+j][g·Cog+co] for a chunk of m images; one image: dy's slice itself */
+/* t[co][j·P …] = dy[i0+j][g·Cog+co] for a chunk of m images, this thread's
+ * channels co; one image: dy's slice itself (nothing copied) */
 static const float *gather_dy(float *tw, const float *dy, int i0, int m, int gi, const cnnrt_conv_geom *g)
 {
     const int Cog = g->Cout / g->groups, P = g->OH * g->OW;
     const size_t ys = (size_t)g->Cout * P, N = (size_t)m * P;
     if (m == 1)
         return dy + i0 * ys + (size_t)gi * Cog * P;
-    for (int co = 0; co < Cog; co++)
+    size_t c0, c1;
+    par_share((size_t)Cog, 1, &c0, &c1);
+    for (size_t co = c0; co < c1; co++)
         for (int j = 0; j < m; j++)
-            memcpy(tw + (size_t)co * N + (size_t)j * P, dy + (i0 + j) * ys + (size_t)(gi * Cog + co) * P,
+            memcpy(tw + co * N + (size_t)j * P, dy + (i0 + j) * ys + (gi * Cog + co) * P,
                    sizeof(float) * (size_t)P);
     return tw;
 }
@@ -302,66 +335,91 @@ void cnnrt_gemm_conv_backward(float *dx,          /* [n][C][H][W] += , or NULL *
     const size_t xs = (size_t)g->C * HW, ys = (size_t)g->Cout * P;
     const int mc = chunk_images(g, n);
     float *col = scratch, *wt = scratch + chunk_area(g, n);   /* wt [G][K][Cog] */
+    cnnrt_conv_geom a;
+    const int adjoint = dx && adjoint_geom(g, &a);
 
-    if (db && !dw)
-        for (int i = 0; i < n; i++)
-            for (int co = 0; co < g->Cout; co++)
-                db[co] += sum8(dy + i * ys + (size_t)co * P, P);
-    if (dw) {
-        for (int i0 = 0; i0 < n; i0 += mc) {
-            const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
-            for (int gi = 0; gi < G; gi++) {
-                const float *t = gather_dy(col + (size_t)K * N, dy, i0, m, gi, g);
-                if (db)
-                    for (int co = 0; co < Cog; co++)
-                        for (int j = 0; j < m; j++)
-                            db[gi * Cog + co] += sum8(t + (size_t)co * N + (size_t)j * P, P);
-                for (int j = 0; j < m; j++)
-                    im2col(col + (size_t)j * P, (size_t)N, x + (i0 + j) * xs + (size_t)gi * Cg * HW, Cg, g);
-                /* dW_gᵀ (+)= col · tᵀ      [K][Cog] = [K][N] · [N][Cog]  (the taller product: faster) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                            K, Cog, N, 1.0f, col, N, t, N, i0 ? 1.0f : 0.0f, wt + (size_t)gi * K * Cog, Cog);
+#pragma omp parallel if (par_worth(n, g))
+    {
+        size_t c0, c1;                                      /* this thread's output channels */
+        par_share((size_t)g->Cout, 1, &c0, &c1);
+        if (db)                                             /* db += Σ dy */
+            for (size_t co = c0; co < c1; co++)
+                for (int i = 0; i < n; i++)
+                    db[co] += sum8(dy + i * ys + co * P, P);
+        if (dw) {
+            for (int i0 = 0; i0 < n; i0 += mc) {
+                const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
+                for (int gi = 0; gi < G; gi++) {
+                    const float *t = gather_dy(col + (size_t)K * N, dy, i0, m, gi, g);
+                    im2col_chunk(col, (size_t)N, x + i0 * xs + (size_t)gi * Cg * HW, xs, m, Cg, g);
+#pragma omp barrier
+                    /* dW_gᵀ (+)= col · tᵀ      [K][Cog] = [K][N] · [N][Cog]  (the taller product: faster),
+                     * this thread's rows [k0, k1) */
+                    size_t k0, k1;
+                    par_share((size_t)K, 1, &k0, &k1);
+                    if (k1 > k0)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                    (int)(k1 - k0), Cog, N, 1.0f, col + k0 * N, N, t, N, i0 ? 1.0f : 0.0f,
+                                    wt + ((size_t)gi * K + k0) * Cog, Cog);
+#pragma omp barrier
+                }
             }
-        }
-        /* dW_g += (dW_gᵀ)ᵀ */
-        for (int gi = 0; gi < G; gi++)
-            for (int co = 0; co < Cog; co++) {
-                float *restrict dwr = dw + (size_t)(gi * Cog + co) * K;
-                const float *restrict wtg = wt + (size_t)gi * K * Cog + co;
+            /* dW_g += (dW_gᵀ)ᵀ, this thread's output channels */
+            for (size_t o = c0; o < c1; o++) {
+                const size_t gi = o / Cog, co = o % Cog;
+                float *restrict dwr = dw + o * K;
+                const float *restrict wtg = wt + gi * K * Cog + co;
                 for (int k = 0; k < K; k++)
                     dwr[k] += wtg[(size_t)k * Cog];
             }
-    }
-    if (!dx)
-        return;
-    cnnrt_conv_geom a;
-    if (adjoint_geom(g, &a)) {
-        /* stride 1: dx = conv(dy, W′) with W′_g[c][co][kk] = W[g·Cog+co][c][KK−1−kk], per image */
-        for (int gi = 0; gi < G; gi++)
-            for (int c = 0; c < Cg; c++)
-                for (int co = 0; co < Cog; co++)
-                    for (int kk = 0; kk < KK; kk++)
-                        wt[(size_t)gi * Cg * Cog * KK + (size_t)(c * Cog + co) * KK + kk] =
-                            w[((size_t)(gi * Cog + co) * Cg + c) * KK + (KK - 1 - kk)];
-        for (int i = 0; i < n; i++)
-            for (int gi = 0; gi < G; gi++) {
-                im2col(col, (size_t)HW, dy + i * ys + (size_t)gi * Cog * P, Cog, &a);
-                /* dx_g += W′_g · col′      [Cg][HW] += [Cg][Cog·KK] · [Cog·KK][HW] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                            Cg, HW, Cog * KK, 1.0f, wt + (size_t)gi * Cg * Cog * KK, Cog * KK, col, HW,
-                            1.0f, dx + i * xs + (size_t)gi * Cg * HW, HW);
+#pragma omp barrier
+        }
+        if (dx && adjoint) {
+            /* stride 1: dx = conv(dy, W′) with W′_g[c][co][kk] = W[g·Cog+co][c][KK−1−kk], per image */
+#pragma omp for
+            for (int gi = 0; gi < G; gi++)
+                for (int c = 0; c < Cg; c++)
+                    for (int co = 0; co < Cog; co++)
+                        for (int kk = 0; kk < KK; kk++)
+                            wt[(size_t)gi * Cg * Cog * KK + (size_t)(c * Cog + co) * KK + kk] =
+                                w[((size_t)(gi * Cog + co) * Cg + c) * KK + (KK - 1 - kk)];
+            for (int i = 0; i < n; i++)
+                for (int gi = 0; gi < G; gi++) {
+                    size_t u0, u1, p0, p1;
+                    par_share((size_t)Cog, 1, &u0, &u1);
+                    im2col(col, (size_t)HW, dy + i * ys + (size_t)gi * Cog * P, (int)u0, (int)u1, &a);
+#pragma omp barrier
+                    /* dx_g += W′_g · col′      [Cg][HW] += [Cg][Cog·KK] · [Cog·KK][HW], columns [p0, p1) */
+                    par_share((size_t)HW, 16, &p0, &p1);
+                    if (p1 > p0)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                    Cg, (int)(p1 - p0), Cog * KK, 1.0f, wt + (size_t)gi * Cg * Cog * KK, Cog * KK,
+                                    col + p0, HW, 1.0f, dx + i * xs + (size_t)gi * Cg * HW + p0, HW);
+#pragma omp barrier
+                }
+        } else if (dx) {
+            for (int i0 = 0; i0 < n; i0 += mc) {
+                const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
+                for (int gi = 0; gi < G; gi++) {
+                    const float *t = gather_dy(col + (size_t)K * N, dy, i0, m, gi, g);
+#pragma omp barrier
+                    /* col = W_gᵀ · t      [K][N] = [K][Cog] · [Cog][N], columns [n0, n1) */
+                    size_t n0, n1, u0, u1;
+                    par_share((size_t)N, 16, &n0, &n1);
+                    if (n1 > n0)
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                                    K, (int)(n1 - n0), Cog, 1.0f, w + (size_t)gi * Cog * K, K, t + n0, N, 0.0f,
+                                    col + n0, N);
+#pragma omp barrier
+                    par_share((size_t)m * Cg, 1, &u0, &u1);          /* (image, channel) planes of dx */
+                    for (size_t u = u0; u < u1; u++) {
+                        const int j = (int)(u / (size_t)Cg), c = (int)(u % (size_t)Cg);
+                        col2im_add(dx + (i0 + j) * xs + (size_t)gi * Cg * HW, col + (size_t)j * P, (size_t)N, c,
+                                   c + 1, g);
+                    }
+#pragma omp barrier
+                }
             }
-        return;
-    }
-    for (int i0 = 0; i0 < n; i0 += mc) {
-        const int m = n - i0 < mc ? n - i0 : mc, N = m * P;
-        for (int gi = 0; gi < G; gi++) {
-            const float *t = gather_dy(col + (size_t)K * N, dy, i0, m, gi, g);
-            /* col = W_gᵀ · t      [K][N] = [K][Cog] · [Cog][N] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                        K, N, Cog, 1.0f, w + (size_t)gi * Cog * K, K, t, N, 0.0f, col, N);
-            for (int j = 0; j < m; j++)
-                col2im_add(dx + (i0 + j) * xs + (size_t)gi * Cg * HW, col + (size_t)j * P, (size_t)N, Cg, g);
         }
     }
 }

@@ -25,7 +25,11 @@
  *   rows  each output row as ⌈OW/16⌉ vectors starting at the row (the
  *         lanes past OW are thrown away: none for 32 or 16 columns, 12.5%
  *         for 14 or 28, where wide would throw away 23%).
- * The tile takes each vector's start (vbase), so the modes share it.
+ * The tile takes each vector's start (vbase), so the modes share it.  In
+ * row mode a vector is 16 outputs of one output row (the last of a row
+ * masked), so the tile writes the output itself, its sums starting from
+ * the bias (or, for dx +=, from what dx holds); wide mode goes through a
+ * buffer of the chunk's outputs, copied to the output rows after.
  *
  * Forward tile: CB = 8 output channels × PV = 3 vectors of 16 positions,
  * 24 accumulators.  Per (c, kh, kw): 3 loads of the input, 8 broadcasts of
@@ -47,6 +51,7 @@
  * results agree to float rounding, as any two conv implementations do.
  */
 #include "conv_direct.h"
+#include "cnnrt_par.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +84,19 @@ typedef struct {
 } wide;
 
 static int imax(int a, int b) { return a > b ? a : b; }
+
+/* Where a tile's vectors go when it writes the conv's output itself (row
+ * mode, see direct_conv): vector v of the tile to p[v] (+ co·ld for its
+ * channel co), its first `lanes[v]` floats (0: a vector past the chunk);
+ * channels co < nco of the block only (the others pad Cout).  The sums
+ * start from bias[co] (add = 0) or from what p holds (add = 1). */
+typedef struct {
+    float *p[3];
+    int lanes[3];
+    size_t ld;
+    const float *bias;
+    int add, nco;
+} tile_dst;
 
 /* Images per chunk (≤ n when n > 0), the mode, and the sizes that follow.
  * Row mode when it computes fewer positions per image: OH·⌈OW/16⌉·16
@@ -154,18 +172,26 @@ static int cpu_has_avx512(void)
 }
 
 /* out[co][0..PB) (row stride ld) = Σ_c Σ_k wp[c][k][co] · in[c·cs + off[k] + 0..PB),
- * co < bw (the block's width, CB or CB/2: inlined with bw constant). */
+ * co < bw (the block's width, CB or CB/2: inlined with bw constant).  With
+ * direct (constant too), the sums go to d instead (tile_dst). */
 __attribute__((target("avx512f"), always_inline))
 static inline void tile_n(float *restrict out, size_t ld, const float *restrict in, const ptrdiff_t *vb,
                           size_t cs, const float *restrict wp, const int *restrict off, int Cin, int KK,
-                          const int bw)
+                          const tile_dst *d, const int bw, const int direct)
 {
     __m512 a[CB][PV];
+    __mmask16 mk[PV];
+    if (direct)
+#pragma GCC unroll 3
+        for (int v = 0; v < PV; v++)
+            mk[v] = (__mmask16)((1u << d->lanes[v]) - 1);
 #pragma GCC unroll 8
     for (int co = 0; co < bw; co++)
 #pragma GCC unroll 3
         for (int v = 0; v < PV; v++)
-            a[co][v] = _mm512_setzero_ps();
+            a[co][v] = !direct || co >= d->nco ? _mm512_setzero_ps()
+                       : d->add ? _mm512_maskz_loadu_ps(mk[v], d->p[v] + co * d->ld)
+                       : _mm512_set1_ps(d->bias[co]);
     for (int c = 0; c < Cin; c++, in += cs)
         for (int k = 0; k < KK; k++, wp += bw) {
             const float *p = in + off[k];
@@ -183,17 +209,25 @@ static inline void tile_n(float *restrict out, size_t ld, const float *restrict 
     for (int co = 0; co < bw; co++)
 #pragma GCC unroll 3
         for (int v = 0; v < PV; v++)
-            _mm512_storeu_ps(out + (size_t)co * ld + 16 * v, a[co][v]);
+            if (!direct)
+                _mm512_storeu_ps(out + (size_t)co * ld + 16 * v, a[co][v]);
+            else if (co < d->nco)
+                _mm512_mask_storeu_ps(d->p[v] + co * d->ld, mk[v], a[co][v]);
 }
 
 __attribute__((target("avx512f")))
 static void tile(float *restrict out, size_t ld, const float *restrict in, const ptrdiff_t *vb, size_t cs,
-                 const float *restrict wp, const int *restrict off, int Cin, int KK, int bw)
+                 const float *restrict wp, const int *restrict off, int Cin, int KK, int bw, const tile_dst *d)
 {
-    if (bw == CB)
-        tile_n(out, ld, in, vb, cs, wp, off, Cin, KK, CB);
+    if (d)
+        if (bw == CB)
+            tile_n(out, ld, in, vb, cs, wp, off, Cin, KK, d, CB, 1);
+        else
+            tile_n(out, ld, in, vb, cs, wp, off, Cin, KK, d, CB / 2, 1);
+    else if (bw == CB)
+        tile_n(out, ld, in, vb, cs, wp, off, Cin, KK, d, CB, 0);
     else
-        tile_n(out, ld, in, vb, cs, wp, off, Cin, KK, CB / 2);
+        tile_n(out, ld, in, vb, cs, wp, off, Cin, KK, d, CB / 2, 0);
 }
 
 /* acc[j][k][0..16) += Σ_p dy[j·ld + p] · x[p + off[k]] (lane-wise) over
@@ -283,9 +317,9 @@ static void put_floats(float *restrict dst, const float *restrict src, int n, fl
 }
 
 static void tile(float *restrict out, size_t ld, const float *restrict in, const ptrdiff_t *vb, size_t cs,
-                 const float *restrict wp, const int *restrict off, int Cin, int KK, int bw)
+                 const float *restrict wp, const int *restrict off, int Cin, int KK, int bw, const tile_dst *d)
 {
-    (void)out, (void)ld, (void)in, (void)vb, (void)cs, (void)wp, (void)off, (void)Cin, (void)KK, (void)bw;
+    (void)out, (void)ld, (void)in, (void)vb, (void)cs, (void)wp, (void)off, (void)Cin, (void)KK, (void)bw, (void)d;
 }
 
 #endif
@@ -363,10 +397,14 @@ static void lay_rows(float *restrict rows, size_t len, int nc, const float *rest
     }
 }
 
-/* The input rows of a chunk: in[c][CS], the planes src[j][c] of H × W, zero-padded. */
+/* This thread's share of the input rows of a chunk: in[c][CS], the planes
+ * src[j][c] of H × W, zero-padded. */
 static void fill_rows(float *restrict in, const float *restrict src, size_t img, size_t plane, const wide *s)
 {
-    lay_rows(in, s->CS, s->Cin, src, img, plane, s->H, s->W, s->PT, s->PL, s->Q, s->R, s->m);
+    size_t c0, c1;
+    par_share((size_t)s->Cin, 1, &c0, &c1);
+    lay_rows(in + c0 * s->CS, s->CS, (int)(c1 - c0), src + c0 * plane, img, plane, s->H, s->W, s->PT, s->PL,
+             s->Q, s->R, s->m);
 }
 
 /* Output channels in the block starting at cb: CB, or CB/2 for a last block
@@ -383,16 +421,54 @@ static size_t packed_at(const wide *s, int co, int c, int k)
     return (size_t)cb * s->Cin * KK + ((size_t)c * KK + k) * bw + (co - cb);
 }
 
-/* out[CoutP][PC] = the conv of the chunk's rows with packed weights wp (one group). */
-static void run_tiles(float *out, const float *in, const float *wp, const int *off, const wide *s)
+/* Row mode: where vector v of a chunk goes in the output, whose image
+ * j = 0 channel 0 is at base (images img floats apart), and how many of
+ * its lanes are outputs (0 past the chunk's vectors). */
+static void vdst(const wide *s, size_t v, float *base, size_t img, float **p, int *lanes)
+{
+    if (v >= s->NV) {
+        *p = base;
+        *lanes = 0;
+        return;
+    }
+    const size_t per = (size_t)s->OH * s->VPR, r = v % per;
+    const int c16 = (int)(r % (size_t)s->VPR), oh = (int)(r / (size_t)s->VPR);
+    *p = base + (v / per) * img + (size_t)oh * s->OW + 16 * c16;
+    *lanes = s->OW - 16 * c16 < 16 ? s->OW - 16 * c16 : 16;
+}
+
+static const float no_bias[CB];
+
+/* The conv of the chunk's rows with packed weights wp (one group): this
+ * thread's share of the (channel block, PB positions) tiles, taken block
+ * by block so that a block's weights stay in L1.  Into out[CoutP][PC]; or,
+ * when dst is given (row mode: each vector is 16 outputs of one row), into
+ * the output itself, dst = image 0 channel 0 of the chunk's group (images
+ * img floats apart), plus its bias (b: the group's, or NULL) or added to
+ * what it holds (add). */
+static void run_tiles(float *out, const float *in, const float *wp, const int *off, const wide *s, float *dst,
+                      size_t img, const float *b, int add)
 {
     const int KK = s->KH * s->KW;
-    for (int cb = 0; cb < s->CoutP; cb += CB)          /* a block's weights stay in L1 */
-        for (size_t p = 0; p < s->PC; p += PB) {
-            const ptrdiff_t vb[PV] = {vbase(s, p / 16), vbase(s, p / 16 + 1), vbase(s, p / 16 + 2)};
-            tile(out + (size_t)cb * s->PC + p, s->PC, in, vb, s->CS, wp + (size_t)cb * s->Cin * KK, off, s->Cin,
-                 KK, block_width(s, cb));
+    const size_t npb = s->PC / PB, nblk = (size_t)(s->CoutP + CB - 1) / CB, plane = (size_t)s->OH * s->OW;
+    size_t u0, u1;
+    par_share(nblk * npb, 1, &u0, &u1);
+    for (size_t u = u0; u < u1; u++) {
+        const int cb = (int)(u / npb) * CB, bw = block_width(s, cb);
+        const size_t p = u % npb * PB;
+        const ptrdiff_t vb[PV] = {vbase(s, p / 16), vbase(s, p / 16 + 1), vbase(s, p / 16 + 2)};
+        tile_dst d;
+        if (dst) {
+            d.ld = plane;
+            d.add = add;
+            d.nco = s->Cout - cb < bw ? s->Cout - cb : bw;
+            d.bias = b ? b + cb : no_bias;
+            for (int v = 0; v < PV; v++)
+                vdst(s, p / 16 + v, dst + (size_t)cb * plane, img, &d.p[v], &d.lanes[v]);
         }
+        tile(out + (size_t)cb * s->PC + p, s->PC, in, vb, s->CS, wp + (size_t)cb * s->Cin * KK, off, s->Cin, KK,
+             bw, dst ? &d : NULL);
+    }
 }
 
 static void offsets(int *off, const wide *s)
@@ -418,11 +494,19 @@ static size_t at(const wide *s, int j, int oh)
     return s->rows ? ((size_t)j * s->OH + oh) * s->VPR * 16 : ((size_t)j * s->Q + oh) * s->R;
 }
 
+/* Worth a team of threads: a conv of n images with these sides. */
+static int par_worth(const wide *s, int n)
+{
+    return (size_t)n * (size_t)s->OH * s->OW * (size_t)s->Cout * s->Cin * s->KH * s->KW >= PAR_MIN * 16;
+}
+
 /* The conv of one side (s): dst (+)= conv(src, packed w) (+ b), chunk by chunk.
  * src [n][G·s.Cin][H][W] (image stride src_img), dst [n][G·s.Cout][OH][OW]
  * (image stride dst_img).  The weights of out channel o, in channel i, tap k
  * of group gi: w[gi·Cout + o][i][k] forward; for dx (flip), where the sides
- * are swapped, w[gi·Cin + i][o][KK−1−k]. */
+ * are swapped, w[gi·Cin + i][o][KK−1−k].  The threads share each chunk:
+ * its input channels, then its tiles, then (wide mode) its output planes;
+ * in row mode the tiles write dst themselves. */
 static void direct_conv(float *dst, size_t dst_img, int add, const float *src, size_t src_img, const float *w,
                         int flip, const float *b, float *scratch, int n, int G, wide *s)
 {
@@ -440,18 +524,35 @@ static void direct_conv(float *dst, size_t dst_img, int add, const float *src, s
                         o >= s->Cout ? 0.0f
                         : flip ? w[(((size_t)gi * s->Cin + i) * s->Cout + o) * KK + (KK - 1 - k)]
                                : w[(((size_t)gi * s->Cout + o) * s->Cin + i) * KK + k];
-    for (int i0 = 0; i0 < n; i0 += mc) {
-        wide_chunk(s, n - i0, 0);
-        for (int gi = 0; gi < G; gi++) {
-            fill_rows(in, src + i0 * src_img + (size_t)gi * s->Cin * in_plane, src_img, in_plane, s);
-            run_tiles(out, in, wp + (size_t)gi * s->CoutP * s->Cin * KK, off, s);
-            for (int j = 0; j < s->m; j++)
-                for (int o = 0; o < s->Cout; o++) {
-                    const float bo = b ? b[gi * s->Cout + o] : 0.0f;
-                    float *restrict d = dst + (i0 + j) * dst_img + (size_t)(gi * s->Cout + o) * out_plane;
-                    for (int oh = 0; oh < s->OH; oh++)
-                        put_floats(d + (size_t)oh * s->OW, out + (size_t)o * s->PC + at(s, j, oh), s->OW, bo, add);
+#pragma omp parallel if (par_worth(s, n))
+    {
+        wide t = *s;
+        for (int i0 = 0; i0 < n; i0 += mc) {
+            wide_chunk(&t, n - i0, 0);
+            for (int gi = 0; gi < G; gi++) {
+                fill_rows(in, src + i0 * src_img + (size_t)gi * t.Cin * in_plane, src_img, in_plane, &t);
+#pragma omp barrier
+                if (t.rows) {                         /* the tiles write dst */
+                    run_tiles(out, in, wp + (size_t)gi * t.CoutP * t.Cin * KK, off, &t,
+                              dst + i0 * dst_img + (size_t)gi * t.Cout * out_plane, dst_img,
+                              b ? b + gi * t.Cout : NULL, add);
+#pragma omp barrier
+                    continue;
                 }
+                run_tiles(out, in, wp + (size_t)gi * t.CoutP * t.Cin * KK, off, &t, NULL, 0, NULL, 0);
+#pragma omp barrier
+                size_t u0, u1;                        /* (image, channel) planes */
+                par_share((size_t)t.m * t.Cout, 1, &u0, &u1);
+                for (size_t u = u0; u < u1; u++) {
+                    const int j = (int)(u / (size_t)t.Cout), o = (int)(u % (size_t)t.Cout);
+                    const float bo = b ? b[gi * t.Cout + o] : 0.0f;
+                    float *restrict d = dst + (i0 + j) * dst_img + (size_t)(gi * t.Cout + o) * out_plane;
+                    for (int oh = 0; oh < t.OH; oh++)
+                        put_floats(d + (size_t)oh * t.OW, out + (size_t)o * t.PC + at(&t, j, oh), t.OW, bo, add);
+                }
+                /* the next fill writes only `in`, read by the tiles before the barrier
+                 * above; the next tiles wait at the barrier after it for every put */
+            }
         }
     }
 }
@@ -492,42 +593,56 @@ void cnnrt_direct_dw(float *dw, const float *dy, const float *x, float *scratch,
     for (int k = KK; k < KK + DK; k++)
         off[k] = 0;                              /* taps past KK: computed, not kept */
     const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * g->OH * g->OW;
-    for (int i0 = 0; i0 < n; i0 += mc) {
-        wide_chunk(&s, n - i0, 1);
-        const size_t L = s.PC;
-        float *xin = aligned(scratch), *dyw = xin + (size_t)Cg * s.CS, *dyl = dyw + (size_t)Cog * L;
-        float *acc = dyl + (size_t)DCO * L;
-        ptrdiff_t *xb = (ptrdiff_t *)(acc + acc_floats);     /* each vector's start in x's rows */
-        for (int gi = 0; gi < G; gi++) {
-            fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &s);
-            /* dy on the chunk's positions: rows 0 … OH−1 of each image, columns 0 … OW−1 */
-            lay_rows(dyw, L, Cog, dy + i0 * ys + (size_t)gi * Cog * s.OH * s.OW, ys, (size_t)s.OH * s.OW, s.OH,
-                     s.OW, 0, 0, s.rows ? s.OH : s.Q, s.rows ? s.VPR * 16 : s.R, s.m);
-            for (size_t v = 0; v < L / 16; v++)
-                xb[v] = vbase(&s, v);
-            for (int co = 0; co < Cog; co += DCO) {
-                /* a last block past Cog repeats its first channel: computed, not kept */
-                const float *d = co + DCO <= Cog ? dyw + co * L : dyl;
-                if (d == dyl)
-                    for (int j = 0; j < DCO; j++)
-                        memcpy(dyl + j * L, dyw + (co + j < Cog ? co + j : co) * L, sizeof(float) * L);
-                /* blocks of positions: the block's dy (DCO rows) stays in L1 for every c and tap */
-                memset(acc, 0, sizeof(float) * acc_floats);
-                for (size_t p0 = 0; p0 < L; p0 += DW_POS) {
-                    const size_t np = L - p0 < DW_POS ? L - p0 : DW_POS;
-                    for (int c = 0; c < Cg; c++)
-                        for (int kc = 0; kc < nkc; kc++)
-                            dw_tile(acc + ((size_t)c * nkc + kc) * DCO * DK * 16, d + p0, L, xin + c * s.CS,
-                                    xb + p0 / 16, off + kc * DK, np / 16);
-                }
-                for (int c = 0; c < Cg; c++)
-                    for (int kc = 0; kc < nkc; kc++)
+#pragma omp parallel if (par_worth(&s, n))
+    {
+        wide t = s;
+        size_t u0, u1;                              /* this thread's (input channel, tap block) pairs */
+        par_share((size_t)Cg * nkc, 1, &u0, &u1);
+        for (int i0 = 0; i0 < n; i0 += mc) {
+            wide_chunk(&t, n - i0, 1);
+            const size_t L = t.PC;
+            float *xin = aligned(scratch), *dyw = xin + (size_t)Cg * t.CS, *dyl = dyw + (size_t)Cog * L;
+            float *acc = dyl + (size_t)DCO * L;
+            ptrdiff_t *xb = (ptrdiff_t *)(acc + acc_floats);     /* each vector's start in x's rows */
+            for (int gi = 0; gi < G; gi++) {
+#pragma omp barrier
+                fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &t);
+                /* dy on the chunk's positions: rows 0 … OH−1 of each image, columns 0 … OW−1 */
+                size_t c0, c1, v0, v1;
+                par_share((size_t)Cog, 1, &c0, &c1);
+                lay_rows(dyw + c0 * L, L, (int)(c1 - c0), dy + i0 * ys + ((size_t)gi * Cog + c0) * t.OH * t.OW,
+                         ys, (size_t)t.OH * t.OW, t.OH, t.OW, 0, 0, t.rows ? t.OH : t.Q,
+                         t.rows ? t.VPR * 16 : t.R, t.m);
+                par_share(L / 16, 1, &v0, &v1);
+                for (size_t v = v0; v < v1; v++)
+                    xb[v] = vbase(&t, v);
+#pragma omp barrier
+                for (int co = 0; co < Cog; co += DCO) {
+                    /* a last block past Cog repeats its first channel: computed, not kept */
+                    const float *d = co + DCO <= Cog ? dyw + co * L : dyl;
+                    if (d == dyl) {
+#pragma omp single
+                        for (int j = 0; j < DCO; j++)
+                            memcpy(dyl + j * L, dyw + (co + j < Cog ? co + j : co) * L, sizeof(float) * L);
+                    }
+                    /* blocks of positions: the block's dy (DCO rows) stays in L1 for every c and tap */
+                    memset(acc + u0 * DCO * DK * 16, 0, sizeof(float) * (u1 - u0) * DCO * DK * 16);
+                    for (size_t p0 = 0; p0 < L; p0 += DW_POS) {
+                        const size_t np = L - p0 < DW_POS ? L - p0 : DW_POS;
+                        for (size_t u = u0; u < u1; u++)
+                            dw_tile(acc + u * DCO * DK * 16, d + p0, L, xin + u / nkc * t.CS, xb + p0 / 16,
+                                    off + u % nkc * DK, np / 16);
+                    }
+                    for (size_t u = u0; u < u1; u++) {
+                        const int c = (int)(u / nkc), kc = (int)(u % nkc);
                         for (int j = 0; j < DCO && co + j < Cog; j++) {
                             float *dwr = dw + ((size_t)(gi * Cog + co + j) * Cg + c) * KK + kc * DK;
-                            const float *a = acc + (((size_t)c * nkc + kc) * DCO + j) * DK * 16;
+                            const float *a = acc + (u * DCO + j) * DK * 16;
                             for (int k = 0; k < DK && kc * DK + k < KK; k++)
                                 dwr[k] += sum16(a + k * 16);
                         }
+                    }
+                }
             }
         }
     }

@@ -8,8 +8,16 @@
  */
 #include "cnnrt.h"
 #include "cnnrt_priv.h"
+#include "cnnrt_par.h"
 
 #include <cblas.h>
+
+/* A product worth sharing over threads (cnnrt_par.h): each thread runs
+ * OpenBLAS on its rows of the result. */
+static int par_worth(int n, int in, int out)
+{
+    return (size_t)n * in * out >= PAR_MIN * 16;
+}
 
 void cnnrt_dense_forward(float *y,             /* [n][out] */
                          const float *x,       /* [n][in] */
@@ -17,13 +25,20 @@ void cnnrt_dense_forward(float *y,             /* [n][out] */
                          const float *b,       /* [out] or NULL */
                          int n, int in, int out)
 {
-    /* y = x · Wᵀ      [n][out] = [n][in] · [in][out] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
-    if (b)
-        for (int i = 0; i < n; i++)
-            for (int o = 0; o < out; o++)
-                y[(size_t)i * out + o] += b[o];
+#pragma omp parallel if (par_worth(n, in, out))
+    {
+        size_t i0, i1;                            /* this thread's images */
+        par_share((size_t)n, 1, &i0, &i1);
+        const int m = (int)(i1 - i0);
+        /* y = x · Wᵀ      [m][out] = [m][in] · [in][out] */
+        if (m > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                        m, out, in, 1.0f, x + i0 * in, in, w, in, 0.0f, y + i0 * out, out);
+        if (b)
+            for (size_t i = i0; i < i1; i++)
+                for (int o = 0; o < out; o++)
+                    y[i * out + o] += b[o];
+    }
 }
 
 void cnnrt_dense_backward(float *dx,           /* [n][in] += , or NULL */
@@ -41,21 +56,28 @@ void cnnrt_dense_backward_ex(float *dx, int dx_add, float *dw, int dw_add, float
                              const float *x, const float *w, int n, int in, int out)
 {
     /* differentiates:  y = x · Wᵀ + b */
-    if (dx)
-        /* dx (+)= dy · W      [n][in] (+)= [n][out] · [out][in] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                    n, in, out, 1.0f, dy, out, w, in, dx_add ? 1.0f : 0.0f, dx, in);
-    if (dw)
-        /* dW (+)= dyᵀ · x      [out][in] (+)= [out][n] · [n][in] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                    out, in, n, 1.0f, dy, out, x, in, dw_add ? 1.0f : 0.0f, dw, in);
-    if (db)
-        for (int o = 0; o < out; o++) {
-            float s = 0.0f;
-            for (int i = 0; i < n; i++)
-                s += dy[(size_t)i * out + o];
-            db[o] += s;
-        }
+#pragma omp parallel if (par_worth(n, in, out))
+    {
+        size_t i0, i1, o0, o1;                    /* this thread's images; its outputs */
+        par_share((size_t)n, 1, &i0, &i1);
+        par_share((size_t)out, 16, &o0, &o1);
+        if (dx && i1 > i0)
+            /* dx (+)= dy · W      [m][in] (+)= [m][out] · [out][in], the thread's m images */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                        (int)(i1 - i0), in, out, 1.0f, dy + i0 * out, out, w, in, dx_add ? 1.0f : 0.0f,
+                        dx + i0 * in, in);
+        if (dw && o1 > o0)
+            /* dW (+)= dyᵀ · x      [o1−o0][in] (+)= [o1−o0][n] · [n][in], the thread's rows of dW */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                        (int)(o1 - o0), in, n, 1.0f, dy + o0, out, x, in, dw_add ? 1.0f : 0.0f, dw + o0 * in, in);
+        if (db)
+            for (size_t o = o0; o < o1; o++) {
+                float s = 0.0f;
+                for (int i = 0; i < n; i++)
+                    s += dy[(size_t)i * out + o];
+                db[o] += s;
+            }
+    }
 }
 
 /* ---- naive reference ---------------------------------------------------- */

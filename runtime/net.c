@@ -19,6 +19,7 @@
 #include "cnnrt_net.h"
 #include "cnnrt_simd.h"
 #include "cnnrt_priv.h"
+#include "cnnrt_par.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -441,18 +442,27 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
 /* ---- backward ------------------------------------------------------------ */
 
 /* g = (y > 0) · g: an in-place relu's backward */
-CNNRT_WIDE static void relu_mask(float *g, const float *y, size_t cnt) {
+CNNRT_WIDE static void relu_mask_k(float *g, const float *y, size_t cnt) {
     for (size_t j = 0; j < cnt; j++) g[j] = y[j] > 0.0f ? g[j] : 0.0f;
+}
+static void relu_mask(float *g, const float *y, size_t cnt) {
+    PAR_RANGE(cnt, lo, hi, relu_mask_k(g + lo, y + lo, hi - lo));
 }
 
 /* g += dy */
-CNNRT_WIDE static void add_to(float *g, const float *dy, size_t cnt) {
+CNNRT_WIDE static void add_to_k(float *g, const float *dy, size_t cnt) {
     for (size_t j = 0; j < cnt; j++) g[j] += dy[j];
+}
+static void add_to(float *g, const float *dy, size_t cnt) {
+    PAR_RANGE(cnt, lo, hi, add_to_k(g + lo, dy + lo, hi - lo));
 }
 
 /* g = (x > 0) · dy: a relu's first contribution to g */
-CNNRT_WIDE static void relu_set(float *g, const float *dy, const float *x, size_t cnt) {
+CNNRT_WIDE static void relu_set_k(float *g, const float *dy, const float *x, size_t cnt) {
     for (size_t j = 0; j < cnt; j++) g[j] = x[j] > 0.0f ? dy[j] : 0.0f;
+}
+static void relu_set(float *g, const float *dy, const float *x, size_t cnt) {
+    PAR_RANGE(cnt, lo, hi, relu_set_k(g + lo, dy + lo, x + lo, hi - lo));
 }
 
 /* Gradient buffers are not zeroed up front: the first contribution to a

@@ -19,6 +19,7 @@
 #include "cnnrt.h"
 #include "cnnrt_simd.h"
 #include "cnnrt_priv.h"
+#include "cnnrt_par.h"
 
 #include <math.h>
 
@@ -109,20 +110,14 @@ CNNRT_INLINE void psum_dot(const float *restrict g, const float *restrict v, flo
         psum_dot_n(g, v, m, len, sg, sgv, 8);
 }
 
+/* Channels [c0, c1) of cnnrt_batchnorm_forward_train. */
 CNNRT_WIDE
-void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
-                                   float *running_mean,  /* [C] in/out, or NULL */
-                                   float *running_var,   /* [C] in/out, or NULL */
-                                   float *save_mean,     /* [C] */
-                                   float *save_invstd,   /* [C] */
-                                   const float *x,       /* [n][C][HW] */
-                                   const float *gamma,   /* [C] or NULL */
-                                   const float *beta,    /* [C] or NULL */
-                                   float eps, float momentum,
-                                   int n, int C, int HW)
+static void bn_forward_train(float *y, float *running_mean, float *running_var, float *save_mean,
+                             float *save_invstd, const float *x, const float *gamma, const float *beta,
+                             float eps, float momentum, int n, int C, int HW, int c0, int c1)
 {
     const size_t M = (size_t)n * HW, cs = (size_t)C * HW;
-    for (int c = 0; c < C; c++) {
+    for (int c = c0; c < c1; c++) {
         double s = 0.0;
         for (int i = 0; i < n; i++)
             s += psum(x + i * cs + (size_t)c * HW, HW);
@@ -158,6 +153,27 @@ void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
     }
 }
 
+/* The threads share the channels (cnnrt_par.h). */
+void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
+                                   float *running_mean,  /* [C] in/out, or NULL */
+                                   float *running_var,   /* [C] in/out, or NULL */
+                                   float *save_mean,     /* [C] */
+                                   float *save_invstd,   /* [C] */
+                                   const float *x,       /* [n][C][HW] */
+                                   const float *gamma,   /* [C] or NULL */
+                                   const float *beta,    /* [C] or NULL */
+                                   float eps, float momentum,
+                                   int n, int C, int HW)
+{
+#pragma omp parallel if ((size_t)n * C * HW >= PAR_MIN)
+    {
+        size_t c0, c1;
+        par_share((size_t)C, 1, &c0, &c1);
+        bn_forward_train(y, running_mean, running_var, save_mean, save_invstd, x, gamma, beta, eps, momentum, n,
+                         C, HW, (int)c0, (int)c1);
+    }
+}
+
 void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or NULL */
                                     float *dgamma,       /* [C] += , or NULL */
                                     float *dbeta,        /* [C] += , or NULL */
@@ -171,14 +187,15 @@ void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or N
     cnnrt_batchnorm_backward_train_ex(dx, 1, dgamma, dbeta, dy, x, save_mean, save_invstd, gamma, n, C, HW);
 }
 
+/* Channels [c0, c1) of cnnrt_batchnorm_backward_train_ex. */
 CNNRT_WIDE
-void cnnrt_batchnorm_backward_train_ex(float *dx, int dx_add, float *dgamma, float *dbeta, const float *dy,
-                                       const float *x, const float *save_mean, const float *save_invstd,
-                                       const float *gamma, int n, int C, int HW)
+static void bn_backward_train(float *dx, int dx_add, float *dgamma, float *dbeta, const float *dy, const float *x,
+                              const float *save_mean, const float *save_invstd, const float *gamma, int n, int C,
+                              int HW, int c0, int c1)
 {
     /* differentiates:  y = γ·(x − mean_batch)·invstd_batch + β  (batch statistics) */
     const size_t M = (size_t)n * HW, cs = (size_t)C * HW;
-    for (int c = 0; c < C; c++) {
+    for (int c = c0; c < c1; c++) {
         const float mu = save_mean[c], rs = save_invstd[c];
         double sdy = 0.0, sdyx = 0.0;                 /* Σ dy, Σ dy·x̂ */
         for (int i = 0; i < n; i++) {
@@ -208,6 +225,20 @@ void cnnrt_batchnorm_backward_train_ex(float *dx, int dx_add, float *dgamma, flo
                 for (int k = 0; k < HW; k++)
                     dxp[k] = (k1 * dyp[k] - k2 * (xp[k] - mu)) - k3;
         }
+    }
+}
+
+/* The threads share the channels (cnnrt_par.h). */
+void cnnrt_batchnorm_backward_train_ex(float *dx, int dx_add, float *dgamma, float *dbeta, const float *dy,
+                                       const float *x, const float *save_mean, const float *save_invstd,
+                                       const float *gamma, int n, int C, int HW)
+{
+#pragma omp parallel if ((size_t)n * C * HW >= PAR_MIN)
+    {
+        size_t c0, c1;
+        par_share((size_t)C, 1, &c0, &c1);
+        bn_backward_train(dx, dx_add, dgamma, dbeta, dy, x, save_mean, save_invstd, gamma, n, C, HW, (int)c0,
+                          (int)c1);
     }
 }
 

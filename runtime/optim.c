@@ -17,6 +17,7 @@
  */
 #include "cnnrt.h"
 #include "cnnrt_simd.h"
+#include "cnnrt_par.h"
 
 #include <math.h>
 
@@ -64,11 +65,11 @@ int cnnrt_optim_state_blocks(const cnnrt_optim *o)
  * d = nesterov ? d + momentum·buf : buf;  p −= lr·d */
 CNNRT_WIDE
 static void sgd(float *restrict p, float *restrict buf, const float *restrict g, const cnnrt_optim *o,
-                double lr, long step, size_t count)
+                double lr, long step, size_t lo, size_t hi)
 {
     const float wd = (float)o->weight_decay, mom = (float)o->momentum;
     const float damp1 = (float)(1.0 - o->dampening), neglr = (float)-lr;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = lo; i < hi; i++) {
         float d = g[i];
         if (o->weight_decay != 0.0)
             d = fmaf(wd, p[i], d);
@@ -84,11 +85,11 @@ static void sgd(float *restrict p, float *restrict buf, const float *restrict g,
  * sum += g²;  p −= clr · g / (√sum + eps)      (eps outside the root) */
 CNNRT_WIDE
 static void adagrad(float *restrict p, float *restrict sum, const float *restrict g, const cnnrt_optim *o,
-                    double lr, long step, size_t count)
+                    double lr, long step, size_t lo, size_t hi)
 {
     const float wd = (float)o->weight_decay, eps = (float)o->eps;
     const float negclr = (float)(-lr / (1.0 + (double)(step - 1) * o->lr_decay));
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = lo; i < hi; i++) {
         float d = g[i];
         if (o->weight_decay != 0.0)
             d = fmaf(wd, p[i], d);
@@ -102,7 +103,7 @@ static void adagrad(float *restrict p, float *restrict sum, const float *restric
  * momentum: buf = momentum·buf + g/avg, p −= lr·buf;  else p −= lr·g/avg */
 CNNRT_WIDE
 static void rmsprop(float *restrict p, float *restrict state, const float *restrict g, const cnnrt_optim *o,
-                    double lr, size_t count)
+                    double lr, size_t count, size_t lo, size_t hi)
 {
     const float wd = (float)o->weight_decay, eps = (float)o->eps;
     const float alpha = (float)o->alpha, alpha1 = (float)(1.0 - o->alpha);
@@ -110,7 +111,7 @@ static void rmsprop(float *restrict p, float *restrict state, const float *restr
     float *sq = state, *buf = state + count, *ga = state + count;
     if (o->momentum > 0.0)
         ga += count;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = lo; i < hi; i++) {
         float d = g[i];
         if (o->weight_decay != 0.0)
             d = fmaf(wd, p[i], d);
@@ -138,7 +139,7 @@ static void rmsprop(float *restrict p, float *restrict state, const float *restr
  *   p −= lr/(1 − β1^t) · m / denom */
 CNNRT_WIDE
 static void adam(float *restrict p, float *restrict state, const float *restrict g, const cnnrt_optim *o,
-                 double lr, long step, size_t count)
+                 double lr, long step, size_t count, size_t lo, size_t hi)
 {
     const int decoupled = o->kind == CNNRT_ADAMW;
     const float wd = (float)o->weight_decay, decay = (float)(1.0 - lr * o->weight_decay);
@@ -148,7 +149,7 @@ static void adam(float *restrict p, float *restrict state, const float *restrict
     const double bc2 = 1.0 - pow(o->beta2, (double)step);
     const float negstep = (float)-(lr / bc1), bc2s = (float)sqrt(bc2), eps = (float)o->eps;
     float *m = state, *v = state + count;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = lo; i < hi; i++) {
         float d = g[i];
         if (o->weight_decay != 0.0) {
             if (decoupled)
@@ -170,14 +171,18 @@ int cnnrt_optim_step(float *param,          /* [count] in/out */
 {
     if (step < 1)
         return CNNRT_EINVAL;
-    switch (o->kind) {
-    case CNNRT_SGD: sgd(param, state, grad, o, lr, step, count); return CNNRT_OK;
-    case CNNRT_ADAGRAD: adagrad(param, state, grad, o, lr, step, count); return CNNRT_OK;
-    case CNNRT_RMSPROP: rmsprop(param, state, grad, o, lr, count); return CNNRT_OK;
-    case CNNRT_ADAM:
-    case CNNRT_ADAMW: adam(param, state, grad, o, lr, step, count); return CNNRT_OK;
-    }
-    return CNNRT_EINVAL;
+    if (o->kind != CNNRT_SGD && o->kind != CNNRT_ADAGRAD && o->kind != CNNRT_RMSPROP && o->kind != CNNRT_ADAM &&
+        o->kind != CNNRT_ADAMW)
+        return CNNRT_EINVAL;
+    /* the threads share the parameters (cnnrt_par.h) */
+    PAR_RANGE(count, lo, hi, switch (o->kind) {
+        case CNNRT_SGD: sgd(param, state, grad, o, lr, step, lo, hi); break;
+        case CNNRT_ADAGRAD: adagrad(param, state, grad, o, lr, step, lo, hi); break;
+        case CNNRT_RMSPROP: rmsprop(param, state, grad, o, lr, count, lo, hi); break;
+        case CNNRT_ADAM:
+        case CNNRT_ADAMW: adam(param, state, grad, o, lr, step, count, lo, hi); break;
+    });
+    return CNNRT_OK;
 }
 
 double cnnrt_lr_at(const cnnrt_lr_schedule *s, long t)

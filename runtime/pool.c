@@ -12,6 +12,7 @@
  */
 #include "cnnrt.h"
 #include "cnnrt_simd.h"
+#include "cnnrt_par.h"
 
 #include <math.h>
 
@@ -128,25 +129,23 @@ static void maxpool_2x2s2_avx512(float *restrict y, int32_t *restrict argmax, co
 }
 #endif
 
+/* The max pool of `planes` planes. */
 CNNRT_WIDE
-void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
-                             int32_t *argmax,  /* [n][C][OH][OW] saved, index h·W+w */
-                             const float *x,   /* [n][C][H][W] */
-                             int n, const cnnrt_pool_geom *g)
+static void maxpool_fwd(float *y, int32_t *argmax, const float *x, size_t planes, const cnnrt_pool_geom *g)
 {
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
     if (g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && g->PH == 0 && g->PW == 0 &&
         2 * OH <= H && 2 * OW <= W) {
 #ifdef HAVE_AVX512_POOL
         if (__builtin_cpu_supports("avx512f")) {
-            maxpool_2x2s2_avx512(y, argmax, x, (size_t)n * g->C, g);
+            maxpool_2x2s2_avx512(y, argmax, x, planes, g);
             return;
         }
 #endif
-        maxpool_2x2s2(y, argmax, x, (size_t)n * g->C, g);
+        maxpool_2x2s2(y, argmax, x, planes, g);
         return;
     }
-    for (size_t pl = 0; pl < (size_t)n * g->C; pl++) {
+    for (size_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * H * W;
         float *yp = y + pl * OH * OW;
         int32_t *ap = argmax + pl * OH * OW;
@@ -173,17 +172,42 @@ void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
     }
 }
 
+/* The threads share the planes (cnnrt_par.h). */
+void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
+                             int32_t *argmax,  /* [n][C][OH][OW] saved, index h·W+w */
+                             const float *x,   /* [n][C][H][W] */
+                             int n, const cnnrt_pool_geom *g)
+{
+    const size_t planes = (size_t)n * g->C, HW = (size_t)g->H * g->W, OHW = (size_t)g->OH * g->OW;
+#pragma omp parallel if (planes * HW >= PAR_MIN)
+    {
+        size_t p0, p1;
+        par_share(planes, 1, &p0, &p1);
+        maxpool_fwd(y + p0 * OHW, argmax + p0 * OHW, x + p0 * HW, p1 - p0, g);
+    }
+}
+
 CNNRT_WIDE
+static void maxpool_bwd(float *dx, const float *dy, const int32_t *argmax, size_t planes, size_t HW, size_t OHW)
+{
+    for (size_t pl = 0; pl < planes; pl++)
+        for (size_t o = 0; o < OHW; o++)
+            dx[pl * HW + argmax[pl * OHW + o]] += dy[pl * OHW + o];
+}
+
 void cnnrt_maxpool2d_backward(float *dx,       /* [n][C][H][W] += */
                               const float *dy, /* [n][C][OH][OW] */
                               const int32_t *argmax, /* [n][C][OH][OW] */
                               int n, const cnnrt_pool_geom *g)
 {
     /* differentiates:  y[oh][ow] = x[argmax[oh][ow]] */
-    const size_t HW = (size_t)g->H * g->W, OHW = (size_t)g->OH * g->OW;
-    for (size_t pl = 0; pl < (size_t)n * g->C; pl++)
-        for (size_t o = 0; o < OHW; o++)
-            dx[pl * HW + argmax[pl * OHW + o]] += dy[pl * OHW + o];
+    const size_t planes = (size_t)n * g->C, HW = (size_t)g->H * g->W, OHW = (size_t)g->OH * g->OW;
+#pragma omp parallel if (planes * HW >= PAR_MIN)
+    {
+        size_t p0, p1;
+        par_share(planes, 1, &p0, &p1);
+        maxpool_bwd(dx + p0 * HW, dy + p0 * OHW, argmax + p0 * OHW, p1 - p0, HW, OHW);
+    }
 }
 
 /* ---- average pool ---------------------------------------------------------- */

@@ -26,7 +26,7 @@ ok() { echo "ok   $*"; pass=$((pass + 1)); }
 no() { echo "FAIL $*"; fail=$((fail + 1)); }
 TRAIN="$B/cnnc-train dsl_examples/lenet_relu.net --data $DATA --batch 64 --opt adam --lr 1e-3 --limit-train 2048 --limit-test 1000 --seed 3 --quiet"
 BLAS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
-RT="$B/libcnnrt.a $BLAS -lcjson -lz -lm"
+RT="$B/libcnnrt.a -fopenmp $BLAS -lcjson -lz -lm"
 
 # 1. learning, and 3. resume
 if $TRAIN --epochs 2 --normalize auto --save "$T/a.st" 2>"$T/a.err"; then

@@ -60,7 +60,7 @@ static void usage(FILE *f) {
           "  --label-smoothing X   cross-entropy label smoothing (default 0)\n"
           "  --normalize MEAN,STD  feed (x/255 − MEAN)/STD; 'auto' measures the training set\n"
           "  --seed N              initial weights, dropout and data order (default 1)\n"
-          "  --threads N           BLAS threads (default 1)\n"
+          "  --threads N           threads (default 1)\n"
           "  --log FILE            CSV log (default: FILE.csv beside --save)\n"
           "  --plot FILE           SVG of the loss and accuracy curves, rewritten after every\n"
           "                        epoch (default: FILE.svg beside --save)\n"
@@ -254,7 +254,7 @@ int main(int argc, char **argv) {
     if (rc) return rc;
     cnnrt_optim optim;
     if ((rc = make_optim(&a, &optim))) return rc;
-    openblas_set_num_threads((int)a.threads);
+    cnnrt_set_threads((int)a.threads);
 
     /* the network: the same front end and diagnostics as cnnc */
     Stmt *prog = source_parse_file(a.net);

@@ -9,7 +9,7 @@
  * sema_elaborate → shape_check → train_desc_build) and trained by
  * cnnrt_net_train_step: forward in training mode, softmax cross-entropy,
  * backward, one Adam step (lr 1e-3, PyTorch's defaults otherwise).
- * OpenBLAS runs T threads (openblas_set_num_threads).
+ * The kernels run on T threads, OpenBLAS on one of them (cnnrt_set_threads).
  *
  * Step mode: 8 batches of random inputs U(−1, 1) and random labels (fixed
  * seed), used in turn; a warm-up of at least 5 steps and 0.5 s, then steps
@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
     }
     if (!model || batch < 1 || threads < 1)
         return fail("usage: steptime MODEL.net --batch N --threads T (--secs S | --epoch DIR)", NULL);
-    openblas_set_num_threads(threads);
+    cnnrt_set_threads(threads);
 
     Stmt *prog = source_parse_file(model);
     if (diag_error_count()) return 1;

@@ -697,7 +697,7 @@ static const char BUILD_SH[] =
     "{ echo \"cnnc failed: $(cat cnnc.log)\" >error.log; exit 1; }\n"
     "build=$(sed -n '/Build:/,/\\*\\//p' $net.h)\n"
     "extra=''\n"
-    "case $build in *cnnrt*) extra=\"-I$root/runtime $root/build/libcnnrt.a "
+    "case $build in *cnnrt*) extra=\"-I$root/runtime $root/build/libcnnrt.a -fopenmp "
     "$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)\" ;; "
     "*blas*) extra=\"$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)\" "
     ";; esac\n"
