@@ -322,6 +322,14 @@ void cnnrt_net_free(cnnrt_net *net) {
 
 /* ---- forward ------------------------------------------------------------- */
 
+/* memset and memcpy of activations, shared over the threads */
+static void par_zero(float *g, size_t cnt) {
+    PAR_RANGE(cnt, lo, hi, memset(g + lo, 0, (hi - lo) * sizeof(float)));
+}
+static void par_copy(float *g, const float *x, size_t cnt) {
+    PAR_RANGE(cnt, lo, hi, memcpy(g + lo, x + lo, (hi - lo) * sizeof(float)));
+}
+
 static void act_forward(int act, float slope, float *y, size_t count) {
     switch (act) {
     case CNNRT_ACT_RELU: cnnrt_relu_forward(y, y, count); break;
@@ -433,7 +441,7 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             break;
         }
         case CNNRT_OP_COPY:
-            if (!(net->plan[i] & PLAN_VIEW)) memcpy(y, x, cnt * sizeof(float));
+            if (!(net->plan[i] & PLAN_VIEW)) par_copy(y, x, cnt);
             break;
         }
     }
@@ -478,7 +486,7 @@ static int grad_add(cnnrt_net *net, int v) {
 
 /* The same for a kernel that can only add: a first contribution finds zeros. */
 static void grad_zeroed(cnnrt_net *net, int v, int n) {
-    if (!grad_add(net, v)) memset(net->dval[v], 0, sizeof(float) * (size_t)n * (size_t)net->d->value_size[v]);
+    if (!grad_add(net, v)) par_zero(net->dval[v], (size_t)n * (size_t)net->d->value_size[v]);
 }
 
 static void backward(cnnrt_net *net, int n, int from) {
@@ -573,7 +581,7 @@ static void backward(cnnrt_net *net, int n, int from) {
                 if (v == 0 || (k < 16 && (net->plan[i] & (PLAN_SHARE0 << k)))) continue;
                 float *g = net->dval[v];
                 if (grad_add(net, v)) add_to(g, dy, cnt);
-                else memcpy(g, dy, cnt * sizeof(float));
+                else par_copy(g, dy, cnt);
             }
             break;
         case CNNRT_OP_CONCAT: {
@@ -590,7 +598,7 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_COPY:
             if (dx && !(net->plan[i] & PLAN_SHARE0)) {
                 if (grad_add(net, xv)) add_to(dx, dy, cnt);
-                else memcpy(dx, dy, cnt * sizeof(float));
+                else par_copy(dx, dy, cnt);
             }
             break;
         }
@@ -609,7 +617,7 @@ static void zero_param_grads(cnnrt_net *net, int nops) {
     for (int t = 0; t < d->ntensors; t++)
         if (!d->tensors[t].buffer) covered += d->tensors[t].numel;
     if (covered != d->nparams) {                  /* not every parameter is a tensor: zero them all */
-        memset(G, 0, sizeof(float) * (size_t)d->nparams);
+        par_zero(G, (size_t)d->nparams);
         return;
     }
     for (int t = 0; t < d->ntensors; t++) {
@@ -617,7 +625,7 @@ static void zero_param_grads(cnnrt_net *net, int nops) {
         if (ts->buffer) continue;
         const cnnrt_op *op = ts->op >= 0 && ts->op < d->nops ? &d->ops[ts->op] : NULL;
         if (op && ts->op < nops && op->kind == CNNRT_OP_DENSE && ts->off == op->w) continue;
-        memset(G + ts->off, 0, sizeof(float) * (size_t)ts->numel);
+        par_zero(G + ts->off, (size_t)ts->numel);
     }
 }
 
@@ -648,17 +656,32 @@ float cnnrt_net_loss_and_grads(cnnrt_net *net, const float *x, const int32_t *la
 }
 
 /* The first op (in forward order) with a non-finite parameter gradient. */
+/* 1 when g[0..n) holds a NaN or an infinity: Σ g·0 is ±0 when every g is
+ * finite, else NaN (sixteen partial sums, so the loop vectorises) */
+CNNRT_WIDE static int any_bad(const float *g, size_t n) {
+    float s[16] = {0};
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        for (int l = 0; l < 16; l++) s[l] += g[k + l] * 0.0f;
+    for (; k < n; k++) s[0] += g[k] * 0.0f;
+    float t = 0.0f;
+    for (int l = 0; l < 16; l++) t += s[l];
+    return t != 0.0f;
+}
+
 static int first_bad(const cnnrt_net *net) {
     const cnnrt_net_desc *d = net->d;
     const float *G = net->block + d->nparams;
-    /* quick check first: Σ g·0 is ±0 when every g is finite, else NaN
-     * (eight partial sums, so the loop vectorises) */
-    float s[8] = {0};
-    size_t k = 0, np = (size_t)d->nparams;
-    for (; k + 8 <= np; k += 8)
-        for (int l = 0; l < 8; l++) s[l] += G[k + l] * 0.0f;
-    for (; k < np; k++) s[0] += G[k] * 0.0f;
-    if (((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) == 0.0f) return -1;
+    /* quick check first, shared over the threads */
+    const size_t np = (size_t)d->nparams;
+    int bad = 0;
+#pragma omp parallel reduction(| : bad) if (np >= PAR_MIN)
+    {
+        size_t lo, hi;
+        par_share(np, 16, &lo, &hi);
+        bad |= any_bad(G + lo, hi - lo);
+    }
+    if (!bad) return -1;
     for (int t = 0; t < d->ntensors; t++) {
         const cnnrt_tensor *ts = &d->tensors[t];
         if (ts->buffer) continue;
