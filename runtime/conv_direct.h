@@ -36,6 +36,11 @@ void cnnrt_direct_dx(float *dx, int add, const float *dy, const float *w,
 void cnnrt_direct_dw(float *dw, const float *dy, const float *x, float *scratch, int n,
                      const cnnrt_conv_geom *g);
 
+/* The same with dW tile shape `shape` (0: 4 channels × 5 taps, 1: 6 × 3,
+ * 2: 7 × 3; < 0: the one cnnrt_direct_dw picks), for tests and benchmarks. */
+void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *scratch, int n,
+                           const cnnrt_conv_geom *g, int shape);
+
 /* The im2col + sgemm implementation, whatever the geometry and CPU. */
 void cnnrt_gemm_conv_forward(float *y, const float *x, const float *w, const float *b,
                              float *scratch, int n, const cnnrt_conv_geom *g);

@@ -317,12 +317,13 @@ static void check_paths(const char *name, int n, cnnrt_conv_geom g, uint64_t see
                 snprintf(what, sizeof what, "%s %s: dx (=) vs ref", name, pn);
                 t_check_relf(what, dx, dxr, nx, 1e-5);
             }
-            if (cnnrt_direct_dw_ok(&g)) {
-                memcpy(dw, dw0, nw * sizeof(float));
-                cnnrt_direct_dw(dw, dy, x, scratch, n, &g);
-                snprintf(what, sizeof what, "%s %s: dw vs ref", name, pn);
-                t_check_relf(what, dw, dwr, nw, 1e-5);
-            }
+            if (cnnrt_direct_dw_ok(&g))
+                for (int shape = -1; shape < 3; shape++) {   /* the one picked, then each dW tile shape */
+                    memcpy(dw, dw0, nw * sizeof(float));
+                    cnnrt_direct_dw_shape(dw, dy, x, scratch, n, &g, shape);
+                    snprintf(what, sizeof what, "%s %s: dw (tile shape %d) vs ref", name, pn, shape);
+                    t_check_relf(what, dw, dwr, nw, 1e-5);
+                }
             continue;
         }
         snprintf(what, sizeof what, "%s %s: forward vs ref", name, pn);
