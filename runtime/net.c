@@ -134,9 +134,18 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
  *                 forward order, so their backward passes, which accumulate
  *                 into the shared buffer, run after this op's backward has
  *                 read it.
+ *   PLAN_POOLFIRST  an in-place RELU whose only reader is a max pool: the
+ *                 pool runs first, on x itself, and the relu after it, in
+ *                 place on the pool's output (PLAN_RELU_AFTER on the pool),
+ *                 over a quarter of the values (2×2).  relu and max pooling
+ *                 commute, max(relu(a), relu(b)) = relu(max(a, b)), and so
+ *                 do their gradients: the pool's backward routes
+ *                 (pooled > 0) · dy to the window's first maximum, which is
+ *                 where the relu's mask lets the original's through.
  * Backward runs in reverse order, so a gradient buffer is complete when its
  * value's producer reads it.  Each buffer is zeroed once per step. */
-enum { PLAN_VIEW = 1, PLAN_INPLACE = 2, PLAN_SHARE0 = 4 };   /* PLAN_SHARE0 << k for input k < 16 */
+enum { PLAN_VIEW = 1, PLAN_INPLACE = 2, PLAN_SHARE0 = 4,   /* PLAN_SHARE0 << k for input k < 16 */
+       PLAN_POOLFIRST = 1 << 20, PLAN_RELU_AFTER = 1 << 21 };
 
 /* does op's backward read its own output value? */
 static int reads_own_output(const cnnrt_op *op) {
@@ -186,6 +195,17 @@ static int plan_sharing(cnnrt_net *net) {
                 net->plan[i] |= PLAN_INPLACE;
             }
         }
+    }
+    for (int i = 0; ok && i < d->nops; i++) {            /* relu, then max pool: pool first */
+        const int b = d->ops[i].out, j = last[b];
+        if (!(net->plan[i] & PLAN_INPLACE) || b == keep1 || b == keep2 || nuse[b] != 1 || j <= i) continue;
+        const cnnrt_op *pool = &d->ops[j];
+        if ((pool->kind != CNNRT_OP_MAXPOOL && pool->kind != CNNRT_OP_GMAXPOOL) || pool->nin != 1) continue;
+        int shared = 0;                                  /* the pool's output buffer must be its own */
+        for (int v = 0; v < nv; v++) shared |= v != pool->out && net->val[v] == net->val[pool->out];
+        if (shared) continue;
+        net->plan[i] |= PLAN_POOLFIRST;
+        net->plan[j] |= PLAN_RELU_AFTER;
     }
     for (int i = d->nops - 1; ok && i >= 0; i--) {      /* reverse order: gradient buffers */
         const cnnrt_op *op = &d->ops[i];
@@ -376,7 +396,8 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             break;
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
-            cnnrt_maxpool2d_forward(y, net->argmax[i], x, n, &op->pool);
+            cnnrt_maxpool2d_forward(y, net->argmax[i], x, n, &op->pool);   /* x: see PLAN_POOLFIRST */
+            if (net->plan[i] & PLAN_RELU_AFTER) cnnrt_relu_forward(y, y, cnt);
             break;
         case CNNRT_OP_AVGPOOL: cnnrt_avgpool2d_forward(y, x, n, &op->pool); break;
         case CNNRT_OP_GAVGPOOL: cnnrt_global_avgpool_forward(y, x, n, op->C, op->HW); break;
@@ -401,7 +422,9 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
         case CNNRT_OP_GROUPNORM:
             cnnrt_groupnorm_forward(y, net->save0[i], net->save1[i], x, w, b, op->eps, n, op->C, op->HW, op->G);
             break;
-        case CNNRT_OP_RELU: cnnrt_relu_forward(y, x, cnt); break;
+        case CNNRT_OP_RELU:
+            if (!(net->plan[i] & PLAN_POOLFIRST)) cnnrt_relu_forward(y, x, cnt);
+            break;
         case CNNRT_OP_LEAKYRELU: cnnrt_leaky_relu_forward(y, x, op->slope, cnt); break;
         case CNNRT_OP_TANH: cnnrt_tanh_forward(y, x, cnt); break;
         case CNNRT_OP_SIGMOID: cnnrt_sigmoid_forward(y, x, cnt); break;
@@ -526,7 +549,12 @@ static void backward(cnnrt_net *net, int n, int from) {
             break;
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
-            if (dx) cnnrt_maxpool2d_backward(dx, dy, net->argmax[i], n, &op->pool);
+            if (!dx) break;
+            if (net->plan[i] & PLAN_RELU_AFTER) {         /* the relu's mask, on the pooled values */
+                relu_set(net->tmp, dy, y, cnt);
+                dy = net->tmp;
+            }
+            cnnrt_maxpool2d_backward(dx, dy, net->argmax[i], n, &op->pool);
             break;
         case CNNRT_OP_AVGPOOL: if (dx) cnnrt_avgpool2d_backward(dx, dy, n, &op->pool); break;
         case CNNRT_OP_GAVGPOOL: if (dx) cnnrt_global_avgpool_backward(dx, dy, n, op->C, op->HW); break;
@@ -547,7 +575,8 @@ static void backward(cnnrt_net *net, int n, int from) {
             cnnrt_groupnorm_backward(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->C, op->HW, op->G);
             break;
         case CNNRT_OP_RELU:
-            if (net->plan[i] & PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y > 0) · dy */
+            if (net->plan[i] & PLAN_POOLFIRST) {    /* done by the max pool after it */
+            } else if (net->plan[i] & PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y > 0) · dy */
                 float *g = net->dval[op->out];
                 relu_mask(g, y, cnt);
             } else if (dx) {

@@ -147,8 +147,8 @@ class ConcatGN(nn.Module):
         x = self.gn(x)
         r = self.res
         x = torch.relu(x + r.bn2(r.c2(F.leaky_relu(r.in1(r.c1(x)), 0.2))))
-        x = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
         x = F.max_pool2d(x, 3, 2, 1)
+        x = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
         x = self.drop(self.ln(torch.flatten(x, 1)))
         return self.fc2(torch.tanh(self.fc1(x)))
 
