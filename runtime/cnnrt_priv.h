@@ -25,4 +25,10 @@ void cnnrt_batchnorm_backward_train_ex(float *dx, int dx_add, float *dgamma, flo
 void cnnrt_dense_backward_ex(float *dx, int dx_add, float *dw, int dw_add, float *db, const float *dy,
                              const float *x, const float *w, int n, int in, int out);
 
+/* Max pool backward, dx_add = 0 writes dx (=): every element, the window
+ * maxima dy and the rest 0.  Any geometry (windows that do not tile the
+ * input exactly: dx is zeroed, then added to). */
+void cnnrt_maxpool2d_backward_ex(float *dx, int dx_add, const float *dy, const int32_t *argmax, int n,
+                                 const cnnrt_pool_geom *g);
+
 #endif

@@ -528,7 +528,7 @@ static void backward(cnnrt_net *net, int n, int from) {
         grad_zeroed(net, op->out, n);                     /* dy: zeros if nothing reached it */
         switch (op->kind) {                               /* inputs' gradients: see grad_add */
         case CNNRT_OP_CONV: case CNNRT_OP_DENSE: case CNNRT_OP_BATCHNORM: case CNNRT_OP_RELU:
-        case CNNRT_OP_ADD: case CNNRT_OP_COPY:
+        case CNNRT_OP_ADD: case CNNRT_OP_COPY: case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL:
             break;
         default:
             for (int k = 0; k < op->nin; k++)
@@ -554,7 +554,7 @@ static void backward(cnnrt_net *net, int n, int from) {
                 relu_set(net->tmp, dy, y, cnt);
                 dy = net->tmp;
             }
-            cnnrt_maxpool2d_backward(dx, dy, net->argmax[i], n, &op->pool);
+            cnnrt_maxpool2d_backward_ex(dx, grad_add(net, xv), dy, net->argmax[i], n, &op->pool);
             break;
         case CNNRT_OP_AVGPOOL: if (dx) cnnrt_avgpool2d_backward(dx, dy, n, &op->pool); break;
         case CNNRT_OP_GAVGPOOL: if (dx) cnnrt_global_avgpool_backward(dx, dy, n, op->C, op->HW); break;

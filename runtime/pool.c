@@ -13,8 +13,10 @@
 #include "cnnrt.h"
 #include "cnnrt_simd.h"
 #include "cnnrt_par.h"
+#include "cnnrt_priv.h"
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_AVX512_POOL 1
@@ -200,13 +202,95 @@ void cnnrt_maxpool2d_backward(float *dx,       /* [n][C][H][W] += */
                               const int32_t *argmax, /* [n][C][OH][OW] */
                               int n, const cnnrt_pool_geom *g)
 {
+    cnnrt_maxpool2d_backward_ex(dx, 1, dy, argmax, n, g);
+}
+
+/* dx = the gradient of `planes` 2×2 stride-2 pools that tile their input
+ * exactly (H = 2·OH, W = 2·OW): each window's four values written once,
+ * dy at its maximum, 0 elsewhere. */
+CNNRT_WIDE
+static void maxpool_bwd_2x2_set(float *restrict dx, const float *restrict dy, const int32_t *restrict argmax,
+                                size_t planes, int OH, int OW)
+{
+    const int W = 2 * OW;
+    for (size_t pl = 0; pl < planes; pl++)
+        for (int oh = 0; oh < OH; oh++) {
+            float *restrict r0 = dx + (pl * OH + oh) * 2 * (size_t)W, *restrict r1 = r0 + W;
+            const float *restrict d = dy + (pl * OH + oh) * OW;
+            const int32_t *restrict a = argmax + (pl * OH + oh) * OW;
+            for (int ow = 0; ow < OW; ow++) {
+                const int k = a[ow] - 2 * oh * W - 2 * ow;     /* 0, 1, W or W + 1 */
+                r0[2 * ow] = k == 0 ? d[ow] : 0.0f;
+                r0[2 * ow + 1] = k == 1 ? d[ow] : 0.0f;
+                r1[2 * ow] = k == W ? d[ow] : 0.0f;
+                r1[2 * ow + 1] = k == W + 1 ? d[ow] : 0.0f;
+            }
+        }
+}
+
+#ifdef HAVE_AVX512_POOL
+/* maxpool_bwd_2x2_set sixteen windows at a time: the four values of each
+ * window chosen under masks, then the even and odd columns of each row
+ * interleaved into 32 floats. */
+__attribute__((target("avx512f")))
+static void maxpool_bwd_2x2_set_avx512(float *restrict dx, const float *restrict dy, const int32_t *restrict argmax,
+                                       size_t planes, int OH, int OW)
+{
+    const int W = 2 * OW;
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const __m512i lane2 = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i one = _mm512_set1_epi32(1), wv = _mm512_set1_epi32(W), w1 = _mm512_set1_epi32(W + 1);
+    for (size_t pl = 0; pl < planes; pl++)
+        for (int oh = 0; oh < OH; oh++) {
+            float *restrict r0 = dx + (pl * OH + oh) * 2 * (size_t)W, *restrict r1 = r0 + W;
+            const float *restrict d = dy + (pl * OH + oh) * OW;
+            const int32_t *restrict a = argmax + (pl * OH + oh) * OW;
+            for (int ow = 0; ow < OW; ow += 16) {
+                const int n = OW - ow < 16 ? OW - ow : 16;
+                const __mmask16 kin = (__mmask16)((1u << n) - 1);
+                const __mmask16 klo = (__mmask16)(n >= 8 ? 0xFFFF : (1u << 2 * n) - 1);
+                const __mmask16 khi = (__mmask16)(n <= 8 ? 0 : n == 16 ? 0xFFFF : (1u << 2 * (n - 8)) - 1);
+                const __m512 dv = _mm512_maskz_loadu_ps(kin, d + ow);
+                /* k = argmax − (2·oh·W + 2·ow'): 0, 1, W or W + 1 */
+                const __m512i k = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(kin, a + ow),
+                                                   _mm512_add_epi32(lane2, _mm512_set1_epi32(2 * oh * W + 2 * ow)));
+                const __m512 v00 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, _mm512_setzero_si512()), dv);
+                const __m512 v01 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, one), dv);
+                const __m512 v10 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, wv), dv);
+                const __m512 v11 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(k, w1), dv);
+                _mm512_mask_storeu_ps(r0 + 2 * ow, klo, _mm512_permutex2var_ps(v00, lo, v01));
+                _mm512_mask_storeu_ps(r0 + 2 * ow + 16, khi, _mm512_permutex2var_ps(v00, hi, v01));
+                _mm512_mask_storeu_ps(r1 + 2 * ow, klo, _mm512_permutex2var_ps(v10, lo, v11));
+                _mm512_mask_storeu_ps(r1 + 2 * ow + 16, khi, _mm512_permutex2var_ps(v10, hi, v11));
+            }
+        }
+}
+#endif
+
+void cnnrt_maxpool2d_backward_ex(float *dx, int dx_add, const float *dy, const int32_t *argmax, int n,
+                                 const cnnrt_pool_geom *g)
+{
     /* differentiates:  y[oh][ow] = x[argmax[oh][ow]] */
     const size_t planes = (size_t)n * g->C, HW = (size_t)g->H * g->W, OHW = (size_t)g->OH * g->OW;
+    const int tiles = g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && g->PH == 0 && g->PW == 0 &&
+                      g->H == 2 * g->OH && g->W == 2 * g->OW;
 #pragma omp parallel if (planes * HW >= PAR_MIN)
     {
         size_t p0, p1;
         par_share(planes, 1, &p0, &p1);
-        maxpool_bwd(dx + p0 * HW, dy + p0 * OHW, argmax + p0 * OHW, p1 - p0, HW, OHW);
+        if (!dx_add && tiles) {
+#ifdef HAVE_AVX512_POOL
+            if (__builtin_cpu_supports("avx512f"))
+                maxpool_bwd_2x2_set_avx512(dx + p0 * HW, dy + p0 * OHW, argmax + p0 * OHW, p1 - p0, g->OH, g->OW);
+            else
+#endif
+                maxpool_bwd_2x2_set(dx + p0 * HW, dy + p0 * OHW, argmax + p0 * OHW, p1 - p0, g->OH, g->OW);
+        } else {
+            if (!dx_add)
+                memset(dx + p0 * HW, 0, sizeof(float) * (p1 - p0) * HW);
+            maxpool_bwd(dx + p0 * HW, dy + p0 * OHW, argmax + p0 * OHW, p1 - p0, HW, OHW);
+        }
     }
 }
 

@@ -8,7 +8,9 @@
 For each network (lenet_relu, resnet20), batch 64, and thread count (1, 2):
   cnnrt    bench/train/steptime: the .net compiled by cnnc's front end,
            trained by cnnrt_net_train_step (forward, cross-entropy,
-           backward, Adam), OpenBLAS threads via openblas_set_num_threads;
+           backward, Adam), on T threads (cnnrt_set_threads: the kernels
+           share their work over T OpenMP threads, OpenBLAS runs on one
+           inside each);
   PyTorch  bench/train/torch_train.py: the hand-written model of
            tests/ref/torchvision_ref.py, model.train(), CrossEntropyLoss,
            torch.optim.Adam, torch.set_num_threads.

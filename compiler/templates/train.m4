@@ -139,6 +139,8 @@ m4_define([[M4_TRAIN_HEADER]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_dnl
  * them for inference, and PyTorch loads them.  Saving is atomic.
  * A step returns NaN (and changes nothing) when the loss or a gradient is
  * not finite; cnnrt_net_bad_layer() names the first layer at fault.
+ * Threads: cnnrt_set_threads(n) before training; every kernel then shares
+ * its work over n OpenMP threads, and OpenBLAS runs on one inside each.
  */
 #ifndef NET_UPPER[[]]_TRAIN_H
 #define NET_UPPER[[]]_TRAIN_H

@@ -23,6 +23,9 @@
 #include <cmocka.h>
 
 #include "cnnrt_test.h"
+#include "cnnrt_priv.h"
+
+#include <string.h>
 
 enum { MAXP, AVGP, ADAPT, GLOBAL };
 
@@ -216,6 +219,47 @@ static void test_maxpool_2x2_rule(void **s)
     free(x); free(y); free(am);
 }
 
+/* The executor's first contribution (cnnrt_priv.h): backward_ex with
+ * dx_add = 0 writes every element of dx; with dx_add = 1 it is the public
+ * kernel.  Written, then added to a random dx0, it must give the public
+ * kernel's dx0 + gradient bit for bit: 2×2 stride 2 tiling the input (its
+ * own loop), with an odd edge, and overlapping 3×3 windows (zeroed, then
+ * added to). */
+static void check_set(int n, int C, int H, int W, int K, int S, int P, uint64_t seed)
+{
+    cnnrt_pool_geom g = {.C = C, .H = H, .W = W, .KH = K, .KW = K, .SH = S, .SW = S, .PH = P, .PW = P};
+    assert_int_equal(cnnrt_pool_geom_finish(&g), CNNRT_OK);
+    const size_t nx = (size_t)n * C * H * W, ny = (size_t)n * C * g.OH * g.OW;
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    float *x = t_falloc(nx), *y = t_falloc(ny), *dy = t_falloc(ny), *dx0 = t_falloc(nx);
+    float *add = t_falloc(nx), *set = t_falloc(nx);
+    int32_t *am = calloc(ny, sizeof(int32_t));
+    t_fill(x, nx, &rng, -1, 1);
+    t_fill(dy, ny, &rng, -1, 1);
+    t_fill(dx0, nx, &rng, -1, 1);
+    t_fill(set, nx, &rng, -1, 1);                  /* garbage the kernel must overwrite */
+    cnnrt_maxpool2d_forward(y, am, x, n, &g);
+    memcpy(add, dx0, nx * sizeof(float));
+    cnnrt_maxpool2d_backward(add, dy, am, n, &g);
+    cnnrt_maxpool2d_backward_ex(set, 0, dy, am, n, &g);
+    for (size_t i = 0; i < nx; i++) {
+        const float v = set[i] + dx0[i];
+        if (memcmp(&v, &add[i], sizeof v) != 0)
+            fail_msg("maxpool %dx%d s%d p%d on %dx%d: dx (=) + dx0 at %zu is %g, dx0 += %g", K, K, S, P, H, W, i,
+                     v, add[i]);
+    }
+    free(x), free(y), free(dy), free(dx0), free(add), free(set), free(am);
+}
+
+static void test_maxpool_backward_set(void **s)
+{
+    (void)s;
+    check_set(3, 5, 12, 18, 2, 2, 0, 61);       /* tiles the input: dx written window by window */
+    check_set(2, 4, 9, 7, 2, 2, 0, 62);         /* odd edges: the last row and column get no window */
+    check_set(2, 3, 11, 10, 3, 2, 1, 63);       /* overlapping, padded */
+}
+
 static void test_avgpool(void **s)
 {
     (void)s;
@@ -261,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_geom),
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_maxpool_2x2_rule),
+        cmocka_unit_test(test_maxpool_backward_set),
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_adaptive),
     };
