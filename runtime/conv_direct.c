@@ -440,12 +440,23 @@ static void lay_rows(float *restrict rows, size_t len, int nc, const float *rest
     }
 }
 
+/* [*lo, *hi): this thread's share of n items when the team shares the
+ * chunk (shared), else all of them. */
+static void share(int shared, size_t n, size_t *lo, size_t *hi)
+{
+    if (shared)
+        par_share(n, 1, lo, hi);
+    else
+        *lo = 0, *hi = n;
+}
+
 /* This thread's share of the input rows of a chunk: in[c][CS], the planes
  * src[j][c] of H × W, zero-padded. */
-static void fill_rows(float *restrict in, const float *restrict src, size_t img, size_t plane, const wide *s)
+static void fill_rows(float *restrict in, const float *restrict src, size_t img, size_t plane, const wide *s,
+                      int shared)
 {
     size_t c0, c1;
-    par_share((size_t)s->Cin, 1, &c0, &c1);
+    share(shared, (size_t)s->Cin, &c0, &c1);
     lay_rows(in + c0 * s->CS, s->CS, (int)(c1 - c0), src + c0 * plane, img, plane, s->H, s->W, s->PT, s->PL,
              s->Q, s->R, s->m);
 }
@@ -490,12 +501,12 @@ static const float no_bias[CB];
  * img floats apart), plus its bias (b: the group's, or NULL) or added to
  * what it holds (add). */
 static void run_tiles(float *out, const float *in, const float *wp, const int *off, const wide *s, float *dst,
-                      size_t img, const float *b, int add)
+                      size_t img, const float *b, int add, int shared)
 {
     const int KK = s->KH * s->KW;
     const size_t npb = s->PC / PB, nblk = (size_t)(s->CoutP + CB - 1) / CB, plane = (size_t)s->OH * s->OW;
     size_t u0, u1;
-    par_share(nblk * npb, 1, &u0, &u1);
+    share(shared, nblk * npb, &u0, &u1);
     for (size_t u = u0; u < u1; u++) {
         const int cb = (int)(u / npb) * CB, bw = block_width(s, cb);
         const size_t p = u % npb * PB;
@@ -543,58 +554,99 @@ static int par_worth(const wide *s, int n)
     return (size_t)n * (size_t)s->OH * s->OW * (size_t)s->Cout * s->Cin * s->KH * s->KW >= PAR_MIN * 16;
 }
 
+/* One chunk of one group (the sides s, its images from i0, packed weights
+ * wp of the group): its input rows, then its tiles, then (wide mode) its
+ * output planes; in row mode the tiles write dst themselves.  shared: the
+ * team shares the chunk, barriers between the steps; else this thread
+ * does it all, in its own in and out. */
+static void conv_chunk(float *dst, size_t dst_img, int add, const float *src, size_t src_img, const float *b,
+                       const float *wp, const int *off, float *in, float *out, int i0, int gi, const wide *t,
+                       int shared)
+{
+    const size_t in_plane = (size_t)t->H * t->W, out_plane = (size_t)t->OH * t->OW;
+    fill_rows(in, src + i0 * src_img + (size_t)gi * t->Cin * in_plane, src_img, in_plane, t, shared);
+    if (shared) {
+#pragma omp barrier
+    }
+    if (t->rows) {                                    /* the tiles write dst */
+        run_tiles(out, in, wp, off, t, dst + i0 * dst_img + (size_t)gi * t->Cout * out_plane, dst_img,
+                  b ? b + gi * t->Cout : NULL, add, shared);
+        if (shared) {
+#pragma omp barrier
+        }
+        return;
+    }
+    run_tiles(out, in, wp, off, t, NULL, 0, NULL, 0, shared);
+    if (shared) {
+#pragma omp barrier
+    }
+    size_t u0, u1;                                    /* (image, channel) planes */
+    share(shared, (size_t)t->m * t->Cout, &u0, &u1);
+    for (size_t u = u0; u < u1; u++) {
+        const int j = (int)(u / (size_t)t->Cout), o = (int)(u % (size_t)t->Cout);
+        const float bo = b ? b[gi * t->Cout + o] : 0.0f;
+        float *restrict d = dst + (i0 + j) * dst_img + (size_t)(gi * t->Cout + o) * out_plane;
+        for (int oh = 0; oh < t->OH; oh++)
+            put_floats(d + (size_t)oh * t->OW, out + (size_t)o * t->PC + at(t, j, oh), t->OW, bo, add);
+    }
+    /* shared: the next fill writes only `in`, read by the tiles before the
+     * barrier above; the next tiles wait at the barrier after it for every put */
+}
+
 /* The conv of one side (s): dst (+)= conv(src, packed w) (+ b), chunk by chunk.
  * src [n][G·s.Cin][H][W] (image stride src_img), dst [n][G·s.Cout][OH][OW]
  * (image stride dst_img).  The weights of out channel o, in channel i, tap k
  * of group gi: w[gi·Cout + o][i][k] forward; for dx (flip), where the sides
- * are swapped, w[gi·Cin + i][o][KK−1−k].  The threads share each chunk:
- * its input channels, then its tiles, then (wide mode) its output planes;
- * in row mode the tiles write dst themselves. */
+ * are swapped, w[gi·Cin + i][o][KK−1−k].
+ *
+ * Threads: when a chunk's area (input rows and outputs) splits into one
+ * smaller chunk per thread, each thread takes its own images in its own
+ * part of the area, with no barrier (results do not change: every output
+ * is one tile's sum, whatever the chunk); otherwise the team shares each
+ * chunk (conv_chunk). */
 static void direct_conv(float *dst, size_t dst_img, int add, const float *src, size_t src_img, const float *w,
                         int flip, const float *b, float *scratch, int n, int G, wide *s)
 {
     wide_chunk(s, n, 0);
     const int KK = s->KH * s->KW, mc = s->m;
-    const size_t in_plane = (size_t)s->H * s->W, out_plane = (size_t)s->OH * s->OW;
     float *in = aligned(scratch), *out = in + (size_t)s->Cin * s->CS, *wp = out + (size_t)s->CoutP * s->PC;
+    const size_t area = (size_t)s->Cin * s->CS + (size_t)s->CoutP * s->PC, wpg = (size_t)s->CoutP * s->Cin * KK;
     int off[MAX_KK];
     offsets(off, s);
     for (int gi = 0; gi < G; gi++)                    /* 0 past Cout */
         for (int o = 0; o < s->CoutP; o++)
             for (int i = 0; i < s->Cin; i++)
                 for (int k = 0; k < KK; k++)
-                    wp[(size_t)gi * s->CoutP * s->Cin * KK + packed_at(s, o, i, k)] =
+                    wp[(size_t)gi * wpg + packed_at(s, o, i, k)] =
                         o >= s->Cout ? 0.0f
                         : flip ? w[(((size_t)gi * s->Cin + i) * s->Cout + o) * KK + (KK - 1 - k)]
                                : w[(((size_t)gi * s->Cout + o) * s->Cin + i) * KK + k];
 #pragma omp parallel if (par_worth(s, n))
     {
+        const int nt = par_count(), id = par_id();
         wide t = *s;
-        for (int i0 = 0; i0 < n; i0 += mc) {
-            wide_chunk(&t, n - i0, 0);
-            for (int gi = 0; gi < G; gi++) {
-                fill_rows(in, src + i0 * src_img + (size_t)gi * t.Cin * in_plane, src_img, in_plane, &t);
-#pragma omp barrier
-                if (t.rows) {                         /* the tiles write dst */
-                    run_tiles(out, in, wp + (size_t)gi * t.CoutP * t.Cin * KK, off, &t,
-                              dst + i0 * dst_img + (size_t)gi * t.Cout * out_plane, dst_img,
-                              b ? b + gi * t.Cout : NULL, add);
-#pragma omp barrier
-                    continue;
-                }
-                run_tiles(out, in, wp + (size_t)gi * t.CoutP * t.Cin * KK, off, &t, NULL, 0, NULL, 0);
-#pragma omp barrier
-                size_t u0, u1;                        /* (image, channel) planes */
-                par_share((size_t)t.m * t.Cout, 1, &u0, &u1);
-                for (size_t u = u0; u < u1; u++) {
-                    const int j = (int)(u / (size_t)t.Cout), o = (int)(u % (size_t)t.Cout);
-                    const float bo = b ? b[gi * t.Cout + o] : 0.0f;
-                    float *restrict d = dst + (i0 + j) * dst_img + (size_t)(gi * t.Cout + o) * out_plane;
-                    for (int oh = 0; oh < t.OH; oh++)
-                        put_floats(d + (size_t)oh * t.OW, out + (size_t)o * t.PC + at(&t, j, oh), t.OW, bo, add);
-                }
-                /* the next fill writes only `in`, read by the tiles before the barrier
-                 * above; the next tiles wait at the barrier after it for every put */
+        size_t part = 0;                              /* floats of a thread's own area */
+        if (nt > 1 && mc >= nt) {
+            wide_chunk(&t, mc / nt, 0);
+            part = (size_t)t.Cin * t.CS + (size_t)t.CoutP * t.PC;
+            if (part * (size_t)nt > area)
+                part = 0;
+        }
+        if (part) {                                   /* own images, own area */
+            const int mt = t.m, i1 = (int)((long)n * (id + 1) / nt);
+            float *tin = in + (size_t)id * part;
+            for (int i0 = (int)((long)n * id / nt); i0 < i1; i0 += mt) {
+                wide_chunk(&t, i1 - i0 < mt ? i1 - i0 : mt, 0);
+                for (int gi = 0; gi < G; gi++)
+                    conv_chunk(dst, dst_img, add, src, src_img, b, wp + (size_t)gi * wpg, off, tin,
+                               tin + (size_t)t.Cin * t.CS, i0, gi, &t, 0);
+            }
+        } else {                                      /* the team shares each chunk */
+            for (int i0 = 0; i0 < n; i0 += mc) {
+                wide_chunk(&t, n - i0, 0);
+                for (int gi = 0; gi < G; gi++)
+                    conv_chunk(dst, dst_img, add, src, src_img, b, wp + (size_t)gi * wpg, off, in, out, i0, gi, &t,
+                               1);
             }
         }
     }
@@ -657,7 +709,7 @@ void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *sc
             ptrdiff_t *xb = (ptrdiff_t *)(acc + acc_floats);     /* each vector's start in x's rows */
             for (int gi = 0; gi < G; gi++) {
 #pragma omp barrier
-                fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &t);
+                fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &t, 1);
                 /* dy on the chunk's positions: rows 0 … OH−1 of each image, columns 0 … OW−1 */
                 size_t c0, c1, v0, v1;
                 par_share((size_t)Cog, 1, &c0, &c1);
