@@ -80,6 +80,7 @@ typedef struct {
     int R, Q;                   /* floats per image row, rows per image */
     int OH, OW;                 /* output plane */
     int KH, KW, DH, DW;
+    int SH, SW, RP;             /* strides; SW > 1: each row in SW phases of RP floats (phased rows) */
     int m;                      /* images in the chunk */
     int rows;                   /* row mode (below): vectors start at output rows */
     int VPR;                    /* row mode: vectors per output row, ⌈OW/16⌉ */
@@ -134,7 +135,7 @@ static void wide_chunk(wide *s, int n, int dw)
     s->CoutP = (s->Cout + CB / 2 - 1) / (CB / 2) * (CB / 2);
     s->VPR = (s->OW + 15) / 16;
     const size_t wide_pos = (size_t)s->Q * s->R, row_pos = (size_t)s->OH * s->VPR * 16;
-    s->rows = row_pos < wide_pos;
+    s->rows = row_pos < wide_pos || s->SH > 1 || s->SW > 1;    /* strided: row mode only */
     const size_t pos = s->rows ? row_pos : wide_pos;
     const size_t per = (wide_pos > pos ? wide_pos : pos) * (size_t)(s->Cin + (dw ? s->Cout + DCO : s->CoutP));
     int m = per >= CHUNK_BUDGET ? 1 : (int)(CHUNK_BUDGET / per);
@@ -145,7 +146,8 @@ static void wide_chunk(wide *s, int n, int dw)
     s->PC = (s->NV * 16 + PB - 1) / PB * PB;
     /* reads: from any vector's start (< m·Q·R) 15 floats and the furthest tap on */
     const size_t reach = (size_t)m * wide_pos + PB + (size_t)s->DH * (s->KH - 1) * s->R +
-                         (size_t)s->DW * (s->KW - 1) + 16;
+                         (s->SW > 1 ? (size_t)(s->SW - 1) * s->RP + (size_t)s->DW * (s->KW - 1) / s->SW
+                                    : (size_t)s->DW * (s->KW - 1)) + 16;
     const size_t rows = ((size_t)m * s->Q + s->PT + s->PBot + 2) * s->R;
     s->CS = ((reach > rows ? reach : rows) + 15) / 16 * 16;
 }
@@ -159,7 +161,7 @@ static ptrdiff_t vbase(const wide *s, size_t v)
     if (v >= s->NV)
         return 0;
     const size_t per = (size_t)s->OH * s->VPR, r = v % per;
-    return (ptrdiff_t)(((v / per) * s->Q + r / s->VPR) * s->R + 16 * (r % s->VPR));
+    return (ptrdiff_t)(((v / per) * s->Q + (size_t)s->SH * (r / s->VPR)) * s->R + 16 * (r % s->VPR));
 }
 
 static void wide_set(wide *s, int Cin, int Cout, int H, int W, int pt, int pl, int pb, int pr,
@@ -171,12 +173,18 @@ static void wide_set(wide *s, int Cin, int Cout, int H, int W, int pt, int pl, i
     s->Q = imax(OH, H + imax(pt, pb));
     s->OH = OH, s->OW = OW;
     s->KH = g->KH, s->KW = g->KW, s->DH = g->DH, s->DW = g->DW;
+    s->SH = s->SW = 1, s->RP = 0;
 }
 
 /* The forward pass (and dW): x's planes in, y's out. */
 static void wide_forward(const cnnrt_conv_geom *g, wide *s)
 {
     wide_set(s, g->C / g->groups, g->Cout / g->groups, g->H, g->W, g->PT, g->PL, g->PB, g->PR, g->OH, g->OW, g);
+    s->SH = g->SH, s->SW = g->SW;
+    if (g->SW > 1) {          /* phased rows: the whole padded row, no padding shared with the next */
+        s->RP = (g->W + g->PL + g->PR + g->SW - 1) / g->SW;
+        s->R = g->SW * s->RP;
+    }
 }
 
 /* dx: dy's planes in (padded to make a "full" conv), dx's out.  0 when a
@@ -339,9 +347,36 @@ static void put_floats(float *restrict dst, const float *restrict src, int n, fl
     }
 }
 
+/* Phased row for stride 2: r[p mod 2 · rp + p / 2] for each padded column
+ * p < 2·rp: the row x[0..ncol) at column left, zeros around it.  Built in
+ * tmp (2·rp + 32 floats) contiguous, then split into its even and odd
+ * columns 32 at a time. */
+__attribute__((target("avx512f")))
+static void lay_row_s2(float *restrict r, const float *restrict x, int ncol, int left, int rp, float *restrict tmp)
+{
+    const int R = 2 * rp;
+    for (int i = 0; i < R + 32; i += 16)
+        _mm512_storeu_ps(tmp + i, _mm512_setzero_ps());
+    put_floats(tmp + left, x, ncol, 0.0f, 0);
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    for (int i = 0; i < rp; i += 16) {
+        const int n = rp - i < 16 ? rp - i : 16;
+        const __mmask16 k = (__mmask16)((1u << n) - 1);
+        const __m512 a = _mm512_loadu_ps(tmp + 2 * i), b = _mm512_loadu_ps(tmp + 2 * i + 16);
+        _mm512_mask_storeu_ps(r + i, k, _mm512_permutex2var_ps(a, ev, b));
+        _mm512_mask_storeu_ps(r + rp + i, k, _mm512_permutex2var_ps(a, od, b));
+    }
+}
+
 #else
 
 static int cpu_has_avx512(void) { return 0; }
+
+static void lay_row_s2(float *restrict r, const float *restrict x, int ncol, int left, int rp, float *restrict tmp)
+{
+    (void)r, (void)x, (void)ncol, (void)left, (void)rp, (void)tmp;
+}
 
 static void dw_tile(int shape, float *restrict acc, const float *restrict dy, size_t ld, const float *restrict x,
                     const ptrdiff_t *restrict xb, const int *restrict off, size_t nv)
@@ -378,9 +413,19 @@ static int direct_ok(const cnnrt_conv_geom *g)
     return g->SH == 1 && g->SW == 1 && g->KH * g->KW <= MAX_KK && cpu_has_avx512();
 }
 
+/* Strided convs in row mode, over phased rows (wide_forward): when the
+ * vectors waste at most a fifth of their lanes (OW of 13 to 16, 26 to 32,
+ * 39 to 48, …) and the strides are at most 4. */
+static int strided_ok(const cnnrt_conv_geom *g)
+{
+    const int VPR = (g->OW + 15) / 16;
+    return (g->SH > 1 || g->SW > 1) && g->SH <= 4 && g->SW <= 4 && 4 * VPR * 16 <= 5 * g->OW &&
+           g->KH * g->KW <= MAX_KK && cpu_has_avx512();
+}
+
 int cnnrt_direct_forward_ok(const cnnrt_conv_geom *g)
 {
-    return direct_ok(g) && g->Cout / g->groups >= 4;
+    return (direct_ok(g) || strided_ok(g)) && g->Cout / g->groups >= 4;
 }
 
 int cnnrt_direct_dx_ok(const cnnrt_conv_geom *g)
@@ -389,6 +434,8 @@ int cnnrt_direct_dx_ok(const cnnrt_conv_geom *g)
     return direct_ok(g) && g->C / g->groups >= 4 && wide_dx(g, &s);
 }
 
+/* (Strided dW over phased rows is correct, but no faster than im2col's:
+ * the dot products read as many x as dy vectors, and laying x costs.) */
 int cnnrt_direct_dw_ok(const cnnrt_conv_geom *g)
 {
     return direct_ok(g) && g->KH * g->KW >= 6;
@@ -424,17 +471,27 @@ size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
  * stride plane), nrow × ncol each, laid into long rows starting at row
  * top, column left of each of m images' Q rows of R floats; every other float
  * of the first `len` (a whole row, slack included) zero.  Written once, in order. */
+enum { ROW_TMP = 1024 };
+
 static void lay_rows(float *restrict rows, size_t len, int nc, const float *restrict src, size_t img,
-                     size_t plane, int nrow, int ncol, int top, int left, int Q, int R, int m)
+                     size_t plane, int nrow, int ncol, int top, int left, int Q, int R, int m, int sw, int rp)
 {
+    float tmp[ROW_TMP];
     for (int c = 0; c < nc; c++) {
         float *r = rows + (size_t)c * len;
         for (int j = 0; j < m; j++)
             for (int q = 0; q < Q; q++, r += R) {
                 zero_floats(r, (size_t)R);
-                if (q >= top && q < top + nrow)
-                    put_floats(r + left, src + j * img + (size_t)c * plane + (size_t)(q - top) * ncol, ncol, 0.0f,
-                               0);
+                if (q < top || q >= top + nrow)
+                    continue;
+                const float *x = src + j * img + (size_t)c * plane + (size_t)(q - top) * ncol;
+                if (sw == 1)
+                    put_floats(r + left, x, ncol, 0.0f, 0);
+                else if (sw == 2 && 2 * rp <= ROW_TMP - 32)
+                    lay_row_s2(r, x, ncol, left, rp, tmp);
+                else                                  /* phased: padded column p at (p mod sw)·rp + p / sw */
+                    for (int w = 0; w < ncol; w++)
+                        r[(w + left) % sw * rp + (w + left) / sw] = x[w];
             }
         zero_floats(r, len - (size_t)m * Q * R);
     }
@@ -458,7 +515,7 @@ static void fill_rows(float *restrict in, const float *restrict src, size_t img,
     size_t c0, c1;
     share(shared, (size_t)s->Cin, &c0, &c1);
     lay_rows(in + c0 * s->CS, s->CS, (int)(c1 - c0), src + c0 * plane, img, plane, s->H, s->W, s->PT, s->PL,
-             s->Q, s->R, s->m);
+             s->Q, s->R, s->m, s->SW, s->RP);
 }
 
 /* Output channels in the block starting at cb: CB, or CB/2 for a last block
@@ -529,7 +586,8 @@ static void offsets(int *off, const wide *s)
 {
     for (int kh = 0; kh < s->KH; kh++)
         for (int kw = 0; kw < s->KW; kw++)
-            off[kh * s->KW + kw] = kh * s->DH * s->R + kw * s->DW;
+            off[kh * s->KW + kw] = kh * s->DH * s->R + (s->SW > 1 ? kw * s->DW % s->SW * s->RP + kw * s->DW / s->SW
+                                                                    : kw * s->DW);
 }
 
 /* Σ v[0..16), in a fixed order. */
@@ -715,7 +773,7 @@ void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *sc
                 par_share((size_t)Cog, 1, &c0, &c1);
                 lay_rows(dyw + c0 * L, L, (int)(c1 - c0), dy + i0 * ys + ((size_t)gi * Cog + c0) * t.OH * t.OW,
                          ys, (size_t)t.OH * t.OW, t.OH, t.OW, 0, 0, t.rows ? t.OH : t.Q,
-                         t.rows ? t.VPR * 16 : t.R, t.m);
+                         t.rows ? t.VPR * 16 : t.R, t.m, 1, 0);
                 par_share(L / 16, 1, &v0, &v1);
                 for (size_t v = v0; v < v1; v++)
                     xb[v] = vbase(&t, v);

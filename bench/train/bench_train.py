@@ -15,7 +15,10 @@ For each network (lenet_relu, resnet20), batch 64, and thread count (1, 2):
            tests/ref/torchvision_ref.py, model.train(), CrossEntropyLoss,
            torch.optim.Adam, torch.set_num_threads.
 Each is timed on random data: medians of single steps after a warm-up,
-and beside them the CPU time per step (all threads): on a busy machine the
+run --repeat times (3) alternating with the other side, the table giving
+the median of the runs (every run's median is listed below it: this
+machine's speed drifts by 5-10% over minutes, for both sides), and beside
+them the CPU time per step (all threads): on a busy machine the
 wall clock also counts time spent waiting for a CPU, and with one thread
 the CPU time is the steadier comparison.  The load average is printed
 before and after.
@@ -46,6 +49,11 @@ def run(cmd):
     return r.stdout.split()
 
 
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -64,6 +72,8 @@ def main():
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--no-epoch", action="store_true")
     ap.add_argument("--epoch-threads", default="1,2", help="thread counts of the epoch runs (default 1,2)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each side per step case, alternating (default 3): the medians of the runs")
     a = ap.parse_args()
 
     import torch  # only for its version
@@ -78,19 +88,28 @@ def main():
     print(hdr)
     print("-" * len(hdr))
     sys.stdout.flush()
-    met = []
+    met, spread = [], []
     for name, batch in NETS:
         net = os.path.join(ROOT, "dsl_examples", name + ".net")
         for t in THREADS:
-            c = run([a.steptime, net, "--batch", str(batch), "--threads", str(t), "--secs", str(a.secs)])
-            p = run([PY, os.path.join(ROOT, "bench", "train", "torch_train.py"), name, str(batch), str(t),
-                     str(a.secs)])
-            cms, pms = float(c[0]), float(p[0])
+            cs, ps = [], []
+            for _ in range(max(1, a.repeat)):            # alternating: both sides see the same machine
+                cs.append(run([a.steptime, net, "--batch", str(batch), "--threads", str(t), "--secs", str(a.secs)]))
+                ps.append(run([PY, os.path.join(ROOT, "bench", "train", "torch_train.py"), name, str(batch),
+                               str(t), str(a.secs)]))
+            cms, pms = median([float(c[0]) for c in cs]), median([float(p[0]) for p in ps])
+            ccpu, pcpu = median([float(c[3]) for c in cs]), median([float(p[3]) for p in ps])
             ratio = pms / cms
             met.append((name, t, ratio))
+            spread.append("%s %d: cnnrt %s, PyTorch %s" % (name, t, " ".join("%.2f" % float(c[0]) for c in cs),
+                                                           " ".join("%.2f" % float(p[0]) for p in ps)))
             print("%-11s %5d %7d %14.2f %15.2f %8.2f   %11.2f %7.2f %5.2f" % (
-                name, batch, t, cms, pms, ratio, float(c[3]), float(p[3]), float(p[3]) / float(c[3])))
+                name, batch, t, cms, pms, ratio, ccpu, pcpu, pcpu / ccpu))
             sys.stdout.flush()
+    print()
+    print("  each run's median ms/step, in the order run:")
+    for line in spread:
+        print("    " + line)
     print()
     for name, t, ratio in met:
         goal = TARGET[name]

@@ -354,6 +354,13 @@ static void test_paths(void **s)
     check_paths("1x1", 3, GEOM(16, 9, 9, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), 51);
     check_paths("7x7 p3, one row", 2, GEOM(4, 1, 40, 8, 1, 7, 1, 1, 0, 3, 0, 3, 1, 1, 1), 52);
     check_paths("stride 2", 3, GEOM(8, 15, 15, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1), 53);
+    /* strided, direct over phased rows (the forward pass; dW and dx stay im2col) */
+    check_paths("stride 2, ResNet 32x32", 5, GEOM(16, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1), 54);
+    check_paths("stride 2, 1x1", 4, GEOM(16, 32, 32, 32, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1), 55);
+    check_paths("stride 2, odd, asym pad, dilation", 3, GEOM(6, 29, 31, 9, 3, 3, 2, 2, 1, 2, 0, 1, 2, 1, 1), 56);
+    check_paths("stride 3x2, 5x5", 2, GEOM(5, 40, 30, 12, 5, 5, 3, 2, 2, 2, 2, 2, 1, 1, 1), 57);
+    check_paths("stride 2, groups 2, 4x3", 3, GEOM(8, 26, 27, 12, 4, 3, 2, 2, 1, 1, 2, 1, 1, 1, 2), 58);
+    check_paths("stride 4, 2 vectors a row", 2, GEOM(4, 30, 120, 8, 3, 3, 4, 4, 1, 1, 1, 1, 1, 1, 1), 59);
 }
 
 static void test_geom(void **s)
