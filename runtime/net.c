@@ -133,7 +133,8 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
  *                 Allowed when every other reader of x_k comes earlier in
  *                 forward order, so their backward passes, which accumulate
  *                 into the shared buffer, run after this op's backward has
- *                 read it.
+ *                 read it.  A two-input ADD may give it to both inputs
+ *                 (share_second: a ResNet block's add, no copy at all).
  *   PLAN_POOLFIRST  an in-place RELU whose only reader is a max pool: the
  *                 pool runs first, on x itself, and the relu after it, in
  *                 place on the pool's output (PLAN_RELU_AFTER on the pool),
@@ -157,6 +158,37 @@ static int reads_own_output(const cnnrt_op *op) {
         return 0;
     default: return 1;
     }
+}
+
+/* A residual add a + b whose input a already has the output's gradient
+ * buffer G (PLAN_SHARE0): b may have it too, sparing the copy, when a's
+ * gradient is complete and read before anything else adds to b's.  That
+ * holds when the add is a's only reader, a's producer only reads its
+ * output's gradient (a conv, dense or batchnorm, whose backward writes
+ * other buffers) and comes after b's other readers in forward order: in
+ * backward it reads G (= a's gradient) before b's other readers add their
+ * contributions to G (= b's gradient).  A ResNet block's add and its
+ * shortcut.  Same conditions on b as for a (plan_sharing). */
+static void share_second(cnnrt_net *net, int i, const int *nuse, const int *prod, const int *last, int keep1,
+                         int keep2) {
+    const cnnrt_net_desc *d = net->d;
+    const cnnrt_op *op = &d->ops[i];
+    const int k1 = (net->plan[i] & PLAN_SHARE0) ? 0 : 1, k2 = 1 - k1;
+    const int a = in_val(net, op, k1), b = in_val(net, op, k2);
+    if (b <= 0 || b == a || b == keep1 || b == keep2 || last[b] != i || nuse[a] != 1 || prod[a] < 0) return;
+    const cnnrt_op *pa = &d->ops[prod[a]];
+    if ((pa->kind != CNNRT_OP_CONV && pa->kind != CNNRT_OP_DENSE && pa->kind != CNNRT_OP_BATCHNORM) ||
+        net->plan[prod[a]] != 0)
+        return;
+    for (int r = 0; r < d->nops; r++) {                  /* b's other readers: before a's producer */
+        if (r == i) continue;
+        for (int k = 0; k < d->ops[r].nin; k++)
+            if (in_val(net, &d->ops[r], k) == b && r > prod[a]) return;
+    }
+    for (int v = 0; v < d->nvalues; v++)                 /* b's buffer must be its own */
+        if (v != b && net->dval[v] == net->dval[b]) return;
+    net->dval[b] = net->dval[op->out];
+    net->plan[i] |= PLAN_SHARE0 << k2;
 }
 
 static int plan_sharing(cnnrt_net *net) {
@@ -224,8 +256,10 @@ static int plan_sharing(cnnrt_net *net) {
             if (shared) continue;
             net->dval[x] = net->dval[op->out];
             net->plan[i] |= PLAN_SHARE0 << k;
-            break;                                       /* one input per op */
+            break;                                       /* one input per op, but see below */
         }
+        if (op->kind == CNNRT_OP_ADD && op->nin == 2 && (net->plan[i] & (PLAN_SHARE0 | PLAN_SHARE0 << 1)))
+            share_second(net, i, nuse, prod, last, keep1, keep2);
     }
     for (int v = 1; v < nv; v++) {                       /* one owner per buffer */
         net->owner[v] = v;
