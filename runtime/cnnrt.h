@@ -53,9 +53,10 @@ int cnnrt_out_size(int in, int pad_lo, int pad_hi, int k, int stride, int dil);
 
 /* ==================================================================== conv.c
  * 2-D convolution, training forward/backward.  Two fast paths, chosen per
- * pass: for stride-1 convs on a CPU with AVX-512F, direct register-blocked
- * kernels over zero-padded rows (conv_direct.c); otherwise im2col of a
- * chunk of images (sized to the cache) + one sgemm per chunk and group.
+ * pass: on a CPU with AVX-512F, direct register-blocked kernels over
+ * zero-padded rows (conv_direct.c) for stride-1 convs and the forward pass
+ * of strided ones; otherwise im2col of a chunk of images (sized to the
+ * cache) + one sgemm per chunk and group.
  * A naive reference sits beside them.
  *
  * Fill every field except OH/OW, then call cnnrt_conv_geom_finish, which

@@ -1,7 +1,8 @@
 /*
  * conv.c — 2-D convolution, training forward and backward: the public
  * functions, which pick an implementation per pass (the direct kernels of
- * conv_direct.c for stride-1 convs on AVX-512 CPUs, see conv_direct.h),
+ * conv_direct.c on AVX-512 CPUs: every pass of stride-1 convs, the forward
+ * pass of strided ones; see conv_direct.h),
  * and the im2col + sgemm implementation below, which serves every other case.
  *
  * Shape legend

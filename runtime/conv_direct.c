@@ -1,6 +1,7 @@
 /*
- * conv_direct.c — direct stride-1 convolution on AVX-512F: the forward
- * pass, the input gradient and the weight gradient, without im2col.
+ * conv_direct.c — direct convolution on AVX-512F, without im2col: the
+ * forward pass, the input gradient and the weight gradient of stride-1
+ * convs, and the forward pass of strided ones.
  *
  * Why: the convs of small CNNs have 16–64 output channels.  As a gemm
  * (conv.c) the product is Cout × (pixels) × (C·KH·KW), and OpenBLAS must
@@ -50,6 +51,17 @@
  * cache lines: dw_shape picks the shape with the fewest load slots per
  * useful FMA for the conv's channels and taps (3×3 convs of 32 or 64
  * channels: 7 × 3 or 6 × 3, 5–10% faster than 4 × 5; 5×5: 4 × 5).
+ *
+ * Strided convs (forward only): each padded input row is laid as its SW
+ * column phases, (p mod SW)·RP + p / SW for padded column p, so that the
+ * 16 outputs of a vector read 16 consecutive floats at every tap (tap kw:
+ * phase kw·DW mod SW, kw·DW / SW on); vectors start at output rows, SH
+ * input rows apart.  Row mode only, when the rows waste at most a fifth
+ * of their lanes.
+ *
+ * Threads (cnnrt_par.h): the forward pass and dx give each thread its
+ * own images in its own part of the chunk area when the area splits;
+ * otherwise, and for dW, the team shares each chunk.
  *
  * Sums run in a different order from the gemm path and from PyTorch: the
  * results agree to float rounding, as any two conv implementations do.

@@ -5,9 +5,10 @@
  *
  *   gemm    im2col + sgemm (conv.c): every geometry, every CPU.
  *   direct  register-blocked AVX-512 loops over zero-padded "wide" planes
- *           (conv_direct.c): stride-1 convs, CPUs with AVX-512F.  The
+ *           (conv_direct.c), CPUs with AVX-512F.  Stride-1 convs: the
  *           forward pass, dx (dy convolved with the flipped kernel) and
- *           dW (dot products of dy with shifted x).
+ *           dW (dot products of dy with shifted x); strided convs: the
+ *           forward pass.
  *
  * The public functions take the direct path whenever it applies.
  */
