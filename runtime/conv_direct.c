@@ -493,14 +493,18 @@ static void lay_rows(float *restrict rows, size_t len, int nc, const float *rest
         float *r = rows + (size_t)c * len;
         for (int j = 0; j < m; j++)
             for (int q = 0; q < Q; q++, r += R) {
-                zero_floats(r, (size_t)R);
-                if (q < top || q >= top + nrow)
+                if (q < top || q >= top + nrow) {
+                    zero_floats(r, (size_t)R);
                     continue;
+                }
                 const float *x = src + j * img + (size_t)c * plane + (size_t)(q - top) * ncol;
+                if (sw == 2 && 2 * rp <= ROW_TMP - 32) {
+                    lay_row_s2(r, x, ncol, left, rp, tmp);   /* writes the whole row */
+                    continue;
+                }
+                zero_floats(r, (size_t)R);
                 if (sw == 1)
                     put_floats(r + left, x, ncol, 0.0f, 0);
-                else if (sw == 2 && 2 * rp <= ROW_TMP - 32)
-                    lay_row_s2(r, x, ncol, left, rp, tmp);
                 else                                  /* phased: padded column p at (p mod sw)·rp + p / sw */
                     for (int w = 0; w < ncol; w++)
                         r[(w + left) % sw * rp + (w + left) / sw] = x[w];
