@@ -41,16 +41,21 @@
  * etc.) with the kernel flipped and its in/out channels swapped: the same
  * tile with another packing (see conv.c's adjoint_geom).
  *
- * dW tile: dco output channels × dk taps (4 × 5, 6 × 3 or 7 × 3, 18 to 21
- * accumulators), each a dot product of dy (laid out on the same positions,
- * zero where thrown away) with x shifted by the tap's offset, over the
- * whole chunk, in blocks of DW_POS positions so that dy's block stays in
- * L1 while every input channel and tap passes over it (16-lane partial
- * sums kept in memory between blocks, added up at the end).  Per position
- * vector the tile loads dco vectors of dy and dk of x, which straddle
- * cache lines: dw_shape picks the shape with the fewest load slots per
- * useful FMA for the conv's channels and taps (3×3 convs of 32 or 64
- * channels: 7 × 3 or 6 × 3, 5–10% faster than 4 × 5; 5×5: 4 × 5).
+ * dW tile: dco output channels × dk taps (4 × 5, 5 × 5, 6 × 3 or 7 × 3,
+ * 18 to 25 accumulators), each a dot product of dy (laid out on the same
+ * positions, zero where thrown away) with x shifted by the tap's offset,
+ * over the whole chunk, in blocks of DW_POS positions so that dy's block
+ * stays in L1 while every input channel and tap passes over it (16-lane
+ * partial sums kept in memory between blocks; the first block starts
+ * them from zero, the last adds them up into dW).  The loads walk x and
+ * dy in step, with no table of vector starts (a table cost a third of the
+ * tile's speed): dW takes row mode only when an image's rows run on
+ * (R = 16·⌈OW/16⌉: 14×14 with 5×5 padding 2), x then stepping over the
+ * rows between images, and wide mode otherwise.  Per position vector the
+ * tile loads dco vectors of dy and dk of x, which straddle cache lines:
+ * dw_shape picks the shape with the fewest load slots per useful FMA for
+ * the conv's channels and taps (3×3 convs of 32 or 64 channels: 7 × 3;
+ * 5×5 convs of 20 or 50 channels: 5 × 5).
  *
  * Strided convs (forward only): each padded input row is laid as its SW
  * column phases, (p mod SW)·RP + p / SW for padded column p, so that the
@@ -103,8 +108,8 @@ typedef struct {
 
 static int imax(int a, int b) { return a > b ? a : b; }
 
-/* The dW tile shapes (dw_tile's): output channels × taps. */
-static const int DW_SHAPES[3][2] = {{4, 5}, {6, 3}, {7, 3}};
+/* The dW tile shapes (dw_tile's): output channels × taps (5 × 5: 31 of the 32 vector registers). */
+static const int DW_SHAPES[4][2] = {{4, 5}, {6, 3}, {7, 3}, {5, 5}};
 
 /* The dW tile for Cog output channels and KK taps: the fewest load slots,
  * counting the FMAs that padding wastes (channels past Cog, taps past KK)
@@ -115,7 +120,7 @@ static int dw_shape(int Cog, int KK)
 {
     int best = 0;
     double cost = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         const int dco = DW_SHAPES[i][0], dk = DW_SHAPES[i][1];
         const double c = (double)((Cog + dco - 1) / dco * dco) * ((KK + dk - 1) / dk * dk) * (dco + 2 * dk) /
                          (dco * dk);
@@ -147,7 +152,7 @@ static void wide_chunk(wide *s, int n, int dw)
     s->CoutP = (s->Cout + CB / 2 - 1) / (CB / 2) * (CB / 2);
     s->VPR = (s->OW + 15) / 16;
     const size_t wide_pos = (size_t)s->Q * s->R, row_pos = (size_t)s->OH * s->VPR * 16;
-    s->rows = row_pos < wide_pos || s->SH > 1 || s->SW > 1;    /* strided: row mode only */
+    s->rows = (row_pos < wide_pos && (!dw || s->R == 16 * s->VPR)) || s->SH > 1 || s->SW > 1;    /* strided: row mode only */
     const size_t pos = s->rows ? row_pos : wide_pos;
     const size_t per = (wide_pos > pos ? wide_pos : pos) * (size_t)(s->Cin + (dw ? s->Cout + DCO : s->CoutP));
     int m = per >= CHUNK_BUDGET ? 1 : (int)(CHUNK_BUDGET / per);
@@ -277,55 +282,70 @@ static void tile(float *restrict out, size_t ld, const float *restrict in, const
         tile_n(out, ld, in, vb, cs, wp, off, Cin, KK, d, CB / 2, 0);
 }
 
-/* acc[j][k][0..16) += Σ_p dy[j·ld + p] · x[p + off[k]] (lane-wise) over
- * p < 16·nv, j < dco, k < dk: a dW tile of dco output channels and dk
- * taps of one input channel, on one block of positions (inlined with dco
- * and dk constant).  Each x vector is loaded once into a register (the
- * empty asm keeps the compiler from folding it into every FMA as a memory
- * operand: these loads mostly straddle two cache lines, and loads are the
- * limit). */
+/* A dW tile: dco output channels × dk taps of one input channel, 16-lane
+ * partial sums a[j][k] += Σ_p dy[j·ld + p] · x[p + (p / seg)·step + off[k]]
+ * over positions p0 ≤ p < p1 (x at dy's position, plus step for each
+ * segment of seg positions before it: row mode skips the rows between
+ * images).  The sums start from zero (first) or from acc, and end in acc,
+ * or (out) are summed across lanes and added to out[j·ldo + k], j < nj,
+ * k < nk.  Inlined with dco and dk constant.  Each x vector is loaded once
+ * into a register (the empty asm keeps the compiler from folding it into
+ * every FMA as a memory operand: these loads mostly straddle two cache
+ * lines, and loads are the limit). */
 __attribute__((target("avx512f"), always_inline))
 static inline void dw_tile_n(float *restrict acc, const float *restrict dy, size_t ld, const float *restrict x,
-                             const ptrdiff_t *restrict xb, const int *restrict off, size_t nv, const int dco,
-                             const int dk)
+                             const int *restrict off, size_t p0, size_t p1, size_t seg, size_t step, int first,
+                             float *restrict out, size_t ldo, int nj, int nk, const int dco, const int dk)
 {
     __m512 a[DCO][DK];
 #pragma GCC unroll 8
     for (int j = 0; j < dco; j++)
 #pragma GCC unroll 5
         for (int k = 0; k < dk; k++)
-            a[j][k] = _mm512_loadu_ps(acc + (j * dk + k) * 16);
-    for (size_t p = 0; p < 16 * nv; p += 16) {
-        __m512 d[DCO];
-#pragma GCC unroll 8
-        for (int j = 0; j < dco; j++) {
-            d[j] = _mm512_loadu_ps(dy + j * ld + p);
-            __asm__("" : "+v"(d[j]));
-        }
+            a[j][k] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + (j * dk + k) * 16);
+    for (size_t p = p0; p < p1;) {
+        const size_t i = p / seg, e = (i + 1) * seg < p1 ? (i + 1) * seg : p1;
+        const float *xk[DK];
 #pragma GCC unroll 5
-        for (int k = 0; k < dk; k++) {
-            __m512 xv = _mm512_loadu_ps(x + xb[p / 16] + off[k]);
-            __asm__("" : "+v"(xv));
+        for (int k = 0; k < dk; k++)
+            xk[k] = x + off[k] + i * step;
+        for (; p < e; p += 16) {
+            __m512 d[DCO];
 #pragma GCC unroll 8
-            for (int j = 0; j < dco; j++)
-                a[j][k] = _mm512_fmadd_ps(d[j], xv, a[j][k]);
+            for (int j = 0; j < dco; j++) {
+                d[j] = _mm512_loadu_ps(dy + j * ld + p);
+                __asm__("" : "+v"(d[j]));
+            }
+#pragma GCC unroll 5
+            for (int k = 0; k < dk; k++) {
+                __m512 xv = _mm512_loadu_ps(xk[k] + p);
+                __asm__("" : "+v"(xv));
+#pragma GCC unroll 8
+                for (int j = 0; j < dco; j++)
+                    a[j][k] = _mm512_fmadd_ps(d[j], xv, a[j][k]);
+            }
         }
     }
 #pragma GCC unroll 8
     for (int j = 0; j < dco; j++)
 #pragma GCC unroll 5
         for (int k = 0; k < dk; k++)
-            _mm512_storeu_ps(acc + (j * dk + k) * 16, a[j][k]);
+            if (!out)
+                _mm512_storeu_ps(acc + (j * dk + k) * 16, a[j][k]);
+            else if (j < nj && k < nk)
+                out[j * ldo + k] += _mm512_reduce_add_ps(a[j][k]);
 }
 
 __attribute__((target("avx512f")))
 static void dw_tile(int shape, float *restrict acc, const float *restrict dy, size_t ld, const float *restrict x,
-                    const ptrdiff_t *restrict xb, const int *restrict off, size_t nv)
+                    const int *restrict off, size_t p0, size_t p1, size_t seg, size_t step, int first,
+                    float *restrict out, size_t ldo, int nj, int nk)
 {
     switch (shape) {
-    case 0: dw_tile_n(acc, dy, ld, x, xb, off, nv, 4, 5); break;
-    case 1: dw_tile_n(acc, dy, ld, x, xb, off, nv, 6, 3); break;
-    default: dw_tile_n(acc, dy, ld, x, xb, off, nv, 7, 3); break;
+    case 0: dw_tile_n(acc, dy, ld, x, off, p0, p1, seg, step, first, out, ldo, nj, nk, 4, 5); break;
+    case 1: dw_tile_n(acc, dy, ld, x, off, p0, p1, seg, step, first, out, ldo, nj, nk, 6, 3); break;
+    case 2: dw_tile_n(acc, dy, ld, x, off, p0, p1, seg, step, first, out, ldo, nj, nk, 7, 3); break;
+    default: dw_tile_n(acc, dy, ld, x, off, p0, p1, seg, step, first, out, ldo, nj, nk, 5, 5); break;
     }
 }
 
@@ -391,9 +411,11 @@ static void lay_row_s2(float *restrict r, const float *restrict x, int ncol, int
 }
 
 static void dw_tile(int shape, float *restrict acc, const float *restrict dy, size_t ld, const float *restrict x,
-                    const ptrdiff_t *restrict xb, const int *restrict off, size_t nv)
+                    const int *restrict off, size_t p0, size_t p1, size_t seg, size_t step, int first,
+                    float *restrict out, size_t ldo, int nj, int nk)
 {
-    (void)shape, (void)acc, (void)dy, (void)ld, (void)x, (void)xb, (void)off, (void)nv;
+    (void)shape, (void)acc, (void)dy, (void)ld, (void)x, (void)off, (void)p0, (void)p1, (void)seg, (void)step;
+    (void)first, (void)out, (void)ldo, (void)nj, (void)nk;
 }
 
 static void zero_floats(float *dst, size_t n) { (void)dst, (void)n; }
@@ -462,11 +484,10 @@ size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
     size_t s = (size_t)f.Cin * f.CS + (size_t)f.CoutP * f.PC + (size_t)g->groups * f.CoutP * f.Cin * KK;
     wide_forward(g, &w);
     wide_chunk(&w, 0, 1);
-    for (int i = 0; i < 3; i++) {                  /* any shape (cnnrt_direct_dw_shape) */
+    for (int i = 0; i < 4; i++) {                  /* any shape (cnnrt_direct_dw_shape) */
         const int dco = DW_SHAPES[i][0], dk = DW_SHAPES[i][1];
         const size_t sw = (size_t)w.Cin * w.CS + (size_t)(w.Cout + dco) * w.PC +
-                          (size_t)w.Cin * ((KK + dk - 1) / dk) * dco * dk * 16 +
-                          w.PC / 16 * (sizeof(ptrdiff_t) / sizeof(float));
+                          (size_t)w.Cin * ((KK + dk - 1) / dk) * dco * dk * 16;
         if (sw > s)
             s = sw;
     }
@@ -604,15 +625,6 @@ static void offsets(int *off, const wide *s)
         for (int kw = 0; kw < s->KW; kw++)
             off[kh * s->KW + kw] = kh * s->DH * s->R + (s->SW > 1 ? kw * s->DW % s->SW * s->RP + kw * s->DW / s->SW
                                                                     : kw * s->DW);
-}
-
-/* Σ v[0..16), in a fixed order. */
-static float sum16(const float *v)
-{
-    float s = 0.0f;
-    for (int l = 0; l < 16; l++)
-        s += v[l];
-    return s;
 }
 
 /* Position of output (j, oh, 0) in a chunk's outputs (and dW's dy): wide,
@@ -761,10 +773,9 @@ void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *sc
     wide_forward(g, &s);
     wide_chunk(&s, n, 1);
     const int G = g->groups, KK = s.KH * s.KW, Cg = s.Cin, Cog = s.Cout, mc = s.m;
-    if (shape < 0 || shape > 2)
+    if (shape < 0 || shape > 3)
         shape = dw_shape(Cog, KK);
     const int dco = DW_SHAPES[shape][0], dk = DW_SHAPES[shape][1], nkc = (KK + dk - 1) / dk;
-    const size_t acc_floats = (size_t)Cg * nkc * dco * dk * 16;
     int off[MAX_KK + DK];
     offsets(off, &s);
     for (int k = KK; k < KK + dk; k++)
@@ -778,21 +789,19 @@ void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *sc
         for (int i0 = 0; i0 < n; i0 += mc) {
             wide_chunk(&t, n - i0, 1);
             const size_t L = t.PC;
+            /* x at dy's position p + (p / seg)·step: row mode runs on within an image */
+            const size_t seg = t.rows ? (size_t)t.OH * t.VPR * 16 : L, step = t.rows ? (size_t)t.Q * t.R - seg : 0;
             float *xin = aligned(scratch), *dyw = xin + (size_t)Cg * t.CS, *dyl = dyw + (size_t)Cog * L;
             float *acc = dyl + (size_t)dco * L;
-            ptrdiff_t *xb = (ptrdiff_t *)(acc + acc_floats);     /* each vector's start in x's rows */
             for (int gi = 0; gi < G; gi++) {
 #pragma omp barrier
                 fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &t, 1);
                 /* dy on the chunk's positions: rows 0 … OH−1 of each image, columns 0 … OW−1 */
-                size_t c0, c1, v0, v1;
+                size_t c0, c1;
                 par_share((size_t)Cog, 1, &c0, &c1);
                 lay_rows(dyw + c0 * L, L, (int)(c1 - c0), dy + i0 * ys + ((size_t)gi * Cog + c0) * t.OH * t.OW,
                          ys, (size_t)t.OH * t.OW, t.OH, t.OW, 0, 0, t.rows ? t.OH : t.Q,
                          t.rows ? t.VPR * 16 : t.R, t.m, 1, 0);
-                par_share(L / 16, 1, &v0, &v1);
-                for (size_t v = v0; v < v1; v++)
-                    xb[v] = vbase(&t, v);
 #pragma omp barrier
                 for (int co = 0; co < Cog; co += dco) {
                     /* a last block past Cog repeats its first channel: computed, not kept */
@@ -802,21 +811,16 @@ void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *sc
                         for (int j = 0; j < dco; j++)
                             memcpy(dyl + j * L, dyw + (co + j < Cog ? co + j : co) * L, sizeof(float) * L);
                     }
-                    /* blocks of positions: the block's dy (dco rows) stays in L1 for every c and tap */
-                    memset(acc + u0 * dco * dk * 16, 0, sizeof(float) * (u1 - u0) * dco * dk * 16);
+                    /* blocks of positions: the block's dy (dco rows) stays in L1 for every c and tap;
+                     * the last block adds its sums to dW */
                     for (size_t p0 = 0; p0 < L; p0 += DW_POS) {
-                        const size_t np = L - p0 < DW_POS ? L - p0 : DW_POS;
-                        for (size_t u = u0; u < u1; u++)
-                            dw_tile(shape, acc + u * dco * dk * 16, d + p0, L, xin + u / nkc * t.CS, xb + p0 / 16,
-                                    off + u % nkc * dk, np / 16);
-                    }
-                    for (size_t u = u0; u < u1; u++) {
-                        const int c = (int)(u / nkc), kc = (int)(u % nkc);
-                        for (int j = 0; j < dco && co + j < Cog; j++) {
-                            float *dwr = dw + ((size_t)(gi * Cog + co + j) * Cg + c) * KK + kc * dk;
-                            const float *a = acc + (u * dco + j) * dk * 16;
-                            for (int k = 0; k < dk && kc * dk + k < KK; k++)
-                                dwr[k] += sum16(a + k * 16);
+                        const size_t p1 = L - p0 < DW_POS ? L : p0 + DW_POS;
+                        for (size_t u = u0; u < u1; u++) {
+                            const int c = (int)(u / nkc), kc = (int)(u % nkc);
+                            float *dwr = dw + ((size_t)(gi * Cog + co) * Cg + c) * KK + kc * dk;
+                            dw_tile(shape, acc + u * dco * dk * 16, d, L, xin + c * t.CS, off + kc * dk, p0, p1,
+                                    seg, step, p0 == 0, p1 == L ? dwr : NULL, (size_t)Cg * KK,
+                                    Cog - co < dco ? Cog - co : dco, KK - kc * dk < dk ? KK - kc * dk : dk);
                         }
                     }
                 }

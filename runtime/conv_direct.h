@@ -38,7 +38,8 @@ void cnnrt_direct_dw(float *dw, const float *dy, const float *x, float *scratch,
                      const cnnrt_conv_geom *g);
 
 /* The same with dW tile shape `shape` (0: 4 channels × 5 taps, 1: 6 × 3,
- * 2: 7 × 3; < 0: the one cnnrt_direct_dw picks), for tests and benchmarks. */
+ * 2: 7 × 3, 3: 5 × 5; < 0: the one cnnrt_direct_dw picks), for tests and
+ * benchmarks. */
 void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *scratch, int n,
                            const cnnrt_conv_geom *g, int shape);
 

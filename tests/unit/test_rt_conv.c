@@ -318,7 +318,7 @@ static void check_paths(const char *name, int n, cnnrt_conv_geom g, uint64_t see
                 t_check_relf(what, dx, dxr, nx, 1e-5);
             }
             if (cnnrt_direct_dw_ok(&g))
-                for (int shape = -1; shape < 3; shape++) {   /* the one picked, then each dW tile shape */
+                for (int shape = -1; shape < 4; shape++) {   /* the one picked, then each dW tile shape */
                     memcpy(dw, dw0, nw * sizeof(float));
                     cnnrt_direct_dw_shape(dw, dy, x, scratch, n, &g, shape);
                     snprintf(what, sizeof what, "%s %s: dw (tile shape %d) vs ref", name, pn, shape);
@@ -342,7 +342,8 @@ static void test_paths(void **s)
     (void)s;
     /*                                        C   H   W Cout KH KW SH SW PT PL PB PR DH DW G */
     check_paths("3x3 p1, 3 chunks", 7, GEOM(32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 41);
-    check_paths("5x5 p2, Cout 50", 3, GEOM(20, 14, 14, 50, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1), 42);
+    /* 7 images: dW in row mode, its 1024-position blocks cutting an image */
+    check_paths("5x5 p2, Cout 50", 7, GEOM(20, 14, 14, 50, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1), 42);
     check_paths("5x5 p2, C 1", 4, GEOM(1, 28, 28, 20, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1), 43);
     check_paths("3x3 p1, 8x8, Cout 13", 5, GEOM(9, 8, 8, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 44);
     check_paths("asym pad 4x2", 3, GEOM(6, 11, 9, 10, 4, 2, 1, 1, 1, 0, 2, 1, 1, 1, 1), 45);
