@@ -712,8 +712,8 @@ static void direct_conv(float *dst, size_t dst_img, int add, const float *src, s
         const int nt = par_count(), id = par_id();
         wide t = *s;
         size_t part = 0;                              /* floats of a thread's own area */
-        if (nt > 1 && mc >= nt) {
-            wide_chunk(&t, mc / nt, 0);
+        for (int mt = nt > 1 ? mc / nt : 0; mt >= 1 && !part; mt--) {   /* a smaller chunk may fit */
+            wide_chunk(&t, mt, 0);
             part = (size_t)t.Cin * t.CS + (size_t)t.CoutP * t.PC;
             if (part * (size_t)nt > area)
                 part = 0;
