@@ -444,8 +444,10 @@ void cnnrt_conv2d_backward_ex(float *dx, int dx_add, float *dw, float *db, const
                               const float *w, float *scratch, int n, const cnnrt_conv_geom *g)
 {
     const int ddw = dw && cnnrt_direct_dw_ok(g), ddx = dx && cnnrt_direct_dx_ok(g);
-    if (ddw)
-        cnnrt_direct_dw(dw, dy, x, scratch, n, g);
+    if (ddw) {
+        cnnrt_direct_dw(dw, db, dy, x, scratch, n, g);      /* db too, from the rows it lays */
+        db = NULL;
+    }
     /* what is left for the gemm path: db (a plain sum, when dW went direct), dW, dx */
     if (dx && !ddx && !dx_add)
         memset(dx, 0, sizeof(float) * (size_t)n * g->C * g->H * g->W);

@@ -401,9 +401,26 @@ static void lay_row_s2(float *restrict r, const float *restrict x, int ncol, int
     }
 }
 
+/* Σ v[0..n), n a multiple of 16, in a fixed order. */
+__attribute__((target("avx512f")))
+static float sum_row(const float *v, size_t n)
+{
+    __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a = _mm512_add_ps(a, _mm512_loadu_ps(v + i));
+        b = _mm512_add_ps(b, _mm512_loadu_ps(v + i + 16));
+    }
+    if (i < n)
+        a = _mm512_add_ps(a, _mm512_loadu_ps(v + i));
+    return _mm512_reduce_add_ps(_mm512_add_ps(a, b));
+}
+
 #else
 
 static int cpu_has_avx512(void) { return 0; }
+
+static float sum_row(const float *v, size_t n) { (void)v, (void)n; return 0.0f; }
 
 static void lay_row_s2(float *restrict r, const float *restrict x, int ncol, int left, int rp, float *restrict tmp)
 {
@@ -760,13 +777,13 @@ void cnnrt_direct_dx(float *dx, int add, const float *dy, const float *w,
 /* dW += Σ_i Σ_p dy[i][co][p] · x[i][c][p + off(k)]: dy laid on the chunk's
  * positions (zero at those thrown away), so one dot product over a whole
  * row sums over the chunk's images and every valid position. */
-void cnnrt_direct_dw(float *dw, const float *dy, const float *x, float *scratch, int n,
+void cnnrt_direct_dw(float *dw, float *db, const float *dy, const float *x, float *scratch, int n,
                      const cnnrt_conv_geom *g)
 {
-    cnnrt_direct_dw_shape(dw, dy, x, scratch, n, g, -1);
+    cnnrt_direct_dw_shape(dw, db, dy, x, scratch, n, g, -1);
 }
 
-void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *scratch, int n,
+void cnnrt_direct_dw_shape(float *dw, float *db, const float *dy, const float *x, float *scratch, int n,
                            const cnnrt_conv_geom *g, int shape)
 {
     wide s;
@@ -802,6 +819,9 @@ void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *sc
                 lay_rows(dyw + c0 * L, L, (int)(c1 - c0), dy + i0 * ys + ((size_t)gi * Cog + c0) * t.OH * t.OW,
                          ys, (size_t)t.OH * t.OW, t.OH, t.OW, 0, 0, t.rows ? t.OH : t.Q,
                          t.rows ? t.VPR * 16 : t.R, t.m, 1, 0);
+                if (db)                             /* db += Σ dy: the laid rows, zeros and all */
+                    for (size_t co = c0; co < c1; co++)
+                        db[(size_t)gi * Cog + co] += sum_row(dyw + co * L, L);
 #pragma omp barrier
                 for (int co = 0; co < Cog; co += dco) {
                     /* a last block past Cog repeats its first channel: computed, not kept */

@@ -33,14 +33,15 @@ void cnnrt_direct_forward(float *y, const float *x, const float *w, const float 
 void cnnrt_direct_dx(float *dx, int add, const float *dy, const float *w,
                      float *scratch, int n, const cnnrt_conv_geom *g);
 
-/* dw += the weight gradient.  Only when cnnrt_direct_dw_ok(g). */
-void cnnrt_direct_dw(float *dw, const float *dy, const float *x, float *scratch, int n,
+/* dw += the weight gradient, and db += the bias gradient (db may be
+ * NULL).  Only when cnnrt_direct_dw_ok(g). */
+void cnnrt_direct_dw(float *dw, float *db, const float *dy, const float *x, float *scratch, int n,
                      const cnnrt_conv_geom *g);
 
 /* The same with dW tile shape `shape` (0: 4 channels × 5 taps, 1: 6 × 3,
  * 2: 7 × 3, 3: 5 × 5; < 0: the one cnnrt_direct_dw picks), for tests and
  * benchmarks. */
-void cnnrt_direct_dw_shape(float *dw, const float *dy, const float *x, float *scratch, int n,
+void cnnrt_direct_dw_shape(float *dw, float *db, const float *dy, const float *x, float *scratch, int n,
                            const cnnrt_conv_geom *g, int shape);
 
 /* The im2col + sgemm implementation, whatever the geometry and CPU. */

@@ -286,11 +286,13 @@ static void check_paths(const char *name, int n, cnnrt_conv_geom g, uint64_t see
     cnnrt_conv2d_forward_ref(yref, x, w, b, n, &g);
     cnnrt_conv2d_backward_ref(dxr, dwr, dbr, dy, x, w, n, &g);
     /* gradients start from random values: the kernels must add to them */
-    float *dx0 = t_falloc(nx), *dw0 = t_falloc(nw);
+    float *dx0 = t_falloc(nx), *dw0 = t_falloc(nw), *db = t_falloc(g.Cout), *db0 = t_falloc(g.Cout);
     t_fill(dx0, nx, &rng, -1, 1);
     t_fill(dw0, nw, &rng, -1, 1);
+    t_fill(db0, g.Cout, &rng, -1, 1);
     for (size_t i = 0; i < nx; i++) dxr[i] += dx0[i];
     for (size_t i = 0; i < nw; i++) dwr[i] += dw0[i];
+    for (int i = 0; i < g.Cout; i++) dbr[i] += db0[i];
     for (int path = 0; path < 2; path++) {
         const char *pn = path ? "direct" : "gemm";
         if (path == 0) {
@@ -320,9 +322,12 @@ static void check_paths(const char *name, int n, cnnrt_conv_geom g, uint64_t see
             if (cnnrt_direct_dw_ok(&g))
                 for (int shape = -1; shape < 4; shape++) {   /* the one picked, then each dW tile shape */
                     memcpy(dw, dw0, nw * sizeof(float));
-                    cnnrt_direct_dw_shape(dw, dy, x, scratch, n, &g, shape);
+                    memcpy(db, db0, (size_t)g.Cout * sizeof(float));
+                    cnnrt_direct_dw_shape(dw, shape < 0 ? db : NULL, dy, x, scratch, n, &g, shape);
                     snprintf(what, sizeof what, "%s %s: dw (tile shape %d) vs ref", name, pn, shape);
                     t_check_relf(what, dw, dwr, nw, 1e-5);
+                    snprintf(what, sizeof what, "%s %s: db (tile shape %d) vs ref", name, pn, shape);
+                    t_check_relf(what, db, shape < 0 ? dbr : db0, (size_t)g.Cout, 1e-5);
                 }
             continue;
         }
@@ -334,7 +339,7 @@ static void check_paths(const char *name, int n, cnnrt_conv_geom g, uint64_t see
         t_check_relf(what, dw, dwr, nw, 1e-5);
     }
     free(x); free(w); free(b); free(dy); free(y); free(yref); free(scratch);
-    free(dx); free(dw); free(dxr); free(dwr); free(dbr); free(dx0); free(dw0);
+    free(dx); free(dw); free(dxr); free(dwr); free(dbr); free(dx0); free(dw0); free(db); free(db0);
 }
 
 static void test_paths(void **s)
