@@ -1,6 +1,6 @@
 /*
  * cnnrt_priv.h — internal to cnnrt: backward kernels that may overwrite
- * their input gradient.
+ * their input gradient, and fused kernels.
  *
  * The public backward kernels add (+=) into dx, so a caller zeroes every
  * gradient buffer first.  The executor (net.c) knows which buffers have had
@@ -17,9 +17,18 @@
 void cnnrt_conv2d_backward_ex(float *dx, int dx_add, float *dw, float *db, const float *dy, const float *x,
                               const float *w, float *scratch, int n, const cnnrt_conv_geom *g);
 
+/* Batch norm followed by a relu, fused (the executor's PLAN_BNRELU): the
+ * forward pass with relu = 1 writes relu(y); the backward pass with relu_y
+ * (that output) takes dy where relu_y > 0 and 0 elsewhere, the relu's
+ * backward.  Both give the bits of the two ops run one after the other;
+ * relu = 0 and relu_y = NULL are the plain batch norm. */
+void cnnrt_batchnorm_forward_train_ex(float *y, float *running_mean, float *running_var, float *save_mean,
+                                      float *save_invstd, const float *x, const float *gamma, const float *beta,
+                                      float eps, float momentum, int n, int C, int HW, int relu);
+
 void cnnrt_batchnorm_backward_train_ex(float *dx, int dx_add, float *dgamma, float *dbeta, const float *dy,
-                                       const float *x, const float *save_mean, const float *save_invstd,
-                                       const float *gamma, int n, int C, int HW);
+                                       const float *relu_y, const float *x, const float *save_mean,
+                                       const float *save_invstd, const float *gamma, int n, int C, int HW);
 
 /* dw_add = 0: dW is written (=), not added to (db is always added to). */
 void cnnrt_dense_backward_ex(float *dx, int dx_add, float *dw, int dw_add, float *db, const float *dy,

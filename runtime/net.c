@@ -143,10 +143,15 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
  *                 do their gradients: the pool's backward routes
  *                 (pooled > 0) · dy to the window's first maximum, which is
  *                 where the relu's mask lets the original's through.
+ *   PLAN_BNRELU   an in-place RELU (not PLAN_POOLFIRST) whose input comes
+ *                 from a batch norm: the batch norm writes relu(y) itself
+ *                 and, in backward, masks dy as it reads it (PLAN_RELU_FUSED
+ *                 on the batch norm; cnnrt_batchnorm_*_train_ex); the relu
+ *                 does nothing.  The same bits, one pass fewer each way.
  * Backward runs in reverse order, so a gradient buffer is complete when its
  * value's producer reads it.  Each buffer is zeroed once per step. */
 enum { PLAN_VIEW = 1, PLAN_INPLACE = 2, PLAN_SHARE0 = 4,   /* PLAN_SHARE0 << k for input k < 16 */
-       PLAN_POOLFIRST = 1 << 20, PLAN_RELU_AFTER = 1 << 21 };
+       PLAN_POOLFIRST = 1 << 20, PLAN_RELU_AFTER = 1 << 21, PLAN_BNRELU = 1 << 22, PLAN_RELU_FUSED = 1 << 23 };
 
 /* does op's backward read its own output value? */
 static int reads_own_output(const cnnrt_op *op) {
@@ -238,6 +243,13 @@ static int plan_sharing(cnnrt_net *net) {
         if (shared) continue;
         net->plan[i] |= PLAN_POOLFIRST;
         net->plan[j] |= PLAN_RELU_AFTER;
+    }
+    for (int i = 0; ok && i < d->nops; i++) {            /* batch norm, then relu: one op */
+        if (!(net->plan[i] & PLAN_INPLACE) || (net->plan[i] & PLAN_POOLFIRST)) continue;
+        const int bn = prod[in_val(net, &d->ops[i], 0)];
+        if (d->ops[bn].kind != CNNRT_OP_BATCHNORM) continue;
+        net->plan[i] |= PLAN_BNRELU;
+        net->plan[bn] |= PLAN_RELU_FUSED;
     }
     for (int i = d->nops - 1; ok && i >= 0; i--) {      /* reverse order: gradient buffers */
         const cnnrt_op *op = &d->ops[i];
@@ -440,12 +452,14 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             break;
         case CNNRT_OP_BATCHNORM:
             if (training)
-                cnnrt_batchnorm_forward_train(y, net->buffers + op->rmean, net->buffers + op->rvar,
-                                              net->save0[i], net->save1[i], x, w, b, op->eps,
-                                              op->momentum, n, op->C, op->HW);
-            else
+                cnnrt_batchnorm_forward_train_ex(y, net->buffers + op->rmean, net->buffers + op->rvar,
+                                                 net->save0[i], net->save1[i], x, w, b, op->eps, op->momentum, n,
+                                                 op->C, op->HW, (net->plan[i] & PLAN_RELU_FUSED) != 0);
+            else {
                 cnnrt_batchnorm_forward_infer(y, x, net->buffers + op->rmean, net->buffers + op->rvar,
                                               w, b, op->eps, n, op->C, op->HW);
+                if (net->plan[i] & PLAN_RELU_FUSED) cnnrt_relu_forward(y, y, cnt);
+            }
             break;
         case CNNRT_OP_LAYERNORM:
             cnnrt_layernorm_forward(y, net->save0[i], net->save1[i], x, w, b, op->eps, n, op->D);
@@ -457,7 +471,7 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             cnnrt_groupnorm_forward(y, net->save0[i], net->save1[i], x, w, b, op->eps, n, op->C, op->HW, op->G);
             break;
         case CNNRT_OP_RELU:
-            if (!(net->plan[i] & PLAN_POOLFIRST)) cnnrt_relu_forward(y, x, cnt);
+            if (!(net->plan[i] & (PLAN_POOLFIRST | PLAN_BNRELU))) cnnrt_relu_forward(y, x, cnt);
             break;
         case CNNRT_OP_LEAKYRELU: cnnrt_leaky_relu_forward(y, x, op->slope, cnt); break;
         case CNNRT_OP_TANH: cnnrt_tanh_forward(y, x, cnt); break;
@@ -596,7 +610,8 @@ static void backward(cnnrt_net *net, int n, int from) {
             if (dx) cnnrt_adaptive_avgpool2d_backward(dx, dy, n, op->C, op->H, op->W, op->OH, op->OW);
             break;
         case CNNRT_OP_BATCHNORM:
-            cnnrt_batchnorm_backward_train_ex(dx, dx ? grad_add(net, xv) : 1, dw, db, dy, x, net->save0[i],
+            cnnrt_batchnorm_backward_train_ex(dx, dx ? grad_add(net, xv) : 1, dw, db, dy,
+                                              (net->plan[i] & PLAN_RELU_FUSED) ? y : NULL, x, net->save0[i],
                                               net->save1[i], w, n, op->C, op->HW);
             break;
         case CNNRT_OP_LAYERNORM:
@@ -609,7 +624,7 @@ static void backward(cnnrt_net *net, int n, int from) {
             cnnrt_groupnorm_backward(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->C, op->HW, op->G);
             break;
         case CNNRT_OP_RELU:
-            if (net->plan[i] & PLAN_POOLFIRST) {    /* done by the max pool after it */
+            if (net->plan[i] & (PLAN_POOLFIRST | PLAN_BNRELU)) {   /* done by the max pool after it, or the batch norm before */
             } else if (net->plan[i] & PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y > 0) · dy */
                 float *g = net->dval[op->out];
                 relu_mask(g, y, cnt);

@@ -110,11 +110,41 @@ CNNRT_INLINE void psum_dot(const float *restrict g, const float *restrict v, flo
         psum_dot_n(g, v, m, len, sg, sgv, 8);
 }
 
+/* The same for the gradient g masked by a relu's output r: g where r > 0, else 0. */
+CNNRT_INLINE void psum_dot_mask_n(const float *restrict g, const float *restrict r, const float *restrict v,
+                                  float m, int len, float *sg, float *sgv, const int np)
+{
+    float s[NP] = {0}, t[NP] = {0};
+    int k = 0;
+    for (; k + np <= len; k += np)
+        for (int l = 0; l < np; l++) {
+            const float gm = r[k + l] > 0.0f ? g[k + l] : 0.0f;
+            s[l] += gm;
+            t[l] += gm * (v[k + l] - m);
+        }
+    for (; k < len; k++) {
+        const float gm = r[k] > 0.0f ? g[k] : 0.0f;
+        s[k % np] += gm;
+        t[k % np] += gm * (v[k] - m);
+    }
+    *sg = fold(s, np);
+    *sgv = fold(t, np);
+}
+
+CNNRT_INLINE void psum_dot_mask(const float *restrict g, const float *restrict r, const float *restrict v, float m,
+                                int len, float *sg, float *sgv)
+{
+    if (lanes(len) == 32)
+        psum_dot_mask_n(g, r, v, m, len, sg, sgv, 32);
+    else
+        psum_dot_mask_n(g, r, v, m, len, sg, sgv, 8);
+}
+
 /* Channels [c0, c1) of cnnrt_batchnorm_forward_train. */
 CNNRT_WIDE
 static void bn_forward_train(float *y, float *running_mean, float *running_var, float *save_mean,
                              float *save_invstd, const float *x, const float *gamma, const float *beta,
-                             float eps, float momentum, int n, int C, int HW, int c0, int c1)
+                             float eps, float momentum, int n, int C, int HW, int relu, int c0, int c1)
 {
     const size_t M = (size_t)n * HW, cs = (size_t)C * HW;
     for (int c = c0; c < c1; c++) {
@@ -147,8 +177,14 @@ static void bn_forward_train(float *y, float *running_mean, float *running_var, 
         for (int i = 0; i < n; i++) {
             const float *restrict xp = x + i * cs + (size_t)c * HW;
             float *restrict yp = y + i * cs + (size_t)c * HW;
-            for (int k = 0; k < HW; k++)
-                yp[k] = xp[k] * a + b;
+            if (relu)                                 /* cnnrt_relu_forward's expression */
+                for (int k = 0; k < HW; k++) {
+                    const float v = xp[k] * a + b;
+                    yp[k] = v > 0.0f ? v : 0.0f;
+                }
+            else
+                for (int k = 0; k < HW; k++)
+                    yp[k] = xp[k] * a + b;
         }
     }
 }
@@ -165,12 +201,20 @@ void cnnrt_batchnorm_forward_train(float *y,             /* [n][C][HW] */
                                    float eps, float momentum,
                                    int n, int C, int HW)
 {
+    cnnrt_batchnorm_forward_train_ex(y, running_mean, running_var, save_mean, save_invstd, x, gamma, beta, eps,
+                                     momentum, n, C, HW, 0);
+}
+
+void cnnrt_batchnorm_forward_train_ex(float *y, float *running_mean, float *running_var, float *save_mean,
+                                      float *save_invstd, const float *x, const float *gamma, const float *beta,
+                                      float eps, float momentum, int n, int C, int HW, int relu)
+{
 #pragma omp parallel if ((size_t)n * C * HW >= PAR_MIN)
     {
         size_t c0, c1;
         par_share((size_t)C, 1, &c0, &c1);
         bn_forward_train(y, running_mean, running_var, save_mean, save_invstd, x, gamma, beta, eps, momentum, n,
-                         C, HW, (int)c0, (int)c1);
+                         C, HW, relu, (int)c0, (int)c1);
     }
 }
 
@@ -184,14 +228,14 @@ void cnnrt_batchnorm_backward_train(float *dx,           /* [n][C][HW] += , or N
                                     const float *gamma,  /* [C] or NULL */
                                     int n, int C, int HW)
 {
-    cnnrt_batchnorm_backward_train_ex(dx, 1, dgamma, dbeta, dy, x, save_mean, save_invstd, gamma, n, C, HW);
+    cnnrt_batchnorm_backward_train_ex(dx, 1, dgamma, dbeta, dy, NULL, x, save_mean, save_invstd, gamma, n, C, HW);
 }
 
 /* Channels [c0, c1) of cnnrt_batchnorm_backward_train_ex. */
 CNNRT_WIDE
-static void bn_backward_train(float *dx, int dx_add, float *dgamma, float *dbeta, const float *dy, const float *x,
-                              const float *save_mean, const float *save_invstd, const float *gamma, int n, int C,
-                              int HW, int c0, int c1)
+static void bn_backward_train(float *dx, int dx_add, float *dgamma, float *dbeta, const float *dy, const float *r,
+                              const float *x, const float *save_mean, const float *save_invstd, const float *gamma,
+                              int n, int C, int HW, int c0, int c1)
 {
     /* differentiates:  y = γ·(x − mean_batch)·invstd_batch + β  (batch statistics) */
     const size_t M = (size_t)n * HW, cs = (size_t)C * HW;
@@ -200,7 +244,11 @@ static void bn_backward_train(float *dx, int dx_add, float *dgamma, float *dbeta
         double sdy = 0.0, sdyx = 0.0;                 /* Σ dy, Σ dy·x̂ */
         for (int i = 0; i < n; i++) {
             float a, b;
-            psum_dot(dy + i * cs + (size_t)c * HW, x + i * cs + (size_t)c * HW, mu, HW, &a, &b);
+            if (r)
+                psum_dot_mask(dy + i * cs + (size_t)c * HW, r + i * cs + (size_t)c * HW, x + i * cs + (size_t)c * HW,
+                              mu, HW, &a, &b);
+            else
+                psum_dot(dy + i * cs + (size_t)c * HW, x + i * cs + (size_t)c * HW, mu, HW, &a, &b);
             sdy += a;
             sdyx += b;
         }
@@ -218,7 +266,15 @@ static void bn_backward_train(float *dx, int dx_add, float *dgamma, float *dbeta
         for (int i = 0; i < n; i++) {
             const float *restrict dyp = dy + i * cs + (size_t)c * HW, *restrict xp = x + i * cs + (size_t)c * HW;
             float *restrict dxp = dx + i * cs + (size_t)c * HW;
-            if (dx_add)
+            if (r) {
+                const float *restrict rp = r + i * cs + (size_t)c * HW;
+                if (dx_add)
+                    for (int k = 0; k < HW; k++)
+                        dxp[k] += (k1 * (rp[k] > 0.0f ? dyp[k] : 0.0f) - k2 * (xp[k] - mu)) - k3;
+                else
+                    for (int k = 0; k < HW; k++)
+                        dxp[k] = (k1 * (rp[k] > 0.0f ? dyp[k] : 0.0f) - k2 * (xp[k] - mu)) - k3;
+            } else if (dx_add)
                 for (int k = 0; k < HW; k++)
                     dxp[k] += (k1 * dyp[k] - k2 * (xp[k] - mu)) - k3;
             else
@@ -230,15 +286,15 @@ static void bn_backward_train(float *dx, int dx_add, float *dgamma, float *dbeta
 
 /* The threads share the channels (cnnrt_par.h). */
 void cnnrt_batchnorm_backward_train_ex(float *dx, int dx_add, float *dgamma, float *dbeta, const float *dy,
-                                       const float *x, const float *save_mean, const float *save_invstd,
-                                       const float *gamma, int n, int C, int HW)
+                                       const float *relu_y, const float *x, const float *save_mean,
+                                       const float *save_invstd, const float *gamma, int n, int C, int HW)
 {
 #pragma omp parallel if ((size_t)n * C * HW >= PAR_MIN)
     {
         size_t c0, c1;
         par_share((size_t)C, 1, &c0, &c1);
-        bn_backward_train(dx, dx_add, dgamma, dbeta, dy, x, save_mean, save_invstd, gamma, n, C, HW, (int)c0,
-                          (int)c1);
+        bn_backward_train(dx, dx_add, dgamma, dbeta, dy, relu_y, x, save_mean, save_invstd, gamma, n, C, HW,
+                          (int)c0, (int)c1);
     }
 }
 

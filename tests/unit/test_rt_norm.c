@@ -23,6 +23,9 @@
 #include <cmocka.h>
 
 #include "cnnrt_test.h"
+#include "cnnrt_priv.h"
+
+#include <string.h>
 
 enum { BN, LN, GN, IN };
 static const char *const kname[] = {"bn", "ln", "gn", "in"};
@@ -259,11 +262,62 @@ static void test_batchnorm_infer(void **s)
     t_check_rel("bn infer: dbeta vs f64", db, dbr, C, 1e-6);
 }
 
+/* Batch norm and relu fused (cnnrt_priv.h, the executor's PLAN_BNRELU):
+ * the bits of batch norm, then relu, forward and backward, with dx written
+ * (=) and added to (+=).  Planes of 37 and 300 values: both partial-sum
+ * widths of the statistics. */
+static void check_bn_relu(int n, int C, int HW, uint64_t seed)
+{
+    const size_t cnt = (size_t)n * C * HW;
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    float *x = t_falloc(cnt), *dy = t_falloc(cnt), *dx0 = t_falloc(cnt), *g = t_falloc(C), *b = t_falloc(C);
+    t_fill(x, cnt, &rng, -2, 2);
+    t_fill(dy, cnt, &rng, -1, 1);
+    t_fill(dx0, cnt, &rng, -1, 1);
+    t_fill(g, C, &rng, 0.5f, 1.5f);
+    t_fill(b, C, &rng, -0.5f, 0.5f);
+    float *y1 = t_falloc(cnt), *y2 = t_falloc(cnt), *st1 = t_falloc(6 * (size_t)C), *st2 = t_falloc(6 * (size_t)C);
+    float *dm = t_falloc(cnt), *dx1 = t_falloc(cnt), *dx2 = t_falloc(cnt);
+    for (int add = 0; add < 2; add++) {
+        for (int k = 0; k < 6 * C; k++) st1[k] = st2[k] = k < 2 * C ? 0.25f : 0.0f;   /* running stats, dγ, dβ */
+        /* two ops: batch norm, relu in place; relu's backward, batch norm's */
+        cnnrt_batchnorm_forward_train(y1, st1, st1 + C, st1 + 2 * C, st1 + 3 * C, x, g, b, 1e-5f, 0.1f, n, C, HW);
+        cnnrt_relu_forward(y1, y1, cnt);
+        for (size_t i = 0; i < cnt; i++) dm[i] = y1[i] > 0.0f ? dy[i] : 0.0f;
+        memcpy(dx1, dx0, sizeof(float) * cnt);
+        cnnrt_batchnorm_backward_train_ex(dx1, add, st1 + 4 * C, st1 + 5 * C, dm, NULL, x, st1 + 2 * C, st1 + 3 * C,
+                                          g, n, C, HW);
+        /* fused */
+        cnnrt_batchnorm_forward_train_ex(y2, st2, st2 + C, st2 + 2 * C, st2 + 3 * C, x, g, b, 1e-5f, 0.1f, n, C, HW,
+                                         1);
+        memcpy(dx2, dx0, sizeof(float) * cnt);
+        cnnrt_batchnorm_backward_train_ex(dx2, add, st2 + 4 * C, st2 + 5 * C, dy, y2, x, st2 + 2 * C, st2 + 3 * C,
+                                          g, n, C, HW);
+        size_t pos = 0;
+        for (size_t i = 0; i < cnt; i++) pos += y2[i] > 0.0f;
+        assert_true(pos > cnt / 4 && pos < 3 * cnt / 4);   /* the mask cuts */
+        assert_memory_equal(y1, y2, sizeof(float) * cnt);
+        assert_memory_equal(st1, st2, sizeof(float) * 6 * (size_t)C);
+        assert_memory_equal(dx1, dx2, sizeof(float) * cnt);
+    }
+    free(x); free(dy); free(dx0); free(g); free(b); free(y1); free(y2); free(st1); free(st2);
+    free(dm); free(dx1); free(dx2);
+}
+
+static void test_batchnorm_relu(void **s)
+{
+    (void)s;
+    check_bn_relu(3, 4, 37, 350);
+    check_bn_relu(2, 3, 300, 351);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_batchnorm_infer),
+        cmocka_unit_test(test_batchnorm_relu),
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_groupnorm),
         cmocka_unit_test(test_instancenorm),

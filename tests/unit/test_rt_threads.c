@@ -191,7 +191,7 @@ static bufs run_rest(const bufs *in, int threads)
     float *st = o.f[1];
     cnnrt_batchnorm_forward_train(o.f[0], st, st + BN_C, st + 2 * BN_C, st + 3 * BN_C, in->f[0], in->f[1],
                                   in->f[1] + BN_C, 1e-5f, 0.1f, BN_N, BN_C, BN_HW);
-    cnnrt_batchnorm_backward_train_ex(o.f[2], 0, st + 4 * BN_C, st + 5 * BN_C, in->f[2], in->f[0], st + 2 * BN_C,
+    cnnrt_batchnorm_backward_train_ex(o.f[2], 0, st + 4 * BN_C, st + 5 * BN_C, in->f[2], NULL, in->f[0], st + 2 * BN_C,
                                       st + 3 * BN_C, in->f[1], BN_N, BN_C, BN_HW);
     /* max pool 2×2 and 3×3 stride 2: y, argmax, dx += */
     cnnrt_pool_geom pg = {.C = BN_C, .H = POOL_H, .W = POOL_W, .KH = 2, .KW = 2, .SH = 2, .SW = 2};
