@@ -57,6 +57,10 @@
  * the conv's channels and taps (3×3 convs of 32 or 64 channels: 7 × 3;
  * 5×5 convs of 20 or 50 channels: 5 × 5).
  *
+ * Winograd rows (forward pass and dx of stride-1 convs with 3-row kernels
+ * and 24 channels or more a side): F(2, 3) along the rows, a third fewer
+ * FMAs; the tiles are the same, over transformed rows (wh_sides).
+ *
  * Strided convs (forward only): each padded input row is laid as its SW
  * column phases, (p mod SW)·RP + p / SW for padded column p, so that the
  * 16 outputs of a vector read 16 consecutive floats at every tap (tap kw:
@@ -100,6 +104,7 @@ typedef struct {
     int SH, SW, RP;             /* strides; SW > 1: each row in SW phases of RP floats (phased rows) */
     int m;                      /* images in the chunk */
     int rows;                   /* row mode (below): vectors start at output rows */
+    int wh;                     /* Winograd rows (wh_ok): pairs of output rows from transformed rows */
     int VPR;                    /* row mode: vectors per output row, ⌈OW/16⌉ */
     size_t NV;                  /* vectors of 16 positions that carry outputs */
     size_t PC;                  /* positions computed: NV·16 rounded up to PB */
@@ -143,6 +148,30 @@ typedef struct {
     int add, nco;
 } tile_dst;
 
+/* The sizes that follow from the mode and m images a chunk. */
+static void wide_sizes(wide *s, int m)
+{
+    const size_t wide_pos = (size_t)s->Q * s->R;
+    s->m = m;
+    s->NV = s->rows ? (size_t)m * s->OH * s->VPR : ((size_t)m * wide_pos + 15) / 16;
+    s->PC = (s->NV * 16 + PB - 1) / PB * PB;
+    /* reads: from any vector's start (< m·Q·R) 15 floats and the furthest tap on */
+    const size_t reach = (size_t)m * wide_pos + PB + (size_t)s->DH * (s->KH - 1) * s->R +
+                         (s->SW > 1 ? (size_t)(s->SW - 1) * s->RP + (size_t)s->DW * (s->KW - 1) / s->SW
+                                    : (size_t)s->DW * (s->KW - 1)) + 16;
+    const size_t rows = ((size_t)m * s->Q + s->PT + s->PBot + 2) * s->R;
+    s->CS = ((reach > rows ? reach : rows) + 15) / 16 * 16;
+}
+
+/* Winograd rows: a stride-1 conv whose kernel has 3 rows, not dilated
+ * along them, with 24 channels or more on each side (wh_in, wh_out): with
+ * fewer, the transforms and the tiles' shorter loops cost more than the
+ * FMAs saved (16 and 16: 10% slower; 32 and 32: 7% faster, 64: 29%). */
+static int wh_ok(const wide *s)
+{
+    return s->SH == 1 && s->SW == 1 && s->KH == 3 && s->DH == 1 && s->Cin >= 24 && s->Cout >= 24;
+}
+
 /* Images per chunk (≤ n when n > 0), the mode, and the sizes that follow.
  * Row mode when it computes fewer positions per image: OH·⌈OW/16⌉·16
  * against Q·R (a 14×14 output with 5×5 padding 2: 224 against 256; 32×32
@@ -153,20 +182,15 @@ static void wide_chunk(wide *s, int n, int dw)
     s->VPR = (s->OW + 15) / 16;
     const size_t wide_pos = (size_t)s->Q * s->R, row_pos = (size_t)s->OH * s->VPR * 16;
     s->rows = (row_pos < wide_pos && (!dw || s->R == 16 * s->VPR)) || s->SH > 1 || s->SW > 1;    /* strided: row mode only */
+    s->wh = !dw && wh_ok(s);
     const size_t pos = s->rows ? row_pos : wide_pos;
-    const size_t per = (wide_pos > pos ? wide_pos : pos) * (size_t)(s->Cin + (dw ? s->Cout + DCO : s->CoutP));
+    /* Winograd rows hold twice the input rows and twice the outputs besides */
+    const size_t per = (wide_pos > pos ? wide_pos : pos) * (size_t)(s->Cin + (dw ? s->Cout + DCO : s->CoutP)) *
+                       (s->wh ? 3 : 1);
     int m = per >= CHUNK_BUDGET ? 1 : (int)(CHUNK_BUDGET / per);
     if (n > 0 && m > n)
         m = n;
-    s->m = m;
-    s->NV = s->rows ? (size_t)m * s->OH * s->VPR : ((size_t)m * wide_pos + 15) / 16;
-    s->PC = (s->NV * 16 + PB - 1) / PB * PB;
-    /* reads: from any vector's start (< m·Q·R) 15 floats and the furthest tap on */
-    const size_t reach = (size_t)m * wide_pos + PB + (size_t)s->DH * (s->KH - 1) * s->R +
-                         (s->SW > 1 ? (size_t)(s->SW - 1) * s->RP + (size_t)s->DW * (s->KW - 1) / s->SW
-                                    : (size_t)s->DW * (s->KW - 1)) + 16;
-    const size_t rows = ((size_t)m * s->Q + s->PT + s->PBot + 2) * s->R;
-    s->CS = ((reach > rows ? reach : rows) + 15) / 16 * 16;
+    wide_sizes(s, m);
 }
 
 /* Where vector v of a chunk starts in its input rows (and, wide, in its
@@ -181,6 +205,50 @@ static ptrdiff_t vbase(const wide *s, size_t v)
     return (ptrdiff_t)(((v / per) * s->Q + (size_t)s->SH * (r / s->VPR)) * s->R + 16 * (r % s->VPR));
 }
 
+/* Winograd rows, F(2, 3) along the kernel's rows (Lavin and Gray, "Fast
+ * algorithms for convolutional neural networks", 2016, in one dimension).
+ * Output rows 2p and 2p + 1 read input rows 2p … 2p + 3 (d0 … d3) through
+ * kernel rows w0, w1, w2; with
+ *   V_0 = d0 − d2,  V_1 = d1 + d2,  V_2 = d2 − d1,  V_3 = d1 − d3  (rows, wh_in)
+ *   U_0 = w0,  U_1 = (w0 + w1 + w2)/2,  U_2 = (w0 − w1 + w2)/2,  U_3 = w2
+ *   M_ξ = the conv of V_ξ with U_ξ, a 1-row kernel (the tiles, as ever)
+ * the rows are  y_2p = M_0 + M_1 + M_2,  y_2p+1 = M_1 − M_2 − M_3  (wh_out).
+ * 4·KW FMAs for two rows instead of 6·KW: a third fewer.  The transforms
+ * add and subtract whole rows (a few vector adds per 12·Cout FMAs), and
+ * the only inexact coefficient is the halving, so the sums round as a
+ * direct conv's do.  The V_ξ rows of a chunk lie on their own grid, P =
+ * ⌈OH/2⌉ rows an image of R floats (wh_sides); M_ξ as the tiles' output
+ * buffer.  An odd OH computes one row more and drops it. */
+enum { WA = 4 };                /* transformed rows per pair of output rows */
+
+/* The 1-row conv of the V_ξ grid: s's sides, P rows an image. */
+static void wh_sides(const wide *s, wide *v)
+{
+    *v = *s;
+    v->Q = v->OH = (s->OH + 1) / 2;
+    v->KH = 1, v->DH = 1, v->PT = v->PBot = 0, v->wh = 0;
+    const size_t wide_pos = (size_t)v->Q * v->R, row_pos = (size_t)v->OH * v->VPR * 16;
+    v->rows = row_pos < wide_pos;
+    wide_sizes(v, s->m);
+}
+
+/* Floats of a chunk's area: its input rows and outputs; with Winograd
+ * rows, the input rows, the V_ξ and the M_ξ. */
+static size_t side_area(const wide *t)
+{
+    if (!t->wh)
+        return (size_t)t->Cin * t->CS + (size_t)t->CoutP * t->PC;
+    wide v;
+    wh_sides(t, &v);
+    return (size_t)t->Cin * t->CS + WA * ((size_t)v.Cin * v.CS + (size_t)v.CoutP * v.PC);
+}
+
+/* Floats of one group's packed weights. */
+static size_t side_wpg(const wide *t)
+{
+    return (size_t)t->CoutP * t->Cin * (t->wh ? (size_t)WA * t->KW : (size_t)t->KH * t->KW);
+}
+
 static void wide_set(wide *s, int Cin, int Cout, int H, int W, int pt, int pl, int pb, int pr,
                      int OH, int OW, const cnnrt_conv_geom *g)
 {
@@ -190,7 +258,7 @@ static void wide_set(wide *s, int Cin, int Cout, int H, int W, int pt, int pl, i
     s->Q = imax(OH, H + imax(pt, pb));
     s->OH = OH, s->OW = OW;
     s->KH = g->KH, s->KW = g->KW, s->DH = g->DH, s->DW = g->DW;
-    s->SH = s->SW = 1, s->RP = 0;
+    s->SH = s->SW = 1, s->RP = 0, s->wh = 0;
 }
 
 /* The forward pass (and dW): x's planes in, y's out. */
@@ -416,9 +484,55 @@ static float sum_row(const float *v, size_t n)
     return _mm512_reduce_add_ps(_mm512_add_ps(a, b));
 }
 
+/* One row of each V_ξ (vs floats apart), n floats, from the input rows
+ * d, d + R, d + 2R, d + 3R (see wh_sides). */
+__attribute__((target("avx512f")))
+static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i < 16 ? (__mmask16)((1u << (n - i)) - 1) : (__mmask16)0xFFFF;
+        const __m512 d0 = _mm512_maskz_loadu_ps(k, d + i), d1 = _mm512_maskz_loadu_ps(k, d + R + i),
+                     d2 = _mm512_maskz_loadu_ps(k, d + 2 * R + i), d3 = _mm512_maskz_loadu_ps(k, d + 3 * R + i);
+        _mm512_mask_storeu_ps(v + i, k, _mm512_sub_ps(d0, d2));
+        _mm512_mask_storeu_ps(v + vs + i, k, _mm512_add_ps(d1, d2));
+        _mm512_mask_storeu_ps(v + 2 * vs + i, k, _mm512_sub_ps(d2, d1));
+        _mm512_mask_storeu_ps(v + 3 * vs + i, k, _mm512_sub_ps(d1, d3));
+    }
+}
+
+/* Output rows y0 and y1 (NULL: dropped), n floats, from M_0 … M_3 (ms
+ * floats apart, see wh_sides): y = row + b (add = 0) or y += row. */
+__attribute__((target("avx512f")))
+static void wh_out_row(float *restrict y0, float *restrict y1, const float *restrict m, size_t ms, int n, float b,
+                       int add)
+{
+    const __m512 bv = _mm512_set1_ps(b);
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i < 16 ? (__mmask16)((1u << (n - i)) - 1) : (__mmask16)0xFFFF;
+        const __m512 m0 = _mm512_maskz_loadu_ps(k, m + i), m1 = _mm512_maskz_loadu_ps(k, m + ms + i),
+                     m2 = _mm512_maskz_loadu_ps(k, m + 2 * ms + i), m3 = _mm512_maskz_loadu_ps(k, m + 3 * ms + i);
+        const __m512 a = _mm512_add_ps(_mm512_add_ps(m0, m1), m2), c = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        _mm512_mask_storeu_ps(y0 + i, k, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(k, y0 + i), a) : _mm512_add_ps(a, bv));
+        if (y1)
+            _mm512_mask_storeu_ps(y1 + i, k,
+                                  add ? _mm512_add_ps(_mm512_maskz_loadu_ps(k, y1 + i), c) : _mm512_add_ps(c, bv));
+    }
+}
+
 #else
 
 static int cpu_has_avx512(void) { return 0; }
+
+static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n)
+{
+    (void)v, (void)vs, (void)d, (void)R, (void)n;
+}
+
+static void wh_out_row(float *restrict y0, float *restrict y1, const float *restrict m, size_t ms, int n, float b,
+                       int add)
+{
+    (void)y0, (void)y1, (void)m, (void)ms, (void)n, (void)b, (void)add;
+}
 
 static float sum_row(const float *v, size_t n) { (void)v, (void)n; return 0.0f; }
 
@@ -498,7 +612,7 @@ size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
     wide f, d, w;
     wide_forward(g, &f);
     wide_chunk(&f, 0, 0);
-    size_t s = (size_t)f.Cin * f.CS + (size_t)f.CoutP * f.PC + (size_t)g->groups * f.CoutP * f.Cin * KK;
+    size_t s = side_area(&f) + (size_t)g->groups * side_wpg(&f);
     wide_forward(g, &w);
     wide_chunk(&w, 0, 1);
     for (int i = 0; i < 4; i++) {                  /* any shape (cnnrt_direct_dw_shape) */
@@ -510,7 +624,7 @@ size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
     }
     if (wide_dx(g, &d)) {
         wide_chunk(&d, 0, 0);
-        const size_t sd = (size_t)d.Cin * d.CS + (size_t)d.CoutP * d.PC + (size_t)g->groups * d.CoutP * d.Cin * KK;
+        const size_t sd = side_area(&d) + (size_t)g->groups * side_wpg(&d);
         if (sd > s)
             s = sd;
     }
@@ -671,6 +785,41 @@ static void conv_chunk(float *dst, size_t dst_img, int add, const float *src, si
     if (shared) {
 #pragma omp barrier
     }
+    if (t->wh) {                                      /* Winograd rows: V_ξ, M_ξ, then the rows */
+        wide v;
+        wh_sides(t, &v);
+        const size_t P = (size_t)v.OH, R = (size_t)t->R, vs = (size_t)v.Cin * v.CS, ms = (size_t)v.CoutP * v.PC;
+        float *V = out, *M = V + WA * vs;
+        size_t c0, c1, u0, u1;
+        share(shared, (size_t)t->Cin, &c0, &c1);
+        for (size_t c = c0; c < c1; c++) {
+            for (int j = 0; j < t->m; j++)
+                for (size_t p = 0; p < P; p++)
+                    wh_in_row(V + c * v.CS + ((size_t)j * P + p) * R, vs, in + c * t->CS + ((size_t)j * t->Q + 2 * p) * R,
+                              R, R);
+            for (int x = 0; x < WA; x++)              /* past the rows: zeros, as the tiles read on */
+                zero_floats(V + x * vs + c * v.CS + (size_t)t->m * P * R, v.CS - (size_t)t->m * P * R);
+        }
+        if (shared) {
+#pragma omp barrier
+        }
+        for (int x = 0; x < WA; x++)
+            run_tiles(M + x * ms, V + x * vs, wp + (size_t)x * v.CoutP * v.Cin * v.KW, off, &v, NULL, 0, NULL, 0,
+                      shared);
+        if (shared) {
+#pragma omp barrier
+        }
+        share(shared, (size_t)t->m * t->Cout, &u0, &u1);      /* (image, channel) planes */
+        for (size_t u = u0; u < u1; u++) {
+            const int j = (int)(u / (size_t)t->Cout), o = (int)(u % (size_t)t->Cout);
+            const float bo = b ? b[gi * t->Cout + o] : 0.0f;
+            float *d = dst + (i0 + j) * dst_img + (size_t)(gi * t->Cout + o) * out_plane;
+            for (size_t p = 0; p < P; p++)
+                wh_out_row(d + 2 * p * t->OW, 2 * p + 1 < (size_t)t->OH ? d + (2 * p + 1) * t->OW : NULL,
+                           M + (size_t)o * v.PC + at(&v, j, (int)p), ms, t->OW, bo, add);
+        }
+        return;                                        /* (barriers: as below) */
+    }
     if (t->rows) {                                    /* the tiles write dst */
         run_tiles(out, in, wp, off, t, dst + i0 * dst_img + (size_t)gi * t->Cout * out_plane, dst_img,
                   b ? b + gi * t->Cout : NULL, add, shared);
@@ -712,18 +861,39 @@ static void direct_conv(float *dst, size_t dst_img, int add, const float *src, s
 {
     wide_chunk(s, n, 0);
     const int KK = s->KH * s->KW, mc = s->m;
-    float *in = aligned(scratch), *out = in + (size_t)s->Cin * s->CS, *wp = out + (size_t)s->CoutP * s->PC;
-    const size_t area = (size_t)s->Cin * s->CS + (size_t)s->CoutP * s->PC, wpg = (size_t)s->CoutP * s->Cin * KK;
+    const size_t area = side_area(s), wpg = side_wpg(s);
+    float *in = aligned(scratch), *out = in + (size_t)s->Cin * s->CS, *wp = in + area;
     int off[MAX_KK];
-    offsets(off, s);
-    for (int gi = 0; gi < G; gi++)                    /* 0 past Cout */
-        for (int o = 0; o < s->CoutP; o++)
-            for (int i = 0; i < s->Cin; i++)
-                for (int k = 0; k < KK; k++)
-                    wp[(size_t)gi * wpg + packed_at(s, o, i, k)] =
-                        o >= s->Cout ? 0.0f
-                        : flip ? w[(((size_t)gi * s->Cin + i) * s->Cout + o) * KK + (KK - 1 - k)]
-                               : w[(((size_t)gi * s->Cout + o) * s->Cin + i) * KK + k];
+    /* w[gi][o][i][k] of the conv (flip: of the adjoint's, see above) */
+#define WEIGHT(gi, o, i, k) (flip ? w[(((size_t)(gi) * s->Cin + (i)) * s->Cout + (o)) * KK + (KK - 1 - (k))] \
+                                  : w[(((size_t)(gi) * s->Cout + (o)) * s->Cin + (i)) * KK + (k)])
+    if (s->wh) {                                      /* U_ξ = G·(the kernel's columns), wh_sides */
+        wide v;
+        wh_sides(s, &v);
+        offsets(off, &v);
+        const size_t wpv = (size_t)s->CoutP * s->Cin * s->KW;
+        for (int gi = 0; gi < G; gi++)
+            for (int x = 0; x < WA; x++)
+                for (int o = 0; o < s->CoutP; o++)
+                    for (int i = 0; i < s->Cin; i++)
+                        for (int kw = 0; kw < s->KW; kw++) {
+                            float u = 0.0f;
+                            if (o < s->Cout) {
+                                const float w0 = WEIGHT(gi, o, i, kw), w1 = WEIGHT(gi, o, i, s->KW + kw),
+                                            w2 = WEIGHT(gi, o, i, 2 * s->KW + kw);
+                                u = x == 0 ? w0 : x == 1 ? (w0 + w1 + w2) * 0.5f : x == 2 ? (w0 - w1 + w2) * 0.5f : w2;
+                            }
+                            wp[(size_t)gi * wpg + x * wpv + packed_at(&v, o, i, kw)] = u;
+                        }
+    } else {
+        offsets(off, s);
+        for (int gi = 0; gi < G; gi++)                /* 0 past Cout */
+            for (int o = 0; o < s->CoutP; o++)
+                for (int i = 0; i < s->Cin; i++)
+                    for (int k = 0; k < KK; k++)
+                        wp[(size_t)gi * wpg + packed_at(s, o, i, k)] = o >= s->Cout ? 0.0f : WEIGHT(gi, o, i, k);
+    }
+#undef WEIGHT
 #pragma omp parallel if (par_worth(s, n))
     {
         const int nt = par_count(), id = par_id();
@@ -731,7 +901,7 @@ static void direct_conv(float *dst, size_t dst_img, int add, const float *src, s
         size_t part = 0;                              /* floats of a thread's own area */
         for (int mt = nt > 1 ? mc / nt : 0; mt >= 1 && !part; mt--) {   /* a smaller chunk may fit */
             wide_chunk(&t, mt, 0);
-            part = (size_t)t.Cin * t.CS + (size_t)t.CoutP * t.PC;
+            part = side_area(&t);
             if (part * (size_t)nt > area)
                 part = 0;
         }

@@ -127,6 +127,9 @@ static void test_conv(void **state)
     check_conv("3x3 9x9 direct (wide), groups 2", 7, geom(16, 9, 9, 24, 3, 1, 1, 2), 0, 2);
     check_conv("5x5 14x14 several chunks", 40, geom(20, 14, 14, 50, 5, 1, 2, 1), 0, 3);
     check_conv("3x3 stride 2 (direct forward)", 6, geom(16, 32, 32, 32, 3, 2, 1, 1), 0, 8);
+    /* Winograd rows (24 channels or more a side): rows, two chunks; wide, odd rows, groups 2 */
+    check_conv("3x3 12x12 Winograd rows", 9, geom(32, 12, 12, 40, 3, 1, 1, 1), 0, 9);
+    check_conv("3x3 9x9 Winograd rows (wide), groups 2", 5, geom(48, 9, 9, 48, 3, 1, 1, 2), 0, 10);
     /* im2col + sgemm: chunks of several images, one image, dx by col2im and by the adjoint */
     check_conv("gemm 3x3 stride 2", 6, geom(16, 17, 17, 32, 3, 2, 1, 1), 1, 4);
     check_conv("gemm 3x3 stride 1 (adjoint dx)", 3, geom(24, 20, 20, 16, 3, 1, 1, 1), 1, 5);
