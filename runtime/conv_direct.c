@@ -58,8 +58,9 @@
  * 5×5 convs of 20 or 50 channels: 5 × 5).
  *
  * Winograd rows (forward pass and dx of stride-1 convs with 3-row kernels
- * and 24 channels or more a side): F(2, 3) along the rows, a third fewer
- * FMAs; the tiles are the same, over transformed rows (wh_sides).
+ * and 24 channels or more a side, or 5-row kernels and 16): F(2, 3) or
+ * F(2, 5) along the rows, a third or two fifths fewer FMAs; the tiles are
+ * the same, over transformed rows (wh_sides).
  *
  * Strided convs (forward only): each padded input row is laid as its SW
  * column phases, (p mod SW)·RP + p / SW for padded column p, so that the
@@ -104,7 +105,7 @@ typedef struct {
     int SH, SW, RP;             /* strides; SW > 1: each row in SW phases of RP floats (phased rows) */
     int m;                      /* images in the chunk */
     int rows;                   /* row mode (below): vectors start at output rows */
-    int wh;                     /* Winograd rows (wh_ok): pairs of output rows from transformed rows */
+    int wh;                     /* Winograd rows (wh_ok): KH + 1 transformed rows per pair of output rows, else 0 */
     int VPR;                    /* row mode: vectors per output row, ⌈OW/16⌉ */
     size_t NV;                  /* vectors of 16 positions that carry outputs */
     size_t PC;                  /* positions computed: NV·16 rounded up to PB */
@@ -159,17 +160,56 @@ static void wide_sizes(wide *s, int m)
     const size_t reach = (size_t)m * wide_pos + PB + (size_t)s->DH * (s->KH - 1) * s->R +
                          (s->SW > 1 ? (size_t)(s->SW - 1) * s->RP + (size_t)s->DW * (s->KW - 1) / s->SW
                                     : (size_t)s->DW * (s->KW - 1)) + 16;
-    const size_t rows = ((size_t)m * s->Q + s->PT + s->PBot + 2) * s->R;
+    size_t rows = ((size_t)m * s->Q + s->PT + s->PBot + 2) * s->R;
+    if (s->wh && ((size_t)(m - 1) * s->Q + 2 * (size_t)((s->OH + 1) / 2) + s->wh) * s->R > rows)
+        rows = ((size_t)(m - 1) * s->Q + 2 * (size_t)((s->OH + 1) / 2) + s->wh) * s->R;   /* the last pair's rows */
     s->CS = ((reach > rows ? reach : rows) + 15) / 16 * 16;
 }
 
-/* Winograd rows: a stride-1 conv whose kernel has 3 rows, not dilated
- * along them, with 24 channels or more on each side (wh_in, wh_out): with
- * fewer, the transforms and the tiles' shorter loops cost more than the
- * FMAs saved (16 and 16: 10% slower; 32 and 32: 7% faster, 64: 29%). */
+/* Winograd rows F(2, r), r = KH = 3 or 5 (see wh_sides): α = r + 1
+ * transformed rows V_ξ = Σ_t BT[ξ][t]·d_t of the input rows d_0 … d_α−1,
+ * kernel rows U_ξ = Σ_k G[ξ][k]·w_k, output rows y_i = Σ_ξ AT[i][ξ]·M_ξ,
+ * built by Cook–Toom on the points 0, 1, −1 (and 2, −2) and ∞ and checked
+ * exact in rational arithmetic.  Every BT and AT entry is an integer;
+ * r = 5 has 1/6, 1/12 and 1/24 in G, and its transforms amplify rounding
+ * more: about 7e-7 relative for 100 products a sum, against 2e-7 direct
+ * (2.5e-7 for r = 3).  Rows as wide as α = 6. */
+enum { WA_MAX = 6 };
+typedef struct {
+    float BT[WA_MAX][WA_MAX], G[WA_MAX][5], AT[2][WA_MAX];
+} wino;
+static const wino WINO3 = {
+    .BT = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}},
+    .G = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}},
+    .AT = {{1, 1, 1, 0}, {0, 1, -1, -1}},
+};
+static const wino WINO5 = {
+    .BT = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+           {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}},
+    .G = {{1.0f / 4, 0, 0, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6},
+          {-1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6},
+          {1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3}, {1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3},
+          {0, 0, 0, 0, 1}},
+    .AT = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 1}},
+};
+
+/* Winograd rows: a stride-1 conv whose kernel has 3 or 5 rows, not
+ * dilated along them, with enough channels that the transforms and the
+ * tiles' shorter loops cost less than the FMAs saved: 3 rows, 24 or more
+ * on each side (16 and 16: 10% slower; 32 and 32: 7% faster; 64: 29%);
+ * 5 rows, 16 or more (LeNet's 20 and 50: the forward pass 21% faster, dx
+ * 13%).  α, or 0. */
 static int wh_ok(const wide *s)
 {
-    return s->SH == 1 && s->SW == 1 && s->KH == 3 && s->DH == 1 && s->Cin >= 24 && s->Cout >= 24;
+    if (s->SH != 1 || s->SW != 1 || s->DH != 1 || (s->KH != 3 && s->KH != 5))
+        return 0;
+    const int need = s->KH == 3 ? 24 : 16;
+    return s->Cin >= need && s->Cout >= need ? s->KH + 1 : 0;
+}
+
+static const wino *wh_table(const wide *s)
+{
+    return s->wh == 4 ? &WINO3 : &WINO5;
 }
 
 /* Images per chunk (≤ n when n > 0), the mode, and the sizes that follow.
@@ -182,11 +222,11 @@ static void wide_chunk(wide *s, int n, int dw)
     s->VPR = (s->OW + 15) / 16;
     const size_t wide_pos = (size_t)s->Q * s->R, row_pos = (size_t)s->OH * s->VPR * 16;
     s->rows = (row_pos < wide_pos && (!dw || s->R == 16 * s->VPR)) || s->SH > 1 || s->SW > 1;    /* strided: row mode only */
-    s->wh = !dw && wh_ok(s);
+    s->wh = dw ? 0 : wh_ok(s);
     const size_t pos = s->rows ? row_pos : wide_pos;
-    /* Winograd rows hold twice the input rows and twice the outputs besides */
+    /* Winograd rows hold α/2 times the input rows and the outputs besides */
     const size_t per = (wide_pos > pos ? wide_pos : pos) * (size_t)(s->Cin + (dw ? s->Cout + DCO : s->CoutP)) *
-                       (s->wh ? 3 : 1);
+                       (s->wh ? (size_t)(s->wh + 2) / 2 : 1);
     int m = per >= CHUNK_BUDGET ? 1 : (int)(CHUNK_BUDGET / per);
     if (n > 0 && m > n)
         m = n;
@@ -205,22 +245,20 @@ static ptrdiff_t vbase(const wide *s, size_t v)
     return (ptrdiff_t)(((v / per) * s->Q + (size_t)s->SH * (r / s->VPR)) * s->R + 16 * (r % s->VPR));
 }
 
-/* Winograd rows, F(2, 3) along the kernel's rows (Lavin and Gray, "Fast
+/* Winograd rows, F(2, r) along the kernel's rows (Lavin and Gray, "Fast
  * algorithms for convolutional neural networks", 2016, in one dimension).
- * Output rows 2p and 2p + 1 read input rows 2p … 2p + 3 (d0 … d3) through
- * kernel rows w0, w1, w2; with
- *   V_0 = d0 − d2,  V_1 = d1 + d2,  V_2 = d2 − d1,  V_3 = d1 − d3  (rows, wh_in)
- *   U_0 = w0,  U_1 = (w0 + w1 + w2)/2,  U_2 = (w0 − w1 + w2)/2,  U_3 = w2
- *   M_ξ = the conv of V_ξ with U_ξ, a 1-row kernel (the tiles, as ever)
- * the rows are  y_2p = M_0 + M_1 + M_2,  y_2p+1 = M_1 − M_2 − M_3  (wh_out).
- * 4·KW FMAs for two rows instead of 6·KW: a third fewer.  The transforms
- * add and subtract whole rows (a few vector adds per 12·Cout FMAs), and
- * the only inexact coefficient is the halving, so the sums round as a
- * direct conv's do.  The V_ξ rows of a chunk lie on their own grid, P =
- * ⌈OH/2⌉ rows an image of R floats (wh_sides); M_ξ as the tiles' output
- * buffer.  An odd OH computes one row more and drops it. */
-enum { WA = 4 };                /* transformed rows per pair of output rows */
-
+ * Output rows 2p and 2p + 1 read input rows 2p … 2p + α − 1 (d_t) through
+ * kernel rows w_0 … w_r−1.  With the transformed rows V_ξ (wh_in_row) and
+ * kernel rows U_ξ (the packing in direct_conv), M_ξ = the conv of V_ξ with
+ * U_ξ, a 1-row kernel (the tiles, as ever), and the two output rows are
+ * sums of the M_ξ (wh_out_row).  For r = 3:
+ *   V = (d0 − d2, d1 + d2, d2 − d1, d1 − d3),  U = (w0, (w0+w1+w2)/2, (w0−w1+w2)/2, w2)
+ *   y_2p = M_0 + M_1 + M_2,  y_2p+1 = M_1 − M_2 − M_3,
+ * 4·KW FMAs for two rows instead of 6·KW, a third fewer; r = 5: 6·KW
+ * instead of 10·KW.  The transforms add whole rows, a few vector ops per
+ * α·KW·C FMAs.  The V_ξ rows of a chunk lie on their own grid, P = ⌈OH/2⌉
+ * rows an image of R floats (wh_sides); M_ξ as the tiles' output buffer.
+ * An odd OH computes one row more and drops it. */
 /* The 1-row conv of the V_ξ grid: s's sides, P rows an image. */
 static void wh_sides(const wide *s, wide *v)
 {
@@ -240,13 +278,13 @@ static size_t side_area(const wide *t)
         return (size_t)t->Cin * t->CS + (size_t)t->CoutP * t->PC;
     wide v;
     wh_sides(t, &v);
-    return (size_t)t->Cin * t->CS + WA * ((size_t)v.Cin * v.CS + (size_t)v.CoutP * v.PC);
+    return (size_t)t->Cin * t->CS + (size_t)t->wh * ((size_t)v.Cin * v.CS + (size_t)v.CoutP * v.PC);
 }
 
 /* Floats of one group's packed weights. */
 static size_t side_wpg(const wide *t)
 {
-    return (size_t)t->CoutP * t->Cin * (t->wh ? (size_t)WA * t->KW : (size_t)t->KH * t->KW);
+    return (size_t)t->CoutP * t->Cin * (t->wh ? (size_t)t->wh * t->KW : (size_t)t->KH * t->KW);
 }
 
 static void wide_set(wide *s, int Cin, int Cout, int H, int W, int pt, int pl, int pb, int pr,
@@ -485,37 +523,47 @@ static float sum_row(const float *v, size_t n)
 }
 
 /* One row of each V_ξ (vs floats apart), n floats, from the input rows
- * d, d + R, d + 2R, d + 3R (see wh_sides). */
+ * d + t·R, t < α (see wh_sides). */
 __attribute__((target("avx512f")))
-static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n)
+static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n, const wino *w,
+                      int a)
 {
     for (size_t i = 0; i < n; i += 16) {
         const __mmask16 k = n - i < 16 ? (__mmask16)((1u << (n - i)) - 1) : (__mmask16)0xFFFF;
-        const __m512 d0 = _mm512_maskz_loadu_ps(k, d + i), d1 = _mm512_maskz_loadu_ps(k, d + R + i),
-                     d2 = _mm512_maskz_loadu_ps(k, d + 2 * R + i), d3 = _mm512_maskz_loadu_ps(k, d + 3 * R + i);
-        _mm512_mask_storeu_ps(v + i, k, _mm512_sub_ps(d0, d2));
-        _mm512_mask_storeu_ps(v + vs + i, k, _mm512_add_ps(d1, d2));
-        _mm512_mask_storeu_ps(v + 2 * vs + i, k, _mm512_sub_ps(d2, d1));
-        _mm512_mask_storeu_ps(v + 3 * vs + i, k, _mm512_sub_ps(d1, d3));
+        __m512 dt[WA_MAX];
+        for (int t = 0; t < a; t++)
+            dt[t] = _mm512_maskz_loadu_ps(k, d + t * R + i);
+        for (int x = 0; x < a; x++) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int t = 0; t < a; t++)
+                if (w->BT[x][t] != 0.0f)
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(w->BT[x][t]), dt[t], acc);
+            _mm512_mask_storeu_ps(v + x * vs + i, k, acc);
+        }
     }
 }
 
-/* Output rows y0 and y1 (NULL: dropped), n floats, from M_0 … M_3 (ms
+/* Output rows y0 and y1 (NULL: dropped), n floats, from M_0 … M_α−1 (ms
  * floats apart, see wh_sides): y = row + b (add = 0) or y += row. */
 __attribute__((target("avx512f")))
 static void wh_out_row(float *restrict y0, float *restrict y1, const float *restrict m, size_t ms, int n, float b,
-                       int add)
+                       int add, const wino *w, int a)
 {
     const __m512 bv = _mm512_set1_ps(b);
     for (int i = 0; i < n; i += 16) {
         const __mmask16 k = n - i < 16 ? (__mmask16)((1u << (n - i)) - 1) : (__mmask16)0xFFFF;
-        const __m512 m0 = _mm512_maskz_loadu_ps(k, m + i), m1 = _mm512_maskz_loadu_ps(k, m + ms + i),
-                     m2 = _mm512_maskz_loadu_ps(k, m + 2 * ms + i), m3 = _mm512_maskz_loadu_ps(k, m + 3 * ms + i);
-        const __m512 a = _mm512_add_ps(_mm512_add_ps(m0, m1), m2), c = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-        _mm512_mask_storeu_ps(y0 + i, k, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(k, y0 + i), a) : _mm512_add_ps(a, bv));
+        __m512 r0 = _mm512_setzero_ps(), r1 = _mm512_setzero_ps();
+        for (int x = 0; x < a; x++) {
+            const __m512 mx = _mm512_maskz_loadu_ps(k, m + x * ms + i);
+            if (w->AT[0][x] != 0.0f)
+                r0 = _mm512_fmadd_ps(_mm512_set1_ps(w->AT[0][x]), mx, r0);
+            if (w->AT[1][x] != 0.0f)
+                r1 = _mm512_fmadd_ps(_mm512_set1_ps(w->AT[1][x]), mx, r1);
+        }
+        _mm512_mask_storeu_ps(y0 + i, k, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(k, y0 + i), r0) : _mm512_add_ps(r0, bv));
         if (y1)
             _mm512_mask_storeu_ps(y1 + i, k,
-                                  add ? _mm512_add_ps(_mm512_maskz_loadu_ps(k, y1 + i), c) : _mm512_add_ps(c, bv));
+                                  add ? _mm512_add_ps(_mm512_maskz_loadu_ps(k, y1 + i), r1) : _mm512_add_ps(r1, bv));
     }
 }
 
@@ -523,15 +571,16 @@ static void wh_out_row(float *restrict y0, float *restrict y1, const float *rest
 
 static int cpu_has_avx512(void) { return 0; }
 
-static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n)
+static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n, const wino *w,
+                      int a)
 {
-    (void)v, (void)vs, (void)d, (void)R, (void)n;
+    (void)v, (void)vs, (void)d, (void)R, (void)n, (void)w, (void)a;
 }
 
 static void wh_out_row(float *restrict y0, float *restrict y1, const float *restrict m, size_t ms, int n, float b,
-                       int add)
+                       int add, const wino *w, int a)
 {
-    (void)y0, (void)y1, (void)m, (void)ms, (void)n, (void)b, (void)add;
+    (void)y0, (void)y1, (void)m, (void)ms, (void)n, (void)b, (void)add, (void)w, (void)a;
 }
 
 static float sum_row(const float *v, size_t n) { (void)v, (void)n; return 0.0f; }
@@ -789,21 +838,22 @@ static void conv_chunk(float *dst, size_t dst_img, int add, const float *src, si
         wide v;
         wh_sides(t, &v);
         const size_t P = (size_t)v.OH, R = (size_t)t->R, vs = (size_t)v.Cin * v.CS, ms = (size_t)v.CoutP * v.PC;
-        float *V = out, *M = V + WA * vs;
+        float *V = out, *M = V + (size_t)t->wh * vs;
+        const wino *wt = wh_table(t);
         size_t c0, c1, u0, u1;
         share(shared, (size_t)t->Cin, &c0, &c1);
         for (size_t c = c0; c < c1; c++) {
             for (int j = 0; j < t->m; j++)
                 for (size_t p = 0; p < P; p++)
                     wh_in_row(V + c * v.CS + ((size_t)j * P + p) * R, vs, in + c * t->CS + ((size_t)j * t->Q + 2 * p) * R,
-                              R, R);
-            for (int x = 0; x < WA; x++)              /* past the rows: zeros, as the tiles read on */
+                              R, R, wt, t->wh);
+            for (int x = 0; x < t->wh; x++)           /* past the rows: zeros, as the tiles read on */
                 zero_floats(V + x * vs + c * v.CS + (size_t)t->m * P * R, v.CS - (size_t)t->m * P * R);
         }
         if (shared) {
 #pragma omp barrier
         }
-        for (int x = 0; x < WA; x++)
+        for (int x = 0; x < t->wh; x++)
             run_tiles(M + x * ms, V + x * vs, wp + (size_t)x * v.CoutP * v.Cin * v.KW, off, &v, NULL, 0, NULL, 0,
                       shared);
         if (shared) {
@@ -816,7 +866,7 @@ static void conv_chunk(float *dst, size_t dst_img, int add, const float *src, si
             float *d = dst + (i0 + j) * dst_img + (size_t)(gi * t->Cout + o) * out_plane;
             for (size_t p = 0; p < P; p++)
                 wh_out_row(d + 2 * p * t->OW, 2 * p + 1 < (size_t)t->OH ? d + (2 * p + 1) * t->OW : NULL,
-                           M + (size_t)o * v.PC + at(&v, j, (int)p), ms, t->OW, bo, add);
+                           M + (size_t)o * v.PC + at(&v, j, (int)p), ms, t->OW, bo, add, wt, t->wh);
         }
         return;                                        /* (barriers: as below) */
     }
@@ -871,18 +921,16 @@ static void direct_conv(float *dst, size_t dst_img, int add, const float *src, s
         wide v;
         wh_sides(s, &v);
         offsets(off, &v);
+        const wino *wt = wh_table(s);
         const size_t wpv = (size_t)s->CoutP * s->Cin * s->KW;
         for (int gi = 0; gi < G; gi++)
-            for (int x = 0; x < WA; x++)
+            for (int x = 0; x < s->wh; x++)
                 for (int o = 0; o < s->CoutP; o++)
                     for (int i = 0; i < s->Cin; i++)
                         for (int kw = 0; kw < s->KW; kw++) {
                             float u = 0.0f;
-                            if (o < s->Cout) {
-                                const float w0 = WEIGHT(gi, o, i, kw), w1 = WEIGHT(gi, o, i, s->KW + kw),
-                                            w2 = WEIGHT(gi, o, i, 2 * s->KW + kw);
-                                u = x == 0 ? w0 : x == 1 ? (w0 + w1 + w2) * 0.5f : x == 2 ? (w0 - w1 + w2) * 0.5f : w2;
-                            }
+                            for (int kh = 0; o < s->Cout && kh < s->KH; kh++)
+                                u += wt->G[x][kh] * WEIGHT(gi, o, i, kh * s->KW + kw);
                             wp[(size_t)gi * wpg + x * wpv + packed_at(&v, o, i, kw)] = u;
                         }
     } else {

@@ -8,8 +8,9 @@
  *           (conv_direct.c), CPUs with AVX-512F.  Stride-1 convs: the
  *           forward pass, dx (dy convolved with the flipped kernel) and
  *           dW (dot products of dy with shifted x), the first two with
- *           Winograd's F(2, 3) along the rows for 3-row kernels of 24
- *           channels or more; strided convs: the forward pass.
+ *           Winograd's F(2, 3) or F(2, 5) along the rows for 3-row
+ *           kernels of 24 channels or more and 5-row kernels of 16;
+ *           strided convs: the forward pass.
  *
  * The public functions take the direct path whenever it applies.
  */

@@ -351,12 +351,16 @@ static void test_paths(void **s)
     check_paths("5x5 p2, Cout 50", 7, GEOM(20, 14, 14, 50, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1), 42);
     check_paths("5x5 p2, C 1", 4, GEOM(1, 28, 28, 20, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1), 43);
     check_paths("3x3 p1, 8x8, Cout 13", 5, GEOM(9, 8, 8, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 44);
-    /* Winograd rows (24 channels or more a side): wide 8×8, odd 15×13 rows, padding past the
-     * kernel, groups 2, dilated columns */
+    /* Winograd rows F(2, 3) (3-row kernels, 24 channels or more a side): wide 8×8, odd 15×13
+     * rows, padding past the kernel, groups 2, dilated columns.  (The 50-channel 5×5 above runs
+     * F(2, 5), whose forward pass, about 6e-7 from the reference, is the closest to 1e-6 here.) */
     check_paths("Winograd rows 8x8", 5, GEOM(64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1), 60);
     check_paths("Winograd rows 15x13 3x5", 3, GEOM(24, 15, 13, 32, 3, 5, 1, 1, 1, 2, 1, 2, 1, 1, 1), 61);
     check_paths("Winograd rows pad 3", 2, GEOM(24, 7, 9, 24, 3, 3, 1, 1, 3, 3, 3, 3, 1, 1, 1), 62);
     check_paths("Winograd rows groups 2, column dilation 2", 3, GEOM(48, 11, 20, 56, 3, 3, 1, 1, 1, 2, 1, 2, 1, 2, 2), 63);
+    /* F(2, 5) (5-row kernels, 16 channels or more a side): odd rows; no padding, a 5×3 kernel */
+    check_paths("Winograd rows 5x5 odd", 3, GEOM(16, 9, 11, 24, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1), 64);
+    check_paths("Winograd rows 5x3 valid", 2, GEOM(20, 12, 17, 16, 5, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1), 65);
     check_paths("asym pad 4x2", 3, GEOM(6, 11, 9, 10, 4, 2, 1, 1, 1, 0, 2, 1, 1, 1, 1), 45);
     check_paths("dilation 2, no pad", 2, GEOM(8, 13, 12, 8, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2, 1), 46);
     check_paths("dilation 2x3, pad 3", 2, GEOM(8, 10, 11, 12, 3, 3, 1, 1, 3, 3, 3, 3, 2, 3, 1), 47);
