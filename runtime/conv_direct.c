@@ -523,18 +523,22 @@ static float sum_row(const float *v, size_t n)
 }
 
 /* One row of each V_ξ (vs floats apart), n floats, from the input rows
- * d + t·R, t < α (see wh_sides). */
-__attribute__((target("avx512f")))
-static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n, const wino *w,
-                      int a)
+ * d + t·R, t < α (see wh_sides).  Inlined with the table and α constant,
+ * so that the zero coefficients fold away. */
+__attribute__((target("avx512f"), always_inline))
+static inline void wh_in_row_n(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n,
+                               const wino *w, const int a)
 {
     for (size_t i = 0; i < n; i += 16) {
         const __mmask16 k = n - i < 16 ? (__mmask16)((1u << (n - i)) - 1) : (__mmask16)0xFFFF;
         __m512 dt[WA_MAX];
+#pragma GCC unroll 6
         for (int t = 0; t < a; t++)
             dt[t] = _mm512_maskz_loadu_ps(k, d + t * R + i);
+#pragma GCC unroll 6
         for (int x = 0; x < a; x++) {
             __m512 acc = _mm512_setzero_ps();
+#pragma GCC unroll 6
             for (int t = 0; t < a; t++)
                 if (w->BT[x][t] != 0.0f)
                     acc = _mm512_fmadd_ps(_mm512_set1_ps(w->BT[x][t]), dt[t], acc);
@@ -543,16 +547,29 @@ static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, siz
     }
 }
 
-/* Output rows y0 and y1 (NULL: dropped), n floats, from M_0 … M_α−1 (ms
- * floats apart, see wh_sides): y = row + b (add = 0) or y += row. */
 __attribute__((target("avx512f")))
-static void wh_out_row(float *restrict y0, float *restrict y1, const float *restrict m, size_t ms, int n, float b,
-                       int add, const wino *w, int a)
+static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n, const wino *w,
+                      int a)
+{
+    if (a == 4)
+        wh_in_row_n(v, vs, d, R, n, &WINO3, 4);
+    else
+        wh_in_row_n(v, vs, d, R, n, &WINO5, 6);
+    (void)w;
+}
+
+/* Output rows y0 and y1 (NULL: dropped), n floats, from M_0 … M_α−1 (ms
+ * floats apart, see wh_sides): y = row + b (add = 0) or y += row.
+ * Inlined with the table and α constant. */
+__attribute__((target("avx512f"), always_inline))
+static inline void wh_out_row_n(float *restrict y0, float *restrict y1, const float *restrict m, size_t ms, int n,
+                                float b, int add, const wino *w, const int a)
 {
     const __m512 bv = _mm512_set1_ps(b);
     for (int i = 0; i < n; i += 16) {
         const __mmask16 k = n - i < 16 ? (__mmask16)((1u << (n - i)) - 1) : (__mmask16)0xFFFF;
         __m512 r0 = _mm512_setzero_ps(), r1 = _mm512_setzero_ps();
+#pragma GCC unroll 6
         for (int x = 0; x < a; x++) {
             const __m512 mx = _mm512_maskz_loadu_ps(k, m + x * ms + i);
             if (w->AT[0][x] != 0.0f)
@@ -565,6 +582,17 @@ static void wh_out_row(float *restrict y0, float *restrict y1, const float *rest
             _mm512_mask_storeu_ps(y1 + i, k,
                                   add ? _mm512_add_ps(_mm512_maskz_loadu_ps(k, y1 + i), r1) : _mm512_add_ps(r1, bv));
     }
+}
+
+__attribute__((target("avx512f")))
+static void wh_out_row(float *restrict y0, float *restrict y1, const float *restrict m, size_t ms, int n, float b,
+                       int add, const wino *w, int a)
+{
+    if (a == 4)
+        wh_out_row_n(y0, y1, m, ms, n, b, add, &WINO3, 4);
+    else
+        wh_out_row_n(y0, y1, m, ms, n, b, add, &WINO5, 6);
+    (void)w;
 }
 
 #else
