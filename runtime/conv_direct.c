@@ -57,10 +57,11 @@
  * the conv's channels and taps (3×3 convs of 32 or 64 channels: 7 × 3;
  * 5×5 convs of 20 or 50 channels: 5 × 5).
  *
- * Winograd rows (forward pass and dx of stride-1 convs with 3-row kernels
- * and 24 channels or more a side, or 5-row kernels and 16): F(2, 3) or
- * F(2, 5) along the rows, a third or two fifths fewer FMAs; the tiles are
- * the same, over transformed rows (wh_sides).
+ * Winograd rows (stride-1 convs with 3-row kernels and 24 channels or
+ * more a side, or 5-row kernels and 16): the forward pass and dx by F(2, 3)
+ * or F(2, 5) along the rows, dW by F(3, 2) or F(5, 2); a third or two
+ * fifths fewer FMAs.  The tiles are the same, over transformed rows
+ * (wh_sides, wh_dw).
  *
  * Strided convs (forward only): each padded input row is laid as its SW
  * column phases, (p mod SW)·RP + p / SW for padded column p, so that the
@@ -211,6 +212,24 @@ static const wino *wh_table(const wide *s)
 {
     return s->wh == 4 ? &WINO3 : &WINO5;
 }
+
+/* dW by Winograd rows, F(r, 2): for a pair of dy rows e_0, e_1 and the x
+ * rows d_0 … d_r (the same BT as above), the r kernel rows' sums
+ * Σ_i e_i·d_k+i = Σ_ξ DAT[k][ξ]·(Σ_i DG[ξ][i]·e_i)·(BT·d)_ξ: α products
+ * a column for r rows instead of 2r (wh_dw). */
+typedef struct {
+    float G[WA_MAX][2], AT[5][WA_MAX];
+} wino_dw;
+static const wino_dw WINO3_DW = {
+    .G = {{1, 0}, {0.5f, 0.5f}, {0.5f, -0.5f}, {0, -1}},
+    .AT = {{1, 1, 1, 0}, {0, 1, -1, 0}, {0, 1, 1, 1}},
+};
+static const wino_dw WINO5_DW = {
+    .G = {{1.0f / 4, 0}, {-1.0f / 6, -1.0f / 6}, {-1.0f / 6, 1.0f / 6}, {1.0f / 24, 1.0f / 12},
+          {1.0f / 24, -1.0f / 12}, {0, 1}},
+    .AT = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 0},
+           {0, 1, 1, 16, 16, 1}},
+};
 
 /* Images per chunk (≤ n when n > 0), the mode, and the sizes that follow.
  * Row mode when it computes fewer positions per image: OH·⌈OW/16⌉·16
@@ -595,9 +614,31 @@ static void wh_out_row(float *restrict y0, float *restrict y1, const float *rest
     (void)w;
 }
 
+/* One row of each D_ξ (ds floats apart), n floats, from the dy rows e
+ * and e + R (wh_dw). */
+__attribute__((target("avx512f")))
+static void wh_dy_row(float *restrict dd, size_t ds, const float *restrict e, size_t R, size_t n, const wino_dw *w,
+                      int a)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i < 16 ? (__mmask16)((1u << (n - i)) - 1) : (__mmask16)0xFFFF;
+        const __m512 e0 = _mm512_maskz_loadu_ps(k, e + i), e1 = _mm512_maskz_loadu_ps(k, e + R + i);
+        for (int x = 0; x < a; x++)
+            _mm512_mask_storeu_ps(dd + x * ds + i, k,
+                                  _mm512_fmadd_ps(_mm512_set1_ps(w->G[x][1]), e1,
+                                                  _mm512_mul_ps(_mm512_set1_ps(w->G[x][0]), e0)));
+    }
+}
+
 #else
 
 static int cpu_has_avx512(void) { return 0; }
+
+static void wh_dy_row(float *restrict dd, size_t ds, const float *restrict e, size_t R, size_t n, const wino_dw *w,
+                      int a)
+{
+    (void)dd, (void)ds, (void)e, (void)R, (void)n, (void)w, (void)a;
+}
 
 static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n, const wino *w,
                       int a)
@@ -683,6 +724,49 @@ int cnnrt_direct_dw_ok(const cnnrt_conv_geom *g)
     return direct_ok(g) && g->KH * g->KW >= 6;
 }
 
+/* dW by Winograd rows (wh_dw): a stride-1 conv with 3 or 5 kernel rows,
+ * as wh_ok, whose dy row past an odd OH is a zero row of its own image.
+ * Fills s (x's and dy's chunk, wide mode) and v (the pair grid, P =
+ * ⌈OH/2⌉ rows an image, a 1-row kernel); 0 when it does not apply. */
+static int wh_dw_sides(const cnnrt_conv_geom *g, wide *s, wide *v)
+{
+    wide_forward(g, s);
+    wide_chunk(s, 0, 0);
+    if (!s->wh || (s->OH % 2 == 1 && s->Q == s->OH))
+        return 0;
+    const int a = s->wh;
+    s->rows = 0;
+    /* chunks of the plain dW's images (the transforms take α/2 times the
+     * rows again: past L2, but a third as many chunks ran 5–15% slower on
+     * two threads, with three barriers each) */
+    const size_t per = (size_t)s->Q * s->R * (size_t)(s->Cin + s->Cout + DCO);
+    wide_sizes(s, per >= CHUNK_BUDGET ? 1 : (int)(CHUNK_BUDGET / per));   /* (wh: x's rows reach the last pair's) */
+    s->wh = 0;
+    *v = *s;
+    v->Q = v->OH = (s->OH + 1) / 2;
+    v->KH = 1, v->DH = 1, v->PT = v->PBot = 0;
+    wide_sizes(v, s->m);
+    v->wh = a;
+    return 1;
+}
+
+/* Where wh_dw's sums T_ξ start in its scratch (after the chunk's rows,
+ * their transforms, with dy's channels rounded up to a tile's, and the
+ * tiles' partial sums). */
+static size_t wh_dw_tpos(const wide *s, const wide *v)
+{
+    const size_t a = (size_t)v->wh;
+    return (size_t)s->Cin * s->CS + (size_t)s->Cout * s->PC +
+           a * ((size_t)v->Cin * v->CS + (size_t)(v->Cout + DCO) * v->PC) + (size_t)v->Cin * 2 * DCO * DK * 16;
+}
+
+/* Floats of scratch for wh_dw with chunks of s->m images and any tile shape. */
+static size_t wh_dw_floats(const cnnrt_conv_geom *g, const wide *s, const wide *v)
+{
+    const size_t a = (size_t)v->wh;
+    return wh_dw_tpos(s, v) + a * (size_t)g->Cout * v->Cin * v->KW + 16;
+}
+
 size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
 {
     const size_t KK = (size_t)g->KH * g->KW;
@@ -699,6 +783,8 @@ size_t cnnrt_direct_scratch_floats(const cnnrt_conv_geom *g)
         if (sw > s)
             s = sw;
     }
+    if (wh_dw_sides(g, &w, &d) && wh_dw_floats(g, &w, &d) > s)
+        s = wh_dw_floats(g, &w, &d);
     if (wide_dx(g, &d)) {
         wide_chunk(&d, 0, 0);
         const size_t sd = side_area(&d) + (size_t)g->groups * side_wpg(&d);
@@ -1029,10 +1115,119 @@ void cnnrt_direct_dw(float *dw, float *db, const float *dy, const float *x, floa
     cnnrt_direct_dw_shape(dw, db, dy, x, scratch, n, g, -1);
 }
 
+/* dW by Winograd rows (wh_dw_sides): per chunk, x's rows and dy's are
+ * laid as for the plain dW (wide mode) and transformed onto the pair grid,
+ * X_ξ = BT·(x rows 2p …) (wh_in_row) and D_ξ = DG·(dy rows 2p, 2p + 1)
+ * (wh_dy_row); the dW tiles sum T_ξ[co][c][kw] = Σ_p D_ξ[co][p]·X_ξ[c][p +
+ * kw·DW] over every chunk, and then dW[co][c][k][kw] += Σ_ξ DAT[k][ξ]·
+ * T_ξ[co][c][kw].  The threads share as the plain dW does. */
+static void wh_dw(float *dw, float *db, const float *dy, const float *x, float *scratch, int n,
+                  const cnnrt_conv_geom *g, const wide *s0, const wide *v0)
+{
+    const int G = g->groups, Cg = s0->Cin, Cog = s0->Cout, KW = s0->KW, KH = s0->KH, KK = KH * KW, a = v0->wh;
+    const int mc = s0->m < n ? s0->m : n;
+    const wino *bt = a == 4 ? &WINO3 : &WINO5;
+    const wino_dw *wd = a == 4 ? &WINO3_DW : &WINO5_DW;
+    const int shape = dw_shape(Cog, KW), dco = DW_SHAPES[shape][0], dk = DW_SHAPES[shape][1];
+    const int nkc = (KW + dk - 1) / dk, CogP = (Cog + dco - 1) / dco * dco;   /* D_ξ rows past Cog: zeros */
+    int off[MAX_KK + DK];
+    offsets(off, v0);
+    for (int k = KW; k < KW + dk; k++)
+        off[k] = 0;                              /* taps past KW: computed, not kept */
+    const size_t xs = (size_t)g->C * g->H * g->W, ys = (size_t)g->Cout * g->OH * g->OW, R = (size_t)s0->R;
+    const size_t tn = (size_t)a * g->Cout * Cg * KW;
+    float *T = aligned(scratch) + wh_dw_tpos(s0, v0);
+#pragma omp parallel if (par_worth(s0, n))
+    {
+        size_t u0, u1, z0, z1;                     /* this thread's (input channel, tap block) pairs */
+        par_share((size_t)Cg * nkc, 1, &u0, &u1);
+        par_share(tn, 16, &z0, &z1);
+        memset(T + z0, 0, sizeof(float) * (z1 - z0));
+        for (int i0 = 0; i0 < n; i0 += mc) {
+            const int m = n - i0 < mc ? n - i0 : mc;
+            wide t = *s0, v = *v0;
+            t.wh = a;
+            wide_sizes(&t, m);
+            t.wh = 0;
+            wide_sizes(&v, m);
+            const size_t L = t.PC, Lp = v.PC, P = (size_t)v.OH, xsz = (size_t)Cg * v.CS, dsz = (size_t)CogP * Lp;
+            float *xin = aligned(scratch), *dyw = xin + (size_t)Cg * t.CS, *X = dyw + (size_t)Cog * L;
+            float *D = X + a * xsz, *acc = D + a * dsz;
+            for (int gi = 0; gi < G; gi++) {
+#pragma omp barrier
+                fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &t, 1);
+                size_t c0, c1, e0, e1;
+                par_share((size_t)Cog, 1, &c0, &c1);
+                lay_rows(dyw + c0 * L, L, (int)(c1 - c0), dy + i0 * ys + ((size_t)gi * Cog + c0) * t.OH * t.OW, ys,
+                         (size_t)t.OH * t.OW, t.OH, t.OW, 0, 0, t.Q, t.R, m, 1, 0);
+                if (db)                             /* db += Σ dy: the laid rows, zeros and all */
+                    for (size_t co = c0; co < c1; co++)
+                        db[(size_t)gi * Cog + co] += sum_row(dyw + co * L, L);
+#pragma omp barrier
+                par_share((size_t)Cg, 1, &e0, &e1);   /* the transforms, past the grid zeros */
+                for (size_t c = e0; c < e1; c++) {
+                    for (int j = 0; j < m; j++)
+                        for (size_t p = 0; p < P; p++)
+                            wh_in_row(X + c * v.CS + ((size_t)j * P + p) * R, xsz,
+                                      xin + c * t.CS + ((size_t)j * t.Q + 2 * p) * R, R, R, bt, a);
+                    for (int k = 0; k < a; k++)
+                        zero_floats(X + k * xsz + c * v.CS + (size_t)m * P * R, v.CS - (size_t)m * P * R);
+                }
+                for (size_t co = c0; co < c1; co++) {
+                    for (int j = 0; j < m; j++)
+                        for (size_t p = 0; p < P; p++)
+                            wh_dy_row(D + co * Lp + ((size_t)j * P + p) * R, dsz, dyw + co * L + ((size_t)j * t.Q + 2 * p) * R,
+                                      R, R, wd, a);
+                    for (int k = 0; k < a; k++)
+                        zero_floats(D + k * dsz + co * Lp + (size_t)m * P * R, Lp - (size_t)m * P * R);
+                }
+                par_share((size_t)(CogP - Cog), 1, &e0, &e1);  /* the last block's channels past Cog */
+                for (size_t co = Cog + e0; co < Cog + e1; co++)
+                    for (int k = 0; k < a; k++)
+                        zero_floats(D + k * dsz + co * Lp, Lp);
+#pragma omp barrier
+                for (int k = 0; k < a; k++)
+                    for (int co = 0; co < Cog; co += dco) {
+                        const float *d = D + k * dsz + co * Lp;      /* (past Cog: zeros, computed, not kept) */
+                        for (size_t p0 = 0; p0 < Lp; p0 += DW_POS) {
+                            const size_t p1 = Lp - p0 < DW_POS ? Lp : p0 + DW_POS;
+                            for (size_t u = u0; u < u1; u++) {
+                                const int c = (int)(u / nkc), kc = (int)(u % nkc);
+                                float *tr = T + (((size_t)k * g->Cout + gi * Cog + co) * Cg + c) * KW + kc * dk;
+                                dw_tile(shape, acc + u * dco * dk * 16, d, Lp, X + k * xsz + c * v.CS, off + kc * dk, p0,
+                                        p1, Lp, 0, p0 == 0, p1 == Lp ? tr : NULL, (size_t)Cg * KW,
+                                        Cog - co < dco ? Cog - co : dco, KW - kc * dk < dk ? KW - kc * dk : dk);
+                            }
+                        }
+                    }
+            }
+        }
+#pragma omp barrier
+        size_t o0, o1;                              /* dW from the sums, this thread's output channels */
+        par_share((size_t)g->Cout, 1, &o0, &o1);
+        for (size_t o = o0; o < o1; o++)
+            for (int c = 0; c < Cg; c++)
+                for (int kh = 0; kh < KH; kh++)
+                    for (int kw = 0; kw < KW; kw++) {
+                        float sum = 0.0f;
+                        for (int k = 0; k < a; k++)
+                            sum += wd->AT[kh][k] * T[(((size_t)k * g->Cout + o) * Cg + c) * KW + kw];
+                        dw[(o * Cg + c) * KK + (size_t)kh * KW + kw] += sum;
+                    }
+    }
+}
+
 void cnnrt_direct_dw_shape(float *dw, float *db, const float *dy, const float *x, float *scratch, int n,
                            const cnnrt_conv_geom *g, int shape)
 {
     wide s;
+    if (shape < 0) {                                 /* the default: Winograd rows where they apply */
+        wide v;
+        if (wh_dw_sides(g, &s, &v)) {
+            wh_dw(dw, db, dy, x, scratch, n, g, &s, &v);
+            return;
+        }
+    }
     wide_forward(g, &s);
     wide_chunk(&s, n, 1);
     const int G = g->groups, KK = s.KH * s.KW, Cg = s.Cin, Cog = s.Cout, mc = s.m;

@@ -7,8 +7,8 @@
  *   direct  register-blocked AVX-512 loops over zero-padded "wide" planes
  *           (conv_direct.c), CPUs with AVX-512F.  Stride-1 convs: the
  *           forward pass, dx (dy convolved with the flipped kernel) and
- *           dW (dot products of dy with shifted x), the first two with
- *           Winograd's F(2, 3) or F(2, 5) along the rows for 3-row
+ *           dW (dot products of dy with shifted x), all three with
+ *           Winograd's minimal filtering along the rows for 3-row
  *           kernels of 24 channels or more and 5-row kernels of 16;
  *           strided convs: the forward pass.
  *
@@ -41,8 +41,9 @@ void cnnrt_direct_dw(float *dw, float *db, const float *dy, const float *x, floa
                      const cnnrt_conv_geom *g);
 
 /* The same with dW tile shape `shape` (0: 4 channels × 5 taps, 1: 6 × 3,
- * 2: 7 × 3, 3: 5 × 5; < 0: the one cnnrt_direct_dw picks), for tests and
- * benchmarks. */
+ * 2: 7 × 3, 3: 5 × 5), without Winograd rows; < 0: what cnnrt_direct_dw
+ * does (Winograd rows where they apply, else the shape it picks).  For
+ * tests and benchmarks. */
 void cnnrt_direct_dw_shape(float *dw, float *db, const float *dy, const float *x, float *scratch, int n,
                            const cnnrt_conv_geom *g, int shape);
 
