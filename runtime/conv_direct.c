@@ -198,8 +198,8 @@ static const wino WINO5 = {
  * dilated along them, with enough channels that the transforms and the
  * tiles' shorter loops cost less than the FMAs saved: 3 rows, 24 or more
  * on each side (16 and 16: 10% slower; 32 and 32: 7% faster; 64: 29%);
- * 5 rows, 16 or more (LeNet's 20 and 50: the forward pass 21% faster, dx
- * 13%).  α, or 0. */
+ * 5 rows, 16 or more (LeNet's 20 and 50: the forward pass 28% faster, dx
+ * 25%).  α, or 0. */
 static int wh_ok(const wide *s)
 {
     if (s->SH != 1 || s->SW != 1 || s->DH != 1 || (s->KH != 3 && s->KH != 5))
@@ -567,14 +567,12 @@ static inline void wh_in_row_n(float *restrict v, size_t vs, const float *restri
 }
 
 __attribute__((target("avx512f")))
-static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n, const wino *w,
-                      int a)
+static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n, int a)
 {
     if (a == 4)
         wh_in_row_n(v, vs, d, R, n, &WINO3, 4);
     else
         wh_in_row_n(v, vs, d, R, n, &WINO5, 6);
-    (void)w;
 }
 
 /* Output rows y0 and y1 (NULL: dropped), n floats, from M_0 … M_α−1 (ms
@@ -605,13 +603,12 @@ static inline void wh_out_row_n(float *restrict y0, float *restrict y1, const fl
 
 __attribute__((target("avx512f")))
 static void wh_out_row(float *restrict y0, float *restrict y1, const float *restrict m, size_t ms, int n, float b,
-                       int add, const wino *w, int a)
+                       int add, int a)
 {
     if (a == 4)
         wh_out_row_n(y0, y1, m, ms, n, b, add, &WINO3, 4);
     else
         wh_out_row_n(y0, y1, m, ms, n, b, add, &WINO5, 6);
-    (void)w;
 }
 
 /* One row of each D_ξ (ds floats apart), n floats, from the dy rows e
@@ -640,16 +637,15 @@ static void wh_dy_row(float *restrict dd, size_t ds, const float *restrict e, si
     (void)dd, (void)ds, (void)e, (void)R, (void)n, (void)w, (void)a;
 }
 
-static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n, const wino *w,
-                      int a)
+static void wh_in_row(float *restrict v, size_t vs, const float *restrict d, size_t R, size_t n, int a)
 {
-    (void)v, (void)vs, (void)d, (void)R, (void)n, (void)w, (void)a;
+    (void)v, (void)vs, (void)d, (void)R, (void)n, (void)a;
 }
 
 static void wh_out_row(float *restrict y0, float *restrict y1, const float *restrict m, size_t ms, int n, float b,
-                       int add, const wino *w, int a)
+                       int add, int a)
 {
-    (void)y0, (void)y1, (void)m, (void)ms, (void)n, (void)b, (void)add, (void)w, (void)a;
+    (void)y0, (void)y1, (void)m, (void)ms, (void)n, (void)b, (void)add, (void)a;
 }
 
 static float sum_row(const float *v, size_t n) { (void)v, (void)n; return 0.0f; }
@@ -953,14 +949,13 @@ static void conv_chunk(float *dst, size_t dst_img, int add, const float *src, si
         wh_sides(t, &v);
         const size_t P = (size_t)v.OH, R = (size_t)t->R, vs = (size_t)v.Cin * v.CS, ms = (size_t)v.CoutP * v.PC;
         float *V = out, *M = V + (size_t)t->wh * vs;
-        const wino *wt = wh_table(t);
         size_t c0, c1, u0, u1;
         share(shared, (size_t)t->Cin, &c0, &c1);
         for (size_t c = c0; c < c1; c++) {
             for (int j = 0; j < t->m; j++)
                 for (size_t p = 0; p < P; p++)
                     wh_in_row(V + c * v.CS + ((size_t)j * P + p) * R, vs, in + c * t->CS + ((size_t)j * t->Q + 2 * p) * R,
-                              R, R, wt, t->wh);
+                              R, R, t->wh);
             for (int x = 0; x < t->wh; x++)           /* past the rows: zeros, as the tiles read on */
                 zero_floats(V + x * vs + c * v.CS + (size_t)t->m * P * R, v.CS - (size_t)t->m * P * R);
         }
@@ -980,7 +975,7 @@ static void conv_chunk(float *dst, size_t dst_img, int add, const float *src, si
             float *d = dst + (i0 + j) * dst_img + (size_t)(gi * t->Cout + o) * out_plane;
             for (size_t p = 0; p < P; p++)
                 wh_out_row(d + 2 * p * t->OW, 2 * p + 1 < (size_t)t->OH ? d + (2 * p + 1) * t->OW : NULL,
-                           M + (size_t)o * v.PC + at(&v, j, (int)p), ms, t->OW, bo, add, wt, t->wh);
+                           M + (size_t)o * v.PC + at(&v, j, (int)p), ms, t->OW, bo, add, t->wh);
         }
         return;                                        /* (barriers: as below) */
     }
@@ -1126,7 +1121,6 @@ static void wh_dw(float *dw, float *db, const float *dy, const float *x, float *
 {
     const int G = g->groups, Cg = s0->Cin, Cog = s0->Cout, KW = s0->KW, KH = s0->KH, KK = KH * KW, a = v0->wh;
     const int mc = s0->m < n ? s0->m : n;
-    const wino *bt = a == 4 ? &WINO3 : &WINO5;
     const wino_dw *wd = a == 4 ? &WINO3_DW : &WINO5_DW;
     const int shape = dw_shape(Cog, KW), dco = DW_SHAPES[shape][0], dk = DW_SHAPES[shape][1];
     const int nkc = (KW + dk - 1) / dk, CogP = (Cog + dco - 1) / dco * dco;   /* D_ξ rows past Cog: zeros */
@@ -1169,7 +1163,7 @@ static void wh_dw(float *dw, float *db, const float *dy, const float *x, float *
                     for (int j = 0; j < m; j++)
                         for (size_t p = 0; p < P; p++)
                             wh_in_row(X + c * v.CS + ((size_t)j * P + p) * R, xsz,
-                                      xin + c * t.CS + ((size_t)j * t.Q + 2 * p) * R, R, R, bt, a);
+                                      xin + c * t.CS + ((size_t)j * t.Q + 2 * p) * R, R, R, a);
                     for (int k = 0; k < a; k++)
                         zero_floats(X + k * xsz + c * v.CS + (size_t)m * P * R, v.CS - (size_t)m * P * R);
                 }
