@@ -1228,6 +1228,7 @@ void cnnrt_direct_dw_shape(float *dw, float *db, const float *dy, const float *x
     if (shape < 0 || shape > 3)
         shape = dw_shape(Cog, KK);
     const int dco = DW_SHAPES[shape][0], dk = DW_SHAPES[shape][1], nkc = (KK + dk - 1) / dk;
+    const int CogP = (Cog + dco - 1) / dco * dco;   /* dy's rows past Cog: zeros, computed, not kept */
     int off[MAX_KK + DK];
     offsets(off, &s);
     for (int k = KK; k < KK + dk; k++)
@@ -1243,8 +1244,7 @@ void cnnrt_direct_dw_shape(float *dw, float *db, const float *dy, const float *x
             const size_t L = t.PC;
             /* x at dy's position p + (p / seg)·step: row mode runs on within an image */
             const size_t seg = t.rows ? (size_t)t.OH * t.VPR * 16 : L, step = t.rows ? (size_t)t.Q * t.R - seg : 0;
-            float *xin = aligned(scratch), *dyw = xin + (size_t)Cg * t.CS, *dyl = dyw + (size_t)Cog * L;
-            float *acc = dyl + (size_t)dco * L;
+            float *xin = aligned(scratch), *dyw = xin + (size_t)Cg * t.CS, *acc = dyw + (size_t)CogP * L;
             for (int gi = 0; gi < G; gi++) {
 #pragma omp barrier
                 fill_rows(xin, x + i0 * xs + (size_t)gi * Cg * g->H * g->W, xs, (size_t)g->H * g->W, &t, 1);
@@ -1257,15 +1257,12 @@ void cnnrt_direct_dw_shape(float *dw, float *db, const float *dy, const float *x
                 if (db)                             /* db += Σ dy: the laid rows, zeros and all */
                     for (size_t co = c0; co < c1; co++)
                         db[(size_t)gi * Cog + co] += sum_row(dyw + co * L, L);
+                par_share((size_t)(CogP - Cog), 1, &c0, &c1);
+                for (size_t co = Cog + c0; co < Cog + c1; co++)
+                    zero_floats(dyw + co * L, L);
 #pragma omp barrier
                 for (int co = 0; co < Cog; co += dco) {
-                    /* a last block past Cog repeats its first channel: computed, not kept */
-                    const float *d = co + dco <= Cog ? dyw + co * L : dyl;
-                    if (d == dyl) {
-#pragma omp single
-                        for (int j = 0; j < dco; j++)
-                            memcpy(dyl + j * L, dyw + (co + j < Cog ? co + j : co) * L, sizeof(float) * L);
-                    }
+                    const float *d = dyw + co * L;
                     /* blocks of positions: the block's dy (dco rows) stays in L1 for every c and tap;
                      * the last block adds its sums to dW */
                     for (size_t p0 = 0; p0 < L; p0 += DW_POS) {
