@@ -930,6 +930,27 @@ static int par_worth(const wide *s, int n)
     return (size_t)n * (size_t)s->OH * s->OW * (size_t)s->Cout * s->Cin * s->KH * s->KW >= PAR_MIN * 16;
 }
 
+/* One channel's rows on the pair grid of Winograd rows (wh_sides,
+ * wh_dw): for each of m images (Q rows of R floats in src) and pair p < P,
+ * the α transformed rows (ds floats apart) of src's rows 2p, 2p + 1, …:
+ * BT's (wh_in_row) or, for dy (dy = 1), DG's (wh_dy_row); then zeros up
+ * to len floats, as the tiles read on. */
+static void wh_grid(float *dst, size_t ds, size_t len, const float *src, int m, int Q, size_t P, size_t R, int a,
+                    int dy)
+{
+    for (int j = 0; j < m; j++)
+        for (size_t p = 0; p < P; p++) {
+            float *o = dst + ((size_t)j * P + p) * R;
+            const float *r = src + ((size_t)j * Q + 2 * p) * R;
+            if (dy)
+                wh_dy_row(o, ds, r, R, R, a == 4 ? &WINO3_DW : &WINO5_DW, a);
+            else
+                wh_in_row(o, ds, r, R, R, a);
+        }
+    for (int x = 0; x < a; x++)
+        zero_floats(dst + x * ds + (size_t)m * P * R, len - (size_t)m * P * R);
+}
+
 /* One chunk of one group (the sides s, its images from i0, packed weights
  * wp of the group): its input rows, then its tiles, then (wide mode) its
  * output planes; in row mode the tiles write dst themselves.  shared: the
@@ -951,14 +972,8 @@ static void conv_chunk(float *dst, size_t dst_img, int add, const float *src, si
         float *V = out, *M = V + (size_t)t->wh * vs;
         size_t c0, c1, u0, u1;
         share(shared, (size_t)t->Cin, &c0, &c1);
-        for (size_t c = c0; c < c1; c++) {
-            for (int j = 0; j < t->m; j++)
-                for (size_t p = 0; p < P; p++)
-                    wh_in_row(V + c * v.CS + ((size_t)j * P + p) * R, vs, in + c * t->CS + ((size_t)j * t->Q + 2 * p) * R,
-                              R, R, t->wh);
-            for (int x = 0; x < t->wh; x++)           /* past the rows: zeros, as the tiles read on */
-                zero_floats(V + x * vs + c * v.CS + (size_t)t->m * P * R, v.CS - (size_t)t->m * P * R);
-        }
+        for (size_t c = c0; c < c1; c++)
+            wh_grid(V + c * v.CS, vs, v.CS, in + c * t->CS, t->m, t->Q, P, R, t->wh, 0);
         if (shared) {
 #pragma omp barrier
         }
@@ -1158,23 +1173,11 @@ static void wh_dw(float *dw, float *db, const float *dy, const float *x, float *
                     for (size_t co = c0; co < c1; co++)
                         db[(size_t)gi * Cog + co] += sum_row(dyw + co * L, L);
 #pragma omp barrier
-                par_share((size_t)Cg, 1, &e0, &e1);   /* the transforms, past the grid zeros */
-                for (size_t c = e0; c < e1; c++) {
-                    for (int j = 0; j < m; j++)
-                        for (size_t p = 0; p < P; p++)
-                            wh_in_row(X + c * v.CS + ((size_t)j * P + p) * R, xsz,
-                                      xin + c * t.CS + ((size_t)j * t.Q + 2 * p) * R, R, R, a);
-                    for (int k = 0; k < a; k++)
-                        zero_floats(X + k * xsz + c * v.CS + (size_t)m * P * R, v.CS - (size_t)m * P * R);
-                }
-                for (size_t co = c0; co < c1; co++) {
-                    for (int j = 0; j < m; j++)
-                        for (size_t p = 0; p < P; p++)
-                            wh_dy_row(D + co * Lp + ((size_t)j * P + p) * R, dsz, dyw + co * L + ((size_t)j * t.Q + 2 * p) * R,
-                                      R, R, wd, a);
-                    for (int k = 0; k < a; k++)
-                        zero_floats(D + k * dsz + co * Lp + (size_t)m * P * R, Lp - (size_t)m * P * R);
-                }
+                par_share((size_t)Cg, 1, &e0, &e1);   /* the transforms */
+                for (size_t c = e0; c < e1; c++)
+                    wh_grid(X + c * v.CS, xsz, v.CS, xin + c * t.CS, m, t.Q, P, R, a, 0);
+                for (size_t co = c0; co < c1; co++)
+                    wh_grid(D + co * Lp, dsz, Lp, dyw + co * L, m, t.Q, P, R, a, 1);
                 par_share((size_t)(CogP - Cog), 1, &e0, &e1);  /* the last block's channels past Cog */
                 for (size_t co = Cog + e0; co < Cog + e1; co++)
                     for (int k = 0; k < a; k++)
