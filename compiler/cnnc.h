@@ -311,6 +311,7 @@ typedef struct ParamSpec {    /* one tensor a layer expects */
 int  weights_spec(Node *n, ParamSpec out[MAX_PARAM_TENSORS]);
 void weights_init_seeded(Graph *g, unsigned long long seed);   /* PyTorch's default init */
 int  weights_load_safetensors(Graph *g, const char *path);      /* error count */
+int  weights_check_finite(Graph *g, const char *origin);       /* error count: names the tensor */
 /* safetensors.c: a string from the __metadata__ of the file g's weights were
  * loaded from (e.g. "normalize"), or NULL */
 const char *weights_metadata(const Graph *g, const char *key);
@@ -335,7 +336,7 @@ typedef struct EmitOptions {
     long long max_baked_bytes;         /* larger weights go to a sidecar file */
     const char *weights_origin;        /* "seed 42" or the safetensors file name */
 } EmitOptions;
-int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);     /* error count */
+int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);  /* 0, 1 bad input, 2 output failure */
 /* The algorithm a conv layer's code uses, chosen by its shape (plan.c sizes
  * the layer's scratch by it): direct loops, im2col + GEMM, or Winograd
  * F(2x2,3x3) / F(4x4,3x3). */
@@ -349,14 +350,15 @@ struct cnnrt_net_desc;
 struct cnnrt_net_desc *train_desc_build(Graph *g);   /* NULL after an error */
 
 /* ===== emit_train.c, m4run.c ============================================== */
-int emit_train(Graph *g, const char *out_c, const char *source_name);   /* error count */
+int emit_train(Graph *g, const char *out_c, const char *source_name);   /* 0, 1 bad input, 2 output failure */
 const char *m4_template_dir(void);
-int m4_to_file(const char **files, int nfiles, const char *path);       /* atomic; 0 ok */
 int m4_run(const char *define, const char **files, int nfiles, int outfd); /* 0 ok */
+int m4_define_interface_hash(const char *globals);                 /* 0 ok */
+int m4_write_outputs(const char **const *files, const int *nfiles, const char **paths, int n);  /* 0 ok */
 
 /* ===== util.c ============================================================== */
 const char *fmt_group(long long v);          /* 1,234,567 */
 const char *fmt_si(long long v);             /* 1.23 G / 45.6 M / "" below 1e6 */
-int write_file_atomic(const char *path, const char *data, size_t len);
+int close_stdout(const char *prog);          /* 0, or -1 after saying why */
 
 #endif

@@ -14,6 +14,7 @@
  * dates, no absolute paths.
  */
 #include "cnnc.h"
+#include "cnnrt_file.h"   /* output files (runtime/outfile.c) */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -467,30 +468,6 @@ static int run_m4(const char **files, int nfiles, const char *weights_file, int 
     return m4_run(weights_file ? arena_printf("M4_WEIGHTS_FILE=%s", weights_file) : NULL, files, nfiles, outfd);
 }
 
-static char *tmp_beside(const char *path, int *fd) {
-    char *t = arena_printf("%s.tmp.XXXXXX", path);
-    *fd = mkstemp(t);
-    if (*fd < 0) return NULL;
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(*fd, 0666 & ~um);
-    return t;
-}
-
-static int write_all(int fd, const void *p, size_t n) {
-    const char *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void put_u64(unsigned char *p, unsigned long long v) {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
@@ -499,6 +476,8 @@ static void put_u64(unsigned char *p, unsigned long long v) {
 
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     int nerr = 0;
+    bool tmp_fail = false;    /* a temporary file could not be written */
+    bool out_fail = false;    /* an output file could not be written (already said) */
     Emitter e = { .g = g, .out_root = root(g->output), .hash = 1469598103934665603ULL,
                   .standalone = o->standalone };
     const char *net = c_ident(g->name);
@@ -524,30 +503,30 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     char dtmpl[] = "/tmp/cnnc.XXXXXX";
     if (!mkdtemp(dtmpl)) {
         fprintf(stderr, "cnnc: error: cannot create a temporary folder: %s\n", strerror(errno));
-        return 1;
+        return 2;
     }
     const char *dir = arena_strdup(dtmpl);
     const char *globals = arena_printf("%s/globals.m4", dir);
     const char *layers = arena_printf("%s/layers.m4", dir);
     const char *wtext = arena_printf("%s/weights.txt", dir);
     e.d = fopen(layers, "w");
-    if (!e.d) { nerr++; goto cleanup; }
+    if (!e.d) { tmp_fail = true; goto cleanup; }
     fputs("M4_BEGIN\n", e.d);
     for (int i = 1; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
         if (n->removed) continue;
+        long long w0 = e.w.n;
         nerr += emit_layer(&e, n);
+        for (long long k = w0; k < e.w.n && !nerr; k++)
+            if (!isfinite(e.w.data[k])) {    /* finite weights made infinite by folding a batchnorm */
+                diag_error(n->loc, "%s '%s': its weights%s hold %s; nothing is written", n->kind->name, n->name,
+                           n->note ? arena_printf(" (%s)", n->note) : "", isnan(e.w.data[k]) ? "NaN" : "infinity");
+                nerr++;
+            }
     }
     fputs("M4_FINISH\n", e.d);
-    if (fclose(e.d) != 0) nerr++;
-    if (nerr) goto cleanup;
-
-    for (long long i = 0; i < e.w.n; i++)
-        if (!isfinite(e.w.data[i])) {
-            diag_file_error(o->weights_origin, "the weights contain NaN or infinity; nothing is written");
-            nerr++;
-            goto cleanup;
-        }
+    if (fclose(e.d) != 0) tmp_fail = true;
+    if (nerr || tmp_fail) goto cleanup;
 
     bool sidecar = e.w.n * 4 > o->max_baked_bytes;
     e.hash = fnv(e.hash, &e.w.n, sizeof e.w.n);
@@ -555,7 +534,7 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
 
     /* globals */
     FILE *gf = fopen(globals, "w");
-    if (!gf) { nerr++; goto cleanup; }
+    if (!gf) { tmp_fail = true; goto cleanup; }
     Emitter ge = { .d = gf };
     const Shape in = g->nodes[0]->shape, out = g->output->shape;
     def(&ge, "NET", "%s", net);
@@ -621,11 +600,11 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
         def(&ge, "NET_NORM_STD", "%s", stdv);
         def(&ge, "NET_NORM_TEXT", "%s", clean(norm));
     }
-    if (fclose(gf) != 0) { nerr++; goto cleanup; }
+    if (fclose(gf) != 0) { tmp_fail = true; goto cleanup; }
 
     /* weights as C literals (baked) */
     FILE *wf = fopen(wtext, "w");
-    if (!wf) { nerr++; goto cleanup; }
+    if (!wf) { tmp_fail = true; goto cleanup; }
     if (!sidecar) {
         for (long long i = 0; i < (e.w.n > 0 ? e.w.n : 1); i++) {
             char num[48];
@@ -636,9 +615,15 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
         }
         fputc('\n', wf);
     }
-    if (fclose(wf) != 0) { nerr++; goto cleanup; }
+    if (fclose(wf) != 0) { tmp_fail = true; goto cleanup; }
 
-    /* run m4 twice: the .c and the .h, into temporaries beside the outputs */
+    /* the interface hash: of everything the header is generated from (the
+     * globals hold the version, names, shapes, sizes and the weights' form);
+     * the .h defines it and the .c refuses to compile against another */
+    if (m4_define_interface_hash(globals) != 0) { tmp_fail = true; goto cleanup; }
+
+    /* run m4 twice, the .c and the .h, straight into the output files (see
+     * cnnrt_file.h: temporaries renamed at the end, or devices in place) */
     const char *tdir = m4_template_dir();
     const char *files[16];
     int nf = 0;
@@ -646,22 +631,23 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
         files[nf++] = arena_printf("%s/%s", tdir, template_files[i]);
     files[nf++] = globals;
     files[nf++] = layers;
-    int cfd, hfd, wfd = -1;
-    char *ctmp = tmp_beside(c_path, &cfd);
-    if (!ctmp) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", c_path, strerror(errno));
-        nerr++;
-        goto cleanup;
-    }
-    char *htmp = tmp_beside(h_path, &hfd);
-    char *wtmp = NULL;
-    if (!htmp) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", h_path, strerror(errno));
-        close(cfd); unlink(ctmp);
-        nerr++;
-        goto cleanup;
-    }
-    bool ok = run_m4(files, nf, wtext, cfd) == 0;
+    /* committed in this order: the sidecar, the .h, then the .c */
+    cnnrt_outfile outs[3];
+    const char *out_path[3];
+    int nout = 0;
+    if (sidecar) out_path[nout++] = w_path;
+    out_path[nout++] = h_path;
+    out_path[nout++] = c_path;
+    for (int i = 0; i < nout; i++)
+        if (cnnrt_outfile_open(&outs[i], out_path[i]) != 0) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", out_path[i], strerror(errno));
+            while (i-- > 0) cnnrt_outfile_abort(&outs[i]);
+            out_fail = true;
+            goto cleanup;
+        }
+    cnnrt_outfile *cf = &outs[nout - 1], *hf = &outs[nout - 2], *wf_out = sidecar ? &outs[0] : NULL;
+    const char *failed = c_path;
+    bool ok = run_m4(files, nf, wtext, cf->fd) == 0;
     const char *hfiles[16];
     int nh = 0;
     for (int i = 0; i < nf - 1; i++) hfiles[nh++] = files[i];    /* no layers */
@@ -669,54 +655,50 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     FILE *hc = fopen(hfiles[nh - 1], "w");
     ok = ok && hc && fputs("M4_HEADER\n", hc) >= 0;
     if (hc) ok = fclose(hc) == 0 && ok;
-    ok = ok && run_m4(hfiles, nh, NULL, hfd) == 0;
-    if (ok && sidecar) {
-        wtmp = tmp_beside(w_path, &wfd);
-        ok = wtmp != NULL;
+    if (ok && !(ok = run_m4(hfiles, nh, NULL, hf->fd) == 0)) failed = h_path;
+    if (ok && wf_out) {
+        failed = w_path;
+        unsigned char head[24], tail[8];
+        memcpy(head, "CNNCWTS1", 8);
+        put_u64(head + 8, hash);
+        put_u64(head + 16, (unsigned long long)e.w.n);
+        unsigned char *le = malloc((size_t)e.w.n * 4 + 1);
+        ok = le != NULL;
         if (ok) {
-            unsigned char head[24], tail[8];
-            memcpy(head, "CNNCWTS1", 8);
-            put_u64(head + 8, hash);
-            put_u64(head + 16, (unsigned long long)e.w.n);
-            unsigned char *le = malloc((size_t)e.w.n * 4 + 1);
-            ok = le != NULL;
-            if (ok) {
-                for (long long i = 0; i < e.w.n; i++) {
-                    unsigned int u;
-                    memcpy(&u, &e.w.data[i], 4);
-                    for (int b = 0; b < 4; b++) le[i * 4 + b] = (unsigned char)(u >> (8 * b));
-                }
-                put_u64(tail, fnv(14695981039346656037ULL, le, (size_t)e.w.n * 4));
-                ok = write_all(wfd, head, 24) == 0 && write_all(wfd, le, (size_t)e.w.n * 4) == 0 &&
-                     write_all(wfd, tail, 8) == 0;
-                free(le);
+            for (long long i = 0; i < e.w.n; i++) {
+                unsigned int u;
+                memcpy(&u, &e.w.data[i], 4);
+                for (int b = 0; b < 4; b++) le[i * 4 + b] = (unsigned char)(u >> (8 * b));
             }
+            put_u64(tail, fnv(14695981039346656037ULL, le, (size_t)e.w.n * 4));
+            ok = cnnrt_outfile_write(wf_out, head, 24) == 0 &&
+                 cnnrt_outfile_write(wf_out, le, (size_t)e.w.n * 4) == 0 &&
+                 cnnrt_outfile_write(wf_out, tail, 8) == 0;
+            free(le);
         }
     }
-    ok = fsync(cfd) == 0 && ok;
-    ok = fsync(hfd) == 0 && ok;
-    ok = close(cfd) == 0 && ok;
-    ok = close(hfd) == 0 && ok;
-    if (wfd >= 0) ok = (fsync(wfd) == 0 && close(wfd) == 0) && ok;
-    if (ok && (rename(htmp, h_path) != 0 || (wtmp && rename(wtmp, w_path) != 0) || rename(ctmp, c_path) != 0)) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", c_path, strerror(errno));
-        ok = false;
+    if (ok) {
+        failed = c_path;
+        ok = cnnrt_outfile_commit_all(outs, nout) == 0;
+    } else {
+        for (int i = 0; i < nout; i++) cnnrt_outfile_abort(&outs[i]);
     }
     if (!ok) {
-        unlink(ctmp);
-        unlink(htmp);
-        if (wtmp) unlink(wtmp);
-        nerr++;
-    } else if (!sidecar) {
+        fprintf(stderr, "cnnc: error: cannot write '%s'%s%s; nothing was written\n", failed,
+                errno ? ": " : "", errno ? strerror(errno) : "");
+        out_fail = true;
+    } else if (!sidecar && !cnnrt_path_is_special(w_path)) {
         unlink(w_path);          /* a stale sidecar from an earlier run would mislead */
     }
 
 cleanup:
+    if (tmp_fail)
+        fprintf(stderr, "cnnc: error: cannot write a temporary file in %s: %s\n", dir, strerror(errno));
     unlink(globals);
     unlink(layers);
     unlink(wtext);
     unlink(arena_printf("%s/header_call.m4", dir));
     rmdir(dir);
     free(e.w.data);
-    return nerr;
+    return nerr ? 1 : out_fail || tmp_fail ? 2 : 0;
 }

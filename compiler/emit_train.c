@@ -65,7 +65,7 @@ int emit_train(Graph *g, const char *out_c, const char *source_name) {
     char dtmpl[] = "/tmp/cnnc.XXXXXX";
     if (!mkdtemp(dtmpl)) {
         fprintf(stderr, "cnnc: error: cannot create a temporary folder: %s\n", strerror(errno));
-        return 1;
+        return 2;
     }
     const char *gpath = arena_printf("%s/globals.m4", dtmpl), *lpath = arena_printf("%s/layers.m4", dtmpl);
     const char *hcall = arena_printf("%s/header.m4", dtmpl);
@@ -73,7 +73,7 @@ int emit_train(Graph *g, const char *out_c, const char *source_name) {
     int nerr = 0;
     if (!gf || !lf || !hf) {
         fprintf(stderr, "cnnc: error: cannot write temporary files in %s\n", dtmpl);
-        nerr = 1;
+        nerr = 2;
         goto out;
     }
     char *net = arena_strdup(g->name), *up = arena_strdup(g->name);
@@ -179,16 +179,24 @@ int emit_train(Graph *g, const char *out_c, const char *source_name) {
     if (d->ntensors == 0) fputs("    { \"\", 0, { 0 }, 0, 0, 0, 0 },\n", lf);
     fputs("M4_TRAIN_FINISH[[]]m4_dnl\n", lf);
     fputs("M4_TRAIN_HEADER[[]]m4_dnl\n", hf);
-    nerr |= fclose(gf) != 0;
-    nerr |= fclose(lf) != 0;
-    nerr |= fclose(hf) != 0;
+    if ((fclose(gf) != 0) | (fclose(lf) != 0) | (fclose(hf) != 0)) {
+        fprintf(stderr, "cnnc: error: cannot write temporary files in %s\n", dtmpl);
+        nerr = 2;
+    }
     gf = lf = hf = NULL;
     if (!nerr) {
         const char *dir = m4_template_dir();
         const char *cnnc_m4 = arena_printf("%s/cnnc.m4", dir), *train_m4 = arena_printf("%s/train.m4", dir);
         const char *cfiles[] = { cnnc_m4, train_m4, gpath, lpath };
         const char *hfiles[] = { cnnc_m4, train_m4, gpath, hcall };
-        if (m4_to_file(hfiles, 4, h_path) != 0 || m4_to_file(cfiles, 4, out_c) != 0) nerr = 1;
+        const char **lists[] = { hfiles, cfiles }, *paths[] = { h_path, out_c };
+        const int counts[] = { 4, 4 };
+        if (m4_define_interface_hash(gpath) != 0) {
+            fprintf(stderr, "cnnc: error: cannot write a temporary file in %s: %s\n", dtmpl, strerror(errno));
+            nerr = 2;
+        } else if (m4_write_outputs(lists, counts, paths, 2) != 0) {
+            nerr = 2;
+        }
     }
 out:
     if (gf) fclose(gf);

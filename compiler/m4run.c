@@ -1,11 +1,13 @@
 /*
- * m4run.c — run GNU m4 on the templates into a file, atomically.
+ * m4run.c — run GNU m4 on the templates into output files.
  *
- * `m4 -P --fatal-warnings FILES...` writes to a temporary file beside the
- * destination, which is fsync'ed and renamed over it only when m4
- * succeeded: a failure leaves the destination as it was.
+ * `m4 -P --fatal-warnings FILES...` writes into an output file opened by
+ * cnnrt_file.h's rules (a temporary beside the destination, renamed over
+ * it only when every output succeeded; a device in place): a failure
+ * leaves the destinations as they were.
  */
 #include "cnnc.h"
+#include "cnnrt_file.h"   /* output files (runtime/outfile.c) */
 
 #include <errno.h>
 #include <spawn.h>
@@ -79,23 +81,41 @@ int m4_run(const char *define, const char **files, int nfiles, int outfd) {
     return 0;
 }
 
-int m4_to_file(const char **files, int nfiles, const char *path) {
-    char *tmp = arena_printf("%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+/* Append NET_IFACE to a globals file: a hash of its bytes, which is of
+ * everything a generated header is made from (with the templates' version).
+ * The header defines it, and the .c refuses to compile against another
+ * value (a .c and a .h of different runs).  0 ok, -1 with errno set. */
+int m4_define_interface_hash(const char *globals) {
+    FILE *f = fopen(globals, "r+");
+    if (!f) return -1;
+    unsigned long long h = 1469598103934665603ULL;
+    for (int ch; (ch = fgetc(f)) != EOF;) h = (h ^ (unsigned char)ch) * 1099511628211ULL;
+    int ok = !ferror(f) && fseek(f, 0, SEEK_END) == 0 &&    /* between reading and writing */
+             fprintf(f, "m4_define([[NET_IFACE]], [[0x%016llx]])m4_dnl\n", h & 0x7fffffffffffffffULL) > 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* m4 over each file list into its output, all committed together (the
+ * header first): a failure leaves every output as it was.  0 ok, else -1
+ * after one line on stderr. */
+int m4_write_outputs(const char **const *files, const int *nfiles, const char **paths, int n) {
+    cnnrt_outfile out[4];
+    int i;
+    for (i = 0; i < n; i++)
+        if (cnnrt_outfile_open(&out[i], paths[i]) != 0) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", paths[i], strerror(errno));
+            while (i-- > 0) cnnrt_outfile_abort(&out[i]);
+            return -1;
+        }
+    for (i = 0; i < n; i++)
+        if (m4_run(NULL, files[i], nfiles[i], out[i].fd) != 0) break;
+    if (i < n) {
+        for (int j = 0; j < n; j++) cnnrt_outfile_abort(&out[j]);
         return -1;
     }
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um);
-    int ok = m4_run(NULL, files, nfiles, fd) == 0;
-    ok = fsync(fd) == 0 && ok;
-    ok = close(fd) == 0 && ok;
-    if (ok && rename(tmp, path) != 0) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
-        ok = 0;
+    if (cnnrt_outfile_commit_all(out, n) != 0) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", paths[n - 1], strerror(errno));
+        return -1;
     }
-    if (!ok) unlink(tmp);
-    return ok ? 0 : -1;
+    return 0;
 }

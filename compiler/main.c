@@ -7,11 +7,13 @@
  * I/O failure on output.
  */
 #include "cnnc.h"
+#include "cnnrt_file.h"   /* output files (runtime/outfile.c) */
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
@@ -54,7 +56,9 @@ static int usage_error(void) {
 
 static bool is_stdout(const char *outpath) { return outpath && strcmp(outpath, "-") == 0; }
 
-/* C generation writes FILE.c and FILE.h (and maybe FILE.weights) */
+/* C generation writes FILE.c and FILE.h (and maybe FILE.weights): a bad
+ * name, an unwritable folder or a directory in the way is an output
+ * failure (exit 2), found before any work and before anything is written */
 static int check_c_output(const char *out) {
     size_t l = strlen(out);
     if (strcmp(out, "-") == 0) {
@@ -66,13 +70,19 @@ static int check_c_output(const char *out) {
         fprintf(stderr, "cnnc: error: the output must be a .c file (the .h goes beside it), not '%s'\n", out);
         return 2;
     }
-    /* an unwritable directory is an output failure (exit 2), found before
-     * any work; the files themselves are written atomically by the emitter */
     const char *slash = strrchr(out, '/');
     const char *dir = slash ? arena_printf("%.*s", (int)(slash - out) + (slash == out), out) : ".";
     if (access(dir, W_OK) != 0) {
         fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", out, strerror(errno));
         return 2;
+    }
+    const char *sibling[] = { out, arena_printf("%.*sh", (int)l - 1, out), arena_printf("%.*sweights", (int)l - 1, out) };
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        if (stat(sibling[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': it is a directory\n", sibling[i]);
+            return 2;
+        }
     }
     return 0;
 }
@@ -138,8 +148,8 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
         fclose(mem);
         int status = 0;
         if (nerr) status = 1;
-        else if (is_stdout(outpath)) status = fwrite(buf, 1, len, stdout) == len ? 0 : 2;
-        else if (write_file_atomic(output_path(g, outpath, "py"), buf, len) != 0) {
+        else if (is_stdout(outpath)) status = fwrite(buf, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : 2;
+        else if (cnnrt_write_file(output_path(g, outpath, "py"), buf, len) != 0) {
             fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", output_path(g, outpath, "py"),
                     strerror(errno));
             status = 2;
@@ -149,7 +159,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
     }
     if (check_weight_bytes(g)) return 1;
     if (weights) {
-        if (weights_load_safetensors(g, weights)) return 1;
+        if (weights_load_safetensors(g, weights) || weights_check_finite(g, weights)) return 1;
         eo->weights_origin = weights;
     } else {
         weights_init_seeded(g, seed);
@@ -161,7 +171,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
     eo->out_c = output_path(g, outpath, "c");
     eo->source_name = path;
     if (check_c_output(eo->out_c)) return 2;
-    return emit_c(g, &plan, eo) ? 1 : 0;
+    return emit_c(g, &plan, eo);
 }
 
 int main(int argc, char **argv) {
@@ -262,7 +272,7 @@ int main(int argc, char **argv) {
     if (shape_check(g)) { status = 1; goto done; }
     if (train && !report) {
         const char *out = outpath ? outpath : arena_printf("%s_train.c", g->name);
-        status = check_c_output(out) ? 2 : emit_train(g, out, path) ? 1 : 0;
+        status = check_c_output(out) ? 2 : emit_train(g, out, path);
         goto done;
     }
     if (!report) {
@@ -291,7 +301,7 @@ int main(int argc, char **argv) {
     else report_text(g, &plan, mem);
     fclose(mem);
     if (outpath && !is_stdout(outpath)) {
-        if (write_file_atomic(outpath, buf, len) != 0) {
+        if (cnnrt_write_file(outpath, buf, len) != 0) {
             fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", outpath, strerror(errno));
             status = 2;
         }
@@ -301,6 +311,7 @@ int main(int argc, char **argv) {
     free(buf);
 
 done:
+    if (close_stdout("cnnc") != 0) status = 2;
     free(incs);
     arena_free_all();
     return status;

@@ -84,10 +84,13 @@ const SrcFile *source_load(const char *path, Loc from, bool quiet_missing) {
         else diag_file_error(shown, "cannot read: %s", why);
         return NULL;
     }
+    /* a UTF-8 byte-order mark that starts the file is skipped, as C
+     * compilers do (some editors write one); anywhere else it is stray */
+    size_t bom = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
     SrcFile *f = arena_alloc(sizeof *f);
     f->name = arena_strdup(shown);
-    f->text = arena_strndup(buf, len);
-    f->len = len;
+    f->text = arena_strndup(buf + bom, len - bom);
+    f->len = len - bom;
     free(buf);
     return f;
 }

@@ -1,5 +1,5 @@
 /*
- * util.c — number formatting and atomic file writes.
+ * util.c — number formatting, and the last word on standard output.
  */
 #include "cnnc.h"
 
@@ -34,32 +34,12 @@ const char *fmt_si(long long v) {
     return arena_printf("%.2f T", d / 1e12);
 }
 
-/*
- * Write data to path through a temporary file in the same directory, then
- * rename: a reader sees the old file or the new one, never half of one.
- */
-int write_file_atomic(const char *path, const char *data, size_t len) {
-    char *tmp = arena_printf("%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return -1;
-    mode_t um = umask(0);       /* mkstemp makes 0600: give the usual 0666 & ~umask */
-    umask(um);
-    fchmod(fd, 0666 & ~um);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+/* Flush standard output and report a failure to write it (a full disk,
+ * /dev/full, a closed pipe): 0 when all went out, else -1 after one line on
+ * stderr.  Called once, at the end of main. */
+int close_stdout(const char *prog) {
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    fprintf(stderr, "%s: error: cannot write to standard output: %s\n", prog,
+            errno ? strerror(errno) : "write error");
+    return -1;
 }

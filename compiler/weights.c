@@ -101,3 +101,23 @@ void weights_init_seeded(Graph *g, unsigned long long seed) {
         }
     }
 }
+
+/* Every parameter finite: the first NaN or infinity is an error naming its
+ * tensor and index.  1 on error, else 0. */
+int weights_check_finite(Graph *g, const char *origin) {
+    for (int i = 0; i < g->nnodes; i++) {
+        ParamSpec ps[MAX_PARAM_TENSORS];
+        int k = weights_spec(g->nodes[i], ps);
+        for (int j = 0; j < k; j++) {
+            const float *d = *ps[j].slot;
+            for (long long e = 0; d && e < ps[j].numel; e++)
+                if (!isfinite(d[e])) {
+                    diag_file_error(origin, "tensor '%s.%s' holds %s at index %lld (of %lld values); "
+                                    "nothing is written", g->nodes[i]->name, ps[j].suffix,
+                                    isnan(d[e]) ? "NaN" : d[e] > 0 ? "+infinity" : "-infinity", e, ps[j].numel);
+                    return 1;
+                }
+        }
+    }
+    return 0;
+}

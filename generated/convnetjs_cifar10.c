@@ -8,6 +8,10 @@
  */
 #include "convnetjs_cifar10.h"
 
+#if !defined(CONVNETJS_CIFAR10_INTERFACE) || CONVNETJS_CIFAR10_INTERFACE != 0x36461d22ae5d6e18
+#error "convnetjs_cifar10.h was not written with this convnetjs_cifar10.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
+#endif
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

@@ -41,6 +41,11 @@
 
 #include <stddef.h>
 
+/* Ties this header to the convnetjs_cifar10.c written with it: a hash of the whole
+ * interface (names, shapes, sizes, the weights' form).  convnetjs_cifar10.c refuses to
+ * compile against a header from another cnnc run. */
+#define CONVNETJS_CIFAR10_INTERFACE 0x36461d22ae5d6e18
+
 #ifdef __cplusplus
 extern "C" {
 #endif

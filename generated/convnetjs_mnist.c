@@ -8,6 +8,10 @@
  */
 #include "convnetjs_mnist.h"
 
+#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x3c82a86a4b34d0f7
+#error "convnetjs_mnist.h was not written with this convnetjs_mnist.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
+#endif
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

@@ -41,6 +41,11 @@
 
 #include <stddef.h>
 
+/* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
+ * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
+ * compile against a header from another cnnc run. */
+#define CONVNETJS_MNIST_INTERFACE 0x3c82a86a4b34d0f7
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -8,6 +8,10 @@
  */
 #include "lenet5.h"
 
+#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x762c57867a7fa5c3
+#error "lenet5.h was not written with this lenet5.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
+#endif
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

@@ -41,6 +41,11 @@
 
 #include <stddef.h>
 
+/* Ties this header to the lenet5.c written with it: a hash of the whole
+ * interface (names, shapes, sizes, the weights' form).  lenet5.c refuses to
+ * compile against a header from another cnnc run. */
+#define LENET5_INTERFACE 0x762c57867a7fa5c3
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -9,9 +9,9 @@
  *
  * Writing: tensors sorted by name, offsets contiguous from 0, data
  * little-endian — the bytes tests/ref/st.py (and the safetensors package)
- * write for the same dict.  The file appears atomically: temporary file in
- * the same directory, fflush + fsync, rename over the target, fsync of the
- * directory.
+ * write for the same dict.  The file appears atomically (cnnrt_file.h):
+ * temporary file in the same directory, fsync, rename over the target,
+ * fsync of the directory; a device or FIFO is written in place.
  *
  * Reading validates the whole header at open (see cnnrt.h), keeps it
  * parsed and sorted, and keeps the file open; tensors are read on demand
@@ -21,6 +21,7 @@
  * IO, not a kernel: allocates (ownership in cnnrt.h), never prints or exits.
  */
 #include "cnnrt.h"
+#include "cnnrt_file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -343,10 +344,10 @@ fail:
 }
 
 /* Tensor data, little-endian, to f. 0 on success. */
-static int write_f32(FILE *f, const float *x, uint64_t count)
+static int write_f32(cnnrt_outfile *f, const float *x, uint64_t count)
 {
     if (host_is_le())
-        return count && fwrite(x, 4, (size_t)count, f) != (size_t)count ? -1 : 0;
+        return cnnrt_outfile_write(f, x, 4 * (size_t)count);
     uint32_t *buf = malloc(4 * (size_t)(count < CK_IO_CHUNK ? (count ? count : 1) : CK_IO_CHUNK));
     if (!buf)
         return -1;
@@ -355,7 +356,7 @@ static int write_f32(FILE *f, const float *x, uint64_t count)
         memcpy(buf, x + at, 4 * k);
         for (size_t i = 0; i < k; i++)
             buf[i] = bswap32(buf[i]);
-        if (fwrite(buf, 4, k, f) != k) {
+        if (cnnrt_outfile_write(f, buf, 4 * k) != 0) {
             free(buf);
             return -1;
         }
@@ -363,38 +364,6 @@ static int write_f32(FILE *f, const float *x, uint64_t count)
     }
     free(buf);
     return 0;
-}
-
-/* fsync the directory holding path (so the rename is durable). */
-static int sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) {
-        dir = malloc(2);
-        if (dir)
-            strcpy(dir, ".");
-    } else {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        dir = malloc(n + 1);
-        if (dir) {
-            memcpy(dir, path, n);
-            dir[n] = 0;
-        }
-    }
-    if (!dir)
-        return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    int r = fsync(fd);
-    int e = errno;
-    close(fd);
-    if (r != 0 && (e == EINVAL || e == EROFS))     /* the filesystem cannot sync directories */
-        r = 0;
-    errno = e;
-    return r;
 }
 
 int cnnrt_ckpt_save(const char *path, const cnnrt_ckpt_tensor *tensors, int ntensors,
@@ -408,85 +377,40 @@ int cnnrt_ckpt_save(const char *path, const cnnrt_ckpt_tensor *tensors, int nten
         return rc;
     size_t hlen = 0;
     char *header = save_header(order, ntensors, meta, nmeta, &hlen);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 12);
-    if (!header || !tmp) {
+    if (!header) {
         free(order);
-        free(header);
-        free(tmp);
         set_err(err, errlen, "%s: out of memory", path);
         return CNNRT_ENOMEM;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-
-    FILE *f = NULL;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        set_err(err, errlen, "%s: cannot create a temporary file next to it: %s", path, strerror(errno));
+    cnnrt_outfile f;
+    int ok = cnnrt_outfile_open(&f, path) == 0;
+    if (!ok) {
+        set_err(err, errlen, "%s: cannot save: %s; the previous file, if any, is unchanged", path, strerror(errno));
         free(order);
         free(header);
-        free(tmp);
         return CNNRT_EIO;
     }
-    const char *step = "write";
-    if (fchmod(fd, 0644) != 0)
-        goto io_fail;
-    f = fdopen(fd, "wb");
-    if (!f)
-        goto io_fail;
     unsigned char lenw[8];
     for (int i = 0; i < 8; i++)
         lenw[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-    if (fwrite(lenw, 1, 8, f) != 8 || fwrite(header, 1, hlen, f) != hlen)
-        goto io_fail;
-    for (int i = 0; i < ntensors; i++) {
+    ok = cnnrt_outfile_write(&f, lenw, 8) == 0 && cnnrt_outfile_write(&f, header, hlen) == 0;
+    for (int i = 0; ok && i < ntensors; i++) {
         uint64_t numel = 1;
         for (int d = 0; d < order[i]->ndim; d++)
             numel *= (uint64_t)order[i]->shape[d];
-        if (write_f32(f, order[i]->data, numel) != 0)
-            goto io_fail;
+        ok = write_f32(&f, order[i]->data, numel) == 0;
     }
-    step = "flush";
-    if (fflush(f) != 0)
-        goto io_fail;
-    step = "fsync";
-    if (fsync(fileno(f)) != 0)
-        goto io_fail;
-    step = "close";
-    int cr = fclose(f);
-    f = NULL;
-    fd = -1;
-    if (cr != 0)
-        goto io_fail;
-    step = "rename";
-    if (rename(tmp, path) != 0)
-        goto io_fail;
+    if (!ok)
+        cnnrt_outfile_abort(&f);
+    else
+        ok = cnnrt_outfile_commit(&f) == 0;    /* fsync, rename, fsync of the directory */
     free(order);
     free(header);
-    free(tmp);
-    if (sync_dir(path) != 0) {
-        set_err(err, errlen, "%s: written, but syncing its directory failed (it may not survive a power cut): %s",
-                path, strerror(errno));
+    if (!ok) {
+        set_err(err, errlen, "%s: cannot save: %s; the previous file, if any, is unchanged", path, strerror(errno));
         return CNNRT_EIO;
     }
     return CNNRT_OK;
-
-io_fail:
-    {
-        int e = errno;
-        if (f)
-            fclose(f);
-        else if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        set_err(err, errlen, "%s: cannot save (%s of %s failed): %s; the previous file, if any, is unchanged",
-                path, step, tmp, strerror(e));
-    }
-    free(order);
-    free(header);
-    free(tmp);
-    return CNNRT_EIO;
 }
 
 /* ---- reading ------------------------------------------------------------- */

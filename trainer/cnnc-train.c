@@ -22,6 +22,7 @@
  * usage or an I/O failure, 3 training diverged.
  */
 #include "cnnc.h"
+#include "cnnrt_file.h"   /* output files (runtime/outfile.c) */
 
 #include "cnnrt_net.h"
 #include "plot.h"
@@ -245,7 +246,7 @@ static int make_optim(const Args *a, cnnrt_optim *o) {
  * it (buf/len: the memstream's).  0 on success. */
 static int log_write(FILE *log, bool to_stdout, const char *path, char **buf, size_t *len) {
     if (fflush(log) != 0) return -1;
-    return to_stdout ? 0 : write_file_atomic(path, *buf, *len);
+    return to_stdout ? 0 : cnnrt_write_file(path, *buf, *len);
 }
 
 int main(int argc, char **argv) {
@@ -365,7 +366,8 @@ int main(int argc, char **argv) {
     }
     if (log && first_epoch == 0) fputs("epoch,step,lr,train_loss,train_accuracy,test_accuracy,seconds\n", log);
     if (!log || log_write(log, log_stdout, logpath, &logbuf, &loglen) != 0) {
-        fprintf(stderr, "cnnc-train: error: cannot write the log '%s': %s\n", logpath, strerror(errno));
+        fprintf(stderr, "cnnc-train: error: cannot write the log %s: %s\n",
+                log_stdout ? "to standard output" : arena_printf("'%s'", logpath), strerror(errno));
         if (log && !log_stdout) fclose(log);
         free(logbuf);
         cnnrt_net_free(net); cnnrt_dataset_free(&ds);
@@ -480,7 +482,8 @@ int main(int argc, char **argv) {
         fprintf(log, "%ld,%ld,%.6g,%.6f,%.4f,%.4f,%.3f\n", ep + 1, cnnrt_net_step(net), cur_lr,
                 loss_sum / seen, 100.0 * correct / seen, test_acc, secs);
         if (log_write(log, log_stdout, logpath, &logbuf, &loglen) != 0) {
-            fprintf(stderr, "cnnc-train: error: cannot write the log '%s': %s\n", logpath, strerror(errno));
+            fprintf(stderr, "cnnc-train: error: cannot write the log %s: %s\n",
+                log_stdout ? "to standard output" : arena_printf("'%s'", logpath), strerror(errno));
             status = 2;
         }
         pts[npts++] = (PlotPoint){ .epoch = (double)(ep + 1), .train_loss = loss_sum / seen,
@@ -504,5 +507,6 @@ int main(int argc, char **argv) {
     cnnrt_net_free(net);
     cnnrt_dataset_free(&ds);
     arena_free_all();
+    if (close_stdout("cnnc-train") != 0 && status == 0) status = 2;
     return status;
 }

@@ -14,6 +14,7 @@
  * renamed into place, so a viewer never sees half a picture.
  */
 #include "plot.h"
+#include "cnnrt_file.h"   /* output files (runtime/outfile.c) */
 
 #include <errno.h>
 #include <math.h>
@@ -319,12 +320,12 @@ static int fail(char *err, size_t errlen, const char *what, const char *path) {
 int plot_training_svg(const char *path, const char *title, const PlotPoint *pts, int n, char *err,
                       size_t errlen) {
     PlotPoint *sorted = malloc(sizeof *sorted * (size_t)(n > 0 ? n : 1));
-    char *buf = NULL, *tmp = malloc(strlen(path) + 16);
+    char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
-    if (!sorted || !tmp || !mem) {
+    if (!sorted || !mem) {
         if (mem) fclose(mem);
-        free(sorted); free(tmp); free(buf);
+        free(sorted); free(buf);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -334,27 +335,9 @@ int plot_training_svg(const char *path, const char *title, const PlotPoint *pts,
     fclose(mem);
     free(sorted);
 
-    /* temporary file beside the target, then rename */
+    /* a temporary file beside the target, then a rename (cnnrt_file.h) */
     int rc = 0;
-    sprintf(tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = fail(err, errlen, "cannot write the plot", path);
-    } else {
-        mode_t um = umask(0);          /* mkstemp makes 0600: give the usual 0666 & ~umask */
-        umask(um);
-        if (fchmod(fd, 0666 & ~um) != 0) { /* keep 0600: not worth failing for */ }
-        size_t off = 0;
-        while (off < len && rc == 0) {
-            ssize_t w = write(fd, buf + off, len - off);
-            if (w < 0 && errno != EINTR) rc = fail(err, errlen, "cannot write the plot", path);
-            else if (w > 0) off += (size_t)w;
-        }
-        if (close(fd) != 0 && rc == 0) rc = fail(err, errlen, "cannot write the plot", path);
-        if (rc == 0 && rename(tmp, path) != 0) rc = fail(err, errlen, "cannot write the plot", path);
-        if (rc != 0) unlink(tmp);
-    }
-    free(tmp);
+    if (cnnrt_write_file(path, buf, len) != 0) rc = fail(err, errlen, "cannot write the plot", path);
     free(buf);
     return rc;
 }

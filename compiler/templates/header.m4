@@ -50,6 +50,11 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
 
 #include <stddef.h>
 
+/* Ties this header to the NET_CFILE written with it: a hash of the whole
+ * interface (names, shapes, sizes, the weights' form).  NET_CFILE refuses to
+ * compile against a header from another cnnc run. */
+#define NET_UPPER[[]]_INTERFACE NET_IFACE
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -7,7 +7,7 @@ m4_divert(-1)
 #
 # Globals (written by the compiler): NET, NET_UPPER, NET_SOURCE, NET_VERSION,
 # NET_ORIGIN, NET_IN_SIZE, NET_OUT_SIZE, NET_ARENA_FLOATS, NET_WEIGHT_FLOATS,
-# NET_SIDECAR (0/1), NET_HASH, NET_COPY_INPUT (0/1: output is the input),
+# NET_SIDECAR (0/1), NET_HASH, NET_IFACE (the interface hash), NET_COPY_INPUT (0/1: output is the input),
 # NET_NORM (0/1), NET_NORM_MEAN, NET_NORM_STD.
 
 m4_define([[M4_BEGIN]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_dnl
@@ -20,6 +20,10 @@ m4_define([[M4_BEGIN]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_dnl
  * constant; each layer is one function, run in order by NET[[]]_run().
  */
 #include "NET_HFILE"
+
+#if !defined(NET_UPPER[[]]_INTERFACE) || NET_UPPER[[]]_INTERFACE != NET_IFACE
+#error "NET_HFILE was not written with this NET_CFILE (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
+#endif
 
 #include <math.h>
 #include <stdint.h>

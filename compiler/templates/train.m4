@@ -21,6 +21,10 @@ m4_define([[M4_TRAIN_BEGIN]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_dnl
  */
 #include "NET_HFILE"
 
+#if !defined(NET_UPPER[[]]_TRAIN_INTERFACE) || NET_UPPER[[]]_TRAIN_INTERFACE != NET_IFACE
+#error "NET_HFILE was not written with this NET_CFILE (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
+#endif
+
 /* floats per image of every value (value 0 is the input) */
 static const long NET[[]]_value_size[NET_NVALUES] = {
 ]])
@@ -151,6 +155,9 @@ m4_define([[M4_TRAIN_HEADER]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_dnl
 extern "C" {
 #endif
 
+/* Ties this header to the NET_CFILE written with it (a hash of the whole
+ * interface): NET_CFILE refuses to compile against another run's header. */
+#define NET_UPPER[[]]_TRAIN_INTERFACE NET_IFACE
 #define NET_UPPER[[]]_PARAM_FLOATS NET_NPARAMS     /* learnable values */
 #define NET_UPPER[[]]_BUFFER_FLOATS NET_NBUFFERS   /* running statistics */
 #define NET_UPPER[[]]_IN_SIZE m4_eval(NET_IN_C * NET_IN_H * NET_IN_W)
