@@ -24,9 +24,10 @@ BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
 CC_SRCS := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-# cnnc shares one self-contained file with cnnrt: how output files are written
+# cnnc shares two self-contained files with cnnrt: how output files are
+# written, and the random initialiser of fresh weights
 CC_OBJS := $(CC_SRCS:compiler/%.c=$(B)/compiler/%.o) $(B)/compiler/lex.yy.o $(B)/compiler/parse.tab.o \
-           $(B)/runtime/outfile.o
+           $(B)/runtime/outfile.o $(B)/runtime/init.o
 RT_SRCS := $(wildcard runtime/*.c)
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(B)/runtime/%.o)
 

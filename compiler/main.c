@@ -28,7 +28,8 @@ static void usage(FILE *out) {
           "  --dot                 write a Graphviz picture of the network instead\n"
           "                        (to stdout, or to -o FILE.dot; render with dot -Tsvg)\n"
           "  --weights FILE        bake in trained weights (safetensors, PyTorch names)\n"
-          "  --seed N              without --weights: PyTorch-style random init from N (default 0)\n"
+          "  --seed N              without --weights: PyTorch-style random init from N\n"
+          "                        (default 1; the same weights as cnnc-train --seed N)\n"
           "  --standalone          generated C needs only a C99 compiler and libm\n"
           "  --embed-limit BYTES   weights larger than this go to a sidecar FILE.weights\n"
           "                        (default 4194304)\n"
@@ -191,7 +192,7 @@ int main(int argc, char **argv) {
         { NULL, 0, NULL, 0 },
     };
     const char *report = NULL, *outpath = NULL, *weights = NULL, *emit = "c";
-    unsigned long long seed = 0;
+    unsigned long long seed = 1;     /* cnnc-train's default: the same initial weights */
     bool train = false;
     EmitOptions eo = { .max_baked_bytes = 4L << 20 };
     const char **incs = calloc((size_t)argc + 1, sizeof *incs);

@@ -8,10 +8,13 @@
  * Without --weights, parameters are drawn from --seed the way PyTorch
  * initialises a fresh module: conv and dense weights and biases uniform in
  * ±1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)), norm γ = 1, β = 0,
- * running mean 0, running variance 1.  The generator is splitmix64, so the
- * same seed gives the same weights on every machine.
+ * running mean 0, running variance 1.  The generator and the initialiser
+ * are cnnrt's (runtime/init.c), so the same seed gives the same weights on
+ * every machine, in cnnc and in cnnc-train.
  */
 #include "cnnc.h"
+
+#include "cnnrt.h"
 
 #include <math.h>
 #include <string.h>
@@ -64,40 +67,23 @@ int weights_spec(Node *n, ParamSpec out[MAX_PARAM_TENSORS]) {
     return k;
 }
 
-static unsigned long long rng_state;
-
-static unsigned long long splitmix64(void) {
-    unsigned long long z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* uniform in [-b, b) */
-static float uniform(float b) {
-    double u = (double)(splitmix64() >> 11) * (1.0 / 9007199254740992.0);
-    return (float)((2.0 * u - 1.0) * b);
-}
-
+/* The network as PyTorch initialises a fresh module, drawn by the same
+ * initialiser cnnrt uses (runtime/init.c), tensor by tensor in layer
+ * order: cnnc --seed N and cnnc-train --seed N start from the same weights. */
 void weights_init_seeded(Graph *g, unsigned long long seed) {
-    rng_state = seed;
+    cnnrt_rng r;
+    cnnrt_rng_seed(&r, seed);
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
         ParamSpec ps[MAX_PARAM_TENSORS];
         int k = weights_spec(n, ps);
-        long long fan_in = 1;
+        long fan_in = 0;
         if (n->kind->id == K_CONV || n->kind->id == K_DENSE)
-            fan_in = ps[0].numel / ps[0].dims[0];
+            fan_in = (long)(ps[0].numel / ps[0].dims[0]);
         for (int j = 0; j < k; j++) {
             float *d = arena_alloc(sizeof(float) * (size_t)ps[j].numel);
             *ps[j].slot = d;
-            if (n->kind->id == K_CONV || n->kind->id == K_DENSE) {
-                float b = (float)(1.0 / sqrt((double)fan_in));
-                for (long long e = 0; e < ps[j].numel; e++) d[e] = uniform(b);
-            } else {
-                float v = strcmp(ps[j].suffix, "weight") == 0 || strcmp(ps[j].suffix, "running_var") == 0;
-                for (long long e = 0; e < ps[j].numel; e++) d[e] = v;
-            }
+            cnnrt_init_tensor(d, (long)ps[j].numel, ps[j].suffix, fan_in, &r);
         }
     }
 }

@@ -147,45 +147,6 @@ void cnnrt_softmax_backward(float *dx,         /* [n][D] += */
     }
 }
 
-/* ---- rng: PCG32 (O'Neill, XSH-RR), seeded through splitmix64 ------------- */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-void cnnrt_rng_seed(cnnrt_rng *r, uint64_t seed)
-{
-    uint64_t s = seed;
-    r->state = splitmix64(&s);
-    r->inc = splitmix64(&s) | 1u;
-}
-
-uint32_t cnnrt_rng_u32(cnnrt_rng *r)
-{
-    uint64_t old = r->state;
-    r->state = old * 6364136223846793005ull + r->inc;
-    uint32_t xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27);
-    uint32_t rot = (uint32_t)(old >> 59);
-    return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
-}
-
-float cnnrt_rng_uniform(cnnrt_rng *r)
-{
-    return (float)(cnnrt_rng_u32(r) >> 8) * (1.0f / 16777216.0f);
-}
-
-float cnnrt_rng_normal(cnnrt_rng *r)
-{
-    /* Box–Muller; u1 in (0, 1] so the log is finite */
-    double u1 = ((cnnrt_rng_u32(r) >> 8) + 1.0) / 16777216.0;
-    double u2 = (cnnrt_rng_u32(r) >> 8) / 16777216.0;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
 /* ---- dropout ------------------------------------------------------------- */
 
 void cnnrt_dropout_forward(float *y,           /* [count] */

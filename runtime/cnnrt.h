@@ -217,6 +217,14 @@ uint32_t cnnrt_rng_u32(cnnrt_rng *r);
 float cnnrt_rng_uniform(cnnrt_rng *r);          /* [0, 1), 24 random bits */
 float cnnrt_rng_normal(cnnrt_rng *r);           /* N(0,1), Box–Muller */
 
+/* A fresh parameter tensor as PyTorch initialises it, drawn from r: for a
+ * conv or dense layer (fan_in = the weight's numel / out channels > 0) the
+ * weight and the bias uniform in ±1/√fan_in; otherwise (fan_in 0, norms)
+ * 1 for "weight" and "running_var", 0 for the rest.  cnnc and cnnrt both
+ * initialise through this, tensor by tensor in layer order, so one seed
+ * gives one set of weights everywhere. */
+void cnnrt_init_tensor(float *dst, long numel, const char *suffix, long fan_in, cnnrt_rng *r);
+
 /* Inverted dropout.  Training: each element is kept with probability 1−p
  * and scaled by 1/(1−p); mask receives the factor (0 or 1/(1−p)) applied.
  * Not training (or p == 0): y = x, mask filled with 1.  p == 1 zeroes all.

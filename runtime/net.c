@@ -98,25 +98,14 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
     const cnnrt_net_desc *d = net->d;
     cnnrt_rng r;
     cnnrt_rng_seed(&r, seed);
-    float *p = net->block;
     for (int t = 0; t < d->ntensors; t++) {
         const cnnrt_tensor *ts = &d->tensors[t];
         const cnnrt_op *op = &d->ops[ts->op];
-        float *dst = (ts->buffer ? net->buffers : p) + ts->off;
-        int is_w = strlen(ts->name) > 7 && strcmp(ts->name + strlen(ts->name) - 7, ".weight") == 0;
-        if (op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_DENSE) {
-            /* kaiming_uniform(a=√5) for weights and U(±1/√fan_in) for biases:
-             * both bound 1/√fan_in, fan_in = the weight's numel / out */
-            long fan_in = op->kind == CNNRT_OP_CONV
-                ? (long)(op->conv.C / op->conv.groups) * op->conv.KH * op->conv.KW : op->D;
-            float bound = (float)(1.0 / sqrt((double)fan_in));
-            for (long i = 0; i < ts->numel; i++) dst[i] = (2.0f * cnnrt_rng_uniform(&r) - 1.0f) * bound;
-        } else if (ts->buffer) {
-            float v = strstr(ts->name, "running_var") ? 1.0f : 0.0f;
-            for (long i = 0; i < ts->numel; i++) dst[i] = v;
-        } else {
-            for (long i = 0; i < ts->numel; i++) dst[i] = is_w ? 1.0f : 0.0f;
-        }
+        float *dst = (ts->buffer ? net->buffers : net->block) + ts->off;
+        const char *dot = strrchr(ts->name, '.');
+        long fan_in = op->kind == CNNRT_OP_CONV ? (long)(op->conv.C / op->conv.groups) * op->conv.KH * op->conv.KW
+                    : op->kind == CNNRT_OP_DENSE ? op->D : 0;
+        cnnrt_init_tensor(dst, ts->numel, dot ? dot + 1 : ts->name, fan_in, &r);
     }
 }
 

@@ -14,7 +14,9 @@
 #      and no temporary file;
 #   5. a .c and a .h of different compilations (inference and --train) do
 #      not build together: #error;
-#   6. weights holding NaN or infinity are refused, naming the tensor.
+#   6. cnnc --seed N and cnnc-train --seed N start from the same weights,
+#      with the same default seed;
+#   7. weights holding NaN or infinity are refused, naming the tensor.
 set -u
 B=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
@@ -160,7 +162,31 @@ if cc -std=c99 -Iruntime -c "$T/a/t.c" -o "$T/t.o" 2>"$T/err"; then no "mixed tr
 elif grep -q "was not written with this" "$T/err"; then ok "a training .c beside another run's .h: #error"
 else no "mixed training pair: $(head -3 "$T/err")"; fi
 
-# --- 6. NaN and infinite weights are refused, naming the tensor -------------------------
+# --- 6. one seed, one set of weights ----------------------------------------------------
+# cnnc-train --epochs 0 saves the initial weights; cnnc --weights of that file
+# must write the same weights as cnnc --seed N (the same default seed too)
+mkdir "$T/seed"
+same_init() {  # same_init TAG [--seed N]
+    tag=$1; shift
+    if $TR --epochs 0 "$@" --save "$T/seed/$tag.st" 2>"$T/err" &&
+       "$CNNC" dsl_examples/lenet_relu.net --weights "$T/seed/$tag.st" -o "$T/seed/${tag}_w.c" &&
+       "$CNNC" dsl_examples/lenet_relu.net "$@" -o "$T/seed/${tag}_s.c"; then
+        # the weights are the lines after the "weights" array opens
+        sed -n '/_weights\[.*\] = {/,$p' "$T/seed/${tag}_w.c" >"$T/seed/w"
+        sed -n '/_weights\[.*\] = {/,$p' "$T/seed/${tag}_s.c" >"$T/seed/s"
+        if [ "$(wc -l <"$T/seed/w")" -gt 100 ] && cmp -s "$T/seed/w" "$T/seed/s"; then return 0; fi
+    fi
+    cat "$T/err"
+    return 1
+}
+if same_init s7 --seed 7; then ok "cnnc --seed 7 and cnnc-train --seed 7 start from the same weights"
+else no "cnnc --seed 7 and cnnc-train --seed 7 differ"; fi
+if same_init default; then ok "cnnc and cnnc-train default to the same seed and weights"
+else no "the default seeds of cnnc and cnnc-train give different weights"; fi
+if ! cmp -s "$T/seed/s7_s.c" "$T/seed/default_s.c"; then ok "another seed gives other weights"
+else no "--seed 7 and the default wrote the same code"; fi
+
+# --- 7. NaN and infinite weights are refused, naming the tensor -------------------------
 "$CNNC" dsl_examples/lenet_relu.net --emit pytorch -o "$T/lr.py"
 $PY - "$T" <<'EOF'
 import sys, importlib.util, torch
