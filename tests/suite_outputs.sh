@@ -219,5 +219,31 @@ for kind in nan:NaN inf:-infinity; do
     fi
 done
 
+# finite weights that folding a batchnorm makes infinite: the layer is named
+printf 'network t input 1x8x8\nconv c1 4 k3\nbatchnorm bn1\nflatten\ndense out 3\n' >"$T/fold.net"
+"$CNNC" "$T/fold.net" --emit pytorch -o "$T/fold.py"
+$PY - "$T" <<'EOF'
+import sys, importlib.util, torch
+sys.path.insert(0, "tests/ref")
+import st
+T = sys.argv[1]
+spec = importlib.util.spec_from_file_location("fold", T + "/fold.py")
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+torch.manual_seed(4)
+net = [v for v in vars(m).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)][0]()
+sd = {k: v.detach().clone() for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+sd["bn1.weight"][1] = 3e38          # finite, but 3e38 / sqrt(0 + 1e-5) is not
+sd["bn1.running_var"][1] = 0.0
+st.save(sd, T + "/fold.safetensors")
+EOF
+"$CNNC" "$T/fold.net" --weights "$T/fold.safetensors" -o "$T/fold.c" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && [ ! -e "$T/fold.c" ] &&
+   grep -q "fold.net:2:1: error: conv 'c1': its weights (batchnorm bn1 folded in) hold infinity" "$T/err"; then
+    ok "a batchnorm whose folding overflows: exit 1, the layer named, nothing written"
+else
+    no "folding overflow: exit $rc, $(cat "$T/err")"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
