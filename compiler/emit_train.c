@@ -179,7 +179,8 @@ int emit_train(Graph *g, const char *out_c, const char *source_name) {
     if (d->ntensors == 0) fputs("    { \"\", 0, { 0 }, 0, 0, 0, 0 },\n", lf);
     fputs("M4_TRAIN_FINISH[[]]m4_dnl\n", lf);
     fputs("M4_TRAIN_HEADER[[]]m4_dnl\n", hf);
-    if ((fclose(gf) != 0) | (fclose(lf) != 0) | (fclose(hf) != 0)) {
+    int closed = (fclose(gf) == 0) + (fclose(lf) == 0) + (fclose(hf) == 0);
+    if (closed != 3) {
         fprintf(stderr, "cnnc: error: cannot write temporary files in %s\n", dtmpl);
         nerr = 2;
     }
