@@ -385,7 +385,10 @@ int cnnrt_ckpt_save(const char *path, const cnnrt_ckpt_tensor *tensors, int nten
     cnnrt_outfile f;
     int ok = cnnrt_outfile_open(&f, path) == 0;
     if (!ok) {
-        set_err(err, errlen, "%s: cannot save: %s; the previous file, if any, is unchanged", path, strerror(errno));
+        int e = errno;
+        set_err(err, errlen, "%s: %s: %s; the previous file, if any, is unchanged", path,
+                cnnrt_path_is_special(path) ? "cannot open it for writing" : "cannot create a temporary file next to it",
+                strerror(e));
         free(order);
         free(header);
         return CNNRT_EIO;
