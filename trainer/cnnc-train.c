@@ -287,8 +287,11 @@ int main(int argc, char **argv) {
     int classes;
     cnnrt_net_logits(probe, &classes);
     cnnrt_net_free(probe);
+    /* as many outputs as classes: the layer that makes them is at fault */
     if (cnnrt_dataset_check_classes(&ds, classes, err, sizeof err) != CNNRT_OK) {
-        fprintf(stderr, "cnnc-train: error: %s\n", err);
+        Loc l = g->output->loc;
+        fprintf(stderr, "%s:%d:%d: error: network '%s', output layer '%s': %s\n", l.file->name, l.line, l.col,
+                g->name, g->output->name, err);
         cnnrt_dataset_free(&ds);
         return 1;
     }
