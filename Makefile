@@ -103,7 +103,7 @@ $(B)/trainer/%.o: trainer/%.c $(B)/compiler/parse.tab.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
 
-$(B)/cnnc-train: $(B)/trainer/cnnc-train.o $(B)/trainer/plot.o $(CC_OBJS) $(B)/libcnnrt.a
+$(B)/cnnc-train: $(B)/trainer/cnnc-train.o $(B)/trainer/args.o $(B)/trainer/plot.o $(CC_OBJS) $(B)/libcnnrt.a
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(BLAS_LIBS) -lcjson -lz -lm
 
 # --- tests --------------------------------------------------------------------
