@@ -17,7 +17,8 @@
  * beside --save; the file is rewritten atomically), an SVG plot of the curves so far (--plot, default
  * FILE.svg; plot.c) and an atomic rewrite of --save.  A run resumed from the
  * end of an epoch continues bit for bit, into the same network only
- * (cnnrt_net_load checks the structure).  A NaN or infinite loss stops
+ * (cnnrt_net_load checks the structure).  --epochs 0 saves the initial
+ * weights.  A NaN or infinite loss stops
  * training with the step and the first layer whose gradient went bad; the
  * last checkpoint (from the previous epoch) stays as it was.
  *
@@ -66,6 +67,22 @@ static void fmt_time(char *buf, size_t n, double s) {
 static int log_write(FILE *log, bool to_stdout, const char *path, char **buf, size_t *len) {
     if (fflush(log) != 0) return -1;
     return to_stdout ? 0 : write_file_atomic(path, *buf, *len);
+}
+
+/* The checkpoint after `epoch` epochs, with the normalisation (or none).
+ * 0 ok; -1 with the message out. */
+static int save(cnnrt_net *net, const char *path, long epoch, const char *normtxt) {
+    cnnrt_ckpt_meta extra[2];
+    int nextra = 0;
+    char epochs_txt[32], err[4096];
+    snprintf(epochs_txt, sizeof epochs_txt, "%ld", epoch);
+    extra[nextra++] = (cnnrt_ckpt_meta){ "epoch", epochs_txt };
+    if (normtxt) extra[nextra++] = (cnnrt_ckpt_meta){ "normalize", normtxt };
+    if (cnnrt_net_save(net, path, extra, nextra, err, sizeof err) != CNNRT_OK) {
+        fprintf(stderr, "cnnc-train: error: %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -306,17 +323,12 @@ int main(int argc, char **argv) {
                                    .train_acc = 100.0 * correct / seen, .test_acc = test_acc };
         if (plot_training_svg(plotpath, title, pts, npts, err, sizeof err) != 0)
             fprintf(stderr, "cnnc-train: warning: %s\n", err);
-        cnnrt_ckpt_meta extra[2];
-        int nextra = 0;
-        char epochs_txt[32];
-        snprintf(epochs_txt, sizeof epochs_txt, "%ld", ep + 1);
-        extra[nextra++] = (cnnrt_ckpt_meta){ "epoch", epochs_txt };
-        if (a.normalize) extra[nextra++] = (cnnrt_ckpt_meta){ "normalize", normtxt };
-        if (cnnrt_net_save(net, a.save, extra, nextra, err, sizeof err) != CNNRT_OK) {
-            fprintf(stderr, "cnnc-train: error: %s\n", err);
-            status = 2;
-        }
+        if (save(net, a.save, ep + 1, a.normalize ? normtxt : NULL) != 0) status = 2;
     }
+    /* no epoch to run (--epochs 0, or a resumed run already done): the
+     * weights as they are, the initialisation for --epochs 0, are the
+     * checkpoint all the same */
+    if (first_epoch >= a.epochs && save(net, a.save, first_epoch, a.normalize ? normtxt : NULL) != 0) status = 2;
     if (!log_stdout) fclose(log);
     free(logbuf);
     free(xb); free(yb); free(perm); free(out); free(pts);
