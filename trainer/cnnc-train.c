@@ -17,8 +17,9 @@
  * beside --save; the file is rewritten atomically), an SVG plot of the curves so far (--plot, default
  * FILE.svg; plot.c) and an atomic rewrite of --save.  A run resumed from the
  * end of an epoch continues bit for bit, into the same network only
- * (cnnrt_net_load checks the structure).  --epochs 0 saves the initial
- * weights.  A NaN or infinite loss stops
+ * (cnnrt_net_load checks the structure), and keeps the log's rows up to its
+ * checkpoint's epoch.  --epochs 0 saves the initial weights.  A NaN or
+ * infinite loss stops
  * training with the step and the first layer whose gradient went bad; the
  * last checkpoint (from the previous epoch) stays as it was.
  *
@@ -67,6 +68,50 @@ static void fmt_time(char *buf, size_t n, double s) {
 static int log_write(FILE *log, bool to_stdout, const char *path, char **buf, size_t *len) {
     if (fflush(log) != 0) return -1;
     return to_stdout ? 0 : write_file_atomic(path, *buf, *len);
+}
+
+#define LOG_HEADER "epoch,step,lr,train_loss,train_accuracy,test_accuracy,seconds\n"
+
+/* A resumed run's log: the rows of the old log at path for epochs 1..last
+ * (a kill between the log's rewrite and the checkpoint's leaves a row for
+ * an epoch the checkpoint does not have: that epoch runs again), a later
+ * row for an epoch replacing the earlier ones from there on, as
+ * plot_read_log reads it.  The header is the caller's.  No file: nothing. */
+static void log_keep(FILE *log, const char *path, long last) {
+    FILE *old = fopen(path, "rb");
+    if (!old) return;
+    char *line = NULL, **rows = NULL;
+    long *eps = NULL;
+    size_t cap = 0, nrows = 0, rcap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, old)) > 0) {
+        char *end;
+        errno = 0;
+        long ep = strtol(line, &end, 10);
+        if (end == line || *end != ',' || errno || ep < 1 || ep > last) continue;
+        while (nrows > 0 && eps[nrows - 1] >= ep) free(rows[--nrows]);
+        if (nrows == rcap) {
+            rcap = rcap ? 2 * rcap : 16;
+            char **r = realloc(rows, rcap * sizeof *rows);
+            long *e = realloc(eps, rcap * sizeof *eps);
+            if (r) rows = r;
+            if (e) eps = e;
+            if (!r || !e) break;
+        }
+        if (!(rows[nrows] = malloc((size_t)len + 2))) break;
+        memcpy(rows[nrows], line, (size_t)len);
+        if (line[len - 1] != '\n') rows[nrows][len++] = '\n';
+        rows[nrows][len] = 0;
+        eps[nrows++] = ep;
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        fputs(rows[i], log);
+        free(rows[i]);
+    }
+    free(rows);
+    free(eps);
+    free(line);
+    fclose(old);
 }
 
 /* The checkpoint after `epoch` epochs, with the normalisation (or none).
@@ -188,18 +233,13 @@ int main(int argc, char **argv) {
     bool log_stdout = strcmp(logpath, "-") == 0;
     /* the log is kept in memory and rewritten whole, through a temporary file
      * and a rename, after every line: a kill leaves the previous complete log
-     * or the new one, never half a line (a resumed run continues the file) */
+     * or the new one, never half a line.  It starts with the header; a
+     * resumed run continues the old file's rows up to its checkpoint. */
     char *logbuf = NULL;
     size_t loglen = 0;
     FILE *log = log_stdout ? stdout : open_memstream(&logbuf, &loglen);
-    if (log && !log_stdout && first_epoch > 0) {
-        FILE *old = fopen(logpath, "rb");
-        char chunk[4096];
-        size_t n;
-        while (old && (n = fread(chunk, 1, sizeof chunk, old)) > 0) fwrite(chunk, 1, n, log);
-        if (old) fclose(old);
-    }
-    if (log && first_epoch == 0) fputs("epoch,step,lr,train_loss,train_accuracy,test_accuracy,seconds\n", log);
+    if (log) fputs(LOG_HEADER, log);
+    if (log && !log_stdout && first_epoch > 0) log_keep(log, logpath, first_epoch);
     if (!log || log_write(log, log_stdout, logpath, &logbuf, &loglen) != 0) {
         fprintf(stderr, "cnnc-train: error: cannot write the log '%s': %s\n", logpath, strerror(errno));
         if (log && !log_stdout) fclose(log);
