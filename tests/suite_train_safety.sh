@@ -14,7 +14,8 @@
 #      written; resume into the same network works;
 #   5. the CSV log after a kill between its rewrite and the checkpoint's
 #      (simulated: the log one epoch ahead of the checkpoint) has no
-#      repeated epoch, and equals the uninterrupted run's;
+#      repeated epoch, and equals the uninterrupted run's; a log that
+#      already repeats one (1, 2, 2) is cleaned on resume;
 #   6. resume into a new folder, or with --log naming a new file, starts
 #      the log with its header.
 set -u
@@ -74,6 +75,8 @@ done <<'LIST'
 --normalize 0.5,-0.2|--normalize
 --normalize 0.5|--normalize
 --normalize 1e39,1|--normalize
+--normalize 0.5,1e-50|--normalize
+--normalize 0.5,1e39|--normalize
 --epochs 99999999999999999999|--epochs
 --epochs -1|--epochs
 --epochs 1000001|--epochs
@@ -184,6 +187,16 @@ if "$B/cnnc-train" "$NET" $SMALL --epochs 3 --save "$T/o5/full.st" 2>"$T/e5" &&
             ok "kill after the log's rewrite, then resume: one row per epoch, as the uninterrupted run"
         else no "the resumed log repeats or lacks rows:"; cat "$T/o5/k.st.csv"; fi
     else no "resume after the simulated kill failed"; cat "$T/e5"; fi
+    # a log that already repeats an epoch (as the kill left it before this
+    # was fixed: 1, 2, 2) and the checkpoint of epoch 2: the later row wins
+    if "$B/cnnc-train" "$NET" $SMALL --epochs 2 --resume "$T/o5/k1.st" --save "$T/o5/d.st" 2>>"$T/e5"; then
+        { head -n 3 "$T/o5/full.st.csv"; sed -n 3p "$T/o5/full.st.csv"; } >"$T/o5/d.st.csv"
+        if "$B/cnnc-train" "$NET" $SMALL --epochs 3 --resume "$T/o5/d.st" --save "$T/o5/d.st" 2>>"$T/e5" &&
+           [ "$(cut -d, -f1 "$T/o5/d.st.csv" | tr '\n' ' ')" = "epoch 1 2 3 " ] &&
+           cut -d, -f1-6 "$T/o5/d.st.csv" | cmp -s "$T/full.cut" -; then
+            ok "a log with a repeated epoch, resumed: one row per epoch"
+        else no "a log with a repeated epoch keeps it:"; cat "$T/o5/d.st.csv"; fi
+    else no "could not resume to epoch 2"; cat "$T/e5"; fi
 else
     no "could not train for the kill simulation"; cat "$T/e5"
 fi
