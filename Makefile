@@ -106,7 +106,7 @@ $(B)/trainer/%.o: trainer/%.c $(B)/compiler/parse.tab.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
 
-$(B)/cnnc-train: $(B)/trainer/cnnc-train.o $(B)/trainer/plot.o $(CC_OBJS) $(B)/libcnnrt.a
+$(B)/cnnc-train: $(B)/trainer/cnnc-train.o $(B)/trainer/args.o $(B)/trainer/plot.o $(CC_OBJS) $(B)/libcnnrt.a
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(BLAS_LIBS) -lcjson -lz -lm
 
 # --- tests --------------------------------------------------------------------
@@ -145,7 +145,7 @@ test-large: deps all
 #                             every example under ASan + UBSan, in build-san/
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_B       := build-fuzz
-FUZZ_TARGETS := frontend safetensors idx checkpoint
+FUZZ_TARGETS := frontend safetensors idx checkpoint trainopts
 FUZZ_SECONDS ?= 60
 FUZZ_COV     ?=
 # (the long campaign used FUZZ_B=build-fuzzfast FUZZ_COV=-fno-sanitize-coverage=trace-cmp: 1.7x the speed)
@@ -162,6 +162,12 @@ $(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CC_OBJS) $(B)/libcnnrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -o $@ $< \
 		$(CC_OBJS) $(B)/libcnnrt.a $(BLAS_LIBS) -lcjson -lz -lm
+
+# cnnc-train's option parser: trainer/args.c and the runtime (optimizer defaults)
+$(B)/fuzz/fuzz_trainopts: fuzz/fuzz_trainopts.c $(B)/trainer/args.o $(B)/libcnnrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(WARN) $(BLAS_CFLAGS) -Itrainer -Iruntime -o $@ $< \
+		$(B)/trainer/args.o $(B)/libcnnrt.a $(BLAS_LIBS) -lcjson -lz -lm
 
 test-sanitize: deps
 	@$(MAKE) --no-print-directory B=$(SAN_B) CC=clang CFLAGS="-O1 -g $(SAN_FLAGS)" \

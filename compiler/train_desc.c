@@ -33,6 +33,45 @@ static unsigned long long fnv(unsigned long long h, const void *p, size_t n) {
     return h;
 }
 
+static unsigned long long fnv_int(unsigned long long h, long long v) {
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((unsigned long long)v >> (8 * i));
+    return fnv(h, b, sizeof b);
+}
+
+static unsigned long long fnv_real(unsigned long long h, double x) {
+    long long bits;
+    if (x == 0) x = 0;          /* -0 and 0 are the same attribute */
+    memcpy(&bits, &x, sizeof bits);
+    return fnv_int(h, bits);
+}
+
+static unsigned long long fnv_str(unsigned long long h, const char *s) { return fnv(h, s, strlen(s) + 1); }
+
+/* The structure a checkpoint was trained on ("arch" in its metadata; a
+ * resume into another structure is refused): every node's name, kind,
+ * output shape, inputs and every attribute that changes what it computes
+ * (each by value, so the same network written differently, e.g. `p1` or
+ * `same`, hashes the same).  The tensors' names and shapes follow in
+ * train_desc_build.  Not the network's name: renaming is not a change. */
+static unsigned long long hash_node(unsigned long long h, const Node *n) {
+    h = fnv_str(h, n->name);
+    h = fnv_str(h, n->kind->name);
+    h = fnv_int(h, n->shape.rank);
+    h = fnv_int(h, n->shape.c);
+    h = fnv_int(h, n->shape.h);
+    h = fnv_int(h, n->shape.w);
+    h = fnv_int(h, n->nin);
+    for (int j = 0; j < n->nin; j++) h = fnv_int(h, n->in[j]->id);
+    const long long ints[] = { n->out, n->kh, n->kw, n->sh, n->sw, n->dh, n->dw, n->pt, n->pl, n->pb, n->pr,
+                               n->groups, n->bias, n->ceil, n->affine, n->count_include_pad, n->act, n->oh,
+                               n->ow };
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) h = fnv_int(h, ints[k]);
+    const double reals[] = { n->eps, n->momentum, n->slope, n->p, n->act_slope };
+    for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++) h = fnv_real(h, reals[k]);
+    return h;
+}
+
 cnnrt_net_desc *train_desc_build(Graph *g) {
     cnnrt_net_desc *d = arena_alloc(sizeof *d);
     long *vsize = arena_alloc(sizeof(long) * (size_t)g->nnodes);
@@ -58,9 +97,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
             return NULL;
         }
         vsize[i] = (long)numel;
-        h = fnv(h, n->name, strlen(n->name) + 1);
-        h = fnv(h, n->kind->name, strlen(n->kind->name) + 1);
-        h = fnv(h, &n->shape, sizeof n->shape);
+        h = hash_node(h, n);
         if (n->kind->id == K_INPUT) continue;
 
         cnnrt_op *op = &ops[nops++];
@@ -145,7 +182,10 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
             else if (strcmp(s, "bias") == 0) op->b = t->off;
             else if (strcmp(s, "running_mean") == 0) op->rmean = t->off;
             else op->rvar = t->off;
-            h = fnv(h, t->name, strlen(t->name) + 1);
+            h = fnv_str(h, t->name);
+            h = fnv_int(h, t->ndim);
+            for (int e = 0; e < t->ndim; e++) h = fnv_int(h, t->dims[e]);
+            h = fnv_int(h, t->buffer);
         }
     }
     Shape in = g->nodes[0]->shape;
@@ -164,6 +204,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
     d->nbuffers = nb;
     d->ntensors = nt;
     d->tensors = tensors;
+    h = fnv_int(h, g->output->id);
     d->hash = h;
     return d;
 }

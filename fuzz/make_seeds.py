@@ -8,6 +8,8 @@ run again only when a fuzz network changes):
   checkpoint/   checkpoints of fuzz_checkpoint.c's network, written by
                 cnnc-train itself (give the build folder: BUILD/cnnc-train)
                 and by hand
+  trainopts/    cnnc-train command lines, one word per line: valid ones and
+                one refused value of each numeric option
 
     fuzz/make_seeds.py [BUILD]
 """
@@ -136,6 +138,39 @@ def main():
                     write("checkpoint", "trained_" + opt, f.read())
     else:
         print("make_seeds: no %s; trained checkpoints not written" % train, file=sys.stderr)
+    # command lines of cnnc-train (fuzz_trainopts.c)
+    base = ["m.net", "--data", "d", "--save", "x.st"]
+    valid = {
+        "minimal": [],
+        "adam": ["--epochs", "3", "--batch", "32", "--opt", "adam", "--lr", "1e-3", "--beta1", "0.8",
+                 "--beta2", "0.99", "--eps", "1e-7", "--normalize", "auto", "--seed", "42", "--quiet"],
+        "sgd_cosine": ["--opt=nesterov", "--momentum", "0.9", "--weight-decay", "5e-4", "--schedule", "cosine",
+                       "--warmup", "100", "--min-lr", "1e-5", "--lr", "0.1", "--threads", "2"],
+        "step": ["--schedule", "step", "--step-size", "10", "--gamma", "0.5", "--label-smoothing", "0.1",
+                 "--normalize", "0.2860,0.3530", "--limit-train", "256", "--limit-test", "100"],
+        "resume": ["--epochs", "0", "--resume", "x.st", "--log", "-", "--plot", "p.svg", "--", "-"],
+        "help": ["--help"],
+        "version": ["--version"],
+    }
+    invalid = {
+        "lr_inf": ["--lr", "inf"], "lr_zero": ["--lr", "0"], "momentum_one": ["--momentum", "1"],
+        "beta1_nan": ["--beta1", "nan"], "beta2_neg": ["--beta2", "-0.1"], "eps_zero": ["--eps", "0"],
+        "wd_neg": ["--weight-decay", "-1"], "gamma_zero": ["--gamma", "0"],
+        "min_lr_cosine": ["--schedule", "cosine", "--min-lr", "1"], "smoothing_one": ["--label-smoothing", "1"],
+        "normalize_inf": ["--normalize", "0.5,inf"], "normalize_nan": ["--normalize", "nan,1"],
+        "normalize_std0": ["--normalize", "0.5,0"], "epochs_overflow": ["--epochs", "99999999999999999999"],
+        "batch_exp": ["--batch", "1e3"], "limit_train_zero": ["--limit-train", "0"],
+        "limit_test_zero": ["--limit-test", "0"], "seed_neg": ["--seed", "-1"], "opt_bad": ["--opt", "lion"],
+        "nesterov_zero": ["--opt", "nesterov", "--momentum", "0"], "unknown": ["--lrr", "1"],
+        "ambiguous": ["--limit", "3"], "missing_arg": ["--lr"], "flag_arg": ["--quiet=yes"],
+        "log_is_save": ["--log", "x.st"], "two_nets": ["n2.net"],
+    }
+    for name, words in valid.items():
+        write("trainopts", "ok_" + name, "\n".join(base + words).encode() + b"\n")
+    for name, words in invalid.items():
+        write("trainopts", "bad_" + name, "\n".join(base + words).encode() + b"\n")
+    write("trainopts", "nul_separated", b"\0".join(w.encode() for w in base + ["--epochs", "2"]))
+    write("trainopts", "empty", b"")
 
 
 if __name__ == "__main__":

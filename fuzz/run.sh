@@ -6,7 +6,8 @@
 #
 # Corpora: BUILD/corpus/TARGET (grows, kept between runs) plus the read-only
 # seeds: the examples and golden diagnostics for the front end,
-# fuzz/seeds/TARGET for the readers, and tests/fuzz_regressions/TARGET.
+# fuzz/seeds/TARGET for the readers and the option parser, and
+# tests/fuzz_regressions/TARGET.
 # Crashes, timeouts (over 1 s) and leaks go to BUILD/crashes/TARGET/; copy
 # each into tests/fuzz_regressions/TARGET/ once it is fixed.
 # Environment: FUZZ_JOBS (default 1) parallel workers per target (fork mode).
@@ -15,7 +16,7 @@ B=${1:-build-fuzz}
 S=${2:-60}
 shift 2 2>/dev/null
 cd "$(dirname "$0")/.." || exit 1
-[ $# -gt 0 ] || set -- frontend safetensors idx checkpoint
+[ $# -gt 0 ] || set -- frontend safetensors idx checkpoint trainopts
 status=0
 for t in "$@"; do
     bin=$B/fuzz/fuzz_$t
@@ -25,6 +26,7 @@ for t in "$@"; do
     mkdir -p "$corpus" "$art"
     case $t in
         frontend) seeds="dsl_examples tests/diagnostics tests/train"; extra="-dict=fuzz/frontend.dict" ;;
+        trainopts) seeds="fuzz/seeds/$t"; extra="-dict=fuzz/trainopts.dict -max_len=1024" ;;
         *) seeds="fuzz/seeds/$t"; extra="-max_len=8192" ;;
     esac
     [ -d "tests/fuzz_regressions/$t" ] && seeds="$seeds tests/fuzz_regressions/$t"

@@ -494,7 +494,14 @@ void cnnrt_dataset_free(cnnrt_dataset *ds);
  * outputs" (the first offending index).  path may be NULL (no prefix). */
 int cnnrt_labels_check(const uint8_t *labels, size_t n, int num_classes,
                        const char *path, char *err, size_t errlen);
-/* Both splits of a dataset, naming the file at fault. */
+/* The number of classes of a dataset: its largest label (train or test)
+ * plus one (IDX files do not store it). */
+int cnnrt_dataset_classes(const cnnrt_dataset *ds);
+/* A network with num_classes outputs fits the dataset: every label of both
+ * splits < num_classes (else the message above, naming the file at fault)
+ * and num_classes == cnnrt_dataset_classes (else CNNRT_EFORMAT: "the
+ * network has 784 outputs, but the labels in TRAIN and TEST have 10
+ * classes (0 to 9): ..."). */
 int cnnrt_dataset_check_classes(const cnnrt_dataset *ds, int num_classes,
                                 char *err, size_t errlen);
 

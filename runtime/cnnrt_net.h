@@ -86,7 +86,8 @@ typedef struct cnnrt_net_desc {
     long nparams, nbuffers;
     int ntensors;
     const cnnrt_tensor *tensors;
-    uint64_t hash;              /* identifies the architecture in checkpoints */
+    uint64_t hash;              /* the structure in checkpoints ("arch"): every op, its
+                                   attributes, shapes, wiring and tensor names */
 } cnnrt_net_desc;
 
 typedef enum cnnrt_loss_kind { CNNRT_LOSS_XENT = 1, CNNRT_LOSS_MSE } cnnrt_loss_kind;
@@ -158,9 +159,12 @@ void cnnrt_net_set_state(cnnrt_net *net, long step, cnnrt_rng rng);
  * lists every mismatch in one error. */
 int cnnrt_net_save(cnnrt_net *net, const char *path, const cnnrt_ckpt_meta *extra, int nextra,
                    char *err, size_t errlen);
-/* with_state: also restore the optimizer moments, step and RNG (resume);
- * otherwise only weights and running statistics (optimizer state in the
- * file is then ignored). */
+/* with_state: also restore the optimizer moments, step and RNG (resume),
+ * only from a checkpoint whose "arch" is this desc's hash (a checkpoint of
+ * another structure, e.g. relu where this net has tanh, or without "arch"
+ * is refused, naming both networks); otherwise only weights and running
+ * statistics, checked by name and shape (optimizer state in the file is
+ * then ignored). */
 int cnnrt_net_load(cnnrt_net *net, const char *path, int with_state, char *err, size_t errlen);
 
 #ifdef __cplusplus

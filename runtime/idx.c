@@ -421,6 +421,18 @@ int cnnrt_labels_check(const uint8_t *labels, size_t n, int num_classes,
     return CNNRT_OK;
 }
 
+int cnnrt_dataset_classes(const cnnrt_dataset *ds)
+{
+    int top = -1;
+    for (int i = 0; i < ds->train_labels.n; i++)
+        if (ds->train_labels.data[i] > top)
+            top = ds->train_labels.data[i];
+    for (int i = 0; i < ds->test_labels.n; i++)
+        if (ds->test_labels.data[i] > top)
+            top = ds->test_labels.data[i];
+    return top + 1;
+}
+
 int cnnrt_dataset_check_classes(const cnnrt_dataset *ds, int num_classes, char *err, size_t errlen)
 {
     int rc = cnnrt_labels_check(ds->train_labels.data, (size_t)ds->train_labels.n, num_classes,
@@ -428,6 +440,13 @@ int cnnrt_dataset_check_classes(const cnnrt_dataset *ds, int num_classes, char *
     if (rc == CNNRT_OK)
         rc = cnnrt_labels_check(ds->test_labels.data, (size_t)ds->test_labels.n, num_classes,
                                 ds->test_labels.path, err, errlen);
+    int classes = cnnrt_dataset_classes(ds);
+    if (rc == CNNRT_OK && classes != num_classes) {
+        set_err(err, errlen, "the network has %d output%s, but the labels in %s and %s have %d class%s "
+                "(0 to %d): it needs one output per class", num_classes, num_classes == 1 ? "" : "s",
+                ds->train_labels.path, ds->test_labels.path, classes, classes == 1 ? "" : "es", classes - 1);
+        rc = CNNRT_EFORMAT;
+    }
     return rc;
 }
 

@@ -907,6 +907,21 @@ int cnnrt_net_load(cnnrt_net *net, const char *path, int with_state, char *err, 
     cnnrt_ckpt *ck = NULL;
     int rc = cnnrt_ckpt_open(path, &ck, err, errlen);
     if (rc != CNNRT_OK) return rc;
+    /* resume: only into the structure the checkpoint was trained on */
+    const char *arch = cnnrt_ckpt_meta_get(ck, "arch"), *name = cnnrt_ckpt_meta_get(ck, "network");
+    char mine[24];
+    snprintf(mine, sizeof mine, "%016llx", (unsigned long long)net->d->hash);
+    if (with_state && (!arch || strcmp(arch, mine) != 0)) {
+        if (err && errlen && !arch)
+            snprintf(err, errlen, "%s: the checkpoint has no 'arch' metadata (the structure of the network it "
+                     "was trained on): not a cnnc training checkpoint, cannot resume", path);
+        else if (err && errlen)
+            snprintf(err, errlen, "%s: cannot resume: the checkpoint's network '%s' and the network '%s' "
+                     "differ in structure (layers, attributes, shapes or wiring: arch %.16s, not %s)",
+                     path, name ? name : "?", net->d->name, arch, mine);
+        cnnrt_ckpt_close(ck);
+        return CNNRT_EFORMAT;
+    }
     const char *opt = cnnrt_ckpt_meta_get(ck, "optimizer");
     if (with_state && opt && strcmp(opt, optim_name(net->o.optim.kind)) != 0) {
         if (err && errlen)

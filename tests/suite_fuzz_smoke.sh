@@ -24,7 +24,7 @@ if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory fuzz-bui
 else
     no "make fuzz-build"; tail -n 30 "$log"; echo "$pass passed, $fail failed"; exit 1
 fi
-for t in frontend safetensors idx checkpoint; do
+for t in frontend safetensors idx checkpoint trainopts; do
     d=tests/fuzz_regressions/$t
     [ -d "$d" ] || continue
     n=$(ls "$d" | wc -l)
@@ -35,7 +35,7 @@ for t in frontend safetensors idx checkpoint; do
         no "fuzz_$t on $d:"; grep -E 'ERROR|SUMMARY|Running:|timeout' "$log" | head -n 20
     fi
 done
-for t in frontend safetensors idx checkpoint; do
+for t in frontend safetensors idx checkpoint trainopts; do
     if out=$(sh fuzz/run.sh "$FB" "$S" "$t"); then ok "$out"
     else no "$out"; grep -E 'ERROR|SUMMARY|Test unit written' "$FB/fuzz_$t.log" | head -n 20
     fi

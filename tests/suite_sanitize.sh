@@ -3,8 +3,10 @@
 # cnnc, cnnrt, cnnc-train and the unit tests with ASan + UBSan into
 # build-san/, then run (tests/sanitize.sh) the unit tests, the golden
 # diagnostics and hostile inputs, the examples' reports, generated/, the
-# command line, output files (suite_outputs), and the generated code of the
-# small examples (lenet5, convnetjs_mnist) built with the sanitizers too.  Any sanitizer report
+# command line, output files (suite_outputs), what cnnc-train refuses
+# (suite_train_safety: its option parser, the checks on data and
+# checkpoints), and the generated code of the small examples (lenet5,
+# convnetjs_mnist) built with the sanitizers too.  Any sanitizer report
 # fails.  `make test-sanitize` runs everything.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -20,4 +22,4 @@ if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory B="$SB
 fi
 SAN_CODEGEN_NETS="lenet5 convnetjs_mnist" exec sh tests/sanitize.sh "$SB" \
     $(ls "$SB"/tests/ | grep '^test_' | grep -v '\.') \
-    suite_diagnostics suite_examples suite_generated suite_cli suite_codegen suite_outputs
+    suite_diagnostics suite_examples suite_generated suite_cli suite_train_safety suite_codegen suite_outputs

@@ -4,8 +4,10 @@
  *   cnnc-train model.net --data DIR --epochs N --batch B --opt adam --lr 1e-3
  *              --save FILE [--resume FILE] [options]
  *
- * The network is compiled by cnnc's front end (the same diagnostics as
- * cnnc), described for cnnrt (train_desc.c) and trained by cnnrt_net —
+ * The options are checked first, all of them (args.c), before anything is
+ * read or written.  The network is compiled by cnnc's front end (the same
+ * diagnostics as cnnc), described for cnnrt (train_desc.c), checked against
+ * the data (input size, one output per class) and trained by cnnrt_net —
  * the same code `cnnc --train` generates calls into.  Pixels are fed as
  * x/255, then (x − mean)/std when --normalize is given; the normalisation
  * is stored in the checkpoint so `cnnc --weights` bakes it into inference.
@@ -14,7 +16,10 @@
  * (seed, epoch), then test accuracy, a CSV line (--log, default FILE.csv
  * beside --save; the file is rewritten atomically), an SVG plot of the curves so far (--plot, default
  * FILE.svg; plot.c) and an atomic rewrite of --save.  A run resumed from the
- * end of an epoch continues bit for bit.  A NaN or infinite loss stops
+ * end of an epoch continues bit for bit, into the same network only
+ * (cnnrt_net_load checks the structure), and keeps the log's rows up to its
+ * checkpoint's epoch.  --epochs 0 saves the initial weights.  A NaN or
+ * infinite loss stops
  * training with the step and the first layer whose gradient went bad; the
  * last checkpoint (from the previous epoch) stays as it was.
  *
@@ -24,83 +29,22 @@
 #include "cnnc.h"
 #include "cnnrt_file.h"   /* output files (runtime/outfile.c) */
 
+#include "args.h"
 #include "cnnrt_net.h"
 #include "plot.h"
 
 #include <cblas.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-enum { O_DATA = 256, O_EPOCHS, O_BATCH, O_OPT, O_LR, O_SAVE, O_RESUME, O_SEED, O_THREADS, O_MOMENTUM,
-       O_WD, O_SCHEDULE, O_WARMUP, O_STEP_SIZE, O_GAMMA, O_MIN_LR, O_SMOOTH, O_NORMALIZE, O_LOG,
-       O_LIMIT_TRAIN, O_LIMIT_TEST, O_BETA1, O_BETA2, O_EPS, O_QUIET, O_VERSION, O_PLOT };
-
-static void usage(FILE *f) {
-    fputs("usage: cnnc-train MODEL.net --data DIR --save FILE [options]\n"
-          "\n"
-          "  --data DIR            train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
-          "                        t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each maybe .gz)\n"
-          "  --save FILE           checkpoint (safetensors), rewritten after every epoch\n"
-          "  --resume FILE         continue from a checkpoint written at the end of an epoch\n"
-          "  --epochs N            passes over the training set (default 1)\n"
-          "  --batch B             images per step (default 64)\n"
-          "  --opt NAME            sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw (default adam)\n"
-          "  --lr X                learning rate (default 1e-3)\n"
-          "  --momentum X          for momentum/nesterov/rmsprop (default 0.9 for momentum/nesterov)\n"
-          "  --weight-decay X      L2 (decoupled for adamw; default 0, adamw 0.01)\n"
-          "  --beta1 X --beta2 X --eps X   Adam's constants (defaults 0.9, 0.999, 1e-8)\n"
-          "  --schedule S          constant, step or cosine (default constant)\n"
-          "  --warmup N            steps of linear warm-up from lr/10 (default 0)\n"
-          "  --step-size N --gamma X       step schedule: lr·gamma every N steps (default 1 epoch, 0.1)\n"
-          "  --min-lr X            cosine schedule's final lr (default 0)\n"
-          "  --label-smoothing X   cross-entropy label smoothing (default 0)\n"
-          "  --normalize MEAN,STD  feed (x/255 − MEAN)/STD; 'auto' measures the training set\n"
-          "  --seed N              initial weights, dropout and data order (default 1)\n"
-          "  --threads N           threads (default 1)\n"
-          "  --log FILE            CSV log (default: FILE.csv beside --save)\n"
-          "  --plot FILE           SVG of the loss and accuracy curves, rewritten after every\n"
-          "                        epoch (default: FILE.svg beside --save)\n"
-          "  --limit-train N --limit-test N   use the first N images only\n"
-          "  --quiet               no progress output\n"
-          "  --version             print the version\n"
-          "  -h, --help            this help\n"
-          "\n"
-          "MODEL.net may be - for standard input; --log - writes the CSV log to standard\n"
-          "output.  -- ends the options.\n"
-          "\n"
-          "Exit status: 0 done, 1 bad input (network, dataset, checkpoint), 2 bad usage\n"
-          "or an I/O failure, 3 training diverged.\n", f);
-}
-
-/* a usage error: one line on what was wrong is already out */
-static int usage_error(void) {
-    fputs("Try 'cnnc-train --help' for more information.\n", stderr);
-    return 2;
-}
-
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    *out = strtod(s, &end);
-    return !*s || *end || errno || !isfinite(*out) ? -1 : 0;
-}
-
-static int parse_long(const char *s, long *out) {
-    char *end;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return !*s || *end || errno ? -1 : 0;
 }
 
 /* deterministic permutation for (seed, epoch) */
@@ -120,141 +64,84 @@ static void fmt_time(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
-typedef struct Args {
-    const char *net, *data, *save, *resume, *log, *opt, *schedule, *normalize, *plot;
-    long epochs, batch, warmup, step_size, limit_train, limit_test, threads;
-    unsigned long long seed;
-    double lr, momentum, wd, gamma, min_lr, smoothing, beta1, beta2, eps;
-    bool momentum_set, wd_set, quiet;
-} Args;
-
-static int fail_usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "cnnc-train: error: ");
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    return 2;
-}
-
-static int parse_args(int argc, char **argv, Args *a) {
-    static const struct option opts[] = {
-        { "data", required_argument, NULL, O_DATA }, { "epochs", required_argument, NULL, O_EPOCHS },
-        { "batch", required_argument, NULL, O_BATCH }, { "opt", required_argument, NULL, O_OPT },
-        { "lr", required_argument, NULL, O_LR }, { "save", required_argument, NULL, O_SAVE },
-        { "resume", required_argument, NULL, O_RESUME }, { "seed", required_argument, NULL, O_SEED },
-        { "threads", required_argument, NULL, O_THREADS }, { "momentum", required_argument, NULL, O_MOMENTUM },
-        { "weight-decay", required_argument, NULL, O_WD }, { "schedule", required_argument, NULL, O_SCHEDULE },
-        { "warmup", required_argument, NULL, O_WARMUP }, { "step-size", required_argument, NULL, O_STEP_SIZE },
-        { "gamma", required_argument, NULL, O_GAMMA }, { "min-lr", required_argument, NULL, O_MIN_LR },
-        { "label-smoothing", required_argument, NULL, O_SMOOTH },
-        { "normalize", required_argument, NULL, O_NORMALIZE }, { "log", required_argument, NULL, O_LOG },
-        { "plot", required_argument, NULL, O_PLOT },
-        { "limit-train", required_argument, NULL, O_LIMIT_TRAIN },
-        { "limit-test", required_argument, NULL, O_LIMIT_TEST },
-        { "beta1", required_argument, NULL, O_BETA1 }, { "beta2", required_argument, NULL, O_BETA2 },
-        { "eps", required_argument, NULL, O_EPS }, { "quiet", no_argument, NULL, O_QUIET },
-        { "version", no_argument, NULL, O_VERSION }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    *a = (Args){ .opt = "adam", .schedule = "constant", .epochs = 1, .batch = 64, .seed = 1, .lr = 1e-3,
-                 .gamma = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .threads = 1 };
-    int c;
-    argv[0] = "cnnc-train";  /* getopt's messages: "cnnc-train: unrecognized option '--x'" */
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        double x = 0;
-        long l = 0;
-        bool isnum = c == O_LR || c == O_MOMENTUM || c == O_WD || c == O_GAMMA || c == O_MIN_LR ||
-                     c == O_SMOOTH || c == O_BETA1 || c == O_BETA2 || c == O_EPS;
-        bool isint = c == O_EPOCHS || c == O_BATCH || c == O_THREADS || c == O_WARMUP ||
-                     c == O_STEP_SIZE || c == O_LIMIT_TRAIN || c == O_LIMIT_TEST || c == O_SEED;
-        if (isnum && (parse_double(optarg, &x) || x < 0))
-            return fail_usage("expected a non-negative number, not '%s'", optarg);
-        if (isint && (parse_long(optarg, &l) || l < 0))
-            return fail_usage("expected a non-negative integer, not '%s'", optarg);
-        switch (c) {
-        case O_DATA: a->data = optarg; break;
-        case O_EPOCHS: a->epochs = l; break;
-        case O_BATCH: a->batch = l; break;
-        case O_OPT: a->opt = optarg; break;
-        case O_LR: a->lr = x; break;
-        case O_SAVE: a->save = optarg; break;
-        case O_RESUME: a->resume = optarg; break;
-        case O_SEED: a->seed = (unsigned long long)l; break;
-        case O_THREADS: a->threads = l; break;
-        case O_MOMENTUM: a->momentum = x; a->momentum_set = true; break;
-        case O_WD: a->wd = x; a->wd_set = true; break;
-        case O_SCHEDULE: a->schedule = optarg; break;
-        case O_WARMUP: a->warmup = l; break;
-        case O_STEP_SIZE: a->step_size = l; break;
-        case O_GAMMA: a->gamma = x; break;
-        case O_MIN_LR: a->min_lr = x; break;
-        case O_SMOOTH: a->smoothing = x; break;
-        case O_NORMALIZE: a->normalize = optarg; break;
-        case O_LOG: a->log = optarg; break;
-        case O_PLOT: a->plot = optarg; break;
-        case O_LIMIT_TRAIN: a->limit_train = l; break;
-        case O_LIMIT_TEST: a->limit_test = l; break;
-        case O_BETA1: a->beta1 = x; break;
-        case O_BETA2: a->beta2 = x; break;
-        case O_EPS: a->eps = x; break;
-        case O_QUIET: a->quiet = true; break;
-        case O_VERSION: printf("cnnc-train %s\n", CNNC_VERSION); exit(0);
-        case 'h': usage(stdout); exit(0);
-        default: return usage_error();
-        }
-    }
-    if (optind != argc - 1) {
-        fputs(optind >= argc ? "cnnc-train: error: no network file\n"
-                             : "cnnc-train: error: one network file at a time\n", stderr);
-        return usage_error();
-    }
-    a->net = argv[optind];
-    if (!a->data) return fail_usage("%s", "--data DIR is required");
-    if (!a->save) return fail_usage("%s", "--save FILE is required");
-    if (a->batch < 1 || a->batch > 65536) return fail_usage("%s", "--batch must be between 1 and 65536");
-    if (a->threads < 1 || a->threads > 256) return fail_usage("%s", "--threads must be between 1 and 256");
-    if (a->smoothing >= 1) return fail_usage("%s", "--label-smoothing must be below 1");
-    return 0;
-}
-
-static int make_optim(const Args *a, cnnrt_optim *o) {
-    const char *k = a->opt;
-    if (!strcmp(k, "sgd") || !strcmp(k, "momentum") || !strcmp(k, "nesterov")) {
-        *o = cnnrt_optim_defaults(CNNRT_SGD);
-        if (strcmp(k, "sgd") != 0) o->momentum = a->momentum_set ? a->momentum : 0.9;
-        else if (a->momentum_set) o->momentum = a->momentum;
-        o->nesterov = !strcmp(k, "nesterov");
-        if (o->nesterov && o->momentum <= 0)
-            return fail_usage("%s", "nesterov needs --momentum above 0");
-    } else if (!strcmp(k, "adagrad")) {
-        *o = cnnrt_optim_defaults(CNNRT_ADAGRAD);
-    } else if (!strcmp(k, "rmsprop")) {
-        *o = cnnrt_optim_defaults(CNNRT_RMSPROP);
-        if (a->momentum_set) o->momentum = a->momentum;
-    } else if (!strcmp(k, "adam") || !strcmp(k, "adamw")) {
-        *o = cnnrt_optim_defaults(!strcmp(k, "adam") ? CNNRT_ADAM : CNNRT_ADAMW);
-        o->beta1 = a->beta1;
-        o->beta2 = a->beta2;
-        o->eps = a->eps;
-    } else {
-        return fail_usage("--opt takes sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw, not '%s'", k);
-    }
-    if (a->wd_set) o->weight_decay = a->wd;
-    return 0;
-}
-
-/* Flush the log; unless it is stdout, rewrite logpath atomically with all of
- * it (buf/len: the memstream's).  0 on success. */
+/* Flush the log; unless it is stdout (or there is no log file), rewrite
+ * path atomically with all of it (buf/len: the memstream's).  0 on success. */
 static int log_write(FILE *log, bool to_stdout, const char *path, char **buf, size_t *len) {
     if (fflush(log) != 0) return -1;
-    return to_stdout ? 0 : cnnrt_write_file(path, *buf, *len);
+    return to_stdout || !path ? 0 : cnnrt_write_file(path, *buf, *len);
+}
+
+#define LOG_HEADER "epoch,step,lr,train_loss,train_accuracy,test_accuracy,seconds\n"
+
+/* A resumed run's log: the rows of the old log at path for epochs 1..last
+ * (a kill between the log's rewrite and the checkpoint's leaves a row for
+ * an epoch the checkpoint does not have: that epoch runs again), a later
+ * row for an epoch replacing the earlier ones from there on, as
+ * plot_read_log reads it.  The header is the caller's.  No file: nothing. */
+static void log_keep(FILE *log, const char *path, long last) {
+    FILE *old = fopen(path, "rb");
+    if (!old) return;
+    char *line = NULL, **rows = NULL;
+    long *eps = NULL;
+    size_t cap = 0, nrows = 0, rcap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, old)) > 0) {
+        char *end;
+        errno = 0;
+        long ep = strtol(line, &end, 10);
+        if (end == line || *end != ',' || errno || ep < 1 || ep > last) continue;
+        while (nrows > 0 && eps[nrows - 1] >= ep) free(rows[--nrows]);
+        if (nrows == rcap) {
+            rcap = rcap ? 2 * rcap : 16;
+            char **r = realloc(rows, rcap * sizeof *rows);
+            long *e = realloc(eps, rcap * sizeof *eps);
+            if (r) rows = r;
+            if (e) eps = e;
+            if (!r || !e) break;
+        }
+        if (!(rows[nrows] = malloc((size_t)len + 2))) break;
+        memcpy(rows[nrows], line, (size_t)len);
+        if (line[len - 1] != '\n') rows[nrows][len++] = '\n';
+        rows[nrows][len] = 0;
+        eps[nrows++] = ep;
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        fputs(rows[i], log);
+        free(rows[i]);
+    }
+    free(rows);
+    free(eps);
+    free(line);
+    fclose(old);
+}
+
+/* The checkpoint after `epoch` epochs, with the normalisation (or none).
+ * 0 ok; -1 with the message out. */
+static int save(cnnrt_net *net, const char *path, long epoch, const char *normtxt) {
+    cnnrt_ckpt_meta extra[2];
+    int nextra = 0;
+    char epochs_txt[32], err[4096];
+    snprintf(epochs_txt, sizeof epochs_txt, "%ld", epoch);
+    extra[nextra++] = (cnnrt_ckpt_meta){ "epoch", epochs_txt };
+    if (normtxt) extra[nextra++] = (cnnrt_ckpt_meta){ "normalize", normtxt };
+    if (cnnrt_net_save(net, path, extra, nextra, err, sizeof err) != CNNRT_OK) {
+        fprintf(stderr, "cnnc-train: error: %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
-    Args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
-    cnnrt_optim optim;
-    if ((rc = make_optim(&a, &optim))) return rc;
+    TrainArgs a;
+    char err[4096];
+    int rc = train_args_parse(argc, argv, &a, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "cnnc-train: %s%s\n", a.getopt_style ? "" : "error: ", err);
+        if (a.usage_hint) fputs("Try 'cnnc-train --help' for more information.\n", stderr);
+        return rc;
+    }
+    if (a.help) { train_args_usage(stdout); return 0; }
+    if (a.version) { printf("cnnc-train %s\n", CNNC_VERSION); return 0; }
     cnnrt_set_threads((int)a.threads);
 
     /* the network: the same front end and diagnostics as cnnc */
@@ -267,7 +154,6 @@ int main(int argc, char **argv) {
     if (!desc) return 1;
 
     /* the data */
-    char err[4096];
     cnnrt_dataset ds;
     if (cnnrt_dataset_load(a.data, &ds, err, sizeof err) != CNNRT_OK) {
         fprintf(stderr, "cnnc-train: error: %s\n", err);
@@ -281,15 +167,18 @@ int main(int argc, char **argv) {
         cnnrt_dataset_free(&ds);
         return 1;
     }
-    cnnrt_train_opts to = { .optim = optim, .loss = CNNRT_LOSS_XENT, .label_smoothing = (float)a.smoothing,
+    cnnrt_train_opts to = { .optim = a.optim, .loss = CNNRT_LOSS_XENT, .label_smoothing = (float)a.smoothing,
                             .seed = a.seed };
     cnnrt_net *probe = cnnrt_net_create(desc, 1, &to, err, sizeof err);
     if (!probe) { fprintf(stderr, "cnnc-train: error: %s\n", err); cnnrt_dataset_free(&ds); return 1; }
     int classes;
     cnnrt_net_logits(probe, &classes);
     cnnrt_net_free(probe);
+    /* as many outputs as classes: the layer that makes them is at fault */
     if (cnnrt_dataset_check_classes(&ds, classes, err, sizeof err) != CNNRT_OK) {
-        fprintf(stderr, "cnnc-train: error: %s\n", err);
+        Loc l = g->output->loc;
+        fprintf(stderr, "%s:%d:%d: error: network '%s', output layer '%s': %s\n", l.file->name, l.line, l.col,
+                g->name, g->output->name, err);
         cnnrt_dataset_free(&ds);
         return 1;
     }
@@ -298,34 +187,26 @@ int main(int argc, char **argv) {
     if (a.limit_test > 0 && a.limit_test < ntest) ntest = (int)a.limit_test;
     long steps_per_epoch = (ntrain + a.batch - 1) / a.batch;
 
-    /* normalisation */
+    /* normalisation, as the floats that are used and stored (inference matches bit for bit) */
     double mean = 0, stdv = 1;
     char normtxt[64] = "";
     if (a.normalize) {
-        if (!strcmp(a.normalize, "auto")) {
+        if (a.normalize_auto) {
             cnnrt_idx_images_stats(&ds.train_images, &mean, &stdv);
+            mean = (float)mean;
+            stdv = (float)stdv;
         } else {
-            char *end;
-            mean = strtod(a.normalize, &end);
-            if (*end != ',' || (stdv = strtod(end + 1, &end), *end) || !(stdv > 0)) {
-                cnnrt_dataset_free(&ds);
-                return fail_usage("--normalize takes MEAN,STD (STD > 0) or auto, not '%s'", a.normalize);
-            }
+            mean = a.norm_mean;
+            stdv = a.norm_std;
         }
-        /* stored exactly as the floats used here, so inference matches bit for bit */
-        mean = (float)mean;
-        stdv = (float)stdv;
         snprintf(normtxt, sizeof normtxt, "%.9g,%.9g", mean, stdv);
     }
 
     /* schedule */
-    cnnrt_lr_schedule lr = { .base_lr = a.lr, .warmup_steps = a.warmup, .warmup_start_factor = 0.1,
+    cnnrt_lr_schedule lr = { .kind = a.lr_kind, .base_lr = a.lr, .warmup_steps = a.warmup,
+                             .warmup_start_factor = 0.1,
                              .step_size = a.step_size ? a.step_size : steps_per_epoch, .gamma = a.gamma,
                              .T = steps_per_epoch * a.epochs - a.warmup, .min_lr = a.min_lr };
-    if (!strcmp(a.schedule, "constant")) lr.kind = CNNRT_LR_CONSTANT;
-    else if (!strcmp(a.schedule, "step")) lr.kind = CNNRT_LR_STEP;
-    else if (!strcmp(a.schedule, "cosine")) lr.kind = CNNRT_LR_COSINE;
-    else { cnnrt_dataset_free(&ds); return fail_usage("--schedule takes constant, step or cosine, not '%s'", a.schedule); }
     if (lr.T < 1) lr.T = 1;
     to.lr = lr;
 
@@ -349,22 +230,21 @@ int main(int argc, char **argv) {
         first_epoch = step / steps_per_epoch;
     }
 
-    const char *logpath = a.log ? a.log : arena_printf("%s.csv", a.save);
-    bool log_stdout = strcmp(logpath, "-") == 0;
+    /* the log and the plot go beside the checkpoint unless named; a
+     * checkpoint that is a device or a FIFO (--save /dev/null) has no
+     * "beside", and then only a named log or plot is written */
+    bool save_special = cnnrt_path_is_special(a.save);
+    const char *logpath = a.log ? a.log : save_special ? NULL : arena_printf("%s.csv", a.save);
+    bool log_stdout = logpath && strcmp(logpath, "-") == 0;
     /* the log is kept in memory and rewritten whole, through a temporary file
      * and a rename, after every line: a kill leaves the previous complete log
-     * or the new one, never half a line (a resumed run continues the file) */
+     * or the new one, never half a line.  It starts with the header; a
+     * resumed run continues the old file's rows up to its checkpoint. */
     char *logbuf = NULL;
     size_t loglen = 0;
     FILE *log = log_stdout ? stdout : open_memstream(&logbuf, &loglen);
-    if (log && !log_stdout && first_epoch > 0) {
-        FILE *old = fopen(logpath, "rb");
-        char chunk[4096];
-        size_t n;
-        while (old && (n = fread(chunk, 1, sizeof chunk, old)) > 0) fwrite(chunk, 1, n, log);
-        if (old) fclose(old);
-    }
-    if (log && first_epoch == 0) fputs("epoch,step,lr,train_loss,train_accuracy,test_accuracy,seconds\n", log);
+    if (log) fputs(LOG_HEADER, log);
+    if (log && logpath && !log_stdout && first_epoch > 0) log_keep(log, logpath, first_epoch);
     if (!log || log_write(log, log_stdout, logpath, &logbuf, &loglen) != 0) {
         fprintf(stderr, "cnnc-train: error: cannot write the log %s: %s\n",
                 log_stdout ? "to standard output" : arena_printf("'%s'", logpath), strerror(errno));
@@ -384,17 +264,17 @@ int main(int argc, char **argv) {
 
     /* the curves: the epochs of a continued log, then this run's epochs and
      * running-loss points (about ten per epoch when epochs are long enough) */
-    const char *plotpath = a.plot ? a.plot : arena_printf("%s.svg", a.save);
+    const char *plotpath = a.plot ? a.plot : save_special ? NULL : arena_printf("%s.svg", a.save);
     const char *title = arena_printf("%s — %s, lr %g%s%s, batch %ld", g->name, a.opt, a.lr,
                                      strcmp(a.schedule, "constant") ? " " : "",
                                      strcmp(a.schedule, "constant") ? a.schedule : "", a.batch);
     long every = steps_per_epoch >= 20 ? steps_per_epoch / 10 : 0;
     PlotPoint *prev = NULL, *pts;
     int nprev = 0, npts = 0;
-    if (first_epoch > 0 && !log_stdout && plot_read_log(logpath, &prev, &nprev, err, sizeof err) != 0) nprev = 0;
+    if (first_epoch > 0 && logpath && !log_stdout && plot_read_log(logpath, &prev, &nprev, err, sizeof err) != 0) nprev = 0;
     while (nprev > 0 && prev[nprev - 1].epoch > (double)first_epoch) nprev--;
-    pts = malloc(sizeof *pts * ((size_t)nprev + (size_t)(a.epochs - first_epoch) *
-                                (size_t)(every ? steps_per_epoch / every + 2 : 1) + 1));
+    long todo = a.epochs > first_epoch ? a.epochs - first_epoch : 0;
+    pts = malloc(sizeof *pts * ((size_t)nprev + (size_t)todo * (size_t)(every ? steps_per_epoch / every + 2 : 1) + 1));
     if (!pts) { fputs("cnnc-train: error: out of memory\n", stderr); return 2; }
     for (; npts < nprev; npts++) pts[npts] = prev[npts];
     free(prev);
@@ -488,19 +368,14 @@ int main(int argc, char **argv) {
         }
         pts[npts++] = (PlotPoint){ .epoch = (double)(ep + 1), .train_loss = loss_sum / seen,
                                    .train_acc = 100.0 * correct / seen, .test_acc = test_acc };
-        if (plot_training_svg(plotpath, title, pts, npts, err, sizeof err) != 0)
+        if (plotpath && plot_training_svg(plotpath, title, pts, npts, err, sizeof err) != 0)
             fprintf(stderr, "cnnc-train: warning: %s\n", err);
-        cnnrt_ckpt_meta extra[2];
-        int nextra = 0;
-        char epochs_txt[32];
-        snprintf(epochs_txt, sizeof epochs_txt, "%ld", ep + 1);
-        extra[nextra++] = (cnnrt_ckpt_meta){ "epoch", epochs_txt };
-        if (a.normalize) extra[nextra++] = (cnnrt_ckpt_meta){ "normalize", normtxt };
-        if (cnnrt_net_save(net, a.save, extra, nextra, err, sizeof err) != CNNRT_OK) {
-            fprintf(stderr, "cnnc-train: error: %s\n", err);
-            status = 2;
-        }
+        if (save(net, a.save, ep + 1, a.normalize ? normtxt : NULL) != 0) status = 2;
     }
+    /* no epoch to run (--epochs 0, or a resumed run already done): the
+     * weights as they are, the initialisation for --epochs 0, are the
+     * checkpoint all the same */
+    if (first_epoch >= a.epochs && save(net, a.save, first_epoch, a.normalize ? normtxt : NULL) != 0) status = 2;
     if (!log_stdout) fclose(log);
     free(logbuf);
     free(xb); free(yb); free(perm); free(out); free(pts);

@@ -396,10 +396,29 @@ static void test_dataset_small(void **s)
     uint8_t px[20 * 6 * 4];
     random_bytes(px, sizeof px, 5, 256);
     assert_memory_equal(ds.train_images.data, px, sizeof px);
-    assert_int_equal(cnnrt_dataset_check_classes(&ds, 10, err, sizeof err), CNNRT_OK);
+    /* the classes: the largest label of either split, plus one */
+    uint8_t ltr[20], lte[8];
+    random_bytes(ltr, sizeof ltr, 6, 10);
+    random_bytes(lte, sizeof lte, 8, 10);
+    int top = 0;
+    for (int i = 0; i < 20; i++)
+        top = ltr[i] > top ? ltr[i] : top;
+    for (int i = 0; i < 8; i++)
+        top = lte[i] > top ? lte[i] : top;
+    assert_int_equal(cnnrt_dataset_classes(&ds), top + 1);
+    assert_int_equal(cnnrt_dataset_check_classes(&ds, top + 1, err, sizeof err), CNNRT_OK);
     rc = cnnrt_dataset_check_classes(&ds, 3, err, sizeof err);
     expect_err(rc, "train-labels-idx1-ubyte: labels out of range for the network's output: label ",
                "the network has 3 outputs");
+    /* more outputs than classes: as wrong as fewer */
+    rc = cnnrt_dataset_check_classes(&ds, top + 2, err, sizeof err);
+    char want[64];
+    snprintf(want, sizeof want, "the network has %d outputs", top + 2);
+    char have[64];
+    snprintf(have, sizeof have, "have %d classes (0 to %d)", top + 1, top);
+    expect_err(rc, want, have, "train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz");
+    rc = cnnrt_dataset_check_classes(&ds, 784, err, sizeof err);
+    expect_err(rc, "the network has 784 outputs", have);
     cnnrt_dataset_free(&ds);
     assert_null(ds.train_images.data);
 }
@@ -491,9 +510,12 @@ static void test_fashion_mnist(void **s)
     assert_int_equal(ds.train_images.w, 28);
     assert_int_equal(ds.test_images.h, 28);
     assert_int_equal(ds.test_images.w, 28);
+    assert_int_equal(cnnrt_dataset_classes(&ds), 10);
     assert_int_equal(cnnrt_dataset_check_classes(&ds, 10, err, sizeof err), CNNRT_OK);
     rc = cnnrt_dataset_check_classes(&ds, 9, err, sizeof err);
     expect_err(rc, "train-labels-idx1-ubyte.gz: labels out of range", "label 9 at index 0", "has 9 outputs");
+    rc = cnnrt_dataset_check_classes(&ds, 784, err, sizeof err);
+    expect_err(rc, "the network has 784 outputs", "have 10 classes (0 to 9)");
     int ctr[10] = { 0 }, cte[10] = { 0 };
     for (int i = 0; i < 60000; i++)
         ctr[ds.train_labels.data[i]]++;
