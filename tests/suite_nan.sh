@@ -17,6 +17,12 @@
 #   nangmp      tests/nan/: a global max pool after nothing that drops NaN
 #   nanwino     tests/nan/: relu in both Winograd output transforms
 #   resnet20    batchnorm, residual adds, Winograd (logits all NaN)
+# Then training (cnnrt): tests/ref/nan_train.py runs a batch with a NaN,
+# then a +Inf pixel through BUILD/tests/gradcheck's loss and gradients and
+# one training step, for lenet_relu (relu in place and after a max pool)
+# and resnet20 (relu fused into batch norm, and after residual adds): the
+# loss is NaN, the logits, gradients and running statistics are NaN where
+# PyTorch's are, and the step is refused (cnnc-train: "training diverged").
 set -u
 B=${1:-build}
 shift 2>/dev/null || true
@@ -83,6 +89,17 @@ for spec in dsl_examples/lenet_relu.net:FULL tests/nan/nanmix.net:FULL tests/nan
         fi
         rm -f "$d/out.bin"
     done
+done
+for name in lenet_relu resnet20; do
+    case " $WANT " in *" $name "*) ;; *) continue ;; esac
+    $PY tests/ref/nan_train.py "dsl_examples/$name.net" "$CNNC" "$B/tests/gradcheck" "$T/train_$name" \
+        >"$T/train_$name.out" 2>&1
+    rc=$?
+    cat "$T/train_$name.out"
+    n_ok=$(grep -c '^ok ' "$T/train_$name.out")
+    n_fail=$(grep -c '^FAIL' "$T/train_$name.out")
+    [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ] && n_fail=1       # a crash without a FAIL line
+    pass=$((pass + n_ok)); fail=$((fail + n_fail))
 done
 echo "$(( $(date +%s) - start )) s"
 echo "$pass passed, $fail failed"
