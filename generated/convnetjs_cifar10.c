@@ -339,12 +339,21 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
                 const int x0 = ox * 2 - 0;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 32 ? 32 - x0 : 2;
-                float m = -INFINITY;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float v = xc[(y0 + ky) * 32 + x0 + kx];
-                        m = v > m || isnan(v) ? v : m;
-                    }
+                float m;
+                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 32 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[32]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[33]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 32 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
                 yc[oy * 16 + ox] = m;
             }
         }
@@ -377,12 +386,21 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
                 const int x0 = ox * 2 - 0;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 16 ? 16 - x0 : 2;
-                float m = -INFINITY;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float v = xc[(y0 + ky) * 16 + x0 + kx];
-                        m = v > m || isnan(v) ? v : m;
-                    }
+                float m;
+                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 16 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[16]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[17]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 16 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
                 yc[oy * 8 + ox] = m;
             }
         }
@@ -415,12 +433,21 @@ static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
                 const int x0 = ox * 2 - 0;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 8 ? 8 - x0 : 2;
-                float m = -INFINITY;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float v = xc[(y0 + ky) * 8 + x0 + kx];
-                        m = v > m || isnan(v) ? v : m;
-                    }
+                float m;
+                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 8 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[8]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[9]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 8 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
                 yc[oy * 4 + ox] = m;
             }
         }

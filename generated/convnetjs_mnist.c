@@ -115,12 +115,21 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
                 const int x0 = ox * 2 - 0;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 24 ? 24 - x0 : 2;
-                float m = -INFINITY;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float v = xc[(y0 + ky) * 24 + x0 + kx];
-                        m = v > m || isnan(v) ? v : m;
-                    }
+                float m;
+                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 24 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[24]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[25]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 24 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
                 yc[oy * 12 + ox] = m;
             }
         }
@@ -427,12 +436,26 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
                 const int x0 = ox * 3 - 0;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 3 > 12 ? 12 - x0 : 3;
-                float m = -INFINITY;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float v = xc[(y0 + ky) * 12 + x0 + kx];
-                        m = v > m || isnan(v) ? v : m;
-                    }
+                float m;
+                if (ky1 - ky0 == 3 && kx1 - kx0 == 3) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 12 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[2]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[12]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[13]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[14]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[24]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[25]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[26]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 12 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
                 yc[oy * 4 + ox] = m;
             }
         }

@@ -15,6 +15,7 @@
 #               pooling, softmax, and a spatial output: where the NaNs
 #               land is compared, not only that they arrive
 #   nangmp      tests/nan/: a global max pool after nothing that drops NaN
+#   nanpool     tests/nan/: max pools alone, their windows whole or clipped
 #   nanwino     tests/nan/: relu in both Winograd output transforms
 #   resnet20    batchnorm, residual adds, Winograd (logits all NaN)
 # Then training (cnnrt): tests/ref/nan_train.py runs a batch with a NaN,
@@ -48,9 +49,9 @@ FULL="gcc:-march=x86-64:default gcc:-march=x86-64:standalone gcc:-march=native:s
 SHORT="gcc:-march=native:default clang:-march=x86-64:standalone"
 BLAS=$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)
 
-WANT=${*:-"lenet_relu nanmix nangmp nanwino resnet20"}
+WANT=${*:-"lenet_relu nanmix nangmp nanpool nanwino resnet20"}
 for spec in dsl_examples/lenet_relu.net:FULL tests/nan/nanmix.net:FULL tests/nan/nangmp.net:SHORT \
-            tests/nan/nanwino.net:SHORT dsl_examples/resnet20.net:SHORT; do
+            tests/nan/nanpool.net:SHORT tests/nan/nanwino.net:SHORT dsl_examples/resnet20.net:SHORT; do
     net=${spec%%:*}
     name=$(basename "$net" .net)
     case " $WANT " in *" $name "*) ;; *) continue ;; esac
