@@ -121,6 +121,7 @@ typedef struct Emitter {
     const char **fn;          /* C function name per node id */
     unsigned long long hash;
     bool standalone;          /* no BLAS: our own GEMM, packed weights */
+    bool wino;                /* some conv runs as Winograd (the header says what that means for NaN) */
 } Emitter;
 
 static void def(Emitter *e, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -342,6 +343,7 @@ static int emit_conv(Emitter *e, Node *n) {
     case CONV_WINO4: {
         int m = algo == CONV_WINO2 ? 2 : 4;
         WinoGeom w = wino_geom(n, m);
+        e->wino = true;
         def(e, "L_ALGO", "WINO");
         def(e, "L_WM", "%d", m); def(e, "L_WA", "%d", m + 2);
         def(e, "L_TH", "%lld", w.th); def(e, "L_TW", "%lld", w.tw);
@@ -561,6 +563,7 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     def(&ge, "NET_SIDECAR", "%d", sidecar);
     def(&ge, "NET_HASH", "%llu", hash);
     def(&ge, "NET_STANDALONE", "%d", o->standalone);
+    def(&ge, "NET_WINO", "%d", e.wino);
     def(&ge, "NET_COPY_INPUT", "%d", e.out_root->kind->id == K_INPUT);
     /* input normalisation from the checkpoint: "MEAN,STD" or C means then C stds */
     const char *norm = weights_metadata(g, "normalize");

@@ -8,7 +8,7 @@
  */
 #include "convnetjs_mnist.h"
 
-#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x1b860211344af0de
+#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x0fd26fb8a442a5bf
 #error "convnetjs_mnist.h was not written with this convnetjs_mnist.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -100,7 +100,7 @@ CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT 
                 }
             }
         }
-        for (int i = 0; i < 24 * 24; i++) yo[i] = (yo[i]  > 0.0f ? yo[i]  : 0.0f);
+        for (int i = 0; i < 24 * 24; i++) yo[i] = (yo[i]  < 0.0f ? 0.0f : yo[i] );
     }
 }
 
@@ -119,12 +119,21 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
                 const int x0 = ox * 2 - 0;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 24 ? 24 - x0 : 2;
-                float m = -INFINITY;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float v = xc[(y0 + ky) * 24 + x0 + kx];
-                        m = v > m ? v : m;
-                    }
+                float m;
+                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 24 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[24]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[25]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 24 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
                 yc[oy * 12 + ox] = m;
             }
         }
@@ -201,45 +210,45 @@ static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RE
         }
         {
             const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1u);
-            const __m512 zero = _mm512_setzero_ps();
+            const __m512 zero = _mm512_setzero_ps();   /* relu: max(zero, v) keeps NaN */
             if (0 < mr) {
                 __m512 v0 = _mm512_add_ps(c0, _mm512_set1_ps(bias ? bias[0] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
             }
             if (1 < mr) {
                 __m512 v0 = _mm512_add_ps(c1, _mm512_set1_ps(bias ? bias[1] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
             }
             if (2 < mr) {
                 __m512 v0 = _mm512_add_ps(c2, _mm512_set1_ps(bias ? bias[2] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 2 * ldc, m0, v0);
             }
             if (3 < mr) {
                 __m512 v0 = _mm512_add_ps(c3, _mm512_set1_ps(bias ? bias[3] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 3 * ldc, m0, v0);
             }
             if (4 < mr) {
                 __m512 v0 = _mm512_add_ps(c4, _mm512_set1_ps(bias ? bias[4] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 4 * ldc, m0, v0);
             }
             if (5 < mr) {
                 __m512 v0 = _mm512_add_ps(c5, _mm512_set1_ps(bias ? bias[5] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 5 * ldc, m0, v0);
             }
             if (6 < mr) {
                 __m512 v0 = _mm512_add_ps(c6, _mm512_set1_ps(bias ? bias[6] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 6 * ldc, m0, v0);
             }
             if (7 < mr) {
                 __m512 v0 = _mm512_add_ps(c7, _mm512_set1_ps(bias ? bias[7] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 7 * ldc, m0, v0);
             }
         }
@@ -277,60 +286,60 @@ static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RE
     {
         const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1u);
         const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xffffu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
-        const __m512 zero = _mm512_setzero_ps();
+        const __m512 zero = _mm512_setzero_ps();       /* relu: max(zero, v) keeps NaN */
         if (0 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[0] : 0.0f);
             __m512 v0 = _mm512_add_ps(c0_0, bb), v1 = _mm512_add_ps(c0_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 0 * ldc + 16, m1, v1);
         }
         if (1 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[1] : 0.0f);
             __m512 v0 = _mm512_add_ps(c1_0, bb), v1 = _mm512_add_ps(c1_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 1 * ldc + 16, m1, v1);
         }
         if (2 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[2] : 0.0f);
             __m512 v0 = _mm512_add_ps(c2_0, bb), v1 = _mm512_add_ps(c2_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 2 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 2 * ldc + 16, m1, v1);
         }
         if (3 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[3] : 0.0f);
             __m512 v0 = _mm512_add_ps(c3_0, bb), v1 = _mm512_add_ps(c3_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 3 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 3 * ldc + 16, m1, v1);
         }
         if (4 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[4] : 0.0f);
             __m512 v0 = _mm512_add_ps(c4_0, bb), v1 = _mm512_add_ps(c4_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 4 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 4 * ldc + 16, m1, v1);
         }
         if (5 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[5] : 0.0f);
             __m512 v0 = _mm512_add_ps(c5_0, bb), v1 = _mm512_add_ps(c5_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 5 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 5 * ldc + 16, m1, v1);
         }
         if (6 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[6] : 0.0f);
             __m512 v0 = _mm512_add_ps(c6_0, bb), v1 = _mm512_add_ps(c6_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 6 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 6 * ldc + 16, m1, v1);
         }
         if (7 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[7] : 0.0f);
             __m512 v0 = _mm512_add_ps(c7_0, bb), v1 = _mm512_add_ps(c7_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 7 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 7 * ldc + 16, m1, v1);
         }
@@ -431,12 +440,26 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
                 const int x0 = ox * 3 - 0;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 3 > 12 ? 12 - x0 : 3;
-                float m = -INFINITY;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float v = xc[(y0 + ky) * 12 + x0 + kx];
-                        m = v > m ? v : m;
-                    }
+                float m;
+                if (ky1 - ky0 == 3 && kx1 - kx0 == 3) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 12 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[2]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[12]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[13]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[14]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[24]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[25]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[26]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 12 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
                 yc[oy * 4 + ox] = m;
             }
         }

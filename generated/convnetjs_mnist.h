@@ -29,6 +29,11 @@
  * own workspace.  Inference never allocates, prints or exits; on valid
  * arguments it cannot fail.
  *
+ * NaN and Inf in the input propagate as in IEEE arithmetic and PyTorch:
+ * relu(NaN) = NaN, relu(-Inf) = 0, a max pool over a NaN is NaN, so an
+ * output is NaN where PyTorch's is (build without -ffast-math, which lets
+ * the compiler assume there are none).
+ *
  * Build: cc -std=c99 -O2 $(pkg-config --cflags openblas) -c convnetjs_mnist.c;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).
  * Speed: add -march=native (AVX2/AVX-512 kernels; plain C otherwise).
@@ -44,7 +49,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x1b860211344af0de
+#define CONVNETJS_MNIST_INTERFACE 0x0fd26fb8a442a5bf
 
 #ifdef __cplusplus
 extern "C" {

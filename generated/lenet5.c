@@ -8,7 +8,7 @@
  */
 #include "lenet5.h"
 
-#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x66d6a58db4a65d54
+#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x40e74a98edcca407
 #error "lenet5.h was not written with this lenet5.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -221,45 +221,45 @@ static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b,
         }
         {
             const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1u);
-            const __m512 zero = _mm512_setzero_ps();
+            const __m512 zero = _mm512_setzero_ps();   /* relu: max(zero, v) keeps NaN */
             if (0 < mr) {
                 __m512 v0 = _mm512_add_ps(c0, _mm512_set1_ps(bias ? bias[0] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
             }
             if (1 < mr) {
                 __m512 v0 = _mm512_add_ps(c1, _mm512_set1_ps(bias ? bias[1] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
             }
             if (2 < mr) {
                 __m512 v0 = _mm512_add_ps(c2, _mm512_set1_ps(bias ? bias[2] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 2 * ldc, m0, v0);
             }
             if (3 < mr) {
                 __m512 v0 = _mm512_add_ps(c3, _mm512_set1_ps(bias ? bias[3] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 3 * ldc, m0, v0);
             }
             if (4 < mr) {
                 __m512 v0 = _mm512_add_ps(c4, _mm512_set1_ps(bias ? bias[4] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 4 * ldc, m0, v0);
             }
             if (5 < mr) {
                 __m512 v0 = _mm512_add_ps(c5, _mm512_set1_ps(bias ? bias[5] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 5 * ldc, m0, v0);
             }
             if (6 < mr) {
                 __m512 v0 = _mm512_add_ps(c6, _mm512_set1_ps(bias ? bias[6] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 6 * ldc, m0, v0);
             }
             if (7 < mr) {
                 __m512 v0 = _mm512_add_ps(c7, _mm512_set1_ps(bias ? bias[7] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + 7 * ldc, m0, v0);
             }
         }
@@ -297,60 +297,60 @@ static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b,
     {
         const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1u);
         const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xffffu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
-        const __m512 zero = _mm512_setzero_ps();
+        const __m512 zero = _mm512_setzero_ps();       /* relu: max(zero, v) keeps NaN */
         if (0 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[0] : 0.0f);
             __m512 v0 = _mm512_add_ps(c0_0, bb), v1 = _mm512_add_ps(c0_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 0 * ldc + 16, m1, v1);
         }
         if (1 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[1] : 0.0f);
             __m512 v0 = _mm512_add_ps(c1_0, bb), v1 = _mm512_add_ps(c1_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 1 * ldc + 16, m1, v1);
         }
         if (2 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[2] : 0.0f);
             __m512 v0 = _mm512_add_ps(c2_0, bb), v1 = _mm512_add_ps(c2_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 2 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 2 * ldc + 16, m1, v1);
         }
         if (3 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[3] : 0.0f);
             __m512 v0 = _mm512_add_ps(c3_0, bb), v1 = _mm512_add_ps(c3_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 3 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 3 * ldc + 16, m1, v1);
         }
         if (4 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[4] : 0.0f);
             __m512 v0 = _mm512_add_ps(c4_0, bb), v1 = _mm512_add_ps(c4_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 4 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 4 * ldc + 16, m1, v1);
         }
         if (5 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[5] : 0.0f);
             __m512 v0 = _mm512_add_ps(c5_0, bb), v1 = _mm512_add_ps(c5_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 5 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 5 * ldc + 16, m1, v1);
         }
         if (6 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[6] : 0.0f);
             __m512 v0 = _mm512_add_ps(c6_0, bb), v1 = _mm512_add_ps(c6_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 6 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 6 * ldc + 16, m1, v1);
         }
         if (7 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[7] : 0.0f);
             __m512 v0 = _mm512_add_ps(c7_0, bb), v1 = _mm512_add_ps(c7_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + 7 * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + 7 * ldc + 16, m1, v1);
         }

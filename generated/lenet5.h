@@ -29,6 +29,11 @@
  * own workspace.  Inference never allocates, prints or exits; on valid
  * arguments it cannot fail.
  *
+ * NaN and Inf in the input propagate as in IEEE arithmetic and PyTorch:
+ * relu(NaN) = NaN, relu(-Inf) = 0, a max pool over a NaN is NaN, so an
+ * output is NaN where PyTorch's is (build without -ffast-math, which lets
+ * the compiler assume there are none).
+ *
  * Build: cc -std=c99 -O2 $(pkg-config --cflags openblas) -c lenet5.c;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).
  * Speed: add -march=native (AVX2/AVX-512 kernels; plain C otherwise).
@@ -44,7 +49,7 @@
 /* Ties this header to the lenet5.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  lenet5.c refuses to
  * compile against a header from another cnnc run. */
-#define LENET5_INTERFACE 0x66d6a58db4a65d54
+#define LENET5_INTERFACE 0x40e74a98edcca407
 
 #ifdef __cplusplus
 extern "C" {

@@ -17,12 +17,18 @@
 /* ---- relu / leaky relu --------------------------------------------------- */
 
 /* The elementwise kernels run on the threads' shares of their range
- * (cnnrt_par.h); each thread runs the loop of a static CNNRT_WIDE helper. */
+ * (cnnrt_par.h); each thread runs the loop of a static CNNRT_WIDE helper.
+ *
+ * NaN and Inf as PyTorch: relu is torch.clamp_min(x, 0), x < 0 ? 0 : x, so
+ * relu(NaN) = NaN, relu(-0.0) = -0.0, relu(-Inf) = 0; its gradient is
+ * threshold_backward's, y <= 0 ? 0 : dy, which passes dy at a NaN (y ≤ 0
+ * iff x ≤ 0, so x serves as well).  Leaky relu is x > 0 ? x : slope·x, its
+ * gradient x > 0 ? dy : slope·dy (a NaN takes slope·dy), as in PyTorch. */
 CNNRT_WIDE
 static void relu_fwd(float *y, const float *x, size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 void cnnrt_relu_forward(float *y,              /* [count] */
@@ -37,7 +43,7 @@ static void relu_bwd(float *dx, const float *dy, const float *x, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         const float g = dy[i];            /* loaded unconditionally: the loop vectorises */
-        dx[i] += x[i] > 0.0f ? g : 0.0f;
+        dx[i] += x[i] <= 0.0f ? 0.0f : g;
     }
 }
 
@@ -46,7 +52,7 @@ void cnnrt_relu_backward(float *dx,            /* [count] += */
                          const float *x,       /* [count] forward input */
                          size_t count)
 {
-    /* differentiates:  y = x > 0 ? x : 0 */
+    /* differentiates:  y = x < 0 ? 0 : x  (dy passes where x is > 0 or NaN) */
     PAR_RANGE(count, lo, hi, relu_bwd(dx + lo, dy + lo, x + lo, hi - lo));
 }
 

@@ -153,7 +153,10 @@ typedef struct cnnrt_pool_geom {
 int cnnrt_pool_geom_finish(cnnrt_pool_geom *g);
 
 /* Max pool.  argmax holds, for every output, the index h·W+w of the chosen
- * input in its H×W plane (PyTorch's convention); ties keep the first. */
+ * input in its H×W plane (PyTorch's convention); ties keep the first.  NaN
+ * propagates as in PyTorch: a window holding a NaN gives NaN, its argmax the
+ * last NaN in row-major order (PyTorch's test is v > max || isnan(v)), and
+ * backward sends dy there.  A global max pool is the window H×W. */
 void cnnrt_maxpool2d_forward(float *y,         /* [n][C][OH][OW] */
                              int32_t *argmax,  /* [n][C][OH][OW] saved */
                              const float *x,   /* [n][C][H][W] */
@@ -191,7 +194,20 @@ void cnnrt_global_avgpool_backward(float *dx,         /* [n][C][HW] += */
                                    int n, int C, int HW);
 
 /* ===================================================================== act.c
- * Elementwise activations over count elements, and softmax over rows. */
+ * Elementwise activations over count elements, and softmax over rows.
+ *
+ * NaN and Inf propagate as in IEEE arithmetic and PyTorch, forward and
+ * backward (x is the forward input, which relu's backward may replace by
+ * its output y):
+ *   relu        y = x < 0 ? 0 : x            relu(NaN) = NaN, relu(−Inf) = 0,
+ *                                            relu(−0.0) = −0.0 (clamp_min)
+ *               dx += x <= 0 ? 0 : dy        dy passes at a NaN (threshold_backward)
+ *   leaky relu  y = x > 0 ? x : slope·x      NaN stays NaN
+ *               dx += x > 0 ? dy : slope·dy  slope·dy at a NaN
+ *   tanh, sigmoid  NaN → NaN, ±Inf → their limits
+ *   softmax     a row holding a NaN or +Inf is all NaN (−Inf gives 0)
+ * The batch norm fused with a relu (the executor's PLAN_BNRELU) and the
+ * executor's in-place relus give the same bits. */
 void cnnrt_relu_forward(float *y, const float *x, size_t count);
 void cnnrt_relu_backward(float *dx, const float *dy, const float *x, size_t count);
 void cnnrt_leaky_relu_forward(float *y, const float *x, float slope, size_t count);

@@ -19,8 +19,8 @@ void cnnrt_conv2d_backward_ex(float *dx, int dx_add, float *dw, float *db, const
 
 /* Batch norm followed by a relu, fused (the executor's PLAN_BNRELU): the
  * forward pass with relu = 1 writes relu(y); the backward pass with relu_y
- * (that output) takes dy where relu_y > 0 and 0 elsewhere, the relu's
- * backward.  Both give the bits of the two ops run one after the other;
+ * (that output) takes 0 where relu_y ≤ 0 and dy elsewhere (NaN included),
+ * the relu's backward.  Both give the bits of the two ops run one after the other;
  * relu = 0 and relu_y = NULL are the plain batch norm. */
 void cnnrt_batchnorm_forward_train_ex(float *y, float *running_mean, float *running_var, float *save_mean,
                                       float *save_invstd, const float *x, const float *gamma, const float *beta,

@@ -142,6 +142,44 @@ static inline double t_check_maxrel(const char *what, const float *got, const do
     return worst;
 }
 
+/* Values that may be NaN or infinite, against a reference (PyTorch's, as
+ * float32): NaN exactly where ref is NaN, +Inf and −Inf likewise, and the
+ * finite values within tol·max|ref| over the finite ref (tol 0: the same
+ * bits, so a zero's sign counts).  Fails with the first mismatching index
+ * and both values; returns the number of non-finite refs (a test can check
+ * it has some). */
+static inline size_t t_check_ieee(const char *what, const float *got, const float *ref, size_t n, double tol)
+{
+    double scale = 0, maxd = 0;
+    size_t special = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(ref[i]) && fabs((double)ref[i]) > scale)
+            scale = fabs((double)ref[i]);
+    for (size_t i = 0; i < n; i++) {
+        const float g = got[i], r = ref[i];
+        int ok;
+        special += !isfinite(r);
+        if (isnan(r) || isnan(g))
+            ok = isnan(r) && isnan(g);
+        else if (isinf(r) || isinf(g) || tol == 0)
+            ok = memcmp(&g, &r, sizeof g) == 0;
+        else {
+            const double d = fabs((double)g - r);
+            ok = d <= tol * scale;
+            if (d > maxd)
+                maxd = d;
+        }
+        if (!ok) {
+            print_error("%s: first mismatch at [%zu]: got %.9g, ref %.9g (NaN/Inf must match exactly; "
+                        "finite values within %.3g of max |ref| %.6g)\n", what, i, (double)g, (double)r, tol, scale);
+            fail();
+        }
+    }
+    if (t_verbose())
+        fprintf(stderr, "  %-44s %zu NaN/Inf match, finite max abs diff %.3g (n=%zu)\n", what, special, maxd, n);
+    return special;
+}
+
 /* Central finite differences of a double objective L(ctx) with respect to
  * every element of a (which L reads): g[j] = (L(a+h e_j) − L(a−h e_j)) / 2h. */
 typedef double (*t_objective)(void *ctx);

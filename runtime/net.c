@@ -116,7 +116,8 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
  *   PLAN_INPLACE  a RELU computed in place over its input x, when x has no
  *                 other reader and its producer's backward never reads its own
  *                 output; the gradient is shared too, and backward masks it in
- *                 place (y > 0 iff x > 0, so the saved output serves as x).
+ *                 place (y ≤ 0 iff x ≤ 0, y NaN iff x NaN, so the saved output
+ *                 serves as x).
  *   PLAN_SHARE0…  an ADD or COPY whose input k gets the output's gradient
  *                 buffer itself (∂y/∂x_k = 1): its backward skips that input.
  *                 Allowed when every other reader of x_k comes earlier in
@@ -130,8 +131,12 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
  *                 over a quarter of the values (2×2).  relu and max pooling
  *                 commute, max(relu(a), relu(b)) = relu(max(a, b)), and so
  *                 do their gradients: the pool's backward routes
- *                 (pooled > 0) · dy to the window's first maximum, which is
- *                 where the relu's mask lets the original's through.
+ *                 (pooled ≤ 0 ? 0 : dy) to the window's first maximum, which
+ *                 is where the relu's mask lets the original's through.  A
+ *                 NaN commutes too (both orders give NaN, and its gradient
+ *                 goes to the window's last NaN), and ±0 are equal values:
+ *                 only the sign of a zero output may differ (pool first:
+ *                 relu(max(−1, −0.0)) = −0.0; relu first: +0.0).
  *   PLAN_BNRELU   an in-place RELU (not PLAN_POOLFIRST) whose input comes
  *                 from a batch norm: the batch norm writes relu(y) itself
  *                 and, in backward, masks dy as it reads it (PLAN_RELU_FUSED
@@ -402,7 +407,7 @@ static const float *act_backward(int act, float slope, float *tmp, const float *
     if (act == CNNRT_ACT_NONE) return dy;
     memset(tmp, 0, count * sizeof(float));
     switch (act) {
-    case CNNRT_ACT_RELU: cnnrt_relu_backward(tmp, dy, y, count); break;   /* y > 0 iff pre > 0 */
+    case CNNRT_ACT_RELU: cnnrt_relu_backward(tmp, dy, y, count); break;   /* y ≤ 0 iff pre ≤ 0 */
     case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_backward(tmp, dy, y, slope, count); break;
     case CNNRT_ACT_TANH: cnnrt_tanh_backward(tmp, dy, y, count); break;
     case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_backward(tmp, dy, y, count); break;
@@ -509,9 +514,10 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
 
 /* ---- backward ------------------------------------------------------------ */
 
-/* g = (y > 0) · g: an in-place relu's backward */
+/* g = (y ≤ 0 ? 0 : g): an in-place relu's backward (cnnrt_relu_backward's
+ * mask, which passes g where y is NaN, as PyTorch's threshold_backward) */
 CNNRT_WIDE static void relu_mask_k(float *g, const float *y, size_t cnt) {
-    for (size_t j = 0; j < cnt; j++) g[j] = y[j] > 0.0f ? g[j] : 0.0f;
+    for (size_t j = 0; j < cnt; j++) g[j] = y[j] <= 0.0f ? 0.0f : g[j];
 }
 static void relu_mask(float *g, const float *y, size_t cnt) {
     PAR_RANGE(cnt, lo, hi, relu_mask_k(g + lo, y + lo, hi - lo));
@@ -525,9 +531,9 @@ static void add_to(float *g, const float *dy, size_t cnt) {
     PAR_RANGE(cnt, lo, hi, add_to_k(g + lo, dy + lo, hi - lo));
 }
 
-/* g = (x > 0) · dy: a relu's first contribution to g */
+/* g = (x ≤ 0 ? 0 : dy): a relu's first contribution to g */
 CNNRT_WIDE static void relu_set_k(float *g, const float *dy, const float *x, size_t cnt) {
-    for (size_t j = 0; j < cnt; j++) g[j] = x[j] > 0.0f ? dy[j] : 0.0f;
+    for (size_t j = 0; j < cnt; j++) g[j] = x[j] <= 0.0f ? 0.0f : dy[j];
 }
 static void relu_set(float *g, const float *dy, const float *x, size_t cnt) {
     PAR_RANGE(cnt, lo, hi, relu_set_k(g + lo, dy + lo, x + lo, hi - lo));
@@ -614,7 +620,7 @@ static void backward(cnnrt_net *net, int n, int from) {
             break;
         case CNNRT_OP_RELU:
             if (net->plan[i] & (PLAN_POOLFIRST | PLAN_BNRELU)) {   /* done by the max pool after it, or the batch norm before */
-            } else if (net->plan[i] & PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y > 0) · dy */
+            } else if (net->plan[i] & PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y ≤ 0 ? 0 : dy) */
                 float *g = net->dval[op->out];
                 relu_mask(g, y, cnt);
             } else if (dx) {

@@ -110,7 +110,8 @@ CNNRT_INLINE void psum_dot(const float *restrict g, const float *restrict v, flo
         psum_dot_n(g, v, m, len, sg, sgv, 8);
 }
 
-/* The same for the gradient g masked by a relu's output r: g where r > 0, else 0. */
+/* The same for the gradient g masked by a relu's output r: 0 where r ≤ 0, else g
+ * (NaN included: cnnrt_relu_backward's mask). */
 CNNRT_INLINE void psum_dot_mask_n(const float *restrict g, const float *restrict r, const float *restrict v,
                                   float m, int len, float *sg, float *sgv, const int np)
 {
@@ -118,12 +119,12 @@ CNNRT_INLINE void psum_dot_mask_n(const float *restrict g, const float *restrict
     int k = 0;
     for (; k + np <= len; k += np)
         for (int l = 0; l < np; l++) {
-            const float gm = r[k + l] > 0.0f ? g[k + l] : 0.0f;
+            const float gm = r[k + l] <= 0.0f ? 0.0f : g[k + l];
             s[l] += gm;
             t[l] += gm * (v[k + l] - m);
         }
     for (; k < len; k++) {
-        const float gm = r[k] > 0.0f ? g[k] : 0.0f;
+        const float gm = r[k] <= 0.0f ? 0.0f : g[k];
         s[k % np] += gm;
         t[k % np] += gm * (v[k] - m);
     }
@@ -180,7 +181,7 @@ static void bn_forward_train(float *y, float *running_mean, float *running_var, 
             if (relu)                                 /* cnnrt_relu_forward's expression */
                 for (int k = 0; k < HW; k++) {
                     const float v = xp[k] * a + b;
-                    yp[k] = v > 0.0f ? v : 0.0f;
+                    yp[k] = v < 0.0f ? 0.0f : v;
                 }
             else
                 for (int k = 0; k < HW; k++)
@@ -270,10 +271,10 @@ static void bn_backward_train(float *dx, int dx_add, float *dgamma, float *dbeta
                 const float *restrict rp = r + i * cs + (size_t)c * HW;
                 if (dx_add)
                     for (int k = 0; k < HW; k++)
-                        dxp[k] += (k1 * (rp[k] > 0.0f ? dyp[k] : 0.0f) - k2 * (xp[k] - mu)) - k3;
+                        dxp[k] += (k1 * (rp[k] <= 0.0f ? 0.0f : dyp[k]) - k2 * (xp[k] - mu)) - k3;
                 else
                     for (int k = 0; k < HW; k++)
-                        dxp[k] = (k1 * (rp[k] > 0.0f ? dyp[k] : 0.0f) - k2 * (xp[k] - mu)) - k3;
+                        dxp[k] = (k1 * (rp[k] <= 0.0f ? 0.0f : dyp[k]) - k2 * (xp[k] - mu)) - k3;
             } else if (dx_add)
                 for (int k = 0; k < HW; k++)
                     dxp[k] += (k1 * dyp[k] - k2 * (xp[k] - mu)) - k3;

@@ -57,7 +57,9 @@ CNNRT_INLINE int imax(int a, int b) { return a > b ? a : b; }
 /* ---- max pool -------------------------------------------------------------- */
 
 /* 2×2 windows, stride 2, no padding, every window inside the input: the
- * general loop's comparisons in the same order, unrolled. */
+ * general loop's comparisons in the same order, unrolled.  The rule is
+ * PyTorch's, v > m || isnan(v): the first maximum wins, a NaN always wins,
+ * so a window holding NaNs gives NaN at its last NaN in row-major order. */
 CNNRT_INLINE void maxpool_2x2s2(float *restrict y, int32_t *restrict argmax, const float *restrict x,
                           size_t planes, const cnnrt_pool_geom *g)
 {
@@ -162,7 +164,7 @@ static void maxpool_fwd(float *y, int32_t *argmax, const float *x, size_t planes
                 for (int ih = h0; ih < h1; ih++)
                     for (int iw = w0; iw < w1; iw++) {
                         float v = xp[ih * W + iw];
-                        if (v > m || isnan(v)) {  /* first max wins; NaN propagates */
+                        if (v > m || isnan(v)) {  /* first max wins; the last NaN wins (PyTorch) */
                             m = v;
                             mi = ih * W + iw;
                         }

@@ -27,10 +27,13 @@ m4_define([[M4_PTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$1]], [[IN]], [[in]],
   [[$1]], [[OUT]], [[out]], [[(ws + $2)]])]])
 
 # M4_ACT(kind, slope, expr): the activation applied to a C expression
-# (expr must be free of side effects: it may be evaluated twice).
+# (expr must be free of side effects: it may be evaluated twice).  NaN and
+# Inf go through as in PyTorch: relu is x < 0 ? 0 : x (torch.clamp_min),
+# so relu(NaN) = NaN, relu(-0.0) = -0.0, relu(-Inf) = 0; leaky relu is
+# x > 0 ? x : x*slope, NaN again NaN.
 m4_define([[M4_ACT]], [[M4_ARGS([[$0]], $#, 3)m4_ifelse(
   [[$1]], [[NONE]], [[$3]],
-  [[$1]], [[RELU]], [[($3 > 0.0f ? $3 : 0.0f)]],
+  [[$1]], [[RELU]], [[($3 < 0.0f ? 0.0f : $3)]],
   [[$1]], [[LEAKY]], [[($3 > 0.0f ? $3 : $3 * $2f)]],
   [[$1]], [[TANH]], [[tanhf($3)]],
   [[$1]], [[SIGMOID]], [[(1.0f / (1.0f + expf(-$3)))]],

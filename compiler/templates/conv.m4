@@ -112,7 +112,7 @@ m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_SLOPE,
         for (int oc = 0; oc < L_OC; oc++)
             for (int p = 0; p < L_P; p++) {
                 const float v = y[oc * L_P + p] + b[oc];
-                y[oc * L_P + p] = m4_ifelse(L_ACT, [[RELU]], [[v > 0.0f ? v : 0.0f]], [[v]]);
+                y[oc * L_P + p] = m4_ifelse(L_ACT, [[RELU]], [[v < 0.0f ? 0.0f : v]], [[v]]);
             }
     }
 ]])]], [[    /* y[L_OC][L_P] = W[L_OC][L_K] · col[L_K][L_P] (+ bias), W packed */
@@ -145,7 +145,7 @@ m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    
 ]])m4_dnl
     for (int o = 0; o < L_OC; o++) {
         const float v = y[o]m4_ifelse(L_BOFF, -1, [[]], [[ + M4_WEIGHTS(L_BOFF)[o] ]]);
-        y[o] = m4_ifelse(L_ACT, [[RELU]], [[v > 0.0f ? v : 0.0f]], [[v]]);
+        y[o] = m4_ifelse(L_ACT, [[RELU]], [[v < 0.0f ? 0.0f : v]], [[v]]);
     }
 ]])
 

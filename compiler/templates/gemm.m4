@@ -14,7 +14,10 @@ m4_divert(-1)
 #   row-major with row stride ldb >= N, and readable up to the next
 #   multiple of 32 columns (the unused lanes are computed, never stored).
 #   The 8×32 micro-kernel has an AVX-512 path, an AVX2+FMA path and a plain
-#   C path; all three give the same sums in the same order per output.
+#   C path; all three give the same sums in the same order per output, and
+#   the same ReLU: v < 0 ? 0 : v, which keeps NaN and -0.0 as PyTorch does
+#   (_mm512_max_ps(zero, v) is zero > v ? zero : v, the same bits; with the
+#   operands the other way round it would turn NaN into 0).
 #   Threads: the 8×32 tiles (times the batch) are shared out statically.
 # M4_IM2COL_ONCE(): NET_im2col(), the patch matrix col[C·KH·KW][ldc] of a
 #   convolution, zeros where the window reads padding.
@@ -85,10 +88,10 @@ M4_FORLOOP([[R]], 0, 7, [[            c[[]]R = _mm512_fmadd_ps(_mm512_set1_ps(ak
 ]])        }
         {
             const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1u);
-            const __m512 zero = _mm512_setzero_ps();
+            const __m512 zero = _mm512_setzero_ps();   /* relu: max(zero, v) keeps NaN */
 M4_FORLOOP([[R]], 0, 7, [[            if (R < mr) {
                 __m512 v0 = _mm512_add_ps(c[[]]R, _mm512_set1_ps(bias ? bias[R] : 0.0f));
-                if (relu) v0 = _mm512_max_ps(v0, zero);
+                if (relu) v0 = _mm512_max_ps(zero, v0);
                 _mm512_mask_storeu_ps(c + R * ldc, m0, v0);
             }
 ]])        }
@@ -109,11 +112,11 @@ M4_FORLOOP([[R]], 0, 7, [[        { const __m512 ar = _mm512_set1_ps(ak[R]);
     {
         const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1u);
         const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xffffu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
-        const __m512 zero = _mm512_setzero_ps();
+        const __m512 zero = _mm512_setzero_ps();       /* relu: max(zero, v) keeps NaN */
 M4_FORLOOP([[R]], 0, 7, [[        if (R < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[R] : 0.0f);
             __m512 v0 = _mm512_add_ps(c[[]]R[[]]_0, bb), v1 = _mm512_add_ps(c[[]]R[[]]_1, bb);
-            if (relu) { v0 = _mm512_max_ps(v0, zero); v1 = _mm512_max_ps(v1, zero); }
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
             _mm512_mask_storeu_ps(c + R * ldc, m0, v0);
             _mm512_mask_storeu_ps(c + R * ldc + 16, m1, v1);
         }
@@ -310,7 +313,8 @@ CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT xq, int 
 
 /* Winograd output transform of up to 8 tiles of one tile row: the m x m
  * block Aᵀ M_t A of tile t (M_t[i][j] = u[(i*A + j)*su + t]) plus bias,
- * ReLU if asked, written at y + t*m (row stride ow), clipped to rows x cols.
+ * ReLU if asked (v < 0 ? 0 : v: NaN stays NaN), written at y + t*m (row
+ * stride ow), clipped to rows x cols.
  * Eight lanes are computed (u is readable 8 floats past each row). */
 CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size_t su, int nt, float bias, int relu,
                           float *RESTRICT y, int ow, int rows, int cols)
@@ -332,8 +336,8 @@ CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size
                 float a0 = s[i][0][t] + s[i][1][t] + s[i][2][t] + bias;
                 float a1 = s[i][1][t] - s[i][2][t] - s[i][3][t] + bias;
                 if (relu) {
-                    a0 = a0 > 0.0f ? a0 : 0.0f;
-                    a1 = a1 > 0.0f ? a1 : 0.0f;
+                    a0 = a0 < 0.0f ? 0.0f : a0;
+                    a1 = a1 < 0.0f ? 0.0f : a1;
                 }
                 o[i][0][t] = a0;
                 o[i][1][t] = a1;
@@ -360,10 +364,10 @@ CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size
                 float a2 = (q1 + q2) + 4.0f * (q3 + q4) + bias;
                 float a3 = (q1 - q2) + 8.0f * (q3 - q4) + q5 + bias;
                 if (relu) {
-                    a0 = a0 > 0.0f ? a0 : 0.0f;
-                    a1 = a1 > 0.0f ? a1 : 0.0f;
-                    a2 = a2 > 0.0f ? a2 : 0.0f;
-                    a3 = a3 > 0.0f ? a3 : 0.0f;
+                    a0 = a0 < 0.0f ? 0.0f : a0;
+                    a1 = a1 < 0.0f ? 0.0f : a1;
+                    a2 = a2 < 0.0f ? 0.0f : a2;
+                    a3 = a3 < 0.0f ? 0.0f : a3;
                 }
                 o[i][0][t] = a0;
                 o[i][1][t] = a1;

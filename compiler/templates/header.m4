@@ -37,6 +37,14 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  * own workspace.  Inference never allocates, prints or exits; on valid
  * arguments it cannot fail.
  *
+ * NaN and Inf in the input propagate as in IEEE arithmetic and PyTorch:
+ * relu(NaN) = NaN, relu(-Inf) = 0, a max pool over a NaN is NaN, so an
+ * output is NaN where PyTorch's is (build without -ffast-math, which lets
+ * the compiler assume there are none).m4_ifelse(NET_WINO, 1, [[  The Winograd convs (3x3,
+ * stride 1) mix a whole tile of their input, so a NaN or Inf there can
+ * also make NaN of outputs of that tile that PyTorch leaves finite or
+ * infinite.]])
+ *
  * Build: m4_ifelse(NET_STANDALONE, 1, [[cc -std=c99 -O2 -c NET_CFILE; link with -lm (nothing else needed).]],
 [[cc -std=c99 -O2 $(pkg-config --cflags openblas) -c NET_CFILE;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).]])

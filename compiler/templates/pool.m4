@@ -2,11 +2,24 @@ m4_divert(-1)
 # pool.m4 — max and average pooling, global and adaptive pooling.
 #
 # M4_POOL(): windowed max (L_OP MAX) or average (L_OP AVG) with PyTorch's
-# rules: padding never wins a max; the average divides by the window size
-# clipped to the padded input (L_INCPAD 1, count_include_pad) or by the
-# number of real inputs (L_INCPAD 0).
-# M4_GPOOL(): max or mean over H×W per channel.
+# rules: padding never wins a max; a NaN in the window makes the max NaN
+# (v > m || isnan(v), PyTorch's test); the average divides by the window
+# size clipped to the padded input (L_INCPAD 1, count_include_pad) or by
+# the number of real inputs (L_INCPAD 0).
+# M4_GPOOL(): max (NaN if the plane has one, as above) or mean over H×W per
+# channel.
 # M4_ADAPTIVE(): average over windows [floor(i·H/OH), ceil((i+1)·H/OH)).
+# _M4_MAX_TAPS: the max over taps 1.. of a whole L_KH x L_KW window at p,
+# m holding tap 0; unrolled up to 16 taps, a loop past that.
+m4_define([[_M4_MAX_TAPS]], [[m4_ifelse(m4_eval(L_KH * L_KW <= 16), 1,
+[[M4_FORLOOP([[M4_T]], 1, m4_eval(L_KH * L_KW - 1),
+[[                    { const float v = p[m4_eval(M4_T / L_KW * L_W + M4_T % L_KW)]; m = v > m || isnan(v) ? v : m; }
+]])]], [[                    for (int t = 1; t < L_KH * L_KW; t++) {
+                        const float v = p[t / L_KW * L_W + t % L_KW];
+                        m = v > m || isnan(v) ? v : m;
+                    }
+]])]])
+
 m4_define([[M4_POOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
 static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
 {
@@ -21,12 +34,19 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
                 const int x0 = ox * L_SW - L_PL;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + L_KW > L_W ? L_W - x0 : L_KW;
-m4_ifelse(L_OP, [[MAX]], [[                float m = -INFINITY;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        const float v = xc[(y0 + ky) * L_W + x0 + kx];
-                        m = v > m ? v : m;
-                    }
+m4_ifelse(L_OP, [[MAX]], [[                float m;
+                if (ky1 - ky0 == L_KH && kx1 - kx0 == L_KW) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * L_W + x0;
+                    m = p[0];
+_M4_MAX_TAPS[[]]m4_dnl
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * L_W + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
                 yc[oy * L_OW + ox] = m;
 ]], [[                float s = 0.0f;
                 for (int ky = ky0; ky < ky1; ky++)
@@ -51,7 +71,7 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
     for (int c = 0; c < L_C; c++) {
         const float *RESTRICT xc = x + c * L_HW;
 m4_ifelse(L_OP, [[MAX]], [[        float m = xc[0];
-        for (int i = 1; i < L_HW; i++) m = xc[i] > m ? xc[i] : m;
+        for (int i = 1; i < L_HW; i++) m = xc[i] > m || isnan(xc[i]) ? xc[i] : m;
         y[c] = m;
 ]], [[        float s = 0.0f;
         for (int i = 0; i < L_HW; i++) s += xc[i];

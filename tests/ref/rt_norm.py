@@ -2,12 +2,12 @@
 """PyTorch reference for tests/unit/test_rt_norm.c.
 
 usage: rt_norm.py KIND N C HW G AFFINE EPS MOMENTUM IN OUT
-  KIND bn (BatchNorm1d/2d, training), ln (LayerNorm([C,HW])), gn (GroupNorm(G, C)),
-       in (InstanceNorm2d(C, affine=AFFINE))
-  IN  = x [N][C][HW], gamma [P], beta [P], r [N][C][HW], and for bn
+  KIND bn (BatchNorm1d/2d, training), bnrelu (the same, then F.relu),
+       ln (LayerNorm([C,HW])), gn (GroupNorm(G, C)), in (InstanceNorm2d(C, affine=AFFINE))
+  IN  = x [N][C][HW], gamma [P], beta [P], r [N][C][HW], and for bn(relu)
         running_mean [C], running_var [C]; P = C·HW for ln, else C
   OUT = y, dx, dgamma, dbeta (autograd of Σ r·y; zeros when not affine),
-        and for bn the updated running_mean, running_var.  All float32.
+        and for bn(relu) the updated running_mean, running_var.  All float32.
 """
 import sys
 
@@ -17,6 +17,9 @@ import torch
 
 def main(argv):
     kind = argv[1]
+    relu = kind == "bnrelu"
+    if relu:
+        kind = "bn"
     n, c, hw, g, affine = (int(a) for a in argv[2:7])
     eps, momentum = float(argv[7]), float(argv[8])
     data = np.fromfile(argv[9], dtype="<f4")
@@ -48,6 +51,8 @@ def main(argv):
             m.weight.copy_(parts[1].reshape(m.weight.shape))
             m.bias.copy_(parts[2].reshape(m.bias.shape))
     y = m(x)
+    if relu:
+        y = torch.nn.functional.relu(y)
     (y * r).sum().backward()
     zeros = np.zeros(p, dtype=np.float32)
     out = [y.detach().numpy().ravel(), x.grad.numpy().ravel(),

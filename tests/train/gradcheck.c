@@ -42,6 +42,12 @@
  *   --save-state F    after the steps, cnnrt_net_save the net to F
  *                     (parameters, running statistics, moments)
  *
+ * A step whose loss is not finite is an error (exit 1, naming the first
+ * layer with a bad gradient), unless --nonfinite-ok: then it is reported on
+ * stderr and the outputs are written all the same (a NaN loss, and the
+ * parameters cnnrt_net_train_step left alone: it refuses such a step), for
+ * tests/ref/nan_train.py.
+ *
  * Exit status 0, or 1 with a message on stderr.
  */
 #include "cnnc.h"
@@ -72,12 +78,12 @@ static int num(const char *s, double *out) {
 
 enum { O_STEPS = 256, O_OPT, O_LR, O_WD, O_MOMENTUM, O_DAMPENING, O_NESTEROV, O_BETA1, O_BETA2, O_EPS,
        O_ALPHA, O_CENTERED, O_LR_DECAY, O_SCHEDULE, O_WARMUP, O_WARMUP_START, O_STEP_SIZE, O_GAMMA, O_T,
-       O_MIN_LR, O_SMOOTH, O_SEED, O_RESUME, O_FIRST, O_SAVE_STATE };
+       O_MIN_LR, O_SMOOTH, O_SEED, O_RESUME, O_FIRST, O_SAVE_STATE, O_NONFINITE_OK };
 
 typedef struct Args {
     const char *net, *weights, *batches, *out, *save_state;
     long steps, first;
-    int resume;
+    int resume, nonfinite_ok;
     cnnrt_train_opts to;
 } Args;
 
@@ -98,6 +104,7 @@ static int parse_args(int argc, char **argv, Args *a) {
         { "label-smoothing", required_argument, NULL, O_SMOOTH }, { "seed", required_argument, NULL, O_SEED },
         { "resume", no_argument, NULL, O_RESUME }, { "first-batch", required_argument, NULL, O_FIRST },
         { "save-state", required_argument, NULL, O_SAVE_STATE },
+        { "nonfinite-ok", no_argument, NULL, O_NONFINITE_OK },
         { NULL, 0, NULL, 0 },
     };
     /* first pass: the optimizer kind, whose defaults the others override */
@@ -124,7 +131,7 @@ static int parse_args(int argc, char **argv, Args *a) {
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         double x = 0;
         if (c != O_OPT && c != O_SCHEDULE && c != O_NESTEROV && c != O_CENTERED && c != O_RESUME &&
-            c != O_SAVE_STATE && c != '?' && num(optarg, &x))
+            c != O_SAVE_STATE && c != O_NONFINITE_OK && c != '?' && num(optarg, &x))
             return fail("expected a number, not '%s'", optarg);
         switch (c) {
         case O_STEPS: a->steps = (long)x; break;
@@ -157,6 +164,7 @@ static int parse_args(int argc, char **argv, Args *a) {
         case O_RESUME: a->resume = 1; break;
         case O_FIRST: a->first = (long)x; break;
         case O_SAVE_STATE: a->save_state = optarg; break;
+        case O_NONFINITE_OK: a->nonfinite_ok = 1; break;
         default: return fail("%s", "usage: gradcheck MODEL.net WEIGHTS BATCHES OUT [--steps N] [options]");
         }
     }
@@ -310,9 +318,9 @@ int main(int argc, char **argv) {
                         "in forward order: gradcheck cannot predict them", a.net);
         if (!isfinite(losses[t])) {
             const char *bad = cnnrt_net_bad_layer(net);
-            fprintf(stderr, "gradcheck: error: step %ld: the loss is not finite (first bad layer: %s)\n", t + 1,
-                    bad ? bad : "none");
-            return 1;
+            fprintf(stderr, "gradcheck: %sstep %ld: the loss is not finite (first bad layer: %s)\n",
+                    a.nonfinite_ok ? "" : "error: ", t + 1, bad ? bad : "none");
+            if (!a.nonfinite_ok) return 1;
         }
     }
 

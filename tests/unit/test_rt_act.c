@@ -124,6 +124,67 @@ static void test_sigmoid_extremes(void **s)
     assert_true(y[3] == 1.0f);
 }
 
+/* NaN, ±Inf and ±0 through relu, leaky relu and softmax, forward and
+ * backward, against PyTorch (tests/ref/rt_act.py: F.relu, F.leaky_relu,
+ * F.softmax and autograd).  relu and leaky relu must give PyTorch's bits
+ * (NaN where it has NaN, −0.0 where it has −0.0); softmax within 1e-6 of
+ * the largest value.  Rows of 67 (201 values): the vectorised clones meet
+ * the special values in whole vectors and in the tail.  dy holds NaNs too:
+ * relu's backward must drop those where x ≤ 0, as PyTorch's does. */
+static void special_fill(float *x, float *dy, size_t cnt, cnnrt_rng *rng)
+{
+    t_fill(x, cnt, rng, -2, 2);
+    t_fill(dy, cnt, rng, -1, 1);
+    for (size_t i = 0; i < cnt; i++) {
+        const uint32_t r = cnnrt_rng_u32(rng) % 12;
+        x[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? -0.0f : r == 4 ? 0.0f : x[i];
+        if (cnnrt_rng_u32(rng) % 10 == 0)
+            dy[i] = NAN;
+    }
+}
+
+static void check_act_special(int kind, uint64_t seed)
+{
+    char what[96], args[96];
+    const int n = 3, D = 67;
+    const size_t cnt = (size_t)n * D;
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    float *in = t_falloc(2 * cnt), *x = in, *dy = in + cnt;
+    float *y = t_falloc(cnt), *dx = t_falloc(cnt), *ref = t_falloc(2 * cnt);
+    if (kind == SOFTMAX) {          /* rows with a NaN, with a +Inf, with −Infs; dy finite */
+        t_fill(x, cnt, &rng, -3, 3);
+        t_fill(dy, cnt, &rng, -1, 1);
+        x[5] = NAN;
+        x[D + 9] = INFINITY;
+        for (int j = 0; j < D; j += 3)
+            x[2 * D + j] = -INFINITY;
+    } else {
+        special_fill(x, dy, cnt, &rng);
+    }
+    switch (kind) {
+    case RELU: cnnrt_relu_forward(y, x, cnt); cnnrt_relu_backward(dx, dy, x, cnt); break;
+    case LEAKY: cnnrt_leaky_relu_forward(y, x, SLOPE, cnt); cnnrt_leaky_relu_backward(dx, dy, x, SLOPE, cnt); break;
+    default: cnnrt_softmax_forward(y, x, n, D); cnnrt_softmax_backward(dx, dy, y, n, D); break;
+    }
+    snprintf(args, sizeof args, "%s %d %d %.9g", kind == RELU ? "relu" : kind == LEAKY ? "leaky" : "softmax", n, D,
+             (double)SLOPE);
+    t_torch("rt_act.py", args, in, 2 * cnt, ref, 2 * cnt);
+    snprintf(what, sizeof what, "%s with NaN/Inf: y vs torch", names[kind]);
+    assert_true(t_check_ieee(what, y, ref, cnt, kind == SOFTMAX ? 1e-6 : 0.0) >= (kind == SOFTMAX ? 2 * (size_t)D : cnt / 10));
+    snprintf(what, sizeof what, "%s with NaN/Inf: dx vs torch", names[kind]);
+    assert_true(t_check_ieee(what, dx, ref + cnt, cnt, kind == SOFTMAX ? 1e-6 : 0.0) > 0);
+    free(in); free(y); free(dx); free(ref);
+}
+
+static void test_nonfinite(void **s)
+{
+    (void)s;
+    check_act_special(RELU, 120);
+    check_act_special(LEAKY, 121);
+    check_act_special(SOFTMAX, 122);
+}
+
 static void test_dropout(void **s)
 {
     (void)s;
@@ -287,6 +348,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_sigmoid_extremes),
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_dropout),

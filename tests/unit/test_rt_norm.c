@@ -284,7 +284,7 @@ static void check_bn_relu(int n, int C, int HW, uint64_t seed)
         /* two ops: batch norm, relu in place; relu's backward, batch norm's */
         cnnrt_batchnorm_forward_train(y1, st1, st1 + C, st1 + 2 * C, st1 + 3 * C, x, g, b, 1e-5f, 0.1f, n, C, HW);
         cnnrt_relu_forward(y1, y1, cnt);
-        for (size_t i = 0; i < cnt; i++) dm[i] = y1[i] > 0.0f ? dy[i] : 0.0f;
+        for (size_t i = 0; i < cnt; i++) dm[i] = y1[i] <= 0.0f ? 0.0f : dy[i];   /* relu's backward */
         memcpy(dx1, dx0, sizeof(float) * cnt);
         cnnrt_batchnorm_backward_train_ex(dx1, add, st1 + 4 * C, st1 + 5 * C, dm, NULL, x, st1 + 2 * C, st1 + 3 * C,
                                           g, n, C, HW);
@@ -312,12 +312,62 @@ static void test_batchnorm_relu(void **s)
     check_bn_relu(2, 3, 300, 351);
 }
 
+/* The fused batch norm + relu with a NaN in channel 1, a +Inf in channel
+ * 2 and a −Inf in channel 3 (channel 0 clean), against PyTorch
+ * (tests/ref/rt_norm.py bnrelu: BatchNorm2d in training mode, then
+ * F.relu, autograd of Σ r·y): every value of those channels is NaN, and
+ * the relu passes dy there, so dβ is Σ dy, not 0, while dγ and dx are NaN;
+ * the running statistics take the NaN or Inf too.  Finite values within
+ * 2e-5 of the largest (PyTorch's float32, another summation order). */
+static void check_bn_relu_special(int n, int C, int HW, uint64_t seed)
+{
+    const size_t cnt = (size_t)n * C * HW;
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    /* IN layout for the torch script: x, gamma, beta, r (= dy), rm, rv */
+    float *in = t_falloc(2 * cnt + 4 * (size_t)C);
+    float *x = in, *g = x + cnt, *b = g + C, *dy = b + C, *rm = dy + cnt, *rv = rm + C;
+    t_fill(x, cnt, &rng, -2, 2);
+    t_fill(g, C, &rng, 0.5f, 1.5f);
+    t_fill(b, C, &rng, -0.5f, 0.5f);
+    t_fill(dy, cnt, &rng, -1, 1);
+    t_fill(rm, C, &rng, -0.5f, 0.5f);
+    t_fill(rv, C, &rng, 0.5f, 2.0f);
+    x[((size_t)(n - 1) * C + 1) * HW + HW / 2] = NAN;
+    x[(size_t)2 * HW + 3] = INFINITY;
+    x[(size_t)3 * HW + HW - 1] = -INFINITY;
+    float *y = t_falloc(cnt), *dx = t_falloc(cnt), *st = t_falloc(6 * (size_t)C), *ref = t_falloc(2 * cnt + 4 * (size_t)C);
+    memcpy(st, rm, 2 * C * sizeof(float));                      /* running mean, var; then mean, invstd, dγ, dβ */
+    cnnrt_batchnorm_forward_train_ex(y, st, st + C, st + 2 * C, st + 3 * C, x, g, b, 1e-5f, 0.1f, n, C, HW, 1);
+    cnnrt_batchnorm_backward_train_ex(dx, 0, st + 4 * C, st + 5 * C, dy, y, x, st + 2 * C, st + 3 * C, g, n, C, HW);
+    char args[128];
+    snprintf(args, sizeof args, "bnrelu %d %d %d 1 1 %.9g %.9g", n, C, HW, 1e-5, 0.1);
+    t_torch("rt_norm.py", args, in, 2 * cnt + 4 * (size_t)C, ref, 2 * cnt + 4 * (size_t)C);
+    assert_true(t_check_ieee("bn+relu with NaN/Inf: y vs torch", y, ref, cnt, 2e-5) == 3 * (size_t)n * HW);
+    assert_true(t_check_ieee("bn+relu with NaN/Inf: dx vs torch", dx, ref + cnt, cnt, 2e-5) == 3 * (size_t)n * HW);
+    t_check_ieee("bn+relu with NaN/Inf: dgamma vs torch", st + 4 * C, ref + 2 * cnt, C, 2e-5);
+    t_check_ieee("bn+relu with NaN/Inf: dbeta vs torch", st + 5 * C, ref + 2 * cnt + C, C, 2e-5);
+    for (int c = 1; c < C; c++)
+        assert_true(isfinite(st[5 * C + c]) && st[5 * C + c] != 0.0f);   /* Σ dy passed by the relu */
+    t_check_ieee("bn+relu with NaN/Inf: running_mean vs torch", st, ref + 2 * cnt + 2 * C, C, 1e-6);
+    t_check_ieee("bn+relu with NaN/Inf: running_var vs torch", st + C, ref + 2 * cnt + 3 * C, C, 1e-6);
+    free(in); free(y); free(dx); free(st); free(ref);
+}
+
+static void test_batchnorm_relu_nonfinite(void **s)
+{
+    (void)s;
+    check_bn_relu_special(3, 4, 37, 360);
+    check_bn_relu_special(2, 4, 300, 361);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_batchnorm_infer),
         cmocka_unit_test(test_batchnorm_relu),
+        cmocka_unit_test(test_batchnorm_relu_nonfinite),
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_groupnorm),
         cmocka_unit_test(test_instancenorm),

@@ -219,6 +219,79 @@ static void test_maxpool_2x2_rule(void **s)
     free(x); free(y); free(am);
 }
 
+/* NaN, ±Inf and ±0 through max pooling, forward and backward, against
+ * PyTorch (tests/ref/rt_pool.py maxgrad/globalmax: F.max_pool2d and
+ * F.adaptive_max_pool2d(x, 1) with return_indices, and autograd): the
+ * values bit for bit (a window holding a NaN gives NaN), the argmax (the
+ * last NaN of the window in row-major order, PyTorch's v > max || isnan(v))
+ * and dx, through the public backward and the executor's written-once
+ * backward_ex.  Many windows hold two NaNs or more.  global: the geometry
+ * the executor gives a global max pool (one H×W window, stride 1). */
+/* What element k of a global pool's plane becomes, by the plane's kind:
+ * 0 NaN, 1 +Inf, 2 −Inf, 9 itself.  Planes in turn: clean, one NaN, two
+ * NaNs and a +Inf, some +Infs, all −Inf. */
+static uint32_t global_special(size_t k, size_t kind)
+{
+    switch (kind) {
+    case 1: return k == 17 ? 0 : 9;
+    case 2: return k == 5 || k == 30 ? 0 : k == 11 ? 1 : 9;
+    case 3: return k % 9 == 4 ? 1 : 9;
+    case 4: return 2;
+    default: return 9;
+    }
+}
+
+static void check_pool_special(const char *name, int n, cnnrt_pool_geom g, int global, uint64_t seed)
+{
+    char what[160], args[256];
+    assert_int_equal(cnnrt_pool_geom_finish(&g), CNNRT_OK);
+    const size_t nx = (size_t)n * g.C * g.H * g.W, ny = (size_t)n * g.C * g.OH * g.OW;
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    float *in = t_falloc(nx + ny), *x = in, *dy = in + nx;
+    float *y = t_falloc(ny), *dx = t_falloc(nx), *dx1 = t_falloc(nx), *ref = t_falloc(2 * ny + nx);
+    float *yi = t_falloc(ny);
+    int32_t *am = calloc(ny, sizeof *am);
+    assert_non_null(am);
+    t_fill(x, nx, &rng, -1, 1);
+    t_fill(dy, ny, &rng, -1, 1);
+    for (size_t i = 0; i < nx; i++) {
+        const uint32_t r = global ? global_special(i % ((size_t)g.H * g.W), i / ((size_t)g.H * g.W) % 5)
+                                  : cnnrt_rng_u32(&rng) % (g.KH * g.KW < 6 ? 16 : 24);
+        x[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? -0.0f : r == 4 ? 0.0f : x[i];
+    }
+    cnnrt_maxpool2d_forward(y, am, x, n, &g);
+    cnnrt_maxpool2d_backward(dx, dy, am, n, &g);                /* onto zeros: dx itself */
+    cnnrt_maxpool2d_backward_ex(dx1, 0, dy, am, n, &g);
+    if (global)
+        snprintf(args, sizeof args, "globalmax %d %d %d %d", n, g.C, g.H, g.W);
+    else
+        snprintf(args, sizeof args, "maxgrad %d %d %d %d %d %d %d %d %d %d %d %d", n, g.C, g.H, g.W, g.KH, g.KW,
+                 g.SH, g.SW, g.PH, g.PW, g.ceil_mode, g.count_include_pad);
+    t_torch("rt_pool.py", args, in, nx + ny, ref, 2 * ny + nx);
+    snprintf(what, sizeof what, "%s with NaN/Inf: y vs torch", name);
+    assert_true(t_check_ieee(what, y, ref, ny, 0.0) > 0);
+    for (size_t i = 0; i < ny; i++)
+        yi[i] = (float)am[i];
+    snprintf(what, sizeof what, "%s with NaN/Inf: argmax vs torch", name);
+    t_check_ieee(what, yi, ref + ny, ny, 0.0);
+    snprintf(what, sizeof what, "%s with NaN/Inf: dx vs torch", name);
+    t_check_ieee(what, dx, ref + 2 * ny, nx, 1e-6);
+    snprintf(what, sizeof what, "%s with NaN/Inf: dx (written) vs torch", name);
+    t_check_ieee(what, dx1, ref + 2 * ny, nx, 1e-6);
+    free(in); free(y); free(dx); free(dx1); free(ref); free(yi); free(am);
+}
+
+static void test_maxpool_nonfinite(void **s)
+{
+    (void)s;
+    check_pool_special("max 2x2 s2", 2, PG(3, 7, 71, 2, 2, 2, 2, 0, 0, 0, 1), 0, 81);   /* vector loop + tail */
+    check_pool_special("max 2x2 s2 tiling", 2, PG(3, 8, 40, 2, 2, 2, 2, 0, 0, 0, 1), 0, 82);
+    check_pool_special("max 3x3 s2 p1", 2, PG(3, 9, 11, 3, 3, 2, 2, 1, 1, 0, 1), 0, 83);
+    check_pool_special("max 3x2 s(2,3) p1 ceil", 2, PG(2, 9, 10, 3, 2, 2, 3, 1, 1, 1, 1), 0, 84);
+    check_pool_special("global max 6x7", 3, PG(5, 6, 7, 6, 7, 1, 1, 0, 0, 0, 1), 1, 85);
+}
+
 /* The executor's first contribution (cnnrt_priv.h): backward_ex with
  * dx_add = 0 writes every element of dx; with dx_add = 1 it is the public
  * kernel.  Written, then added to a random dx0, it must give the public
@@ -305,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_geom),
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_maxpool_2x2_rule),
+        cmocka_unit_test(test_maxpool_nonfinite),
         cmocka_unit_test(test_maxpool_backward_set),
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_adaptive),
