@@ -416,7 +416,8 @@ def main(argv):
     # ---- 4b. teacher-forced ten steps (chaotic networks) ----------------------
     # Each step starts from PyTorch's float64 state rounded to float32 — the
     # parameters, running statistics and optimizer moments, written as a
-    # cnnrt checkpoint (moments under __optim__.<slot>.<name>, the step in
+    # cnnrt checkpoint (moments under __optim__.<slot>.<name>, the step and
+    # the network's structure hash "arch", which cnnrt requires to resume, in
     # the metadata) and loaded by gradcheck --resume — and PyTorch takes the
     # same step from the same rounded state in float64.  Every one of the 10
     # steps is compared (the whole parameter vector and the running
@@ -430,6 +431,7 @@ def main(argv):
              "adam": ["exp_avg", "exp_avg_sq"], "adamw": ["exp_avg", "exp_avg_sq"]}
     CNNRT_OPT = {"sgd": "sgd", "momentum": "sgd", "nesterov": "sgd", "adagrad": "adagrad",
                  "rmsprop": "rmsprop", "adam": "adam", "adamw": "adamw"}
+    arch = None             # the network's structure hash, which a resumed checkpoint must carry
     for i, (label, cls, kw, opts, sched, warm) in enumerate(configs() if name in TEACHER else []):
         sargs, make_sched = schedule_args(sched, warm, kw["lr"])
         m = fresh()
@@ -462,8 +464,14 @@ def main(argv):
                     ck.setdefault("__optim__.%s.%s" % (slot, k), torch.zeros_like(state0[k]).float())
             cpath = os.path.join(work, "%s.tf%d.in.safetensors" % (name, i))
             spath = os.path.join(work, "%s.tf%d.out.safetensors" % (name, i))
+            if arch is None:    # ask cnnrt: a checkpoint it saves says it (weights only, one step)
+                st.save(ck, cpath)
+                probe = os.path.join(work, "%s.arch.safetensors" % name)
+                run([gradcheck, netfile, cpath, bpath, os.path.join(work, "tf.out"), "--steps", "1",
+                     "--save-state", probe] + opts + sargs)
+                arch = st.load(probe, with_metadata=True)[1]["arch"]
             st.save(ck, cpath, {"step": str(t), "rng": "%016x,%016x" % (0, 1),
-                                "optimizer": CNNRT_OPT[label]})
+                                "optimizer": CNNRT_OPT[label], "arch": arch})
             run([gradcheck, netfile, cpath, bpath, os.path.join(work, "tf.out"), "--steps", "1",
                  "--first-batch", str(t), "--resume", "--save-state", spath] + opts + sargs)
             got = st.load(spath)
