@@ -165,13 +165,18 @@ typedef enum {
     K_IDENTITY, K_ADD, K_CONCAT, K_COUNT
 } KindId;
 
+/* An attribute's type says how its value is written, checked and stored
+ * (the Node field types in brackets). */
 typedef enum {
-    A_INT,      /* a positive count (out channels, groups, ...) */
-    A_PAIR,     /* N or HxW (kernel, stride, dilation, output size) */
-    A_PAD,      /* N, HxW or same */
-    A_FLOAT,
-    A_BOOL,
-    A_ACT       /* fused activation: relu | tanh | sigmoid | leakyrelu */
+    A_INT,      /* a count >= 1 (out channels, groups) [long long] */
+    A_PAIR,     /* N or HxW, each >= 1 (kernel, stride, dilation, size) [long long H, W] */
+    A_PAD,      /* N, HxW or same: the four padding fields and pad_same */
+    A_FLOAT,    /* any number (slope) [double] */
+    A_EPS,      /* a number in (0, 1] [double] */
+    A_FRAC,     /* a number in [0, 1] (momentum) [double] */
+    A_PROB,     /* a number in [0, 1) (dropout p) [double] */
+    A_BOOL,     /* [bool] */
+    A_ACT       /* fused activation: relu | tanh | sigmoid | leakyrelu | none [ActKind] */
 } AttrType;
 
 typedef struct AttrDef {
@@ -180,6 +185,8 @@ typedef struct AttrDef {
     char shorthand;           /* 'k' lets "k3" / "k3x1" mean kernel=3 / 3x1; 0 none */
     const char *def;          /* default as text; NULL = required */
     const char *help;
+    size_t field;             /* offsetof(Node, ...) that the value sets (a pair's H) */
+    size_t field2;            /* a pair's W; a number's second copy; 0 none */
 } AttrDef;
 
 typedef struct FlagDef {      /* a bare word that sets an attribute */

@@ -11,44 +11,51 @@
  */
 #include "cnnc.h"
 
+#include <stddef.h>
 #include <string.h>
 
-#define KERNEL   { "kernel", A_PAIR, 'k', NULL, "window size: 3 or 3x1 (HxW); shorthand k3, k3x1" }
-#define STRIDE1  { "stride", A_PAIR, 's', "1", "step between windows; shorthand s2" }
-#define STRIDEK  { "stride", A_PAIR, 's', "=kernel", "step between windows (default: the kernel); shorthand s2" }
-#define PAD      { "padding", A_PAD, 'p', "0", "zeros added on each side: N, HxW or same; shorthand p1" }
-#define EPS      { "eps", A_FLOAT, 0, "1e-5", "added to the variance" }
+#define F(x) offsetof(Node, x)
+
+#define KERNEL   { "kernel", A_PAIR, 'k', NULL, "window size: 3 or 3x1 (HxW); shorthand k3, k3x1", F(kh), F(kw) }
+#define STRIDE1  { "stride", A_PAIR, 's', "1", "step between windows; shorthand s2", F(sh), F(sw) }
+#define STRIDEK  { "stride", A_PAIR, 's', "=kernel", "step between windows (default: the kernel); shorthand s2", \
+                   F(sh), F(sw) }
+#define PAD      { "padding", A_PAD, 'p', "0", "zeros added on each side: N, HxW or same; shorthand p1", \
+                   F(pt), 0 }
+#define EPS      { "eps", A_EPS, 0, "1e-5", "added to the variance", F(eps), 0 }
 #define ACTS     { "relu", "act", "relu" }, { "tanh", "act", "tanh" }, \
                  { "sigmoid", "act", "sigmoid" }, { "leakyrelu", "act", "leakyrelu" }
 
 const LayerKind layer_kinds[K_COUNT] = {
     [K_INPUT] = { K_INPUT, "input", NULL, "the network input", {0}, {{0}}, {{0}}, false, "-" },
     [K_CONV] = { K_CONV, "conv", "conv2d", "2-D convolution", { "out" }, {
-            { "out", A_INT, 0, NULL, "output channels" },
+            { "out", A_INT, 0, NULL, "output channels", F(out), 0 },
             KERNEL, STRIDE1, PAD,
-            { "dilation", A_PAIR, 'd', "1", "spacing of kernel taps; shorthand d2" },
-            { "groups", A_INT, 'g', "1", "channel groups (= channels for depthwise); shorthand g32" },
-            { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)" },
-            { "act", A_ACT, 0, "none", "activation applied to the output" },
-            { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu" },
+            { "dilation", A_PAIR, 'd', "1", "spacing of kernel taps; shorthand d2", F(dh), F(dw) },
+            { "groups", A_INT, 'g', "1", "channel groups (= channels for depthwise); shorthand g32",
+              F(groups), 0 },
+            { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)", F(bias), 0 },
+            { "act", A_ACT, 0, "none", "activation applied to the output", F(act), 0 },
+            { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu", F(slope), F(act_slope) },
         }, { { "nobias", "bias", "false" }, { "same", "padding", "same" }, ACTS },
         true, "nn.Conv2d" },
     [K_DENSE] = { K_DENSE, "dense", "linear", "fully connected layer", { "out" }, {
-            { "out", A_INT, 0, NULL, "output features" },
-            { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)" },
-            { "act", A_ACT, 0, "none", "activation applied to the output" },
-            { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu" },
+            { "out", A_INT, 0, NULL, "output features", F(out), 0 },
+            { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)", F(bias), 0 },
+            { "act", A_ACT, 0, "none", "activation applied to the output", F(act), 0 },
+            { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu", F(slope), F(act_slope) },
         }, { { "nobias", "bias", "false" }, ACTS }, true, "nn.Linear" },
     [K_FLATTEN] = { K_FLATTEN, "flatten", NULL, "C×H×W to [C·H·W], in C,H,W order", {0}, {{0}}, {{0}},
         true, "nn.Flatten" },
     [K_MAXPOOL] = { K_MAXPOOL, "maxpool", NULL, "max pooling", { "kernel", "stride" }, {
             KERNEL, STRIDEK, PAD,
-            { "ceil", A_BOOL, 0, "false", "ceil instead of floor for the output size" },
+            { "ceil", A_BOOL, 0, "false", "ceil instead of floor for the output size", F(ceil), 0 },
         }, { { "ceil", "ceil", "true" } }, true, "nn.MaxPool2d" },
     [K_AVGPOOL] = { K_AVGPOOL, "avgpool", NULL, "average pooling", { "kernel", "stride" }, {
             KERNEL, STRIDEK, PAD,
-            { "ceil", A_BOOL, 0, "false", "ceil instead of floor for the output size" },
-            { "count_include_pad", A_BOOL, 0, "true", "padding zeros count in the divisor" },
+            { "ceil", A_BOOL, 0, "false", "ceil instead of floor for the output size", F(ceil), 0 },
+            { "count_include_pad", A_BOOL, 0, "true", "padding zeros count in the divisor",
+              F(count_include_pad), 0 },
         }, { { "ceil", "ceil", "true" }, { "exclude_pad", "count_include_pad", "false" } },
         true, "nn.AvgPool2d" },
     [K_GAVGPOOL] = { K_GAVGPOOL, "globalavgpool", "gap", "mean over H×W: C×H×W to C×1×1", {0}, {{0}}, {{0}},
@@ -56,31 +63,32 @@ const LayerKind layer_kinds[K_COUNT] = {
     [K_GMAXPOOL] = { K_GMAXPOOL, "globalmaxpool", NULL, "max over H×W: C×H×W to C×1×1", {0}, {{0}}, {{0}},
         true, "nn.AdaptiveMaxPool2d(1)" },
     [K_ADAPTAVG] = { K_ADAPTAVG, "adaptiveavgpool", NULL, "average pooling to a fixed output size", { "size" }, {
-            { "size", A_PAIR, 0, NULL, "output size: N or HxW" },
+            { "size", A_PAIR, 0, NULL, "output size: N or HxW", F(oh), F(ow) },
         }, {{0}}, true, "nn.AdaptiveAvgPool2d" },
     [K_BATCHNORM] = { K_BATCHNORM, "batchnorm", "bn", "batch normalisation (per channel)", {0}, {
-            EPS, { "momentum", A_FLOAT, 0, "0.1", "running-average momentum (training)" },
+            EPS, { "momentum", A_FRAC, 0, "0.1", "running-average momentum (training)",
+              F(momentum), 0 },
         }, {{0}}, true, "nn.BatchNorm2d / nn.BatchNorm1d" },
     [K_LAYERNORM] = { K_LAYERNORM, "layernorm", NULL, "normalise each sample over all of C×H×W (or D)", {0}, {
-            EPS, { "affine", A_BOOL, 0, "true", "learned elementwise scale and shift" },
+            EPS, { "affine", A_BOOL, 0, "true", "learned elementwise scale and shift", F(affine), 0 },
         }, { { "noaffine", "affine", "false" } }, true, "nn.LayerNorm([C,H,W])" },
     [K_INSTANCENORM] = { K_INSTANCENORM, "instancenorm", NULL, "normalise each channel of each sample", {0}, {
-            EPS, { "affine", A_BOOL, 0, "false", "learned per-channel scale and shift" },
+            EPS, { "affine", A_BOOL, 0, "false", "learned per-channel scale and shift", F(affine), 0 },
         }, { { "affine", "affine", "true" } }, true, "nn.InstanceNorm2d" },
     [K_GROUPNORM] = { K_GROUPNORM, "groupnorm", NULL, "normalise groups of channels of each sample", { "groups" }, {
-            { "groups", A_INT, 'g', NULL, "number of channel groups" },
-            EPS, { "affine", A_BOOL, 0, "true", "learned per-channel scale and shift" },
+            { "groups", A_INT, 'g', NULL, "number of channel groups", F(groups), 0 },
+            EPS, { "affine", A_BOOL, 0, "true", "learned per-channel scale and shift", F(affine), 0 },
         }, { { "noaffine", "affine", "false" } }, true, "nn.GroupNorm" },
     [K_RELU] = { K_RELU, "relu", NULL, "max(x, 0)", {0}, {{0}}, {{0}}, true, "nn.ReLU" },
     [K_LEAKYRELU] = { K_LEAKYRELU, "leakyrelu", "leaky", "x if x > 0 else slope·x", { "slope" }, {
-            { "slope", A_FLOAT, 0, "0.01", "negative slope" },
+            { "slope", A_FLOAT, 0, "0.01", "negative slope", F(slope), F(act_slope) },
         }, {{0}}, true, "nn.LeakyReLU" },
     [K_TANH] = { K_TANH, "tanh", NULL, "hyperbolic tangent", {0}, {{0}}, {{0}}, true, "nn.Tanh" },
     [K_SIGMOID] = { K_SIGMOID, "sigmoid", NULL, "1 / (1 + e^-x)", {0}, {{0}}, {{0}}, true, "nn.Sigmoid" },
     [K_SOFTMAX] = { K_SOFTMAX, "softmax", NULL, "softmax over the features (or channels)", {0}, {{0}}, {{0}},
         true, "nn.Softmax(dim=1)" },
     [K_DROPOUT] = { K_DROPOUT, "dropout", NULL, "inverted dropout (identity at inference)", { "p" }, {
-            { "p", A_FLOAT, 0, "0.5", "probability of zeroing a value" },
+            { "p", A_PROB, 0, "0.5", "probability of zeroing a value", F(p), 0 },
         }, {{0}}, true, "nn.Dropout" },
     [K_IDENTITY] = { K_IDENTITY, "identity", NULL, "passes its input through", {0}, {{0}}, {{0}},
         true, "nn.Identity" },
@@ -114,7 +122,7 @@ static const char *type_name(AttrType t) {
     case A_INT: return "integer";
     case A_PAIR: return "N or HxW";
     case A_PAD: return "N, HxW or same";
-    case A_FLOAT: return "number";
+    case A_FLOAT: case A_EPS: case A_FRAC: case A_PROB: return "number";
     case A_BOOL: return "true/false";
     case A_ACT: return "relu|tanh|sigmoid|leakyrelu|none";
     }

@@ -392,10 +392,13 @@ static bool get_float(const char *what, const Value *v, double lo, double hi, bo
     return true;
 }
 
-/* Move checked attribute values into the node's fields. */
+/* Move a checked attribute value into the Node field the kind table names
+ * for it (AttrDef.field, .field2): the table, not the attribute's name,
+ * says where a value goes. */
+#define FIELD(T, off) (*(T *)(void *)((char *)n + (off)))
+
 static bool apply(Node *n, const char *who, const AttrDef *a, const Value *v) {
     const char *what = arena_printf("%s: %s", who, a->name);
-    const char *nm = a->name;
     switch (a->type) {
     case A_INT:
         if (v->k != V_INT) {
@@ -404,16 +407,13 @@ static bool apply(Node *n, const char *who, const AttrDef *a, const Value *v) {
             return false;
         }
         if (v->i < 1) { diag_error(v->loc, "%s must be at least 1, not %lld", what, v->i); return false; }
-        if (strcmp(nm, "out") == 0) n->out = v->i;
-        else n->groups = v->i;
+        FIELD(long long, a->field) = v->i;
         return true;
     case A_PAIR: {
         long long h, w;
         if (!get_pair(what, v, 1, &h, &w)) return false;
-        if (strcmp(nm, "kernel") == 0) { n->kh = h; n->kw = w; }
-        else if (strcmp(nm, "stride") == 0) { n->sh = h; n->sw = w; }
-        else if (strcmp(nm, "dilation") == 0) { n->dh = h; n->dw = w; }
-        else { n->oh = h; n->ow = w; }
+        FIELD(long long, a->field) = h;
+        FIELD(long long, a->field2) = w;
         return true;
     }
     case A_PAD: {
@@ -428,38 +428,27 @@ static bool apply(Node *n, const char *who, const AttrDef *a, const Value *v) {
         n->pl = n->pr = w;
         return true;
     }
-    case A_FLOAT: {
+    case A_FLOAT: case A_EPS: case A_FRAC: case A_PROB: {
         double x;
-        if (strcmp(nm, "eps") == 0) {
-            if (!get_float(what, v, 0, 1, false, &x)) return false;
-            if (x <= 0) { diag_error(v->loc, "%s must be positive", what); return false; }
-            n->eps = x;
-        } else if (strcmp(nm, "momentum") == 0) {
-            if (!get_float(what, v, 0, 1, false, &x)) return false;
-            n->momentum = x;
-        } else if (strcmp(nm, "p") == 0) {
-            if (!get_float(what, v, 0, 1, true, &x)) return false;
-            n->p = x;
-        } else {
-            if (!get_float(what, v, -1e30, 1e30, false, &x)) return false;
-            n->slope = n->act_slope = x;
-        }
+        bool ok = a->type == A_FLOAT ? get_float(what, v, -1e30, 1e30, false, &x)
+                : get_float(what, v, 0, 1, a->type == A_PROB, &x);
+        if (!ok) return false;
+        if (a->type == A_EPS && x <= 0) { diag_error(v->loc, "%s must be positive", what); return false; }
+        FIELD(double, a->field) = x;
+        if (a->field2) FIELD(double, a->field2) = x;
         return true;
     }
     case A_BOOL: {
         bool b;
         if (!get_bool(what, v, &b)) return false;
-        if (strcmp(nm, "bias") == 0) n->bias = b;
-        else if (strcmp(nm, "ceil") == 0) n->ceil = b;
-        else if (strcmp(nm, "affine") == 0) n->affine = b;
-        else n->count_include_pad = b;
+        FIELD(bool, a->field) = b;
         return true;
     }
     case A_ACT: {
         static const char *const acts[] = { "none", "relu", "leakyrelu", "tanh", "sigmoid" };
         if (v->k == V_WORD)
             for (int i = 0; i < 5; i++)
-                if (strcmp(v->s, acts[i]) == 0) { n->act = (ActKind)i; return true; }
+                if (strcmp(v->s, acts[i]) == 0) { FIELD(ActKind, a->field) = (ActKind)i; return true; }
         diag_error(v->loc, "%s must be relu, leakyrelu, tanh, sigmoid or none, not '%s'", what, vdesc(v));
         return false;
     }
@@ -644,7 +633,6 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
     bool ok = true;
     for (int i = 0; i < MAX_ATTRS && k->attrs[i].name; i++)
         if (slot[i].set) ok &= apply(n, who, &k->attrs[i], &slot[i].v);
-    if (k->id == K_LEAKYRELU) n->act_slope = n->slope;
     if (!ok) { G->nnodes--; return x; }
 
     if (name) {

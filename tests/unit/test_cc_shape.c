@@ -350,6 +350,82 @@ static void test_shape_errors(void **state) {
     expect_error("", "test.net:1:1: error: empty network");
 }
 
+
+#define EXPECT_REAL(what, got, want) do {                                          \
+        double g_ = (got), w_ = (want);                                            \
+        if (g_ != w_) fail_msg("%s: got %g, expected %g", (what), g_, w_);         \
+    } while (0)
+
+/* Every attribute of every kind lands in the Node field it means (the kind
+ * table names the field; nothing falls back by type).  Each value differs
+ * from its default and from the attribute next to it. */
+static void test_attribute_fields(void **state) {
+    (void)state;
+    Graph *g = compile_ok("network t input 4x32x32\n"
+                          "conv c 8 kernel=3x5 stride=2x1 dilation=1x2 groups=2 padding=1x2 nobias "
+                          "act=leakyrelu slope=0.25\n"
+                          "maxpool m kernel=2x3 stride=1x2 padding=1x0 ceil\n"
+                          "avgpool a 3x2 2x1 exclude_pad\n"
+                          "adaptiveavgpool ap 3x4\n"
+                          "batchnorm b eps=0.002 momentum=0.3\n"
+                          "groupnorm gn 4 eps=0.003 noaffine\n"
+                          "instancenorm in affine\n"
+                          "leakyrelu l 0.125\n"
+                          "dropout d 0.375\n"
+                          "flatten\n"
+                          "dense f 10 nobias tanh\n");
+    Node *c = node(g, "c");
+    EXPECT_EQ("conv out", c->out, 8);
+    EXPECT_EQ("conv kh", c->kh, 3);
+    EXPECT_EQ("conv kw", c->kw, 5);
+    EXPECT_EQ("conv sh", c->sh, 2);
+    EXPECT_EQ("conv sw", c->sw, 1);
+    EXPECT_EQ("conv dh", c->dh, 1);
+    EXPECT_EQ("conv dw", c->dw, 2);
+    EXPECT_EQ("conv groups", c->groups, 2);
+    EXPECT_EQ("conv pt", c->pt, 1);
+    EXPECT_EQ("conv pb", c->pb, 1);
+    EXPECT_EQ("conv pl", c->pl, 2);
+    EXPECT_EQ("conv pr", c->pr, 2);
+    EXPECT_EQ("conv bias", c->bias, 0);
+    EXPECT_EQ("conv act", c->act, ACT_LEAKY);
+    EXPECT_REAL("conv act_slope", c->act_slope, 0.25);
+    Node *m = node(g, "m");
+    EXPECT_EQ("maxpool kh", m->kh, 2);
+    EXPECT_EQ("maxpool kw", m->kw, 3);
+    EXPECT_EQ("maxpool sh", m->sh, 1);
+    EXPECT_EQ("maxpool sw", m->sw, 2);
+    EXPECT_EQ("maxpool pt", m->pt, 1);
+    EXPECT_EQ("maxpool pl", m->pl, 0);
+    EXPECT_EQ("maxpool ceil", m->ceil, 1);
+    Node *a = node(g, "a");
+    EXPECT_EQ("avgpool kh", a->kh, 3);
+    EXPECT_EQ("avgpool kw", a->kw, 2);
+    EXPECT_EQ("avgpool sh", a->sh, 2);
+    EXPECT_EQ("avgpool sw", a->sw, 1);
+    EXPECT_EQ("avgpool ceil", a->ceil, 0);
+    EXPECT_EQ("avgpool count_include_pad", a->count_include_pad, 0);
+    Node *ap = node(g, "ap");
+    EXPECT_EQ("adaptive oh", ap->oh, 3);
+    EXPECT_EQ("adaptive ow", ap->ow, 4);
+    Node *b = node(g, "b");
+    EXPECT_REAL("batchnorm eps", b->eps, 0.002);
+    EXPECT_REAL("batchnorm momentum", b->momentum, 0.3);
+    Node *gn = node(g, "gn");
+    EXPECT_EQ("groupnorm groups", gn->groups, 4);
+    EXPECT_REAL("groupnorm eps", gn->eps, 0.003);
+    EXPECT_EQ("groupnorm affine", gn->affine, 0);
+    EXPECT_EQ("instancenorm affine", node(g, "in")->affine, 1);
+    Node *l = node(g, "l");
+    EXPECT_REAL("leakyrelu slope", l->slope, 0.125);
+    EXPECT_REAL("leakyrelu act_slope", l->act_slope, 0.125);
+    EXPECT_REAL("dropout p", node(g, "d")->p, 0.375);
+    Node *f = node(g, "f");
+    EXPECT_EQ("dense out", f->out, 10);
+    EXPECT_EQ("dense bias", f->bias, 0);
+    EXPECT_EQ("dense act", f->act, ACT_TANH);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lecture_conv),
@@ -368,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_peak_activation),
         cmocka_unit_test(test_norm_params),
         cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_attribute_fields),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (diag_mem) fclose(diag_mem);
