@@ -70,10 +70,10 @@ $(B)/compiler/lex.yy.c $(B)/compiler/lex.yy.h &: compiler/lex.l
 	flex -o $(B)/compiler/lex.yy.c --header-file=$(B)/compiler/lex.yy.h $<
 
 $(B)/compiler/lex.yy.o: $(B)/compiler/lex.yy.c $(B)/compiler/parse.tab.h
-	$(CC) $(CFLAGS) -Icompiler -I$(B)/compiler -Wno-unused-function -Wno-sign-compare -c -o $@ $<
+	$(CC) $(CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -Wno-unused-function -Wno-sign-compare -c -o $@ $<
 
 $(B)/compiler/parse.tab.o: $(B)/compiler/parse.tab.c $(B)/compiler/lex.yy.h
-	$(CC) $(CFLAGS) -Icompiler -I$(B)/compiler -c -o $@ $<
+	$(CC) $(CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
 
 # the build tree's cnnc finds its templates here; CNNC_TEMPLATE_DIR overrides
 TEMPLATE_DIR ?= $(CURDIR)/compiler/templates
@@ -112,7 +112,7 @@ $(B)/cnnc-train: $(B)/trainer/cnnc-train.o $(B)/trainer/args.o $(B)/trainer/plot
 # --- tests --------------------------------------------------------------------
 $(B)/tests/test_cc_%: tests/unit/test_cc_%.c $(CC_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -Icompiler -I$(B)/compiler -o $@ $(filter %.c %.o,$^) -lcmocka -lcjson -lm
+	$(CC) $(CFLAGS) $(WARN) -Icompiler -Iruntime -I$(B)/compiler -o $@ $(filter %.c %.o,$^) -lcmocka -lcjson -lm
 
 $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a
 	@mkdir -p $(@D)
@@ -198,7 +198,7 @@ bench-train: $(B)/bench-train/steptime
 #   PREFIX/bin/cnnc, cnnc-train      the programs
 #   PREFIX/lib/libcnnrt.a, .so       the runtime (shared: soname libcnnrt.so.0)
 #   PREFIX/lib/pkgconfig/cnnrt.pc    pkg-config --cflags --libs cnnrt [--static]
-#   PREFIX/include/cnnrt.h, cnnrt_net.h
+#   PREFIX/include/cnnrt.h, cnnrt_net.h, cnnrt_acts.def
 #   PREFIX/share/cnnc/templates/     the m4 templates cnnc runs on
 #   PREFIX/share/man/man1/           cnnc.1, cnnc-train.1
 #   PREFIX/share/doc/cnnc/           language.md, report.md, failures.md
@@ -265,7 +265,7 @@ install: $(B)/install/cnnc $(B)/cnnc-train $(B)/libcnnrt.a $(B)/$(SO_FILE) $(B)/
 	ln -sf $(SO_FILE) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
 	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libcnnrt.so
 	$(INSTALL) -m 644 $(B)/install/cnnrt.pc $(DESTDIR)$(LIBDIR)/pkgconfig
-	$(INSTALL) -m 644 runtime/cnnrt.h runtime/cnnrt_net.h $(DESTDIR)$(INCLUDEDIR)
+	$(INSTALL) -m 644 runtime/cnnrt.h runtime/cnnrt_net.h runtime/cnnrt_acts.def $(DESTDIR)$(INCLUDEDIR)
 	$(INSTALL) -m 644 $(TEMPLATES) $(DESTDIR)$(TEMPLATEDIR)
 	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	$(INSTALL) -m 644 docs/language.md docs/report.md docs/failures.md $(DESTDIR)$(DOCDIR)
@@ -276,7 +276,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cnnc $(DESTDIR)$(BINDIR)/cnnc-train
 	rm -f $(DESTDIR)$(LIBDIR)/libcnnrt.a $(DESTDIR)$(LIBDIR)/$(SO_FILE) $(DESTDIR)$(LIBDIR)/$(SO_NAME) \
 		$(DESTDIR)$(LIBDIR)/libcnnrt.so $(DESTDIR)$(LIBDIR)/pkgconfig/cnnrt.pc
-	rm -f $(DESTDIR)$(INCLUDEDIR)/cnnrt.h $(DESTDIR)$(INCLUDEDIR)/cnnrt_net.h
+	rm -f $(DESTDIR)$(INCLUDEDIR)/cnnrt.h $(DESTDIR)$(INCLUDEDIR)/cnnrt_net.h $(DESTDIR)$(INCLUDEDIR)/cnnrt_acts.def
 	rm -f $(DESTDIR)$(TEMPLATEDIR)/*.m4
 	rm -f $(MAN1:docs/man/%=$(DESTDIR)$(MANDIR)/man1/%)
 	rm -f $(DESTDIR)$(DOCDIR)/language.md $(DESTDIR)$(DOCDIR)/report.md $(DESTDIR)$(DOCDIR)/failures.md

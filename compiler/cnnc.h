@@ -156,14 +156,40 @@ const SrcFile *source_from_string(const char *name, const char *text);
 Stmt *source_parse_string(const char *name, const char *text);
 
 /* ===== layers.c: the one table of layer kinds ============================= */
-typedef enum { ACT_NONE, ACT_RELU, ACT_LEAKY, ACT_TANH, ACT_SIGMOID } ActKind;
+/* The activations come from runtime/cnnrt_acts.def: each is a fused
+ * activation (ActKind, numbered as cnnrt's CNNRT_ACT_*) and a layer kind of
+ * its own (K_RELU, K_LEAKY, ...). */
+typedef enum {
+    ACT_NONE,
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) ACT_##ID,
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
+    ACT_COUNT
+} ActKind;
 
 typedef enum {
     K_INPUT, K_CONV, K_DENSE, K_FLATTEN, K_MAXPOOL, K_AVGPOOL, K_GAVGPOOL,
     K_GMAXPOOL, K_ADAPTAVG, K_BATCHNORM, K_LAYERNORM, K_INSTANCENORM,
-    K_GROUPNORM, K_RELU, K_LEAKYRELU, K_TANH, K_SIGMOID, K_SOFTMAX, K_DROPOUT,
-    K_IDENTITY, K_ADD, K_CONCAT, K_COUNT
+    K_GROUPNORM,
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) K_##ID,
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
+    K_SOFTMAX, K_DROPOUT, K_IDENTITY, K_ADD, K_CONCAT, K_COUNT
 } KindId;
+
+/* One activation: its spellings and what cnnc makes of it. */
+typedef struct ActDef {
+    const char *name;         /* "relu": act=relu, the flag relu, the layer relu */
+    const char *m4;           /* "RELU": L_ACT in the generated code's templates */
+    KindId layer;             /* the layer kind that applies it alone (K_COUNT: none) */
+    bool slope;               /* takes a negative slope */
+    const char *torch;        /* PyTorch applied to %s (and the slope) */
+} ActDef;
+extern const ActDef act_defs[ACT_COUNT];
+ActKind act_of_kind(KindId k);   /* the activation a layer kind applies, or ACT_NONE */
+const char *act_choices(void);   /* "relu, leakyrelu, tanh, sigmoid or none" */
+struct LayerKind;
+int layer_act_attr(const struct LayerKind *k);   /* index of its act attribute, or -1 */
 
 /* An attribute's type says how its value is written, checked and stored
  * (the Node field types in brackets). */

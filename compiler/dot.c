@@ -62,10 +62,10 @@ static Category category(KindId k) {
     case K_DENSE: return C_DENSE;
     case K_MAXPOOL: case K_AVGPOOL: case K_GAVGPOOL: case K_GMAXPOOL: case K_ADAPTAVG: return C_POOL;
     case K_BATCHNORM: case K_LAYERNORM: case K_INSTANCENORM: case K_GROUPNORM: return C_NORM;
-    case K_RELU: case K_LEAKYRELU: case K_TANH: case K_SIGMOID: case K_SOFTMAX: return C_ACT;
+    case K_SOFTMAX: return C_ACT;
     case K_ADD: return C_ADD;
     case K_CONCAT: return C_CONCAT;
-    default: return C_SHAPE;                 /* flatten, dropout, identity */
+    default: return act_of_kind(k) ? C_ACT : C_SHAPE;   /* else flatten, dropout, identity */
     }
 }
 
@@ -84,7 +84,6 @@ static const char *pair_text(long long h, long long w) {
 
 /* "conv 3×3 /2 +relu", "maxpool 3×3 /2", "dense +tanh" */
 static const char *kind_text(const Node *n) {
-    static const char *const acts[] = { "", " +relu", " +leakyrelu", " +tanh", " +sigmoid" };
     const char *s = n->kind->name;
     KindId k = n->kind->id;
     if (k == K_CONV || k == K_MAXPOOL || k == K_AVGPOOL) {
@@ -94,7 +93,7 @@ static const char *kind_text(const Node *n) {
                                                          : arena_printf("%lldx%lld", n->sh, n->sw));
         if (k == K_CONV && n->groups > 1) s = arena_printf("%s g%lld", s, n->groups);
     }
-    return arena_printf("%s%s", s, acts[n->act]);
+    return n->act ? arena_printf("%s +%s", s, act_defs[n->act].name) : s;
 }
 
 static const char *where(const Graph *g, const Node *n) {

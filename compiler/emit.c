@@ -141,21 +141,16 @@ static void def_buf(Emitter *e, const char *which, Node *n) {
     def(e, arena_printf("%sOFF", which), "%lld", r->buf_off >= 0 ? r->buf_off / 4 : 0);
 }
 
-static const char *act_name(ActKind a) {
-    static const char *const names[] = { "NONE", "RELU", "LEAKY", "TANH", "SIGMOID" };
-    return names[a];
-}
-
 static void common(Emitter *e, Node *n, const char *kind) {
     def(e, "L_FN", "%s", e->fn[n->id]);
     def(e, "L_LABEL", "%s", clean(n->name));
-    static const char *const acts[] = { "", "+relu", "+leakyrelu", "+tanh", "+sigmoid" };
-    def(e, "L_KIND", "%s%s", kind, acts[n->act]);
+    def(e, "L_KIND", "%s%s%s", kind, n->act && !act_of_kind(n->kind->id) ? "+" : "",
+        n->act && !act_of_kind(n->kind->id) ? act_defs[n->act].name : "");
     def(e, "L_LINE", "%d", n->loc.line);
     def(e, "L_IN", "%s", shape_ascii(n->in[0]->shape));
     def(e, "L_OUT", "%s", shape_ascii(n->shape));
     def(e, "L_NOTE", "%s", n->note ? clean(n->note) : "");
-    def(e, "L_ACT", "%s", act_name(n->act));
+    def(e, "L_ACT", "%s", act_defs[n->act].m4);
     def(e, "L_SLOPE", "%.9g", n->act == ACT_LEAKY ? n->act_slope : 0.0);
     def_buf(e, "L_X", n->in[0]);
     def_buf(e, "L_Y", n);
@@ -425,16 +420,6 @@ static int emit_layer(Emitter *e, Node *n) {
         fputs("M4_GROUPNORM\n", e->d);
         return 0;
     }
-    case K_RELU: case K_LEAKYRELU: case K_TANH: case K_SIGMOID: {
-        ActKind a = n->kind->id == K_RELU ? ACT_RELU : n->kind->id == K_LEAKYRELU ? ACT_LEAKY
-                  : n->kind->id == K_TANH ? ACT_TANH : ACT_SIGMOID;
-        n->act = a;
-        n->act_slope = n->slope;
-        common(e, n, n->kind->name);
-        def(e, "L_N", "%lld", shape_numel(*in));
-        fputs("M4_ACTIVATION\n", e->d);
-        return 0;
-    }
     case K_SOFTMAX:
         common(e, n, "softmax");
         def(e, "L_C", "%lld", in->c);
@@ -458,6 +443,14 @@ static int emit_layer(Emitter *e, Node *n) {
         return 0;
     }
     default:
+        if (act_of_kind(n->kind->id)) {      /* relu & co. that no layer took in */
+            n->act = act_of_kind(n->kind->id);
+            n->act_slope = n->slope;
+            common(e, n, n->kind->name);
+            def(e, "L_N", "%lld", shape_numel(*in));
+            fputs("M4_ACTIVATION\n", e->d);
+            return 0;
+        }
         diag_error(n->loc, "%s '%s': no code template for this kind", n->kind->name, n->name);
         return 1;
     }

@@ -118,13 +118,7 @@ static const char *source_line(const Node *n) {
 }
 
 static const char *act_wrap(ActKind a, double slope, const char *x) {
-    switch (a) {
-    case ACT_RELU: return arena_printf("F.relu(%s)", x);
-    case ACT_LEAKY: return arena_printf("F.leaky_relu(%s, %s)", x, py_float(slope));
-    case ACT_TANH: return arena_printf("torch.tanh(%s)", x);
-    case ACT_SIGMOID: return arena_printf("torch.sigmoid(%s)", x);
-    default: return x;
-    }
+    return arena_printf(act_defs[a].torch, x, act_defs[a].slope ? py_float(slope) : "");
 }
 
 static bool has_module(const Node *n) {
@@ -199,10 +193,6 @@ static const char *node_expr(const Node *n, const char **v, const int *idx) {
     case K_GAVGPOOL: return arena_printf("F.adaptive_avg_pool2d(%s, 1)", x);
     case K_GMAXPOOL: return arena_printf("F.adaptive_max_pool2d(%s, 1)", x);
     case K_ADAPTAVG: return arena_printf("F.adaptive_avg_pool2d(%s, %s)", x, py_pair(n->oh, n->ow));
-    case K_RELU: return arena_printf("F.relu(%s)", x);
-    case K_LEAKYRELU: return arena_printf("F.leaky_relu(%s, %s)", x, py_float(n->slope));
-    case K_TANH: return arena_printf("torch.tanh(%s)", x);
-    case K_SIGMOID: return arena_printf("torch.sigmoid(%s)", x);
     case K_SOFTMAX: return arena_printf("F.softmax(%s, dim=1)", x);
     case K_DROPOUT: return arena_printf("F.dropout(%s, %s, self.training)", x, py_float(n->p));
     case K_IDENTITY: return x;
@@ -218,8 +208,8 @@ static const char *node_expr(const Node *n, const char **v, const int *idx) {
         if (n->kind->id == K_CONCAT) snprintf(s + len, cap - len, "], 1)");
         return s;
     }
-    default:
-        return NULL;
+    default:                                  /* relu & co. as layers */
+        return act_of_kind(n->kind->id) ? act_wrap(act_of_kind(n->kind->id), n->slope, x) : NULL;
     }
 }
 

@@ -37,9 +37,7 @@ static const char *kind_name(cnnrt_op_kind k) {
 }
 
 static const char *act_name(int a) {
-    static const char *const names[] = { "CNNRT_ACT_NONE", "CNNRT_ACT_RELU", "CNNRT_ACT_LEAKY",
-                                         "CNNRT_ACT_TANH", "CNNRT_ACT_SIGMOID" };
-    return a >= 0 && a < 5 ? names[a] : "CNNRT_ACT_NONE";
+    return arena_printf("CNNRT_ACT_%s", act_defs[a >= 0 && a < ACT_COUNT ? a : 0].m4);
 }
 
 /* a C float literal: 0.1f, 1e-05f, 0.0f */

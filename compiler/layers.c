@@ -1,9 +1,11 @@
 /*
  * layers.c — the one table of layer kinds.
  *
- * Each entry gives the spelling, the attributes with their defaults, which
- * attributes may be written positionally, and the bare words (flags) that
- * set attributes.  sema.c reads arguments through this table, shape.c holds
+ * Each entry gives the spelling, the attributes with their defaults and the
+ * Node field each one sets, which attributes may be written positionally,
+ * and the bare words (flags) that set attributes; every activation's name
+ * is also a flag of a kind with an `act` attribute.  The activations and
+ * their layer kinds come from runtime/cnnrt_acts.def.  sema.c reads arguments through this table, shape.c holds
  * the shape rule of each kind, and `cnnc --help-layers` prints it, so the
  * language reference cannot drift from what the parser accepts.
  *
@@ -23,8 +25,6 @@
 #define PAD      { "padding", A_PAD, 'p', "0", "zeros added on each side: N, HxW or same; shorthand p1", \
                    F(pt), 0 }
 #define EPS      { "eps", A_EPS, 0, "1e-5", "added to the variance", F(eps), 0 }
-#define ACTS     { "relu", "act", "relu" }, { "tanh", "act", "tanh" }, \
-                 { "sigmoid", "act", "sigmoid" }, { "leakyrelu", "act", "leakyrelu" }
 
 const LayerKind layer_kinds[K_COUNT] = {
     [K_INPUT] = { K_INPUT, "input", NULL, "the network input", {0}, {{0}}, {{0}}, false, "-" },
@@ -37,14 +37,14 @@ const LayerKind layer_kinds[K_COUNT] = {
             { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)", F(bias), 0 },
             { "act", A_ACT, 0, "none", "activation applied to the output", F(act), 0 },
             { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu", F(slope), F(act_slope) },
-        }, { { "nobias", "bias", "false" }, { "same", "padding", "same" }, ACTS },
+        }, { { "nobias", "bias", "false" }, { "same", "padding", "same" } },
         true, "nn.Conv2d" },
     [K_DENSE] = { K_DENSE, "dense", "linear", "fully connected layer", { "out" }, {
             { "out", A_INT, 0, NULL, "output features", F(out), 0 },
             { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)", F(bias), 0 },
             { "act", A_ACT, 0, "none", "activation applied to the output", F(act), 0 },
             { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu", F(slope), F(act_slope) },
-        }, { { "nobias", "bias", "false" }, ACTS }, true, "nn.Linear" },
+        }, { { "nobias", "bias", "false" } }, true, "nn.Linear" },
     [K_FLATTEN] = { K_FLATTEN, "flatten", NULL, "C×H×W to [C·H·W], in C,H,W order", {0}, {{0}}, {{0}},
         true, "nn.Flatten" },
     [K_MAXPOOL] = { K_MAXPOOL, "maxpool", NULL, "max pooling", { "kernel", "stride" }, {
@@ -79,12 +79,14 @@ const LayerKind layer_kinds[K_COUNT] = {
             { "groups", A_INT, 'g', NULL, "number of channel groups", F(groups), 0 },
             EPS, { "affine", A_BOOL, 0, "true", "learned per-channel scale and shift", F(affine), 0 },
         }, { { "noaffine", "affine", "false" } }, true, "nn.GroupNorm" },
-    [K_RELU] = { K_RELU, "relu", NULL, "max(x, 0)", {0}, {{0}}, {{0}}, true, "nn.ReLU" },
-    [K_LEAKYRELU] = { K_LEAKYRELU, "leakyrelu", "leaky", "x if x > 0 else slope·x", { "slope" }, {
-            { "slope", A_FLOAT, 0, "0.01", "negative slope", F(slope), F(act_slope) },
-        }, {{0}}, true, "nn.LeakyReLU" },
-    [K_TANH] = { K_TANH, "tanh", NULL, "hyperbolic tangent", {0}, {{0}}, {{0}}, true, "nn.Tanh" },
-    [K_SIGMOID] = { K_SIGMOID, "sigmoid", NULL, "1 / (1 + e^-x)", {0}, {{0}}, {{0}}, true, "nn.Sigmoid" },
+#define SLOPE_0 {0}
+#define SLOPE_1 { "slope" }
+#define SLOPE_ATTR_0 {{0}}
+#define SLOPE_ATTR_1 { { "slope", A_FLOAT, 0, "0.01", "negative slope", F(slope), F(act_slope) } }
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) \
+    [K_##ID] = { K_##ID, NAME, ALIAS, SUMMARY, SLOPE_##SLOPE, SLOPE_ATTR_##SLOPE, {{0}}, true, MODULE },
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
     [K_SOFTMAX] = { K_SOFTMAX, "softmax", NULL, "softmax over the features (or channels)", {0}, {{0}}, {{0}},
         true, "nn.Softmax(dim=1)" },
     [K_DROPOUT] = { K_DROPOUT, "dropout", NULL, "inverted dropout (identity at inference)", { "p" }, {
@@ -96,6 +98,37 @@ const LayerKind layer_kinds[K_COUNT] = {
     [K_CONCAT] = { K_CONCAT, "concat", NULL, "channel concatenation (made by concat)", {0}, {{0}}, {{0}},
         false, "torch.cat(dim=1)" },
 };
+
+const ActDef act_defs[ACT_COUNT] = {
+    [ACT_NONE] = { "none", "NONE", K_COUNT, false, "%s" },
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) \
+    [ACT_##ID] = { NAME, #ID, K_##ID, SLOPE, TORCH },
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
+};
+
+ActKind act_of_kind(KindId k) {
+    for (int a = 1; a < ACT_COUNT; a++)
+        if (act_defs[a].layer == k) return (ActKind)a;
+    return ACT_NONE;
+}
+
+int layer_act_attr(const LayerKind *k) {
+    for (int i = 0; i < MAX_ATTRS && k->attrs[i].name; i++)
+        if (k->attrs[i].type == A_ACT) return i;
+    return -1;
+}
+
+const char *act_choices(void) {
+    static char buf[256];
+    if (!buf[0]) {
+        size_t o = 0;
+        for (int a = 1; a < ACT_COUNT; a++)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s, ", act_defs[a].name);
+        snprintf(buf + o - 2, sizeof buf - o + 2, " or none");
+    }
+    return buf;
+}
 
 const LayerKind *layer_lookup(const char *name) {
     for (int i = 0; i < K_COUNT; i++) {
@@ -124,7 +157,16 @@ static const char *type_name(AttrType t) {
     case A_PAD: return "N, HxW or same";
     case A_FLOAT: case A_EPS: case A_FRAC: case A_PROB: return "number";
     case A_BOOL: return "true/false";
-    case A_ACT: return "relu|tanh|sigmoid|leakyrelu|none";
+    case A_ACT: {
+        static char buf[256];
+        if (!buf[0]) {
+            size_t o = 0;
+            for (int a = 1; a < ACT_COUNT; a++)
+                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s|", act_defs[a].name);
+            snprintf(buf + o, sizeof buf - o, "none");
+        }
+        return buf;
+    }
     }
     return "?";
 }
@@ -153,6 +195,9 @@ void layer_print_help(FILE *out) {
         for (int j = 0; j < MAX_FLAGS && k->flags[j].word; j++)
             fprintf(out, "    flag %-13s means %s=%s\n", k->flags[j].word, k->flags[j].attr,
                     k->flags[j].value);
+        if (layer_act_attr(k) >= 0)
+            for (int a = 1; a < ACT_COUNT; a++)
+                fprintf(out, "    flag %-13s means act=%s\n", act_defs[a].name, act_defs[a].name);
         fputc('\n', out);
     }
 }

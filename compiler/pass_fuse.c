@@ -1,27 +1,17 @@
 /*
  * pass_fuse.c — apply activations in the loop that produces their input.
  *
- * relu, leakyrelu, tanh and sigmoid after a conv, dense, add or kept
+ * An activation layer (runtime/cnnrt_acts.def) after a conv, dense, add or kept
  * batchnorm that nobody else reads become that layer's activation; the
  * activation layer disappears and its readers read the producer.
  */
 #include "cnnc.h"
 
-static ActKind act_of(KindId k) {
-    switch (k) {
-    case K_RELU: return ACT_RELU;
-    case K_LEAKYRELU: return ACT_LEAKY;
-    case K_TANH: return ACT_TANH;
-    case K_SIGMOID: return ACT_SIGMOID;
-    default: return ACT_NONE;
-    }
-}
-
 int pass_fuse_activations(Graph *g) {
     int *uses = pass_use_counts(g);
     for (int i = 0; i < g->nnodes; i++) {
         Node *a = g->nodes[i];
-        ActKind act = act_of(a->kind->id);
+        ActKind act = act_of_kind(a->kind->id);
         if (a->removed || act == ACT_NONE) continue;
         Node *p = a->in[0];
         KindId pk = p->kind->id;

@@ -75,8 +75,7 @@ void report_totals(const Graph *g, Totals *t) {
 }
 
 static const char *kind_label(const Node *n) {
-    static const char *const acts[] = { "", "+relu", "+leakyrelu", "+tanh", "+sigmoid" };
-    return arena_printf("%s%s", n->kind->name, acts[n->act]);
+    return n->act ? arena_printf("%s+%s", n->kind->name, act_defs[n->act].name) : n->kind->name;
 }
 
 static const char *rf_text(const Node *n) {
@@ -150,7 +149,6 @@ static cJSON *pair_or_num(long long h, long long w) {
 }
 
 int report_json(const Graph *g, const Plan *plan, FILE *out) {
-    static const char *const acts[] = { NULL, "relu", "leakyrelu", "tanh", "sigmoid" };
     Totals t;
     report_totals(g, &t);
     cJSON *root = cJSON_CreateObject();
@@ -163,7 +161,7 @@ int report_json(const Graph *g, const Plan *plan, FILE *out) {
         cJSON *l = cJSON_CreateObject();
         cJSON_AddStringToObject(l, "name", n->name);
         cJSON_AddStringToObject(l, "kind", n->kind->name);
-        if (n->act != ACT_NONE) cJSON_AddStringToObject(l, "activation", acts[n->act]);
+        if (n->act != ACT_NONE) cJSON_AddStringToObject(l, "activation", act_defs[n->act].name);
         cJSON_AddStringToObject(l, "file", n->loc.file ? n->loc.file->name : "");
         cJSON_AddNumberToObject(l, "line", n->loc.line);
         cJSON_AddNumberToObject(l, "column", n->loc.col);

@@ -444,14 +444,12 @@ static bool apply(Node *n, const char *who, const AttrDef *a, const Value *v) {
         FIELD(bool, a->field) = b;
         return true;
     }
-    case A_ACT: {
-        static const char *const acts[] = { "none", "relu", "leakyrelu", "tanh", "sigmoid" };
+    case A_ACT:
         if (v->k == V_WORD)
-            for (int i = 0; i < 5; i++)
-                if (strcmp(v->s, acts[i]) == 0) { FIELD(ActKind, a->field) = (ActKind)i; return true; }
-        diag_error(v->loc, "%s must be relu, leakyrelu, tanh, sigmoid or none, not '%s'", what, vdesc(v));
+            for (int i = 0; i < ACT_COUNT; i++)
+                if (strcmp(v->s, act_defs[i].name) == 0) { FIELD(ActKind, a->field) = (ActKind)i; return true; }
+        diag_error(v->loc, "%s must be %s, not '%s'", what, act_choices(), vdesc(v));
         return false;
-    }
     }
     return false;
 }
@@ -537,13 +535,20 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
         }
         if (a->val->kind == EX_IDENT && !env_get(sc.env, a->val->str)) {
             const char *w = a->val->str;
-            int fi = -1;
+            int fi = -1, ai = layer_act_attr(k);
             for (int j = 0; j < MAX_FLAGS && k->flags[j].word; j++)
                 if (strcmp(k->flags[j].word, w) == 0) fi = j;
+            bool act_flag = false;
+            for (int j = 1; ai >= 0 && j < ACT_COUNT; j++)
+                if (strcmp(act_defs[j].name, w) == 0) act_flag = true;
             int i;
             if (fi >= 0) {
                 i = attr_index(k, k->flags[fi].attr);
                 parse_default(k->flags[fi].value, &v);
+                v.loc = a->loc;
+            } else if (act_flag) {            /* conv 8 k3 relu: act=relu */
+                i = ai;
+                parse_default(w, &v);
                 v.loc = a->loc;
             } else if ((i = shorthand(k, w, &v, a->loc)) >= 0) {
                 /* k3, s2, ... */
@@ -552,9 +557,10 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
                 name_loc = a->loc;
                 continue;
             } else {
-                const char *cands[MAX_ATTRS + MAX_FLAGS];
+                const char *cands[MAX_ATTRS + MAX_FLAGS + ACT_COUNT];
                 int n = 0;
                 for (int j = 0; j < MAX_FLAGS && k->flags[j].word; j++) cands[n++] = k->flags[j].word;
+                for (int j = 1; ai >= 0 && j < ACT_COUNT; j++) cands[n++] = act_defs[j].name;
                 for (int j = 0; j < MAX_ATTRS && k->attrs[j].name; j++) cands[n++] = k->attrs[j].name;
                 const char *sug = diag_suggest(w, cands, n);
                 if (sug)

@@ -176,6 +176,12 @@ static bool node_shape(Node *n) {
     const Node *x = n->nin > 0 ? n->in[0] : NULL;
     const Shape *in = x ? &x->shape : NULL;
     long long numel;
+    if (act_of_kind(n->kind->id)) {          /* relu & co.: elementwise */
+        n->shape = *in;
+        n->other_ops = shape_numel(*in);
+        rf_copy(n, x);
+        return true;
+    }
     switch (n->kind->id) {
     case K_INPUT:
         n->rf_valid = true;
@@ -257,11 +263,6 @@ static bool node_shape(Node *n) {
         n->other_ops = (n->affine ? 7 : 5) * shape_numel(*in);
         rf_copy(n, x);
         return true;
-    case K_RELU: case K_LEAKYRELU: case K_TANH: case K_SIGMOID:
-        n->shape = *in;
-        n->other_ops = shape_numel(*in);
-        rf_copy(n, x);
-        return true;
     case K_SOFTMAX:
         n->shape = *in;
         n->other_ops = 3 * shape_numel(*in);
@@ -300,7 +301,7 @@ static bool node_shape(Node *n) {
         if (!check_numel(n)) return false;
         goto max_rf;
     }
-    case K_COUNT:
+    default:                                  /* the activations (above), K_COUNT */
         break;
     }
     return false;

@@ -17,16 +17,6 @@
 #include <limits.h>
 #include <string.h>
 
-static int act_of(ActKind a) {
-    switch (a) {
-    case ACT_RELU: return CNNRT_ACT_RELU;
-    case ACT_LEAKY: return CNNRT_ACT_LEAKY;
-    case ACT_TANH: return CNNRT_ACT_TANH;
-    case ACT_SIGMOID: return CNNRT_ACT_SIGMOID;
-    default: return CNNRT_ACT_NONE;
-    }
-}
-
 static unsigned long long fnv(unsigned long long h, const void *p, size_t n) {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
@@ -104,8 +94,8 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
         const Shape *in = &n->in[0]->shape;
         op->name = n->name;
         op->line = n->loc.line;
-        op->act = act_of(n->act);
-        op->slope = (float)(n->kind->id == K_LEAKYRELU ? n->slope : n->act_slope);
+        op->act = (int)n->act;       /* ActKind is numbered as CNNRT_ACT_* (cnnrt_acts.def) */
+        op->slope = (float)(n->kind->id == K_LEAKY ? n->slope : n->act_slope);
         op->nin = n->nin;
         op->in0 = nin;
         for (int j = 0; j < n->nin; j++) inputs[nin++] = n->in[j]->id;
@@ -148,7 +138,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
         case K_INSTANCENORM: op->kind = CNNRT_OP_INSTANCENORM; break;
         case K_GROUPNORM: op->kind = CNNRT_OP_GROUPNORM; op->G = (int)n->groups; break;
         case K_RELU: op->kind = CNNRT_OP_RELU; break;
-        case K_LEAKYRELU: op->kind = CNNRT_OP_LEAKYRELU; break;
+        case K_LEAKY: op->kind = CNNRT_OP_LEAKYRELU; break;
         case K_TANH: op->kind = CNNRT_OP_TANH; break;
         case K_SIGMOID: op->kind = CNNRT_OP_SIGMOID; break;
         case K_SOFTMAX: op->kind = CNNRT_OP_SOFTMAX; break;

@@ -45,7 +45,13 @@ typedef enum cnnrt_op_kind {
 } cnnrt_op_kind;
 
 /* activation fused into a conv or dense op (the .net's `conv 6 k5 tanh`) */
-enum { CNNRT_ACT_NONE = 0, CNNRT_ACT_RELU, CNNRT_ACT_LEAKY, CNNRT_ACT_TANH, CNNRT_ACT_SIGMOID };
+enum {
+    CNNRT_ACT_NONE = 0,
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) CNNRT_ACT_##ID,
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
+    CNNRT_ACT_COUNT
+};
 
 typedef struct cnnrt_op {
     cnnrt_op_kind kind;
