@@ -122,6 +122,8 @@ typedef struct Emitter {
     unsigned long long hash;
     bool standalone;          /* no BLAS: our own GEMM, packed weights */
     bool wino;                /* some conv runs as Winograd (the header says what that means for NaN) */
+    const char *ldefs[64];    /* the L_* macros the current layer defined */
+    int nldefs;
 } Emitter;
 
 static void def(Emitter *e, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -132,6 +134,25 @@ static void def(Emitter *e, const char *name, const char *fmt, ...) {
     vfprintf(e->d, fmt, ap);
     fputs("]])m4_dnl\n", e->d);
     va_end(ap);
+    if (strncmp(name, "L_", 2) != 0) return;
+    for (int i = 0; i < e->nldefs; i++)
+        if (strcmp(e->ldefs[i], name) == 0) return;
+    if (e->nldefs == (int)(sizeof e->ldefs / sizeof *e->ldefs)) {
+        fprintf(stderr, "cnnc: internal error: a layer defines more than %d L_* macros\n", e->nldefs);
+        exit(2);
+    }
+    e->ldefs[e->nldefs++] = name;
+}
+
+/* After a layer's macro call, every L_* it defined stops the run when read:
+ * a template that reads a field its layer did not set fails, instead of
+ * reading the previous layer's value.  (A field no layer set reads as its
+ * own name, which the C compiler rejects.) */
+static void end_layer(Emitter *e) {
+    for (int i = 0; i < e->nldefs; i++)
+        fprintf(e->d, "m4_define([[%s]], [[m4_errprint([[cnnc: template error: %s read outside its layer]]\n)"
+                "m4_m4exit(1)]])m4_dnl\n", e->ldefs[i], e->ldefs[i]);
+    e->nldefs = 0;
 }
 
 static void def_buf(Emitter *e, const char *which, Node *n) {
@@ -300,7 +321,7 @@ static int emit_conv(Emitter *e, Node *n) {
     def(e, "L_DH", "%lld", n->dh); def(e, "L_DW", "%lld", n->dw);
     def(e, "L_HP", "%lld", in->h + n->pt + n->pb); def(e, "L_WP", "%lld", in->w + n->pl + n->pr);
     def(e, "L_ICG", "%lld", in->c / n->groups); def(e, "L_OCG", "%lld", n->out / n->groups);
-    def(e, "L_PAD", "%lld", n->scratch_off >= 0 ? n->scratch_off / 4 : -1);
+    def(e, "L_SCRATCH", "%lld", n->scratch_off >= 0 ? n->scratch_off / 4 : -1);
     long long k = (in->c / n->groups) * kk, p = n->shape.h * n->shape.w;
     switch (algo) {
     case CONV_DIRECT:
@@ -316,7 +337,7 @@ static int emit_conv(Emitter *e, Node *n) {
         bool directb = one && (cblas || p % GEMM_NR == 0);
         def(e, "L_ALGO", "GEMM");
         def(e, "L_K", "%lld", k);
-        def(e, "L_P", "%lld", p);
+        def(e, "L_NPIX", "%lld", p);
         def(e, "L_LDB", "%lld", directb || cblas ? p : round_up(p, GEMM_NR));
         def(e, "L_DIRECTB", "%d", directb || conv_is_whole(n));
         def(e, "L_CBLAS", "%d", cblas);
@@ -409,7 +430,7 @@ static int emit_layer(Emitter *e, Node *n) {
         long long c = in->c, hw = in->rank == 3 ? in->h * in->w : 1;
         long long groups = n->kind->id == K_LAYERNORM ? 1 : n->kind->id == K_INSTANCENORM ? c : n->groups;
         common(e, n, n->kind->name);
-        def(e, "L_G", "%lld", groups);
+        def(e, "L_GROUPS", "%lld", groups);
         def(e, "L_CG", "%lld", c / groups);
         def(e, "L_HW", "%lld", hw);
         def(e, "L_EPS", "%.9g", n->eps);
@@ -512,6 +533,7 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
         if (n->removed) continue;
         long long w0 = e.w.n;
         nerr += emit_layer(&e, n);
+        end_layer(&e);
         for (long long k = w0; k < e.w.n && !nerr; k++)
             if (!isfinite(e.w.data[k])) {    /* finite weights made infinite by folding a batchnorm */
                 diag_error(n->loc, "%s '%s': its weights%s hold %s; nothing is written", n->kind->name, n->name,

@@ -68,5 +68,20 @@ for name in $NAMES; do
         rm -f "$d/out.bin"
     done
 done
+# A template that reads a field its layer does not set must fail, not read
+# the previous layer's value: templates whose layer head also prints L_EPS
+# (set by groupnorm, not by the conv after it).
+cp -r compiler/templates "$T/tpl"
+sed -i 's|^m4_define(\[\[M4_LAYER_HEAD\]\], \[\[M4_ARGS(\[\[$0\]\], $#, 0)|&/* eps L_EPS */|' "$T/tpl/cnnc.m4"
+printf 'network stale input 4x8x8\ngroupnorm 2\nconv 4 k3\n' > "$T/stale.net"
+if ! grep -q 'eps L_EPS' "$T/tpl/cnnc.m4"; then
+    echo "FAIL the stale-field check could not edit cnnc.m4"; fail=$((fail + 1))
+elif CNNC_TEMPLATE_DIR="$T/tpl" "$CNNC" "$T/stale.net" -o "$T/stale.c" 2>"$T/stale.err"; then
+    echo "FAIL a template read the previous layer's L_EPS and cnnc wrote $T/stale.c"; fail=$((fail + 1))
+elif grep -q 'L_EPS read outside its layer' "$T/stale.err" && [ ! -e "$T/stale.c" ]; then
+    echo "ok   a template reading another layer's field stops cnnc"; pass=$((pass + 1))
+else
+    echo "FAIL stale field: unexpected error"; cat "$T/stale.err"; fail=$((fail + 1))
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

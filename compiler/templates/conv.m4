@@ -11,7 +11,7 @@ m4_divert(-1)
 #           col is the im2col patch matrix (or the input itself for a 1×1,
 #           stride-1, unpadded conv).  Default mode calls cblas_sgemm
 #           (L_CBLAS 1); --standalone uses NET_gemm() with W packed at
-#           compile time.  One output pixel (L_P 1): a matrix-vector
+#           compile time.  One output pixel (L_NPIX 1): a matrix-vector
 #           product with W row-major (cblas_sgemv or plain C).
 #   WINO    Winograd F(m×m, 3×3) for 3×3 stride-1 convs, m = L_WM (2 or 4):
 #           the input, zero-padded to whole tiles and split by column phase,
@@ -20,9 +20,9 @@ m4_divert(-1)
 #           Aᵀ M A (+ bias, activation) is the output.
 # Layer data: L_FN L_LABEL L_KIND L_LINE L_IN L_OUT L_NOTE; L_C L_H L_W L_OC
 # L_OH L_OW L_KH L_KW L_KK L_SH L_SW L_PT L_PL L_DH L_DW L_HP L_WP L_ICG L_OCG;
-# L_WOFF L_BOFF (-1: no bias); L_ACT L_SLOPE; L_X L_XOFF L_Y L_YOFF; L_PAD
+# L_WOFF L_BOFF (-1: no bias); L_ACT L_SLOPE; L_X L_XOFF L_Y L_YOFF; L_SCRATCH
 # (scratch float offset, -1: no scratch); L_ALGO.
-# GEMM: L_K L_P L_LDB (row stride of col, a multiple of 32 unless L_CBLAS)
+# GEMM: L_K L_NPIX L_LDB (row stride of col, a multiple of 32 unless L_CBLAS)
 #   L_DIRECTB (1: col is the input itself) L_CBLAS.
 # WINO: L_WM L_WA (m+2) L_TH L_TW L_T (tiles) L_TPAD L_HPT L_WPT (padded
 #   input) L_TQ (tiles per column phase of a padded row: L_TW + 1) L_VOFF
@@ -57,11 +57,11 @@ m4_define([[M4_CONV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ALGO, [[DIRECT]], [[M
 )m4_m4exit(1)]])]])
 
 m4_define([[M4_CONV_DIRECT]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]M4_LAYER_HEAD
-CNNC_VECTORIZE static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_PAD, -1, [[]],
+CNNC_VECTORIZE static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_SCRATCH, -1, [[]],
     [[, float *RESTRICT xp]]))
 {
     const float *RESTRICT w = M4_WEIGHTS(L_WOFF);
-m4_ifelse(L_PAD, -1, [[    const float *RESTRICT xp = x;
+m4_ifelse(L_SCRATCH, -1, [[    const float *RESTRICT xp = x;
 ]], [[    /* xp: the input zero-padded to L_C x L_HP x L_WP */
     memset(xp, 0, sizeof(float) * L_C * L_HP * L_WP);
     for (int c = 0; c < L_C; c++)
@@ -91,11 +91,11 @@ M4_FORLOOP([[M4_T]], 0, L_KK - 1, [[            const float w[[]]M4_T = wk[M4_T]
 M4_ACT_ANY([[yo]], [[L_OH * L_OW]])m4_dnl
     }
 }
-M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_PAD, -1, [[]],
-  [[, M4_PTR(WS, L_PAD)]])]])]])
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_SCRATCH, -1, [[]],
+  [[, M4_PTR(WS, L_SCRATCH)]])]])]])
 
 m4_define([[M4_CONV_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[M4_IM2COL_ONCE[[]]]])m4_dnl
-m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_P, 1, [[M4_THREADS_ONCE[[]]]], [[M4_GEMM_ONCE[[]]]])M4_LAYER_HEAD
+m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_NPIX, 1, [[M4_THREADS_ONCE[[]]]], [[M4_GEMM_ONCE[[]]]])M4_LAYER_HEAD
 static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_DIRECTB, 1, [[]],
     [[, float *RESTRICT col]]))
 {
@@ -103,26 +103,26 @@ m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride
 ]], [[    /* col[L_K][L_LDB]: the patches of the input, one column per output pixel */
     NET[[]]_im2col(x, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OH, L_OW, col, L_LDB);
 ]])m4_dnl
-m4_ifelse(L_P, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_P] = W[L_OC][L_K] · col[L_K][L_P] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L_OC, L_P, L_K,
-                1.0f, M4_WEIGHTS(L_WOFF), L_K, col, L_LDB, 0.0f, y, L_P);
+m4_ifelse(L_NPIX, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L_OC, L_NPIX, L_K,
+                1.0f, M4_WEIGHTS(L_WOFF), L_K, col, L_LDB, 0.0f, y, L_NPIX);
 m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_SLOPE, [[y]], [[L_OC * L_OH * L_OW]])]])]], [[    {
         const float *RESTRICT b = M4_WEIGHTS(L_BOFF);
-        CNNC_PARALLEL_FOR_IF(L_OC * L_P > 100000)
+        CNNC_PARALLEL_FOR_IF(L_OC * L_NPIX > 100000)
         for (int oc = 0; oc < L_OC; oc++)
-            for (int p = 0; p < L_P; p++) {
-                const float v = y[oc * L_P + p] + b[oc];
-                y[oc * L_P + p] = m4_ifelse(L_ACT, [[RELU]], [[v < 0.0f ? 0.0f : v]], [[v]]);
+            for (int p = 0; p < L_NPIX; p++) {
+                const float v = y[oc * L_NPIX + p] + b[oc];
+                y[oc * L_NPIX + p] = m4_ifelse(L_ACT, [[RELU]], [[v < 0.0f ? 0.0f : v]], [[v]]);
             }
     }
-]])]], [[    /* y[L_OC][L_P] = W[L_OC][L_K] · col[L_K][L_P] (+ bias), W packed */
-    NET[[]]_gemm(1, L_OC, L_P, L_K, M4_WEIGHTS(L_WOFF), 0, col, L_LDB, 0, y, L_P, 0,
+]])]], [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] (+ bias), W packed */
+    NET[[]]_gemm(1, L_OC, L_NPIX, L_K, M4_WEIGHTS(L_WOFF), 0, col, L_LDB, 0, y, L_NPIX, 0,
               m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0));
 ]])m4_dnl
 M4_CONV_ACT[[]]m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_DIRECTB, 1, [[]],
-  [[, M4_PTR(WS, L_PAD)]])]])]])
+  [[, M4_PTR(WS, L_SCRATCH)]])]])]])
 
 # M4_CONV_GEMV: the GEMM of a conv with one output pixel, a matrix-vector
 # product: cblas_sgemv, or (standalone) eight partial sums per row.
@@ -198,5 +198,5 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT
     }
 M4_CONV_ACT[[]]m4_dnl
 }
-M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(WS, L_PAD)]])]])
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(WS, L_SCRATCH)]])]])
 m4_divert(0)m4_dnl

@@ -26,7 +26,7 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
 m4_ifelse(L_WOFF, -1, [[]], [[    const float *RESTRICT gamma = M4_WEIGHTS(L_WOFF);
     const float *RESTRICT beta = M4_WEIGHTS(L_BOFF);
 ]])m4_dnl
-    for (int g = 0; g < L_G; g++) {
+    for (int g = 0; g < L_GROUPS; g++) {
         const float *RESTRICT xg = x + g * (L_CG * L_HW);
         float *RESTRICT yg = y + g * (L_CG * L_HW);
         double sum = 0.0, sq = 0.0;
