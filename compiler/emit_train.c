@@ -2,8 +2,9 @@
  * emit_train.c — `cnnc --train -o NET_train.c`: training code for cnnrt.
  *
  * Writes the description train_desc.c builds (the network as written)
- * into C constants through templates/train.m4: value sizes, op geometry,
- * parameter offsets and PyTorch names.  The generated functions create a
+ * as C constants, straight from the cnnrt_net_desc: value sizes, op
+ * geometry, parameter offsets and PyTorch names.  templates/train.m4 holds
+ * the text around them (the functions and the header).  The generated functions create a
  * cnnrt_net from it, so generated training and cnnc-train run the same
  * code on the same numbers.
  */
@@ -28,11 +29,11 @@ static void def(FILE *d, const char *name, const char *fmt, ...) {
 }
 
 static const char *kind_name(cnnrt_op_kind k) {
-    static const char *const names[] = { "?", "CNNRT_OP_CONV", "CNNRT_OP_DENSE", "CNNRT_OP_MAXPOOL",
-        "CNNRT_OP_AVGPOOL", "CNNRT_OP_GAVGPOOL", "CNNRT_OP_GMAXPOOL", "CNNRT_OP_ADAPTAVG",
-        "CNNRT_OP_BATCHNORM", "CNNRT_OP_LAYERNORM", "CNNRT_OP_INSTANCENORM", "CNNRT_OP_GROUPNORM",
-        "CNNRT_OP_RELU", "CNNRT_OP_LEAKYRELU", "CNNRT_OP_TANH", "CNNRT_OP_SIGMOID", "CNNRT_OP_SOFTMAX",
-        "CNNRT_OP_DROPOUT", "CNNRT_OP_ADD", "CNNRT_OP_CONCAT", "CNNRT_OP_COPY" };
+    static const char *const names[] = { "?",
+#define KIND_NAME_(NAME) "CNNRT_OP_" #NAME,
+        CNNRT_OP_KINDS(KIND_NAME_, KIND_NAME_)
+#undef KIND_NAME_
+    };
     return (int)k > 0 && (size_t)k < sizeof names / sizeof *names ? names[k] : "?";
 }
 
@@ -56,6 +57,60 @@ static const char *base_name(const char *p) {
     return s ? s + 1 : p;
 }
 
+/* The description as C constants, written straight from the cnnrt_net_desc
+ * (templates/train.m4 pastes this file unread): value sizes, op inputs,
+ * ops, named tensors. */
+static void write_data(FILE *f, const Graph *g, const cnnrt_net_desc *d, const char *net, int ninputs) {
+    fprintf(f, "/* floats per image of every value (value 0 is the input) */\n"
+               "static const long %s_value_size[%d] = {\n", net, d->nvalues);
+    for (int v = 0; v < d->nvalues; v++)
+        fprintf(f, "    %ld,   /* %s %s */\n", d->value_size[v], g->nodes[v]->name,
+                shape_ascii(g->nodes[v]->shape));
+    fprintf(f, "};\n\n/* the values each op reads, op after op (cnnrt_op.in0 indexes this) */\n"
+               "static const int %s_inputs[%d] = {", net, ninputs);
+    for (int i = 0; i < ninputs; i++)
+        fprintf(f, "%s%d,", i % 16 == 0 ? "\n    " : " ", d->inputs[i]);
+    fprintf(f, "\n};\n\nstatic const cnnrt_op %s_ops[%d] = {", net, d->nops);
+    for (int i = 0; i < d->nops; i++) {
+        const cnnrt_op *op = &d->ops[i];
+        const Node *n = g->nodes[op->out];
+        const cnnrt_conv_geom *c = &op->conv;
+        const cnnrt_pool_geom *p = &op->pool;
+        fprintf(f, "\n    /* %s: %s, line %d: %s -> %s */\n", op->name, n->kind->name, op->line,
+                shape_ascii(n->in[0]->shape), shape_ascii(n->shape));
+        fprintf(f, "    { .kind = %s, .name = \"%s\", .line = %d, .act = %s, .slope = %s,\n",
+                kind_name(op->kind), op->name, op->line, act_name(op->act), flit(op->slope));
+        fprintf(f, "      .nin = %d, .in0 = %d, .out = %d,\n", op->nin, op->in0, op->out);
+        if (op->kind == CNNRT_OP_CONV)
+            fprintf(f, "      .conv = { .C = %d, .H = %d, .W = %d, .Cout = %d, .KH = %d, .KW = %d,\n"
+                       "                .SH = %d, .SW = %d, .PT = %d, .PL = %d, .PB = %d, .PR = %d,\n"
+                       "                .DH = %d, .DW = %d, .groups = %d, .OH = %d, .OW = %d },\n",
+                    c->C, c->H, c->W, c->Cout, c->KH, c->KW, c->SH, c->SW, c->PT, c->PL, c->PB, c->PR,
+                    c->DH, c->DW, c->groups, c->OH, c->OW);
+        if (op->kind == CNNRT_OP_MAXPOOL || op->kind == CNNRT_OP_AVGPOOL || op->kind == CNNRT_OP_GMAXPOOL)
+            fprintf(f, "      .pool = { .C = %d, .H = %d, .W = %d, .KH = %d, .KW = %d, .SH = %d, .SW = %d,\n"
+                       "                .PH = %d, .PW = %d, .ceil_mode = %d, .count_include_pad = %d,\n"
+                       "                .OH = %d, .OW = %d },\n",
+                    p->C, p->H, p->W, p->KH, p->KW, p->SH, p->SW, p->PH, p->PW, p->ceil_mode,
+                    p->count_include_pad, p->OH, p->OW);
+        fprintf(f, "      .C = %d, .HW = %d, .D = %d, .G = %d, .H = %d, .W = %d, .OH = %d, .OW = %d,\n",
+                op->C, op->HW, op->D, op->G, op->H, op->W, op->OH, op->OW);
+        fprintf(f, "      .eps = %s, .momentum = %s, .p = %s,\n", flit(op->eps), flit(op->momentum), flit(op->p));
+        fprintf(f, "      .w = %ld, .b = %ld, .rmean = %ld, .rvar = %ld },", op->w, op->b, op->rmean, op->rvar);
+    }
+    fprintf(f, "\n};\n\n/* named tensors: PyTorch state-dict names, offsets in the parameter\n"
+               " * (buffer = 0) or running-statistics (buffer = 1) block */\n"
+               "static const cnnrt_tensor %s_tensors[%d] = {\n", net, d->ntensors > 0 ? d->ntensors : 1);
+    for (int t = 0; t < d->ntensors; t++) {
+        const cnnrt_tensor *ts = &d->tensors[t];
+        fprintf(f, "    { \"%s\", %d, { %d, %d, %d, %d }, %ld, %ld, %d, %d },\n", ts->name, ts->ndim,
+                ts->ndim > 0 ? ts->dims[0] : 0, ts->ndim > 1 ? ts->dims[1] : 0, ts->ndim > 2 ? ts->dims[2] : 0,
+                ts->ndim > 3 ? ts->dims[3] : 0, ts->off, ts->numel, ts->buffer, ts->op);
+    }
+    if (d->ntensors == 0) fputs("    { \"\", 0, { 0 }, 0, 0, 0, 0 },\n", f);
+    fputs("};\n", f);
+}
+
 int emit_train(Graph *g, const char *out_c, const char *source_name) {
     cnnrt_net_desc *d = train_desc_build(g);
     if (!d) return 1;
@@ -66,10 +121,10 @@ int emit_train(Graph *g, const char *out_c, const char *source_name) {
         return 2;
     }
     const char *gpath = arena_printf("%s/globals.m4", dtmpl), *lpath = arena_printf("%s/layers.m4", dtmpl);
-    const char *hcall = arena_printf("%s/header.m4", dtmpl);
-    FILE *gf = fopen(gpath, "w"), *lf = fopen(lpath, "w"), *hf = fopen(hcall, "w");
+    const char *hcall = arena_printf("%s/header.m4", dtmpl), *dpath = arena_printf("%s/data.c", dtmpl);
+    FILE *gf = fopen(gpath, "w"), *lf = fopen(lpath, "w"), *hf = fopen(hcall, "w"), *df = fopen(dpath, "w");
     int nerr = 0;
-    if (!gf || !lf || !hf) {
+    if (!gf || !lf || !hf || !df) {
         fprintf(stderr, "cnnc: error: cannot write temporary files in %s\n", dtmpl);
         nerr = 2;
         goto out;
@@ -97,92 +152,16 @@ int emit_train(Graph *g, const char *out_c, const char *source_name) {
     def(gf, "NET_NBUFFERS", "%ld", d->nbuffers);
     def(gf, "NET_HASH", "%llu", (unsigned long long)d->hash);
 
-    fputs("M4_TRAIN_BEGIN[[]]m4_dnl\n", lf);
-    for (int v = 0; v < d->nvalues; v++) {
-        def(lf, "L_SIZE", "%ld", d->value_size[v]);
-        def(lf, "L_LABEL", "%s %s", g->nodes[v]->name, shape_ascii(g->nodes[v]->shape));
-        fputs("M4_TRAIN_VALUE[[]]m4_dnl\n", lf);
-    }
-    fputs("M4_TRAIN_INPUTS_BEGIN[[]]m4_dnl\n", lf);
-    for (int i = 0; i < ninputs; i++) {
-        def(lf, "L_V", "%d", d->inputs[i]);
-        fputs(i % 16 == 15 ? "M4_TRAIN_INPUT\n   " : "M4_TRAIN_INPUT[[]]m4_dnl\n", lf);
-    }
-    fputs("M4_TRAIN_INPUTS_END[[]]m4_dnl\n", lf);
-    for (int i = 0; i < d->nops; i++) {
-        const cnnrt_op *op = &d->ops[i];
-        const Node *n = g->nodes[op->out];
-        bool pool = op->kind == CNNRT_OP_MAXPOOL || op->kind == CNNRT_OP_AVGPOOL || op->kind == CNNRT_OP_GMAXPOOL;
-        def(lf, "L_OPKIND", "%s", kind_name(op->kind));
-        def(lf, "L_KIND", "%s", n->kind->name);
-        def(lf, "L_LABEL", "%s", op->name);
-        def(lf, "L_LINE", "%d", op->line);
-        def(lf, "L_IN", "%s", shape_ascii(n->in[0]->shape));
-        def(lf, "L_OUT", "%s", shape_ascii(n->shape));
-        def(lf, "L_ACT", "%s", act_name(op->act));
-        def(lf, "L_SLOPE", "%s", flit(op->slope));
-        def(lf, "L_NIN", "%d", op->nin);
-        def(lf, "L_IN0", "%d", op->in0);
-        def(lf, "L_OUTV", "%d", op->out);
-        def(lf, "L_POOL", "%d", pool);
-        const cnnrt_conv_geom *c = &op->conv;
-        const cnnrt_pool_geom *p = &op->pool;
-        def(lf, "L_COUT", "%d", c->Cout);
-        def(lf, "L_KH", "%d", pool ? p->KH : c->KH);
-        def(lf, "L_KW", "%d", pool ? p->KW : c->KW);
-        def(lf, "L_SH", "%d", pool ? p->SH : c->SH);
-        def(lf, "L_SW", "%d", pool ? p->SW : c->SW);
-        def(lf, "L_PT", "%d", pool ? p->PH : c->PT);
-        def(lf, "L_PL", "%d", pool ? p->PW : c->PL);
-        def(lf, "L_PB", "%d", c->PB);
-        def(lf, "L_PR", "%d", c->PR);
-        def(lf, "L_DH", "%d", c->DH);
-        def(lf, "L_DW", "%d", c->DW);
-        def(lf, "L_G", "%d", c->groups);
-        def(lf, "L_CEIL", "%d", p->ceil_mode);
-        def(lf, "L_INCPAD", "%d", p->count_include_pad);
-        def(lf, "L_C", "%d", op->C);
-        def(lf, "L_H", "%d", op->H);
-        def(lf, "L_W", "%d", op->W);
-        def(lf, "L_HW", "%d", op->HW);
-        def(lf, "L_D", "%d", op->D);
-        def(lf, "L_GROUPS", "%d", op->G);
-        def(lf, "L_OH", "%d", op->OH);
-        def(lf, "L_OW", "%d", op->OW);
-        def(lf, "L_EPS", "%s", flit(op->eps));
-        def(lf, "L_MOMENTUM", "%s", flit(op->momentum));
-        def(lf, "L_P", "%s", flit(op->p));
-        def(lf, "L_WOFF", "%ld", op->w);
-        def(lf, "L_BOFF", "%ld", op->b);
-        def(lf, "L_RMEAN", "%ld", op->rmean);
-        def(lf, "L_RVAR", "%ld", op->rvar);
-        fputs("M4_TRAIN_OP[[]]m4_dnl\n", lf);
-    }
-    fputs("M4_TRAIN_TENSORS_BEGIN[[]]m4_dnl\n", lf);
-    for (int t = 0; t < d->ntensors; t++) {
-        const cnnrt_tensor *ts = &d->tensors[t];
-        char dims[64] = "";
-        for (int k = 0; k < 4; k++)
-            snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "%s%d", k ? ", " : "",
-                     k < ts->ndim ? ts->dims[k] : 0);
-        def(lf, "L_NAME", "%s", ts->name);
-        def(lf, "L_NDIM", "%d", ts->ndim);
-        def(lf, "L_DIMS", "%s", dims);
-        def(lf, "L_OFF", "%ld", ts->off);
-        def(lf, "L_NUMEL", "%ld", ts->numel);
-        def(lf, "L_BUFFER", "%d", ts->buffer);
-        def(lf, "L_OP", "%d", ts->op);
-        fputs("M4_TRAIN_TENSOR[[]]m4_dnl\n", lf);
-    }
-    if (d->ntensors == 0) fputs("    { \"\", 0, { 0 }, 0, 0, 0, 0 },\n", lf);
-    fputs("M4_TRAIN_FINISH[[]]m4_dnl\n", lf);
+    def(lf, "NET_TRAIN_DATA", "%s", dpath);    /* not a global: no part of the interface hash */
+    fputs("M4_TRAIN_SOURCE[[]]m4_dnl\n", lf);
+    write_data(df, g, d, net, ninputs);
     fputs("M4_TRAIN_HEADER[[]]m4_dnl\n", hf);
-    int closed = (fclose(gf) == 0) + (fclose(lf) == 0) + (fclose(hf) == 0);
-    if (closed != 3) {
+    int closed = (fclose(gf) == 0) + (fclose(lf) == 0) + (fclose(hf) == 0) + (fclose(df) == 0);
+    if (closed != 4) {
         fprintf(stderr, "cnnc: error: cannot write temporary files in %s\n", dtmpl);
         nerr = 2;
     }
-    gf = lf = hf = NULL;
+    gf = lf = hf = df = NULL;
     if (!nerr) {
         const char *dir = m4_template_dir();
         const char *cnnc_m4 = arena_printf("%s/cnnc.m4", dir), *train_m4 = arena_printf("%s/train.m4", dir);
@@ -201,7 +180,9 @@ out:
     if (gf) fclose(gf);
     if (lf) fclose(lf);
     if (hf) fclose(hf);
+    if (df) fclose(df);
     unlink(gpath);
+    unlink(dpath);
     unlink(lpath);
     unlink(hcall);
     rmdir(dtmpl);

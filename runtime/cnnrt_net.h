@@ -36,13 +36,19 @@
 extern "C" {
 #endif
 
+/* The op kinds, CNNRT_OP_NAME numbered from 1: FIRST(NAME) for the first
+ * kind, X(NAME) for each other one. */
+#define CNNRT_OP_KINDS(FIRST, X) FIRST(CONV) X(DENSE) X(MAXPOOL) X(AVGPOOL) X(GAVGPOOL) \
+    X(GMAXPOOL) X(ADAPTAVG) X(BATCHNORM) X(LAYERNORM) X(INSTANCENORM) X(GROUPNORM) X(RELU) \
+    X(LEAKYRELU) X(TANH) X(SIGMOID) X(SOFTMAX) X(DROPOUT) X(ADD) X(CONCAT) \
+    X(COPY)                                      /* flatten, identity */
+#define CNNRT_OP_FIRST_(NAME) CNNRT_OP_##NAME = 1,
+#define CNNRT_OP_ENUM_(NAME) CNNRT_OP_##NAME,
 typedef enum cnnrt_op_kind {
-    CNNRT_OP_CONV = 1, CNNRT_OP_DENSE, CNNRT_OP_MAXPOOL, CNNRT_OP_AVGPOOL, CNNRT_OP_GAVGPOOL,
-    CNNRT_OP_GMAXPOOL, CNNRT_OP_ADAPTAVG, CNNRT_OP_BATCHNORM, CNNRT_OP_LAYERNORM,
-    CNNRT_OP_INSTANCENORM, CNNRT_OP_GROUPNORM, CNNRT_OP_RELU, CNNRT_OP_LEAKYRELU,
-    CNNRT_OP_TANH, CNNRT_OP_SIGMOID, CNNRT_OP_SOFTMAX, CNNRT_OP_DROPOUT, CNNRT_OP_ADD,
-    CNNRT_OP_CONCAT, CNNRT_OP_COPY                 /* flatten, identity */
+    CNNRT_OP_KINDS(CNNRT_OP_FIRST_, CNNRT_OP_ENUM_)
 } cnnrt_op_kind;
+#undef CNNRT_OP_FIRST_
+#undef CNNRT_OP_ENUM_
 
 /* activation fused into a conv or dense op (the .net's `conv 6 k5 tanh`) */
 enum {
