@@ -24,10 +24,10 @@ BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
 CC_SRCS := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-# cnnc shares two self-contained files with cnnrt: how output files are
-# written, and the random initialiser of fresh weights
+# cnnc shares self-contained files with cnnrt: how output files are
+# written, the random initialiser of fresh weights, and the output-size rule
 CC_OBJS := $(CC_SRCS:compiler/%.c=$(B)/compiler/%.o) $(B)/compiler/lex.yy.o $(B)/compiler/parse.tab.o \
-           $(B)/runtime/outfile.o $(B)/runtime/init.o
+           $(B)/runtime/outfile.o $(B)/runtime/init.o $(B)/runtime/shape.o
 RT_SRCS := $(wildcard runtime/*.c)
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(B)/runtime/%.o)
 

@@ -47,9 +47,14 @@ extern "C" {
 /* Status codes of the few functions that can fail (geometry helpers). */
 enum { CNNRT_OK = 0, CNNRT_EINVAL = 1 };
 
-/* PyTorch's output-size rule, floor((in + pad_lo + pad_hi − dil·(k−1) − 1)/stride) + 1.
- * Returns a value < 1 when the window does not fit. */
-int cnnrt_out_size(int in, int pad_lo, int pad_hi, int k, int stride, int dil);
+/* ==================================================================== shape.c
+ * PyTorch's output size of a window op along one axis (cnnc uses it too):
+ *   floor((in + pad_lo + pad_hi − dil·(k−1) − 1) / stride) + 1,
+ * or with ceil_mode (pools) the same rounded up, less one when the last
+ * window would start past the input and its left padding.
+ * Returns a value < 1 when the window does not fit (or stride < 1). */
+long long cnnrt_out_size(long long in, long long pad_lo, long long pad_hi, long long k, long long stride,
+                         long long dil, int ceil_mode);
 
 /* ==================================================================== conv.c
  * 2-D convolution, training forward/backward.  Two fast paths, chosen per
