@@ -441,7 +441,7 @@ double cnnrt_lr_at(const cnnrt_lr_schedule *s, long t);
 
 
 /* ####################################################################
- * File IO for training: idx.c (datasets) and checkpoint.c (safetensors).
+ * File IO for training: idx.c (datasets) and safetensors.c (checkpoints).
  * Owned by the IO section; not kernels: these functions open files and
  * may allocate (ownership is stated on each), but never print or exit.
  *
@@ -537,7 +537,7 @@ void cnnrt_u8_to_float(float *out,          /* [count] */
                        const uint8_t *in,   /* [count] */
                        float mean, float std, size_t count);
 
-/* ============================================================== checkpoint.c
+/* ============================================ safetensors.c, checkpoint.c
  * Checkpoints are safetensors files, as PyTorch/safetensors write them:
  *
  *   u64 LE N | N bytes of JSON, space-padded to a multiple of 8 | LE data

@@ -149,7 +149,7 @@ cnnrt_rng cnnrt_net_rng(const cnnrt_net *net);
 void cnnrt_net_set_state(cnnrt_net *net, long step, cnnrt_rng rng);
 
 /* ---- checkpoints (net_io.c) ------------------------------------------------
- * A checkpoint is a safetensors file (checkpoint.c) holding every parameter
+ * A checkpoint is a safetensors file (safetensors.c) holding every parameter
  * and running statistic by its PyTorch name, the optimizer's moments under
  * "__optim__.<slot>.<name>", and in __metadata__: "network" (the desc's
  * name), "arch" (its hash, hex), "step", "seed", "rng" (the dropout
