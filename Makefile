@@ -25,9 +25,10 @@ BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas
 
 CC_SRCS := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
 # cnnc shares self-contained files with cnnrt: how output files are
-# written, the random initialiser of fresh weights, and the output-size rule
+# written, the random initialiser of fresh weights, the output-size rule,
+# and the safetensors reader and writer
 CC_OBJS := $(CC_SRCS:compiler/%.c=$(B)/compiler/%.o) $(B)/compiler/lex.yy.o $(B)/compiler/parse.tab.o \
-           $(B)/runtime/outfile.o $(B)/runtime/init.o $(B)/runtime/shape.o
+           $(B)/runtime/outfile.o $(B)/runtime/init.o $(B)/runtime/shape.o $(B)/runtime/safetensors.o
 RT_SRCS := $(wildcard runtime/*.c)
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(B)/runtime/%.o)
 

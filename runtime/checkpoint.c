@@ -70,7 +70,8 @@ int cnnrt_ckpt_check(const cnnrt_ckpt *ck, const cnnrt_ckpt_tensor *expected, in
     }
     free(names);
     if (pr.n) {
-        cnnrt_st_prob_report(&pr, path, "does not match the network", err, errlen);
+        cnnrt_st_prob_report(&pr, err, errlen, "%s: does not match the network (%d problem%s):", path, pr.n,
+                             pr.n == 1 ? "" : "s");
         return CNNRT_EFORMAT;
     }
     return CNNRT_OK;

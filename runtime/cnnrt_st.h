@@ -12,6 +12,7 @@
 #include "cnnrt.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define CNNRT_ST_MAX_PROBLEMS 20    /* lines listed in one error */
@@ -27,8 +28,11 @@ typedef struct cnnrt_st_problems {
 } cnnrt_st_problems;
 
 void cnnrt_st_prob_add(cnnrt_st_problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "PATH: HEADLINE (N problems):\n  ..." into err */
-void cnnrt_st_prob_report(cnnrt_st_problems *p, const char *path, const char *headline, char *err, size_t errlen);
+/* Each problem is one line, with anything but printable ASCII and valid
+ * UTF-8 shown as '?'.  prob_report: the headline (printf), then the lines,
+ * then "... and N more" past CNNRT_ST_MAX_PROBLEMS, into err. */
+void cnnrt_st_prob_report(cnnrt_st_problems *p, char *err, size_t errlen, const char *headline, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* A name from a file, safe to print: control and non-ASCII bytes as '?',
  * cut at 120 characters.  Returned by value (no static buffers): use
@@ -43,6 +47,13 @@ const char *cnnrt_st_shape_str(char *buf, size_t n, int ndim, const int64_t *sha
 
 /* PyTorch's name of a safetensors dtype ("float32" for "F32") */
 const char *cnnrt_st_dtype_name(const char *st);
+
+/* Validate the safetensors file open as f (named path) as cnnrt_ckpt_open
+ * does, which calls this after fopen.  Takes f: closed by cnnrt_ckpt_close,
+ * or here on failure.  Messages, from this and from cnnrt_ckpt_read on the
+ * result, start "PATH: " only when path_in_messages is set (cnnc prints
+ * "PATH: error: " before them itself). */
+int cnnrt_st_open(FILE *f, const char *path, int path_in_messages, cnnrt_ckpt **out, char *err, size_t errlen);
 
 /* the path an open checkpoint was read from */
 const char *cnnrt_st_path(const cnnrt_ckpt *ck);

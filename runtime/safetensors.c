@@ -62,6 +62,7 @@ struct cnnrt_ckpt {
     ck_entry *e;                /* sorted by name */
     int nmeta;
     char **mkey, **mval;
+    const char *mpath, *msep;   /* path and ": " before messages, or "" and "" */
 };
 
 /* ---- messages -------------------------------------------------------------- */
@@ -76,30 +77,66 @@ void cnnrt_st_set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-void cnnrt_st_prob_add(cnnrt_st_problems *p, const char *fmt, ...)
+/* src into dst[room] with anything but printable ASCII and valid UTF-8
+ * shown as '?' (names from a hostile file must not upset a terminal);
+ * returns the bytes written, without the terminating 0. */
+static size_t printable(char *dst, size_t room, const char *src)
 {
-    if (++p->n > CNNRT_ST_MAX_PROBLEMS || p->len >= sizeof p->buf - 1)
-        return;
-    size_t room = sizeof p->buf - p->len;
-    int k = snprintf(p->buf + p->len, room, "\n  ");
-    if (k > 0 && (size_t)k < room)
-        p->len += (size_t)k;
-    room = sizeof p->buf - p->len;
-    va_list ap;
-    va_start(ap, fmt);
-    k = vsnprintf(p->buf + p->len, room, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        p->len += (size_t)k < room ? (size_t)k : room - 1;
+    const unsigned char *u = (const unsigned char *)src, *end = u + strlen(src);
+    size_t k = 0;
+    if (room == 0)
+        return 0;
+    while (u < end) {
+        int len = *u >= 32 && *u < 127 ? 1 : (*u & 0xe0) == 0xc0 && *u >= 0xc2 ? 2 : (*u & 0xf0) == 0xe0 ? 3
+                : (*u & 0xf8) == 0xf0 && *u <= 0xf4 ? 4 : 0;
+        if (len > end - u)
+            len = 0;
+        for (int i = 1; i < len; i++)
+            if ((u[i] & 0xc0) != 0x80)
+                len = 0;
+        if (len == 3 && ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] >= 0xa0)))
+            len = 0;
+        if (len == 4 && ((u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] >= 0x90)))
+            len = 0;
+        size_t w = len ? (size_t)len : 1;
+        if (k + w >= room)
+            break;
+        if (len)
+            memcpy(dst + k, u, w);
+        else
+            dst[k] = '?';
+        k += w;
+        u += w;
+    }
+    dst[k] = 0;
+    return k;
 }
 
-void cnnrt_st_prob_report(cnnrt_st_problems *p, const char *path, const char *headline, char *err, size_t errlen)
+void cnnrt_st_prob_add(cnnrt_st_problems *p, const char *fmt, ...)
 {
+    if (++p->n > CNNRT_ST_MAX_PROBLEMS || p->len + 3 >= sizeof p->buf)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    memcpy(p->buf + p->len, "\n  ", 4);
+    p->len += 3;
+    p->len += printable(p->buf + p->len, sizeof p->buf - p->len, line);
+}
+
+void cnnrt_st_prob_report(cnnrt_st_problems *p, char *err, size_t errlen, const char *headline, ...)
+{
+    char head[1024];
+    va_list ap;
+    va_start(ap, headline);
+    vsnprintf(head, sizeof head, headline, ap);
+    va_end(ap);
     char more[64] = "";
     if (p->n > CNNRT_ST_MAX_PROBLEMS)
         snprintf(more, sizeof more, "\n  ... and %d more", p->n - CNNRT_ST_MAX_PROBLEMS);
-    cnnrt_st_set_err(err, errlen, "%s: %s (%d problem%s):%s%s", path, headline, p->n, p->n == 1 ? "" : "s", p->buf,
-            more);
+    cnnrt_st_set_err(err, errlen, "%s%s%s", head, p->buf, more);
 }
 
 /* A name from a file, safe to print: control and non-ASCII bytes as '?',
@@ -407,6 +444,10 @@ int cnnrt_ckpt_save(const char *path, const cnnrt_ckpt_tensor *tensors, int nten
 
 /* ---- reading ------------------------------------------------------------- */
 
+/* Messages of an open file start "PATH: " (cnnrt_ckpt_open), or not at all
+ * (cnnrt_st_open: cnnc adds "PATH: error: " itself). */
+#define PFX(ck) (ck)->mpath, (ck)->msep
+
 static int cmp_entry(const void *a, const void *b)
 {
     return strcmp(((const ck_entry *)a)->name, ((const ck_entry *)b)->name);
@@ -436,6 +477,26 @@ static const char *json_kind(const cJSON *v)
          : cJSON_IsNull(v) ? "null" : "something else";
 }
 
+/* What a value is, and (cut to 60 characters) what it says: "a number 7",
+ * "an array [-8,288]", "nothing".  By value, like cnnrt_st_show. */
+typedef struct json_shown {
+    char s[96];
+} json_shown;
+
+static json_shown json_show(const cJSON *v)
+{
+    json_shown r;
+    char *t = v ? cJSON_PrintUnformatted(v) : NULL;
+    if (!t)
+        snprintf(r.s, sizeof r.s, "%s", json_kind(v));
+    else if (strlen(t) > 60)
+        snprintf(r.s, sizeof r.s, "%s %.57s...", json_kind(v), t);
+    else
+        snprintf(r.s, sizeof r.s, "%s %s", json_kind(v), t);
+    cJSON_free(t);
+    return r;
+}
+
 static char *dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -448,11 +509,10 @@ static char *dup_str(const char *s)
 /* Fill e from its JSON; a problem per malformed field; returns 1 if usable. */
 static int read_entry(ck_entry *e, const cJSON *v, cnnrt_st_problems *pr)
 {
-    cnnrt_st_shown nms = cnnrt_st_show(e->name);
-    const char *nm = nms.s;
+    const char *nm = e->name;
     if (!cJSON_IsObject(v)) {
         cnnrt_st_prob_add(pr, "%s: expected an object {\"dtype\", \"shape\", \"data_offsets\"}, found %s", nm,
-                 json_kind(v));
+                          json_show(v).s);
         return 0;
     }
     int ok = 1;
@@ -463,20 +523,20 @@ static int read_entry(ck_entry *e, const cJSON *v, cnnrt_st_problems *pr)
     if (di < 0) {
         if (cJSON_IsString(dt))
             cnnrt_st_prob_add(pr, "%s: unknown dtype \"%s\" (expected F32, or another safetensors dtype)", nm,
-                     cnnrt_st_show(dt->valuestring).s);
+                              dt->valuestring);
         else
-            cnnrt_st_prob_add(pr, "%s: expected a string \"dtype\" (e.g. \"F32\"), found %s", nm, json_kind(dt));
+            cnnrt_st_prob_add(pr, "%s: expected a string \"dtype\" (e.g. \"F32\"), found %s", nm, json_show(dt).s);
         ok = 0;
     } else {
         e->dtype = DTYPES[di].st;
         e->esize = DTYPES[di].size;
     }
     if (!cJSON_IsArray(sh)) {
-        cnnrt_st_prob_add(pr, "%s: expected a \"shape\" array of integers, found %s", nm, json_kind(sh));
+        cnnrt_st_prob_add(pr, "%s: expected a \"shape\" array of integers, found %s", nm, json_show(sh).s);
         ok = 0;
     } else if (cJSON_GetArraySize(sh) > CNNRT_CKPT_MAX_DIMS) {
         cnnrt_st_prob_add(pr, "%s: expected at most %d dimensions, found %d", nm, CNNRT_CKPT_MAX_DIMS,
-                 cJSON_GetArraySize(sh));
+                          cJSON_GetArraySize(sh));
         ok = 0;
     } else {
         e->numel = 1;
@@ -484,12 +544,18 @@ static int read_entry(ck_entry *e, const cJSON *v, cnnrt_st_problems *pr)
         for (const cJSON *d = sh->child; d; d = d->next, i++) {
             int64_t x = json_count(d);
             if (x < 0) {
-                cnnrt_st_prob_add(pr, "%s: shape[%d]: expected a non-negative integer, found %s", nm, i, json_kind(d));
+                cnnrt_st_prob_add(pr, "%s: shape[%d]: expected a non-negative integer, found %s", nm, i,
+                                  json_show(d).s);
                 ok = 0;
                 break;
             }
+            /* so that numel · 8 bytes fits too */
             if (e->numel && (uint64_t)x > ((uint64_t)1 << 59) / e->numel) {
-                cnnrt_st_prob_add(pr, "%s: shape: expected at most 2^59 elements, found more", nm);
+                char t[64];
+                char *js = cJSON_PrintUnformatted(sh);
+                snprintf(t, sizeof t, strlen(js ? js : "") > 60 ? "%.57s..." : "%s", js ? js : "");
+                cJSON_free(js);
+                cnnrt_st_prob_add(pr, "%s: shape %s: expected at most 2^59 elements, found more", nm, t);
                 ok = 0;
                 break;
             }
@@ -504,8 +570,8 @@ static int read_entry(ck_entry *e, const cJSON *v, cnnrt_st_problems *pr)
         en = json_count(of->child->next);
     }
     if (b < 0 || en < 0) {
-        cnnrt_st_prob_add(pr, "%s: expected \"data_offsets\": [begin, end] (two non-negative integers), found %s", nm,
-                 json_kind(of));
+        cnnrt_st_prob_add(pr, "%s: expected \"data_offsets\": [begin, end] (two non-negative integers), found %s",
+                          nm, json_show(of).s);
         return 0;
     }
     e->begin = (uint64_t)b;
@@ -516,9 +582,9 @@ static int read_entry(ck_entry *e, const cJSON *v, cnnrt_st_problems *pr)
     }
     if (ok && e->numel * (uint64_t)e->esize != e->end - e->begin) {
         char sb[256];
-        cnnrt_st_prob_add(pr, "%s: %s %s is %" PRIu64 " bytes, but data_offsets [%" PRId64 ", %" PRId64 "] span %" PRId64,
-                 nm, cnnrt_st_shape_str(sb, sizeof sb, e->ndim, e->shape), DTYPES[di].torch,
-                 e->numel * (uint64_t)e->esize, b, en, en - b);
+        cnnrt_st_prob_add(pr, "%s: %s %s is %" PRIu64 " bytes, but data_offsets [%" PRId64 ", %" PRId64 "] span %"
+                          PRId64, nm, cnnrt_st_shape_str(sb, sizeof sb, e->ndim, e->shape), DTYPES[di].torch,
+                          e->numel * (uint64_t)e->esize, b, en, en - b);
         ok = 0;
     }
     return ok;
@@ -543,28 +609,75 @@ void cnnrt_ckpt_close(cnnrt_ckpt *ck)
     free(ck);
 }
 
+static void report_problems(const cnnrt_ckpt *ck, cnnrt_st_problems *pr, char *err, size_t errlen)
+{
+    cnnrt_st_prob_report(pr, err, errlen, "%s%sinvalid safetensors header: %d problem%s:", PFX(ck), pr->n,
+                         pr->n == 1 ? "" : "s");
+}
+
+/* The entries must not share bytes, and (as in the reference
+ * implementation) must cover the data without holes. */
+static int check_layout(cnnrt_ckpt *ck, cnnrt_st_problems *pr, char *err, size_t errlen)
+{
+    ck_entry **by = malloc(sizeof *by * (size_t)(ck->n > 0 ? ck->n : 1));
+    if (!by) {
+        cnnrt_st_set_err(err, errlen, "%s%sout of memory", PFX(ck));
+        return CNNRT_ENOMEM;
+    }
+    for (int i = 0; i < ck->n; i++)
+        by[i] = &ck->e[i];
+    qsort(by, (size_t)ck->n, sizeof *by, cmp_entry_ptr_begin);
+    uint64_t pos = 0;
+    const ck_entry *prev = NULL;
+    for (int i = 0; i < ck->n; i++) {
+        const ck_entry *e = by[i];
+        if (e->begin == e->end)
+            continue;               /* empty tensors own no bytes */
+        if (e->begin < pos)
+            cnnrt_st_prob_add(pr, "%s: data_offsets [%" PRIu64 ", %" PRIu64 "] overlap %s's [%" PRIu64 ", %" PRIu64
+                              "]", e->name, e->begin, e->end, prev->name, prev->begin, prev->end);
+        else if (e->begin > pos)
+            cnnrt_st_prob_add(pr, "bytes [%" PRIu64 ", %" PRIu64 ") of the data buffer belong to no tensor (a hole "
+                              "before %s)", pos, e->begin, e->name);
+        if (e->end > pos) {
+            pos = e->end;
+            prev = e;
+        }
+    }
+    free(by);
+    if (pos < ck->data_len)
+        cnnrt_st_prob_add(pr, "bytes [%" PRIu64 ", %" PRIu64 ") at the end of the data buffer belong to no tensor",
+                          pos, ck->data_len);
+    return CNNRT_OK;
+}
+
 /* Parse and validate the header held in js[0..n) into ck. */
 static int parse_header(cnnrt_ckpt *ck, const char *js, size_t n, char *err, size_t errlen)
 {
-    const char *path = ck->path;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(js, n, &end, 0);
     if (!root) {
-        size_t at = end && end >= js && end <= js + n ? (size_t)(end - js) : 0;
-        cnnrt_st_set_err(err, errlen, "%s: corrupt header: not valid JSON (at byte %zu of the %zu-byte header)", path, at,
-                n);
+        size_t at = end && end >= js && end <= js + n ? (size_t)(end - js) : 0, k = 0;
+        char near[24];
+        for (; k < 20 && at + k < n && js[at + k] && !strchr("\n\r\t", js[at + k]); k++)
+            near[k] = js[at + k];
+        near[k] = 0;
+        char near_p[32];
+        printable(near_p, sizeof near_p, near);
+        cnnrt_st_set_err(err, errlen, "%s%sinvalid header: expected JSON, found a syntax error at byte %zu of the "
+                         "%zu-byte header (near \"%s\")", PFX(ck), at, n, near_p);
         return CNNRT_EFORMAT;
     }
     int rc = CNNRT_EFORMAT;
     for (const char *p = end; p < js + n; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            cnnrt_st_set_err(err, errlen, "%s: corrupt header: unexpected bytes after the JSON (at byte %zu of the "
-                    "%zu-byte header; only space padding may follow)", path, (size_t)(p - js), n);
+            cnnrt_st_set_err(err, errlen, "%s%sinvalid header: unexpected '%c' (byte %zu of the JSON) after the "
+                             "object", PFX(ck), (*p >= 32 && *p < 127) ? *p : '?', (size_t)(p - js));
             goto out;
         }
     if (!cJSON_IsObject(root)) {
-        cnnrt_st_set_err(err, errlen, "%s: corrupt header: expected a JSON object of tensors, found %s", path,
-                json_kind(root));
+        cnnrt_st_set_err(err, errlen, "%s%sinvalid header: expected a JSON object of tensors, found %s", PFX(ck),
+                         json_kind(root));
         goto out;
     }
     int count = cJSON_GetArraySize(root), nmeta_obj = 0;
@@ -576,7 +689,7 @@ static int parse_header(cnnrt_ckpt *ck, const char *js, size_t n, char *err, siz
         }
     ck->e = calloc((size_t)(count > 0 ? count : 1), sizeof *ck->e);
     if (!ck->e) {
-        cnnrt_st_set_err(err, errlen, "%s: out of memory", path);
+        cnnrt_st_set_err(err, errlen, "%s%sout of memory", PFX(ck));
         rc = CNNRT_ENOMEM;
         goto out;
     }
@@ -591,95 +704,61 @@ static int parse_header(cnnrt_ckpt *ck, const char *js, size_t n, char *err, siz
         ck->mkey = calloc((size_t)(m > 0 ? m : 1), sizeof *ck->mkey);
         ck->mval = calloc((size_t)(m > 0 ? m : 1), sizeof *ck->mval);
         if (!ck->mkey || !ck->mval) {
-            cnnrt_st_set_err(err, errlen, "%s: out of memory", path);
+            cnnrt_st_set_err(err, errlen, "%s%sout of memory", PFX(ck));
             rc = CNNRT_ENOMEM;
             goto out;
         }
         for (const cJSON *v = meta->child; v; v = v->next) {
             if (!cJSON_IsString(v)) {
-                cnnrt_st_prob_add(&pr, "__metadata__.%s: expected a string, found %s", cnnrt_st_show(v->string).s, json_kind(v));
+                cnnrt_st_prob_add(&pr, "__metadata__.%s: expected a string, found %s", v->string, json_show(v).s);
                 continue;
             }
             for (int i = 0; i < ck->nmeta; i++)
                 if (strcmp(ck->mkey[i], v->string) == 0)
-                    cnnrt_st_prob_add(&pr, "__metadata__.%s appears twice", cnnrt_st_show(v->string).s);
+                    cnnrt_st_prob_add(&pr, "__metadata__.%s appears twice", v->string);
             ck->mkey[ck->nmeta] = dup_str(v->string);
             ck->mval[ck->nmeta] = dup_str(v->valuestring);
             ck->nmeta++;
             if (!ck->mkey[ck->nmeta - 1] || !ck->mval[ck->nmeta - 1]) {
-                cnnrt_st_set_err(err, errlen, "%s: out of memory", path);
+                cnnrt_st_set_err(err, errlen, "%s%sout of memory", PFX(ck));
                 rc = CNNRT_ENOMEM;
                 goto out;
             }
         }
     }
+    uint64_t max_end = 0;
     for (const cJSON *v = root->child; v; v = v->next) {
         if (strcmp(v->string, "__metadata__") == 0)
             continue;
         ck_entry *e = &ck->e[ck->n++];
         e->name = dup_str(v->string);
         if (!e->name) {
-            cnnrt_st_set_err(err, errlen, "%s: out of memory", path);
+            cnnrt_st_set_err(err, errlen, "%s%sout of memory", PFX(ck));
             rc = CNNRT_ENOMEM;
             goto out;
         }
         if (!e->name[0])
             cnnrt_st_prob_add(&pr, "a tensor has an empty name");
         read_entry(e, v, &pr);
+        if (e->end > max_end)
+            max_end = e->end;
+    }
+    /* a truncated file: say so, once */
+    if (max_end > ck->data_len) {
+        cnnrt_st_set_err(err, errlen, "%s%struncated: the header describes %" PRIu64 " bytes of tensor data, but only %"
+                         PRIu64 " follow it (expected a file of %" PRIu64 " bytes, found %" PRIu64 ")", PFX(ck),
+                         max_end, ck->data_len, ck->data_start + max_end, ck->data_start + ck->data_len);
+        goto out;
     }
     qsort(ck->e, (size_t)ck->n, sizeof *ck->e, cmp_entry);
     for (int i = 1; i < ck->n; i++)
-        if (strcmp(ck->e[i - 1].name, ck->e[i].name) == 0)
-            cnnrt_st_prob_add(&pr, "%s: appears twice", cnnrt_st_show(ck->e[i].name).s);
+        if (strcmp(ck->e[i - 1].name, ck->e[i].name) == 0 && (i < 2 || strcmp(ck->e[i - 2].name, ck->e[i].name) != 0))
+            cnnrt_st_prob_add(&pr, "%s: the name appears more than once", ck->e[i].name);
+    if (!pr.n && (rc = check_layout(ck, &pr, err, errlen)) != CNNRT_OK)
+        goto out;
+    rc = CNNRT_EFORMAT;
     if (pr.n) {
-        cnnrt_st_prob_report(&pr, path, "corrupt header", err, errlen);
-        goto out;
-    }
-
-    /* Layout: the entries tile [0, data_len) exactly. */
-    uint64_t max_end = 0;
-    for (int i = 0; i < ck->n; i++)
-        if (ck->e[i].end > max_end)
-            max_end = ck->e[i].end;
-    if (max_end > ck->data_len) {
-        cnnrt_st_set_err(err, errlen, "%s: truncated: the header describes %" PRIu64 " bytes of tensor data, but only %"
-                PRIu64 " follow it (file is %" PRIu64 " bytes, expected %" PRIu64 ")", path, max_end,
-                ck->data_len, ck->data_start + ck->data_len, ck->data_start + max_end);
-        goto out;
-    }
-    ck_entry **by = malloc(sizeof *by * (size_t)(ck->n > 0 ? ck->n : 1));
-    if (!by) {
-        cnnrt_st_set_err(err, errlen, "%s: out of memory", path);
-        rc = CNNRT_ENOMEM;
-        goto out;
-    }
-    for (int i = 0; i < ck->n; i++)
-        by[i] = &ck->e[i];
-    qsort(by, (size_t)ck->n, sizeof *by, cmp_entry_ptr_begin);
-    uint64_t pos = 0;
-    const ck_entry *prev = NULL;
-    for (int i = 0; i < ck->n; i++) {
-        const ck_entry *e = by[i];
-        if (e->begin == e->end)
-            continue;               /* empty tensors own no bytes */
-        if (e->begin < pos)
-            cnnrt_st_prob_add(&pr, "%s: data_offsets [%" PRIu64 ", %" PRIu64 "] overlap %s's [%" PRIu64 ", %" PRIu64 "]",
-                     cnnrt_st_show(e->name).s, e->begin, e->end, cnnrt_st_show(prev->name).s, prev->begin, prev->end);
-        else if (e->begin > pos)
-            cnnrt_st_prob_add(&pr, "bytes [%" PRIu64 ", %" PRIu64 ") of the data belong to no tensor (a hole before %s)",
-                     pos, e->begin, cnnrt_st_show(e->name).s);
-        if (e->end > pos) {
-            pos = e->end;
-            prev = e;
-        }
-    }
-    free(by);
-    if (pos < ck->data_len)
-        cnnrt_st_prob_add(&pr, "trailing bytes: %" PRIu64 " bytes after the last tensor's data belong to no tensor "
-                 "(file is %" PRIu64 " bytes, expected %" PRIu64 ")", ck->data_len - pos,
-                 ck->data_start + ck->data_len, ck->data_start + pos);
-    if (pr.n) {
-        cnnrt_st_prob_report(&pr, path, "corrupt data layout", err, errlen);
+        report_problems(ck, &pr, err, errlen);
         goto out;
     }
     rc = CNNRT_OK;
@@ -688,63 +767,67 @@ out:
     return rc;
 }
 
-int cnnrt_ckpt_open(const char *path, cnnrt_ckpt **out, char *err, size_t errlen)
+int cnnrt_st_open(FILE *f, const char *path, int path_in_messages, cnnrt_ckpt **out, char *err, size_t errlen)
 {
     *out = NULL;
     cnnrt_ckpt *ck = calloc(1, sizeof *ck);
     if (!ck || !(ck->path = dup_str(path))) {
         free(ck);
-        cnnrt_st_set_err(err, errlen, "%s: out of memory", path);
+        fclose(f);
+        cnnrt_st_set_err(err, errlen, "%s%sout of memory", path_in_messages ? path : "", path_in_messages ? ": " : "");
         return CNNRT_ENOMEM;
     }
+    ck->f = f;
+    ck->mpath = path_in_messages ? ck->path : "";
+    ck->msep = path_in_messages ? ": " : "";
     int rc = CNNRT_EFORMAT;
     char *js = NULL;
-    ck->f = fopen(path, "rb");
     struct stat st;
-    if (!ck->f || fstat(fileno(ck->f), &st) != 0) {
-        cnnrt_st_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fileno(ck->f), &st) != 0) {
+        cnnrt_st_set_err(err, errlen, "%s%scannot read the file: %s", PFX(ck), strerror(errno));
         rc = CNNRT_EIO;
         goto fail;
     }
     if (!S_ISREG(st.st_mode)) {
-        cnnrt_st_set_err(err, errlen, "%s: expected a safetensors file, found %s", path,
-                S_ISDIR(st.st_mode) ? "a directory" : "something that is not a regular file");
+        cnnrt_st_set_err(err, errlen, "%s%sexpected a safetensors file, found a %s", PFX(ck),
+                         S_ISDIR(st.st_mode) ? "directory" : "special file");
         rc = CNNRT_EIO;
         goto fail;
     }
     uint64_t size = (uint64_t)st.st_size;
     unsigned char lw[8];
     if (size < 8 || fread(lw, 1, 8, ck->f) != 8) {
-        cnnrt_st_set_err(err, errlen, "%s: truncated: file is %" PRIu64 " bytes, expected at least the 8-byte header "
-                "length", path, size);
+        cnnrt_st_set_err(err, errlen, "%s%struncated or not a safetensors file: expected at least 8 bytes (the "
+                         "header length), found %" PRIu64, PFX(ck), size);
         goto fail;
     }
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = n << 8 | lw[i];
     if (n > CNNRT_CKPT_MAX_HEADER) {
-        cnnrt_st_set_err(err, errlen, "%s: corrupt header length: %" PRIu64 " bytes, expected at most %" PRIu64
-                " (100 MiB) — not a safetensors file?", path, n, (uint64_t)CNNRT_CKPT_MAX_HEADER);
+        cnnrt_st_set_err(err, errlen, "%s%snot a safetensors file: the header length is %" PRIu64 " bytes; expected "
+                         "at most %" PRIu64 " (100 MiB)", PFX(ck), n, (uint64_t)CNNRT_CKPT_MAX_HEADER);
         goto fail;
     }
     if (n > size - 8) {
-        cnnrt_st_set_err(err, errlen, "%s: truncated: the header is %" PRIu64 " bytes, but only %" PRIu64
-                " bytes follow the length word (file is %" PRIu64 " bytes)", path, n, size - 8, size);
+        cnnrt_st_set_err(err, errlen, "%s%struncated or not a safetensors file: the header length is %" PRIu64
+                         " bytes, but only %" PRIu64 " bytes follow it", PFX(ck), n, size - 8);
         goto fail;
     }
     if (n < 2) {
-        cnnrt_st_set_err(err, errlen, "%s: corrupt header: %" PRIu64 " bytes long, expected a JSON object", path, n);
+        cnnrt_st_set_err(err, errlen, "%s%sthe header is %" PRIu64 " bytes; expected a JSON object", PFX(ck), n);
         goto fail;
     }
     js = malloc((size_t)n);
     if (!js) {
-        cnnrt_st_set_err(err, errlen, "%s: out of memory for a %" PRIu64 "-byte header", path, n);
+        cnnrt_st_set_err(err, errlen, "%s%sout of memory reading a %" PRIu64 "-byte header", PFX(ck), n);
         rc = CNNRT_ENOMEM;
         goto fail;
     }
     if (fread(js, 1, (size_t)n, ck->f) != (size_t)n) {
-        cnnrt_st_set_err(err, errlen, "%s: truncated: cannot read the %" PRIu64 "-byte header: %s", path, n,
-                ferror(ck->f) ? strerror(errno) : "unexpected end of file");
+        cnnrt_st_set_err(err, errlen, "%s%scannot read the %" PRIu64 "-byte header: %s", PFX(ck), n,
+                         ferror(ck->f) ? strerror(errno) : "unexpected end of file");
+        rc = CNNRT_EIO;
         goto fail;
     }
     ck->data_start = 8 + n;
@@ -759,6 +842,17 @@ fail:
     free(js);
     cnnrt_ckpt_close(ck);
     return rc;
+}
+
+int cnnrt_ckpt_open(const char *path, cnnrt_ckpt **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cnnrt_st_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return CNNRT_EIO;
+    }
+    return cnnrt_st_open(f, path, 1, out, err, errlen);
 }
 
 int cnnrt_ckpt_count(const cnnrt_ckpt *ck) { return ck->n; }
@@ -825,20 +919,20 @@ int cnnrt_ckpt_read(cnnrt_ckpt *ck, const char *name, int ndim, const int64_t *s
 {
     char want[256], have[256];
     if (ndim < 0 || ndim > CNNRT_CKPT_MAX_DIMS) {
-        cnnrt_st_set_err(err, errlen, "%s: %s: cannot read with %d dimensions (at most %d)", ck->path, cnnrt_st_show(name).s, ndim,
+        cnnrt_st_set_err(err, errlen, "%s%s%s: cannot read with %d dimensions (at most %d)", PFX(ck), cnnrt_st_show(name).s, ndim,
                 CNNRT_CKPT_MAX_DIMS);
         return CNNRT_EINVAL;
     }
     cnnrt_st_shape_str(want, sizeof want, ndim, shape);
     int i = cnnrt_ckpt_find(ck, name);
     if (i < 0) {
-        cnnrt_st_set_err(err, errlen, "%s: no tensor %s (expected %s float32); the file has %d tensor%s", ck->path,
+        cnnrt_st_set_err(err, errlen, "%s%sno tensor %s (expected %s float32); the file has %d tensor%s", PFX(ck),
                 cnnrt_st_show(name).s, want, ck->n, ck->n == 1 ? "" : "s");
         return CNNRT_EFORMAT;
     }
     const ck_entry *e = &ck->e[i];
     if (strcmp(e->dtype, "F32") != 0 || !same_shape(e, ndim, shape)) {
-        cnnrt_st_set_err(err, errlen, "%s: %s: expected %s float32, found %s %s", ck->path, cnnrt_st_show(name).s, want,
+        cnnrt_st_set_err(err, errlen, "%s%s%s: expected %s float32, found %s %s", PFX(ck), cnnrt_st_show(name).s, want,
                 cnnrt_st_shape_str(have, sizeof have, e->ndim, e->shape), cnnrt_st_dtype_name(e->dtype));
         return CNNRT_EFORMAT;
     }
@@ -846,14 +940,14 @@ int cnnrt_ckpt_read(cnnrt_ckpt *ck, const char *name, int ndim, const int64_t *s
     if (count == 0)
         return CNNRT_OK;
     if (fseeko(ck->f, (off_t)at, SEEK_SET) != 0) {
-        cnnrt_st_set_err(err, errlen, "%s: %s: cannot seek to offset %" PRIu64 ": %s", ck->path, cnnrt_st_show(name).s, at,
+        cnnrt_st_set_err(err, errlen, "%s%s%s: cannot seek to offset %" PRIu64 ": %s", PFX(ck), cnnrt_st_show(name).s, at,
                 strerror(errno));
         return CNNRT_EIO;
     }
     for (uint64_t done = 0; done < count;) {
         size_t k = (size_t)(count - done < CK_IO_CHUNK ? count - done : CK_IO_CHUNK);
         if (fread(out + done, 4, k, ck->f) != k) {
-            cnnrt_st_set_err(err, errlen, "%s: %s: cannot read %" PRIu64 " bytes at offset %" PRIu64 ": %s", ck->path,
+            cnnrt_st_set_err(err, errlen, "%s%s%s: cannot read %" PRIu64 " bytes at offset %" PRIu64 ": %s", PFX(ck),
                     cnnrt_st_show(name).s, 4 * count, at, ferror(ck->f) ? strerror(errno)
                     : "unexpected end of file (truncated since it was opened?)");
             clearerr(ck->f);
