@@ -545,17 +545,10 @@ void cnnrt_u8_to_float(float *out,          /* [count] */
  *    "conv1.bias": {"dtype": "F32", "shape": [6], "data_offsets": [0, 24]},
  *    ...}                                 (tensors sorted, offsets contiguous)
  *
- * Names are PyTorch state-dict names ("conv1.weight", "bn1.running_mean").
- * Conventions (DESIGN.md "Conventions"):
- *   - optimizer state lives under the reserved prefix "__optim__.":
- *     "__optim__.<slot>.<param name>", slot "m"/"v" for Adam's exp_avg /
- *     exp_avg_sq, "momentum" for SGD's momentum buffer, "sum" for Adagrad,
- *     "square_avg"/"grad_avg" for RMSprop; inference ignores the prefix;
- *   - "*.num_batches_tracked" (PyTorch's int64 BN counters) is ignored;
- *   - __metadata__ (string → string) holds the training state:
- *     "step"  steps taken (decimal), "seed" the RNG seed (decimal),
- *     "normalize" the input mean and std, "0.2860,0.3530" (per channel:
- *     "m1,m2,m3,s1,s2,s3"), plus anything else the trainer wants.
+ * Names are PyTorch state-dict names ("conv1.weight", "bn1.running_mean");
+ * optimizer state lives under the reserved prefix "__optim__.", and
+ * __metadata__ (string → string) holds the training state: the names,
+ * slots and keys are described once, in docs/checkpoint.md.
  * Only float32 tensors are written and read; a file may contain other
  * dtypes (validated, listed), but reading one is an error.  At most
  * CNNRT_CKPT_MAX_DIMS dimensions. */
