@@ -24,10 +24,11 @@ BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
 CC_SRCS := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
-# cnnc shares two self-contained files with cnnrt: how output files are
-# written, and the random initialiser of fresh weights
+# cnnc shares self-contained files with cnnrt: how output files are
+# written, the random initialiser of fresh weights, the output-size rule,
+# and the safetensors reader and writer
 CC_OBJS := $(CC_SRCS:compiler/%.c=$(B)/compiler/%.o) $(B)/compiler/lex.yy.o $(B)/compiler/parse.tab.o \
-           $(B)/runtime/outfile.o $(B)/runtime/init.o
+           $(B)/runtime/outfile.o $(B)/runtime/init.o $(B)/runtime/shape.o $(B)/runtime/safetensors.o
 RT_SRCS := $(wildcard runtime/*.c)
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(B)/runtime/%.o)
 
@@ -201,7 +202,7 @@ bench-train: $(B)/bench-train/steptime
 #   PREFIX/include/cnnrt.h, cnnrt_net.h, cnnrt_acts.def
 #   PREFIX/share/cnnc/templates/     the m4 templates cnnc runs on
 #   PREFIX/share/man/man1/           cnnc.1, cnnc-train.1
-#   PREFIX/share/doc/cnnc/           language.md, report.md, failures.md
+#   PREFIX/share/doc/cnnc/           language.md, report.md, failures.md, checkpoint.md
 #
 # The installed cnnc looks for its templates in $CNNC_TEMPLATE_DIR, then in
 # ../share/cnnc/templates beside its own binary (so a moved tree still
@@ -268,7 +269,7 @@ install: $(B)/install/cnnc $(B)/cnnc-train $(B)/libcnnrt.a $(B)/$(SO_FILE) $(B)/
 	$(INSTALL) -m 644 runtime/cnnrt.h runtime/cnnrt_net.h runtime/cnnrt_acts.def $(DESTDIR)$(INCLUDEDIR)
 	$(INSTALL) -m 644 $(TEMPLATES) $(DESTDIR)$(TEMPLATEDIR)
 	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
-	$(INSTALL) -m 644 docs/language.md docs/report.md docs/failures.md $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 644 docs/language.md docs/report.md docs/failures.md docs/checkpoint.md $(DESTDIR)$(DOCDIR)
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 # removes exactly what install wrote, and the directories of ours it leaves empty
@@ -279,7 +280,8 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/cnnrt.h $(DESTDIR)$(INCLUDEDIR)/cnnrt_net.h $(DESTDIR)$(INCLUDEDIR)/cnnrt_acts.def
 	rm -f $(DESTDIR)$(TEMPLATEDIR)/*.m4
 	rm -f $(MAN1:docs/man/%=$(DESTDIR)$(MANDIR)/man1/%)
-	rm -f $(DESTDIR)$(DOCDIR)/language.md $(DESTDIR)$(DOCDIR)/report.md $(DESTDIR)$(DOCDIR)/failures.md
+	rm -f $(DESTDIR)$(DOCDIR)/language.md $(DESTDIR)$(DOCDIR)/report.md $(DESTDIR)$(DOCDIR)/failures.md \
+		$(DESTDIR)$(DOCDIR)/checkpoint.md
 	rmdir $(DESTDIR)$(TEMPLATEDIR) $(DESTDIR)$(DATADIR)/cnnc $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 # --- make bench: speed of the generated code (not part of make test) ---------

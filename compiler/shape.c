@@ -13,6 +13,7 @@
  * CNNC_MAX_NUMEL elements, is an error, never a wrap-around.
  */
 #include "cnnc.h"
+#include "cnnrt.h"   /* cnnrt_out_size (runtime/shape.c) */
 
 #include <string.h>
 
@@ -50,18 +51,8 @@ static bool window(Node *n, const Shape *in, const char *axis, long long len, lo
                    long long d, long long p0, long long p1, bool ceil_mode, bool pool, long long *out) {
     long long ek = d * (k - 1) + 1;
     long long padded = len + p0 + p1;
-    if (pool && ceil_mode && ek > padded) {
-        /* PyTorch's pooling rule: floor((L + 2p − ek + s − 1) / s) + 1, rounded
-         * toward −∞, then the last window must start inside the input */
-        long long num = padded - ek + s - 1;
-        long long o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
-        if (o >= 1 && (o - 1) * s >= len + p0) o--;
-        if (o >= 1) {
-            *out = o;
-            return true;
-        }
-    }
-    if (ek > padded) {
+    long long o = cnnrt_out_size(len, p0, p1, k, s, d, pool && ceil_mode);
+    if (o < 1) {
         const char *kernel = arena_printf("%lld×%lld", n->kh, n->kw);
         if (d > 1)
             diag_error(n->loc, "%s: kernel %s with dilation %lld spans %lld %s, more than its input %s "
@@ -73,9 +64,6 @@ static bool window(Node *n, const Shape *in, const char *axis, long long len, lo
                        len, p0, p1);
         return false;
     }
-    long long num = padded - ek;
-    long long o = (ceil_mode ? (num + s - 1) / s : num / s) + 1;
-    if (pool && ceil_mode && (o - 1) * s >= len + p0) o--;   /* last window must start inside */
     *out = o;
     return true;
 }

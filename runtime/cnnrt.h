@@ -47,9 +47,14 @@ extern "C" {
 /* Status codes of the few functions that can fail (geometry helpers). */
 enum { CNNRT_OK = 0, CNNRT_EINVAL = 1 };
 
-/* PyTorch's output-size rule, floor((in + pad_lo + pad_hi − dil·(k−1) − 1)/stride) + 1.
- * Returns a value < 1 when the window does not fit. */
-int cnnrt_out_size(int in, int pad_lo, int pad_hi, int k, int stride, int dil);
+/* ==================================================================== shape.c
+ * PyTorch's output size of a window op along one axis (cnnc uses it too):
+ *   floor((in + pad_lo + pad_hi − dil·(k−1) − 1) / stride) + 1,
+ * or with ceil_mode (pools) the same rounded up, less one when the last
+ * window would start past the input and its left padding.
+ * Returns a value < 1 when the window does not fit (or stride < 1). */
+long long cnnrt_out_size(long long in, long long pad_lo, long long pad_hi, long long k, long long stride,
+                         long long dil, int ceil_mode);
 
 /* ==================================================================== conv.c
  * 2-D convolution, training forward/backward.  Two fast paths, chosen per
@@ -436,7 +441,7 @@ double cnnrt_lr_at(const cnnrt_lr_schedule *s, long t);
 
 
 /* ####################################################################
- * File IO for training: idx.c (datasets) and checkpoint.c (safetensors).
+ * File IO for training: idx.c (datasets) and safetensors.c (checkpoints).
  * Owned by the IO section; not kernels: these functions open files and
  * may allocate (ownership is stated on each), but never print or exit.
  *
@@ -532,7 +537,7 @@ void cnnrt_u8_to_float(float *out,          /* [count] */
                        const uint8_t *in,   /* [count] */
                        float mean, float std, size_t count);
 
-/* ============================================================== checkpoint.c
+/* ============================================ safetensors.c, checkpoint.c
  * Checkpoints are safetensors files, as PyTorch/safetensors write them:
  *
  *   u64 LE N | N bytes of JSON, space-padded to a multiple of 8 | LE data
@@ -540,17 +545,10 @@ void cnnrt_u8_to_float(float *out,          /* [count] */
  *    "conv1.bias": {"dtype": "F32", "shape": [6], "data_offsets": [0, 24]},
  *    ...}                                 (tensors sorted, offsets contiguous)
  *
- * Names are PyTorch state-dict names ("conv1.weight", "bn1.running_mean").
- * Conventions (DESIGN.md "Conventions"):
- *   - optimizer state lives under the reserved prefix "__optim__.":
- *     "__optim__.<slot>.<param name>", slot "m"/"v" for Adam's exp_avg /
- *     exp_avg_sq, "momentum" for SGD's momentum buffer, "sum" for Adagrad,
- *     "square_avg"/"grad_avg" for RMSprop; inference ignores the prefix;
- *   - "*.num_batches_tracked" (PyTorch's int64 BN counters) is ignored;
- *   - __metadata__ (string → string) holds the training state:
- *     "step"  steps taken (decimal), "seed" the RNG seed (decimal),
- *     "normalize" the input mean and std, "0.2860,0.3530" (per channel:
- *     "m1,m2,m3,s1,s2,s3"), plus anything else the trainer wants.
+ * Names are PyTorch state-dict names ("conv1.weight", "bn1.running_mean");
+ * optimizer state lives under the reserved prefix "__optim__.", and
+ * __metadata__ (string → string) holds the training state: the names,
+ * slots and keys are described once, in docs/checkpoint.md.
  * Only float32 tensors are written and read; a file may contain other
  * dtypes (validated, listed), but reading one is an error.  At most
  * CNNRT_CKPT_MAX_DIMS dimensions. */

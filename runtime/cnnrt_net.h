@@ -161,12 +161,11 @@ cnnrt_rng cnnrt_net_rng(const cnnrt_net *net);
 void cnnrt_net_set_state(cnnrt_net *net, long step, cnnrt_rng rng);
 
 /* ---- checkpoints (net_io.c) ------------------------------------------------
- * A checkpoint is a safetensors file (checkpoint.c) holding every parameter
+ * A checkpoint is a safetensors file (safetensors.c) holding every parameter
  * and running statistic by its PyTorch name, the optimizer's moments under
- * "__optim__.<slot>.<name>", and in __metadata__: "network" (the desc's
- * name), "arch" (its hash, hex), "step", "seed", "rng" (the dropout
- * stream, two hex words), "optimizer", plus the caller's extra pairs
- * (e.g. "normalize").  Save is atomic (a kill leaves the old file or the
+ * "__optim__.", and the training state in __metadata__, plus the caller's
+ * extra pairs (e.g. "normalize"): docs/checkpoint.md lists the names, slots
+ * and keys.  Save is atomic (a kill leaves the old file or the
  * new one).  Load checks names, shapes and dtypes against the network and
  * lists every mismatch in one error. */
 int cnnrt_net_save(cnnrt_net *net, const char *path, const cnnrt_ckpt_meta *extra, int nextra,

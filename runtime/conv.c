@@ -50,14 +50,6 @@
 #define CHUNK_FLOATS ((size_t)1 << 18)
 #endif
 
-int cnnrt_out_size(int in, int pad_lo, int pad_hi, int k, int stride, int dil)
-{
-    int span = in + pad_lo + pad_hi - dil * (k - 1) - 1;
-    if (span < 0 || stride < 1)
-        return 0;
-    return span / stride + 1;
-}
-
 int cnnrt_conv_geom_finish(cnnrt_conv_geom *g)
 {
     if (g->C < 1 || g->H < 1 || g->W < 1 || g->Cout < 1 || g->KH < 1 || g->KW < 1 ||
@@ -65,8 +57,9 @@ int cnnrt_conv_geom_finish(cnnrt_conv_geom *g)
         g->PT < 0 || g->PL < 0 || g->PB < 0 || g->PR < 0 ||
         g->C % g->groups != 0 || g->Cout % g->groups != 0)
         return CNNRT_EINVAL;
-    g->OH = cnnrt_out_size(g->H, g->PT, g->PB, g->KH, g->SH, g->DH);
-    g->OW = cnnrt_out_size(g->W, g->PL, g->PR, g->KW, g->SW, g->DW);
+    /* at most H + PT + PB (W + PL + PR): an int */
+    g->OH = (int)cnnrt_out_size(g->H, g->PT, g->PB, g->KH, g->SH, g->DH, 0);
+    g->OW = (int)cnnrt_out_size(g->W, g->PL, g->PR, g->KW, g->SW, g->DW, 0);
     if (g->OH < 1 || g->OW < 1)
         return CNNRT_EINVAL;
     return CNNRT_OK;

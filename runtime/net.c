@@ -798,10 +798,8 @@ int cnnrt_net_eval(cnnrt_net *net, const float *x, int n, float *out) {
 }
 
 /* ---- checkpoints ------------------------------------------------------------
- * Names: the desc's tensor names (PyTorch state-dict names) for parameters
- * and buffers; optimizer moments as "__optim__.<slot>.<name>" with the
- * slot names of torch.optim's state, in the order of cnnrt_optim_step's
- * state blocks.  This is file IO: it allocates (temporarily), never prints. */
+ * The names, slots and metadata of docs/checkpoint.md; slots in the order
+ * of cnnrt_optim_step's state blocks.  This is file IO: it allocates (temporarily), never prints. */
 
 static int slot_names(const cnnrt_optim *o, const char *names[3]) {
     int k = 0;

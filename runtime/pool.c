@@ -23,19 +23,6 @@
 #include <immintrin.h>
 #endif
 
-/* PyTorch's pooling_output_shape (dilation 1). */
-static int pool_out(int in, int k, int s, int p, int ceil_mode)
-{
-    int num = in + 2 * p - (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
-    if (num < 0)
-        return 0;
-    int out = num / s + 1;
-    /* ceil mode: the last window must start inside the input or left padding */
-    if (ceil_mode && (out - 1) * s >= in + p)
-        out--;
-    return out;
-}
-
 int cnnrt_pool_geom_finish(cnnrt_pool_geom *g)
 {
     if (g->C < 1 || g->H < 1 || g->W < 1 || g->KH < 1 || g->KW < 1 ||
@@ -44,8 +31,9 @@ int cnnrt_pool_geom_finish(cnnrt_pool_geom *g)
         (g->ceil_mode != 0 && g->ceil_mode != 1) ||
         (g->count_include_pad != 0 && g->count_include_pad != 1))
         return CNNRT_EINVAL;
-    g->OH = pool_out(g->H, g->KH, g->SH, g->PH, g->ceil_mode);
-    g->OW = pool_out(g->W, g->KW, g->SW, g->PW, g->ceil_mode);
+    /* at most H + 2·PH (W + 2·PW): an int */
+    g->OH = (int)cnnrt_out_size(g->H, g->PH, g->PH, g->KH, g->SH, 1, g->ceil_mode);
+    g->OW = (int)cnnrt_out_size(g->W, g->PW, g->PW, g->KW, g->SW, 1, g->ceil_mode);
     if (g->OH < 1 || g->OW < 1)
         return CNNRT_EINVAL;
     return CNNRT_OK;

@@ -38,7 +38,8 @@ fi
 missing=""
 for f in bin/cnnc bin/cnnc-train lib/libcnnrt.a lib/libcnnrt.so lib/libcnnrt.so.0 lib/pkgconfig/cnnrt.pc \
          include/cnnrt.h include/cnnrt_net.h include/cnnrt_acts.def share/cnnc/templates/cnnc.m4 share/man/man1/cnnc.1 \
-         share/man/man1/cnnc-train.1 share/doc/cnnc/language.md share/doc/cnnc/report.md share/doc/cnnc/failures.md; do
+         share/man/man1/cnnc-train.1 share/doc/cnnc/language.md share/doc/cnnc/report.md share/doc/cnnc/failures.md \
+         share/doc/cnnc/checkpoint.md; do
     [ -e "$P/$f" ] || missing="$missing $f"
 done
 [ -z "$missing" ] && ok "every file is installed" || no "not installed:$missing"
