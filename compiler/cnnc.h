@@ -382,6 +382,15 @@ int emit_pytorch(const Graph *g, FILE *out);                      /* error count
 struct cnnrt_net_desc;
 struct cnnrt_net_desc *train_desc_build(Graph *g);   /* NULL after an error */
 
+/* ===== front.c: the front end as one call ================================ */
+/* Read, parse, elaborate and shape-check a .net file (or a string named
+ * name): the checked graph, or NULL after the errors were reported. */
+Graph *front_load(const char *path);
+Graph *front_load_string(const char *name, const char *text);
+/* A .net file's training description (front_load, then train_desc_build);
+ * graph, when not NULL, receives the checked graph (or NULL). */
+struct cnnrt_net_desc *front_train_desc(const char *path, Graph **graph);
+
 /* ===== emit_train.c, m4run.c ============================================== */
 int emit_train(Graph *g, const char *out_c, const char *source_name);   /* 0, 1 bad input, 2 output failure */
 const char *m4_template_dir(void);

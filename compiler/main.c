@@ -265,12 +265,8 @@ int main(int argc, char **argv) {
     }
 
     const char *path = argv[optind];
-    Stmt *prog = source_parse_file(path);
-    if (diag_error_count()) { status = 1; goto done; }
-    int nerr = 0;
-    Graph *g = sema_elaborate(prog, &nerr);
-    if (nerr || !g) { status = 1; goto done; }
-    if (shape_check(g)) { status = 1; goto done; }
+    Graph *g = front_load(path);
+    if (!g) { status = 1; goto done; }
     if (train && !report) {
         const char *out = outpath ? outpath : arena_printf("%s_train.c", g->name);
         status = check_c_output(out) ? 2 : emit_train(g, out, path);

@@ -2,7 +2,8 @@
  * shape.c — infer every tensor's shape and what each layer costs.
  *
  * Walks the IR in topological order.  For each node: its output shape by
- * PyTorch's formulas (DESIGN.md), its learnable parameter count, its MACs
+ * PyTorch's formulas (docs/internals.md, "Conventions"), its learnable
+ * parameter count, its MACs
  * (conv and dense only, bias excluded), the rest of its arithmetic
  * ("other ops", documented in docs/report.md), its receptive field in input
  * pixels (size and jump, unclipped, the maximum over all paths) and its

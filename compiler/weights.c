@@ -3,7 +3,8 @@
  *
  * Tensor names are PyTorch's state-dict names: a layer named layer1.0.conv1
  * owns layer1.0.conv1.weight (and .bias); a batchnorm also owns
- * .running_mean and .running_var.  Layouts are PyTorch's (DESIGN.md).
+ * .running_mean and .running_var.  Layouts are PyTorch's
+ * (docs/internals.md, "Conventions").
  *
  * Without --weights, parameters are drawn from --seed the way PyTorch
  * initialises a fresh module: conv and dense weights and biases uniform in

@@ -145,12 +145,8 @@ int main(int argc, char **argv) {
     cnnrt_set_threads((int)a.threads);
 
     /* the network: the same front end and diagnostics as cnnc */
-    Stmt *prog = source_parse_file(a.net);
-    if (diag_error_count()) return 1;
-    int nerr = 0;
-    Graph *g = sema_elaborate(prog, &nerr);
-    if (nerr || !g || shape_check(g)) return 1;
-    cnnrt_net_desc *desc = train_desc_build(g);
+    Graph *g;
+    cnnrt_net_desc *desc = front_train_desc(a.net, &g);
     if (!desc) return 1;
 
     /* the data */

@@ -5,8 +5,7 @@
  *   steptime MODEL.net --batch N --threads T --secs S
  *   steptime MODEL.net --batch N --threads T --epoch DIR
  *
- * The network is compiled as cnnc-train compiles it (source_parse_file →
- * sema_elaborate → shape_check → train_desc_build) and trained by
+ * The network is compiled as cnnc-train compiles it (front_train_desc) and trained by
  * cnnrt_net_train_step: forward in training mode, softmax cross-entropy,
  * backward, one Adam step (lr 1e-3, PyTorch's defaults otherwise).
  * The kernels run on T threads, OpenBLAS on one of them (cnnrt_set_threads).
@@ -180,12 +179,7 @@ int main(int argc, char **argv) {
         return fail("usage: steptime MODEL.net --batch N --threads T (--secs S | --epoch DIR)", NULL);
     cnnrt_set_threads(threads);
 
-    Stmt *prog = source_parse_file(model);
-    if (diag_error_count()) return 1;
-    int nerr = 0;
-    Graph *g = sema_elaborate(prog, &nerr);
-    if (nerr || !g || shape_check(g)) return 1;
-    cnnrt_net_desc *desc = train_desc_build(g);
+    cnnrt_net_desc *desc = front_train_desc(model, NULL);
     if (!desc) return 1;
     int rc = epoch ? time_epoch(desc, batch, epoch) : time_steps(desc, batch, secs);
     arena_free_all();

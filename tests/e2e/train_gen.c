@@ -19,11 +19,8 @@ static int fails;
 
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
-    Stmt *prog = source_parse_file(argv[1]);
-    int nerr = 0;
-    Graph *g = prog ? sema_elaborate(prog, &nerr) : NULL;
-    if (!g || nerr || shape_check(g)) return 2;
-    const cnnrt_net_desc *a = train_desc_build(g), *b = lenet5_train_desc();
+    const cnnrt_net_desc *a = front_train_desc(argv[1], NULL), *b = lenet5_train_desc();
+    if (!a) return 2;
     CHECK(a->nops == b->nops && a->nvalues == b->nvalues && a->ntensors == b->ntensors &&
           a->nparams == b->nparams && a->nbuffers == b->nbuffers && a->hash == b->hash &&
           a->output == b->output && a->out_size == b->out_size, "the descriptions differ in size");

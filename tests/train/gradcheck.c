@@ -5,8 +5,7 @@
  *
  *   gradcheck MODEL.net WEIGHTS BATCHES OUT [--steps N] [optimizer options]
  *
- * MODEL.net is compiled as cnnc-train compiles it (source_parse_file →
- * sema_elaborate → shape_check → train_desc_build).  WEIGHTS is a PyTorch
+ * MODEL.net is compiled as cnnc-train compiles it (front_train_desc).  WEIGHTS is a PyTorch
  * state dict as safetensors (every parameter and running statistic;
  * num_batches_tracked is ignored).  BATCHES is a safetensors file with
  *   x       [S][n][C][H][W] float32   S batches of n images
@@ -276,12 +275,7 @@ int main(int argc, char **argv) {
     if (parse_args(argc, argv, &a)) return 1;
     openblas_set_num_threads(1);
 
-    Stmt *prog = source_parse_file(a.net);
-    if (diag_error_count()) return 1;
-    int nerr = 0;
-    Graph *g = sema_elaborate(prog, &nerr);
-    if (nerr || !g || shape_check(g)) return 1;
-    cnnrt_net_desc *d = train_desc_build(g);
+    cnnrt_net_desc *d = front_train_desc(a.net, NULL);
     if (!d) return 1;
 
     Batches b;

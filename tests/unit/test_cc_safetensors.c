@@ -189,10 +189,8 @@ static int setup(void **state) {
     diag_reset();
     diag_mem = open_memstream(&diag_buf, &diag_len);
     diag_set_stream(diag_mem);
-    Stmt *prog = source_parse_string("tiny.net", NET);
-    int nerr = 0;
-    g = prog ? sema_elaborate(prog, &nerr) : NULL;
-    if (!g || nerr || shape_check(g)) {
+    g = front_load_string("tiny.net", NET);
+    if (!g) {
         fflush(diag_mem);
         fprintf(stderr, "setup: the test network does not compile:\n%s", diag_buf);
         return -1;
