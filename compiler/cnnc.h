@@ -380,7 +380,10 @@ int emit_pytorch(const Graph *g, FILE *out);                      /* error count
 
 /* ===== train_desc.c: the network as written, for cnnrt's trainer ============ */
 struct cnnrt_net_desc;
-struct cnnrt_net_desc *train_desc_build(Graph *g);   /* NULL after an error */
+struct cnnrt_net_desc *train_desc_build(Graph *g);   /* NULL after an error; planned */
+/* train_plan.c: the description's plan (buffer sharing, in-place and fused
+ * ops), which cnnrt executes */
+void train_plan(struct cnnrt_net_desc *d);
 
 /* ===== front.c: the front end as one call ================================ */
 /* Read, parse, elaborate and shape-check a .net file (or a string named

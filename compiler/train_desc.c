@@ -196,5 +196,6 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
     d->tensors = tensors;
     h = fnv_int(h, g->output->id);
     d->hash = h;
+    train_plan(d);
     return d;
 }

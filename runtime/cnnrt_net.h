@@ -85,6 +85,19 @@ typedef struct cnnrt_tensor {   /* a named tensor of a checkpoint */
     int op;                     /* the op that owns it */
 } cnnrt_tensor;
 
+/* The plan's flags per op (cnnc's compiler/train_plan.c says when each
+ * applies): VIEW, a copy whose output is its input's buffer; INPLACE, a
+ * relu over its input's buffer; SHARE0 << k (k < CNNRT_PLAN_MAX_SHARE), an
+ * add or copy whose input k has the output's gradient buffer; POOLFIRST, an
+ * in-place relu that the max pool reading it applies (RELU_AFTER on the
+ * pool); BNRELU, an in-place relu that the batch norm before it applies
+ * (RELU_FUSED on the batch norm). */
+enum {
+    CNNRT_PLAN_VIEW = 1, CNNRT_PLAN_INPLACE = 2, CNNRT_PLAN_SHARE0 = 4, CNNRT_PLAN_MAX_SHARE = 16,
+    CNNRT_PLAN_POOLFIRST = 1 << 20, CNNRT_PLAN_RELU_AFTER = 1 << 21, CNNRT_PLAN_BNRELU = 1 << 22,
+    CNNRT_PLAN_RELU_FUSED = 1 << 23
+};
+
 typedef struct cnnrt_net_desc {
     const char *name;
     int in_c, in_h, in_w;
@@ -100,6 +113,10 @@ typedef struct cnnrt_net_desc {
     const cnnrt_tensor *tensors;
     uint64_t hash;              /* the structure in checkpoints ("arch"): every op, its
                                    attributes, shapes, wiring and tensor names */
+    /* the plan (NULL: no sharing, nothing fused); cnnrt_net_create checks it */
+    const int *op_plan;         /* per op: CNNRT_PLAN_* flags */
+    const int *value_buf;       /* per value: the value whose buffer it uses (itself: its own) */
+    const int *grad_buf;        /* per value: the value whose gradient buffer it uses */
 } cnnrt_net_desc;
 
 typedef enum cnnrt_loss_kind { CNNRT_LOSS_XENT = 1, CNNRT_LOSS_MSE } cnnrt_loss_kind;
