@@ -43,6 +43,29 @@ void cnnrt_dense_backward_ex(float *dx, int dx_add, float *dw, int dw_add, float
 void cnnrt_maxpool2d_backward_ex(float *dx, int dx_add, const float *dy, const int32_t *argmax, int n,
                                  const cnnrt_pool_geom *g);
 
+/* ---- the executor's kernels (net_exec.c) ----------------------------------- */
+
+/* act.c: a relu's first contribution to its input's gradient, g = (x ≤ 0 ?
+ * 0 : dy), and an in-place relu's backward, g = (y ≤ 0 ? 0 : g); both pass
+ * the gradient where x or y is NaN, as cnnrt_relu_backward does. */
+void cnnrt_relu_set(float *g, const float *dy, const float *x, size_t cnt);
+void cnnrt_relu_mask(float *g, const float *y, size_t cnt);
+
+/* act.c: the activation fused into a conv or dense (CNNRT_ACT_*), in place
+ * on its output y [count]; and its backward: act'(pre) · dy from y, written
+ * (=) into tmp [count] and returned, or dy itself for CNNRT_ACT_NONE. */
+void cnnrt_act_forward(int act, float slope, float *y, size_t count);
+const float *cnnrt_act_backward(int act, float slope, float *tmp, const float *dy, const float *y,
+                                size_t count);
+
+/* act.c: softmax over the C channels at each of HW positions, y and x
+ * [n][C][HW]; the backward adds (+=) into dx. */
+void cnnrt_softmax_channels_forward(float *y, const float *x, int n, int C, int HW);
+void cnnrt_softmax_channels_backward(float *dx, const float *dy, const float *y, int n, int C, int HW);
+
+/* optim.c: 1 when g [n] holds a NaN or an infinity (a step must not use it). */
+int cnnrt_any_nonfinite(const float *g, size_t n);
+
 /* ---- the training net (cnnrt_net.h) ---------------------------------------- */
 
 struct cnnrt_net {

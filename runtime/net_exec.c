@@ -39,40 +39,6 @@ const float *cnnrt_net_logits(const cnnrt_net *net, int *k) {
 
 /* ---- forward ------------------------------------------------------------- */
 
-/* memset and memcpy of activations, shared over the threads */
-static void par_zero(float *g, size_t cnt) {
-    PAR_RANGE(cnt, lo, hi, memset(g + lo, 0, (hi - lo) * sizeof(float)));
-}
-static void par_copy(float *g, const float *x, size_t cnt) {
-    PAR_RANGE(cnt, lo, hi, memcpy(g + lo, x + lo, (hi - lo) * sizeof(float)));
-}
-
-static void act_forward(int act, float slope, float *y, size_t count) {
-    switch (act) {
-    case CNNRT_ACT_RELU: cnnrt_relu_forward(y, y, count); break;
-    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_forward(y, y, slope, count); break;
-    case CNNRT_ACT_TANH: cnnrt_tanh_forward(y, y, count); break;
-    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_forward(y, y, count); break;
-    default: break;
-    }
-}
-
-/* The gradient before a fused activation, act'(pre) · dy, from the output y:
- * dy itself without an activation, else written (not accumulated) into tmp. */
-static const float *act_backward(int act, float slope, float *tmp, const float *dy, const float *y,
-                                 size_t count) {
-    if (act == CNNRT_ACT_NONE) return dy;
-    memset(tmp, 0, count * sizeof(float));
-    switch (act) {
-    case CNNRT_ACT_RELU: cnnrt_relu_backward(tmp, dy, y, count); break;   /* y ≤ 0 iff pre ≤ 0 */
-    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_backward(tmp, dy, y, slope, count); break;
-    case CNNRT_ACT_TANH: cnnrt_tanh_backward(tmp, dy, y, count); break;
-    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_backward(tmp, dy, y, count); break;
-    default: return dy;
-    }
-    return tmp;
-}
-
 static void forward(cnnrt_net *net, int n, int training, int upto) {
     const cnnrt_net_desc *d = net->d;
     const float *P = net->block;
@@ -85,11 +51,11 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
         switch (op->kind) {
         case CNNRT_OP_CONV:
             cnnrt_conv2d_forward(y, x, w, b, net->scratch, n, &op->conv);
-            act_forward(op->act, op->slope, y, cnt);
+            cnnrt_act_forward(op->act, op->slope, y, cnt);
             break;
         case CNNRT_OP_DENSE:
             cnnrt_dense_forward(y, x, w, b, n, op->D, (int)d->value_size[op->out]);
-            act_forward(op->act, op->slope, y, cnt);
+            cnnrt_act_forward(op->act, op->slope, y, cnt);
             break;
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
@@ -128,21 +94,8 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
         case CNNRT_OP_TANH: cnnrt_tanh_forward(y, x, cnt); break;
         case CNNRT_OP_SIGMOID: cnnrt_sigmoid_forward(y, x, cnt); break;
         case CNNRT_OP_SOFTMAX:
-            if (op->HW == 1) {
-                cnnrt_softmax_forward(y, x, n, op->C);
-            } else {          /* over channels at each position: transpose through tmp */
-                for (int s = 0; s < n; s++)
-                    for (int p = 0; p < op->HW; p++) {
-                        const float *xs = x + (size_t)s * op->D;
-                        float *ys = y + (size_t)s * op->D;
-                        float m = xs[p];
-                        double z = 0;
-                        for (int c = 1; c < op->C; c++) m = fmaxf(m, xs[c * op->HW + p]);
-                        for (int c = 0; c < op->C; c++) z += exp((double)xs[c * op->HW + p] - m);
-                        for (int c = 0; c < op->C; c++)
-                            ys[c * op->HW + p] = (float)(exp((double)xs[c * op->HW + p] - m) / z);
-                    }
-            }
+            if (op->HW == 1) cnnrt_softmax_forward(y, x, n, op->C);
+            else cnnrt_softmax_channels_forward(y, x, n, op->C, op->HW);
             break;
         case CNNRT_OP_DROPOUT:
             cnnrt_dropout_forward(y, net->save0[i], x, op->p, training, &net->rng, cnt);
@@ -170,31 +123,6 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
 }
 
 /* ---- backward ------------------------------------------------------------ */
-
-/* g = (y ≤ 0 ? 0 : g): an in-place relu's backward (cnnrt_relu_backward's
- * mask, which passes g where y is NaN, as PyTorch's threshold_backward) */
-CNNRT_WIDE static void relu_mask_k(float *g, const float *y, size_t cnt) {
-    for (size_t j = 0; j < cnt; j++) g[j] = y[j] <= 0.0f ? 0.0f : g[j];
-}
-static void relu_mask(float *g, const float *y, size_t cnt) {
-    PAR_RANGE(cnt, lo, hi, relu_mask_k(g + lo, y + lo, hi - lo));
-}
-
-/* g += dy */
-CNNRT_WIDE static void add_to_k(float *g, const float *dy, size_t cnt) {
-    for (size_t j = 0; j < cnt; j++) g[j] += dy[j];
-}
-static void add_to(float *g, const float *dy, size_t cnt) {
-    PAR_RANGE(cnt, lo, hi, add_to_k(g + lo, dy + lo, hi - lo));
-}
-
-/* g = (x ≤ 0 ? 0 : dy): a relu's first contribution to g */
-CNNRT_WIDE static void relu_set_k(float *g, const float *dy, const float *x, size_t cnt) {
-    for (size_t j = 0; j < cnt; j++) g[j] = x[j] <= 0.0f ? 0.0f : dy[j];
-}
-static void relu_set(float *g, const float *dy, const float *x, size_t cnt) {
-    PAR_RANGE(cnt, lo, hi, relu_set_k(g + lo, dy + lo, x + lo, hi - lo));
-}
 
 /* Gradient buffers are not zeroed up front: the first contribution to a
  * buffer in a backward pass writes it (=) where the kernel can, and is
@@ -239,19 +167,19 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_CONV:
             /* forward: y = act(conv(x)) */
             cnnrt_conv2d_backward_ex(dx, dx ? grad_add(net, xv) : 1, dw, db,
-                                     act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w, net->scratch, n,
-                                     &op->conv);
+                                     cnnrt_act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w,
+                                     net->scratch, n, &op->conv);
             break;
         case CNNRT_OP_DENSE:
             cnnrt_dense_backward_ex(dx, dx ? grad_add(net, xv) : 1, dw, 0, db,   /* dW: see zero_param_grads */
-                                    act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w, n, op->D,
+                                    cnnrt_act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w, n, op->D,
                                     (int)d->value_size[op->out]);
             break;
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
             if (!dx) break;
             if (net->plan[i] & PLAN_RELU_AFTER) {         /* the relu's mask, on the pooled values */
-                relu_set(net->tmp, dy, y, cnt);
+                cnnrt_relu_set(net->tmp, dy, y, cnt);
                 dy = net->tmp;
             }
             cnnrt_maxpool2d_backward_ex(dx, grad_add(net, xv), dy, net->argmax[i], n, &op->pool);
@@ -279,10 +207,10 @@ static void backward(cnnrt_net *net, int n, int from) {
             if (net->plan[i] & (PLAN_POOLFIRST | PLAN_BNRELU)) {   /* done by the max pool after it, or the batch norm before */
             } else if (net->plan[i] & PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y ≤ 0 ? 0 : dy) */
                 float *g = net->dval[op->out];
-                relu_mask(g, y, cnt);
+                cnnrt_relu_mask(g, y, cnt);
             } else if (dx) {
                 if (grad_add(net, xv)) cnnrt_relu_backward(dx, dy, x, cnt);
-                else relu_set(dx, dy, x, cnt);
+                else cnnrt_relu_set(dx, dy, x, cnt);
             }
             break;
         case CNNRT_OP_LEAKYRELU: if (dx) cnnrt_leaky_relu_backward(dx, dy, x, op->slope, cnt); break;
@@ -290,19 +218,8 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_SIGMOID: if (dx) cnnrt_sigmoid_backward(dx, dy, y, cnt); break;
         case CNNRT_OP_SOFTMAX:
             if (!dx) break;
-            if (op->HW == 1) {
-                cnnrt_softmax_backward(dx, dy, y, n, op->C);
-            } else {          /* dx_c = y_c (dy_c − Σ_k y_k dy_k) at each position */
-                for (int s = 0; s < n; s++)
-                    for (int p = 0; p < op->HW; p++) {
-                        const float *ys = y + (size_t)s * op->D, *gs = dy + (size_t)s * op->D;
-                        float *dxs = dx + (size_t)s * op->D;
-                        double dot = 0;
-                        for (int c = 0; c < op->C; c++) dot += (double)ys[c * op->HW + p] * gs[c * op->HW + p];
-                        for (int c = 0; c < op->C; c++)
-                            dxs[c * op->HW + p] += (float)(ys[c * op->HW + p] * (gs[c * op->HW + p] - dot));
-                    }
-            }
+            if (op->HW == 1) cnnrt_softmax_backward(dx, dy, y, n, op->C);
+            else cnnrt_softmax_channels_backward(dx, dy, y, n, op->C, op->HW);
             break;
         case CNNRT_OP_DROPOUT: if (dx) cnnrt_dropout_backward(dx, dy, net->save0[i], cnt); break;
         case CNNRT_OP_ADD:
@@ -310,7 +227,7 @@ static void backward(cnnrt_net *net, int n, int from) {
                 int v = in_val(net, op, k);
                 if (v == 0 || (k < 16 && (net->plan[i] & (PLAN_SHARE0 << k)))) continue;
                 float *g = net->dval[v];
-                if (grad_add(net, v)) add_to(g, dy, cnt);
+                if (grad_add(net, v)) cnnrt_add_backward(g, NULL, dy, cnt);
                 else par_copy(g, dy, cnt);
             }
             break;
@@ -327,7 +244,7 @@ static void backward(cnnrt_net *net, int n, int from) {
         }
         case CNNRT_OP_COPY:
             if (dx && !(net->plan[i] & PLAN_SHARE0)) {
-                if (grad_add(net, xv)) add_to(dx, dy, cnt);
+                if (grad_add(net, xv)) cnnrt_add_backward(dx, NULL, dy, cnt);
                 else par_copy(dx, dy, cnt);
             }
             break;
@@ -386,32 +303,10 @@ float cnnrt_net_loss_and_grads(cnnrt_net *net, const float *x, const int32_t *la
 }
 
 /* The first op (in forward order) with a non-finite parameter gradient. */
-/* 1 when g[0..n) holds a NaN or an infinity: Σ g·0 is ±0 when every g is
- * finite, else NaN (sixteen partial sums, so the loop vectorises) */
-CNNRT_WIDE static int any_bad(const float *g, size_t n) {
-    float s[16] = {0};
-    size_t k = 0;
-    for (; k + 16 <= n; k += 16)
-        for (int l = 0; l < 16; l++) s[l] += g[k + l] * 0.0f;
-    for (; k < n; k++) s[0] += g[k] * 0.0f;
-    float t = 0.0f;
-    for (int l = 0; l < 16; l++) t += s[l];
-    return t != 0.0f;
-}
-
 static int first_bad(const cnnrt_net *net) {
     const cnnrt_net_desc *d = net->d;
     const float *G = net->block + d->nparams;
-    /* quick check first, shared over the threads */
-    const size_t np = (size_t)d->nparams;
-    int bad = 0;
-#pragma omp parallel reduction(| : bad) if (np >= PAR_MIN)
-    {
-        size_t lo, hi;
-        par_share(np, 16, &lo, &hi);
-        bad |= any_bad(G + lo, hi - lo);
-    }
-    if (!bad) return -1;
+    if (!cnnrt_any_nonfinite(G, (size_t)d->nparams)) return -1;   /* quick check first */
     for (int t = 0; t < d->ntensors; t++) {
         const cnnrt_tensor *ts = &d->tensors[t];
         if (ts->buffer) continue;
