@@ -88,6 +88,9 @@ struct cnnrt_net {
     char *fresh;              /* per owner: no contribution yet in this backward pass */
     float *scratch;           /* conv im2col */
     float *tmp;               /* a value-sized temporary (fused activation backward) */
+    const float **cat_x;      /* per input of the desc (cnnrt_op.in0): a concat's input values, */
+    float **cat_dx;           /* their gradients, */
+    int *cat_c;               /* and their channels: as many as the concat has inputs */
     void *mem;                /* the one allocation */
 };
 

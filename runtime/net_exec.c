@@ -105,9 +105,9 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             for (int k = 2; k < op->nin; k++) cnnrt_add_forward(y, y, net->val[in_val(net, op, k)], cnt);
             break;
         case CNNRT_OP_CONCAT: {
-            const float *xs[64];
-            int cs[64];
-            for (int k = 0; k < op->nin && k < 64; k++) {
+            const float **xs = net->cat_x + op->in0;
+            int *cs = net->cat_c + op->in0;
+            for (int k = 0; k < op->nin; k++) {
                 int v = in_val(net, op, k);
                 xs[k] = net->val[v];
                 cs[k] = (int)(d->value_size[v] / op->HW);
@@ -232,9 +232,9 @@ static void backward(cnnrt_net *net, int n, int from) {
             }
             break;
         case CNNRT_OP_CONCAT: {
-            float *dxs[64];
-            int cs[64];
-            for (int k = 0; k < op->nin && k < 64; k++) {
+            float **dxs = net->cat_dx + op->in0;
+            int *cs = net->cat_c + op->in0;
+            for (int k = 0; k < op->nin; k++) {
                 int v = in_val(net, op, k);
                 dxs[k] = v == 0 ? NULL : net->dval[v];
                 cs[k] = (int)(d->value_size[v] / op->HW);

@@ -272,9 +272,17 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
     net->zero = calloc((size_t)d->nvalues, 1);
     net->fresh = calloc((size_t)d->nvalues, 1);
     net->owner = calloc((size_t)d->nvalues, sizeof(int));
+    size_t nin = 1;                                  /* a slot per entry of d->inputs */
+    for (int i = 0; i < d->nops; i++)
+        if (d->ops[i].kind == CNNRT_OP_CONCAT && d->ops[i].in0 >= 0 && d->ops[i].nin >= 0 &&
+            (size_t)d->ops[i].in0 + (size_t)d->ops[i].nin > nin)
+            nin = (size_t)d->ops[i].in0 + (size_t)d->ops[i].nin;
+    net->cat_x = calloc(nin, sizeof *net->cat_x);
+    net->cat_dx = calloc(nin, sizeof *net->cat_dx);
+    net->cat_c = calloc(nin, sizeof *net->cat_c);
     net->mem = calloc(total + 16, sizeof(float));
     if (!net->val || !net->dval || !net->save0 || !net->save1 || !net->argmax || !net->plan || !net->zero ||
-        !net->fresh || !net->owner ||
+        !net->fresh || !net->owner || !net->cat_x || !net->cat_dx || !net->cat_c ||
         !net->mem) {
         cnnrt_net_free(net);
         ERR("out of memory: training '%s' at batch %d needs %zu MiB", d->name, max_batch, total * 4 >> 20);
@@ -325,5 +333,8 @@ void cnnrt_net_free(cnnrt_net *net) {
     free(net->zero);
     free(net->fresh);
     free(net->owner);
+    free(net->cat_x);
+    free(net->cat_dx);
+    free(net->cat_c);
     free(net);
 }
