@@ -1,6 +1,6 @@
 /*
  * fuzz_checkpoint.c — cnnrt's checkpoint reader (runtime/safetensors.c) and
- * cnnrt_net_load (runtime/net.c) on arbitrary bytes: open, list and read
+ * cnnrt_net_load (runtime/net_io.c) on arbitrary bytes: open, list and read
  * every float32 tensor, look up metadata, then load the file into a small
  * fixed network (weights only, and with the optimizer state).
  */

@@ -1,15 +1,17 @@
 /*
- * act.c — activations, softmax, dropout (with its explicit RNG), residual
- * add, channel concat and flatten.
+ * act.c — activations (and those fused into a conv or dense), softmax,
+ * dropout (with its explicit RNG), residual add, channel concat and flatten.
  *
  * Shape legend
  *   count        elements of an elementwise tensor (any shape)
  *   n, D         rows and features of a softmax input [n][D]
+ *   n, C, HW     a softmax over channels at each position: [n][C][HW]
  *   n, c_i, HW   concat: input i is [n][c_i][HW], output [n][Σc_i][HW]
  */
 #include "cnnrt.h"
 #include "cnnrt_simd.h"
 #include "cnnrt_par.h"
+#include "cnnrt_priv.h"
 
 #include <math.h>
 #include <string.h>
@@ -54,6 +56,27 @@ void cnnrt_relu_backward(float *dx,            /* [count] += */
 {
     /* differentiates:  y = x < 0 ? 0 : x  (dy passes where x is > 0 or NaN) */
     PAR_RANGE(count, lo, hi, relu_bwd(dx + lo, dy + lo, x + lo, hi - lo));
+}
+
+/* g = (y ≤ 0 ? 0 : g): an in-place relu's backward (cnnrt_relu_backward's
+ * mask, which passes g where y is NaN, as PyTorch's threshold_backward) */
+CNNRT_WIDE static void relu_mask_k(float *g, const float *y, size_t cnt)
+{
+    for (size_t j = 0; j < cnt; j++) g[j] = y[j] <= 0.0f ? 0.0f : g[j];
+}
+void cnnrt_relu_mask(float *g, const float *y, size_t cnt)
+{
+    PAR_RANGE(cnt, lo, hi, relu_mask_k(g + lo, y + lo, hi - lo));
+}
+
+/* g = (x ≤ 0 ? 0 : dy): a relu's first contribution to g */
+CNNRT_WIDE static void relu_set_k(float *g, const float *dy, const float *x, size_t cnt)
+{
+    for (size_t j = 0; j < cnt; j++) g[j] = x[j] <= 0.0f ? 0.0f : dy[j];
+}
+void cnnrt_relu_set(float *g, const float *dy, const float *x, size_t cnt)
+{
+    PAR_RANGE(cnt, lo, hi, relu_set_k(g + lo, dy + lo, x + lo, hi - lo));
 }
 
 void cnnrt_leaky_relu_forward(float *y, const float *x, /* [count] */
@@ -114,6 +137,36 @@ void cnnrt_sigmoid_backward(float *dx,         /* [count] += */
         dx[i] += dy[i] * y[i] * (1.0f - y[i]);
 }
 
+/* ---- an activation fused into a conv or dense (cnnrt_op.act) --------------- */
+
+void cnnrt_act_forward(int act, float slope, float *y, size_t count)
+{
+    switch (act) {
+    case CNNRT_ACT_RELU: cnnrt_relu_forward(y, y, count); break;
+    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_forward(y, y, slope, count); break;
+    case CNNRT_ACT_TANH: cnnrt_tanh_forward(y, y, count); break;
+    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_forward(y, y, count); break;
+    default: break;
+    }
+}
+
+/* The gradient before a fused activation, act'(pre) · dy, from the output y:
+ * dy itself without an activation, else written (not accumulated) into tmp. */
+const float *cnnrt_act_backward(int act, float slope, float *tmp, const float *dy, const float *y,
+                                size_t count)
+{
+    if (act == CNNRT_ACT_NONE) return dy;
+    memset(tmp, 0, count * sizeof(float));
+    switch (act) {
+    case CNNRT_ACT_RELU: cnnrt_relu_backward(tmp, dy, y, count); break;   /* y ≤ 0 iff pre ≤ 0 */
+    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_backward(tmp, dy, y, slope, count); break;
+    case CNNRT_ACT_TANH: cnnrt_tanh_backward(tmp, dy, y, count); break;
+    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_backward(tmp, dy, y, count); break;
+    default: return dy;
+    }
+    return tmp;
+}
+
 /* ---- softmax ------------------------------------------------------------- */
 
 void cnnrt_softmax_forward(float *y,           /* [n][D] */
@@ -151,6 +204,38 @@ void cnnrt_softmax_backward(float *dx,         /* [n][D] += */
         for (int j = 0; j < D; j++)
             dxi[j] += yi[j] * (dyi[j] - (float)s);
     }
+}
+
+/* Over channels at each position (x is [n][C][HW], y too). */
+void cnnrt_softmax_channels_forward(float *y, const float *x, int n, int C, int HW)
+{
+    const size_t D = (size_t)C * (size_t)HW;
+    for (int s = 0; s < n; s++)
+        for (int p = 0; p < HW; p++) {
+            const float *xs = x + (size_t)s * D;
+            float *ys = y + (size_t)s * D;
+            float m = xs[p];
+            double z = 0;
+            for (int c = 1; c < C; c++) m = fmaxf(m, xs[c * HW + p]);
+            for (int c = 0; c < C; c++) z += exp((double)xs[c * HW + p] - m);
+            for (int c = 0; c < C; c++)
+                ys[c * HW + p] = (float)(exp((double)xs[c * HW + p] - m) / z);
+        }
+}
+
+void cnnrt_softmax_channels_backward(float *dx, const float *dy, const float *y, int n, int C, int HW)
+{
+    /* dx_c += y_c (dy_c − Σ_k y_k dy_k) at each position */
+    const size_t D = (size_t)C * (size_t)HW;
+    for (int s = 0; s < n; s++)
+        for (int p = 0; p < HW; p++) {
+            const float *ys = y + (size_t)s * D, *gs = dy + (size_t)s * D;
+            float *dxs = dx + (size_t)s * D;
+            double dot = 0;
+            for (int c = 0; c < C; c++) dot += (double)ys[c * HW + p] * gs[c * HW + p];
+            for (int c = 0; c < C; c++)
+                dxs[c * HW + p] += (float)(ys[c * HW + p] * (gs[c * HW + p] - dot));
+        }
 }
 
 /* ---- dropout ------------------------------------------------------------- */

@@ -24,6 +24,7 @@
 #define CNNRT_PAR_H
 
 #include <stddef.h>
+#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -58,5 +59,13 @@ static inline void par_share(size_t n, size_t q, size_t *lo, size_t *hi)
             STMT;                                                   \
         }                                                           \
     } while (0)
+
+/* memset and memcpy of activations, shared over the threads */
+static inline void par_zero(float *g, size_t cnt) {
+    PAR_RANGE(cnt, lo, hi, memset(g + lo, 0, (hi - lo) * sizeof(float)));
+}
+static inline void par_copy(float *g, const float *x, size_t cnt) {
+    PAR_RANGE(cnt, lo, hi, memcpy(g + lo, x + lo, (hi - lo) * sizeof(float)));
+}
 
 #endif

@@ -1,9 +1,11 @@
 /*
  * cnnrt_priv.h — internal to cnnrt: backward kernels that may overwrite
- * their input gradient, and fused kernels.
+ * their input gradient, fused kernels, and the training net's object,
+ * shared by the files that lay it out (net_plan.c), run it (net_exec.c)
+ * and checkpoint it (net_io.c).
  *
  * The public backward kernels add (+=) into dx, so a caller zeroes every
- * gradient buffer first.  The executor (net.c) knows which buffers have had
+ * gradient buffer first.  The executor (net_exec.c) knows which buffers have had
  * no contribution yet in a backward pass: for those it passes dx_add = 0,
  * the kernel writes (=), and the zeroing pass and the reading of the zeros
  * are saved (a tenth of a ResNet-20 training step).  dx_add = 1 is the
@@ -13,6 +15,7 @@
 #define CNNRT_PRIV_H
 
 #include "cnnrt.h"
+#include "cnnrt_net.h"
 
 void cnnrt_conv2d_backward_ex(float *dx, int dx_add, float *dw, float *db, const float *dy, const float *x,
                               const float *w, float *scratch, int n, const cnnrt_conv_geom *g);
@@ -39,5 +42,63 @@ void cnnrt_dense_backward_ex(float *dx, int dx_add, float *dw, int dw_add, float
  * input exactly: dx is zeroed, then added to). */
 void cnnrt_maxpool2d_backward_ex(float *dx, int dx_add, const float *dy, const int32_t *argmax, int n,
                                  const cnnrt_pool_geom *g);
+
+/* ---- the executor's kernels (net_exec.c) ----------------------------------- */
+
+/* act.c: a relu's first contribution to its input's gradient, g = (x ≤ 0 ?
+ * 0 : dy), and an in-place relu's backward, g = (y ≤ 0 ? 0 : g); both pass
+ * the gradient where x or y is NaN, as cnnrt_relu_backward does. */
+void cnnrt_relu_set(float *g, const float *dy, const float *x, size_t cnt);
+void cnnrt_relu_mask(float *g, const float *y, size_t cnt);
+
+/* act.c: the activation fused into a conv or dense (CNNRT_ACT_*), in place
+ * on its output y [count]; and its backward: act'(pre) · dy from y, written
+ * (=) into tmp [count] and returned, or dy itself for CNNRT_ACT_NONE. */
+void cnnrt_act_forward(int act, float slope, float *y, size_t count);
+const float *cnnrt_act_backward(int act, float slope, float *tmp, const float *dy, const float *y,
+                                size_t count);
+
+/* act.c: softmax over the C channels at each of HW positions, y and x
+ * [n][C][HW]; the backward adds (+=) into dx. */
+void cnnrt_softmax_channels_forward(float *y, const float *x, int n, int C, int HW);
+void cnnrt_softmax_channels_backward(float *dx, const float *dy, const float *y, int n, int C, int HW);
+
+/* optim.c: 1 when g [n] holds a NaN or an infinity (a step must not use it). */
+int cnnrt_any_nonfinite(const float *g, size_t n);
+
+/* ---- the training net (cnnrt_net.h) ---------------------------------------- */
+
+struct cnnrt_net {
+    const cnnrt_net_desc *d;
+    cnnrt_train_opts o;
+    int max_batch;
+    int nblocks;              /* optimizer moment blocks */
+    long step;
+    cnnrt_rng rng;            /* dropout */
+    int softmax_last;         /* the output op is a softmax: the loss skips it */
+    int bad_op;               /* first op whose gradient went bad, -1 */
+    float *block;             /* params | grads | moments */
+    float *buffers;
+    float **val, **dval;      /* [nvalues] */
+    float **save0, **save1;   /* per op: saved statistics / masks */
+    int32_t **argmax;         /* per op: max pool */
+    int *plan;                /* per op: PLAN_* flags (buffer sharing, see plan_sharing) */
+    char *zero;               /* per value: it owns its gradient buffer (the first value using it) */
+    int *owner;               /* per value: the value owning its gradient buffer */
+    char *fresh;              /* per owner: no contribution yet in this backward pass */
+    float *scratch;           /* conv im2col */
+    float *tmp;               /* a value-sized temporary (fused activation backward) */
+    const float **cat_x;      /* per input of the desc (cnnrt_op.in0): a concat's input values, */
+    float **cat_dx;           /* their gradients, */
+    int *cat_c;               /* and their channels: as many as the concat has inputs */
+    void *mem;                /* the one allocation */
+};
+
+/* PLAN_*: how an op shares buffers, decided once per net (net_plan.c, plan_sharing) */
+enum { PLAN_VIEW = 1, PLAN_INPLACE = 2, PLAN_SHARE0 = 4,   /* PLAN_SHARE0 << k for input k < 16 */
+       PLAN_POOLFIRST = 1 << 20, PLAN_RELU_AFTER = 1 << 21, PLAN_BNRELU = 1 << 22, PLAN_RELU_FUSED = 1 << 23 };
+
+/* the value that op reads as its input i */
+static inline int in_val(const cnnrt_net *net, const cnnrt_op *op, int i) { return net->d->inputs[op->in0 + i]; }
 
 #endif

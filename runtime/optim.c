@@ -18,6 +18,7 @@
 #include "cnnrt.h"
 #include "cnnrt_simd.h"
 #include "cnnrt_par.h"
+#include "cnnrt_priv.h"
 
 #include <math.h>
 
@@ -203,4 +204,32 @@ double cnnrt_lr_at(const cnnrt_lr_schedule *s, long t)
     }
     }
     return s->base_lr;
+}
+
+/* ---- the check before a step ------------------------------------------------ */
+
+/* 1 when g[0..n) holds a NaN or an infinity: Σ g·0 is ±0 when every g is
+ * finite, else NaN (sixteen partial sums, so the loop vectorises) */
+CNNRT_WIDE static int any_bad(const float *g, size_t n)
+{
+    float s[16] = {0};
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        for (int l = 0; l < 16; l++) s[l] += g[k + l] * 0.0f;
+    for (; k < n; k++) s[0] += g[k] * 0.0f;
+    float t = 0.0f;
+    for (int l = 0; l < 16; l++) t += s[l];
+    return t != 0.0f;
+}
+
+int cnnrt_any_nonfinite(const float *g, size_t n)
+{
+    int bad = 0;
+#pragma omp parallel reduction(| : bad) if (n >= PAR_MIN)
+    {
+        size_t lo, hi;
+        par_share(n, 16, &lo, &hi);
+        bad |= any_bad(g + lo, hi - lo);
+    }
+    return bad;
 }

@@ -5,9 +5,10 @@
 # diagnostics and hostile inputs, the examples' reports, generated/, the
 # command line, output files (suite_outputs), what cnnc-train refuses
 # (suite_train_safety: its option parser, the checks on data and
-# checkpoints), and the generated code of the small examples (lenet5,
-# convnetjs_mnist) built with the sanitizers too.  Any sanitizer report
-# fails.  `make test-sanitize` runs everything.
+# checkpoints), 3 training steps of a concat of 200 branches
+# (suite_train_concat), and the generated code of the small examples
+# (lenet5, convnetjs_mnist) built with the sanitizers too.  Any sanitizer
+# report fails.  `make test-sanitize` runs everything.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 SB=build-san
@@ -22,4 +23,5 @@ if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory B="$SB
 fi
 SAN_CODEGEN_NETS="lenet5 convnetjs_mnist" exec sh tests/sanitize.sh "$SB" \
     $(ls "$SB"/tests/ | grep '^test_' | grep -v '\.') \
-    suite_diagnostics suite_examples suite_generated suite_cli suite_train_safety suite_codegen suite_outputs
+    suite_diagnostics suite_examples suite_generated suite_cli suite_train_safety suite_train_concat \
+    suite_codegen suite_outputs
