@@ -161,7 +161,7 @@ Stmt *source_parse_string(const char *name, const char *text);
  * its own (K_RELU, K_LEAKY, ...). */
 typedef enum {
     ACT_NONE,
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) ACT_##ID,
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) ACT_##ID,
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
     ACT_COUNT
@@ -171,7 +171,7 @@ typedef enum {
     K_INPUT, K_CONV, K_DENSE, K_FLATTEN, K_MAXPOOL, K_AVGPOOL, K_GAVGPOOL,
     K_GMAXPOOL, K_ADAPTAVG, K_BATCHNORM, K_LAYERNORM, K_INSTANCENORM,
     K_GROUPNORM,
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) K_##ID,
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) K_##ID,
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
     K_SOFTMAX, K_DROPOUT, K_IDENTITY, K_ADD, K_CONCAT, K_COUNT

@@ -122,8 +122,8 @@ typedef struct Emitter {
     unsigned long long hash;
     bool standalone;          /* no BLAS: our own GEMM, packed weights */
     bool wino;                /* some conv runs as Winograd (the header says what that means for NaN) */
-    const char *ldefs[64];    /* the L_* macros the current layer defined */
-    int nldefs;
+    const char **ldefs;       /* the L_* macros the current layer defined */
+    int nldefs, capldefs;
 } Emitter;
 
 static void def(Emitter *e, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -137,11 +137,13 @@ static void def(Emitter *e, const char *name, const char *fmt, ...) {
     if (strncmp(name, "L_", 2) != 0) return;
     for (int i = 0; i < e->nldefs; i++)
         if (strcmp(e->ldefs[i], name) == 0) return;
-    if (e->nldefs == (int)(sizeof e->ldefs / sizeof *e->ldefs)) {
-        fprintf(stderr, "cnnc: internal error: a layer defines more than %d L_* macros\n", e->nldefs);
-        exit(2);
+    if (e->nldefs == e->capldefs) {          /* a concat defines some per input */
+        e->capldefs = e->capldefs ? 2 * e->capldefs : 64;
+        const char **d = arena_alloc(sizeof *d * (size_t)e->capldefs);
+        if (e->nldefs) memcpy(d, e->ldefs, sizeof *d * (size_t)e->nldefs);
+        e->ldefs = d;
     }
-    e->ldefs[e->nldefs++] = name;
+    e->ldefs[e->nldefs++] = arena_strdup(name);
 }
 
 /* After a layer's macro call, every L_* it defined stops the run when read:

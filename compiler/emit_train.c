@@ -57,6 +57,23 @@ static const char *base_name(const char *p) {
     return s ? s + 1 : p;
 }
 
+/* A plan's flags as C: "CNNRT_PLAN_INPLACE | CNNRT_PLAN_POOLFIRST", "0". */
+static const char *plan_text(int f) {
+    static const struct { int bit; const char *name; } names[] = {
+        { CNNRT_PLAN_VIEW, "CNNRT_PLAN_VIEW" }, { CNNRT_PLAN_INPLACE, "CNNRT_PLAN_INPLACE" },
+        { CNNRT_PLAN_POOLFIRST, "CNNRT_PLAN_POOLFIRST" }, { CNNRT_PLAN_RELU_AFTER, "CNNRT_PLAN_RELU_AFTER" },
+        { CNNRT_PLAN_BNRELU, "CNNRT_PLAN_BNRELU" }, { CNNRT_PLAN_RELU_FUSED, "CNNRT_PLAN_RELU_FUSED" },
+    };
+    const char *s = "";
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (f & names[i].bit) s = arena_printf("%s%s%s", s, *s ? " | " : "", names[i].name);
+    for (int k = 0; k < CNNRT_PLAN_MAX_SHARE; k++)
+        if (f & (CNNRT_PLAN_SHARE0 << k))
+            s = arena_printf("%s%s%s", s, *s ? " | " : "", k ? arena_printf("CNNRT_PLAN_SHARE0 << %d", k)
+                                                                : "CNNRT_PLAN_SHARE0");
+    return *s ? s : "0";
+}
+
 /* The description as C constants, written straight from the cnnrt_net_desc
  * (templates/train.m4 pastes this file unread): value sizes, op inputs,
  * ops, named tensors. */
@@ -108,7 +125,15 @@ static void write_data(FILE *f, const Graph *g, const cnnrt_net_desc *d, const c
                 ts->ndim > 3 ? ts->dims[3] : 0, ts->off, ts->numel, ts->buffer, ts->op);
     }
     if (d->ntensors == 0) fputs("    { \"\", 0, { 0 }, 0, 0, 0, 0 },\n", f);
-    fputs("};\n", f);
+    fprintf(f, "};\n\n/* the plan (cnnc's compiler/train_plan.c), per op: buffers shared, relus in place\n"
+               " * or fused */\nstatic const int %s_op_plan[%d] = {\n", net, d->nops);
+    for (int i = 0; i < d->nops; i++) fprintf(f, "    %s,   /* %s */\n", plan_text(d->op_plan[i]), d->ops[i].name);
+    fprintf(f, "};\n\n/* per value: the value whose buffer, and whose gradient buffer, it uses */\n"
+               "static const int %s_value_buf[%d] = {", net, d->nvalues);
+    for (int v = 0; v < d->nvalues; v++) fprintf(f, "%s%d,", v % 16 == 0 ? "\n    " : " ", d->value_buf[v]);
+    fprintf(f, "\n};\nstatic const int %s_grad_buf[%d] = {", net, d->nvalues);
+    for (int v = 0; v < d->nvalues; v++) fprintf(f, "%s%d,", v % 16 == 0 ? "\n    " : " ", d->grad_buf[v]);
+    fputs("\n};\n", f);
 }
 
 int emit_train(Graph *g, const char *out_c, const char *source_name) {

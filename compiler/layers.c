@@ -83,7 +83,7 @@ const LayerKind layer_kinds[K_COUNT] = {
 #define SLOPE_1 { "slope" }
 #define SLOPE_ATTR_0 {{0}}
 #define SLOPE_ATTR_1 { { "slope", A_FLOAT, 0, "0.01", "negative slope", F(slope), F(act_slope) } }
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) \
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) \
     [K_##ID] = { K_##ID, NAME, ALIAS, SUMMARY, SLOPE_##SLOPE, SLOPE_ATTR_##SLOPE, {{0}}, true, MODULE },
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
@@ -101,7 +101,7 @@ const LayerKind layer_kinds[K_COUNT] = {
 
 const ActDef act_defs[ACT_COUNT] = {
     [ACT_NONE] = { "none", "NONE", K_COUNT, false, "%s" },
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) \
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) \
     [ACT_##ID] = { NAME, #ID, K_##ID, SLOPE, TORCH },
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT

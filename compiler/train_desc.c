@@ -137,10 +137,6 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
         case K_LAYERNORM: op->kind = CNNRT_OP_LAYERNORM; break;
         case K_INSTANCENORM: op->kind = CNNRT_OP_INSTANCENORM; break;
         case K_GROUPNORM: op->kind = CNNRT_OP_GROUPNORM; op->G = (int)n->groups; break;
-        case K_RELU: op->kind = CNNRT_OP_RELU; break;
-        case K_LEAKY: op->kind = CNNRT_OP_LEAKYRELU; break;
-        case K_TANH: op->kind = CNNRT_OP_TANH; break;
-        case K_SIGMOID: op->kind = CNNRT_OP_SIGMOID; break;
         case K_SOFTMAX: op->kind = CNNRT_OP_SOFTMAX; break;
         case K_DROPOUT: op->kind = CNNRT_OP_DROPOUT; op->D = (int)numel; break;
         case K_ADD: op->kind = CNNRT_OP_ADD; break;
@@ -148,6 +144,11 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
         case K_FLATTEN:
         case K_IDENTITY: op->kind = CNNRT_OP_COPY; break;
         default:
+            if (act_of_kind(n->kind->id)) {              /* relu & co.: one op, its activation says which */
+                op->kind = CNNRT_OP_ACT;
+                op->act = (int)act_of_kind(n->kind->id);
+                break;
+            }
             diag_error(n->loc, "%s '%s' cannot be trained", n->kind->name, n->name);
             return NULL;
         }

@@ -1,7 +1,8 @@
 /*
  * train_plan.c — lower a training description to its plan: which values
  * share a buffer, which ops run in place or fused.  cnnrt validates the
- * plan and executes it (runtime/net.c); it decides nothing itself.
+ * plan and executes it (runtime/net_plan.c, net_exec.c); it decides nothing
+ * itself.
  *
  * Values are written once, by the op that produces them, so some buffers
  * can be shared.  Per op, CNNRT_PLAN_* flags (runtime/cnnrt_net.h):
@@ -129,7 +130,7 @@ void train_plan(cnnrt_net_desc *d) {
         if (op->kind == CNNRT_OP_COPY && x > 0 && !keep) {
             p.vbuf[op->out] = p.vbuf[x];
             p.plan[i] |= CNNRT_PLAN_VIEW;
-        } else if (op->kind == CNNRT_OP_RELU && x > 0 && x != p.keep1 && x != p.keep2 && p.nuse[x] == 1 &&
+        } else if (op->kind == CNNRT_OP_ACT && op->act == CNNRT_ACT_RELU && x > 0 && x != p.keep1 && x != p.keep2 && p.nuse[x] == 1 &&
                    p.prod[x] >= 0 && !reads_own_output(&d->ops[p.prod[x]]) &&
                    d->ops[p.prod[x]].kind != CNNRT_OP_COPY && !keep && !shared(&p, p.vbuf, x)) {
             p.vbuf[op->out] = p.vbuf[x];                 /* x's buffer must be its own */

@@ -137,17 +137,64 @@ void cnnrt_sigmoid_backward(float *dx,         /* [count] += */
         dx[i] += dy[i] * y[i] * (1.0f - y[i]);
 }
 
+/* ---- the activations of cnnrt_acts.def, in one form ------------------------
+ * The kernels above in the form the table names (cnnrt_acts.def): forward
+ * y = act(x), backward dx += act'·dy from x or y.  A new activation writes
+ * its kernels in this form directly. */
+
+void cnnrt_act_relu_fwd(float *y, const float *x, float slope, size_t n)
+{
+    (void)slope;
+    cnnrt_relu_forward(y, x, n);
+}
+void cnnrt_act_relu_bwd(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n)
+{
+    (void)y; (void)slope;
+    cnnrt_relu_backward(dx, dy, x, n);           /* from y as well: y ≤ 0 iff x ≤ 0 */
+}
+void cnnrt_act_leaky_fwd(float *y, const float *x, float slope, size_t n)
+{
+    cnnrt_leaky_relu_forward(y, x, slope, n);
+}
+void cnnrt_act_leaky_bwd(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n)
+{
+    (void)y;
+    cnnrt_leaky_relu_backward(dx, dy, x, slope, n);
+}
+void cnnrt_act_tanh_fwd(float *y, const float *x, float slope, size_t n)
+{
+    (void)slope;
+    cnnrt_tanh_forward(y, x, n);
+}
+void cnnrt_act_tanh_bwd(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n)
+{
+    (void)x; (void)slope;
+    cnnrt_tanh_backward(dx, dy, y, n);
+}
+void cnnrt_act_sigmoid_fwd(float *y, const float *x, float slope, size_t n)
+{
+    (void)slope;
+    cnnrt_sigmoid_forward(y, x, n);
+}
+void cnnrt_act_sigmoid_bwd(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n)
+{
+    (void)x; (void)slope;
+    cnnrt_sigmoid_backward(dx, dy, y, n);
+}
+
+const cnnrt_act_kernels cnnrt_act_table[CNNRT_ACT_COUNT] = {
+    [CNNRT_ACT_NONE] = { NULL, NULL },
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) [CNNRT_ACT_##ID] = { FWD, BWD },
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
+};
+
 /* ---- an activation fused into a conv or dense (cnnrt_op.act) --------------- */
 
 void cnnrt_act_forward(int act, float slope, float *y, size_t count)
 {
-    switch (act) {
-    case CNNRT_ACT_RELU: cnnrt_relu_forward(y, y, count); break;
-    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_forward(y, y, slope, count); break;
-    case CNNRT_ACT_TANH: cnnrt_tanh_forward(y, y, count); break;
-    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_forward(y, y, count); break;
-    default: break;
-    }
+    if (act > CNNRT_ACT_NONE && act < CNNRT_ACT_COUNT)
+        cnnrt_act_table[act].fwd(y, y, slope, count);
 }
 
 /* The gradient before a fused activation, act'(pre) · dy, from the output y:
@@ -155,15 +202,9 @@ void cnnrt_act_forward(int act, float slope, float *y, size_t count)
 const float *cnnrt_act_backward(int act, float slope, float *tmp, const float *dy, const float *y,
                                 size_t count)
 {
-    if (act == CNNRT_ACT_NONE) return dy;
+    if (act <= CNNRT_ACT_NONE || act >= CNNRT_ACT_COUNT) return dy;
     memset(tmp, 0, count * sizeof(float));
-    switch (act) {
-    case CNNRT_ACT_RELU: cnnrt_relu_backward(tmp, dy, y, count); break;   /* y ≤ 0 iff pre ≤ 0 */
-    case CNNRT_ACT_LEAKY: cnnrt_leaky_relu_backward(tmp, dy, y, slope, count); break;
-    case CNNRT_ACT_TANH: cnnrt_tanh_backward(tmp, dy, y, count); break;
-    case CNNRT_ACT_SIGMOID: cnnrt_sigmoid_backward(tmp, dy, y, count); break;
-    default: return dy;
-    }
+    cnnrt_act_table[act].bwd(tmp, dy, y, y, slope, count);
     return tmp;
 }
 

@@ -2,7 +2,7 @@
  * checkpoint.c — does a checkpoint fit a network: every tensor the network
  * expects present as float32 of its shape, nothing else but the optimizer's
  * __optim__.* slots and *.num_batches_tracked.  The file format itself is
- * runtime/safetensors.c's; the tensors a network saves, runtime/net.c's.
+ * runtime/safetensors.c's; the tensors a network saves, runtime/net_io.c's.
  */
 #include "cnnrt.h"
 #include "cnnrt_st.h"

@@ -211,7 +211,7 @@ void cnnrt_global_avgpool_backward(float *dx,         /* [n][C][HW] += */
  *               dx += x > 0 ? dy : slope·dy  slope·dy at a NaN
  *   tanh, sigmoid  NaN → NaN, ±Inf → their limits
  *   softmax     a row holding a NaN or +Inf is all NaN (−Inf gives 0)
- * The batch norm fused with a relu (the executor's PLAN_BNRELU) and the
+ * The batch norm fused with a relu (the plan's CNNRT_PLAN_BNRELU) and the
  * executor's in-place relus give the same bits. */
 void cnnrt_relu_forward(float *y, const float *x, size_t count);
 void cnnrt_relu_backward(float *dx, const float *dy, const float *x, size_t count);

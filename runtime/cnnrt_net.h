@@ -39,8 +39,9 @@ extern "C" {
 /* The op kinds, CNNRT_OP_NAME numbered from 1: FIRST(NAME) for the first
  * kind, X(NAME) for each other one. */
 #define CNNRT_OP_KINDS(FIRST, X) FIRST(CONV) X(DENSE) X(MAXPOOL) X(AVGPOOL) X(GAVGPOOL) \
-    X(GMAXPOOL) X(ADAPTAVG) X(BATCHNORM) X(LAYERNORM) X(INSTANCENORM) X(GROUPNORM) X(RELU) \
-    X(LEAKYRELU) X(TANH) X(SIGMOID) X(SOFTMAX) X(DROPOUT) X(ADD) X(CONCAT) \
+    X(GMAXPOOL) X(ADAPTAVG) X(BATCHNORM) X(LAYERNORM) X(INSTANCENORM) X(GROUPNORM) \
+    X(ACT)                                       /* relu & co. (cnnrt_op.act) */ \
+    X(SOFTMAX) X(DROPOUT) X(ADD) X(CONCAT) \
     X(COPY)                                      /* flatten, identity */
 #define CNNRT_OP_FIRST_(NAME) CNNRT_OP_##NAME = 1,
 #define CNNRT_OP_ENUM_(NAME) CNNRT_OP_##NAME,
@@ -50,10 +51,11 @@ typedef enum cnnrt_op_kind {
 #undef CNNRT_OP_FIRST_
 #undef CNNRT_OP_ENUM_
 
-/* activation fused into a conv or dense op (the .net's `conv 6 k5 tanh`) */
+/* the activations (cnnrt_acts.def): an ACT op's, or one fused into a conv or
+ * dense op (the .net's `conv 6 k5 tanh`) */
 enum {
     CNNRT_ACT_NONE = 0,
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH) CNNRT_ACT_##ID,
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) CNNRT_ACT_##ID,
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
     CNNRT_ACT_COUNT
@@ -63,7 +65,7 @@ typedef struct cnnrt_op {
     cnnrt_op_kind kind;
     const char *name;           /* the layer's full name (PyTorch module path) */
     int line;                   /* where the .net file writes it */
-    int act;                    /* conv/dense: fused activation */
+    int act;                    /* CNNRT_ACT_*: an ACT op's; a conv's or dense's fused one */
     float slope;                /* leaky relu slope (op or fused) */
     int nin, in0;               /* inputs: desc->inputs[in0 .. in0+nin-1] */
     int out;                    /* output value */

@@ -20,7 +20,7 @@
 void cnnrt_conv2d_backward_ex(float *dx, int dx_add, float *dw, float *db, const float *dy, const float *x,
                               const float *w, float *scratch, int n, const cnnrt_conv_geom *g);
 
-/* Batch norm followed by a relu, fused (the executor's PLAN_BNRELU): the
+/* Batch norm followed by a relu, fused (the plan's CNNRT_PLAN_BNRELU): the
  * forward pass with relu = 1 writes relu(y); the backward pass with relu_y
  * (that output) takes 0 where relu_y ≤ 0 and dy elsewhere (NaN included),
  * the relu's backward.  Both give the bits of the two ops run one after the other;
@@ -54,6 +54,18 @@ void cnnrt_relu_mask(float *g, const float *y, size_t cnt);
 /* act.c: the activation fused into a conv or dense (CNNRT_ACT_*), in place
  * on its output y [count]; and its backward: act'(pre) · dy from y, written
  * (=) into tmp [count] and returned, or dy itself for CNNRT_ACT_NONE. */
+/* Each activation's kernels (cnnrt_acts.def; act.c), by CNNRT_ACT_*. */
+typedef struct cnnrt_act_kernels {
+    void (*fwd)(float *y, const float *x, float slope, size_t n);
+    void (*bwd)(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n);
+} cnnrt_act_kernels;
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) \
+    void FWD(float *y, const float *x, float slope, size_t n); \
+    void BWD(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n);
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
+extern const cnnrt_act_kernels cnnrt_act_table[CNNRT_ACT_COUNT];
+
 void cnnrt_act_forward(int act, float slope, float *y, size_t count);
 const float *cnnrt_act_backward(int act, float slope, float *tmp, const float *dy, const float *y,
                                 size_t count);
@@ -82,7 +94,7 @@ struct cnnrt_net {
     float **val, **dval;      /* [nvalues] */
     float **save0, **save1;   /* per op: saved statistics / masks */
     int32_t **argmax;         /* per op: max pool */
-    int *plan;                /* per op: PLAN_* flags (buffer sharing, see plan_sharing) */
+    int *plan;                /* per op: CNNRT_PLAN_* flags (the description's plan, checked) */
     char *zero;               /* per value: it owns its gradient buffer (the first value using it) */
     int *owner;               /* per value: the value owning its gradient buffer */
     char *fresh;              /* per owner: no contribution yet in this backward pass */
@@ -94,9 +106,6 @@ struct cnnrt_net {
     void *mem;                /* the one allocation */
 };
 
-/* PLAN_*: how an op shares buffers, decided once per net (net_plan.c, plan_sharing) */
-enum { PLAN_VIEW = 1, PLAN_INPLACE = 2, PLAN_SHARE0 = 4,   /* PLAN_SHARE0 << k for input k < 16 */
-       PLAN_POOLFIRST = 1 << 20, PLAN_RELU_AFTER = 1 << 21, PLAN_BNRELU = 1 << 22, PLAN_RELU_FUSED = 1 << 23 };
 
 /* the value that op reads as its input i */
 static inline int in_val(const cnnrt_net *net, const cnnrt_op *op, int i) { return net->d->inputs[op->in0 + i]; }

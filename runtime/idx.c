@@ -27,6 +27,7 @@
 
 #define IDX_MAX_SIDE 65535u
 #define IDX_CHUNK (64u << 20)        /* bytes per gzread and per buffer growth step */
+#define IDX_FIRST (64u << 10)        /* the first buffer: a short file never costs more */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -192,7 +193,7 @@ static int idx_load(const char *path, int nd, const char *kind, uint32_t *dims,
         if (want == 0)
             break;
         if (have == cap) {
-            uint64_t ncap = cap ? cap * 2 : IDX_CHUNK;
+            uint64_t ncap = cap ? cap * 2 : IDX_FIRST;
             if (ncap > total)
                 ncap = total;
             uint8_t *nb = realloc(buf, ncap ? (size_t)ncap : 1);

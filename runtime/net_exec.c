@@ -59,8 +59,8 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             break;
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
-            cnnrt_maxpool2d_forward(y, net->argmax[i], x, n, &op->pool);   /* x: see PLAN_POOLFIRST */
-            if (net->plan[i] & PLAN_RELU_AFTER) cnnrt_relu_forward(y, y, cnt);
+            cnnrt_maxpool2d_forward(y, net->argmax[i], x, n, &op->pool);   /* x: see CNNRT_PLAN_POOLFIRST */
+            if (net->plan[i] & CNNRT_PLAN_RELU_AFTER) cnnrt_relu_forward(y, y, cnt);
             break;
         case CNNRT_OP_AVGPOOL: cnnrt_avgpool2d_forward(y, x, n, &op->pool); break;
         case CNNRT_OP_GAVGPOOL: cnnrt_global_avgpool_forward(y, x, n, op->C, op->HW); break;
@@ -71,11 +71,11 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             if (training)
                 cnnrt_batchnorm_forward_train_ex(y, net->buffers + op->rmean, net->buffers + op->rvar,
                                                  net->save0[i], net->save1[i], x, w, b, op->eps, op->momentum, n,
-                                                 op->C, op->HW, (net->plan[i] & PLAN_RELU_FUSED) != 0);
+                                                 op->C, op->HW, (net->plan[i] & CNNRT_PLAN_RELU_FUSED) != 0);
             else {
                 cnnrt_batchnorm_forward_infer(y, x, net->buffers + op->rmean, net->buffers + op->rvar,
                                               w, b, op->eps, n, op->C, op->HW);
-                if (net->plan[i] & PLAN_RELU_FUSED) cnnrt_relu_forward(y, y, cnt);
+                if (net->plan[i] & CNNRT_PLAN_RELU_FUSED) cnnrt_relu_forward(y, y, cnt);
             }
             break;
         case CNNRT_OP_LAYERNORM:
@@ -87,12 +87,10 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
         case CNNRT_OP_GROUPNORM:
             cnnrt_groupnorm_forward(y, net->save0[i], net->save1[i], x, w, b, op->eps, n, op->C, op->HW, op->G);
             break;
-        case CNNRT_OP_RELU:
-            if (!(net->plan[i] & (PLAN_POOLFIRST | PLAN_BNRELU))) cnnrt_relu_forward(y, x, cnt);
+        case CNNRT_OP_ACT:                        /* a relu the plan fused does nothing here */
+            if (!(net->plan[i] & (CNNRT_PLAN_POOLFIRST | CNNRT_PLAN_BNRELU)))
+                cnnrt_act_table[op->act].fwd(y, x, op->slope, cnt);
             break;
-        case CNNRT_OP_LEAKYRELU: cnnrt_leaky_relu_forward(y, x, op->slope, cnt); break;
-        case CNNRT_OP_TANH: cnnrt_tanh_forward(y, x, cnt); break;
-        case CNNRT_OP_SIGMOID: cnnrt_sigmoid_forward(y, x, cnt); break;
         case CNNRT_OP_SOFTMAX:
             if (op->HW == 1) cnnrt_softmax_forward(y, x, n, op->C);
             else cnnrt_softmax_channels_forward(y, x, n, op->C, op->HW);
@@ -116,7 +114,7 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             break;
         }
         case CNNRT_OP_COPY:
-            if (!(net->plan[i] & PLAN_VIEW)) par_copy(y, x, cnt);
+            if (!(net->plan[i] & CNNRT_PLAN_VIEW)) par_copy(y, x, cnt);
             break;
         }
     }
@@ -154,11 +152,13 @@ static void backward(cnnrt_net *net, int n, int from) {
         const float *w = op->w >= 0 ? P + op->w : NULL;
         float *dw = op->w >= 0 ? G + op->w : NULL, *db = op->b >= 0 ? G + op->b : NULL;
         grad_zeroed(net, op->out, n);                     /* dy: zeros if nothing reached it */
+        const int relu = op->kind == CNNRT_OP_ACT && op->act == CNNRT_ACT_RELU;
         switch (op->kind) {                               /* inputs' gradients: see grad_add */
-        case CNNRT_OP_CONV: case CNNRT_OP_DENSE: case CNNRT_OP_BATCHNORM: case CNNRT_OP_RELU:
+        case CNNRT_OP_CONV: case CNNRT_OP_DENSE: case CNNRT_OP_BATCHNORM:
         case CNNRT_OP_ADD: case CNNRT_OP_COPY: case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL:
             break;
         default:
+            if (relu) break;
             for (int k = 0; k < op->nin; k++)
                 if (in_val(net, op, k) != 0) grad_zeroed(net, in_val(net, op, k), n);
             break;
@@ -178,7 +178,7 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
             if (!dx) break;
-            if (net->plan[i] & PLAN_RELU_AFTER) {         /* the relu's mask, on the pooled values */
+            if (net->plan[i] & CNNRT_PLAN_RELU_AFTER) {         /* the relu's mask, on the pooled values */
                 cnnrt_relu_set(net->tmp, dy, y, cnt);
                 dy = net->tmp;
             }
@@ -191,7 +191,7 @@ static void backward(cnnrt_net *net, int n, int from) {
             break;
         case CNNRT_OP_BATCHNORM:
             cnnrt_batchnorm_backward_train_ex(dx, dx ? grad_add(net, xv) : 1, dw, db, dy,
-                                              (net->plan[i] & PLAN_RELU_FUSED) ? y : NULL, x, net->save0[i],
+                                              (net->plan[i] & CNNRT_PLAN_RELU_FUSED) ? y : NULL, x, net->save0[i],
                                               net->save1[i], w, n, op->C, op->HW);
             break;
         case CNNRT_OP_LAYERNORM:
@@ -203,9 +203,11 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_GROUPNORM:
             cnnrt_groupnorm_backward(dx, dw, db, dy, x, net->save0[i], net->save1[i], w, n, op->C, op->HW, op->G);
             break;
-        case CNNRT_OP_RELU:
-            if (net->plan[i] & (PLAN_POOLFIRST | PLAN_BNRELU)) {   /* done by the max pool after it, or the batch norm before */
-            } else if (net->plan[i] & PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y ≤ 0 ? 0 : dy) */
+        case CNNRT_OP_ACT:
+            if (!relu) {
+                if (dx) cnnrt_act_table[op->act].bwd(dx, dy, x, y, op->slope, cnt);
+            } else if (net->plan[i] & (CNNRT_PLAN_POOLFIRST | CNNRT_PLAN_BNRELU)) {   /* done by the max pool after it, or the batch norm before */
+            } else if (net->plan[i] & CNNRT_PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y ≤ 0 ? 0 : dy) */
                 float *g = net->dval[op->out];
                 cnnrt_relu_mask(g, y, cnt);
             } else if (dx) {
@@ -213,9 +215,6 @@ static void backward(cnnrt_net *net, int n, int from) {
                 else cnnrt_relu_set(dx, dy, x, cnt);
             }
             break;
-        case CNNRT_OP_LEAKYRELU: if (dx) cnnrt_leaky_relu_backward(dx, dy, x, op->slope, cnt); break;
-        case CNNRT_OP_TANH: if (dx) cnnrt_tanh_backward(dx, dy, y, cnt); break;
-        case CNNRT_OP_SIGMOID: if (dx) cnnrt_sigmoid_backward(dx, dy, y, cnt); break;
         case CNNRT_OP_SOFTMAX:
             if (!dx) break;
             if (op->HW == 1) cnnrt_softmax_backward(dx, dy, y, n, op->C);
@@ -225,7 +224,7 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_ADD:
             for (int k = 0; k < op->nin; k++) {
                 int v = in_val(net, op, k);
-                if (v == 0 || (k < 16 && (net->plan[i] & (PLAN_SHARE0 << k)))) continue;
+                if (v == 0 || (k < CNNRT_PLAN_MAX_SHARE && (net->plan[i] & (CNNRT_PLAN_SHARE0 << k)))) continue;
                 float *g = net->dval[v];
                 if (grad_add(net, v)) cnnrt_add_backward(g, NULL, dy, cnt);
                 else par_copy(g, dy, cnt);
@@ -243,7 +242,7 @@ static void backward(cnnrt_net *net, int n, int from) {
             break;
         }
         case CNNRT_OP_COPY:
-            if (dx && !(net->plan[i] & PLAN_SHARE0)) {
+            if (dx && !(net->plan[i] & CNNRT_PLAN_SHARE0)) {
                 if (grad_add(net, xv)) cnnrt_add_backward(dx, NULL, dy, cnt);
                 else par_copy(dx, dy, cnt);
             }

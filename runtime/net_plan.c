@@ -1,7 +1,8 @@
 /*
  * net_plan.c — lay out a training net: the sizes of what each op saves,
- * the buffers values and gradients can share, the one allocation, the
- * initial weights, and the accessors of the net object.
+ * the plan cnnc computed (which buffers values and gradients share),
+ * checked and applied, the one allocation, the initial weights, and the
+ * accessors of the net object.
  *
  * This file allocates (once, in cnnrt_net_create); the executor
  * (net_exec.c) and the kernels it calls never do.  Checkpoint IO
@@ -59,170 +60,95 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
     }
 }
 
-/* ---- buffer sharing ---------------------------------------------------------
- * Values are written once, by the op that produces them, so some buffers can
- * be shared.  Decided once per net, in plan_sharing:
- *   PLAN_VIEW     a COPY (flatten) whose output is its input's buffer: no copy.
- *   PLAN_INPLACE  a RELU computed in place over its input x, when x has no
- *                 other reader and its producer's backward never reads its own
- *                 output; the gradient is shared too, and backward masks it in
- *                 place (y ≤ 0 iff x ≤ 0, y NaN iff x NaN, so the saved output
- *                 serves as x).
- *   PLAN_SHARE0…  an ADD or COPY whose input k gets the output's gradient
- *                 buffer itself (∂y/∂x_k = 1): its backward skips that input.
- *                 Allowed when every other reader of x_k comes earlier in
- *                 forward order, so their backward passes, which accumulate
- *                 into the shared buffer, run after this op's backward has
- *                 read it.  A two-input ADD may give it to both inputs
- *                 (share_second: a ResNet block's add, no copy at all).
- *   PLAN_POOLFIRST  an in-place RELU whose only reader is a max pool: the
- *                 pool runs first, on x itself, and the relu after it, in
- *                 place on the pool's output (PLAN_RELU_AFTER on the pool),
- *                 over a quarter of the values (2×2).  relu and max pooling
- *                 commute, max(relu(a), relu(b)) = relu(max(a, b)), and so
- *                 do their gradients: the pool's backward routes
- *                 (pooled ≤ 0 ? 0 : dy) to the window's first maximum, which
- *                 is where the relu's mask lets the original's through.  A
- *                 NaN commutes too (both orders give NaN, and its gradient
- *                 goes to the window's last NaN), and ±0 are equal values:
- *                 only the sign of a zero output may differ (pool first:
- *                 relu(max(−1, −0.0)) = −0.0; relu first: +0.0).
- *   PLAN_BNRELU   an in-place RELU (not PLAN_POOLFIRST) whose input comes
- *                 from a batch norm: the batch norm writes relu(y) itself
- *                 and, in backward, masks dy as it reads it (PLAN_RELU_FUSED
- *                 on the batch norm; cnnrt_batchnorm_*_train_ex); the relu
- *                 does nothing.  The same bits, one pass fewer each way.
- * Backward runs in reverse order, so a gradient buffer is complete when its
- * value's producer reads it.  Each buffer is zeroed once per step. */
+/* ---- the plan ----------------------------------------------------------------
+ * cnnc lowers the description to a plan (compiler/train_plan.c explains
+ * each flag and when it is safe): which values share a forward or gradient
+ * buffer and which relus run in place or fused.  Here it is only checked —
+ * every index in range, shared buffers of equal size, each flag on an op of
+ * its kind, each shared buffer explained by a flag — and applied. */
 
-/* does op's backward read its own output value? */
-static int reads_own_output(const cnnrt_op *op) {
-    switch (op->kind) {
-    case CNNRT_OP_CONV: case CNNRT_OP_DENSE: return op->act != CNNRT_ACT_NONE;
-    case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL: case CNNRT_OP_AVGPOOL: case CNNRT_OP_GAVGPOOL:
-    case CNNRT_OP_ADAPTAVG: case CNNRT_OP_BATCHNORM: case CNNRT_OP_LAYERNORM: case CNNRT_OP_INSTANCENORM:
-    case CNNRT_OP_GROUPNORM: case CNNRT_OP_DROPOUT: case CNNRT_OP_ADD: case CNNRT_OP_CONCAT:
-        return 0;
-    default: return 1;
-    }
+static int din(const cnnrt_net_desc *d, const cnnrt_op *op, int k) { return d->inputs[op->in0 + k]; }
+
+static int plan_error(char *err, size_t errlen, const cnnrt_net_desc *d, int i, const char *what) {
+    if (err && errlen)
+        snprintf(err, errlen, "network '%s': invalid training plan: %s%s%s%s", d->name ? d->name : "?",
+                 i >= 0 ? "op " : "", i >= 0 && d->ops[i].name ? d->ops[i].name : "", i >= 0 ? ": " : "", what);
+    return -1;
 }
 
-/* A residual add a + b whose input a already has the output's gradient
- * buffer G (PLAN_SHARE0): b may have it too, sparing the copy, when a's
- * gradient is complete and read before anything else adds to b's.  That
- * holds when the add is a's only reader, a's producer only reads its
- * output's gradient (a conv, dense or batchnorm, whose backward writes
- * other buffers) and comes after b's other readers in forward order: in
- * backward it reads G (= a's gradient) before b's other readers add their
- * contributions to G (= b's gradient).  A ResNet block's add and its
- * shortcut.  Same conditions on b as for a (plan_sharing). */
-static void share_second(cnnrt_net *net, int i, const int *nuse, const int *prod, const int *last, int keep1,
-                         int keep2) {
-    const cnnrt_net_desc *d = net->d;
-    const cnnrt_op *op = &d->ops[i];
-    const int k1 = (net->plan[i] & PLAN_SHARE0) ? 0 : 1, k2 = 1 - k1;
-    const int a = in_val(net, op, k1), b = in_val(net, op, k2);
-    if (b <= 0 || b == a || b == keep1 || b == keep2 || last[b] != i || nuse[a] != 1 || prod[a] < 0) return;
-    const cnnrt_op *pa = &d->ops[prod[a]];
-    if ((pa->kind != CNNRT_OP_CONV && pa->kind != CNNRT_OP_DENSE && pa->kind != CNNRT_OP_BATCHNORM) ||
-        net->plan[prod[a]] != 0)
-        return;
-    for (int r = 0; r < d->nops; r++) {                  /* b's other readers: before a's producer */
-        if (r == i) continue;
-        for (int k = 0; k < d->ops[r].nin; k++)
-            if (in_val(net, &d->ops[r], k) == b && r > prod[a]) return;
+static int check_plan(const cnnrt_net_desc *d, char *err, size_t errlen) {
+    const int nv = d->nvalues;
+    for (int i = 0; i < d->nops; i++) {                  /* the wiring the plan refers to */
+        const cnnrt_op *op = &d->ops[i];
+        if (op->out <= 0 || op->out >= nv || op->nin < 1 || op->in0 < 0) return plan_error(err, errlen, d, i, "bad wiring");
+        if (op->act < 0 || op->act >= CNNRT_ACT_COUNT || (op->kind == CNNRT_OP_ACT && op->act == CNNRT_ACT_NONE))
+            return plan_error(err, errlen, d, i, "no such activation");
+        for (int k = 0; k < op->nin; k++)
+            if (din(d, op, k) < 0 || din(d, op, k) >= nv)
+                return plan_error(err, errlen, d, i, "bad wiring");
     }
-    for (int v = 0; v < d->nvalues; v++)                 /* b's buffer must be its own */
-        if (v != b && net->dval[v] == net->dval[b]) return;
-    net->dval[b] = net->dval[op->out];
-    net->plan[i] |= PLAN_SHARE0 << k2;
-}
-
-static int plan_sharing(cnnrt_net *net) {
-    const cnnrt_net_desc *d = net->d;
-    int nv = d->nvalues, *nuse = calloc((size_t)nv, sizeof(int)), *prod = malloc((size_t)nv * sizeof(int));
-    int *last = malloc((size_t)nv * sizeof(int));    /* last reader (op index) */
-    if (!nuse || !prod || !last) { free(nuse); free(prod); free(last); return -1; }
-    int ok = 1;
-    for (int v = 0; v < nv; v++) prod[v] = last[v] = -1;
+    if (!d->op_plan && !d->value_buf && !d->grad_buf) return 0;      /* no plan: nothing shared */
+    if (!d->op_plan || !d->value_buf || !d->grad_buf) return plan_error(err, errlen, d, -1, "incomplete");
+    const int *vb = d->value_buf, *gb = d->grad_buf;
+    for (int v = 0; v < nv; v++) {
+        if (vb[v] < 0 || vb[v] >= nv || vb[vb[v]] != vb[v] || (vb[v] == 0) != (v == 0) ||
+            d->value_size[vb[v]] != d->value_size[v])
+            return plan_error(err, errlen, d, -1, "a value shares a buffer it cannot");
+        if (v > 0 && (gb[v] <= 0 || gb[v] >= nv || gb[gb[v]] != gb[v] || d->value_size[gb[v]] != d->value_size[v]))
+            return plan_error(err, errlen, d, -1, "a gradient shares a buffer it cannot");
+    }
+    const int known = CNNRT_PLAN_VIEW | CNNRT_PLAN_INPLACE | CNNRT_PLAN_POOLFIRST | CNNRT_PLAN_RELU_AFTER |
+                      CNNRT_PLAN_BNRELU | CNNRT_PLAN_RELU_FUSED |
+                      (((1 << CNNRT_PLAN_MAX_SHARE) - 1) * CNNRT_PLAN_SHARE0);
     for (int i = 0; i < d->nops; i++) {
         const cnnrt_op *op = &d->ops[i];
-        if (op->out <= 0 || op->out >= nv || prod[op->out] >= 0) ok = 0;
-        else prod[op->out] = i;
-        for (int k = 0; k < op->nin; k++) {
-            int v = in_val(net, op, k);
-            if (v < 0 || v >= nv) { ok = 0; continue; }
-            nuse[v]++;
-            last[v] = i;
+        const int f = d->op_plan[i], x = din(d, op, 0), y = op->out;
+        const int relu = op->kind == CNNRT_OP_ACT && op->act == CNNRT_ACT_RELU, inplace = (f & CNNRT_PLAN_INPLACE) != 0;
+        int share = f / CNNRT_PLAN_SHARE0 & ((1 << CNNRT_PLAN_MAX_SHARE) - 1);
+        if ((f & ~known) ||
+            ((f & CNNRT_PLAN_VIEW) && (op->kind != CNNRT_OP_COPY || vb[y] != vb[x])) ||
+            (inplace && (!relu || vb[y] != vb[x] || gb[x] != gb[y])) ||
+            ((f & (CNNRT_PLAN_POOLFIRST | CNNRT_PLAN_BNRELU)) && !inplace) ||
+            ((f & CNNRT_PLAN_RELU_AFTER) && op->kind != CNNRT_OP_MAXPOOL && op->kind != CNNRT_OP_GMAXPOOL) ||
+            ((f & CNNRT_PLAN_RELU_FUSED) && op->kind != CNNRT_OP_BATCHNORM) ||
+            (share && op->kind != CNNRT_OP_ADD && op->kind != CNNRT_OP_COPY) || (share >> op->nin))
+            return plan_error(err, errlen, d, i, "a flag this op cannot have");
+        for (int k = 0; share; k++, share >>= 1)
+            if ((share & 1) && gb[din(d, op, k)] != gb[y])
+                return plan_error(err, errlen, d, i, "a shared gradient that is not shared");
+        if (vb[y] != y && !(f & (CNNRT_PLAN_VIEW | CNNRT_PLAN_INPLACE)))
+            return plan_error(err, errlen, d, i, "its output shares a buffer with no flag saying so");
+    }
+    for (int v = 1; v < nv; v++) {                       /* every shared gradient buffer explained */
+        if (gb[v] == v) continue;
+        int why = 0;
+        for (int i = 0; i < d->nops && !why; i++) {
+            const cnnrt_op *op = &d->ops[i];
+            for (int k = 0; k < op->nin && !why; k++)
+                if (din(d, op, k) == v &&
+                    (((d->op_plan[i] & CNNRT_PLAN_INPLACE) && k == 0) ||
+                     (k < CNNRT_PLAN_MAX_SHARE && (d->op_plan[i] & (CNNRT_PLAN_SHARE0 << k)))))
+                    why = 1;
         }
+        if (!why) return plan_error(err, errlen, d, -1, "a gradient shares a buffer with no flag saying so");
     }
-    /* values the loss or the caller read stay unshared */
-    int keep1 = d->output, keep2 = in_val(net, &d->ops[d->nops - 1], 0);
-    for (int i = 0; ok && i < d->nops; i++) {            /* forward order: value buffers */
-        const cnnrt_op *op = &d->ops[i];
-        int x = in_val(net, op, 0);
-        if (op->kind == CNNRT_OP_COPY && x > 0 && op->out != keep1 && op->out != keep2) {
-            net->val[op->out] = net->val[x];
-            net->plan[i] |= PLAN_VIEW;
-        } else if (op->kind == CNNRT_OP_RELU && x > 0 && x != keep1 && x != keep2 && nuse[x] == 1 &&
-                   prod[x] >= 0 && !reads_own_output(&d->ops[prod[x]]) &&
-                   !(d->ops[prod[x]].kind == CNNRT_OP_COPY) && op->out != keep1 && op->out != keep2) {
-            int shared = 0;                              /* x's buffer must be its own */
-            for (int v = 0; v < nv; v++) shared |= v != x && net->val[v] == net->val[x];
-            if (!shared) {
-                net->val[op->out] = net->val[x];
-                net->plan[i] |= PLAN_INPLACE;
-            }
-        }
+    return 0;
+}
+
+/* Apply a checked plan: buffers aliased, one owner per gradient buffer. */
+static void apply_plan(cnnrt_net *net) {
+    const cnnrt_net_desc *d = net->d;
+    for (int i = 0; i < d->nops; i++) net->plan[i] = d->op_plan ? d->op_plan[i] : 0;
+    for (int v = 0; v < d->nvalues; v++) {
+        if (d->value_buf) net->val[v] = net->val[d->value_buf[v]];
+        if (d->grad_buf && v > 0) net->dval[v] = net->dval[d->grad_buf[v]];
     }
-    for (int i = 0; ok && i < d->nops; i++) {            /* relu, then max pool: pool first */
-        const int b = d->ops[i].out, j = last[b];
-        if (!(net->plan[i] & PLAN_INPLACE) || b == keep1 || b == keep2 || nuse[b] != 1 || j <= i) continue;
-        const cnnrt_op *pool = &d->ops[j];
-        if ((pool->kind != CNNRT_OP_MAXPOOL && pool->kind != CNNRT_OP_GMAXPOOL) || pool->nin != 1) continue;
-        int shared = 0;                                  /* the pool's output buffer must be its own */
-        for (int v = 0; v < nv; v++) shared |= v != pool->out && net->val[v] == net->val[pool->out];
-        if (shared) continue;
-        net->plan[i] |= PLAN_POOLFIRST;
-        net->plan[j] |= PLAN_RELU_AFTER;
-    }
-    for (int i = 0; ok && i < d->nops; i++) {            /* batch norm, then relu: one op */
-        if (!(net->plan[i] & PLAN_INPLACE) || (net->plan[i] & PLAN_POOLFIRST)) continue;
-        const int bn = prod[in_val(net, &d->ops[i], 0)];
-        if (d->ops[bn].kind != CNNRT_OP_BATCHNORM) continue;
-        net->plan[i] |= PLAN_BNRELU;
-        net->plan[bn] |= PLAN_RELU_FUSED;
-    }
-    for (int i = d->nops - 1; ok && i >= 0; i--) {      /* reverse order: gradient buffers */
-        const cnnrt_op *op = &d->ops[i];
-        if (net->plan[i] & PLAN_INPLACE) {               /* x's only reader: its gradient is dy's buffer */
-            net->dval[in_val(net, op, 0)] = net->dval[op->out];
-            continue;
-        }
-        if (op->kind != CNNRT_OP_ADD && op->kind != CNNRT_OP_COPY) continue;
-        if (op->out == keep1 || op->out == keep2) continue;
-        for (int k = 0; k < op->nin && k < 16; k++) {
-            int x = in_val(net, op, k), twice = 0;
-            for (int j = 0; j < op->nin; j++) twice |= j != k && in_val(net, op, j) == x;
-            if (x <= 0 || x == keep1 || x == keep2 || twice || last[x] != i) continue;
-            int shared = 0;
-            for (int v = 0; v < nv; v++) shared |= v != x && net->dval[v] == net->dval[x];
-            if (shared) continue;
-            net->dval[x] = net->dval[op->out];
-            net->plan[i] |= PLAN_SHARE0 << k;
-            break;                                       /* one input per op, but see below */
-        }
-        if (op->kind == CNNRT_OP_ADD && op->nin == 2 && (net->plan[i] & (PLAN_SHARE0 | PLAN_SHARE0 << 1)))
-            share_second(net, i, nuse, prod, last, keep1, keep2);
-    }
-    for (int v = 1; v < nv; v++) {                       /* one owner per buffer */
+    for (int v = 1; v < d->nvalues; v++) {               /* one owner per buffer: its first value */
         net->owner[v] = v;
         for (int u = v - 1; u >= 1; u--)
             if (net->dval[u] == net->dval[v]) net->owner[v] = u;
         net->zero[v] = (char)(net->owner[v] == v);
     }
-    free(nuse); free(prod); free(last);
-    return 0;
 }
 
 /* ---- creation ------------------------------------------------------------ */
@@ -258,6 +184,7 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
         }
     }
     total += scratch + B * maxval;
+    if (check_plan(d, err, errlen) != 0) return NULL;
     if (total > ((size_t)1 << 36)) ERR("training network '%s' at batch %d needs %zu MiB", d->name,
                                        max_batch, total * 4 >> 20);
 
@@ -312,10 +239,7 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
     net->tmp = p;
     const cnnrt_op *last = &d->ops[d->nops - 1];
     net->softmax_last = last->kind == CNNRT_OP_SOFTMAX && last->out == d->output;
-    if (plan_sharing(net) != 0) {
-        cnnrt_net_free(net);
-        ERR("out of memory");
-    }
+    apply_plan(net);
     cnnrt_rng_seed(&net->rng, o->seed ^ 0x5eed5eed5eedULL);
     init_params(net, o->seed);
     return net;

@@ -30,7 +30,7 @@ static const cnnrt_net_desc NET[[]]_desc = {
     "NET", NET_IN_C, NET_IN_H, NET_IN_W,
     NET_NVALUES, NET[[]]_value_size, NET_NOPS, NET[[]]_ops, NET[[]]_inputs,
     NET_OUTPUT, NET_OUT_SIZE, NET_NPARAMS, NET_NBUFFERS, NET_NTENSORS, NET[[]]_tensors,
-    NET_HASH[[]]ull
+    NET_HASH[[]]ull, NET[[]]_op_plan, NET[[]]_value_buf, NET[[]]_grad_buf
 };
 
 const cnnrt_net_desc *NET[[]]_train_desc(void)
