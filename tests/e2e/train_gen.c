@@ -17,6 +17,55 @@
 static int fails;
 #define CHECK(c, ...) do { if (!(c)) { printf("train_gen: " __VA_ARGS__); printf("\n"); fails++; } } while (0)
 
+/* cnnrt_net_create checks the plan: each way of breaking it is refused
+ * with a message, and the unbroken plan is taken. */
+static void plan_refusals(const cnnrt_net_desc *d, const cnnrt_train_opts *o) {
+    const int share = ((1 << CNNRT_PLAN_MAX_SHARE) - 1) * CNNRT_PLAN_SHARE0;
+    int nv = d->nvalues, conv = -1, sharer = -1;
+    for (int i = 0; i < d->nops; i++) {
+        if (d->ops[i].kind == CNNRT_OP_CONV && conv < 0) conv = i;
+        if (d->op_plan[i] & share) sharer = i;
+    }
+    CHECK(conv >= 0 && sharer >= 0, "the network has no conv, or no op sharing a gradient, to break");
+    if (fails) return;
+    enum { NCASE = 7 };
+    const char *what[NCASE] = { "VIEW on a conv", "an unknown flag", "SHARE on a conv", "RELU_FUSED on a conv",
+                                "a value sharing a buffer of another size", "a gradient shared without a flag",
+                                "a value in the input's buffer" };
+    for (int c = 0; c < NCASE; c++) {
+        cnnrt_net_desc x = *d;
+        int *plan = malloc(sizeof(int) * (size_t)d->nops), *vb = malloc(sizeof(int) * (size_t)nv),
+            *gb = malloc(sizeof(int) * (size_t)nv);
+        memcpy(plan, d->op_plan, sizeof(int) * (size_t)d->nops);
+        memcpy(vb, d->value_buf, sizeof(int) * (size_t)nv);
+        memcpy(gb, d->grad_buf, sizeof(int) * (size_t)nv);
+        int out = d->ops[conv].out;
+        switch (c) {
+        case 0: plan[conv] |= CNNRT_PLAN_VIEW; break;
+        case 1: plan[conv] |= 1 << 30; break;
+        case 2: plan[conv] |= CNNRT_PLAN_SHARE0; break;
+        case 3: plan[conv] |= CNNRT_PLAN_RELU_FUSED; break;
+        case 4: vb[out] = d->inputs[d->ops[conv].in0]; break;   /* 1x32x32 vs 6x28x28 */
+        case 5: plan[sharer] &= ~share; break;
+        case 6: vb[out] = 0; break;
+        }
+        x.op_plan = plan;
+        x.value_buf = vb;
+        x.grad_buf = gb;
+        char err[256] = "";
+        cnnrt_net *net = cnnrt_net_create(&x, 2, o, err, sizeof err);
+        CHECK(!net && strstr(err, "invalid training plan"), "a plan with %s was %s (%s)", what[c],
+              net ? "taken" : "refused without saying why", err);
+        cnnrt_net_free(net);
+        free(plan); free(vb); free(gb);
+    }
+    char err[256];
+    cnnrt_net *net = cnnrt_net_create(d, 2, o, err, sizeof err);
+    CHECK(net != NULL, "the compiler's plan was refused: %s", err);
+    cnnrt_net_free(net);
+    if (!fails) printf("cnnrt refuses %d broken plans and takes the compiler's\n", NCASE);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     const cnnrt_net_desc *a = front_train_desc(argv[1], NULL), *b = lenet5_train_desc();
@@ -39,10 +88,14 @@ int main(int argc, char **argv) {
         x.name = y.name = NULL;
         CHECK(memcmp(&x, &y, sizeof x) == 0, "tensor %d (%s) differs", i, a->tensors[i].name);
     }
+    for (int i = 0; i < a->nops; i++) CHECK(a->op_plan[i] == b->op_plan[i], "op %d's plan differs", i);
+    for (int v = 0; v < a->nvalues; v++)
+        CHECK(a->value_buf[v] == b->value_buf[v] && a->grad_buf[v] == b->grad_buf[v], "value %d's plan differs", v);
     cnnrt_train_opts o = { .optim = cnnrt_optim_defaults(CNNRT_ADAM),
                            .lr = { .kind = CNNRT_LR_CONSTANT, .base_lr = 1e-3 },
                            .loss = CNNRT_LOSS_XENT, .seed = 11 };
     char err[256];
+    plan_refusals(a, &o);
     cnnrt_net *na = cnnrt_net_create(a, 8, &o, err, sizeof err);
     lenet5_train *nb = lenet5_train_new(8, &o, err, sizeof err);
     if (!na || !nb) { printf("train_gen: %s\n", err); return 1; }
