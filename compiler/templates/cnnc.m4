@@ -21,6 +21,18 @@ m4_define([[M4_FORLOOP]], [[m4_ifelse(m4_eval([[($2) <= ($3)]]), [[1]],
 m4_define([[_M4_FORLOOP]], [[m4_define([[$1]], [[$2]])$4[[]]m4_ifelse([[$2]],
   [[$3]], [[]], [[$0([[$1]], m4_incr([[$2]]), [[$3]], [[$4]])]])]])
 
+# M4_ORIGIN: where the weights come from, as the .c and .h say it.
+m4_define([[M4_ORIGIN]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(NET_TRAINED, 1, [[trained, read from NET_ORIGIN]],
+  [[RANDOM, UNTRAINED (PyTorch's default initialisation, NET_ORIGIN)]])]])
+
+# M4_PAD(text, width), M4_PAD_LEFT(text, width): text padded with spaces
+# to width columns (on the right, on the left); longer text as it is.
+m4_define([[_M4_SPACES]], [[                                                                ]])
+m4_define([[M4_PAD]], [[M4_ARGS([[$0]], $#, 2)[[$1]]m4_ifelse(m4_eval(m4_len([[$1]]) < ($2)), 1,
+  [[m4_substr(_M4_SPACES, 0, m4_eval(($2) - m4_len([[$1]])))]])]])
+m4_define([[M4_PAD_LEFT]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(m4_eval(m4_len([[$1]]) < ($2)), 1,
+  [[m4_substr(_M4_SPACES, 0, m4_eval(($2) - m4_len([[$1]])))]])[[$1]]]])
+
 # M4_PTR(where, offset): a buffer of run(): the caller's in or out, or the
 # arena at a float offset.
 m4_define([[M4_PTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$1]], [[IN]], [[in]],
