@@ -3,8 +3,10 @@
  * Weights: RANDOM, UNTRAINED (PyTorch's default initialisation, seed 1).
  *
  * The code cnnc generates belongs to you; no licence condition applies.
- * Read convnetjs_cifar10.h for the API.  Every shape, stride and offset below is a
- * constant; each layer is one function, run in order by convnetjs_cifar10_run().
+ * Read convnetjs_cifar10.h for the API.  This file reads top-down: the public
+ * functions, convnetjs_cifar10_run() (the network: one call per layer), the layers in
+ * that order, the kernels they share, then the weights.  Every shape,
+ * stride and offset is a constant.
  */
 #include "convnetjs_cifar10.h"
 
@@ -26,7 +28,6 @@ static const float convnetjs_cifar10_weights[26066];   /* at the end of this fil
 
 
 
-
 /* Threads: with -fopenmp the layers share their work out over OpenMP's
  * threads (OMP_NUM_THREADS); without it this is plain serial C. */
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
@@ -43,6 +44,248 @@ static const float convnetjs_cifar10_weights[26066];   /* at the end of this fil
 #else
 #define CNNC_PARALLEL_FOR_IF(cond)
 #endif
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+/* Default mode: the large products of im2col convolutions and dense layers
+ * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
+#include <cblas.h>
+
+/* The network and its layers, defined below in this order. */
+static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
+static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
+static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
+static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
+static void layer_pool2(const float *RESTRICT x, float *RESTRICT y);
+static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
+static void layer_pool3(const float *RESTRICT x, float *RESTRICT y);
+static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
+static void layer_softmax(const float *RESTRICT x, float *RESTRICT y);
+
+/* The kernels the layers share, defined after the layers. */
+CNNC_VECTORIZE static void convnetjs_cifar10_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc);
+static void convnetjs_cifar10_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
+                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
+                      const float *RESTRICT bias, int relu);
+static void convnetjs_cifar10_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
+                      float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
+
+/* Static arena of convnetjs_cifar10_forward(): the only mutable state of this file. */
+static float convnetjs_cifar10_arena[111616 > 0 ? 111616 : 1];
+
+int convnetjs_cifar10_forward(const float *in, float *out)
+{
+    return convnetjs_cifar10_forward_ctx(convnetjs_cifar10_arena, sizeof convnetjs_cifar10_arena, 1, in, out);
+}
+
+int convnetjs_cifar10_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
+{
+    if (!ws || !in || !out) return CONVNETJS_CIFAR10_ERR_NULL;
+    if (n < 1) return CONVNETJS_CIFAR10_ERR_BATCH;
+    if (ws_bytes < CONVNETJS_CIFAR10_WS_BYTES(n)) return CONVNETJS_CIFAR10_ERR_WORKSPACE;
+    if ((uintptr_t)ws % sizeof(float) != 0) return CONVNETJS_CIFAR10_ERR_ALIGN;
+    for (int i = 0; i < n; i++)
+        convnetjs_cifar10_run(in + (size_t)i * 3072, out + (size_t)i * 10, (float *)ws);
+    return CONVNETJS_CIFAR10_OK;
+}
+
+const char *convnetjs_cifar10_strerror(int err)
+{
+    switch (err) {
+    case CONVNETJS_CIFAR10_OK: return "success";
+    case CONVNETJS_CIFAR10_ERR_NULL: return "a pointer argument is NULL";
+    case CONVNETJS_CIFAR10_ERR_BATCH: return "the batch size must be at least 1";
+    case CONVNETJS_CIFAR10_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_CIFAR10_WS_BYTES(n)";
+    case CONVNETJS_CIFAR10_ERR_ALIGN: return "the workspace is not aligned for float";
+    }
+    return "unknown error";
+}
+
+/* The network, one image: in[3072] -> out[10], ws[111616]. */
+static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
+{
+    (void)in; (void)out; (void)ws; (void)convnetjs_cifar10_weights;
+    layer_conv1(in, (ws + 76800), (ws + 0));
+    layer_pool1((ws + 76800), (ws + 107520));
+    layer_conv2((ws + 107520), (ws + 102400), (ws + 0));
+    layer_pool2((ws + 102400), (ws + 32000));
+    layer_conv3((ws + 32000), (ws + 33280), (ws + 0));
+    layer_pool3((ws + 33280), (ws + 0));
+    layer_fc((ws + 0), (ws + 320));
+    layer_softmax((ws + 320), out);
+}
+
+
+/* conv1: conv+relu, line 11: 3x32x32 -> 16x32x32 */
+static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+{
+    /* col[75][1024]: the patches of the input, one column per output pixel */
+    convnetjs_cifar10_im2col(x, 3, 32, 32, 5, 5, 1, 1, 2, 2, 1, 1, 32, 32, col, 1024);
+    /* y[16][1024] = W[16][75] · col[75][1024] (+ bias), W packed */
+    convnetjs_cifar10_gemm(1, 16, 1024, 75, (convnetjs_cifar10_weights + 0), 0, col, 1024, 0, y, 1024, 0,
+              (convnetjs_cifar10_weights + 1200), 1);
+}
+
+
+/* pool1: maxpool, line 12: 16x32x32 -> 16x16x16 */
+static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int c = 0; c < 16; c++) {
+        const float *RESTRICT xc = x + c * (32 * 32);
+        float *RESTRICT yc = y + c * (16 * 16);
+        for (int oy = 0; oy < 16; oy++) {
+            const int y0 = oy * 2 - 0;
+            const int ky0 = y0 < 0 ? -y0 : 0;
+            const int ky1 = y0 + 2 > 32 ? 32 - y0 : 2;
+            for (int ox = 0; ox < 16; ox++) {
+                const int x0 = ox * 2 - 0;
+                const int kx0 = x0 < 0 ? -x0 : 0;
+                const int kx1 = x0 + 2 > 32 ? 32 - x0 : 2;
+                float m;
+                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 32 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[32]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[33]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 32 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
+                yc[oy * 16 + ox] = m;
+            }
+        }
+    }
+}
+
+
+/* conv2: conv+relu, line 13: 16x16x16 -> 20x16x16 */
+static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+{
+    /* col[400][256]: the patches of the input, one column per output pixel */
+    convnetjs_cifar10_im2col(x, 16, 16, 16, 5, 5, 1, 1, 2, 2, 1, 1, 16, 16, col, 256);
+    /* y[20][256] = W[20][400] · col[400][256] (+ bias), W packed */
+    convnetjs_cifar10_gemm(1, 20, 256, 400, (convnetjs_cifar10_weights + 1216), 0, col, 256, 0, y, 256, 0,
+              (convnetjs_cifar10_weights + 10816), 1);
+}
+
+
+/* pool2: maxpool, line 14: 20x16x16 -> 20x8x8 */
+static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int c = 0; c < 20; c++) {
+        const float *RESTRICT xc = x + c * (16 * 16);
+        float *RESTRICT yc = y + c * (8 * 8);
+        for (int oy = 0; oy < 8; oy++) {
+            const int y0 = oy * 2 - 0;
+            const int ky0 = y0 < 0 ? -y0 : 0;
+            const int ky1 = y0 + 2 > 16 ? 16 - y0 : 2;
+            for (int ox = 0; ox < 8; ox++) {
+                const int x0 = ox * 2 - 0;
+                const int kx0 = x0 < 0 ? -x0 : 0;
+                const int kx1 = x0 + 2 > 16 ? 16 - x0 : 2;
+                float m;
+                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 16 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[16]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[17]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 16 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
+                yc[oy * 8 + ox] = m;
+            }
+        }
+    }
+}
+
+
+/* conv3: conv+relu, line 15: 20x8x8 -> 20x8x8 */
+static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+{
+    /* col[500][64]: the patches of the input, one column per output pixel */
+    convnetjs_cifar10_im2col(x, 20, 8, 8, 5, 5, 1, 1, 2, 2, 1, 1, 8, 8, col, 64);
+    /* y[20][64] = W[20][500] · col[500][64] (+ bias), W packed */
+    convnetjs_cifar10_gemm(1, 20, 64, 500, (convnetjs_cifar10_weights + 10836), 0, col, 64, 0, y, 64, 0,
+              (convnetjs_cifar10_weights + 22836), 1);
+}
+
+
+/* pool3: maxpool, line 16: 20x8x8 -> 20x4x4 */
+static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int c = 0; c < 20; c++) {
+        const float *RESTRICT xc = x + c * (8 * 8);
+        float *RESTRICT yc = y + c * (4 * 4);
+        for (int oy = 0; oy < 4; oy++) {
+            const int y0 = oy * 2 - 0;
+            const int ky0 = y0 < 0 ? -y0 : 0;
+            const int ky1 = y0 + 2 > 8 ? 8 - y0 : 2;
+            for (int ox = 0; ox < 4; ox++) {
+                const int x0 = ox * 2 - 0;
+                const int kx0 = x0 < 0 ? -x0 : 0;
+                const int kx1 = x0 + 2 > 8 ? 8 - x0 : 2;
+                float m;
+                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 8 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[8]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[9]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 8 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
+                yc[oy * 4 + ox] = m;
+            }
+        }
+    }
+}
+
+
+/* fc: dense, line 18: [320] -> [10] */
+static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
+{
+    const float *RESTRICT w = (convnetjs_cifar10_weights + 22856);
+    /* y[10] = W[10][320] · x[320] */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 320, 1.0f, w, 320, x, 1, 0.0f, y, 1);
+    for (int o = 0; o < 10; o++) y[o] += (convnetjs_cifar10_weights + 26056)[o];
+}
+
+
+/* softmax: softmax, line 19: [10] -> [10] */
+static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int p = 0; p < 1; p++) {
+        float m = x[p];
+        double s = 0.0;
+        for (int c = 1; c < 10; c++) m = x[c * 1 + p] > m ? x[c * 1 + p] : m;
+        for (int c = 0; c < 10; c++) {
+            y[c * 1 + p] = expf(x[c * 1 + p] - m);
+            s += y[c * 1 + p];
+        }
+        for (int c = 0; c < 10; c++) y[c * 1 + p] = (float)(y[c * 1 + p] / s);
+    }
+}
+
+
 
 /* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
  * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */
@@ -79,9 +322,28 @@ CNNC_VECTORIZE static void convnetjs_cifar10_im2col(const float *RESTRICT x, int
     }
 }
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-#include <immintrin.h>
-#endif
+
+/* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
+ * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
+ * (row stride ldc).  The tile loop runs over the larger operand's panels
+ * outermost, so the smaller one stays in cache. */
+static void convnetjs_cifar10_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
+                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
+                      const float *RESTRICT bias, int relu)
+{
+    const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
+    const int m_outer = M >= N;
+    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
+    for (int job = 0; job < batch * per; job++) {
+        const int bt = job / per, r = job % per;
+        const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
+        convnetjs_cifar10_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
+                  C + bt * sc + (size_t)im * 8 * ldc + jn * 32, ldc,
+                  M - im * 8 < 8 ? M - im * 8 : 8, N - jn * 32 < 32 ? N - jn * 32 : 32,
+                  bias ? bias + im * 8 : NULL, relu);
+    }
+}
+
 
 /* One 8x32 tile of C (mr <= 8 rows, nr <= 32 columns stored):
  * c[r][j] = act(sum_k a[k][r] b[k][j] + bias[r]); a: a packed K x 8 panel,
@@ -295,243 +557,6 @@ static void convnetjs_cifar10_tile(int K, const float *RESTRICT a, const float *
         }
     }
 #endif
-}
-
-/* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
- * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
- * (row stride ldc).  The tile loop runs over the larger operand's panels
- * outermost, so the smaller one stays in cache. */
-static void convnetjs_cifar10_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
-                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu)
-{
-    const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
-    const int m_outer = M >= N;
-    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
-    for (int job = 0; job < batch * per; job++) {
-        const int bt = job / per, r = job % per;
-        const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
-        convnetjs_cifar10_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
-                  C + bt * sc + (size_t)im * 8 * ldc + jn * 32, ldc,
-                  M - im * 8 < 8 ? M - im * 8 : 8, N - jn * 32 < 32 ? N - jn * 32 : 32,
-                  bias ? bias + im * 8 : NULL, relu);
-    }
-}
-
-/* conv1: conv+relu, line 11: 3x32x32 -> 16x32x32 */
-static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
-{
-    /* col[75][1024]: the patches of the input, one column per output pixel */
-    convnetjs_cifar10_im2col(x, 3, 32, 32, 5, 5, 1, 1, 2, 2, 1, 1, 32, 32, col, 1024);
-    /* y[16][1024] = W[16][75] · col[75][1024] (+ bias), W packed */
-    convnetjs_cifar10_gemm(1, 16, 1024, 75, (convnetjs_cifar10_weights + 0), 0, col, 1024, 0, y, 1024, 0,
-              (convnetjs_cifar10_weights + 1200), 1);
-}
-
-
-/* pool1: maxpool, line 12: 16x32x32 -> 16x16x16 */
-static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
-{
-    for (int c = 0; c < 16; c++) {
-        const float *RESTRICT xc = x + c * (32 * 32);
-        float *RESTRICT yc = y + c * (16 * 16);
-        for (int oy = 0; oy < 16; oy++) {
-            const int y0 = oy * 2 - 0;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 32 ? 32 - y0 : 2;
-            for (int ox = 0; ox < 16; ox++) {
-                const int x0 = ox * 2 - 0;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 32 ? 32 - x0 : 2;
-                float m;
-                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * 32 + x0;
-                    m = p[0];
-                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[32]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[33]; m = v > m || isnan(v) ? v : m; }
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * 32 + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
-                }
-                yc[oy * 16 + ox] = m;
-            }
-        }
-    }
-}
-
-
-/* conv2: conv+relu, line 13: 16x16x16 -> 20x16x16 */
-static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
-{
-    /* col[400][256]: the patches of the input, one column per output pixel */
-    convnetjs_cifar10_im2col(x, 16, 16, 16, 5, 5, 1, 1, 2, 2, 1, 1, 16, 16, col, 256);
-    /* y[20][256] = W[20][400] · col[400][256] (+ bias), W packed */
-    convnetjs_cifar10_gemm(1, 20, 256, 400, (convnetjs_cifar10_weights + 1216), 0, col, 256, 0, y, 256, 0,
-              (convnetjs_cifar10_weights + 10816), 1);
-}
-
-
-/* pool2: maxpool, line 14: 20x16x16 -> 20x8x8 */
-static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
-{
-    for (int c = 0; c < 20; c++) {
-        const float *RESTRICT xc = x + c * (16 * 16);
-        float *RESTRICT yc = y + c * (8 * 8);
-        for (int oy = 0; oy < 8; oy++) {
-            const int y0 = oy * 2 - 0;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 16 ? 16 - y0 : 2;
-            for (int ox = 0; ox < 8; ox++) {
-                const int x0 = ox * 2 - 0;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 16 ? 16 - x0 : 2;
-                float m;
-                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * 16 + x0;
-                    m = p[0];
-                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[16]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[17]; m = v > m || isnan(v) ? v : m; }
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * 16 + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
-                }
-                yc[oy * 8 + ox] = m;
-            }
-        }
-    }
-}
-
-
-/* conv3: conv+relu, line 15: 20x8x8 -> 20x8x8 */
-static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
-{
-    /* col[500][64]: the patches of the input, one column per output pixel */
-    convnetjs_cifar10_im2col(x, 20, 8, 8, 5, 5, 1, 1, 2, 2, 1, 1, 8, 8, col, 64);
-    /* y[20][64] = W[20][500] · col[500][64] (+ bias), W packed */
-    convnetjs_cifar10_gemm(1, 20, 64, 500, (convnetjs_cifar10_weights + 10836), 0, col, 64, 0, y, 64, 0,
-              (convnetjs_cifar10_weights + 22836), 1);
-}
-
-
-/* pool3: maxpool, line 16: 20x8x8 -> 20x4x4 */
-static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
-{
-    for (int c = 0; c < 20; c++) {
-        const float *RESTRICT xc = x + c * (8 * 8);
-        float *RESTRICT yc = y + c * (4 * 4);
-        for (int oy = 0; oy < 4; oy++) {
-            const int y0 = oy * 2 - 0;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 8 ? 8 - y0 : 2;
-            for (int ox = 0; ox < 4; ox++) {
-                const int x0 = ox * 2 - 0;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 8 ? 8 - x0 : 2;
-                float m;
-                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * 8 + x0;
-                    m = p[0];
-                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[8]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[9]; m = v > m || isnan(v) ? v : m; }
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * 8 + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
-                }
-                yc[oy * 4 + ox] = m;
-            }
-        }
-    }
-}
-
-
-/* Default mode: the large products of im2col convolutions and dense layers
- * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
-#include <cblas.h>
-
-/* fc: dense, line 18: [320] -> [10] */
-static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
-{
-    const float *RESTRICT w = (convnetjs_cifar10_weights + 22856);
-    /* y[10] = W[10][320] · x[320] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 320, 1.0f, w, 320, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 10; o++) y[o] += (convnetjs_cifar10_weights + 26056)[o];
-}
-
-
-/* softmax: softmax, line 19: [10] -> [10] */
-static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
-{
-    for (int p = 0; p < 1; p++) {
-        float m = x[p];
-        double s = 0.0;
-        for (int c = 1; c < 10; c++) m = x[c * 1 + p] > m ? x[c * 1 + p] : m;
-        for (int c = 0; c < 10; c++) {
-            y[c * 1 + p] = expf(x[c * 1 + p] - m);
-            s += y[c * 1 + p];
-        }
-        for (int c = 0; c < 10; c++) y[c * 1 + p] = (float)(y[c * 1 + p] / s);
-    }
-}
-
-
-/* One image: in[3072] -> out[10], ws[111616]. */
-static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
-{
-    (void)in; (void)out; (void)ws; (void)convnetjs_cifar10_weights;
-    layer_conv1(in, (ws + 76800), (ws + 0));
-    layer_pool1((ws + 76800), (ws + 107520));
-    layer_conv2((ws + 107520), (ws + 102400), (ws + 0));
-    layer_pool2((ws + 102400), (ws + 32000));
-    layer_conv3((ws + 32000), (ws + 33280), (ws + 0));
-    layer_pool3((ws + 33280), (ws + 0));
-    layer_fc((ws + 0), (ws + 320));
-    layer_softmax((ws + 320), out);
-}
-
-/* Static arena of convnetjs_cifar10_forward(): the only mutable state of this file. */
-static float convnetjs_cifar10_arena[111616 > 0 ? 111616 : 1];
-
-const char *convnetjs_cifar10_strerror(int err)
-{
-    switch (err) {
-    case CONVNETJS_CIFAR10_OK: return "success";
-    case CONVNETJS_CIFAR10_ERR_NULL: return "a pointer argument is NULL";
-    case CONVNETJS_CIFAR10_ERR_BATCH: return "the batch size must be at least 1";
-    case CONVNETJS_CIFAR10_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_CIFAR10_WS_BYTES(n)";
-    case CONVNETJS_CIFAR10_ERR_ALIGN: return "the workspace is not aligned for float";
-    }
-    return "unknown error";
-}
-
-int convnetjs_cifar10_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
-{
-    if (!ws || !in || !out) return CONVNETJS_CIFAR10_ERR_NULL;
-    if (n < 1) return CONVNETJS_CIFAR10_ERR_BATCH;
-    if (ws_bytes < CONVNETJS_CIFAR10_WS_BYTES(n)) return CONVNETJS_CIFAR10_ERR_WORKSPACE;
-    if ((uintptr_t)ws % sizeof(float) != 0) return CONVNETJS_CIFAR10_ERR_ALIGN;
-    for (int i = 0; i < n; i++)
-        convnetjs_cifar10_run(in + (size_t)i * 3072, out + (size_t)i * 10, (float *)ws);
-    return CONVNETJS_CIFAR10_OK;
-}
-
-int convnetjs_cifar10_forward(const float *in, float *out)
-{
-    return convnetjs_cifar10_forward_ctx(convnetjs_cifar10_arena, sizeof convnetjs_cifar10_arena, 1, in, out);
 }
 
 static const float convnetjs_cifar10_weights[26066] = {

@@ -3,8 +3,10 @@
  * Weights: RANDOM, UNTRAINED (PyTorch's default initialisation, seed 1).
  *
  * The code cnnc generates belongs to you; no licence condition applies.
- * Read convnetjs_mnist.h for the API.  Every shape, stride and offset below is a
- * constant; each layer is one function, run in order by convnetjs_mnist_run().
+ * Read convnetjs_mnist.h for the API.  This file reads top-down: the public
+ * functions, convnetjs_mnist_run() (the network: one call per layer), the layers in
+ * that order, the kernels they share, then the weights.  Every shape,
+ * stride and offset is a constant.
  */
 #include "convnetjs_mnist.h"
 
@@ -26,7 +28,6 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 
 
 
-
 /* Threads: with -fopenmp the layers share their work out over OpenMP's
  * threads (OMP_NUM_THREADS); without it this is plain serial C. */
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
@@ -43,6 +44,76 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 #else
 #define CNNC_PARALLEL_FOR_IF(cond)
 #endif
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+/* Default mode: the large products of im2col convolutions and dense layers
+ * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
+#include <cblas.h>
+
+/* The network and its layers, defined below in this order. */
+static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
+CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp);
+static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
+static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
+static void layer_pool2(const float *RESTRICT x, float *RESTRICT y);
+static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
+static void layer_softmax(const float *RESTRICT x, float *RESTRICT y);
+
+/* The kernels the layers share, defined after the layers. */
+CNNC_VECTORIZE static void convnetjs_mnist_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc);
+static void convnetjs_mnist_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
+                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
+                      const float *RESTRICT bias, int relu);
+static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
+                      float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
+
+/* Static arena of convnetjs_mnist_forward(): the only mutable state of this file. */
+static float convnetjs_mnist_arena[35456 > 0 ? 35456 : 1];
+
+int convnetjs_mnist_forward(const float *in, float *out)
+{
+    return convnetjs_mnist_forward_ctx(convnetjs_mnist_arena, sizeof convnetjs_mnist_arena, 1, in, out);
+}
+
+int convnetjs_mnist_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
+{
+    if (!ws || !in || !out) return CONVNETJS_MNIST_ERR_NULL;
+    if (n < 1) return CONVNETJS_MNIST_ERR_BATCH;
+    if (ws_bytes < CONVNETJS_MNIST_WS_BYTES(n)) return CONVNETJS_MNIST_ERR_WORKSPACE;
+    if ((uintptr_t)ws % sizeof(float) != 0) return CONVNETJS_MNIST_ERR_ALIGN;
+    for (int i = 0; i < n; i++)
+        convnetjs_mnist_run(in + (size_t)i * 576, out + (size_t)i * 10, (float *)ws);
+    return CONVNETJS_MNIST_OK;
+}
+
+const char *convnetjs_mnist_strerror(int err)
+{
+    switch (err) {
+    case CONVNETJS_MNIST_OK: return "success";
+    case CONVNETJS_MNIST_ERR_NULL: return "a pointer argument is NULL";
+    case CONVNETJS_MNIST_ERR_BATCH: return "the batch size must be at least 1";
+    case CONVNETJS_MNIST_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_MNIST_WS_BYTES(n)";
+    case CONVNETJS_MNIST_ERR_ALIGN: return "the workspace is not aligned for float";
+    }
+    return "unknown error";
+}
+
+/* The network, one image: in[576] -> out[10], ws[35456]. */
+static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
+{
+    (void)in; (void)out; (void)ws; (void)convnetjs_mnist_weights;
+    layer_conv1(in, (ws + 0), (ws + 4608));
+    layer_pool1((ws + 0), (ws + 34304));
+    layer_conv2((ws + 34304), (ws + 32000), (ws + 0));
+    layer_pool2((ws + 32000), (ws + 0));
+    layer_fc((ws + 0), (ws + 256));
+    layer_softmax((ws + 256), out);
+}
+
 
 /* conv1: conv+relu, line 11: 1x24x24 -> 8x24x24 */
 CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
@@ -141,6 +212,85 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
 }
 
 
+/* conv2: conv+relu, line 13: 8x12x12 -> 16x12x12 */
+static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+{
+    /* col[200][160]: the patches of the input, one column per output pixel */
+    convnetjs_mnist_im2col(x, 8, 12, 12, 5, 5, 1, 1, 2, 2, 1, 1, 12, 12, col, 160);
+    /* y[16][144] = W[16][200] · col[200][144] (+ bias), W packed */
+    convnetjs_mnist_gemm(1, 16, 144, 200, (convnetjs_mnist_weights + 208), 0, col, 160, 0, y, 144, 0,
+              (convnetjs_mnist_weights + 3408), 1);
+}
+
+
+/* pool2: maxpool, line 14: 16x12x12 -> 16x4x4 */
+static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int c = 0; c < 16; c++) {
+        const float *RESTRICT xc = x + c * (12 * 12);
+        float *RESTRICT yc = y + c * (4 * 4);
+        for (int oy = 0; oy < 4; oy++) {
+            const int y0 = oy * 3 - 0;
+            const int ky0 = y0 < 0 ? -y0 : 0;
+            const int ky1 = y0 + 3 > 12 ? 12 - y0 : 3;
+            for (int ox = 0; ox < 4; ox++) {
+                const int x0 = ox * 3 - 0;
+                const int kx0 = x0 < 0 ? -x0 : 0;
+                const int kx1 = x0 + 3 > 12 ? 12 - x0 : 3;
+                float m;
+                if (ky1 - ky0 == 3 && kx1 - kx0 == 3) {  /* the whole window inside: taps at fixed offsets */
+                    const float *RESTRICT p = xc + y0 * 12 + x0;
+                    m = p[0];
+                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[2]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[12]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[13]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[14]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[24]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[25]; m = v > m || isnan(v) ? v : m; }
+                    { const float v = p[26]; m = v > m || isnan(v) ? v : m; }
+                } else {
+                    m = -INFINITY;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float v = xc[(y0 + ky) * 12 + x0 + kx];
+                            m = v > m || isnan(v) ? v : m;
+                        }
+                }
+                yc[oy * 4 + ox] = m;
+            }
+        }
+    }
+}
+
+
+/* fc: dense, line 16: [256] -> [10] */
+static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
+{
+    const float *RESTRICT w = (convnetjs_mnist_weights + 3424);
+    /* y[10] = W[10][256] · x[256] */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 256, 1.0f, w, 256, x, 1, 0.0f, y, 1);
+    for (int o = 0; o < 10; o++) y[o] += (convnetjs_mnist_weights + 5984)[o];
+}
+
+
+/* softmax: softmax, line 17: [10] -> [10] */
+static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int p = 0; p < 1; p++) {
+        float m = x[p];
+        double s = 0.0;
+        for (int c = 1; c < 10; c++) m = x[c * 1 + p] > m ? x[c * 1 + p] : m;
+        for (int c = 0; c < 10; c++) {
+            y[c * 1 + p] = expf(x[c * 1 + p] - m);
+            s += y[c * 1 + p];
+        }
+        for (int c = 0; c < 10; c++) y[c * 1 + p] = (float)(y[c * 1 + p] / s);
+    }
+}
+
+
+
 /* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
  * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */
 CNNC_VECTORIZE static void convnetjs_mnist_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
@@ -176,9 +326,28 @@ CNNC_VECTORIZE static void convnetjs_mnist_im2col(const float *RESTRICT x, int C
     }
 }
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-#include <immintrin.h>
-#endif
+
+/* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
+ * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
+ * (row stride ldc).  The tile loop runs over the larger operand's panels
+ * outermost, so the smaller one stays in cache. */
+static void convnetjs_mnist_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
+                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
+                      const float *RESTRICT bias, int relu)
+{
+    const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
+    const int m_outer = M >= N;
+    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
+    for (int job = 0; job < batch * per; job++) {
+        const int bt = job / per, r = job % per;
+        const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
+        convnetjs_mnist_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
+                  C + bt * sc + (size_t)im * 8 * ldc + jn * 32, ldc,
+                  M - im * 8 < 8 ? M - im * 8 : 8, N - jn * 32 < 32 ? N - jn * 32 : 32,
+                  bias ? bias + im * 8 : NULL, relu);
+    }
+}
+
 
 /* One 8x32 tile of C (mr <= 8 rows, nr <= 32 columns stored):
  * c[r][j] = act(sum_k a[k][r] b[k][j] + bias[r]); a: a packed K x 8 panel,
@@ -392,152 +561,6 @@ static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RE
         }
     }
 #endif
-}
-
-/* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
- * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
- * (row stride ldc).  The tile loop runs over the larger operand's panels
- * outermost, so the smaller one stays in cache. */
-static void convnetjs_mnist_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
-                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu)
-{
-    const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
-    const int m_outer = M >= N;
-    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
-    for (int job = 0; job < batch * per; job++) {
-        const int bt = job / per, r = job % per;
-        const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
-        convnetjs_mnist_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
-                  C + bt * sc + (size_t)im * 8 * ldc + jn * 32, ldc,
-                  M - im * 8 < 8 ? M - im * 8 : 8, N - jn * 32 < 32 ? N - jn * 32 : 32,
-                  bias ? bias + im * 8 : NULL, relu);
-    }
-}
-
-/* conv2: conv+relu, line 13: 8x12x12 -> 16x12x12 */
-static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
-{
-    /* col[200][160]: the patches of the input, one column per output pixel */
-    convnetjs_mnist_im2col(x, 8, 12, 12, 5, 5, 1, 1, 2, 2, 1, 1, 12, 12, col, 160);
-    /* y[16][144] = W[16][200] · col[200][144] (+ bias), W packed */
-    convnetjs_mnist_gemm(1, 16, 144, 200, (convnetjs_mnist_weights + 208), 0, col, 160, 0, y, 144, 0,
-              (convnetjs_mnist_weights + 3408), 1);
-}
-
-
-/* pool2: maxpool, line 14: 16x12x12 -> 16x4x4 */
-static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
-{
-    for (int c = 0; c < 16; c++) {
-        const float *RESTRICT xc = x + c * (12 * 12);
-        float *RESTRICT yc = y + c * (4 * 4);
-        for (int oy = 0; oy < 4; oy++) {
-            const int y0 = oy * 3 - 0;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 3 > 12 ? 12 - y0 : 3;
-            for (int ox = 0; ox < 4; ox++) {
-                const int x0 = ox * 3 - 0;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 3 > 12 ? 12 - x0 : 3;
-                float m;
-                if (ky1 - ky0 == 3 && kx1 - kx0 == 3) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * 12 + x0;
-                    m = p[0];
-                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[2]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[12]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[13]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[14]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[24]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[25]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[26]; m = v > m || isnan(v) ? v : m; }
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * 12 + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
-                }
-                yc[oy * 4 + ox] = m;
-            }
-        }
-    }
-}
-
-
-/* Default mode: the large products of im2col convolutions and dense layers
- * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
-#include <cblas.h>
-
-/* fc: dense, line 16: [256] -> [10] */
-static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
-{
-    const float *RESTRICT w = (convnetjs_mnist_weights + 3424);
-    /* y[10] = W[10][256] · x[256] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 256, 1.0f, w, 256, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 10; o++) y[o] += (convnetjs_mnist_weights + 5984)[o];
-}
-
-
-/* softmax: softmax, line 17: [10] -> [10] */
-static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
-{
-    for (int p = 0; p < 1; p++) {
-        float m = x[p];
-        double s = 0.0;
-        for (int c = 1; c < 10; c++) m = x[c * 1 + p] > m ? x[c * 1 + p] : m;
-        for (int c = 0; c < 10; c++) {
-            y[c * 1 + p] = expf(x[c * 1 + p] - m);
-            s += y[c * 1 + p];
-        }
-        for (int c = 0; c < 10; c++) y[c * 1 + p] = (float)(y[c * 1 + p] / s);
-    }
-}
-
-
-/* One image: in[576] -> out[10], ws[35456]. */
-static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
-{
-    (void)in; (void)out; (void)ws; (void)convnetjs_mnist_weights;
-    layer_conv1(in, (ws + 0), (ws + 4608));
-    layer_pool1((ws + 0), (ws + 34304));
-    layer_conv2((ws + 34304), (ws + 32000), (ws + 0));
-    layer_pool2((ws + 32000), (ws + 0));
-    layer_fc((ws + 0), (ws + 256));
-    layer_softmax((ws + 256), out);
-}
-
-/* Static arena of convnetjs_mnist_forward(): the only mutable state of this file. */
-static float convnetjs_mnist_arena[35456 > 0 ? 35456 : 1];
-
-const char *convnetjs_mnist_strerror(int err)
-{
-    switch (err) {
-    case CONVNETJS_MNIST_OK: return "success";
-    case CONVNETJS_MNIST_ERR_NULL: return "a pointer argument is NULL";
-    case CONVNETJS_MNIST_ERR_BATCH: return "the batch size must be at least 1";
-    case CONVNETJS_MNIST_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_MNIST_WS_BYTES(n)";
-    case CONVNETJS_MNIST_ERR_ALIGN: return "the workspace is not aligned for float";
-    }
-    return "unknown error";
-}
-
-int convnetjs_mnist_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
-{
-    if (!ws || !in || !out) return CONVNETJS_MNIST_ERR_NULL;
-    if (n < 1) return CONVNETJS_MNIST_ERR_BATCH;
-    if (ws_bytes < CONVNETJS_MNIST_WS_BYTES(n)) return CONVNETJS_MNIST_ERR_WORKSPACE;
-    if ((uintptr_t)ws % sizeof(float) != 0) return CONVNETJS_MNIST_ERR_ALIGN;
-    for (int i = 0; i < n; i++)
-        convnetjs_mnist_run(in + (size_t)i * 576, out + (size_t)i * 10, (float *)ws);
-    return CONVNETJS_MNIST_OK;
-}
-
-int convnetjs_mnist_forward(const float *in, float *out)
-{
-    return convnetjs_mnist_forward_ctx(convnetjs_mnist_arena, sizeof convnetjs_mnist_arena, 1, in, out);
 }
 
 static const float convnetjs_mnist_weights[5994] = {

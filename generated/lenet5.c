@@ -3,8 +3,10 @@
  * Weights: RANDOM, UNTRAINED (PyTorch's default initialisation, seed 1).
  *
  * The code cnnc generates belongs to you; no licence condition applies.
- * Read lenet5.h for the API.  Every shape, stride and offset below is a
- * constant; each layer is one function, run in order by lenet5_run().
+ * Read lenet5.h for the API.  This file reads top-down: the public
+ * functions, lenet5_run() (the network: one call per layer), the layers in
+ * that order, the kernels they share, then the weights.  Every shape,
+ * stride and offset is a constant.
  */
 #include "lenet5.h"
 
@@ -26,7 +28,6 @@ static const float lenet5_weights[61706];   /* at the end of this file */
 
 
 
-
 /* Threads: with -fopenmp the layers share their work out over OpenMP's
  * threads (OMP_NUM_THREADS); without it this is plain serial C. */
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
@@ -44,28 +45,78 @@ static const float lenet5_weights[61706];   /* at the end of this file */
 #define CNNC_PARALLEL_FOR_IF(cond)
 #endif
 
-/* p[i] = tanh(p[i]): x clamped to +-7.9053 (where tanh rounds to +-1), then
- * x·P(x²)/Q(x²), P of degree 6 and Q of degree 3. */
-CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+/* Default mode: the large products of im2col convolutions and dense layers
+ * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
+#include <cblas.h>
+
+/* The network and its layers, defined below in this order. */
+static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
+CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y);
+static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y);
+static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
+static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y);
+static void layer_c5(const float *RESTRICT x, float *RESTRICT y);
+static void layer_f6(const float *RESTRICT x, float *RESTRICT y);
+static void layer_out(const float *RESTRICT x, float *RESTRICT y);
+
+/* The kernels the layers share, defined after the layers. */
+CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n);
+CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc);
+static void lenet5_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
+                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
+                      const float *RESTRICT bias, int relu);
+static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
+                      float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
+
+/* Static arena of lenet5_forward(): the only mutable state of this file. */
+static float lenet5_arena[21984 > 0 ? 21984 : 1];
+
+int lenet5_forward(const float *in, float *out)
 {
-    for (int i = 0; i < n; i++) {
-        const float c = 7.90531110763549805f;
-        const float x = p[i] < -c ? -c : p[i] > c ? c : p[i];
-        const float x2 = x * x;
-        float num = -2.76076847742355e-16f;
-        num = num * x2 + 2.00018790482477e-13f;
-        num = num * x2 - 8.60467152213735e-11f;
-        num = num * x2 + 5.12229709037114e-08f;
-        num = num * x2 + 1.48572235717979e-05f;
-        num = num * x2 + 6.37261928875436e-04f;
-        num = num * x2 + 4.89352455891786e-03f;
-        float den = 1.19825839466702e-06f;
-        den = den * x2 + 1.18534705686654e-04f;
-        den = den * x2 + 2.26843463243900e-03f;
-        den = den * x2 + 4.89352518554385e-03f;
-        p[i] = x * num / den;
-    }
+    return lenet5_forward_ctx(lenet5_arena, sizeof lenet5_arena, 1, in, out);
 }
+
+int lenet5_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
+{
+    if (!ws || !in || !out) return LENET5_ERR_NULL;
+    if (n < 1) return LENET5_ERR_BATCH;
+    if (ws_bytes < LENET5_WS_BYTES(n)) return LENET5_ERR_WORKSPACE;
+    if ((uintptr_t)ws % sizeof(float) != 0) return LENET5_ERR_ALIGN;
+    for (int i = 0; i < n; i++)
+        lenet5_run(in + (size_t)i * 1024, out + (size_t)i * 10, (float *)ws);
+    return LENET5_OK;
+}
+
+const char *lenet5_strerror(int err)
+{
+    switch (err) {
+    case LENET5_OK: return "success";
+    case LENET5_ERR_NULL: return "a pointer argument is NULL";
+    case LENET5_ERR_BATCH: return "the batch size must be at least 1";
+    case LENET5_ERR_WORKSPACE: return "the workspace is smaller than LENET5_WS_BYTES(n)";
+    case LENET5_ERR_ALIGN: return "the workspace is not aligned for float";
+    }
+    return "unknown error";
+}
+
+/* The network, one image: in[1024] -> out[10], ws[21984]. */
+static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
+{
+    (void)in; (void)out; (void)ws; (void)lenet5_weights;
+    layer_c1(in, (ws + 0));
+    layer_avgpool((ws + 0), (ws + 20800));
+    layer_c3((ws + 20800), (ws + 19200), (ws + 0));
+    layer_avgpool_2((ws + 19200), (ws + 0));
+    layer_c5((ws + 0), (ws + 400));
+    layer_f6((ws + 400), (ws + 0));
+    layer_out((ws + 0), out);
+}
+
 
 /* c1: conv+tanh, line 8: 1x32x32 -> 6x28x28 */
 CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y)
@@ -152,6 +203,106 @@ static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y)
 }
 
 
+/* c3: conv+tanh, line 10: 6x14x14 -> 16x10x10 */
+static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+{
+    /* col[150][128]: the patches of the input, one column per output pixel */
+    lenet5_im2col(x, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10, col, 128);
+    /* y[16][100] = W[16][150] · col[150][100] (+ bias), W packed */
+    lenet5_gemm(1, 16, 100, 150, (lenet5_weights + 156), 0, col, 128, 0, y, 100, 0,
+              (lenet5_weights + 2556), 0);
+    lenet5_tanh(y, 16 * 10 * 10);
+}
+
+
+/* avgpool_2: avgpool, line 11: 16x10x10 -> 16x5x5 */
+static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y)
+{
+    for (int c = 0; c < 16; c++) {
+        const float *RESTRICT xc = x + c * (10 * 10);
+        float *RESTRICT yc = y + c * (5 * 5);
+        for (int oy = 0; oy < 5; oy++) {
+            const int y0 = oy * 2 - 0;
+            const int ky0 = y0 < 0 ? -y0 : 0;
+            const int ky1 = y0 + 2 > 10 ? 10 - y0 : 2;
+            for (int ox = 0; ox < 5; ox++) {
+                const int x0 = ox * 2 - 0;
+                const int kx0 = x0 < 0 ? -x0 : 0;
+                const int kx1 = x0 + 2 > 10 ? 10 - x0 : 2;
+                float s = 0.0f;
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++)
+                        s += xc[(y0 + ky) * 10 + x0 + kx];
+                {
+                    const int ye = y0 + 2 < 10 + 0 ? y0 + 2 : 10 + 0;
+                    const int xe = x0 + 2 < 10 + 0 ? x0 + 2 : 10 + 0;
+                    yc[oy * 5 + ox] = s / (float)((ye - y0) * (xe - x0));
+                }
+            }
+        }
+    }
+}
+
+
+/* c5: conv, line 12: 16x5x5 -> 120x1x1 */
+static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
+{
+    const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
+    /* y[120] = W[120][400] · col[400] */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, 120, 400, 1.0f, (lenet5_weights + 2572), 400, col, 1, 0.0f, y, 1);
+    for (int o = 0; o < 120; o++) {
+        const float v = y[o] + (lenet5_weights + 50572)[o] ;
+        y[o] = v;
+    }
+}
+
+
+/* f6: dense+tanh, line 14: [120] -> [84] */
+static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
+{
+    const float *RESTRICT w = (lenet5_weights + 50692);
+    /* y[84] = W[84][120] · x[120] */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, 84, 120, 1.0f, w, 120, x, 1, 0.0f, y, 1);
+    for (int o = 0; o < 84; o++) y[o] += (lenet5_weights + 60772)[o];
+    lenet5_tanh(y, 84);
+}
+
+
+/* out: dense, line 15: [84] -> [10] */
+static void layer_out(const float *RESTRICT x, float *RESTRICT y)
+{
+    const float *RESTRICT w = (lenet5_weights + 60856);
+    /* y[10] = W[10][84] · x[84] */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 84, 1.0f, w, 84, x, 1, 0.0f, y, 1);
+    for (int o = 0; o < 10; o++) y[o] += (lenet5_weights + 61696)[o];
+}
+
+
+
+/* p[i] = tanh(p[i]): x clamped to +-7.9053 (where tanh rounds to +-1), then
+ * x·P(x²)/Q(x²), P of degree 6 and Q of degree 3. */
+CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const float c = 7.90531110763549805f;
+        const float x = p[i] < -c ? -c : p[i] > c ? c : p[i];
+        const float x2 = x * x;
+        float num = -2.76076847742355e-16f;
+        num = num * x2 + 2.00018790482477e-13f;
+        num = num * x2 - 8.60467152213735e-11f;
+        num = num * x2 + 5.12229709037114e-08f;
+        num = num * x2 + 1.48572235717979e-05f;
+        num = num * x2 + 6.37261928875436e-04f;
+        num = num * x2 + 4.89352455891786e-03f;
+        float den = 1.19825839466702e-06f;
+        den = den * x2 + 1.18534705686654e-04f;
+        den = den * x2 + 2.26843463243900e-03f;
+        den = den * x2 + 4.89352518554385e-03f;
+        p[i] = x * num / den;
+    }
+}
+
+
 /* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
  * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */
 CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
@@ -187,9 +338,28 @@ CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, 
     }
 }
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-#include <immintrin.h>
-#endif
+
+/* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
+ * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
+ * (row stride ldc).  The tile loop runs over the larger operand's panels
+ * outermost, so the smaller one stays in cache. */
+static void lenet5_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
+                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
+                      const float *RESTRICT bias, int relu)
+{
+    const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
+    const int m_outer = M >= N;
+    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
+    for (int job = 0; job < batch * per; job++) {
+        const int bt = job / per, r = job % per;
+        const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
+        lenet5_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
+                  C + bt * sc + (size_t)im * 8 * ldc + jn * 32, ldc,
+                  M - im * 8 < 8 ? M - im * 8 : 8, N - jn * 32 < 32 ? N - jn * 32 : 32,
+                  bias ? bias + im * 8 : NULL, relu);
+    }
+}
+
 
 /* One 8x32 tile of C (mr <= 8 rows, nr <= 32 columns stored):
  * c[r][j] = act(sum_k a[k][r] b[k][j] + bias[r]); a: a packed K x 8 panel,
@@ -403,150 +573,6 @@ static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b,
         }
     }
 #endif
-}
-
-/* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
- * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
- * (row stride ldc).  The tile loop runs over the larger operand's panels
- * outermost, so the smaller one stays in cache. */
-static void lenet5_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
-                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu)
-{
-    const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
-    const int m_outer = M >= N;
-    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
-    for (int job = 0; job < batch * per; job++) {
-        const int bt = job / per, r = job % per;
-        const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
-        lenet5_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
-                  C + bt * sc + (size_t)im * 8 * ldc + jn * 32, ldc,
-                  M - im * 8 < 8 ? M - im * 8 : 8, N - jn * 32 < 32 ? N - jn * 32 : 32,
-                  bias ? bias + im * 8 : NULL, relu);
-    }
-}
-
-/* c3: conv+tanh, line 10: 6x14x14 -> 16x10x10 */
-static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
-{
-    /* col[150][128]: the patches of the input, one column per output pixel */
-    lenet5_im2col(x, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10, col, 128);
-    /* y[16][100] = W[16][150] · col[150][100] (+ bias), W packed */
-    lenet5_gemm(1, 16, 100, 150, (lenet5_weights + 156), 0, col, 128, 0, y, 100, 0,
-              (lenet5_weights + 2556), 0);
-    lenet5_tanh(y, 16 * 10 * 10);
-}
-
-
-/* avgpool_2: avgpool, line 11: 16x10x10 -> 16x5x5 */
-static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y)
-{
-    for (int c = 0; c < 16; c++) {
-        const float *RESTRICT xc = x + c * (10 * 10);
-        float *RESTRICT yc = y + c * (5 * 5);
-        for (int oy = 0; oy < 5; oy++) {
-            const int y0 = oy * 2 - 0;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 10 ? 10 - y0 : 2;
-            for (int ox = 0; ox < 5; ox++) {
-                const int x0 = ox * 2 - 0;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 10 ? 10 - x0 : 2;
-                float s = 0.0f;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++)
-                        s += xc[(y0 + ky) * 10 + x0 + kx];
-                {
-                    const int ye = y0 + 2 < 10 + 0 ? y0 + 2 : 10 + 0;
-                    const int xe = x0 + 2 < 10 + 0 ? x0 + 2 : 10 + 0;
-                    yc[oy * 5 + ox] = s / (float)((ye - y0) * (xe - x0));
-                }
-            }
-        }
-    }
-}
-
-
-/* Default mode: the large products of im2col convolutions and dense layers
- * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
-#include <cblas.h>
-
-/* c5: conv, line 12: 16x5x5 -> 120x1x1 */
-static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
-{
-    const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
-    /* y[120] = W[120][400] · col[400] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 120, 400, 1.0f, (lenet5_weights + 2572), 400, col, 1, 0.0f, y, 1);
-    for (int o = 0; o < 120; o++) {
-        const float v = y[o] + (lenet5_weights + 50572)[o] ;
-        y[o] = v;
-    }
-}
-
-
-/* f6: dense+tanh, line 14: [120] -> [84] */
-static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
-{
-    const float *RESTRICT w = (lenet5_weights + 50692);
-    /* y[84] = W[84][120] · x[120] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 84, 120, 1.0f, w, 120, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 84; o++) y[o] += (lenet5_weights + 60772)[o];
-    lenet5_tanh(y, 84);
-}
-
-
-/* out: dense, line 15: [84] -> [10] */
-static void layer_out(const float *RESTRICT x, float *RESTRICT y)
-{
-    const float *RESTRICT w = (lenet5_weights + 60856);
-    /* y[10] = W[10][84] · x[84] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 84, 1.0f, w, 84, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 10; o++) y[o] += (lenet5_weights + 61696)[o];
-}
-
-
-/* One image: in[1024] -> out[10], ws[21984]. */
-static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
-{
-    (void)in; (void)out; (void)ws; (void)lenet5_weights;
-    layer_c1(in, (ws + 0));
-    layer_avgpool((ws + 0), (ws + 20800));
-    layer_c3((ws + 20800), (ws + 19200), (ws + 0));
-    layer_avgpool_2((ws + 19200), (ws + 0));
-    layer_c5((ws + 0), (ws + 400));
-    layer_f6((ws + 400), (ws + 0));
-    layer_out((ws + 0), out);
-}
-
-/* Static arena of lenet5_forward(): the only mutable state of this file. */
-static float lenet5_arena[21984 > 0 ? 21984 : 1];
-
-const char *lenet5_strerror(int err)
-{
-    switch (err) {
-    case LENET5_OK: return "success";
-    case LENET5_ERR_NULL: return "a pointer argument is NULL";
-    case LENET5_ERR_BATCH: return "the batch size must be at least 1";
-    case LENET5_ERR_WORKSPACE: return "the workspace is smaller than LENET5_WS_BYTES(n)";
-    case LENET5_ERR_ALIGN: return "the workspace is not aligned for float";
-    }
-    return "unknown error";
-}
-
-int lenet5_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
-{
-    if (!ws || !in || !out) return LENET5_ERR_NULL;
-    if (n < 1) return LENET5_ERR_BATCH;
-    if (ws_bytes < LENET5_WS_BYTES(n)) return LENET5_ERR_WORKSPACE;
-    if ((uintptr_t)ws % sizeof(float) != 0) return LENET5_ERR_ALIGN;
-    for (int i = 0; i < n; i++)
-        lenet5_run(in + (size_t)i * 1024, out + (size_t)i * 10, (float *)ws);
-    return LENET5_OK;
-}
-
-int lenet5_forward(const float *in, float *out)
-{
-    return lenet5_forward_ctx(lenet5_arena, sizeof lenet5_arena, 1, in, out);
 }
 
 static const float lenet5_weights[61706] = {

@@ -65,6 +65,33 @@ m4_define([[M4_LAYER_HEAD]], [[M4_ARGS([[$0]], $#, 0)
 /* L_LABEL: L_KIND, line L_LINE: L_IN -> L_OUT[[]]m4_ifelse(m4_defn([[L_NOTE]]), [[]], [[]], [[
  * L_NOTE]]) */]])
 
+# Diversions of NETWORK.c, put together in this order by M4_FINISH (source.m4):
+#   4  prelude: includes and macros the layers and kernels need
+#   5  prototypes of the layer functions
+#   6  prototypes of the shared kernels
+#   2  the body of run(): one call per layer
+#   1  the layer functions
+#   3  the shared kernels (GEMM, im2col, Winograd, tanh)
+# Layer macros write into 1; the others are entered for a piece and left
+# back to 1.
+
+# M4_FUNC(attributes, parameters): `static void L_FN(parameters)`, the
+# head of this layer's function; its prototype goes to the prototypes.
+m4_define([[M4_FUNC]], [[M4_ARGS([[$0]], $#, 2)m4_divert(5)m4_ifelse([[$1]], [[]], [[]],
+  [[$1 ]])static void L_FN[[]]($2);
+m4_divert(1)m4_ifelse([[$1]], [[]], [[]], [[$1 ]])static void L_FN[[]]($2)]])
+
+# M4_KERNEL(comment, head, body): a shared kernel: `head;` (its prototype)
+# to the kernel prototypes, comment, head and body to the kernels.
+m4_define([[M4_KERNEL]], [[M4_ARGS([[$0]], $#, 3)m4_define([[M4_KERNELS_USED]], 1)m4_divert(6)$2;
+m4_divert(3)
+$1
+$2
+$3[[]]m4_divert(1)]])
+
+# M4_PRELUDE(text): text for the prelude (includes, macros).
+m4_define([[M4_PRELUDE]], [[M4_ARGS([[$0]], $#, 1)m4_divert(4)$1[[]]m4_divert(1)]])
+
 # M4_CALL(args): the call of this layer's function in run().
 m4_define([[M4_CALL]], [[M4_ARGS([[$0]], $#, 1)m4_divert(2)    L_FN[[]]($1);
 m4_divert(1)]])

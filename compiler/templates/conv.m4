@@ -57,8 +57,8 @@ m4_define([[M4_CONV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ALGO, [[DIRECT]], [[M
 )m4_m4exit(1)]])]])
 
 m4_define([[M4_CONV_DIRECT]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]M4_LAYER_HEAD
-CNNC_VECTORIZE static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_SCRATCH, -1, [[]],
-    [[, float *RESTRICT xp]]))
+M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_SCRATCH, -1, [[]],
+    [[, float *RESTRICT xp]])]])
 {
     const float *RESTRICT w = M4_WEIGHTS(L_WOFF);
 m4_ifelse(L_SCRATCH, -1, [[    const float *RESTRICT xp = x;
@@ -96,8 +96,8 @@ M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_SCRATCH, -1, [
 
 m4_define([[M4_CONV_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[M4_IM2COL_ONCE[[]]]])m4_dnl
 m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_NPIX, 1, [[M4_THREADS_ONCE[[]]]], [[M4_GEMM_ONCE[[]]]])M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_DIRECTB, 1, [[]],
-    [[, float *RESTRICT col]]))
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_DIRECTB, 1, [[]],
+    [[, float *RESTRICT col]])]])
 {
 m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
 ]], [[    /* col[L_K][L_LDB]: the patches of the input, one column per output pixel */
@@ -150,7 +150,7 @@ m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    
 ]])
 
 m4_define([[M4_CONV_WINO]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]M4_GEMM_ONCE[[]]M4_WINO_ONCE[[]]M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp]])
 {
     float *RESTRICT v = xp + L_VOFF;    /* V[L_WA*L_WA][L_C][L_TPAD], point stride L_SV: transformed input tiles */
     float *RESTRICT mt = xp + L_MOFF;   /* M[L_WA*L_WA][L_OC][L_T], point stride L_SM: products in the transform domain */

@@ -9,7 +9,7 @@ m4_divert(-1)
 # L_X L_XOFF L_Y L_YOFF.
 m4_define([[M4_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]m4_ifelse(NET_STANDALONE, 0,
   [[M4_CBLAS_ONCE[[]]]])M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     const float *RESTRICT w = M4_WEIGHTS(L_WOFF);
 m4_ifelse(NET_STANDALONE, 0, [[    /* y[L_NOUT] = W[L_NOUT][L_NIN] · x[L_NIN] */

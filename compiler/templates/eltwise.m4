@@ -6,14 +6,14 @@ m4_divert(-1)
 # M4_ADD(): y = x0 + x1 + ... (L_NIN inputs L_X<i>/L_X<i>OFF), then act.
 # M4_CONCAT(): inputs of L_C<i> channels each, L_HW positions, one after another.
 m4_define([[M4_ACTIVATION]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     for (int i = 0; i < L_N; i++) y[i] = M4_ACT(L_ACT, L_SLOPE, [[x[i] ]]);
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_SOFTMAX]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     for (int p = 0; p < L_HW; p++) {
         float m = x[p];
@@ -29,7 +29,7 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_ADD]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y)
+M4_FUNC([[]], [[M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y]])
 {
     for (int i = 0; i < L_N; i++) {
         const float v = x0[i]M4_FORLOOP([[M4_I]], 1, L_NIN - 1, [[ + x[[]]M4_I[i] ]]);
@@ -40,7 +40,7 @@ M4_CALL([[M4_FORLOOP([[M4_I]], 0, L_NIN - 1,
   [[M4_PTR(m4_indir([[L_X]]M4_I), m4_indir([[L_X]]M4_I[[OFF]])), ]])M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_CONCAT]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y)
+M4_FUNC([[]], [[M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y]])
 {
 M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[    memcpy(y + m4_indir([[L_CH]]M4_I) * L_HW, x[[]]M4_I, sizeof(float) * m4_indir([[L_C]]M4_I) * L_HW);
 ]])m4_dnl

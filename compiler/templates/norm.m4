@@ -8,7 +8,7 @@ m4_divert(-1)
 #   double; then per-channel γ, β.  Instance norm is the case L_CG = 1,
 #   layer norm the case of one group (with elementwise γ, β: L_ELEMENTWISE 1).
 m4_define([[M4_SCALESHIFT]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     const float *RESTRICT s = M4_WEIGHTS(L_SOFF);
     const float *RESTRICT t = M4_WEIGHTS(L_TOFF);
@@ -21,7 +21,7 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_GROUPNORM]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
 m4_ifelse(L_WOFF, -1, [[]], [[    const float *RESTRICT gamma = M4_WEIGHTS(L_WOFF);
     const float *RESTRICT beta = M4_WEIGHTS(L_BOFF);

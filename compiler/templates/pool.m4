@@ -21,7 +21,7 @@ m4_define([[_M4_MAX_TAPS]], [[m4_ifelse(m4_eval(L_KH * L_KW <= 16), 1,
 ]])]])
 
 m4_define([[M4_POOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     for (int c = 0; c < L_C; c++) {
         const float *RESTRICT xc = x + c * (L_H * L_W);
@@ -66,7 +66,7 @@ m4_ifelse(L_INCPAD, 1, [[                {
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_GPOOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     for (int c = 0; c < L_C; c++) {
         const float *RESTRICT xc = x + c * L_HW;
@@ -82,7 +82,7 @@ m4_ifelse(L_OP, [[MAX]], [[        float m = xc[0];
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_ADAPTIVE]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     for (int c = 0; c < L_C; c++)
         for (int oy = 0; oy < L_OH; oy++) {

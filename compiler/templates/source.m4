@@ -2,8 +2,9 @@ m4_divert(-1)
 # source.m4 — the skeleton of NETWORK.c.
 #
 # M4_BEGIN() writes the prologue; each layer macro then puts its function in
-# diversion 1 and its call in diversion 2; M4_FINISH() writes the functions,
-# run() with the calls in order, the public API and the weights.
+# diversion 1 and its call in diversion 2 (cnnc.m4 lists the diversions);
+# M4_FINISH() writes the prelude and prototypes, the public API, run() with
+# the calls in order, the layers, the shared kernels and the weights.
 #
 # Globals (written by the compiler): NET, NET_UPPER, NET_SOURCE, NET_VERSION,
 # NET_ORIGIN, NET_IN_SIZE, NET_OUT_SIZE, NET_ARENA_FLOATS, NET_WEIGHT_FLOATS,
@@ -16,8 +17,10 @@ m4_define([[M4_BEGIN]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_dnl
  * Weights: M4_ORIGIN.
  *
  * The code cnnc generates belongs to you; no licence condition applies.
- * Read NET_HFILE for the API.  Every shape, stride and offset below is a
- * constant; each layer is one function, run in order by NET[[]]_run().
+ * Read NET_HFILE for the API.  This file reads top-down: the public
+ * functions, NET[[]]_run() (the network: one call per layer), the layers in
+ * that order, the kernels they share, then the weights.  Every shape,
+ * stride and offset is a constant.
  */
 #include "NET_HFILE"
 
@@ -47,33 +50,18 @@ static const float NET[[]]_norm_std[NET_IN_C] = { NET_NORM_STD };]])
 
 m4_divert(1)]])
 
-m4_define([[M4_FINISH]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_undivert(1)
-/* One image: in[NET_IN_SIZE] -> out[NET_OUT_SIZE], ws[NET_ARENA_FLOATS]. */
-static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
-{
-    (void)in; (void)out; (void)ws; (void)NET[[]]_weights;
-m4_ifelse(NET_COPY_INPUT, 1, [[    memcpy(out, in, sizeof(float) * NET_IN_SIZE);
-]])m4_undivert(2)}
-
+m4_define([[M4_FINISH]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_undivert(4)
+/* The network and its layers, defined below in this order. */
+static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
+m4_undivert(5)m4_ifdef([[M4_KERNELS_USED]], [[
+/* The kernels the layers share, defined after the layers. */
+m4_undivert(6)]])
 /* Static arena of NET[[]]_forward(): the only mutable state of this file. */
 static float NET[[]]_arena[NET_WS_FLOATS > 0 ? NET_WS_FLOATS : 1];
 
-const char *NET[[]]_strerror(int err)
+int NET[[]]_forward(const float *in, float *out)
 {
-    switch (err) {
-    case NET_UPPER[[]]_OK: return "success";
-    case NET_UPPER[[]]_ERR_NULL: return "a pointer argument is NULL";
-    case NET_UPPER[[]]_ERR_BATCH: return "the batch size must be at least 1";
-    case NET_UPPER[[]]_ERR_WORKSPACE: return "the workspace is smaller than NET_UPPER[[]]_WS_BYTES(n)";
-    case NET_UPPER[[]]_ERR_ALIGN: return "the workspace is not aligned for float";
-m4_ifelse(NET_SIDECAR, 1, [[    case NET_UPPER[[]]_ERR_WEIGHTS: return "the weights are not loaded: call NET[[]]_load_weights() first";
-    case NET_UPPER[[]]_ERR_FILE: return "the weights file cannot be read";
-    case NET_UPPER[[]]_ERR_FORMAT: return "the weights file is not a cnnc weights file, or is truncated";
-    case NET_UPPER[[]]_ERR_NETWORK: return "the weights file belongs to another network";
-    case NET_UPPER[[]]_ERR_CHECKSUM: return "the weights file is corrupt (checksum mismatch)";
-]])m4_dnl
-    }
-    return "unknown error";
+    return NET[[]]_forward_ctx(NET[[]]_arena, sizeof NET[[]]_arena, 1, in, out);
 }
 
 int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
@@ -99,11 +87,31 @@ m4_ifelse(NET_SIDECAR, 1, [[    if (!NET[[]]_weights_loaded) return NET_UPPER[[]
     return NET_UPPER[[]]_OK;
 }
 
-int NET[[]]_forward(const float *in, float *out)
+const char *NET[[]]_strerror(int err)
 {
-    return NET[[]]_forward_ctx(NET[[]]_arena, sizeof NET[[]]_arena, 1, in, out);
+    switch (err) {
+    case NET_UPPER[[]]_OK: return "success";
+    case NET_UPPER[[]]_ERR_NULL: return "a pointer argument is NULL";
+    case NET_UPPER[[]]_ERR_BATCH: return "the batch size must be at least 1";
+    case NET_UPPER[[]]_ERR_WORKSPACE: return "the workspace is smaller than NET_UPPER[[]]_WS_BYTES(n)";
+    case NET_UPPER[[]]_ERR_ALIGN: return "the workspace is not aligned for float";
+m4_ifelse(NET_SIDECAR, 1, [[    case NET_UPPER[[]]_ERR_WEIGHTS: return "the weights are not loaded: call NET[[]]_load_weights() first";
+    case NET_UPPER[[]]_ERR_FILE: return "the weights file cannot be read";
+    case NET_UPPER[[]]_ERR_FORMAT: return "the weights file is not a cnnc weights file, or is truncated";
+    case NET_UPPER[[]]_ERR_NETWORK: return "the weights file belongs to another network";
+    case NET_UPPER[[]]_ERR_CHECKSUM: return "the weights file is corrupt (checksum mismatch)";
+]])m4_dnl
+    }
+    return "unknown error";
 }
-m4_ifelse(NET_SIDECAR, 1, [[M4_SIDECAR_LOADER]], [[
+m4_ifelse(NET_SIDECAR, 1, [[M4_SIDECAR_LOADER]])
+/* The network, one image: in[NET_IN_SIZE] -> out[NET_OUT_SIZE], ws[NET_ARENA_FLOATS]. */
+static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
+{
+    (void)in; (void)out; (void)ws; (void)NET[[]]_weights;
+m4_ifelse(NET_COPY_INPUT, 1, [[    memcpy(out, in, sizeof(float) * NET_IN_SIZE);
+]])m4_undivert(2)}
+m4_undivert(1)m4_undivert(3)m4_ifelse(NET_SIDECAR, 1, [[]], [[
 static const float NET[[]]_weights[NET_WEIGHT_FLOATS] = {
 m4_undivert(M4_WEIGHTS_FILE)};
 ]])]])
