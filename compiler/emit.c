@@ -118,7 +118,8 @@ typedef struct Emitter {
     Graph *g;
     Node *out_root;
     Weights w;
-    const char **fn;          /* C function name per node id */
+    const char **id;          /* unique C identifier per node id (c1, layer1_0_conv1) */
+    const char **fn;          /* C function name per node id (layer_c1) */
     unsigned long long hash;
     bool standalone;          /* no BLAS: our own GEMM, packed weights */
     bool wino;                /* some conv runs as Winograd (the header says what that means for NaN) */
@@ -155,9 +156,11 @@ static void end_layer(Emitter *e) {
     e->nldefs = 0;
 }
 
+/* A buffer of run(): IN, OUT, or the arena's buf_<layer> at <which>OFF */
 static void def_buf(Emitter *e, const char *which, Node *n) {
     Node *r = root(n);
-    const char *where = r->kind->id == K_INPUT ? "IN" : r == e->out_root ? "OUT" : "WS";
+    const char *where = r->kind->id == K_INPUT ? "IN" : r == e->out_root ? "OUT"
+                                                 : arena_printf("buf_%s", e->id[r->id]);
     def(e, which, "%s", where);
     def(e, arena_printf("%sOFF", which), "%lld", r->buf_off >= 0 ? r->buf_off / 4 : 0);
 }
@@ -170,6 +173,7 @@ static const char *kind_text(const Node *n, const char *kind) {
 
 static void common(Emitter *e, Node *n, const char *kind) {
     def(e, "L_FN", "%s", e->fn[n->id]);
+    def(e, "L_ID", "%s", e->id[n->id]);
     def(e, "L_LABEL", "%s", clean(n->name));
     def(e, "L_KIND", "%s", kind_text(n, kind));
     def(e, "L_LINE", "%d", n->loc.line);
@@ -506,18 +510,21 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     const char *h_path = arena_printf("%.*sh", (int)(strlen(c_path) - 1), c_path);
     const char *w_path = arena_printf("%.*sweights", (int)(strlen(c_path) - 1), c_path);
 
-    /* unique C function names from the layer names */
+    /* unique C names from the layer names: layer_<id> for its function,
+     * w_<id>, b_<id>, buf_<id> ... for its weights and buffers */
+    e.id = arena_alloc(sizeof(char *) * (size_t)g->nnodes);
     e.fn = arena_alloc(sizeof(char *) * (size_t)g->nnodes);
     for (int i = 0; i < g->nnodes; i++) {
-        const char *base = arena_printf("layer_%s", c_ident(g->nodes[i]->name));
+        const char *base = c_ident(g->nodes[i]->name);
         const char *nm = base;
         for (int k = 2;; k++) {
             bool taken = false;
-            for (int j = 0; j < i && !taken; j++) taken = strcmp(e.fn[j], nm) == 0;
+            for (int j = 0; j < i && !taken; j++) taken = strcmp(e.id[j], nm) == 0;
             if (!taken) break;
             nm = arena_printf("%s_%d", base, k);
         }
-        e.fn[i] = nm;
+        e.id[i] = nm;
+        e.fn[i] = arena_printf("layer_%s", nm);
     }
 
     /* temporary files: layer data, weights text, outputs */

@@ -73,6 +73,16 @@ static void convnetjs_cifar10_gemm(int batch, int M, int N, int K, const float *
 static void convnetjs_cifar10_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
                       float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
 
+/* Each layer's weights: pointers into one block of 26066 floats, at the end of this file. */
+static const float *const w_conv1       = convnetjs_cifar10_weights;
+static const float *const b_conv1       = convnetjs_cifar10_weights + 1200;
+static const float *const w_conv2       = convnetjs_cifar10_weights + 1216;
+static const float *const b_conv2       = convnetjs_cifar10_weights + 10816;
+static const float *const w_conv3       = convnetjs_cifar10_weights + 10836;
+static const float *const b_conv3       = convnetjs_cifar10_weights + 22836;
+static const float *const w_fc          = convnetjs_cifar10_weights + 22856;
+static const float *const b_fc          = convnetjs_cifar10_weights + 26056;
+
 /* Static arena of convnetjs_cifar10_forward(): the only mutable state of this file. */
 static float convnetjs_cifar10_arena[111616 > 0 ? 111616 : 1];
 
@@ -107,15 +117,25 @@ const char *convnetjs_cifar10_strerror(int err)
 /* The network, one image: in[3072] -> out[10], ws[111616]. */
 static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
 {
-    (void)in; (void)out; (void)ws; (void)convnetjs_cifar10_weights;
-    layer_conv1(in, (ws + 76800), (ws + 0));
-    layer_pool1((ws + 76800), (ws + 107520));
-    layer_conv2((ws + 107520), (ws + 102400), (ws + 0));
-    layer_pool2((ws + 102400), (ws + 32000));
-    layer_conv3((ws + 32000), (ws + 33280), (ws + 0));
-    layer_pool3((ws + 33280), (ws + 0));
-    layer_fc((ws + 0), (ws + 320));
-    layer_softmax((ws + 320), out);
+    float *const buf_conv1 = ws + 76800;
+    float *const scratch_conv1 = ws;
+    float *const buf_pool1 = ws + 107520;
+    float *const buf_conv2 = ws + 102400;
+    float *const scratch_conv2 = ws;
+    float *const buf_pool2 = ws + 32000;
+    float *const buf_conv3 = ws + 33280;
+    float *const scratch_conv3 = ws;
+    float *const buf_pool3 = ws;
+    float *const buf_fc = ws + 320;
+    (void)in; (void)out; (void)ws;
+    layer_conv1(in, buf_conv1, scratch_conv1);
+    layer_pool1(buf_conv1, buf_pool1);
+    layer_conv2(buf_pool1, buf_conv2, scratch_conv2);
+    layer_pool2(buf_conv2, buf_pool2);
+    layer_conv3(buf_pool2, buf_conv3, scratch_conv3);
+    layer_pool3(buf_conv3, buf_pool3);
+    layer_fc(buf_pool3, buf_fc);
+    layer_softmax(buf_fc, out);
 }
 
 
@@ -125,8 +145,8 @@ static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTR
     /* col[75][1024]: the patches of the input, one column per output pixel */
     convnetjs_cifar10_im2col(x, 3, 32, 32, 5, 5, 1, 1, 2, 2, 1, 1, 32, 32, col, 1024);
     /* y[16][1024] = W[16][75] · col[75][1024] (+ bias), W packed */
-    convnetjs_cifar10_gemm(1, 16, 1024, 75, (convnetjs_cifar10_weights + 0), 0, col, 1024, 0, y, 1024, 0,
-              (convnetjs_cifar10_weights + 1200), 1);
+    convnetjs_cifar10_gemm(1, 16, 1024, 75, w_conv1, 0, col, 1024, 0, y, 1024, 0,
+              b_conv1, 1);
 }
 
 
@@ -172,8 +192,8 @@ static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTR
     /* col[400][256]: the patches of the input, one column per output pixel */
     convnetjs_cifar10_im2col(x, 16, 16, 16, 5, 5, 1, 1, 2, 2, 1, 1, 16, 16, col, 256);
     /* y[20][256] = W[20][400] · col[400][256] (+ bias), W packed */
-    convnetjs_cifar10_gemm(1, 20, 256, 400, (convnetjs_cifar10_weights + 1216), 0, col, 256, 0, y, 256, 0,
-              (convnetjs_cifar10_weights + 10816), 1);
+    convnetjs_cifar10_gemm(1, 20, 256, 400, w_conv2, 0, col, 256, 0, y, 256, 0,
+              b_conv2, 1);
 }
 
 
@@ -219,8 +239,8 @@ static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTR
     /* col[500][64]: the patches of the input, one column per output pixel */
     convnetjs_cifar10_im2col(x, 20, 8, 8, 5, 5, 1, 1, 2, 2, 1, 1, 8, 8, col, 64);
     /* y[20][64] = W[20][500] · col[500][64] (+ bias), W packed */
-    convnetjs_cifar10_gemm(1, 20, 64, 500, (convnetjs_cifar10_weights + 10836), 0, col, 64, 0, y, 64, 0,
-              (convnetjs_cifar10_weights + 22836), 1);
+    convnetjs_cifar10_gemm(1, 20, 64, 500, w_conv3, 0, col, 64, 0, y, 64, 0,
+              b_conv3, 1);
 }
 
 
@@ -263,10 +283,10 @@ static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
 /* fc: dense, line 18: [320] -> [10] */
 static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
-    const float *RESTRICT w = (convnetjs_cifar10_weights + 22856);
+    const float *RESTRICT w = w_fc;
     /* y[10] = W[10][320] · x[320] */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 320, 1.0f, w, 320, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 10; o++) y[o] += (convnetjs_cifar10_weights + 26056)[o];
+    for (int o = 0; o < 10; o++) y[o] += b_fc[o];
 }
 
 

@@ -71,6 +71,14 @@ static void convnetjs_mnist_gemm(int batch, int M, int N, int K, const float *RE
 static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
                       float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
 
+/* Each layer's weights: pointers into one block of 5994 floats, at the end of this file. */
+static const float *const w_conv1       = convnetjs_mnist_weights;
+static const float *const b_conv1       = convnetjs_mnist_weights + 200;
+static const float *const w_conv2       = convnetjs_mnist_weights + 208;
+static const float *const b_conv2       = convnetjs_mnist_weights + 3408;
+static const float *const w_fc          = convnetjs_mnist_weights + 3424;
+static const float *const b_fc          = convnetjs_mnist_weights + 5984;
+
 /* Static arena of convnetjs_mnist_forward(): the only mutable state of this file. */
 static float convnetjs_mnist_arena[35456 > 0 ? 35456 : 1];
 
@@ -105,20 +113,27 @@ const char *convnetjs_mnist_strerror(int err)
 /* The network, one image: in[576] -> out[10], ws[35456]. */
 static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
 {
-    (void)in; (void)out; (void)ws; (void)convnetjs_mnist_weights;
-    layer_conv1(in, (ws + 0), (ws + 4608));
-    layer_pool1((ws + 0), (ws + 34304));
-    layer_conv2((ws + 34304), (ws + 32000), (ws + 0));
-    layer_pool2((ws + 32000), (ws + 0));
-    layer_fc((ws + 0), (ws + 256));
-    layer_softmax((ws + 256), out);
+    float *const buf_conv1 = ws;
+    float *const scratch_conv1 = ws + 4608;
+    float *const buf_pool1 = ws + 34304;
+    float *const buf_conv2 = ws + 32000;
+    float *const scratch_conv2 = ws;
+    float *const buf_pool2 = ws;
+    float *const buf_fc = ws + 256;
+    (void)in; (void)out; (void)ws;
+    layer_conv1(in, buf_conv1, scratch_conv1);
+    layer_pool1(buf_conv1, buf_pool1);
+    layer_conv2(buf_pool1, buf_conv2, scratch_conv2);
+    layer_pool2(buf_conv2, buf_pool2);
+    layer_fc(buf_pool2, buf_fc);
+    layer_softmax(buf_fc, out);
 }
 
 
 /* conv1: conv+relu, line 11: 1x24x24 -> 8x24x24 */
 CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
 {
-    const float *RESTRICT w = (convnetjs_mnist_weights + 0);
+    const float *RESTRICT w = w_conv1;
     /* xp: the input zero-padded to 1 x 28 x 28 */
     memset(xp, 0, sizeof(float) * 1 * 28 * 28);
     for (int c = 0; c < 1; c++)
@@ -128,7 +143,7 @@ CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT 
     for (int oc = 0; oc < 8; oc++) {
         const float *RESTRICT xg = xp + (oc / 8) * (1 * 28 * 28);
         float *RESTRICT yo = y + oc * (24 * 24);
-        const float bias = (convnetjs_mnist_weights + 200)[oc] ;
+        const float bias = b_conv1[oc] ;
         for (int i = 0; i < 24 * 24; i++) yo[i] = bias;
         for (int ic = 0; ic < 1; ic++) {
             const float *RESTRICT wk = w + (oc * 1 + ic) * 25;
@@ -218,8 +233,8 @@ static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTR
     /* col[200][160]: the patches of the input, one column per output pixel */
     convnetjs_mnist_im2col(x, 8, 12, 12, 5, 5, 1, 1, 2, 2, 1, 1, 12, 12, col, 160);
     /* y[16][144] = W[16][200] · col[200][144] (+ bias), W packed */
-    convnetjs_mnist_gemm(1, 16, 144, 200, (convnetjs_mnist_weights + 208), 0, col, 160, 0, y, 144, 0,
-              (convnetjs_mnist_weights + 3408), 1);
+    convnetjs_mnist_gemm(1, 16, 144, 200, w_conv2, 0, col, 160, 0, y, 144, 0,
+              b_conv2, 1);
 }
 
 
@@ -267,10 +282,10 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
 /* fc: dense, line 16: [256] -> [10] */
 static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
-    const float *RESTRICT w = (convnetjs_mnist_weights + 3424);
+    const float *RESTRICT w = w_fc;
     /* y[10] = W[10][256] · x[256] */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 256, 1.0f, w, 256, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 10; o++) y[o] += (convnetjs_mnist_weights + 5984)[o];
+    for (int o = 0; o < 10; o++) y[o] += b_fc[o];
 }
 
 

@@ -73,6 +73,18 @@ static void lenet5_gemm(int batch, int M, int N, int K, const float *RESTRICT A,
 static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
                       float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
 
+/* Each layer's weights: pointers into one block of 61706 floats, at the end of this file. */
+static const float *const w_c1            = lenet5_weights;
+static const float *const b_c1            = lenet5_weights + 150;
+static const float *const w_c3            = lenet5_weights + 156;
+static const float *const b_c3            = lenet5_weights + 2556;
+static const float *const w_c5            = lenet5_weights + 2572;
+static const float *const b_c5            = lenet5_weights + 50572;
+static const float *const w_f6            = lenet5_weights + 50692;
+static const float *const b_f6            = lenet5_weights + 60772;
+static const float *const w_out           = lenet5_weights + 60856;
+static const float *const b_out           = lenet5_weights + 61696;
+
 /* Static arena of lenet5_forward(): the only mutable state of this file. */
 static float lenet5_arena[21984 > 0 ? 21984 : 1];
 
@@ -107,26 +119,33 @@ const char *lenet5_strerror(int err)
 /* The network, one image: in[1024] -> out[10], ws[21984]. */
 static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
 {
-    (void)in; (void)out; (void)ws; (void)lenet5_weights;
-    layer_c1(in, (ws + 0));
-    layer_avgpool((ws + 0), (ws + 20800));
-    layer_c3((ws + 20800), (ws + 19200), (ws + 0));
-    layer_avgpool_2((ws + 19200), (ws + 0));
-    layer_c5((ws + 0), (ws + 400));
-    layer_f6((ws + 400), (ws + 0));
-    layer_out((ws + 0), out);
+    float *const buf_c1 = ws;
+    float *const buf_avgpool = ws + 20800;
+    float *const buf_c3 = ws + 19200;
+    float *const scratch_c3 = ws;
+    float *const buf_avgpool_2 = ws;
+    float *const buf_c5 = ws + 400;
+    float *const buf_f6 = ws;
+    (void)in; (void)out; (void)ws;
+    layer_c1(in, buf_c1);
+    layer_avgpool(buf_c1, buf_avgpool);
+    layer_c3(buf_avgpool, buf_c3, scratch_c3);
+    layer_avgpool_2(buf_c3, buf_avgpool_2);
+    layer_c5(buf_avgpool_2, buf_c5);
+    layer_f6(buf_c5, buf_f6);
+    layer_out(buf_f6, out);
 }
 
 
 /* c1: conv+tanh, line 8: 1x32x32 -> 6x28x28 */
 CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y)
 {
-    const float *RESTRICT w = (lenet5_weights + 0);
+    const float *RESTRICT w = w_c1;
     const float *RESTRICT xp = x;
     for (int oc = 0; oc < 6; oc++) {
         const float *RESTRICT xg = xp + (oc / 6) * (1 * 32 * 32);
         float *RESTRICT yo = y + oc * (28 * 28);
-        const float bias = (lenet5_weights + 150)[oc] ;
+        const float bias = b_c1[oc] ;
         for (int i = 0; i < 28 * 28; i++) yo[i] = bias;
         for (int ic = 0; ic < 1; ic++) {
             const float *RESTRICT wk = w + (oc * 1 + ic) * 25;
@@ -209,8 +228,8 @@ static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT
     /* col[150][128]: the patches of the input, one column per output pixel */
     lenet5_im2col(x, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10, col, 128);
     /* y[16][100] = W[16][150] · col[150][100] (+ bias), W packed */
-    lenet5_gemm(1, 16, 100, 150, (lenet5_weights + 156), 0, col, 128, 0, y, 100, 0,
-              (lenet5_weights + 2556), 0);
+    lenet5_gemm(1, 16, 100, 150, w_c3, 0, col, 128, 0, y, 100, 0,
+              b_c3, 0);
     lenet5_tanh(y, 16 * 10 * 10);
 }
 
@@ -249,9 +268,9 @@ static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
     /* y[120] = W[120][400] · col[400] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 120, 400, 1.0f, (lenet5_weights + 2572), 400, col, 1, 0.0f, y, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, 120, 400, 1.0f, w_c5, 400, col, 1, 0.0f, y, 1);
     for (int o = 0; o < 120; o++) {
-        const float v = y[o] + (lenet5_weights + 50572)[o] ;
+        const float v = y[o] + b_c5[o] ;
         y[o] = v;
     }
 }
@@ -260,10 +279,10 @@ static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
 /* f6: dense+tanh, line 14: [120] -> [84] */
 static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 {
-    const float *RESTRICT w = (lenet5_weights + 50692);
+    const float *RESTRICT w = w_f6;
     /* y[84] = W[84][120] · x[120] */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, 84, 120, 1.0f, w, 120, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 84; o++) y[o] += (lenet5_weights + 60772)[o];
+    for (int o = 0; o < 84; o++) y[o] += b_f6[o];
     lenet5_tanh(y, 84);
 }
 
@@ -271,10 +290,10 @@ static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 /* out: dense, line 15: [84] -> [10] */
 static void layer_out(const float *RESTRICT x, float *RESTRICT y)
 {
-    const float *RESTRICT w = (lenet5_weights + 60856);
+    const float *RESTRICT w = w_out;
     /* y[10] = W[10][84] · x[84] */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 84, 1.0f, w, 84, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 10; o++) y[o] += (lenet5_weights + 61696)[o];
+    for (int o = 0; o < 10; o++) y[o] += b_out[o];
 }
 
 

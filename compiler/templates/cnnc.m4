@@ -33,10 +33,16 @@ m4_define([[M4_PAD]], [[M4_ARGS([[$0]], $#, 2)[[$1]]m4_ifelse(m4_eval(m4_len([[$
 m4_define([[M4_PAD_LEFT]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(m4_eval(m4_len([[$1]]) < ($2)), 1,
   [[m4_substr(_M4_SPACES, 0, m4_eval(($2) - m4_len([[$1]])))]])[[$1]]]])
 
-# M4_PTR(where, offset): a buffer of run(): the caller's in or out, or the
-# arena at a float offset.
+# M4_AT(pointer, offset): pointer + offset, or pointer when offset is 0.
+m4_define([[M4_AT]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(m4_eval([[$2]]), 0, [[$1]], [[$1 + $2]])]])
+
+# M4_PTR(buffer, offset): a buffer of run(): the caller's in or out (buffer
+# IN, OUT), or the arena's slot `buffer` (buf_<layer>, scratch_<layer>) at a
+# float offset, declared once at the top of run().
 m4_define([[M4_PTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$1]], [[IN]], [[in]],
-  [[$1]], [[OUT]], [[out]], [[(ws + $2)]])]])
+  [[$1]], [[OUT]], [[out]], [[m4_ifdef([[_M4_BUF_$1]], [[]], [[m4_define([[_M4_BUF_$1]],
+  1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(8)    float *const $1 = M4_AT([[ws]], $2);
+m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1]])]])
 
 # M4_ACT(kind, slope, expr): the activation applied to a C expression
 # (expr must be free of side effects: it may be evaluated twice).  NaN and
@@ -57,8 +63,13 @@ m4_define([[M4_ACT_LOOP]], [[M4_ARGS([[$0]], $#, 4)m4_ifelse([[$1]], [[NONE]], [
 [[        for (int i = 0; i < $4; i++) $3[i] = M4_ACT([[$1]], [[$2]], [[$3[i] ]]);
 ]])]])
 
-# M4_WEIGHTS(offset): a pointer into the network's weight block.
-m4_define([[M4_WEIGHTS]], [[M4_ARGS([[$0]], $#, 1)(NET[[]]_weights + $1)]])
+# M4_WEIGHTS(prefix, offset): this layer's tensor prefix_<layer> (w_c1,
+# b_c1), a pointer into the network's weight block, declared once with the
+# other tensors.
+m4_define([[M4_WEIGHTS]], [[M4_ARGS([[$0]], $#, 2)m4_ifdef([[_M4_W_$1_]]L_ID, [[]],
+  [[m4_define([[_M4_W_$1_]]L_ID, 1)m4_define([[_M4_ANY_WEIGHTS]], 1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(7)M4_PAD(static const float *const $1_[[]]L_ID,
+  m4_eval(NET_NAME_W + 32)) = M4_AT(NET[[]]_weights, $2);
+m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1_[[]]L_ID]])
 
 # M4_LAYER_HEAD: the comment every layer function starts with.
 m4_define([[M4_LAYER_HEAD]], [[M4_ARGS([[$0]], $#, 0)
@@ -69,6 +80,8 @@ m4_define([[M4_LAYER_HEAD]], [[M4_ARGS([[$0]], $#, 0)
 #   4  prelude: includes and macros the layers and kernels need
 #   5  prototypes of the layer functions
 #   6  prototypes of the shared kernels
+#   7  the named weight tensors (w_<layer>, b_<layer>, ...)
+#   8  the named buffers of run() (buf_<layer>, scratch_<layer>)
 #   2  the body of run(): one call per layer
 #   1  the layer functions
 #   3  the shared kernels (GEMM, im2col, Winograd, tanh)

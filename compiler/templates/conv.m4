@@ -60,7 +60,7 @@ m4_define([[M4_CONV_DIRECT]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_
 M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_SCRATCH, -1, [[]],
     [[, float *RESTRICT xp]])]])
 {
-    const float *RESTRICT w = M4_WEIGHTS(L_WOFF);
+    const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
 m4_ifelse(L_SCRATCH, -1, [[    const float *RESTRICT xp = x;
 ]], [[    /* xp: the input zero-padded to L_C x L_HP x L_WP */
     memset(xp, 0, sizeof(float) * L_C * L_HP * L_WP);
@@ -72,7 +72,7 @@ m4_ifelse(L_SCRATCH, -1, [[    const float *RESTRICT xp = x;
     for (int oc = 0; oc < L_OC; oc++) {
         const float *RESTRICT xg = xp + (oc / L_OCG) * (L_ICG * L_HP * L_WP);
         float *RESTRICT yo = y + oc * (L_OH * L_OW);
-        const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(L_BOFF)[oc] ]]);
+        const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(b, L_BOFF)[oc] ]]);
         for (int i = 0; i < L_OH * L_OW; i++) yo[i] = bias;
         for (int ic = 0; ic < L_ICG; ic++) {
             const float *RESTRICT wk = w + (oc * L_ICG + ic) * L_KK;
@@ -92,7 +92,7 @@ M4_ACT_ANY([[yo]], [[L_OH * L_OW]])m4_dnl
     }
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_SCRATCH, -1, [[]],
-  [[, M4_PTR(WS, L_SCRATCH)]])]])]])
+  [[, M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])]])
 
 m4_define([[M4_CONV_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[M4_IM2COL_ONCE[[]]]])m4_dnl
 m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_NPIX, 1, [[M4_THREADS_ONCE[[]]]], [[M4_GEMM_ONCE[[]]]])M4_LAYER_HEAD
@@ -105,9 +105,9 @@ m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride
 ]])m4_dnl
 m4_ifelse(L_NPIX, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L_OC, L_NPIX, L_K,
-                1.0f, M4_WEIGHTS(L_WOFF), L_K, col, L_LDB, 0.0f, y, L_NPIX);
+                1.0f, M4_WEIGHTS(w, L_WOFF), L_K, col, L_LDB, 0.0f, y, L_NPIX);
 m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_SLOPE, [[y]], [[L_OC * L_OH * L_OW]])]])]], [[    {
-        const float *RESTRICT b = M4_WEIGHTS(L_BOFF);
+        const float *RESTRICT b = M4_WEIGHTS(b, L_BOFF);
         CNNC_PARALLEL_FOR_IF(L_OC * L_NPIX > 100000)
         for (int oc = 0; oc < L_OC; oc++)
             for (int p = 0; p < L_NPIX; p++) {
@@ -116,21 +116,21 @@ m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_SLOPE,
             }
     }
 ]])]], [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] (+ bias), W packed */
-    NET[[]]_gemm(1, L_OC, L_NPIX, L_K, M4_WEIGHTS(L_WOFF), 0, col, L_LDB, 0, y, L_NPIX, 0,
-              m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0));
+    NET[[]]_gemm(1, L_OC, L_NPIX, L_K, M4_WEIGHTS(w, L_WOFF), 0, col, L_LDB, 0, y, L_NPIX, 0,
+              m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(b, L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0));
 ]])m4_dnl
 M4_CONV_ACT[[]]m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_DIRECTB, 1, [[]],
-  [[, M4_PTR(WS, L_SCRATCH)]])]])]])
+  [[, M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])]])
 
 # M4_CONV_GEMV: the GEMM of a conv with one output pixel, a matrix-vector
 # product: cblas_sgemv, or (standalone) eight partial sums per row.
 m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    /* y[L_OC] = W[L_OC][L_K] · col[L_K] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, L_OC, L_K, 1.0f, M4_WEIGHTS(L_WOFF), L_K, col, 1, 0.0f, y, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, L_OC, L_K, 1.0f, M4_WEIGHTS(w, L_WOFF), L_K, col, 1, 0.0f, y, 1);
 ]], [[    CNNC_PARALLEL_FOR_IF((double)L_OC * L_K > 1e6)
     for (int o = 0; o < L_OC; o++) {
-        const float *RESTRICT wr = M4_WEIGHTS(L_WOFF) + (size_t)o * L_K;
+        const float *RESTRICT wr = M4_WEIGHTS(w, L_WOFF) + (size_t)o * L_K;
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
         int i = 0;
         for (; i + 8 <= L_K; i += 8) {
@@ -144,7 +144,7 @@ m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    
     }
 ]])m4_dnl
     for (int o = 0; o < L_OC; o++) {
-        const float v = y[o]m4_ifelse(L_BOFF, -1, [[]], [[ + M4_WEIGHTS(L_BOFF)[o] ]]);
+        const float v = y[o]m4_ifelse(L_BOFF, -1, [[]], [[ + M4_WEIGHTS(b, L_BOFF)[o] ]]);
         y[o] = m4_ifelse(L_ACT, [[RELU]], [[v < 0.0f ? 0.0f : v]], [[v]]);
     }
 ]])
@@ -184,11 +184,11 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp]]
             for (int e = 0; e < L_WA * L_WA; e++) v[(size_t)e * L_SV + c * L_TPAD + t] = 0.0f;
     }
     /* M_e[L_OC][L_T] = U_e[L_OC][L_C] · V_e[L_C][L_T] for each of the L_WA*L_WA points e */
-    NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
+    NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(w, L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
               v, L_TPAD, (size_t)L_SV, mt, L_T, (size_t)L_SM, NULL, 0);
     CNNC_PARALLEL_FOR_IF(L_OC * L_OH * L_OW > 20000)
     for (int oc = 0; oc < L_OC; oc++) {
-        const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(L_BOFF)[oc] ]]);
+        const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(b, L_BOFF)[oc] ]]);
         for (int ty = 0; ty < L_TH; ty++)
             for (int t0 = 0; t0 < L_TW; t0 += 8)
                 NET[[]]_wino_out(L_WM, mt + oc * L_T + ty * L_TW + t0, (size_t)L_SM,
@@ -198,5 +198,5 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp]]
     }
 M4_CONV_ACT[[]]m4_dnl
 }
-M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(WS, L_SCRATCH)]])]])
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
 m4_divert(0)m4_dnl

@@ -55,7 +55,10 @@ m4_define([[M4_FINISH]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_undivert(4)
 static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
 m4_undivert(5)m4_ifdef([[M4_KERNELS_USED]], [[
 /* The kernels the layers share, defined after the layers. */
-m4_undivert(6)]])
+m4_undivert(6)]])m4_ifdef([[_M4_ANY_WEIGHTS]], [[
+/* Each layer's weights: pointers into one block of NET_WEIGHT_FLOATS floats, m4_ifelse(NET_SIDECAR, 1,
+  [[loaded from NET_WFILE]], [[at the end of this file]]). */
+m4_undivert(7)]])
 /* Static arena of NET[[]]_forward(): the only mutable state of this file. */
 static float NET[[]]_arena[NET_WS_FLOATS > 0 ? NET_WS_FLOATS : 1];
 
@@ -108,7 +111,8 @@ m4_ifelse(NET_SIDECAR, 1, [[M4_SIDECAR_LOADER]])
 /* The network, one image: in[NET_IN_SIZE] -> out[NET_OUT_SIZE], ws[NET_ARENA_FLOATS]. */
 static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
 {
-    (void)in; (void)out; (void)ws; (void)NET[[]]_weights;
+m4_undivert(8)m4_dnl
+    (void)in; (void)out; (void)ws;m4_ifdef([[_M4_ANY_WEIGHTS]], [[]], [[ (void)NET[[]]_weights;]])
 m4_ifelse(NET_COPY_INPUT, 1, [[    memcpy(out, in, sizeof(float) * NET_IN_SIZE);
 ]])m4_undivert(2)}
 m4_undivert(1)m4_undivert(3)m4_ifelse(NET_SIDECAR, 1, [[]], [[
