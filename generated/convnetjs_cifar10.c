@@ -157,11 +157,11 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
         const float *RESTRICT xc = x + c * (32 * 32);
         float *RESTRICT yc = y + c * (16 * 16);
         for (int oy = 0; oy < 16; oy++) {
-            const int y0 = oy * 2 - 0;
+            const int y0 = oy * 2;
             const int ky0 = y0 < 0 ? -y0 : 0;
             const int ky1 = y0 + 2 > 32 ? 32 - y0 : 2;
             for (int ox = 0; ox < 16; ox++) {
-                const int x0 = ox * 2 - 0;
+                const int x0 = ox * 2;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 32 ? 32 - x0 : 2;
                 float m;
@@ -204,11 +204,11 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
         const float *RESTRICT xc = x + c * (16 * 16);
         float *RESTRICT yc = y + c * (8 * 8);
         for (int oy = 0; oy < 8; oy++) {
-            const int y0 = oy * 2 - 0;
+            const int y0 = oy * 2;
             const int ky0 = y0 < 0 ? -y0 : 0;
             const int ky1 = y0 + 2 > 16 ? 16 - y0 : 2;
             for (int ox = 0; ox < 8; ox++) {
-                const int x0 = ox * 2 - 0;
+                const int x0 = ox * 2;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 16 ? 16 - x0 : 2;
                 float m;
@@ -251,11 +251,11 @@ static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
         const float *RESTRICT xc = x + c * (8 * 8);
         float *RESTRICT yc = y + c * (4 * 4);
         for (int oy = 0; oy < 4; oy++) {
-            const int y0 = oy * 2 - 0;
+            const int y0 = oy * 2;
             const int ky0 = y0 < 0 ? -y0 : 0;
             const int ky1 = y0 + 2 > 8 ? 8 - y0 : 2;
             for (int ox = 0; ox < 4; ox++) {
-                const int x0 = ox * 2 - 0;
+                const int x0 = ox * 2;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 8 ? 8 - x0 : 2;
                 float m;
@@ -293,15 +293,15 @@ static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 /* softmax: softmax, line 19: [10] -> [10] */
 static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 {
-    for (int p = 0; p < 1; p++) {
-        float m = x[p];
+    {   /* one position */
+        float m = x[0];
         double s = 0.0;
-        for (int c = 1; c < 10; c++) m = x[c * 1 + p] > m ? x[c * 1 + p] : m;
+        for (int c = 1; c < 10; c++) m = x[c] > m ? x[c] : m;
         for (int c = 0; c < 10; c++) {
-            y[c * 1 + p] = expf(x[c * 1 + p] - m);
-            s += y[c * 1 + p];
+            y[c] = expf(x[c] - m);
+            s += y[c];
         }
-        for (int c = 0; c < 10; c++) y[c * 1 + p] = (float)(y[c * 1 + p] / s);
+        for (int c = 0; c < 10; c++) y[c] = (float)(y[c] / s);
     }
 }
 
@@ -399,12 +399,12 @@ static void convnetjs_cifar10_tile(int K, const float *RESTRICT a, const float *
             if (0 < mr) {
                 __m512 v0 = _mm512_add_ps(c0, _mm512_set1_ps(bias ? bias[0] : 0.0f));
                 if (relu) v0 = _mm512_max_ps(zero, v0);
-                _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
+                _mm512_mask_storeu_ps(c, m0, v0);
             }
             if (1 < mr) {
                 __m512 v0 = _mm512_add_ps(c1, _mm512_set1_ps(bias ? bias[1] : 0.0f));
                 if (relu) v0 = _mm512_max_ps(zero, v0);
-                _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
+                _mm512_mask_storeu_ps(c + ldc, m0, v0);
             }
             if (2 < mr) {
                 __m512 v0 = _mm512_add_ps(c2, _mm512_set1_ps(bias ? bias[2] : 0.0f));
@@ -476,15 +476,15 @@ static void convnetjs_cifar10_tile(int K, const float *RESTRICT a, const float *
             const __m512 bb = _mm512_set1_ps(bias ? bias[0] : 0.0f);
             __m512 v0 = _mm512_add_ps(c0_0, bb), v1 = _mm512_add_ps(c0_1, bb);
             if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
-            _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
-            _mm512_mask_storeu_ps(c + 0 * ldc + 16, m1, v1);
+            _mm512_mask_storeu_ps(c, m0, v0);
+            _mm512_mask_storeu_ps(c + 16, m1, v1);
         }
         if (1 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[1] : 0.0f);
             __m512 v0 = _mm512_add_ps(c1_0, bb), v1 = _mm512_add_ps(c1_1, bb);
             if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
-            _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
-            _mm512_mask_storeu_ps(c + 1 * ldc + 16, m1, v1);
+            _mm512_mask_storeu_ps(c + ldc, m0, v0);
+            _mm512_mask_storeu_ps(c + ldc + 16, m1, v1);
         }
         if (2 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[2] : 0.0f);
@@ -543,7 +543,7 @@ static void convnetjs_cifar10_tile(int K, const float *RESTRICT a, const float *
                 const __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ldb + ch);
                 const __m256 b1 = _mm256_loadu_ps(b + (size_t)k * ldb + ch + 8);
                 const float *RESTRICT ak = a + k * 8 + rh;
-                { const __m256 ar = _mm256_broadcast_ss(ak + 0);
+                { const __m256 ar = _mm256_broadcast_ss(ak);
                   c0_0 = _mm256_fmadd_ps(ar, b0, c0_0); c0_1 = _mm256_fmadd_ps(ar, b1, c0_1); }
                 { const __m256 ar = _mm256_broadcast_ss(ak + 1);
                   c1_0 = _mm256_fmadd_ps(ar, b0, c1_0); c1_1 = _mm256_fmadd_ps(ar, b1, c1_1); }
@@ -552,7 +552,7 @@ static void convnetjs_cifar10_tile(int K, const float *RESTRICT a, const float *
                 { const __m256 ar = _mm256_broadcast_ss(ak + 3);
                   c3_0 = _mm256_fmadd_ps(ar, b0, c3_0); c3_1 = _mm256_fmadd_ps(ar, b1, c3_1); }
             }
-            _mm256_storeu_ps(&t[rh + 0][ch], c0_0); _mm256_storeu_ps(&t[rh + 0][ch + 8], c0_1);
+            _mm256_storeu_ps(&t[rh][ch], c0_0); _mm256_storeu_ps(&t[rh][ch + 8], c0_1);
             _mm256_storeu_ps(&t[rh + 1][ch], c1_0); _mm256_storeu_ps(&t[rh + 1][ch + 8], c1_1);
             _mm256_storeu_ps(&t[rh + 2][ch], c2_0); _mm256_storeu_ps(&t[rh + 2][ch + 8], c2_1);
             _mm256_storeu_ps(&t[rh + 3][ch], c3_0); _mm256_storeu_ps(&t[rh + 3][ch + 8], c3_1);

@@ -134,20 +134,19 @@ static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, f
 CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
 {
     const float *RESTRICT w = w_conv1;
-    /* xp: the input zero-padded to 1 x 28 x 28 */
-    memset(xp, 0, sizeof(float) * 1 * 28 * 28);
-    for (int c = 0; c < 1; c++)
-        for (int i = 0; i < 24; i++)
-            memcpy(xp + (c * 28 + i + 2) * 28 + 2, x + (c * 24 + i) * 24,
-                   sizeof(float) * 24);
+    /* xp: the input zero-padded to 1 x 28 x 28; row r of x is row r % 24 of channel r / 24 */
+    memset(xp, 0, sizeof(float) * 28 * 28);
+    for (int r = 0; r < 24; r++)
+        memcpy(xp + (r % 24 + 2) * 28 + 2, x + r * 24,
+               sizeof(float) * 24);
     for (int oc = 0; oc < 8; oc++) {
-        const float *RESTRICT xg = xp + (oc / 8) * (1 * 28 * 28);
+        const float *RESTRICT xg = xp;
         float *RESTRICT yo = y + oc * (24 * 24);
         const float bias = b_conv1[oc] ;
         for (int i = 0; i < 24 * 24; i++) yo[i] = bias;
-        for (int ic = 0; ic < 1; ic++) {
-            const float *RESTRICT wk = w + (oc * 1 + ic) * 25;
-            const float *RESTRICT xc = xg + ic * (28 * 28);
+        {   /* a single input channel */
+            const float *RESTRICT wk = w + oc * 25;
+            const float *RESTRICT xc = xg;
             const float w0 = wk[0];
             const float w1 = wk[1];
             const float w2 = wk[2];
@@ -174,10 +173,10 @@ CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT 
             const float w23 = wk[23];
             const float w24 = wk[24];
             for (int oy = 0; oy < 24; oy++) {
-                const float *RESTRICT r = xc + oy * (1 * 28);
+                const float *RESTRICT r = xc + oy * 28;
                 float *RESTRICT yr = yo + oy * 24;
                 for (int ox = 0; ox < 24; ox++) {
-                    const float *RESTRICT p = r + ox * 1;
+                    const float *RESTRICT p = r + ox;
                     yr[ox] += w0 * p[0] + w1 * p[1] + w2 * p[2] + w3 * p[3] + w4 * p[4]
                            + w5 * p[28] + w6 * p[29] + w7 * p[30] + w8 * p[31] + w9 * p[32]
                            + w10 * p[56] + w11 * p[57] + w12 * p[58] + w13 * p[59] + w14 * p[60]
@@ -198,11 +197,11 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
         const float *RESTRICT xc = x + c * (24 * 24);
         float *RESTRICT yc = y + c * (12 * 12);
         for (int oy = 0; oy < 12; oy++) {
-            const int y0 = oy * 2 - 0;
+            const int y0 = oy * 2;
             const int ky0 = y0 < 0 ? -y0 : 0;
             const int ky1 = y0 + 2 > 24 ? 24 - y0 : 2;
             for (int ox = 0; ox < 12; ox++) {
-                const int x0 = ox * 2 - 0;
+                const int x0 = ox * 2;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 24 ? 24 - x0 : 2;
                 float m;
@@ -245,11 +244,11 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
         const float *RESTRICT xc = x + c * (12 * 12);
         float *RESTRICT yc = y + c * (4 * 4);
         for (int oy = 0; oy < 4; oy++) {
-            const int y0 = oy * 3 - 0;
+            const int y0 = oy * 3;
             const int ky0 = y0 < 0 ? -y0 : 0;
             const int ky1 = y0 + 3 > 12 ? 12 - y0 : 3;
             for (int ox = 0; ox < 4; ox++) {
-                const int x0 = ox * 3 - 0;
+                const int x0 = ox * 3;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 3 > 12 ? 12 - x0 : 3;
                 float m;
@@ -292,15 +291,15 @@ static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 /* softmax: softmax, line 17: [10] -> [10] */
 static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 {
-    for (int p = 0; p < 1; p++) {
-        float m = x[p];
+    {   /* one position */
+        float m = x[0];
         double s = 0.0;
-        for (int c = 1; c < 10; c++) m = x[c * 1 + p] > m ? x[c * 1 + p] : m;
+        for (int c = 1; c < 10; c++) m = x[c] > m ? x[c] : m;
         for (int c = 0; c < 10; c++) {
-            y[c * 1 + p] = expf(x[c * 1 + p] - m);
-            s += y[c * 1 + p];
+            y[c] = expf(x[c] - m);
+            s += y[c];
         }
-        for (int c = 0; c < 10; c++) y[c * 1 + p] = (float)(y[c * 1 + p] / s);
+        for (int c = 0; c < 10; c++) y[c] = (float)(y[c] / s);
     }
 }
 
@@ -398,12 +397,12 @@ static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RE
             if (0 < mr) {
                 __m512 v0 = _mm512_add_ps(c0, _mm512_set1_ps(bias ? bias[0] : 0.0f));
                 if (relu) v0 = _mm512_max_ps(zero, v0);
-                _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
+                _mm512_mask_storeu_ps(c, m0, v0);
             }
             if (1 < mr) {
                 __m512 v0 = _mm512_add_ps(c1, _mm512_set1_ps(bias ? bias[1] : 0.0f));
                 if (relu) v0 = _mm512_max_ps(zero, v0);
-                _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
+                _mm512_mask_storeu_ps(c + ldc, m0, v0);
             }
             if (2 < mr) {
                 __m512 v0 = _mm512_add_ps(c2, _mm512_set1_ps(bias ? bias[2] : 0.0f));
@@ -475,15 +474,15 @@ static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RE
             const __m512 bb = _mm512_set1_ps(bias ? bias[0] : 0.0f);
             __m512 v0 = _mm512_add_ps(c0_0, bb), v1 = _mm512_add_ps(c0_1, bb);
             if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
-            _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
-            _mm512_mask_storeu_ps(c + 0 * ldc + 16, m1, v1);
+            _mm512_mask_storeu_ps(c, m0, v0);
+            _mm512_mask_storeu_ps(c + 16, m1, v1);
         }
         if (1 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[1] : 0.0f);
             __m512 v0 = _mm512_add_ps(c1_0, bb), v1 = _mm512_add_ps(c1_1, bb);
             if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
-            _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
-            _mm512_mask_storeu_ps(c + 1 * ldc + 16, m1, v1);
+            _mm512_mask_storeu_ps(c + ldc, m0, v0);
+            _mm512_mask_storeu_ps(c + ldc + 16, m1, v1);
         }
         if (2 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[2] : 0.0f);
@@ -542,7 +541,7 @@ static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RE
                 const __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ldb + ch);
                 const __m256 b1 = _mm256_loadu_ps(b + (size_t)k * ldb + ch + 8);
                 const float *RESTRICT ak = a + k * 8 + rh;
-                { const __m256 ar = _mm256_broadcast_ss(ak + 0);
+                { const __m256 ar = _mm256_broadcast_ss(ak);
                   c0_0 = _mm256_fmadd_ps(ar, b0, c0_0); c0_1 = _mm256_fmadd_ps(ar, b1, c0_1); }
                 { const __m256 ar = _mm256_broadcast_ss(ak + 1);
                   c1_0 = _mm256_fmadd_ps(ar, b0, c1_0); c1_1 = _mm256_fmadd_ps(ar, b1, c1_1); }
@@ -551,7 +550,7 @@ static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RE
                 { const __m256 ar = _mm256_broadcast_ss(ak + 3);
                   c3_0 = _mm256_fmadd_ps(ar, b0, c3_0); c3_1 = _mm256_fmadd_ps(ar, b1, c3_1); }
             }
-            _mm256_storeu_ps(&t[rh + 0][ch], c0_0); _mm256_storeu_ps(&t[rh + 0][ch + 8], c0_1);
+            _mm256_storeu_ps(&t[rh][ch], c0_0); _mm256_storeu_ps(&t[rh][ch + 8], c0_1);
             _mm256_storeu_ps(&t[rh + 1][ch], c1_0); _mm256_storeu_ps(&t[rh + 1][ch + 8], c1_1);
             _mm256_storeu_ps(&t[rh + 2][ch], c2_0); _mm256_storeu_ps(&t[rh + 2][ch + 8], c2_1);
             _mm256_storeu_ps(&t[rh + 3][ch], c3_0); _mm256_storeu_ps(&t[rh + 3][ch + 8], c3_1);

@@ -143,13 +143,13 @@ CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y)
     const float *RESTRICT w = w_c1;
     const float *RESTRICT xp = x;
     for (int oc = 0; oc < 6; oc++) {
-        const float *RESTRICT xg = xp + (oc / 6) * (1 * 32 * 32);
+        const float *RESTRICT xg = xp;
         float *RESTRICT yo = y + oc * (28 * 28);
         const float bias = b_c1[oc] ;
         for (int i = 0; i < 28 * 28; i++) yo[i] = bias;
-        for (int ic = 0; ic < 1; ic++) {
-            const float *RESTRICT wk = w + (oc * 1 + ic) * 25;
-            const float *RESTRICT xc = xg + ic * (32 * 32);
+        {   /* a single input channel */
+            const float *RESTRICT wk = w + oc * 25;
+            const float *RESTRICT xc = xg;
             const float w0 = wk[0];
             const float w1 = wk[1];
             const float w2 = wk[2];
@@ -176,10 +176,10 @@ CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y)
             const float w23 = wk[23];
             const float w24 = wk[24];
             for (int oy = 0; oy < 28; oy++) {
-                const float *RESTRICT r = xc + oy * (1 * 32);
+                const float *RESTRICT r = xc + oy * 32;
                 float *RESTRICT yr = yo + oy * 28;
                 for (int ox = 0; ox < 28; ox++) {
-                    const float *RESTRICT p = r + ox * 1;
+                    const float *RESTRICT p = r + ox;
                     yr[ox] += w0 * p[0] + w1 * p[1] + w2 * p[2] + w3 * p[3] + w4 * p[4]
                            + w5 * p[32] + w6 * p[33] + w7 * p[34] + w8 * p[35] + w9 * p[36]
                            + w10 * p[64] + w11 * p[65] + w12 * p[66] + w13 * p[67] + w14 * p[68]
@@ -200,11 +200,11 @@ static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y)
         const float *RESTRICT xc = x + c * (28 * 28);
         float *RESTRICT yc = y + c * (14 * 14);
         for (int oy = 0; oy < 14; oy++) {
-            const int y0 = oy * 2 - 0;
+            const int y0 = oy * 2;
             const int ky0 = y0 < 0 ? -y0 : 0;
             const int ky1 = y0 + 2 > 28 ? 28 - y0 : 2;
             for (int ox = 0; ox < 14; ox++) {
-                const int x0 = ox * 2 - 0;
+                const int x0 = ox * 2;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 28 ? 28 - x0 : 2;
                 float s = 0.0f;
@@ -212,8 +212,8 @@ static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y)
                     for (int kx = kx0; kx < kx1; kx++)
                         s += xc[(y0 + ky) * 28 + x0 + kx];
                 {
-                    const int ye = y0 + 2 < 28 + 0 ? y0 + 2 : 28 + 0;
-                    const int xe = x0 + 2 < 28 + 0 ? x0 + 2 : 28 + 0;
+                    const int ye = y0 + 2 < 28 ? y0 + 2 : 28;
+                    const int xe = x0 + 2 < 28 ? x0 + 2 : 28;
                     yc[oy * 14 + ox] = s / (float)((ye - y0) * (xe - x0));
                 }
             }
@@ -241,11 +241,11 @@ static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y)
         const float *RESTRICT xc = x + c * (10 * 10);
         float *RESTRICT yc = y + c * (5 * 5);
         for (int oy = 0; oy < 5; oy++) {
-            const int y0 = oy * 2 - 0;
+            const int y0 = oy * 2;
             const int ky0 = y0 < 0 ? -y0 : 0;
             const int ky1 = y0 + 2 > 10 ? 10 - y0 : 2;
             for (int ox = 0; ox < 5; ox++) {
-                const int x0 = ox * 2 - 0;
+                const int x0 = ox * 2;
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + 2 > 10 ? 10 - x0 : 2;
                 float s = 0.0f;
@@ -253,8 +253,8 @@ static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y)
                     for (int kx = kx0; kx < kx1; kx++)
                         s += xc[(y0 + ky) * 10 + x0 + kx];
                 {
-                    const int ye = y0 + 2 < 10 + 0 ? y0 + 2 : 10 + 0;
-                    const int xe = x0 + 2 < 10 + 0 ? x0 + 2 : 10 + 0;
+                    const int ye = y0 + 2 < 10 ? y0 + 2 : 10;
+                    const int xe = x0 + 2 < 10 ? x0 + 2 : 10;
                     yc[oy * 5 + ox] = s / (float)((ye - y0) * (xe - x0));
                 }
             }
@@ -414,12 +414,12 @@ static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b,
             if (0 < mr) {
                 __m512 v0 = _mm512_add_ps(c0, _mm512_set1_ps(bias ? bias[0] : 0.0f));
                 if (relu) v0 = _mm512_max_ps(zero, v0);
-                _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
+                _mm512_mask_storeu_ps(c, m0, v0);
             }
             if (1 < mr) {
                 __m512 v0 = _mm512_add_ps(c1, _mm512_set1_ps(bias ? bias[1] : 0.0f));
                 if (relu) v0 = _mm512_max_ps(zero, v0);
-                _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
+                _mm512_mask_storeu_ps(c + ldc, m0, v0);
             }
             if (2 < mr) {
                 __m512 v0 = _mm512_add_ps(c2, _mm512_set1_ps(bias ? bias[2] : 0.0f));
@@ -491,15 +491,15 @@ static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b,
             const __m512 bb = _mm512_set1_ps(bias ? bias[0] : 0.0f);
             __m512 v0 = _mm512_add_ps(c0_0, bb), v1 = _mm512_add_ps(c0_1, bb);
             if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
-            _mm512_mask_storeu_ps(c + 0 * ldc, m0, v0);
-            _mm512_mask_storeu_ps(c + 0 * ldc + 16, m1, v1);
+            _mm512_mask_storeu_ps(c, m0, v0);
+            _mm512_mask_storeu_ps(c + 16, m1, v1);
         }
         if (1 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[1] : 0.0f);
             __m512 v0 = _mm512_add_ps(c1_0, bb), v1 = _mm512_add_ps(c1_1, bb);
             if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
-            _mm512_mask_storeu_ps(c + 1 * ldc, m0, v0);
-            _mm512_mask_storeu_ps(c + 1 * ldc + 16, m1, v1);
+            _mm512_mask_storeu_ps(c + ldc, m0, v0);
+            _mm512_mask_storeu_ps(c + ldc + 16, m1, v1);
         }
         if (2 < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[2] : 0.0f);
@@ -558,7 +558,7 @@ static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b,
                 const __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ldb + ch);
                 const __m256 b1 = _mm256_loadu_ps(b + (size_t)k * ldb + ch + 8);
                 const float *RESTRICT ak = a + k * 8 + rh;
-                { const __m256 ar = _mm256_broadcast_ss(ak + 0);
+                { const __m256 ar = _mm256_broadcast_ss(ak);
                   c0_0 = _mm256_fmadd_ps(ar, b0, c0_0); c0_1 = _mm256_fmadd_ps(ar, b1, c0_1); }
                 { const __m256 ar = _mm256_broadcast_ss(ak + 1);
                   c1_0 = _mm256_fmadd_ps(ar, b0, c1_0); c1_1 = _mm256_fmadd_ps(ar, b1, c1_1); }
@@ -567,7 +567,7 @@ static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b,
                 { const __m256 ar = _mm256_broadcast_ss(ak + 3);
                   c3_0 = _mm256_fmadd_ps(ar, b0, c3_0); c3_1 = _mm256_fmadd_ps(ar, b1, c3_1); }
             }
-            _mm256_storeu_ps(&t[rh + 0][ch], c0_0); _mm256_storeu_ps(&t[rh + 0][ch + 8], c0_1);
+            _mm256_storeu_ps(&t[rh][ch], c0_0); _mm256_storeu_ps(&t[rh][ch + 8], c0_1);
             _mm256_storeu_ps(&t[rh + 1][ch], c1_0); _mm256_storeu_ps(&t[rh + 1][ch + 8], c1_1);
             _mm256_storeu_ps(&t[rh + 2][ch], c2_0); _mm256_storeu_ps(&t[rh + 2][ch + 8], c2_1);
             _mm256_storeu_ps(&t[rh + 3][ch], c3_0); _mm256_storeu_ps(&t[rh + 3][ch + 8], c3_1);

@@ -53,6 +53,20 @@ for h in "$T"/1/*.h "$T/side/lenet5.h"; do
     fi
 done
 
+# No leftover arithmetic in the generated C: the templates fold what cnnc
+# knows (no `x * 1`, `+ 0`, `- 0`, `0 * x`, loops over one element), in
+# generated/ (as cnnc writes it now) and in resnet20 (Winograd, residual
+# adds), both modes.
+mkdir -p "$T/fold"
+for f in "" --standalone; do
+    "$B/cnnc" dsl_examples/resnet20.net $f -o "$T/fold/resnet20$f.c" || fail=$((fail + 1))
+done
+for c in "$T"/1/*.c "$T"/fold/*.c; do
+    check "$c: leftover arithmetic:
+$(grep -nE '([*/] 1\b[^.0-9e]|[-+] 0\b[^.x0-9e]|[[(]1 \* |\b0 \* |< 1;)' "$c" | head -5)" \
+        sh -c "! grep -qE '([*/] 1\\b[^.0-9e]|[-+] 0\\b[^.x0-9e]|[[(]1 \\* |\\b0 \\* |< 1;)' '$c'"
+done
+
 [ -n "$(ls generated/*.c 2>/dev/null)" ] || { echo "FAIL generated/ is empty"; fail=$((fail + 1)); }
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

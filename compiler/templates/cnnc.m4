@@ -33,8 +33,23 @@ m4_define([[M4_PAD]], [[M4_ARGS([[$0]], $#, 2)[[$1]]m4_ifelse(m4_eval(m4_len([[$
 m4_define([[M4_PAD_LEFT]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(m4_eval(m4_len([[$1]]) < ($2)), 1,
   [[m4_substr(_M4_SPACES, 0, m4_eval(($2) - m4_len([[$1]])))]])[[$1]]]])
 
-# M4_AT(pointer, offset): pointer + offset, or pointer when offset is 0.
-m4_define([[M4_AT]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(m4_eval([[$2]]), 0, [[$1]], [[$1 + $2]])]])
+# Arithmetic on what the compiler knows, folded so that no `+ 0`, `- 0` or
+# `* 1` is left in the C (the arguments are numbers or C expressions):
+# M4_AT(a, b): a + b, or a when b is 0.
+# M4_SUB(a, b): a - b, or a when b is 0.
+# M4_MUL(a, b, ...): a * b * ..., factors of 1 left out, 0 when one is 0,
+#   1 when none is left.  M4_MULP: the same in parentheses when more than
+#   one factor is left.
+m4_define([[M4_AT]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$2]], [[0]], [[$1]], [[$1 + $2]])]])
+m4_define([[M4_SUB]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$2]], [[0]], [[$1]], [[$1 - $2]])]])
+m4_define([[M4_MUL]], [[_M4_MUL1(_M4_MULF([[]], $@))]])
+m4_define([[M4_MULP]], [[_M4_MULP1(_M4_MULF([[]], $@))]])
+m4_define([[_M4_MULF]], [[m4_ifelse([[$#]], [[2]], [[_M4_MULC([[$1]], [[$2]])]],
+  [[$0(_M4_MULC([[$1]], [[$2]]), m4_shift(m4_shift($@)))]])]])
+m4_define([[_M4_MULC]], [[m4_ifelse([[$1]], [[0]], [[0]], [[$2]], [[0]], [[0]], [[$2]], [[1]], [[[[$1]]]],
+  [[$1]], [[]], [[[[$2]]]], [[[[$1 * $2]]]])]])
+m4_define([[_M4_MUL1]], [[m4_ifelse([[$1]], [[]], [[1]], [[$1]])]])
+m4_define([[_M4_MULP1]], [[m4_ifelse([[$1]], [[]], [[1]], m4_index([[$1]], [[ * ]]), [[-1]], [[$1]], [[($1)]])]])
 
 # M4_PTR(buffer, offset): a buffer of run(): the caller's in or out (buffer
 # IN, OUT), or the arena's slot `buffer` (buf_<layer>, scratch_<layer>) at a

@@ -93,7 +93,7 @@ M4_FORLOOP([[R]], 0, 7, [[            c[[]]R = _mm512_fmadd_ps(_mm512_set1_ps(ak
 M4_FORLOOP([[R]], 0, 7, [[            if (R < mr) {
                 __m512 v0 = _mm512_add_ps(c[[]]R, _mm512_set1_ps(bias ? bias[R] : 0.0f));
                 if (relu) v0 = _mm512_max_ps(zero, v0);
-                _mm512_mask_storeu_ps(c + R * ldc, m0, v0);
+                _mm512_mask_storeu_ps(M4_AT(c, M4_MUL(R, ldc)), m0, v0);
             }
 ]])        }
         return;
@@ -118,8 +118,8 @@ M4_FORLOOP([[R]], 0, 7, [[        if (R < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[R] : 0.0f);
             __m512 v0 = _mm512_add_ps(c[[]]R[[]]_0, bb), v1 = _mm512_add_ps(c[[]]R[[]]_1, bb);
             if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
-            _mm512_mask_storeu_ps(c + R * ldc, m0, v0);
-            _mm512_mask_storeu_ps(c + R * ldc + 16, m1, v1);
+            _mm512_mask_storeu_ps(M4_AT(c, M4_MUL(R, ldc)), m0, v0);
+            _mm512_mask_storeu_ps(M4_AT(c, M4_MUL(R, ldc)) + 16, m1, v1);
         }
 ]])    }
 ]])
@@ -134,10 +134,10 @@ M4_FORLOOP([[R]], 0, 3, [[            __m256 c[[]]R[[]]_0 = _mm256_setzero_ps(),
                 const __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ldb + ch);
                 const __m256 b1 = _mm256_loadu_ps(b + (size_t)k * ldb + ch + 8);
                 const float *RESTRICT ak = a + k * 8 + rh;
-M4_FORLOOP([[R]], 0, 3, [[                { const __m256 ar = _mm256_broadcast_ss(ak + R);
+M4_FORLOOP([[R]], 0, 3, [[                { const __m256 ar = _mm256_broadcast_ss(M4_AT(ak, R));
                   c[[]]R[[]]_0 = _mm256_fmadd_ps(ar, b0, c[[]]R[[]]_0); c[[]]R[[]]_1 = _mm256_fmadd_ps(ar, b1, c[[]]R[[]]_1); }
 ]])            }
-M4_FORLOOP([[R]], 0, 3, [[            _mm256_storeu_ps(&t[rh + R][ch], c[[]]R[[]]_0); _mm256_storeu_ps(&t[rh + R][ch + 8], c[[]]R[[]]_1);
+M4_FORLOOP([[R]], 0, 3, [[            _mm256_storeu_ps(&t[M4_AT(rh, R)][ch], c[[]]R[[]]_0); _mm256_storeu_ps(&t[M4_AT(rh, R)][ch + 8], c[[]]R[[]]_1);
 ]])        }
 ]])
 
@@ -265,8 +265,8 @@ m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef(
         for (int j = 0; j < 4; j++)
             for (int t = 0; t < 8; t++) {
                 const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t], d3 = h[3][j][t];
-                o[0 * 4 + j][t] = d0 - d2;
-                o[1 * 4 + j][t] = d1 + d2;
+                o[j][t] = d0 - d2;
+                o[4 + j][t] = d1 + d2;
                 o[2 * 4 + j][t] = d2 - d1;
                 o[3 * 4 + j][t] = d1 - d3;
             }
@@ -289,8 +289,8 @@ m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef(
             for (int t = 0; t < 8; t++) {
                 const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t];
                 const float d3 = h[3][j][t], d4 = h[4][j][t], d5 = h[5][j][t];
-                o[0 * 6 + j][t] = 4.0f * d0 - 5.0f * d2 + d4;
-                o[1 * 6 + j][t] = -4.0f * (d1 + d2) + d3 + d4;
+                o[j][t] = 4.0f * d0 - 5.0f * d2 + d4;
+                o[6 + j][t] = -4.0f * (d1 + d2) + d3 + d4;
                 o[2 * 6 + j][t] = 4.0f * (d1 - d2) - d3 + d4;
                 o[3 * 6 + j][t] = 2.0f * (d3 - d1) - d2 + d4;
                 o[4 * 6 + j][t] = 2.0f * (d1 - d3) - d2 + d4;
@@ -321,7 +321,7 @@ m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef(
         for (int j = 0; j < 4; j++) {
             const float *RESTRICT uj = u + j * su;
             for (int t = 0; t < 8; t++) {
-                const float m0 = uj[0 * 4 * su + t], m1 = uj[1 * 4 * su + t];
+                const float m0 = uj[t], m1 = uj[4 * su + t];
                 const float m2 = uj[2 * 4 * su + t], m3 = uj[3 * 4 * su + t];
                 s[0][j][t] = m0 + m1 + m2;
                 s[1][j][t] = m1 - m2 - m3;
@@ -342,7 +342,7 @@ m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef(
         for (int j = 0; j < 6; j++) {
             const float *RESTRICT uj = u + j * su;
             for (int t = 0; t < 8; t++) {
-                const float m0 = uj[0 * 6 * su + t], m1 = uj[1 * 6 * su + t];
+                const float m0 = uj[t], m1 = uj[6 * su + t];
                 const float m2 = uj[2 * 6 * su + t], m3 = uj[3 * 6 * su + t];
                 const float m4 = uj[4 * 6 * su + t], m5 = uj[5 * 6 * su + t];
                 s[0][j][t] = m0 + (m1 + m2) + (m3 + m4);
