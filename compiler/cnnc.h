@@ -368,6 +368,7 @@ typedef struct EmitOptions {
     bool standalone;                   /* no cnnrt, no BLAS: C99 + libm only */
     long long max_baked_bytes;         /* larger weights go to a sidecar file */
     const char *weights_origin;        /* "seed 42" or the safetensors file name */
+    bool trained;                      /* weights from --weights (else random, untrained) */
 } EmitOptions;
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);  /* 0, 1 bad input, 2 output failure */
 /* The algorithm a conv layer's code uses, chosen by its shape (plan.c sizes

@@ -118,7 +118,8 @@ typedef struct Emitter {
     Graph *g;
     Node *out_root;
     Weights w;
-    const char **fn;          /* C function name per node id */
+    const char **id;          /* unique C identifier per node id (c1, layer1_0_conv1) */
+    const char **fn;          /* C function name per node id (layer_c1) */
     unsigned long long hash;
     bool standalone;          /* no BLAS: our own GEMM, packed weights */
     bool wino;                /* some conv runs as Winograd (the header says what that means for NaN) */
@@ -157,18 +158,26 @@ static void end_layer(Emitter *e) {
     e->nldefs = 0;
 }
 
+/* A buffer of run(): IN, OUT, or the arena's buf_<layer> at <which>OFF */
 static void def_buf(Emitter *e, const char *which, Node *n) {
     Node *r = root(n);
-    const char *where = r->kind->id == K_INPUT ? "IN" : r == e->out_root ? "OUT" : "WS";
+    const char *where = r->kind->id == K_INPUT ? "IN" : r == e->out_root ? "OUT"
+                                                 : arena_printf("buf_%s", e->id[r->id]);
     def(e, which, "%s", where);
     def(e, arena_printf("%sOFF", which), "%lld", r->buf_off >= 0 ? r->buf_off / 4 : 0);
 }
 
+/* "conv+tanh": the layer's kind with the activation its code applies */
+static const char *kind_text(const Node *n, const char *kind) {
+    if (!n->act || act_of_kind(n->kind->id)) return kind;
+    return arena_printf("%s+%s", kind, act_defs[n->act].name);
+}
+
 static void common(Emitter *e, Node *n, const char *kind) {
     def(e, "L_FN", "%s", e->fn[n->id]);
+    def(e, "L_ID", "%s", e->id[n->id]);
     def(e, "L_LABEL", "%s", clean(n->name));
-    def(e, "L_KIND", "%s%s%s", kind, n->act && !act_of_kind(n->kind->id) ? "+" : "",
-        n->act && !act_of_kind(n->kind->id) ? act_defs[n->act].name : "");
+    def(e, "L_KIND", "%s", kind_text(n, kind));
     def(e, "L_LINE", "%d", n->loc.line);
     def(e, "L_IN", "%s", shape_ascii(n->in[0]->shape));
     def(e, "L_OUT", "%s", shape_ascii(n->shape));
@@ -503,18 +512,21 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     const char *h_path = arena_printf("%.*sh", (int)(strlen(c_path) - 1), c_path);
     const char *w_path = arena_printf("%.*sweights", (int)(strlen(c_path) - 1), c_path);
 
-    /* unique C function names from the layer names */
+    /* unique C names from the layer names: layer_<id> for its function,
+     * w_<id>, b_<id>, buf_<id> ... for its weights and buffers */
+    e.id = arena_alloc(sizeof(char *) * (size_t)g->nnodes);
     e.fn = arena_alloc(sizeof(char *) * (size_t)g->nnodes);
     for (int i = 0; i < g->nnodes; i++) {
-        const char *base = arena_printf("layer_%s", c_ident(g->nodes[i]->name));
+        const char *base = c_ident(g->nodes[i]->name);
         const char *nm = base;
         for (int k = 2;; k++) {
             bool taken = false;
-            for (int j = 0; j < i && !taken; j++) taken = strcmp(e.fn[j], nm) == 0;
+            for (int j = 0; j < i && !taken; j++) taken = strcmp(e.id[j], nm) == 0;
             if (!taken) break;
             nm = arena_printf("%s_%d", base, k);
         }
-        e.fn[i] = nm;
+        e.id[i] = nm;
+        e.fn[i] = arena_printf("layer_%s", nm);
     }
 
     /* temporary files: layer data, weights text, outputs */
@@ -582,6 +594,29 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     def(&ge, "NET_STANDALONE", "%d", o->standalone);
     def(&ge, "NET_WINO", "%d", e.wino);
     def(&ge, "NET_COPY_INPUT", "%d", e.out_root->kind->id == K_INPUT);
+    def(&ge, "NET_TRAINED", "%d", o->trained);
+    /* what the output is: the layer that writes it, and whether that is a softmax */
+    def(&ge, "NET_OUT_LAYER", "%s", clean(e.out_root->name));
+    def(&ge, "NET_OUT_KIND", "%s", kind_text(e.out_root, e.out_root->kind->name));
+    def(&ge, "NET_OUT_SOFTMAX", "%d", e.out_root->kind->id == K_SOFTMAX);
+    def(&ge, "NET_OUT_ACT", "%s", act_defs[e.out_root->act].m4);
+    /* the table of layers in the header: one M4_LAYER_ROW(name, kind, line,
+     * shape, what became of it) per node, names padded to NET_NAME_W */
+    size_t name_w = 5;
+    for (int i = 0; i < g->nnodes; i++)
+        if (strlen(g->nodes[i]->name) > name_w) name_w = strlen(g->nodes[i]->name);
+    def(&ge, "NET_NAME_W", "%zu", name_w);
+    fputs("m4_define([[NET_LAYERS]], [[", gf);
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = g->nodes[i];
+        const char *fate = "";
+        if (n->alias) fate = arena_printf("no code: the memory of %s", clean(root(n)->name));
+        else if (n->removed) fate = arena_printf("done by %s's code", clean(n->in[0]->name));
+        else if (n == e.out_root && n->kind->id != K_INPUT) fate = "the output";
+        fprintf(gf, "M4_LAYER_ROW([[%s]], [[%s]], [[%d]], [[%s]], [[%s]])", clean(n->name),
+                clean(kind_text(n, n->kind->name)), n->loc.line, shape_ascii(n->shape), fate);
+    }
+    fputs("]])m4_dnl\n", gf);
     /* input normalisation from the checkpoint: "MEAN,STD" or C means then C stds */
     const char *norm = weights_metadata(g, "normalize");
     double nm[2 * 64];

@@ -162,9 +162,10 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
     if (weights) {
         if (weights_load_safetensors(g, weights) || weights_check_finite(g, weights)) return 1;
         eo->weights_origin = weights;
+        eo->trained = true;
     } else {
         weights_init_seeded(g, seed);
-        eo->weights_origin = arena_printf("PyTorch-style random initialisation, seed %llu", seed);
+        eo->weights_origin = arena_printf("seed %llu", seed);
     }
     if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
     Plan plan;

@@ -27,6 +27,46 @@ for c in generated/*.c; do
         fi
     done
 done
+# The header describes the model: a random network says so, a table lists
+# every layer, and it declares only the error codes the network can return
+# (the sidecar's with a sidecar, none of them without one).
+check() {  # check DESCRIPTION COMMAND...: fails with DESCRIPTION when COMMAND fails
+    what=$1; shift
+    if "$@"; then pass=$((pass + 1)); else echo "FAIL $what"; fail=$((fail + 1)); fi
+}
+sidecar_codes='_ERR_\(WEIGHTS\|FILE\|FORMAT\|NETWORK\|CHECKSUM\)'
+mkdir -p "$T/side"
+"$B/cnnc" dsl_examples/lenet5.net --embed-limit 0 -o "$T/side/lenet5.c" || fail=$((fail + 1))
+for h in "$T"/1/*.h "$T/side/lenet5.h"; do
+    name=$(basename "$h" .h)
+    check "$h: no 'RANDOM, UNTRAINED' for weights cnnc made up" grep -q '^ \* Weights: RANDOM, UNTRAINED' "$h"
+    for layer in $(sed -n 's/^\(conv\|dense\) \([a-z0-9_]*\) .*/\2/p' "dsl_examples/$name.net"); do
+        check "$h: layer $layer missing from the table of layers" grep -q "^ \*   $layer  " "$h"
+    done
+    check "$h: no 'Output:' line" grep -q '^ \* Output:  ' "$h"
+    check "$h: no 'Input:' line" grep -q '^ \* Input:   ' "$h"
+    if [ "$(dirname "$h")" = "$T/1" ]; then
+        check "$h: declares sidecar error codes without a sidecar" \
+            sh -c "! grep -q '$sidecar_codes' '$h' '${h%.h}.c'"
+    else
+        check "$h: the sidecar's error codes are missing" sh -c "[ \$(grep -c '$sidecar_codes' '$h') -eq 5 ]"
+    fi
+done
+
+# No leftover arithmetic in the generated C: the templates fold what cnnc
+# knows (no `x * 1`, `+ 0`, `- 0`, `0 * x`, loops over one element), in
+# generated/ (as cnnc writes it now) and in resnet20 (Winograd, residual
+# adds), both modes.
+mkdir -p "$T/fold"
+for f in "" --standalone; do
+    "$B/cnnc" dsl_examples/resnet20.net $f -o "$T/fold/resnet20$f.c" || fail=$((fail + 1))
+done
+for c in "$T"/1/*.c "$T"/fold/*.c; do
+    check "$c: leftover arithmetic:
+$(grep -nE '([*/] 1\b[^.0-9e]|[-+] 0\b[^.x0-9e]|[[(]1 \* |\b0 \* |< 1;)' "$c" | head -5)" \
+        sh -c "! grep -qE '([*/] 1\\b[^.0-9e]|[-+] 0\\b[^.x0-9e]|[[(]1 \\* |\\b0 \\* |< 1;)' '$c'"
+done
+
 [ -n "$(ls generated/*.c 2>/dev/null)" ] || { echo "FAIL generated/ is empty"; fail=$((fail + 1)); }
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

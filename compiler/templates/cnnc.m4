@@ -21,10 +21,43 @@ m4_define([[M4_FORLOOP]], [[m4_ifelse(m4_eval([[($2) <= ($3)]]), [[1]],
 m4_define([[_M4_FORLOOP]], [[m4_define([[$1]], [[$2]])$4[[]]m4_ifelse([[$2]],
   [[$3]], [[]], [[$0([[$1]], m4_incr([[$2]]), [[$3]], [[$4]])]])]])
 
-# M4_PTR(where, offset): a buffer of run(): the caller's in or out, or the
-# arena at a float offset.
+# M4_ORIGIN: where the weights come from, as the .c and .h say it.
+m4_define([[M4_ORIGIN]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(NET_TRAINED, 1, [[trained, read from NET_ORIGIN]],
+  [[RANDOM, UNTRAINED (PyTorch's default initialisation, NET_ORIGIN)]])]])
+
+# M4_PAD(text, width), M4_PAD_LEFT(text, width): text padded with spaces
+# to width columns (on the right, on the left); longer text as it is.
+m4_define([[_M4_SPACES]], [[                                                                ]])
+m4_define([[M4_PAD]], [[M4_ARGS([[$0]], $#, 2)[[$1]]m4_ifelse(m4_eval(m4_len([[$1]]) < ($2)), 1,
+  [[m4_substr(_M4_SPACES, 0, m4_eval(($2) - m4_len([[$1]])))]])]])
+m4_define([[M4_PAD_LEFT]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(m4_eval(m4_len([[$1]]) < ($2)), 1,
+  [[m4_substr(_M4_SPACES, 0, m4_eval(($2) - m4_len([[$1]])))]])[[$1]]]])
+
+# Arithmetic on what the compiler knows, folded so that no `+ 0`, `- 0` or
+# `* 1` is left in the C (the arguments are numbers or C expressions):
+# M4_AT(a, b): a + b, or a when b is 0.
+# M4_SUB(a, b): a - b, or a when b is 0.
+# M4_MUL(a, b, ...): a * b * ..., factors of 1 left out, 0 when one is 0,
+#   1 when none is left.  M4_MULP: the same in parentheses when more than
+#   one factor is left.
+m4_define([[M4_AT]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$2]], [[0]], [[$1]], [[$1 + $2]])]])
+m4_define([[M4_SUB]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$2]], [[0]], [[$1]], [[$1 - $2]])]])
+m4_define([[M4_MUL]], [[_M4_MUL1(_M4_MULF([[]], $@))]])
+m4_define([[M4_MULP]], [[_M4_MULP1(_M4_MULF([[]], $@))]])
+m4_define([[_M4_MULF]], [[m4_ifelse([[$#]], [[2]], [[_M4_MULC([[$1]], [[$2]])]],
+  [[$0(_M4_MULC([[$1]], [[$2]]), m4_shift(m4_shift($@)))]])]])
+m4_define([[_M4_MULC]], [[m4_ifelse([[$1]], [[0]], [[0]], [[$2]], [[0]], [[0]], [[$2]], [[1]], [[[[$1]]]],
+  [[$1]], [[]], [[[[$2]]]], [[[[$1 * $2]]]])]])
+m4_define([[_M4_MUL1]], [[m4_ifelse([[$1]], [[]], [[1]], [[$1]])]])
+m4_define([[_M4_MULP1]], [[m4_ifelse([[$1]], [[]], [[1]], m4_index([[$1]], [[ * ]]), [[-1]], [[$1]], [[($1)]])]])
+
+# M4_PTR(buffer, offset): a buffer of run(): the caller's in or out (buffer
+# IN, OUT), or the arena's slot `buffer` (buf_<layer>, scratch_<layer>) at a
+# float offset, declared once at the top of run().
 m4_define([[M4_PTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$1]], [[IN]], [[in]],
-  [[$1]], [[OUT]], [[out]], [[(ws + $2)]])]])
+  [[$1]], [[OUT]], [[out]], [[m4_ifdef([[_M4_BUF_$1]], [[]], [[m4_define([[_M4_BUF_$1]],
+  1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(8)    float *const $1 = M4_AT([[ws]], $2);
+m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1]])]])
 
 # M4_ACT(kind, slope, expr): the activation applied to a C expression
 # (expr must be free of side effects: it may be evaluated twice).  NaN and
@@ -45,13 +78,47 @@ m4_define([[M4_ACT_LOOP]], [[M4_ARGS([[$0]], $#, 4)m4_ifelse([[$1]], [[NONE]], [
 [[        for (int i = 0; i < $4; i++) $3[i] = M4_ACT([[$1]], [[$2]], [[$3[i] ]]);
 ]])]])
 
-# M4_WEIGHTS(offset): a pointer into the network's weight block.
-m4_define([[M4_WEIGHTS]], [[M4_ARGS([[$0]], $#, 1)(NET[[]]_weights + $1)]])
+# M4_WEIGHTS(prefix, offset): this layer's tensor prefix_<layer> (w_c1,
+# b_c1), a pointer into the network's weight block, declared once with the
+# other tensors.
+m4_define([[M4_WEIGHTS]], [[M4_ARGS([[$0]], $#, 2)m4_ifdef([[_M4_W_$1_]]L_ID, [[]],
+  [[m4_define([[_M4_W_$1_]]L_ID, 1)m4_define([[_M4_ANY_WEIGHTS]], 1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(7)M4_PAD(static const float *const $1_[[]]L_ID,
+  m4_eval(NET_NAME_W + 32)) = M4_AT(NET[[]]_weights, $2);
+m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1_[[]]L_ID]])
 
 # M4_LAYER_HEAD: the comment every layer function starts with.
 m4_define([[M4_LAYER_HEAD]], [[M4_ARGS([[$0]], $#, 0)
 /* L_LABEL: L_KIND, line L_LINE: L_IN -> L_OUT[[]]m4_ifelse(m4_defn([[L_NOTE]]), [[]], [[]], [[
  * L_NOTE]]) */]])
+
+# Diversions of NETWORK.c, put together in this order by M4_FINISH (source.m4):
+#   4  prelude: includes and macros the layers and kernels need
+#   5  prototypes of the layer functions
+#   6  prototypes of the shared kernels
+#   7  the named weight tensors (w_<layer>, b_<layer>, ...)
+#   8  the named buffers of run() (buf_<layer>, scratch_<layer>)
+#   2  the body of run(): one call per layer
+#   1  the layer functions
+#   3  the shared kernels (GEMM, im2col, Winograd, tanh)
+# Layer macros write into 1; the others are entered for a piece and left
+# back to 1.
+
+# M4_FUNC(attributes, parameters): `static void L_FN(parameters)`, the
+# head of this layer's function; its prototype goes to the prototypes.
+m4_define([[M4_FUNC]], [[M4_ARGS([[$0]], $#, 2)m4_divert(5)m4_ifelse([[$1]], [[]], [[]],
+  [[$1 ]])static void L_FN[[]]($2);
+m4_divert(1)m4_ifelse([[$1]], [[]], [[]], [[$1 ]])static void L_FN[[]]($2)]])
+
+# M4_KERNEL(comment, head, body): a shared kernel: `head;` (its prototype)
+# to the kernel prototypes, comment, head and body to the kernels.
+m4_define([[M4_KERNEL]], [[M4_ARGS([[$0]], $#, 3)m4_define([[M4_KERNELS_USED]], 1)m4_divert(6)$2;
+m4_divert(3)
+$1
+$2
+$3[[]]m4_divert(1)]])
+
+# M4_PRELUDE(text): text for the prelude (includes, macros).
+m4_define([[M4_PRELUDE]], [[M4_ARGS([[$0]], $#, 1)m4_divert(4)$1[[]]m4_divert(1)]])
 
 # M4_CALL(args): the call of this layer's function in run().
 m4_define([[M4_CALL]], [[M4_ARGS([[$0]], $#, 1)m4_divert(2)    L_FN[[]]($1);

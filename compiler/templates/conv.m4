@@ -40,7 +40,7 @@ m4_eval(L_KH - 1), [[]], [[
 # M4_CONV_ACT: the activation of the whole output, when the kernel has not
 # applied it (GEMM and WINO fuse ReLU into their stores).
 m4_define([[M4_CONV_ACT]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ACT, [[RELU]], [[]],
-  [[M4_ACT_ANY([[y]], [[L_OC * L_OH * L_OW]])]])]])
+  [[M4_ACT_ANY([[y]], M4_MUL(L_OC, L_OH, L_OW))]])]])
 
 # M4_ACT_ANY(ptr, count): the layer's activation in place; tanh through
 # NET_tanh() (the function needs [[M4_TANH_ONCE]] before it).
@@ -57,47 +57,48 @@ m4_define([[M4_CONV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ALGO, [[DIRECT]], [[M
 )m4_m4exit(1)]])]])
 
 m4_define([[M4_CONV_DIRECT]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]M4_LAYER_HEAD
-CNNC_VECTORIZE static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_SCRATCH, -1, [[]],
-    [[, float *RESTRICT xp]]))
+M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_SCRATCH, -1, [[]],
+    [[, float *RESTRICT xp]])]])
 {
-    const float *RESTRICT w = M4_WEIGHTS(L_WOFF);
+    const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
 m4_ifelse(L_SCRATCH, -1, [[    const float *RESTRICT xp = x;
-]], [[    /* xp: the input zero-padded to L_C x L_HP x L_WP */
-    memset(xp, 0, sizeof(float) * L_C * L_HP * L_WP);
-    for (int c = 0; c < L_C; c++)
-        for (int i = 0; i < L_H; i++)
-            memcpy(xp + (c * L_HP + i + L_PT) * L_WP + L_PL, x + (c * L_H + i) * L_W,
-                   sizeof(float) * L_W);
+]], [[    /* xp: the input zero-padded to L_C x L_HP x L_WP; row r of x is row r % L_H of channel r / L_H */
+    memset(xp, 0, sizeof(float) * M4_MUL(L_C, L_HP, L_WP));
+    for (int r = 0; r < M4_MUL(L_C, L_H); r++)
+        memcpy(xp + M4_AT((M4_AT(m4_ifelse(L_C, 1, [[]], [[r / L_H * L_HP + ]])r % L_H, L_PT)) * L_WP, L_PL), x + r * L_W,
+               sizeof(float) * L_W);
 ]])m4_dnl
     for (int oc = 0; oc < L_OC; oc++) {
-        const float *RESTRICT xg = xp + (oc / L_OCG) * (L_ICG * L_HP * L_WP);
-        float *RESTRICT yo = y + oc * (L_OH * L_OW);
-        const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(L_BOFF)[oc] ]]);
-        for (int i = 0; i < L_OH * L_OW; i++) yo[i] = bias;
-        for (int ic = 0; ic < L_ICG; ic++) {
-            const float *RESTRICT wk = w + (oc * L_ICG + ic) * L_KK;
-            const float *RESTRICT xc = xg + ic * (L_HP * L_WP);
+        const float *RESTRICT xg = m4_ifelse(L_OCG, L_OC, [[xp]], [[xp + (oc / L_OCG) * M4_MULP(L_ICG, L_HP, L_WP)]]);
+        float *RESTRICT yo = y + M4_MUL(oc, M4_MULP(L_OH, L_OW));
+        const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(b, L_BOFF)[oc] ]]);
+        for (int i = 0; i < M4_MUL(L_OH, L_OW); i++) yo[i] = bias;
+m4_ifelse(L_ICG, 1, [[        {   /* a single input channel */
+            const float *RESTRICT wk = w + M4_MUL(oc, L_KK);
+            const float *RESTRICT xc = xg;]], [[        for (int ic = 0; ic < L_ICG; ic++) {
+            const float *RESTRICT wk = w + M4_MUL((oc * L_ICG + ic), L_KK);
+            const float *RESTRICT xc = xg + ic * M4_MULP(L_HP, L_WP);]])
 M4_FORLOOP([[M4_T]], 0, L_KK - 1, [[            const float w[[]]M4_T = wk[M4_T];
 ]])m4_dnl
             for (int oy = 0; oy < L_OH; oy++) {
-                const float *RESTRICT r = xc + oy * (L_SH * L_WP);
+                const float *RESTRICT r = xc + oy * M4_MULP(L_SH, L_WP);
                 float *RESTRICT yr = yo + oy * L_OW;
                 for (int ox = 0; ox < L_OW; ox++) {
-                    const float *RESTRICT p = r + ox * L_SW;
+                    const float *RESTRICT p = r + M4_MUL(ox, L_SW);
                     yr[ox] += M4_TAPS;
                 }
             }
         }
-M4_ACT_ANY([[yo]], [[L_OH * L_OW]])m4_dnl
+M4_ACT_ANY([[yo]], M4_MUL(L_OH, L_OW))m4_dnl
     }
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_SCRATCH, -1, [[]],
-  [[, M4_PTR(WS, L_SCRATCH)]])]])]])
+  [[, M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])]])
 
 m4_define([[M4_CONV_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[M4_IM2COL_ONCE[[]]]])m4_dnl
 m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_NPIX, 1, [[M4_THREADS_ONCE[[]]]], [[M4_GEMM_ONCE[[]]]])M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_DIRECTB, 1, [[]],
-    [[, float *RESTRICT col]]))
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_DIRECTB, 1, [[]],
+    [[, float *RESTRICT col]])]])
 {
 m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
 ]], [[    /* col[L_K][L_LDB]: the patches of the input, one column per output pixel */
@@ -105,9 +106,9 @@ m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride
 ]])m4_dnl
 m4_ifelse(L_NPIX, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L_OC, L_NPIX, L_K,
-                1.0f, M4_WEIGHTS(L_WOFF), L_K, col, L_LDB, 0.0f, y, L_NPIX);
-m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_SLOPE, [[y]], [[L_OC * L_OH * L_OW]])]])]], [[    {
-        const float *RESTRICT b = M4_WEIGHTS(L_BOFF);
+                1.0f, M4_WEIGHTS(w, L_WOFF), L_K, col, L_LDB, 0.0f, y, L_NPIX);
+m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_SLOPE, [[y]], M4_MUL(L_OC, L_OH, L_OW))]])]], [[    {
+        const float *RESTRICT b = M4_WEIGHTS(b, L_BOFF);
         CNNC_PARALLEL_FOR_IF(L_OC * L_NPIX > 100000)
         for (int oc = 0; oc < L_OC; oc++)
             for (int p = 0; p < L_NPIX; p++) {
@@ -116,21 +117,21 @@ m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_SLOPE,
             }
     }
 ]])]], [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] (+ bias), W packed */
-    NET[[]]_gemm(1, L_OC, L_NPIX, L_K, M4_WEIGHTS(L_WOFF), 0, col, L_LDB, 0, y, L_NPIX, 0,
-              m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0));
+    NET[[]]_gemm(1, L_OC, L_NPIX, L_K, M4_WEIGHTS(w, L_WOFF), 0, col, L_LDB, 0, y, L_NPIX, 0,
+              m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(b, L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0));
 ]])m4_dnl
 M4_CONV_ACT[[]]m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_DIRECTB, 1, [[]],
-  [[, M4_PTR(WS, L_SCRATCH)]])]])]])
+  [[, M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])]])
 
 # M4_CONV_GEMV: the GEMM of a conv with one output pixel, a matrix-vector
 # product: cblas_sgemv, or (standalone) eight partial sums per row.
 m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    /* y[L_OC] = W[L_OC][L_K] · col[L_K] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, L_OC, L_K, 1.0f, M4_WEIGHTS(L_WOFF), L_K, col, 1, 0.0f, y, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, L_OC, L_K, 1.0f, M4_WEIGHTS(w, L_WOFF), L_K, col, 1, 0.0f, y, 1);
 ]], [[    CNNC_PARALLEL_FOR_IF((double)L_OC * L_K > 1e6)
     for (int o = 0; o < L_OC; o++) {
-        const float *RESTRICT wr = M4_WEIGHTS(L_WOFF) + (size_t)o * L_K;
+        const float *RESTRICT wr = M4_WEIGHTS(w, L_WOFF) + (size_t)o * L_K;
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
         int i = 0;
         for (; i + 8 <= L_K; i += 8) {
@@ -144,13 +145,13 @@ m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    
     }
 ]])m4_dnl
     for (int o = 0; o < L_OC; o++) {
-        const float v = y[o]m4_ifelse(L_BOFF, -1, [[]], [[ + M4_WEIGHTS(L_BOFF)[o] ]]);
+        const float v = y[o]m4_ifelse(L_BOFF, -1, [[]], [[ + M4_WEIGHTS(b, L_BOFF)[o] ]]);
         y[o] = m4_ifelse(L_ACT, [[RELU]], [[v < 0.0f ? 0.0f : v]], [[v]]);
     }
 ]])
 
 m4_define([[M4_CONV_WINO]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]M4_GEMM_ONCE[[]]M4_WINO_ONCE[[]]M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp]])
 {
     float *RESTRICT v = xp + L_VOFF;    /* V[L_WA*L_WA][L_C][L_TPAD], point stride L_SV: transformed input tiles */
     float *RESTRICT mt = xp + L_MOFF;   /* M[L_WA*L_WA][L_OC][L_T], point stride L_SM: products in the transform domain */
@@ -160,7 +161,7 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT
     for (int c = 0; c < L_C; c++)
         for (int yy = 0; yy < L_HPT; yy++) {
             float *RESTRICT d = xp + ((size_t)c * L_HPT + yy) * (L_WM * L_TQ);
-            const int iy = yy - L_PT;
+            const int iy = M4_SUB(yy, L_PT);
             if (iy < 0 || iy >= L_H) {
                 memset(d, 0, sizeof(float) * L_WM * L_TQ);
                 continue;
@@ -168,7 +169,7 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT
             /* the padded row, then its phases (constant-stride loads) */
             float line[L_WM * L_TQ];
             memset(line, 0, sizeof line);
-            memcpy(line + L_PL, x + ((size_t)c * L_H + iy) * L_W, sizeof(float) * L_W);
+            memcpy(M4_AT(line, L_PL), x + ((size_t)c * L_H + iy) * L_W, sizeof(float) * L_W);
             for (int q = 0; q < L_WM; q++)
                 for (int t = 0; t < L_TQ; t++) d[q * L_TQ + t] = line[t * L_WM + q];
         }
@@ -184,11 +185,11 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT
             for (int e = 0; e < L_WA * L_WA; e++) v[(size_t)e * L_SV + c * L_TPAD + t] = 0.0f;
     }
     /* M_e[L_OC][L_T] = U_e[L_OC][L_C] · V_e[L_C][L_T] for each of the L_WA*L_WA points e */
-    NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
+    NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(w, L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
               v, L_TPAD, (size_t)L_SV, mt, L_T, (size_t)L_SM, NULL, 0);
     CNNC_PARALLEL_FOR_IF(L_OC * L_OH * L_OW > 20000)
     for (int oc = 0; oc < L_OC; oc++) {
-        const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(L_BOFF)[oc] ]]);
+        const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(b, L_BOFF)[oc] ]]);
         for (int ty = 0; ty < L_TH; ty++)
             for (int t0 = 0; t0 < L_TW; t0 += 8)
                 NET[[]]_wino_out(L_WM, mt + oc * L_T + ty * L_TW + t0, (size_t)L_SM,
@@ -198,5 +199,5 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y, float *RESTRICT
     }
 M4_CONV_ACT[[]]m4_dnl
 }
-M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(WS, L_SCRATCH)]])]])
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
 m4_divert(0)m4_dnl

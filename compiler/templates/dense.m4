@@ -9,12 +9,12 @@ m4_divert(-1)
 # L_X L_XOFF L_Y L_YOFF.
 m4_define([[M4_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]m4_ifelse(NET_STANDALONE, 0,
   [[M4_CBLAS_ONCE[[]]]])M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
-    const float *RESTRICT w = M4_WEIGHTS(L_WOFF);
+    const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
 m4_ifelse(NET_STANDALONE, 0, [[    /* y[L_NOUT] = W[L_NOUT][L_NIN] · x[L_NIN] */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, L_NOUT, L_NIN, 1.0f, w, L_NIN, x, 1, 0.0f, y, 1);
-m4_ifelse(L_BOFF, -1, [[]], [[    for (int o = 0; o < L_NOUT; o++) y[o] += M4_WEIGHTS(L_BOFF)[o];
+m4_ifelse(L_BOFF, -1, [[]], [[    for (int o = 0; o < L_NOUT; o++) y[o] += M4_WEIGHTS(b, L_BOFF)[o];
 ]])m4_dnl
 ]], [[    CNNC_PARALLEL_FOR_IF((double)L_NOUT * L_NIN > 1e6)
     for (int o = 0; o < L_NOUT; o++) {
@@ -29,7 +29,7 @@ m4_ifelse(L_BOFF, -1, [[]], [[    for (int o = 0; o < L_NOUT; o++) y[o] += M4_WE
         }
         for (; i < L_NIN; i++) s0 += wr[i] * x[i];
         y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))m4_ifelse(L_BOFF, -1, [[]],
-                            [[ + M4_WEIGHTS(L_BOFF)[o] ]]);
+                            [[ + M4_WEIGHTS(b, L_BOFF)[o] ]]);
     }
 ]])m4_dnl
 M4_ACT_ANY([[y]], [[L_NOUT]])m4_dnl

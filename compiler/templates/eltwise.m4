@@ -6,30 +6,32 @@ m4_divert(-1)
 # M4_ADD(): y = x0 + x1 + ... (L_NIN inputs L_X<i>/L_X<i>OFF), then act.
 # M4_CONCAT(): inputs of L_C<i> channels each, L_HW positions, one after another.
 m4_define([[M4_ACTIVATION]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     for (int i = 0; i < L_N; i++) y[i] = M4_ACT(L_ACT, L_SLOPE, [[x[i] ]]);
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_SOFTMAX]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
-    for (int p = 0; p < L_HW; p++) {
-        float m = x[p];
+m4_pushdef([[_I]], [[m4_ifelse(L_HW, 1, [[c]], [[c * L_HW + p]])]])m4_dnl
+m4_ifelse(L_HW, 1, [[    {   /* one position */]], [[    for (int p = 0; p < L_HW; p++) {]])
+        float m = x[m4_ifelse(L_HW, 1, 0, p)];
         double s = 0.0;
-        for (int c = 1; c < L_C; c++) m = x[c * L_HW + p] > m ? x[c * L_HW + p] : m;
+        for (int c = 1; c < L_C; c++) m = x[_I] > m ? x[_I] : m;
         for (int c = 0; c < L_C; c++) {
-            y[c * L_HW + p] = expf(x[c * L_HW + p] - m);
-            s += y[c * L_HW + p];
+            y[_I] = expf(x[_I] - m);
+            s += y[_I];
         }
-        for (int c = 0; c < L_C; c++) y[c * L_HW + p] = (float)(y[c * L_HW + p] / s);
+        for (int c = 0; c < L_C; c++) y[_I] = (float)(y[_I] / s);
     }
+m4_popdef([[_I]])m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_ADD]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y)
+M4_FUNC([[]], [[M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y]])
 {
     for (int i = 0; i < L_N; i++) {
         const float v = x0[i]M4_FORLOOP([[M4_I]], 1, L_NIN - 1, [[ + x[[]]M4_I[i] ]]);
@@ -40,9 +42,9 @@ M4_CALL([[M4_FORLOOP([[M4_I]], 0, L_NIN - 1,
   [[M4_PTR(m4_indir([[L_X]]M4_I), m4_indir([[L_X]]M4_I[[OFF]])), ]])M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_CONCAT]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y)
+M4_FUNC([[]], [[M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y]])
 {
-M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[    memcpy(y + m4_indir([[L_CH]]M4_I) * L_HW, x[[]]M4_I, sizeof(float) * m4_indir([[L_C]]M4_I) * L_HW);
+M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[    memcpy(M4_AT(y, M4_MUL(m4_indir([[L_CH]]M4_I), L_HW)), x[[]]M4_I, sizeof(float) * M4_MUL(m4_indir([[L_C]]M4_I), L_HW));
 ]])m4_dnl
 }
 M4_CALL([[M4_FORLOOP([[M4_I]], 0, L_NIN - 1,

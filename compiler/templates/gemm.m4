@@ -1,6 +1,8 @@
 m4_divert(-1)
 # gemm.m4 — the kernels shared by conv and dense layers, emitted once per
-# file (the first layer that needs them writes them just before itself).
+# file (the first layer that needs one asks for it): the definitions after
+# the layers (diversion 3), prototypes, includes and macros in the prelude
+# (diversion 4).
 #
 # M4_THREADS_ONCE(): CNNC_PARALLEL_FOR_IF(cond), an OpenMP `parallel for`
 #   when the file is built with -fopenmp, nothing otherwise (so a build
@@ -25,7 +27,7 @@ m4_divert(-1)
 #   transforms of up to 8 tiles of one row (Lavin & Gray 2016), on eight
 #   lanes with constant trip counts, so that -O2 vectorises them.
 
-m4_define([[M4_THREADS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_THREADS_DONE]], [[]], [[m4_define([[M4_THREADS_DONE]], 1)
+m4_define([[M4_THREADS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_THREADS_DONE]], [[]], [[m4_define([[M4_THREADS_DONE]], 1)M4_PRELUDE([[
 /* Threads: with -fopenmp the layers share their work out over OpenMP's
  * threads (OMP_NUM_THREADS); without it this is plain serial C. */
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
@@ -42,16 +44,15 @@ m4_define([[M4_THREADS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_THREADS_DON
 #else
 #define CNNC_PARALLEL_FOR_IF(cond)
 #endif
-]])]])
+]])]])]])
 
 # M4_TANH_ONCE(): NET_tanh(), tanh in place over n floats as a rational
 #   function (the minimax fit Eigen uses for float, error a few ulp), which
 #   vectorises where tanhf() is a call per element.
-m4_define([[M4_TANH_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_TANH_DONE]], [[]], [[m4_define([[M4_TANH_DONE]], 1)
+m4_define([[M4_TANH_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_TANH_DONE]], [[]], [[m4_define([[M4_TANH_DONE]], 1)M4_KERNEL([[
 /* p[i] = tanh(p[i]): x clamped to +-7.9053 (where tanh rounds to +-1), then
- * x·P(x²)/Q(x²), P of degree 6 and Q of degree 3. */
-CNNC_VECTORIZE static void NET[[]]_tanh(float *RESTRICT p, int n)
-{
+ * x·P(x²)/Q(x²), P of degree 6 and Q of degree 3. */]],
+[[CNNC_VECTORIZE static void NET[[]]_tanh(float *RESTRICT p, int n)]], [[{
     for (int i = 0; i < n; i++) {
         const float c = 7.90531110763549805f;
         const float x = p[i] < -c ? -c : p[i] > c ? c : p[i];
@@ -70,13 +71,13 @@ CNNC_VECTORIZE static void NET[[]]_tanh(float *RESTRICT p, int n)
         p[i] = x * num / den;
     }
 }
-]])]])
+]])]])]])
 
-m4_define([[M4_CBLAS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_CBLAS_DONE]], [[]], [[m4_define([[M4_CBLAS_DONE]], 1)
+m4_define([[M4_CBLAS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_CBLAS_DONE]], [[]], [[m4_define([[M4_CBLAS_DONE]], 1)M4_PRELUDE([[
 /* Default mode: the large products of im2col convolutions and dense layers
  * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
 #include <cblas.h>
-]])]])
+]])]])]])
 
 # _M4_TILE_AVX512_16: a tile of at most 16 columns, one zmm per row.
 m4_define([[_M4_TILE_AVX512_16]], [[    if (nr <= 16) {
@@ -92,7 +93,7 @@ M4_FORLOOP([[R]], 0, 7, [[            c[[]]R = _mm512_fmadd_ps(_mm512_set1_ps(ak
 M4_FORLOOP([[R]], 0, 7, [[            if (R < mr) {
                 __m512 v0 = _mm512_add_ps(c[[]]R, _mm512_set1_ps(bias ? bias[R] : 0.0f));
                 if (relu) v0 = _mm512_max_ps(zero, v0);
-                _mm512_mask_storeu_ps(c + R * ldc, m0, v0);
+                _mm512_mask_storeu_ps(M4_AT(c, M4_MUL(R, ldc)), m0, v0);
             }
 ]])        }
         return;
@@ -117,8 +118,8 @@ M4_FORLOOP([[R]], 0, 7, [[        if (R < mr) {
             const __m512 bb = _mm512_set1_ps(bias ? bias[R] : 0.0f);
             __m512 v0 = _mm512_add_ps(c[[]]R[[]]_0, bb), v1 = _mm512_add_ps(c[[]]R[[]]_1, bb);
             if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
-            _mm512_mask_storeu_ps(c + R * ldc, m0, v0);
-            _mm512_mask_storeu_ps(c + R * ldc + 16, m1, v1);
+            _mm512_mask_storeu_ps(M4_AT(c, M4_MUL(R, ldc)), m0, v0);
+            _mm512_mask_storeu_ps(M4_AT(c, M4_MUL(R, ldc)) + 16, m1, v1);
         }
 ]])    }
 ]])
@@ -133,10 +134,10 @@ M4_FORLOOP([[R]], 0, 3, [[            __m256 c[[]]R[[]]_0 = _mm256_setzero_ps(),
                 const __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ldb + ch);
                 const __m256 b1 = _mm256_loadu_ps(b + (size_t)k * ldb + ch + 8);
                 const float *RESTRICT ak = a + k * 8 + rh;
-M4_FORLOOP([[R]], 0, 3, [[                { const __m256 ar = _mm256_broadcast_ss(ak + R);
+M4_FORLOOP([[R]], 0, 3, [[                { const __m256 ar = _mm256_broadcast_ss(M4_AT(ak, R));
                   c[[]]R[[]]_0 = _mm256_fmadd_ps(ar, b0, c[[]]R[[]]_0); c[[]]R[[]]_1 = _mm256_fmadd_ps(ar, b1, c[[]]R[[]]_1); }
 ]])            }
-M4_FORLOOP([[R]], 0, 3, [[            _mm256_storeu_ps(&t[rh + R][ch], c[[]]R[[]]_0); _mm256_storeu_ps(&t[rh + R][ch + 8], c[[]]R[[]]_1);
+M4_FORLOOP([[R]], 0, 3, [[            _mm256_storeu_ps(&t[M4_AT(rh, R)][ch], c[[]]R[[]]_0); _mm256_storeu_ps(&t[M4_AT(rh, R)][ch + 8], c[[]]R[[]]_1);
 ]])        }
 ]])
 
@@ -153,17 +154,36 @@ m4_define([[_M4_TILE_C]], [[    float t[8][32];
     }
 ]])
 
-m4_define([[M4_GEMM_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_GEMM_DONE]], [[]], [[m4_define([[M4_GEMM_DONE]], 1)
+m4_define([[M4_GEMM_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_GEMM_DONE]], [[]], [[m4_define([[M4_GEMM_DONE]], 1)M4_PRELUDE([[
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
-
+]])M4_KERNEL([[
+/* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
+ * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
+ * (row stride ldc).  The tile loop runs over the larger operand's panels
+ * outermost, so the smaller one stays in cache. */]],
+[[static void NET[[]]_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
+                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
+                      const float *RESTRICT bias, int relu)]], [[{
+    const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
+    const int m_outer = M >= N;
+    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
+    for (int job = 0; job < batch * per; job++) {
+        const int bt = job / per, r = job % per;
+        const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
+        NET[[]]_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
+                  C + bt * sc + (size_t)im * 8 * ldc + jn * 32, ldc,
+                  M - im * 8 < 8 ? M - im * 8 : 8, N - jn * 32 < 32 ? N - jn * 32 : 32,
+                  bias ? bias + im * 8 : NULL, relu);
+    }
+}
+]])M4_KERNEL([[
 /* One 8x32 tile of C (mr <= 8 rows, nr <= 32 columns stored):
  * c[r][j] = act(sum_k a[k][r] b[k][j] + bias[r]); a: a packed K x 8 panel,
- * b: row-major with row stride ldb. */
-static void NET[[]]_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
-                      float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu)
-{
+ * b: row-major with row stride ldb. */]],
+[[static void NET[[]]_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
+                      float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu)]], [[{
 #if defined(__AVX512F__)
 _M4_TILE_AVX512[[]]m4_dnl
 #else
@@ -181,35 +201,13 @@ _M4_TILE_C[[]]m4_dnl
     }
 #endif
 }
+]])]])]])
 
-/* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
- * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
- * (row stride ldc).  The tile loop runs over the larger operand's panels
- * outermost, so the smaller one stays in cache. */
-static void NET[[]]_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
-                      const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu)
-{
-    const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
-    const int m_outer = M >= N;
-    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
-    for (int job = 0; job < batch * per; job++) {
-        const int bt = job / per, r = job % per;
-        const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
-        NET[[]]_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
-                  C + bt * sc + (size_t)im * 8 * ldc + jn * 32, ldc,
-                  M - im * 8 < 8 ? M - im * 8 : 8, N - jn * 32 < 32 ? N - jn * 32 : 32,
-                  bias ? bias + im * 8 : NULL, relu);
-    }
-}
-]])]])
-
-m4_define([[M4_IM2COL_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_IM2COL_DONE]], [[]], [[m4_define([[M4_IM2COL_DONE]], 1)
+m4_define([[M4_IM2COL_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_IM2COL_DONE]], [[]], [[m4_define([[M4_IM2COL_DONE]], 1)M4_KERNEL([[
 /* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
- * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */
-CNNC_VECTORIZE static void NET[[]]_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc)
-{
+ * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */]],
+[[CNNC_VECTORIZE static void NET[[]]_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc)]], [[{
     CNNC_PARALLEL_FOR_IF((double)C * kh * kw * ldc > 1e5)
     for (int k = 0; k < C * kh * kw; k++) {
         const int c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
@@ -239,9 +237,9 @@ CNNC_VECTORIZE static void NET[[]]_im2col(const float *RESTRICT x, int C, int H,
         for (int p = oh * ow; p < ldc; p++) d[p] = 0.0f;
     }
 }
-]])]])
+]])]])]])
 
-m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_WINO_DONE]], [[]], [[m4_define([[M4_WINO_DONE]], 1)
+m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_WINO_DONE]], [[]], [[m4_define([[M4_WINO_DONE]], 1)M4_KERNEL([[
 /* Winograd input transform of up to 8 tiles of one tile row:
  * v[(i*A + j)*sv + t] = (Bᵀ d_t B)[i][j], d_t the A x A patch of tile t,
  * A = m + 2; F(2,3) when m = 2, F(4,3) when m = 4.  The padded input is
@@ -249,9 +247,8 @@ m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef(
  * + q*tq, so column t*m + q is xq[q*tq + t] and every load is contiguous
  * over tiles.  All eight lanes are computed (lanes past nt read data of the
  * next row or the scratch's slack, and are never stored), so the loops
- * have a constant trip count and vectorise at -O2. */
-CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT xq, int tq, int nt, float *RESTRICT v, size_t sv)
-{
+ * have a constant trip count and vectorise at -O2. */]],
+[[CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT xq, int tq, int nt, float *RESTRICT v, size_t sv)]], [[{
     float h[6][6][8];           /* [row r][column j][tile]: d·B along the row */
     float o[36][8];             /* Bᵀ·h: the transformed tiles */
     if (m == 2) {
@@ -268,8 +265,8 @@ CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT xq, int 
         for (int j = 0; j < 4; j++)
             for (int t = 0; t < 8; t++) {
                 const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t], d3 = h[3][j][t];
-                o[0 * 4 + j][t] = d0 - d2;
-                o[1 * 4 + j][t] = d1 + d2;
+                o[j][t] = d0 - d2;
+                o[4 + j][t] = d1 + d2;
                 o[2 * 4 + j][t] = d2 - d1;
                 o[3 * 4 + j][t] = d1 - d3;
             }
@@ -292,8 +289,8 @@ CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT xq, int 
             for (int t = 0; t < 8; t++) {
                 const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t];
                 const float d3 = h[3][j][t], d4 = h[4][j][t], d5 = h[5][j][t];
-                o[0 * 6 + j][t] = 4.0f * d0 - 5.0f * d2 + d4;
-                o[1 * 6 + j][t] = -4.0f * (d1 + d2) + d3 + d4;
+                o[j][t] = 4.0f * d0 - 5.0f * d2 + d4;
+                o[6 + j][t] = -4.0f * (d1 + d2) + d3 + d4;
                 o[2 * 6 + j][t] = 4.0f * (d1 - d2) - d3 + d4;
                 o[3 * 6 + j][t] = 2.0f * (d3 - d1) - d2 + d4;
                 o[4 * 6 + j][t] = 2.0f * (d1 - d3) - d2 + d4;
@@ -310,22 +307,21 @@ CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT xq, int 
         for (int e = 0; e < (m + 2) * (m + 2); e++)
             for (int t = 0; t < nt; t++) v[e * sv + t] = o[e][t];
 }
-
+]])M4_KERNEL([[
 /* Winograd output transform of up to 8 tiles of one tile row: the m x m
  * block Aᵀ M_t A of tile t (M_t[i][j] = u[(i*A + j)*su + t]) plus bias,
  * ReLU if asked (v < 0 ? 0 : v: NaN stays NaN), written at y + t*m (row
  * stride ow), clipped to rows x cols.
- * Eight lanes are computed (u is readable 8 floats past each row). */
-CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size_t su, int nt, float bias, int relu,
-                          float *RESTRICT y, int ow, int rows, int cols)
-{
+ * Eight lanes are computed (u is readable 8 floats past each row). */]],
+[[CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size_t su, int nt, float bias, int relu,
+                          float *RESTRICT y, int ow, int rows, int cols)]], [[{
     float s[4][6][8];           /* [output row i][column j][tile]: Aᵀ·M down the columns */
     float o[4][4][8];           /* [output row i][phase k][tile] */
     if (m == 2) {
         for (int j = 0; j < 4; j++) {
             const float *RESTRICT uj = u + j * su;
             for (int t = 0; t < 8; t++) {
-                const float m0 = uj[0 * 4 * su + t], m1 = uj[1 * 4 * su + t];
+                const float m0 = uj[t], m1 = uj[4 * su + t];
                 const float m2 = uj[2 * 4 * su + t], m3 = uj[3 * 4 * su + t];
                 s[0][j][t] = m0 + m1 + m2;
                 s[1][j][t] = m1 - m2 - m3;
@@ -346,7 +342,7 @@ CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size
         for (int j = 0; j < 6; j++) {
             const float *RESTRICT uj = u + j * su;
             for (int t = 0; t < 8; t++) {
-                const float m0 = uj[0 * 6 * su + t], m1 = uj[1 * 6 * su + t];
+                const float m0 = uj[t], m1 = uj[6 * su + t];
                 const float m2 = uj[2 * 6 * su + t], m3 = uj[3 * 6 * su + t];
                 const float m4 = uj[4 * 6 * su + t], m5 = uj[5 * 6 * su + t];
                 s[0][j][t] = m0 + (m1 + m2) + (m3 + m4);
@@ -395,5 +391,5 @@ CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size
         for (int c = 0; c < nc; c++) y[i * ow + c] = row[c];
     }
 }
-]])]])
+]])]])]])
 m4_divert(0)m4_dnl

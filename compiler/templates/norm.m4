@@ -8,10 +8,10 @@ m4_divert(-1)
 #   double; then per-channel γ, β.  Instance norm is the case L_CG = 1,
 #   layer norm the case of one group (with elementwise γ, β: L_ELEMENTWISE 1).
 m4_define([[M4_SCALESHIFT]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
-    const float *RESTRICT s = M4_WEIGHTS(L_SOFF);
-    const float *RESTRICT t = M4_WEIGHTS(L_TOFF);
+    const float *RESTRICT s = M4_WEIGHTS(scale, L_SOFF);
+    const float *RESTRICT t = M4_WEIGHTS(shift, L_TOFF);
     for (int c = 0; c < L_C; c++)
         for (int i = 0; i < L_HW; i++) {
             const float v = x[c * L_HW + i] * s[c] + t[c];
@@ -21,10 +21,10 @@ static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_GROUPNORM]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
-m4_ifelse(L_WOFF, -1, [[]], [[    const float *RESTRICT gamma = M4_WEIGHTS(L_WOFF);
-    const float *RESTRICT beta = M4_WEIGHTS(L_BOFF);
+m4_ifelse(L_WOFF, -1, [[]], [[    const float *RESTRICT gamma = M4_WEIGHTS(w, L_WOFF);
+    const float *RESTRICT beta = M4_WEIGHTS(b, L_BOFF);
 ]])m4_dnl
     for (int g = 0; g < L_GROUPS; g++) {
         const float *RESTRICT xg = x + g * (L_CG * L_HW);

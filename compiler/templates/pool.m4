@@ -21,17 +21,17 @@ m4_define([[_M4_MAX_TAPS]], [[m4_ifelse(m4_eval(L_KH * L_KW <= 16), 1,
 ]])]])
 
 m4_define([[M4_POOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     for (int c = 0; c < L_C; c++) {
         const float *RESTRICT xc = x + c * (L_H * L_W);
         float *RESTRICT yc = y + c * (L_OH * L_OW);
         for (int oy = 0; oy < L_OH; oy++) {
-            const int y0 = oy * L_SH - L_PT;
+            const int y0 = M4_SUB(M4_MUL(oy, L_SH), L_PT);
             const int ky0 = y0 < 0 ? -y0 : 0;
             const int ky1 = y0 + L_KH > L_H ? L_H - y0 : L_KH;
             for (int ox = 0; ox < L_OW; ox++) {
-                const int x0 = ox * L_SW - L_PL;
+                const int x0 = M4_SUB(M4_MUL(ox, L_SW), L_PL);
                 const int kx0 = x0 < 0 ? -x0 : 0;
                 const int kx1 = x0 + L_KW > L_W ? L_W - x0 : L_KW;
 m4_ifelse(L_OP, [[MAX]], [[                float m;
@@ -53,8 +53,8 @@ _M4_MAX_TAPS[[]]m4_dnl
                     for (int kx = kx0; kx < kx1; kx++)
                         s += xc[(y0 + ky) * L_W + x0 + kx];
 m4_ifelse(L_INCPAD, 1, [[                {
-                    const int ye = y0 + L_KH < L_H + L_PT ? y0 + L_KH : L_H + L_PT;
-                    const int xe = x0 + L_KW < L_W + L_PL ? x0 + L_KW : L_W + L_PL;
+                    const int ye = y0 + L_KH < m4_eval(L_H + L_PT) ? y0 + L_KH : m4_eval(L_H + L_PT);
+                    const int xe = x0 + L_KW < m4_eval(L_W + L_PL) ? x0 + L_KW : m4_eval(L_W + L_PL);
                     yc[oy * L_OW + ox] = s / (float)((ye - y0) * (xe - x0));
                 }
 ]], [[                yc[oy * L_OW + ox] = s / (float)((ky1 - ky0) * (kx1 - kx0));
@@ -66,7 +66,7 @@ m4_ifelse(L_INCPAD, 1, [[                {
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_GPOOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     for (int c = 0; c < L_C; c++) {
         const float *RESTRICT xc = x + c * L_HW;
@@ -82,7 +82,7 @@ m4_ifelse(L_OP, [[MAX]], [[        float m = xc[0];
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_ADAPTIVE]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-static void L_FN[[]](const float *RESTRICT x, float *RESTRICT y)
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
     for (int c = 0; c < L_C; c++)
         for (int oy = 0; oy < L_OH; oy++) {
