@@ -5,7 +5,7 @@
 B=${1:-build}
 . tests/runlib.sh
 run_units
-for s in tests/suite_*.sh; do
+for s in tests/*/suite_*.sh; do
     [ -f "$s" ] || continue
     run "$(basename "$s" .sh)" sh "$s" "$B"
 done

@@ -7,8 +7,8 @@
 B=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
 st=0
-VALGRIND_FULL=1 sh tests/suite_valgrind.sh "$B" || { echo "FAIL suite_valgrind (full)"; st=1; }
-ATOMIC_NET=vgg16 ATOMIC_TRIALS=4 sh tests/suite_atomic.sh "$B" || { echo "FAIL suite_atomic (vgg16)"; st=1; }
-CODEGEN_BATCH=${CODEGEN_BATCH:-2} sh tests/suite_codegen.sh "$B" \
+VALGRIND_FULL=1 sh tests/sanitizers/suite_valgrind.sh "$B" || { echo "FAIL suite_valgrind (full)"; st=1; }
+ATOMIC_NET=vgg16 ATOMIC_TRIALS=4 sh tests/e2e/suite_atomic.sh "$B" || { echo "FAIL suite_atomic (vgg16)"; st=1; }
+CODEGEN_BATCH=${CODEGEN_BATCH:-2} sh tests/codegen/suite_codegen.sh "$B" \
     resnet18 resnet50 alexnet vgg16 densenet121 googlenet || st=1
 exit $st

@@ -22,7 +22,7 @@ run() {  # run NAME CMD...
 }
 
 run_units() {
-    for t in "$B"/tests/test_cc_* "$B"/tests/test_rt_*; do
+    for t in "$B"/tests/compiler/test_cc_* "$B"/tests/runtime/test_rt_*; do
         [ -x "$t" ] || continue
         case "$t" in *.log) continue ;; esac
         run "$(basename "$t")" "$t"

@@ -2,9 +2,9 @@
 # tests/sanitize.sh BUILD [SUITE...] — the test suite on a build made with
 # AddressSanitizer and UndefinedBehaviorSanitizer: `make test-sanitize` builds
 # build-san/ (clang, -fsanitize=address,undefined) and runs this on it;
-# tests/suite_sanitize.sh runs it on a subset in every `make test`.
+# tests/sanitizers/suite_sanitize.sh runs it on a subset in every `make test`.
 #
-# Runs, as tests/run.sh does, every unit test and every tests/suite_*.sh (or
+# Runs, as tests/run.sh does, every unit test and every tests/*/suite_*.sh (or
 # only the suites named), with the C that the suites compile (generated code,
 # drivers, anything linking BUILD's cnnrt) built by clang with the same
 # sanitizers (GEN_CC, GEN_CFLAGS).  Any sanitizer report fails the run: UBSan
@@ -24,18 +24,18 @@ RUN_TAG=sanitized
 . tests/runlib.sh
 if [ $# -eq 0 ]; then
     run_units
-    set -- $(ls tests/suite_*.sh | sed 's|tests/\(.*\)\.sh|\1|')
+    set -- $(ls tests/*/suite_*.sh | sed 's|tests/.*/\(.*\)\.sh|\1|')
 fi
 for s in "$@"; do
     case $s in
         suite_install|suite_example_app|suite_fuzz_smoke|suite_valgrind|suite_sanitize) continue ;;
-        test_*) run "$s" "$B/tests/$s"; continue ;;
+        test_*) run "$s" "$B"/tests/*/"$s"; continue ;;
     esac
     if [ "$s" = suite_codegen ] && [ -n "${SAN_CODEGEN_NETS:-}" ]; then
         # shellcheck disable=SC2086
-        run "$s" sh "tests/$s.sh" "$B" $SAN_CODEGEN_NETS
+        run "$s" sh tests/*/"$s.sh" "$B" $SAN_CODEGEN_NETS
     else
-        run "$s" sh "tests/$s.sh" "$B"
+        run "$s" sh tests/*/"$s.sh" "$B"
     fi
 done
 summary

@@ -1,0 +1,44 @@
+#!/bin/sh
+# tests/sanitizers/suite_fuzz_smoke.sh BUILD — the fuzz targets of fuzz/, briefly:
+#   1. build them (make fuzz-build: clang, libFuzzer, ASan + UBSan, in
+#      build-fuzz/);
+#   2. replay every input of tests/sanitizers/fuzz_regressions/TARGET/ (each once found
+#      a crash or a hang; each must now run cleanly in under 5 s);
+#   3. fuzz each target for FUZZ_SMOKE_SECONDS (default 60) from the seed
+#      corpora (fuzz/run.sh): no crash, no input over 1 s, no sanitizer report.
+# BUILD is unused: the fuzz build has its own folder.  The long campaign is
+# fuzz/campaign.sh (figures in fuzz/CAMPAIGN.md).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+FB=build-fuzz
+S=${FUZZ_SMOKE_SECONDS:-60}
+pass=0
+fail=0
+ok() { echo "ok   $*"; pass=$((pass + 1)); }
+no() { echo "FAIL $*"; fail=$((fail + 1)); }
+log=$(mktemp "${TMPDIR:-/tmp}/fuzz_smoke.XXXXXX") || exit 1
+trap 'rm -f "$log"' EXIT INT TERM
+
+if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory fuzz-build >"$log" 2>&1; then
+    ok "make fuzz-build"
+else
+    no "make fuzz-build"; tail -n 30 "$log"; echo "$pass passed, $fail failed"; exit 1
+fi
+for t in frontend safetensors idx checkpoint trainopts; do
+    d=tests/sanitizers/fuzz_regressions/$t
+    [ -d "$d" ] || continue
+    n=$(ls "$d" | wc -l)
+    [ "$n" -gt 0 ] || continue
+    if "$FB/fuzz/fuzz_$t" -timeout=5 -rss_limit_mb=2048 "$d"/* >"$log" 2>&1; then
+        ok "fuzz_$t replays the $n inputs of $d"
+    else
+        no "fuzz_$t on $d:"; grep -E 'ERROR|SUMMARY|Running:|timeout' "$log" | head -n 20
+    fi
+done
+for t in frontend safetensors idx checkpoint trainopts; do
+    if out=$(sh fuzz/run.sh "$FB" "$S" "$t"); then ok "$out"
+    else no "$out"; grep -E 'ERROR|SUMMARY|Test unit written' "$FB/fuzz_$t.log" | head -n 20
+    fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,25 @@
+#!/bin/sh
+# tests/sanitizers/suite_sanitize.sh BUILD — the CI share of `make test-sanitize`: build
+# cnnc, cnnrt, cnnc-train and the unit tests with ASan + UBSan into
+# build-san/, then run (tests/sanitize.sh) the unit tests, the golden
+# diagnostics and hostile inputs, the examples' reports, generated/, the
+# command line, output files (suite_outputs), what cnnc-train refuses
+# (suite_train_safety: its option parser, the checks on data and
+# checkpoints), and the generated code of the small examples (lenet5,
+# convnetjs_mnist) built with the sanitizers too.  Any sanitizer report
+# fails.  `make test-sanitize` runs everything.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+SB=build-san
+SAN="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+log=$(mktemp "${TMPDIR:-/tmp}/suite_sanitize.XXXXXX") || exit 1
+trap 'rm -f "$log"' EXIT INT TERM
+units=$(ls tests/compiler/test_cc_*.c tests/runtime/test_rt_*.c | sed 's|\(.*\)\.c|'"$SB"'/\1|')
+# shellcheck disable=SC2086
+if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory B="$SB" CC=clang CFLAGS="$SAN" \
+        "$SB/cnnc" "$SB/libcnnrt.a" "$SB/cnnc-train" $units >"$log" 2>&1; then
+    echo "FAIL the sanitized build"; tail -n 30 "$log"; exit 1
+fi
+SAN_CODEGEN_NETS="lenet5 convnetjs_mnist" exec sh tests/sanitize.sh "$SB" \
+    $(ls "$SB"/tests/compiler "$SB"/tests/runtime | grep '^test_' | grep -v '\.') \
+    suite_diagnostics suite_examples suite_generated suite_cli suite_train_safety suite_codegen suite_outputs
