@@ -25,20 +25,8 @@
 # loss is NaN, the logits, gradients and running statistics are NaN where
 # PyTorch's are, and the step is refused (cnnc-train: "training diverged").
 set -u
-B=${1:-build}
-shift 2>/dev/null || true
-cd "$(dirname "$0")/../.." || exit 1
-PY=/usr/bin/python3
-CNNC=$(cd "$B" && pwd)/cnnc
-T=$(mktemp -d "${TMPDIR:-/tmp}/suite_nan.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-start=$(date +%s)
-pass=0
-fail=0
-
-if ! "$PY" -c 'import torch' 2>/dev/null; then
-    echo "error: $PY cannot import torch"; exit 1
-fi
+. "$(dirname "$0")/../lib.sh"
+need_torch
 
 # builds: compiler, ISA baseline, cnnc mode.  default links OpenBLAS;
 # standalone at -march=x86-64 runs the plain C GEMM, at haswell its AVX2
@@ -47,7 +35,6 @@ fi
 FULL="gcc:-march=x86-64:default gcc:-march=x86-64:standalone gcc:-march=native:standalone
       clang:-march=haswell:standalone"
 SHORT="gcc:-march=native:default clang:-march=x86-64:standalone"
-BLAS=$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)
 
 WANT=${*:-"lenet_relu nanmix nangmp nanpool nanwino resnet20"}
 for spec in dsl_examples/lenet_relu.net:FULL tests/codegen/nan/nanmix.net:FULL tests/codegen/nan/nangmp.net:SHORT \
@@ -60,33 +47,18 @@ for spec in dsl_examples/lenet_relu.net:FULL tests/codegen/nan/nanmix.net:FULL t
     mkdir -p "$d"
     if ! "$CNNC" "$net" --emit pytorch -o "$d/model.py" 2>"$d/py.log" ||
        ! $PY tests/ref/nan_e2e.py make "$d/model.py" "$d" 11 >"$d/make.log" 2>&1; then
-        echo "FAIL $name: the PyTorch reference failed"; cat "$d/py.log" "$d/make.log"; fail=$((fail + 1)); continue
+        no "$name: the PyTorch reference failed"; cat "$d/py.log" "$d/make.log"; continue
     fi
     for combo in $combos; do
         cc=${combo%%:*}; rest=${combo#*:}; march=${rest%%:*}; mode=${rest#*:}
-        g="$d/$cc$march$mode"
-        mkdir -p "$g"
         flag=""
         libs=$BLAS
         [ "$mode" = standalone ] && { flag=--standalone; libs=""; }
-        if ! "$CNNC" "$net" --weights "$d/w.safetensors" $flag -o "$g/$name.c" 2>"$g/cnnc.log"; then
-            echo "FAIL $name ($combo): cnnc failed"; cat "$g/cnnc.log"; fail=$((fail + 1)); continue
-        fi
-        side=""
-        [ -f "$g/$name.weights" ] && side="-DSIDECAR"
-        up=$(echo "$name" | tr '[:lower:]' '[:upper:]')
-        if ! $cc -std=c99 -O2 $march -Wall -Wextra -Wpedantic -Werror -I"$g" -DNET="$name" -DNETU="$up" \
-                -DNET_H="\"$name.h\"" $side tests/codegen/driver.c "$g/$name.c" -o "$g/run" $libs -lm 2>"$g/cc.log"; then
-            echo "FAIL $name ($combo): the generated C does not build cleanly"; head -20 "$g/cc.log"
-            fail=$((fail + 1)); continue
-        fi
-        if ! "$g/run" 4 "$d/in.bin" "$d/out.bin" "$g/$name.weights" 2>"$g/run.log"; then
-            echo "FAIL $name ($combo): the generated code failed"; cat "$g/run.log"; fail=$((fail + 1)); continue
-        fi
+        gen_run "$net" "$d" "$d/$cc$march$mode" "$combo" "$cc" "$march" "$libs" "$flag" 4 || continue
         if out=$($PY tests/ref/nan_e2e.py check "$d"); then
-            echo "ok   $name [$combo] $out"; pass=$((pass + 1))
+            ok "$name [$combo] $out"
         else
-            echo "FAIL $name [$combo]"; echo "$out"; fail=$((fail + 1))
+            no "$name [$combo]"; echo "$out"
         fi
         rm -f "$d/out.bin"
     done
@@ -95,13 +67,6 @@ for name in lenet_relu resnet20; do
     case " $WANT " in *" $name "*) ;; *) continue ;; esac
     $PY tests/ref/nan_train.py "dsl_examples/$name.net" "$CNNC" "$B/tests/runtime/gradcheck" "$T/train_$name" \
         >"$T/train_$name.out" 2>&1
-    rc=$?
-    cat "$T/train_$name.out"
-    n_ok=$(grep -c '^ok ' "$T/train_$name.out")
-    n_fail=$(grep -c '^FAIL' "$T/train_$name.out")
-    [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ] && n_fail=1       # a crash without a FAIL line
-    pass=$((pass + n_ok)); fail=$((fail + n_fail))
+    tally "$T/train_$name.out" $?
 done
-echo "$(( $(date +%s) - start )) s"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

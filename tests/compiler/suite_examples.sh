@@ -8,26 +8,10 @@
 # from forward hooks, state-dict keys and sizes, per-layer output shapes).
 # Also checks one receptive-field fact (ResNet-18's last conv sees 435 px,
 # jump 32).  Prints every mismatch and a summary; exits non-zero on any.
-B=${1:-build}
-case "$B" in /*) ;; *) B=$(pwd)/$B ;; esac
-cd "$(dirname "$0")/../.." || exit 1     # paths below are relative to the repo
-CNNC=$B/cnnc
-PY=/usr/bin/python3          # the system python, which has torch/torchvision
+. "$(dirname "$0")/../lib.sh"
 REF=tests/ref/torchvision_ref.py
-
-pass=0
-fail=0
-failed=""
-start=$(date +%s)
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/suite_examples.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-if [ ! -x "$CNNC" ]; then
-    echo "error: $CNNC not found (build it with make)"; exit 1
-fi
-if ! "$PY" -c 'import torch, torchvision' 2>/dev/null; then
-    echo "error: $PY cannot import torch and torchvision"; exit 1
-fi
+need_built "$CNNC"
+need_torch torchvision
 
 # json_get FILE EXPR: print a value from a cnnc JSON report (r = the report,
 # L = {name: layer}).
@@ -46,32 +30,31 @@ EOF
 # check NAME PARAMS MACS
 check() {
     name=$1; want_p=$2; want_m=$3
-    json=$tmp/$name.json
+    json=$T/$name.json
     bad=0
-    if ! "$CNNC" "dsl_examples/$name.net" --report=json >"$json" 2>"$tmp/$name.err"; then
-        echo "FAIL  $name: cnnc exited with an error:"
-        sed 's/^/      /' "$tmp/$name.err"
-        fail=$((fail + 1)); failed="$failed $name"
+    if ! "$CNNC" "dsl_examples/$name.net" --report=json >"$json" 2>"$T/$name.err"; then
+        no "$name: cnnc exited with an error:"
+        sed 's/^/      /' "$T/$name.err"
         return
     fi
     got_p=$(json_get "$json" 'r["totals"]["params"]')
     got_m=$(json_get "$json" 'r["totals"]["macs"]')
-    : >"$tmp/$name.why"
+    : >"$T/$name.why"
     if [ "$got_p" != "$want_p" ]; then
-        echo "$name: params: cnnc $got_p, expected $want_p" >>"$tmp/$name.why"; bad=1
+        echo "$name: params: cnnc $got_p, expected $want_p" >>"$T/$name.why"; bad=1
     fi
     if [ "$got_m" != "$want_m" ]; then
-        echo "$name: MACs: cnnc $got_m, expected $want_m" >>"$tmp/$name.why"; bad=1
+        echo "$name: MACs: cnnc $got_m, expected $want_m" >>"$T/$name.why"; bad=1
     fi
-    if ! "$PY" "$REF" "$name" "$json" >>"$tmp/$name.why" 2>&1; then
+    if ! "$PY" "$REF" "$name" "$json" >>"$T/$name.why" 2>&1; then
         bad=1
     fi
     if [ "$bad" -eq 0 ]; then
-        pass=$((pass + 1)); echo "ok    $name: params $got_p, MACs $got_m"
+        ok "$name: params $got_p, MACs $got_m"
     else
-        fail=$((fail + 1)); failed="$failed $name"; echo "FAIL  $name"
+        no "$name"
     fi
-    sed 's/^/      /' "$tmp/$name.why"
+    sed 's/^/      /' "$T/$name.why"
 }
 
 #     network            params        MACs (numbers as stated in the issue)
@@ -89,19 +72,14 @@ check googlenet            6624904  1498376192
 
 # Receptive field: ResNet-18's last 3x3 conv sees 435x435 input pixels
 # (unclipped), with a jump of 32.
-if [ -f "$tmp/resnet18.json" ]; then
-    rf=$(json_get "$tmp/resnet18.json" '"%s/%s" % (L["layer4.1.conv2"]["rf_size"], L["layer4.1.conv2"]["rf_jump"])')
+if [ -f "$T/resnet18.json" ]; then
+    rf=$(json_get "$T/resnet18.json" '"%s/%s" % (L["layer4.1.conv2"]["rf_size"], L["layer4.1.conv2"]["rf_jump"])')
 else
     rf="no report"
 fi
 if [ "$rf" = "435/32" ]; then
-    pass=$((pass + 1)); echo "ok    resnet18 receptive field of layer4.1.conv2: 435/32"
+    ok "resnet18 receptive field of layer4.1.conv2: 435/32"
 else
-    fail=$((fail + 1)); failed="$failed resnet18-rf"
-    echo "FAIL  resnet18 receptive field of layer4.1.conv2: cnnc $rf, expected 435/32 (size/jump)"
+    no "resnet18 receptive field of layer4.1.conv2: cnnc $rf, expected 435/32 (size/jump)"
 fi
-
-echo
-[ -n "$failed" ] && echo "failed:$failed"
-echo "examples: $pass passed, $fail failed ($(( $(date +%s) - start )) s)"
-[ "$fail" -eq 0 ]
+finish

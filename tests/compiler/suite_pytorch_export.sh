@@ -24,20 +24,11 @@
 # tensor when one is removed.
 # Prints one line per network, then "N passed, N failed"; exits non-zero on
 # any failure.
-B=${1:-build}
-CNNC=$B/cnnc
-PY=/usr/bin/python3
+. "$(dirname "$0")/../lib.sh"
+need_built "$CNNC"
+need_torch torchvision
 
-if [ ! -x "$CNNC" ]; then
-    echo "error: $CNNC not found (build it with make)"; exit 1
-fi
-if ! "$PY" -c 'import torch, torchvision' 2>/dev/null; then
-    echo "error: $PY cannot import torch and torchvision"; exit 1
-fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/suite_pytorch_export.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-cat >"$tmp/allkinds.net" <<'EOF'
+cat >"$T/allkinds.net" <<'EOF'
 # every layer kind the exporter handles, with non-default attributes
 network allkinds input 3x17x16
 conv c1 8 k4 same leakyrelu slope=0.2        # even kernel: asymmetric padding
@@ -69,22 +60,19 @@ dense d3 5 nobias
 softmax sm
 EOF
 
-start=$(date +%s)
-fail=0
 names=""
-for f in dsl_examples/*.net "$tmp/allkinds.net"; do
+for f in dsl_examples/*.net "$T/allkinds.net"; do
     name=$(basename "$f" .net)
-    if ! "$CNNC" "$f" --report=json -o "$tmp/$name.json" 2>"$tmp/$name.err" ||
-       ! "$CNNC" "$f" --emit pytorch -o "$tmp/$name.py" 2>>"$tmp/$name.err"; then
-        echo "FAIL  $name: cnnc exited with an error:"
-        sed 's/^/      /' "$tmp/$name.err"
-        fail=$((fail + 1))
+    if ! "$CNNC" "$f" --report=json -o "$T/$name.json" 2>"$T/$name.err" ||
+       ! "$CNNC" "$f" --emit pytorch -o "$T/$name.py" 2>>"$T/$name.err"; then
+        no "$name: cnnc exited with an error:"
+        sed 's/^/      /' "$T/$name.err"
         continue
     fi
     names="$names $name"
 done
 
-"$PY" - "$tmp" $names >"$tmp/py.out" 2>&1 <<'EOF'
+"$PY" - "$T" $names >"$T/py.out" 2>&1 <<'EOF'
 import importlib.util
 import json
 import sys
@@ -249,41 +237,37 @@ for name in names:
 print("PYRESULT %d %d" % (npass, nfail))
 EOF
 status=$?
-grep -v '^PYRESULT' "$tmp/py.out"
-res=$(grep '^PYRESULT' "$tmp/py.out")
+grep -v '^PYRESULT' "$T/py.out"
+res=$(grep '^PYRESULT' "$T/py.out")
 if [ -z "$res" ]; then
-    echo "FAIL  the Python checker did not finish (exit status $status)"
-    fail=$((fail + 1))
-    pass=0
+    no "the Python checker did not finish (exit status $status)"
 else
     set -- $res
-    pass=$2
+    pass=$((pass + $2))
     fail=$((fail + $3))
 fi
 # The exported model's state dict, saved as safetensors, compiles with
 # `cnnc --weights` (num_batches_tracked ignored); without one tensor, the
 # error names it.
 for name in lenet5 resnet20; do
-    w=$tmp/$name.safetensors
+    w=$T/$name.safetensors
     [ -f "$w" ] || continue
-    if "$CNNC" "dsl_examples/$name.net" --weights "$w" -o "$tmp/$name.c" >"$tmp/$name.werr" 2>&1; then
-        pass=$((pass + 1)); echo "ok    $name: its PyTorch state dict compiles with cnnc --weights"
+    if "$CNNC" "dsl_examples/$name.net" --weights "$w" -o "$T/$name.c" >"$T/$name.werr" 2>&1; then
+        ok "$name: its PyTorch state dict compiles with cnnc --weights"
     else
-        fail=$((fail + 1)); echo "FAIL  $name: cnnc --weights rejects the exported model's state dict:"
-        sed 's/^/      /' "$tmp/$name.werr"
+        no "$name: cnnc --weights rejects the exported model's state dict:"
+        sed 's/^/      /' "$T/$name.werr"
     fi
-    rm -f "$tmp/$name.c" "$tmp/$name.h" "$tmp/$name.weights"
-    if "$CNNC" "dsl_examples/$name.net" --weights "$tmp/$name.bad.safetensors" -o "$tmp/$name.c" \
-            >"$tmp/$name.werr" 2>&1; then
-        fail=$((fail + 1)); echo "FAIL  $name: cnnc --weights accepts a state dict with a tensor missing"
-    elif grep -q "^  missing .*\.weight \[" "$tmp/$name.werr" && [ ! -f "$tmp/$name.c" ]; then
-        pass=$((pass + 1)); echo "ok    $name: a missing tensor is an error naming it"
+    rm -f "$T/$name.c" "$T/$name.h" "$T/$name.weights"
+    if "$CNNC" "dsl_examples/$name.net" --weights "$T/$name.bad.safetensors" -o "$T/$name.c" \
+            >"$T/$name.werr" 2>&1; then
+        no "$name: cnnc --weights accepts a state dict with a tensor missing"
+    elif grep -q "^  missing .*\.weight \[" "$T/$name.werr" && [ ! -f "$T/$name.c" ]; then
+        ok "$name: a missing tensor is an error naming it"
     else
-        fail=$((fail + 1)); echo "FAIL  $name: unexpected diagnostics for a missing tensor:"
-        sed 's/^/      /' "$tmp/$name.werr"
+        no "$name: unexpected diagnostics for a missing tensor:"
+        sed 's/^/      /' "$T/$name.werr"
     fi
-    rm -f "$tmp/$name.c" "$tmp/$name.h" "$tmp/$name.weights"
+    rm -f "$T/$name.c" "$T/$name.h" "$T/$name.weights"
 done
-echo "($(($(date +%s) - start)) s)"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -15,20 +15,10 @@
 # A stale NAME.tmp.XXXXXX beside a destination is allowed (never read).
 # ATOMIC_TRIALS (default 12) trials per command, ATOMIC_SEED (default 7).
 set -u
-B=${1:-build}
-cd "$(dirname "$0")/../.." || exit 1
-CNNC=$B/cnnc
-TRAIN=$B/cnnc-train
+. "$(dirname "$0")/../lib.sh"
 NET=${ATOMIC_NET:-resnet18}
 TRIALS=${ATOMIC_TRIALS:-12}
 SEED=${ATOMIC_SEED:-7}
-DATA=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d "${TMPDIR:-/tmp}/suite_atomic.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
 
 now_ms() { date +%s%3N; }
 # delay I MS: the I-th random delay in seconds, in 0 .. 1.5 x MS milliseconds
@@ -147,5 +137,4 @@ else
     fi
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

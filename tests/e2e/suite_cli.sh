@@ -12,20 +12,8 @@
 #     missing input is exit 1; an output that cannot be written is exit 2;
 #   - cnnc-train: the same usage rules, bad input exit 1, --log - to stdout.
 set -u
-B=${1:-build}
-case "$B" in /*) ;; *) B=$(pwd)/$B ;; esac
-cd "$(dirname "$0")/../.." || exit 1
-REPO=$(pwd)
-CNNC=$B/cnnc
-TRAIN=$B/cnnc-train
+. "$(dirname "$0")/../lib.sh"
 NET=$REPO/dsl_examples/lenet5.net
-DATA=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d "${TMPDIR:-/tmp}/suite_cli.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
 
 # run PROG ARGS... : $rc, $T/out, $T/err
 run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
@@ -37,7 +25,7 @@ expect() {
 has() { grep -q -- "$2" "$T/$1"; }
 
 for prog in cnnc cnnc-train; do
-    P=$B/$prog
+    P=$(dirname "$CNNC")/$prog
     run "$P" --help
     if [ $rc -eq 0 ] && has out "^usage: $prog" && has out "Exit status" && [ ! -s "$T/err" ]; then
         ok "$prog --help: stdout, exit 0, states the exit codes"
@@ -131,6 +119,4 @@ if [ -d "$DATA" ]; then
     expect 2 "cnnc-train: an unwritable log or checkpoint"
 fi
 
-echo
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -8,21 +8,10 @@
 # (within 0.1 points) and a 10x10 confusion matrix with the class names
 # whose cells add up to the images classified.
 set -u
-B=${1:-build}
-cd "$(dirname "$0")/../.." || exit 1
-REPO=$(pwd)
-DATA=/usr/share/datasets/fashion-mnist
+. "$(dirname "$0")/../lib.sh"
 NTEST=1000
-T=$(mktemp -d "${TMPDIR:-/tmp}/suite_example_app.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
-finish() { echo; echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
 
-if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory B="$B" install PREFIX="$T/usr" \
-        >"$T/install.log" 2>&1; then
+if ! mk B="$B" install PREFIX="$T/usr" >"$T/install.log" 2>&1; then
     no "make install"; cat "$T/install.log"; finish
 fi
 cp -r examples/fashion "$T/fashion"

@@ -16,21 +16,10 @@
 #   - DESTDIR stages an install for PREFIX=/usr;
 #   - `make uninstall` leaves no file behind.
 set -u
-B=${1:-build}
-cd "$(dirname "$0")/../.." || exit 1
-REPO=$(pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/suite_install.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
-finish() { echo; echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
-# make from inside `make test`: a make of its own, not a sub-make of the runner's
-mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory B="$B" "$@"; }
+. "$(dirname "$0")/../lib.sh"
 
 P=$T/usr
-if mk install PREFIX="$P" >"$T/install.log" 2>&1; then
+if mk B="$B" install PREFIX="$P" >"$T/install.log" 2>&1; then
     ok "make install PREFIX=$P"
 else
     no "make install"; cat "$T/install.log"; finish
@@ -219,15 +208,15 @@ done
 
 # --- staging, and uninstall ---------------------------------------------------
 cd "$REPO" || exit 1
-if mk install DESTDIR="$T/stage" PREFIX=/usr >"$T/stage.log" 2>&1 && [ -x "$T/stage/usr/bin/cnnc" ] &&
+if mk B="$B" install DESTDIR="$T/stage" PREFIX=/usr >"$T/stage.log" 2>&1 && [ -x "$T/stage/usr/bin/cnnc" ] &&
    grep -q '^prefix=/usr$' "$T/stage/usr/lib/pkgconfig/cnnrt.pc" &&
-   mk uninstall DESTDIR="$T/stage" PREFIX=/usr >>"$T/stage.log" 2>&1 &&
+   mk B="$B" uninstall DESTDIR="$T/stage" PREFIX=/usr >>"$T/stage.log" 2>&1 &&
    [ -z "$(find "$T/stage" ! -type d)" ]; then
     ok "DESTDIR=\$T/stage PREFIX=/usr stages an install, and uninstall empties it"
 else
     no "DESTDIR staging"; cat "$T/stage.log"; find "$T/stage" ! -type d
 fi
-if mk uninstall PREFIX="$P" >"$T/uninstall.log" 2>&1; then
+if mk B="$B" uninstall PREFIX="$P" >"$T/uninstall.log" 2>&1; then
     left=$(find "$P" ! -type d)
     [ -z "$left" ] && ok "make uninstall removes every installed file" || no "left after uninstall: $left"
 else

@@ -18,21 +18,26 @@
 #      with the same default seed;
 #   7. weights holding NaN or infinity are refused, naming the tensor.
 set -u
-B=${1:-build}
-cd "$(dirname "$0")/../.." || exit 1
-CNNC=$B/cnnc
-TRAIN=$B/cnnc-train
-PY=/usr/bin/python3
-DATA=/usr/share/datasets/fashion-mnist
+. "$(dirname "$0")/../lib.sh"
 NET=dsl_examples/lenet5.net
-T=$(mktemp -d "${TMPDIR:-/tmp}/suite_outputs.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
 # leftovers DIR: temporary files cnnc or cnnc-train left in DIR
 leftovers() { find "$1" -name '*.tmp.*' | head -3; }
+# py_model FILE.py SEED: run the Python on stdin with `net`, an instance of the
+# nn.Module that `cnnc --emit pytorch` wrote to FILE.py, made after
+# torch.manual_seed(SEED); `torch`, `st` (tests/ref/st.py) and T at hand
+py_model() {
+    { cat <<'EOF'
+import sys, importlib.util, torch
+sys.path.insert(0, "tests/ref")
+import st
+T, path, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+spec = importlib.util.spec_from_file_location("exported", path)
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+torch.manual_seed(seed)
+net = [v for v in vars(m).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)][0]()
+EOF
+      cat; } | "$PY" - "$T" "$1" "$2"
+}
 TR="$TRAIN dsl_examples/lenet_relu.net --data $DATA --limit-train 128 --limit-test 64 --batch 64 --quiet"
 
 # --- 1. device nodes and FIFOs -------------------------------------------------
@@ -193,15 +198,7 @@ else no "--seed 7 and the default wrote the same code"; fi
 
 # --- 7. NaN and infinite weights are refused, naming the tensor -------------------------
 "$CNNC" dsl_examples/lenet_relu.net --emit pytorch -o "$T/lr.py"
-$PY - "$T" <<'EOF'
-import sys, importlib.util, torch
-sys.path.insert(0, "tests/ref")
-import st
-T = sys.argv[1]
-spec = importlib.util.spec_from_file_location("lr", T + "/lr.py")
-m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-torch.manual_seed(3)
-net = [v for v in vars(m).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)][0]()
+py_model "$T/lr.py" 3 <<'EOF'
 sd = {k: v.detach().clone() for k, v in net.state_dict().items()}
 names = sorted(k for k in sd if k.endswith(".weight"))
 name = names[1]
@@ -227,15 +224,7 @@ done
 # finite weights that folding a batchnorm makes infinite: the layer is named
 printf 'network t input 1x8x8\nconv c1 4 k3\nbatchnorm bn1\nflatten\ndense out 3\n' >"$T/fold.net"
 "$CNNC" "$T/fold.net" --emit pytorch -o "$T/fold.py"
-$PY - "$T" <<'EOF'
-import sys, importlib.util, torch
-sys.path.insert(0, "tests/ref")
-import st
-T = sys.argv[1]
-spec = importlib.util.spec_from_file_location("fold", T + "/fold.py")
-m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-torch.manual_seed(4)
-net = [v for v in vars(m).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)][0]()
+py_model "$T/fold.py" 4 <<'EOF'
 sd = {k: v.detach().clone() for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
 sd["bn1.weight"][1] = 3e38          # finite, but 3e38 / sqrt(0 + 1e-5) is not
 sd["bn1.running_var"][1] = 0.0
@@ -250,5 +239,4 @@ else
     no "folding overflow: exit $rc, $(cat "$T/err")"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

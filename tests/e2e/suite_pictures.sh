@@ -10,15 +10,7 @@
 #   - a short training run writes a valid SVG with a point per epoch and
 #     series, beside --save by default or at --plot.
 set -u
-B=${1:-build}
-cd "$(dirname "$0")/../.." || exit 1
-DATA=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/../lib.sh"
 have_xmllint=false
 command -v xmllint >/dev/null 2>&1 && have_xmllint=true
 valid_svg() {  # valid_svg FILE: well-formed XML with an <svg> root
@@ -29,14 +21,14 @@ valid_svg() {  # valid_svg FILE: well-formed XML with an <svg> root
 # 1. every example: renders, names every layer, deterministic
 for net in dsl_examples/*.net; do
     n=$(basename "$net" .net)
-    if ! $B/cnnc "$net" --dot >"$T/$n.dot" 2>"$T/$n.err"; then no "$n: cnnc --dot failed"; cat "$T/$n.err"; continue; fi
+    if ! "$CNNC" "$net" --dot >"$T/$n.dot" 2>"$T/$n.err"; then no "$n: cnnc --dot failed"; cat "$T/$n.err"; continue; fi
     start=$(date +%s)
     if ! dot -Tsvg "$T/$n.dot" -o "$T/$n.svg" 2>"$T/$n.derr" || [ -s "$T/$n.derr" ]; then
         no "$n: dot -Tsvg failed or warned"; head -5 "$T/$n.derr"; continue
     fi
     secs=$(($(date +%s) - start))
     valid_svg "$T/$n.svg" || { no "$n: dot's SVG is not valid XML"; continue; }
-    $B/cnnc "$net" --report=json >"$T/$n.json"
+    "$CNNC" "$net" --report=json >"$T/$n.json"
     python3 -c 'import json, sys
 for l in json.load(open(sys.argv[1]))["layers"]: print(l["name"])' "$T/$n.json" >"$T/$n.names"
     missing=0
@@ -45,7 +37,7 @@ for l in json.load(open(sys.argv[1]))["layers"]: print(l["name"])' "$T/$n.json" 
     done <"$T/$n.names"
     nodes=$(grep -cE '^ *n[0-9]+ \[' "$T/$n.dot")
     layers=$(($(wc -l <"$T/$n.names") + 1))
-    $B/cnnc "$net" --dot | cmp -s - "$T/$n.dot" || { no "$n: --dot output differs between two runs"; continue; }
+    "$CNNC" "$net" --dot | cmp -s - "$T/$n.dot" || { no "$n: --dot output differs between two runs"; continue; }
     if [ "$missing" -eq 0 ] && [ "$nodes" -eq "$layers" ]; then
         ok "$n: $nodes nodes (input + every layer by name), renders in ${secs}s, deterministic"
     else
@@ -100,7 +92,7 @@ adds=$(grep -c 'color="#d0602a" penwidth' "$T/resnet20.dot")
 cats=$(grep -c 'color="#1f9e89" penwidth' "$T/googlenet.dot")
 [ "$adds" -eq 18 ] && [ "$cats" -eq 36 ] && ok "edges into adds (18) and concats (36) drawn in their colours" ||
     no "$adds edges into adds (want 18), $cats into concats (want 36)"
-if $B/cnnc dsl_examples/resnet20.net --dot -o "$T/o.dot" && cmp -s "$T/o.dot" "$T/resnet20.dot" &&
+if "$CNNC" dsl_examples/resnet20.net --dot -o "$T/o.dot" && cmp -s "$T/o.dot" "$T/resnet20.dot" &&
    ! ls "$T"/o.dot.tmp* >/dev/null 2>&1; then
     ok "-o FILE.dot writes what stdout gets, no temporary left"
 else
@@ -108,7 +100,7 @@ else
 fi
 odd="$T/we\"ird & <odd>.net"
 cp dsl_examples/lenet5.net "$odd"
-if $B/cnnc "$odd" --dot >"$T/odd.dot" && dot -Tsvg "$T/odd.dot" -o "$T/odd.svg" 2>"$T/odd.err" &&
+if "$CNNC" "$odd" --dot >"$T/odd.dot" && dot -Tsvg "$T/odd.dot" -o "$T/odd.svg" 2>"$T/odd.err" &&
    [ ! -s "$T/odd.err" ] && valid_svg "$T/odd.svg" && grep -qF 'we&quot;ird &amp; &lt;odd&gt;.net' "$T/odd.dot"; then
     ok "a file name with \" & < > is escaped and renders"
 else
@@ -116,9 +108,9 @@ else
 fi
 
 # 4. the training plot
-TRAIN="$B/cnnc-train dsl_examples/lenet_relu.net --data $DATA --batch 64 --opt adam --lr 1e-3 --limit-train 1280 --limit-test 200 --seed 3 --quiet"
+TR="$TRAIN dsl_examples/lenet_relu.net --data $DATA --batch 64 --opt adam --lr 1e-3 --limit-train 1280 --limit-test 200 --seed 3 --quiet"
 count() { grep -o "class=\"pt $2\"" "$1" | wc -l; }
-if $TRAIN --epochs 2 --save "$T/a.st" --plot "$T/curves.svg" 2>"$T/a.err"; then
+if $TR --epochs 2 --save "$T/a.st" --plot "$T/curves.svg" 2>"$T/a.err"; then
     f="$T/curves.svg"
     if valid_svg "$f" && [ "$(count "$f" train-loss)" -eq 2 ] && [ "$(count "$f" train-acc)" -eq 2 ] &&
        [ "$(count "$f" test-acc)" -eq 2 ] && grep -q 'class="series running-loss"' "$f" &&
@@ -129,7 +121,7 @@ if $TRAIN --epochs 2 --save "$T/a.st" --plot "$T/curves.svg" 2>"$T/a.err"; then
         no "the plot of a 2-epoch run is wrong"; head -c 600 "$f"
     fi
     # the default place, beside --save, and resuming keeps the earlier epochs
-    if $TRAIN --epochs 3 --save "$T/a.st" --resume "$T/a.st" 2>>"$T/a.err" && valid_svg "$T/a.st.svg" &&
+    if $TR --epochs 3 --save "$T/a.st" --resume "$T/a.st" 2>>"$T/a.err" && valid_svg "$T/a.st.svg" &&
        [ "$(count "$T/a.st.svg" test-acc)" -eq 3 ]; then
         ok "a resumed run writes FILE.svg beside --save with all 3 epochs"
     else
@@ -139,5 +131,4 @@ else
     no "cnnc-train failed"; cat "$T/a.err"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -12,32 +12,20 @@
 #   - bad datasets and networks that don't fit the data are clear errors;
 #   - the code cnnc --train generates trains exactly like cnnc-train.
 set -u
-B=${1:-build}
-# make test-sanitize: the compiler and extra flags for C that links BUILD's cnnrt
-GEN_CC=${GEN_CC:-cc}
-GEN_CFLAGS=${GEN_CFLAGS:-}
-cd "$(dirname "$0")/../.." || exit 1
-DATA=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
-TRAIN="$B/cnnc-train dsl_examples/lenet_relu.net --data $DATA --batch 64 --opt adam --lr 1e-3 --limit-train 2048 --limit-test 1000 --seed 3 --quiet"
-BLAS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+. "$(dirname "$0")/../lib.sh"
+TR="$TRAIN dsl_examples/lenet_relu.net --data $DATA --batch 64 --opt adam --lr 1e-3 --limit-train 2048 --limit-test 1000 --seed 3 --quiet"
 RT="$B/libcnnrt.a -fopenmp $BLAS -lcjson -lz -lm"
 
 # 1. learning, and 3. resume
-if $TRAIN --epochs 2 --normalize auto --save "$T/a.st" 2>"$T/a.err"; then
+if $TR --epochs 2 --normalize auto --save "$T/a.st" 2>"$T/a.err"; then
     acc=$(tail -n 1 "$T/a.st.csv" | cut -d, -f6)
     if awk "BEGIN { exit !($acc > 60) }"; then ok "lenet_relu learns: test accuracy $acc% after 2 epochs of 2048 images"
     else no "lenet_relu test accuracy only $acc% after 2 short epochs"; fi
 else
     no "cnnc-train failed"; cat "$T/a.err"
 fi
-if $TRAIN --epochs 1 --normalize auto --save "$T/b.st" 2>"$T/b.err" &&
-   $TRAIN --epochs 2 --normalize auto --save "$T/b.st" --resume "$T/b.st" 2>>"$T/b.err"; then
+if $TR --epochs 1 --normalize auto --save "$T/b.st" 2>"$T/b.err" &&
+   $TR --epochs 2 --normalize auto --save "$T/b.st" --resume "$T/b.st" 2>>"$T/b.err"; then
     if cut -d, -f1-6 "$T/a.st.csv" > "$T/a.cut" && cut -d, -f1-6 "$T/b.st.csv" > "$T/b.cut" &&
        cmp -s "$T/a.cut" "$T/b.cut" && cmp -s "$T/a.st" "$T/b.st"; then
         ok "a run resumed after epoch 1 matches the uninterrupted run bit for bit"
@@ -50,11 +38,9 @@ fi
 
 # 2. the checkpoint, compiled, classifies like the trainer
 mkdir -p "$T/gen"
-if "$B/cnnc" dsl_examples/lenet_relu.net --weights "$T/a.st" -o "$T/gen/lenet_relu.c" 2>"$T/gen.err"; then
-    side=""
-    [ -f "$T/gen/lenet_relu.weights" ] && side=-DSIDECAR
-    if $GEN_CC -std=c99 -O2 $GEN_CFLAGS -I"$T/gen" -Iruntime -DNET=lenet_relu -DNETU=LENET_RELU -DNET_H='"lenet_relu.h"' $side \
-          tests/e2e/accuracy.c "$T/gen/lenet_relu.c" -o "$T/acc" $RT 2>"$T/cc.err"; then
+if "$CNNC" dsl_examples/lenet_relu.net --weights "$T/a.st" -o "$T/gen/lenet_relu.c" 2>"$T/gen.err"; then
+    if net_cc "$GEN_CC" "-std=c99 -O2 $GEN_CFLAGS -Iruntime" tests/e2e/accuracy.c "$T/gen" lenet_relu "$T/acc" "$RT" \
+            2>"$T/cc.err"; then
         cacc=$("$T/acc" "$DATA" 1000 "$T/gen/lenet_relu.weights")
         tacc=$(tail -n 1 "$T/a.st.csv" | cut -d, -f6)
         if awk "BEGIN { d = $cacc - $tacc; if (d < 0) d = -d; exit !(d <= 0.1) }"; then
@@ -71,7 +57,7 @@ fi
 
 # 4. divergence keeps the last good checkpoint
 cp "$T/a.st" "$T/d.st"
-$B/cnnc-train dsl_examples/lenet_relu.net --data $DATA --batch 64 --opt sgd --lr 1e9 --limit-train 512 \
+"$TRAIN" dsl_examples/lenet_relu.net --data $DATA --batch 64 --opt sgd --lr 1e9 --limit-train 512 \
     --limit-test 64 --epochs 1 --save "$T/d.st" --quiet 2>"$T/d.err"
 rc=$?
 if [ $rc -eq 3 ] && grep -q "diverged at step [0-9]*" "$T/d.err" && grep -q "layer" "$T/d.err" &&
@@ -87,24 +73,24 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte 
     gzip -dc "$DATA/$f.gz" > "$T/bad/$f"
 done
 head -c 1000 "$DATA/t10k-labels-idx1-ubyte.gz" | gzip -dc > "$T/bad/t10k-labels-idx1-ubyte" 2>/dev/null
-if ! $B/cnnc-train dsl_examples/lenet_relu.net --data "$T/bad" --save "$T/x.st" --quiet 2>"$T/e1" &&
+if ! "$TRAIN" dsl_examples/lenet_relu.net --data "$T/bad" --save "$T/x.st" --quiet 2>"$T/e1" &&
    grep -q "t10k-labels" "$T/e1"; then ok "truncated labels: $(head -c 140 "$T/e1")"
 else no "a truncated label file was not reported"; cat "$T/e1"; fi
 printf 'network five input 1x28x28\nflatten\ndense fc 5\n' > "$T/five.net"
-if ! $B/cnnc-train "$T/five.net" --data $DATA --save "$T/x.st" --quiet 2>"$T/e2" && grep -q "out of range" "$T/e2"; then
+if ! "$TRAIN" "$T/five.net" --data $DATA --save "$T/x.st" --quiet 2>"$T/e2" && grep -q "out of range" "$T/e2"; then
     ok "labels out of range: $(head -c 140 "$T/e2")"
 else no "labels beyond the network's outputs were not reported"; cat "$T/e2"; fi
-if ! $B/cnnc-train dsl_examples/lenet5.net --data $DATA --save "$T/x.st" --quiet 2>"$T/e3" &&
+if ! "$TRAIN" dsl_examples/lenet5.net --data $DATA --save "$T/x.st" --quiet 2>"$T/e3" &&
    grep -q "lenet5.net:[0-9]*:[0-9]*: error: .*1x32x32.*1x28x28" "$T/e3"; then
     ok "input size mismatch: $(head -c 140 "$T/e3")"
 else no "a network/data size mismatch was not reported"; cat "$T/e3"; fi
-if ! $B/cnnc-train dsl_examples/lenet_relu.net --data $DATA --save "$T/x.st" --resume "$T/gen/lenet_relu.c" \
+if ! "$TRAIN" dsl_examples/lenet_relu.net --data $DATA --save "$T/x.st" --resume "$T/gen/lenet_relu.c" \
         --quiet 2>"$T/e4"; then ok "resume from a non-checkpoint: $(head -c 120 "$T/e4")"
 else no "resuming from a C file was accepted"; fi
 
 # 6. generated training code trains like cnnc-train
 mkdir -p "$T/tg"
-if "$B/cnnc" dsl_examples/lenet5.net --train -o "$T/tg/lenet5_train.c" &&
+if "$CNNC" dsl_examples/lenet5.net --train -o "$T/tg/lenet5_train.c" &&
    $GEN_CC -std=c99 -O2 $GEN_CFLAGS -Wall -Wextra -Wpedantic -Werror -Iruntime -c "$T/tg/lenet5_train.c" -o "$T/tg/lt.o" &&
    $GEN_CC -std=c11 -O2 $GEN_CFLAGS -D_XOPEN_SOURCE=700 -Icompiler -Iruntime -I"$B/compiler" -I"$T/tg" tests/e2e/train_gen.c \
       "$T/tg/lt.o" $(ls "$B"/compiler/*.o | grep -v /main.o) -o "$T/tg/check" $RT 2>"$T/tg/cc.err"; then
@@ -113,5 +99,4 @@ else
     no "generated training code does not build"; cat "$T/tg/cc.err"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

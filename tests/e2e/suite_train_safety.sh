@@ -19,15 +19,7 @@
 #   6. resume into a new folder, or with --log naming a new file, starts
 #      the log with its header.
 set -u
-B=${1:-build}
-cd "$(dirname "$0")/../.." || exit 1
-DATA=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d "${TMPDIR:-/tmp}/suite_train_safety.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/../lib.sh"
 HEADER="epoch,step,lr,train_loss,train_accuracy,test_accuracy,seconds"
 NET=tests/e2e/train/tiny_relu.net
 SMALL="--data $DATA --batch 64 --limit-train 256 --limit-test 100 --seed 5 --quiet"
@@ -41,7 +33,7 @@ while IFS='|' read -r words opt; do
     [ -n "$words" ] || continue
     rm -rf "$T/o1"; mkdir "$T/o1"
     # shellcheck disable=SC2086
-    $TO "$B/cnnc-train" "$NET" $SMALL --save "$T/o1/x.st" $words 2>"$T/e1" >"$T/out1"
+    $TO "$TRAIN" "$NET" $SMALL --save "$T/o1/x.st" $words 2>"$T/e1" >"$T/out1"
     rc=$?
     if [ $rc -eq 2 ] && [ "$(wc -l <"$T/e1")" -eq 1 ] && grep -q -- "^cnnc-train: error: $opt: expected .*, found '" "$T/e1" &&
        [ -z "$(ls -A "$T/o1")" ] && [ ! -s "$T/out1" ]; then
@@ -95,7 +87,7 @@ done <<'LIST'
 --schedule linear|--schedule
 LIST
 # checked before the data: a missing dataset is not what is reported
-"$B/cnnc-train" "$NET" --data "$T/no-such-data" --save "$T/o1/x.st" --normalize 0.5,inf --quiet 2>"$T/e1"
+"$TRAIN" "$NET" --data "$T/no-such-data" --save "$T/o1/x.st" --normalize 0.5,inf --quiet 2>"$T/e1"
 rc=$?
 if [ $rc -eq 2 ] && grep -q -- "--normalize" "$T/e1" && ! grep -q "no-such-data" "$T/e1" && [ -z "$(ls -A "$T/o1")" ]; then
     ok "options are checked before the dataset is opened"
@@ -103,19 +95,19 @@ else no "the options were not checked first (exit $rc)"; cat "$T/e1"; fi
 
 # 2. --epochs 0: the initialisation as a checkpoint
 mkdir -p "$T/o2"
-if "$B/cnnc-train" "$NET" $SMALL --epochs 0 --normalize 0.25,0.5 --save "$T/o2/init.st" 2>"$T/e2"; then
+if "$TRAIN" "$NET" $SMALL --epochs 0 --normalize 0.25,0.5 --save "$T/o2/init.st" 2>"$T/e2"; then
     hdr=$(head -c 4096 "$T/o2/init.st" | tr -d '\000')
     if [ -s "$T/o2/init.st" ] && echo "$hdr" | grep -q '"step":"0"' && echo "$hdr" | grep -q '"seed":"5"' &&
        echo "$hdr" | grep -q '"normalize":"0.25,0.5"' && echo "$hdr" | grep -q '"epoch":"0"' &&
        [ "$(cat "$T/o2/init.st.csv")" = "$HEADER" ] && [ ! -e "$T/o2/init.st.svg" ]; then
         ok "--epochs 0: the initial weights at step 0 with seed and normalisation, the CSV header, no plot"
     else no "--epochs 0 wrote: $(ls "$T/o2" | tr '\n' ' ')"; cat "$T/o2/init.st.csv" 2>/dev/null; fi
-    if "$B/cnnc" "$NET" --weights "$T/o2/init.st" -o "$T/o2/init.c" 2>"$T/e2c" && [ -s "$T/o2/init.c" ]; then
+    if "$CNNC" "$NET" --weights "$T/o2/init.st" -o "$T/o2/init.c" 2>"$T/e2c" && [ -s "$T/o2/init.c" ]; then
         ok "cnnc --weights compiles the --epochs 0 checkpoint"
     else no "cnnc --weights rejected the --epochs 0 checkpoint"; cat "$T/e2c"; fi
     # the same weights a first epoch starts from: a 1-epoch run resumed from it equals a plain 1-epoch run
-    if "$B/cnnc-train" "$NET" $SMALL --epochs 1 --normalize 0.25,0.5 --save "$T/o2/a.st" 2>>"$T/e2" &&
-       "$B/cnnc-train" "$NET" $SMALL --epochs 1 --normalize 0.25,0.5 --resume "$T/o2/init.st" --save "$T/o2/b.st" 2>>"$T/e2" &&
+    if "$TRAIN" "$NET" $SMALL --epochs 1 --normalize 0.25,0.5 --save "$T/o2/a.st" 2>>"$T/e2" &&
+       "$TRAIN" "$NET" $SMALL --epochs 1 --normalize 0.25,0.5 --resume "$T/o2/init.st" --save "$T/o2/b.st" 2>>"$T/e2" &&
        cmp -s "$T/o2/a.st" "$T/o2/b.st"; then
         ok "resuming the --epochs 0 checkpoint for one epoch gives the one-epoch run byte for byte"
     else no "the --epochs 0 checkpoint is not the run's initialisation"; cat "$T/e2"; fi
@@ -125,7 +117,7 @@ fi
 
 # 3. outputs and classes
 mkdir -p "$T/o3"
-$TO "$B/cnnc-train" tests/e2e/train/tiny_784.net $SMALL --epochs 1 --save "$T/o3/x.st" 2>"$T/e3"
+$TO "$TRAIN" tests/e2e/train/tiny_784.net $SMALL --epochs 1 --save "$T/o3/x.st" 2>"$T/e3"
 rc=$?
 if [ $rc -eq 1 ] && grep -q "^tests/e2e/train/tiny_784.net:4:1: error: .*784 outputs.* 10 classes" "$T/e3" &&
    [ -z "$(ls -A "$T/o3")" ]; then
@@ -134,16 +126,16 @@ else no "784 outputs on 10 classes: exit $rc"; cat "$T/e3"; fi
 
 # 4. resume into the same structure only
 mkdir -p "$T/o4"
-if "$B/cnnc-train" "$NET" $SMALL --epochs 1 --save "$T/o4/r.st" 2>"$T/e4"; then
+if "$TRAIN" "$NET" $SMALL --epochs 1 --save "$T/o4/r.st" 2>"$T/e4"; then
     for other in tiny_tanh tiny_slope; do
         rm -rf "$T/o4/new"; mkdir "$T/o4/new"
-        "$B/cnnc-train" tests/e2e/train/$other.net $SMALL --epochs 2 --resume "$T/o4/r.st" --save "$T/o4/new/t.st" 2>"$T/e4"
+        "$TRAIN" tests/e2e/train/$other.net $SMALL --epochs 2 --resume "$T/o4/r.st" --save "$T/o4/new/t.st" 2>"$T/e4"
         rc=$?
         if [ $rc -eq 1 ] && grep -q "'tiny_relu'.*'$other'.*structure" "$T/e4" && [ -z "$(ls -A "$T/o4/new")" ]; then
             ok "resume into $other refused: $(cut -c1-140 "$T/e4")..."
         else no "resume of tiny_relu into $other: exit $rc"; cat "$T/e4"; fi
     done
-    if "$B/cnnc-train" "$NET" $SMALL --epochs 2 --resume "$T/o4/r.st" --save "$T/o4/r2.st" 2>"$T/e4" && [ -s "$T/o4/r2.st" ]; then
+    if "$TRAIN" "$NET" $SMALL --epochs 2 --resume "$T/o4/r.st" --save "$T/o4/r2.st" 2>"$T/e4" && [ -s "$T/o4/r2.st" ]; then
         ok "resume into the same network works"
     else no "resume into the same network failed"; cat "$T/e4"; fi
     # the same checkpoint without "arch" (as an older or foreign file would be)
@@ -159,12 +151,12 @@ open(sys.argv[2], "wb").write(struct.pack("<Q", len(js)) + js + b[8 + n:])
 PY
     then
         rm -rf "$T/o4/new"; mkdir "$T/o4/new"
-        "$B/cnnc-train" "$NET" $SMALL --epochs 2 --resume "$T/o4/noarch.st" --save "$T/o4/new/n.st" 2>"$T/e4"
+        "$TRAIN" "$NET" $SMALL --epochs 2 --resume "$T/o4/noarch.st" --save "$T/o4/new/n.st" 2>"$T/e4"
         rc=$?
         if [ $rc -eq 1 ] && grep -q "no 'arch'" "$T/e4" && [ -z "$(ls -A "$T/o4/new")" ]; then
             ok "resume from a checkpoint without arch refused: $(cut -c1-120 "$T/e4")..."
         else no "resume without arch: exit $rc"; cat "$T/e4"; fi
-        if "$B/cnnc" "$NET" --weights "$T/o4/noarch.st" -o "$T/o4/noarch.c" 2>"$T/e4"; then
+        if "$CNNC" "$NET" --weights "$T/o4/noarch.st" -o "$T/o4/noarch.c" 2>"$T/e4"; then
             ok "its weights alone still load (cnnc --weights)"
         else no "cnnc --weights refused a checkpoint without arch"; cat "$T/e4"; fi
     else no "could not write a checkpoint without arch"; fi
@@ -174,12 +166,12 @@ fi
 
 # 5. the log after a kill between its rewrite and the checkpoint's
 mkdir -p "$T/o5"
-if "$B/cnnc-train" "$NET" $SMALL --epochs 3 --save "$T/o5/full.st" 2>"$T/e5" &&
-   "$B/cnnc-train" "$NET" $SMALL --epochs 1 --save "$T/o5/k.st" 2>>"$T/e5" && cp "$T/o5/k.st" "$T/o5/k1.st" &&
-   "$B/cnnc-train" "$NET" $SMALL --epochs 2 --resume "$T/o5/k.st" --save "$T/o5/k.st" 2>>"$T/e5"; then
+if "$TRAIN" "$NET" $SMALL --epochs 3 --save "$T/o5/full.st" 2>"$T/e5" &&
+   "$TRAIN" "$NET" $SMALL --epochs 1 --save "$T/o5/k.st" 2>>"$T/e5" && cp "$T/o5/k.st" "$T/o5/k1.st" &&
+   "$TRAIN" "$NET" $SMALL --epochs 2 --resume "$T/o5/k.st" --save "$T/o5/k.st" 2>>"$T/e5"; then
     # the kill: the log has epoch 2, the checkpoint is still epoch 1's
     cp "$T/o5/k1.st" "$T/o5/k.st"
-    if "$B/cnnc-train" "$NET" $SMALL --epochs 3 --resume "$T/o5/k.st" --save "$T/o5/k.st" 2>>"$T/e5"; then
+    if "$TRAIN" "$NET" $SMALL --epochs 3 --resume "$T/o5/k.st" --save "$T/o5/k.st" 2>>"$T/e5"; then
         cut -d, -f1-6 "$T/o5/full.st.csv" >"$T/full.cut"
         cut -d, -f1-6 "$T/o5/k.st.csv" >"$T/k.cut"
         if [ "$(cut -d, -f1 "$T/o5/k.st.csv" | tr '\n' ' ')" = "epoch 1 2 3 " ] && cmp -s "$T/full.cut" "$T/k.cut" &&
@@ -189,9 +181,9 @@ if "$B/cnnc-train" "$NET" $SMALL --epochs 3 --save "$T/o5/full.st" 2>"$T/e5" &&
     else no "resume after the simulated kill failed"; cat "$T/e5"; fi
     # a log that already repeats an epoch (as the kill left it before this
     # was fixed: 1, 2, 2) and the checkpoint of epoch 2: the later row wins
-    if "$B/cnnc-train" "$NET" $SMALL --epochs 2 --resume "$T/o5/k1.st" --save "$T/o5/d.st" 2>>"$T/e5"; then
+    if "$TRAIN" "$NET" $SMALL --epochs 2 --resume "$T/o5/k1.st" --save "$T/o5/d.st" 2>>"$T/e5"; then
         { head -n 3 "$T/o5/full.st.csv"; sed -n 3p "$T/o5/full.st.csv"; } >"$T/o5/d.st.csv"
-        if "$B/cnnc-train" "$NET" $SMALL --epochs 3 --resume "$T/o5/d.st" --save "$T/o5/d.st" 2>>"$T/e5" &&
+        if "$TRAIN" "$NET" $SMALL --epochs 3 --resume "$T/o5/d.st" --save "$T/o5/d.st" 2>>"$T/e5" &&
            [ "$(cut -d, -f1 "$T/o5/d.st.csv" | tr '\n' ' ')" = "epoch 1 2 3 " ] &&
            cut -d, -f1-6 "$T/o5/d.st.csv" | cmp -s "$T/full.cut" -; then
             ok "a log with a repeated epoch, resumed: one row per epoch"
@@ -203,9 +195,9 @@ fi
 
 # 6. resume into a new folder or a new log: the header first
 mkdir -p "$T/o6/new"
-if "$B/cnnc-train" "$NET" $SMALL --epochs 1 --save "$T/o6/a.st" 2>"$T/e6" &&
-   "$B/cnnc-train" "$NET" $SMALL --epochs 2 --resume "$T/o6/a.st" --save "$T/o6/new/b.st" 2>>"$T/e6" &&
-   "$B/cnnc-train" "$NET" $SMALL --epochs 2 --resume "$T/o6/a.st" --save "$T/o6/c.st" --log "$T/o6/new.csv" 2>>"$T/e6"; then
+if "$TRAIN" "$NET" $SMALL --epochs 1 --save "$T/o6/a.st" 2>"$T/e6" &&
+   "$TRAIN" "$NET" $SMALL --epochs 2 --resume "$T/o6/a.st" --save "$T/o6/new/b.st" 2>>"$T/e6" &&
+   "$TRAIN" "$NET" $SMALL --epochs 2 --resume "$T/o6/a.st" --save "$T/o6/c.st" --log "$T/o6/new.csv" 2>>"$T/e6"; then
     if [ "$(head -n 1 "$T/o6/new/b.st.csv")" = "$HEADER" ] && [ "$(wc -l <"$T/o6/new/b.st.csv")" -eq 2 ] &&
        [ "$(head -n 1 "$T/o6/new.csv")" = "$HEADER" ] && [ "$(cut -d, -f1 "$T/o6/new.csv" | tr '\n' ' ')" = "epoch 2 " ]; then
         ok "resume into a new folder or to a new --log: the header, then the new epoch"
@@ -214,5 +206,4 @@ else
     no "resume into a new folder failed"; cat "$T/e6"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -9,20 +9,15 @@
 # BUILD is unused: the fuzz build has its own folder.  The long campaign is
 # fuzz/campaign.sh (figures in fuzz/CAMPAIGN.md).
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+. "$(dirname "$0")/../lib.sh"
 FB=build-fuzz
 S=${FUZZ_SMOKE_SECONDS:-60}
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
-log=$(mktemp "${TMPDIR:-/tmp}/fuzz_smoke.XXXXXX") || exit 1
-trap 'rm -f "$log"' EXIT INT TERM
+log=$T/log
 
-if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory fuzz-build >"$log" 2>&1; then
+if mk fuzz-build >"$log" 2>&1; then
     ok "make fuzz-build"
 else
-    no "make fuzz-build"; tail -n 30 "$log"; echo "$pass passed, $fail failed"; exit 1
+    no "make fuzz-build"; tail -n 30 "$log"; finish
 fi
 for t in frontend safetensors idx checkpoint trainopts; do
     d=tests/sanitizers/fuzz_regressions/$t
@@ -40,5 +35,4 @@ for t in frontend safetensors idx checkpoint trainopts; do
     else no "$out"; grep -E 'ERROR|SUMMARY|Test unit written' "$FB/fuzz_$t.log" | head -n 20
     fi
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

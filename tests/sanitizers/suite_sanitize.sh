@@ -9,17 +9,16 @@
 # convnetjs_mnist) built with the sanitizers too.  Any sanitizer report
 # fails.  `make test-sanitize` runs everything.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+. "$(dirname "$0")/../lib.sh"
 SB=build-san
 SAN="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-log=$(mktemp "${TMPDIR:-/tmp}/suite_sanitize.XXXXXX") || exit 1
-trap 'rm -f "$log"' EXIT INT TERM
+log=$T/log
 units=$(ls tests/compiler/test_cc_*.c tests/runtime/test_rt_*.c | sed 's|\(.*\)\.c|'"$SB"'/\1|')
 # shellcheck disable=SC2086
-if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory B="$SB" CC=clang CFLAGS="$SAN" \
+if ! mk B="$SB" CC=clang CFLAGS="$SAN" \
         "$SB/cnnc" "$SB/libcnnrt.a" "$SB/cnnc-train" $units >"$log" 2>&1; then
-    echo "FAIL the sanitized build"; tail -n 30 "$log"; exit 1
+    no "the sanitized build"; tail -n 30 "$log"; finish
 fi
-SAN_CODEGEN_NETS="lenet5 convnetjs_mnist" exec sh tests/sanitize.sh "$SB" \
+SAN_CODEGEN_NETS="lenet5 convnetjs_mnist" sh tests/sanitize.sh "$SB" \
     $(ls "$SB"/tests/compiler "$SB"/tests/runtime | grep '^test_' | grep -v '\.') \
     suite_diagnostics suite_examples suite_generated suite_cli suite_train_safety suite_codegen suite_outputs

@@ -12,15 +12,7 @@
 #      test images in make test; with VALGRIND_FULL=1 (make test-large), 256
 #      and 64 (valgrind runs the trainer ~50x slower: minutes).
 set -u
-B=${1:-build}
-cd "$(dirname "$0")/../.." || exit 1
-DATA=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d "${TMPDIR:-/tmp}/suite_valgrind.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-no() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/../lib.sh"
 VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 VG="$VG --show-leak-kinds=definite,indirect --track-origins=yes"
 if ! command -v valgrind >/dev/null; then no "valgrind is not installed (scripts/deps.sh)"; exit 1; fi
@@ -40,9 +32,9 @@ vg() {
 }
 
 # 1. cnnc
-vg "cnnc lenet5.net --embed-limit 0 -o lenet5.c" 0 "$B/cnnc" dsl_examples/lenet5.net --embed-limit 0 --standalone \
+vg "cnnc lenet5.net --embed-limit 0 -o lenet5.c" 0 "$CNNC" dsl_examples/lenet5.net --embed-limit 0 --standalone \
     -o "$T/lenet5.c"
-"$B/cnnc" dsl_examples/lenet_relu.net --embed-limit 0 --standalone -o "$T/lenet_relu.c"
+"$CNNC" dsl_examples/lenet_relu.net --embed-limit 0 --standalone -o "$T/lenet_relu.c"
 
 # 2. the generated code
 python3 -c '
@@ -50,8 +42,8 @@ import random, struct, sys
 random.seed(3)
 sys.stdout.buffer.write(struct.pack("<%df" % (2 * 1024), *[random.uniform(-1, 1) for _ in range(2 * 1024)]))
 ' >"$T/in.bin"
-if cc -std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror -I"$T" -DNET=lenet5 -DNETU=LENET5 -DNET_H='"lenet5.h"' \
-      -DSIDECAR tests/codegen/driver.c "$T/lenet5.c" -o "$T/run" -lm 2>"$T/cc.err"; then
+if net_cc cc "-std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror" tests/codegen/driver.c "$T" lenet5 "$T/run" -lm \
+        2>"$T/cc.err"; then
     vg "generated lenet5 on 2 images, API argument checks" 0 "$T/run" 2 "$T/in.bin" "$T/out.bin" "$T/lenet5.weights"
     # 3. weights that do not belong, through load_weights alone
     cat >"$T/load.c" <<'C'
@@ -96,10 +88,9 @@ for split, n in (("train", 512), ("t10k", 128)):
 PY
 NTR=32; NTE=16
 [ "${VALGRIND_FULL:-0}" = 1 ] && { NTR=256; NTE=64; }
-TR="$B/cnnc-train dsl_examples/lenet_relu.net --data $T/data --limit-train $NTR --limit-test $NTE --batch 32 --quiet"
+TR="$TRAIN dsl_examples/lenet_relu.net --data $T/data --limit-train $NTR --limit-test $NTE --batch 32 --quiet"
 export OPENBLAS_NUM_THREADS=1
 vg "cnnc-train, 1 epoch of $NTR images, --save" 0 $TR --epochs 1 --save "$T/c.st"
 vg "cnnc-train --resume, 1 more epoch" 0 $TR --epochs 2 --save "$T/c.st" --resume "$T/c.st"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
