@@ -32,16 +32,16 @@ CC_OBJS := $(CC_SRCS:compiler/%.c=$(B)/compiler/%.o) $(B)/compiler/lex.yy.o $(B)
 RT_SRCS := $(wildcard runtime/*.c)
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(B)/runtime/%.o)
 
-UNIT_CC := $(wildcard tests/unit/test_cc_*.c)
-UNIT_RT := $(wildcard tests/unit/test_rt_*.c)
-UNIT_BINS := $(UNIT_CC:tests/unit/%.c=$(B)/tests/%) $(UNIT_RT:tests/unit/%.c=$(B)/tests/%)
+UNIT_CC := $(wildcard tests/compiler/test_cc_*.c)
+UNIT_RT := $(wildcard tests/runtime/test_rt_*.c)
+UNIT_BINS := $(UNIT_CC:%.c=$(B)/%) $(UNIT_RT:%.c=$(B)/%)
 
 .PHONY: all deps demo test test-large clean generated fuzz fuzz-build test-sanitize
 all: $(B)/cnnc $(B)/libcnnrt.a $(B)/cnnc-train generated
 
 # generated/: the C cnnc writes for the examples whose output stays small
 # (weights baked in, under ~2 MiB), with the default seed; checked in so
-# users can read it, and diffed by tests/suite_generated.sh.
+# users can read it, and diffed by tests/codegen/suite_generated.sh.
 GENERATED_NETS := lenet5 convnetjs_mnist convnetjs_cifar10
 TEMPLATES := $(wildcard compiler/templates/*.m4)
 generated: $(GENERATED_NETS:%=generated/%.c)
@@ -111,17 +111,17 @@ $(B)/cnnc-train: $(B)/trainer/cnnc-train.o $(B)/trainer/args.o $(B)/trainer/plot
 	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(BLAS_LIBS) -lcjson -lz -lm
 
 # --- tests --------------------------------------------------------------------
-$(B)/tests/test_cc_%: tests/unit/test_cc_%.c $(CC_OBJS)
+$(B)/tests/compiler/test_cc_%: tests/compiler/test_cc_%.c $(CC_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -Icompiler -Iruntime -I$(B)/compiler -o $@ $(filter %.c %.o,$^) -lcmocka -lcjson -lm
 
-$(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a
+$(B)/tests/runtime/test_rt_%: tests/runtime/test_rt_%.c $(B)/libcnnrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Iruntime -o $@ $< $(B)/libcnnrt.a $(BLAS_LIBS) -lcmocka -lcjson -lz -lm
 
-# tests/train/gradcheck: cnnrt's loss, gradients and training steps on a
+# tests/runtime/gradcheck.c: cnnrt's loss, gradients and training steps on a
 # .net, for tests/ref/train_ref.py to compare against PyTorch
-$(B)/tests/gradcheck: tests/train/gradcheck.c $(CC_OBJS) $(B)/libcnnrt.a
+$(B)/tests/runtime/gradcheck: tests/runtime/gradcheck.c $(CC_OBJS) $(B)/libcnnrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -o $@ $< \
 		$(CC_OBJS) $(B)/libcnnrt.a $(BLAS_LIBS) -lcjson -lz -lm
@@ -133,7 +133,7 @@ demo: deps all
 	$(CC) -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror $(BLAS_CFLAGS) -c $(B)/demo/lenet5.c -o $(B)/demo/lenet5.o
 	@echo "wrote $(B)/demo/lenet5.c and $(B)/demo/lenet5.h; they compile: $(B)/demo/lenet5.o"
 
-test: deps all $(UNIT_BINS) $(B)/tests/gradcheck
+test: deps all $(UNIT_BINS) $(B)/tests/runtime/gradcheck
 	@sh tests/run.sh $(B)
 
 test-large: deps all
@@ -172,7 +172,7 @@ $(B)/fuzz/fuzz_trainopts: fuzz/fuzz_trainopts.c $(B)/trainer/args.o $(B)/libcnnr
 
 test-sanitize: deps
 	@$(MAKE) --no-print-directory B=$(SAN_B) CC=clang CFLAGS="-O1 -g $(SAN_FLAGS)" \
-		$(SAN_B)/cnnc $(SAN_B)/libcnnrt.a $(SAN_B)/cnnc-train $(UNIT_BINS:$(B)/%=$(SAN_B)/%) $(SAN_B)/tests/gradcheck
+		$(SAN_B)/cnnc $(SAN_B)/libcnnrt.a $(SAN_B)/cnnc-train $(UNIT_BINS:$(B)/%=$(SAN_B)/%) $(SAN_B)/tests/runtime/gradcheck
 	@sh tests/sanitize.sh $(SAN_B)
 
 clean:

@@ -18,10 +18,10 @@ corpus=$B/corpus/$t
 art=$B/crashes/$t
 mkdir -p "$corpus" "$art" "$B/campaign"
 case $t in
-    frontend) seeds="dsl_examples tests/diagnostics tests/train"; extra="-dict=fuzz/frontend.dict" ;;
+    frontend) seeds="dsl_examples tests/compiler/diagnostics tests/runtime/train tests/e2e/train"; extra="-dict=fuzz/frontend.dict" ;;
     *) seeds="fuzz/seeds/$t"; extra="-max_len=8192" ;;
 esac
-[ -d "tests/fuzz_regressions/$t" ] && seeds="$seeds tests/fuzz_regressions/$t"
+[ -d "tests/sanitizers/fuzz_regressions/$t" ] && seeds="$seeds tests/sanitizers/fuzz_regressions/$t"
 done_=0
 found=0
 seg=0

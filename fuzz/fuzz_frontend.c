@@ -13,7 +13,7 @@
  * The layer cap is lowered from 100,000 to 5,000 (and with it the cap on
  * statements expanded, 5x that): under the fuzzer's instrumentation a layer
  * costs ~50 us, so a network at the real cap takes ~5 s, over libFuzzer's
- * 1 s timeout.  The caps themselves are checked by tests/diagnostics.
+ * 1 s timeout.  The caps themselves are checked by tests/compiler/diagnostics.
  */
 #include "cnnc.h"
 

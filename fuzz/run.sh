@@ -7,9 +7,9 @@
 # Corpora: BUILD/corpus/TARGET (grows, kept between runs) plus the read-only
 # seeds: the examples and golden diagnostics for the front end,
 # fuzz/seeds/TARGET for the readers and the option parser, and
-# tests/fuzz_regressions/TARGET.
+# tests/sanitizers/fuzz_regressions/TARGET.
 # Crashes, timeouts (over 1 s) and leaks go to BUILD/crashes/TARGET/; copy
-# each into tests/fuzz_regressions/TARGET/ once it is fixed.
+# each into tests/sanitizers/fuzz_regressions/TARGET/ once it is fixed.
 # Environment: FUZZ_JOBS (default 1) parallel workers per target (fork mode).
 # Exits non-zero when any target found something.
 B=${1:-build-fuzz}
@@ -25,11 +25,11 @@ for t in "$@"; do
     art=$B/crashes/$t
     mkdir -p "$corpus" "$art"
     case $t in
-        frontend) seeds="dsl_examples tests/diagnostics tests/train"; extra="-dict=fuzz/frontend.dict" ;;
+        frontend) seeds="dsl_examples tests/compiler/diagnostics tests/runtime/train tests/e2e/train"; extra="-dict=fuzz/frontend.dict" ;;
         trainopts) seeds="fuzz/seeds/$t"; extra="-dict=fuzz/trainopts.dict -max_len=1024" ;;
         *) seeds="fuzz/seeds/$t"; extra="-max_len=8192" ;;
     esac
-    [ -d "tests/fuzz_regressions/$t" ] && seeds="$seeds tests/fuzz_regressions/$t"
+    [ -d "tests/sanitizers/fuzz_regressions/$t" ] && seeds="$seeds tests/sanitizers/fuzz_regressions/$t"
     log=$B/fuzz_$t.log
     before=$(ls "$art" | wc -l)
     jobs=""

@@ -7,7 +7,7 @@
  * each output element is computed by one thread, in the same order as
  * with one thread, so cnnrt's own loops give the same bits on any thread
  * count (a product split over sgemm calls agrees to float rounding:
- * OpenBLAS picks its kernels by size; tests/unit/test_rt_threads.c).  No
+ * OpenBLAS picks its kernels by size; tests/runtime/test_rt_threads.c).  No
  * kernel needs more scratch with more threads: the threads share one
  * chunk, each computing its part of the chunk's outputs.
  *

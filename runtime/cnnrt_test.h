@@ -1,6 +1,6 @@
 /*
  * cnnrt_test.h — helpers shared by the runtime's cmocka tests
- * (tests/unit/test_rt_*.c).  Not part of the library's API and not
+ * (tests/runtime/test_rt_*.c).  Not part of the library's API and not
  * compiled into libcnnrt: every function here is static.  Include after
  * <cmocka.h>.
  *

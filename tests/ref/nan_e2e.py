@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference side of tests/suite_nan.sh: NaN and Inf through generated code.
+"""Reference side of tests/codegen/suite_nan.sh: NaN and Inf through generated code.
 
     nan_e2e.py make MODEL.py DIR SEED   the model `cnnc NET.net --emit pytorch`
                                         wrote, weights drawn at random

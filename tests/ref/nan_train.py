@@ -5,7 +5,7 @@ usage: nan_train.py NET.net CNNC GRADCHECK WORKDIR
 
 The model is the one `CNNC NET.net --emit pytorch` writes, its weights drawn
 by PyTorch (batchnorm statistics and affine parameters too) and saved as
-safetensors for GRADCHECK (tests/train/gradcheck.c).  A batch of four random
+safetensors for GRADCHECK (tests/runtime/gradcheck.c).  A batch of four random
 N(0, 1) images with random labels, where image 1 has one NaN pixel (case
 "nan") or one +Inf pixel (case "inf").  For each case:
   1. one cnnrt_net_loss_and_grads (gradcheck --nonfinite-ok) against

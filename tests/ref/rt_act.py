@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference for tests/unit/test_rt_act.c (values that may be NaN or
+"""PyTorch reference for tests/runtime/test_rt_act.c (values that may be NaN or
 infinite).
 
 usage: rt_act.py relu|leaky|softmax N D SLOPE IN OUT

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference for tests/unit/test_rt_loss.c.
+"""PyTorch reference for tests/runtime/test_rt_loss.c.
 
 usage: rt_loss.py xent N K EPS IN OUT    IN = logits [N][K] then labels [N] (as float32)
        rt_loss.py mse COUNT IN OUT        IN = y [COUNT] then target [COUNT]

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference for tests/unit/test_rt_norm.c.
+"""PyTorch reference for tests/runtime/test_rt_norm.c.
 
 usage: rt_norm.py KIND N C HW G AFFINE EPS MOMENTUM IN OUT
   KIND bn (BatchNorm1d/2d, training), bnrelu (the same, then F.relu),

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference for tests/unit/test_rt_optim.c: torch.optim + lr_scheduler.
+"""PyTorch reference for tests/runtime/test_rt_optim.c: torch.optim + lr_scheduler.
 
 usage: rt_optim.py COUNT STEPS SPECS IN OUT
   IN    = p0 [COUNT], then grads [STEPS][COUNT]   (float32)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference for tests/unit/test_rt_pool.c.
+"""PyTorch reference for tests/runtime/test_rt_pool.c.
 
 usage: rt_pool.py max|avg N C H W KH KW SH SW PH PW CEIL COUNT_INCLUDE_PAD IN OUT
        rt_pool.py adaptive N C H W OH OW IN OUT

@@ -4,8 +4,8 @@
 usage: train_ref.py NET GRADCHECK WORKDIR [-v]
 
 NET is lenet5 or resnet20 (dsl_examples/NET.net, the hand-written models of
-torchvision_ref.py) or concat_gn (tests/train/concat_gn.net, ConcatGN below).
-GRADCHECK is the build's tests/gradcheck (tests/train/gradcheck.c); files go
+torchvision_ref.py) or concat_gn (tests/runtime/train/concat_gn.net, ConcatGN below).
+GRADCHECK is the build's tests/runtime/gradcheck (tests/runtime/gradcheck.c); files go
 to WORKDIR.
 
 1. Weights: the model is built with torch.manual_seed(SEED); norm γ, β and
@@ -91,7 +91,7 @@ TOL_LOSS, TOL_GRAD, TOL_PARAM, TOL_STATS, TOL_LR = 1e-5, 1e-4, 1e-4, 1e-5, 1e-6
 # within rounding of a ReLU kink changes the gradient; Adam-type steps turn
 # gradient noise into ±lr moves); a wrong optimizer, schedule or state
 # hand-over is off by the size of the step.  Fine optimizer detail (eps
-# placement, bias correction) is checked at 1e-6 in tests/unit/test_rt_optim.c
+# placement, bias correction) is checked at 1e-6 in tests/runtime/test_rt_optim.c
 # and by the lenet5 and concat_gn free runs here.  The parameters after each
 # step are also bounded (≤ 2e-4 of their norm: Adagrad's first step moves
 # them by ~10 %).
@@ -114,7 +114,7 @@ class MaskedDropout(nn.Module):
 
 
 class ConcatGN(nn.Module):
-    """tests/train/concat_gn.net, written out by hand."""
+    """tests/runtime/train/concat_gn.net, written out by hand."""
 
     def __init__(self):
         super().__init__()
@@ -156,7 +156,7 @@ class ConcatGN(nn.Module):
 NETS = {   # name: (.net file, builder, batch size)
     "lenet5": ("dsl_examples/lenet5.net", lambda: torchvision_ref.build("lenet5")[0], 16),
     "resnet20": ("dsl_examples/resnet20.net", lambda: torchvision_ref.build("resnet20")[0], 8),
-    "concat_gn": ("tests/train/concat_gn.net", ConcatGN, 16),
+    "concat_gn": ("tests/runtime/train/concat_gn.net", ConcatGN, 16),
 }
 
 # per-tensor gate for the 10 steps (all networks are gated on the whole

@@ -12,7 +12,7 @@ and a dense layer to 4 classes; and a dataset in IDX format (the files
 cnnc-train --data reads): 16 training and 8 test images of 8×8 random bytes
 (numpy, fixed seed) with random labels, every class present.
 
-The suite (tests/suite_train_concat.sh) then writes the initial weights with
+The suite (tests/e2e/suite_train_concat.sh) then writes the initial weights with
 cnnc-train --epochs 0 (DIR/init.st), and trains 3 epochs of one step each
 (--batch 16: the whole training set, so the data order does not matter) with
 plain SGD, the options of DIR/train_args (DIR/run.st, its CSV log
