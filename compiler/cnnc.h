@@ -361,6 +361,29 @@ typedef struct Plan {                  /* (struct tag used by report.c) */
 } Plan;
 int  plan_arena(Graph *g, Plan *p);
 
+/* ===== lower_conv.c: how a conv runs in the generated code =============== */
+/* The algorithm, chosen by the layer's shape: direct loops, im2col + GEMM,
+ * or Winograd F(2x2,3x3) / F(4x4,3x3). */
+typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4 } ConvAlgo;
+ConvAlgo conv_algo(const Node *n);
+long long conv_scratch(const Node *n);        /* floats of per-image scratch */
+/* The GEMM micro-kernel's tile (gemm.m4): 8 rows of A (output channels), 32
+ * columns of B (output pixels or Winograd tiles). */
+#define GEMM_MR 8
+#define GEMM_NR 32
+long long conv_round_up(long long v, long long m);
+/* One output pixel whose window is the whole unpadded input: the patch
+ * matrix is the input itself. */
+bool conv_is_whole(const Node *n);
+/* Scratch layout of a Winograd layer (floats): the padded input, V, M. */
+typedef struct WinoGeom {
+    long long th, tw, t, tpad, hpt, wpt, tq, sv, sm, voff, moff, floats;
+} WinoGeom;
+WinoGeom conv_wino_geom(const Node *n, int m);
+/* Weights transformed for the algorithm (malloc'd; *count floats). */
+float *conv_gemm_weights(const Node *n, long long *count);
+float *conv_winograd_weights(const Node *n, int m, long long *count);
+
 /* ===== emit.c (C through m4), emit_py.c (PyTorch) ========================== */
 typedef struct EmitOptions {
     const char *out_c;                 /* path of the .c (the .h goes beside it) */
@@ -371,12 +394,6 @@ typedef struct EmitOptions {
     bool trained;                      /* weights from --weights (else random, untrained) */
 } EmitOptions;
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);  /* 0, 1 bad input, 2 output failure */
-/* The algorithm a conv layer's code uses, chosen by its shape (plan.c sizes
- * the layer's scratch by it): direct loops, im2col + GEMM, or Winograd
- * F(2x2,3x3) / F(4x4,3x3). */
-typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4 } ConvAlgo;
-ConvAlgo emit_conv_algo(const Node *n);
-long long emit_conv_scratch(const Node *n);   /* floats of per-image scratch */
 int emit_pytorch(const Graph *g, FILE *out);                      /* error count */
 
 /* ===== train_desc.c: the network as written, for cnnrt's trainer ============ */

@@ -190,138 +190,9 @@ static void common(Emitter *e, Node *n, const char *kind) {
     e->hash = fnv(e->hash, kind, strlen(kind) + 1);
 }
 
-/* ---- convolution: algorithm choice and weight pre-transformation ---------- */
-
-/* The GEMM micro-kernel's tile (gemm.m4): 8 rows of A (output channels), 32
- * columns of B (output pixels or Winograd tiles). */
-#define GEMM_MR 8
-#define GEMM_NR 32
-
-static long long round_up(long long v, long long m) { return (v + m - 1) / m * m; }
-
-/* Direct loops for grouped convs and for layers too small for a GEMM to pay
- * (LeNet's first layers: few output channels, a short patch; not 1x1 convs,
- * whose direct loop has one tap to vectorise over strided loads); Winograd for
- * 3x3 stride-1 convs with enough channels (F(4x4,3x3) when the output has at
- * least 4x4 tiles of 4x4, F(2x2,3x3) below); im2col + GEMM for the rest. */
-ConvAlgo emit_conv_algo(const Node *n) {
-    const Shape *in = &n->in[0]->shape;
-    long long k = in->c * n->kh * n->kw;
-    if (n->groups == 1 && n->shape.h * n->shape.w == 1 && k >= 64) return CONV_GEMM;   /* a GEMV */
-    bool pointwise = n->kh == 1 && n->kw == 1 && n->out >= 16;   /* ResNet's strided shortcuts */
-    if (n->groups != 1 || n->out < 8 || k < 16 || (n->macs < 200000 && !pointwise)) return CONV_DIRECT;
-    if (n->kh == 3 && n->kw == 3 && n->sh == 1 && n->sw == 1 && n->dh == 1 && n->dw == 1 &&
-        in->c >= 8 && n->out >= 16) {
-        long long t4 = ((n->shape.h + 3) / 4) * ((n->shape.w + 3) / 4);
-        return t4 >= 16 ? CONV_WINO4 : CONV_WINO2;
-    }
-    return CONV_GEMM;
-}
-
-/* Row-major src[m][k] as ceil(m/8) panels of k x 8 (k-major), rows past m zero. */
-static void pack_panels(const float *src, long long m, long long k, float *dst) {
-    long long mp = round_up(m, GEMM_MR);
-    for (long long i = 0; i < mp; i++)
-        for (long long j = 0; j < k; j++)
-            dst[(i / GEMM_MR) * GEMM_MR * k + j * GEMM_MR + i % GEMM_MR] = i < m ? src[i * k + j] : 0.0f;
-}
-
-/* Winograd's G for F(2x2,3x3) and F(4x4,3x3) (Lavin & Gray). */
-static const double wino_g2[4][3] = {
-    { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
-static const double wino_g4[6][3] = {
-    { 1.0 / 4, 0, 0 }, { -1.0 / 6, -1.0 / 6, -1.0 / 6 }, { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
-    { 1.0 / 24, 1.0 / 12, 1.0 / 6 }, { 1.0 / 24, -1.0 / 12, 1.0 / 6 }, { 0, 0, 1 } };
-
-/* U_e = (G g Gᵀ)[e] for every (oc, ic), in double, each of the a*a points e
- * packed as a GEMM A operand [oc][ic]; returns the weight-block offset. */
-static long long put_winograd(Emitter *e, const Node *n, int m) {
-    const long long oc = n->out, ic = n->in[0]->shape.c;
-    const int a = m + 2;
-    const long long per = round_up(oc, GEMM_MR) * ic;
-    float *u = malloc(sizeof(float) * (size_t)(oc * ic));
-    float *packed = malloc(sizeof(float) * (size_t)(per * a * a));
-    if (!u || !packed) {
-        fputs("cnnc: error: out of memory\n", stderr);
-        exit(2);
-    }
-    for (int p = 0; p < a; p++)
-        for (int q = 0; q < a; q++) {
-            const double *gp = m == 2 ? wino_g2[p] : wino_g4[p];
-            const double *gq = m == 2 ? wino_g2[q] : wino_g4[q];
-            for (long long o = 0; o < oc; o++)
-                for (long long i = 0; i < ic; i++) {
-                    const float *g = n->w_data + (o * ic + i) * 9;
-                    double s = 0.0;
-                    for (int r = 0; r < 3; r++)
-                        for (int c = 0; c < 3; c++) s += gp[r] * (double)g[r * 3 + c] * gq[c];
-                    u[o * ic + i] = (float)s;
-                }
-            pack_panels(u, oc, ic, packed + (p * a + q) * per);
-        }
-    long long off = put(&e->w, packed, per * a * a);
-    free(u);
-    free(packed);
-    return off;
-}
-
-/* Scratch layout of a Winograd layer (floats): the padded input, V, M. */
-typedef struct WinoGeom {
-    long long th, tw, t, tpad, hpt, wpt, tq, sv, sm, voff, moff, floats;
-} WinoGeom;
-
-static WinoGeom wino_geom(const Node *n, int m) {
-    const Shape *in = &n->in[0]->shape;
-    WinoGeom w;
-    const long long a = m + 2;
-    w.th = (n->shape.h + m - 1) / m;
-    w.tw = (n->shape.w + m - 1) / m;
-    w.t = w.th * w.tw;
-    w.tpad = round_up(w.t, GEMM_NR);
-    w.hpt = w.th * m + 2;
-    w.wpt = w.tw * m + 2;
-    w.tq = w.tw + 1;            /* each padded row as m phases of tq columns */
-    /* the transforms compute 8 lanes: 8 floats of slack after xp and after M */
-    w.voff = round_up(in->c * w.hpt * m * w.tq + 8, 16);
-    /* point strides of V and M, 64 bytes past a multiple of 64 bytes: the
-     * a*a streams of a transform would share cache sets at 4 KB multiples */
-    w.sv = round_up(in->c * w.tpad, 16) + 16;
-    w.sm = round_up(n->out * w.t, 16) + 16;
-    w.moff = w.voff + a * a * w.sv;
-    w.floats = w.moff + a * a * w.sm + 8;
-    return w;
-}
-
-/* One output pixel whose window is the whole unpadded input (LeNet's C5):
- * the patch matrix is the input itself. */
-static bool conv_is_whole(const Node *n) {
-    const Shape *in = &n->in[0]->shape;
-    return n->shape.h * n->shape.w == 1 && in->h == n->kh && in->w == n->kw && n->dh == 1 && n->dw == 1 &&
-           (n->pt | n->pl | n->pb | n->pr) == 0;
-}
-
-/* Scratch floats of a conv layer (plan.c asks through emit_conv_scratch). */
-long long emit_conv_scratch(const Node *n) {
-    const Shape *in = &n->in[0]->shape;
-    switch (emit_conv_algo(n)) {
-    case CONV_DIRECT:
-        if ((n->pt | n->pl | n->pb | n->pr) == 0) return 0;
-        return in->c * (in->h + n->pt + n->pb) * (in->w + n->pl + n->pr);
-    case CONV_GEMM: {
-        long long p = n->shape.h * n->shape.w;
-        bool one = n->kh == 1 && n->kw == 1 && n->sh == 1 && n->sw == 1 && (n->pt | n->pl | n->pb | n->pr) == 0;
-        if ((one && p % GEMM_NR == 0) || conv_is_whole(n)) return 0;
-        return in->c * n->kh * n->kw * round_up(p, GEMM_NR);
-    }
-    case CONV_WINO2: return wino_geom(n, 2).floats;
-    case CONV_WINO4: return wino_geom(n, 4).floats;
-    }
-    return 0;
-}
-
 static int emit_conv(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
-    ConvAlgo algo = emit_conv_algo(n);
+    ConvAlgo algo = conv_algo(n);
     common(e, n, "conv");
     long long kk = n->kh * n->kw;
     def(e, "L_C", "%lld", in->c); def(e, "L_H", "%lld", in->h); def(e, "L_W", "%lld", in->w);
@@ -349,17 +220,13 @@ static int emit_conv(Emitter *e, Node *n) {
         def(e, "L_ALGO", "GEMM");
         def(e, "L_K", "%lld", k);
         def(e, "L_NPIX", "%lld", p);
-        def(e, "L_LDB", "%lld", directb || cblas ? p : round_up(p, GEMM_NR));
+        def(e, "L_LDB", "%lld", directb || cblas ? p : conv_round_up(p, GEMM_NR));
         def(e, "L_DIRECTB", "%d", directb || conv_is_whole(n));
         def(e, "L_CBLAS", "%d", cblas);
         if (!cblas && p > 1) {
-            float *packed = malloc(sizeof(float) * (size_t)(round_up(n->out, GEMM_MR) * k));
-            if (!packed) {
-                fputs("cnnc: error: out of memory\n", stderr);
-                exit(2);
-            }
-            pack_panels(n->w_data, n->out, k, packed);
-            def(e, "L_WOFF", "%lld", put(&e->w, packed, round_up(n->out, GEMM_MR) * k));
+            long long count;
+            float *packed = conv_gemm_weights(n, &count);
+            def(e, "L_WOFF", "%lld", put(&e->w, packed, count));
             free(packed);
         } else {
             def(e, "L_WOFF", "%lld", put(&e->w, n->w_data, n->out * k));
@@ -369,7 +236,7 @@ static int emit_conv(Emitter *e, Node *n) {
     case CONV_WINO2:
     case CONV_WINO4: {
         int m = algo == CONV_WINO2 ? 2 : 4;
-        WinoGeom w = wino_geom(n, m);
+        WinoGeom w = conv_wino_geom(n, m);
         e->wino = true;
         def(e, "L_ALGO", "WINO");
         def(e, "L_WM", "%d", m); def(e, "L_WA", "%d", m + 2);
@@ -378,7 +245,10 @@ static int emit_conv(Emitter *e, Node *n) {
         def(e, "L_HPT", "%lld", w.hpt); def(e, "L_WPT", "%lld", w.wpt); def(e, "L_TQ", "%lld", w.tq);
         def(e, "L_SV", "%lld", w.sv); def(e, "L_SM", "%lld", w.sm);
         def(e, "L_VOFF", "%lld", w.voff); def(e, "L_MOFF", "%lld", w.moff);
-        def(e, "L_WOFF", "%lld", put_winograd(e, n, m));
+        long long count;
+        float *u = conv_winograd_weights(n, m, &count);
+        def(e, "L_WOFF", "%lld", put(&e->w, u, count));
+        free(u);
         break;
     }
     }

@@ -50,7 +50,7 @@ static int by_offset(const void *a, const void *b) {
  * padded input with the transformed tiles and products (Winograd). */
 static long long scratch_bytes(const Node *n) {
     if (n->kind->id != K_CONV) return 0;
-    return 4 * emit_conv_scratch(n);
+    return 4 * conv_scratch(n);
 }
 
 int plan_arena(Graph *g, Plan *p) {
