@@ -372,8 +372,10 @@ long long conv_scratch(const Node *n);        /* floats of per-image scratch */
 #define GEMM_MR 8
 #define GEMM_NR 32
 long long conv_round_up(long long v, long long m);
-/* One output pixel whose window is the whole unpadded input: the patch
- * matrix is the input itself. */
+/* The patch matrix is the input itself: a 1x1 stride-1 unpadded conv
+ * (pointwise), or one output pixel whose window is the whole unpadded input
+ * (whole). */
+bool conv_is_pointwise(const Node *n);
 bool conv_is_whole(const Node *n);
 /* Scratch layout of a Winograd layer (floats): the padded input, V, M. */
 typedef struct WinoGeom {

@@ -211,12 +211,11 @@ static int emit_conv(Emitter *e, Node *n) {
         def(e, "L_WOFF", "%lld", put(&e->w, n->w_data, n->out * k));
         break;
     case CONV_GEMM: {
-        bool one = n->kh == 1 && n->kw == 1 && n->sh == 1 && n->sw == 1 && (n->pt | n->pl | n->pb | n->pr) == 0;
         /* default mode: OpenBLAS for the large products only; below ~4M
          * multiply-adds its per-call overhead loses to NET_gemm (measured
          * on ResNet-20's strided and 1x1 convs) */
         bool cblas = !e->standalone && (p == 1 || (double)n->out * p * k >= 4e6);
-        bool directb = one && (cblas || p % GEMM_NR == 0);
+        bool directb = conv_is_pointwise(n) && (cblas || p % GEMM_NR == 0);
         def(e, "L_ALGO", "GEMM");
         def(e, "L_K", "%lld", k);
         def(e, "L_NPIX", "%lld", p);

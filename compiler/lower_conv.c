@@ -116,6 +116,10 @@ WinoGeom conv_wino_geom(const Node *n, int m) {
 
 /* One output pixel whose window is the whole unpadded input (LeNet's C5):
  * the patch matrix is the input itself. */
+bool conv_is_pointwise(const Node *n) {
+    return n->kh == 1 && n->kw == 1 && n->sh == 1 && n->sw == 1 && (n->pt | n->pl | n->pb | n->pr) == 0;
+}
+
 bool conv_is_whole(const Node *n) {
     const Shape *in = &n->in[0]->shape;
     return n->shape.h * n->shape.w == 1 && in->h == n->kh && in->w == n->kw && n->dh == 1 && n->dw == 1 &&
@@ -131,8 +135,7 @@ long long conv_scratch(const Node *n) {
         return in->c * (in->h + n->pt + n->pb) * (in->w + n->pl + n->pr);
     case CONV_GEMM: {
         long long p = n->shape.h * n->shape.w;
-        bool one = n->kh == 1 && n->kw == 1 && n->sh == 1 && n->sw == 1 && (n->pt | n->pl | n->pb | n->pr) == 0;
-        if ((one && p % GEMM_NR == 0) || conv_is_whole(n)) return 0;
+        if ((conv_is_pointwise(n) && p % GEMM_NR == 0) || conv_is_whole(n)) return 0;
         return in->c * n->kh * n->kw * round_up(p, GEMM_NR);
     }
     case CONV_WINO2: return conv_wino_geom(n, 2).floats;
