@@ -111,7 +111,8 @@ static int check_plan(const cnnrt_net_desc *d, char *err, size_t errlen) {
             ((f & (CNNRT_PLAN_POOLFIRST | CNNRT_PLAN_BNRELU)) && !inplace) ||
             ((f & CNNRT_PLAN_RELU_AFTER) && op->kind != CNNRT_OP_MAXPOOL && op->kind != CNNRT_OP_GMAXPOOL) ||
             ((f & CNNRT_PLAN_RELU_FUSED) && op->kind != CNNRT_OP_BATCHNORM) ||
-            (share && op->kind != CNNRT_OP_ADD && op->kind != CNNRT_OP_COPY) || (share >> op->nin))
+            (share && op->kind != CNNRT_OP_ADD && op->kind != CNNRT_OP_COPY) ||
+            (op->nin < CNNRT_PLAN_MAX_SHARE && (share >> op->nin)))
             return plan_error(err, errlen, d, i, "a flag this op cannot have");
         for (int k = 0; share; k++, share >>= 1)
             if ((share & 1) && gb[din(d, op, k)] != gb[y])
