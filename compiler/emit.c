@@ -345,8 +345,7 @@ static int emit_layer(Emitter *e, Node *n) {
     }
     default:
         if (act_of_kind(n->kind->id)) {      /* relu & co. that no layer took in */
-            n->act = act_of_kind(n->kind->id);
-            n->act_slope = n->slope;
+            n->act = act_of_kind(n->kind->id);     /* its slope is in act_slope already */
             common(e, n, n->kind->name);
             def(e, "L_N", "%lld", shape_numel(*in));
             fputs("M4_ACTIVATION\n", e->d);

@@ -119,14 +119,17 @@ int layer_act_attr(const LayerKind *k) {
     return -1;
 }
 
+/* The activations' names, then none: "relu, leakyrelu, ... or none". */
+static void act_list(char *buf, size_t n, const char *sep, const char *last) {
+    size_t o = 0;
+    for (int a = 1; a < ACT_COUNT; a++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%s", act_defs[a].name, a + 1 < ACT_COUNT ? sep : last);
+    snprintf(buf + o, n - o, "none");
+}
+
 const char *act_choices(void) {
     static char buf[256];
-    if (!buf[0]) {
-        size_t o = 0;
-        for (int a = 1; a < ACT_COUNT; a++)
-            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s, ", act_defs[a].name);
-        snprintf(buf + o - 2, sizeof buf - o + 2, " or none");
-    }
+    if (!buf[0]) act_list(buf, sizeof buf, ", ", " or ");
     return buf;
 }
 
@@ -159,12 +162,7 @@ static const char *type_name(AttrType t) {
     case A_BOOL: return "true/false";
     case A_ACT: {
         static char buf[256];
-        if (!buf[0]) {
-            size_t o = 0;
-            for (int a = 1; a < ACT_COUNT; a++)
-                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s|", act_defs[a].name);
-            snprintf(buf + o, sizeof buf - o, "none");
-        }
+        if (!buf[0]) act_list(buf, sizeof buf, "|", "|");
         return buf;
     }
     }

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 
 long long conv_round_up(long long v, long long m) { return (v + m - 1) / m * m; }
-#define round_up conv_round_up
 
 /* Direct loops for grouped convs and for layers too small for a GEMM to pay
  * (LeNet's first layers: few output channels, a short patch; not 1x1 convs,
@@ -34,7 +33,7 @@ ConvAlgo conv_algo(const Node *n) {
 
 /* Row-major src[m][k] as ceil(m/8) panels of k x 8 (k-major), rows past m zero. */
 static void pack_panels(const float *src, long long m, long long k, float *dst) {
-    long long mp = round_up(m, GEMM_MR);
+    long long mp = conv_round_up(m, GEMM_MR);
     for (long long i = 0; i < mp; i++)
         for (long long j = 0; j < k; j++)
             dst[(i / GEMM_MR) * GEMM_MR * k + j * GEMM_MR + i % GEMM_MR] = i < m ? src[i * k + j] : 0.0f;
@@ -52,7 +51,7 @@ static const double wino_g4[6][3] = {
 float *conv_winograd_weights(const Node *n, int m, long long *count) {
     const long long oc = n->out, ic = n->in[0]->shape.c;
     const int a = m + 2;
-    const long long per = round_up(oc, GEMM_MR) * ic;
+    const long long per = conv_round_up(oc, GEMM_MR) * ic;
     float *u = malloc(sizeof(float) * (size_t)(oc * ic));
     float *packed = malloc(sizeof(float) * (size_t)(per * a * a));
     if (!u || !packed) {
@@ -82,7 +81,7 @@ float *conv_winograd_weights(const Node *n, int m, long long *count) {
  * *count floats). */
 float *conv_gemm_weights(const Node *n, long long *count) {
     const long long k = n->in[0]->shape.c * n->kh * n->kw;
-    *count = round_up(n->out, GEMM_MR) * k;
+    *count = conv_round_up(n->out, GEMM_MR) * k;
     float *packed = malloc(sizeof(float) * (size_t)*count);
     if (!packed) {
         fputs("cnnc: error: out of memory\n", stderr);
@@ -99,16 +98,16 @@ WinoGeom conv_wino_geom(const Node *n, int m) {
     w.th = (n->shape.h + m - 1) / m;
     w.tw = (n->shape.w + m - 1) / m;
     w.t = w.th * w.tw;
-    w.tpad = round_up(w.t, GEMM_NR);
+    w.tpad = conv_round_up(w.t, GEMM_NR);
     w.hpt = w.th * m + 2;
     w.wpt = w.tw * m + 2;
     w.tq = w.tw + 1;            /* each padded row as m phases of tq columns */
     /* the transforms compute 8 lanes: 8 floats of slack after xp and after M */
-    w.voff = round_up(in->c * w.hpt * m * w.tq + 8, 16);
+    w.voff = conv_round_up(in->c * w.hpt * m * w.tq + 8, 16);
     /* point strides of V and M, 64 bytes past a multiple of 64 bytes: the
      * a*a streams of a transform would share cache sets at 4 KB multiples */
-    w.sv = round_up(in->c * w.tpad, 16) + 16;
-    w.sm = round_up(n->out * w.t, 16) + 16;
+    w.sv = conv_round_up(in->c * w.tpad, 16) + 16;
+    w.sm = conv_round_up(n->out * w.t, 16) + 16;
     w.moff = w.voff + a * a * w.sv;
     w.floats = w.moff + a * a * w.sm + 8;
     return w;
@@ -136,7 +135,7 @@ long long conv_scratch(const Node *n) {
     case CONV_GEMM: {
         long long p = n->shape.h * n->shape.w;
         if ((conv_is_pointwise(n) && p % GEMM_NR == 0) || conv_is_whole(n)) return 0;
-        return in->c * n->kh * n->kw * round_up(p, GEMM_NR);
+        return in->c * n->kh * n->kw * conv_round_up(p, GEMM_NR);
     }
     case CONV_WINO2: return conv_wino_geom(n, 2).floats;
     case CONV_WINO4: return conv_wino_geom(n, 4).floats;

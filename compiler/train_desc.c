@@ -95,7 +95,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
         op->name = n->name;
         op->line = n->loc.line;
         op->act = (int)n->act;       /* ActKind is numbered as CNNRT_ACT_* (cnnrt_acts.def) */
-        op->slope = (float)(n->kind->id == K_LEAKY ? n->slope : n->act_slope);
+        op->slope = (float)n->act_slope;   /* a leakyrelu layer's slope sets act_slope too */
         op->nin = n->nin;
         op->in0 = nin;
         for (int j = 0; j < n->nin; j++) inputs[nin++] = n->in[j]->id;
