@@ -167,14 +167,12 @@ typedef enum {
     ACT_COUNT
 } ActKind;
 
+/* Layer kinds, one per line of compiler/kinds.def. */
 typedef enum {
-    K_INPUT, K_CONV, K_DENSE, K_FLATTEN, K_MAXPOOL, K_AVGPOOL, K_GAVGPOOL,
-    K_GMAXPOOL, K_ADAPTAVG, K_BATCHNORM, K_LAYERNORM, K_INSTANCENORM,
-    K_GROUPNORM,
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) K_##ID,
-#include "cnnrt_acts.def"
-#undef CNNRT_ACT
-    K_SOFTMAX, K_DROPOUT, K_IDENTITY, K_ADD, K_CONCAT, K_COUNT
+#define KIND(ID, DESC) K_##ID,
+#include "kinds.def"
+#undef KIND
+    K_COUNT
 } KindId;
 
 /* One activation: its spellings and what cnnc makes of it. */
@@ -223,6 +221,24 @@ typedef struct FlagDef {      /* a bare word that sets an attribute */
 
 #define MAX_ATTRS 10
 #define MAX_FLAGS 8
+
+/* How --dot draws a kind (a fill and outline colour each). */
+typedef enum { DOT_INPUT, DOT_CONV, DOT_DENSE, DOT_POOL, DOT_NORM, DOT_ACT, DOT_ADD, DOT_CONCAT,
+               DOT_SHAPE } DotStyle;
+
+/* What the inference passes may do around a kind (LayerKind.passes). */
+#define KP_TAKES_ACT  1u   /* an activation after it runs in its loop (pass_fuse.c) */
+#define KP_TAKES_BN   2u   /* a batchnorm after it folds into its weights (pass_fold.c) */
+#define KP_ALIAS      4u   /* a no-op at inference: it shares its input's buffer (pass_noop.c) */
+
+struct Node;
+struct ParamSpec;
+struct Emitter;
+struct cnnrt_op;
+
+/* One layer kind: how it is written and what every stage makes of it.  Each
+ * kind's file (compiler/kind_*.c) defines its LayerKind; compiler/kinds.def
+ * lists them; compiler/kind.h holds the helpers the hooks share. */
 typedef struct LayerKind {
     KindId id;
     const char *name;
@@ -232,11 +248,28 @@ typedef struct LayerKind {
     AttrDef attrs[MAX_ATTRS];
     FlagDef flags[MAX_FLAGS];
     bool user;                /* can be written in a .net file */
-    const char *pytorch;      /* the PyTorch module it matches */
+    const char *pytorch;      /* the PyTorch module it matches (--help-layers) */
+
+    /* shape.c: output shape, params, MACs, other ops, receptive field;
+     * false after reporting an error at the layer */
+    bool (*shape)(struct Node *n);
+    /* weights.c: its parameter tensors, PyTorch's names and shapes (NULL: none) */
+    int (*params)(struct Node *n, struct ParamSpec *out);
+    /* emit.c: the layer's L_* fields and one M4_* call; 0, else errors */
+    int (*emit)(struct Emitter *e, struct Node *n);
+    /* emit_py.c: the nn.Module constructor (NULL: a functional call), and
+     * the forward expression from the input values' names (mod: the module) */
+    const char *(*py_module)(const struct Node *n);
+    const char *(*py_call)(const struct Node *n, const char *const *in, const char *mod);
+    /* train_desc.c: the cnnrt op it lowers to (kind and geometry) */
+    void (*train)(const struct Node *n, struct cnnrt_op *op);
+    DotStyle dot;
+    unsigned passes;          /* KP_* */
 } LayerKind;
 
-extern const LayerKind layer_kinds[K_COUNT];
+extern const LayerKind *const layer_kinds[K_COUNT];
 const LayerKind *layer_lookup(const char *name);
+const AttrDef *layer_attr(const LayerKind *k, const char *name);   /* NULL: no such attribute */
 void layer_print_help(FILE *out);            /* cnnc --help-layers */
 int layer_kind_names(const char **out, int max);
 
@@ -340,6 +373,7 @@ typedef struct ParamSpec {    /* one tensor a layer expects */
     long long numel;
     float **slot;             /* where the data goes in the Node */
     bool learnable;           /* false for running statistics */
+    long long fan_in;         /* a conv's or dense's inputs per output (its init); 0 others */
 } ParamSpec;
 int  weights_spec(Node *n, ParamSpec out[MAX_PARAM_TENSORS]);
 void weights_init_seeded(Graph *g, unsigned long long seed);   /* PyTorch's default init */

@@ -53,22 +53,6 @@ static void put_quoted(FILE *out, const char *s) {
 
 /* --- what a layer is ------------------------------------------------------- */
 
-typedef enum { C_INPUT, C_CONV, C_DENSE, C_POOL, C_NORM, C_ACT, C_ADD, C_CONCAT, C_SHAPE } Category;
-
-static Category category(KindId k) {
-    switch (k) {
-    case K_INPUT: return C_INPUT;
-    case K_CONV: return C_CONV;
-    case K_DENSE: return C_DENSE;
-    case K_MAXPOOL: case K_AVGPOOL: case K_GAVGPOOL: case K_GMAXPOOL: case K_ADAPTAVG: return C_POOL;
-    case K_BATCHNORM: case K_LAYERNORM: case K_INSTANCENORM: case K_GROUPNORM: return C_NORM;
-    case K_SOFTMAX: return C_ACT;
-    case K_ADD: return C_ADD;
-    case K_CONCAT: return C_CONCAT;
-    default: return act_of_kind(k) ? C_ACT : C_SHAPE;   /* else flatten, dropout, identity */
-    }
-}
-
 /* fill and outline per category: soft fills, darker outlines */
 static const char *const fills[] = { "#e4e4e4", "#dbe8f6", "#e7def3", "#dcf0dc", "#fbf0c4",
                                      "#fde3d0", "#fcd5c0", "#cdeee8", "#eeeeee" };
@@ -85,13 +69,12 @@ static const char *pair_text(long long h, long long w) {
 /* "conv 3×3 /2 +relu", "maxpool 3×3 /2", "dense +tanh" */
 static const char *kind_text(const Node *n) {
     const char *s = n->kind->name;
-    KindId k = n->kind->id;
-    if (k == K_CONV || k == K_MAXPOOL || k == K_AVGPOOL) {
+    if (layer_attr(n->kind, "kernel") && layer_attr(n->kind, "stride")) {   /* a window: conv, pools */
         s = arena_printf("%s %s", s, pair_text(n->kh, n->kw));
         if (n->sh != 1 || n->sw != 1)
             s = arena_printf("%s /%s", s, n->sh == n->sw ? arena_printf("%lld", n->sh)
                                                          : arena_printf("%lldx%lld", n->sh, n->sw));
-        if (k == K_CONV && n->groups > 1) s = arena_printf("%s g%lld", s, n->groups);
+        if (layer_attr(n->kind, "groups") && n->groups > 1) s = arena_printf("%s g%lld", s, n->groups);
     }
     return n->act ? arena_printf("%s +%s", s, act_defs[n->act].name) : s;
 }
@@ -111,23 +94,23 @@ static const char *fate(const Graph *planned, int id) {
     const Node *t = p->nin ? p->in[0] : NULL;
     for (int guard = 0; t && t->removed && t->nin && guard < planned->nnodes; guard++) t = t->in[0];
     if (!t) return "removed at inference";
-    return arena_printf("%s into %s", category(p->kind->id) == C_ACT ? "fused" : "folded", t->name);
+    return arena_printf("%s into %s", p->kind->dot == DOT_ACT ? "fused" : "folded", t->name);
 }
 
 static void put_node(FILE *out, const Graph *g, const Graph *planned, const Node *n, int indent) {
     const char *gone = fate(planned, n->id);
-    Category c = category(n->kind->id);
+    DotStyle c = n->kind->dot;
     fprintf(out, "%*sn%d [", indent, "", n->id);
     if (gone) {
         fputs("style=\"rounded,dashed,filled\" fillcolor=\"#f8f8f8\" color=\"#a0a0a0\" fontcolor=\"#8c8c8c\" "
               "class=\"folded\" ", out);
     } else {
         fprintf(out, "fillcolor=\"%s\" color=\"%s\" ", fills[c], lines[c]);
-        if (c == C_ADD || c == C_CONCAT) fputs("style=\"filled\" shape=oval penwidth=1.4 ", out);
-        if (c == C_INPUT) fputs("shape=box style=\"filled,bold\" ", out);
+        if (c == DOT_ADD || c == DOT_CONCAT) fputs("style=\"filled\" shape=oval penwidth=1.4 ", out);
+        if (c == DOT_INPUT) fputs("shape=box style=\"filled,bold\" ", out);
     }
     fputs("label=<", out);
-    if (c == C_INPUT) {
+    if (c == DOT_INPUT) {
         fputs("<B>input</B><BR/>", out);
         put_html(out, shape_str(n->shape));
         fputs(">", out);
@@ -290,12 +273,12 @@ int dot_write(const Graph *g, const Graph *planned, FILE *out) {
 
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
-        Category c = category(n->kind->id);
+        DotStyle c = n->kind->dot;
         for (int j = 0; j < n->nin; j++) {
             fprintf(out, "  n%d -> n%d", n->in[j]->id, n->id);
-            if (c == C_ADD)
+            if (c == DOT_ADD)
                 fprintf(out, " [color=\"" ADD_EDGE "\" penwidth=%s]", j > 0 ? "1.8" : "1.3");
-            else if (c == C_CONCAT)
+            else if (c == DOT_CONCAT)
                 fputs(" [color=\"" CONCAT_EDGE "\" penwidth=1.4]", out);
             fputs(";\n", out);
         }

@@ -13,7 +13,7 @@
  * failure leaves no half-written output.  Output is deterministic: no
  * dates, no absolute paths.
  */
-#include "cnnc.h"
+#include "kind.h"
 #include "cnnrt_file.h"   /* output files (runtime/outfile.c) */
 
 #include <errno.h>
@@ -113,7 +113,7 @@ static Node *root(Node *n) {
     return n;
 }
 
-typedef struct Emitter {
+struct Emitter {
     FILE *d;                  /* the layers' m4 data */
     Graph *g;
     Node *out_root;
@@ -125,10 +125,9 @@ typedef struct Emitter {
     bool wino;                /* some conv runs as Winograd (the header says what that means for NaN) */
     const char **ldefs;       /* the L_* macros the current layer defined */
     int nldefs, capldefs;
-} Emitter;
+};
 
-static void def(Emitter *e, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void def(Emitter *e, const char *name, const char *fmt, ...) {
+void em_def(Emitter *e, const char *name, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fprintf(e->d, "m4_define([[%s]], [[", name);
@@ -159,12 +158,12 @@ static void end_layer(Emitter *e) {
 }
 
 /* A buffer of run(): IN, OUT, or the arena's buf_<layer> at <which>OFF */
-static void def_buf(Emitter *e, const char *which, Node *n) {
+void em_buf(Emitter *e, const char *which, Node *n) {
     Node *r = root(n);
     const char *where = r->kind->id == K_INPUT ? "IN" : r == e->out_root ? "OUT"
                                                  : arena_printf("buf_%s", e->id[r->id]);
-    def(e, which, "%s", where);
-    def(e, arena_printf("%sOFF", which), "%lld", r->buf_off >= 0 ? r->buf_off / 4 : 0);
+    em_def(e, which, "%s", where);
+    em_def(e, arena_printf("%sOFF", which), "%lld", r->buf_off >= 0 ? r->buf_off / 4 : 0);
 }
 
 /* "conv+tanh": the layer's kind with the activation its code applies */
@@ -173,187 +172,34 @@ static const char *kind_text(const Node *n, const char *kind) {
     return arena_printf("%s+%s", kind, act_defs[n->act].name);
 }
 
-static void common(Emitter *e, Node *n, const char *kind) {
-    def(e, "L_FN", "%s", e->fn[n->id]);
-    def(e, "L_ID", "%s", e->id[n->id]);
-    def(e, "L_LABEL", "%s", clean(n->name));
-    def(e, "L_KIND", "%s", kind_text(n, kind));
-    def(e, "L_LINE", "%d", n->loc.line);
-    def(e, "L_IN", "%s", shape_ascii(n->in[0]->shape));
-    def(e, "L_OUT", "%s", shape_ascii(n->shape));
-    def(e, "L_NOTE", "%s", n->note ? clean(n->note) : "");
-    def(e, "L_ACT", "%s", act_defs[n->act].m4);
-    def(e, "L_SLOPE", "%.9g", n->act == ACT_LEAKY ? n->act_slope : 0.0);
-    def_buf(e, "L_X", n->in[0]);
-    def_buf(e, "L_Y", n);
+void em_layer(Emitter *e, Node *n, const char *kind) {
+    em_def(e, "L_FN", "%s", e->fn[n->id]);
+    em_def(e, "L_ID", "%s", e->id[n->id]);
+    em_def(e, "L_LABEL", "%s", clean(n->name));
+    em_def(e, "L_KIND", "%s", kind_text(n, kind));
+    em_def(e, "L_LINE", "%d", n->loc.line);
+    em_def(e, "L_IN", "%s", shape_ascii(n->in[0]->shape));
+    em_def(e, "L_OUT", "%s", shape_ascii(n->shape));
+    em_def(e, "L_NOTE", "%s", n->note ? clean(n->note) : "");
+    em_def(e, "L_ACT", "%s", act_defs[n->act].m4);
+    em_def(e, "L_SLOPE", "%.9g", n->act == ACT_LEAKY ? n->act_slope : 0.0);
+    em_buf(e, "L_X", n->in[0]);
+    em_buf(e, "L_Y", n);
     e->hash = fnv(e->hash, n->name, strlen(n->name) + 1);
     e->hash = fnv(e->hash, kind, strlen(kind) + 1);
 }
 
-static int emit_conv(Emitter *e, Node *n) {
-    const Shape *in = &n->in[0]->shape;
-    ConvAlgo algo = conv_algo(n);
-    common(e, n, "conv");
-    long long kk = n->kh * n->kw;
-    def(e, "L_C", "%lld", in->c); def(e, "L_H", "%lld", in->h); def(e, "L_W", "%lld", in->w);
-    def(e, "L_OC", "%lld", n->shape.c); def(e, "L_OH", "%lld", n->shape.h); def(e, "L_OW", "%lld", n->shape.w);
-    def(e, "L_KH", "%lld", n->kh); def(e, "L_KW", "%lld", n->kw); def(e, "L_KK", "%lld", kk);
-    def(e, "L_SH", "%lld", n->sh); def(e, "L_SW", "%lld", n->sw);
-    def(e, "L_PT", "%lld", n->pt); def(e, "L_PL", "%lld", n->pl);
-    def(e, "L_DH", "%lld", n->dh); def(e, "L_DW", "%lld", n->dw);
-    def(e, "L_HP", "%lld", in->h + n->pt + n->pb); def(e, "L_WP", "%lld", in->w + n->pl + n->pr);
-    def(e, "L_ICG", "%lld", in->c / n->groups); def(e, "L_OCG", "%lld", n->out / n->groups);
-    def(e, "L_SCRATCH", "%lld", n->scratch_off >= 0 ? n->scratch_off / 4 : -1);
-    long long k = (in->c / n->groups) * kk, p = n->shape.h * n->shape.w;
-    switch (algo) {
-    case CONV_DIRECT:
-        def(e, "L_ALGO", "DIRECT");
-        def(e, "L_WOFF", "%lld", put(&e->w, n->w_data, n->out * k));
-        break;
-    case CONV_GEMM: {
-        /* default mode: OpenBLAS for the large products only; below ~4M
-         * multiply-adds its per-call overhead loses to NET_gemm (measured
-         * on ResNet-20's strided and 1x1 convs) */
-        bool cblas = !e->standalone && (p == 1 || (double)n->out * p * k >= 4e6);
-        bool directb = conv_is_pointwise(n) && (cblas || p % GEMM_NR == 0);
-        def(e, "L_ALGO", "GEMM");
-        def(e, "L_K", "%lld", k);
-        def(e, "L_NPIX", "%lld", p);
-        def(e, "L_LDB", "%lld", directb || cblas ? p : conv_round_up(p, GEMM_NR));
-        def(e, "L_DIRECTB", "%d", directb || conv_is_whole(n));
-        def(e, "L_CBLAS", "%d", cblas);
-        if (!cblas && p > 1) {
-            long long count;
-            float *packed = conv_gemm_weights(n, &count);
-            def(e, "L_WOFF", "%lld", put(&e->w, packed, count));
-            free(packed);
-        } else {
-            def(e, "L_WOFF", "%lld", put(&e->w, n->w_data, n->out * k));
-        }
-        break;
-    }
-    case CONV_WINO2:
-    case CONV_WINO4: {
-        int m = algo == CONV_WINO2 ? 2 : 4;
-        WinoGeom w = conv_wino_geom(n, m);
-        e->wino = true;
-        def(e, "L_ALGO", "WINO");
-        def(e, "L_WM", "%d", m); def(e, "L_WA", "%d", m + 2);
-        def(e, "L_TH", "%lld", w.th); def(e, "L_TW", "%lld", w.tw);
-        def(e, "L_T", "%lld", w.t); def(e, "L_TPAD", "%lld", w.tpad);
-        def(e, "L_HPT", "%lld", w.hpt); def(e, "L_WPT", "%lld", w.wpt); def(e, "L_TQ", "%lld", w.tq);
-        def(e, "L_SV", "%lld", w.sv); def(e, "L_SM", "%lld", w.sm);
-        def(e, "L_VOFF", "%lld", w.voff); def(e, "L_MOFF", "%lld", w.moff);
-        long long count;
-        float *u = conv_winograd_weights(n, m, &count);
-        def(e, "L_WOFF", "%lld", put(&e->w, u, count));
-        free(u);
-        break;
-    }
-    }
-    def(e, "L_BOFF", "%lld", n->bias ? put(&e->w, n->b_data, n->out) : -1);
-    fputs("M4_CONV\n", e->d);
-    e->hash = fnv(e->hash, &algo, sizeof algo);
-    return 0;
-}
+long long em_put(Emitter *e, const float *src, long long n) { return put(&e->w, src, n); }
+void em_call(Emitter *e, const char *macro) { fprintf(e->d, "%s\n", macro); }
+void em_hash(Emitter *e, const void *p, size_t n) { e->hash = fnv(e->hash, p, n); }
+bool em_standalone(const Emitter *e) { return e->standalone; }
+void em_winograd(Emitter *e) { e->wino = true; }
 
+/* A layer's data: its kind's emit hook (compiler/kind_*.c). */
 static int emit_layer(Emitter *e, Node *n) {
-    const Shape *in = &n->in[0]->shape;
-    switch (n->kind->id) {
-    case K_CONV:
-        return emit_conv(e, n);
-    case K_DENSE:
-        common(e, n, "dense");
-        def(e, "L_NIN", "%lld", shape_numel(*in));
-        def(e, "L_NOUT", "%lld", n->out);
-        def(e, "L_WOFF", "%lld", put(&e->w, n->w_data, n->out * shape_numel(*in)));
-        def(e, "L_BOFF", "%lld", n->bias ? put(&e->w, n->b_data, n->out) : -1);
-        fputs("M4_DENSE\n", e->d);
-        return 0;
-    case K_MAXPOOL:
-    case K_AVGPOOL:
-        common(e, n, n->kind->name);
-        def(e, "L_OP", "%s", n->kind->id == K_MAXPOOL ? "MAX" : "AVG");
-        def(e, "L_C", "%lld", in->c); def(e, "L_H", "%lld", in->h); def(e, "L_W", "%lld", in->w);
-        def(e, "L_OH", "%lld", n->shape.h); def(e, "L_OW", "%lld", n->shape.w);
-        def(e, "L_KH", "%lld", n->kh); def(e, "L_KW", "%lld", n->kw);
-        def(e, "L_SH", "%lld", n->sh); def(e, "L_SW", "%lld", n->sw);
-        def(e, "L_PT", "%lld", n->pt); def(e, "L_PL", "%lld", n->pl);
-        def(e, "L_INCPAD", "%d", n->count_include_pad ? 1 : 0);
-        fputs("M4_POOL\n", e->d);
-        return 0;
-    case K_GAVGPOOL:
-    case K_GMAXPOOL:
-        common(e, n, n->kind->name);
-        def(e, "L_OP", "%s", n->kind->id == K_GMAXPOOL ? "MAX" : "AVG");
-        def(e, "L_C", "%lld", in->c);
-        def(e, "L_HW", "%lld", in->h * in->w);
-        fputs("M4_GPOOL\n", e->d);
-        return 0;
-    case K_ADAPTAVG:
-        common(e, n, n->kind->name);
-        def(e, "L_C", "%lld", in->c); def(e, "L_H", "%lld", in->h); def(e, "L_W", "%lld", in->w);
-        def(e, "L_OH", "%lld", n->shape.h); def(e, "L_OW", "%lld", n->shape.w);
-        fputs("M4_ADAPTIVE\n", e->d);
-        return 0;
-    case K_BATCHNORM:
-        common(e, n, "batchnorm (scale and shift)");
-        def(e, "L_C", "%lld", in->c);
-        def(e, "L_HW", "%lld", in->rank == 3 ? in->h * in->w : 1);
-        def(e, "L_SOFF", "%lld", put(&e->w, n->scale, in->c));
-        def(e, "L_TOFF", "%lld", put(&e->w, n->shift, in->c));
-        fputs("M4_SCALESHIFT\n", e->d);
-        return 0;
-    case K_LAYERNORM:
-    case K_INSTANCENORM:
-    case K_GROUPNORM: {
-        long long c = in->c, hw = in->rank == 3 ? in->h * in->w : 1;
-        long long groups = n->kind->id == K_LAYERNORM ? 1 : n->kind->id == K_INSTANCENORM ? c : n->groups;
-        common(e, n, n->kind->name);
-        def(e, "L_GROUPS", "%lld", groups);
-        def(e, "L_CG", "%lld", c / groups);
-        def(e, "L_HW", "%lld", hw);
-        def(e, "L_EPS", "%.9g", n->eps);
-        def(e, "L_ELEMENTWISE", "%d", n->kind->id == K_LAYERNORM);
-        long long pn = n->kind->id == K_LAYERNORM ? c * hw : c;
-        def(e, "L_WOFF", "%lld", n->affine ? put(&e->w, n->w_data, pn) : -1);
-        def(e, "L_BOFF", "%lld", n->affine ? put(&e->w, n->b_data, pn) : -1);
-        fputs("M4_GROUPNORM\n", e->d);
-        return 0;
-    }
-    case K_SOFTMAX:
-        common(e, n, "softmax");
-        def(e, "L_C", "%lld", in->c);
-        def(e, "L_HW", "%lld", in->rank == 3 ? in->h * in->w : 1);
-        fputs("M4_SOFTMAX\n", e->d);
-        return 0;
-    case K_ADD:
-    case K_CONCAT: {
-        common(e, n, n->kind->name);
-        def(e, "L_NIN", "%d", n->nin);
-        long long ch = 0;
-        for (int i = 0; i < n->nin; i++) {
-            def_buf(e, arena_printf("L_X%d", i), n->in[i]);
-            def(e, arena_printf("L_C%d", i), "%lld", n->in[i]->shape.c);
-            def(e, arena_printf("L_CH%d", i), "%lld", ch);
-            ch += n->in[i]->shape.c;
-        }
-        def(e, "L_N", "%lld", shape_numel(n->shape));
-        def(e, "L_HW", "%lld", n->shape.rank == 3 ? n->shape.h * n->shape.w : 1);
-        fputs(n->kind->id == K_ADD ? "M4_ADD\n" : "M4_CONCAT\n", e->d);
-        return 0;
-    }
-    default:
-        if (act_of_kind(n->kind->id)) {      /* relu & co. that no layer took in */
-            n->act = act_of_kind(n->kind->id);     /* its slope is in act_slope already */
-            common(e, n, n->kind->name);
-            def(e, "L_N", "%lld", shape_numel(*in));
-            fputs("M4_ACTIVATION\n", e->d);
-            return 0;
-        }
-        diag_error(n->loc, "%s '%s': no code template for this kind", n->kind->name, n->name);
-        return 1;
-    }
+    if (n->kind->emit) return n->kind->emit(e, n);
+    diag_error(n->loc, "%s '%s': no code template for this kind", n->kind->name, n->name);
+    return 1;
 }
 
 /* ---- running m4 ----------------------------------------------------------- */
@@ -436,44 +282,44 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     if (!gf) { tmp_fail = true; goto cleanup; }
     Emitter ge = { .d = gf };
     const Shape in = g->nodes[0]->shape, out = g->output->shape;
-    def(&ge, "NET", "%s", net);
-    def(&ge, "NET_UPPER", "%s", upper(net));
-    def(&ge, "NET_SOURCE", "%s", clean(o->source_name));
-    def(&ge, "NET_VERSION", "%s", CNNC_VERSION);
-    def(&ge, "NET_ORIGIN", "%s", clean(o->weights_origin));
-    def(&ge, "NET_CFILE", "%s", clean(base_name(c_path)));
-    def(&ge, "NET_HFILE", "%s", clean(base_name(h_path)));
-    def(&ge, "NET_WFILE", "%s", clean(base_name(w_path)));
-    def(&ge, "NET_IN_C", "%lld", in.c);
-    def(&ge, "NET_IN_H", "%lld", in.h);
-    def(&ge, "NET_IN_W", "%lld", in.w);
-    def(&ge, "NET_IN_SHAPE", "%s", shape_ascii(in));
-    def(&ge, "NET_IN_SIZE", "%lld", shape_numel(in));
-    def(&ge, "NET_OUT_RANK", "%d", out.rank);
-    def(&ge, "NET_OUT_C", "%lld", out.c);
-    def(&ge, "NET_OUT_H", "%lld", out.h);
-    def(&ge, "NET_OUT_W", "%lld", out.w);
-    def(&ge, "NET_OUT_SHAPE", "%s", shape_ascii(out));
-    def(&ge, "NET_OUT_SIZE", "%lld", shape_numel(out));
-    def(&ge, "NET_ARENA_FLOATS", "%lld", plan->arena_bytes / 4);
-    def(&ge, "NET_WEIGHT_FLOATS", "%lld", e.w.n > 0 ? e.w.n : 1);
-    def(&ge, "NET_SIDECAR", "%d", sidecar);
-    def(&ge, "NET_HASH", "%llu", hash);
-    def(&ge, "NET_STANDALONE", "%d", o->standalone);
-    def(&ge, "NET_WINO", "%d", e.wino);
-    def(&ge, "NET_COPY_INPUT", "%d", e.out_root->kind->id == K_INPUT);
-    def(&ge, "NET_TRAINED", "%d", o->trained);
+    em_def(&ge, "NET", "%s", net);
+    em_def(&ge, "NET_UPPER", "%s", upper(net));
+    em_def(&ge, "NET_SOURCE", "%s", clean(o->source_name));
+    em_def(&ge, "NET_VERSION", "%s", CNNC_VERSION);
+    em_def(&ge, "NET_ORIGIN", "%s", clean(o->weights_origin));
+    em_def(&ge, "NET_CFILE", "%s", clean(base_name(c_path)));
+    em_def(&ge, "NET_HFILE", "%s", clean(base_name(h_path)));
+    em_def(&ge, "NET_WFILE", "%s", clean(base_name(w_path)));
+    em_def(&ge, "NET_IN_C", "%lld", in.c);
+    em_def(&ge, "NET_IN_H", "%lld", in.h);
+    em_def(&ge, "NET_IN_W", "%lld", in.w);
+    em_def(&ge, "NET_IN_SHAPE", "%s", shape_ascii(in));
+    em_def(&ge, "NET_IN_SIZE", "%lld", shape_numel(in));
+    em_def(&ge, "NET_OUT_RANK", "%d", out.rank);
+    em_def(&ge, "NET_OUT_C", "%lld", out.c);
+    em_def(&ge, "NET_OUT_H", "%lld", out.h);
+    em_def(&ge, "NET_OUT_W", "%lld", out.w);
+    em_def(&ge, "NET_OUT_SHAPE", "%s", shape_ascii(out));
+    em_def(&ge, "NET_OUT_SIZE", "%lld", shape_numel(out));
+    em_def(&ge, "NET_ARENA_FLOATS", "%lld", plan->arena_bytes / 4);
+    em_def(&ge, "NET_WEIGHT_FLOATS", "%lld", e.w.n > 0 ? e.w.n : 1);
+    em_def(&ge, "NET_SIDECAR", "%d", sidecar);
+    em_def(&ge, "NET_HASH", "%llu", hash);
+    em_def(&ge, "NET_STANDALONE", "%d", o->standalone);
+    em_def(&ge, "NET_WINO", "%d", e.wino);
+    em_def(&ge, "NET_COPY_INPUT", "%d", e.out_root->kind->id == K_INPUT);
+    em_def(&ge, "NET_TRAINED", "%d", o->trained);
     /* what the output is: the layer that writes it, and whether that is a softmax */
-    def(&ge, "NET_OUT_LAYER", "%s", clean(e.out_root->name));
-    def(&ge, "NET_OUT_KIND", "%s", kind_text(e.out_root, e.out_root->kind->name));
-    def(&ge, "NET_OUT_SOFTMAX", "%d", e.out_root->kind->id == K_SOFTMAX);
-    def(&ge, "NET_OUT_ACT", "%s", act_defs[e.out_root->act].m4);
+    em_def(&ge, "NET_OUT_LAYER", "%s", clean(e.out_root->name));
+    em_def(&ge, "NET_OUT_KIND", "%s", kind_text(e.out_root, e.out_root->kind->name));
+    em_def(&ge, "NET_OUT_SOFTMAX", "%d", e.out_root->kind->id == K_SOFTMAX);
+    em_def(&ge, "NET_OUT_ACT", "%s", act_defs[e.out_root->act].m4);
     /* the table of layers in the header: one M4_LAYER_ROW(name, kind, line,
      * shape, what became of it) per node, names padded to NET_NAME_W */
     size_t name_w = 5;
     for (int i = 0; i < g->nnodes; i++)
         if (strlen(g->nodes[i]->name) > name_w) name_w = strlen(g->nodes[i]->name);
-    def(&ge, "NET_NAME_W", "%zu", name_w);
+    em_def(&ge, "NET_NAME_W", "%zu", name_w);
     fputs("m4_define([[NET_LAYERS]], [[", gf);
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
@@ -510,8 +356,8 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
             goto cleanup;
         }
     }
-    def(&ge, "NET_NORM", "%d", norm != NULL);
-    def(&ge, "NET_WS_FLOATS", "%lld", plan->arena_bytes / 4 + (norm ? shape_numel(in) : 0));
+    em_def(&ge, "NET_NORM", "%d", norm != NULL);
+    em_def(&ge, "NET_WS_FLOATS", "%lld", plan->arena_bytes / 4 + (norm ? shape_numel(in) : 0));
     if (norm) {
         char mean[2048] = "", stdv[2048] = "";
         for (long long c = 0; c < in.c; c++) {
@@ -519,9 +365,9 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
             snprintf(mean + strlen(mean), sizeof mean - strlen(mean), "%s%.9gf", c ? ", " : "", m);
             snprintf(stdv + strlen(stdv), sizeof stdv - strlen(stdv), "%s%.9gf", c ? ", " : "", sd);
         }
-        def(&ge, "NET_NORM_MEAN", "%s", mean);
-        def(&ge, "NET_NORM_STD", "%s", stdv);
-        def(&ge, "NET_NORM_TEXT", "%s", clean(norm));
+        em_def(&ge, "NET_NORM_MEAN", "%s", mean);
+        em_def(&ge, "NET_NORM_STD", "%s", stdv);
+        em_def(&ge, "NET_NORM_TEXT", "%s", clean(norm));
     }
     if (fclose(gf) != 0) { tmp_fail = true; goto cleanup; }
 

@@ -15,14 +15,14 @@
  *             per layer, the .net source line as a comment; layers without
  *             parameters are torch.nn.functional calls.
  */
-#include "cnnc.h"
+#include "kind.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Shortest decimal that reads back as the same double (Python's repr). */
-static const char *py_float(double v) {
+const char *py_float(double v) {
     char buf[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, v);
@@ -32,10 +32,10 @@ static const char *py_float(double v) {
     return arena_strdup(buf);
 }
 
-static const char *py_bool(bool b) { return b ? "True" : "False"; }
+const char *py_bool(bool b) { return b ? "True" : "False"; }
 
 /* 3 or (3, 1) */
-static const char *py_pair(long long a, long long b) {
+const char *py_pair(long long a, long long b) {
     return a == b ? arena_printf("%lld", a) : arena_printf("(%lld, %lld)", a, b);
 }
 
@@ -117,100 +117,19 @@ static const char *source_line(const Node *n) {
     return s;
 }
 
-static const char *act_wrap(ActKind a, double slope, const char *x) {
+const char *py_act(ActKind a, double slope, const char *x) {
     return arena_printf(act_defs[a].torch, x, act_defs[a].slope ? py_float(slope) : "");
 }
 
-static bool has_module(const Node *n) {
-    switch (n->kind->id) {
-    case K_CONV: case K_DENSE: case K_BATCHNORM: case K_LAYERNORM: case K_INSTANCENORM: case K_GROUPNORM:
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* The module constructor of a layer with parameters (has_module). */
-static const char *module_ctor(const Node *n) {
-    const Shape *in = &n->in[0]->shape;
-    const char *eps = py_float(n->eps);
-    switch (n->kind->id) {
-    case K_CONV: {
-        char a[256];
-        size_t k = (size_t)snprintf(a, sizeof a, "nn.Conv2d(%lld, %lld, %s", in->c, n->out, py_pair(n->kh, n->kw));
-        if (n->sh != 1 || n->sw != 1) k += (size_t)snprintf(a + k, sizeof a - k, ", stride=%s", py_pair(n->sh, n->sw));
-        if (n->pt == n->pb && n->pl == n->pr && (n->pt || n->pl))
-            k += (size_t)snprintf(a + k, sizeof a - k, ", padding=%s", py_pair(n->pt, n->pl));
-        if (n->dh != 1 || n->dw != 1)
-            k += (size_t)snprintf(a + k, sizeof a - k, ", dilation=%s", py_pair(n->dh, n->dw));
-        if (n->groups != 1) k += (size_t)snprintf(a + k, sizeof a - k, ", groups=%lld", n->groups);
-        if (!n->bias) k += (size_t)snprintf(a + k, sizeof a - k, ", bias=False");
-        snprintf(a + k, sizeof a - k, ")");
-        return arena_strdup(a);
-    }
-    case K_DENSE:
-        return arena_printf("nn.Linear(%lld, %lld%s)", in->c, n->out, n->bias ? "" : ", bias=False");
-    case K_BATCHNORM:
-        return arena_printf("nn.BatchNorm%dd(%lld, eps=%s, momentum=%s)", in->rank == 1 ? 1 : 2, in->c, eps,
-                            py_float(n->momentum));
-    case K_LAYERNORM:
-        return arena_printf("nn.LayerNorm(%s, eps=%s, elementwise_affine=%s)",
-                            in->rank == 1 ? arena_printf("[%lld]", in->c)
-                                          : arena_printf("[%lld, %lld, %lld]", in->c, in->h, in->w),
-                            eps, py_bool(n->affine));
-    case K_INSTANCENORM:
-        return arena_printf("nn.InstanceNorm2d(%lld, eps=%s, affine=%s)", in->c, eps, py_bool(n->affine));
-    case K_GROUPNORM:
-        return arena_printf("nn.GroupNorm(%lld, %lld, eps=%s, affine=%s)", n->groups, in->c, eps, py_bool(n->affine));
-    default:
-        return "nn.Identity()";
-    }
-}
-
-/* The expression computing node n from its inputs (value names v). */
+/* The expression computing node n from its inputs (value names v): its
+ * kind's py_call hook (compiler/kind_*.c), given the inputs' names and its
+ * module, m("name"), when the kind has one. */
 static const char *node_expr(const Node *n, const char **v, const int *idx) {
-    const char *x = n->nin ? v[idx[n->in[0]->id]] : "x";
-    const char *mod = has_module(n) ? arena_printf("m(\"%s\")", n->name) : NULL;
-    switch (n->kind->id) {
-    case K_CONV: {
-        const char *arg = x;
-        if (n->pt != n->pb || n->pl != n->pr)        /* asymmetric ('same' with an even kernel) */
-            arg = arena_printf("F.pad(%s, (%lld, %lld, %lld, %lld))", x, n->pl, n->pr, n->pt, n->pb);
-        return act_wrap(n->act, n->act_slope, arena_printf("%s(%s)", mod, arg));
-    }
-    case K_DENSE:
-        return act_wrap(n->act, n->act_slope, arena_printf("%s(%s)", mod, x));
-    case K_BATCHNORM: case K_LAYERNORM: case K_INSTANCENORM: case K_GROUPNORM:
-        return arena_printf("%s(%s)", mod, x);
-    case K_FLATTEN: return arena_printf("torch.flatten(%s, 1)", x);
-    case K_MAXPOOL:
-        return arena_printf("F.max_pool2d(%s, %s, %s, %s%s)", x, py_pair(n->kh, n->kw), py_pair(n->sh, n->sw),
-                            py_pair(n->pt, n->pl), n->ceil ? ", ceil_mode=True" : "");
-    case K_AVGPOOL:
-        return arena_printf("F.avg_pool2d(%s, %s, %s, %s%s%s)", x, py_pair(n->kh, n->kw), py_pair(n->sh, n->sw),
-                            py_pair(n->pt, n->pl), n->ceil ? ", ceil_mode=True" : "",
-                            n->count_include_pad ? "" : ", count_include_pad=False");
-    case K_GAVGPOOL: return arena_printf("F.adaptive_avg_pool2d(%s, 1)", x);
-    case K_GMAXPOOL: return arena_printf("F.adaptive_max_pool2d(%s, 1)", x);
-    case K_ADAPTAVG: return arena_printf("F.adaptive_avg_pool2d(%s, %s)", x, py_pair(n->oh, n->ow));
-    case K_SOFTMAX: return arena_printf("F.softmax(%s, dim=1)", x);
-    case K_DROPOUT: return arena_printf("F.dropout(%s, %s, self.training)", x, py_float(n->p));
-    case K_IDENTITY: return x;
-    case K_ADD:
-    case K_CONCAT: {
-        size_t cap = 64, len = 0;
-        for (int i = 0; i < n->nin; i++) cap += strlen(v[idx[n->in[i]->id]]) + 4;
-        char *s = arena_alloc(cap);
-        if (n->kind->id == K_CONCAT) len += (size_t)snprintf(s + len, cap - len, "torch.cat([");
-        for (int i = 0; i < n->nin; i++)
-            len += (size_t)snprintf(s + len, cap - len, "%s%s", i ? (n->kind->id == K_ADD ? " + " : ", ") : "",
-                                    v[idx[n->in[i]->id]]);
-        if (n->kind->id == K_CONCAT) snprintf(s + len, cap - len, "], 1)");
-        return s;
-    }
-    default:                                  /* relu & co. as layers */
-        return act_of_kind(n->kind->id) ? act_wrap(act_of_kind(n->kind->id), n->slope, x) : NULL;
-    }
+    if (!n->kind->py_call) return NULL;
+    const char **in = arena_alloc(sizeof *in * (size_t)(n->nin + 1));
+    for (int i = 0; i < n->nin; i++) in[i] = v[idx[n->in[i]->id]];
+    const char *mod = n->kind->py_module ? arena_printf("m(\"%s\")", n->name) : NULL;
+    return n->kind->py_call(n, in, mod);
 }
 
 int emit_pytorch(const Graph *g, FILE *out) {
@@ -269,8 +188,8 @@ int emit_pytorch(const Graph *g, FILE *out) {
     int nmod = 0;
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
-        if (!has_module(n)) continue;
-        fprintf(out, "        _put(self, \"%s\", %s)\n", n->name, module_ctor(n));
+        if (!n->kind->py_module) continue;
+        fprintf(out, "        _put(self, \"%s\", %s)\n", n->name, n->kind->py_module(n));
         nmod++;
     }
     if (!nmod) fprintf(out, "        pass\n");

@@ -41,7 +41,7 @@ int pass_fold_batchnorm(Graph *g) {
         if (n->removed || n->kind->id != K_BATCHNORM) continue;
         Node *p = n->in[0];
         long long c = n->shape.c;
-        bool folds = (p->kind->id == K_CONV || p->kind->id == K_DENSE) && !p->removed &&
+        bool folds = (p->kind->passes & KP_TAKES_BN) && !p->removed &&
                      p->act == ACT_NONE && uses[p->id] == 1 && p != g->output;
         if (!folds) {
             if (n->w_data) {
@@ -56,8 +56,9 @@ int pass_fold_batchnorm(Graph *g) {
             continue;
         }
         if (p->w_data) {
-            long long fan = (p->kind->id == K_CONV) ? (p->in[0]->shape.c / p->groups) * p->kh * p->kw
-                                                    : shape_numel(p->in[0]->shape);
+            ParamSpec ps[MAX_PARAM_TENSORS];
+            weights_spec(p, ps);
+            long long fan = ps[0].fan_in;    /* the weight's values per output channel */
             float *nb = arena_alloc(sizeof(float) * (size_t)c);
             for (long long k = 0; k < c; k++) {
                 double s = n->w_data[k] / sqrt((double)n->var_data[k] + n->eps);

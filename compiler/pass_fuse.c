@@ -14,9 +14,8 @@ int pass_fuse_activations(Graph *g) {
         ActKind act = act_of_kind(a->kind->id);
         if (a->removed || act == ACT_NONE) continue;
         Node *p = a->in[0];
-        KindId pk = p->kind->id;
         if (p->removed || p->act != ACT_NONE || uses[p->id] != 1 || p == g->output) continue;
-        if (pk != K_CONV && pk != K_DENSE && pk != K_ADD && pk != K_BATCHNORM) continue;
+        if (!(p->kind->passes & KP_TAKES_ACT)) continue;
         p->act = act;
         p->act_slope = a->slope;
         p->note = p->note ? arena_printf("%s, %s applied in place", p->note, a->name)

@@ -11,8 +11,7 @@
 int pass_remove_noops(Graph *g) {
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
-        KindId k = n->kind->id;
-        if (n->removed || (k != K_DROPOUT && k != K_IDENTITY && k != K_FLATTEN)) continue;
+        if (n->removed || !(n->kind->passes & KP_ALIAS)) continue;
         n->removed = true;
         n->alias = n->in[0];
     }

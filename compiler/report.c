@@ -33,7 +33,7 @@ static int *consumer_counts(const Graph *g) {
 static bool bn_folds(const Node *n, const int *uses) {
     if (n->kind->id != K_BATCHNORM) return false;
     const Node *p = n->in[0];
-    return (p->kind->id == K_CONV || p->kind->id == K_DENSE) && p->act == ACT_NONE && uses[p->id] == 1;
+    return (p->kind->passes & KP_TAKES_BN) && p->act == ACT_NONE && uses[p->id] == 1;
 }
 
 void report_totals(const Graph *g, Totals *t) {

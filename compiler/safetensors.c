@@ -181,7 +181,7 @@ static const char *why_unexpected(Graph *g, const Entry *e) {
     ParamSpec ps[MAX_PARAM_TENSORS];
     int k = weights_spec(n, ps);
     if (k == 0) return arena_printf("%s has no parameters", where(n));
-    if (strcmp(dot + 1, "bias") == 0 && (n->kind->id == K_CONV || n->kind->id == K_DENSE))
+    if (strcmp(dot + 1, "bias") == 0 && layer_attr(n->kind, "bias"))
         return arena_printf("%s has no bias (nobias)", where(n));
     if ((strcmp(dot + 1, "weight") == 0 || strcmp(dot + 1, "bias") == 0) && !n->affine)
         return arena_printf("%s is not affine", where(n));

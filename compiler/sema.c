@@ -848,7 +848,7 @@ static Node *elab_stmt(Stmt *s, Node *x, Scope sc, const char *seqname) {
             return x;
         }
         Node *ins[2] = { a, b };
-        return make_join(&layer_kinds[K_ADD], ins, 2, s->loc, inner);
+        return make_join(layer_kinds[K_ADD], ins, 2, s->loc, inner);
     }
     case ST_CONCAT: {
         Scope inner;
@@ -863,7 +863,7 @@ static Node *elab_stmt(Stmt *s, Node *x, Scope sc, const char *seqname) {
         int i = 0;
         for (Stmt *b = s->body; b; b = b->next)
             ins[i++] = elab_stmt(b, x, inner, NULL);
-        return make_join(&layer_kinds[K_CONCAT], ins, nb, s->loc, inner);
+        return make_join(layer_kinds[K_CONCAT], ins, nb, s->loc, inner);
     }
     case ST_REPEAT:
     case ST_IF:
@@ -990,7 +990,7 @@ Graph *sema_elaborate(Stmt *prog, int *nerr) {
     G->file = net->loc.file;
     G->loc = net->loc;
     const Expr *d = net->input;
-    Node *in = ir_add_node(G, &layer_kinds[K_INPUT], net->loc);
+    Node *in = ir_add_node(G, layer_kinds[K_INPUT], net->loc);
     in->name = "input";
     claim("input", net->loc, in, false);
     if (d->ndims != 3) {

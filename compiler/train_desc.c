@@ -111,49 +111,11 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
         op->eps = (float)n->eps;
         op->momentum = (float)n->momentum;
         op->p = (float)n->p;
-        switch (n->kind->id) {
-        case K_CONV:
-            op->kind = CNNRT_OP_CONV;
-            op->conv = (cnnrt_conv_geom){ (int)in->c, (int)in->h, (int)in->w, (int)n->out,
-                (int)n->kh, (int)n->kw, (int)n->sh, (int)n->sw, (int)n->pt, (int)n->pl, (int)n->pb,
-                (int)n->pr, (int)n->dh, (int)n->dw, (int)n->groups, (int)n->shape.h, (int)n->shape.w };
-            break;
-        case K_DENSE: op->kind = CNNRT_OP_DENSE; break;
-        case K_MAXPOOL:
-        case K_AVGPOOL:
-            op->kind = n->kind->id == K_MAXPOOL ? CNNRT_OP_MAXPOOL : CNNRT_OP_AVGPOOL;
-            op->pool = (cnnrt_pool_geom){ (int)in->c, (int)in->h, (int)in->w, (int)n->kh, (int)n->kw,
-                (int)n->sh, (int)n->sw, (int)n->pt, (int)n->pl, n->ceil, n->count_include_pad,
-                (int)n->shape.h, (int)n->shape.w };
-            break;
-        case K_GMAXPOOL:
-            op->kind = CNNRT_OP_GMAXPOOL;
-            op->pool = (cnnrt_pool_geom){ (int)in->c, (int)in->h, (int)in->w, (int)in->h, (int)in->w,
-                1, 1, 0, 0, 0, 1, 1, 1 };
-            break;
-        case K_GAVGPOOL: op->kind = CNNRT_OP_GAVGPOOL; break;
-        case K_ADAPTAVG: op->kind = CNNRT_OP_ADAPTAVG; break;
-        case K_BATCHNORM: op->kind = CNNRT_OP_BATCHNORM; break;
-        case K_LAYERNORM: op->kind = CNNRT_OP_LAYERNORM; break;
-        case K_INSTANCENORM: op->kind = CNNRT_OP_INSTANCENORM; break;
-        case K_GROUPNORM: op->kind = CNNRT_OP_GROUPNORM; op->G = (int)n->groups; break;
-        case K_SOFTMAX: op->kind = CNNRT_OP_SOFTMAX; break;
-        case K_DROPOUT: op->kind = CNNRT_OP_DROPOUT; op->D = (int)numel; break;
-        case K_ADD: op->kind = CNNRT_OP_ADD; break;
-        case K_CONCAT: op->kind = CNNRT_OP_CONCAT; break;
-        case K_FLATTEN:
-        case K_IDENTITY: op->kind = CNNRT_OP_COPY; break;
-        default:
-            if (act_of_kind(n->kind->id)) {              /* relu & co.: one op, its activation says which */
-                op->kind = CNNRT_OP_ACT;
-                op->act = (int)act_of_kind(n->kind->id);
-                break;
-            }
+        if (!n->kind->train) {
             diag_error(n->loc, "%s '%s' cannot be trained", n->kind->name, n->name);
             return NULL;
         }
-        if (op->kind == CNNRT_OP_MAXPOOL || op->kind == CNNRT_OP_GMAXPOOL) op->D = (int)numel;
-        if (op->kind == CNNRT_OP_SOFTMAX) op->D = (int)numel;
+        n->kind->train(n, op);     /* its kind's op and geometry (compiler/kind_*.c) */
 
         ParamSpec ps[MAX_PARAM_TENSORS];
         int k = weights_spec(n, ps);

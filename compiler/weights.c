@@ -13,59 +13,21 @@
  * are cnnrt's (runtime/init.c), so the same seed gives the same weights on
  * every machine, in cnnc and in cnnc-train.
  */
-#include "cnnc.h"
-
-#include "cnnrt.h"
+#include "kind.h"
 
 #include <math.h>
 #include <string.h>
 
+ParamSpec param(const char *suffix, float **slot, bool learnable, long long fan_in, int ndim,
+                long long d0, long long d1, long long d2, long long d3) {
+    ParamSpec p = { suffix, ndim, { d0, d1, d2, d3 }, 1, slot, learnable, fan_in };
+    for (int i = 0; i < ndim; i++) p.numel *= p.dims[i];
+    return p;
+}
+
+/* The tensors a layer owns: its kind's params hook (compiler/kind_*.c). */
 int weights_spec(Node *n, ParamSpec out[MAX_PARAM_TENSORS]) {
-    int k = 0;
-    const Shape *in = n->nin ? &n->in[0]->shape : NULL;
-#define T(sfx, slotp, learn, nd, d0, d1, d2, d3)                                     \
-    do {                                                                             \
-        out[k] = (ParamSpec){ sfx, nd, { d0, d1, d2, d3 }, 0, slotp, learn };        \
-        out[k].numel = 1;                                                            \
-        for (int i_ = 0; i_ < nd; i_++) out[k].numel *= out[k].dims[i_];             \
-        k++;                                                                         \
-    } while (0)
-    switch (n->kind->id) {
-    case K_CONV:
-        T("weight", &n->w_data, true, 4, n->out, in->c / n->groups, n->kh, n->kw);
-        if (n->bias) T("bias", &n->b_data, true, 1, n->out, 0, 0, 0);
-        break;
-    case K_DENSE:
-        T("weight", &n->w_data, true, 2, n->out, in->c, 0, 0);
-        if (n->bias) T("bias", &n->b_data, true, 1, n->out, 0, 0, 0);
-        break;
-    case K_BATCHNORM:
-        T("weight", &n->w_data, true, 1, in->c, 0, 0, 0);
-        T("bias", &n->b_data, true, 1, in->c, 0, 0, 0);
-        T("running_mean", &n->mean_data, false, 1, in->c, 0, 0, 0);
-        T("running_var", &n->var_data, false, 1, in->c, 0, 0, 0);
-        break;
-    case K_LAYERNORM:
-        if (!n->affine) break;
-        if (in->rank == 1) {
-            T("weight", &n->w_data, true, 1, in->c, 0, 0, 0);
-            T("bias", &n->b_data, true, 1, in->c, 0, 0, 0);
-        } else {
-            T("weight", &n->w_data, true, 3, in->c, in->h, in->w, 0);
-            T("bias", &n->b_data, true, 3, in->c, in->h, in->w, 0);
-        }
-        break;
-    case K_INSTANCENORM:
-    case K_GROUPNORM:
-        if (!n->affine) break;
-        T("weight", &n->w_data, true, 1, in->c, 0, 0, 0);
-        T("bias", &n->b_data, true, 1, in->c, 0, 0, 0);
-        break;
-    default:
-        break;
-    }
-#undef T
-    return k;
+    return n->kind->params ? n->kind->params(n, out) : 0;
 }
 
 /* The network as PyTorch initialises a fresh module, drawn by the same
@@ -78,13 +40,10 @@ void weights_init_seeded(Graph *g, unsigned long long seed) {
         Node *n = g->nodes[i];
         ParamSpec ps[MAX_PARAM_TENSORS];
         int k = weights_spec(n, ps);
-        long fan_in = 0;
-        if (n->kind->id == K_CONV || n->kind->id == K_DENSE)
-            fan_in = (long)(ps[0].numel / ps[0].dims[0]);
         for (int j = 0; j < k; j++) {
             float *d = arena_alloc(sizeof(float) * (size_t)ps[j].numel);
             *ps[j].slot = d;
-            cnnrt_init_tensor(d, (long)ps[j].numel, ps[j].suffix, fan_in, &r);
+            cnnrt_init_tensor(d, (long)ps[j].numel, ps[j].suffix, (long)ps[j].fan_in, &r);
         }
     }
 }

@@ -1,0 +1,75 @@
+/*
+ * kind_act.c — the activations as layers of their own (one description per
+ * line of runtime/cnnrt_acts.def) and softmax.  An activation written after
+ * a conv, dense, add or batchnorm usually runs in that layer's loop
+ * (pass_fuse.c); the description here is for the ones that stay layers.
+ */
+#include "kind.h"
+
+static int act_emit(Emitter *e, Node *n) {
+    n->act = act_of_kind(n->kind->id);     /* its slope is in act_slope already */
+    em_layer(e, n, n->kind->name);
+    em_def(e, "L_N", "%lld", shape_numel(n->in[0]->shape));
+    em_call(e, "M4_ACTIVATION");
+    return 0;
+}
+
+static const char *act_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)mod;
+    return py_act(act_of_kind(n->kind->id), n->slope, in[0]);
+}
+
+static void act_train(const Node *n, cnnrt_op *op) {
+    op->kind = CNNRT_OP_ACT;               /* one op; its activation says which */
+    op->act = (int)act_of_kind(n->kind->id);
+}
+
+#define SLOPE_0 {0}
+#define SLOPE_1 { "slope" }
+#define SLOPE_ATTR_0 {{0}}
+#define SLOPE_ATTR_1 { { "slope", A_FLOAT, 0, "0.01", "negative slope", F(slope), F(act_slope) } }
+#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD)                            \
+    const LayerKind kind_act_##ID = {                                                                 \
+        .id = K_##ID, .name = NAME, .alias = ALIAS, .summary = SUMMARY,                                \
+        .positional = SLOPE_##SLOPE, .attrs = SLOPE_ATTR_##SLOPE, .user = true, .pytorch = MODULE,      \
+        .shape = shape_elementwise, .emit = act_emit, .py_call = act_py_call, .train = act_train,       \
+        .dot = DOT_ACT,                                                                                \
+    };
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
+
+/* ---- softmax ------------------------------------------------------------------ */
+
+static bool softmax_shape(Node *n) {
+    const Node *x = n->in[0];
+    n->shape = x->shape;
+    n->other_ops = 3 * shape_numel(x->shape);
+    shape_rf_copy(n, x);
+    return true;
+}
+
+static int softmax_emit(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, "softmax");
+    em_def(e, "L_C", "%lld", in->c);
+    em_def(e, "L_HW", "%lld", in->rank == 3 ? in->h * in->w : 1);
+    em_call(e, "M4_SOFTMAX");
+    return 0;
+}
+
+static const char *softmax_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)n, (void)mod;
+    return arena_printf("F.softmax(%s, dim=1)", in[0]);
+}
+
+static void softmax_train(const Node *n, cnnrt_op *op) {
+    op->kind = CNNRT_OP_SOFTMAX;
+    op->D = (int)shape_numel(n->shape);
+}
+
+const LayerKind kind_softmax = {
+    .id = K_SOFTMAX, .name = "softmax", .summary = "softmax over the features (or channels)",
+    .user = true, .pytorch = "nn.Softmax(dim=1)",
+    .shape = softmax_shape, .emit = softmax_emit, .py_call = softmax_py_call, .train = softmax_train,
+    .dot = DOT_ACT,
+};

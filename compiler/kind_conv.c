@@ -1,0 +1,171 @@
+/*
+ * kind_conv.c — the 2-D convolution, whole: how it is written, its shape
+ * rule and costs, its parameters, its generated code, its PyTorch module
+ * and the cnnrt op it trains as.  Which algorithm its code uses (direct,
+ * im2col + GEMM, Winograd) is lower_conv.c's choice.
+ */
+#include "kind.h"
+
+#include <stdlib.h>
+
+static bool conv_shape(Node *n) {
+    const Node *x = n->in[0];
+    const Shape *in = &x->shape;
+    if (!shape_need_chw(n, in)) return false;
+    long long cin = in->c;
+    if (cin % n->groups != 0) {
+        diag_error(n->loc, "%s: groups %lld does not divide the %lld input channels", shape_who(n), n->groups, cin);
+        return false;
+    }
+    if (n->out % n->groups != 0) {
+        diag_error(n->loc, "%s: groups %lld does not divide the %lld output channels", shape_who(n), n->groups,
+                   n->out);
+        return false;
+    }
+    if (n->pad_same) {
+        if (n->sh != 1 || n->sw != 1) {
+            diag_error(n->loc, "%s: padding 'same' needs stride 1 (as in PyTorch), but the stride is %lldx%lld",
+                       shape_who(n), n->sh, n->sw);
+            return false;
+        }
+        long long th = n->dh * (n->kh - 1), tw = n->dw * (n->kw - 1);
+        n->pt = th / 2; n->pb = th - n->pt;        /* the extra row goes at the bottom */
+        n->pl = tw / 2; n->pr = tw - n->pl;
+    }
+    long long oh, ow;
+    if (!shape_window(n, in, "rows", in->h, n->kh, n->sh, n->dh, n->pt, n->pb, false, false, &oh) ||
+        !shape_window(n, in, "columns", in->w, n->kw, n->sw, n->dw, n->pl, n->pr, false, false, &ow))
+        return false;
+    n->shape = (Shape){ 3, n->out, oh, ow };
+    if (!shape_check_numel(n)) return false;
+    long long per, k2, w, outs;
+    if (!shape_mul(cin / n->groups, n->kh, &per) || !shape_mul(per, n->kw, &k2) || !shape_mul(k2, n->out, &w) ||
+        !shape_mul(n->out, oh, &outs) || !shape_mul(outs, ow, &outs) || !shape_mul(outs, k2, &n->macs)) {
+        diag_error(n->loc, "%s: the parameter or MAC count overflows", shape_who(n));
+        return false;
+    }
+    n->params = w + (n->bias ? n->out : 0);
+    n->other_ops = (n->bias ? outs : 0) + (n->act != ACT_NONE ? outs : 0);
+    shape_rf_window(n, x, n->kh, n->kw, n->sh, n->sw, n->dh, n->dw);
+    return true;
+}
+
+static int conv_params(Node *n, ParamSpec *out) {
+    long long cg = n->in[0]->shape.c / n->groups, fan = cg * n->kh * n->kw;
+    int k = 0;
+    out[k++] = param("weight", &n->w_data, true, fan, 4, n->out, cg, n->kh, n->kw);
+    if (n->bias) out[k++] = param("bias", &n->b_data, true, fan, 1, n->out, 0, 0, 0);
+    return k;
+}
+
+static int conv_emit(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    ConvAlgo algo = conv_algo(n);
+    em_layer(e, n, "conv");
+    long long kk = n->kh * n->kw;
+    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_OC", "%lld", n->shape.c); em_def(e, "L_OH", "%lld", n->shape.h);
+    em_def(e, "L_OW", "%lld", n->shape.w);
+    em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw); em_def(e, "L_KK", "%lld", kk);
+    em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
+    em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
+    em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
+    em_def(e, "L_HP", "%lld", in->h + n->pt + n->pb); em_def(e, "L_WP", "%lld", in->w + n->pl + n->pr);
+    em_def(e, "L_ICG", "%lld", in->c / n->groups); em_def(e, "L_OCG", "%lld", n->out / n->groups);
+    em_def(e, "L_SCRATCH", "%lld", n->scratch_off >= 0 ? n->scratch_off / 4 : -1);
+    long long k = (in->c / n->groups) * kk, p = n->shape.h * n->shape.w;
+    switch (algo) {
+    case CONV_DIRECT:
+        em_def(e, "L_ALGO", "DIRECT");
+        em_def(e, "L_WOFF", "%lld", em_put(e, n->w_data, n->out * k));
+        break;
+    case CONV_GEMM: {
+        /* default mode: OpenBLAS for the large products only; below ~4M
+         * multiply-adds its per-call overhead loses to NET_gemm (measured
+         * on ResNet-20's strided and 1x1 convs) */
+        bool cblas = !em_standalone(e) && (p == 1 || (double)n->out * p * k >= 4e6);
+        bool directb = conv_is_pointwise(n) && (cblas || p % GEMM_NR == 0);
+        em_def(e, "L_ALGO", "GEMM");
+        em_def(e, "L_K", "%lld", k);
+        em_def(e, "L_NPIX", "%lld", p);
+        em_def(e, "L_LDB", "%lld", directb || cblas ? p : conv_round_up(p, GEMM_NR));
+        em_def(e, "L_DIRECTB", "%d", directb || conv_is_whole(n));
+        em_def(e, "L_CBLAS", "%d", cblas);
+        if (!cblas && p > 1) {
+            long long count;
+            float *packed = conv_gemm_weights(n, &count);
+            em_def(e, "L_WOFF", "%lld", em_put(e, packed, count));
+            free(packed);
+        } else {
+            em_def(e, "L_WOFF", "%lld", em_put(e, n->w_data, n->out * k));
+        }
+        break;
+    }
+    case CONV_WINO2:
+    case CONV_WINO4: {
+        int m = algo == CONV_WINO2 ? 2 : 4;
+        WinoGeom w = conv_wino_geom(n, m);
+        em_winograd(e);
+        em_def(e, "L_ALGO", "WINO");
+        em_def(e, "L_WM", "%d", m); em_def(e, "L_WA", "%d", m + 2);
+        em_def(e, "L_TH", "%lld", w.th); em_def(e, "L_TW", "%lld", w.tw);
+        em_def(e, "L_T", "%lld", w.t); em_def(e, "L_TPAD", "%lld", w.tpad);
+        em_def(e, "L_HPT", "%lld", w.hpt); em_def(e, "L_WPT", "%lld", w.wpt); em_def(e, "L_TQ", "%lld", w.tq);
+        em_def(e, "L_SV", "%lld", w.sv); em_def(e, "L_SM", "%lld", w.sm);
+        em_def(e, "L_VOFF", "%lld", w.voff); em_def(e, "L_MOFF", "%lld", w.moff);
+        long long count;
+        float *u = conv_winograd_weights(n, m, &count);
+        em_def(e, "L_WOFF", "%lld", em_put(e, u, count));
+        free(u);
+        break;
+    }
+    }
+    em_def(e, "L_BOFF", "%lld", n->bias ? em_put(e, n->b_data, n->out) : -1);
+    em_call(e, "M4_CONV");
+    em_hash(e, &algo, sizeof algo);
+    return 0;
+}
+
+static const char *conv_py_module(const Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    const char *a = arena_printf("nn.Conv2d(%lld, %lld, %s", in->c, n->out, py_pair(n->kh, n->kw));
+    if (n->sh != 1 || n->sw != 1) a = arena_printf("%s, stride=%s", a, py_pair(n->sh, n->sw));
+    if (n->pt == n->pb && n->pl == n->pr && (n->pt || n->pl))
+        a = arena_printf("%s, padding=%s", a, py_pair(n->pt, n->pl));
+    if (n->dh != 1 || n->dw != 1) a = arena_printf("%s, dilation=%s", a, py_pair(n->dh, n->dw));
+    if (n->groups != 1) a = arena_printf("%s, groups=%lld", a, n->groups);
+    if (!n->bias) a = arena_printf("%s, bias=False", a);
+    return arena_printf("%s)", a);
+}
+
+static const char *conv_py_call(const Node *n, const char *const *in, const char *mod) {
+    const char *arg = in[0];
+    if (n->pt != n->pb || n->pl != n->pr)        /* asymmetric ('same' with an even kernel) */
+        arg = arena_printf("F.pad(%s, (%lld, %lld, %lld, %lld))", in[0], n->pl, n->pr, n->pt, n->pb);
+    return py_act(n->act, n->act_slope, arena_printf("%s(%s)", mod, arg));
+}
+
+static void conv_train(const Node *n, cnnrt_op *op) {
+    const Shape *in = &n->in[0]->shape;
+    op->kind = CNNRT_OP_CONV;
+    op->conv = (cnnrt_conv_geom){ (int)in->c, (int)in->h, (int)in->w, (int)n->out,
+        (int)n->kh, (int)n->kw, (int)n->sh, (int)n->sw, (int)n->pt, (int)n->pl, (int)n->pb,
+        (int)n->pr, (int)n->dh, (int)n->dw, (int)n->groups, (int)n->shape.h, (int)n->shape.w };
+}
+
+const LayerKind kind_conv = {
+    .id = K_CONV, .name = "conv", .alias = "conv2d", .summary = "2-D convolution",
+    .positional = { "out" },
+    .attrs = {
+        { "out", A_INT, 0, NULL, "output channels", F(out), 0 },
+        ATTR_KERNEL, ATTR_STRIDE1, ATTR_PAD,
+        { "dilation", A_PAIR, 'd', "1", "spacing of kernel taps; shorthand d2", F(dh), F(dw) },
+        { "groups", A_INT, 'g', "1", "channel groups (= channels for depthwise); shorthand g32", F(groups), 0 },
+        ATTR_BIAS, ATTR_ACT, ATTR_SLOPE,
+    },
+    .flags = { { "nobias", "bias", "false" }, { "same", "padding", "same" } },
+    .user = true, .pytorch = "nn.Conv2d",
+    .shape = conv_shape, .params = conv_params, .emit = conv_emit,
+    .py_module = conv_py_module, .py_call = conv_py_call, .train = conv_train,
+    .dot = DOT_CONV, .passes = KP_TAKES_ACT | KP_TAKES_BN,
+};

@@ -1,0 +1,92 @@
+/*
+ * kind_merge.c — the kinds that join branches: add (made by residual) and
+ * concat (made by concat).  Neither is written as a layer line; sema.c
+ * makes them from the blocks.  One template serves both; the generated
+ * function takes one pointer per branch.
+ */
+#include "kind.h"
+
+#include <string.h>
+
+static bool add_shape(Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    for (int i = 1; i < n->nin; i++)
+        if (!shape_same(n->in[i]->shape, *in)) {
+            diag_error(n->loc, "%s: input 1 is %s but input %d is %s", shape_who(n), shape_str(*in), i + 1,
+                       shape_str(n->in[i]->shape));
+            if (in->rank == 3 && n->in[i]->shape.rank == 3)
+                diag_note(n->loc, "a residual whose body changes the shape needs a projection: "
+                                  "'shortcut { conv ... }'");
+            return false;
+        }
+    n->shape = *in;
+    n->other_ops = (n->nin - 1) * shape_numel(*in);
+    shape_rf_max(n);
+    return true;
+}
+
+static bool concat_shape(Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    long long c = 0;
+    for (int i = 0; i < n->nin; i++) {
+        const Shape *s = &n->in[i]->shape;
+        if (s->rank != in->rank || (s->rank == 3 && (s->h != in->h || s->w != in->w))) {
+            diag_error(n->loc, "%s: branch 1 is %s but branch %d is %s (%s)", shape_who(n), shape_str(*in),
+                       i + 1, shape_str(*s), s->rank != in->rank ? "one is flat" : "H×W must match");
+            return false;
+        }
+        if (__builtin_add_overflow(c, s->c, &c) || c > SHAPE_LIMIT) c = SHAPE_LIMIT;
+    }
+    n->shape = *in;
+    n->shape.c = c;
+    if (!shape_check_numel(n)) return false;
+    shape_rf_max(n);
+    return true;
+}
+
+static int merge_emit(Emitter *e, Node *n) {
+    em_layer(e, n, n->kind->name);
+    em_def(e, "L_NIN", "%d", n->nin);
+    long long ch = 0;
+    for (int i = 0; i < n->nin; i++) {
+        em_buf(e, arena_printf("L_X%d", i), n->in[i]);
+        em_def(e, arena_printf("L_C%d", i), "%lld", n->in[i]->shape.c);
+        em_def(e, arena_printf("L_CH%d", i), "%lld", ch);
+        ch += n->in[i]->shape.c;
+    }
+    em_def(e, "L_N", "%lld", shape_numel(n->shape));
+    em_def(e, "L_HW", "%lld", n->shape.rank == 3 ? n->shape.h * n->shape.w : 1);
+    em_call(e, n->kind->id == K_ADD ? "M4_ADD" : "M4_CONCAT");
+    return 0;
+}
+
+/* a + b + c, or torch.cat([a, b, c], 1) */
+static const char *merge_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)mod;
+    bool cat = n->kind->id == K_CONCAT;
+    size_t cap = 64, len = 0;
+    for (int i = 0; i < n->nin; i++) cap += strlen(in[i]) + 4;
+    char *s = arena_alloc(cap);
+    if (cat) len += (size_t)snprintf(s + len, cap - len, "torch.cat([");
+    for (int i = 0; i < n->nin; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%s%s", i ? (cat ? ", " : " + ") : "", in[i]);
+    if (cat) snprintf(s + len, cap - len, "], 1)");
+    return s;
+}
+
+static void merge_train(const Node *n, cnnrt_op *op) {
+    op->kind = n->kind->id == K_ADD ? CNNRT_OP_ADD : CNNRT_OP_CONCAT;
+}
+
+const LayerKind kind_add = {
+    .id = K_ADD, .name = "add", .summary = "elementwise sum (made by residual)", .pytorch = "a + b",
+    .shape = add_shape, .emit = merge_emit, .py_call = merge_py_call, .train = merge_train,
+    .dot = DOT_ADD, .passes = KP_TAKES_ACT,
+};
+
+const LayerKind kind_concat = {
+    .id = K_CONCAT, .name = "concat", .summary = "channel concatenation (made by concat)",
+    .pytorch = "torch.cat(dim=1)",
+    .shape = concat_shape, .emit = merge_emit, .py_call = merge_py_call, .train = merge_train,
+    .dot = DOT_CONCAT,
+};

@@ -1,0 +1,206 @@
+/*
+ * kind_pool.c — the pooling layers, whole: max and average pooling over a
+ * window, global max and average pooling, adaptive average pooling.  For
+ * each: how it is written, its shape rule and costs, its generated code,
+ * its PyTorch call and the cnnrt op it trains as.
+ */
+#include "kind.h"
+
+static bool pool_shape(Node *n) {
+    const Node *x = n->in[0];
+    const Shape *in = &x->shape;
+    if (!shape_need_chw(n, in)) return false;
+    if (n->pt * 2 > n->kh || n->pl * 2 > n->kw) {
+        diag_error(n->loc, "%s: padding %lldx%lld is more than half the kernel %lldx%lld (PyTorch's limit)",
+                   shape_who(n), n->pt, n->pl, n->kh, n->kw);
+        return false;
+    }
+    long long oh, ow;
+    if (!shape_window(n, in, "rows", in->h, n->kh, n->sh, 1, n->pt, n->pb, n->ceil, true, &oh) ||
+        !shape_window(n, in, "columns", in->w, n->kw, n->sw, 1, n->pl, n->pr, n->ceil, true, &ow))
+        return false;
+    n->shape = (Shape){ 3, in->c, oh, ow };
+    n->other_ops = shape_numel(n->shape) * n->kh * n->kw;
+    shape_rf_window(n, x, n->kh, n->kw, n->sh, n->sw, 1, 1);
+    return true;
+}
+
+static int pool_emit(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, n->kind->name);
+    em_def(e, "L_OP", "%s", n->kind->id == K_MAXPOOL ? "MAX" : "AVG");
+    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
+    em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
+    em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
+    em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
+    em_def(e, "L_INCPAD", "%d", n->count_include_pad ? 1 : 0);
+    em_call(e, "M4_POOL");
+    return 0;
+}
+
+static const char *maxpool_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)mod;
+    return arena_printf("F.max_pool2d(%s, %s, %s, %s%s)", in[0], py_pair(n->kh, n->kw), py_pair(n->sh, n->sw),
+                        py_pair(n->pt, n->pl), n->ceil ? ", ceil_mode=True" : "");
+}
+
+static const char *avgpool_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)mod;
+    return arena_printf("F.avg_pool2d(%s, %s, %s, %s%s%s)", in[0], py_pair(n->kh, n->kw), py_pair(n->sh, n->sw),
+                        py_pair(n->pt, n->pl), n->ceil ? ", ceil_mode=True" : "",
+                        n->count_include_pad ? "" : ", count_include_pad=False");
+}
+
+static void pool_train(const Node *n, cnnrt_op *op) {
+    const Shape *in = &n->in[0]->shape;
+    op->kind = n->kind->id == K_MAXPOOL ? CNNRT_OP_MAXPOOL : CNNRT_OP_AVGPOOL;
+    op->pool = (cnnrt_pool_geom){ (int)in->c, (int)in->h, (int)in->w, (int)n->kh, (int)n->kw,
+        (int)n->sh, (int)n->sw, (int)n->pt, (int)n->pl, n->ceil, n->count_include_pad,
+        (int)n->shape.h, (int)n->shape.w };
+    if (op->kind == CNNRT_OP_MAXPOOL) op->D = (int)shape_numel(n->shape);
+}
+
+#define CEIL { "ceil", A_BOOL, 0, "false", "ceil instead of floor for the output size", F(ceil), 0 }
+
+const LayerKind kind_maxpool = {
+    .id = K_MAXPOOL, .name = "maxpool", .summary = "max pooling",
+    .positional = { "kernel", "stride" },
+    .attrs = { ATTR_KERNEL, ATTR_STRIDEK, ATTR_PAD, CEIL },
+    .flags = { { "ceil", "ceil", "true" } },
+    .user = true, .pytorch = "nn.MaxPool2d",
+    .shape = pool_shape, .emit = pool_emit, .py_call = maxpool_py_call, .train = pool_train,
+    .dot = DOT_POOL,
+};
+
+const LayerKind kind_avgpool = {
+    .id = K_AVGPOOL, .name = "avgpool", .summary = "average pooling",
+    .positional = { "kernel", "stride" },
+    .attrs = { ATTR_KERNEL, ATTR_STRIDEK, ATTR_PAD, CEIL,
+        { "count_include_pad", A_BOOL, 0, "true", "padding zeros count in the divisor", F(count_include_pad), 0 },
+    },
+    .flags = { { "ceil", "ceil", "true" }, { "exclude_pad", "count_include_pad", "false" } },
+    .user = true, .pytorch = "nn.AvgPool2d",
+    .shape = pool_shape, .emit = pool_emit, .py_call = avgpool_py_call, .train = pool_train,
+    .dot = DOT_POOL,
+};
+
+/* ---- global pooling ---------------------------------------------------------- */
+
+static bool gpool_shape(Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    if (!shape_need_chw(n, in)) return false;
+    n->shape = (Shape){ 3, in->c, 1, 1 };
+    n->other_ops = shape_numel(*in);
+    return true;
+}
+
+static int gpool_emit(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, n->kind->name);
+    em_def(e, "L_OP", "%s", n->kind->id == K_GMAXPOOL ? "MAX" : "AVG");
+    em_def(e, "L_C", "%lld", in->c);
+    em_def(e, "L_HW", "%lld", in->h * in->w);
+    em_call(e, "M4_GPOOL");
+    return 0;
+}
+
+static const char *gavgpool_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)n, (void)mod;
+    return arena_printf("F.adaptive_avg_pool2d(%s, 1)", in[0]);
+}
+
+static const char *gmaxpool_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)n, (void)mod;
+    return arena_printf("F.adaptive_max_pool2d(%s, 1)", in[0]);
+}
+
+static void gavgpool_train(const Node *n, cnnrt_op *op) {
+    (void)n;
+    op->kind = CNNRT_OP_GAVGPOOL;
+}
+
+static void gmaxpool_train(const Node *n, cnnrt_op *op) {
+    const Shape *in = &n->in[0]->shape;
+    op->kind = CNNRT_OP_GMAXPOOL;
+    op->pool = (cnnrt_pool_geom){ (int)in->c, (int)in->h, (int)in->w, (int)in->h, (int)in->w,
+        1, 1, 0, 0, 0, 1, 1, 1 };
+    op->D = (int)shape_numel(n->shape);
+}
+
+const LayerKind kind_gavgpool = {
+    .id = K_GAVGPOOL, .name = "globalavgpool", .alias = "gap", .summary = "mean over H×W: C×H×W to C×1×1",
+    .user = true, .pytorch = "nn.AdaptiveAvgPool2d(1)",
+    .shape = gpool_shape, .emit = gpool_emit, .py_call = gavgpool_py_call, .train = gavgpool_train,
+    .dot = DOT_POOL,
+};
+
+const LayerKind kind_gmaxpool = {
+    .id = K_GMAXPOOL, .name = "globalmaxpool", .summary = "max over H×W: C×H×W to C×1×1",
+    .user = true, .pytorch = "nn.AdaptiveMaxPool2d(1)",
+    .shape = gpool_shape, .emit = gpool_emit, .py_call = gmaxpool_py_call, .train = gmaxpool_train,
+    .dot = DOT_POOL,
+};
+
+/* ---- adaptive average pooling ---------------------------------------------- */
+
+/* The largest window of an adaptive pool from len to out positions. */
+static long long adaptive_window(long long len, long long out) {
+    if (out > 1000000) return (len + out - 1) / out + 1;    /* a bound, for absurd sizes */
+    long long best = 1;
+    for (long long i = 0; i < out; i++) {
+        long long a = i * len / out, b = ((i + 1) * len + out - 1) / out;
+        if (b - a > best) best = b - a;
+    }
+    return best;
+}
+
+static bool adaptavg_shape(Node *n) {
+    const Node *x = n->in[0];
+    const Shape *in = &x->shape;
+    if (!shape_need_chw(n, in)) return false;
+    n->shape = (Shape){ 3, in->c, n->oh, n->ow };
+    if (!shape_check_numel(n)) return false;
+    n->other_ops = shape_numel(*in);
+    if (n->oh == in->h && n->ow == in->w) {
+        shape_rf_copy(n, x);                          /* the identity */
+    } else if (in->h % n->oh == 0 && in->w % n->ow == 0) {
+        long long kh = in->h / n->oh, kw = in->w / n->ow;   /* exact windows */
+        shape_rf_window(n, x, kh, kw, kh, kw, 1, 1);
+    } else {
+        /* uneven windows [floor(i·H/OH), ceil((i+1)·H/OH)): the largest one
+         * bounds the RF; the jump is the smallest step between starts */
+        long long kh = adaptive_window(in->h, n->oh), kw = adaptive_window(in->w, n->ow);
+        long long sh = in->h / n->oh, sw = in->w / n->ow;
+        shape_rf_window(n, x, kh, kw, sh > 0 ? sh : 1, sw > 0 ? sw : 1, 1, 1);
+    }
+    return true;
+}
+
+static int adaptavg_emit(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, n->kind->name);
+    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
+    em_call(e, "M4_ADAPTIVE");
+    return 0;
+}
+
+static const char *adaptavg_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)mod;
+    return arena_printf("F.adaptive_avg_pool2d(%s, %s)", in[0], py_pair(n->oh, n->ow));
+}
+
+static void adaptavg_train(const Node *n, cnnrt_op *op) {
+    (void)n;
+    op->kind = CNNRT_OP_ADAPTAVG;
+}
+
+const LayerKind kind_adaptavg = {
+    .id = K_ADAPTAVG, .name = "adaptiveavgpool", .summary = "average pooling to a fixed output size",
+    .positional = { "size" },
+    .attrs = { { "size", A_PAIR, 0, NULL, "output size: N or HxW", F(oh), F(ow) } },
+    .user = true, .pytorch = "nn.AdaptiveAvgPool2d",
+    .shape = adaptavg_shape, .emit = adaptavg_emit, .py_call = adaptavg_py_call, .train = adaptavg_train,
+    .dot = DOT_POOL,
+};
