@@ -1,8 +1,9 @@
 /*
  * kind_merge.c — the kinds that join branches: add (made by residual) and
  * concat (made by concat).  Neither is written as a layer line; sema.c
- * makes them from the blocks.  One template serves both; the generated
- * function takes one pointer per branch.
+ * makes them from the blocks.  Their generated functions: add takes its
+ * two inputs as pointers, concat its inputs as one array (any number of
+ * branches; C99 promises only 127 parameters).
  */
 #include "kind.h"
 

@@ -4,7 +4,9 @@ m4_divert(-1)
 # M4_ACTIVATION(): y = act(x) for an activation that could not be fused.
 # M4_SOFTMAX(): over L_C classes at each of L_HW positions (max subtracted).
 # M4_ADD(): y = x0 + x1 + ... (L_NIN inputs L_X<i>/L_X<i>OFF), then act.
-# M4_CONCAT(): inputs of L_C<i> channels each, L_HW positions, one after another.
+# M4_CONCAT(): inputs of L_C<i> channels each, L_HW positions, one after another;
+# the inputs come as one array (any number of branches: C99 guarantees only
+# 127 parameters per function).
 m4_define([[M4_ACTIVATION]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
 M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
@@ -42,11 +44,11 @@ M4_CALL([[M4_FORLOOP([[M4_I]], 0, L_NIN - 1,
   [[M4_PTR(m4_indir([[L_X]]M4_I), m4_indir([[L_X]]M4_I[[OFF]])), ]])M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_CONCAT]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-M4_FUNC([[]], [[M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y]])
+M4_FUNC([[]], [[const float *const x[L_NIN], float *RESTRICT y]])
 {
-M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[    memcpy(M4_AT(y, M4_MUL(m4_indir([[L_CH]]M4_I), L_HW)), x[[]]M4_I, sizeof(float) * M4_MUL(m4_indir([[L_C]]M4_I), L_HW));
+M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[    memcpy(M4_AT(y, M4_MUL(m4_indir([[L_CH]]M4_I), L_HW)), x[[[]]M4_I[[]]], sizeof(float) * M4_MUL(m4_indir([[L_C]]M4_I), L_HW));
 ]])m4_dnl
 }
-M4_CALL([[M4_FORLOOP([[M4_I]], 0, L_NIN - 1,
-  [[M4_PTR(m4_indir([[L_X]]M4_I), m4_indir([[L_X]]M4_I[[OFF]])), ]])M4_PTR(L_Y, L_YOFF)]])]])
+M4_CALL([[(const float *const[[[]]]){ M4_PTR(L_X0, L_X0OFF)[[]]M4_FORLOOP([[M4_I]], 1, L_NIN - 1,
+  [[, M4_PTR(m4_indir([[L_X]]M4_I), m4_indir([[L_X]]M4_I[[OFF]]))]]) }, M4_PTR(L_Y, L_YOFF)]])]])
 m4_divert(0)m4_dnl

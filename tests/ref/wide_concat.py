@@ -4,6 +4,11 @@
 usage: wide_concat.py gen DIR [BRANCHES]   write DIR/wide.net and DIR/data/
        wide_concat.py check DIR            compare DIR/run.st.csv and DIR/run.st
                                            with PyTorch, from DIR/init.st
+       wide_concat.py infer DIR            write DIR/in.bin, 3 random inputs, and
+                                           DIR/ref.bin, PyTorch's logits for them
+                                           from DIR/init.st
+       wide_concat.py infer-check DIR      compare DIR/out.bin (the generated
+                                           inference code's) with DIR/ref.bin
 
 gen writes a network whose concat has BRANCHES (default 200) branches, each
 a conv of 1, 2 or 3 channels (k1 tanh, k3 sigmoid, or k3 dilated without an
@@ -31,7 +36,12 @@ tests/ref/train_ref.py does:
     separately for the first 64 branches and the ones after: a branch whose
     gradient is lost (a cap on the concat's inputs) keeps its weights.
 The network is smooth (tanh, sigmoid, average pool; no kinks), so float32
-rounding is not amplified.  Prints one line per check ("ok" or "FAIL") and
+rounding is not amplified.
+
+infer and infer-check test cnnc's generated inference code of the same
+network with the initial weights (cnnc --weights DIR/init.st): its output
+on 3 random images (normal, fixed seed) against forward() in float64,
+max |c - ref| / max |ref| <= 1e-4, as tests/codegen/suite_codegen.sh.  Prints one line per check ("ok" or "FAIL") and
 exits 1 when anything failed.
 """
 import os
@@ -185,12 +195,46 @@ def check(d):
     return fails
 
 
+N_INFER, TOL_INFER = 3, 1e-4
+
+
+def infer(d):
+    with open(os.path.join(d, "branches")) as f:
+        nb = int(f.read())
+    init = st.load(os.path.join(d, "init.st"))
+    p = {n: init[n].double() for n in init if not n.startswith("__optim__.")}
+    g = torch.Generator().manual_seed(SEED + 1)
+    x = torch.randn(N_INFER, 1, H, W, generator=g)
+    with torch.no_grad():
+        ref = forward(p, x.double(), nb).float()
+    x.numpy().astype("<f4").tofile(os.path.join(d, "in.bin"))
+    ref.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
+
+
+def infer_check(d):
+    ref = np.fromfile(os.path.join(d, "ref.bin"), dtype="<f4").astype(np.float64)
+    out = np.fromfile(os.path.join(d, "out.bin"), dtype="<f4").astype(np.float64)
+    if out.shape != ref.shape:
+        print("FAIL the generated code wrote %d values, expected %d" % (out.size, ref.size))
+        return 1
+    e = np.max(np.abs(out - ref)) / np.max(np.abs(ref))
+    good = e <= TOL_INFER
+    print("%s generated inference code on %d images: max error %.1e of max |ref| (tolerance %.0e)"
+          % ("ok  " if good else "FAIL", N_INFER, e, TOL_INFER))
+    return 0 if good else 1
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "gen":
         gen(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 200)
         return 0
     if len(sys.argv) == 3 and sys.argv[1] == "check":
         return 1 if check(sys.argv[2]) else 0
+    if len(sys.argv) == 3 and sys.argv[1] == "infer":
+        infer(sys.argv[2])
+        return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "infer-check":
+        return infer_check(sys.argv[2])
     sys.stderr.write(__doc__)
     return 2
 
