@@ -16,6 +16,7 @@
 #ifndef CNNC_H
 #define CNNC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -451,6 +452,8 @@ struct cnnrt_net_desc *front_train_desc(const char *path, Graph **graph);
 /* ===== emit_train.c, m4run.c ============================================== */
 int emit_train(Graph *g, const char *out_c, const char *source_name);   /* 0, 1 bad input, 2 output failure */
 const char *m4_template_dir(void);
+/* m4_define([[name]], [[value]]) to d, the value printed from fmt */
+void m4_vdefine(FILE *d, const char *name, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 int m4_run(const char *define, const char **files, int nfiles, int outfd); /* 0 ok */
 int m4_define_interface_hash(const char *globals);                 /* 0 ok */
 int m4_write_outputs(const char **const *files, const int *nfiles, const char **paths, int n);  /* 0 ok */

@@ -130,9 +130,7 @@ struct Emitter {
 void em_def(Emitter *e, const char *name, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(e->d, "m4_define([[%s]], [[", name);
-    vfprintf(e->d, fmt, ap);
-    fputs("]])m4_dnl\n", e->d);
+    m4_vdefine(e->d, name, fmt, ap);
     va_end(ap);
     if (strncmp(name, "L_", 2) != 0) return;
     for (int i = 0; i < e->nldefs; i++)

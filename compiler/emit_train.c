@@ -22,9 +22,7 @@ static void def(FILE *d, const char *name, const char *fmt, ...) __attribute__((
 static void def(FILE *d, const char *name, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(d, "m4_define([[%s]], [[", name);
-    vfprintf(d, fmt, ap);
-    fputs("]])m4_dnl\n", d);
+    m4_vdefine(d, name, fmt, ap);
     va_end(ap);
 }
 

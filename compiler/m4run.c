@@ -30,6 +30,12 @@ extern char **environ;
  *      after it was moved or unpacked elsewhere);
  *   3. the directory compiled in: the source tree's compiler/templates for
  *      build/cnnc, PREFIX/share/cnnc/templates for the installed cnnc. */
+void m4_vdefine(FILE *d, const char *name, const char *fmt, va_list ap) {
+    fprintf(d, "m4_define([[%s]], [[", name);
+    vfprintf(d, fmt, ap);
+    fputs("]])m4_dnl\n", d);
+}
+
 const char *m4_template_dir(void) {
     static char beside_exe[4096];
     const char *d = getenv("CNNC_TEMPLATE_DIR");

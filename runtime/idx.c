@@ -41,15 +41,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *r = malloc(n);
-    if (r)
-        memcpy(r, s, n);
-    return r;
-}
-
 /* zlib's message for the last error, without the "PATH: " it prefixes. */
 static const char *gz_why(gzFile g)
 {
@@ -258,7 +249,7 @@ static int idx_load(const char *path, int nd, const char *kind, uint32_t *dims,
         rc = CNNRT_ENOMEM;
         goto out;
     }
-    *path_copy = dup_str(path);
+    *path_copy = strdup(path);
     if (!*path_copy) {
         set_err(err, errlen, "%s: out of memory", path);
         rc = CNNRT_ENOMEM;

@@ -497,15 +497,6 @@ static json_shown json_show(const cJSON *v)
     return r;
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *r = malloc(n);
-    if (r)
-        memcpy(r, s, n);
-    return r;
-}
-
 /* Fill e from its JSON; a problem per malformed field; returns 1 if usable. */
 static int read_entry(ck_entry *e, const cJSON *v, cnnrt_st_problems *pr)
 {
@@ -716,8 +707,8 @@ static int parse_header(cnnrt_ckpt *ck, const char *js, size_t n, char *err, siz
             for (int i = 0; i < ck->nmeta; i++)
                 if (strcmp(ck->mkey[i], v->string) == 0)
                     cnnrt_st_prob_add(&pr, "__metadata__.%s appears twice", v->string);
-            ck->mkey[ck->nmeta] = dup_str(v->string);
-            ck->mval[ck->nmeta] = dup_str(v->valuestring);
+            ck->mkey[ck->nmeta] = strdup(v->string);
+            ck->mval[ck->nmeta] = strdup(v->valuestring);
             ck->nmeta++;
             if (!ck->mkey[ck->nmeta - 1] || !ck->mval[ck->nmeta - 1]) {
                 cnnrt_st_set_err(err, errlen, "%s%sout of memory", PFX(ck));
@@ -731,7 +722,7 @@ static int parse_header(cnnrt_ckpt *ck, const char *js, size_t n, char *err, siz
         if (strcmp(v->string, "__metadata__") == 0)
             continue;
         ck_entry *e = &ck->e[ck->n++];
-        e->name = dup_str(v->string);
+        e->name = strdup(v->string);
         if (!e->name) {
             cnnrt_st_set_err(err, errlen, "%s%sout of memory", PFX(ck));
             rc = CNNRT_ENOMEM;
@@ -771,7 +762,7 @@ int cnnrt_st_open(FILE *f, const char *path, int path_in_messages, cnnrt_ckpt **
 {
     *out = NULL;
     cnnrt_ckpt *ck = calloc(1, sizeof *ck);
-    if (!ck || !(ck->path = dup_str(path))) {
+    if (!ck || !(ck->path = strdup(path))) {
         free(ck);
         fclose(f);
         cnnrt_st_set_err(err, errlen, "%s%sout of memory", path_in_messages ? path : "", path_in_messages ? ": " : "");
