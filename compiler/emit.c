@@ -2,8 +2,9 @@
  * emit.c — the IR drives the m4 templates (compiler/templates/).
  *
  * The compiler writes data only: m4 definitions of the network's globals
- * (NET_*) and, per emitted layer, its fields (L_*) followed by one macro
- * call (M4_CONV, M4_DENSE, ...).  The templates hold all C text.  Weights
+ * (NET_*, write_globals) and, per emitted layer, its fields (L_*) followed
+ * by one macro call (M4_CONV, M4_DENSE, ...), which the layer's kind writes
+ * through the em_* calls here (its emit hook, compiler/kind_*.c).  The templates hold all C text.  Weights
  * go to a plain list of float literals that the source template pastes in
  * unread (m4_undivert of a file), or, past --embed-limit, to a binary
  * sidecar file NETWORK.weights that the generated code loads and checks.
@@ -211,6 +212,151 @@ static void put_u64(unsigned char *p, unsigned long long v) {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* ---- the network's globals: what the header says about the model --------- */
+
+/* NET_* to path: names, shapes, sizes, the weights' form, the table of
+ * layers, the input normalisation from the weights' metadata.  0, 1 after
+ * an error in that metadata (said), -1 when path could not be written. */
+static int write_globals(const char *path, const Emitter *e, const Plan *plan, const EmitOptions *o,
+                         const char *h_path, const char *w_path, bool sidecar, unsigned long long hash) {
+    const char *net = c_ident(e->g->name), *c_path = o->out_c;
+    FILE *gf = fopen(path, "w");
+    if (!gf) return -1;
+    Emitter ge = { .d = gf };
+    const Shape in = e->g->nodes[0]->shape, out = e->g->output->shape;
+    em_def(&ge, "NET", "%s", net);
+    em_def(&ge, "NET_UPPER", "%s", upper(net));
+    em_def(&ge, "NET_SOURCE", "%s", clean(o->source_name));
+    em_def(&ge, "NET_VERSION", "%s", CNNC_VERSION);
+    em_def(&ge, "NET_ORIGIN", "%s", clean(o->weights_origin));
+    em_def(&ge, "NET_CFILE", "%s", clean(base_name(c_path)));
+    em_def(&ge, "NET_HFILE", "%s", clean(base_name(h_path)));
+    em_def(&ge, "NET_WFILE", "%s", clean(base_name(w_path)));
+    em_def(&ge, "NET_IN_C", "%lld", in.c);
+    em_def(&ge, "NET_IN_H", "%lld", in.h);
+    em_def(&ge, "NET_IN_W", "%lld", in.w);
+    em_def(&ge, "NET_IN_SHAPE", "%s", shape_ascii(in));
+    em_def(&ge, "NET_IN_SIZE", "%lld", shape_numel(in));
+    em_def(&ge, "NET_OUT_RANK", "%d", out.rank);
+    em_def(&ge, "NET_OUT_C", "%lld", out.c);
+    em_def(&ge, "NET_OUT_H", "%lld", out.h);
+    em_def(&ge, "NET_OUT_W", "%lld", out.w);
+    em_def(&ge, "NET_OUT_SHAPE", "%s", shape_ascii(out));
+    em_def(&ge, "NET_OUT_SIZE", "%lld", shape_numel(out));
+    em_def(&ge, "NET_ARENA_FLOATS", "%lld", plan->arena_bytes / 4);
+    em_def(&ge, "NET_WEIGHT_FLOATS", "%lld", e->w.n > 0 ? e->w.n : 1);
+    em_def(&ge, "NET_SIDECAR", "%d", sidecar);
+    em_def(&ge, "NET_HASH", "%llu", hash);
+    em_def(&ge, "NET_STANDALONE", "%d", o->standalone);
+    em_def(&ge, "NET_WINO", "%d", e->wino);
+    em_def(&ge, "NET_COPY_INPUT", "%d", e->out_root->kind->id == K_INPUT);
+    em_def(&ge, "NET_TRAINED", "%d", o->trained);
+    /* what the output is: the layer that writes it, and whether that is a softmax */
+    em_def(&ge, "NET_OUT_LAYER", "%s", clean(e->out_root->name));
+    em_def(&ge, "NET_OUT_KIND", "%s", kind_text(e->out_root, e->out_root->kind->name));
+    em_def(&ge, "NET_OUT_SOFTMAX", "%d", e->out_root->kind->id == K_SOFTMAX);
+    em_def(&ge, "NET_OUT_ACT", "%s", act_defs[e->out_root->act].m4);
+    /* the table of layers in the header: one M4_LAYER_ROW(name, kind, line,
+     * shape, what became of it) per node, names padded to NET_NAME_W */
+    size_t name_w = 5;
+    for (int i = 0; i < e->g->nnodes; i++)
+        if (strlen(e->g->nodes[i]->name) > name_w) name_w = strlen(e->g->nodes[i]->name);
+    em_def(&ge, "NET_NAME_W", "%zu", name_w);
+    fputs("m4_define([[NET_LAYERS]], [[", gf);
+    for (int i = 0; i < e->g->nnodes; i++) {
+        Node *n = e->g->nodes[i];
+        const char *fate = "";
+        if (n->alias) fate = arena_printf("no code: the memory of %s", clean(root(n)->name));
+        else if (n->removed) fate = arena_printf("done by %s's code", clean(n->in[0]->name));
+        else if (n == e->out_root && n->kind->id != K_INPUT) fate = "the output";
+        fprintf(gf, "M4_LAYER_ROW([[%s]], [[%s]], [[%d]], [[%s]], [[%s]])", clean(n->name),
+                clean(kind_text(n, n->kind->name)), n->loc.line, shape_ascii(n->shape), fate);
+    }
+    fputs("]])m4_dnl\n", gf);
+    /* input normalisation from the checkpoint: "MEAN,STD" or C means then C stds */
+    const char *norm = weights_metadata(e->g, "normalize");
+    double nm[2 * 64];
+    int nn = 0;
+    if (norm) {
+        const char *p = norm;
+        char *end;
+        while (nn < 2 * 64) {
+            nm[nn++] = strtod(p, &end);
+            if (end == p) { nn = -1; break; }
+            if (*end != ',') break;
+            p = end + 1;
+        }
+        if (nn > 0 && *end) nn = -1;
+        bool ok = nn == 2 || nn == 2 * in.c;
+        for (int i = nn / 2; ok && i < nn; i++) ok = nm[i] > 0 && isfinite(nm[i]);
+        if (!ok) {
+            diag_file_error(o->weights_origin, "metadata 'normalize' is \"%s\": expected MEAN,STD or "
+                            "%lld means then %lld standard deviations (all finite, deviations > 0)",
+                            norm, in.c, in.c);
+            fclose(gf);
+            return 1;
+        }
+    }
+    em_def(&ge, "NET_NORM", "%d", norm != NULL);
+    em_def(&ge, "NET_WS_FLOATS", "%lld", plan->arena_bytes / 4 + (norm ? shape_numel(in) : 0));
+    if (norm) {
+        char mean[2048] = "", stdv[2048] = "";
+        for (long long c = 0; c < in.c; c++) {
+            double m = nn == 2 ? nm[0] : nm[c], sd = nn == 2 ? nm[1] : nm[in.c + c];
+            snprintf(mean + strlen(mean), sizeof mean - strlen(mean), "%s%.9gf", c ? ", " : "", m);
+            snprintf(stdv + strlen(stdv), sizeof stdv - strlen(stdv), "%s%.9gf", c ? ", " : "", sd);
+        }
+        em_def(&ge, "NET_NORM_MEAN", "%s", mean);
+        em_def(&ge, "NET_NORM_STD", "%s", stdv);
+        em_def(&ge, "NET_NORM_TEXT", "%s", clean(norm));
+    }
+    return fclose(gf) == 0 ? 0 : -1;
+
+}
+
+/* ---- weights ------------------------------------------------------------------ */
+
+/* The weights as C literals, which the source template pastes unread
+ * (nothing with a sidecar).  0, or -1 when path could not be written. */
+static int write_weights_text(const char *path, const Weights *w, bool sidecar) {
+    FILE *wf = fopen(path, "w");
+    if (!wf) return -1;
+    if (!sidecar) {
+        for (long long i = 0; i < (w->n > 0 ? w->n : 1); i++) {
+            char num[48];
+            snprintf(num, sizeof num, "%.9g", w->n > 0 ? (double)w->data[i] : 0.0);
+            if (!strpbrk(num, ".e")) strcat(num, ".0");
+            fprintf(wf, "%s%sf,", i % 8 == 0 ? "    " : " ", num);
+            if (i % 8 == 7) fputc('\n', wf);
+        }
+        fputc('\n', wf);
+    }
+    return fclose(wf) == 0 ? 0 : -1;
+
+}
+
+/* The sidecar NETWORK.weights, which the generated code loads and checks: "CNNCWTS1", the
+ * interface hash and the float count (u64, little-endian), the floats
+ * (little-endian), then the FNV-1a hash of their bytes.  true: written. */
+static bool write_sidecar(cnnrt_outfile *f, const Weights *w, unsigned long long hash) {
+    unsigned char head[24], tail[8];
+    memcpy(head, "CNNCWTS1", 8);
+    put_u64(head + 8, hash);
+    put_u64(head + 16, (unsigned long long)w->n);
+    unsigned char *le = malloc((size_t)w->n * 4 + 1);
+    if (!le) return false;
+    for (long long i = 0; i < w->n; i++) {
+        unsigned int u;
+        memcpy(&u, &w->data[i], 4);
+        for (int b = 0; b < 4; b++) le[i * 4 + b] = (unsigned char)(u >> (8 * b));
+    }
+    put_u64(tail, fnv(14695981039346656037ULL, le, (size_t)w->n * 4));
+    bool ok = cnnrt_outfile_write(f, head, 24) == 0 && cnnrt_outfile_write(f, le, (size_t)w->n * 4) == 0 &&
+              cnnrt_outfile_write(f, tail, 8) == 0;
+    free(le);
+    return ok;
+}
+
 /* ---- entry ------------------------------------------------------------------ */
 
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
@@ -219,7 +365,6 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     bool out_fail = false;    /* an output file could not be written (already said) */
     Emitter e = { .g = g, .out_root = root(g->output), .hash = 1469598103934665603ULL,
                   .standalone = o->standalone };
-    const char *net = c_ident(g->name);
     const char *c_path = o->out_c;
     const char *h_path = arena_printf("%.*sh", (int)(strlen(c_path) - 1), c_path);
     const char *w_path = arena_printf("%.*sweights", (int)(strlen(c_path) - 1), c_path);
@@ -275,114 +420,14 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     e.hash = fnv(e.hash, &e.w.n, sizeof e.w.n);
     unsigned long long hash = e.hash & 0x7fffffffffffffffULL;
 
-    /* globals */
-    FILE *gf = fopen(globals, "w");
-    if (!gf) { tmp_fail = true; goto cleanup; }
-    Emitter ge = { .d = gf };
-    const Shape in = g->nodes[0]->shape, out = g->output->shape;
-    em_def(&ge, "NET", "%s", net);
-    em_def(&ge, "NET_UPPER", "%s", upper(net));
-    em_def(&ge, "NET_SOURCE", "%s", clean(o->source_name));
-    em_def(&ge, "NET_VERSION", "%s", CNNC_VERSION);
-    em_def(&ge, "NET_ORIGIN", "%s", clean(o->weights_origin));
-    em_def(&ge, "NET_CFILE", "%s", clean(base_name(c_path)));
-    em_def(&ge, "NET_HFILE", "%s", clean(base_name(h_path)));
-    em_def(&ge, "NET_WFILE", "%s", clean(base_name(w_path)));
-    em_def(&ge, "NET_IN_C", "%lld", in.c);
-    em_def(&ge, "NET_IN_H", "%lld", in.h);
-    em_def(&ge, "NET_IN_W", "%lld", in.w);
-    em_def(&ge, "NET_IN_SHAPE", "%s", shape_ascii(in));
-    em_def(&ge, "NET_IN_SIZE", "%lld", shape_numel(in));
-    em_def(&ge, "NET_OUT_RANK", "%d", out.rank);
-    em_def(&ge, "NET_OUT_C", "%lld", out.c);
-    em_def(&ge, "NET_OUT_H", "%lld", out.h);
-    em_def(&ge, "NET_OUT_W", "%lld", out.w);
-    em_def(&ge, "NET_OUT_SHAPE", "%s", shape_ascii(out));
-    em_def(&ge, "NET_OUT_SIZE", "%lld", shape_numel(out));
-    em_def(&ge, "NET_ARENA_FLOATS", "%lld", plan->arena_bytes / 4);
-    em_def(&ge, "NET_WEIGHT_FLOATS", "%lld", e.w.n > 0 ? e.w.n : 1);
-    em_def(&ge, "NET_SIDECAR", "%d", sidecar);
-    em_def(&ge, "NET_HASH", "%llu", hash);
-    em_def(&ge, "NET_STANDALONE", "%d", o->standalone);
-    em_def(&ge, "NET_WINO", "%d", e.wino);
-    em_def(&ge, "NET_COPY_INPUT", "%d", e.out_root->kind->id == K_INPUT);
-    em_def(&ge, "NET_TRAINED", "%d", o->trained);
-    /* what the output is: the layer that writes it, and whether that is a softmax */
-    em_def(&ge, "NET_OUT_LAYER", "%s", clean(e.out_root->name));
-    em_def(&ge, "NET_OUT_KIND", "%s", kind_text(e.out_root, e.out_root->kind->name));
-    em_def(&ge, "NET_OUT_SOFTMAX", "%d", e.out_root->kind->id == K_SOFTMAX);
-    em_def(&ge, "NET_OUT_ACT", "%s", act_defs[e.out_root->act].m4);
-    /* the table of layers in the header: one M4_LAYER_ROW(name, kind, line,
-     * shape, what became of it) per node, names padded to NET_NAME_W */
-    size_t name_w = 5;
-    for (int i = 0; i < g->nnodes; i++)
-        if (strlen(g->nodes[i]->name) > name_w) name_w = strlen(g->nodes[i]->name);
-    em_def(&ge, "NET_NAME_W", "%zu", name_w);
-    fputs("m4_define([[NET_LAYERS]], [[", gf);
-    for (int i = 0; i < g->nnodes; i++) {
-        Node *n = g->nodes[i];
-        const char *fate = "";
-        if (n->alias) fate = arena_printf("no code: the memory of %s", clean(root(n)->name));
-        else if (n->removed) fate = arena_printf("done by %s's code", clean(n->in[0]->name));
-        else if (n == e.out_root && n->kind->id != K_INPUT) fate = "the output";
-        fprintf(gf, "M4_LAYER_ROW([[%s]], [[%s]], [[%d]], [[%s]], [[%s]])", clean(n->name),
-                clean(kind_text(n, n->kind->name)), n->loc.line, shape_ascii(n->shape), fate);
+    int gerr = write_globals(globals, &e, plan, o, h_path, w_path, sidecar, hash);
+    if (gerr) {
+        if (gerr > 0) nerr++;
+        else tmp_fail = true;
+        goto cleanup;
     }
-    fputs("]])m4_dnl\n", gf);
-    /* input normalisation from the checkpoint: "MEAN,STD" or C means then C stds */
-    const char *norm = weights_metadata(g, "normalize");
-    double nm[2 * 64];
-    int nn = 0;
-    if (norm) {
-        const char *p = norm;
-        char *end;
-        while (nn < 2 * 64) {
-            nm[nn++] = strtod(p, &end);
-            if (end == p) { nn = -1; break; }
-            if (*end != ',') break;
-            p = end + 1;
-        }
-        if (nn > 0 && *end) nn = -1;
-        bool ok = nn == 2 || nn == 2 * in.c;
-        for (int i = nn / 2; ok && i < nn; i++) ok = nm[i] > 0 && isfinite(nm[i]);
-        if (!ok) {
-            diag_file_error(o->weights_origin, "metadata 'normalize' is \"%s\": expected MEAN,STD or "
-                            "%lld means then %lld standard deviations (all finite, deviations > 0)",
-                            norm, in.c, in.c);
-            nerr++;
-            fclose(gf);
-            goto cleanup;
-        }
-    }
-    em_def(&ge, "NET_NORM", "%d", norm != NULL);
-    em_def(&ge, "NET_WS_FLOATS", "%lld", plan->arena_bytes / 4 + (norm ? shape_numel(in) : 0));
-    if (norm) {
-        char mean[2048] = "", stdv[2048] = "";
-        for (long long c = 0; c < in.c; c++) {
-            double m = nn == 2 ? nm[0] : nm[c], sd = nn == 2 ? nm[1] : nm[in.c + c];
-            snprintf(mean + strlen(mean), sizeof mean - strlen(mean), "%s%.9gf", c ? ", " : "", m);
-            snprintf(stdv + strlen(stdv), sizeof stdv - strlen(stdv), "%s%.9gf", c ? ", " : "", sd);
-        }
-        em_def(&ge, "NET_NORM_MEAN", "%s", mean);
-        em_def(&ge, "NET_NORM_STD", "%s", stdv);
-        em_def(&ge, "NET_NORM_TEXT", "%s", clean(norm));
-    }
-    if (fclose(gf) != 0) { tmp_fail = true; goto cleanup; }
 
-    /* weights as C literals (baked) */
-    FILE *wf = fopen(wtext, "w");
-    if (!wf) { tmp_fail = true; goto cleanup; }
-    if (!sidecar) {
-        for (long long i = 0; i < (e.w.n > 0 ? e.w.n : 1); i++) {
-            char num[48];
-            snprintf(num, sizeof num, "%.9g", e.w.n > 0 ? (double)e.w.data[i] : 0.0);
-            if (!strpbrk(num, ".e")) strcat(num, ".0");
-            fprintf(wf, "%s%sf,", i % 8 == 0 ? "    " : " ", num);
-            if (i % 8 == 7) fputc('\n', wf);
-        }
-        fputc('\n', wf);
-    }
-    if (fclose(wf) != 0) { tmp_fail = true; goto cleanup; }
+    if (write_weights_text(wtext, &e.w, sidecar) != 0) { tmp_fail = true; goto cleanup; }
 
     /* the interface hash: of everything the header is generated from (the
      * globals hold the version, names, shapes, sizes and the weights' form);
@@ -425,24 +470,7 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     if (ok && !(ok = run_m4(hfiles, nh, NULL, hf->fd) == 0)) failed = h_path;
     if (ok && wf_out) {
         failed = w_path;
-        unsigned char head[24], tail[8];
-        memcpy(head, "CNNCWTS1", 8);
-        put_u64(head + 8, hash);
-        put_u64(head + 16, (unsigned long long)e.w.n);
-        unsigned char *le = malloc((size_t)e.w.n * 4 + 1);
-        ok = le != NULL;
-        if (ok) {
-            for (long long i = 0; i < e.w.n; i++) {
-                unsigned int u;
-                memcpy(&u, &e.w.data[i], 4);
-                for (int b = 0; b < 4; b++) le[i * 4 + b] = (unsigned char)(u >> (8 * b));
-            }
-            put_u64(tail, fnv(14695981039346656037ULL, le, (size_t)e.w.n * 4));
-            ok = cnnrt_outfile_write(wf_out, head, 24) == 0 &&
-                 cnnrt_outfile_write(wf_out, le, (size_t)e.w.n * 4) == 0 &&
-                 cnnrt_outfile_write(wf_out, tail, 8) == 0;
-            free(le);
-        }
+        ok = write_sidecar(wf_out, &e.w, hash);
     }
     if (ok) {
         failed = c_path;
