@@ -108,6 +108,8 @@ struct cnnrt_net {
 
 
 /* the value that op reads as its input i */
-static inline int in_val(const cnnrt_net *net, const cnnrt_op *op, int i) { return net->d->inputs[op->in0 + i]; }
+/* the value an op reads as its input i */
+static inline int op_in(const cnnrt_net_desc *d, const cnnrt_op *op, int i) { return d->inputs[op->in0 + i]; }
+static inline int in_val(const cnnrt_net *net, const cnnrt_op *op, int i) { return op_in(net->d, op, i); }
 
 #endif

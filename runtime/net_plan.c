@@ -67,8 +67,6 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
  * every index in range, shared buffers of equal size, each flag on an op of
  * its kind, each shared buffer explained by a flag — and applied. */
 
-static int din(const cnnrt_net_desc *d, const cnnrt_op *op, int k) { return d->inputs[op->in0 + k]; }
-
 static int plan_error(char *err, size_t errlen, const cnnrt_net_desc *d, int i, const char *what) {
     if (err && errlen)
         snprintf(err, errlen, "network '%s': invalid training plan: %s%s%s%s", d->name ? d->name : "?",
@@ -84,7 +82,7 @@ static int check_plan(const cnnrt_net_desc *d, char *err, size_t errlen) {
         if (op->act < 0 || op->act >= CNNRT_ACT_COUNT || (op->kind == CNNRT_OP_ACT && op->act == CNNRT_ACT_NONE))
             return plan_error(err, errlen, d, i, "no such activation");
         for (int k = 0; k < op->nin; k++)
-            if (din(d, op, k) < 0 || din(d, op, k) >= nv)
+            if (op_in(d, op, k) < 0 || op_in(d, op, k) >= nv)
                 return plan_error(err, errlen, d, i, "bad wiring");
     }
     if (!d->op_plan && !d->value_buf && !d->grad_buf) return 0;      /* no plan: nothing shared */
@@ -102,7 +100,7 @@ static int check_plan(const cnnrt_net_desc *d, char *err, size_t errlen) {
                       (((1 << CNNRT_PLAN_MAX_SHARE) - 1) * CNNRT_PLAN_SHARE0);
     for (int i = 0; i < d->nops; i++) {
         const cnnrt_op *op = &d->ops[i];
-        const int f = d->op_plan[i], x = din(d, op, 0), y = op->out;
+        const int f = d->op_plan[i], x = op_in(d, op, 0), y = op->out;
         const int relu = op->kind == CNNRT_OP_ACT && op->act == CNNRT_ACT_RELU, inplace = (f & CNNRT_PLAN_INPLACE) != 0;
         int share = f / CNNRT_PLAN_SHARE0 & ((1 << CNNRT_PLAN_MAX_SHARE) - 1);
         if ((f & ~known) ||
@@ -115,7 +113,7 @@ static int check_plan(const cnnrt_net_desc *d, char *err, size_t errlen) {
             (op->nin < CNNRT_PLAN_MAX_SHARE && (share >> op->nin)))
             return plan_error(err, errlen, d, i, "a flag this op cannot have");
         for (int k = 0; share; k++, share >>= 1)
-            if ((share & 1) && gb[din(d, op, k)] != gb[y])
+            if ((share & 1) && gb[op_in(d, op, k)] != gb[y])
                 return plan_error(err, errlen, d, i, "a shared gradient that is not shared");
         if (vb[y] != y && !(f & (CNNRT_PLAN_VIEW | CNNRT_PLAN_INPLACE)))
             return plan_error(err, errlen, d, i, "its output shares a buffer with no flag saying so");
@@ -126,7 +124,7 @@ static int check_plan(const cnnrt_net_desc *d, char *err, size_t errlen) {
         for (int i = 0; i < d->nops && !why; i++) {
             const cnnrt_op *op = &d->ops[i];
             for (int k = 0; k < op->nin && !why; k++)
-                if (din(d, op, k) == v &&
+                if (op_in(d, op, k) == v &&
                     (((d->op_plan[i] & CNNRT_PLAN_INPLACE) && k == 0) ||
                      (k < CNNRT_PLAN_MAX_SHARE && (d->op_plan[i] & (CNNRT_PLAN_SHARE0 << k)))))
                     why = 1;
