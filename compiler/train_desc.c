@@ -127,6 +127,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
             t->numel = (long)ps[j].numel;
             t->buffer = !ps[j].learnable;
             t->op = nops - 1;
+            t->fan_in = (long)ps[j].fan_in;
             t->off = t->buffer ? nb : np;
             if (t->buffer) nb += t->numel;
             else np += t->numel;

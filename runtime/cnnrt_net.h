@@ -85,6 +85,8 @@ typedef struct cnnrt_tensor {   /* a named tensor of a checkpoint */
     long numel;
     int buffer;                 /* 0: parameter, 1: buffer (running stats) */
     int op;                     /* the op that owns it */
+    long fan_in;                /* its layer's inputs per output, which bounds its
+                                   initial values (PyTorch's rule); 0: none */
 } cnnrt_tensor;
 
 /* The plan's flags per op (cnnc's compiler/train_plan.c says when each

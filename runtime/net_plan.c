@@ -51,12 +51,9 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
     cnnrt_rng_seed(&r, seed);
     for (int t = 0; t < d->ntensors; t++) {
         const cnnrt_tensor *ts = &d->tensors[t];
-        const cnnrt_op *op = &d->ops[ts->op];
         float *dst = (ts->buffer ? net->buffers : net->block) + ts->off;
         const char *dot = strrchr(ts->name, '.');
-        long fan_in = op->kind == CNNRT_OP_CONV ? (long)(op->conv.C / op->conv.groups) * op->conv.KH * op->conv.KW
-                    : op->kind == CNNRT_OP_DENSE ? op->D : 0;
-        cnnrt_init_tensor(dst, ts->numel, dot ? dot + 1 : ts->name, fan_in, &r);
+        cnnrt_init_tensor(dst, ts->numel, dot ? dot + 1 : ts->name, ts->fan_in, &r);
     }
 }
 
