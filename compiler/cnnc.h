@@ -162,7 +162,7 @@ Stmt *source_parse_string(const char *name, const char *text);
  * its own (K_RELU, K_LEAKY, ...). */
 typedef enum {
     ACT_NONE,
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) ACT_##ID,
+#define CNNRT_ACT(ID, ...) ACT_##ID,
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
     ACT_COUNT
@@ -181,12 +181,17 @@ typedef struct ActDef {
     const char *name;         /* "relu": act=relu, the flag relu, the layer relu */
     const char *m4;           /* "RELU": L_ACT in the generated code's templates */
     KindId layer;             /* the layer kind that applies it alone (K_COUNT: none) */
-    bool slope;               /* takes a negative slope */
-    const char *torch;        /* PyTorch applied to %s (and the slope) */
+    int nparam;               /* its parameters (Node.act_p): 0, 1 or 2 */
+    const char *param[2];     /* their names ("slope", "min", ...) */
+    double def[2];            /* their defaults */
+    const char *torch;        /* PyTorch applied to %s, then its parameters (%s each) */
+    /* whether cnnrt's backward may take its output for its input (BWD_Y in
+     * cnnrt_acts.def): else training keeps it an op of its own */
+    bool (*bwd_y)(double a, double b);
 } ActDef;
 extern const ActDef act_defs[ACT_COUNT];
 ActKind act_of_kind(KindId k);   /* the activation a layer kind applies, or ACT_NONE */
-const char *act_choices(void);   /* "relu, leakyrelu, tanh, sigmoid or none" */
+const char *act_choices(void);   /* "relu, leakyrelu, ..., softplus or none" */
 struct LayerKind;
 int layer_act_attr(const struct LayerKind *k);   /* index of its act attribute, or -1 */
 
@@ -201,7 +206,7 @@ typedef enum {
     A_FRAC,     /* a number in [0, 1] (momentum) [double] */
     A_PROB,     /* a number in [0, 1) (dropout p) [double] */
     A_BOOL,     /* [bool] */
-    A_ACT       /* fused activation: relu | tanh | sigmoid | leakyrelu | none [ActKind] */
+    A_ACT       /* fused activation: one of runtime/cnnrt_acts.def, or none [ActKind] */
 } AttrType;
 
 typedef struct AttrDef {
@@ -297,9 +302,10 @@ typedef struct Node {
     bool pad_same;
     long long groups;         /* conv groups, groupnorm groups */
     bool bias, ceil, affine, count_include_pad;
-    double eps, momentum, slope, p;
+    double eps, momentum, slope, p;   /* slope: a conv's or dense's slope= */
     ActKind act;
-    double act_slope;
+    double act_p[2];          /* the parameters of the activation it applies: its
+                                 act (a leaky relu's slope), or its own kind's */
     long long oh, ow;         /* adaptive pool output */
 
     /* filled by shape.c */

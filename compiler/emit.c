@@ -70,6 +70,12 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
+/* A float literal without its f: 0.01, 2.0, -1.0, 1e-05 */
+static const char *c_float(double v) {
+    const char *s = arena_printf("%.9g", v);
+    return strpbrk(s, ".e") ? s : arena_printf("%s.0", s);
+}
+
 static const char *shape_ascii(Shape s) {
     if (s.rank == 1) return arena_printf("[%lld]", s.c);
     return arena_printf("%lldx%lldx%lld", s.c, s.h, s.w);
@@ -181,7 +187,8 @@ void em_layer(Emitter *e, Node *n, const char *kind) {
     em_def(e, "L_OUT", "%s", shape_ascii(n->shape));
     em_def(e, "L_NOTE", "%s", n->note ? clean(n->note) : "");
     em_def(e, "L_ACT", "%s", act_defs[n->act].m4);
-    em_def(e, "L_SLOPE", "%.9g", n->act == ACT_LEAKY ? n->act_slope : 0.0);
+    em_def(e, "L_ACT_A", "%s", c_float(act_defs[n->act].nparam > 0 ? n->act_p[0] : 0.0));
+    em_def(e, "L_ACT_B", "%s", c_float(act_defs[n->act].nparam > 1 ? n->act_p[1] : 0.0));
     em_buf(e, "L_X", n->in[0]);
     em_buf(e, "L_Y", n);
     e->hash = fnv(e->hash, n->name, strlen(n->name) + 1);

@@ -117,8 +117,9 @@ static const char *source_line(const Node *n) {
     return s;
 }
 
-const char *py_act(ActKind a, double slope, const char *x) {
-    return arena_printf(act_defs[a].torch, x, act_defs[a].slope ? py_float(slope) : "");
+const char *py_act(ActKind a, const double *p, const char *x) {
+    const ActDef *d = &act_defs[a];
+    return arena_printf(d->torch, x, d->nparam > 0 ? py_float(p[0]) : "", d->nparam > 1 ? py_float(p[1]) : "");
 }
 
 /* The expression computing node n from its inputs (value names v): its

@@ -75,12 +75,21 @@ static const char *plan_text(int f) {
 /* The description as C constants, written straight from the cnnrt_net_desc
  * (templates/train.m4 pastes this file unread): value sizes, op inputs,
  * ops, named tensors. */
+/* The node whose value v is: its output, or (a value after the nodes') the
+ * input of the activation split off it (train_desc.c). */
+static const Node *node_of(const Graph *g, const cnnrt_net_desc *d, int v) {
+    if (v < g->nnodes) return g->nodes[v];
+    for (int i = 0; i < d->nops; i++)
+        if (d->ops[i].nin == 1 && d->inputs[d->ops[i].in0] == v) return g->nodes[d->ops[i].out];
+    return g->nodes[0];
+}
+
 static void write_data(FILE *f, const Graph *g, const cnnrt_net_desc *d, const char *net, int ninputs) {
     fprintf(f, "/* floats per image of every value (value 0 is the input) */\n"
                "static const long %s_value_size[%d] = {\n", net, d->nvalues);
     for (int v = 0; v < d->nvalues; v++)
-        fprintf(f, "    %ld,   /* %s %s */\n", d->value_size[v], g->nodes[v]->name,
-                shape_ascii(g->nodes[v]->shape));
+        fprintf(f, "    %ld,   /* %s %s%s */\n", d->value_size[v], node_of(g, d, v)->name,
+                shape_ascii(node_of(g, d, v)->shape), v < g->nnodes ? "" : ", before its activation");
     fprintf(f, "};\n\n/* the values each op reads, op after op (cnnrt_op.in0 indexes this) */\n"
                "static const int %s_inputs[%d] = {", net, ninputs);
     for (int i = 0; i < ninputs; i++)
@@ -88,13 +97,13 @@ static void write_data(FILE *f, const Graph *g, const cnnrt_net_desc *d, const c
     fprintf(f, "\n};\n\nstatic const cnnrt_op %s_ops[%d] = {", net, d->nops);
     for (int i = 0; i < d->nops; i++) {
         const cnnrt_op *op = &d->ops[i];
-        const Node *n = g->nodes[op->out];
+        const Node *n = node_of(g, d, op->out);
         const cnnrt_conv_geom *c = &op->conv;
         const cnnrt_pool_geom *p = &op->pool;
         fprintf(f, "\n    /* %s: %s, line %d: %s -> %s */\n", op->name, n->kind->name, op->line,
                 shape_ascii(n->in[0]->shape), shape_ascii(n->shape));
-        fprintf(f, "    { .kind = %s, .name = \"%s\", .line = %d, .act = %s, .slope = %s,\n",
-                kind_name(op->kind), op->name, op->line, act_name(op->act), flit(op->slope));
+        fprintf(f, "    { .kind = %s, .name = \"%s\", .line = %d, .act = %s, .act_a = %s, .act_b = %s,\n",
+                kind_name(op->kind), op->name, op->line, act_name(op->act), flit(op->act_a), flit(op->act_b));
         fprintf(f, "      .nin = %d, .in0 = %d, .out = %d,\n", op->nin, op->in0, op->out);
         if (op->kind == CNNRT_OP_CONV)
             fprintf(f, "      .conv = { .C = %d, .H = %d, .W = %d, .Cout = %d, .KH = %d, .KW = %d,\n"

@@ -32,7 +32,7 @@
 #define ATTR_EPS     { "eps", A_EPS, 0, "1e-5", "added to the variance", F(eps), 0 }
 #define ATTR_BIAS    { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)", F(bias), 0 }
 #define ATTR_ACT     { "act", A_ACT, 0, "none", "activation applied to the output", F(act), 0 }
-#define ATTR_SLOPE   { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu", F(slope), F(act_slope) }
+#define ATTR_SLOPE   { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu", F(slope), 0 }
 
 /* ---- shape.c: checked arithmetic and the shared shape rules ---------------- */
 #define SHAPE_LIMIT (1LL << 62)              /* counts past this are errors */
@@ -73,7 +73,7 @@ void em_winograd(Emitter *e);                           /* some layer runs as Wi
 const char *py_float(double v);              /* shortest repr */
 const char *py_bool(bool b);
 const char *py_pair(long long a, long long b);   /* 3 or (3, 1) */
-const char *py_act(ActKind a, double slope, const char *x);   /* activation a applied to x */
+const char *py_act(ActKind a, const double *p, const char *x);   /* activation a (parameters p) on x */
 
 /* ---- train_desc.c ----------------------------------------------------------- */
 /* The op's sizes from its input and output shapes are set before the hook. */

@@ -1,13 +1,14 @@
 /*
  * kind_act.c — the activations as layers of their own (one description per
- * line of runtime/cnnrt_acts.def) and softmax.  An activation written after
- * a conv, dense, add or batchnorm usually runs in that layer's loop
- * (pass_fuse.c); the description here is for the ones that stay layers.
+ * line of runtime/cnnrt_acts.def, its parameters as attributes) and
+ * softmax.  An activation written after a conv, dense, add or batchnorm
+ * usually runs in that layer's loop (pass_fuse.c); the description here is
+ * for the ones that stay layers.
  */
 #include "kind.h"
 
 static int act_emit(Emitter *e, Node *n) {
-    n->act = act_of_kind(n->kind->id);     /* its slope is in act_slope already */
+    n->act = act_of_kind(n->kind->id);     /* its parameters are in act_p already */
     em_layer(e, n, n->kind->name);
     em_def(e, "L_N", "%lld", shape_numel(n->in[0]->shape));
     em_call(e, "M4_ACTIVATION");
@@ -16,23 +17,41 @@ static int act_emit(Emitter *e, Node *n) {
 
 static const char *act_py_call(const Node *n, const char *const *in, const char *mod) {
     (void)mod;
-    return py_act(act_of_kind(n->kind->id), n->slope, in[0]);
+    return py_act(act_of_kind(n->kind->id), n->act_p, in[0]);
 }
 
 static void act_train(const Node *n, cnnrt_op *op) {
     op->kind = CNNRT_OP_ACT;               /* one op; its activation says which */
-    op->act = (int)act_of_kind(n->kind->id);
+    op->act = (int)act_of_kind(n->kind->id);   /* act_a, act_b: its act_p (train_desc.c) */
 }
 
-#define SLOPE_0 {0}
-#define SLOPE_1 { "slope" }
-#define SLOPE_ATTR_0 {{0}}
-#define SLOPE_ATTR_1 { { "slope", A_FLOAT, 0, "0.01", "negative slope", F(slope), F(act_slope) } }
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD)                            \
+/* hardtanh's limits in order, softplus's beta positive (it divides) */
+static bool act_shape(Node *n) {
+    ActKind a = act_of_kind(n->kind->id);
+    if (a == ACT_HARDTANH && n->act_p[0] > n->act_p[1]) {
+        diag_error(n->loc, "%s: min %g is above max %g", shape_who(n), n->act_p[0], n->act_p[1]);
+        return false;
+    }
+    if (a == ACT_SOFTPLUS && !(n->act_p[0] > 0)) {
+        diag_error(n->loc, "%s: beta must be positive, not %g", shape_who(n), n->act_p[0]);
+        return false;
+    }
+    return shape_elementwise(n);
+}
+
+/* Each activation's parameters are its attributes, positional in order.
+ * The first also sets `slope` (which the architecture hash reads: a
+ * leaky relu's slope, as before there were other parameters). */
+#define ACT_P0 .positional = { NULL }
+#define ACT_P1(n0, d0, h0) .positional = { n0 }, \
+    .attrs = { { n0, A_FLOAT, 0, #d0, h0, F(act_p[0]), F(slope) } }
+#define ACT_P2(n0, d0, h0, n1, d1, h1) .positional = { n0, n1 }, \
+    .attrs = { { n0, A_FLOAT, 0, #d0, h0, F(act_p[0]), F(slope) }, { n1, A_FLOAT, 0, #d1, h1, F(act_p[1]), 0 } }
+#define CNNRT_ACT(ID, NAME, ALIAS, PARAMS, SUMMARY, MODULE, TORCH, FWD, BWD, BWD_Y)                     \
     const LayerKind kind_act_##ID = {                                                                 \
-        .id = K_##ID, .name = NAME, .alias = ALIAS, .summary = SUMMARY,                                \
-        .positional = SLOPE_##SLOPE, .attrs = SLOPE_ATTR_##SLOPE, .user = true, .pytorch = MODULE,      \
-        .shape = shape_elementwise, .emit = act_emit, .py_call = act_py_call, .train = act_train,       \
+        .id = K_##ID, .name = NAME, .alias = ALIAS, .summary = SUMMARY, PARAMS,                        \
+        .user = true, .pytorch = MODULE,                                                               \
+        .shape = act_shape, .emit = act_emit, .py_call = act_py_call, .train = act_train,              \
         .dot = DOT_ACT,                                                                                \
     };
 #include "cnnrt_acts.def"

@@ -142,7 +142,7 @@ static const char *conv_py_call(const Node *n, const char *const *in, const char
     const char *arg = in[0];
     if (n->pt != n->pb || n->pl != n->pr)        /* asymmetric ('same' with an even kernel) */
         arg = arena_printf("F.pad(%s, (%lld, %lld, %lld, %lld))", in[0], n->pl, n->pr, n->pt, n->pb);
-    return py_act(n->act, n->act_slope, arena_printf("%s(%s)", mod, arg));
+    return py_act(n->act, n->act_p, arena_printf("%s(%s)", mod, arg));
 }
 
 static void conv_train(const Node *n, cnnrt_op *op) {

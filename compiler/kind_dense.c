@@ -46,7 +46,7 @@ static const char *dense_py_module(const Node *n) {
 }
 
 static const char *dense_py_call(const Node *n, const char *const *in, const char *mod) {
-    return py_act(n->act, n->act_slope, arena_printf("%s(%s)", mod, in[0]));
+    return py_act(n->act, n->act_p, arena_printf("%s(%s)", mod, in[0]));
 }
 
 static void dense_train(const Node *n, cnnrt_op *op) {

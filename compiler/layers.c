@@ -22,10 +22,18 @@ const LayerKind *const layer_kinds[K_COUNT] = {
 #undef KIND
 };
 
+#define ACT_P0 0, { NULL, NULL }, { 0, 0 }
+#define ACT_P1(n0, d0, h0) 1, { n0, NULL }, { d0, 0 }
+#define ACT_P2(n0, d0, h0, n1, d1, h1) 2, { n0, n1 }, { d0, d1 }
+#define CNNRT_ACT(ID, NAME, ALIAS, PARAMS, SUMMARY, MODULE, TORCH, FWD, BWD, BWD_Y) \
+    static bool bwd_y_##ID(double a, double b) { (void)a; (void)b; return BWD_Y; }
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
+
 const ActDef act_defs[ACT_COUNT] = {
-    [ACT_NONE] = { "none", "NONE", K_COUNT, false, "%s" },
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) \
-    [ACT_##ID] = { NAME, #ID, K_##ID, SLOPE, TORCH },
+    [ACT_NONE] = { "none", "NONE", K_COUNT, 0, { NULL, NULL }, { 0, 0 }, "%s", NULL },
+#define CNNRT_ACT(ID, NAME, ALIAS, PARAMS, SUMMARY, MODULE, TORCH, FWD, BWD, BWD_Y) \
+    [ACT_##ID] = { NAME, #ID, K_##ID, PARAMS, TORCH, bwd_y_##ID },
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
 };

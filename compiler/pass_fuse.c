@@ -17,7 +17,8 @@ int pass_fuse_activations(Graph *g) {
         if (p->removed || p->act != ACT_NONE || uses[p->id] != 1 || p == g->output) continue;
         if (!(p->kind->passes & KP_TAKES_ACT)) continue;
         p->act = act;
-        p->act_slope = a->slope;
+        p->act_p[0] = a->act_p[0];
+        p->act_p[1] = a->act_p[1];
         p->note = p->note ? arena_printf("%s, %s applied in place", p->note, a->name)
                           : arena_printf("%s applied in place", a->name);
         a->removed = true;

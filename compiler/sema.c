@@ -640,6 +640,11 @@ static Node *elab_layer(Stmt *s, const LayerKind *k, Node *x, Scope sc, const ch
     for (int i = 0; i < MAX_ATTRS && k->attrs[i].name; i++)
         if (slot[i].set) ok &= apply(n, who, &k->attrs[i], &slot[i].v);
     if (!ok) { G->nnodes--; return x; }
+    if (layer_act_attr(k) >= 0) {    /* a conv's or dense's act: its defaults, a leaky relu the slope= */
+        const ActDef *ad = &act_defs[n->act];
+        n->act_p[0] = n->act == ACT_LEAKY ? n->slope : ad->def[0];
+        n->act_p[1] = ad->def[1];
+    }
 
     if (name) {
         n->name = join(sc.prefix, name);

@@ -3,7 +3,9 @@
  *
  * Training runs the network exactly as the .net file writes it (no folding,
  * no fusion beyond the activations written on a conv or dense line): one
- * cnnrt op per IR node, value i is node i's output (value 0 the input),
+ * cnnrt op per IR node, value i is node i's output (value 0 the input);
+ * a conv or dense whose activation's backward needs its input (silu, gelu,
+ * ...) becomes two ops, the activation's input a value after the nodes',
  * learnable tensors laid out in node order in the parameter block and
  * running statistics in the buffer block, all named by their PyTorch
  * state-dict names.  cnnc-train hands this to cnnrt_net_create; cnnc
@@ -57,25 +59,31 @@ static unsigned long long hash_node(unsigned long long h, const Node *n) {
                                n->groups, n->bias, n->ceil, n->affine, n->count_include_pad, n->act, n->oh,
                                n->ow };
     for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) h = fnv_int(h, ints[k]);
-    const double reals[] = { n->eps, n->momentum, n->slope, n->p, n->act_slope };
+    /* slope twice: the hash of checkpoints from before activations had other
+     * parameters (a leaky relu's slope and its copy, always equal) */
+    const double reals[] = { n->eps, n->momentum, n->slope, n->p, n->slope };
     for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++) h = fnv_real(h, reals[k]);
+    ActKind a = act_of_kind(n->kind->id);
+    if (act_defs[a].nparam == 2) h = fnv_real(h, n->act_p[1]);   /* the first is slope */
     return h;
 }
 
 cnnrt_net_desc *train_desc_build(Graph *g) {
     cnnrt_net_desc *d = arena_alloc(sizeof *d);
-    long *vsize = arena_alloc(sizeof(long) * (size_t)g->nnodes);
-    cnnrt_op *ops = arena_alloc(sizeof(cnnrt_op) * (size_t)g->nnodes);
+    /* up to two ops per node (a conv or dense and an activation split off,
+     * below), so up to twice the values */
+    long *vsize = arena_alloc(sizeof(long) * 2 * (size_t)g->nnodes);
+    cnnrt_op *ops = arena_alloc(sizeof(cnnrt_op) * 2 * (size_t)g->nnodes);
     int ninputs = 0, ntensors = 0;
     for (int i = 0; i < g->nnodes; i++) {
         ninputs += g->nodes[i]->nin;
         ParamSpec ps[MAX_PARAM_TENSORS];
         ntensors += weights_spec(g->nodes[i], ps);
     }
-    int *inputs = arena_alloc(sizeof(int) * (size_t)(ninputs + 1));
+    int *inputs = arena_alloc(sizeof(int) * (size_t)(ninputs + g->nnodes + 1));
     cnnrt_tensor *tensors = arena_alloc(sizeof(cnnrt_tensor) * (size_t)(ntensors + 1));
     unsigned long long h = 1469598103934665603ULL;
-    int nin = 0, nt = 0, nops = 0;
+    int nin = 0, nt = 0, nops = 0, nvalues = g->nnodes;
     long np = 0, nb = 0;
 
     for (int i = 0; i < g->nnodes; i++) {
@@ -95,7 +103,8 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
         op->name = n->name;
         op->line = n->loc.line;
         op->act = (int)n->act;       /* ActKind is numbered as CNNRT_ACT_* (cnnrt_acts.def) */
-        op->slope = (float)n->act_slope;   /* a leakyrelu layer's slope sets act_slope too */
+        op->act_a = (float)n->act_p[0];
+        op->act_b = (float)n->act_p[1];
         op->nin = n->nin;
         op->in0 = nin;
         for (int j = 0; j < n->nin; j++) inputs[nin++] = n->in[j]->id;
@@ -116,6 +125,23 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
             return NULL;
         }
         n->kind->train(n, op);     /* its kind's op and geometry (compiler/kind_*.c) */
+        /* A fused activation whose backward needs its input (silu, gelu, ...):
+         * the conv or dense writes a value of its own, and an activation op
+         * after it writes the node's value. */
+        cnnrt_op *act = NULL;
+        if ((op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_DENSE) && n->act != ACT_NONE &&
+            !act_defs[n->act].bwd_y(n->act_p[0], n->act_p[1])) {
+            act = &ops[nops++];
+            *act = (cnnrt_op){ .kind = CNNRT_OP_ACT, .name = n->name, .line = n->loc.line, .act = op->act,
+                               .act_a = op->act_a, .act_b = op->act_b, .nin = 1, .in0 = nin, .out = i,
+                               .w = -1, .b = -1, .rmean = -1, .rvar = -1, .C = (int)n->shape.c,
+                               .D = (int)numel, .OH = op->OH, .OW = op->OW };
+            inputs[nin++] = nvalues;
+            vsize[nvalues] = (long)numel;
+            op->out = nvalues++;
+            op->act = CNNRT_ACT_NONE;
+            op->act_a = op->act_b = 0;
+        }
 
         ParamSpec ps[MAX_PARAM_TENSORS];
         int k = weights_spec(n, ps);
@@ -126,7 +152,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
             for (int e = 0; e < ps[j].ndim; e++) t->dims[e] = (int)ps[j].dims[e];
             t->numel = (long)ps[j].numel;
             t->buffer = !ps[j].learnable;
-            t->op = nops - 1;
+            t->op = (int)(op - ops);
             t->fan_in = (long)ps[j].fan_in;
             t->off = t->buffer ? nb : np;
             if (t->buffer) nb += t->numel;
@@ -147,7 +173,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
     d->in_c = (int)in.c;
     d->in_h = (int)in.h;
     d->in_w = (int)in.w;
-    d->nvalues = g->nnodes;
+    d->nvalues = nvalues;
     d->value_size = vsize;
     d->nops = nops;
     d->ops = ops;

@@ -138,73 +138,162 @@ void cnnrt_sigmoid_backward(float *dx,         /* [count] += */
 }
 
 /* ---- the activations of cnnrt_acts.def, in one form ------------------------
- * The kernels above in the form the table names (cnnrt_acts.def): forward
- * y = act(x), backward dx += act'·dy from x or y.  A new activation writes
- * its kernels in this form directly. */
+ * The table's kernels (cnnrt_acts.def): forward y = act(x) with parameters
+ * a, b; backward dx += act'(x)·dy, where x may be the output y when the
+ * table's BWD_Y says so (a fused activation).  relu, leaky relu, tanh and
+ * sigmoid are the kernels above; the others are written here by
+ * ACT_KERNELS(name, forward, backward), two expressions of the input v (and
+ * the output o, the gradient g, the parameters a, b): elementwise loops on
+ * the threads' shares.  NaN and infinity go through as PyTorch's CPU
+ * kernels take them where they are vectorised (their scalar remainder
+ * loops differ in places): a clamp keeps NaN (relu6, hardtanh,
+ * hardsigmoid) and its gradient is 0 at a NaN; hardswish's, elu's and
+ * selu's gradient at a NaN is NaN.  GELU is computed as
+ * x·erfc(−x/√2)/2 and its tanh form as x·σ(2u), the same functions without
+ * the cancellation of 1 + erf or 1 + tanh far below 0. */
 
-void cnnrt_act_relu_fwd(float *y, const float *x, float slope, size_t n)
+/* gelu_tanh's and mish's derivatives, too long for one expression */
+static inline float gelu_tanh_grad(float v)
 {
-    (void)slope;
+    const float u = 0.79788456080286535588f * (v + 0.044715f * v * v * v);
+    const float s = 1.0f / (1.0f + expf(-2.0f * u));          /* (1 + tanh u) / 2 */
+    return s + 2.0f * v * s * (1.0f - s) * 0.79788456080286535588f * (1.0f + 3.0f * 0.044715f * v * v);
+}
+static inline float mish_grad(float v)
+{
+    const float t = tanhf(log1pf(expf(v))), sg = 1.0f / (1.0f + expf(-v));
+    return t + v * sg * (1.0f - t * t);
+}
+
+/* BWD_Y of each activation (cnnrt_acts.def), a function of its parameters */
+#define CNNRT_ACT(ID, NAME, ALIAS, PARAMS, SUMMARY, MODULE, TORCH, FWD, BWD, BWD_Y) \
+    static int bwd_y_##ID(float a, float b) { (void)a; (void)b; return BWD_Y; }
+#include "cnnrt_acts.def"
+#undef CNNRT_ACT
+
+void cnnrt_act_relu_fwd(float *y, const float *x, float a, float b, size_t n)
+{
+    (void)a; (void)b;
     cnnrt_relu_forward(y, x, n);
 }
-void cnnrt_act_relu_bwd(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n)
+void cnnrt_act_relu_bwd(float *dx, const float *dy, const float *x, const float *y, float a, float b, size_t n)
 {
-    (void)y; (void)slope;
+    (void)y; (void)a; (void)b;
     cnnrt_relu_backward(dx, dy, x, n);           /* from y as well: y ≤ 0 iff x ≤ 0 */
 }
-void cnnrt_act_leaky_fwd(float *y, const float *x, float slope, size_t n)
+void cnnrt_act_leaky_fwd(float *y, const float *x, float a, float b, size_t n)
 {
-    cnnrt_leaky_relu_forward(y, x, slope, n);
+    (void)b;
+    cnnrt_leaky_relu_forward(y, x, a, n);
 }
-void cnnrt_act_leaky_bwd(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n)
+void cnnrt_act_leaky_bwd(float *dx, const float *dy, const float *x, const float *y, float a, float b, size_t n)
 {
-    (void)y;
-    cnnrt_leaky_relu_backward(dx, dy, x, slope, n);
+    (void)y; (void)b;
+    cnnrt_leaky_relu_backward(dx, dy, x, a, n);  /* from y as well when a ≥ 0 */
 }
-void cnnrt_act_tanh_fwd(float *y, const float *x, float slope, size_t n)
+void cnnrt_act_tanh_fwd(float *y, const float *x, float a, float b, size_t n)
 {
-    (void)slope;
+    (void)a; (void)b;
     cnnrt_tanh_forward(y, x, n);
 }
-void cnnrt_act_tanh_bwd(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n)
+void cnnrt_act_tanh_bwd(float *dx, const float *dy, const float *x, const float *y, float a, float b, size_t n)
 {
-    (void)x; (void)slope;
+    (void)x; (void)a; (void)b;
     cnnrt_tanh_backward(dx, dy, y, n);
 }
-void cnnrt_act_sigmoid_fwd(float *y, const float *x, float slope, size_t n)
+void cnnrt_act_sigmoid_fwd(float *y, const float *x, float a, float b, size_t n)
 {
-    (void)slope;
+    (void)a; (void)b;
     cnnrt_sigmoid_forward(y, x, n);
 }
-void cnnrt_act_sigmoid_bwd(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n)
+void cnnrt_act_sigmoid_bwd(float *dx, const float *dy, const float *x, const float *y, float a, float b, size_t n)
 {
-    (void)x; (void)slope;
+    (void)x; (void)a; (void)b;
     cnnrt_sigmoid_backward(dx, dy, y, n);
 }
 
+#define ACT_KERNELS(name, FWD, BWD)                                                                      \
+    CNNRT_WIDE static void name##_f(float *y, const float *x, float a, float b, size_t n)                \
+    {                                                                                                    \
+        (void)a; (void)b;                                                                                \
+        for (size_t i = 0; i < n; i++) {                                                                 \
+            const float v = x[i];                                                                        \
+            y[i] = (FWD);                                                                                \
+        }                                                                                                \
+    }                                                                                                    \
+    void cnnrt_act_##name##_fwd(float *y, const float *x, float a, float b, size_t n)                    \
+    {                                                                                                    \
+        PAR_RANGE(n, lo, hi, name##_f(y + lo, x + lo, a, b, hi - lo));                                   \
+    }                                                                                                    \
+    CNNRT_WIDE static void name##_b(float *dx, const float *dy, const float *x, const float *y, float a, \
+                                    float b, size_t n)                                                   \
+    {                                                                                                    \
+        (void)a; (void)b; (void)x; (void)y;                                                              \
+        for (size_t i = 0; i < n; i++) {                                                                 \
+            const float v = x[i], o = y[i], g = dy[i];                                                   \
+            (void)v; (void)o;                                                                            \
+            dx[i] += (BWD);                                                                              \
+        }                                                                                                \
+    }                                                                                                    \
+    void cnnrt_act_##name##_bwd(float *dx, const float *dy, const float *x, const float *y, float a,     \
+                                float b, size_t n)                                                       \
+    {                                                                                                    \
+        PAR_RANGE(n, lo, hi, name##_b(dx + lo, dy + lo, x + lo, y + lo, a, b, hi - lo));                 \
+    }
+
+#define SELU_SCALE 1.0507009873554804934f
+#define SELU_SA 1.7580993408473768599f        /* scale·alpha */
+#define GELU_K 0.79788456080286535588f        /* √(2/π) */
+
+/* clamp(v, lo, hi) keeping NaN; its gradient passes g strictly inside (0
+ * at a NaN, as PyTorch's vectorised kernel: its scalar one passes g) */
+ACT_KERNELS(relu6, v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v, v > 0.0f && v < 6.0f ? g : 0.0f)
+ACT_KERNELS(hardtanh, v < a ? a : v > b ? b : v, v > a && v < b ? g : 0.0f)
+/* (clamp(v + 3, 0, 6)) / 6; gradient g/6 where the output is inside (0, 1),
+ * read from the output: right for a fused one too */
+ACT_KERNELS(hardsigmoid, (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) / 6.0f,
+            o > 0.0f && o < 1.0f ? g * (1.0f / 6.0f) : 0.0f)
+ACT_KERNELS(hardswish, v * (v + 3.0f < 0.0f ? 0.0f : v + 3.0f > 6.0f ? 6.0f : v + 3.0f) / 6.0f,
+            v < -3.0f ? 0.0f : v > 3.0f ? g : g * (v / 3.0f + 0.5f))    /* NaN: NaN, as vectorised */
+ACT_KERNELS(silu, v / (1.0f + expf(-v)),
+            g * (1.0f / (1.0f + expf(-v))) * (1.0f + v * (1.0f - 1.0f / (1.0f + expf(-v)))))
+ACT_KERNELS(gelu, 0.5f * v * erfcf(-v * 0.70710678118654752f),
+            g * (0.5f * erfcf(-v * 0.70710678118654752f) + v * 0.39894228040143268f * expf(-0.5f * v * v)))
+ACT_KERNELS(gelu_tanh, v / (1.0f + expf(-2.0f * GELU_K * (v + 0.044715f * v * v * v))),
+            g * gelu_tanh_grad(v))
+/* alpha·(e^v − 1) below 0; the gradient from the output when alpha > 0
+ * (o + alpha = alpha·e^v there), else from the input */
+ACT_KERNELS(elu, v <= 0.0f ? a * expm1f(v) : v,
+            a > 0.0f ? (o > 0.0f ? g : g * (o + a)) : (v > 0.0f ? g : g * a * expf(v)))
+ACT_KERNELS(selu, v <= 0.0f ? SELU_SA * expm1f(v) : SELU_SCALE * v,
+            o > 0.0f ? g * SELU_SCALE : g * (o + SELU_SA))
+ACT_KERNELS(mish, v * tanhf(log1pf(expf(v))), g * mish_grad(v))
+ACT_KERNELS(softplus, v * a > b ? v : log1pf(expf(v * a)) / a,
+            v * a > b ? g : g * (1.0f / (1.0f + expf(-v * a))))
+
 const cnnrt_act_kernels cnnrt_act_table[CNNRT_ACT_COUNT] = {
-    [CNNRT_ACT_NONE] = { NULL, NULL },
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) [CNNRT_ACT_##ID] = { FWD, BWD },
+    [CNNRT_ACT_NONE] = { NULL, NULL, NULL },
+#define CNNRT_ACT(ID, NAME, ALIAS, PARAMS, SUMMARY, MODULE, TORCH, FWD, BWD, BWD_Y) \
+    [CNNRT_ACT_##ID] = { FWD, BWD, bwd_y_##ID },
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
 };
 
 /* ---- an activation fused into a conv or dense (cnnrt_op.act) --------------- */
 
-void cnnrt_act_forward(int act, float slope, float *y, size_t count)
+void cnnrt_act_forward(const cnnrt_op *op, float *y, size_t count)
 {
-    if (act > CNNRT_ACT_NONE && act < CNNRT_ACT_COUNT)
-        cnnrt_act_table[act].fwd(y, y, slope, count);
+    if (op->act > CNNRT_ACT_NONE && op->act < CNNRT_ACT_COUNT)
+        cnnrt_act_table[op->act].fwd(y, y, op->act_a, op->act_b, count);
 }
 
 /* The gradient before a fused activation, act'(pre) · dy, from the output y:
  * dy itself without an activation, else written (not accumulated) into tmp. */
-const float *cnnrt_act_backward(int act, float slope, float *tmp, const float *dy, const float *y,
-                                size_t count)
+const float *cnnrt_act_backward(const cnnrt_op *op, float *tmp, const float *dy, const float *y, size_t count)
 {
-    if (act <= CNNRT_ACT_NONE || act >= CNNRT_ACT_COUNT) return dy;
+    if (op->act <= CNNRT_ACT_NONE || op->act >= CNNRT_ACT_COUNT) return dy;
     memset(tmp, 0, count * sizeof(float));
-    cnnrt_act_table[act].bwd(tmp, dy, y, y, slope, count);
+    cnnrt_act_table[op->act].bwd(tmp, dy, y, y, op->act_a, op->act_b, count);
     return tmp;
 }
 

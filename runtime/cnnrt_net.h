@@ -55,7 +55,7 @@ typedef enum cnnrt_op_kind {
  * dense op (the .net's `conv 6 k5 tanh`) */
 enum {
     CNNRT_ACT_NONE = 0,
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) CNNRT_ACT_##ID,
+#define CNNRT_ACT(ID, ...) CNNRT_ACT_##ID,
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
     CNNRT_ACT_COUNT
@@ -66,7 +66,8 @@ typedef struct cnnrt_op {
     const char *name;           /* the layer's full name (PyTorch module path) */
     int line;                   /* where the .net file writes it */
     int act;                    /* CNNRT_ACT_*: an ACT op's; a conv's or dense's fused one */
-    float slope;                /* leaky relu slope (op or fused) */
+    float act_a, act_b;         /* the activation's parameters (cnnrt_acts.def): a
+                                   leaky relu's slope, hardtanh's min and max, ... */
     int nin, in0;               /* inputs: desc->inputs[in0 .. in0+nin-1] */
     int out;                    /* output value */
     cnnrt_conv_geom conv;       /* conv */

@@ -51,24 +51,26 @@ void cnnrt_maxpool2d_backward_ex(float *dx, int dx_add, const float *dy, const i
 void cnnrt_relu_set(float *g, const float *dy, const float *x, size_t cnt);
 void cnnrt_relu_mask(float *g, const float *y, size_t cnt);
 
-/* act.c: the activation fused into a conv or dense (CNNRT_ACT_*), in place
- * on its output y [count]; and its backward: act'(pre) · dy from y, written
- * (=) into tmp [count] and returned, or dy itself for CNNRT_ACT_NONE. */
-/* Each activation's kernels (cnnrt_acts.def; act.c), by CNNRT_ACT_*. */
+/* Each activation's kernels (cnnrt_acts.def; act.c), by CNNRT_ACT_*, and
+ * whether its backward may be given the output y for x (bwd_y). */
 typedef struct cnnrt_act_kernels {
-    void (*fwd)(float *y, const float *x, float slope, size_t n);
-    void (*bwd)(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n);
+    void (*fwd)(float *y, const float *x, float a, float b, size_t n);
+    void (*bwd)(float *dx, const float *dy, const float *x, const float *y, float a, float b, size_t n);
+    int (*bwd_y)(float a, float b);
 } cnnrt_act_kernels;
-#define CNNRT_ACT(ID, NAME, ALIAS, SLOPE, SUMMARY, MODULE, TORCH, FWD, BWD) \
-    void FWD(float *y, const float *x, float slope, size_t n); \
-    void BWD(float *dx, const float *dy, const float *x, const float *y, float slope, size_t n);
+#define CNNRT_ACT(ID, NAME, ALIAS, PARAMS, SUMMARY, MODULE, TORCH, FWD, BWD, BWD_Y) \
+    void FWD(float *y, const float *x, float a, float b, size_t n); \
+    void BWD(float *dx, const float *dy, const float *x, const float *y, float a, float b, size_t n);
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
 extern const cnnrt_act_kernels cnnrt_act_table[CNNRT_ACT_COUNT];
 
-void cnnrt_act_forward(int act, float slope, float *y, size_t count);
-const float *cnnrt_act_backward(int act, float slope, float *tmp, const float *dy, const float *y,
-                                size_t count);
+/* act.c: the activation fused into a conv or dense (op->act, act_a, act_b),
+ * in place on its output y [count]; and its backward: act'(pre) · dy from
+ * y (the table's bwd_y holds for it: net_plan.c checks), written (=) into
+ * tmp [count] and returned, or dy itself for CNNRT_ACT_NONE. */
+void cnnrt_act_forward(const cnnrt_op *op, float *y, size_t count);
+const float *cnnrt_act_backward(const cnnrt_op *op, float *tmp, const float *dy, const float *y, size_t count);
 
 /* act.c: softmax over the C channels at each of HW positions, y and x
  * [n][C][HW]; the backward adds (+=) into dx. */

@@ -51,11 +51,11 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
         switch (op->kind) {
         case CNNRT_OP_CONV:
             cnnrt_conv2d_forward(y, x, w, b, net->scratch, n, &op->conv);
-            cnnrt_act_forward(op->act, op->slope, y, cnt);
+            cnnrt_act_forward(op, y, cnt);
             break;
         case CNNRT_OP_DENSE:
             cnnrt_dense_forward(y, x, w, b, n, op->D, (int)d->value_size[op->out]);
-            cnnrt_act_forward(op->act, op->slope, y, cnt);
+            cnnrt_act_forward(op, y, cnt);
             break;
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
@@ -89,7 +89,7 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             break;
         case CNNRT_OP_ACT:                        /* a relu the plan fused does nothing here */
             if (!(net->plan[i] & (CNNRT_PLAN_POOLFIRST | CNNRT_PLAN_BNRELU)))
-                cnnrt_act_table[op->act].fwd(y, x, op->slope, cnt);
+                cnnrt_act_table[op->act].fwd(y, x, op->act_a, op->act_b, cnt);
             break;
         case CNNRT_OP_SOFTMAX:
             if (op->HW == 1) cnnrt_softmax_forward(y, x, n, op->C);
@@ -167,12 +167,12 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_CONV:
             /* forward: y = act(conv(x)) */
             cnnrt_conv2d_backward_ex(dx, dx ? grad_add(net, xv) : 1, dw, db,
-                                     cnnrt_act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w,
+                                     cnnrt_act_backward(op, net->tmp, dy, y, cnt), x, w,
                                      net->scratch, n, &op->conv);
             break;
         case CNNRT_OP_DENSE:
             cnnrt_dense_backward_ex(dx, dx ? grad_add(net, xv) : 1, dw, 0, db,   /* dW: see zero_param_grads */
-                                    cnnrt_act_backward(op->act, op->slope, net->tmp, dy, y, cnt), x, w, n, op->D,
+                                    cnnrt_act_backward(op, net->tmp, dy, y, cnt), x, w, n, op->D,
                                     (int)d->value_size[op->out]);
             break;
         case CNNRT_OP_MAXPOOL:
@@ -205,7 +205,7 @@ static void backward(cnnrt_net *net, int n, int from) {
             break;
         case CNNRT_OP_ACT:
             if (!relu) {
-                if (dx) cnnrt_act_table[op->act].bwd(dx, dy, x, y, op->slope, cnt);
+                if (dx) cnnrt_act_table[op->act].bwd(dx, dy, x, y, op->act_a, op->act_b, cnt);
             } else if (net->plan[i] & (CNNRT_PLAN_POOLFIRST | CNNRT_PLAN_BNRELU)) {   /* done by the max pool after it, or the batch norm before */
             } else if (net->plan[i] & CNNRT_PLAN_INPLACE) {      /* dx is dy's buffer: dx = (y ≤ 0 ? 0 : dy) */
                 float *g = net->dval[op->out];

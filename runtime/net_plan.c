@@ -78,6 +78,10 @@ static int check_plan(const cnnrt_net_desc *d, char *err, size_t errlen) {
         if (op->out <= 0 || op->out >= nv || op->nin < 1 || op->in0 < 0) return plan_error(err, errlen, d, i, "bad wiring");
         if (op->act < 0 || op->act >= CNNRT_ACT_COUNT || (op->kind == CNNRT_OP_ACT && op->act == CNNRT_ACT_NONE))
             return plan_error(err, errlen, d, i, "no such activation");
+        if ((op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_DENSE) && op->act != CNNRT_ACT_NONE &&
+            !cnnrt_act_table[op->act].bwd_y(op->act_a, op->act_b))
+            return plan_error(err, errlen, d, i, "a fused activation whose backward needs its input "
+                                                 "(it must be an op of its own)");
         for (int k = 0; k < op->nin; k++)
             if (op_in(d, op, k) < 0 || op_in(d, op, k) >= nv)
                 return plan_error(err, errlen, d, i, "bad wiring");

@@ -52,6 +52,7 @@ case $B in /*) CNNC=$B/cnnc TRAIN=$B/cnnc-train ;; *) CNNC=$REPO/$B/cnnc TRAIN=$
 PY=/usr/bin/python3
 DATA=/usr/share/datasets/fashion-mnist
 BLAS=$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)
+RT="$B/libcnnrt.a -fopenmp $BLAS -lcjson -lz -lm"   # link a program with cnnrt
 GEN_CC=${GEN_CC:-cc}
 GEN_CFLAGS=${GEN_CFLAGS:-}
 T=$(mktemp -d "${TMPDIR:-/tmp}/$(basename "$0" .sh).XXXXXX") || exit 1

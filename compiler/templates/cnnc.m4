@@ -59,23 +59,37 @@ m4_define([[M4_PTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$1]], [[IN]], [[in]],
   1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(8)    float *const $1 = M4_AT([[ws]], $2);
 m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1]])]])
 
-# M4_ACT(kind, slope, expr): the activation applied to a C expression
-# (expr must be free of side effects: it may be evaluated twice).  NaN and
-# Inf go through as in PyTorch: relu is x < 0 ? 0 : x (torch.clamp_min),
-# so relu(NaN) = NaN, relu(-0.0) = -0.0, relu(-Inf) = 0; leaky relu is
-# x > 0 ? x : x*slope, NaN again NaN.
-m4_define([[M4_ACT]], [[M4_ARGS([[$0]], $#, 3)m4_ifelse(
-  [[$1]], [[NONE]], [[$3]],
-  [[$1]], [[RELU]], [[($3 < 0.0f ? 0.0f : $3)]],
-  [[$1]], [[LEAKY]], [[($3 > 0.0f ? $3 : $3 * $2f)]],
-  [[$1]], [[TANH]], [[tanhf($3)]],
-  [[$1]], [[SIGMOID]], [[(1.0f / (1.0f + expf(-$3)))]],
+# M4_ACT(kind, a, b, expr): the activation applied to a C expression, with
+# its parameters a, b (float literals without the f; runtime/cnnrt_acts.def
+# says which).  expr must be free of side effects: it may be evaluated more
+# than once.  NaN and Inf go through as in PyTorch: relu is x < 0 ? 0 : x
+# (torch.clamp_min), so relu(NaN) = NaN, relu(-0.0) = -0.0, relu(-Inf) = 0;
+# leaky relu is x > 0 ? x : x*slope, NaN again NaN; the clamps (relu6,
+# hardtanh, hardsigmoid) keep NaN.  GELU is x·erfc(−x/√2)/2 and its tanh
+# form x·σ(2u), as cnnrt computes them (runtime/act.c).
+m4_define([[M4_ACT]], [[M4_ARGS([[$0]], $#, 4)m4_ifelse(
+  [[$1]], [[NONE]], [[$4]],
+  [[$1]], [[RELU]], [[($4 < 0.0f ? 0.0f : $4)]],
+  [[$1]], [[LEAKY]], [[($4 > 0.0f ? $4 : $4 * $2f)]],
+  [[$1]], [[TANH]], [[tanhf($4)]],
+  [[$1]], [[SIGMOID]], [[(1.0f / (1.0f + expf(-$4)))]],
+  [[$1]], [[RELU6]], [[($4 < 0.0f ? 0.0f : $4 > 6.0f ? 6.0f : $4)]],
+  [[$1]], [[HARDTANH]], [[($4 < $2f ? $2f : $4 > $3f ? $3f : $4)]],
+  [[$1]], [[HARDSIGMOID]], [[(($4 + 3.0f < 0.0f ? 0.0f : $4 + 3.0f > 6.0f ? 6.0f : $4 + 3.0f) / 6.0f)]],
+  [[$1]], [[HARDSWISH]], [[($4 * ($4 + 3.0f < 0.0f ? 0.0f : $4 + 3.0f > 6.0f ? 6.0f : $4 + 3.0f) / 6.0f)]],
+  [[$1]], [[SILU]], [[($4 / (1.0f + expf(-$4)))]],
+  [[$1]], [[GELU]], [[(0.5f * $4 * erfcf(-$4 * 0.70710678118654752f))]],
+  [[$1]], [[GELU_TANH]], [[($4 / (1.0f + expf(-1.59576912160573071f * ($4 + 0.044715f * $4 * $4 * $4))))]],
+  [[$1]], [[ELU]], [[($4 <= 0.0f ? $2f * expm1f($4) : $4)]],
+  [[$1]], [[SELU]], [[($4 <= 0.0f ? 1.75809934084737686f * expm1f($4) : 1.05070098735548049f * $4)]],
+  [[$1]], [[MISH]], [[($4 * tanhf(log1pf(expf($4))))]],
+  [[$1]], [[SOFTPLUS]], [[($4 * $2f > $3f ? $4 : log1pf(expf($4 * $2f)) / $2f)]],
   [[m4_errprint(m4___file__:m4___line__: unknown activation $1
 )m4_m4exit(1)]])]])
 
-# M4_ACT_LOOP(kind, slope, ptr, count): apply an activation in place.
-m4_define([[M4_ACT_LOOP]], [[M4_ARGS([[$0]], $#, 4)m4_ifelse([[$1]], [[NONE]], [[]],
-[[        for (int i = 0; i < $4; i++) $3[i] = M4_ACT([[$1]], [[$2]], [[$3[i] ]]);
+# M4_ACT_LOOP(kind, a, b, ptr, count): apply an activation in place.
+m4_define([[M4_ACT_LOOP]], [[M4_ARGS([[$0]], $#, 5)m4_ifelse([[$1]], [[NONE]], [[]],
+[[        for (int i = 0; i < $5; i++) $4[i] = M4_ACT([[$1]], [[$2]], [[$3]], [[$4[i] ]]);
 ]])]])
 
 # M4_WEIGHTS(prefix, offset): this layer's tensor prefix_<layer> (w_c1,

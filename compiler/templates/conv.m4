@@ -20,7 +20,7 @@ m4_divert(-1)
 #           Aᵀ M A (+ bias, activation) is the output.
 # Layer data: L_FN L_LABEL L_KIND L_LINE L_IN L_OUT L_NOTE; L_C L_H L_W L_OC
 # L_OH L_OW L_KH L_KW L_KK L_SH L_SW L_PT L_PL L_DH L_DW L_HP L_WP L_ICG L_OCG;
-# L_WOFF L_BOFF (-1: no bias); L_ACT L_SLOPE; L_X L_XOFF L_Y L_YOFF; L_SCRATCH
+# L_WOFF L_BOFF (-1: no bias); L_ACT L_ACT_A L_ACT_B; L_X L_XOFF L_Y L_YOFF; L_SCRATCH
 # (scratch float offset, -1: no scratch); L_ALGO.
 # GEMM: L_K L_NPIX L_LDB (row stride of col, a multiple of 32 unless L_CBLAS)
 #   L_DIRECTB (1: col is the input itself) L_CBLAS.
@@ -46,7 +46,7 @@ m4_define([[M4_CONV_ACT]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ACT, [[RELU]], [[
 # NET_tanh() (the function needs [[M4_TANH_ONCE]] before it).
 m4_define([[M4_ACT_ANY]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(L_ACT, [[TANH]],
 [[    NET[[]]_tanh($1, $2);
-]], [[M4_ACT_LOOP(L_ACT, L_SLOPE, [[$1]], [[$2]])]])]])
+]], [[M4_ACT_LOOP(L_ACT, L_ACT_A, L_ACT_B, [[$1]], [[$2]])]])]])
 
 # M4_ACT_ONCE: the shared code the layer's activation needs.
 m4_define([[M4_ACT_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ACT, [[TANH]], [[M4_TANH_ONCE[[]]]])]])
@@ -107,7 +107,7 @@ m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride
 m4_ifelse(L_NPIX, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L_OC, L_NPIX, L_K,
                 1.0f, M4_WEIGHTS(w, L_WOFF), L_K, col, L_LDB, 0.0f, y, L_NPIX);
-m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_SLOPE, [[y]], M4_MUL(L_OC, L_OH, L_OW))]])]], [[    {
+m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_ACT_A, L_ACT_B, [[y]], M4_MUL(L_OC, L_OH, L_OW))]])]], [[    {
         const float *RESTRICT b = M4_WEIGHTS(b, L_BOFF);
         CNNC_PARALLEL_FOR_IF(L_OC * L_NPIX > 100000)
         for (int oc = 0; oc < L_OC; oc++)

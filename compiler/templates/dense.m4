@@ -5,7 +5,7 @@ m4_divert(-1)
 # eight partial sums per row, so the dot product vectorises without
 # reassociating floats behind the compiler's back, rows shared out over
 # OpenMP threads when large.  tanh goes through NET_tanh() (gemm.m4).
-# Layer data: L_FN L_LABEL ...; L_NIN L_NOUT L_WOFF L_BOFF L_ACT L_SLOPE
+# Layer data: L_FN L_LABEL ...; L_NIN L_NOUT L_WOFF L_BOFF L_ACT L_ACT_A L_ACT_B
 # L_X L_XOFF L_Y L_YOFF.
 m4_define([[M4_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]m4_ifelse(NET_STANDALONE, 0,
   [[M4_CBLAS_ONCE[[]]]])M4_LAYER_HEAD

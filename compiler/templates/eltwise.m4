@@ -10,7 +10,7 @@ m4_divert(-1)
 m4_define([[M4_ACTIVATION]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
 M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {
-    for (int i = 0; i < L_N; i++) y[i] = M4_ACT(L_ACT, L_SLOPE, [[x[i] ]]);
+    for (int i = 0; i < L_N; i++) y[i] = M4_ACT(L_ACT, L_ACT_A, L_ACT_B, [[x[i] ]]);
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
@@ -37,7 +37,7 @@ M4_FUNC([[]], [[M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]
 {
     for (int i = 0; i < L_N; i++) {
         const float v = x0[i]M4_FORLOOP([[M4_I]], 1, L_NIN - 1, [[ + x[[]]M4_I[i] ]]);
-        y[i] = M4_ACT(L_ACT, L_SLOPE, [[v]]);
+        y[i] = M4_ACT(L_ACT, L_ACT_A, L_ACT_B, [[v]]);
     }
 }
 M4_CALL([[M4_FORLOOP([[M4_I]], 0, L_NIN - 1,

@@ -15,7 +15,7 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
     for (int c = 0; c < L_C; c++)
         for (int i = 0; i < L_HW; i++) {
             const float v = x[c * L_HW + i] * s[c] + t[c];
-            y[c * L_HW + i] = M4_ACT(L_ACT, L_SLOPE, [[v]]);
+            y[c * L_HW + i] = M4_ACT(L_ACT, L_ACT_A, L_ACT_B, [[v]]);
         }
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])

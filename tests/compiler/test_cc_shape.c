@@ -352,6 +352,42 @@ static void test_shape_errors(void **state) {
 /* Every attribute of every kind lands in the Node field it means (the kind
  * table names the field; nothing falls back by type).  Each value differs
  * from its default and from the attribute next to it. */
+/* An activation's parameters: as a layer, positional or named, defaults
+ * from runtime/cnnrt_acts.def; fused on a conv or dense line, the
+ * defaults (a leaky relu the line's slope=); checked ranges. */
+static void test_activation_params(void **state) {
+    (void)state;
+    Graph *g = compile_ok("network t input 4x8x8\n"
+                          "conv c1 8 k3 elu\n"
+                          "hardtanh h1 -2 3\n"
+                          "hardtanh h2 max=0.5\n"
+                          "elu e 0.75\n"
+                          "softplus s beta=2 threshold=9\n"
+                          "softplus s2\n"
+                          "conv c2 8 k1 hardtanh\n"
+                          "conv c3 8 k1 leakyrelu slope=0.3\n"
+                          "conv c4 8 k1 softplus\n");
+    EXPECT_EQ("conv elu act", node(g, "c1")->act, ACT_ELU);
+    EXPECT_REAL("conv elu alpha", node(g, "c1")->act_p[0], 1.0);
+    EXPECT_REAL("hardtanh min", node(g, "h1")->act_p[0], -2.0);
+    EXPECT_REAL("hardtanh max", node(g, "h1")->act_p[1], 3.0);
+    EXPECT_REAL("hardtanh default min", node(g, "h2")->act_p[0], -1.0);
+    EXPECT_REAL("hardtanh max=", node(g, "h2")->act_p[1], 0.5);
+    EXPECT_REAL("elu alpha", node(g, "e")->act_p[0], 0.75);
+    EXPECT_REAL("softplus beta", node(g, "s")->act_p[0], 2.0);
+    EXPECT_REAL("softplus threshold", node(g, "s")->act_p[1], 9.0);
+    EXPECT_REAL("softplus default beta", node(g, "s2")->act_p[0], 1.0);
+    EXPECT_REAL("softplus default threshold", node(g, "s2")->act_p[1], 20.0);
+    EXPECT_REAL("conv hardtanh min", node(g, "c2")->act_p[0], -1.0);
+    EXPECT_REAL("conv hardtanh max", node(g, "c2")->act_p[1], 1.0);
+    EXPECT_REAL("conv leaky slope", node(g, "c3")->act_p[0], 0.3);
+    EXPECT_REAL("conv softplus beta", node(g, "c4")->act_p[0], 1.0);
+    EXPECT_REAL("conv softplus threshold", node(g, "c4")->act_p[1], 20.0);
+    expect_error("network t input 3x8x8\nhardtanh h 2 1\n", "min 2 is above max 1");
+    expect_error("network t input 3x8x8\nsoftplus s 0\n", "beta must be positive, not 0");
+    expect_error("network t input 3x8x8\nrelu6 r 1\n", "takes no positional arguments");
+}
+
 static void test_attribute_fields(void **state) {
     (void)state;
     Graph *g = compile_ok("network t input 4x32x32\n"
@@ -382,7 +418,7 @@ static void test_attribute_fields(void **state) {
     EXPECT_EQ("conv pr", c->pr, 2);
     EXPECT_EQ("conv bias", c->bias, 0);
     EXPECT_EQ("conv act", c->act, ACT_LEAKY);
-    EXPECT_REAL("conv act_slope", c->act_slope, 0.25);
+    EXPECT_REAL("conv act_p[0]", c->act_p[0], 0.25);
     Node *m = node(g, "m");
     EXPECT_EQ("maxpool kh", m->kh, 2);
     EXPECT_EQ("maxpool kw", m->kw, 3);
@@ -411,7 +447,7 @@ static void test_attribute_fields(void **state) {
     EXPECT_EQ("instancenorm affine", node(g, "in")->affine, 1);
     Node *l = node(g, "l");
     EXPECT_REAL("leakyrelu slope", l->slope, 0.125);
-    EXPECT_REAL("leakyrelu act_slope", l->act_slope, 0.125);
+    EXPECT_REAL("leakyrelu act_p[0]", l->act_p[0], 0.125);
     EXPECT_REAL("dropout p", node(g, "d")->p, 0.375);
     Node *f = node(g, "f");
     EXPECT_EQ("dense out", f->out, 10);
@@ -438,6 +474,7 @@ int main(void) {
         cmocka_unit_test(test_norm_params),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_attribute_fields),
+        cmocka_unit_test(test_activation_params),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (diag_mem) fclose(diag_mem);

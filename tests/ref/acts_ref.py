@@ -1,0 +1,264 @@
+#!/usr/bin/python3
+"""Every activation end to end: generated C, training and --emit pytorch
+against PyTorch.
+
+usage: acts_ref.py gen DIR           write DIR/acts.net and DIR/data/
+       acts_ref.py infer DIR         write DIR/in.bin (3 random images) and
+                                     DIR/ref.bin, the logits from DIR/init.st
+       acts_ref.py infer-check DIR   compare DIR/out.bin with DIR/ref.bin
+       acts_ref.py train-check DIR   compare DIR/run.st.csv and DIR/run.st
+                                     with PyTorch, from DIR/init.st
+       acts_ref.py export-check DIR  DIR/export.py (cnnc --emit pytorch) with
+                                     DIR/init.st against forward() below
+
+The network (NET below) has every activation of runtime/cnnrt_acts.def, as
+a layer of its own (some with parameters away from their defaults) and
+fused on a conv or dense line, in parallel branches of a concat over a
+shared stem (one short path per branch, so every parameter gets a gradient
+float32 can see): after a conv without an activation, a layer is fused
+into the conv's loop by cnnc's inference passes; a silu, hardswish, gelu,
+mish, softplus or leaky relu with a negative slope written on a conv or
+dense line trains as an op of its own (its backward needs its input).
+forward() below is the same network written with torch.nn.functional by
+hand (BRANCH_FN), not from cnnc's output.
+
+The suite (tests/e2e/suite_acts.sh) writes the initial weights with
+cnnc-train --epochs 0 (DIR/init.st), then trains 3 epochs of one step
+(--batch 16, the whole training set) with SGD.  Checked:
+  infer-check   the generated code's logits on 3 random images (normal,
+                fixed seed): max |c − ref| / max |ref| ≤ 1e-4, against
+                forward() in float64;
+  train-check   the 3 step losses (first ≤ 1e-5 relative, then ≤ 1e-4), the
+                parameters after them (‖p_c − p_t‖/‖p_t‖ ≤ 1e-4) and what
+                the steps changed (≤ 1e-3), PyTorch in float64 with
+                torch.optim.SGD and the mean cross-entropy;
+  export-check  cnnc's nn.Module loads init.st (strict) and its output
+                equals forward()'s within 1e-6 (both float64).
+Prints one line per check ("ok" or "FAIL"), exits 1 when anything failed.
+"""
+import importlib.util
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st                    # noqa: E402
+
+SEED = 20261206
+N_TRAIN, N_TEST, H, W, CLASSES = 16, 8, 8, 8, 4
+LR, STEPS = 0.1, 3
+TRAIN_ARGS = "--batch %d --opt sgd --lr %g" % (N_TRAIN, LR)
+TOL_LOSS0, TOL_LOSS, TOL_PARAM, TOL_DELTA, TOL_INFER, TOL_EXPORT = 1e-5, 1e-4, 1e-4, 1e-3, 1e-4, 1e-6
+
+# (branch, conv line's extra words, conv's act, layer line after it or None)
+BRANCHES = [
+    ("b1", "k1 silu", None, "relu6 r"),
+    ("b2", "k3 p1 hardswish", None, "hardtanh h -0.8 1.2"),
+    ("b3", "k1 elu", None, "gelu g"),
+    ("b4", "k1", None, "gelu_tanh g"),
+    ("b5", "k1 mish", None, "hardsigmoid h"),
+    ("b6", "k1", None, "selu s"),
+    ("b7", "k1 softplus", None, "elu e 0.6"),
+    ("b8", "k1 leakyrelu slope=-0.2", None, "softplus s 2 5"),
+    ("b9", "k1", None, "mish m"),
+    ("b10", "k1 gelu", None, "silu s"),
+    ("b11", "k1 relu6", None, "hardswish h"),
+    ("b12", "k1 gelu_tanh", None, "tanh t"),
+    ("b13", "k1 hardtanh", None, "sigmoid s"),
+    ("b14", "k1 selu", None, "leakyrelu l 0.3"),
+    ("b15", "k1 hardsigmoid", None, None),
+]
+
+NET = ("# acts — every activation, as a layer and fused (tests/ref/acts_ref.py gen)\n"
+       "network acts input 1x8x8\n"
+       "conv stem 4 k3 p1\n"
+       "concat mix {\n" +
+       "".join("    seq %s { conv c 3 %s%s }\n" % (b, conv, "; " + layer if layer else "")
+               for b, conv, _, layer in BRANCHES) +
+       "}\n"
+       "avgpool k2 s2\n"
+       "flatten\n"
+       "dense d1 12 softplus\n"
+       "relu r1\n"
+       "dense out 4\n")
+
+# each branch by hand: its conv (padding), then what the .net line says
+BRANCH_FN = {
+    "b1": (0, lambda x: F.relu6(F.silu(x))),
+    "b2": (1, lambda x: F.hardtanh(F.hardswish(x), -0.8, 1.2)),
+    "b3": (0, lambda x: F.gelu(F.elu(x))),
+    "b4": (0, lambda x: F.gelu(x, approximate="tanh")),
+    "b5": (0, lambda x: F.hardsigmoid(F.mish(x))),
+    "b6": (0, lambda x: F.selu(x)),
+    "b7": (0, lambda x: F.elu(F.softplus(x), 0.6)),
+    "b8": (0, lambda x: F.softplus(F.leaky_relu(x, -0.2), 2, 5)),
+    "b9": (0, lambda x: F.mish(x)),
+    "b10": (0, lambda x: F.silu(F.gelu(x))),
+    "b11": (0, lambda x: F.hardswish(F.relu6(x))),
+    "b12": (0, lambda x: torch.tanh(F.gelu(x, approximate="tanh"))),
+    "b13": (0, lambda x: torch.sigmoid(F.hardtanh(x))),
+    "b14": (0, lambda x: F.leaky_relu(F.selu(x), 0.3)),
+    "b15": (0, lambda x: F.hardsigmoid(x)),
+}
+
+
+def forward(p, x):
+    """The logits of NET, from parameters p by name."""
+    x = F.conv2d(x, p["stem.weight"], p["stem.bias"], padding=1)
+    outs = []
+    for b, _, _, _ in BRANCHES:
+        pad, f = BRANCH_FN[b]
+        outs.append(f(F.conv2d(x, p["mix.%s.c.weight" % b], p["mix.%s.c.bias" % b], padding=pad)))
+    x = torch.flatten(F.avg_pool2d(torch.cat(outs, 1), 2, 2), 1)
+    x = F.relu(F.softplus(F.linear(x, p["d1.weight"], p["d1.bias"])))
+    return F.linear(x, p["out.weight"], p["out.bias"])
+
+
+def write_idx(path, arr, labels):
+    with open(path, "wb") as f:
+        if labels:
+            f.write(struct.pack(">II", 0x801, arr.shape[0]))
+        else:
+            f.write(struct.pack(">IIII", 0x803, arr.shape[0], arr.shape[1], arr.shape[2]))
+        f.write(arr.astype(np.uint8).tobytes())
+
+
+def read_idx(path):
+    with open(path, "rb") as f:
+        b = f.read()
+    (magic,) = struct.unpack(">I", b[:4])
+    nd = magic & 0xff
+    dims = struct.unpack(">" + "I" * nd, b[4:4 + 4 * nd])
+    return np.frombuffer(b[4 + 4 * nd:], dtype=np.uint8).reshape(dims)
+
+
+def gen(d):
+    os.makedirs(os.path.join(d, "data"), exist_ok=True)
+    with open(os.path.join(d, "acts.net"), "w") as f:
+        f.write(NET)
+    with open(os.path.join(d, "train_args"), "w") as f:
+        f.write(TRAIN_ARGS + "\n")
+    rng = np.random.default_rng(SEED)
+    for split, n in (("train", N_TRAIN), ("t10k", N_TEST)):
+        x = rng.integers(0, 256, size=(n, H, W))
+        y = rng.permutation(np.arange(n) % CLASSES)
+        write_idx(os.path.join(d, "data", "%s-images-idx3-ubyte" % split), x, False)
+        write_idx(os.path.join(d, "data", "%s-labels-idx1-ubyte" % split), y, True)
+
+
+def params(d, name):
+    t = st.load(os.path.join(d, name))
+    return {n: v.double() for n, v in t.items() if not n.startswith("__optim__.")}
+
+
+class Checks:
+    def __init__(self):
+        self.fails = 0
+
+    def __call__(self, good, what):
+        print("%s %s" % ("ok  " if good else "FAIL", what))
+        self.fails += 0 if good else 1
+
+
+def rel(a, b):
+    return (torch.linalg.norm(a - b) / torch.linalg.norm(b)).item()
+
+
+def infer(d):
+    p = params(d, "init.st")
+    x = torch.randn(3, 1, H, W, generator=torch.Generator().manual_seed(SEED + 1))
+    with torch.no_grad():
+        ref = forward(p, x.double()).float()
+    x.numpy().astype("<f4").tofile(os.path.join(d, "in.bin"))
+    ref.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
+
+
+def infer_check(d, ok):
+    ref = np.fromfile(os.path.join(d, "ref.bin"), dtype="<f4").astype(np.float64)
+    out = np.fromfile(os.path.join(d, "out.bin"), dtype="<f4").astype(np.float64)
+    if out.shape != ref.shape:
+        ok(False, "the generated code wrote %d values, expected %d" % (out.size, ref.size))
+        return
+    e = np.max(np.abs(out - ref)) / np.max(np.abs(ref))
+    ok(e <= TOL_INFER, "generated code on 3 images: max error %.1e of max |ref| (tolerance %.0e)" % (e, TOL_INFER))
+
+
+def train_check(d, ok):
+    init, final = params(d, "init.st"), params(d, "run.st")
+    names = sorted(init)
+    p = {n: init[n].clone().requires_grad_() for n in names}
+    x = torch.from_numpy(read_idx(os.path.join(d, "data", "train-images-idx3-ubyte")).copy())
+    x = (x.float() / 255.0).double().unsqueeze(1)       # cnnc-train's x/255 (no --normalize)
+    y = torch.from_numpy(read_idx(os.path.join(d, "data", "train-labels-idx1-ubyte")).astype(np.int64))
+    opt = torch.optim.SGD(list(p.values()), lr=LR)
+    losses = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        loss = F.cross_entropy(forward(p, x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    with open(os.path.join(d, "run.st.csv")) as f:
+        rows = [r.split(",") for r in f.read().split("\n")[1:] if r]
+    ok(len(rows) == STEPS, "cnnc-train logged %d epochs of one step (%d expected)" % (len(rows), STEPS))
+    for s, (row, lt) in enumerate(zip(rows, losses)):
+        lc = float(row[3])
+        e = abs(lc - lt) / abs(lt)
+        tol = TOL_LOSS0 if s == 0 else TOL_LOSS
+        ok(e <= tol, "step %d loss: cnnrt %.6f, PyTorch %.6f, relative error %.1e (tolerance %.0e)"
+           % (s + 1, lc, lt, e, tol))
+    pc = torch.cat([final[n].flatten() for n in names])
+    pt = torch.cat([p[n].detach().flatten() for n in names])
+    e = rel(pc, pt)
+    ok(e <= TOL_PARAM, "%d parameters after %d steps: relative error %.1e (tolerance %.0e)"
+       % (pt.numel(), STEPS, e, TOL_PARAM))
+    worst, where = 0.0, ""
+    for n in names:
+        dt = p[n].detach() - init[n]
+        if torch.linalg.norm(dt).item() == 0:
+            ok(False, "%s did not change in PyTorch's steps" % n)
+            continue
+        e = rel(final[n] - init[n], dt)
+        if e > worst:
+            worst, where = e, n
+    ok(worst <= TOL_DELTA, "what the steps changed, per tensor: worst relative error %.1e (%s; tolerance %.0e)"
+       % (worst, where, TOL_DELTA))
+
+
+def export_check(d, ok):
+    spec = importlib.util.spec_from_file_location("export", os.path.join(d, "export.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    model = mod.Model().double().eval()
+    p = params(d, "init.st")
+    model.load_state_dict(p, strict=True)
+    x = torch.randn(5, 1, H, W, generator=torch.Generator().manual_seed(SEED + 2), dtype=torch.float64)
+    with torch.no_grad():
+        a, b = model(x), forward(p, x)
+    e = (torch.max(torch.abs(a - b)) / torch.max(torch.abs(b))).item()
+    ok(e <= TOL_EXPORT, "cnnc --emit pytorch with init.st against the hand-written forward: max error %.1e "
+       "(tolerance %.0e)" % (e, TOL_EXPORT))
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.stderr.write(__doc__)
+        return 2
+    cmd, d = sys.argv[1], sys.argv[2]
+    if cmd == "gen":
+        gen(d)
+        return 0
+    if cmd == "infer":
+        infer(d)
+        return 0
+    ok = Checks()
+    {"infer-check": infer_check, "train-check": train_check, "export-check": export_check}[cmd](d, ok)
+    return 1 if ok.fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
