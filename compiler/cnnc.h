@@ -307,6 +307,7 @@ typedef struct Node {
     double act_p[2];          /* the parameters of the activation it applies: its
                                  act (a leaky relu's slope), or its own kind's */
     long long oh, ow;         /* adaptive pool output */
+    long long part, parts;    /* split: the part'th of parts equal slices of the channels */
 
     /* filled by shape.c */
     Shape shape;

@@ -267,6 +267,18 @@ void cnnrt_concat_forward(float *y, const float *const *xs, const int *cs,
 void cnnrt_concat_backward(float *const *dxs, const float *dy, const int *cs,
                            int k, int n, int HW);
 
+/* Channel shuffle (ShuffleNet) of x [n][C][HW] in g groups: the channels
+ * seen as [g][C/g], transposed; output channel j·g + i is input channel
+ * i·(C/g) + j (channels.c).  Backward adds the inverse permutation of dy
+ * into dx. */
+void cnnrt_channel_shuffle_forward(float *y, const float *x, int n, int C, int HW, int g);
+void cnnrt_channel_shuffle_backward(float *dx, const float *dy, int n, int C, int HW, int g);
+
+/* A slice of the channels: y [n][len][HW] is x [n][C][HW]'s channels
+ * [first, first + len).  Backward adds dy into that slice of dx. */
+void cnnrt_channel_slice_forward(float *y, const float *x, int n, int C, int HW, int first, int len);
+void cnnrt_channel_slice_backward(float *dx, const float *dy, int n, int C, int HW, int first, int len);
+
 /* Flatten [n][C][H][W] → [n][C·H·W] is a no-op on NCHW memory: the same
  * buffer is reinterpreted and no kernel is needed.  These copy versions
  * exist for callers that want separate buffers. */

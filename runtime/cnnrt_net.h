@@ -42,7 +42,9 @@ extern "C" {
     X(GMAXPOOL) X(ADAPTAVG) X(BATCHNORM) X(LAYERNORM) X(INSTANCENORM) X(GROUPNORM) \
     X(ACT)                                       /* relu & co. (cnnrt_op.act) */ \
     X(SOFTMAX) X(DROPOUT) X(ADD) X(CONCAT) \
-    X(COPY)                                      /* flatten, identity */
+    X(COPY)                                      /* flatten, identity */ \
+    X(SHUFFLE)                                   /* channel shuffle in G groups */ \
+    X(SLICE)                                     /* channels [G, G + output's) */
 #define CNNRT_OP_FIRST_(NAME) CNNRT_OP_##NAME = 1,
 #define CNNRT_OP_ENUM_(NAME) CNNRT_OP_##NAME,
 typedef enum cnnrt_op_kind {
@@ -72,7 +74,8 @@ typedef struct cnnrt_op {
     int out;                    /* output value */
     cnnrt_conv_geom conv;       /* conv */
     cnnrt_pool_geom pool;       /* max/avg pool, global max pool (window = H×W) */
-    int C, HW, D, G, H, W, OH, OW; /* sizes per image where the kernels need them */
+    int C, HW, D, G, H, W, OH, OW; /* sizes per image where the kernels need them; G:
+                                   groups (group norm, shuffle), a slice's first channel */
     float eps, momentum, p;     /* norms; dropout probability */
     long w, b;                  /* parameter offsets (weight/γ, bias/β), -1: none */
     long rmean, rvar;           /* buffer offsets (batchnorm), -1: none */

@@ -116,6 +116,10 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
         case CNNRT_OP_COPY:
             if (!(net->plan[i] & CNNRT_PLAN_VIEW)) par_copy(y, x, cnt);
             break;
+        case CNNRT_OP_SHUFFLE: cnnrt_channel_shuffle_forward(y, x, n, op->C, op->HW, op->G); break;
+        case CNNRT_OP_SLICE:
+            cnnrt_channel_slice_forward(y, x, n, op->C, op->HW, op->G, (int)(d->value_size[op->out] / op->HW));
+            break;
         }
     }
 }
@@ -246,6 +250,10 @@ static void backward(cnnrt_net *net, int n, int from) {
                 if (grad_add(net, xv)) cnnrt_add_backward(dx, NULL, dy, cnt);
                 else par_copy(dx, dy, cnt);
             }
+            break;
+        case CNNRT_OP_SHUFFLE: if (dx) cnnrt_channel_shuffle_backward(dx, dy, n, op->C, op->HW, op->G); break;
+        case CNNRT_OP_SLICE:
+            if (dx) cnnrt_channel_slice_backward(dx, dy, n, op->C, op->HW, op->G, (int)(d->value_size[op->out] / op->HW));
             break;
         }
     }

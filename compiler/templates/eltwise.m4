@@ -4,6 +4,8 @@ m4_divert(-1)
 # M4_ACTIVATION(): y = act(x) for an activation that could not be fused.
 # M4_SOFTMAX(): over L_C classes at each of L_HW positions (max subtracted).
 # M4_ADD(): y = x0 + x1 + ... (L_NIN inputs L_X<i>/L_X<i>OFF), then act.
+# M4_SHUFFLE(): L_C channels of L_HW as L_GROUPS groups, transposed.
+# M4_SLICE(): L_N values of the input from L_FIRST (a split's channels).
 # M4_CONCAT(): inputs of L_C<i> channels each, L_HW positions, one after another;
 # the inputs come as one array (any number of branches: C99 guarantees only
 # 127 parameters per function).
@@ -51,4 +53,20 @@ M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[    memcpy(M4_AT(y, M4_MUL(m4_indir([[L_CH]
 }
 M4_CALL([[(const float *const[[[]]]){ M4_PTR(L_X0, L_X0OFF)[[]]M4_FORLOOP([[M4_I]], 1, L_NIN - 1,
   [[, M4_PTR(m4_indir([[L_X]]M4_I), m4_indir([[L_X]]M4_I[[OFF]]))]]) }, M4_PTR(L_Y, L_YOFF)]])]])
+m4_define([[M4_SHUFFLE]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    /* output channel j·L_GROUPS + i is input channel i·m4_eval(L_C / L_GROUPS) + j */
+    for (int i = 0; i < L_GROUPS; i++)
+        for (int j = 0; j < m4_eval(L_C / L_GROUPS); j++)
+            memcpy(y + (j * L_GROUPS + i) * L_HW, x + (i * m4_eval(L_C / L_GROUPS) + j) * L_HW, sizeof(float) * L_HW);
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
+m4_define([[M4_SLICE]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    memcpy(y, M4_AT(x, L_FIRST), sizeof(float) * L_N);
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 m4_divert(0)m4_dnl

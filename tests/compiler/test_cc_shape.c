@@ -341,6 +341,10 @@ static void test_shape_errors(void **state) {
     expect_error("network t input 3x32x32\nconv c 0 k3\n", "out must be at least 1, not 0");
     expect_error("network t input 100000x100000x100000\nrelu\n", "a tensor may have at most 2^40");
     expect_error("", "test.net:1:1: error: empty network");
+    expect_error("network t input 6x8x8\nshuffle s 4\n", "shuffle 's': 4 groups do not divide the 6 channels");
+    expect_error("network t input 6x8x8\nsplit s 3\n", "split 's': part 3 of 2: there is no such part");
+    expect_error("network t input 6x8x8\nsplit s 1 4\n", "split 's': 4 parts do not divide the 6 channels");
+    expect_error("network t input 6x8x8\nflatten\nshuffle s 2\n", "shuffle 's' needs a C×H×W input");
 }
 
 

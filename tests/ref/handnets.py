@@ -1,28 +1,34 @@
 #!/usr/bin/python3
-"""Every activation end to end: generated C, training and --emit pytorch
-against PyTorch.
+"""Networks written twice, in the .net language and by hand in PyTorch:
+cnnc's generated C, cnnc-train and --emit pytorch against PyTorch.
 
-usage: acts_ref.py gen DIR           write DIR/acts.net and DIR/data/
-       acts_ref.py infer DIR         write DIR/in.bin (3 random images) and
-                                     DIR/ref.bin, the logits from DIR/init.st
-       acts_ref.py infer-check DIR   compare DIR/out.bin with DIR/ref.bin
-       acts_ref.py train-check DIR   compare DIR/run.st.csv and DIR/run.st
-                                     with PyTorch, from DIR/init.st
-       acts_ref.py export-check DIR  DIR/export.py (cnnc --emit pytorch) with
-                                     DIR/init.st against forward() below
+usage: handnets.py gen NAME DIR           write DIR/NAME.net and DIR/data/
+       handnets.py infer NAME DIR         write DIR/in.bin (3 random images) and
+                                          DIR/ref.bin, the logits from DIR/init.st
+       handnets.py infer-check NAME DIR   compare DIR/out.bin with DIR/ref.bin
+       handnets.py train-check NAME DIR   compare DIR/run.st.csv and DIR/run.st
+                                          with PyTorch, from DIR/init.st
+       handnets.py export-check NAME DIR  DIR/export.py (cnnc --emit pytorch)
+                                          with DIR/init.st against the hand-
+                                          written network
 
-The network (NET below) has every activation of runtime/cnnrt_acts.def, as
-a layer of its own (some with parameters away from their defaults) and
-fused on a conv or dense line, in parallel branches of a concat over a
-shared stem (one short path per branch, so every parameter gets a gradient
-float32 can see): after a conv without an activation, a layer is fused
-into the conv's loop by cnnc's inference passes; a silu, hardswish, gelu,
-mish, softplus or leaky relu with a negative slope written on a conv or
-dense line trains as an op of its own (its backward needs its input).
-forward() below is the same network written with torch.nn.functional by
-hand (BRANCH_FN), not from cnnc's output.
+NAME is one of NETS below, each a .net text and its forward() written with
+torch.nn.functional by hand, not from cnnc's output:
+  acts     every activation of runtime/cnnrt_acts.def, as a layer of its own
+           (some with parameters away from their defaults) and fused on a
+           conv or dense line, in parallel branches of a concat over a
+           shared stem (one short path per branch, so every parameter gets
+           a gradient float32 can see): after a conv without an activation,
+           a layer is fused into the conv's loop by cnnc's inference passes;
+           a silu, hardswish, gelu, mish, softplus or leaky relu with a
+           negative slope written on a conv or dense line trains as an op of
+           its own (its backward needs its input);
+  shuffle  two ShuffleNet v2 units (stride 1): split the channels in half,
+           one half through 1×1, depthwise 3×3 and 1×1 convs, concat, then
+           channel shuffle (2 groups, then 4), as torchvision's
+           InvertedResidual without its batch norms.
 
-The suite (tests/e2e/suite_acts.sh) writes the initial weights with
+The suite (tests/e2e/suite_handnets.sh) writes the initial weights with
 cnnc-train --epochs 0 (DIR/init.st), then trains 3 epochs of one step
 (--batch 16, the whole training set) with SGD.  Checked:
   infer-check   the generated code's logits on 3 random images (normal,
@@ -30,8 +36,8 @@ cnnc-train --epochs 0 (DIR/init.st), then trains 3 epochs of one step
                 forward() in float64;
   train-check   the 3 step losses (first ≤ 1e-5 relative, then ≤ 1e-4), the
                 parameters after them (‖p_c − p_t‖/‖p_t‖ ≤ 1e-4) and what
-                the steps changed (≤ 1e-3), PyTorch in float64 with
-                torch.optim.SGD and the mean cross-entropy;
+                the steps changed, per tensor (≤ 1e-3), PyTorch in float64
+                with torch.optim.SGD and the mean cross-entropy;
   export-check  cnnc's nn.Module loads init.st (strict) and its output
                 equals forward()'s within 1e-6 (both float64).
 Prints one line per check ("ok" or "FAIL"), exits 1 when anything failed.
@@ -73,7 +79,7 @@ BRANCHES = [
     ("b15", "k1 hardsigmoid", None, None),
 ]
 
-NET = ("# acts — every activation, as a layer and fused (tests/ref/acts_ref.py gen)\n"
+ACTS = ("# acts — every activation, as a layer and fused (tests/ref/handnets.py)\n"
        "network acts input 1x8x8\n"
        "conv stem 4 k3 p1\n"
        "concat mix {\n" +
@@ -106,8 +112,8 @@ BRANCH_FN = {
 }
 
 
-def forward(p, x):
-    """The logits of NET, from parameters p by name."""
+def acts(p, x):
+    """The logits of ACTS, from parameters p by name."""
     x = F.conv2d(x, p["stem.weight"], p["stem.bias"], padding=1)
     outs = []
     for b, _, _, _ in BRANCHES:
@@ -116,6 +122,51 @@ def forward(p, x):
     x = torch.flatten(F.avg_pool2d(torch.cat(outs, 1), 2, 2), 1)
     x = F.relu(F.softplus(F.linear(x, p["d1.weight"], p["d1.bias"])))
     return F.linear(x, p["out.weight"], p["out.bias"])
+
+
+SHUFFLE = """# shuffle — two ShuffleNet v2 units (tests/ref/handnets.py)
+network shuffle input 1x8x8
+conv stem 8 k3 p1 relu
+concat u1 {
+    split a 1
+    seq b { split s 2; conv c1 4 k1 relu; conv dw 4 k3 p1 g4; conv c2 4 k1 relu }
+}
+shuffle sh1 2
+concat u2 {
+    split a 1
+    seq b { split s 2; conv c1 4 k1 relu; conv dw 4 k3 p1 g4; conv c2 4 k1 relu }
+}
+shuffle sh2 4
+globalavgpool
+flatten
+dense out 4
+"""
+
+
+def channel_shuffle(x, groups):
+    """torchvision.models.shufflenetv2.channel_shuffle"""
+    b, c, h, w = x.size()
+    x = x.view(b, groups, c // groups, h, w)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(b, -1, h, w)
+
+
+def shuffle(p, x):
+    """The logits of SHUFFLE, from parameters p by name."""
+    def conv(x, name, pad=0, groups=1):
+        return F.conv2d(x, p[name + ".weight"], p[name + ".bias"], padding=pad, groups=groups)
+    x = F.relu(conv(x, "stem", 1))
+    for u, g in (("u1", 2), ("u2", 4)):
+        x1, x2 = x.chunk(2, dim=1)
+        b = F.relu(conv(x2, u + ".b.c1"))
+        b = conv(b, u + ".b.dw", 1, 4)
+        b = F.relu(conv(b, u + ".b.c2"))
+        x = channel_shuffle(torch.cat((x1, b), dim=1), g)
+    x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+    return F.linear(x, p["out.weight"], p["out.bias"])
+
+
+NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle)}
 
 
 def write_idx(path, arr, labels):
@@ -136,10 +187,10 @@ def read_idx(path):
     return np.frombuffer(b[4 + 4 * nd:], dtype=np.uint8).reshape(dims)
 
 
-def gen(d):
+def gen(name, d):
     os.makedirs(os.path.join(d, "data"), exist_ok=True)
-    with open(os.path.join(d, "acts.net"), "w") as f:
-        f.write(NET)
+    with open(os.path.join(d, name + ".net"), "w") as f:
+        f.write(NETS[name][0])
     with open(os.path.join(d, "train_args"), "w") as f:
         f.write(TRAIN_ARGS + "\n")
     rng = np.random.default_rng(SEED)
@@ -168,7 +219,7 @@ def rel(a, b):
     return (torch.linalg.norm(a - b) / torch.linalg.norm(b)).item()
 
 
-def infer(d):
+def infer(forward, d):
     p = params(d, "init.st")
     x = torch.randn(3, 1, H, W, generator=torch.Generator().manual_seed(SEED + 1))
     with torch.no_grad():
@@ -177,7 +228,7 @@ def infer(d):
     ref.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
 
 
-def infer_check(d, ok):
+def infer_check(forward, d, ok):
     ref = np.fromfile(os.path.join(d, "ref.bin"), dtype="<f4").astype(np.float64)
     out = np.fromfile(os.path.join(d, "out.bin"), dtype="<f4").astype(np.float64)
     if out.shape != ref.shape:
@@ -187,7 +238,7 @@ def infer_check(d, ok):
     ok(e <= TOL_INFER, "generated code on 3 images: max error %.1e of max |ref| (tolerance %.0e)" % (e, TOL_INFER))
 
 
-def train_check(d, ok):
+def train_check(forward, d, ok):
     init, final = params(d, "init.st"), params(d, "run.st")
     names = sorted(init)
     p = {n: init[n].clone().requires_grad_() for n in names}
@@ -229,7 +280,7 @@ def train_check(d, ok):
        % (worst, where, TOL_DELTA))
 
 
-def export_check(d, ok):
+def export_check(forward, d, ok):
     spec = importlib.util.spec_from_file_location("export", os.path.join(d, "export.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -245,18 +296,19 @@ def export_check(d, ok):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4 or sys.argv[2] not in NETS:
         sys.stderr.write(__doc__)
         return 2
-    cmd, d = sys.argv[1], sys.argv[2]
+    cmd, name, d = sys.argv[1:]
     if cmd == "gen":
-        gen(d)
+        gen(name, d)
         return 0
+    forward = NETS[name][1]
     if cmd == "infer":
-        infer(d)
+        infer(forward, d)
         return 0
     ok = Checks()
-    {"infer-check": infer_check, "train-check": train_check, "export-check": export_check}[cmd](d, ok)
+    {"infer-check": infer_check, "train-check": train_check, "export-check": export_check}[cmd](forward, d, ok)
     return 1 if ok.fails else 0
 
 

@@ -1,0 +1,104 @@
+/*
+ * test_rt_channels.c — channel shuffle and channel slice (channels.c).
+ *
+ * Forward against the index formula written here (torchvision's
+ * channel_shuffle: [n][g][C/g][HW] transposed to [n][C/g][g][HW]; a slice
+ * [first, first + len)), bit for bit: they only move values.  Backward
+ * against float64 central finite differences of L = Σ r·f(x), accumulated
+ * onto a random dx (relative norm ≤ 1e-5; f is linear, so the difference
+ * quotient is exact up to rounding).  Odd shapes: C = 12 in 3 and 4 groups,
+ * HW = 5, a slice in the middle.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cnnrt_test.h"
+
+enum { N = 2, C = 12, HW = 5 };
+
+typedef struct {
+    int shuffle, g, first, len;
+    double *x, *r;
+} ctx;
+
+static double f_at(const ctx *c, const double *x, int s, int o, int p)
+{
+    if (c->shuffle) {
+        const int cg = C / c->g, i = o % c->g, j = o / c->g;      /* o = j·g + i */
+        return x[((size_t)s * C + (size_t)(i * cg + j)) * HW + p];
+    }
+    return x[((size_t)s * C + (size_t)(c->first + o)) * HW + p];
+}
+
+static double L_of(void *v)
+{
+    const ctx *c = v;
+    const int co = c->shuffle ? C : c->len;
+    double sum = 0;
+    for (int s = 0; s < N; s++)
+        for (int o = 0; o < co; o++)
+            for (int p = 0; p < HW; p++) sum += c->r[((size_t)s * co + o) * HW + p] * f_at(c, c->x, s, o, p);
+    return sum;
+}
+
+static void check(int shuffle, int g, int first, int len, uint64_t seed)
+{
+    const int co = shuffle ? C : len;
+    const size_t nin = (size_t)N * C * HW, nout = (size_t)N * co * HW;
+    char what[96];
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    float *x = t_falloc(nin), *y = t_falloc(nout), *dy = t_falloc(nout), *dx0 = t_falloc(nin), *dx = t_falloc(nin);
+    t_fill(x, nin, &rng, -1, 1);
+    t_fill(dy, nout, &rng, -1, 1);
+    t_fill(dx0, nin, &rng, -0.5f, 0.5f);
+    ctx c = { shuffle, g, first, len, t_dalloc(nin), t_dalloc(nout) };
+    t_to_double(c.x, x, nin);
+    t_to_double(c.r, dy, nout);
+    if (shuffle) cnnrt_channel_shuffle_forward(y, x, N, C, HW, g);
+    else cnnrt_channel_slice_forward(y, x, N, C, HW, first, len);
+    for (int s = 0; s < N; s++)
+        for (int o = 0; o < co; o++)
+            for (int p = 0; p < HW; p++)
+                if (y[((size_t)s * co + o) * HW + p] != (float)f_at(&c, c.x, s, o, p))
+                    fail_msg("%s: forward differs at image %d, channel %d, position %d", shuffle ? "shuffle" : "slice",
+                             s, o, p);
+    double *gx = t_dalloc(nin);
+    t_fd_grad(gx, c.x, nin, 1e-5, L_of, &c);
+    memcpy(dx, dx0, nin * sizeof *dx);
+    if (shuffle) cnnrt_channel_shuffle_backward(dx, dy, N, C, HW, g);
+    else cnnrt_channel_slice_backward(dx, dy, N, C, HW, first, len);
+    t_sub(dx, dx0, nin);
+    snprintf(what, sizeof what, "%s (g %d, first %d, len %d): dx vs FD", shuffle ? "shuffle" : "slice", g, first,
+             len);
+    t_check_rel(what, dx, gx, nin, 1e-5);
+    free(x); free(y); free(dy); free(dx0); free(dx); free(gx); free(c.x); free(c.r);
+}
+
+static void test_shuffle(void **s)
+{
+    (void)s;
+    check(1, 3, 0, 0, 700);
+    check(1, 4, 0, 0, 701);
+    check(1, 12, 0, 0, 702);
+}
+
+static void test_slice(void **s)
+{
+    (void)s;
+    check(0, 0, 0, 6, 710);     /* the first half */
+    check(0, 0, 6, 6, 711);     /* the second */
+    check(0, 0, 4, 4, 712);     /* a middle third */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shuffle),
+        cmocka_unit_test(test_slice),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
