@@ -112,6 +112,7 @@ typedef enum {
     ST_GROUP,     /* { ... } | group NAME { ... } | seq [NAME] [from N] [prefix "s"] { ... } */
     ST_RESIDUAL,  /* residual [NAME] { body } [shortcut GROUP] */
     ST_CONCAT,    /* concat [NAME] { branch; branch; ... } */
+    ST_SCALE,     /* scale [NAME] { body }: the input times the body's output */
     ST_REPEAT,    /* repeat N [as VAR] [from K] { ... } */
     ST_IF         /* if COND { ... } [else { ... }] */
 } StmtKind;

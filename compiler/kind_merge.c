@@ -1,6 +1,7 @@
 /*
- * kind_merge.c — the kinds that join branches: add (made by residual) and
- * concat (made by concat).  Neither is written as a layer line; sema.c
+ * kind_merge.c — the kinds that join branches: add (made by residual),
+ * concat (made by concat) and mul (made by scale: the input times a gate,
+ * C×1×1 broadcast over H×W or the input's shape).  Neither is written as a layer line; sema.c
  * makes them from the blocks.  Their generated functions: add takes its
  * two inputs as pointers, concat its inputs as one array (any number of
  * branches; C99 promises only 127 parameters).
@@ -90,4 +91,47 @@ const LayerKind kind_concat = {
     .pytorch = "torch.cat(dim=1)",
     .shape = concat_shape, .emit = merge_emit, .py_call = merge_py_call, .train = merge_train,
     .dot = DOT_CONCAT,
+};
+
+/* ---- mul: x · gate, the gate C×1×1 (squeeze-and-excitation) or x's shape ---- */
+
+static bool mul_shape(Node *n) {
+    const Shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
+    bool bcast = a->rank == 3 && b->rank == 3 && b->c == a->c && b->h == 1 && b->w == 1;
+    if (!bcast && !shape_same(*a, *b)) {
+        diag_error(n->loc, "%s: the input is %s but the scale's body gives %s (it must give %s or %lld×1×1)",
+                   shape_who(n), shape_str(*a), shape_str(*b), shape_str(*a), a->c);
+        return false;
+    }
+    n->shape = *a;
+    n->other_ops = shape_numel(*a);
+    shape_rf_max(n);
+    return true;
+}
+
+static int mul_emit(Emitter *e, Node *n) {
+    const Shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
+    em_layer(e, n, "mul");
+    em_buf(e, "L_X1", n->in[1]);
+    em_def(e, "L_C", "%lld", a->c);
+    em_def(e, "L_HW", "%lld", a->rank == 3 ? a->h * a->w : 1);
+    em_def(e, "L_BCAST", "%d", a->rank == 3 && b->h * b->w == 1 && a->h * a->w > 1);
+    em_call(e, "M4_ELTMUL");
+    return 0;
+}
+
+static const char *mul_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)n, (void)mod;
+    return arena_printf("%s * %s", in[0], in[1]);
+}
+
+static void mul_train(const Node *n, cnnrt_op *op) {
+    (void)n;
+    op->kind = CNNRT_OP_MUL;
+}
+
+const LayerKind kind_mul = {
+    .id = K_MUL, .name = "mul", .summary = "the input times a gate (made by scale)", .pytorch = "x * gate",
+    .shape = mul_shape, .emit = mul_emit, .py_call = mul_py_call, .train = mul_train,
+    .dot = DOT_ADD,
 };

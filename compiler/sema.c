@@ -870,6 +870,17 @@ static Node *elab_stmt(Stmt *s, Node *x, Scope sc, const char *seqname) {
             ins[i++] = elab_stmt(b, x, inner, NULL);
         return make_join(layer_kinds[K_CONCAT], ins, nb, s->loc, inner);
     }
+    case ST_SCALE: {                 /* squeeze-and-excitation: x · gate(x) */
+        Scope inner;
+        if (!open_scope(s, &sc, seqname, &inner)) return x;
+        Node *gate = elab_list(s->body, x, inner, NULL);
+        if (gate == x) {
+            diag_error(s->loc, "scale with an empty body multiplies its input by itself; is the body missing?");
+            return x;
+        }
+        Node *ins[2] = { x, gate };
+        return make_join(layer_kinds[K_MUL], ins, 2, s->loc, inner);
+    }
     case ST_REPEAT:
     case ST_IF:
         /* handled in elab_list, where a seq's numbering continues through them */

@@ -436,6 +436,34 @@ void cnnrt_add_backward(float *da,             /* [count] += , or NULL */
 
 /* ---- channel concat -------------------------------------------------------- */
 
+void cnnrt_mul_forward(float *y,             /* [n][C][HW] */
+                       const float *a,       /* [n][C][HW] */
+                       const float *b,       /* [n][C][HWb] */
+                       int n, int C, int HW, int HWb)
+{
+    for (size_t r = 0; r < (size_t)n * C; r++)
+        for (int p = 0; p < HW; p++) y[r * HW + p] = a[r * HW + p] * b[r * HWb + (HWb == 1 ? 0 : p)];
+}
+
+void cnnrt_mul_backward(float *da,           /* [n][C][HW] +=, or NULL */
+                        float *db,           /* [n][C][HWb] +=, or NULL */
+                        const float *dy,     /* [n][C][HW] */
+                        const float *a, const float *b,
+                        int n, int C, int HW, int HWb)
+{
+    /* differentiates:  y = a · b (b broadcast over HW when HWb = 1) */
+    for (size_t r = 0; r < (size_t)n * C; r++) {
+        double s = 0;
+        for (int p = 0; p < HW; p++) {
+            const size_t i = r * HW + p, j = r * HWb + (HWb == 1 ? 0 : p);
+            if (da) da[i] += dy[i] * b[j];
+            if (db && HWb != 1) db[j] += dy[i] * a[i];
+            s += (double)dy[i] * a[i];
+        }
+        if (db && HWb == 1) db[r] += (float)s;
+    }
+}
+
 void cnnrt_concat_forward(float *y,               /* [n][Σcs][HW] */
                           const float *const *xs, /* k × [n][cs[i]][HW] */
                           const int *cs,          /* [k] channels per input */

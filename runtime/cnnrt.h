@@ -267,6 +267,13 @@ void cnnrt_concat_forward(float *y, const float *const *xs, const int *cs,
 void cnnrt_concat_backward(float *const *dxs, const float *dy, const int *cs,
                            int k, int n, int HW);
 
+/* y = a · b, b per channel (HWb = 1: broadcast over HW, a gate) or of a's
+ * shape (HWb = HW); a, y [n][C][HW], b [n][C][HWb] (act.c).  Backward:
+ * da += dy·b, db += Σ dy·a (over HW when broadcast); either may be NULL. */
+void cnnrt_mul_forward(float *y, const float *a, const float *b, int n, int C, int HW, int HWb);
+void cnnrt_mul_backward(float *da, float *db, const float *dy, const float *a, const float *b,
+                        int n, int C, int HW, int HWb);
+
 /* Channel shuffle (ShuffleNet) of x [n][C][HW] in g groups: the channels
  * seen as [g][C/g], transposed; output channel j·g + i is input channel
  * i·(C/g) + j (channels.c).  Backward adds the inverse permutation of dy

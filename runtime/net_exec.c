@@ -117,6 +117,11 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             if (!(net->plan[i] & CNNRT_PLAN_VIEW)) par_copy(y, x, cnt);
             break;
         case CNNRT_OP_SHUFFLE: cnnrt_channel_shuffle_forward(y, x, n, op->C, op->HW, op->G); break;
+        case CNNRT_OP_MUL: {
+            const int b = in_val(net, op, 1);
+            cnnrt_mul_forward(y, x, net->val[b], n, op->C, op->HW, (int)(d->value_size[b] / op->C));
+            break;
+        }
         case CNNRT_OP_SLICE:
             cnnrt_channel_slice_forward(y, x, n, op->C, op->HW, op->G, (int)(d->value_size[op->out] / op->HW));
             break;
@@ -252,6 +257,12 @@ static void backward(cnnrt_net *net, int n, int from) {
             }
             break;
         case CNNRT_OP_SHUFFLE: if (dx) cnnrt_channel_shuffle_backward(dx, dy, n, op->C, op->HW, op->G); break;
+        case CNNRT_OP_MUL: {
+            const int b = in_val(net, op, 1);
+            cnnrt_mul_backward(dx, b == 0 ? NULL : net->dval[b], dy, x, net->val[b], n, op->C, op->HW,
+                               (int)(d->value_size[b] / op->C));
+            break;
+        }
         case CNNRT_OP_SLICE:
             if (dx) cnnrt_channel_slice_backward(dx, dy, n, op->C, op->HW, op->G, (int)(d->value_size[op->out] / op->HW));
             break;

@@ -4,6 +4,7 @@ m4_divert(-1)
 # M4_ACTIVATION(): y = act(x) for an activation that could not be fused.
 # M4_SOFTMAX(): over L_C classes at each of L_HW positions (max subtracted).
 # M4_ADD(): y = x0 + x1 + ... (L_NIN inputs L_X<i>/L_X<i>OFF), then act.
+# M4_ELTMUL(): y = x · x1, x1 per channel (L_BCAST: C×1×1) or of x's shape.
 # M4_SHUFFLE(): L_C channels of L_HW as L_GROUPS groups, transposed.
 # M4_SLICE(): L_N values of the input from L_FIRST (a split's channels).
 # M4_CONCAT(): inputs of L_C<i> channels each, L_HW positions, one after another;
@@ -53,6 +54,16 @@ M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[    memcpy(M4_AT(y, M4_MUL(m4_indir([[L_CH]
 }
 M4_CALL([[(const float *const[[[]]]){ M4_PTR(L_X0, L_X0OFF)[[]]M4_FORLOOP([[M4_I]], 1, L_NIN - 1,
   [[, M4_PTR(m4_indir([[L_X]]M4_I), m4_indir([[L_X]]M4_I[[OFF]]))]]) }, M4_PTR(L_Y, L_YOFF)]])]])
+m4_define([[M4_ELTMUL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, const float *RESTRICT g, float *RESTRICT y]])
+{
+m4_ifelse(L_BCAST, 1, [[    for (int c = 0; c < L_C; c++)
+        for (int p = 0; p < L_HW; p++) y[c * L_HW + p] = x[c * L_HW + p] * g[c];
+]], [[    for (int i = 0; i < M4_MUL(L_C, L_HW); i++) y[i] = x[i] * g[i];
+]])m4_dnl
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_X1, L_X1OFF), M4_PTR(L_Y, L_YOFF)]])]])
+
 m4_define([[M4_SHUFFLE]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
 M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {

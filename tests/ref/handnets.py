@@ -26,7 +26,10 @@ torch.nn.functional by hand, not from cnnc's output:
   shuffle  two ShuffleNet v2 units (stride 1): split the channels in half,
            one half through 1×1, depthwise 3×3 and 1×1 convs, concat, then
            channel shuffle (2 groups, then 4), as torchvision's
-           InvertedResidual without its batch norms.
+           InvertedResidual without its batch norms;
+  se       squeeze-and-excitation (scale { ... }) as torchvision's MobileNet
+           v3 has it, a C×1×1 gate broadcast over H×W, and a gate of the
+           input's shape.
 
 The suite (tests/e2e/suite_handnets.sh) writes the initial weights with
 cnnc-train --epochs 0 (DIR/init.st), then trains 3 epochs of one step
@@ -36,8 +39,10 @@ cnnc-train --epochs 0 (DIR/init.st), then trains 3 epochs of one step
                 forward() in float64;
   train-check   the 3 step losses (first ≤ 1e-5 relative, then ≤ 1e-4), the
                 parameters after them (‖p_c − p_t‖/‖p_t‖ ≤ 1e-4) and what
-                the steps changed, per tensor (≤ 1e-3), PyTorch in float64
-                with torch.optim.SGD and the mean cross-entropy;
+                the steps changed, per tensor (≤ 1e-3, or twice PyTorch's
+                own float32 error where that is larger: see train_check),
+                PyTorch in float64 with torch.optim.SGD and the mean
+                cross-entropy;
   export-check  cnnc's nn.Module loads init.st (strict) and its output
                 equals forward()'s within 1e-6 (both float64).
 Prints one line per check ("ok" or "FAIL"), exits 1 when anything failed.
@@ -166,7 +171,41 @@ def shuffle(p, x):
     return F.linear(x, p["out.weight"], p["out.bias"])
 
 
-NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle)}
+SE = """# se — squeeze-and-excitation as MobileNet v3 has it (tests/ref/handnets.py)
+network se input 1x8x8
+conv stem 8 k3 p1 hardswish
+conv dw 8 k3 p1 g8 relu
+scale se {
+    globalavgpool
+    conv fc1 4 k1 relu
+    conv fc2 8 k1 hardsigmoid
+}
+conv proj 8 k1
+scale gate { conv g 8 k1 sigmoid }
+globalavgpool
+flatten
+dense out 4
+"""
+
+
+def se(p, x):
+    """The logits of SE, from parameters p by name: torchvision's
+    SqueezeExcitation (avgpool, fc1, relu, fc2, hardsigmoid; x · scale), and
+    an elementwise gate of the input's shape."""
+    def conv(x, name, pad=0, groups=1):
+        return F.conv2d(x, p[name + ".weight"], p[name + ".bias"], padding=pad, groups=groups)
+    x = F.hardswish(conv(x, "stem", 1))
+    x = F.relu(conv(x, "dw", 1, 8))
+    s = F.adaptive_avg_pool2d(x, 1)
+    s = F.hardsigmoid(conv(F.relu(conv(s, "se.fc1")), "se.fc2"))
+    x = x * s
+    x = conv(x, "proj")
+    x = x * torch.sigmoid(conv(x, "gate.g"))
+    x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+    return F.linear(x, p["out.weight"], p["out.bias"])
+
+
+NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle), "se": (SE, se)}
 
 
 def write_idx(path, arr, labels):
@@ -238,21 +277,28 @@ def infer_check(forward, d, ok):
     ok(e <= TOL_INFER, "generated code on 3 images: max error %.1e of max |ref| (tolerance %.0e)" % (e, TOL_INFER))
 
 
-def train_check(forward, d, ok):
-    init, final = params(d, "init.st"), params(d, "run.st")
-    names = sorted(init)
-    p = {n: init[n].clone().requires_grad_() for n in names}
-    x = torch.from_numpy(read_idx(os.path.join(d, "data", "train-images-idx3-ubyte")).copy())
-    x = (x.float() / 255.0).double().unsqueeze(1)       # cnnc-train's x/255 (no --normalize)
-    y = torch.from_numpy(read_idx(os.path.join(d, "data", "train-labels-idx1-ubyte")).astype(np.int64))
+def sgd_steps(forward, init, names, x, y, dtype):
+    """STEPS of torch.optim.SGD from init in dtype: (parameters, losses)"""
+    p = {n: init[n].clone().to(dtype).requires_grad_() for n in names}
     opt = torch.optim.SGD(list(p.values()), lr=LR)
     losses = []
     for _ in range(STEPS):
         opt.zero_grad()
-        loss = F.cross_entropy(forward(p, x), y)
+        loss = F.cross_entropy(forward(p, x.to(dtype)), y)
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    return {n: v.detach().double() for n, v in p.items()}, losses
+
+
+def train_check(forward, d, ok):
+    init, final = params(d, "init.st"), params(d, "run.st")
+    names = sorted(init)
+    x = torch.from_numpy(read_idx(os.path.join(d, "data", "train-images-idx3-ubyte")).copy())
+    x = (x.float() / 255.0).double().unsqueeze(1)       # cnnc-train's x/255 (no --normalize)
+    y = torch.from_numpy(read_idx(os.path.join(d, "data", "train-labels-idx1-ubyte")).astype(np.int64))
+    p, losses = sgd_steps(forward, init, names, x, y, torch.float64)
+    p32, _ = sgd_steps(forward, init, names, x, y, torch.float32)
     with open(os.path.join(d, "run.st.csv")) as f:
         rows = [r.split(",") for r in f.read().split("\n")[1:] if r]
     ok(len(rows) == STEPS, "cnnc-train logged %d epochs of one step (%d expected)" % (len(rows), STEPS))
@@ -263,21 +309,26 @@ def train_check(forward, d, ok):
         ok(e <= tol, "step %d loss: cnnrt %.6f, PyTorch %.6f, relative error %.1e (tolerance %.0e)"
            % (s + 1, lc, lt, e, tol))
     pc = torch.cat([final[n].flatten() for n in names])
-    pt = torch.cat([p[n].detach().flatten() for n in names])
+    pt = torch.cat([p[n].flatten() for n in names])
     e = rel(pc, pt)
     ok(e <= TOL_PARAM, "%d parameters after %d steps: relative error %.1e (tolerance %.0e)"
        % (pt.numel(), STEPS, e, TOL_PARAM))
+    # What the steps changed, per tensor.  A tensor far from the loss moves
+    # by little more than float32's spacing of its values, so its change is
+    # only known to float32's precision: the tolerance is TOL_DELTA or twice
+    # the error PyTorch's own float32 run makes there, whichever is larger.
     worst, where = 0.0, ""
     for n in names:
-        dt = p[n].detach() - init[n]
+        dt = p[n] - init[n]
         if torch.linalg.norm(dt).item() == 0:
             ok(False, "%s did not change in PyTorch's steps" % n)
             continue
-        e = rel(final[n] - init[n], dt)
-        if e > worst:
-            worst, where = e, n
-    ok(worst <= TOL_DELTA, "what the steps changed, per tensor: worst relative error %.1e (%s; tolerance %.0e)"
-       % (worst, where, TOL_DELTA))
+        e, e32 = rel(final[n] - init[n], dt), rel(p32[n] - init[n], dt)
+        margin = e / max(TOL_DELTA, 2 * e32)
+        if margin > worst:
+            worst, where = margin, "%s: %.1e, PyTorch float32 %.1e" % (n, e, e32)
+    ok(worst <= 1, "what the steps changed, per tensor: worst relative error against its tolerance %.2f "
+       "(%s; tolerance max(%.0e, 2 × PyTorch float32's))" % (worst, where, TOL_DELTA))
 
 
 def export_check(forward, d, ok):

@@ -1,5 +1,7 @@
 /*
- * test_rt_channels.c — channel shuffle and channel slice (channels.c).
+ * test_rt_channels.c — channel shuffle and channel slice (channels.c), and
+ * the product of a tensor with a per-channel gate or a tensor of its shape
+ * (cnnrt_mul_*, act.c: squeeze-and-excitation).
  *
  * Forward against the index formula written here (torchvision's
  * channel_shuffle: [n][g][C/g][HW] transposed to [n][C/g][g][HW]; a slice
@@ -7,7 +9,9 @@
  * against float64 central finite differences of L = Σ r·f(x), accumulated
  * onto a random dx (relative norm ≤ 1e-5; f is linear, so the difference
  * quotient is exact up to rounding).  Odd shapes: C = 12 in 3 and 4 groups,
- * HW = 5, a slice in the middle.
+ * HW = 5, a slice in the middle.  The product: forward against float64,
+ * both inputs' gradients against finite differences (b broadcast over HW
+ * and not).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -94,11 +98,63 @@ static void test_slice(void **s)
     check(0, 0, 4, 4, 712);     /* a middle third */
 }
 
+/* L = Σ r · (a · b), over the inputs a [N][C][HW] and b [N][C][HWb] in one vector */
+typedef struct { int hwb; double *ab, *r; } mctx;
+
+static double mul_L(void *v)
+{
+    const mctx *c = v;
+    const double *a = c->ab, *b = c->ab + (size_t)N * C * HW;
+    double s = 0;
+    for (size_t q = 0; q < (size_t)N * C; q++)
+        for (int p = 0; p < HW; p++)
+            s += c->r[q * HW + p] * a[q * HW + p] * b[q * c->hwb + (c->hwb == 1 ? 0 : p)];
+    return s;
+}
+
+static void check_mul(int hwb, uint64_t seed)
+{
+    const size_t na = (size_t)N * C * HW, nb = (size_t)N * C * hwb;
+    char what[64];
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    float *ab = t_falloc(na + nb), *y = t_falloc(na), *dy = t_falloc(na), *d0 = t_falloc(na + nb),
+          *d = t_falloc(na + nb);
+    t_fill(ab, na + nb, &rng, -1, 1);
+    t_fill(dy, na, &rng, -1, 1);
+    t_fill(d0, na + nb, &rng, -0.5f, 0.5f);
+    mctx c = { hwb, t_dalloc(na + nb), t_dalloc(na) };
+    t_to_double(c.ab, ab, na + nb);
+    t_to_double(c.r, dy, na);
+    cnnrt_mul_forward(y, ab, ab + na, N, C, HW, hwb);
+    double *yd = t_dalloc(na);
+    for (size_t q = 0; q < (size_t)N * C; q++)
+        for (int p = 0; p < HW; p++) yd[q * HW + p] = c.ab[q * HW + p] * c.ab[na + q * hwb + (hwb == 1 ? 0 : p)];
+    snprintf(what, sizeof what, "mul (b of %d per channel): forward", hwb);
+    t_check_maxrel(what, y, yd, na, 1e-6, 1e-6);
+    double *g = t_dalloc(na + nb);
+    t_fd_grad(g, c.ab, na + nb, 1e-5, mul_L, &c);
+    memcpy(d, d0, (na + nb) * sizeof *d);
+    cnnrt_mul_backward(d, d + na, dy, ab, ab + na, N, C, HW, hwb);
+    t_sub(d, d0, na + nb);
+    snprintf(what, sizeof what, "mul (b of %d per channel): da, db vs FD", hwb);
+    t_check_rel(what, d, g, na + nb, 1e-5);
+    free(ab); free(y); free(dy); free(d0); free(d); free(c.ab); free(c.r); free(yd); free(g);
+}
+
+static void test_mul(void **s)
+{
+    (void)s;
+    check_mul(1, 720);      /* a gate per channel, broadcast over HW */
+    check_mul(HW, 721);     /* of a's shape */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shuffle),
         cmocka_unit_test(test_slice),
+        cmocka_unit_test(test_mul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
