@@ -25,7 +25,8 @@ import subprocess
 import sys
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-CASES = [("lenet5", 1), ("lenet5", 64), ("resnet20", 1), ("resnet20", 64), ("resnet18", 1), ("resnet18", 8)]
+CASES = [("lenet5", 1), ("lenet5", 64), ("resnet20", 1), ("resnet20", 64), ("resnet18", 1), ("resnet18", 8),
+         ("mobilenet_v2", 1)]
 THREADS = [1, 2]
 PY = "/usr/bin/python3"
 

@@ -8,5 +8,5 @@
 VALGRIND_FULL=1 sh tests/sanitizers/suite_valgrind.sh "$B" && ok "suite_valgrind (full)" || no "suite_valgrind (full)"
 ATOMIC_NET=vgg16 ATOMIC_TRIALS=4 sh tests/e2e/suite_atomic.sh "$B" && ok "suite_atomic (vgg16)" || no "suite_atomic (vgg16)"
 CODEGEN_BATCH=${CODEGEN_BATCH:-2} sh tests/codegen/suite_codegen.sh "$B" resnet18 resnet50 alexnet vgg16 densenet121 \
-    googlenet && ok "suite_codegen (torchvision networks)" || no "suite_codegen (torchvision networks)"
+    googlenet mobilenet_v2 && ok "suite_codegen (torchvision networks)" || no "suite_codegen (torchvision networks)"
 finish

@@ -69,6 +69,7 @@ check resnet18            11689512  1814073344
 check resnet50            25557032  4089184256
 check densenet121          7978856  2834161664
 check googlenet            6624904  1498376192
+check mobilenet_v2          3504872   300774272
 
 # Receptive field: ResNet-18's last 3x3 conv sees 435x435 input pixels
 # (unclipped), with a jump of 32.

@@ -3,7 +3,7 @@
 
 usage: /usr/bin/python3 tests/ref/torchvision_ref.py NAME REPORT.json
 
-NAME is one of: alexnet vgg16 resnet18 resnet50 densenet121 googlenet
+NAME is one of: alexnet vgg16 resnet18 resnet50 densenet121 googlenet mobilenet_v2
 (built by torchvision, weights=None, nothing downloaded), or resnet20 lenet5
 lenet_relu convnetjs_mnist convnetjs_cifar10 (written by hand below from the
 papers' descriptions, not from the .net files).  REPORT.json is the output of
@@ -174,6 +174,8 @@ def build(name):
         m = tvm.densenet121(weights=None)
     elif name == "googlenet":
         m = tvm.googlenet(weights=None, aux_logits=False, init_weights=False)
+    elif name == "mobilenet_v2":
+        m = tvm.mobilenet_v2(weights=None)
     else:
         raise KeyError(name)
     return m, (3, 224, 224)
@@ -239,7 +241,9 @@ KINDS = {
     nn.Sigmoid: ("sigmoid",), nn.Dropout: ("dropout",), nn.Softmax: ("softmax",),
     nn.Flatten: ("flatten",), nn.LayerNorm: ("layernorm",), nn.GroupNorm: ("groupnorm",),
     nn.InstanceNorm2d: ("instancenorm",), nn.LeakyReLU: ("leakyrelu",),
-    nn.Identity: ("identity",),
+    nn.Identity: ("identity",), nn.ReLU6: ("relu6",), nn.Hardtanh: ("hardtanh", "relu6"),
+    nn.Hardsigmoid: ("hardsigmoid",), nn.Hardswish: ("hardswish",), nn.SiLU: ("silu",), nn.GELU: ("gelu", "gelu_tanh"),
+    nn.ELU: ("elu",), nn.SELU: ("selu",), nn.Mish: ("mish",), nn.Softplus: ("softplus",),
 }
 
 
