@@ -148,7 +148,8 @@ run_suite() {
     fi
 }
 
-run_units() {
+run_units() {    # with B's cnnc (test_rt_genops runs it): build-san's under the sanitizers
+    export CNNC
     for _t in "$B"/tests/compiler/test_cc_* "$B"/tests/runtime/test_rt_*; do
         [ -x "$_t" ] || continue
         run_suite "$(basename "$_t")" "$_t"
