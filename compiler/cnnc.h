@@ -200,7 +200,8 @@ int layer_act_attr(const struct LayerKind *k);   /* index of its act attribute, 
  * (the Node field types in brackets). */
 typedef enum {
     A_INT,      /* a count >= 1 (out channels, groups) [long long] */
-    A_PAIR,     /* N or HxW, each >= 1 (kernel, stride, dilation, size) [long long H, W] */
+    A_PAIR,     /* N or HxW, each >= 1, or 0 when the default is 0 (kernel, stride, dilation,
+                   size) [long long H, W] */
     A_PAD,      /* N, HxW or same: the four padding fields and pad_same */
     A_FLOAT,    /* any number (slope) [double] */
     A_EPS,      /* a number in (0, 1] [double] */
@@ -309,6 +310,7 @@ typedef struct Node {
                                  act (a leaky relu's slope), or its own kind's */
     long long oh, ow;         /* adaptive pool output */
     long long part, parts;    /* split: the part'th of parts equal slices of the channels */
+    bool bilinear, align_corners;   /* upsample's mode (else nearest) */
 
     /* filled by shape.c */
     Shape shape;

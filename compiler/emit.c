@@ -71,7 +71,7 @@ static const char *base_name(const char *path) {
 }
 
 /* A float literal without its f: 0.01, 2.0, -1.0, 1e-05 */
-static const char *c_float(double v) {
+const char *em_float(double v) {
     const char *s = arena_printf("%.9g", v);
     return strpbrk(s, ".e") ? s : arena_printf("%s.0", s);
 }
@@ -187,8 +187,8 @@ void em_layer(Emitter *e, Node *n, const char *kind) {
     em_def(e, "L_OUT", "%s", shape_ascii(n->shape));
     em_def(e, "L_NOTE", "%s", n->note ? clean(n->note) : "");
     em_def(e, "L_ACT", "%s", act_defs[n->act].m4);
-    em_def(e, "L_ACT_A", "%s", c_float(act_defs[n->act].nparam > 0 ? n->act_p[0] : 0.0));
-    em_def(e, "L_ACT_B", "%s", c_float(act_defs[n->act].nparam > 1 ? n->act_p[1] : 0.0));
+    em_def(e, "L_ACT_A", "%s", em_float(act_defs[n->act].nparam > 0 ? n->act_p[0] : 0.0));
+    em_def(e, "L_ACT_B", "%s", em_float(act_defs[n->act].nparam > 1 ? n->act_p[1] : 0.0));
     em_buf(e, "L_X", n->in[0]);
     em_buf(e, "L_Y", n);
     e->hash = fnv(e->hash, n->name, strlen(n->name) + 1);

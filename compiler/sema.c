@@ -409,9 +409,9 @@ static bool apply(Node *n, const char *who, const AttrDef *a, const Value *v) {
         if (v->i < 1) { diag_error(v->loc, "%s must be at least 1, not %lld", what, v->i); return false; }
         FIELD(long long, a->field) = v->i;
         return true;
-    case A_PAIR: {
+    case A_PAIR: {              /* at least 1; a pair whose default is 0 may be 0 (not given) */
         long long h, w;
-        if (!get_pair(what, v, 1, &h, &w)) return false;
+        if (!get_pair(what, v, a->def && strcmp(a->def, "0") == 0 ? 0 : 1, &h, &w)) return false;
         FIELD(long long, a->field) = h;
         FIELD(long long, a->field2) = w;
         return true;

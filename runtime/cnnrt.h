@@ -274,6 +274,14 @@ void cnnrt_mul_forward(float *y, const float *a, const float *b, int n, int C, i
 void cnnrt_mul_backward(float *da, float *db, const float *dy, const float *a, const float *b,
                         int n, int C, int HW, int HWb);
 
+/* Upsampling x [n][C][H][W] to y [n][C][OH][OW], nearest (bilinear 0) or
+ * bilinear, PyTorch's align_corners either way (upsample.c).  Backward
+ * adds dy back into dx by the same weights. */
+void cnnrt_upsample_forward(float *y, const float *x, int n, int C, int H, int W, int OH, int OW,
+                            int bilinear, int align);
+void cnnrt_upsample_backward(float *dx, const float *dy, int n, int C, int H, int W, int OH, int OW,
+                             int bilinear, int align);
+
 /* Channel shuffle (ShuffleNet) of x [n][C][HW] in g groups: the channels
  * seen as [g][C/g], transposed; output channel j·g + i is input channel
  * i·(C/g) + j (channels.c).  Backward adds the inverse permutation of dy

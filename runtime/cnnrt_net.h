@@ -45,7 +45,8 @@ extern "C" {
     X(COPY)                                      /* flatten, identity */ \
     X(SHUFFLE)                                   /* channel shuffle in G groups */ \
     X(SLICE)                                     /* channels [G, G + output's) */ \
-    X(MUL)                                       /* input 0 · input 1 (per channel or whole) */
+    X(MUL)                                       /* input 0 · input 1 (per channel or whole) */ \
+    X(UPSAMPLE)                                  /* H×W to OH×OW; G: bilinear, D: align_corners */
 #define CNNRT_OP_FIRST_(NAME) CNNRT_OP_##NAME = 1,
 #define CNNRT_OP_ENUM_(NAME) CNNRT_OP_##NAME,
 typedef enum cnnrt_op_kind {

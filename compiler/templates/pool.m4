@@ -97,4 +97,41 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
         }
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+# M4_UPSAMPLE(): L_C planes of L_H×L_W to L_OH×L_OW, nearest or (L_BILINEAR)
+# bilinear, source coordinates as PyTorch computes them (kind_upsample.c):
+# ratios L_RH, L_RW; L_ALIGN: align_corners.
+m4_define([[M4_UPSAMPLE]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    for (int oy = 0; oy < L_OH; oy++) {
+m4_ifelse(L_BILINEAR, 1, [[m4_dnl
+        float sy = m4_ifelse(L_ALIGN, 1, [[(float)oy * L_RH[[]]f]], [[L_RH[[]]f * ((float)oy + 0.5f) - 0.5f]]);
+        if (sy < 0.0f) sy = 0.0f;
+        const int y0 = (int)sy, y1 = y0 + (y0 < L_H - 1 ? 1 : 0);
+        const float ly = sy - (float)y0;
+        for (int ox = 0; ox < L_OW; ox++) {
+            float sx = m4_ifelse(L_ALIGN, 1, [[(float)ox * L_RW[[]]f]], [[L_RW[[]]f * ((float)ox + 0.5f) - 0.5f]]);
+            if (sx < 0.0f) sx = 0.0f;
+            const int x0 = (int)sx, x1 = x0 + (x0 < L_W - 1 ? 1 : 0);
+            const float lx = sx - (float)x0;
+            for (int c = 0; c < L_C; c++) {
+                const float *xc = x + c * M4_MUL(L_H, L_W);
+                y[(c * L_OH + oy) * L_OW + ox] = (1.0f - ly) * ((1.0f - lx) * xc[y0 * L_W + x0] + lx * xc[y0 * L_W + x1]) +
+                                                 ly * ((1.0f - lx) * xc[y1 * L_W + x0] + lx * xc[y1 * L_W + x1]);
+            }
+        }
+]], [[m4_dnl
+        int y0 = (int)floorf((float)oy * L_RH[[]]f);
+        if (y0 > L_H - 1) y0 = L_H - 1;
+        for (int ox = 0; ox < L_OW; ox++) {
+            int x0 = (int)floorf((float)ox * L_RW[[]]f);
+            if (x0 > L_W - 1) x0 = L_W - 1;
+            for (int c = 0; c < L_C; c++)
+                y[(c * L_OH + oy) * L_OW + ox] = x[(c * L_H + y0) * L_W + x0];
+        }
+]])m4_dnl
+    }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
 m4_divert(0)m4_dnl

@@ -2,7 +2,8 @@
 # tests/e2e/suite_handnets.sh BUILD [NAME...] — networks written twice, in
 # the .net language and by hand in PyTorch (tests/ref/handnets.py: acts,
 # every activation as a layer and fused; shuffle, ShuffleNet v2 units with
-# channel split and shuffle; se, squeeze-and-excitation), on a random 8×8
+# channel split and shuffle; se, squeeze-and-excitation; unet, a small
+# U-Net with bilinear and nearest upsampling), on a random 8×8
 # dataset in IDX format (fixed seed).  For each:
 #   1. cnnc-train writes its initial weights (--epochs 0), then trains 3
 #      steps of SGD on the whole training set; losses, parameters and what
@@ -17,7 +18,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 need_torch numpy
-NAMES=${*:-"acts shuffle se"}
+NAMES=${*:-"acts shuffle se unet"}
 
 report() {    # report WHAT CHECK-OUTPUT-FILE STATUS
     if [ "$3" -eq 0 ]; then ok "$1"; else no "$1"; fi

@@ -29,7 +29,10 @@ torch.nn.functional by hand, not from cnnc's output:
            InvertedResidual without its batch norms;
   se       squeeze-and-excitation (scale { ... }) as torchvision's MobileNet
            v3 has it, a C×1×1 gate broadcast over H×W, and a gate of the
-           input's shape.
+           input's shape;
+  unet     a small U-Net: two stages down, two up with skips, upsampling
+           bilinear (align_corners both ways, by a factor and to a size)
+           and nearest.
 
 The suite (tests/e2e/suite_handnets.sh) writes the initial weights with
 cnnc-train --epochs 0 (DIR/init.st), then trains 3 epochs of one step
@@ -205,7 +208,56 @@ def se(p, x):
     return F.linear(x, p["out.weight"], p["out.bias"])
 
 
-NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle), "se": (SE, se)}
+UNET = """# unet — a small U-Net: two stages down, two up (tests/ref/handnets.py)
+network unet input 1x8x8
+conv e1 4 k3 p1 relu
+concat s1 {
+    {}
+    seq down1 {
+        maxpool 2
+        conv e2 6 k3 p1 relu
+        concat s2 {
+            {}
+            seq down2 {
+                maxpool 2
+                conv b 8 k3 p1 relu
+                upsample up 2 bilinear
+            }
+        }
+        conv dec2 6 k3 p1 relu
+        upsample up size=8 bilinear align_corners=true
+    }
+}
+conv dec1 4 k3 p1 relu
+upsample up3 2
+conv head 3 k1 tanh
+upsample up4 size=20x24 bilinear
+flatten
+dense out 4
+"""
+
+
+def unet(p, x):
+    """The logits of UNET, from parameters p by name: skips concatenated,
+    bilinear upsampling both ways of align_corners, by a factor and to a
+    size (also one that is not a multiple), and nearest."""
+    def conv(x, name, pad=1):
+        return F.conv2d(x, p[name + ".weight"], p[name + ".bias"], padding=pad)
+    e1 = F.relu(conv(x, "e1"))
+    e2 = F.relu(conv(F.max_pool2d(e1, 2), "s1.down1.e2"))
+    b = F.relu(conv(F.max_pool2d(e2, 2), "s1.down1.s2.down2.b"))
+    u = F.interpolate(b, scale_factor=2, mode="bilinear", align_corners=False)
+    d2 = F.relu(conv(torch.cat([e2, u], 1), "s1.down1.dec2"))
+    u = F.interpolate(d2, size=8, mode="bilinear", align_corners=True)
+    d1 = F.relu(conv(torch.cat([e1, u], 1), "dec1"))
+    u = F.interpolate(d1, scale_factor=2, mode="nearest")
+    h = torch.tanh(conv(u, "head", 0))
+    h = F.interpolate(h, size=(20, 24), mode="bilinear", align_corners=False)
+    h = torch.flatten(h, 1)      # every position reaches the logits (a mean would hide a shift)
+    return F.linear(h, p["out.weight"], p["out.bias"])
+
+
+NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle), "se": (SE, se), "unet": (UNET, unet)}
 
 
 def write_idx(path, arr, labels):

@@ -1,7 +1,8 @@
 /*
  * test_rt_channels.c — channel shuffle and channel slice (channels.c), and
  * the product of a tensor with a per-channel gate or a tensor of its shape
- * (cnnrt_mul_*, act.c: squeeze-and-excitation).
+ * (cnnrt_mul_*, act.c: squeeze-and-excitation), and upsampling
+ * (upsample.c).
  *
  * Forward against the index formula written here (torchvision's
  * channel_shuffle: [n][g][C/g][HW] transposed to [n][C/g][g][HW]; a slice
@@ -149,12 +150,71 @@ static void test_mul(void **s)
     check_mul(HW, 721);     /* of a's shape */
 }
 
+/* Upsampling: backward against finite differences of L = Σ r·f(x) (f is
+ * linear in x), nearest and bilinear, align_corners both ways, by a
+ * factor and to a size that is not one (forward against PyTorch: the unet
+ * network of tests/e2e/suite_handnets.sh). */
+typedef struct { int oh, ow, bil, align; double *x, *r; float *xf, *yf; } uctx;
+
+static double up_L(void *v)
+{
+    uctx *c = v;
+    const size_t nin = (size_t)N * C * 3 * 4, nout = (size_t)N * C * c->oh * c->ow;
+    double s = 0;
+    /* f in float64 through the float kernel's weights: f is linear, so
+     * f(x) = Σ_j x_j f(e_j); rebuilt from unit vectors once per call */
+    for (size_t j = 0; j < nin; j++) {
+        if (c->x[j] == 0) continue;
+        memset(c->xf, 0, nin * sizeof(float));
+        c->xf[j] = 1.0f;
+        cnnrt_upsample_forward(c->yf, c->xf, N, C, 3, 4, c->oh, c->ow, c->bil, c->align);
+        for (size_t i = 0; i < nout; i++) s += c->r[i] * c->x[j] * c->yf[i];
+    }
+    return s;
+}
+
+static void check_up(int oh, int ow, int bil, int align, uint64_t seed)
+{
+    const size_t nin = (size_t)N * C * 3 * 4, nout = (size_t)N * C * oh * ow;
+    char what[96];
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    float *x = t_falloc(nin), *dy = t_falloc(nout), *d0 = t_falloc(nin), *d = t_falloc(nin);
+    t_fill(x, nin, &rng, -1, 1);
+    t_fill(dy, nout, &rng, -1, 1);
+    t_fill(d0, nin, &rng, -0.5f, 0.5f);
+    uctx c = { oh, ow, bil, align, t_dalloc(nin), t_dalloc(nout), t_falloc(nin), t_falloc(nout) };
+    t_to_double(c.x, x, nin);
+    t_to_double(c.r, dy, nout);
+    double *g = t_dalloc(nin);
+    t_fd_grad(g, c.x, nin, 1e-3, up_L, &c);
+    memcpy(d, d0, nin * sizeof *d);
+    cnnrt_upsample_backward(d, dy, N, C, 3, 4, oh, ow, bil, align);
+    t_sub(d, d0, nin);
+    snprintf(what, sizeof what, "upsample 3x4 -> %dx%d (%s%s): dx vs FD", oh, ow, bil ? "bilinear" : "nearest",
+             align ? ", align_corners" : "");
+    t_check_rel(what, d, g, nin, 1e-5);
+    free(x); free(dy); free(d0); free(d); free(c.x); free(c.r); free(c.xf); free(c.yf); free(g);
+}
+
+static void test_upsample(void **s)
+{
+    (void)s;
+    check_up(6, 8, 0, 0, 730);      /* nearest, ×2 */
+    check_up(7, 9, 0, 0, 731);      /* nearest to a size that is not a multiple */
+    check_up(6, 8, 1, 0, 732);      /* bilinear ×2 */
+    check_up(7, 9, 1, 0, 733);
+    check_up(7, 9, 1, 1, 734);      /* align_corners */
+    check_up(1, 9, 1, 1, 735);      /* one output row: ratio 0 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shuffle),
         cmocka_unit_test(test_slice),
         cmocka_unit_test(test_mul),
+        cmocka_unit_test(test_upsample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
