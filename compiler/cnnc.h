@@ -311,6 +311,7 @@ typedef struct Node {
     long long oh, ow;         /* adaptive pool output */
     long long part, parts;    /* split: the part'th of parts equal slices of the channels */
     bool bilinear, align_corners;   /* upsample's mode (else nearest) */
+    long long oph, opw;       /* transposed conv's output_padding */
 
     /* filled by shape.c */
     Shape shape;

@@ -1,8 +1,9 @@
 /*
- * kind_conv.c — the 2-D convolution, whole: how it is written, its shape
- * rule and costs, its parameters, its generated code, its PyTorch module
- * and the cnnrt op it trains as.  Which algorithm its code uses (direct,
- * im2col + GEMM, Winograd) is lower_conv.c's choice.
+ * kind_conv.c — the 2-D convolution and the transposed convolution, whole:
+ * how each is written, its shape rule and costs, its parameters, its
+ * generated code, its PyTorch module and the cnnrt op it trains as.  Which
+ * algorithm a conv's code uses (direct, im2col + GEMM, Winograd) is
+ * lower_conv.c's choice; a transposed conv's is direct (templates/conv.m4).
  */
 #include "kind.h"
 
@@ -168,4 +169,117 @@ const LayerKind kind_conv = {
     .shape = conv_shape, .params = conv_params, .emit = conv_emit,
     .py_module = conv_py_module, .py_call = conv_py_call, .train = conv_train,
     .dot = DOT_CONV, .passes = KP_TAKES_ACT | KP_TAKES_BN,
+};
+
+/* ---- transposed convolution (PyTorch's ConvTranspose2d) ------------------- */
+
+static bool convt_shape(Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    if (!shape_need_chw(n, in)) return false;
+    if (in->c % n->groups != 0 || n->out % n->groups != 0) {
+        diag_error(n->loc, "%s: groups %lld does not divide the %lld input and %lld output channels", shape_who(n),
+                   n->groups, in->c, n->out);
+        return false;
+    }
+    if (n->pad_same || n->pt != n->pb || n->pl != n->pr) {
+        diag_error(n->loc, "%s: padding must be N or HxW (the same on both sides)", shape_who(n));
+        return false;
+    }
+    if (n->oph >= n->sh || n->opw >= n->sw) {
+        diag_error(n->loc, "%s: output_padding %lldx%lld must be smaller than the stride %lldx%lld", shape_who(n),
+                   n->oph, n->opw, n->sh, n->sw);
+        return false;
+    }
+    /* (H − 1)·S − 2P + D·(K − 1) + output_padding + 1, each term checked */
+    long long oh, ow, t;
+    if (!shape_mul(in->h - 1, n->sh, &oh) || !shape_mul(n->dh, n->kh - 1, &t) ||
+        (oh = oh - 2 * n->pt + t + n->oph + 1) < 1 || !shape_mul(in->w - 1, n->sw, &ow) ||
+        !shape_mul(n->dw, n->kw - 1, &t) || (ow = ow - 2 * n->pl + t + n->opw + 1) < 1) {
+        diag_error(n->loc, "%s: padding %lldx%lld leaves no output from its input %s", shape_who(n), n->pt, n->pl,
+                   shape_str(*in));
+        return false;
+    }
+    n->shape = (Shape){ 3, n->out, oh, ow };
+    if (!shape_check_numel(n)) return false;
+    long long per, w, pix;
+    if (!shape_mul(n->out / n->groups, n->kh * n->kw, &per) || !shape_mul(per, in->c, &w) ||
+        !shape_mul(in->h, in->w, &pix) || !shape_mul(w, pix, &n->macs)) {
+        diag_error(n->loc, "%s: the parameter or MAC count overflows", shape_who(n));
+        return false;
+    }
+    n->params = w + (n->bias ? n->out : 0);
+    n->other_ops = (n->bias ? shape_numel(n->shape) : 0) + (n->act != ACT_NONE ? shape_numel(n->shape) : 0);
+    n->rf_valid = false;
+    return true;
+}
+
+/* weight [in][out/groups][KH][KW]; PyTorch's fan-in: out/groups·KH·KW */
+static int convt_params(Node *n, ParamSpec *out) {
+    long long og = n->out / n->groups, fan = og * n->kh * n->kw;
+    int k = 0;
+    out[k++] = param("weight", &n->w_data, true, fan, 4, n->in[0]->shape.c, og, n->kh, n->kw);
+    if (n->bias) out[k++] = param("bias", &n->b_data, true, fan, 1, n->out, 0, 0, 0);
+    return k;
+}
+
+static int convt_emit(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, "convtranspose");
+    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_OC", "%lld", n->shape.c); em_def(e, "L_OH", "%lld", n->shape.h);
+    em_def(e, "L_OW", "%lld", n->shape.w);
+    em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
+    em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
+    em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
+    em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
+    em_def(e, "L_ICG", "%lld", in->c / n->groups); em_def(e, "L_OCG", "%lld", n->out / n->groups);
+    em_def(e, "L_WOFF", "%lld", em_put(e, n->w_data, in->c * (n->out / n->groups) * n->kh * n->kw));
+    em_def(e, "L_BOFF", "%lld", n->bias ? em_put(e, n->b_data, n->out) : -1);
+    em_call(e, "M4_CONVT");
+    return 0;
+}
+
+static const char *convt_py_module(const Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    const char *a = arena_printf("nn.ConvTranspose2d(%lld, %lld, %s", in->c, n->out, py_pair(n->kh, n->kw));
+    if (n->sh != 1 || n->sw != 1) a = arena_printf("%s, stride=%s", a, py_pair(n->sh, n->sw));
+    if (n->pt || n->pl) a = arena_printf("%s, padding=%s", a, py_pair(n->pt, n->pl));
+    if (n->oph || n->opw) a = arena_printf("%s, output_padding=%s", a, py_pair(n->oph, n->opw));
+    if (n->groups != 1) a = arena_printf("%s, groups=%lld", a, n->groups);
+    if (!n->bias) a = arena_printf("%s, bias=False", a);
+    if (n->dh != 1 || n->dw != 1) a = arena_printf("%s, dilation=%s", a, py_pair(n->dh, n->dw));
+    return arena_printf("%s)", a);
+}
+
+static const char *convt_py_call(const Node *n, const char *const *in, const char *mod) {
+    return py_act(n->act, n->act_p, arena_printf("%s(%s)", mod, in[0]));
+}
+
+/* the conv whose data gradient it is: that conv's input is this op's output */
+static void convt_train(const Node *n, cnnrt_op *op) {
+    const Shape *in = &n->in[0]->shape;
+    op->kind = CNNRT_OP_CONVT;
+    op->conv = (cnnrt_conv_geom){ (int)n->out, (int)n->shape.h, (int)n->shape.w, (int)in->c,
+        (int)n->kh, (int)n->kw, (int)n->sh, (int)n->sw, (int)n->pt, (int)n->pl, (int)n->pb,
+        (int)n->pr, (int)n->dh, (int)n->dw, (int)n->groups, (int)in->h, (int)in->w };
+}
+
+const LayerKind kind_convt = {
+    .id = K_CONVT, .name = "convtranspose", .alias = "deconv", .summary = "2-D transposed convolution",
+    .positional = { "out" },
+    .attrs = {
+        { "out", A_INT, 0, NULL, "output channels", F(out), 0 },
+        ATTR_KERNEL, ATTR_STRIDE1,
+        { "padding", A_PAD, 'p', "0", "rows and columns taken off each side: N or HxW; shorthand p1", F(pt), 0 },
+        { "output_padding", A_PAIR, 0, "0", "rows and columns added at the bottom and right (< stride)",
+          F(oph), F(opw) },
+        { "dilation", A_PAIR, 'd', "1", "spacing of kernel taps; shorthand d2", F(dh), F(dw) },
+        { "groups", A_INT, 'g', "1", "channel groups; shorthand g2", F(groups), 0 },
+        ATTR_BIAS, ATTR_ACT, ATTR_SLOPE,
+    },
+    .flags = { { "nobias", "bias", "false" } },
+    .user = true, .pytorch = "nn.ConvTranspose2d",
+    .shape = convt_shape, .params = convt_params, .emit = convt_emit,
+    .py_module = convt_py_module, .py_call = convt_py_call, .train = convt_train,
+    .dot = DOT_CONV, .passes = KP_TAKES_ACT,
 };

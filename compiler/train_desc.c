@@ -129,7 +129,8 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
          * the conv or dense writes a value of its own, and an activation op
          * after it writes the node's value. */
         cnnrt_op *act = NULL;
-        if ((op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_DENSE) && n->act != ACT_NONE &&
+        if ((op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT || op->kind == CNNRT_OP_DENSE) &&
+            n->act != ACT_NONE &&
             !act_defs[n->act].bwd_y(n->act_p[0], n->act_p[1])) {
             act = &ops[nops++];
             *act = (cnnrt_op){ .kind = CNNRT_OP_ACT, .name = n->name, .line = n->loc.line, .act = op->act,

@@ -58,7 +58,7 @@ static int in_val(const Planner *p, const cnnrt_op *op, int k) { return p->d->in
 /* does op's backward read its own output value? */
 static bool reads_own_output(const cnnrt_op *op) {
     switch (op->kind) {
-    case CNNRT_OP_CONV: case CNNRT_OP_DENSE: return op->act != CNNRT_ACT_NONE;
+    case CNNRT_OP_CONV: case CNNRT_OP_CONVT: case CNNRT_OP_DENSE: return op->act != CNNRT_ACT_NONE;
     case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL: case CNNRT_OP_AVGPOOL: case CNNRT_OP_GAVGPOOL:
     case CNNRT_OP_ADAPTAVG: case CNNRT_OP_BATCHNORM: case CNNRT_OP_LAYERNORM: case CNNRT_OP_INSTANCENORM:
     case CNNRT_OP_GROUPNORM: case CNNRT_OP_DROPOUT: case CNNRT_OP_ADD: case CNNRT_OP_CONCAT:

@@ -46,7 +46,9 @@ extern "C" {
     X(SHUFFLE)                                   /* channel shuffle in G groups */ \
     X(SLICE)                                     /* channels [G, G + output's) */ \
     X(MUL)                                       /* input 0 · input 1 (per channel or whole) */ \
-    X(UPSAMPLE)                                  /* H×W to OH×OW; G: bilinear, D: align_corners */
+    X(UPSAMPLE)                                  /* H×W to OH×OW; G: bilinear, D: align_corners */ \
+    X(CONVT)                                     /* transposed conv; .conv: the conv it is the data
+                                                    gradient of (its C, H, W the op's output) */
 #define CNNRT_OP_FIRST_(NAME) CNNRT_OP_##NAME = 1,
 #define CNNRT_OP_ENUM_(NAME) CNNRT_OP_##NAME,
 typedef enum cnnrt_op_kind {

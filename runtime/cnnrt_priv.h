@@ -17,6 +17,12 @@
 #include "cnnrt.h"
 #include "cnnrt_net.h"
 
+/* convt.c: transposed convolution through the conv g whose data gradient it
+ * is (g's input is its output; see convt.c) */
+void cnnrt_conv_transpose2d_forward(float *y, const float *x, const float *w, const float *b, float *scratch,
+                                    int n, const cnnrt_conv_geom *g);
+void cnnrt_conv_transpose2d_backward(float *dx, int dx_add, float *dw, float *db, const float *dy, const float *x,
+                                     const float *w, float *scratch, float *tmp, int n, const cnnrt_conv_geom *g);
 void cnnrt_conv2d_backward_ex(float *dx, int dx_add, float *dw, float *db, const float *dy, const float *x,
                               const float *w, float *scratch, int n, const cnnrt_conv_geom *g);
 
@@ -102,6 +108,7 @@ struct cnnrt_net {
     char *fresh;              /* per owner: no contribution yet in this backward pass */
     float *scratch;           /* conv im2col */
     float *tmp;               /* a value-sized temporary (fused activation backward) */
+    float *tmp2;              /* another, for a transposed conv's input gradient (or NULL) */
     const float **cat_x;      /* per input of the desc (cnnrt_op.in0): a concat's input values, */
     float **cat_dx;           /* their gradients, */
     int *cat_c;               /* and their channels: as many as the concat has inputs */

@@ -57,6 +57,10 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             cnnrt_dense_forward(y, x, w, b, n, op->D, (int)d->value_size[op->out]);
             cnnrt_act_forward(op, y, cnt);
             break;
+        case CNNRT_OP_CONVT:
+            cnnrt_conv_transpose2d_forward(y, x, w, b, net->scratch, n, &op->conv);
+            cnnrt_act_forward(op, y, cnt);
+            break;
         case CNNRT_OP_MAXPOOL:
         case CNNRT_OP_GMAXPOOL:
             cnnrt_maxpool2d_forward(y, net->argmax[i], x, n, &op->pool);   /* x: see CNNRT_PLAN_POOLFIRST */
@@ -166,7 +170,7 @@ static void backward(cnnrt_net *net, int n, int from) {
         grad_zeroed(net, op->out, n);                     /* dy: zeros if nothing reached it */
         const int relu = op->kind == CNNRT_OP_ACT && op->act == CNNRT_ACT_RELU;
         switch (op->kind) {                               /* inputs' gradients: see grad_add */
-        case CNNRT_OP_CONV: case CNNRT_OP_DENSE: case CNNRT_OP_BATCHNORM:
+        case CNNRT_OP_CONV: case CNNRT_OP_CONVT: case CNNRT_OP_DENSE: case CNNRT_OP_BATCHNORM:
         case CNNRT_OP_ADD: case CNNRT_OP_COPY: case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL:
             break;
         default:
@@ -182,6 +186,13 @@ static void backward(cnnrt_net *net, int n, int from) {
                                      cnnrt_act_backward(op, net->tmp, dy, y, cnt), x, w,
                                      net->scratch, n, &op->conv);
             break;
+        case CNNRT_OP_CONVT: {
+            /* forward: y = act(convᵀ(x)); tmp holds act' · dy, tmp2 the input-sized temporary */
+            const float *g = cnnrt_act_backward(op, net->tmp, dy, y, cnt);
+            cnnrt_conv_transpose2d_backward(dx, dx ? grad_add(net, xv) : 0, dw, db, g, x, w, net->scratch,
+                                            net->tmp2, n, &op->conv);
+            break;
+        }
         case CNNRT_OP_DENSE:
             cnnrt_dense_backward_ex(dx, dx ? grad_add(net, xv) : 1, dw, 0, db,   /* dW: see zero_param_grads */
                                     cnnrt_act_backward(op, net->tmp, dy, y, cnt), x, w, n, op->D,

@@ -78,13 +78,24 @@ static int check_plan(const cnnrt_net_desc *d, char *err, size_t errlen) {
         if (op->out <= 0 || op->out >= nv || op->nin < 1 || op->in0 < 0) return plan_error(err, errlen, d, i, "bad wiring");
         if (op->act < 0 || op->act >= CNNRT_ACT_COUNT || (op->kind == CNNRT_OP_ACT && op->act == CNNRT_ACT_NONE))
             return plan_error(err, errlen, d, i, "no such activation");
-        if ((op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_DENSE) && op->act != CNNRT_ACT_NONE &&
-            !cnnrt_act_table[op->act].bwd_y(op->act_a, op->act_b))
-            return plan_error(err, errlen, d, i, "a fused activation whose backward needs its input "
-                                                 "(it must be an op of its own)");
         for (int k = 0; k < op->nin; k++)
             if (op_in(d, op, k) < 0 || op_in(d, op, k) >= nv)
                 return plan_error(err, errlen, d, i, "bad wiring");
+        if (op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT) {     /* a geometry that fits its values */
+            cnnrt_conv_geom g = op->conv;
+            const int conv = op->kind == CNNRT_OP_CONV;
+            long in, out;
+            if (cnnrt_conv_geom_finish(&g) != CNNRT_OK || g.OH != op->conv.OH || g.OW != op->conv.OW ||
+                __builtin_mul_overflow((long)g.C * g.H, (long)g.W, &in) ||
+                __builtin_mul_overflow((long)g.Cout * g.OH, (long)g.OW, &out) ||
+                d->value_size[op_in(d, op, 0)] != (conv ? in : out) || d->value_size[op->out] != (conv ? out : in))
+                return plan_error(err, errlen, d, i, "a convolution's geometry does not fit its values");
+        }
+        if ((op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT || op->kind == CNNRT_OP_DENSE) &&
+            op->act != CNNRT_ACT_NONE &&
+            !cnnrt_act_table[op->act].bwd_y(op->act_a, op->act_b))
+            return plan_error(err, errlen, d, i, "a fused activation whose backward needs its input "
+                                                 "(it must be an op of its own)");
     }
     if (!d->op_plan && !d->value_buf && !d->grad_buf) return 0;      /* no plan: nothing shared */
     if (!d->op_plan || !d->value_buf || !d->grad_buf) return plan_error(err, errlen, d, -1, "incomplete");
@@ -163,10 +174,11 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
     cnnrt_optim oc = o->optim;
     int nblocks = cnnrt_optim_state_blocks(&oc);
     if (nblocks < 0) ERR("unknown optimizer");
+    if (check_plan(d, err, errlen) != 0) return NULL;    /* before any size is taken from an op */
 
     /* sizes, in floats (argmax as int32 counts the same) */
     size_t B = (size_t)max_batch;
-    size_t total = 0, maxval = 0, scratch = 0;
+    size_t total = 0, maxval = 0, scratch = 0, tmp2 = 0;
     total += (size_t)d->nparams * (size_t)(2 + nblocks) + (size_t)d->nbuffers;
     for (int v = 0; v < d->nvalues; v++) {
         total += 2 * B * (size_t)d->value_size[v];
@@ -178,13 +190,13 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
         save_sizes(op, &s0, &s1, &am);
         size_t per = op->kind == CNNRT_OP_BATCHNORM ? 1 : B;
         total += per * (size_t)(s0 + s1) + B * (size_t)am;
-        if (op->kind == CNNRT_OP_CONV) {
+        if (op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT) {
             size_t s = cnnrt_conv_scratch_floats(&op->conv, max_batch);
             if (s > scratch) scratch = s;
         }
+        if (op->kind == CNNRT_OP_CONVT) tmp2 = 1;
     }
-    total += scratch + B * maxval;
-    if (check_plan(d, err, errlen) != 0) return NULL;
+    total += scratch + (1 + tmp2) * B * maxval;
     if (total > ((size_t)1 << 36)) ERR("training network '%s' at batch %d needs %zu MiB", d->name,
                                        max_batch, total * 4 >> 20);
 
@@ -236,7 +248,8 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
         net->argmax[i] = am ? (int32_t *)p : NULL; p += B * (size_t)am;
     }
     net->scratch = scratch ? p : NULL; p += scratch;
-    net->tmp = p;
+    net->tmp = p; p += B * maxval;
+    net->tmp2 = tmp2 ? p : NULL;
     const cnnrt_op *last = &d->ops[d->nops - 1];
     net->softmax_last = last->kind == CNNRT_OP_SOFTMAX && last->out == d->output;
     apply_plan(net);

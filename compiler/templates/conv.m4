@@ -200,4 +200,39 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp]]
 M4_CONV_ACT[[]]m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
+# M4_CONVT(): a transposed convolution, direct: every input value scattered
+# through the kernel into the output (PyTorch's ConvTranspose2d: weight
+# [L_C][L_OCG][L_KH][L_KW]; output row iy·L_SH − L_PT + kh·L_DH).
+m4_define([[M4_CONVT]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
+m4_ifelse(L_BOFF, -1, [[    memset(y, 0, sizeof(float) * M4_MUL(L_OC, L_OH, L_OW));
+]], [[    const float *RESTRICT b = M4_WEIGHTS(b, L_BOFF);
+    for (int oc = 0; oc < L_OC; oc++)
+        for (int p = 0; p < M4_MUL(L_OH, L_OW); p++) y[oc * M4_MUL(L_OH, L_OW) + p] = b[oc];
+]])m4_dnl
+    for (int ic = 0; ic < L_C; ic++) {
+        const int g = ic / L_ICG;
+        for (int iy = 0; iy < L_H; iy++)
+            for (int ix = 0; ix < L_W; ix++) {
+                const float v = x[(ic * L_H + iy) * L_W + ix];
+                for (int j = 0; j < L_OCG; j++) {
+                    const float *wk = w + (ic * L_OCG + j) * M4_MUL(L_KH, L_KW);
+                    float *yo = y + (g * L_OCG + j) * M4_MUL(L_OH, L_OW);
+                    for (int kh = 0; kh < L_KH; kh++) {
+                        const int oy = iy * L_SH - L_PT + kh * L_DH;
+                        if (oy < 0 || oy >= L_OH) continue;
+                        for (int kw = 0; kw < L_KW; kw++) {
+                            const int ox = ix * L_SW - L_PL + kw * L_DW;
+                            if (ox >= 0 && ox < L_OW) yo[oy * L_OW + ox] += v * wk[kh * L_KW + kw];
+                        }
+                    }
+                }
+            }
+    }
+M4_ACT_LOOP(L_ACT, L_ACT_A, L_ACT_B, [[y]], M4_MUL(L_OC, L_OH, L_OW))m4_dnl
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
 m4_divert(0)m4_dnl

@@ -348,6 +348,12 @@ static void test_shape_errors(void **state) {
     expect_error("network t input 6x8x8\nscale se { globalavgpool; conv 3 k1 }\n",
                  "mul 'se.mul': the input is 6×8×8 but the scale's body gives 3×1×1 (it must give 6×8×8 or 6×1×1)");
     expect_error("network t input 6x8x8\nscale se { }\n", "scale with an empty body");
+    expect_error("network t input 6x8x8\nconvtranspose c 4 k3 s2 output_padding=2\n",
+                 "output_padding 2x2 must be smaller than the stride 2x2");
+    expect_error("network t input 6x8x8\nconvtranspose c 4 k3 padding=same\n", "padding must be N or HxW");
+    expect_error("network t input 6x2x2\nconvtranspose c 4 k1 p1\n", "leaves no output");
+    expect_error("network t input 6x8x8\nupsample u\n", "give a scale factor or a size");
+    expect_error("network t input 6x8x8\nupsample u 2 align_corners=true\n", "align_corners applies to bilinear");
 }
 
 
@@ -390,6 +396,15 @@ static void test_activation_params(void **state) {
     EXPECT_REAL("conv leaky slope", node(g, "c3")->act_p[0], 0.3);
     EXPECT_REAL("conv softplus beta", node(g, "c4")->act_p[0], 1.0);
     EXPECT_REAL("conv softplus threshold", node(g, "c4")->act_p[1], 20.0);
+    /* a transposed conv's output: (H − 1)·S − 2P + D·(K − 1) + output_padding + 1 */
+    Graph *t = compile_ok("network t input 3x5x7\nconvtranspose c 4 k3 s2 p1 output_padding=1 d2\n"
+                          "upsample u 3\nupsample v size=4x9 bilinear\n");
+    EXPECT_EQ("convt H", node(t, "c")->shape.h, (5 - 1) * 2 - 2 + 2 * 2 + 1 + 1);
+    EXPECT_EQ("convt W", node(t, "c")->shape.w, (7 - 1) * 2 - 2 + 2 * 2 + 1 + 1);
+    EXPECT_EQ("convt params", node(t, "c")->params, 3 * 4 * 9 + 4);
+    EXPECT_EQ("convt MACs", node(t, "c")->macs, 3LL * 4 * 9 * 5 * 7);
+    EXPECT_EQ("upsample H", node(t, "u")->shape.h, 3 * 12);
+    EXPECT_EQ("upsample size", node(t, "v")->shape.w, 9);
     expect_error("network t input 3x8x8\nhardtanh h 2 1\n", "min 2 is above max 1");
     expect_error("network t input 3x8x8\nsoftplus s 0\n", "beta must be positive, not 0");
     expect_error("network t input 3x8x8\nrelu6 r 1\n", "takes no positional arguments");

@@ -40,10 +40,11 @@ static void plan_refusals(const cnnrt_net_desc *d, const cnnrt_train_opts *o) {
     }
     CHECK(conv >= 0 && sharer >= 0, "the network has no conv, or no op sharing a gradient, to break");
     if (fails) return;
-    enum { NCASE = 8 };
+    enum { NCASE = 10 };
     const char *what[NCASE] = { "VIEW on a conv", "an unknown flag", "SHARE on a conv", "RELU_FUSED on a conv",
                                 "a value sharing a buffer of another size", "a gradient shared without a flag",
-                                "a value in the input's buffer", "a conv with a fused silu" };
+                                "a value in the input's buffer", "a conv with a fused silu",
+                                "a conv whose kernel does not fit its output", "a conv with no groups" };
     cnnrt_op *ops = malloc(sizeof(cnnrt_op) * (size_t)d->nops);
     for (int c = 0; c < NCASE; c++) {
         cnnrt_net_desc x = *d;
@@ -63,6 +64,8 @@ static void plan_refusals(const cnnrt_net_desc *d, const cnnrt_train_opts *o) {
         case 5: plan[sharer] &= ~share; break;
         case 6: vb[out] = 0; break;
         case 7: ops[conv].act = CNNRT_ACT_SILU; break;     /* its backward needs the conv's output */
+        case 8: ops[conv].conv.KH++; break;
+        case 9: ops[conv].conv.groups = 0; break;          /* would divide by zero */
         }
         x.ops = ops;
         x.op_plan = plan;

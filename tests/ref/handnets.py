@@ -30,9 +30,11 @@ torch.nn.functional by hand, not from cnnc's output:
   se       squeeze-and-excitation (scale { ... }) as torchvision's MobileNet
            v3 has it, a C×1×1 gate broadcast over H×W, and a gate of the
            input's shape;
-  unet     a small U-Net: two stages down, two up with skips, upsampling
-           bilinear (align_corners both ways, by a factor and to a size)
-           and nearest.
+  unet     a small U-Net: two stages down, two up with skips (one up by a
+           transposed conv with output_padding, one by bilinear upsampling
+           with align_corners), then a transposed conv with dilation and
+           groups, nearest upsampling, and bilinear to a size that is not a
+           multiple.
 
 The suite (tests/e2e/suite_handnets.sh) writes the initial weights with
 cnnc-train --epochs 0 (DIR/init.st), then trains 3 epochs of one step
@@ -221,7 +223,7 @@ concat s1 {
             seq down2 {
                 maxpool 2
                 conv b 8 k3 p1 relu
-                upsample up 2 bilinear
+                convtranspose up 8 k3 s2 p1 output_padding=1 relu
             }
         }
         conv dec2 6 k3 p1 relu
@@ -229,6 +231,7 @@ concat s1 {
     }
 }
 conv dec1 4 k3 p1 relu
+convtranspose ct2 4 k3 p1 d2 g2
 upsample up3 2
 conv head 3 k1 tanh
 upsample up4 size=20x24 bilinear
@@ -238,19 +241,19 @@ dense out 4
 
 
 def unet(p, x):
-    """The logits of UNET, from parameters p by name: skips concatenated,
-    bilinear upsampling both ways of align_corners, by a factor and to a
-    size (also one that is not a multiple), and nearest."""
+    """The logits of UNET, from parameters p by name."""
     def conv(x, name, pad=1):
         return F.conv2d(x, p[name + ".weight"], p[name + ".bias"], padding=pad)
     e1 = F.relu(conv(x, "e1"))
     e2 = F.relu(conv(F.max_pool2d(e1, 2), "s1.down1.e2"))
     b = F.relu(conv(F.max_pool2d(e2, 2), "s1.down1.s2.down2.b"))
-    u = F.interpolate(b, scale_factor=2, mode="bilinear", align_corners=False)
+    w = p["s1.down1.s2.down2.up.weight"]
+    u = F.relu(F.conv_transpose2d(b, w, p["s1.down1.s2.down2.up.bias"], stride=2, padding=1, output_padding=1))
     d2 = F.relu(conv(torch.cat([e2, u], 1), "s1.down1.dec2"))
     u = F.interpolate(d2, size=8, mode="bilinear", align_corners=True)
     d1 = F.relu(conv(torch.cat([e1, u], 1), "dec1"))
-    u = F.interpolate(d1, scale_factor=2, mode="nearest")
+    t = F.conv_transpose2d(d1, p["ct2.weight"], p["ct2.bias"], padding=1, dilation=2, groups=2)
+    u = F.interpolate(t, scale_factor=2, mode="nearest")
     h = torch.tanh(conv(u, "head", 0))
     h = F.interpolate(h, size=(20, 24), mode="bilinear", align_corners=False)
     h = torch.flatten(h, 1)      # every position reaches the logits (a mean would hide a shift)
