@@ -208,6 +208,8 @@ typedef enum {
     A_FRAC,     /* a number in [0, 1] (momentum) [double] */
     A_PROB,     /* a number in [0, 1) (dropout p) [double] */
     A_BOOL,     /* [bool] */
+    A_COUNT0,   /* an integer >= 0 (a padding amount); a default of -1 leaves the field
+                   as an earlier attribute set it [long long] */
     A_ACT       /* fused activation: one of runtime/cnnrt_acts.def, or none [ActKind] */
 } AttrType;
 
@@ -312,6 +314,7 @@ typedef struct Node {
     long long part, parts;    /* split: the part'th of parts equal slices of the channels */
     bool bilinear, align_corners;   /* upsample's mode (else nearest) */
     long long oph, opw;       /* transposed conv's output_padding */
+    bool reflect, replicate;  /* pad's mode (else zeros) */
 
     /* filled by shape.c */
     Shape shape;

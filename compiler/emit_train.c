@@ -105,7 +105,7 @@ static void write_data(FILE *f, const Graph *g, const cnnrt_net_desc *d, const c
         fprintf(f, "    { .kind = %s, .name = \"%s\", .line = %d, .act = %s, .act_a = %s, .act_b = %s,\n",
                 kind_name(op->kind), op->name, op->line, act_name(op->act), flit(op->act_a), flit(op->act_b));
         fprintf(f, "      .nin = %d, .in0 = %d, .out = %d,\n", op->nin, op->in0, op->out);
-        if (op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT)
+        if (op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT || op->kind == CNNRT_OP_PAD)
             fprintf(f, "      .conv = { .C = %d, .H = %d, .W = %d, .Cout = %d, .KH = %d, .KW = %d,\n"
                        "                .SH = %d, .SW = %d, .PT = %d, .PL = %d, .PB = %d, .PR = %d,\n"
                        "                .DH = %d, .DW = %d, .groups = %d, .OH = %d, .OW = %d },\n",

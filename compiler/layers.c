@@ -97,6 +97,7 @@ static const char *type_name(AttrType t) {
     case A_PAD: return "N, HxW or same";
     case A_FLOAT: case A_EPS: case A_FRAC: case A_PROB: return "number";
     case A_BOOL: return "true/false";
+    case A_COUNT0: return "integer >= 0";
     case A_ACT: {
         static char buf[256];
         if (!buf[0]) act_list(buf, sizeof buf, "|", "|");

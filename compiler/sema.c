@@ -438,6 +438,14 @@ static bool apply(Node *n, const char *who, const AttrDef *a, const Value *v) {
         if (a->field2) FIELD(double, a->field2) = x;
         return true;
     }
+    case A_COUNT0:              /* a default of -1: not given, the field keeps its value */
+        if (v->k == V_INT && v->i == -1 && a->def && strcmp(a->def, "-1") == 0) return true;
+        if (v->k != V_INT || v->i < 0) {
+            diag_error(v->loc, "%s must be an integer of 0 or more, not '%s'", what, vdesc(v));
+            return false;
+        }
+        FIELD(long long, a->field) = v->i;
+        return true;
     case A_BOOL: {
         bool b;
         if (!get_bool(what, v, &b)) return false;

@@ -282,6 +282,14 @@ void cnnrt_upsample_forward(float *y, const float *x, int n, int C, int H, int W
 void cnnrt_upsample_backward(float *dx, const float *dy, int n, int C, int H, int W, int OH, int OW,
                              int bilinear, int align);
 
+/* Padding x [n][C][H][W] by PT, PB rows and PL, PR columns: mode 0 zeros,
+ * 1 reflect (each amount below the size), 2 replicate (pad.c).  Backward
+ * adds each output's gradient to the input value it copies. */
+void cnnrt_pad_forward(float *y, const float *x, int n, int C, int H, int W, int PT, int PB, int PL, int PR,
+                       int mode);
+void cnnrt_pad_backward(float *dx, const float *dy, int n, int C, int H, int W, int PT, int PB, int PL, int PR,
+                        int mode);
+
 /* Channel shuffle (ShuffleNet) of x [n][C][HW] in g groups: the channels
  * seen as [g][C/g], transposed; output channel j·g + i is input channel
  * i·(C/g) + j (channels.c).  Backward adds the inverse permutation of dy

@@ -48,7 +48,8 @@ extern "C" {
     X(MUL)                                       /* input 0 · input 1 (per channel or whole) */ \
     X(UPSAMPLE)                                  /* H×W to OH×OW; G: bilinear, D: align_corners */ \
     X(CONVT)                                     /* transposed conv; .conv: the conv it is the data
-                                                    gradient of (its C, H, W the op's output) */
+                                                    gradient of (its C, H, W the op's output) */ \
+    X(PAD)                                       /* .conv.PT PB PL PR; G: 0 zeros, 1 reflect, 2 replicate */
 #define CNNRT_OP_FIRST_(NAME) CNNRT_OP_##NAME = 1,
 #define CNNRT_OP_ENUM_(NAME) CNNRT_OP_##NAME,
 typedef enum cnnrt_op_kind {

@@ -121,6 +121,9 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             if (!(net->plan[i] & CNNRT_PLAN_VIEW)) par_copy(y, x, cnt);
             break;
         case CNNRT_OP_SHUFFLE: cnnrt_channel_shuffle_forward(y, x, n, op->C, op->HW, op->G); break;
+        case CNNRT_OP_PAD:
+            cnnrt_pad_forward(y, x, n, op->C, op->H, op->W, op->conv.PT, op->conv.PB, op->conv.PL, op->conv.PR, op->G);
+            break;
         case CNNRT_OP_UPSAMPLE:
             cnnrt_upsample_forward(y, x, n, op->C, op->H, op->W, op->OH, op->OW, op->G, op->D);
             break;
@@ -271,6 +274,11 @@ static void backward(cnnrt_net *net, int n, int from) {
             }
             break;
         case CNNRT_OP_SHUFFLE: if (dx) cnnrt_channel_shuffle_backward(dx, dy, n, op->C, op->HW, op->G); break;
+        case CNNRT_OP_PAD:
+            if (dx)
+                cnnrt_pad_backward(dx, dy, n, op->C, op->H, op->W, op->conv.PT, op->conv.PB, op->conv.PL, op->conv.PR,
+                                   op->G);
+            break;
         case CNNRT_OP_UPSAMPLE:
             if (dx) cnnrt_upsample_backward(dx, dy, n, op->C, op->H, op->W, op->OH, op->OW, op->G, op->D);
             break;

@@ -134,4 +134,28 @@ m4_ifelse(L_BILINEAR, 1, [[m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
+# M4_PADDING(): L_C planes of L_H×L_W into L_OH×L_OW at row L_PT, column L_PL;
+# L_MODE ZEROS, REFLECT (the edge not repeated) or REPLICATE.
+m4_define([[M4_PADDING]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    for (int c = 0; c < L_C; c++)
+        for (int oy = 0; oy < L_OH; oy++) {
+            const int sy = oy - L_PT;
+m4_ifelse(L_MODE, [[REFLECT]], [[            const int iy = sy < 0 ? -sy : sy >= L_H ? 2 * (L_H - 1) - sy : sy;
+]], L_MODE, [[REPLICATE]], [[            const int iy = sy < 0 ? 0 : sy >= L_H ? L_H - 1 : sy;
+]], [[            const int iy = sy;
+]])m4_dnl
+            for (int ox = 0; ox < L_OW; ox++) {
+                const int sx = ox - L_PL;
+m4_ifelse(L_MODE, [[REFLECT]], [[                const int ix = sx < 0 ? -sx : sx >= L_W ? 2 * (L_W - 1) - sx : sx;
+]], L_MODE, [[REPLICATE]], [[                const int ix = sx < 0 ? 0 : sx >= L_W ? L_W - 1 : sx;
+]], [[                const int ix = sx;
+]])m4_dnl
+                y[(c * L_OH + oy) * L_OW + ox] = m4_ifelse(L_MODE, [[ZEROS]], [[iy < 0 || iy >= L_H || ix < 0 || ix >= L_W ? 0.0f : ]])x[(c * L_H + iy) * L_W + ix];
+            }
+        }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
 m4_divert(0)m4_dnl

@@ -353,6 +353,9 @@ static void test_shape_errors(void **state) {
     expect_error("network t input 6x8x8\nconvtranspose c 4 k3 padding=same\n", "padding must be N or HxW");
     expect_error("network t input 6x2x2\nconvtranspose c 4 k1 p1\n", "leaves no output");
     expect_error("network t input 6x8x8\nupsample u\n", "give a scale factor or a size");
+    expect_error("network t input 6x3x8\npad p 3 reflect\n", "reflect padding must be smaller than the input 6×3×8");
+    expect_error("network t input 6x8x8\npad p 1 reflect replicate\n", "reflect or replicate, not both");
+    expect_error("network t input 6x8x8\npad p top=1.5\n", "top must be an integer of 0 or more");
     expect_error("network t input 6x8x8\nupsample u 2 align_corners=true\n", "align_corners applies to bilinear");
 }
 
@@ -405,6 +408,11 @@ static void test_activation_params(void **state) {
     EXPECT_EQ("convt MACs", node(t, "c")->macs, 3LL * 4 * 9 * 5 * 7);
     EXPECT_EQ("upsample H", node(t, "u")->shape.h, 3 * 12);
     EXPECT_EQ("upsample size", node(t, "v")->shape.w, 9);
+    Graph *pd = compile_ok("network t input 3x5x7\npad a 1x2\npad b 2 top=0 right=3 replicate\n");
+    EXPECT_EQ("pad HxW rows", node(pd, "a")->shape.h, 7);
+    EXPECT_EQ("pad HxW columns", node(pd, "a")->shape.w, 11);
+    EXPECT_EQ("pad top=0 bottom from padding", node(pd, "b")->shape.h, 7 + 0 + 2);
+    EXPECT_EQ("pad right=3 left from padding", node(pd, "b")->shape.w, 11 + 2 + 3);
     expect_error("network t input 3x8x8\nhardtanh h 2 1\n", "min 2 is above max 1");
     expect_error("network t input 3x8x8\nsoftplus s 0\n", "beta must be positive, not 0");
     expect_error("network t input 3x8x8\nrelu6 r 1\n", "takes no positional arguments");

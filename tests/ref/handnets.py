@@ -34,7 +34,7 @@ torch.nn.functional by hand, not from cnnc's output:
            transposed conv with output_padding, one by bilinear upsampling
            with align_corners), then a transposed conv with dilation and
            groups, nearest upsampling, and bilinear to a size that is not a
-           multiple.
+           multiple; padding reflect, replicate and zeros, asymmetric.
 
 The suite (tests/e2e/suite_handnets.sh) writes the initial weights with
 cnnc-train --epochs 0 (DIR/init.st), then trains 3 epochs of one step
@@ -212,7 +212,8 @@ def se(p, x):
 
 UNET = """# unet — a small U-Net: two stages down, two up (tests/ref/handnets.py)
 network unet input 1x8x8
-conv e1 4 k3 p1 relu
+pad pr 1 reflect
+conv e1 4 k3 relu
 concat s1 {
     {}
     seq down1 {
@@ -231,9 +232,11 @@ concat s1 {
     }
 }
 conv dec1 4 k3 p1 relu
+pad pa top=0 bottom=1 left=2 right=0 replicate
 convtranspose ct2 4 k3 p1 d2 g2
 upsample up3 2
 conv head 3 k1 tanh
+pad pz top=1 bottom=0 left=0 right=1
 upsample up4 size=20x24 bilinear
 flatten
 dense out 4
@@ -244,7 +247,7 @@ def unet(p, x):
     """The logits of UNET, from parameters p by name."""
     def conv(x, name, pad=1):
         return F.conv2d(x, p[name + ".weight"], p[name + ".bias"], padding=pad)
-    e1 = F.relu(conv(x, "e1"))
+    e1 = F.relu(conv(F.pad(x, (1, 1, 1, 1), mode="reflect"), "e1", 0))
     e2 = F.relu(conv(F.max_pool2d(e1, 2), "s1.down1.e2"))
     b = F.relu(conv(F.max_pool2d(e2, 2), "s1.down1.s2.down2.b"))
     w = p["s1.down1.s2.down2.up.weight"]
@@ -252,9 +255,10 @@ def unet(p, x):
     d2 = F.relu(conv(torch.cat([e2, u], 1), "s1.down1.dec2"))
     u = F.interpolate(d2, size=8, mode="bilinear", align_corners=True)
     d1 = F.relu(conv(torch.cat([e1, u], 1), "dec1"))
+    d1 = F.pad(d1, (2, 0, 0, 1), mode="replicate")
     t = F.conv_transpose2d(d1, p["ct2.weight"], p["ct2.bias"], padding=1, dilation=2, groups=2)
     u = F.interpolate(t, scale_factor=2, mode="nearest")
-    h = torch.tanh(conv(u, "head", 0))
+    h = F.pad(torch.tanh(conv(u, "head", 0)), (0, 1, 1, 0))
     h = F.interpolate(h, size=(20, 24), mode="bilinear", align_corners=False)
     h = torch.flatten(h, 1)      # every position reaches the logits (a mean would hide a shift)
     return F.linear(h, p["out.weight"], p["out.bias"])
