@@ -3,7 +3,8 @@
 # the .net language and by hand in PyTorch (tests/ref/handnets.py: acts,
 # every activation as a layer and fused; shuffle, ShuffleNet v2 units with
 # channel split and shuffle; se, squeeze-and-excitation; unet, a small
-# U-Net with bilinear and nearest upsampling), on a random 8×8
+# U-Net with bilinear and nearest upsampling; unet_small,
+# dsl_examples/unet_small.net), on a random dataset of the input's size
 # dataset in IDX format (fixed seed).  For each:
 #   1. cnnc-train writes its initial weights (--epochs 0), then trains 3
 #      steps of SGD on the whole training set; losses, parameters and what
@@ -18,7 +19,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 need_torch numpy
-NAMES=${*:-"acts shuffle se unet"}
+NAMES=${*:-"acts shuffle se unet unet_small"}
 
 report() {    # report WHAT CHECK-OUTPUT-FILE STATUS
     if [ "$3" -eq 0 ]; then ok "$1"; else no "$1"; fi

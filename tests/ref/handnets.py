@@ -30,6 +30,8 @@ torch.nn.functional by hand, not from cnnc's output:
   se       squeeze-and-excitation (scale { ... }) as torchvision's MobileNet
            v3 has it, a C×1×1 gate broadcast over H×W, and a gate of the
            input's shape;
+  unet_small  dsl_examples/unet_small.net on 1×64×64, and a dense layer
+           from all its per-pixel logits to 4 classes for the trainer;
   unet     a small U-Net: two stages down, two up with skips (one up by a
            transposed conv with output_padding, one by bilinear upsampling
            with align_corners), then a transposed conv with dilation and
@@ -54,6 +56,7 @@ Prints one line per check ("ok" or "FAIL"), exits 1 when anything failed.
 """
 import importlib.util
 import os
+import re
 import struct
 import sys
 
@@ -65,9 +68,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st                    # noqa: E402
 
 SEED = 20261206
-N_TRAIN, N_TEST, H, W, CLASSES = 16, 8, 8, 8, 4
-LR, STEPS = 0.1, 3
-TRAIN_ARGS = "--batch %d --opt sgd --lr %g" % (N_TRAIN, LR)
+N_TRAIN, N_TEST, CLASSES = 16, 8, 4
+H, W = 8, 8                          # the input's size: each network's (main)
+LR, STEPS = 0.1, 3                   # LR: each network's (main; LRS)
+LRS = {"unet_small": 0.03}           # its 8192-wide dense diverges at 0.1
 TOL_LOSS0, TOL_LOSS, TOL_PARAM, TOL_DELTA, TOL_INFER, TOL_EXPORT = 1e-5, 1e-4, 1e-4, 1e-3, 1e-4, 1e-6
 
 # (branch, conv line's extra words, conv's act, layer line after it or None)
@@ -264,7 +268,30 @@ def unet(p, x):
     return F.linear(h, p["out.weight"], p["out.bias"])
 
 
-NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle), "se": (SE, se), "unet": (UNET, unet)}
+def unet_small(p, x):
+    """dsl_examples/unet_small.net by hand, and the classifier the suite puts
+    on its per-pixel logits (cnnc-train wants an output per class)."""
+    def conv(x, name, pad=1):
+        return F.relu(F.conv2d(x, p[name + ".weight"], p[name + ".bias"], padding=pad))
+    e1 = conv(x, "enc1")
+    e2 = conv(F.max_pool2d(e1, 2), "skip1.down1.enc2")
+    m = conv(F.max_pool2d(e2, 2), "skip1.down1.skip2.down2.mid")
+    u = F.conv_transpose2d(m, p["skip1.down1.skip2.down2.up.weight"], p["skip1.down1.skip2.down2.up.bias"], stride=2)
+    d2 = conv(torch.cat([e2, u], 1), "skip1.down1.dec2")
+    u = F.interpolate(d2, scale_factor=2, mode="bilinear", align_corners=False)
+    d1 = conv(torch.cat([e1, u], 1), "dec1")
+    logits = torch.flatten(F.conv2d(d1, p["head.weight"], p["head.bias"]), 1)
+    return F.linear(logits, p["cls.weight"], p["cls.bias"])
+
+
+def example(name):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dsl_examples", name)) as f:
+        return f.read()
+
+
+NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle), "se": (SE, se), "unet": (UNET, unet),
+        "unet_small": (example("unet_small.net") + "\n# for the trainer: 4 classes from every logit "
+                       "(tests/ref/handnets.py)\nflatten\ndense cls 4\n", unet_small)}
 
 
 def write_idx(path, arr, labels):
@@ -285,12 +312,18 @@ def read_idx(path):
     return np.frombuffer(b[4 + 4 * nd:], dtype=np.uint8).reshape(dims)
 
 
+def input_hw(name):
+    """H, W of the network's input line (1×H×W)"""
+    m = re.search(r"input\s+1x(\d+)x(\d+)", NETS[name][0])
+    return int(m.group(1)), int(m.group(2))
+
+
 def gen(name, d):
     os.makedirs(os.path.join(d, "data"), exist_ok=True)
     with open(os.path.join(d, name + ".net"), "w") as f:
         f.write(NETS[name][0])
     with open(os.path.join(d, "train_args"), "w") as f:
-        f.write(TRAIN_ARGS + "\n")
+        f.write("--batch %d --opt sgd --lr %g\n" % (N_TRAIN, LR))
     rng = np.random.default_rng(SEED)
     for split, n in (("train", N_TRAIN), ("t10k", N_TEST)):
         x = rng.integers(0, 256, size=(n, H, W))
@@ -410,6 +443,9 @@ def main():
         sys.stderr.write(__doc__)
         return 2
     cmd, name, d = sys.argv[1:]
+    global H, W, LR
+    H, W = input_hw(name)            # infer and export-check draw inputs of this size
+    LR = LRS.get(name, LR)
     if cmd == "gen":
         gen(name, d)
         return 0
