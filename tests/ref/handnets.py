@@ -57,7 +57,6 @@ Prints one line per check ("ok" or "FAIL"), exits 1 when anything failed.
 import importlib.util
 import os
 import re
-import struct
 import sys
 
 import numpy as np
@@ -66,6 +65,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st                    # noqa: E402
+from idxio import read_idx, write_idx  # noqa: E402
 
 SEED = 20261206
 N_TRAIN, N_TEST, CLASSES = 16, 8, 4
@@ -292,24 +292,6 @@ def example(name):
 NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle), "se": (SE, se), "unet": (UNET, unet),
         "unet_small": (example("unet_small.net") + "\n# for the trainer: 4 classes from every logit "
                        "(tests/ref/handnets.py)\nflatten\ndense cls 4\n", unet_small)}
-
-
-def write_idx(path, arr, labels):
-    with open(path, "wb") as f:
-        if labels:
-            f.write(struct.pack(">II", 0x801, arr.shape[0]))
-        else:
-            f.write(struct.pack(">IIII", 0x803, arr.shape[0], arr.shape[1], arr.shape[2]))
-        f.write(arr.astype(np.uint8).tobytes())
-
-
-def read_idx(path):
-    with open(path, "rb") as f:
-        b = f.read()
-    (magic,) = struct.unpack(">I", b[:4])
-    nd = magic & 0xff
-    dims = struct.unpack(">" + "I" * nd, b[4:4 + 4 * nd])
-    return np.frombuffer(b[4 + 4 * nd:], dtype=np.uint8).reshape(dims)
 
 
 def input_hw(name):

@@ -45,7 +45,6 @@ max |c - ref| / max |ref| <= 1e-4, as tests/codegen/suite_codegen.sh.  Prints on
 exits 1 when anything failed.
 """
 import os
-import struct
 import sys
 
 import numpy as np
@@ -54,6 +53,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st                    # noqa: E402
+from idxio import read_idx, write_idx  # noqa: E402
 
 SEED = 20240717
 N_TRAIN, N_TEST, H, W, CLASSES = 16, 8, 8, 8, 4
@@ -87,15 +87,6 @@ def net_text(nb):
     return "\n".join(lines)
 
 
-def write_idx(path, arr, labels):
-    with open(path, "wb") as f:
-        if labels:
-            f.write(struct.pack(">II", 0x801, arr.shape[0]))
-        else:
-            f.write(struct.pack(">IIII", 0x803, arr.shape[0], arr.shape[1], arr.shape[2]))
-        f.write(arr.astype(np.uint8).tobytes())
-
-
 def gen(d, nb):
     os.makedirs(os.path.join(d, "data"), exist_ok=True)
     with open(os.path.join(d, "wide.net"), "w") as f:
@@ -110,15 +101,6 @@ def gen(d, nb):
         y = rng.permutation(np.arange(n) % CLASSES)
         write_idx(os.path.join(d, "data", "%s-images-idx3-ubyte" % split), x, False)
         write_idx(os.path.join(d, "data", "%s-labels-idx1-ubyte" % split), y, True)
-
-
-def read_idx(path):
-    with open(path, "rb") as f:
-        b = f.read()
-    (magic,) = struct.unpack(">I", b[:4])
-    nd = magic & 0xff
-    dims = struct.unpack(">" + "I" * nd, b[4:4 + 4 * nd])
-    return np.frombuffer(b[4 + 4 * nd:], dtype=np.uint8).reshape(dims)
 
 
 def forward(p, x, nb):
