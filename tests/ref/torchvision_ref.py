@@ -195,11 +195,25 @@ def numel(shape):
 def implied_state(report, problems):
     """State-dict keys (name -> numel) implied by cnnc's layers."""
     layers = report["layers"]
+    shapes = {L["name"]: L["out_shape"] for L in layers}
     keys = {}
     for L in layers:
         kind = L["kind"].split("+")[0]        # "conv+relu": a fused activation
         name, params, out = L["name"], L["params"], L["out_shape"]
-        if kind in ("conv", "dense"):
+        if kind == "convtranspose":
+            # MACs: every input pixel through the whole kernel, so the weight
+            # count is MACs / (H·W of the input)
+            src = shapes.get(L["inputs"][0], report["input"])
+            spatial = src[1] * src[2]
+            if L["macs"] % spatial:
+                problems.append("%s: macs %d not a multiple of the input's H*W = %d" % (name, L["macs"], spatial))
+            wcount = L["macs"] // spatial
+            keys[name + ".weight"] = wcount
+            if params - wcount == out[0]:
+                keys[name + ".bias"] = out[0]
+            elif params != wcount:
+                problems.append("%s: params %d - weights %d is neither 0 nor %d (out)" % (name, params, wcount, out[0]))
+        elif kind in ("conv", "dense"):
             if kind == "conv":
                 spatial = out[1] * out[2]
                 if L["macs"] % spatial:
@@ -241,7 +255,7 @@ KINDS = {
     nn.Sigmoid: ("sigmoid",), nn.Dropout: ("dropout",), nn.Softmax: ("softmax",),
     nn.Flatten: ("flatten",), nn.LayerNorm: ("layernorm",), nn.GroupNorm: ("groupnorm",),
     nn.InstanceNorm2d: ("instancenorm",), nn.LeakyReLU: ("leakyrelu",),
-    nn.Identity: ("identity",), nn.ReLU6: ("relu6",), nn.Hardtanh: ("hardtanh", "relu6"),
+    nn.Identity: ("identity",), nn.ConvTranspose2d: ("convtranspose",), nn.ReLU6: ("relu6",), nn.Hardtanh: ("hardtanh", "relu6"),
     nn.Hardsigmoid: ("hardsigmoid",), nn.Hardswish: ("hardswish",), nn.SiLU: ("silu",), nn.GELU: ("gelu", "gelu_tanh"),
     nn.ELU: ("elu",), nn.SELU: ("selu",), nn.Mish: ("mish",), nn.Softplus: ("softplus",),
 }
