@@ -105,13 +105,16 @@ static void write_data(FILE *f, const Graph *g, const cnnrt_net_desc *d, const c
         fprintf(f, "    { .kind = %s, .name = \"%s\", .line = %d, .act = %s, .act_a = %s, .act_b = %s,\n",
                 kind_name(op->kind), op->name, op->line, act_name(op->act), flit(op->act_a), flit(op->act_b));
         fprintf(f, "      .nin = %d, .in0 = %d, .out = %d,\n", op->nin, op->in0, op->out);
-        if (op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT || op->kind == CNNRT_OP_PAD)
+        static const cnnrt_conv_geom no_conv;
+        static const cnnrt_pool_geom no_pool;
+        /* the geometries an op's kind filled in (compiler/kind_*.c train hooks), whichever they are */
+        if (memcmp(c, &no_conv, sizeof *c) != 0)
             fprintf(f, "      .conv = { .C = %d, .H = %d, .W = %d, .Cout = %d, .KH = %d, .KW = %d,\n"
                        "                .SH = %d, .SW = %d, .PT = %d, .PL = %d, .PB = %d, .PR = %d,\n"
                        "                .DH = %d, .DW = %d, .groups = %d, .OH = %d, .OW = %d },\n",
                     c->C, c->H, c->W, c->Cout, c->KH, c->KW, c->SH, c->SW, c->PT, c->PL, c->PB, c->PR,
                     c->DH, c->DW, c->groups, c->OH, c->OW);
-        if (op->kind == CNNRT_OP_MAXPOOL || op->kind == CNNRT_OP_AVGPOOL || op->kind == CNNRT_OP_GMAXPOOL)
+        if (memcmp(p, &no_pool, sizeof *p) != 0)
             fprintf(f, "      .pool = { .C = %d, .H = %d, .W = %d, .KH = %d, .KW = %d, .SH = %d, .SW = %d,\n"
                        "                .PH = %d, .PW = %d, .ceil_mode = %d, .count_include_pad = %d,\n"
                        "                .OH = %d, .OW = %d },\n",
