@@ -73,7 +73,7 @@ static const char *base_name(const char *path) {
 /* A float literal without its f: 0.01, 2.0, -1.0, 1e-05 */
 const char *em_float(double v) {
     const char *s = arena_printf("%.9g", v);
-    return strpbrk(s, ".e") ? s : arena_printf("%s.0", s);
+    return strpbrk(s, ".eni") ? s : arena_printf("%s.0", s);
 }
 
 static const char *shape_ascii(Shape s) {

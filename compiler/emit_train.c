@@ -8,7 +8,7 @@
  * cnnrt_net from it, so generated training and cnnc-train run the same
  * code on the same numbers.
  */
-#include "cnnc.h"
+#include "kind.h"   /* em_float */
 
 #include "cnnrt_net.h"
 
@@ -40,10 +40,7 @@ static const char *act_name(int a) {
 }
 
 /* a C float literal: 0.1f, 1e-05f, 0.0f */
-static const char *flit(double v) {
-    char *b = arena_printf("%.9g", v);
-    return strpbrk(b, ".eni") ? arena_printf("%sf", b) : arena_printf("%s.0f", b);
-}
+static const char *flit(double v) { return arena_printf("%sf", em_float(v)); }
 
 static const char *shape_ascii(Shape s) {
     if (s.rank == 1) return arena_printf("[%lld]", s.c);

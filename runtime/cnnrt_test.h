@@ -148,6 +148,21 @@ static inline double t_check_maxrel(const char *what, const float *got, const do
  * bits, so a zero's sign counts).  Fails with the first mismatching index
  * and both values; returns the number of non-finite refs (a test can check
  * it has some). */
+/* x uniform in [-range, range) with about one value in twelve each NaN,
+ * +Inf, -Inf, -0.0 and +0.0; dy in [-1, 1) with one value in ten NaN
+ * (the activation tests' special values). */
+static inline void t_special_fill(float *x, float *dy, size_t cnt, float range, cnnrt_rng *rng)
+{
+    t_fill(x, cnt, rng, -range, range);
+    t_fill(dy, cnt, rng, -1, 1);
+    for (size_t i = 0; i < cnt; i++) {
+        const uint32_t r = cnnrt_rng_u32(rng) % 12;
+        x[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? -0.0f : r == 4 ? 0.0f : x[i];
+        if (cnnrt_rng_u32(rng) % 10 == 0)
+            dy[i] = NAN;
+    }
+}
+
 static inline size_t t_check_ieee(const char *what, const float *got, const float *ref, size_t n, double tol)
 {
     double scale = 0, maxd = 0;

@@ -131,18 +131,6 @@ static void test_sigmoid_extremes(void **s)
  * the largest value.  Rows of 67 (201 values): the vectorised clones meet
  * the special values in whole vectors and in the tail.  dy holds NaNs too:
  * relu's backward must drop those where x ≤ 0, as PyTorch's does. */
-static void special_fill(float *x, float *dy, size_t cnt, cnnrt_rng *rng)
-{
-    t_fill(x, cnt, rng, -2, 2);
-    t_fill(dy, cnt, rng, -1, 1);
-    for (size_t i = 0; i < cnt; i++) {
-        const uint32_t r = cnnrt_rng_u32(rng) % 12;
-        x[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? -0.0f : r == 4 ? 0.0f : x[i];
-        if (cnnrt_rng_u32(rng) % 10 == 0)
-            dy[i] = NAN;
-    }
-}
-
 static void check_act_special(int kind, uint64_t seed)
 {
     char what[96], args[96];
@@ -160,7 +148,7 @@ static void check_act_special(int kind, uint64_t seed)
         for (int j = 0; j < D; j += 3)
             x[2 * D + j] = -INFINITY;
     } else {
-        special_fill(x, dy, cnt, &rng);
+        t_special_fill(x, dy, cnt, 2, &rng);
     }
     switch (kind) {
     case RELU: cnnrt_relu_forward(y, x, cnt); cnnrt_relu_backward(dx, dy, x, cnt); break;

@@ -158,18 +158,6 @@ static void test_finite(void **s)
     for (size_t k = 0; k < NCASES; k++) check_finite(k, 300 + k);
 }
 
-/* x with NaN, ±Inf, ±0 among random values; dy with some NaN */
-static void special_fill(float *x, float *dy, size_t cnt, cnnrt_rng *rng)
-{
-    t_fill(x, cnt, rng, -8, 8);
-    t_fill(dy, cnt, rng, -1, 1);
-    for (size_t i = 0; i < cnt; i++) {
-        const uint32_t r = cnnrt_rng_u32(rng) % 12;
-        x[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : r == 3 ? -0.0f : r == 4 ? 0.0f : x[i];
-        if (cnnrt_rng_u32(rng) % 10 == 0) dy[i] = NAN;
-    }
-}
-
 static void test_from_output(void **s)
 {
     (void)s;
@@ -181,7 +169,7 @@ static void test_from_output(void **s)
         cnnrt_rng rng;
         cnnrt_rng_seed(&rng, 400 + k);
         float *x = t_falloc(cnt), *y = t_falloc(cnt), *dy = t_falloc(cnt), *d1 = t_falloc(cnt), *d2 = t_falloc(cnt);
-        special_fill(x, dy, cnt, &rng);
+        t_special_fill(x, dy, cnt, 8, &rng);
         t_fill(d1, cnt, &rng, -0.5f, 0.5f);
         memcpy(d2, d1, cnt * sizeof *d1);
         cnnrt_act_table[act].fwd(y, x, a, b, cnt);
@@ -208,7 +196,7 @@ static void test_nonfinite(void **s)
         cnnrt_rng_seed(&rng, 500 + k);
         float *in = t_falloc(2 * cnt), *x = in, *dy = in + cnt;
         float *y = t_falloc(cnt), *dx = t_falloc(cnt), *ref = t_falloc(2 * cnt);
-        special_fill(x, dy, cnt, &rng);
+        t_special_fill(x, dy, cnt, 8, &rng);
         memset(dx, 0, cnt * sizeof *dx);
         cnnrt_act_table[act].fwd(y, x, a, b, cnt);
         cnnrt_act_table[act].bwd(dx, dy, x, y, a, b, cnt);
