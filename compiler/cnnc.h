@@ -200,9 +200,9 @@ int layer_act_attr(const struct LayerKind *k);   /* index of its act attribute, 
  * (the Node field types in brackets). */
 typedef enum {
     A_INT,      /* a count >= 1 (out channels, groups) [long long] */
-    A_PAIR,     /* N or HxW, each >= 1, or 0 when the default is 0 (kernel, stride, dilation,
-                   size) [long long H, W] */
-    A_PAD,      /* N, HxW or same: the four padding fields and pad_same */
+    A_PAIR,     /* N, HxW or (with field3) DxHxW, each >= 1, or 0 when the default is 0
+                   (kernel, stride, dilation, size) [long long H, W, D]; one N sets all */
+    A_PAD,      /* N, HxW, DxHxW or same: the six padding fields and pad_same */
     A_FLOAT,    /* any number (slope) [double] */
     A_EPS,      /* a number in (0, 1] [double] */
     A_FRAC,     /* a number in [0, 1] (momentum) [double] */
@@ -221,6 +221,7 @@ typedef struct AttrDef {
     const char *help;
     size_t field;             /* offsetof(Node, ...) that the value sets (a pair's H) */
     size_t field2;            /* a pair's W; a number's second copy; 0 none */
+    size_t field3;            /* a pair's D, when it may have three sizes (k3x3x3); 0 none */
 } AttrDef;
 
 typedef struct FlagDef {      /* a bare word that sets an attribute */
@@ -275,6 +276,7 @@ typedef struct LayerKind {
     void (*train)(const struct Node *n, struct cnnrt_op *op);
     DotStyle dot;
     unsigned passes;          /* KP_* */
+    bool no_volume;           /* refuses a C×D×H×W input (works on signals and images) */
 } LayerKind;
 
 extern const LayerKind *const layer_kinds[K_COUNT];
@@ -284,9 +286,15 @@ void layer_print_help(FILE *out);            /* cnnc --help-layers */
 int layer_kind_names(const char **out, int max);
 
 /* ===== ir.c ================================================================ */
+/* A tensor of one image: a vector (rank 1, c only), or channels over a
+ * signal, an image or a volume (rank 3, sp 1, 2 or 3 spatial axes).  A
+ * signal of length L is held as 1×L (h 1) and an image has d 1, so the
+ * code for 2-D serves 1-D unchanged; d·h·w is the spatial size. */
 typedef struct Shape {
-    int rank;                 /* 3: [C,H,W]; 1: [D] */
+    int rank;                 /* 3: [C,(D,)(H,)W]; 1: [N] */
     long long c, h, w;        /* rank 1 uses c only */
+    long long d;              /* depth: a volume's, else 1 */
+    int sp;                   /* spatial axes: 1 C×L, 2 C×H×W, 3 C×D×H×W; 0 in a vector */
 } Shape;
 
 typedef struct Node {
@@ -302,6 +310,10 @@ typedef struct Node {
     /* attributes (filled from the kind's table, then typed) */
     long long out;            /* conv/dense out features */
     long long kh, kw, sh, sw, dh, dw;
+    long long kd, sd, dd;     /* a 3-D layer's kernel, stride and dilation in depth */
+    long long pd0, pd1;       /* and its padding in front and behind */
+    unsigned char nsizes[MAX_ATTRS];   /* how many sizes each attribute was given as: k3 1,
+                                          k3x1 2, k3x3x3 3 (0: a single value kind) */
     long long pt, pl, pb, pr; /* padding top/left/bottom/right */
     bool pad_same;
     long long groups;         /* conv groups, groupnorm groups */
@@ -310,7 +322,7 @@ typedef struct Node {
     ActKind act;
     double act_p[2];          /* the parameters of the activation it applies: its
                                  act (a leaky relu's slope), or its own kind's */
-    long long oh, ow;         /* adaptive pool output */
+    long long oh, ow, od;     /* adaptive pool output */
     long long part, parts;    /* split: the part'th of parts equal slices of the channels */
     bool bilinear, align_corners;   /* upsample's mode (else nearest) */
     long long oph, opw;       /* transposed conv's output_padding */
@@ -353,7 +365,12 @@ Graph *ir_new_graph(void);
 Graph *ir_clone(const Graph *g);             /* nodes copied, weights shared */
 Node *ir_add_node(Graph *g, const LayerKind *k, Loc loc);
 long long shape_numel(Shape s);
+long long shape_hw(Shape s);                 /* d·h·w; 1 for a vector */
+Shape shape_vec(long long n);                /* [n] */
+Shape shape_like(const Shape *in, long long c, long long d, long long h, long long w);  /* in's axes */
 const char *shape_str(Shape s);              /* "3×224×224" or "[4096]" */
+int shape_dims(Shape s, long long dims[4]);  /* its sizes, C first: how many */
+const char *shape_join(Shape s, const char *sep);   /* the sizes joined: "3x224x224" */
 
 /* ===== sema.c: elaboration ================================================ */
 extern long long sema_max_layers;   /* cap (default 100,000); statements: 5x */
@@ -384,7 +401,7 @@ int dot_write(const Graph *written, const Graph *planned, FILE *out);   /* 0 ok 
 typedef struct ParamSpec {    /* one tensor a layer expects */
     const char *suffix;       /* "weight", "bias", "running_mean", "running_var" */
     int ndim;
-    long long dims[4];
+    long long dims[5];
     long long numel;
     float **slot;             /* where the data goes in the Node */
     bool learnable;           /* false for running statistics */

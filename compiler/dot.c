@@ -139,7 +139,9 @@ static void put_node(FILE *out, const Graph *g, const Graph *planned, const Node
     /* the tooltip (hover in a browser) carries the rest */
     const char *tip = arena_printf("%s: %s, output %s, %s params, %s MACs", n->name, n->kind->name,
                                    shape_str(n->shape), fmt_group(n->params), fmt_group(n->macs));
-    if (n->rf_valid) tip = arena_printf("%s, receptive field %s", tip, pair_text(n->rf_h, n->rf_w));
+    if (n->rf_valid)
+        tip = arena_printf("%s, receptive field %s", tip, n->shape.sp == 1 ? arena_printf("%lld", n->rf_w)
+                                                                           : pair_text(n->rf_h, n->rf_w));
     if (n->loc.file && n->loc.file->name)
         tip = arena_printf("%s\n%s:%d:%d", tip, n->loc.file->name, n->loc.line, n->loc.col);
     if (planned && n->id < planned->nnodes && planned->nodes[n->id]->note)

@@ -77,8 +77,7 @@ const char *em_float(double v) {
 }
 
 static const char *shape_ascii(Shape s) {
-    if (s.rank == 1) return arena_printf("[%lld]", s.c);
-    return arena_printf("%lldx%lldx%lld", s.c, s.h, s.w);
+    return s.rank == 1 ? arena_printf("[%lld]", s.c) : shape_join(s, "x");
 }
 
 /* ---- weights --------------------------------------------------------------- */

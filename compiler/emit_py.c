@@ -39,6 +39,16 @@ const char *py_pair(long long a, long long b) {
     return a == b ? arena_printf("%lld", a) : arena_printf("(%lld, %lld)", a, b);
 }
 
+const char *py_sizes(const Shape *in, long long d, long long h, long long w) {
+    if (in->sp == 1) return arena_printf("%lld", w);
+    if (in->sp != 3) return py_pair(h, w);
+    return d == h && h == w ? arena_printf("%lld", d) : arena_printf("(%lld, %lld, %lld)", d, h, w);
+}
+
+const char *py_dims(const Shape *in) {
+    return in->sp == 1 ? "1d" : in->sp == 3 ? "3d" : "2d";
+}
+
 static bool is_keyword(const char *s) {
     static const char *const kw[] = {
         "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
@@ -90,7 +100,7 @@ static const char *class_name(const char *net) {
 }
 
 static const char *shape_py(Shape s) {
-    return s.rank == 1 ? arena_printf("(%lld,)", s.c) : arena_printf("(%lld, %lld, %lld)", s.c, s.h, s.w);
+    return s.rank == 1 ? arena_printf("(%lld,)", s.c) : arena_printf("(%s)", shape_join(s, ", "));
 }
 
 /* The node's .net source line, trimmed and made safe for a comment. */
@@ -183,9 +193,7 @@ int emit_pytorch(const Graph *g, FILE *out) {
             "        super().__init__()\n",
             g->name, CNNC_VERSION, src, src, g->name, g->name, shape_py(in), shape_py(g->output->shape), cls,
             g->name, src,
-            in.rank == 1 ? arena_printf("%lld", in.c) : arena_printf("%lld, %lld, %lld", in.c, in.h, in.w),
-            g->output->shape.rank == 1 ? arena_printf("%lld", g->output->shape.c)
-                : arena_printf("%lld, %lld, %lld", g->output->shape.c, g->output->shape.h, g->output->shape.w));
+            shape_join(in, ", "), shape_join(g->output->shape, ", "));
     int nmod = 0;
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
@@ -207,7 +215,7 @@ int emit_pytorch(const Graph *g, FILE *out) {
         }
         const char *lhs = arena_printf("        %s = %s", v[i], e);
         const Shape s = n->shape;
-        const char *shp = s.rank == 1 ? arena_printf("[%lld]", s.c) : arena_printf("[%lld, %lld, %lld]", s.c, s.h, s.w);
+        const char *shp = arena_printf("[%s]", shape_join(s, ", "));
         const char *file = n->loc.file && n->loc.file != g->file ? arena_printf("%s:", n->loc.file->name) : "";
         fprintf(out, "%s  # %s%d: %s  -> %s\n", lhs, file, n->loc.line, source_line(n), shp);
     }

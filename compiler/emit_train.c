@@ -43,8 +43,7 @@ static const char *act_name(int a) {
 static const char *flit(double v) { return arena_printf("%sf", em_float(v)); }
 
 static const char *shape_ascii(Shape s) {
-    if (s.rank == 1) return arena_printf("[%lld]", s.c);
-    return arena_printf("%lldx%lldx%lld", s.c, s.h, s.w);
+    return s.rank == 1 ? arena_printf("[%lld]", s.c) : shape_join(s, "x");
 }
 
 static const char *base_name(const char *p) {
@@ -117,6 +116,24 @@ static void write_data(FILE *f, const Graph *g, const cnnrt_net_desc *d, const c
                        "                .OH = %d, .OW = %d },\n",
                     p->C, p->H, p->W, p->KH, p->KW, p->SH, p->SW, p->PH, p->PW, p->ceil_mode,
                     p->count_include_pad, p->OH, p->OW);
+        static const cnnrt_conv3d_geom no_conv3;
+        static const cnnrt_pool3d_geom no_pool3;
+        const cnnrt_conv3d_geom *c3 = &op->conv3;
+        const cnnrt_pool3d_geom *p3 = &op->pool3;
+        if (memcmp(c3, &no_conv3, sizeof *c3) != 0)
+            fprintf(f, "      .conv3 = { .C = %d, .D = %d, .H = %d, .W = %d, .Cout = %d,\n"
+                       "                 .KD = %d, .KH = %d, .KW = %d, .SD = %d, .SH = %d, .SW = %d,\n"
+                       "                 .PD0 = %d, .PH0 = %d, .PW0 = %d, .PD1 = %d, .PH1 = %d, .PW1 = %d,\n"
+                       "                 .DD = %d, .DH = %d, .DW = %d, .groups = %d, .OD = %d, .OH = %d, .OW = %d },\n",
+                    c3->C, c3->D, c3->H, c3->W, c3->Cout, c3->KD, c3->KH, c3->KW, c3->SD, c3->SH, c3->SW,
+                    c3->PD0, c3->PH0, c3->PW0, c3->PD1, c3->PH1, c3->PW1, c3->DD, c3->DH, c3->DW, c3->groups,
+                    c3->OD, c3->OH, c3->OW);
+        if (memcmp(p3, &no_pool3, sizeof *p3) != 0)
+            fprintf(f, "      .pool3 = { .C = %d, .D = %d, .H = %d, .W = %d, .KD = %d, .KH = %d, .KW = %d,\n"
+                       "                 .SD = %d, .SH = %d, .SW = %d, .PD = %d, .PH = %d, .PW = %d,\n"
+                       "                 .ceil_mode = %d, .count_include_pad = %d, .OD = %d, .OH = %d, .OW = %d },\n",
+                    p3->C, p3->D, p3->H, p3->W, p3->KD, p3->KH, p3->KW, p3->SD, p3->SH, p3->SW, p3->PD, p3->PH,
+                    p3->PW, p3->ceil_mode, p3->count_include_pad, p3->OD, p3->OH, p3->OW);
         fprintf(f, "      .C = %d, .HW = %d, .D = %d, .G = %d, .H = %d, .W = %d, .OH = %d, .OW = %d,\n",
                 op->C, op->HW, op->D, op->G, op->H, op->W, op->OH, op->OW);
         fprintf(f, "      .eps = %s, .momentum = %s, .p = %s,\n", flit(op->eps), flit(op->momentum), flit(op->p));
@@ -128,9 +145,10 @@ static void write_data(FILE *f, const Graph *g, const cnnrt_net_desc *d, const c
                "static const cnnrt_tensor %s_tensors[%d] = {\n", net, d->ntensors > 0 ? d->ntensors : 1);
     for (int t = 0; t < d->ntensors; t++) {
         const cnnrt_tensor *ts = &d->tensors[t];
-        fprintf(f, "    { \"%s\", %d, { %d, %d, %d, %d }, %ld, %ld, %d, %d, %ld },\n", ts->name, ts->ndim,
+        fprintf(f, "    { \"%s\", %d, { %d, %d, %d, %d%s }, %ld, %ld, %d, %d, %ld },\n", ts->name, ts->ndim,
                 ts->ndim > 0 ? ts->dims[0] : 0, ts->ndim > 1 ? ts->dims[1] : 0, ts->ndim > 2 ? ts->dims[2] : 0,
-                ts->ndim > 3 ? ts->dims[3] : 0, ts->off, ts->numel, ts->buffer, ts->op, ts->fan_in);
+                ts->ndim > 3 ? ts->dims[3] : 0, ts->ndim > 4 ? arena_printf(", %d", ts->dims[4]) : "", ts->off,
+                ts->numel, ts->buffer, ts->op, ts->fan_in);
     }
     if (d->ntensors == 0) fputs("    { \"\", 0, { 0 }, 0, 0, 0, 0, 0 },\n", f);
     fprintf(f, "};\n\n/* the plan (cnnc's compiler/train_plan.c), per op: buffers shared, relus in place\n"

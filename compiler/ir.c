@@ -52,10 +52,39 @@ Node *ir_add_node(Graph *g, const LayerKind *k, Loc loc) {
 }
 
 long long shape_numel(Shape s) {
-    return s.rank == 1 ? s.c : s.c * s.h * s.w;
+    return s.rank == 1 ? s.c : s.c * s.d * s.h * s.w;
+}
+
+long long shape_hw(Shape s) {
+    return s.rank == 1 ? 1 : s.d * s.h * s.w;
+}
+
+Shape shape_vec(long long n) {
+    return (Shape){ .rank = 1, .c = n, .h = 1, .w = 1, .d = 1 };
+}
+
+Shape shape_like(const Shape *in, long long c, long long d, long long h, long long w) {
+    return (Shape){ .rank = 3, .c = c, .h = in->sp == 1 ? 1 : h, .w = w, .d = in->sp == 3 ? d : 1, .sp = in->sp };
+}
+
+int shape_dims(Shape s, long long dims[4]) {
+    int k = 0;
+    dims[k++] = s.c;
+    if (s.rank == 1) return k;
+    if (s.sp == 3) dims[k++] = s.d;
+    if (s.sp != 1) dims[k++] = s.h;
+    dims[k++] = s.w;
+    return k;
+}
+
+const char *shape_join(Shape s, const char *sep) {
+    long long dims[4];
+    int k = shape_dims(s, dims);
+    const char *t = arena_printf("%lld", dims[0]);
+    for (int i = 1; i < k; i++) t = arena_printf("%s%s%lld", t, sep, dims[i]);
+    return t;
 }
 
 const char *shape_str(Shape s) {
-    if (s.rank == 1) return arena_printf("[%lld]", s.c);
-    return arena_printf("%lld×%lld×%lld", s.c, s.h, s.w);
+    return s.rank == 1 ? arena_printf("[%lld]", s.c) : shape_join(s, "×");
 }

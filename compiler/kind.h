@@ -24,15 +24,17 @@
 #define F(x) offsetof(Node, x)
 
 /* Attributes several kinds share. */
-#define ATTR_KERNEL  { "kernel", A_PAIR, 'k', NULL, "window size: 3 or 3x1 (HxW); shorthand k3, k3x1", F(kh), F(kw) }
-#define ATTR_STRIDE1 { "stride", A_PAIR, 's', "1", "step between windows; shorthand s2", F(sh), F(sw) }
+#define ATTR_KERNEL  { "kernel", A_PAIR, 'k', NULL, "window size: 3, 3x1 (HxW) or 3x3x3 (DxHxW); shorthand k3, k3x1", \
+                       F(kh), F(kw), F(kd) }
+#define ATTR_STRIDE1 { "stride", A_PAIR, 's', "1", "step between windows; shorthand s2", F(sh), F(sw), F(sd) }
 #define ATTR_STRIDEK { "stride", A_PAIR, 's', "=kernel", "step between windows (default: the kernel); shorthand s2", \
-                       F(sh), F(sw) }
-#define ATTR_PAD     { "padding", A_PAD, 'p', "0", "zeros added on each side: N, HxW or same; shorthand p1", F(pt), 0 }
-#define ATTR_EPS     { "eps", A_EPS, 0, "1e-5", "added to the variance", F(eps), 0 }
-#define ATTR_BIAS    { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)", F(bias), 0 }
-#define ATTR_ACT     { "act", A_ACT, 0, "none", "activation applied to the output", F(act), 0 }
-#define ATTR_SLOPE   { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu", F(slope), 0 }
+                       F(sh), F(sw), F(sd) }
+#define ATTR_PAD     { "padding", A_PAD, 'p', "0", "zeros added on each side: N, HxW, DxHxW or same; shorthand p1", \
+                       F(pt), 0, 0 }
+#define ATTR_EPS     { "eps", A_EPS, 0, "1e-5", "added to the variance", F(eps), 0, 0 }
+#define ATTR_BIAS    { "bias", A_BOOL, 0, "true", "add a learned bias (flag nobias turns it off)", F(bias), 0, 0 }
+#define ATTR_ACT     { "act", A_ACT, 0, "none", "activation applied to the output", F(act), 0, 0 }
+#define ATTR_SLOPE   { "slope", A_FLOAT, 0, "0.01", "negative slope when act is leakyrelu", F(slope), 0, 0 }
 
 /* ---- shape.c: checked arithmetic and the shared shape rules ---------------- */
 #define SHAPE_LIMIT (1LL << 62)              /* counts past this are errors */
@@ -57,6 +59,11 @@ bool shape_passthrough(Node *n);             /* shape of the input, no work */
  * running statistic, its initialiser's fan-in (0: none) and dims. */
 ParamSpec param(const char *suffix, float **slot, bool learnable, long long fan_in, int ndim,
                 long long d0, long long d1, long long d2, long long d3);
+/* A kernel's "weight" [a][b] then the axes of in (kw; kh, kw; kd, kh, kw). */
+ParamSpec param_kernel(float **slot, long long fan_in, const Shape *in, long long a, long long b, long long kd,
+                       long long kh, long long kw);
+/* A norm's per-value tensor [C] then in's axes (layer norm's γ and β). */
+ParamSpec param_like(const char *suffix, float **slot, const Shape *in);
 
 /* ---- emit.c: writing a layer's m4 data ------------------------------------ */
 typedef struct Emitter Emitter;
@@ -74,6 +81,8 @@ const char *em_float(double v);                         /* a float literal witho
 const char *py_float(double v);              /* shortest repr */
 const char *py_bool(bool b);
 const char *py_pair(long long a, long long b);   /* 3 or (3, 1) */
+const char *py_sizes(const Shape *in, long long d, long long h, long long w);   /* in's axes: 3, (3, 1), (1, 3, 3) */
+const char *py_dims(const Shape *in);        /* "1d", "2d" or "3d": PyTorch's class suffix */
 const char *py_act(ActKind a, const double *p, const char *x);   /* activation a (parameters p) on x */
 
 /* ---- train_desc.c ----------------------------------------------------------- */

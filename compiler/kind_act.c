@@ -44,9 +44,9 @@ static bool act_shape(Node *n) {
  * leaky relu's slope, as before there were other parameters). */
 #define ACT_P0 .positional = { NULL }
 #define ACT_P1(n0, d0, h0) .positional = { n0 }, \
-    .attrs = { { n0, A_FLOAT, 0, #d0, h0, F(act_p[0]), F(slope) } }
+    .attrs = { { n0, A_FLOAT, 0, #d0, h0, F(act_p[0]), F(slope), 0 } }
 #define ACT_P2(n0, d0, h0, n1, d1, h1) .positional = { n0, n1 }, \
-    .attrs = { { n0, A_FLOAT, 0, #d0, h0, F(act_p[0]), F(slope) }, { n1, A_FLOAT, 0, #d1, h1, F(act_p[1]), 0 } }
+    .attrs = { { n0, A_FLOAT, 0, #d0, h0, F(act_p[0]), F(slope), 0 }, { n1, A_FLOAT, 0, #d1, h1, F(act_p[1]), 0, 0 } }
 #define CNNRT_ACT(ID, NAME, ALIAS, PARAMS, SUMMARY, MODULE, TORCH, FWD, BWD, BWD_Y)                     \
     const LayerKind kind_act_##ID = {                                                                 \
         .id = K_##ID, .name = NAME, .alias = ALIAS, .summary = SUMMARY, PARAMS,                        \
@@ -71,7 +71,7 @@ static int softmax_emit(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
     em_layer(e, n, "softmax");
     em_def(e, "L_C", "%lld", in->c);
-    em_def(e, "L_HW", "%lld", in->rank == 3 ? in->h * in->w : 1);
+    em_def(e, "L_HW", "%lld", shape_hw(*in));
     em_call(e, "M4_SOFTMAX");
     return 0;
 }

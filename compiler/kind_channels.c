@@ -27,7 +27,7 @@ static int shuffle_emit(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
     em_layer(e, n, "shuffle");
     em_def(e, "L_C", "%lld", in->c);
-    em_def(e, "L_HW", "%lld", in->h * in->w);
+    em_def(e, "L_HW", "%lld", shape_hw(*in));
     em_def(e, "L_GROUPS", "%lld", n->groups);
     em_call(e, "M4_SHUFFLE");
     return 0;
@@ -47,7 +47,7 @@ static void shuffle_train(const Node *n, cnnrt_op *op) {
 const LayerKind kind_shuffle = {
     .id = K_SHUFFLE, .name = "shuffle", .summary = "channel shuffle: C×H×W as g groups of C/g, transposed",
     .positional = { "groups" },
-    .attrs = { { "groups", A_INT, 'g', NULL, "number of channel groups", F(groups), 0 } },
+    .attrs = { { "groups", A_INT, 'g', NULL, "number of channel groups", F(groups), 0, 0 } },
     .user = true, .pytorch = "nn.ChannelShuffle",
     .shape = shuffle_shape, .emit = shuffle_emit, .py_call = shuffle_py_call, .train = shuffle_train,
     .dot = DOT_SHAPE,
@@ -75,7 +75,7 @@ static bool split_shape(Node *n) {
 static int split_emit(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
     em_layer(e, n, "split");
-    em_def(e, "L_FIRST", "%lld", (n->part - 1) * n->shape.c * in->h * in->w);
+    em_def(e, "L_FIRST", "%lld", (n->part - 1) * n->shape.c * shape_hw(*in));
     em_def(e, "L_N", "%lld", shape_numel(n->shape));
     em_call(e, "M4_SLICE");
     return 0;
@@ -95,8 +95,8 @@ const LayerKind kind_split = {
     .id = K_SPLIT, .name = "split", .summary = "one of equal slices of the channels (part 1 is the first)",
     .positional = { "part", "parts" },
     .attrs = {
-        { "part", A_INT, 0, NULL, "which slice, from 1", F(part), 0 },
-        { "parts", A_INT, 0, "2", "how many equal slices", F(parts), 0 },
+        { "part", A_INT, 0, NULL, "which slice, from 1", F(part), 0, 0 },
+        { "parts", A_INT, 0, "2", "how many equal slices", F(parts), 0, 0 },
     },
     .user = true, .pytorch = "torch.chunk(x, parts, 1)[part - 1]",
     .shape = split_shape, .emit = split_emit, .py_call = split_py_call, .train = split_train,

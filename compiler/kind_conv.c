@@ -24,24 +24,28 @@ static bool conv_shape(Node *n) {
         return false;
     }
     if (n->pad_same) {
-        if (n->sh != 1 || n->sw != 1) {
-            diag_error(n->loc, "%s: padding 'same' needs stride 1 (as in PyTorch), but the stride is %lldx%lld",
-                       shape_who(n), n->sh, n->sw);
+        if (n->sh != 1 || n->sw != 1 || n->sd != 1) {
+            diag_error(n->loc, "%s: padding 'same' needs stride 1 (as in PyTorch), but the stride is %s",
+                       shape_who(n), in->sp == 3 ? arena_printf("%lldx%lldx%lld", n->sd, n->sh, n->sw)
+                                                 : arena_printf("%lldx%lld", n->sh, n->sw));
             return false;
         }
-        long long th = n->dh * (n->kh - 1), tw = n->dw * (n->kw - 1);
-        n->pt = th / 2; n->pb = th - n->pt;        /* the extra row goes at the bottom */
-        n->pl = tw / 2; n->pr = tw - n->pl;
+        long long td = n->dd * (n->kd - 1), th = n->dh * (n->kh - 1), tw = n->dw * (n->kw - 1);
+        n->pd0 = td / 2; n->pd1 = td - n->pd0;     /* the extra one goes behind, */
+        n->pt = th / 2; n->pb = th - n->pt;        /* at the bottom, */
+        n->pl = tw / 2; n->pr = tw - n->pl;        /* on the right */
     }
-    long long oh, ow;
-    if (!shape_window(n, in, "rows", in->h, n->kh, n->sh, n->dh, n->pt, n->pb, false, false, &oh) ||
+    long long od, oh, ow;
+    if (!shape_window(n, in, "slices", in->d, n->kd, n->sd, n->dd, n->pd0, n->pd1, false, false, &od) ||
+        !shape_window(n, in, "rows", in->h, n->kh, n->sh, n->dh, n->pt, n->pb, false, false, &oh) ||
         !shape_window(n, in, "columns", in->w, n->kw, n->sw, n->dw, n->pl, n->pr, false, false, &ow))
         return false;
-    n->shape = (Shape){ 3, n->out, oh, ow };
+    n->shape = shape_like(in, n->out, od, oh, ow);
     if (!shape_check_numel(n)) return false;
     long long per, k2, w, outs;
-    if (!shape_mul(cin / n->groups, n->kh, &per) || !shape_mul(per, n->kw, &k2) || !shape_mul(k2, n->out, &w) ||
-        !shape_mul(n->out, oh, &outs) || !shape_mul(outs, ow, &outs) || !shape_mul(outs, k2, &n->macs)) {
+    if (!shape_mul(cin / n->groups, n->kd * n->kh, &per) || !shape_mul(per, n->kw, &k2) ||
+        !shape_mul(k2, n->out, &w) || !shape_mul(n->out, shape_hw(n->shape), &outs) ||
+        !shape_mul(outs, k2, &n->macs)) {
         diag_error(n->loc, "%s: the parameter or MAC count overflows", shape_who(n));
         return false;
     }
@@ -52,15 +56,35 @@ static bool conv_shape(Node *n) {
 }
 
 static int conv_params(Node *n, ParamSpec *out) {
-    long long cg = n->in[0]->shape.c / n->groups, fan = cg * n->kh * n->kw;
+    long long cg = n->in[0]->shape.c / n->groups, fan = cg * n->kd * n->kh * n->kw;
     int k = 0;
-    out[k++] = param("weight", &n->w_data, true, fan, 4, n->out, cg, n->kh, n->kw);
+    out[k++] = param_kernel(&n->w_data, fan, &n->in[0]->shape, n->out, cg, n->kd, n->kh, n->kw);
     if (n->bias) out[k++] = param("bias", &n->b_data, true, fan, 1, n->out, 0, 0, 0);
     return k;
 }
 
+/* a volume's conv: direct loops (templates/conv.m4) */
+static int conv3d_emit(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, "conv");
+    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_D", "%lld", in->d);
+    em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_OC", "%lld", n->shape.c); em_def(e, "L_OD", "%lld", n->shape.d);
+    em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
+    em_def(e, "L_KD", "%lld", n->kd); em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
+    em_def(e, "L_SD", "%lld", n->sd); em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
+    em_def(e, "L_PF", "%lld", n->pd0); em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
+    em_def(e, "L_DD", "%lld", n->dd); em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
+    em_def(e, "L_ICG", "%lld", in->c / n->groups); em_def(e, "L_OCG", "%lld", n->out / n->groups);
+    em_def(e, "L_WOFF", "%lld", em_put(e, n->w_data, n->out * (in->c / n->groups) * n->kd * n->kh * n->kw));
+    em_def(e, "L_BOFF", "%lld", n->bias ? em_put(e, n->b_data, n->out) : -1);
+    em_call(e, "M4_CONV3D");
+    return 0;
+}
+
 static int conv_emit(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
+    if (in->sp == 3) return conv3d_emit(e, n);
     ConvAlgo algo = conv_algo(n);
     em_layer(e, n, "conv");
     long long kk = n->kh * n->kw;
@@ -129,11 +153,13 @@ static int conv_emit(Emitter *e, Node *n) {
 
 static const char *conv_py_module(const Node *n) {
     const Shape *in = &n->in[0]->shape;
-    const char *a = arena_printf("nn.Conv2d(%lld, %lld, %s", in->c, n->out, py_pair(n->kh, n->kw));
-    if (n->sh != 1 || n->sw != 1) a = arena_printf("%s, stride=%s", a, py_pair(n->sh, n->sw));
-    if (n->pt == n->pb && n->pl == n->pr && (n->pt || n->pl))
-        a = arena_printf("%s, padding=%s", a, py_pair(n->pt, n->pl));
-    if (n->dh != 1 || n->dw != 1) a = arena_printf("%s, dilation=%s", a, py_pair(n->dh, n->dw));
+    const char *a = arena_printf("nn.Conv%s(%lld, %lld, %s", py_dims(in), in->c, n->out,
+                                 py_sizes(in, n->kd, n->kh, n->kw));
+    if (n->sd != 1 || n->sh != 1 || n->sw != 1) a = arena_printf("%s, stride=%s", a, py_sizes(in, n->sd, n->sh, n->sw));
+    if (n->pd0 == n->pd1 && n->pt == n->pb && n->pl == n->pr && (n->pd0 || n->pt || n->pl))
+        a = arena_printf("%s, padding=%s", a, py_sizes(in, n->pd0, n->pt, n->pl));
+    if (n->dd != 1 || n->dh != 1 || n->dw != 1)
+        a = arena_printf("%s, dilation=%s", a, py_sizes(in, n->dd, n->dh, n->dw));
     if (n->groups != 1) a = arena_printf("%s, groups=%lld", a, n->groups);
     if (!n->bias) a = arena_printf("%s, bias=False", a);
     return arena_printf("%s)", a);
@@ -141,13 +167,25 @@ static const char *conv_py_module(const Node *n) {
 
 static const char *conv_py_call(const Node *n, const char *const *in, const char *mod) {
     const char *arg = in[0];
-    if (n->pt != n->pb || n->pl != n->pr)        /* asymmetric ('same' with an even kernel) */
-        arg = arena_printf("F.pad(%s, (%lld, %lld, %lld, %lld))", in[0], n->pl, n->pr, n->pt, n->pb);
+    const Shape *x = &n->in[0]->shape;
+    if (n->pd0 != n->pd1 || n->pt != n->pb || n->pl != n->pr)   /* asymmetric ('same' with an even kernel) */
+        arg = arena_printf("F.pad(%s, (%lld, %lld%s%s))", in[0], n->pl, n->pr,
+                           x->sp >= 2 ? arena_printf(", %lld, %lld", n->pt, n->pb) : "",
+                           x->sp == 3 ? arena_printf(", %lld, %lld", n->pd0, n->pd1) : "");
     return py_act(n->act, n->act_p, arena_printf("%s(%s)", mod, arg));
 }
 
 static void conv_train(const Node *n, cnnrt_op *op) {
     const Shape *in = &n->in[0]->shape;
+    if (in->sp == 3) {
+        op->kind = CNNRT_OP_CONV3D;
+        op->conv3 = (cnnrt_conv3d_geom){ (int)in->c, (int)in->d, (int)in->h, (int)in->w, (int)n->out,
+            (int)n->kd, (int)n->kh, (int)n->kw, (int)n->sd, (int)n->sh, (int)n->sw,
+            (int)n->pd0, (int)n->pt, (int)n->pl, (int)n->pd1, (int)n->pb, (int)n->pr,
+            (int)n->dd, (int)n->dh, (int)n->dw, (int)n->groups,
+            (int)n->shape.d, (int)n->shape.h, (int)n->shape.w };
+        return;
+    }
     op->kind = CNNRT_OP_CONV;
     op->conv = (cnnrt_conv_geom){ (int)in->c, (int)in->h, (int)in->w, (int)n->out,
         (int)n->kh, (int)n->kw, (int)n->sh, (int)n->sw, (int)n->pt, (int)n->pl, (int)n->pb,
@@ -155,17 +193,17 @@ static void conv_train(const Node *n, cnnrt_op *op) {
 }
 
 const LayerKind kind_conv = {
-    .id = K_CONV, .name = "conv", .alias = "conv2d", .summary = "2-D convolution",
+    .id = K_CONV, .name = "conv", .alias = "conv2d", .summary = "convolution (1-, 2- or 3-D, as its input)",
     .positional = { "out" },
     .attrs = {
-        { "out", A_INT, 0, NULL, "output channels", F(out), 0 },
+        { "out", A_INT, 0, NULL, "output channels", F(out), 0, 0 },
         ATTR_KERNEL, ATTR_STRIDE1, ATTR_PAD,
-        { "dilation", A_PAIR, 'd', "1", "spacing of kernel taps; shorthand d2", F(dh), F(dw) },
-        { "groups", A_INT, 'g', "1", "channel groups (= channels for depthwise); shorthand g32", F(groups), 0 },
+        { "dilation", A_PAIR, 'd', "1", "spacing of kernel taps; shorthand d2", F(dh), F(dw), F(dd) },
+        { "groups", A_INT, 'g', "1", "channel groups (= channels for depthwise); shorthand g32", F(groups), 0, 0 },
         ATTR_BIAS, ATTR_ACT, ATTR_SLOPE,
     },
     .flags = { { "nobias", "bias", "false" }, { "same", "padding", "same" } },
-    .user = true, .pytorch = "nn.Conv2d",
+    .user = true, .pytorch = "nn.Conv1d, nn.Conv2d, nn.Conv3d",
     .shape = conv_shape, .params = conv_params, .emit = conv_emit,
     .py_module = conv_py_module, .py_call = conv_py_call, .train = conv_train,
     .dot = DOT_CONV, .passes = KP_TAKES_ACT | KP_TAKES_BN,
@@ -199,7 +237,7 @@ static bool convt_shape(Node *n) {
                    shape_str(*in));
         return false;
     }
-    n->shape = (Shape){ 3, n->out, oh, ow };
+    n->shape = shape_like(in, n->out, 1, oh, ow);
     if (!shape_check_numel(n)) return false;
     long long per, w, pix;
     if (!shape_mul(n->out / n->groups, n->kh * n->kw, &per) || !shape_mul(per, in->c, &w) ||
@@ -217,7 +255,7 @@ static bool convt_shape(Node *n) {
 static int convt_params(Node *n, ParamSpec *out) {
     long long og = n->out / n->groups, fan = og * n->kh * n->kw;
     int k = 0;
-    out[k++] = param("weight", &n->w_data, true, fan, 4, n->in[0]->shape.c, og, n->kh, n->kw);
+    out[k++] = param_kernel(&n->w_data, fan, &n->in[0]->shape, n->in[0]->shape.c, og, 1, n->kh, n->kw);
     if (n->bias) out[k++] = param("bias", &n->b_data, true, fan, 1, n->out, 0, 0, 0);
     return k;
 }
@@ -241,13 +279,14 @@ static int convt_emit(Emitter *e, Node *n) {
 
 static const char *convt_py_module(const Node *n) {
     const Shape *in = &n->in[0]->shape;
-    const char *a = arena_printf("nn.ConvTranspose2d(%lld, %lld, %s", in->c, n->out, py_pair(n->kh, n->kw));
-    if (n->sh != 1 || n->sw != 1) a = arena_printf("%s, stride=%s", a, py_pair(n->sh, n->sw));
-    if (n->pt || n->pl) a = arena_printf("%s, padding=%s", a, py_pair(n->pt, n->pl));
-    if (n->oph || n->opw) a = arena_printf("%s, output_padding=%s", a, py_pair(n->oph, n->opw));
+    const char *a = arena_printf("nn.ConvTranspose%s(%lld, %lld, %s", py_dims(in), in->c, n->out,
+                                 py_sizes(in, 1, n->kh, n->kw));
+    if (n->sh != 1 || n->sw != 1) a = arena_printf("%s, stride=%s", a, py_sizes(in, 1, n->sh, n->sw));
+    if (n->pt || n->pl) a = arena_printf("%s, padding=%s", a, py_sizes(in, 1, n->pt, n->pl));
+    if (n->oph || n->opw) a = arena_printf("%s, output_padding=%s", a, py_sizes(in, 1, n->oph, n->opw));
     if (n->groups != 1) a = arena_printf("%s, groups=%lld", a, n->groups);
     if (!n->bias) a = arena_printf("%s, bias=False", a);
-    if (n->dh != 1 || n->dw != 1) a = arena_printf("%s, dilation=%s", a, py_pair(n->dh, n->dw));
+    if (n->dh != 1 || n->dw != 1) a = arena_printf("%s, dilation=%s", a, py_sizes(in, 1, n->dh, n->dw));
     return arena_printf("%s)", a);
 }
 
@@ -268,18 +307,18 @@ const LayerKind kind_convt = {
     .id = K_CONVT, .name = "convtranspose", .alias = "deconv", .summary = "2-D transposed convolution",
     .positional = { "out" },
     .attrs = {
-        { "out", A_INT, 0, NULL, "output channels", F(out), 0 },
+        { "out", A_INT, 0, NULL, "output channels", F(out), 0, 0 },
         ATTR_KERNEL, ATTR_STRIDE1,
-        { "padding", A_PAD, 'p', "0", "rows and columns taken off each side: N or HxW; shorthand p1", F(pt), 0 },
+        { "padding", A_PAD, 'p', "0", "rows and columns taken off each side: N or HxW; shorthand p1", F(pt), 0, 0 },
         { "output_padding", A_PAIR, 0, "0", "rows and columns added at the bottom and right (< stride)",
-          F(oph), F(opw) },
-        { "dilation", A_PAIR, 'd', "1", "spacing of kernel taps; shorthand d2", F(dh), F(dw) },
-        { "groups", A_INT, 'g', "1", "channel groups; shorthand g2", F(groups), 0 },
+          F(oph), F(opw), 0 },
+        { "dilation", A_PAIR, 'd', "1", "spacing of kernel taps; shorthand d2", F(dh), F(dw), 0 },
+        { "groups", A_INT, 'g', "1", "channel groups; shorthand g2", F(groups), 0, 0 },
         ATTR_BIAS, ATTR_ACT, ATTR_SLOPE,
     },
     .flags = { { "nobias", "bias", "false" } },
     .user = true, .pytorch = "nn.ConvTranspose2d",
     .shape = convt_shape, .params = convt_params, .emit = convt_emit,
     .py_module = convt_py_module, .py_call = convt_py_call, .train = convt_train,
-    .dot = DOT_CONV, .passes = KP_TAKES_ACT,
+    .dot = DOT_CONV, .passes = KP_TAKES_ACT, .no_volume = true,
 };

@@ -12,7 +12,7 @@ static bool dense_shape(Node *n) {
                    shape_who(n), shape_str(*in));
         return false;
     }
-    n->shape = (Shape){ 1, n->out, 1, 1 };
+    n->shape = shape_vec(n->out);
     if (!shape_mul(in->c, n->out, &n->macs)) {
         diag_error(n->loc, "%s: the parameter count overflows", shape_who(n));
         return false;
@@ -58,7 +58,7 @@ const LayerKind kind_dense = {
     .id = K_DENSE, .name = "dense", .alias = "linear", .summary = "fully connected layer",
     .positional = { "out" },
     .attrs = {
-        { "out", A_INT, 0, NULL, "output features", F(out), 0 },
+        { "out", A_INT, 0, NULL, "output features", F(out), 0, 0 },
         ATTR_BIAS, ATTR_ACT, ATTR_SLOPE,
     },
     .flags = { { "nobias", "bias", "false" } },

@@ -32,9 +32,11 @@ static bool concat_shape(Node *n) {
     long long c = 0;
     for (int i = 0; i < n->nin; i++) {
         const Shape *s = &n->in[i]->shape;
-        if (s->rank != in->rank || (s->rank == 3 && (s->h != in->h || s->w != in->w))) {
+        Shape cs = *s;
+        cs.c = in->c;                                /* all but the channels must match */
+        if (!shape_same(cs, *in)) {
             diag_error(n->loc, "%s: branch 1 is %s but branch %d is %s (%s)", shape_who(n), shape_str(*in),
-                       i + 1, shape_str(*s), s->rank != in->rank ? "one is flat" : "H×W must match");
+                       i + 1, shape_str(*s), s->rank != in->rank ? "one is flat" : "the spatial sizes must match");
             return false;
         }
         if (__builtin_add_overflow(c, s->c, &c) || c > SHAPE_LIMIT) c = SHAPE_LIMIT;
@@ -57,7 +59,7 @@ static int merge_emit(Emitter *e, Node *n) {
         ch += n->in[i]->shape.c;
     }
     em_def(e, "L_N", "%lld", shape_numel(n->shape));
-    em_def(e, "L_HW", "%lld", n->shape.rank == 3 ? n->shape.h * n->shape.w : 1);
+    em_def(e, "L_HW", "%lld", shape_hw(n->shape));
     em_call(e, n->kind->id == K_ADD ? "M4_ADD" : "M4_CONCAT");
     return 0;
 }
@@ -97,7 +99,7 @@ const LayerKind kind_concat = {
 
 static bool mul_shape(Node *n) {
     const Shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
-    bool bcast = a->rank == 3 && b->rank == 3 && b->c == a->c && b->h == 1 && b->w == 1;
+    bool bcast = a->rank == 3 && b->rank == 3 && b->sp == a->sp && b->c == a->c && shape_hw(*b) == 1;
     if (!bcast && !shape_same(*a, *b)) {
         diag_error(n->loc, "%s: the input is %s but the scale's body gives %s (it must give %s or %lld×1×1)",
                    shape_who(n), shape_str(*a), shape_str(*b), shape_str(*a), a->c);
@@ -114,8 +116,8 @@ static int mul_emit(Emitter *e, Node *n) {
     em_layer(e, n, "mul");
     em_buf(e, "L_X1", n->in[1]);
     em_def(e, "L_C", "%lld", a->c);
-    em_def(e, "L_HW", "%lld", a->rank == 3 ? a->h * a->w : 1);
-    em_def(e, "L_BCAST", "%d", a->rank == 3 && b->h * b->w == 1 && a->h * a->w > 1);
+    em_def(e, "L_HW", "%lld", shape_hw(*a));
+    em_def(e, "L_BCAST", "%d", shape_hw(*b) == 1 && shape_hw(*a) > 1);
     em_call(e, "M4_ELTMUL");
     return 0;
 }

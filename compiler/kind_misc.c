@@ -8,7 +8,7 @@
 #include "kind.h"
 
 static bool input_shape(Node *n) {
-    n->rf_valid = true;
+    n->rf_valid = n->shape.sp != 3;         /* a volume's is not tracked (the depth axis) */
     n->rf_h = n->rf_w = n->jump_h = n->jump_w = 1;
     return shape_check_numel(n);
 }
@@ -26,7 +26,7 @@ static void copy_train(const Node *n, cnnrt_op *op) {
 /* ---- flatten ------------------------------------------------------------------ */
 
 static bool flatten_shape(Node *n) {
-    n->shape = (Shape){ 1, shape_numel(n->in[0]->shape), 1, 1 };
+    n->shape = shape_vec(shape_numel(n->in[0]->shape));
     return true;
 }
 
@@ -57,7 +57,7 @@ static void dropout_train(const Node *n, cnnrt_op *op) {
 const LayerKind kind_dropout = {
     .id = K_DROPOUT, .name = "dropout", .summary = "inverted dropout (identity at inference)",
     .positional = { "p" },
-    .attrs = { { "p", A_PROB, 0, "0.5", "probability of zeroing a value", F(p), 0 } },
+    .attrs = { { "p", A_PROB, 0, "0.5", "probability of zeroing a value", F(p), 0, 0 } },
     .user = true, .pytorch = "nn.Dropout",
     .shape = shape_passthrough, .py_call = dropout_py_call, .train = dropout_train,
     .dot = DOT_SHAPE, .passes = KP_ALIAS,

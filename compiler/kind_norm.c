@@ -31,7 +31,7 @@ static int batchnorm_emit(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
     em_layer(e, n, "batchnorm (scale and shift)");
     em_def(e, "L_C", "%lld", in->c);
-    em_def(e, "L_HW", "%lld", in->rank == 3 ? in->h * in->w : 1);
+    em_def(e, "L_HW", "%lld", shape_hw(*in));
     em_def(e, "L_SOFF", "%lld", em_put(e, n->scale, in->c));
     em_def(e, "L_TOFF", "%lld", em_put(e, n->shift, in->c));
     em_call(e, "M4_SCALESHIFT");
@@ -40,7 +40,7 @@ static int batchnorm_emit(Emitter *e, Node *n) {
 
 static const char *batchnorm_py_module(const Node *n) {
     const Shape *in = &n->in[0]->shape;
-    return arena_printf("nn.BatchNorm%dd(%lld, eps=%s, momentum=%s)", in->rank == 1 ? 1 : 2, in->c,
+    return arena_printf("nn.BatchNorm%dd(%lld, eps=%s, momentum=%s)", in->rank == 1 ? 1 : in->sp, in->c,
                         py_float(n->eps), py_float(n->momentum));
 }
 
@@ -57,9 +57,9 @@ static void batchnorm_train(const Node *n, cnnrt_op *op) {
 const LayerKind kind_batchnorm = {
     .id = K_BATCHNORM, .name = "batchnorm", .alias = "bn", .summary = "batch normalisation (per channel)",
     .attrs = { ATTR_EPS,
-        { "momentum", A_FRAC, 0, "0.1", "running-average momentum (training)", F(momentum), 0 },
+        { "momentum", A_FRAC, 0, "0.1", "running-average momentum (training)", F(momentum), 0, 0 },
     },
-    .user = true, .pytorch = "nn.BatchNorm2d / nn.BatchNorm1d",
+    .user = true, .pytorch = "nn.BatchNorm1d, 2d, 3d",
     .shape = batchnorm_shape, .params = batchnorm_params, .emit = batchnorm_emit,
     .py_module = batchnorm_py_module, .py_call = norm_py_call, .train = batchnorm_train,
     .dot = DOT_NORM, .passes = KP_TAKES_ACT,
@@ -92,8 +92,8 @@ static int groupnorm_params(Node *n, ParamSpec *out) {
     const Shape *in = &n->in[0]->shape;
     if (!n->affine) return 0;
     if (n->kind->id == K_LAYERNORM && in->rank == 3) {   /* elementwise over C×H×W */
-        out[0] = param("weight", &n->w_data, true, 0, 3, in->c, in->h, in->w, 0);
-        out[1] = param("bias", &n->b_data, true, 0, 3, in->c, in->h, in->w, 0);
+        out[0] = param_like("weight", &n->w_data, in);
+        out[1] = param_like("bias", &n->b_data, in);
     } else {
         out[0] = param("weight", &n->w_data, true, 0, 1, in->c, 0, 0, 0);
         out[1] = param("bias", &n->b_data, true, 0, 1, in->c, 0, 0, 0);
@@ -103,7 +103,7 @@ static int groupnorm_params(Node *n, ParamSpec *out) {
 
 static int groupnorm_emit(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
-    long long c = in->c, hw = in->rank == 3 ? in->h * in->w : 1, groups = groups_of(n, c);
+    long long c = in->c, hw = shape_hw(*in), groups = groups_of(n, c);
     em_layer(e, n, n->kind->name);
     em_def(e, "L_GROUPS", "%lld", groups);
     em_def(e, "L_CG", "%lld", c / groups);
@@ -120,13 +120,16 @@ static int groupnorm_emit(Emitter *e, Node *n) {
 static const char *layernorm_py_module(const Node *n) {
     const Shape *in = &n->in[0]->shape;
     return arena_printf("nn.LayerNorm(%s, eps=%s, elementwise_affine=%s)",
-                        in->rank == 1 ? arena_printf("[%lld]", in->c)
-                                      : arena_printf("[%lld, %lld, %lld]", in->c, in->h, in->w),
+                        in->rank == 1 ? arena_printf("[%lld]", in->c) : in->sp == 1
+                            ? arena_printf("[%lld, %lld]", in->c, in->w) : in->sp == 3
+                            ? arena_printf("[%lld, %lld, %lld, %lld]", in->c, in->d, in->h, in->w)
+                            : arena_printf("[%lld, %lld, %lld]", in->c, in->h, in->w),
                         py_float(n->eps), py_bool(n->affine));
 }
 
 static const char *instancenorm_py_module(const Node *n) {
-    return arena_printf("nn.InstanceNorm2d(%lld, eps=%s, affine=%s)", n->in[0]->shape.c, py_float(n->eps),
+    return arena_printf("nn.InstanceNorm%s(%lld, eps=%s, affine=%s)", py_dims(&n->in[0]->shape),
+                        n->in[0]->shape.c, py_float(n->eps),
                         py_bool(n->affine));
 }
 
@@ -146,7 +149,7 @@ static void groupnorm_train(const Node *n, cnnrt_op *op) {
 const LayerKind kind_layernorm = {
     .id = K_LAYERNORM, .name = "layernorm", .summary = "normalise each sample over all of C×H×W (or D)",
     .attrs = { ATTR_EPS,
-        { "affine", A_BOOL, 0, "true", "learned elementwise scale and shift", F(affine), 0 },
+        { "affine", A_BOOL, 0, "true", "learned elementwise scale and shift", F(affine), 0, 0 },
     },
     .flags = { { "noaffine", "affine", "false" } },
     .user = true, .pytorch = "nn.LayerNorm([C,H,W])",
@@ -158,10 +161,10 @@ const LayerKind kind_layernorm = {
 const LayerKind kind_instancenorm = {
     .id = K_INSTANCENORM, .name = "instancenorm", .summary = "normalise each channel of each sample",
     .attrs = { ATTR_EPS,
-        { "affine", A_BOOL, 0, "false", "learned per-channel scale and shift", F(affine), 0 },
+        { "affine", A_BOOL, 0, "false", "learned per-channel scale and shift", F(affine), 0, 0 },
     },
     .flags = { { "affine", "affine", "true" } },
-    .user = true, .pytorch = "nn.InstanceNorm2d",
+    .user = true, .pytorch = "nn.InstanceNorm1d, 2d, 3d",
     .shape = groupnorm_shape, .params = groupnorm_params, .emit = groupnorm_emit,
     .py_module = instancenorm_py_module, .py_call = norm_py_call, .train = groupnorm_train,
     .dot = DOT_NORM,
@@ -171,9 +174,9 @@ const LayerKind kind_groupnorm = {
     .id = K_GROUPNORM, .name = "groupnorm", .summary = "normalise groups of channels of each sample",
     .positional = { "groups" },
     .attrs = {
-        { "groups", A_INT, 'g', NULL, "number of channel groups", F(groups), 0 },
+        { "groups", A_INT, 'g', NULL, "number of channel groups", F(groups), 0, 0 },
         ATTR_EPS,
-        { "affine", A_BOOL, 0, "true", "learned per-channel scale and shift", F(affine), 0 },
+        { "affine", A_BOOL, 0, "true", "learned per-channel scale and shift", F(affine), 0, 0 },
     },
     .flags = { { "noaffine", "affine", "false" } },
     .user = true, .pytorch = "nn.GroupNorm",

@@ -27,7 +27,7 @@ static bool pad_shape(Node *n) {
         return false;
     }
     long long oh = in->h + n->pt + n->pb, ow = in->w + n->pl + n->pr;
-    n->shape = (Shape){ 3, in->c, oh, ow };
+    n->shape = shape_like(in, in->c, 1, oh, ow);
     if (!shape_check_numel(n)) return false;
     shape_rf_copy(n, x);
     return true;
@@ -48,7 +48,8 @@ static int pad_emit(Emitter *e, Node *n) {
 
 static const char *pad_py_call(const Node *n, const char *const *in, const char *m) {
     (void)m;
-    return arena_printf("F.pad(%s, (%lld, %lld, %lld, %lld)%s)", in[0], n->pl, n->pr, n->pt, n->pb,
+    const char *tb = n->in[0]->shape.sp == 1 ? "" : arena_printf(", %lld, %lld", n->pt, n->pb);
+    return arena_printf("F.pad(%s, (%lld, %lld%s)%s)", in[0], n->pl, n->pr, tb,
                         n->reflect ? ", mode=\"reflect\"" : n->replicate ? ", mode=\"replicate\"" : "");
 }
 
@@ -63,16 +64,17 @@ const LayerKind kind_pad = {
     .id = K_PAD, .name = "pad", .summary = "padding: zeros, reflect or replicate; each side its own if wanted",
     .positional = { "padding" },
     .attrs = {
-        { "padding", A_PAD, 'p', "0", "on each side: N or HxW", F(pt), 0 },
-        { "top", A_COUNT0, 0, "-1", "rows above (default: padding's)", F(pt), 0 },
-        { "bottom", A_COUNT0, 0, "-1", "rows below", F(pb), 0 },
-        { "left", A_COUNT0, 0, "-1", "columns on the left", F(pl), 0 },
-        { "right", A_COUNT0, 0, "-1", "columns on the right", F(pr), 0 },
-        { "reflect", A_BOOL, 0, "false", "mirror the input, its edge not repeated (PyTorch's reflect)", F(reflect), 0 },
-        { "replicate", A_BOOL, 0, "false", "repeat the edge", F(replicate), 0 },
+        { "padding", A_PAD, 'p', "0", "on each side: N or HxW", F(pt), 0, 0 },
+        { "top", A_COUNT0, 0, "-1", "rows above (default: padding's)", F(pt), 0, 0 },
+        { "bottom", A_COUNT0, 0, "-1", "rows below", F(pb), 0, 0 },
+        { "left", A_COUNT0, 0, "-1", "columns on the left", F(pl), 0, 0 },
+        { "right", A_COUNT0, 0, "-1", "columns on the right", F(pr), 0, 0 },
+        { "reflect", A_BOOL, 0, "false", "mirror the input, its edge not repeated (PyTorch's reflect)",
+          F(reflect), 0, 0 },
+        { "replicate", A_BOOL, 0, "false", "repeat the edge", F(replicate), 0, 0 },
     },
     .flags = { { "reflect", "reflect", "true" }, { "replicate", "replicate", "true" } },
     .user = true, .pytorch = "F.pad / nn.ZeroPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d",
     .shape = pad_shape, .emit = pad_emit, .py_call = pad_py_call, .train = pad_train,
-    .dot = DOT_SHAPE,
+    .dot = DOT_SHAPE, .no_volume = true,
 };

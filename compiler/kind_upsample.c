@@ -29,7 +29,7 @@ static bool upsample_shape(Node *n) {
         diag_error(n->loc, "%s: the output size overflows", shape_who(n));
         return false;
     }
-    n->shape = (Shape){ 3, in->c, oh, ow };
+    n->shape = shape_like(in, in->c, 1, oh, ow);
     if (!shape_check_numel(n)) return false;
     n->other_ops = shape_numel(n->shape) * (n->bilinear ? 7 : 0);
     n->rf_valid = false;
@@ -57,10 +57,11 @@ static int upsample_emit(Emitter *e, Node *n) {
 
 static const char *upsample_py_call(const Node *n, const char *const *in, const char *mod) {
     (void)mod;
-    const char *how = n->oh ? arena_printf("size=%s", py_pair(n->oh, n->ow))
-                            : arena_printf("scale_factor=%s", n->sh == n->sw ? arena_printf("%lld", n->sh)
-                                                              : arena_printf("(%lld, %lld)", n->sh, n->sw));
-    return arena_printf("F.interpolate(%s, %s, mode=\"%s\"%s)", in[0], how, n->bilinear ? "bilinear" : "nearest",
+    const Shape *x = &n->in[0]->shape;
+    const char *how = n->oh ? arena_printf("size=%s", py_sizes(x, 1, n->oh, n->ow))
+                            : arena_printf("scale_factor=%s", py_sizes(x, 1, n->sh, n->sw));
+    const char *linear = x->sp == 1 ? "linear" : "bilinear";
+    return arena_printf("F.interpolate(%s, %s, mode=\"%s\"%s)", in[0], how, n->bilinear ? linear : "nearest",
                         n->bilinear ? (n->align_corners ? ", align_corners=True" : ", align_corners=False") : "");
 }
 
@@ -74,14 +75,14 @@ const LayerKind kind_upsample = {
     .id = K_UPSAMPLE, .name = "upsample", .summary = "nearest or bilinear upsampling by a factor or to a size",
     .positional = { "scale" },
     .attrs = {
-        { "scale", A_PAIR, 0, "0", "integer factor: N or HxW (or give size)", F(sh), F(sw) },
-        { "size", A_PAIR, 0, "0", "output size: N or HxW (instead of scale)", F(oh), F(ow) },
-        { "bilinear", A_BOOL, 0, "false", "bilinear interpolation (else nearest)", F(bilinear), 0 },
+        { "scale", A_PAIR, 0, "0", "integer factor: N or HxW (or give size)", F(sh), F(sw), 0 },
+        { "size", A_PAIR, 0, "0", "output size: N or HxW (instead of scale)", F(oh), F(ow), 0 },
+        { "bilinear", A_BOOL, 0, "false", "bilinear interpolation (else nearest)", F(bilinear), 0, 0 },
         { "align_corners", A_BOOL, 0, "false", "bilinear: corners align (PyTorch's align_corners)",
-          F(align_corners), 0 },
+          F(align_corners), 0, 0 },
     },
     .flags = { { "bilinear", "bilinear", "true" }, { "nearest", "bilinear", "false" } },
     .user = true, .pytorch = "nn.Upsample",
     .shape = upsample_shape, .emit = upsample_emit, .py_call = upsample_py_call, .train = upsample_train,
-    .dot = DOT_POOL,
+    .dot = DOT_POOL, .no_volume = true,
 };

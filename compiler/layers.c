@@ -90,11 +90,11 @@ int layer_kind_names(const char **out, int max) {
     return n;
 }
 
-static const char *type_name(AttrType t) {
-    switch (t) {
+static const char *type_name(const AttrDef *a) {
+    switch (a->type) {
     case A_INT: return "integer";
-    case A_PAIR: return "N or HxW";
-    case A_PAD: return "N, HxW or same";
+    case A_PAIR: return a->field3 ? "N, HxW or DxHxW" : "N or HxW";
+    case A_PAD: return "N, HxW, DxHxW or same";
     case A_FLOAT: case A_EPS: case A_FRAC: case A_PROB: return "number";
     case A_BOOL: return "true/false";
     case A_COUNT0: return "integer >= 0";
@@ -125,7 +125,7 @@ void layer_print_help(FILE *out) {
             const AttrDef *a = &k->attrs[j];
             char sh[16] = "";
             if (a->shorthand) snprintf(sh, sizeof sh, " [%cN]", a->shorthand);
-            fprintf(out, "    %-18s %-32s %s%s; %s%s\n", a->name, type_name(a->type),
+            fprintf(out, "    %-18s %-32s %s%s; %s%s\n", a->name, type_name(a),
                     a->def ? "default " : "required", a->def ? a->def : "", a->help, sh);
         }
         for (int j = 0; j < MAX_FLAGS && k->flags[j].word; j++)

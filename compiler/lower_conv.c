@@ -19,6 +19,7 @@ long long conv_round_up(long long v, long long m) { return (v + m - 1) / m * m; 
  * least 4x4 tiles of 4x4, F(2x2,3x3) below); im2col + GEMM for the rest. */
 ConvAlgo conv_algo(const Node *n) {
     const Shape *in = &n->in[0]->shape;
+    if (in->sp == 3) return CONV_DIRECT;         /* a volume's: M4_CONV3D, no scratch */
     long long k = in->c * n->kh * n->kw;
     if (n->groups == 1 && n->shape.h * n->shape.w == 1 && k >= 64) return CONV_GEMM;   /* a GEMV */
     bool pointwise = n->kh == 1 && n->kw == 1 && n->out >= 16;   /* ResNet's strided shortcuts */
@@ -130,7 +131,7 @@ long long conv_scratch(const Node *n) {
     const Shape *in = &n->in[0]->shape;
     switch (conv_algo(n)) {
     case CONV_DIRECT:
-        if ((n->pt | n->pl | n->pb | n->pr) == 0) return 0;
+        if ((n->pt | n->pl | n->pb | n->pr) == 0 || in->sp == 3) return 0;
         return in->c * (in->h + n->pt + n->pb) * (in->w + n->pl + n->pr);
     case CONV_GEMM: {
         long long p = n->shape.h * n->shape.w;

@@ -80,6 +80,7 @@ static const char *kind_label(const Node *n) {
 
 static const char *rf_text(const Node *n) {
     if (!n->rf_valid) return "-";
+    if (n->shape.sp == 1) return arena_printf("%lld/%lld", n->rf_w, n->jump_w);   /* a signal's: its length */
     if (n->rf_h == n->rf_w && n->jump_h == n->jump_w)
         return arena_printf("%lld/%lld", n->rf_h, n->jump_h);
     return arena_printf("%lldx%lld/%lldx%lld", n->rf_h, n->rf_w, n->jump_h, n->jump_w);
@@ -132,11 +133,9 @@ void report_text(const Graph *g, const Plan *plan, FILE *out) {
 
 static cJSON *shape_json(Shape s) {
     cJSON *a = cJSON_CreateArray();
-    cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s.c));
-    if (s.rank == 3) {
-        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s.h));
-        cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s.w));
-    }
+    long long dims[4];
+    int k = shape_dims(s, dims);
+    for (int i = 0; i < k; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)dims[i]));
     return a;
 }
 
@@ -172,8 +171,10 @@ int report_json(const Graph *g, const Plan *plan, FILE *out) {
         cJSON_AddNumberToObject(l, "macs", (double)n->macs);
         cJSON_AddNumberToObject(l, "other_ops", (double)n->other_ops);
         if (n->rf_valid) {
-            cJSON_AddItemToObject(l, "rf_size", pair_or_num(n->rf_h, n->rf_w));
-            cJSON_AddItemToObject(l, "rf_jump", pair_or_num(n->jump_h, n->jump_w));
+            bool sig = n->shape.sp == 1;
+            cJSON_AddItemToObject(l, "rf_size", sig ? cJSON_CreateNumber((double)n->rf_w) : pair_or_num(n->rf_h, n->rf_w));
+            cJSON_AddItemToObject(l, "rf_jump", sig ? cJSON_CreateNumber((double)n->jump_w)
+                                                    : pair_or_num(n->jump_h, n->jump_w));
         } else {
             cJSON_AddNullToObject(l, "rf_size");
             cJSON_AddNullToObject(l, "rf_jump");

@@ -282,7 +282,7 @@ static int load(Graph *g, const char *path, FILE *f) {
         ParamSpec ps[MAX_PARAM_TENSORS];
         int m = weights_spec(nd, ps);
         for (int j = 0; j < m; j++) {
-            int64_t shape[4];
+            int64_t shape[CNNRT_CKPT_MAX_DIMS];
             for (int d = 0; d < ps[j].ndim; d++) shape[d] = ps[j].dims[d];
             float *d = arena_alloc(sizeof(float) * (size_t)(ps[j].numel ? ps[j].numel : 1));
             if (cnnrt_ckpt_read(ck, arena_printf("%s.%s", nd->name, ps[j].suffix), ps[j].ndim, shape, d, err,

@@ -318,7 +318,7 @@ static const char *display(const LayerKind *k, const char *name) {
     return name ? arena_printf("%s '%s'", k->name, name) : k->name;
 }
 
-/* 'k3', 'k3x1', 's2', 'p1', 'd2', 'g32' -> attribute index and value */
+/* 'k3', 'k3x1', 'k3x3x3', 's2', 'p1', 'd2', 'g32' -> attribute index and value */
 static int shorthand(const LayerKind *k, const char *w, Value *v, Loc loc) {
     if (!isalpha((unsigned char)w[0]) || !isdigit((unsigned char)w[1])) return -1;
     int idx = -1;
@@ -333,7 +333,7 @@ static int shorthand(const LayerKind *k, const char *w, Value *v, Loc loc) {
         char *end;
         long long x = strtoll(p, &end, 10);
         if (end - p > 12) return -1;
-        if (v->nd >= 2) return -1;
+        if (v->nd >= 3) return -1;
         v->d[v->nd++] = x;
         if (*end == '\0') break;
         if (*end != 'x') return -1;
@@ -358,13 +358,17 @@ static bool parse_default(const char *text, Value *v) {
     return true;
 }
 
-/* Read a pair (N or HxW) that must be >= lo. */
-static bool get_pair(const char *what, const Value *v, long long lo, long long *h, long long *w) {
+/* Read N, HxW or (three) DxHxW, each >= lo: d, h, w (N: all three) and
+ * how many sizes were written. */
+static bool get_sizes(const char *what, const Value *v, long long lo, bool three, long long *d, long long *h,
+                      long long *w, int *count) {
+    const char *forms = three ? "N, HxW or DxHxW" : "N or HxW";
     if (v->k == V_WORD) { diag_error(v->loc, "%s: expected a number but found '%s'", what, v->s); return false; }
-    if (v->k == V_INT) { *h = *w = v->i; }
-    else if (v->k == V_DIMS && v->nd == 2) { *h = v->d[0]; *w = v->d[1]; }
-    else { diag_error(v->loc, "%s must be N or HxW, not '%s'", what, vdesc(v)); return false; }
-    if (*h < lo || *w < lo) {
+    if (v->k == V_INT) { *d = *h = *w = v->i; *count = 1; }
+    else if (v->k == V_DIMS && v->nd == 2) { *h = v->d[0]; *w = v->d[1]; *d = 1; *count = 2; }
+    else if (v->k == V_DIMS && v->nd == 3 && three) { *d = v->d[0]; *h = v->d[1]; *w = v->d[2]; *count = 3; }
+    else { diag_error(v->loc, "%s must be %s, not '%s'", what, forms, vdesc(v)); return false; }
+    if (*d < lo || *h < lo || *w < lo) {
         diag_error(v->loc, "%s must be at least %lld, not %s", what, lo, vdesc(v));
         return false;
     }
@@ -410,22 +414,29 @@ static bool apply(Node *n, const char *who, const AttrDef *a, const Value *v) {
         FIELD(long long, a->field) = v->i;
         return true;
     case A_PAIR: {              /* at least 1; a pair whose default is 0 may be 0 (not given) */
-        long long h, w;
-        if (!get_pair(what, v, a->def && strcmp(a->def, "0") == 0 ? 0 : 1, &h, &w)) return false;
+        long long d, h, w;
+        int count;
+        if (!get_sizes(what, v, a->def && strcmp(a->def, "0") == 0 ? 0 : 1, a->field3 != 0, &d, &h, &w, &count))
+            return false;
         FIELD(long long, a->field) = h;
         FIELD(long long, a->field2) = w;
+        if (a->field3) FIELD(long long, a->field3) = d;
+        n->nsizes[a - n->kind->attrs] = (unsigned char)count;
         return true;
     }
     case A_PAD: {
         if (v->k == V_WORD && strcmp(v->s, "same") == 0) { n->pad_same = true; return true; }
-        long long h, w;
+        long long d, h, w;
+        int count;
         if (v->k == V_WORD) {
-            diag_error(v->loc, "%s must be N, HxW or same, not '%s'", what, v->s);
+            diag_error(v->loc, "%s must be N, HxW, DxHxW or same, not '%s'", what, v->s);
             return false;
         }
-        if (!get_pair(what, v, 0, &h, &w)) return false;
+        if (!get_sizes(what, v, 0, true, &d, &h, &w, &count)) return false;
         n->pt = n->pb = h;
         n->pl = n->pr = w;
+        n->pd0 = n->pd1 = d;
+        n->nsizes[a - n->kind->attrs] = (unsigned char)count;
         return true;
     }
     case A_FLOAT: case A_EPS: case A_FRAC: case A_PROB: {
@@ -1017,23 +1028,29 @@ Graph *sema_elaborate(Stmt *prog, int *nerr) {
     Node *in = ir_add_node(G, layer_kinds[K_INPUT], net->loc);
     in->name = "input";
     claim("input", net->loc, in, false);
-    if (d->ndims != 3) {
-        diag_error(d->loc, "the input must be CxHxW (three sizes, like 3x224x224), not %d size%s",
-                   d->ndims, d->ndims == 1 ? "" : "s");
-    } else if (d->dims[0] < 1 || d->dims[1] < 1 || d->dims[2] < 1) {
+    const char *dimtext = "";
+    for (int i = 0; i < d->ndims; i++) dimtext = arena_printf("%s%s%lld", dimtext, i ? "x" : "", d->dims[i]);
+    long long numel = 1;
+    bool ok = d->ndims >= 2 && d->ndims <= 4, big = false;
+    for (int i = 0; ok && i < d->ndims; i++) {
+        if (d->dims[i] < 1) ok = false;
+        else if (__builtin_mul_overflow(numel, d->dims[i], &numel)) big = true;
+    }
+    if (d->ndims < 2 || d->ndims > 4) {
+        diag_error(d->loc, "the input must be CxL (a signal, like 1x1000), CxHxW (an image, like 3x224x224) "
+                   "or CxDxHxW (a volume, like 1x16x64x64), not %d size%s", d->ndims, d->ndims == 1 ? "" : "s");
+    } else if (!ok) {
         diag_error(d->loc, "input sizes must be at least 1");
+    } else if (big) {
+        diag_error(d->loc, "the input %s has more than 2^63 elements; a tensor may have at most 2^40", dimtext);
+    } else if (numel > CNNC_MAX_NUMEL) {
+        diag_error(d->loc, "the input %s has %s elements; a tensor may have at most 2^40 (%s)", dimtext,
+                   fmt_group(numel), fmt_group(CNNC_MAX_NUMEL));
     } else {
-        long long hw, numel;
-        if (__builtin_mul_overflow(d->dims[0], d->dims[1], &hw) ||
-            __builtin_mul_overflow(hw, d->dims[2], &numel))
-            diag_error(d->loc, "the input %lldx%lldx%lld has more than 2^63 elements; "
-                       "a tensor may have at most 2^40", d->dims[0], d->dims[1], d->dims[2]);
-        else if (numel > CNNC_MAX_NUMEL)
-            diag_error(d->loc, "the input %lldx%lldx%lld has %s elements; a tensor may have at most "
-                       "2^40 (%s)", d->dims[0], d->dims[1], d->dims[2], fmt_group(numel),
-                       fmt_group(CNNC_MAX_NUMEL));
-        else
-            in->shape = (Shape){ 3, d->dims[0], d->dims[1], d->dims[2] };
+        const long long *v = d->dims;
+        Shape like = { .sp = d->ndims - 1 };
+        in->shape = d->ndims == 2 ? shape_like(&like, v[0], 1, 1, v[1])
+                  : d->ndims == 3 ? shape_like(&like, v[0], 1, v[1], v[2]) : shape_like(&like, v[0], v[1], v[2], v[3]);
     }
 
     Node *x = in;

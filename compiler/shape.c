@@ -29,7 +29,8 @@ const char *shape_who(const Node *n) {
 bool shape_check_numel(Node *n) {
     long long a, b;
     if (n->shape.rank == 1) a = n->shape.c;
-    else if (!shape_mul(n->shape.c, n->shape.h, &b) || !shape_mul(b, n->shape.w, &a)) a = SHAPE_LIMIT + 1;
+    else if (!shape_mul(n->shape.c, n->shape.d, &b) || !shape_mul(b, n->shape.h, &b) ||
+             !shape_mul(b, n->shape.w, &a)) a = SHAPE_LIMIT + 1;
     if (a > CNNC_MAX_NUMEL) {
         const char *count = a > SHAPE_LIMIT ? "more than 2^62" : fmt_group(a);
         diag_error(n->loc, "%s: its output %s has %s elements; a tensor may have at most 2^40 (%s)",
@@ -52,7 +53,9 @@ bool shape_window(Node *n, const Shape *in, const char *axis, long long len, lon
     long long padded = len + p0 + p1;
     long long o = cnnrt_out_size(len, p0, p1, k, s, d, pool && ceil_mode);
     if (o < 1) {
-        const char *kernel = arena_printf("%lld×%lld", n->kh, n->kw);
+        const char *kernel = in->sp == 1 ? arena_printf("%lld", n->kw)
+                           : in->sp == 3 ? arena_printf("%lld×%lld×%lld", n->kd, n->kh, n->kw)
+                                         : arena_printf("%lld×%lld", n->kh, n->kw);
         if (d > 1)
             diag_error(n->loc, "%s: kernel %s with dilation %lld spans %lld %s, more than its input %s "
                        "has with padding (%lld: %lld + %lld + %lld)", shape_who(n), kernel, d, ek, axis,
@@ -88,7 +91,7 @@ void shape_rf_copy(Node *n, const Node *in) {
 
 
 bool shape_same(Shape a, Shape b) {
-    return a.rank == b.rank && a.c == b.c && (a.rank == 1 || (a.h == b.h && a.w == b.w));
+    return a.rank == b.rank && a.c == b.c && (a.rank == 1 || (a.sp == b.sp && a.d == b.d && a.h == b.h && a.w == b.w));
 }
 
 /* The receptive field of a join: the largest over its inputs (null if one is). */
@@ -119,6 +122,45 @@ bool shape_passthrough(Node *n) {
     return true;
 }
 
+/* A windowed layer's sizes against its input's axes: a signal's layer takes
+ * one size per attribute (k3), an image's one or two (k3, k3x1), a
+ * volume's one or three (k3, k3x3x3).  A signal is held as 1×L, so its
+ * layer's height sizes become 1 (kernel, stride, dilation, output size)
+ * and 0 (padding); an image's layer has depth 1, no depth padding. */
+static const char *const axes_name[4] = { "", "a signal (C×L)", "an image (C×H×W)", "a volume (C×D×H×W)" };
+
+static bool shape_axes(Node *n, const Shape *in) {
+    const LayerKind *k = n->kind;
+    if (in->sp == 3 && k->no_volume) {
+        diag_error(n->loc, "%s works on signals and images, not on %s like its input %s", shape_who(n),
+                   axes_name[3], shape_str(*in));
+        return false;
+    }
+    for (int i = 0; i < MAX_ATTRS && k->attrs[i].name; i++) {
+        const AttrDef *a = &k->attrs[i];
+        int c = n->nsizes[i];
+        if (a->type != A_PAIR && a->type != A_PAD) continue;
+        if (c == 0) continue;                        /* not given, or 'same' */
+        if ((in->sp == 1 && c > 1) || (in->sp == 2 && c == 3) || (in->sp == 3 && c == 2)) {
+            const char *ok = in->sp == 1 ? "one size (N)" : in->sp == 2 ? "N or HxW" : "N or DxHxW";
+            diag_error(n->loc, "%s: its %s has %d sizes, but its input %s is %s: give %s", shape_who(n), a->name,
+                       c, shape_str(*in), axes_name[in->sp], ok);
+            return false;
+        }
+    }
+    #define ZERO_H(f, one) do { if (n->f) n->f = (one); } while (0)
+    if (in->sp == 1) {
+        ZERO_H(kh, 1); ZERO_H(sh, 1); ZERO_H(dh, 1); ZERO_H(oh, 1); ZERO_H(oph, 0);
+        n->pt = n->pb = 0;
+    }
+    if (in->sp != 3) {
+        n->kd = n->sd = n->dd = n->od = 1;
+        n->pd0 = n->pd1 = 0;
+    }
+    #undef ZERO_H
+    return true;
+}
+
 int shape_check(Graph *g) {
     int before = diag_error_count();
     bool *bad = arena_alloc(sizeof(bool) * (size_t)g->nnodes);
@@ -127,7 +169,8 @@ int shape_check(Graph *g) {
         diag_set_context(n->via);
         bool skip = false;
         for (int j = 0; j < n->nin; j++) skip |= bad[n->in[j]->id];
-        if (skip || (i == 0 && n->shape.rank == 0) || !n->kind->shape(n)) {
+        if (skip || (i == 0 && n->shape.rank == 0) ||
+            (n->nin > 0 && n->in[0]->shape.rank == 3 && !shape_axes(n, &n->in[0]->shape)) || !n->kind->shape(n)) {
             bad[i] = true;
             continue;
         }

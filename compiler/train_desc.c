@@ -111,7 +111,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
         op->out = i;
         op->w = op->b = op->rmean = op->rvar = -1;
         op->C = (int)in->c;
-        op->HW = in->rank == 3 ? (int)(in->h * in->w) : 1;
+        op->HW = (int)shape_hw(*in);
         op->H = (int)in->h;
         op->W = (int)in->w;
         op->D = (int)shape_numel(*in);
@@ -129,8 +129,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
          * the conv or dense writes a value of its own, and an activation op
          * after it writes the node's value. */
         cnnrt_op *act = NULL;
-        if ((op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT || op->kind == CNNRT_OP_DENSE) &&
-            n->act != ACT_NONE &&
+        if (cnnrt_op_fuses_act(op->kind) && n->act != ACT_NONE &&
             !act_defs[n->act].bwd_y(n->act_p[0], n->act_p[1])) {
             act = &ops[nops++];
             *act = (cnnrt_op){ .kind = CNNRT_OP_ACT, .name = n->name, .line = n->loc.line, .act = op->act,
@@ -172,7 +171,7 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
     Shape in = g->nodes[0]->shape;
     d->name = g->name;
     d->in_c = (int)in.c;
-    d->in_h = (int)in.h;
+    d->in_h = (int)(in.d * in.h);    /* a volume's D·H rows (its slices one after another) */
     d->in_w = (int)in.w;
     d->nvalues = nvalues;
     d->value_size = vsize;

@@ -58,8 +58,10 @@ static int in_val(const Planner *p, const cnnrt_op *op, int k) { return p->d->in
 /* does op's backward read its own output value? */
 static bool reads_own_output(const cnnrt_op *op) {
     switch (op->kind) {
-    case CNNRT_OP_CONV: case CNNRT_OP_CONVT: case CNNRT_OP_DENSE: return op->act != CNNRT_ACT_NONE;
+    case CNNRT_OP_CONV: case CNNRT_OP_CONVT: case CNNRT_OP_DENSE: case CNNRT_OP_CONV3D:
+        return op->act != CNNRT_ACT_NONE;
     case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL: case CNNRT_OP_AVGPOOL: case CNNRT_OP_GAVGPOOL:
+    case CNNRT_OP_MAXPOOL3D: case CNNRT_OP_AVGPOOL3D: case CNNRT_OP_ADAPTAVG3D:
     case CNNRT_OP_ADAPTAVG: case CNNRT_OP_BATCHNORM: case CNNRT_OP_LAYERNORM: case CNNRT_OP_INSTANCENORM:
     case CNNRT_OP_GROUPNORM: case CNNRT_OP_DROPOUT: case CNNRT_OP_ADD: case CNNRT_OP_CONCAT:
     case CNNRT_OP_SHUFFLE: case CNNRT_OP_SLICE: case CNNRT_OP_MUL: case CNNRT_OP_UPSAMPLE:
@@ -93,7 +95,8 @@ static void share_second(Planner *p, int i) {
     if (b <= 0 || b == a || b == p->keep1 || b == p->keep2 || p->last[b] != i || p->nuse[a] != 1 || p->prod[a] < 0)
         return;
     const cnnrt_op *pa = &d->ops[p->prod[a]];
-    if ((pa->kind != CNNRT_OP_CONV && pa->kind != CNNRT_OP_DENSE && pa->kind != CNNRT_OP_BATCHNORM) ||
+    if ((pa->kind != CNNRT_OP_CONV && pa->kind != CNNRT_OP_CONV3D && pa->kind != CNNRT_OP_DENSE &&
+         pa->kind != CNNRT_OP_BATCHNORM) ||
         p->plan[p->prod[a]] != 0)
         return;
     for (int r = 0; r < d->nops; r++) {                  /* b's other readers: before a's producer */

@@ -25,6 +25,23 @@ ParamSpec param(const char *suffix, float **slot, bool learnable, long long fan_
     return p;
 }
 
+ParamSpec param_kernel(float **slot, long long fan_in, const Shape *in, long long a, long long b, long long kd,
+                       long long kh, long long kw) {
+    ParamSpec p = param("weight", slot, true, fan_in, 4, a, b, kh, kw);
+    if (in->sp == 1) { p.ndim = 3; p.dims[2] = kw; }
+    if (in->sp == 3) { p.ndim = 5; p.dims[2] = kd; p.dims[3] = kh; p.dims[4] = kw; }
+    p.numel = a * b * kd * kh * kw;
+    return p;
+}
+
+ParamSpec param_like(const char *suffix, float **slot, const Shape *in) {
+    ParamSpec p = param(suffix, slot, true, 0, 3, in->c, in->h, in->w, 0);
+    if (in->sp == 1) { p.ndim = 2; p.dims[1] = in->w; }
+    if (in->sp == 3) { p.ndim = 4; p.dims[1] = in->d; p.dims[2] = in->h; p.dims[3] = in->w; }
+    p.numel = shape_numel(*in);
+    return p;
+}
+
 /* The tensors a layer owns: its kind's params hook (compiler/kind_*.c). */
 int weights_spec(Node *n, ParamSpec out[MAX_PARAM_TENSORS]) {
     return n->kind->params ? n->kind->params(n, out) : 0;

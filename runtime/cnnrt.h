@@ -198,6 +198,66 @@ void cnnrt_global_avgpool_backward(float *dx,         /* [n][C][HW] += */
                                    const float *dy,   /* [n][C] */
                                    int n, int C, int HW);
 
+/* ===================================================================== vol.c
+ * The 3-D layers of volumes [n][C][D][H][W] (PyTorch's Conv3d, MaxPool3d,
+ * AvgPool3d, AdaptiveAvgPool3d), with the same rules as their 2-D
+ * counterparts above, one more axis in front.  Fill every field but the
+ * outputs, then call the geometry's _finish, which validates it and fills
+ * OD, OH, OW (CNNRT_OK or CNNRT_EINVAL). */
+typedef struct cnnrt_conv3d_geom {
+    int C, D, H, W;         /* input channels, depth, height, width */
+    int Cout;
+    int KD, KH, KW;
+    int SD, SH, SW;
+    int PD0, PH0, PW0;      /* zeros before (front, top, left) */
+    int PD1, PH1, PW1;      /* zeros after (back, bottom, right) */
+    int DD, DH, DW;         /* dilations */
+    int groups;
+    int OD, OH, OW;         /* filled by cnnrt_conv3d_geom_finish */
+} cnnrt_conv3d_geom;
+
+int cnnrt_conv3d_geom_finish(cnnrt_conv3d_geom *g);
+/* Floats of scratch for batches of up to n images (one image's im2col: the
+ * same for every n; never 0).  _finish also refuses a geometry whose
+ * im2col rows or columns overflow an int. */
+size_t cnnrt_conv3d_scratch_floats(const cnnrt_conv3d_geom *g, int n);
+void cnnrt_conv3d_forward(float *y,             /* [n][Cout][OD][OH][OW] */
+                          const float *x,       /* [n][C][D][H][W] */
+                          const float *w,       /* [Cout][C/groups][KD][KH][KW] */
+                          const float *b,       /* [Cout] or NULL */
+                          float *scratch, int n, const cnnrt_conv3d_geom *g);
+void cnnrt_conv3d_backward(float *dx,           /* [n][C][D][H][W] += , or NULL */
+                           float *dw,           /* += , or NULL */
+                           float *db,           /* [Cout] += , or NULL */
+                           const float *dy, const float *x, const float *w,
+                           float *scratch, int n, const cnnrt_conv3d_geom *g);
+
+/* Pooling: padding P on each side of an axis, pad ≤ kernel/2; ceil mode as
+ * cnnrt_pool_geom.  A max pool's argmax is the index (d·H + h)·W + w in
+ * the input volume (PyTorch's), ties keep the first, NaN wins as in 2-D;
+ * _finish refuses a volume of more than 2^31 − 1 values. */
+typedef struct cnnrt_pool3d_geom {
+    int C, D, H, W;
+    int KD, KH, KW;
+    int SD, SH, SW;
+    int PD, PH, PW;
+    int ceil_mode, count_include_pad;
+    int OD, OH, OW;         /* filled by cnnrt_pool3d_geom_finish */
+} cnnrt_pool3d_geom;
+
+int cnnrt_pool3d_geom_finish(cnnrt_pool3d_geom *g);
+void cnnrt_maxpool3d_forward(float *y, int32_t *argmax, const float *x, int n, const cnnrt_pool3d_geom *g);
+void cnnrt_maxpool3d_backward(float *dx, const float *dy, const int32_t *argmax, int n,
+                              const cnnrt_pool3d_geom *g);   /* dx += */
+void cnnrt_avgpool3d_forward(float *y, const float *x, int n, const cnnrt_pool3d_geom *g);
+void cnnrt_avgpool3d_backward(float *dx, const float *dy, int n, const cnnrt_pool3d_geom *g);  /* dx += */
+/* Adaptive average pool over the three axes: of g only C, D, H, W and OD,
+ * OH, OW (each ≥ 1, given by the caller, no _finish); cell i of an axis
+ * covers [floor(i·D/OD), ceil((i+1)·D/OD)).  The backward functions above
+ * and below add to dx: the caller zeroes it first. */
+void cnnrt_adaptive_avgpool3d_forward(float *y, const float *x, int n, const cnnrt_pool3d_geom *g);
+void cnnrt_adaptive_avgpool3d_backward(float *dx, const float *dy, int n, const cnnrt_pool3d_geom *g);
+
 /* ===================================================================== act.c
  * Elementwise activations over count elements, and softmax over rows.
  *

@@ -49,7 +49,8 @@ extern "C" {
     X(UPSAMPLE)                                  /* H×W to OH×OW; G: bilinear, D: align_corners */ \
     X(CONVT)                                     /* transposed conv; .conv: the conv it is the data
                                                     gradient of (its C, H, W the op's output) */ \
-    X(PAD)                                       /* .conv.PT PB PL PR; G: 0 zeros, 1 reflect, 2 replicate */
+    X(PAD)                                       /* .conv.PT PB PL PR; G: 0 zeros, 1 reflect, 2 replicate */ \
+    X(CONV3D) X(MAXPOOL3D) X(AVGPOOL3D) X(ADAPTAVG3D)   /* a volume's: .conv3, .pool3 */
 #define CNNRT_OP_FIRST_(NAME) CNNRT_OP_##NAME = 1,
 #define CNNRT_OP_ENUM_(NAME) CNNRT_OP_##NAME,
 typedef enum cnnrt_op_kind {
@@ -57,6 +58,12 @@ typedef enum cnnrt_op_kind {
 } cnnrt_op_kind;
 #undef CNNRT_OP_FIRST_
 #undef CNNRT_OP_ENUM_
+
+/* the ops that apply a fused activation (cnnrt_op.act) to their output */
+static inline int cnnrt_op_fuses_act(cnnrt_op_kind k)
+{
+    return k == CNNRT_OP_CONV || k == CNNRT_OP_CONVT || k == CNNRT_OP_DENSE || k == CNNRT_OP_CONV3D;
+}
 
 /* the activations (cnnrt_acts.def): an ACT op's, or one fused into a conv or
  * dense op (the .net's `conv 6 k5 tanh`) */
@@ -79,6 +86,8 @@ typedef struct cnnrt_op {
     int out;                    /* output value */
     cnnrt_conv_geom conv;       /* conv */
     cnnrt_pool_geom pool;       /* max/avg pool, global max pool (window = H×W) */
+    cnnrt_conv3d_geom conv3;    /* a volume's conv */
+    cnnrt_pool3d_geom pool3;    /* a volume's max/avg/adaptive pool */
     int C, HW, D, G, H, W, OH, OW; /* sizes per image where the kernels need them; G:
                                    groups (group norm, shuffle), a slice's first channel */
     float eps, momentum, p;     /* norms; dropout probability */
@@ -89,7 +98,7 @@ typedef struct cnnrt_op {
 typedef struct cnnrt_tensor {   /* a named tensor of a checkpoint */
     const char *name;           /* PyTorch state-dict name: conv1.weight */
     int ndim;
-    int dims[4];
+    int dims[5];
     long off;                   /* in the parameter or buffer block */
     long numel;
     int buffer;                 /* 0: parameter, 1: buffer (running stats) */
@@ -113,7 +122,7 @@ enum {
 
 typedef struct cnnrt_net_desc {
     const char *name;
-    int in_c, in_h, in_w;
+    int in_c, in_h, in_w;       /* a signal's in_h is 1; a volume's is its D·H rows */
     int nvalues;
     const long *value_size;     /* floats per image; value 0 is the input */
     int nops;

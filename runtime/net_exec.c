@@ -67,6 +67,13 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             if (net->plan[i] & CNNRT_PLAN_RELU_AFTER) cnnrt_relu_forward(y, y, cnt);
             break;
         case CNNRT_OP_AVGPOOL: cnnrt_avgpool2d_forward(y, x, n, &op->pool); break;
+        case CNNRT_OP_CONV3D:
+            cnnrt_conv3d_forward(y, x, w, b, net->scratch, n, &op->conv3);
+            cnnrt_act_forward(op, y, cnt);
+            break;
+        case CNNRT_OP_MAXPOOL3D: cnnrt_maxpool3d_forward(y, net->argmax[i], x, n, &op->pool3); break;
+        case CNNRT_OP_AVGPOOL3D: cnnrt_avgpool3d_forward(y, x, n, &op->pool3); break;
+        case CNNRT_OP_ADAPTAVG3D: cnnrt_adaptive_avgpool3d_forward(y, x, n, &op->pool3); break;
         case CNNRT_OP_GAVGPOOL: cnnrt_global_avgpool_forward(y, x, n, op->C, op->HW); break;
         case CNNRT_OP_ADAPTAVG:
             cnnrt_adaptive_avgpool2d_forward(y, x, n, op->C, op->H, op->W, op->OH, op->OW);
@@ -211,6 +218,13 @@ static void backward(cnnrt_net *net, int n, int from) {
             cnnrt_maxpool2d_backward_ex(dx, grad_add(net, xv), dy, net->argmax[i], n, &op->pool);
             break;
         case CNNRT_OP_AVGPOOL: if (dx) cnnrt_avgpool2d_backward(dx, dy, n, &op->pool); break;
+        case CNNRT_OP_CONV3D:             /* dx, when wanted, was zeroed above or holds other readers' */
+            cnnrt_conv3d_backward(dx, dw, db, cnnrt_act_backward(op, net->tmp, dy, y, cnt), x, w, net->scratch, n,
+                                  &op->conv3);
+            break;
+        case CNNRT_OP_MAXPOOL3D: if (dx) cnnrt_maxpool3d_backward(dx, dy, net->argmax[i], n, &op->pool3); break;
+        case CNNRT_OP_AVGPOOL3D: if (dx) cnnrt_avgpool3d_backward(dx, dy, n, &op->pool3); break;
+        case CNNRT_OP_ADAPTAVG3D: if (dx) cnnrt_adaptive_avgpool3d_backward(dx, dy, n, &op->pool3); break;
         case CNNRT_OP_GAVGPOOL: if (dx) cnnrt_global_avgpool_backward(dx, dy, n, op->C, op->HW); break;
         case CNNRT_OP_ADAPTAVG:
             if (dx) cnnrt_adaptive_avgpool2d_backward(dx, dy, n, op->C, op->H, op->W, op->OH, op->OW);

@@ -38,7 +38,7 @@ static void save_sizes(const cnnrt_op *op, long *s0, long *s1, long *am) {
     case CNNRT_OP_INSTANCENORM: *s0 = *s1 = op->C; break;
     case CNNRT_OP_GROUPNORM: *s0 = *s1 = op->G; break;
     case CNNRT_OP_DROPOUT: *s0 = op->D; break;
-    case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL: *am = op->D; break;
+    case CNNRT_OP_MAXPOOL: case CNNRT_OP_GMAXPOOL: case CNNRT_OP_MAXPOOL3D: *am = op->D; break;
     default: break;
     }
 }
@@ -91,8 +91,24 @@ static int check_plan(const cnnrt_net_desc *d, char *err, size_t errlen) {
                 d->value_size[op_in(d, op, 0)] != (conv ? in : out) || d->value_size[op->out] != (conv ? out : in))
                 return plan_error(err, errlen, d, i, "a convolution's geometry does not fit its values");
         }
-        if ((op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT || op->kind == CNNRT_OP_DENSE) &&
-            op->act != CNNRT_ACT_NONE &&
+        if (op->kind == CNNRT_OP_CONV3D) {
+            cnnrt_conv3d_geom g = op->conv3;
+            long in = (long)g.C * g.D * g.H * g.W, out = (long)g.Cout * g.OD * g.OH * g.OW;
+            if (cnnrt_conv3d_geom_finish(&g) != CNNRT_OK || g.OD != op->conv3.OD || g.OH != op->conv3.OH ||
+                g.OW != op->conv3.OW || d->value_size[op_in(d, op, 0)] != in || d->value_size[op->out] != out)
+                return plan_error(err, errlen, d, i, "a convolution's geometry does not fit its values");
+        }
+        if (op->kind == CNNRT_OP_MAXPOOL3D || op->kind == CNNRT_OP_AVGPOOL3D || op->kind == CNNRT_OP_ADAPTAVG3D) {
+            cnnrt_pool3d_geom g = op->pool3;
+            long in = (long)g.C * g.D * g.H * g.W, out = (long)g.C * g.OD * g.OH * g.OW;
+            if ((op->kind != CNNRT_OP_ADAPTAVG3D && (cnnrt_pool3d_geom_finish(&g) != CNNRT_OK ||
+                 g.OD != op->pool3.OD || g.OH != op->pool3.OH || g.OW != op->pool3.OW)) ||
+                g.C < 1 || g.D < 1 || g.H < 1 || g.W < 1 || g.OD < 1 || g.OH < 1 || g.OW < 1 ||
+                d->value_size[op_in(d, op, 0)] != in || d->value_size[op->out] != out ||
+                (op->kind == CNNRT_OP_MAXPOOL3D && op->D != out))
+                return plan_error(err, errlen, d, i, "a pool's geometry does not fit its values");
+        }
+        if (cnnrt_op_fuses_act(op->kind) && op->act != CNNRT_ACT_NONE &&
             !cnnrt_act_table[op->act].bwd_y(op->act_a, op->act_b))
             return plan_error(err, errlen, d, i, "a fused activation whose backward needs its input "
                                                  "(it must be an op of its own)");
@@ -190,8 +206,9 @@ cnnrt_net *cnnrt_net_create(const cnnrt_net_desc *d, int max_batch, const cnnrt_
         save_sizes(op, &s0, &s1, &am);
         size_t per = op->kind == CNNRT_OP_BATCHNORM ? 1 : B;
         total += per * (size_t)(s0 + s1) + B * (size_t)am;
-        if (op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT) {
-            size_t s = cnnrt_conv_scratch_floats(&op->conv, max_batch);
+        if (op->kind == CNNRT_OP_CONV || op->kind == CNNRT_OP_CONVT || op->kind == CNNRT_OP_CONV3D) {
+            size_t s = op->kind == CNNRT_OP_CONV3D ? cnnrt_conv3d_scratch_floats(&op->conv3, max_batch)
+                                                   : cnnrt_conv_scratch_floats(&op->conv, max_batch);
             if (s > scratch) scratch = s;
         }
         if (op->kind == CNNRT_OP_CONVT) tmp2 = 1;

@@ -235,4 +235,44 @@ M4_ACT_LOOP(L_ACT, L_ACT_A, L_ACT_B, [[y]], M4_MUL(L_OC, L_OH, L_OW))m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
+# M4_CONV3D(): a volume's convolution (PyTorch's Conv3d: weight
+# [L_OC][L_ICG][L_KD][L_KH][L_KW]), direct: for each output channel and
+# tap, the tap's weight times the input slice it sees, added to the output.
+m4_define([[M4_CONV3D]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
+m4_ifelse(L_BOFF, -1, [[]], [[    const float *RESTRICT b = M4_WEIGHTS(b, L_BOFF);
+]])m4_dnl
+    for (int oc = 0; oc < L_OC; oc++) {
+        float *RESTRICT yo = y + oc * M4_MUL(L_OD, L_OH, L_OW);
+        for (int p = 0; p < M4_MUL(L_OD, L_OH, L_OW); p++) yo[p] = m4_ifelse(L_BOFF, -1, [[0.0f]], [[b[oc]]]);
+        for (int j = 0; j < L_ICG; j++) {
+            const float *RESTRICT xc = x + (oc / L_OCG * L_ICG + j) * M4_MUL(L_D, L_H, L_W);
+            const float *RESTRICT wk = w + (oc * L_ICG + j) * M4_MUL(L_KD, L_KH, L_KW);
+            for (int kd = 0; kd < L_KD; kd++)
+                for (int kh = 0; kh < L_KH; kh++)
+                    for (int kw = 0; kw < L_KW; kw++) {
+                        const float wv = wk[(kd * L_KH + kh) * L_KW + kw];
+                        for (int od = 0; od < L_OD; od++) {
+                            const int id = od * L_SD - L_PF + kd * L_DD;
+                            if (id < 0 || id >= L_D) continue;
+                            for (int oy = 0; oy < L_OH; oy++) {
+                                const int iy = oy * L_SH - L_PT + kh * L_DH;
+                                if (iy < 0 || iy >= L_H) continue;
+                                const float *RESTRICT xr = xc + (id * L_H + iy) * L_W;
+                                float *RESTRICT yr = yo + (od * L_OH + oy) * L_OW;
+                                for (int ox = 0; ox < L_OW; ox++) {
+                                    const int ix = ox * L_SW - L_PL + kw * L_DW;
+                                    if (ix >= 0 && ix < L_W) yr[ox] += wv * xr[ix];
+                                }
+                            }
+                        }
+                    }
+        }
+    }
+M4_ACT_LOOP(L_ACT, L_ACT_A, L_ACT_B, [[y]], M4_MUL(L_OC, L_OD, L_OH, L_OW))m4_dnl
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
 m4_divert(0)m4_dnl

@@ -97,6 +97,70 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
         }
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+# M4_POOL3D(): windowed max or average over a volume's L_KD×L_KH×L_KW
+# windows, with the 2-D pool's rules (a max's padding never wins, NaN wins;
+# an average's divisor with or without the padding).
+m4_define([[M4_POOL3D]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    for (int c = 0; c < L_C; c++) {
+        const float *RESTRICT xc = x + c * M4_MUL(L_D, L_H, L_W);
+        float *RESTRICT yc = y + c * M4_MUL(L_OD, L_OH, L_OW);
+        for (int od = 0; od < L_OD; od++) {
+            const int z0 = od * L_SD - L_PF;
+            const int kz0 = z0 < 0 ? -z0 : 0, kz1 = z0 + L_KD > L_D ? L_D - z0 : L_KD;
+            for (int oy = 0; oy < L_OH; oy++) {
+                const int y0 = oy * L_SH - L_PT;
+                const int ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + L_KH > L_H ? L_H - y0 : L_KH;
+                for (int ox = 0; ox < L_OW; ox++) {
+                    const int x0 = ox * L_SW - L_PL;
+                    const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + L_KW > L_W ? L_W - x0 : L_KW;
+                    float m = m4_ifelse(L_OP, [[MAX]], [[-INFINITY]], [[0.0f]]);
+                    for (int kz = kz0; kz < kz1; kz++)
+                        for (int ky = ky0; ky < ky1; ky++)
+                            for (int kx = kx0; kx < kx1; kx++) {
+                                const float v = xc[((z0 + kz) * L_H + y0 + ky) * L_W + x0 + kx];
+m4_ifelse(L_OP, [[MAX]], [[                                m = v > m || isnan(v) ? v : m;
+]], [[                                m += v;
+]])m4_dnl
+                            }
+m4_ifelse(L_OP, [[MAX]], [[                    yc[(od * L_OH + oy) * L_OW + ox] = m;
+]], L_INCPAD, 1, [[                    {
+                        const int ze = z0 + L_KD < m4_eval(L_D + L_PF) ? z0 + L_KD : m4_eval(L_D + L_PF);
+                        const int ye = y0 + L_KH < m4_eval(L_H + L_PT) ? y0 + L_KH : m4_eval(L_H + L_PT);
+                        const int xe = x0 + L_KW < m4_eval(L_W + L_PL) ? x0 + L_KW : m4_eval(L_W + L_PL);
+                        yc[(od * L_OH + oy) * L_OW + ox] = m / (float)((ze - z0) * (ye - y0) * (xe - x0));
+                    }
+]], [[                    yc[(od * L_OH + oy) * L_OW + ox] = m / (float)((kz1 - kz0) * (ky1 - ky0) * (kx1 - kx0));
+]])m4_dnl
+                }
+            }
+        }
+    }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
+# M4_ADAPTIVE3D(): the adaptive average with a depth axis.
+m4_define([[M4_ADAPTIVE3D]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    for (int c = 0; c < L_C; c++)
+        for (int od = 0; od < L_OD; od++) {
+            const int z0 = od * L_D / L_OD, z1 = ((od + 1) * L_D + L_OD - 1) / L_OD;
+            for (int oy = 0; oy < L_OH; oy++) {
+                const int y0 = oy * L_H / L_OH, y1 = ((oy + 1) * L_H + L_OH - 1) / L_OH;
+                for (int ox = 0; ox < L_OW; ox++) {
+                    const int x0 = ox * L_W / L_OW, x1 = ((ox + 1) * L_W + L_OW - 1) / L_OW;
+                    float s = 0.0f;
+                    for (int k = z0; k < z1; k++)
+                        for (int i = y0; i < y1; i++)
+                            for (int j = x0; j < x1; j++) s += x[((c * L_D + k) * L_H + i) * L_W + j];
+                    y[((c * L_OD + od) * L_OH + oy) * L_OW + ox] = s / (float)((z1 - z0) * (y1 - y0) * (x1 - x0));
+                }
+            }
+        }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 # M4_UPSAMPLE(): L_C planes of L_H×L_W to L_OH×L_OW, nearest or (L_BILINEAR)
 # bilinear, source coordinates as PyTorch computes them (kind_upsample.c):
 # ratios L_RH, L_RW; L_ALIGN: align_corners.

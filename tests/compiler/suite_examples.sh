@@ -70,6 +70,10 @@ check resnet50            25557032  4089184256
 check densenet121          7978856  2834161664
 check googlenet            6624904  1498376192
 check mobilenet_v2          3504872   300774272
+# counted by PyTorch on the modules tests/ref/torchvision_ref.py writes by
+# hand (parameters' numel; MACs by forward hooks on Conv1d/Conv3d/Linear)
+check ecg1d                  56597     3921088
+check volume3d               18460    16221184
 
 # Receptive field: ResNet-18's last 3x3 conv sees 435x435 input pixels
 # (unclipped), with a jump of 32.

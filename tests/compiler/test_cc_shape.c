@@ -281,7 +281,7 @@ static void test_concat(void **state) {
     expect_shape(cat, 32, 8, 8);
     expect_rf(cat, 3, 1);                  /* the maximum over the branches */
     expect_error("network t input 8x8x8\nconcat cat {\n conv a 16 k1\n conv b 8 k3\n}\n",
-                 "branch 1 is 16×8×8 but branch 2 is 8×6×6 (H×W must match)");
+                 "branch 1 is 16×8×8 but branch 2 is 8×6×6 (the spatial sizes must match)");
 }
 
 static void test_residual(void **state) {

@@ -4,22 +4,25 @@
 # every activation as a layer and fused; shuffle, ShuffleNet v2 units with
 # channel split and shuffle; se, squeeze-and-excitation; unet, a small
 # U-Net with bilinear and nearest upsampling; unet_small,
-# dsl_examples/unet_small.net), on a random dataset of the input's size
-# dataset in IDX format (fixed seed).  For each:
+# dsl_examples/unet_small.net; sig and vol, the layers of a signal and of a
+# volume; ecg1d and volume3d, dsl_examples/ecg1d.net and volume3d.net), on a
+# random dataset of the input's size in IDX format (fixed seed; a volume's
+# slices one under another).  For each:
 #   1. cnnc-train writes its initial weights (--epochs 0), then trains 3
 #      steps of SGD on the whole training set; losses, parameters and what
 #      the steps changed agree with PyTorch in float64 (train-check);
-#   2. the generated inference code (cnnc --weights init.st), built
+#   2. the generated inference code (cnnc --weights run.st: trained, batch
+#      norms with running statistics), built
 #      warning-free at -std=c99, default and --standalone, agrees with
 #      PyTorch on 3 random images (infer-check);
-#   3. cnnc --emit pytorch loads init.st and computes what the hand-written
+#   3. cnnc --emit pytorch loads run.st and computes what the hand-written
 #      network does (export-check);
 #   4. cnnc --train writes the description cnnc-train builds, and its code
 #      trains 5 steps bit-identically (tests/e2e/train_gen.c).
 set -u
 . "$(dirname "$0")/../lib.sh"
 need_torch numpy
-NAMES=${*:-"acts shuffle se unet unet_small"}
+NAMES=${*:-"acts shuffle se unet unet_small sig vol ecg1d volume3d"}
 
 report() {    # report WHAT CHECK-OUTPUT-FILE STATUS
     if [ "$3" -eq 0 ]; then ok "$1"; else no "$1"; fi
@@ -49,7 +52,7 @@ for name in $NAMES; do
             flag=""; libs="$BLAS"
             [ $mode = standalone ] && { flag=--standalone; libs=""; }
             # shellcheck disable=SC2086
-            if "$CNNC" "$NET" --weights "$D/init.st" $flag -o "$g/$name.c" 2>"$g/err" &&
+            if "$CNNC" "$NET" --weights "$D/run.st" $flag -o "$g/$name.c" 2>"$g/err" &&
                net_cc "$GEN_CC" "-std=c99 -O2 $GEN_CFLAGS -Wall -Wextra -Wpedantic -Werror" tests/codegen/driver.c \
                    "$g" "$name" "$g/run" "$libs -lm" 2>>"$g/err" &&
                "$g/run" 3 "$D/in.bin" "$D/out.bin" 2>>"$g/err"; then

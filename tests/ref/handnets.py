@@ -4,12 +4,12 @@ cnnc's generated C, cnnc-train and --emit pytorch against PyTorch.
 
 usage: handnets.py gen NAME DIR           write DIR/NAME.net and DIR/data/
        handnets.py infer NAME DIR         write DIR/in.bin (3 random images) and
-                                          DIR/ref.bin, the logits from DIR/init.st
+                                          DIR/ref.bin, the logits from DIR/run.st
        handnets.py infer-check NAME DIR   compare DIR/out.bin with DIR/ref.bin
        handnets.py train-check NAME DIR   compare DIR/run.st.csv and DIR/run.st
                                           with PyTorch, from DIR/init.st
        handnets.py export-check NAME DIR  DIR/export.py (cnnc --emit pytorch)
-                                          with DIR/init.st against the hand-
+                                          with DIR/run.st against the hand-
                                           written network
 
 NAME is one of NETS below, each a .net text and its forward() written with
@@ -50,7 +50,7 @@ cnnc-train --epochs 0 (DIR/init.st), then trains 3 epochs of one step
                 own float32 error where that is larger: see train_check),
                 PyTorch in float64 with torch.optim.SGD and the mean
                 cross-entropy;
-  export-check  cnnc's nn.Module loads init.st (strict) and its output
+  export-check  cnnc's nn.Module loads run.st (strict) and its output
                 equals forward()'s within 1e-6 (both float64).
 Prints one line per check ("ok" or "FAIL"), exits 1 when anything failed.
 """
@@ -69,7 +69,9 @@ from idxio import read_idx, write_idx  # noqa: E402
 
 SEED = 20261206
 N_TRAIN, N_TEST, CLASSES = 16, 8, 4
-H, W = 8, 8                          # the input's size: each network's (main)
+H, W = 8, 8                          # the images' size: each network's (main)
+INPUT = (1, 8, 8)                    # the input's sizes, H·W values: each network's
+TRAINING = True                      # batch norm's mode (bn)
 LR, STEPS = 0.1, 3                   # LR: each network's (main; LRS)
 LRS = {"unet_small": 0.03}           # its 8192-wide dense diverges at 0.1
 TOL_LOSS0, TOL_LOSS, TOL_PARAM, TOL_DELTA, TOL_INFER, TOL_EXPORT = 1e-5, 1e-4, 1e-4, 1e-3, 1e-4, 1e-6
@@ -284,6 +286,117 @@ def unet_small(p, x):
     return F.linear(logits, p["cls.weight"], p["cls.bias"])
 
 
+SIG = """# sig — the layers of a signal (C×L), PyTorch's 1d ones (tests/ref/handnets.py)
+network sig input 1x96
+conv c1 6 k5 p2 relu
+conv c2 8 k4 same g2 nobias
+groupnorm gn 4
+relu
+maxpool m1 3 s2 ceil
+concat cat {
+    seq a { conv c 4 k3 d2 p2 silu }
+    seq b { avgpool 3 s1 p1 exclude_pad; conv c 4 k1 }
+}
+instancenorm inorm affine
+convtranspose up 6 k4 s2 p1
+pad 2 reflect
+upsample 2 bilinear
+adaptiveavgpool 10
+layernorm ln
+flatten
+dense out 4
+"""
+
+
+def bn(p, name, x):
+    """batch norm in training mode (batch statistics, running ones updated
+    in place) or in evaluation mode (the running ones), as TRAINING says"""
+    return F.batch_norm(x, p[name + ".running_mean"], p[name + ".running_var"], p[name + ".weight"],
+                        p[name + ".bias"], training=TRAINING, momentum=0.1, eps=1e-5)
+
+
+def sig(p, x):
+    x = F.relu(F.conv1d(x, p["c1.weight"], p["c1.bias"], padding=2))
+    x = F.conv1d(F.pad(x, (1, 2)), p["c2.weight"], groups=2)      # 'same', even kernel: the extra one right
+    x = F.relu(F.group_norm(x, 4, p["gn.weight"], p["gn.bias"]))
+    x = F.max_pool1d(x, 3, 2, ceil_mode=True)
+    a = F.silu(F.conv1d(x, p["cat.a.c.weight"], p["cat.a.c.bias"], padding=2, dilation=2))
+    b = F.conv1d(F.avg_pool1d(x, 3, 1, 1, count_include_pad=False), p["cat.b.c.weight"], p["cat.b.c.bias"])
+    x = torch.cat([a, b], 1)
+    x = F.instance_norm(x, weight=p["inorm.weight"], bias=p["inorm.bias"])
+    x = F.conv_transpose1d(x, p["up.weight"], p["up.bias"], stride=2, padding=1)
+    x = F.pad(x, (2, 2), mode="reflect")
+    x = F.interpolate(x, scale_factor=2, mode="linear", align_corners=False)
+    x = F.adaptive_avg_pool1d(x, 10)
+    x = F.layer_norm(x, x.shape[1:], p["ln.weight"], p["ln.bias"])
+    return F.linear(torch.flatten(x, 1), p["out.weight"], p["out.bias"])
+
+
+VOL = """# vol — the layers of a volume (C×D×H×W), PyTorch's 3d ones (tests/ref/handnets.py)
+network vol input 1x6x10x12
+conv c1 4 k3 p1 relu
+conv c2 6 k2 same nobias
+batchnorm bn
+relu
+residual r {
+    conv a 6 k1x3x3 p0x1x1 g2 relu
+    conv b 6 k3x1x1 p1x0x0
+}
+maxpool m 3 s2 ceil
+scale se { globalavgpool; conv fc1 3 k1 relu; conv fc2 6 k1 hardsigmoid }
+conv c3 8 k3 s1x2x2 p1x1x1 d1x1x1 g2 elu
+avgpool 2 s1 p1 exclude_pad
+avgpool ap 3 s2 p1 ceil
+groupnorm gn 2
+instancenorm inorm affine
+concat cat { adaptiveavgpool 2x3x2; seq mx { maxpool 2 s1; adaptiveavgpool 2x3x2 } }
+layernorm ln
+flatten
+dense out 4
+"""
+
+
+def vol(p, x):
+    x = F.relu(F.conv3d(x, p["c1.weight"], p["c1.bias"], padding=1))
+    x = F.conv3d(F.pad(x, (0, 1, 0, 1, 0, 1)), p["c2.weight"])    # 'same', even kernel: the extra one after
+    x = F.relu(bn(p, "bn", x))
+    r = F.relu(F.conv3d(x, p["r.a.weight"], p["r.a.bias"], padding=(0, 1, 1), groups=2))
+    x = F.conv3d(r, p["r.b.weight"], p["r.b.bias"], padding=(1, 0, 0)) + x
+    x = F.max_pool3d(x, 3, 2, ceil_mode=True)
+    g = F.adaptive_avg_pool3d(x, 1)
+    g = F.relu(F.conv3d(g, p["se.fc1.weight"], p["se.fc1.bias"]))
+    x = x * F.hardsigmoid(F.conv3d(g, p["se.fc2.weight"], p["se.fc2.bias"]))
+    x = F.elu(F.conv3d(x, p["c3.weight"], p["c3.bias"], stride=(1, 2, 2), padding=1, groups=2))
+    x = F.avg_pool3d(x, 2, 1, 1, count_include_pad=False)
+    x = F.avg_pool3d(x, 3, 2, 1, ceil_mode=True)      # the last window past the padding: divides by less
+    x = F.group_norm(x, 2, p["gn.weight"], p["gn.bias"])
+    x = F.instance_norm(x, weight=p["inorm.weight"], bias=p["inorm.bias"])
+    x = torch.cat([F.adaptive_avg_pool3d(x, (2, 3, 2)), F.adaptive_avg_pool3d(F.max_pool3d(x, 2, 1), (2, 3, 2))], 1)
+    x = F.layer_norm(x, x.shape[1:], p["ln.weight"], p["ln.bias"])
+    return F.linear(torch.flatten(x, 1), p["out.weight"], p["out.bias"])
+
+
+def ecg1d(p, x):
+    """dsl_examples/ecg1d.net by hand"""
+    x = F.max_pool1d(F.relu(bn(p, "stem_bn", F.conv1d(x, p["stem.weight"], stride=2, padding=3))), 3, 2, 1)
+    for layer in ("layer1.0", "layer2.0"):
+        r = F.relu(bn(p, layer + ".bn1", F.conv1d(x, p[layer + ".conv1.weight"], stride=2, padding=2)))
+        r = bn(p, layer + ".bn2", F.conv1d(r, p[layer + ".conv2.weight"], padding=2))
+        x = F.relu(r + bn(p, layer + ".down.1", F.conv1d(x, p[layer + ".down.0.weight"], stride=2)))
+    x = F.relu(F.conv1d(x, p["wide.weight"], p["wide.bias"], padding=2, dilation=2))
+    x = F.adaptive_avg_pool1d(F.avg_pool1d(x, 3, 2), 8)
+    return F.linear(torch.flatten(x, 1), p["fc.weight"], p["fc.bias"])
+
+
+def volume3d(p, x):
+    """dsl_examples/volume3d.net by hand"""
+    x = F.max_pool3d(F.relu(bn(p, "bn1", F.conv3d(x, p["conv1.weight"], padding=(0, 1, 1)))), (1, 2, 2))
+    x = F.max_pool3d(F.relu(bn(p, "bn2", F.conv3d(x, p["conv2.weight"], padding=1))), 2)
+    x = F.relu(F.conv3d(x, p["conv3.weight"], p["conv3.bias"], stride=2, padding=1))
+    x = F.adaptive_avg_pool3d(F.avg_pool3d(x, 3, 1, 1), 2)
+    return F.linear(torch.flatten(x, 1), p["fc.weight"], p["fc.bias"])
+
+
 def example(name):
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dsl_examples", name)) as f:
         return f.read()
@@ -291,13 +404,21 @@ def example(name):
 
 NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle), "se": (SE, se), "unet": (UNET, unet),
         "unet_small": (example("unet_small.net") + "\n# for the trainer: 4 classes from every logit "
-                       "(tests/ref/handnets.py)\nflatten\ndense cls 4\n", unet_small)}
+                       "(tests/ref/handnets.py)\nflatten\ndense cls 4\n", unet_small),
+        "sig": (SIG, sig), "vol": (VOL, vol), "ecg1d": (example("ecg1d.net"), ecg1d),
+        "volume3d": (example("volume3d.net"), volume3d)}
+CLASSES_OF = {"ecg1d": 5}            # else CLASSES
 
 
-def input_hw(name):
-    """H, W of the network's input line (1×H×W)"""
-    m = re.search(r"input\s+1x(\d+)x(\d+)", NETS[name][0])
-    return int(m.group(1)), int(m.group(2))
+def input_shape(name):
+    """the sizes of the network's input line (1×L, 1×H×W or 1×D×H×W)"""
+    m = re.search(r"input\s+1((?:x\d+)+)", NETS[name][0])
+    return (1,) + tuple(int(v) for v in m.group(1)[1:].split("x"))
+
+
+def shaped(x):
+    """images [n][rows][columns] (a volume's slices one under another) as the input [n][1][...]"""
+    return x.reshape((x.shape[0],) + INPUT)
 
 
 def gen(name, d):
@@ -309,7 +430,7 @@ def gen(name, d):
     rng = np.random.default_rng(SEED)
     for split, n in (("train", N_TRAIN), ("t10k", N_TEST)):
         x = rng.integers(0, 256, size=(n, H, W))
-        y = rng.permutation(np.arange(n) % CLASSES)
+        y = rng.permutation(np.arange(n) % CLASSES_OF.get(name, CLASSES))
         write_idx(os.path.join(d, "data", "%s-images-idx3-ubyte" % split), x, False)
         write_idx(os.path.join(d, "data", "%s-labels-idx1-ubyte" % split), y, True)
 
@@ -333,10 +454,12 @@ def rel(a, b):
 
 
 def infer(forward, d):
-    p = params(d, "init.st")
+    global TRAINING
+    TRAINING = False
+    p = params(d, "run.st")
     x = torch.randn(3, 1, H, W, generator=torch.Generator().manual_seed(SEED + 1))
     with torch.no_grad():
-        ref = forward(p, x.double()).float()
+        ref = forward(p, shaped(x).double()).float()
     x.numpy().astype("<f4").tofile(os.path.join(d, "in.bin"))
     ref.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
 
@@ -353,8 +476,8 @@ def infer_check(forward, d, ok):
 
 def sgd_steps(forward, init, names, x, y, dtype):
     """STEPS of torch.optim.SGD from init in dtype: (parameters, losses)"""
-    p = {n: init[n].clone().to(dtype).requires_grad_() for n in names}
-    opt = torch.optim.SGD(list(p.values()), lr=LR)
+    p = {n: init[n].clone().to(dtype).requires_grad_(not n.endswith(BUFFERS)) for n in init}
+    opt = torch.optim.SGD([p[n] for n in names], lr=LR)
     losses = []
     for _ in range(STEPS):
         opt.zero_grad()
@@ -365,11 +488,15 @@ def sgd_steps(forward, init, names, x, y, dtype):
     return {n: v.detach().double() for n, v in p.items()}, losses
 
 
+BUFFERS = (".running_mean", ".running_var", ".num_batches_tracked")
+
+
 def train_check(forward, d, ok):
     init, final = params(d, "init.st"), params(d, "run.st")
-    names = sorted(init)
+    names = sorted(n for n in init if not n.endswith(BUFFERS))
+    stats = sorted(n for n in init if n.endswith(BUFFERS))
     x = torch.from_numpy(read_idx(os.path.join(d, "data", "train-images-idx3-ubyte")).copy())
-    x = (x.float() / 255.0).double().unsqueeze(1)       # cnnc-train's x/255 (no --normalize)
+    x = shaped((x.float() / 255.0).double())           # cnnc-train's x/255 (no --normalize)
     y = torch.from_numpy(read_idx(os.path.join(d, "data", "train-labels-idx1-ubyte")).astype(np.int64))
     p, losses = sgd_steps(forward, init, names, x, y, torch.float64)
     p32, _ = sgd_steps(forward, init, names, x, y, torch.float32)
@@ -401,6 +528,10 @@ def train_check(forward, d, ok):
         margin = e / max(TOL_DELTA, 2 * e32)
         if margin > worst:
             worst, where = margin, "%s: %.1e, PyTorch float32 %.1e" % (n, e, e32)
+    if stats:        # batch norm's running statistics after the steps (PyTorch's update in float64)
+        e = rel(torch.cat([final[n].flatten() for n in stats]), torch.cat([p[n].flatten() for n in stats]))
+        ok(e <= TOL_PARAM, "%d running statistics after %d steps: relative error %.1e (tolerance %.0e)"
+           % (sum(p[n].numel() for n in stats), STEPS, e, TOL_PARAM))
     ok(worst <= 1, "what the steps changed, per tensor: worst relative error against its tolerance %.2f "
        "(%s; tolerance max(%.0e, 2 × PyTorch float32's))" % (worst, where, TOL_DELTA))
 
@@ -410,13 +541,15 @@ def export_check(forward, d, ok):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     model = mod.Model().double().eval()
-    p = params(d, "init.st")
+    global TRAINING
+    TRAINING = False
+    p = params(d, "run.st")
     model.load_state_dict(p, strict=True)
-    x = torch.randn(5, 1, H, W, generator=torch.Generator().manual_seed(SEED + 2), dtype=torch.float64)
+    x = shaped(torch.randn(5, 1, H, W, generator=torch.Generator().manual_seed(SEED + 2), dtype=torch.float64))
     with torch.no_grad():
         a, b = model(x), forward(p, x)
     e = (torch.max(torch.abs(a - b)) / torch.max(torch.abs(b))).item()
-    ok(e <= TOL_EXPORT, "cnnc --emit pytorch with init.st against the hand-written forward: max error %.1e "
+    ok(e <= TOL_EXPORT, "cnnc --emit pytorch with run.st against the hand-written forward: max error %.1e "
        "(tolerance %.0e)" % (e, TOL_EXPORT))
 
 
@@ -425,8 +558,9 @@ def main():
         sys.stderr.write(__doc__)
         return 2
     cmd, name, d = sys.argv[1:]
-    global H, W, LR
-    H, W = input_hw(name)            # infer and export-check draw inputs of this size
+    global H, W, LR, INPUT
+    INPUT = input_shape(name)        # infer and export-check draw inputs of this size
+    H, W = int(np.prod(INPUT[1:-1])), INPUT[-1]
     LR = LRS.get(name, LR)
     if cmd == "gen":
         gen(name, d)

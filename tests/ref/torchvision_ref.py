@@ -6,14 +6,15 @@ usage: /usr/bin/python3 tests/ref/torchvision_ref.py NAME REPORT.json
 NAME is one of: alexnet vgg16 resnet18 resnet50 densenet121 googlenet mobilenet_v2
 (built by torchvision, weights=None, nothing downloaded), or resnet20 lenet5
 lenet_relu convnetjs_mnist convnetjs_cifar10 (written by hand below from the
-papers' descriptions, not from the .net files).  REPORT.json is the output of
+papers' descriptions, not from the .net files), or ecg1d volume3d (1-D and 3-D,
+written by hand below from their .net files' headers).  REPORT.json is the output of
 `cnnc dsl_examples/NAME.net --report=json`.
 
 Checks, printing every mismatch and exiting 1 on any:
   (a) params: sum(p.numel() for p in model.parameters()) == totals.params
-  (b) MACs measured with forward hooks on nn.Conv2d / nn.Linear during one
-      forward pass of a batch-1 input (conv Cout*H'*W'*(Cin/groups)*KH*KW,
-      linear in*out) == totals.macs
+  (b) MACs measured with forward hooks on nn.Conv1d/2d/3d / nn.Linear during
+      one forward pass of a batch-1 input (conv: output values ×
+      (Cin/groups)·kernel size, linear in*out) == totals.macs
   (c) the model's state-dict keys == the keys cnnc's layers imply, and each
       tensor's numel matches
   (d) the output shape of every nn.Conv2d / nn.Linear equals cnnc's out_shape
@@ -21,6 +22,7 @@ Checks, printing every mismatch and exiting 1 on any:
       called exactly once are compared too when cnnc has a layer of that name.
 """
 import json
+import math
 import sys
 
 import torch
@@ -149,14 +151,76 @@ class ResNet20(nn.Module):
         return self.fc(x)
 
 
+class ECG1D(nn.Module):
+    """A 1-D conv classifier of ECG beats: 7-tap stem with stride 2, max
+    pool, two residual blocks of 5-tap convs (stride 2, projection
+    shortcut), a dilated conv, average then adaptive pooling, 5 classes."""
+
+    class Res(nn.Module):
+        def __init__(self, cin, c):
+            super().__init__()
+            self.conv1 = nn.Conv1d(cin, c, 5, stride=2, padding=2, bias=False)
+            self.bn1 = nn.BatchNorm1d(c)
+            self.conv2 = nn.Conv1d(c, c, 5, padding=2, bias=False)
+            self.bn2 = nn.BatchNorm1d(c)
+            self.down = nn.Sequential(nn.Conv1d(cin, c, 1, stride=2, bias=False), nn.BatchNorm1d(c))
+
+        def forward(self, x):
+            y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            return torch.relu(y + self.down(x))
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv1d(1, 16, 7, stride=2, padding=3, bias=False)
+        self.stem_bn = nn.BatchNorm1d(16)
+        self.maxpool = nn.MaxPool1d(3, 2, 1)
+        self.layer1 = nn.Sequential(ECG1D.Res(16, 32))
+        self.layer2 = nn.Sequential(ECG1D.Res(32, 64))
+        self.wide = nn.Conv1d(64, 64, 3, padding=2, dilation=2)
+        self.avgpool = nn.AvgPool1d(3, 2)
+        self.adaptiveavgpool = nn.AdaptiveAvgPool1d(8)
+        self.fc = nn.Linear(64 * 8, 5)
+
+    def forward(self, x):
+        x = self.maxpool(torch.relu(self.stem_bn(self.stem(x))))
+        x = torch.relu(self.wide(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.adaptiveavgpool(self.avgpool(x)), 1))
+
+
+class Volume3D(nn.Module):
+    """A small 3-D conv classifier (C3D / VoxNet style): a 1x3x3 conv, 3x3x3
+    convs, max pooling, a strided conv, average and adaptive pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv3d(1, 8, (1, 3, 3), padding=(0, 1, 1), bias=False)
+        self.bn1 = nn.BatchNorm3d(8)
+        self.maxpool = nn.MaxPool3d((1, 2, 2))
+        self.conv2 = nn.Conv3d(8, 16, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm3d(16)
+        self.maxpool_2 = nn.MaxPool3d(2)
+        self.conv3 = nn.Conv3d(16, 32, 3, stride=2, padding=1)
+        self.avgpool = nn.AvgPool3d(3, 1, 1)
+        self.adaptiveavgpool = nn.AdaptiveAvgPool3d(2)
+        self.fc = nn.Linear(32 * 8, 4)
+
+    def forward(self, x):
+        x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool_2(torch.relu(self.bn2(self.conv2(x))))
+        x = self.adaptiveavgpool(self.avgpool(torch.relu(self.conv3(x))))
+        return self.fc(torch.flatten(x, 1))
+
+
 def build(name):
-    """Return (model, input shape C,H,W)."""
+    """Return (model, input shape: C,L or C,H,W or C,D,H,W)."""
     small = {
         "lenet5": (LeNet5, (1, 32, 32)),
         "lenet_relu": (LeNetReLU, (1, 28, 28)),
         "convnetjs_mnist": (ConvNetJSMnist, (1, 24, 24)),
         "convnetjs_cifar10": (ConvNetJSCifar10, (3, 32, 32)),
         "resnet20": (ResNet20, (3, 32, 32)),
+        "ecg1d": (ECG1D, (1, 1000)),
+        "volume3d": (Volume3D, (1, 16, 32, 32)),
     }
     if name in small:
         cls, shape = small[name]
@@ -215,9 +279,9 @@ def implied_state(report, problems):
                 problems.append("%s: params %d - weights %d is neither 0 nor %d (out)" % (name, params, wcount, out[0]))
         elif kind in ("conv", "dense"):
             if kind == "conv":
-                spatial = out[1] * out[2]
+                spatial = math.prod(out[1:])
                 if L["macs"] % spatial:
-                    problems.append("%s: macs %d not a multiple of H'*W' = %d"
+                    problems.append("%s: macs %d not a multiple of the output's spatial size %d"
                                     % (name, L["macs"], spatial))
                 wcount = L["macs"] // spatial
             else:
@@ -246,11 +310,17 @@ def implied_state(report, problems):
     return keys
 
 
+CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
 # kinds a leaf module may correspond to in cnnc
 KINDS = {
     nn.Conv2d: ("conv",), nn.Linear: ("dense",), nn.BatchNorm2d: ("batchnorm",),
     nn.BatchNorm1d: ("batchnorm",), nn.MaxPool2d: ("maxpool",), nn.AvgPool2d: ("avgpool",),
     nn.AdaptiveAvgPool2d: ("adaptiveavgpool", "globalavgpool"),
+    nn.Conv1d: ("conv",), nn.Conv3d: ("conv",), nn.BatchNorm3d: ("batchnorm",), nn.MaxPool1d: ("maxpool",),
+    nn.MaxPool3d: ("maxpool",), nn.AvgPool1d: ("avgpool",), nn.AvgPool3d: ("avgpool",),
+    nn.AdaptiveAvgPool1d: ("adaptiveavgpool", "globalavgpool"),
+    nn.AdaptiveAvgPool3d: ("adaptiveavgpool", "globalavgpool"),
     nn.AdaptiveMaxPool2d: ("globalmaxpool",), nn.ReLU: ("relu",), nn.Tanh: ("tanh",),
     nn.Sigmoid: ("sigmoid",), nn.Dropout: ("dropout",), nn.Softmax: ("softmax",),
     nn.Flatten: ("flatten",), nn.LayerNorm: ("layernorm",), nn.GroupNorm: ("groupnorm",),
@@ -293,10 +363,8 @@ def main(argv):
     def hook(mname):
         def f(mod, inp, out):
             calls.setdefault(mname, []).append(list(out.shape[1:]))
-            if isinstance(mod, nn.Conv2d):
-                cout, oh, ow = out.shape[1:]
-                kh, kw = mod.kernel_size
-                macs[0] += cout * oh * ow * (mod.in_channels // mod.groups) * kh * kw
+            if isinstance(mod, CONVS):
+                macs[0] += out[0].numel() * (mod.in_channels // mod.groups) * math.prod(mod.kernel_size)
             elif isinstance(mod, nn.Linear):
                 macs[0] += mod.in_features * mod.out_features
         return f
@@ -314,7 +382,7 @@ def main(argv):
     nconv = nother = 0
     for mname, mod in mods.items():
         shapes = calls.get(mname, [])
-        strict = isinstance(mod, (nn.Conv2d, nn.Linear))
+        strict = isinstance(mod, CONVS + (nn.Linear,))
         L = by_name.get(mname)
         if strict:
             nconv += 1
