@@ -113,6 +113,7 @@ typedef enum {
     ST_RESIDUAL,  /* residual [NAME] { body } [shortcut GROUP] */
     ST_CONCAT,    /* concat [NAME] { branch; branch; ... } */
     ST_SCALE,     /* scale [NAME] { body }: the input times the body's output */
+    ST_MERGE,     /* merge OP [NAME] { branch; ... }: the branches joined by OP (ident) */
     ST_REPEAT,    /* repeat N [as VAR] [from K] { ... } */
     ST_IF         /* if COND { ... } [else { ... }] */
 } StmtKind;

@@ -1,7 +1,8 @@
 /*
- * kind_merge.c — the kinds that join branches: add (made by residual),
- * concat (made by concat) and mul (made by scale: the input times a gate,
- * C×1×1 broadcast over H×W or the input's shape).  Neither is written as a layer line; sema.c
+ * kind_merge.c — the kinds that join branches: add (made by residual or
+ * merge add), concat (made by concat), mul (made by scale: the input times
+ * a gate, C×1×1 broadcast over H×W or the input's shape; or merge mul), sub
+ * and mean (merge sub, merge mean).  Neither is written as a layer line; sema.c
  * makes them from the blocks.  Their generated functions: add takes its
  * two inputs as pointers, concat its inputs as one array (any number of
  * branches; C99 promises only 127 parameters).
@@ -60,32 +61,47 @@ static int merge_emit(Emitter *e, Node *n) {
     }
     em_def(e, "L_N", "%lld", shape_numel(n->shape));
     em_def(e, "L_HW", "%lld", shape_hw(n->shape));
-    em_call(e, n->kind->id == K_ADD ? "M4_ADD" : "M4_CONCAT");
+    KindId k = n->kind->id;
+    if (k != K_CONCAT) em_def(e, "L_OP", "%s", k == K_SUB ? "SUB" : k == K_MEAN ? "MEAN" : "ADD");
+    em_call(e, k == K_CONCAT ? "M4_CONCAT" : "M4_ADD");
     return 0;
 }
 
-/* a + b + c, or torch.cat([a, b, c], 1) */
+/* a + b + c, a - b, (a + b + c) / 3, or torch.cat([a, b, c], 1) */
 static const char *merge_py_call(const Node *n, const char *const *in, const char *mod) {
     (void)mod;
-    bool cat = n->kind->id == K_CONCAT;
-    size_t cap = 64, len = 0;
-    for (int i = 0; i < n->nin; i++) cap += strlen(in[i]) + 4;
-    char *s = arena_alloc(cap);
-    if (cat) len += (size_t)snprintf(s + len, cap - len, "torch.cat([");
-    for (int i = 0; i < n->nin; i++)
-        len += (size_t)snprintf(s + len, cap - len, "%s%s", i ? (cat ? ", " : " + ") : "", in[i]);
-    if (cat) snprintf(s + len, cap - len, "], 1)");
-    return s;
+    KindId k = n->kind->id;
+    const char *sep = k == K_CONCAT ? ", " : k == K_SUB ? " - " : " + ";
+    const char *s = in[0];
+    for (int i = 1; i < n->nin; i++) s = arena_printf("%s%s%s", s, sep, in[i]);
+    if (k == K_CONCAT) return arena_printf("torch.cat([%s], 1)", s);
+    if (k == K_MEAN) return arena_printf("(%s) / %d", s, n->nin);
+    return py_act(n->act, n->act_p, s);
 }
 
 static void merge_train(const Node *n, cnnrt_op *op) {
-    op->kind = n->kind->id == K_ADD ? CNNRT_OP_ADD : CNNRT_OP_CONCAT;
+    KindId k = n->kind->id;
+    op->kind = k == K_ADD ? CNNRT_OP_ADD : k == K_SUB ? CNNRT_OP_SUB : k == K_MEAN ? CNNRT_OP_MEAN : CNNRT_OP_CONCAT;
 }
 
 const LayerKind kind_add = {
     .id = K_ADD, .name = "add", .summary = "elementwise sum (made by residual)", .pytorch = "a + b",
     .shape = add_shape, .emit = merge_emit, .py_call = merge_py_call, .train = merge_train,
     .dot = DOT_ADD, .passes = KP_TAKES_ACT,
+};
+
+const LayerKind kind_sub = {
+    .id = K_SUB, .name = "sub", .summary = "elementwise difference of two branches (made by merge sub)",
+    .pytorch = "a - b",
+    .shape = add_shape, .emit = merge_emit, .py_call = merge_py_call, .train = merge_train,
+    .dot = DOT_ADD,
+};
+
+const LayerKind kind_mean = {
+    .id = K_MEAN, .name = "mean", .summary = "elementwise mean of the branches (made by merge mean)",
+    .pytorch = "(a + b + c) / 3",
+    .shape = add_shape, .emit = merge_emit, .py_call = merge_py_call, .train = merge_train,
+    .dot = DOT_ADD,
 };
 
 const LayerKind kind_concat = {
@@ -101,8 +117,8 @@ static bool mul_shape(Node *n) {
     const Shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
     bool bcast = a->rank == 3 && b->rank == 3 && b->sp == a->sp && b->c == a->c && shape_hw(*b) == 1;
     if (!bcast && !shape_same(*a, *b)) {
-        diag_error(n->loc, "%s: the input is %s but the scale's body gives %s (it must give %s or %lld×1×1)",
-                   shape_who(n), shape_str(*a), shape_str(*b), shape_str(*a), a->c);
+        diag_error(n->loc, "%s: the input is %s but the gate (the scale's body, or merge mul's second branch) "
+                   "is %s; it must be %s or %lld×1×1", shape_who(n), shape_str(*a), shape_str(*b), shape_str(*a), a->c);
         return false;
     }
     n->shape = *a;

@@ -16,6 +16,8 @@
  *              | "residual" [name] body ["shortcut" group]
  *              | "concat" [name] body             -- each statement is a branch
  *              | "scale" [name] body              -- the input times the body (a gate)
+ *              | "merge" OP [name] body           -- the branches added, subtracted, multiplied
+ *                                                    or averaged (OP add, sub, mul, mean)
  *              | "repeat" expr ["as" IDENT] ["from" expr] body
  *              | "if" expr body ["else" body]
  *   group     := body | "group" name body
@@ -119,6 +121,7 @@ static void *append_(void *a, void *b, size_t off, size_t toff) {
 %token KW_NETWORK "'network'" KW_INPUT "'input'" KW_BLOCK "'block'"
 %token KW_INCLUDE "'include'" KW_SEQ "'seq'" KW_GROUP "'group'"
 %token KW_RESIDUAL "'residual'" KW_SHORTCUT "'shortcut'" KW_CONCAT "'concat'" KW_SCALE "'scale'"
+%token KW_MERGE "'merge'"
 %token KW_REPEAT "'repeat'" KW_AS "'as'" KW_FROM "'from'" KW_PREFIX "'prefix'"
 %token KW_IF "'if'" KW_ELSE "'else'"
 %token LE "'<='" GE "'>='" EQ "'=='" NE "'!='" AND "'&&'" OR "'||'"
@@ -188,6 +191,9 @@ stmt:
 | KW_CONCAT opt_name body       {
         $$ = mkstmt(ctx, ST_CONCAT, @1);
         $$->name = $2; $$->name_loc = L(ctx, @2); $$->body = $3; }
+| KW_MERGE IDENT opt_name body  {
+        $$ = mkstmt(ctx, ST_MERGE, @1);
+        $$->ident = $2; $$->ident_loc = L(ctx, @2); $$->name = $3; $$->name_loc = L(ctx, @3); $$->body = $4; }
 | KW_SCALE opt_name body        {
         $$ = mkstmt(ctx, ST_SCALE, @1);
         $$->name = $2; $$->name_loc = L(ctx, @2); $$->body = $3; }
@@ -220,7 +226,7 @@ name:
 | KW_SHORTCUT { $$ = "shortcut"; } | KW_INPUT { $$ = "input"; } | KW_NETWORK { $$ = "network"; }
 | KW_BLOCK { $$ = "block"; } | KW_INCLUDE { $$ = "include"; } | KW_GROUP { $$ = "group"; }
 | KW_RESIDUAL { $$ = "residual"; } | KW_CONCAT { $$ = "concat"; } | KW_REPEAT { $$ = "repeat"; }
-| KW_SCALE { $$ = "scale"; }
+| KW_SCALE { $$ = "scale"; } | KW_MERGE { $$ = "merge"; }
 | KW_IF { $$ = "if"; } | KW_ELSE { $$ = "else"; } | KW_AS { $$ = "as"; } | KW_SEQ { $$ = "seq"; }
 ;
 opt_as:       %empty { $$ = NULL; } | KW_AS IDENT { $$ = $2; } ;

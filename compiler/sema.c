@@ -889,6 +889,33 @@ static Node *elab_stmt(Stmt *s, Node *x, Scope sc, const char *seqname) {
             ins[i++] = elab_stmt(b, x, inner, NULL);
         return make_join(layer_kinds[K_CONCAT], ins, nb, s->loc, inner);
     }
+    case ST_MERGE: {                 /* each branch from the input, joined elementwise */
+        static const char *const ops[] = { "add", "sub", "mul", "mean" };
+        static const KindId kinds[] = { K_ADD, K_SUB, K_MUL, K_MEAN };
+        int op = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcmp(s->ident, ops[i]) == 0) op = i;
+        if (op < 0) {
+            const char *sug = diag_suggest(s->ident, ops, 4);
+            diag_error(s->ident_loc, "merge: unknown operation '%s'%s (add, sub, mul or mean)", s->ident,
+                       sug ? arena_printf("; did you mean '%s'?", sug) : "");
+            return x;
+        }
+        int nb = 0;
+        for (Stmt *b = s->body; b; b = b->next) nb++;
+        bool two = kinds[op] == K_SUB || kinds[op] == K_MUL;
+        if (two ? nb != 2 : nb < 2) {
+            diag_error(s->loc, "merge %s takes %s branches, not %d", ops[op], two ? "two" : "two or more", nb);
+            return x;
+        }
+        Scope inner;
+        if (!open_scope(s, &sc, seqname, &inner)) return x;
+        Node **ins = arena_alloc(sizeof(Node *) * (size_t)nb);
+        int i = 0;
+        for (Stmt *b = s->body; b; b = b->next)
+            ins[i++] = elab_stmt(b, x, inner, NULL);
+        return make_join(layer_kinds[kinds[op]], ins, nb, s->loc, inner);
+    }
     case ST_SCALE: {                 /* squeeze-and-excitation: x · gate(x) */
         Scope inner;
         if (!open_scope(s, &sc, seqname, &inner)) return x;

@@ -65,7 +65,7 @@ static bool reads_own_output(const cnnrt_op *op) {
     case CNNRT_OP_ADAPTAVG: case CNNRT_OP_BATCHNORM: case CNNRT_OP_LAYERNORM: case CNNRT_OP_INSTANCENORM:
     case CNNRT_OP_GROUPNORM: case CNNRT_OP_DROPOUT: case CNNRT_OP_ADD: case CNNRT_OP_CONCAT:
     case CNNRT_OP_SHUFFLE: case CNNRT_OP_SLICE: case CNNRT_OP_MUL: case CNNRT_OP_UPSAMPLE:
-    case CNNRT_OP_PAD:
+    case CNNRT_OP_PAD: case CNNRT_OP_SUB: case CNNRT_OP_MEAN:
         return false;
     default: return true;
     }

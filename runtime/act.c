@@ -422,6 +422,28 @@ void cnnrt_add_forward(float *y, const float *a, const float *b, size_t count) /
     PAR_RANGE(count, lo, hi, add_fwd(y + lo, a + lo, b + lo, hi - lo));
 }
 
+static void add_scaled(float *y, const float *a, const float *b, float s, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = a[i] + s * b[i];
+}
+
+void cnnrt_add_scaled(float *y, const float *a, const float *b, float s, size_t count)
+{
+    PAR_RANGE(count, lo, hi, add_scaled(y + lo, a + lo, b + lo, s, hi - lo));
+}
+
+static void div_(float *y, float d, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] /= d;
+}
+
+void cnnrt_div(float *y, float d, size_t count)
+{
+    PAR_RANGE(count, lo, hi, div_(y + lo, d, hi - lo));
+}
+
 void cnnrt_add_backward(float *da,             /* [count] += , or NULL */
                         float *db,             /* [count] += , or NULL */
                         const float *dy,       /* [count] */

@@ -319,6 +319,9 @@ void cnnrt_dropout_backward(float *dx, const float *dy, const float *mask, size_
 /* Residual add y = a + b (y may alias a or b). */
 void cnnrt_add_forward(float *y, const float *a, const float *b, size_t count);
 void cnnrt_add_backward(float *da, float *db, const float *dy, size_t count);
+/* y = a + s·b (may be in place): a difference (s = −1), a mean's terms (s = 1/N) */
+void cnnrt_add_scaled(float *y, const float *a, const float *b, float s, size_t count);
+void cnnrt_div(float *y, float d, size_t count);      /* y /= d: a mean's sum */
 
 /* Channel concat of k NCHW inputs: xs[i] is [n][cs[i]][HW], y is
  * [n][Σcs][HW].  Backward: dxs[i] may be NULL (not needed). */

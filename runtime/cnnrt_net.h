@@ -50,7 +50,9 @@ extern "C" {
     X(CONVT)                                     /* transposed conv; .conv: the conv it is the data
                                                     gradient of (its C, H, W the op's output) */ \
     X(PAD)                                       /* .conv.PT PB PL PR; G: 0 zeros, 1 reflect, 2 replicate */ \
-    X(CONV3D) X(MAXPOOL3D) X(AVGPOOL3D) X(ADAPTAVG3D)   /* a volume's: .conv3, .pool3 */
+    X(CONV3D) X(MAXPOOL3D) X(AVGPOOL3D) X(ADAPTAVG3D)   /* a volume's: .conv3, .pool3 */ \
+    X(SUB)                                       /* input 0 − input 1 */ \
+    X(MEAN)                                      /* the mean of the nin inputs */
 #define CNNRT_OP_FIRST_(NAME) CNNRT_OP_##NAME = 1,
 #define CNNRT_OP_ENUM_(NAME) CNNRT_OP_##NAME,
 typedef enum cnnrt_op_kind {

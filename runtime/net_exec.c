@@ -113,6 +113,12 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             cnnrt_add_forward(y, x, net->val[in_val(net, op, 1)], cnt);
             for (int k = 2; k < op->nin; k++) cnnrt_add_forward(y, y, net->val[in_val(net, op, k)], cnt);
             break;
+        case CNNRT_OP_SUB: cnnrt_add_scaled(y, x, net->val[in_val(net, op, 1)], -1.0f, cnt); break;
+        case CNNRT_OP_MEAN:
+            cnnrt_add_forward(y, x, net->val[in_val(net, op, 1)], cnt);
+            for (int k = 2; k < op->nin; k++) cnnrt_add_forward(y, y, net->val[in_val(net, op, k)], cnt);
+            cnnrt_div(y, (float)op->nin, cnt);
+            break;
         case CNNRT_OP_CONCAT: {
             const float **xs = net->cat_x + op->in0;
             int *cs = net->cat_c + op->in0;
@@ -268,6 +274,15 @@ static void backward(cnnrt_net *net, int n, int from) {
                 float *g = net->dval[v];
                 if (grad_add(net, v)) cnnrt_add_backward(g, NULL, dy, cnt);
                 else par_copy(g, dy, cnt);
+            }
+            break;
+        case CNNRT_OP_SUB:                /* the inputs' gradients were zeroed above or hold others' */
+        case CNNRT_OP_MEAN:
+            for (int k = 0; k < op->nin; k++) {
+                int v = in_val(net, op, k);
+                if (v != 0)
+                    cnnrt_add_scaled(net->dval[v], net->dval[v], dy,
+                                     op->kind == CNNRT_OP_MEAN ? 1.0f / (float)op->nin : k ? -1.0f : 1.0f, cnt);
             }
             break;
         case CNNRT_OP_CONCAT: {

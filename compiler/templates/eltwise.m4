@@ -39,7 +39,10 @@ m4_define([[M4_ADD]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
 M4_FUNC([[]], [[M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y]])
 {
     for (int i = 0; i < L_N; i++) {
-        const float v = x0[i]M4_FORLOOP([[M4_I]], 1, L_NIN - 1, [[ + x[[]]M4_I[i] ]]);
+m4_ifelse(L_OP, [[SUB]], [[        const float v = x0[i] - x1[i];
+]], L_OP, [[MEAN]], [[        const float v = (x0[i]M4_FORLOOP([[M4_I]], 1, L_NIN - 1, [[ + x[[]]M4_I[i] ]])) / (float)L_NIN;
+]], [[        const float v = x0[i]M4_FORLOOP([[M4_I]], 1, L_NIN - 1, [[ + x[[]]M4_I[i] ]]);
+]])m4_dnl
         y[i] = M4_ACT(L_ACT, L_ACT_A, L_ACT_B, [[v]]);
     }
 }

@@ -346,7 +346,7 @@ static void test_shape_errors(void **state) {
     expect_error("network t input 6x8x8\nsplit s 1 4\n", "split 's': 4 parts do not divide the 6 channels");
     expect_error("network t input 6x8x8\nflatten\nshuffle s 2\n", "shuffle 's' needs a C×H×W input");
     expect_error("network t input 6x8x8\nscale se { globalavgpool; conv 3 k1 }\n",
-                 "mul 'se.mul': the input is 6×8×8 but the scale's body gives 3×1×1 (it must give 6×8×8 or 6×1×1)");
+                 "mul 'se.mul': the input is 6×8×8 but the gate (the scale's body, or merge mul's second branch) is 3×1×1; it must be 6×8×8 or 6×1×1");
     expect_error("network t input 6x8x8\nscale se { }\n", "scale with an empty body");
     expect_error("network t input 6x8x8\nconvtranspose c 4 k3 s2 output_padding=2\n",
                  "output_padding 2x2 must be smaller than the stride 2x2");

@@ -2,7 +2,8 @@
 # tests/e2e/suite_handnets.sh BUILD [NAME...] — networks written twice, in
 # the .net language and by hand in PyTorch (tests/ref/handnets.py: acts,
 # every activation as a layer and fused; shuffle, ShuffleNet v2 units with
-# channel split and shuffle; se, squeeze-and-excitation; unet, a small
+# channel split and shuffle; se, squeeze-and-excitation; merges, the
+# elementwise merges; unet, a small
 # U-Net with bilinear and nearest upsampling; unet_small,
 # dsl_examples/unet_small.net; sig and vol, the layers of a signal and of a
 # volume; ecg1d and volume3d, dsl_examples/ecg1d.net and volume3d.net), on a
@@ -22,7 +23,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 need_torch numpy
-NAMES=${*:-"acts shuffle se unet unet_small sig vol ecg1d volume3d"}
+NAMES=${*:-"acts shuffle se merges unet unet_small sig vol ecg1d volume3d"}
 
 report() {    # report WHAT CHECK-OUTPUT-FILE STATUS
     if [ "$3" -eq 0 ]; then ok "$1"; else no "$1"; fi

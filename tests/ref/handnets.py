@@ -30,6 +30,10 @@ torch.nn.functional by hand, not from cnnc's output:
   se       squeeze-and-excitation (scale { ... }) as torchvision's MobileNet
            v3 has it, a C×1×1 gate broadcast over H×W, and a gate of the
            input's shape;
+  merges   the elementwise merges (merge sub, mean, add, mul; a branch
+           subtracted from itself);
+  sig, vol the layers of a signal and of a volume, PyTorch's 1d and 3d ones;
+  ecg1d, volume3d  dsl_examples/ecg1d.net and volume3d.net;
   unet_small  dsl_examples/unet_small.net on 1×64×64, and a dense layer
            from all its per-pixel logits to 4 classes for the trainer;
   unet     a small U-Net: two stages down, two up with skips (one up by a
@@ -376,6 +380,35 @@ def vol(p, x):
     return F.linear(torch.flatten(x, 1), p["out.weight"], p["out.bias"])
 
 
+MERGES = """# merges — the elementwise merges: sub, mean, add, mul (tests/ref/handnets.py)
+network merges input 1x8x8
+conv c 4 k3 p1
+merge sub d { conv a 4 k1; {} }
+merge mean avg { conv a 4 k1; conv b 4 k3 p1; {} }
+merge add s { conv a 4 k1 relu; conv b 4 k1; {} }
+merge mul g { {}; conv a 4 k1 sigmoid }
+merge mul gg { {}; seq q { globalavgpool; conv a 4 k1 tanh } }
+residual z { merge sub same { {}; {} } }
+merge add dbl { {}; {} }
+flatten
+dense out 4
+"""
+
+
+def merges(p, x):
+    def conv(x, name, pad=0):
+        return F.conv2d(x, p[name + ".weight"], p[name + ".bias"], padding=pad)
+    x = conv(x, "c", 1)
+    x = conv(x, "d.a") - x
+    x = (conv(x, "avg.a") + conv(x, "avg.b", 1) + x) / 3
+    x = F.relu(conv(x, "s.a")) + conv(x, "s.b") + x
+    x = x * torch.sigmoid(conv(x, "g.a"))
+    x = x * torch.tanh(conv(F.adaptive_avg_pool2d(x, 1), "gg.q.a"))
+    x = (x - x) + x                   # a − a beside a: its two gradients cancel; then a + a
+    x = x + x
+    return F.linear(torch.flatten(x, 1), p["out.weight"], p["out.bias"])
+
+
 def ecg1d(p, x):
     """dsl_examples/ecg1d.net by hand"""
     x = F.max_pool1d(F.relu(bn(p, "stem_bn", F.conv1d(x, p["stem.weight"], stride=2, padding=3))), 3, 2, 1)
@@ -405,7 +438,7 @@ def example(name):
 NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle), "se": (SE, se), "unet": (UNET, unet),
         "unet_small": (example("unet_small.net") + "\n# for the trainer: 4 classes from every logit "
                        "(tests/ref/handnets.py)\nflatten\ndense cls 4\n", unet_small),
-        "sig": (SIG, sig), "vol": (VOL, vol), "ecg1d": (example("ecg1d.net"), ecg1d),
+        "merges": (MERGES, merges), "sig": (SIG, sig), "vol": (VOL, vol), "ecg1d": (example("ecg1d.net"), ecg1d),
         "volume3d": (example("volume3d.net"), volume3d)}
 CLASSES_OF = {"ecg1d": 5}            # else CLASSES
 
