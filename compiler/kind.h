@@ -51,6 +51,8 @@ void shape_rf_window(Node *n, const Node *in, long long kh, long long kw, long l
 void shape_rf_copy(Node *n, const Node *in);
 void shape_rf_max(Node *n);
 bool shape_same(Shape a, Shape b);
+/* A window attribute's sizes on in's axes, joined by sep: 3, 3×1, 1×3×3 */
+const char *shape_sizes(const Shape *in, long long d, long long h, long long w, const char *sep);
 bool shape_elementwise(Node *n);             /* shape of the input, one op per value */
 bool shape_passthrough(Node *n);             /* shape of the input, no work */
 

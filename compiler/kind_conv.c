@@ -26,8 +26,8 @@ static bool conv_shape(Node *n) {
     if (n->pad_same) {
         if (n->sh != 1 || n->sw != 1 || n->sd != 1) {
             diag_error(n->loc, "%s: padding 'same' needs stride 1 (as in PyTorch), but the stride is %s",
-                       shape_who(n), in->sp == 3 ? arena_printf("%lldx%lldx%lld", n->sd, n->sh, n->sw)
-                                                 : arena_printf("%lldx%lld", n->sh, n->sw));
+                       shape_who(n), in->sp == 1 ? arena_printf("1x%lld", n->sw)
+                                                 : shape_sizes(in, n->sd, n->sh, n->sw, "x"));
             return false;
         }
         long long td = n->dd * (n->kd - 1), th = n->dh * (n->kh - 1), tw = n->dw * (n->kw - 1);

@@ -12,10 +12,7 @@ static bool pool_shape(Node *n) {
     if (!shape_need_chw(n, in)) return false;
     if (n->pd0 * 2 > n->kd || n->pt * 2 > n->kh || n->pl * 2 > n->kw) {
         diag_error(n->loc, "%s: padding %s is more than half the kernel %s (PyTorch's limit)", shape_who(n),
-                   in->sp == 1 ? arena_printf("%lld", n->pl) : in->sp == 3
-                       ? arena_printf("%lldx%lldx%lld", n->pd0, n->pt, n->pl) : arena_printf("%lldx%lld", n->pt, n->pl),
-                   in->sp == 1 ? arena_printf("%lld", n->kw) : in->sp == 3
-                       ? arena_printf("%lldx%lldx%lld", n->kd, n->kh, n->kw) : arena_printf("%lldx%lld", n->kh, n->kw));
+                   shape_sizes(in, n->pd0, n->pt, n->pl, "x"), shape_sizes(in, n->kd, n->kh, n->kw, "x"));
         return false;
     }
     if (in->sp == 3 && n->kind->id == K_AVGPOOL && (in->d < n->kd || in->h < n->kh || in->w < n->kw)) {

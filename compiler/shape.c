@@ -53,9 +53,7 @@ bool shape_window(Node *n, const Shape *in, const char *axis, long long len, lon
     long long padded = len + p0 + p1;
     long long o = cnnrt_out_size(len, p0, p1, k, s, d, pool && ceil_mode);
     if (o < 1) {
-        const char *kernel = in->sp == 1 ? arena_printf("%lld", n->kw)
-                           : in->sp == 3 ? arena_printf("%lld×%lld×%lld", n->kd, n->kh, n->kw)
-                                         : arena_printf("%lld×%lld", n->kh, n->kw);
+        const char *kernel = shape_sizes(in, n->kd, n->kh, n->kw, "×");
         if (d > 1)
             diag_error(n->loc, "%s: kernel %s with dilation %lld spans %lld %s, more than its input %s "
                        "has with padding (%lld: %lld + %lld + %lld)", shape_who(n), kernel, d, ek, axis,
@@ -89,6 +87,12 @@ void shape_rf_copy(Node *n, const Node *in) {
     n->jump_h = in->jump_h; n->jump_w = in->jump_w;
 }
 
+
+const char *shape_sizes(const Shape *in, long long d, long long h, long long w, const char *sep) {
+    if (in->sp == 1) return arena_printf("%lld", w);
+    if (in->sp == 3) return arena_printf("%lld%s%lld%s%lld", d, sep, h, sep, w);
+    return arena_printf("%lld%s%lld", h, sep, w);
+}
 
 bool shape_same(Shape a, Shape b) {
     return a.rank == b.rank && a.c == b.c && (a.rank == 1 || (a.sp == b.sp && a.d == b.d && a.h == b.h && a.w == b.w));
