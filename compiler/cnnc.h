@@ -273,6 +273,7 @@ typedef struct LayerKind {
      * the forward expression from the input values' names (mod: the module) */
     const char *(*py_module)(const struct Node *n);
     const char *(*py_call)(const struct Node *n, const char *const *in, const char *mod);
+    const char *py_prelude;   /* module-level Python its py_call needs, written once (NULL: none) */
     /* train_desc.c: the cnnrt op it lowers to (kind and geometry) */
     void (*train)(const struct Node *n, struct cnnrt_op *op);
     DotStyle dot;
@@ -328,6 +329,7 @@ typedef struct Node {
     bool bilinear, align_corners;   /* upsample's mode (else nearest) */
     long long oph, opw;       /* transposed conv's output_padding */
     bool reflect, replicate;  /* pad's mode (else zeros) */
+    bool channels;            /* dropout: whole channels (Dropout1d/2d/3d) */
 
     /* filled by shape.c */
     Shape shape;

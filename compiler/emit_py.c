@@ -85,6 +85,22 @@ static const char **value_names(const Graph *g) {
 }
 
 /* CamelCase class name from the network's name: lenet_relu -> LenetRelu */
+/* The module-level helpers the network's kinds call (LayerKind.py_prelude),
+ * each once, in kind order, followed by two blank lines. */
+static const char *preludes(const Graph *g) {
+    const char *text = "";
+    for (int k = 0; k < K_COUNT; k++) {
+        const LayerKind *kind = layer_kinds[k];
+        if (!kind->py_prelude) continue;
+        for (int i = 0; i < g->nnodes; i++)
+            if (g->nodes[i]->kind == kind) {
+                text = arena_printf("%s%s\n\n", text, kind->py_prelude);
+                break;
+            }
+    }
+    return text;
+}
+
 static const char *class_name(const char *net) {
     char *s = arena_alloc(strlen(net) + 4);
     size_t k = 0;
@@ -186,13 +202,14 @@ int emit_pytorch(const Graph *g, FILE *out) {
             "    root.add_module(leaf, module)\n"
             "\n"
             "\n"
+            "%s"
             "class %s(nn.Module):\n"
             "    \"\"\"%s from %s: input [N, %s], output [N, %s].\"\"\"\n"
             "\n"
             "    def __init__(self):\n"
             "        super().__init__()\n",
-            g->name, CNNC_VERSION, src, src, g->name, g->name, shape_py(in), shape_py(g->output->shape), cls,
-            g->name, src,
+            g->name, CNNC_VERSION, src, src, g->name, g->name, shape_py(in), shape_py(g->output->shape),
+            preludes(g), cls, g->name, src,
             shape_join(in, ", "), shape_join(g->output->shape, ", "));
     int nmod = 0;
     for (int i = 0; i < g->nnodes; i++) {

@@ -65,6 +65,14 @@ static unsigned long long hash_node(unsigned long long h, const Node *n) {
     for (size_t k = 0; k < sizeof reals / sizeof reals[0]; k++) h = fnv_real(h, reals[k]);
     ActKind a = act_of_kind(n->kind->id);
     if (act_defs[a].nparam == 2) h = fnv_real(h, n->act_p[1]);   /* the first is slope */
+    /* what later versions added, only where it is not the old default, so
+     * an image network's checkpoints keep their hash */
+    int sp = n->nin ? n->in[0]->shape.sp : n->shape.sp;
+    if (sp == 1 || sp == 3 || n->shape.sp == 1 || n->shape.sp == 3) {     /* signals and volumes */
+        const long long vol[] = { n->shape.sp, n->shape.d, n->kd, n->sd, n->dd, n->pd0, n->pd1, n->od };
+        for (size_t k = 0; k < sizeof vol / sizeof vol[0]; k++) h = fnv_int(h, vol[k]);
+    }
+    if (n->channels) h = fnv_int(h, 0x636861);
     return h;
 }
 

@@ -375,6 +375,15 @@ void cnnrt_dropout_forward(float *y,           /* [count] */
                            const float *x,     /* [count] */
                            float p, int training, cnnrt_rng *rng, size_t count)
 {
+    cnnrt_dropout_blocks_forward(y, mask, x, p, training, rng, count, 1);
+}
+
+void cnnrt_dropout_blocks_forward(float *y,       /* [count] */
+                                  float *mask,    /* [count] saved: 0 or 1/(1−p) */
+                                  const float *x, /* [count] */
+                                  float p, int training, cnnrt_rng *rng, size_t count,
+                                  size_t block)   /* values per draw; count a multiple */
+{
     if (!training || p <= 0.0f) {
         if (y != x)
             memmove(y, x, count * sizeof(float));
@@ -391,10 +400,14 @@ void cnnrt_dropout_forward(float *y,           /* [count] */
         return;
     }
     const float scale = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < count; i++) {
+    if (block < 1)
+        block = 1;
+    for (size_t b = 0; b < count; b += block) {
         float m = cnnrt_rng_uniform(rng) >= p ? scale : 0.0f;
-        mask[i] = m;
-        y[i] = x[i] * m;
+        for (size_t i = b; i < b + block && i < count; i++) {
+            mask[i] = m;
+            y[i] = x[i] * m;
+        }
     }
 }
 

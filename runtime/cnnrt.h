@@ -314,6 +314,13 @@ void cnnrt_dropout_forward(float *y,           /* [count] */
                            float *mask,        /* [count] saved */
                            const float *x,     /* [count] */
                            float p, int training, cnnrt_rng *rng, size_t count);
+/* The same with one draw per block of `block` consecutive values, all kept
+ * or all zeroed together: a channel of a signal, image or volume (PyTorch's
+ * Dropout1d/2d/3d, block = its spatial size) or a whole sample (drop path,
+ * torchvision's StochasticDepth in "row" mode, block = the sample's size).
+ * block 1 is cnnrt_dropout_forward, draw for draw. */
+void cnnrt_dropout_blocks_forward(float *y, float *mask, const float *x, float p, int training,
+                                  cnnrt_rng *rng, size_t count, size_t block);
 void cnnrt_dropout_backward(float *dx, const float *dy, const float *mask, size_t count);
 
 /* Residual add y = a + b (y may alias a or b). */

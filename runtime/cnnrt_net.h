@@ -91,7 +91,8 @@ typedef struct cnnrt_op {
     cnnrt_conv3d_geom conv3;    /* a volume's conv */
     cnnrt_pool3d_geom pool3;    /* a volume's max/avg/adaptive pool */
     int C, HW, D, G, H, W, OH, OW; /* sizes per image where the kernels need them; G:
-                                   groups (group norm, shuffle), a slice's first channel */
+                                   groups (group norm, shuffle), a slice's first channel,
+                                   dropout's values per draw (0 or 1: each value) */
     float eps, momentum, p;     /* norms; dropout probability */
     long w, b;                  /* parameter offsets (weight/γ, bias/β), -1: none */
     long rmean, rvar;           /* buffer offsets (batchnorm), -1: none */

@@ -107,7 +107,8 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
             else cnnrt_softmax_channels_forward(y, x, n, op->C, op->HW);
             break;
         case CNNRT_OP_DROPOUT:
-            cnnrt_dropout_forward(y, net->save0[i], x, op->p, training, &net->rng, cnt);
+            cnnrt_dropout_blocks_forward(y, net->save0[i], x, op->p, training, &net->rng, cnt,
+                                         op->G > 1 ? (size_t)op->G : 1);
             break;
         case CNNRT_OP_ADD:
             cnnrt_add_forward(y, x, net->val[in_val(net, op, 1)], cnt);

@@ -18,7 +18,9 @@
 #     model (weights=None), which proves the exporter matches torchvision;
 #   - resnet20 lenet5 lenet_relu convnetjs_*: the hand-written models of
 #     tests/ref/torchvision_ref.py;
-#   - allkinds: a functional forward written out below.
+#   - allkinds: a functional forward written out below;
+#   - drops_*: dropout channels and droppath on a signal, an image and a
+#     volume, in training mode: whole channels and whole samples dropped.
 # Last, the state dicts of two exported models, saved as safetensors by
 # tests/ref/st.py, must compile with `cnnc --weights`, and fail naming the
 # tensor when one is removed.
@@ -60,8 +62,19 @@ dense d3 5 nobias
 softmax sm
 EOF
 
+# the dropouts that drop whole channels and whole samples, on a signal, an
+# image and a volume: checked in training mode (drop_structure below)
+for dims in 6x50 6x9x10 6x4x5x6; do
+    cat >"$T/drops_$dims.net" <<NET
+network drops_$dims input $dims
+conv c 6 k3 p1
+dropout cd 0.5 channels
+residual r { conv a 6 k1; droppath dp 0.5 }
+NET
+done
+
 names=""
-for f in dsl_examples/*.net "$T/allkinds.net"; do
+for f in dsl_examples/*.net "$T/allkinds.net" "$T"/drops_*.net; do
     name=$(basename "$f" .net)
     if ! "$CNNC" "$f" --report=json -o "$T/$name.json" 2>"$T/$name.err" ||
        ! "$CNNC" "$f" --emit pytorch -o "$T/$name.py" 2>>"$T/$name.err"; then
@@ -143,6 +156,60 @@ def ref_allkinds(sd, x):
     return F.softmax(y, dim=1)
 
 
+def drop_structure(model, x, problems):
+    """A drops_* network (conv c; dropout cd 0.5 channels; a residual branch
+    conv a, droppath dp 0.5) in training mode, its values read with forward
+    hooks: every channel of every sample is kept ×2 or zeroed whole; the
+    drop path keeps (×2) or zeroes each sample's branch whole; about half of
+    each are dropped over 16 tries (within 5 σ); in eval mode the output is
+    c + a(c), both dropouts the identity."""
+    seen = {}
+
+    def hook(name):
+        def f(mod, inp, out):
+            seen[name] = (inp[0].detach(), out.detach())
+        return f
+    counts = {"cd": [0, 0], "dp": [0, 0]}      # kept, dropped
+    model.train()
+    h1 = model.get_submodule("c").register_forward_hook(hook("c"))
+    h2 = model.get_submodule("r.a").register_forward_hook(hook("a"))
+    try:
+        for trial in range(16):
+            torch.manual_seed(trial)
+            with torch.no_grad():
+                y = model(x)
+            c = seen["c"][1]
+            a_in, a_out = seen["a"]            # a's input is cd's output
+            m = a_in / c                       # the channel mask, per value
+            for n in range(x.shape[0]):
+                for ch in range(x.shape[1]):
+                    v = m[n, ch].flatten()
+                    if not (torch.allclose(v, v[0].expand_as(v)) and
+                            (abs(v[0].item()) < 1e-6 or abs(v[0].item() - 2) < 1e-5)):
+                        problems.append("dropout channels: sample %d channel %d is not one draw (0 or ×2)"
+                                        % (n, ch))
+                        return None
+                    counts["cd"][v[0].item() < 1e-6] += 1
+                branch = y[n] - a_in[n]                        # the drop path's output
+                dropped = bool((branch == 0).all())
+                if not (dropped or torch.allclose(branch, 2 * a_out[n], rtol=1e-5, atol=1e-6)):
+                    problems.append("droppath: sample %d's branch is not one draw (0 or ×2)" % n)
+                    return None
+                counts["dp"][dropped] += 1
+    finally:
+        h1.remove()
+        h2.remove()
+    for k, (kept, dropped) in counts.items():
+        total = kept + dropped
+        if abs(dropped - total / 2) > 5 * (total / 4) ** 0.5:
+            problems.append("%s dropped %d of %d draws at p 0.5" % (k, dropped, total))
+    model.eval()
+    with torch.no_grad():
+        c = model.get_submodule("c")(x)
+        close("eval", model(x), c + model.get_submodule("r.a")(c), problems)
+    return counts
+
+
 def close(name, got, want, problems):
     scale = want.abs().max().item()
     diff = (got - want).abs().max().item()
@@ -211,6 +278,11 @@ def check(name):
             sdt = dict(model.state_dict())
             rel = close(name, y, ref_allkinds(sdt, x), problems)
             what = "matches the functional reference (rel. diff %.1e)" % rel
+    if name.startswith("drops_"):
+        counts = drop_structure(model, x, problems)
+        if counts:
+            what = "training mode: channels dropped %d of %d, samples %d of %d, each whole" % (
+                counts["cd"][1], sum(counts["cd"]), counts["dp"][1], sum(counts["dp"]))
     if name in ROUNDTRIP:             # for `cnnc --weights` below
         st.save(model.state_dict(), "%s/%s.safetensors" % (tmp, name), {"source": "suite_pytorch_export"})
         bad = dict(model.state_dict())

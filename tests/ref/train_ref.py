@@ -4,7 +4,8 @@
 usage: train_ref.py NET GRADCHECK WORKDIR [-v]
 
 NET is lenet5 or resnet20 (dsl_examples/NET.net, the hand-written models of
-torchvision_ref.py) or concat_gn (tests/runtime/train/concat_gn.net, ConcatGN below).
+torchvision_ref.py), concat_gn or drops (tests/runtime/train/NET.net, ConcatGN
+and Drops below).
 GRADCHECK is the build's tests/runtime/gradcheck (tests/runtime/gradcheck.c); files go
 to WORKDIR.
 
@@ -56,13 +57,16 @@ to WORKDIR.
      smooth: tanh and average pools, no kinks — also on every tensor
      (STEPS_GATED).  The gradient checks are per tensor for all three (one
      batch, no amplification).
-Dropout (concat_gn has `dropout 0.25` before fc1) is part of every check,
-with identical masks: gradcheck writes the mask each dropout layer applied
-at each step (predicted from the net's RNG with cnnrt_dropout_forward and
-verified against where the RNG ends), and the PyTorch model multiplies by
-those masks instead of drawing its own.  The masks' statistics are checked
-here as well: the fraction of zeros is p within 5 standard deviations and
-every kept value is scaled by exactly 1/(1−p).
+Dropout (concat_gn has `dropout 0.25` before fc1; drops drops values,
+whole channels and, in a residual branch, whole samples) is part of every
+check, with identical masks: gradcheck writes the mask each dropout layer
+applied at each step (predicted from the net's RNG with
+cnnrt_dropout_blocks_forward and verified against where the RNG ends), and
+the PyTorch model multiplies by those masks instead of drawing its own.
+The masks' statistics are checked here as well, per layer: the fraction of
+draws zeroed is p within 5 standard deviations, every value of a channel
+(or sample) shares its draw, and every kept value is scaled by exactly
+1/(1−p).
 
 Prints one line per check ("ok", "FAIL" or "info", the network, the
 measured errors), every tensor over its tolerance, and with -v every
@@ -100,17 +104,19 @@ TOL_TF_STEP = 0.05
 
 class MaskedDropout(nn.Module):
     """Inverted dropout with a given mask (0 or 1/(1−p) per element):
-    cnnrt's, read from gradcheck's output, so both sides drop the same."""
+    cnnrt's, read from gradcheck's output, so both sides drop the same.
+    block: the values one draw keeps or drops together (1: each value; a
+    channel's H·W for Dropout2d; a sample's C·H·W for a drop path)."""
 
-    def __init__(self, p):
+    def __init__(self, p, block=1):
         super().__init__()
-        self.p = p
+        self.p, self.block = p, block
         self.mask = None
 
     def forward(self, x):
         if not self.training:
             return x
-        return x * self.mask.to(x.dtype)
+        return x * self.mask.to(x.dtype).reshape(x.shape)
 
 
 class ConcatGN(nn.Module):
@@ -153,15 +159,38 @@ class ConcatGN(nn.Module):
         return self.fc2(torch.tanh(self.fc1(x)))
 
 
+class Drops(nn.Module):
+    """tests/runtime/train/drops.net, written out by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 12, 3, padding=1)
+        self.cd = MaskedDropout(0.3, 8 * 8)
+        self.res = nn.Module()
+        self.res.c2 = nn.Conv2d(12, 12, 3, padding=1)
+        self.res.c3 = nn.Conv2d(12, 12, 1)
+        self.res.dp = MaskedDropout(0.4, 12 * 8 * 8)
+        self.d = MaskedDropout(0.2)
+        self.fc = nn.Linear(192, 10)
+
+    def forward(self, x):
+        x = self.cd(torch.tanh(self.c1(x)))
+        r = self.res
+        x = torch.tanh(x + r.dp(r.c3(torch.tanh(r.c2(x)))))
+        x = F.avg_pool2d(x, 2)
+        return self.fc(self.d(torch.flatten(x, 1)))
+
+
 NETS = {   # name: (.net file, builder, batch size)
     "lenet5": ("dsl_examples/lenet5.net", lambda: torchvision_ref.build("lenet5")[0], 16),
     "resnet20": ("dsl_examples/resnet20.net", lambda: torchvision_ref.build("resnet20")[0], 8),
     "concat_gn": ("tests/runtime/train/concat_gn.net", ConcatGN, 16),
+    "drops": ("tests/runtime/train/drops.net", Drops, 16),
 }
 
 # per-tensor gate for the 10 steps (all networks are gated on the whole
 # parameter vector; resnet20/concat_gn's single tensors drift, see the docstring)
-STEPS_GATED = {"lenet5": True, "resnet20": False, "concat_gn": True}
+STEPS_GATED = {"lenet5": True, "resnet20": False, "concat_gn": True, "drops": True}
 # learning-rate scale of the 10-step runs: ResNet-20 and concat_gn at the
 # lenet5 rates are chaotic in float32 (PyTorch's own float32 run leaves its
 # float64 run by 1e-2 .. 1e-1); at these rates the whole-network check holds
@@ -171,7 +200,7 @@ STEPS_GATED = {"lenet5": True, "resnet20": False, "concat_gn": True}
 # float32 run is printed next to cnnrt's): checked step by step from a shared
 # state instead (4b), their free runs printed as info
 TEACHER = {"resnet20"}
-LR_SCALE = {"lenet5": 1.0, "resnet20": 1.0,
+LR_SCALE = {"lenet5": 1.0, "resnet20": 1.0, "drops": 1.0,
             "concat_gn": float(os.environ.get("TRAIN_REF_SCALE", "0.1"))}
 
 NORMS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)
@@ -309,7 +338,7 @@ def main(argv):
     wpath = os.path.join(work, name + ".weights.safetensors")
     st.save({k: v.contiguous() for k, v in state0.items()}, wpath)
 
-    c, h, w = {"lenet5": (1, 32, 32), "resnet20": (3, 32, 32), "concat_gn": (3, 12, 12)}[name]
+    c, h, w = {"lenet5": (1, 32, 32), "resnet20": (3, 32, 32), "concat_gn": (3, 12, 12), "drops": (3, 8, 8)}[name]
     g = torch.Generator().manual_seed(SEED + 2)
     S = STEPS
     xs = torch.randn(S, n, c, h, w, generator=g)
@@ -366,7 +395,7 @@ def main(argv):
                 sch.step()
         return {k: v for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")}, lrs, losses
 
-    masks = []
+    masks = {}
     for i, (label, cls, kw, opts, sched, warm) in enumerate(configs(LR_SCALE[name])):
         sargs, make_sched = schedule_args(sched, warm, kw["lr"])
         opath = os.path.join(work, "%s.steps%d.safetensors" % (name, i))
@@ -374,7 +403,8 @@ def main(argv):
         out = st.load(opath)
         sd, lrs, losses = train(torch.float64, cls, kw, make_sched, out)
         sd32 = train(torch.float32, cls, kw, make_sched, out)[0]
-        masks += [v for k, v in out.items() if k.startswith("dropout.")]
+        if i == 0:      # every configuration draws the same masks (one seed): count them once
+            masks = {k: v for k, v in out.items() if k.startswith("dropout.")}
         perrs = {k: relerr(out[k], v) for k, v in sd.items()}
         f32 = max(relerr(sd32[k], v) for k, v in sd.items())
         uerrs = {k: relerr(out[k].double() - state0[k].double(), v - state0[k].double())
@@ -502,18 +532,27 @@ def main(argv):
                  % (worst_upd, worst_step, worst_stat, moved_min), [])
 
     # ---- dropout statistics -------------------------------------------------
-    for mod in model.modules():
-        if isinstance(mod, MaskedDropout):
-            allm = torch.cat([v.flatten() for v in masks])
-            p, N = mod.p, allm.numel()
-            zeros = (allm == 0).double().mean().item()
-            sigma = (p * (1 - p) / N) ** 0.5
-            scale = torch.tensor(1.0 / (1.0 - p), dtype=torch.float32)
-            kept_ok = bool((allm[allm != 0] == scale).all())
-            ok = abs(zeros - p) <= 5 * sigma and kept_ok
-            rep.line(ok, "dropout masks", "p %.2f: %d draws, %.4f zero (|Δ| = %.1f σ), kept ×1/(1−p) %s"
-                     % (p, N, zeros, abs(zeros - p) / sigma, "exactly" if kept_ok else "WRONG"), [])
-            break
+    # per dropout layer, over the 10 steps' masks: the fraction of draws
+    # (values, channels or samples) zeroed is p within 5 standard
+    # deviations, each block is one draw (all its values equal), and every
+    # kept value is scaled by exactly 1/(1−p)
+    for lname, mod in model.named_modules():
+        if not isinstance(mod, MaskedDropout):
+            continue
+        got = [v for k, v in masks.items() if k.rsplit(".", 1)[0] == "dropout." + lname]
+        blocks = torch.cat([v.reshape(-1, mod.block) for v in got])
+        draws = blocks[:, 0]
+        p, N = mod.p, draws.numel()
+        zeros = (draws == 0).double().mean().item()
+        sigma = (p * (1 - p) / N) ** 0.5
+        scale = torch.tensor(1.0 / (1.0 - p), dtype=torch.float32)
+        kept_ok = bool((draws[draws != 0] == scale).all())
+        whole = bool((blocks == draws[:, None]).all())
+        ok = len(got) == STEPS and abs(zeros - p) <= 5 * sigma and kept_ok and whole
+        rep.line(ok, "dropout masks " + lname, "p %.2f, %d values a draw: %d draws in %d steps, %.4f zero "
+                 "(|Δ| = %.1f σ), blocks %s, kept ×1/(1−p) %s"
+                 % (p, mod.block, N, len(got), zeros, abs(zeros - p) / sigma, "whole" if whole else "SPLIT",
+                    "exactly" if kept_ok else "WRONG"), [])
     return 1 if rep.failed else 0
 
 

@@ -21,9 +21,11 @@
  * dropout layer OP applied at step T.  The masks are predicted, not read
  * out of the net: before each step the net's RNG state is copied and
  * every dropout layer's draw is replayed in forward order with
- * cnnrt_dropout_forward; after the step the copy must have arrived where
- * the net's RNG is, else the prediction (one draw per element, layers in
- * order) is wrong and gradcheck fails.  PyTorch then applies the same masks.
+ * cnnrt_dropout_blocks_forward (one draw per value, per channel or per
+ * sample, as the layer drops: its op's G); after the step the copy must
+ * have arrived where the net's RNG is, else the prediction (that many
+ * draws, layers in order) is wrong and gradcheck fails.  PyTorch then
+ * applies the same masks (and a wrong block size shows in its gradients).
  *
  * Optimizer options (torch.optim's names and defaults):
  *   --opt sgd|adagrad|rmsprop|adam|adamw  --lr X  --weight-decay X
@@ -263,7 +265,7 @@ static int predict_masks(Out *o, const cnnrt_net_desc *d, cnnrt_rng *rng, int n,
         size_t cnt = (size_t)n * (size_t)D;
         float *mask = malloc(cnt * sizeof(float));
         if (!mask) return fail("%s", "out of memory");
-        cnnrt_dropout_forward(scratch, mask, ones, op->p, 1, rng, cnt);
+        cnnrt_dropout_blocks_forward(scratch, mask, ones, op->p, 1, rng, cnt, op->G > 1 ? (size_t)op->G : 1);
         int64_t shape[2] = { n, D };
         if (out_add(o, arena_printf("dropout.%s.%ld", op->name, t), 2, shape, mask)) return 1;
     }
@@ -308,7 +310,7 @@ int main(int argc, char **argv) {
                             : cnnrt_net_loss_and_grads(net, x, y, NULL, b.n);
         cnnrt_rng after = cnnrt_net_rng(net);
         if (after.state != rng.state || after.inc != rng.inc)
-            return fail("%s: the net drew dropout masks other than one draw per element, layer by layer "
+            return fail("%s: the net drew dropout masks other than one draw per element or block, layer by layer "
                         "in forward order: gradcheck cannot predict them", a.net);
         if (!isfinite(losses[t])) {
             const char *bad = cnnrt_net_bad_layer(net);

@@ -231,6 +231,53 @@ static void test_dropout(void **s)
     free(x); free(y); free(mask); free(y2); free(mask2); free(dy); free(dx); free(ref);
 }
 
+/* One draw per block (Dropout2d's channel, drop path's sample): every value
+ * of a block shares the draw, the draws come from the stream in order (block
+ * 1 is cnnrt_dropout_forward exactly), and about p of the blocks are zeroed. */
+static void test_dropout_blocks(void **s)
+{
+    (void)s;
+    const size_t block = 49, nblk = 3000, cnt = block * nblk;
+    const float p = 0.4f;
+    cnnrt_rng rng, rng2;
+    cnnrt_rng_seed(&rng, 11);
+    float *x = t_falloc(cnt), *y = t_falloc(cnt), *mask = t_falloc(cnt), *mask2 = t_falloc(cnt);
+    t_fill(x, cnt, &rng, -1, 1);
+
+    cnnrt_rng_seed(&rng, 5);
+    cnnrt_rng_seed(&rng2, 5);
+    cnnrt_dropout_blocks_forward(y, mask, x, p, 1, &rng, cnt, 1);
+    cnnrt_dropout_forward(y, mask2, x, p, 1, &rng2, cnt);
+    assert_memory_equal(mask, mask2, cnt * sizeof(float));
+    assert_memory_equal(&rng, &rng2, sizeof rng);
+
+    cnnrt_rng_seed(&rng, 6);
+    cnnrt_rng_seed(&rng2, 6);
+    cnnrt_dropout_blocks_forward(y, mask, x, p, 1, &rng, cnt, block);
+    size_t dropped = 0;
+    for (size_t b = 0; b < nblk; b++) {
+        float expect = cnnrt_rng_uniform(&rng2) >= p ? 1.0f / (1.0f - p) : 0.0f;
+        dropped += expect == 0.0f;
+        for (size_t i = b * block; i < (b + 1) * block; i++)
+            if (mask[i] != expect || y[i] != x[i] * expect) {
+                print_error("block %zu value %zu: mask %.9g y %.9g, expected mask %.9g y %.9g\n", b, i,
+                            (double)mask[i], (double)y[i], (double)expect, (double)(x[i] * expect));
+                fail();
+            }
+    }
+    assert_memory_equal(&rng, &rng2, sizeof rng);          /* one draw per block, no more */
+    if (fabs((double)dropped - nblk * p) > 5 * sqrt(nblk * p * (1.0 - p))) {
+        print_error("dropped %zu of %zu blocks, expected ≈ %.0f\n", dropped, nblk, nblk * p);
+        fail();
+    }
+    /* inference: identity, rng untouched */
+    cnnrt_rng before = rng;
+    cnnrt_dropout_blocks_forward(y, mask, x, p, 0, &rng, cnt, block);
+    assert_memory_equal(y, x, cnt * sizeof(float));
+    assert_memory_equal(&rng, &before, sizeof rng);
+    free(x); free(y); free(mask); free(mask2);
+}
+
 static void test_rng(void **s)
 {
     (void)s;
@@ -340,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_sigmoid_extremes),
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_dropout_blocks),
         cmocka_unit_test(test_add_concat_flatten),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
