@@ -330,6 +330,8 @@ typedef struct Node {
     long long oph, opw;       /* transposed conv's output_padding */
     bool reflect, replicate;  /* pad's mode (else zeros) */
     bool channels;            /* dropout: whole channels (Dropout1d/2d/3d) */
+    long long slopes;         /* prelu: learned slopes, 1 or the channels */
+    double init;              /* prelu: their initial value */
 
     /* filled by shape.c */
     Shape shape;
@@ -409,6 +411,8 @@ typedef struct ParamSpec {    /* one tensor a layer expects */
     float **slot;             /* where the data goes in the Node */
     bool learnable;           /* false for running statistics */
     long long fan_in;         /* a conv's or dense's inputs per output (its init); 0 others */
+    bool constant;            /* every value starts at init (a PReLU slope), not by fan_in */
+    float init;
 } ParamSpec;
 int  weights_spec(Node *n, ParamSpec out[MAX_PARAM_TENSORS]);
 void weights_init_seeded(Graph *g, unsigned long long seed);   /* PyTorch's default init */

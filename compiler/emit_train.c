@@ -141,16 +141,17 @@ static void write_data(FILE *f, const Graph *g, const cnnrt_net_desc *d, const c
     }
     fprintf(f, "\n};\n\n/* named tensors: PyTorch state-dict names, offsets in the parameter\n"
                " * (buffer = 0) or running-statistics (buffer = 1) block, the op that owns\n"
-               " * each, and its initialiser's fan-in */\n"
+               " * each, its initialiser's fan-in (and a constant start, a PReLU slope's) */\n"
                "static const cnnrt_tensor %s_tensors[%d] = {\n", net, d->ntensors > 0 ? d->ntensors : 1);
     for (int t = 0; t < d->ntensors; t++) {
         const cnnrt_tensor *ts = &d->tensors[t];
-        fprintf(f, "    { \"%s\", %d, { %d, %d, %d, %d%s }, %ld, %ld, %d, %d, %ld },\n", ts->name, ts->ndim,
+        fprintf(f, "    { \"%s\", %d, { %d, %d, %d, %d%s }, %ld, %ld, %d, %d, %ld%s },\n", ts->name, ts->ndim,
                 ts->ndim > 0 ? ts->dims[0] : 0, ts->ndim > 1 ? ts->dims[1] : 0, ts->ndim > 2 ? ts->dims[2] : 0,
                 ts->ndim > 3 ? ts->dims[3] : 0, ts->ndim > 4 ? arena_printf(", %d", ts->dims[4]) : "", ts->off,
-                ts->numel, ts->buffer, ts->op, ts->fan_in);
+                ts->numel, ts->buffer, ts->op, ts->fan_in,
+                arena_printf(", %d, %s", ts->constant, em_float(ts->init)));
     }
-    if (d->ntensors == 0) fputs("    { \"\", 0, { 0 }, 0, 0, 0, 0, 0 },\n", f);
+    if (d->ntensors == 0) fputs("    { \"\", 0, { 0 }, 0, 0, 0, 0, 0, 0, 0.0f },\n", f);
     fprintf(f, "};\n\n/* the plan (cnnc's compiler/train_plan.c), per op: buffers shared, relus in place\n"
                " * or fused */\nstatic const int %s_op_plan[%d] = {\n", net, d->nops);
     for (int i = 0; i < d->nops; i++) fprintf(f, "    %s,   /* %s */\n", plan_text(d->op_plan[i]), d->ops[i].name);

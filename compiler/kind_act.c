@@ -57,6 +57,64 @@ static bool act_shape(Node *n) {
 #include "cnnrt_acts.def"
 #undef CNNRT_ACT
 
+/* ---- prelu: a leaky relu whose slope is learned --------------------------------- */
+
+static bool prelu_shape(Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    if (n->slopes != 1 && n->slopes != in->c) {
+        diag_error(n->loc, "%s: %lld slopes, but its input %s has %lld %s: give 1 (one slope) or %lld (one per "
+                   "channel)", shape_who(n), n->slopes, shape_str(*in), in->c, in->rank == 1 ? "features" : "channels",
+                   in->c);
+        return false;
+    }
+    if (!shape_elementwise(n)) return false;
+    n->params = n->slopes;
+    return true;
+}
+
+static int prelu_params(Node *n, ParamSpec *out) {
+    out[0] = param("weight", &n->w_data, true, 0, 1, n->slopes, 0, 0, 0);
+    out[0].constant = true;
+    out[0].init = (float)n->init;
+    return 1;
+}
+
+static int prelu_emit(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, n->slopes == 1 ? "prelu (one slope)" : "prelu (a slope per channel)");
+    em_def(e, "L_C", "%lld", in->c);
+    em_def(e, "L_HW", "%lld", shape_hw(*in));
+    em_def(e, "L_SLOPES", "%lld", n->slopes);
+    em_def(e, "L_WOFF", "%lld", em_put(e, n->w_data, n->slopes));
+    em_call(e, "M4_PRELU");
+    return 0;
+}
+
+static const char *prelu_py_module(const Node *n) {
+    return arena_printf("nn.PReLU(%lld, init=%s)", n->slopes, py_float(n->init));
+}
+
+static const char *prelu_py_call(const Node *n, const char *const *in, const char *mod) {
+    (void)n;
+    return arena_printf("%s(%s)", mod, in[0]);
+}
+
+static void prelu_train(const Node *n, cnnrt_op *op) {
+    op->kind = CNNRT_OP_PRELU;
+    op->G = (int)n->slopes;
+}
+
+const LayerKind kind_prelu = {
+    .id = K_PRELU, .name = "prelu", .summary = "x if x > 0 else a·x, the slope a learned (one, or per channel)",
+    .positional = { "slopes" },
+    .attrs = { { "slopes", A_INT, 0, "1", "learned slopes: 1, or one per channel", F(slopes), 0, 0 },
+               { "init", A_FLOAT, 0, "0.25", "their initial value", F(init), 0, 0 } },
+    .user = true, .pytorch = "nn.PReLU(slopes, init)",
+    .shape = prelu_shape, .params = prelu_params, .emit = prelu_emit,
+    .py_module = prelu_py_module, .py_call = prelu_py_call, .train = prelu_train,
+    .dot = DOT_ACT,
+};
+
 /* ---- softmax ------------------------------------------------------------------ */
 
 static bool softmax_shape(Node *n) {

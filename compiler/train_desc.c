@@ -162,6 +162,8 @@ cnnrt_net_desc *train_desc_build(Graph *g) {
             t->buffer = !ps[j].learnable;
             t->op = (int)(op - ops);
             t->fan_in = (long)ps[j].fan_in;
+            t->constant = ps[j].constant;
+            t->init = ps[j].init;
             t->off = t->buffer ? nb : np;
             if (t->buffer) nb += t->numel;
             else np += t->numel;

@@ -20,7 +20,7 @@
 
 ParamSpec param(const char *suffix, float **slot, bool learnable, long long fan_in, int ndim,
                 long long d0, long long d1, long long d2, long long d3) {
-    ParamSpec p = { suffix, ndim, { d0, d1, d2, d3 }, 1, slot, learnable, fan_in };
+    ParamSpec p = { suffix, ndim, { d0, d1, d2, d3 }, 1, slot, learnable, fan_in, false, 0.0f };
     for (int i = 0; i < ndim; i++) p.numel *= p.dims[i];
     return p;
 }
@@ -60,7 +60,10 @@ void weights_init_seeded(Graph *g, unsigned long long seed) {
         for (int j = 0; j < k; j++) {
             float *d = arena_alloc(sizeof(float) * (size_t)ps[j].numel);
             *ps[j].slot = d;
-            cnnrt_init_tensor(d, (long)ps[j].numel, ps[j].suffix, (long)ps[j].fan_in, &r);
+            if (ps[j].constant)
+                for (long long v = 0; v < ps[j].numel; v++) d[v] = ps[j].init;
+            else
+                cnnrt_init_tensor(d, (long)ps[j].numel, ps[j].suffix, (long)ps[j].fan_in, &r);
         }
     }
 }

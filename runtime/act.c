@@ -469,6 +469,49 @@ void cnnrt_add_backward(float *da,             /* [count] += , or NULL */
         PAR_RANGE(count, lo, hi, add_fwd(db + lo, db + lo, dy + lo, hi - lo));
 }
 
+/* ---- PReLU ------------------------------------------------------------------ */
+
+void cnnrt_prelu_forward(float *y,             /* [n][C][HW] (may be x) */
+                         const float *x,       /* [n][C][HW] */
+                         const float *a,       /* [na]: one slope, or one per channel */
+                         int n, int C, int HW, int na)
+{
+    for (size_t r = 0; r < (size_t)n * C; r++) {
+        const float s = a[na == 1 ? 0 : (int)(r % (size_t)C)];
+        for (int p = 0; p < HW; p++) {
+            const float v = x[r * HW + p];
+            y[r * HW + p] = v > 0.0f ? v : s * v;
+        }
+    }
+}
+
+void cnnrt_prelu_backward(float *dx,           /* [n][C][HW] +=, or NULL */
+                          float *da,           /* [na] += */
+                          const float *dy,     /* [n][C][HW] */
+                          const float *x, const float *a,
+                          int n, int C, int HW, int na)
+{
+    /* differentiates:  y = x if x > 0 else a·x  (PyTorch's: the slope's side at 0) */
+    double sum = 0;
+    for (size_t r = 0; r < (size_t)n * C; r++) {
+        const int c = na == 1 ? 0 : (int)(r % (size_t)C);
+        const float s = a[c];
+        double part = 0;
+        for (int p = 0; p < HW; p++) {
+            const size_t i = r * HW + p;
+            if (x[i] > 0.0f) {
+                if (dx) dx[i] += dy[i];
+            } else {
+                if (dx) dx[i] += s * dy[i];
+                part += (double)dy[i] * x[i];
+            }
+        }
+        if (na == 1) sum += part;
+        else da[c] += (float)part;
+    }
+    if (na == 1) da[0] += (float)sum;
+}
+
 /* ---- channel concat -------------------------------------------------------- */
 
 void cnnrt_mul_forward(float *y,             /* [n][C][HW] */

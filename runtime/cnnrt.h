@@ -337,6 +337,13 @@ void cnnrt_concat_forward(float *y, const float *const *xs, const int *cs,
 void cnnrt_concat_backward(float *const *dxs, const float *dy, const int *cs,
                            int k, int n, int HW);
 
+/* PReLU: y = x if x > 0 else a·x, with na = 1 slope or one per channel
+ * (nn.PReLU); x, y [n][C][HW], y may be x (act.c).  Backward: dx += dy or
+ * a·dy (dx may be NULL), da += Σ dy·x over x ≤ 0. */
+void cnnrt_prelu_forward(float *y, const float *x, const float *a, int n, int C, int HW, int na);
+void cnnrt_prelu_backward(float *dx, float *da, const float *dy, const float *x, const float *a,
+                          int n, int C, int HW, int na);
+
 /* y = a · b, b per channel (HWb = 1: broadcast over HW, a gate) or of a's
  * shape (HWb = HW); a, y [n][C][HW], b [n][C][HWb] (act.c).  Backward:
  * da += dy·b, db += Σ dy·a (over HW when broadcast); either may be NULL. */

@@ -52,7 +52,8 @@ extern "C" {
     X(PAD)                                       /* .conv.PT PB PL PR; G: 0 zeros, 1 reflect, 2 replicate */ \
     X(CONV3D) X(MAXPOOL3D) X(AVGPOOL3D) X(ADAPTAVG3D)   /* a volume's: .conv3, .pool3 */ \
     X(SUB)                                       /* input 0 − input 1 */ \
-    X(MEAN)                                      /* the mean of the nin inputs */
+    X(MEAN)                                      /* the mean of the nin inputs */ \
+    X(PRELU)                                     /* x > 0 ? x : w[c]·x; G slopes (1 or C) */
 #define CNNRT_OP_FIRST_(NAME) CNNRT_OP_##NAME = 1,
 #define CNNRT_OP_ENUM_(NAME) CNNRT_OP_##NAME,
 typedef enum cnnrt_op_kind {
@@ -108,6 +109,8 @@ typedef struct cnnrt_tensor {   /* a named tensor of a checkpoint */
     int op;                     /* the op that owns it */
     long fan_in;                /* its layer's inputs per output, which bounds its
                                    initial values (PyTorch's rule); 0: none */
+    int constant;               /* 1: every value starts at init (a PReLU slope) */
+    float init;
 } cnnrt_tensor;
 
 /* The plan's flags per op (cnnc's compiler/train_plan.c says when each

@@ -141,6 +141,7 @@ static void forward(cnnrt_net *net, int n, int training, int upto) {
         case CNNRT_OP_UPSAMPLE:
             cnnrt_upsample_forward(y, x, n, op->C, op->H, op->W, op->OH, op->OW, op->G, op->D);
             break;
+        case CNNRT_OP_PRELU: cnnrt_prelu_forward(y, x, w, n, op->C, op->HW, op->G); break;
         case CNNRT_OP_MUL: {
             const int b = in_val(net, op, 1);
             cnnrt_mul_forward(y, x, net->val[b], n, op->C, op->HW, (int)(d->value_size[b] / op->C));
@@ -312,6 +313,7 @@ static void backward(cnnrt_net *net, int n, int from) {
         case CNNRT_OP_UPSAMPLE:
             if (dx) cnnrt_upsample_backward(dx, dy, n, op->C, op->H, op->W, op->OH, op->OW, op->G, op->D);
             break;
+        case CNNRT_OP_PRELU: cnnrt_prelu_backward(dx, dw, dy, x, w, n, op->C, op->HW, op->G); break;
         case CNNRT_OP_MUL: {
             const int b = in_val(net, op, 1);
             cnnrt_mul_backward(dx, b == 0 ? NULL : net->dval[b], dy, x, net->val[b], n, op->C, op->HW,

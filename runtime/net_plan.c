@@ -53,7 +53,10 @@ static void init_params(cnnrt_net *net, uint64_t seed) {
         const cnnrt_tensor *ts = &d->tensors[t];
         float *dst = (ts->buffer ? net->buffers : net->block) + ts->off;
         const char *dot = strrchr(ts->name, '.');
-        cnnrt_init_tensor(dst, ts->numel, dot ? dot + 1 : ts->name, ts->fan_in, &r);
+        if (ts->constant)
+            for (long k = 0; k < ts->numel; k++) dst[k] = ts->init;
+        else
+            cnnrt_init_tensor(dst, ts->numel, dot ? dot + 1 : ts->name, ts->fan_in, &r);
     }
 }
 

@@ -17,6 +17,23 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
+# M4_PRELU: y = x > 0 ? x : a·x with L_SLOPES learned slopes (1, or one per
+# channel of L_C) at L_WOFF, over L_C × L_HW.  (A single slope after a conv
+# or dense is fused into it as a leaky relu with that slope: pass_fuse.c.)
+m4_define([[M4_PRELU]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    const float *RESTRICT a = M4_WEIGHTS(w, L_WOFF);
+    for (int c = 0; c < L_C; c++) {
+        const float s = a[m4_ifelse(L_SLOPES, 1, 0, c)];
+        for (int i = 0; i < L_HW; i++) {
+            const float v = x[c * L_HW + i];
+            y[c * L_HW + i] = v > 0.0f ? v : s * v;
+        }
+    }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
 m4_define([[M4_SOFTMAX]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
 M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/e2e/suite_handnets.sh BUILD [NAME...] — networks written twice, in
 # the .net language and by hand in PyTorch (tests/ref/handnets.py: acts,
-# every activation as a layer and fused; shuffle, ShuffleNet v2 units with
+# every activation as a layer and fused; prelu, learned slopes; shuffle, ShuffleNet v2 units with
 # channel split and shuffle; se, squeeze-and-excitation; merges, the
 # elementwise merges; unet, a small
 # U-Net with bilinear and nearest upsampling; unet_small,
@@ -23,7 +23,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 need_torch numpy
-NAMES=${*:-"acts shuffle se merges unet unet_small sig vol ecg1d volume3d"}
+NAMES=${*:-"acts prelu shuffle se merges unet unet_small sig vol ecg1d volume3d"}
 
 report() {    # report WHAT CHECK-OUTPUT-FILE STATUS
     if [ "$3" -eq 0 ]; then ok "$1"; else no "$1"; fi

@@ -32,6 +32,9 @@ torch.nn.functional by hand, not from cnnc's output:
            input's shape;
   merges   the elementwise merges (merge sub, mean, add, mul; a branch
            subtracted from itself);
+  prelu    learned slopes: one (fused into a conv and into an add at
+           inference), one per channel, one per feature of a vector, with
+           nn.PReLU's initial values;
   sig, vol the layers of a signal and of a volume, PyTorch's 1d and 3d ones;
   ecg1d, volume3d  dsl_examples/ecg1d.net and volume3d.net;
   unet_small  dsl_examples/unet_small.net on 1×64×64, and a dense layer
@@ -435,7 +438,33 @@ def example(name):
         return f.read()
 
 
-NETS = {"acts": (ACTS, acts), "shuffle": (SHUFFLE, shuffle), "se": (SE, se), "unet": (UNET, unet),
+PRELU = """# prelu — learned slopes (tests/ref/handnets.py)
+network prelu input 1x8x8
+conv c1 4 k3 p1
+prelu a                          # one slope: fused into c1 at inference
+conv c2 6 k3 p1 s2
+prelu b 6 init=0.1               # one per channel
+residual r { conv c 6 k1; prelu p 6 init=-0.3 }
+prelu q 1 init=0.5               # after the add: fused into it
+flatten
+dense d1 10
+prelu e 10                       # one per feature of a vector
+dense out 4
+"""
+# the slopes' initial values, as nn.PReLU(n, init) has them (checked in init.st)
+PRELU_INIT = {"a.weight": 0.25, "b.weight": 0.1, "r.p.weight": -0.3, "q.weight": 0.5, "e.weight": 0.25}
+
+
+def prelu(p, x):
+    """The logits of PRELU, from parameters p by name."""
+    x = F.prelu(F.conv2d(x, p["c1.weight"], p["c1.bias"], padding=1), p["a.weight"])
+    x = F.prelu(F.conv2d(x, p["c2.weight"], p["c2.bias"], stride=2, padding=1), p["b.weight"])
+    x = F.prelu(x + F.prelu(F.conv2d(x, p["r.c.weight"], p["r.c.bias"]), p["r.p.weight"]), p["q.weight"])
+    x = F.prelu(F.linear(torch.flatten(x, 1), p["d1.weight"], p["d1.bias"]), p["e.weight"])
+    return F.linear(x, p["out.weight"], p["out.bias"])
+
+
+NETS = {"acts": (ACTS, acts), "prelu": (PRELU, prelu), "shuffle": (SHUFFLE, shuffle), "se": (SE, se), "unet": (UNET, unet),
         "unet_small": (example("unet_small.net") + "\n# for the trainer: 4 classes from every logit "
                        "(tests/ref/handnets.py)\nflatten\ndense cls 4\n", unet_small),
         "merges": (MERGES, merges), "sig": (SIG, sig), "vol": (VOL, vol), "ecg1d": (example("ecg1d.net"), ecg1d),
@@ -526,6 +555,9 @@ BUFFERS = (".running_mean", ".running_var", ".num_batches_tracked")
 
 def train_check(forward, d, ok):
     init, final = params(d, "init.st"), params(d, "run.st")
+    if forward is prelu:
+        bad = [n for n, v in PRELU_INIT.items() if not bool((init[n] == torch.tensor(v, dtype=torch.float32)).all())]
+        ok(not bad, "initial slopes as nn.PReLU(init=...): %s" % ("all equal" if not bad else "differ: %s" % bad))
     names = sorted(n for n in init if not n.endswith(BUFFERS))
     stats = sorted(n for n in init if n.endswith(BUFFERS))
     x = torch.from_numpy(read_idx(os.path.join(d, "data", "train-images-idx3-ubyte")).copy())

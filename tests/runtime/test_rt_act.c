@@ -1,5 +1,5 @@
 /*
- * test_rt_act.c — activations, softmax, dropout, residual add, concat,
+ * test_rt_act.c — activations, softmax, dropout, prelu, residual add, concat,
  * flatten, and the RNG they use.
  *
  * Gradients vs float64 central finite differences of L = Σ r·f(x), with
@@ -231,6 +231,71 @@ static void test_dropout(void **s)
     free(x); free(y); free(mask); free(y2); free(mask2); free(dy); free(dx); free(ref);
 }
 
+/* PReLU, one slope and one per channel, on odd sizes (2 × 5 × 7): forward
+ * against float64; the gradients of x and of the slopes against central
+ * finite differences of L = Σ r·prelu(x) (x kept away from the kink at 0,
+ * where the difference quotient straddles it), accumulated onto random dx
+ * and da. */
+enum { PN = 2, PC = 5, PHW = 7 };
+typedef struct { int na; double *xa, *r; } pctx;
+
+static double prelu_L(void *v)
+{
+    const pctx *c = v;
+    const double *x = c->xa, *a = c->xa + (size_t)PN * PC * PHW;
+    double s = 0;
+    for (size_t q = 0; q < (size_t)PN * PC; q++)
+        for (int p = 0; p < PHW; p++) {
+            const double xv = x[q * PHW + p], av = a[c->na == 1 ? 0 : (int)(q % PC)];
+            s += c->r[q * PHW + p] * (xv > 0 ? xv : av * xv);
+        }
+    return s;
+}
+
+static void check_prelu(int na, uint64_t seed)
+{
+    const size_t nx = (size_t)PN * PC * PHW, n = nx + (size_t)na;
+    char what[64];
+    cnnrt_rng rng;
+    cnnrt_rng_seed(&rng, seed);
+    float *xa = t_falloc(n), *y = t_falloc(nx), *dy = t_falloc(nx), *d0 = t_falloc(n), *d = t_falloc(n);
+    t_fill(xa, nx, &rng, -1, 1);
+    for (size_t i = 0; i < nx; i++)
+        if (fabsf(xa[i]) < 0.01f) xa[i] += xa[i] < 0 ? -0.05f : 0.05f;
+    t_fill(xa + nx, (size_t)na, &rng, -0.5f, 1.5f);        /* slopes, some above 1, some negative */
+    t_fill(dy, nx, &rng, -1, 1);
+    t_fill(d0, n, &rng, -0.5f, 0.5f);
+    pctx c = { na, t_dalloc(n), t_dalloc(nx) };
+    t_to_double(c.xa, xa, n);
+    t_to_double(c.r, dy, nx);
+    cnnrt_prelu_forward(y, xa, xa + nx, PN, PC, PHW, na);
+    double *yd = t_dalloc(nx);
+    for (size_t q = 0; q < (size_t)PN * PC; q++)
+        for (int p = 0; p < PHW; p++) {
+            const double xv = c.xa[q * PHW + p], av = c.xa[nx + (na == 1 ? 0 : q % PC)];
+            yd[q * PHW + p] = xv > 0 ? xv : av * xv;
+        }
+    snprintf(what, sizeof what, "prelu (%d slopes): forward", na);
+    t_check_maxrel(what, y, yd, nx, 1e-6, 1e-6);
+    double *g = t_dalloc(n);
+    t_fd_grad(g, c.xa, n, 1e-5, prelu_L, &c);
+    memcpy(d, d0, n * sizeof *d);
+    cnnrt_prelu_backward(d, d + nx, dy, xa, xa + nx, PN, PC, PHW, na);
+    t_sub(d, d0, n);
+    snprintf(what, sizeof what, "prelu (%d slopes): dx, da vs FD", na);
+    t_check_rel(what, d, g, n, 1e-5);
+    snprintf(what, sizeof what, "prelu (%d slopes): da vs FD", na);
+    t_check_rel(what, d + nx, g + nx, (size_t)na, 1e-5);
+    free(xa); free(y); free(dy); free(d0); free(d); free(c.xa); free(c.r); free(yd); free(g);
+}
+
+static void test_prelu(void **s)
+{
+    (void)s;
+    check_prelu(1, 740);
+    check_prelu(PC, 741);
+}
+
 /* One draw per block (Dropout2d's channel, drop path's sample): every value
  * of a block shares the draw, the draws come from the stream in order (block
  * 1 is cnnrt_dropout_forward exactly), and about p of the blocks are zeroed. */
@@ -388,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_dropout_blocks),
+        cmocka_unit_test(test_prelu),
         cmocka_unit_test(test_add_concat_flatten),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
