@@ -23,12 +23,17 @@ override CFLAGS += -fopenmp
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
-CC_SRCS := $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+CC_SRCS := $(filter-out compiler/main.c $(wildcard compiler/import*.c),$(wildcard compiler/*.c))
 # cnnc shares self-contained files with cnnrt: how output files are
 # written, the random initialiser of fresh weights, the output-size rule,
 # and the safetensors reader and writer
 CC_OBJS := $(CC_SRCS:compiler/%.c=$(B)/compiler/%.o) $(B)/compiler/lex.yy.o $(B)/compiler/parse.tab.o \
            $(B)/runtime/outfile.o $(B)/runtime/init.o $(B)/runtime/shape.o $(B)/runtime/safetensors.o
+# `cnnc import` (ONNX, darknet): in cnnc only, with protobuf-c and the C
+# that protoc-c generates from the onnx.proto Debian's libonnx-dev installs
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+IMP_OBJS := $(patsubst compiler/%.c,$(B)/import/%.o,$(wildcard compiler/import*.c)) $(B)/import/onnx.pb-c.o
+IMP_LIBS := -lprotobuf-c
 RT_SRCS := $(wildcard runtime/*.c)
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(B)/runtime/%.o)
 
@@ -84,8 +89,19 @@ $(B)/compiler/%.o: compiler/%.c $(B)/compiler/parse.tab.h $(B)/compiler/lex.yy.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
 
-$(B)/cnnc: $(B)/compiler/main.o $(CC_OBJS)
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -lcjson -lm
+$(B)/cnnc: $(B)/compiler/main.o $(CC_OBJS) $(IMP_OBJS)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(IMP_LIBS) -lcjson -lm
+
+$(B)/import/onnx.pb-c.c $(B)/import/onnx.pb-c.h &: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(B)/import --proto_path=$(dir $(ONNX_PROTO)) $(notdir $(ONNX_PROTO))
+
+$(B)/import/onnx.pb-c.o: $(B)/import/onnx.pb-c.c
+	$(CC) $(CFLAGS) -I$(B)/import -c -o $@ $<
+
+$(B)/import/%.o: compiler/%.c $(B)/import/onnx.pb-c.h $(B)/compiler/parse.tab.h $(B)/compiler/lex.yy.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -Icompiler -Iruntime -I$(B)/compiler -I$(B)/import -c -o $@ $<
 
 # --- the runtime --------------------------------------------------------------
 # The kernels are written for the vectoriser: -O3 (same results as -O2: no
@@ -246,8 +262,8 @@ $(B)/install/paths: FORCE
 $(B)/install/m4run.o: compiler/m4run.c $(B)/install/paths $(B)/compiler/parse.tab.h
 	$(CC) $(CFLAGS) $(WARN) -DCNNC_TEMPLATE_DIR='"$(TEMPLATEDIR)"' -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
 
-$(B)/install/cnnc: $(B)/compiler/main.o $(filter-out $(B)/compiler/m4run.o,$(CC_OBJS)) $(B)/install/m4run.o
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -lcjson -lm
+$(B)/install/cnnc: $(B)/compiler/main.o $(filter-out $(B)/compiler/m4run.o,$(CC_OBJS)) $(IMP_OBJS) $(B)/install/m4run.o
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(IMP_LIBS) -lcjson -lm
 
 $(B)/install/cnnrt.pc: runtime/cnnrt.pc.in $(B)/install/paths
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \

@@ -8,6 +8,7 @@
  */
 #include "cnnc.h"
 #include "cnnrt_file.h"   /* output files (runtime/outfile.c) */
+#include "import.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +22,8 @@ enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGH
 
 static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
+          "       cnnc [options] MODEL.onnx     (imported first: cnnc import --help)\n"
+          "       cnnc import MODEL.onnx | NET.cfg [--weights NET.weights] [-o FILE.net]\n"
           "\n"
           "  -o FILE.c             write FILE.c and FILE.h (default: NETWORK.c)\n"
           "  --report[=text|json]  print shapes, params, MACs, memory and receptive fields\n"
@@ -176,7 +179,82 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
     return emit_c(g, &plan, eo);
 }
 
+static bool ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The network's name from a file name: its base name, an identifier. */
+static const char *name_from(const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    char *s = arena_strndup(base, n);
+    for (char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')) *p = '_';
+    if (!s[0] || (s[0] >= '0' && s[0] <= '9')) s = arena_printf("net_%s", s);
+    return s;
+}
+
+/* cnnc import MODEL.onnx | NET.cfg [--weights NET.weights] [-o MODEL.net]:
+ * MODEL.net and, beside it, MODEL.safetensors (import.c). */
+static int import_main(int argc, char **argv) {
+    static const struct option opts[] = {
+        { "weights", required_argument, NULL, OPT_WEIGHTS },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *out = NULL, *weights = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case OPT_WEIGHTS: weights = optarg; break;
+        case 'h':
+            fputs("usage: cnnc import MODEL.onnx [-o MODEL.net]\n"
+                  "       cnnc import NET.cfg [--weights NET.weights] [-o NET.net]\n"
+                  "\n"
+                  "Writes the network as a .net file (default: the model's base name .net)\n"
+                  "and its weights beside it as a .safetensors file of the same base name,\n"
+                  "for cnnc NET.net --weights NET.safetensors.\n", stdout);
+            return 0;
+        default: return usage_error();
+        }
+    }
+    if (optind != argc - 1) {
+        fputs("cnnc: error: cnnc import takes one model file (.onnx or darknet .cfg)\n", stderr);
+        return usage_error();
+    }
+    const char *in = argv[optind];
+    bool onnx = ends_with(in, ".onnx"), cfg = ends_with(in, ".cfg");
+    if (!onnx && !cfg) {
+        fprintf(stderr, "cnnc: error: '%s': expected an ONNX model (.onnx) or a darknet cfg (.cfg)\n", in);
+        return 2;
+    }
+    if (onnx && weights) {
+        fputs("cnnc: error: --weights is for darknet cfgs; an ONNX model holds its weights\n", stderr);
+        return 2;
+    }
+    if (!out) out = arena_printf("%s.net", name_from(in));
+    if (!ends_with(out, ".net") || strlen(out) < 5) {
+        fprintf(stderr, "cnnc: error: the output must be a .net file (its weights go beside it), not '%s'\n", out);
+        return 2;
+    }
+    const char *st = arena_printf("%.*s.safetensors", (int)strlen(out) - 4, out);
+    ImpGraph g = { .name = name_from(in), .source = in };
+    int errors = onnx ? import_onnx(in, &g) : import_darknet(in, weights, &g);
+    if (errors) return 1;
+    int rc = import_write(&g, out, onnx || weights ? st : NULL);
+    return rc == 2 ? 2 : rc ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "import") == 0) {
+        argv[1] = "cnnc import";
+        return import_main(argc - 1, argv + 1);
+    }
     static const struct option opts[] = {
         { "report", optional_argument, NULL, OPT_REPORT },
         { "help-layers", no_argument, NULL, OPT_HELP_LAYERS },
@@ -192,7 +270,8 @@ int main(int argc, char **argv) {
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *report = NULL, *outpath = NULL, *weights = NULL, *emit = "c";
+    const char *report = NULL, *outpath = NULL, *weights = NULL, *emit = "c", *imported_dir = NULL,
+               *imported[2] = { NULL, NULL };
     unsigned long long seed = 1;     /* cnnc-train's default: the same initial weights */
     bool train = false;
     EmitOptions eo = { .max_baked_bytes = 4L << 20 };
@@ -266,6 +345,24 @@ int main(int argc, char **argv) {
     }
 
     const char *path = argv[optind];
+    if (ends_with(path, ".onnx")) {       /* import, then compile what it wrote (import.c) */
+        if (!(imported_dir = mkdtemp(arena_strdup("/tmp/cnnc-import.XXXXXX")))) {
+            fprintf(stderr, "cnnc: error: cannot make a temporary folder: %s\n", strerror(errno));
+            status = 2;
+            goto done;
+        }
+        ImpGraph ig = { .name = name_from(path), .source = path };
+        const char *net = imported[0] = arena_printf("%s/%s.net", imported_dir, ig.name);
+        const char *st = imported[1] = arena_printf("%s/%s.safetensors", imported_dir, ig.name);
+        int rc = import_onnx(path, &ig);
+        if (!rc) rc = import_write(&ig, net, st);
+        if (rc) {
+            status = rc == 2 ? 2 : 1;
+            goto done;
+        }
+        path = net;
+        if (!weights) weights = st;
+    }
     Graph *g = front_load(path);
     if (!g) { status = 1; goto done; }
     if (train && !report) {
@@ -309,6 +406,11 @@ int main(int argc, char **argv) {
     free(buf);
 
 done:
+    if (imported_dir) {            /* cnnc MODEL.onnx: the imported files were only a step */
+        for (int i = 0; i < 2; i++)
+            if (imported[i]) unlink(imported[i]);
+        rmdir(imported_dir);
+    }
     if (close_stdout("cnnc") != 0) status = 2;
     free(incs);
     arena_free_all();

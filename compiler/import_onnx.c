@@ -1,0 +1,704 @@
+/*
+ * import_onnx.c — an ONNX model (as torch.onnx.export writes it) as an
+ * ImpGraph of .net layers (import.h).
+ *
+ * The file is decoded by protobuf-c with the C that protoc-c generates at
+ * build time from the onnx.proto Debian's libonnx-dev installs (the
+ * Makefile's $(B)/import/onnx.pb-c.c).  Initializers are float32 tensors,
+ * inline (raw_data or float_data) or in a side file (data_location
+ * EXTERNAL: location, offset, length, relative to the model's folder).
+ *
+ * Every node is checked before anything is written: an operator or an
+ * attribute the language cannot express is an error naming the node, its
+ * operator, its inputs' shapes and the file, and all such nodes are listed.
+ *
+ * Names: a node's scope comes from its name as PyTorch's exporter writes
+ * it, "/layer1/layer1.0/conv1/Conv": the components but the last (the
+ * operator) are module names, each the next attribute (conv1), the whole
+ * path so far ("layer1.0" after "layer1"), or the previous component's
+ * child ("shortcut.0" after ".../shortcut"), joined to layer1.0.conv1.
+ */
+#include "cnnc.h"
+#include "import.h"
+#include "onnx.pb-c.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POISON (-2)           /* Val.node of an output whose node was in error */
+
+/* A value of the graph: the layer that computes it (an ImpGraph node), or
+ * a constant (an initializer or a Constant node's tensor). */
+typedef struct Val {
+    const char *name;
+    int node;                  /* -1: a constant */
+    int rank;                  /* without the batch: 1 [c], 3 [c][h][w] (2: [c][l] held as c×1×l) */
+    long long c, h, w;
+    const float *data;         /* a constant's values (float32), or NULL */
+    const int64_t *ints;       /* an int64 constant's values, or NULL */
+    long long numel;
+    int ndim;                  /* a constant's own dims */
+    long long dims[8];
+} Val;
+
+typedef struct Onnx {
+    const char *path, *dir;
+    ImpGraph *g;
+    Val *vals;
+    int nvals, cap;
+    int errors;
+} Onnx;
+
+static Val *find(Onnx *o, const char *name) {
+    for (int i = o->nvals - 1; i >= 0; i--)
+        if (strcmp(o->vals[i].name, name) == 0) return &o->vals[i];
+    return NULL;
+}
+
+static Val *add_val(Onnx *o, const char *name) {
+    if (o->nvals == o->cap) {
+        int cap = o->cap ? 2 * o->cap : 256;
+        Val *v = arena_alloc(sizeof *v * (size_t)cap);
+        if (o->nvals) memcpy(v, o->vals, sizeof *v * (size_t)o->nvals);
+        o->vals = v;
+        o->cap = cap;
+    }
+    Val *v = &o->vals[o->nvals++];
+    memset(v, 0, sizeof *v);
+    v->name = arena_strdup(name);
+    v->node = -1;
+    return v;
+}
+
+static const char *shape_text(const Val *v) {
+    if (!v || v->node == POISON) return "?";       /* after an error: not known */
+    if (v->node < 0) {
+        const char *s = "constant [";
+        for (int i = 0; i < v->ndim; i++) s = arena_printf("%s%s%lld", s, i ? ", " : "", v->dims[i]);
+        return arena_printf("%s]", s);
+    }
+    if (v->rank == 1) return arena_printf("[%lld]", v->c);
+    if (v->h == 1 && v->rank == 2) return arena_printf("%lld×%lld", v->c, v->w);
+    return arena_printf("%lld×%lld×%lld", v->c, v->h, v->w);
+}
+
+/* an error at node n: what it is, its inputs' shapes, why */
+static void node_error(Onnx *o, const Onnx__NodeProto *n, const char *why) {
+    const char *ins = "";
+    for (size_t i = 0; i < n->n_input; i++)
+        ins = arena_printf("%s%s%s", ins, i ? ", " : "", n->input[i][0] ? shape_text(find(o, n->input[i])) : "-");
+    fprintf(stderr, "%s: error: node '%s' (%s, inputs %s): %s\n", o->path, n->name && n->name[0] ? n->name : "?",
+            n->op_type, ins, why);
+    o->errors++;
+}
+
+/* ---- tensors ------------------------------------------------------------------ */
+
+static bool read_external(Onnx *o, const Onnx__TensorProto *t, void *dst, size_t bytes) {
+    const char *loc = NULL;
+    long long off = 0, len = -1;
+    for (size_t i = 0; i < t->n_external_data; i++) {
+        const Onnx__StringStringEntryProto *e = t->external_data[i];
+        if (strcmp(e->key, "location") == 0) loc = e->value;
+        else if (strcmp(e->key, "offset") == 0) off = atoll(e->value);
+        else if (strcmp(e->key, "length") == 0) len = atoll(e->value);
+    }
+    if (!loc || strstr(loc, "..") || loc[0] == '/') {
+        fprintf(stderr, "%s: error: initializer '%s': external data with %s location\n", o->path, t->name,
+                loc ? "an unsafe" : "no");
+        return false;
+    }
+    if (len >= 0 && (size_t)len != bytes) {
+        fprintf(stderr, "%s: error: initializer '%s': external data of %lld bytes, expected %zu\n", o->path, t->name,
+                len, bytes);
+        return false;
+    }
+    const char *file = arena_printf("%s/%s", o->dir, loc);
+    FILE *f = fopen(file, "rb");
+    if (!f || fseek(f, off, SEEK_SET) != 0 || fread(dst, 1, bytes, f) != bytes) {
+        fprintf(stderr, "%s: error: initializer '%s': cannot read %zu bytes at %lld of %s%s%s\n", o->path, t->name,
+                bytes, off, file, errno ? ": " : "", errno ? strerror(errno) : "");
+        if (f) fclose(f);
+        return false;
+    }
+    fclose(f);
+    return true;
+}
+
+/* a TensorProto as a constant value: float32 or int64 */
+static bool add_tensor(Onnx *o, const Onnx__TensorProto *t, const char *name) {
+    Val *v = add_val(o, name);
+    v->ndim = (int)t->n_dims;
+    v->numel = 1;
+    if (t->n_dims > 8) {
+        fprintf(stderr, "%s: error: tensor '%s' has %zu dimensions (at most 8)\n", o->path, name, t->n_dims);
+        return false;
+    }
+    for (size_t i = 0; i < t->n_dims; i++) {
+        if (t->dims[i] < 0 || t->dims[i] > (1LL << 31)) {
+            fprintf(stderr, "%s: error: tensor '%s': dimension %zu is %lld\n", o->path, name, i, (long long)t->dims[i]);
+            return false;
+        }
+        v->dims[i] = t->dims[i];
+        v->numel *= t->dims[i];
+        if (v->numel > (1LL << 31)) {
+            fprintf(stderr, "%s: error: tensor '%s' is too large\n", o->path, name);
+            return false;
+        }
+    }
+    bool external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
+        float *d = arena_alloc(sizeof(float) * (size_t)(v->numel ? v->numel : 1));
+        if (external) {
+            if (!read_external(o, t, d, sizeof(float) * (size_t)v->numel)) return false;
+        } else if (t->has_raw_data) {
+            if (t->raw_data.len != sizeof(float) * (size_t)v->numel) goto size;
+            memcpy(d, t->raw_data.data, t->raw_data.len);     /* little-endian, as this machine */
+        } else {
+            if (t->n_float_data != (size_t)v->numel) goto size;
+            memcpy(d, t->float_data, sizeof(float) * (size_t)v->numel);
+        }
+        v->data = d;
+        return true;
+    }
+    if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
+        int64_t *d = arena_alloc(sizeof(int64_t) * (size_t)(v->numel ? v->numel : 1));
+        if (external) {
+            if (!read_external(o, t, d, sizeof(int64_t) * (size_t)v->numel)) return false;
+        } else if (t->has_raw_data) {
+            if (t->raw_data.len != sizeof(int64_t) * (size_t)v->numel) goto size;
+            memcpy(d, t->raw_data.data, t->raw_data.len);
+        } else {
+            if (t->n_int64_data != (size_t)v->numel) goto size;
+            memcpy(d, t->int64_data, sizeof(int64_t) * (size_t)v->numel);
+        }
+        v->ints = d;
+        return true;
+    }
+    return true;     /* another type: kept, unusable (a node reading it is an error) */
+size:
+    fprintf(stderr, "%s: error: tensor '%s': its data does not match its dimensions\n", o->path, name);
+    return false;
+}
+
+/* ---- attributes ------------------------------------------------------------------ */
+
+static const Onnx__AttributeProto *attr(const Onnx__NodeProto *n, const char *name) {
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (strcmp(n->attribute[i]->name, name) == 0) return n->attribute[i];
+    return NULL;
+}
+
+static long long attr_i(const Onnx__NodeProto *n, const char *name, long long dflt) {
+    const Onnx__AttributeProto *a = attr(n, name);
+    return a && a->has_i ? a->i : dflt;
+}
+
+static double attr_f(const Onnx__NodeProto *n, const char *name, double dflt) {
+    const Onnx__AttributeProto *a = attr(n, name);
+    return a && a->has_f ? a->f : dflt;
+}
+
+static const char *attr_s(const Onnx__NodeProto *n, const char *name, const char *dflt) {
+    const Onnx__AttributeProto *a = attr(n, name);
+    return a && a->has_s ? arena_strndup((const char *)a->s.data, a->s.len) : dflt;
+}
+
+/* ints attribute: count of values (0: absent) */
+static int attr_ints(const Onnx__NodeProto *n, const char *name, long long *out, int max) {
+    const Onnx__AttributeProto *a = attr(n, name);
+    if (!a) return 0;
+    int k = (int)a->n_ints < max ? (int)a->n_ints : max;
+    for (int i = 0; i < k; i++) out[i] = a->ints[i];
+    return (int)a->n_ints;
+}
+
+/* ---- names ------------------------------------------------------------------------ */
+
+/* "/layer1/layer1.0/conv1/Conv" → layer1.0.conv1 (NULL: no scope) */
+static const char *scope_of(const char *name) {
+    if (!name || name[0] != '/') return NULL;
+    const char *path = "", *last = "";
+    const char *p = name + 1;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        if (!slash) break;                           /* the last component is the operator */
+        const char *comp = arena_strndup(p, (size_t)(slash - p));
+        size_t pl = strlen(path), ll = strlen(last);
+        if (pl && strncmp(comp, path, pl) == 0 && comp[pl] == '.') path = comp;      /* the whole path */
+        else if (ll && strncmp(comp, last, ll) == 0 && comp[ll] == '.') path = arena_printf("%s%s", path, comp + ll);
+        else path = pl ? arena_printf("%s.%s", path, comp) : comp;                    /* the next name */
+        last = comp;
+        p = slash + 1;
+    }
+    return path[0] ? path : NULL;
+}
+
+/* ---- nodes ------------------------------------------------------------------------ */
+
+static Val *input(Onnx *o, const Onnx__NodeProto *n, size_t i) {
+    return i < n->n_input && n->input[i][0] ? find(o, n->input[i]) : NULL;
+}
+
+/* the layer computing n's output 0 from the layer values ins */
+static Val *layer(Onnx *o, const Onnx__NodeProto *n, const char *kind, const char *args, Val **ins, int nin) {
+    ImpGraph *g = o->g;
+    int id = imp_add(g, kind, scope_of(n->name), args);
+    ImpNode *in = &g->nodes[id];
+    in->origin = arena_printf("%s (%s)", n->name && n->name[0] ? n->name : n->output[0], n->op_type);
+    in->nin = nin;
+    for (int k = 0; k < nin; k++) in->in[k] = ins[k]->node;
+    Val *v = add_val(o, n->output[0]);
+    v->node = id;
+    return v;
+}
+
+static void tensor(Onnx *o, int node, const char *suffix, const Val *c, int ndim, const long long *dims) {
+    ImpNode *n = &o->g->nodes[node];
+    ImpTensor *t = &n->t[n->nt++];
+    t->suffix = suffix;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->dims[i] = dims[i];
+    t->data = (float *)c->data;
+}
+
+static const char *pair(long long a, long long b) {
+    return a == b ? arena_printf("%lld", a) : arena_printf("%lldx%lld", a, b);
+}
+
+static bool is_layer(const Val *v) { return v && v->node >= 0; }
+
+static const float *const_floats(const Val *v, long long count);
+
+static Val *conv(Onnx *o, const Onnx__NodeProto *n) {
+    Val *x = input(o, n, 0), *w = input(o, n, 1), *b = input(o, n, 2);
+    if (!is_layer(x) || x->rank != 3) return node_error(o, n, "its input is not a C×H×W value"), NULL;
+    if (!w || !w->data || w->ndim != 4) return node_error(o, n, "its weight is not a constant 4-D float tensor"), NULL;
+    if (b && (!b->data || b->ndim != 1 || b->dims[0] != w->dims[0]))
+        return node_error(o, n, "its bias is not a constant of the output channels"), NULL;
+    long long k[2] = { w->dims[2], w->dims[3] }, s[2] = { 1, 1 }, d[2] = { 1, 1 }, p[4] = { 0, 0, 0, 0 };
+    attr_ints(n, "strides", s, 2);
+    attr_ints(n, "dilations", d, 2);
+    int np = attr_ints(n, "pads", p, 4);
+    long long groups = attr_i(n, "group", 1);
+    const char *autopad = attr_s(n, "auto_pad", "NOTSET");
+    if (strcmp(autopad, "NOTSET") != 0 && strcmp(autopad, "VALID") != 0)
+        return node_error(o, n, arena_printf("auto_pad %s is not supported (export with explicit pads)", autopad)), NULL;
+    if (np && np != 4) return node_error(o, n, "pads must have 4 values"), NULL;
+    if (groups < 1 || x->c % groups || w->dims[1] * groups != x->c)
+        return node_error(o, n, arena_printf("weight %s does not fit %lld input channels in %lld groups",
+                                             shape_text(w), x->c, groups)), NULL;
+    Val *in = x;
+    if (p[0] != p[2] || p[1] != p[3]) {              /* asymmetric: a pad layer first */
+        Val *ins[1] = { x };
+        Val *padded = layer(o, n, "pad", arena_printf("top=%lld bottom=%lld left=%lld right=%lld", p[0], p[2], p[1],
+                                                     p[3]), ins, 1);
+        o->g->nodes[padded->node].path = NULL;
+        padded->rank = 3, padded->c = x->c, padded->h = x->h + p[0] + p[2], padded->w = x->w + p[1] + p[3];
+        in = padded;
+        p[0] = p[1] = p[2] = p[3] = 0;
+        padded->name = arena_printf("%s.pad", n->output[0]);
+    }
+    long long oh = (in->h + p[0] + p[2] - d[0] * (k[0] - 1) - 1) / s[0] + 1;
+    long long ow = (in->w + p[1] + p[3] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
+    if (oh < 1 || ow < 1) return node_error(o, n, "its output would be empty"), NULL;
+    const char *args = arena_printf("%lld k%s", w->dims[0], pair(k[0], k[1]));
+    if (s[0] != 1 || s[1] != 1) args = arena_printf("%s s%s", args, pair(s[0], s[1]));
+    if (p[0] || p[1]) args = arena_printf("%s p%s", args, pair(p[0], p[1]));
+    if (d[0] != 1 || d[1] != 1) args = arena_printf("%s d%s", args, pair(d[0], d[1]));
+    if (groups != 1) args = arena_printf("%s g%lld", args, groups);
+    if (!b) args = arena_printf("%s nobias", args);
+    Val *ins[1] = { in };
+    Val *y = layer(o, n, "conv", args, ins, 1);
+    y->rank = 3, y->c = w->dims[0], y->h = oh, y->w = ow;
+    tensor(o, y->node, "weight", w, 4, w->dims);
+    if (b) tensor(o, y->node, "bias", b, 1, b->dims);
+    return y;
+}
+
+static Val *pool(Onnx *o, const Onnx__NodeProto *n, bool max) {
+    Val *x = input(o, n, 0);
+    if (!is_layer(x) || x->rank != 3) return node_error(o, n, "its input is not a C×H×W value"), NULL;
+    long long k[2] = { 0, 0 }, s[2] = { 1, 1 }, p[4] = { 0, 0, 0, 0 }, d[2] = { 1, 1 };
+    if (attr_ints(n, "kernel_shape", k, 2) != 2) return node_error(o, n, "kernel_shape must have 2 values"), NULL;
+    attr_ints(n, "strides", s, 2);
+    attr_ints(n, "pads", p, 4);
+    attr_ints(n, "dilations", d, 2);
+    if (d[0] != 1 || d[1] != 1) return node_error(o, n, "dilated pooling is not supported"), NULL;
+    if (p[0] != p[2] || p[1] != p[3]) return node_error(o, n, "asymmetric pooling pads are not supported"), NULL;
+    const char *autopad = attr_s(n, "auto_pad", "NOTSET");
+    if (strcmp(autopad, "NOTSET") != 0 && strcmp(autopad, "VALID") != 0)
+        return node_error(o, n, arena_printf("auto_pad %s is not supported", autopad)), NULL;
+    bool ceil = attr_i(n, "ceil_mode", 0) != 0;
+    const char *args = arena_printf("%s", pair(k[0], k[1]));
+    if (s[0] != k[0] || s[1] != k[1]) args = arena_printf("%s s%s", args, pair(s[0], s[1]));
+    if (p[0] || p[1]) args = arena_printf("%s p%s", args, pair(p[0], p[1]));
+    if (ceil) args = arena_printf("%s ceil", args);
+    if (!max && !attr_i(n, "count_include_pad", 0) && (p[0] || p[1])) args = arena_printf("%s exclude_pad", args);
+    Val *ins[1] = { x };
+    Val *y = layer(o, n, max ? "maxpool" : "avgpool", args, ins, 1);
+    long long oh, ow;
+    if (ceil) {
+        oh = (x->h + 2 * p[0] - k[0] + s[0] - 1) / s[0] + 1;
+        ow = (x->w + 2 * p[1] - k[1] + s[1] - 1) / s[1] + 1;
+        if ((oh - 1) * s[0] >= x->h + p[0]) oh--;
+        if ((ow - 1) * s[1] >= x->w + p[1]) ow--;
+    } else {
+        oh = (x->h + 2 * p[0] - k[0]) / s[0] + 1;
+        ow = (x->w + 2 * p[1] - k[1]) / s[1] + 1;
+    }
+    y->rank = 3, y->c = x->c, y->h = oh, y->w = ow;
+    return y;
+}
+
+static Val *same_shape(Val *y, const Val *x) {
+    y->rank = x->rank, y->c = x->c, y->h = x->h, y->w = x->w;
+    return y;
+}
+
+static Val *act(Onnx *o, const Onnx__NodeProto *n, const char *kind, const char *args) {
+    Val *x = input(o, n, 0);
+    if (!is_layer(x)) return node_error(o, n, "its input is not a layer's value"), NULL;
+    Val *ins[1] = { x };
+    return same_shape(layer(o, n, kind, args, ins, 1), x);
+}
+
+static const float *const_floats(const Val *v, long long count) {
+    return v && v->node < 0 && v->data && v->numel == count ? v->data : NULL;
+}
+
+static Val *batchnorm(Onnx *o, const Onnx__NodeProto *n) {
+    Val *x = input(o, n, 0);
+    if (!is_layer(x)) return node_error(o, n, "its input is not a layer's value"), NULL;
+    const char *sfx[4] = { "weight", "bias", "running_mean", "running_var" };
+    Val *c[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = input(o, n, (size_t)i + 1);
+        if (!const_floats(c[i], x->c)) return node_error(o, n, "its scale, bias, mean and variance must be constants "
+                                                              "of one value per channel"), NULL;
+    }
+    double eps = attr_f(n, "epsilon", 1e-5), mom = 1.0 - attr_f(n, "momentum", 0.9);
+    const char *args = "";
+    if (fabs(eps - 1e-5) > 1e-12) args = arena_printf("eps=%.9g", eps);
+    if (fabs(mom - 0.1) > 1e-6) args = arena_printf("%s%smomentum=%.6g", args, args[0] ? " " : "", mom);
+    Val *ins[1] = { x };
+    Val *y = same_shape(layer(o, n, "batchnorm", args, ins, 1), x);
+    for (int i = 0; i < 4; i++) {
+        long long dims[1] = { x->c };
+        tensor(o, y->node, sfx[i], c[i], 1, dims);
+    }
+    return y;
+}
+
+/* Gemm (A·Bᵀ + C, alpha = beta = 1) and MatMul with a constant [in][out] */
+static Val *dense(Onnx *o, const Onnx__NodeProto *n, bool gemm) {
+    Val *x = input(o, n, 0), *w = input(o, n, 1), *b = gemm ? input(o, n, 2) : NULL;
+    if (!is_layer(x) || x->rank != 1) return node_error(o, n, "its input is not a vector (flatten first)"), NULL;
+    if (!w || !w->data || w->ndim != 2) return node_error(o, n, "its weight is not a constant 2-D float tensor"), NULL;
+    bool transb = gemm ? attr_i(n, "transB", 0) != 0 : false;
+    if (gemm && (attr_i(n, "transA", 0) || fabs(attr_f(n, "alpha", 1) - 1) > 0 || fabs(attr_f(n, "beta", 1) - 1) > 0))
+        return node_error(o, n, "only Gemm with transA 0, alpha 1 and beta 1 is a dense layer"), NULL;
+    long long in = transb ? w->dims[1] : w->dims[0], out = transb ? w->dims[0] : w->dims[1];
+    if (in != x->c) return node_error(o, n, arena_printf("weight %s does not take %lld inputs", shape_text(w), x->c)), NULL;
+    if (b && !const_floats(b, out)) return node_error(o, n, "its bias is not a constant of the outputs"), NULL;
+    Val *ins[1] = { x };
+    Val *y = layer(o, n, "dense", arena_printf("%lld%s", out, b ? "" : " nobias"), ins, 1);
+    y->rank = 1, y->c = out;
+    Val *wt = w;
+    if (!transb) {                                   /* PyTorch's layout is [out][in] */
+        float *t = arena_alloc(sizeof(float) * (size_t)(in * out));
+        for (long long i = 0; i < in; i++)
+            for (long long j = 0; j < out; j++) t[j * in + i] = w->data[i * out + j];
+        wt = add_val(o, arena_printf("%s.T", w->name));
+        wt->data = t;
+    }
+    long long wd[2] = { out, in }, bd[1] = { out };
+    tensor(o, y->node, "weight", wt, 2, wd);
+    if (b) tensor(o, y->node, "bias", b, 1, bd);
+    return y;
+}
+
+static Val *merge(Onnx *o, const Onnx__NodeProto *n, const char *kind) {
+    Val *ins[16];
+    if (n->n_input < 2 || n->n_input > 16) return node_error(o, n, "expected 2 to 16 inputs"), NULL;
+    for (size_t i = 0; i < n->n_input; i++) {
+        ins[i] = input(o, n, i);
+        if (!is_layer(ins[i])) return node_error(o, n, "an input is a constant, not a layer's value"), NULL;
+    }
+    Val *y = layer(o, n, kind, "", ins, (int)n->n_input);
+    same_shape(y, ins[0]);
+    if (strcmp(kind, "concat") == 0) {
+        if (attr_i(n, "axis", 1) != 1) return node_error(o, n, "only a concat of channels (axis 1) is supported"), NULL;
+        y->c = 0;
+        for (size_t i = 0; i < n->n_input; i++) y->c += ins[i]->c;
+    }
+    return y;
+}
+
+/* The DenseNet rewrite: a concat whose first inputs are an earlier
+ * concat's inputs reads that concat instead (import.c's comment). */
+static void chain_concats(ImpGraph *g) {
+    for (int i = 0; i < g->n; i++) {
+        ImpNode *c = &g->nodes[i];
+        if (strcmp(c->kind, "concat") != 0) continue;
+        int best = -1, blen = 0;
+        for (int j = 0; j < i; j++) {
+            const ImpNode *p = &g->nodes[j];
+            if (strcmp(p->kind, "concat") != 0 || p->nin >= c->nin || p->nin <= blen) continue;
+            bool prefix = true;
+            for (int k = 0; k < p->nin && prefix; k++) prefix = p->in[k] == c->in[k];
+            if (prefix) best = j, blen = p->nin;
+        }
+        if (best < 0) continue;
+        c->in[0] = best;
+        for (int k = blen; k < c->nin; k++) c->in[1 + k - blen] = c->in[k];
+        c->nin = 1 + c->nin - blen;
+    }
+}
+
+/* after an error: n's outputs exist, so that the nodes reading them are
+ * not reported too */
+static void poison(Onnx *o, const Onnx__NodeProto *n) {
+    for (size_t i = 0; i < n->n_output; i++)
+        if (n->output[i][0]) add_val(o, n->output[i])->node = POISON;
+}
+
+static Val *pad(Onnx *o, const Onnx__NodeProto *n) {
+    Val *x = input(o, n, 0);
+    if (!is_layer(x) || x->rank != 3) return node_error(o, n, "its input is not a C×H×W value"), NULL;
+    long long p[8] = { 0 };
+    const Val *pv = input(o, n, 1);
+    int np = pv ? (pv->ints ? (int)pv->numel : -1) : attr_ints(n, "pads", p, 8);
+    if (pv && pv->ints)
+        for (int i = 0; i < np && i < 8; i++) p[i] = pv->ints[i];
+    if (np != 8) return node_error(o, n, "its pads must be a constant of 8 values"), NULL;
+    const Val *cv = input(o, n, 2);
+    double value = cv ? (const_floats(cv, 1) ? cv->data[0] : NAN) : attr_f(n, "value", 0.0);
+    const char *mode = attr_s(n, "mode", "constant");
+    if (p[0] || p[1] || p[4] || p[5]) return node_error(o, n, "only padding of H and W is supported"), NULL;
+    for (int i = 0; i < 8; i++)
+        if (p[i] < 0) return node_error(o, n, "negative pads (cropping) are not supported"), NULL;
+    if (!p[2] && !p[3] && !p[6] && !p[7]) {         /* nothing to pad: the exporter's no-op */
+        Val *v = add_val(o, n->output[0]);
+        *v = *x;
+        v->name = arena_strdup(n->output[0]);
+        return v;
+    }
+    const char *how = strcmp(mode, "reflect") == 0 ? " reflect" : strcmp(mode, "edge") == 0 ? " replicate" : "";
+    if (strcmp(mode, "constant") == 0 && value != 0.0)
+        return node_error(o, n, "only zeros are supported as a constant pad value"), NULL;
+    if (!how[0] && strcmp(mode, "constant") != 0)
+        return node_error(o, n, arena_printf("pad mode '%s' is not supported", mode)), NULL;
+    Val *ins[1] = { x };
+    Val *y = layer(o, n, "pad", arena_printf("top=%lld bottom=%lld left=%lld right=%lld%s", p[2], p[6], p[3], p[7],
+                                            how), ins, 1);
+    y->rank = 3, y->c = x->c, y->h = x->h + p[2] + p[6], y->w = x->w + p[3] + p[7];
+    return y;
+}
+
+static const char *const supported[] = {
+    "Constant", "Identity", "Dropout", "Conv", "Pad", "MaxPool", "AveragePool", "BatchNormalization", "Relu",
+    "Sigmoid", "Tanh", "HardSwish", "LeakyRelu", "Elu", "Selu", "Softplus", "HardSigmoid", "Clip", "Softmax",
+    "Flatten", "Reshape", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul", "Add", "Mul", "Sub", "Concat",
+};
+
+static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
+    const char *op = n->op_type;
+    bool known = false;
+    for (size_t i = 0; i < sizeof supported / sizeof supported[0]; i++) known |= strcmp(op, supported[i]) == 0;
+    if (!known) return node_error(o, n, "this operator is not supported"), poison(o, n), false;
+    if (n->n_output < 1) return node_error(o, n, "it has no output"), false;
+    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
+        return node_error(o, n, arena_printf("operator domain '%s' is not ONNX's", n->domain)), false;
+    Val *x = input(o, n, 0);
+    Val *y = NULL;
+    if (strcmp(op, "Constant") == 0) {
+        const Onnx__AttributeProto *a = attr(n, "value");
+        if (!a || !a->t) return node_error(o, n, "only a tensor value is supported"), false;
+        return add_tensor(o, a->t, n->output[0]);
+    }
+    for (size_t i = 0; i < n->n_input; i++) {
+        const Val *v = n->input[i][0] ? find(o, n->input[i]) : NULL;
+        if (n->input[i][0] && !v)
+            return node_error(o, n, arena_printf("input '%s' is computed by no earlier node (a cycle, or a dangling "
+                                                 "input)", n->input[i])), poison(o, n), false;
+        if (v && v->node == POISON) return poison(o, n), false;      /* after an error there: not again */
+    }
+    if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0) {
+        if (!x) return node_error(o, n, "it has no input"), false;
+        Val *v = add_val(o, n->output[0]);
+        *v = *x;
+        v->name = arena_strdup(n->output[0]);
+        return true;
+    }
+    if (strcmp(op, "Conv") == 0) y = conv(o, n);
+    else if (strcmp(op, "Pad") == 0) y = pad(o, n);
+    else if (strcmp(op, "MaxPool") == 0) y = pool(o, n, true);
+    else if (strcmp(op, "AveragePool") == 0) y = pool(o, n, false);
+    else if (strcmp(op, "BatchNormalization") == 0) y = batchnorm(o, n);
+    else if (strcmp(op, "Relu") == 0) y = act(o, n, "relu", "");
+    else if (strcmp(op, "Sigmoid") == 0) y = act(o, n, "sigmoid", "");
+    else if (strcmp(op, "Tanh") == 0) y = act(o, n, "tanh", "");
+    else if (strcmp(op, "HardSwish") == 0) y = act(o, n, "hardswish", "");
+    else if (strcmp(op, "LeakyRelu") == 0) y = act(o, n, "leakyrelu", arena_printf("%.9g", attr_f(n, "alpha", 0.01)));
+    else if (strcmp(op, "Elu") == 0) y = act(o, n, "elu", arena_printf("%.9g", attr_f(n, "alpha", 1.0)));
+    else if (strcmp(op, "Selu") == 0) y = act(o, n, "selu", "");
+    else if (strcmp(op, "Softplus") == 0) y = act(o, n, "softplus", "");
+    else if (strcmp(op, "HardSigmoid") == 0) {
+        double a = attr_f(n, "alpha", 0.2), b = attr_f(n, "beta", 0.5);
+        if (fabs(a - 1.0 / 6) > 1e-6 || fabs(b - 0.5) > 1e-6)
+            return node_error(o, n, arena_printf("HardSigmoid with alpha %g, beta %g (PyTorch's is 1/6, 1/2)", a, b)),
+                   false;
+        y = act(o, n, "hardsigmoid", "");
+    } else if (strcmp(op, "Clip") == 0) {
+        double lo = attr_f(n, "min", -INFINITY), hi = attr_f(n, "max", INFINITY);
+        const Val *vmin = input(o, n, 1), *vmax = input(o, n, 2);
+        if (vmin) { if (!const_floats(vmin, 1)) return node_error(o, n, "its min is not a constant"), false; lo = vmin->data[0]; }
+        if (vmax) { if (!const_floats(vmax, 1)) return node_error(o, n, "its max is not a constant"), false; hi = vmax->data[0]; }
+        if (lo == 0 && hi == 6) y = act(o, n, "relu6", "");
+        else if (lo == 0 && isinf(hi)) y = act(o, n, "relu", "");
+        else if (isfinite(lo) && isfinite(hi)) y = act(o, n, "hardtanh", arena_printf("%.9g %.9g", lo, hi));
+        else return node_error(o, n, "a clip with one open end other than relu is not supported"), false;
+    } else if (strcmp(op, "Softmax") == 0) {
+        long long axis = attr_i(n, "axis", 1);
+        if (!is_layer(x) || !(axis == 1 || (axis == -1 && x->rank == 1)))
+            return node_error(o, n, "only a softmax over the features or channels (axis 1) is supported"), false;
+        y = act(o, n, "softmax", "");
+    } else if (strcmp(op, "Flatten") == 0 || strcmp(op, "Reshape") == 0) {
+        if (!is_layer(x)) return node_error(o, n, "its input is not a layer's value"), false;
+        if (strcmp(op, "Flatten") == 0 && attr_i(n, "axis", 1) != 1)
+            return node_error(o, n, "only a flatten from axis 1 is supported"), false;
+        if (strcmp(op, "Reshape") == 0) {
+            const Val *s = input(o, n, 1);
+            if (!s || !s->ints || s->numel != 2 || !(s->ints[1] == -1 || s->ints[1] == x->c * x->h * x->w))
+                return node_error(o, n, "only a reshape to [batch, features] (a flatten) is supported"), false;
+        }
+        Val *ins[1] = { x };
+        y = layer(o, n, "flatten", "", ins, 1);
+        y->rank = 1;
+        y->c = x->rank == 1 ? x->c : x->c * x->h * x->w;
+    } else if (strcmp(op, "GlobalAveragePool") == 0 || strcmp(op, "GlobalMaxPool") == 0) {
+        if (!is_layer(x) || x->rank != 3) return node_error(o, n, "its input is not a C×H×W value"), false;
+        Val *ins[1] = { x };
+        y = layer(o, n, op[6] == 'A' ? "globalavgpool" : "globalmaxpool", "", ins, 1);
+        y->rank = 3, y->c = x->c, y->h = y->w = 1;
+    } else if (strcmp(op, "Gemm") == 0) y = dense(o, n, true);
+    else if (strcmp(op, "MatMul") == 0) y = dense(o, n, false);
+    else if (strcmp(op, "Add") == 0) {
+        Val *b = input(o, n, 1);
+        if (is_layer(x) && b && b->node < 0 && x->node >= 0 && strcmp(o->g->nodes[x->node].kind, "dense") == 0 &&
+            o->g->nodes[x->node].nt == 1 && const_floats(b, x->c)) {      /* MatMul + Add: the dense's bias */
+            ImpNode *d = &o->g->nodes[x->node];
+            long long bd[1] = { x->c };
+            tensor(o, x->node, "bias", b, 1, bd);
+            size_t l = strlen(d->args);
+            if (l > 7 && strcmp(d->args + l - 7, " nobias") == 0) d->args = arena_strndup(d->args, l - 7);
+            Val *v = add_val(o, n->output[0]);
+            *v = *x;
+            v->name = arena_strdup(n->output[0]);
+            return true;
+        }
+        y = merge(o, n, "add");
+    } else if (strcmp(op, "Mul") == 0) y = merge(o, n, "mul");
+    else if (strcmp(op, "Sub") == 0) y = merge(o, n, "sub");
+    else if (strcmp(op, "Concat") == 0) y = merge(o, n, "concat");
+    else {
+        node_error(o, n, "this operator is not supported");       /* in the list, not handled: a bug */
+        return poison(o, n), false;
+    }
+    if (!y) return poison(o, n), false;
+    for (size_t i = 1; i < n->n_output; i++)        /* e.g. Dropout's mask, BatchNorm's training outputs */
+        if (n->output[i][0]) add_val(o, n->output[i]);
+    return true;
+}
+
+int import_onnx(const char *path, ImpGraph *g) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno));
+        return 1;
+    }
+    size_t cap = 1 << 20, len = 0;
+    uint8_t *buf = malloc(cap);
+    for (size_t r; buf && (r = fread(buf + len, 1, cap - len, f)) > 0;) {
+        len += r;
+        if (len == cap) {
+            uint8_t *nb = cap < ((size_t)1 << 32) ? realloc(buf, cap * 2) : NULL;
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!buf) {
+        fprintf(stderr, "%s: error: too large or out of memory\n", path);
+        return 1;
+    }
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
+    free(buf);
+    if (!m || !m->graph) {
+        fprintf(stderr, "%s: error: not an ONNX model (the protobuf does not decode as a ModelProto with a graph)\n",
+                path);
+        if (m) onnx__model_proto__free_unpacked(m, NULL);
+        return 1;
+    }
+    const char *slash = strrchr(path, '/');
+    Onnx o = { path, slash ? arena_strndup(path, (size_t)(slash - path)) : ".", g, NULL, 0, 0, 0 };
+    const Onnx__GraphProto *gr = m->graph;
+    for (size_t i = 0; i < gr->n_initializer; i++)
+        if (!add_tensor(&o, gr->initializer[i], gr->initializer[i]->name)) o.errors++;
+
+    /* the input: the one graph input that is not an initializer */
+    int ninputs = 0;
+    for (size_t i = 0; i < gr->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = gr->input[i];
+        if (find(&o, vi->name)) continue;
+        if (ninputs++) {
+            fprintf(stderr, "%s: error: more than one input ('%s' and another): a network has one\n", path, vi->name);
+            o.errors++;
+            continue;
+        }
+        const Onnx__TypeProto *tp = vi->type;
+        const Onnx__TensorShapeProto *sh = tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
+                                           tp->tensor_type ? tp->tensor_type->shape : NULL;
+        long long d[4] = { 0 };
+        int nd = sh ? (int)sh->n_dim : 0;
+        for (int k = 0; k < nd && k < 4; k++)
+            d[k] = sh->dim[k]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? sh->dim[k]->dim_value : -1;
+        if (nd != 4 || d[1] < 1 || d[2] < 1 || d[3] < 1) {
+            fprintf(stderr, "%s: error: input '%s': expected a shape [N, C, H, W] with fixed C, H, W\n", path, vi->name);
+            o.errors++;
+            continue;
+        }
+        int id = imp_add(g, "input", NULL, arena_printf("%lldx%lldx%lld", d[1], d[2], d[3]));
+        g->nodes[id].origin = arena_printf("input %s", vi->name);
+        Val *v = add_val(&o, vi->name);
+        v->node = id, v->rank = 3, v->c = d[1], v->h = d[2], v->w = d[3];
+    }
+    if (!ninputs) {
+        fprintf(stderr, "%s: error: the graph has no input\n", path);
+        o.errors++;
+    }
+    if (!o.errors)
+        for (size_t i = 0; i < gr->n_node; i++) run_node(&o, gr->node[i]);
+    if (!o.errors) {
+        if (gr->n_output != 1) {
+            fprintf(stderr, "%s: error: the graph has %zu outputs; a network has one\n", path, gr->n_output);
+            o.errors++;
+        } else {
+            const Val *out = find(&o, gr->output[0]->name);
+            if (!is_layer(out) || out->node == 0) {
+                fprintf(stderr, "%s: error: the output '%s' is not computed by a layer\n", path, gr->output[0]->name);
+                o.errors++;
+            } else {
+                g->output = out->node;
+            }
+        }
+    }
+    onnx__model_proto__free_unpacked(m, NULL);
+    if (o.errors) return o.errors;
+    chain_concats(g);
+    return 0;
+}

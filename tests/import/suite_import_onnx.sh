@@ -1,0 +1,97 @@
+#!/bin/sh
+# tests/import/suite_import_onnx.sh BUILD [NAME...] — cnnc import of ONNX
+# models that PyTorch exported (tests/ref/onnx_ref.py: the hand-written
+# models of tests/ref/torchvision_ref.py, weights randomised).  For each
+# network and opset (11 and 17; `folded`: at 11, the batch norms left to
+# the exporter, which folds them into the convs):
+#   1. cnnc import NAME.onnx -o NAME.net writes NAME.net and NAME.safetensors;
+#   2. the imported .net reports the params and MACs of dsl_examples/NAME.net
+#      (not for `folded`: its convs carry the folded biases instead);
+#   3. cnnc NAME.net --weights NAME.safetensors, default and --standalone,
+#      built and run on 2 random inputs, gives PyTorch's outputs (≤ 1e-4 of
+#      the largest); so does cnnc NAME.onnx -o NAME.c, both steps in one.
+# Then the errors: an unsupported operator (every one named, nothing
+# written), a truncated model, a file that is not ONNX.
+. "$(dirname "$0")/../lib.sh"
+need_built "$CNNC"
+need_torch
+NAMES=${*:-"lenet5 resnet20 lenet_relu convnetjs_mnist convnetjs_cifar10"}
+
+totals() {   # totals JSON-REPORT: "params MACs"
+    "$PY" -c 'import json, sys; t = json.load(open(sys.argv[1]))["totals"]; print(t["params"], t["macs"])' "$1"
+}
+
+for name in $NAMES; do
+    for opset in 11 17 folded; do
+        D="$T/$name.$opset"; mkdir -p "$D"
+        o=$opset; f=""
+        [ "$opset" = folded ] && { o=11; f=folded; }
+        if ! "$PY" tests/ref/onnx_ref.py export "$name" "$o" "$D" $f >"$D/export.log" 2>&1; then
+            no "$name ($opset): torch.onnx.export failed"; tail -5 "$D/export.log"; continue
+        fi
+        if ! "$CNNC" import "$D/$name.onnx" -o "$D/$name.net" 2>"$D/import.log"; then
+            no "$name ($opset): cnnc import failed"; cat "$D/import.log"; continue
+        fi
+        if [ "$opset" != folded ]; then
+            "$CNNC" "$D/$name.net" --report=json -o "$D/imp.json" && "$CNNC" "dsl_examples/$name.net" --report=json -o "$D/ref.json"
+            a=$(totals "$D/imp.json"); b=$(totals "$D/ref.json")
+            if [ "$a" = "$b" ]; then ok "$name ($opset): imported params and MACs $a, as dsl_examples/$name.net"
+            else no "$name ($opset): imported params and MACs $a, dsl_examples/$name.net $b"; fi
+        fi
+        cp "$D/$name.safetensors" "$D/w.safetensors"
+        for mode in default standalone; do
+            flag=""; libs="$BLAS"
+            [ $mode = standalone ] && { flag=--standalone; libs=""; }
+            gen_run "$D/$name.net" "$D" "$D/$mode" "$opset, $mode" "$GEN_CC" "$GEN_CFLAGS" "$libs" "$flag" 2 || continue
+            if "$PY" tests/ref/onnx_ref.py check "$D" >"$D/check" 2>&1; then ok "$name ($opset, $mode): $(cat "$D/check")"
+            else no "$name ($opset, $mode): $(cat "$D/check")"; fi
+            rm -f "$D/out.bin"
+        done
+        if [ "$opset" = 11 ]; then                 # the one step: cnnc NAME.onnx -o NAME.c
+            mkdir -p "$D/one"
+            if "$CNNC" "$D/$name.onnx" -o "$D/one/$name.c" 2>"$D/one/cnnc.log" &&
+               net_cc "$GEN_CC" "-std=c99 -O2 $GEN_CFLAGS -Wall -Wextra -Wpedantic -Werror" tests/codegen/driver.c \
+                   "$D/one" "$name" "$D/one/run" "$BLAS -lm" 2>>"$D/one/cnnc.log" &&
+               "$D/one/run" 2 "$D/in.bin" "$D/out.bin" "$D/one/$name.weights" 2>>"$D/one/cnnc.log" &&
+               "$PY" tests/ref/onnx_ref.py check "$D" >"$D/check" 2>&1; then
+                ok "$name: cnnc $name.onnx -o $name.c in one step: $(cat "$D/check")"
+            else
+                no "$name: cnnc $name.onnx -o $name.c in one step"; cat "$D/one/cnnc.log" "$D/check" 2>/dev/null
+            fi
+            rm -f "$D/out.bin"
+        fi
+    done
+done
+
+# --- errors: located, complete, nothing written ----------------------------------------
+D="$T/err"; mkdir -p "$D"
+"$PY" - "$D" <<'PY' >"$D/gen.log" 2>&1
+import sys, torch
+import torch.nn as nn
+class Odd(nn.Module):               # two operators cnnc cannot express: Exp and Cos
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(1, 2, 3)
+    def forward(self, x):
+        return torch.cos(torch.exp(self.c(x))).flatten(1)
+torch.onnx.export(Odd().eval(), torch.randn(1, 1, 8, 8), sys.argv[1] + "/odd.onnx", opset_version=11)
+PY
+if "$CNNC" import "$D/odd.onnx" -o "$D/odd.net" 2>"$D/odd.err"; then
+    no "an unsupported operator: cnnc import succeeded"
+elif grep -q "(Exp, inputs 2×6×6): this operator is not supported" "$D/odd.err" && \
+     grep -q "(Cos, inputs ?): this operator is not supported" "$D/odd.err" && [ ! -e "$D/odd.net" ] && \
+     [ ! -e "$D/odd.safetensors" ]; then
+    ok "unsupported operators: each named (with its input's shape where known), nothing written:"
+    sed 's/^/       /' "$D/odd.err"
+else
+    no "an unsupported operator: unexpected message or output written"; cat "$D/odd.err"
+fi
+head -c 300 "$T/resnet20.11/resnet20.onnx" >"$D/cut.onnx" 2>/dev/null || head -c 300 "$D/odd.onnx" >"$D/cut.onnx"
+if "$CNNC" import "$D/cut.onnx" -o "$D/cut.net" 2>"$D/cut.err"; then no "a truncated model: cnnc import succeeded"
+elif grep -q "cut.onnx: error:" "$D/cut.err" && [ ! -e "$D/cut.net" ]; then ok "a truncated model: $(head -1 "$D/cut.err")"
+else no "a truncated model: unexpected message"; cat "$D/cut.err"; fi
+printf 'network x input 1x8x8\nconv 4 k3\n' >"$D/text.onnx"
+if "$CNNC" import "$D/text.onnx" -o "$D/text.net" 2>"$D/text.err"; then no "a text file: cnnc import succeeded"
+elif grep -q "text.onnx: error: not an ONNX model" "$D/text.err" && [ ! -e "$D/text.net" ]; then ok "not ONNX: $(head -1 "$D/text.err")"
+else no "not ONNX: unexpected message"; cat "$D/text.err"; fi
+finish

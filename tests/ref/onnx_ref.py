@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Models exported to ONNX by PyTorch, for tests/import/suite_import_onnx.sh.
+
+usage: onnx_ref.py export NAME OPSET DIR [folded]
+           DIR/NAME.onnx from tests/ref/torchvision_ref.py's NAME (the
+           hand-written models, or torchvision's), its weights randomised
+           (fixed seed: every float tensor of the state dict, batch norm
+           statistics away from 0 and 1) and exported in eval mode with
+           torch.onnx.export at OPSET; the batch norms kept as
+           BatchNormalization nodes, or with `folded` left to the exporter
+           (which folds them into the convs); DIR/in.bin: 2 random inputs,
+           DIR/ref.bin: the model's outputs on them (float32, PyTorch)
+       onnx_ref.py check DIR
+           DIR/out.bin (the generated code's outputs) against DIR/ref.bin:
+           max |out − ref| / max |ref| ≤ 1e-4
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import torchvision_ref       # noqa: E402
+
+SEED = 20261207
+N = 2
+TOL = 1e-4
+
+
+def randomise(model):
+    g = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            if name.endswith("running_var") or (name.endswith(".weight") and t.dim() == 1):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)       # variances, norm scales
+            elif name.endswith("running_mean") or name.endswith(".bias"):
+                t.copy_(torch.randn(t.shape, generator=g) * 0.2)
+            else:                                                     # conv and dense weights
+                fan = t[0].numel() if t.dim() > 1 else 1
+                t.copy_((torch.rand(t.shape, generator=g) * 2 - 1) * (3.0 / fan) ** 0.5)
+
+
+def export(name, opset, d, folded):
+    model, shape = torchvision_ref.build(name)
+    model.eval()
+    randomise(model)
+    x = torch.randn((N,) + tuple(shape), generator=torch.Generator().manual_seed(SEED + 1))
+    kw = {} if folded else {"training": torch.onnx.TrainingMode.PRESERVE, "do_constant_folding": False}
+    torch.onnx.export(model, x[:1], os.path.join(d, name + ".onnx"), opset_version=opset,
+                      input_names=["input"], output_names=["output"], **kw)
+    with torch.no_grad():
+        y = model(x)
+    x.numpy().astype("<f4").tofile(os.path.join(d, "in.bin"))
+    y.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
+
+
+def check(d):
+    ref = np.fromfile(os.path.join(d, "ref.bin"), dtype="<f4").astype(np.float64)
+    out = np.fromfile(os.path.join(d, "out.bin"), dtype="<f4").astype(np.float64)
+    if out.shape != ref.shape:
+        print("the generated code wrote %d values, PyTorch %d" % (out.size, ref.size))
+        return 1
+    e = np.max(np.abs(out - ref)) / np.max(np.abs(ref))
+    print("outputs against PyTorch's: max error %.1e of max |ref| (tolerance %.0e)" % (e, TOL))
+    return 0 if e <= TOL else 1
+
+
+def main(argv):
+    if len(argv) >= 5 and argv[1] == "export":
+        import warnings
+        warnings.simplefilter("ignore")
+        export(argv[2], int(argv[3]), argv[4], len(argv) > 5 and argv[5] == "folded")
+        return 0
+    if len(argv) == 3 and argv[1] == "check":
+        return check(argv[2])
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
