@@ -109,6 +109,7 @@ static void imp_error(Ctx *c, int node, const char *fmt, const char *what) {
 /* The statements that take the value of node `start` to that of `end`
  * (start dominates end), appended to out. */
 static void emit_path(Ctx *c, int start, int end, IList *out) {
+    if (c->errors) return;                       /* one such error is enough (and the rest could be many) */
     /* walk back along single-input layers to start or to a merge */
     int chain[4096], nc = 0, v = end;
     while (v != start) {
@@ -222,6 +223,7 @@ static const char *common_prefix(const char *a, const char *b) {
 }
 
 static const char *full_path(const Writer *w, const IStmt *s);
+static const char *below(const char *path, const char *prefix);
 
 static const char *list_prefix(const Writer *w, const IList *l, const char *acc, bool *any) {
     for (int i = 0; i < l->n; i++) {
@@ -241,6 +243,9 @@ static const char *full_path(const Writer *w, const IStmt *s) {
     bool any = false;
     const char *acc = NULL;
     for (int k = 0; k < s->nbr; k++) acc = list_prefix(w, &s->branches[k], acc, &any);
+    /* the module that computed the merge, when the exporter says (an
+     * InvertedResidual's add, around its `conv` Sequential) */
+    if (n->path && n->path[0] && (!any || below(acc, n->path))) return n->path;
     return any ? acc : NULL;
 }
 
@@ -269,11 +274,11 @@ static const char *layer_line(const Writer *w, const IStmt *s, const char *name)
     return arena_printf("%s%s%s%s%s", n->kind, name ? " " : "", name ? name : "", n->args[0] ? " " : "", n->args);
 }
 
-/* a block: its opening words, NAME or nothing, then its branches */
-static void write_merge(Writer *w, const IStmt *s, const char *name, const char *prefix, int depth) {
+/* a block: its opening words, NAME or nothing, then its branches, whose
+ * scope is inner */
+static void write_merge(Writer *w, const IStmt *s, const char *name, const char *inner, int depth) {
     const ImpNode *n = &w->g->nodes[s->node];
     const char *nm = name ? arena_printf(" %s", name) : "";
-    const char *inner = name ? (prefix[0] ? arena_printf("%s.%s", prefix, name) : name) : prefix;
     int empty = -1;
     for (int k = 0; k < s->nbr; k++)
         if (s->branches[k].n == 0) empty = k;
@@ -362,7 +367,7 @@ static void write_list(Writer *w, const IList *l, const char *prefix, int depth,
                 const ImpNode *n = &w->g->nodes[s->node];
                 const char *rel = below(full_path(w, s), prefix);
                 const char *name = rel && rel[0] && !in_seq ? ident(rel, strlen(rel)) : NULL;
-                if (s->merge) write_merge(w, s, NULL, prefix, depth);
+                if (s->merge) write_merge(w, s, NULL, prefix, depth);     /* no scope of its own */
                 else wline(w, depth, layer_line(w, s, has_weights(n) ? name : NULL), s->node);
             }
             continue;
@@ -370,12 +375,13 @@ static void write_list(Writer *w, const IList *l, const char *prefix, int depth,
         const char *sub = prefix[0] ? arena_printf("%s.%.*s", prefix, (int)u->clen, u->comp)
                                     : arena_strndup(u->comp, u->clen);
         bool number = is_number(u->comp, u->clen);
-        const char *name = number ? NULL : ident(u->comp, u->clen);
+        /* a numbered scope outside a seq has no spelling: _N */
+        const char *name = number && !in_seq ? ident(u->comp, u->clen) : number ? NULL : ident(u->comp, u->clen);
         const IStmt *s0 = l->v[u->from];
         const char *rel0 = below(full_path(w, s0), prefix);
         if (u->to - u->from == 1 && rel0 && strlen(rel0) == u->clen) {
             /* one statement that is the scope itself: a block named so, or a numbered layer */
-            if (s0->merge) write_merge(w, s0, in_seq ? NULL : name, prefix, depth);
+            if (s0->merge) write_merge(w, s0, in_seq ? NULL : name, sub, depth);   /* in a seq: its index */
             else wline(w, depth, layer_line(w, s0, in_seq ? NULL : name), s0->node);
             continue;
         }
@@ -426,7 +432,9 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
     Graph *cg = front_load_string(net_path, w.text.s);
     if (!cg) {
         fprintf(stderr, "%s: error: the .net text written for it does not compile (above); this is a bug in "
-                        "cnnc import\n", g->source);
+                        "cnnc import%s\n", g->source, getenv("CNNC_IMPORT_DEBUG") ? "; the text:" :
+                        " (CNNC_IMPORT_DEBUG=1 prints the text)");
+        if (getenv("CNNC_IMPORT_DEBUG")) fputs(w.text.s, stderr);
         return 1;
     }
     const char **shape_of_line = arena_alloc(sizeof(char *) * (size_t)w.nlines);

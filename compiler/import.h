@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #define IMP_MAX_TENSORS 4
+#define IMP_MAX_INPUTS 128
 
 typedef struct ImpTensor {
     const char *suffix;        /* weight, bias, running_mean, running_var */
@@ -35,7 +36,7 @@ typedef struct ImpNode {
                                   "node /layer1/layer1.0/conv1/Conv (Conv)", "line 12 [convolutional]" */
     const char *shape;         /* its output's shape as the report writes it ("64×56×56"), or NULL */
     int nin;
-    int in[16];                /* input nodes, each earlier than this one */
+    int in[IMP_MAX_INPUTS];    /* input nodes, each earlier than this one */
     int nt;
     ImpTensor t[IMP_MAX_TENSORS];
 } ImpNode;

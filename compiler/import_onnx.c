@@ -421,8 +421,9 @@ static Val *dense(Onnx *o, const Onnx__NodeProto *n, bool gemm) {
 }
 
 static Val *merge(Onnx *o, const Onnx__NodeProto *n, const char *kind) {
-    Val *ins[16];
-    if (n->n_input < 2 || n->n_input > 16) return node_error(o, n, "expected 2 to 16 inputs"), NULL;
+    Val *ins[IMP_MAX_INPUTS];
+    if (n->n_input < 2 || n->n_input > IMP_MAX_INPUTS)
+        return node_error(o, n, arena_printf("expected 2 to %d inputs", IMP_MAX_INPUTS)), NULL;
     for (size_t i = 0; i < n->n_input; i++) {
         ins[i] = input(o, n, i);
         if (!is_layer(ins[i])) return node_error(o, n, "an input is a constant, not a layer's value"), NULL;
@@ -440,21 +441,26 @@ static Val *merge(Onnx *o, const Onnx__NodeProto *n, const char *kind) {
 /* The DenseNet rewrite: a concat whose first inputs are an earlier
  * concat's inputs reads that concat instead (import.c's comment). */
 static void chain_concats(ImpGraph *g) {
+    int **orig = arena_alloc(sizeof(int *) * (size_t)g->n), *norig = arena_alloc(sizeof(int) * (size_t)g->n);
+    for (int i = 0; i < g->n; i++) {                 /* the inputs as the model has them */
+        norig[i] = g->nodes[i].nin;
+        orig[i] = arena_alloc(sizeof(int) * (size_t)(norig[i] + 1));
+        memcpy(orig[i], g->nodes[i].in, sizeof(int) * (size_t)norig[i]);
+    }
     for (int i = 0; i < g->n; i++) {
         ImpNode *c = &g->nodes[i];
         if (strcmp(c->kind, "concat") != 0) continue;
         int best = -1, blen = 0;
         for (int j = 0; j < i; j++) {
-            const ImpNode *p = &g->nodes[j];
-            if (strcmp(p->kind, "concat") != 0 || p->nin >= c->nin || p->nin <= blen) continue;
+            if (strcmp(g->nodes[j].kind, "concat") != 0 || norig[j] >= norig[i] || norig[j] <= blen) continue;
             bool prefix = true;
-            for (int k = 0; k < p->nin && prefix; k++) prefix = p->in[k] == c->in[k];
-            if (prefix) best = j, blen = p->nin;
+            for (int k = 0; k < norig[j] && prefix; k++) prefix = orig[j][k] == orig[i][k];
+            if (prefix) best = j, blen = norig[j];
         }
         if (best < 0) continue;
         c->in[0] = best;
-        for (int k = blen; k < c->nin; k++) c->in[1 + k - blen] = c->in[k];
-        c->nin = 1 + c->nin - blen;
+        for (int k = blen; k < norig[i]; k++) c->in[1 + k - blen] = orig[i][k];
+        c->nin = 1 + norig[i] - blen;
     }
 }
 
@@ -603,7 +609,13 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
         y = merge(o, n, "add");
     } else if (strcmp(op, "Mul") == 0) y = merge(o, n, "mul");
     else if (strcmp(op, "Sub") == 0) y = merge(o, n, "sub");
-    else if (strcmp(op, "Concat") == 0) y = merge(o, n, "concat");
+    else if (strcmp(op, "Concat") == 0 && n->n_input == 1) {   /* torch.cat([x]): x */
+        if (!x) return node_error(o, n, "it has no input"), poison(o, n), false;
+        Val *v = add_val(o, n->output[0]);
+        *v = *x;
+        v->name = arena_strdup(n->output[0]);
+        return true;
+    } else if (strcmp(op, "Concat") == 0) y = merge(o, n, "concat");
     else {
         node_error(o, n, "this operator is not supported");       /* in the list, not handled: a bug */
         return poison(o, n), false;

@@ -240,6 +240,8 @@ def build(name):
         m = tvm.googlenet(weights=None, aux_logits=False, init_weights=False)
     elif name == "mobilenet_v2":
         m = tvm.mobilenet_v2(weights=None)
+    elif name == "squeezenet1_0":
+        m = tvm.squeezenet1_0(weights=None)
     else:
         raise KeyError(name)
     return m, (3, 224, 224)
