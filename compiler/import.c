@@ -41,6 +41,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+static FILE *out_stream;
+FILE *import_out(void) { return out_stream ? out_stream : stderr; }
+void import_set_out(FILE *f) { out_stream = f; }
+
 int imp_add(ImpGraph *g, const char *kind, const char *path, const char *args) {
     if (g->n == g->cap) {
         int cap = g->cap ? 2 * g->cap : 64;
@@ -101,8 +105,8 @@ static int lca(const Ctx *c, int a, int b) {
 
 static void imp_error(Ctx *c, int node, const char *fmt, const char *what) {
     const ImpNode *n = &c->g->nodes[node];
-    fprintf(stderr, "%s: error: %s %s", c->g->source, n->origin ? n->origin : n->kind, fmt);
-    fprintf(stderr, "%s\n", what ? what : "");
+    fprintf(import_out(), "%s: error: %s %s", c->g->source, n->origin ? n->origin : n->kind, fmt);
+    fprintf(import_out(), "%s\n", what ? what : "");
     c->errors++;
 }
 
@@ -225,9 +229,19 @@ static const char *common_prefix(const char *a, const char *b) {
 static const char *full_path(const Writer *w, const IStmt *s);
 static const char *below(const char *path, const char *prefix);
 
+/* the scope a statement sits in: a layer with weights is its module, so
+ * its path without its own name; a layer without (a functional relu) has
+ * the path of the module it ran in; a block its own scope */
+static const char *scope_in(const Writer *w, const IStmt *s) {
+    const char *p = full_path(w, s);
+    if (!p || s->merge || !has_weights(&w->g->nodes[s->node])) return p;
+    const char *dot = strrchr(p, '.');
+    return dot ? arena_strndup(p, (size_t)(dot - p)) : "";
+}
+
 static const char *list_prefix(const Writer *w, const IList *l, const char *acc, bool *any) {
     for (int i = 0; i < l->n; i++) {
-        const char *p = full_path(w, l->v[i]);
+        const char *p = scope_in(w, l->v[i]);
         if (!p) continue;
         acc = *any ? common_prefix(acc, p) : p;
         *any = true;
@@ -246,7 +260,7 @@ static const char *full_path(const Writer *w, const IStmt *s) {
     /* the module that computed the merge, when the exporter says (an
      * InvertedResidual's add, around its `conv` Sequential) */
     if (n->path && n->path[0] && (!any || below(acc, n->path))) return n->path;
-    return any ? acc : NULL;
+    return any && acc[0] ? acc : NULL;
 }
 
 /* s's path below prefix (prefix "" is the network): the rest after
@@ -382,7 +396,8 @@ static void write_list(Writer *w, const IList *l, const char *prefix, int depth,
         if (u->to - u->from == 1 && rel0 && strlen(rel0) == u->clen) {
             /* one statement that is the scope itself: a block named so, or a numbered layer */
             if (s0->merge) write_merge(w, s0, in_seq ? NULL : name, sub, depth);   /* in a seq: its index */
-            else wline(w, depth, layer_line(w, s0, in_seq ? NULL : name), s0->node);
+            else wline(w, depth, layer_line(w, s0, in_seq || !has_weights(&w->g->nodes[s0->node]) ? NULL : name),
+                       s0->node);
             continue;
         }
         IList part = { l->v + u->from, u->to - u->from, 0 };
@@ -431,10 +446,10 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
     /* compile what was written: the weights' names and every line's shape */
     Graph *cg = front_load_string(net_path, w.text.s);
     if (!cg) {
-        fprintf(stderr, "%s: error: the .net text written for it does not compile (above); this is a bug in "
+        fprintf(import_out(), "%s: error: the .net text written for it does not compile (above); this is a bug in "
                         "cnnc import%s\n", g->source, getenv("CNNC_IMPORT_DEBUG") ? "; the text:" :
                         " (CNNC_IMPORT_DEBUG=1 prints the text)");
-        if (getenv("CNNC_IMPORT_DEBUG")) fputs(w.text.s, stderr);
+        if (getenv("CNNC_IMPORT_DEBUG")) fputs(w.text.s, import_out());
         return 1;
     }
     const char **shape_of_line = arena_alloc(sizeof(char *) * (size_t)w.nlines);
@@ -456,7 +471,7 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
             long long numel = 1;
             for (int e = 0; t && e < t->ndim; e++) numel *= t->dims[e];
             if (!t || numel != ps[j].numel) {
-                fprintf(stderr, "%s: error: %s.%s (%lld values) has no tensor of that size in the model; "
+                fprintf(import_out(), "%s: error: %s.%s (%lld values) has no tensor of that size in the model; "
                                 "this is a bug in cnnc import\n", g->source, n->name, ps[j].suffix, ps[j].numel);
                 return 1;
             }
@@ -488,7 +503,7 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
 
     cnnrt_outfile f;
     if (cnnrt_outfile_open(&f, net_path) != 0 || cnnrt_outfile_write(&f, out.s, out.n) != 0) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", net_path, strerror(errno));
+        fprintf(import_out(), "cnnc: error: cannot write '%s': %s\n", net_path, strerror(errno));
         cnnrt_outfile_abort(&f);
         return 2;
     }
@@ -496,13 +511,13 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
         char err[512];
         cnnrt_ckpt_meta meta[1] = { { "source", g->source } };
         if (cnnrt_ckpt_save(st_path, ts, nts, meta, 1, err, sizeof err) != CNNRT_OK) {
-            fprintf(stderr, "cnnc: error: %s\n", err);
+            fprintf(import_out(), "cnnc: error: %s\n", err);
             cnnrt_outfile_abort(&f);
             return 2;
         }
     }
     if (cnnrt_outfile_commit(&f) != 0) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", net_path, strerror(errno));
+        fprintf(import_out(), "cnnc: error: cannot write '%s': %s\n", net_path, strerror(errno));
         return 2;
     }
     return 0;
@@ -511,6 +526,6 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
 /* TEMPORARY until import_darknet.c lands */
 __attribute__((weak)) int import_darknet(const char *cfg, const char *weights, ImpGraph *g) {
     (void)weights, (void)g;
-    fprintf(stderr, "%s: error: darknet import is not built yet\n", cfg);
+    fprintf(import_out(), "%s: error: darknet import is not built yet\n", cfg);
     return 1;
 }

@@ -15,6 +15,7 @@
 #define CNNC_IMPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define IMP_MAX_TENSORS 4
 #define IMP_MAX_INPUTS 128
@@ -49,6 +50,12 @@ typedef struct ImpGraph {
     int output;                /* the node whose value is the network's output */
 } ImpGraph;
 
+/* Where the importers' messages go: stderr, or what import_set_out gave
+ * (the fuzz target's /dev/null). */
+#include <stdio.h>
+FILE *import_out(void);
+void import_set_out(FILE *f);
+
 /* Append a node (arena memory); returns its index. */
 int imp_add(ImpGraph *g, const char *kind, const char *path, const char *args);
 
@@ -62,6 +69,7 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path);
  * what was expected and found) and counted.  weights: darknet's .weights
  * file, or NULL (then random weights are not written: the .net alone). */
 int import_onnx(const char *path, ImpGraph *g);
+int import_onnx_bytes(const char *path, const unsigned char *buf, size_t len, ImpGraph *g);   /* path: for messages */
 int import_darknet(const char *cfg, const char *weights, ImpGraph *g);
 
 #endif

@@ -89,7 +89,7 @@ static void node_error(Onnx *o, const Onnx__NodeProto *n, const char *why) {
     const char *ins = "";
     for (size_t i = 0; i < n->n_input; i++)
         ins = arena_printf("%s%s%s", ins, i ? ", " : "", n->input[i][0] ? shape_text(find(o, n->input[i])) : "-");
-    fprintf(stderr, "%s: error: node '%s' (%s, inputs %s): %s\n", o->path, n->name && n->name[0] ? n->name : "?",
+    fprintf(import_out(), "%s: error: node '%s' (%s, inputs %s): %s\n", o->path, n->name && n->name[0] ? n->name : "?",
             n->op_type, ins, why);
     o->errors++;
 }
@@ -106,19 +106,19 @@ static bool read_external(Onnx *o, const Onnx__TensorProto *t, void *dst, size_t
         else if (strcmp(e->key, "length") == 0) len = atoll(e->value);
     }
     if (!loc || strstr(loc, "..") || loc[0] == '/') {
-        fprintf(stderr, "%s: error: initializer '%s': external data with %s location\n", o->path, t->name,
+        fprintf(import_out(), "%s: error: initializer '%s': external data with %s location\n", o->path, t->name,
                 loc ? "an unsafe" : "no");
         return false;
     }
     if (len >= 0 && (size_t)len != bytes) {
-        fprintf(stderr, "%s: error: initializer '%s': external data of %lld bytes, expected %zu\n", o->path, t->name,
+        fprintf(import_out(), "%s: error: initializer '%s': external data of %lld bytes, expected %zu\n", o->path, t->name,
                 len, bytes);
         return false;
     }
     const char *file = arena_printf("%s/%s", o->dir, loc);
     FILE *f = fopen(file, "rb");
     if (!f || fseek(f, off, SEEK_SET) != 0 || fread(dst, 1, bytes, f) != bytes) {
-        fprintf(stderr, "%s: error: initializer '%s': cannot read %zu bytes at %lld of %s%s%s\n", o->path, t->name,
+        fprintf(import_out(), "%s: error: initializer '%s': cannot read %zu bytes at %lld of %s%s%s\n", o->path, t->name,
                 bytes, off, file, errno ? ": " : "", errno ? strerror(errno) : "");
         if (f) fclose(f);
         return false;
@@ -133,18 +133,18 @@ static bool add_tensor(Onnx *o, const Onnx__TensorProto *t, const char *name) {
     v->ndim = (int)t->n_dims;
     v->numel = 1;
     if (t->n_dims > 8) {
-        fprintf(stderr, "%s: error: tensor '%s' has %zu dimensions (at most 8)\n", o->path, name, t->n_dims);
+        fprintf(import_out(), "%s: error: tensor '%s' has %zu dimensions (at most 8)\n", o->path, name, t->n_dims);
         return false;
     }
     for (size_t i = 0; i < t->n_dims; i++) {
         if (t->dims[i] < 0 || t->dims[i] > (1LL << 31)) {
-            fprintf(stderr, "%s: error: tensor '%s': dimension %zu is %lld\n", o->path, name, i, (long long)t->dims[i]);
+            fprintf(import_out(), "%s: error: tensor '%s': dimension %zu is %lld\n", o->path, name, i, (long long)t->dims[i]);
             return false;
         }
         v->dims[i] = t->dims[i];
         v->numel *= t->dims[i];
         if (v->numel > (1LL << 31)) {
-            fprintf(stderr, "%s: error: tensor '%s' is too large\n", o->path, name);
+            fprintf(import_out(), "%s: error: tensor '%s' is too large\n", o->path, name);
             return false;
         }
     }
@@ -179,7 +179,7 @@ static bool add_tensor(Onnx *o, const Onnx__TensorProto *t, const char *name) {
     }
     return true;     /* another type: kept, unusable (a node reading it is an error) */
 size:
-    fprintf(stderr, "%s: error: tensor '%s': its data does not match its dimensions\n", o->path, name);
+    fprintf(import_out(), "%s: error: tensor '%s': its data does not match its dimensions\n", o->path, name);
     return false;
 }
 
@@ -264,6 +264,27 @@ static void tensor(Onnx *o, int node, const char *suffix, const Val *c, int ndim
     t->data = (float *)c->data;
 }
 
+/* a float attribute as the shortest decimal that reads back as the same
+ * float (0.2, not 0.200000003) */
+static const char *num(double v) {
+    float f = (float)v;
+    for (int digits = 1; digits < 9; digits++) {
+        const char *t = arena_printf("%.*g", digits, (double)f);
+        if ((float)strtod(t, NULL) == f) return t;
+    }
+    return arena_printf("%.9g", (double)f);
+}
+
+/* every window size, stride, padding, dilation and group count: in
+ * [lo, 2^20] (far beyond any network; the arithmetic on them cannot
+ * overflow) */
+#define DIM_MAX (1LL << 20)
+static bool in_range(const long long *v, int n, long long lo) {
+    for (int i = 0; i < n; i++)
+        if (v[i] < lo || v[i] > DIM_MAX) return false;
+    return true;
+}
+
 static const char *pair(long long a, long long b) {
     return a == b ? arena_printf("%lld", a) : arena_printf("%lldx%lld", a, b);
 }
@@ -283,6 +304,9 @@ static Val *conv(Onnx *o, const Onnx__NodeProto *n) {
     attr_ints(n, "dilations", d, 2);
     int np = attr_ints(n, "pads", p, 4);
     long long groups = attr_i(n, "group", 1);
+    if (!in_range(k, 2, 1) || !in_range(s, 2, 1) || !in_range(d, 2, 1) || !in_range(p, 4, 0) ||
+        !in_range(&groups, 1, 1))
+        return node_error(o, n, "a kernel, stride, dilation, padding or group count out of range"), NULL;
     const char *autopad = attr_s(n, "auto_pad", "NOTSET");
     if (strcmp(autopad, "NOTSET") != 0 && strcmp(autopad, "VALID") != 0)
         return node_error(o, n, arena_printf("auto_pad %s is not supported (export with explicit pads)", autopad)), NULL;
@@ -326,6 +350,8 @@ static Val *pool(Onnx *o, const Onnx__NodeProto *n, bool max) {
     attr_ints(n, "strides", s, 2);
     attr_ints(n, "pads", p, 4);
     attr_ints(n, "dilations", d, 2);
+    if (!in_range(k, 2, 1) || !in_range(s, 2, 1) || !in_range(p, 4, 0))
+        return node_error(o, n, "a kernel, stride or padding out of range"), NULL;
     if (d[0] != 1 || d[1] != 1) return node_error(o, n, "dilated pooling is not supported"), NULL;
     if (p[0] != p[2] || p[1] != p[3]) return node_error(o, n, "asymmetric pooling pads are not supported"), NULL;
     const char *autopad = attr_s(n, "auto_pad", "NOTSET");
@@ -381,7 +407,7 @@ static Val *batchnorm(Onnx *o, const Onnx__NodeProto *n) {
     }
     double eps = attr_f(n, "epsilon", 1e-5), mom = 1.0 - attr_f(n, "momentum", 0.9);
     const char *args = "";
-    if (fabs(eps - 1e-5) > 1e-12) args = arena_printf("eps=%.9g", eps);
+    if (fabs(eps - 1e-5) > 1e-12) args = arena_printf("eps=%s", num(eps));
     if (fabs(mom - 0.1) > 1e-6) args = arena_printf("%s%smomentum=%.6g", args, args[0] ? " " : "", mom);
     Val *ins[1] = { x };
     Val *y = same_shape(layer(o, n, "batchnorm", args, ins, 1), x);
@@ -486,6 +512,7 @@ static Val *pad(Onnx *o, const Onnx__NodeProto *n) {
     if (p[0] || p[1] || p[4] || p[5]) return node_error(o, n, "only padding of H and W is supported"), NULL;
     for (int i = 0; i < 8; i++)
         if (p[i] < 0) return node_error(o, n, "negative pads (cropping) are not supported"), NULL;
+    if (!in_range(p, 8, 0)) return node_error(o, n, "a padding out of range"), NULL;
     if (!p[2] && !p[3] && !p[6] && !p[7]) {         /* nothing to pad: the exporter's no-op */
         Val *v = add_val(o, n->output[0]);
         *v = *x;
@@ -508,6 +535,7 @@ static const char *const supported[] = {
     "Constant", "Identity", "Dropout", "Conv", "Pad", "MaxPool", "AveragePool", "BatchNormalization", "Relu",
     "Sigmoid", "Tanh", "HardSwish", "LeakyRelu", "Elu", "Selu", "Softplus", "HardSigmoid", "Clip", "Softmax",
     "Flatten", "Reshape", "GlobalAveragePool", "GlobalMaxPool", "Gemm", "MatMul", "Add", "Mul", "Sub", "Concat",
+    "Cast",
 };
 
 static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
@@ -532,6 +560,29 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
                                                  "input)", n->input[i])), poison(o, n), false;
         if (v && v->node == POISON) return poison(o, n), false;      /* after an error there: not again */
     }
+    if (strcmp(op, "Cast") == 0) {                   /* of a constant (the exporter's clip limits) */
+        long long to = attr_i(n, "to", 0);
+        if (!x || x->node != -1 || (!x->data && !x->ints) ||
+            (to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && to != ONNX__TENSOR_PROTO__DATA_TYPE__INT64))
+            return node_error(o, n, "only a cast of a constant to float or int64 is supported"), poison(o, n), false;
+        Val *v = add_val(o, n->output[0]);
+        *v = *x;
+        v->name = arena_strdup(n->output[0]);
+        v->data = NULL, v->ints = NULL;
+        if (to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
+            float *d = arena_alloc(sizeof(float) * (size_t)(x->numel + 1));
+            for (long long i = 0; i < x->numel; i++) d[i] = x->data ? x->data[i] : (float)x->ints[i];
+            v->data = d;
+        } else {
+            int64_t *d = arena_alloc(sizeof(int64_t) * (size_t)(x->numel + 1));
+            for (long long i = 0; i < x->numel; i++) {
+                float f = x->data ? x->data[i] : 0.0f;
+                d[i] = x->data ? (isfinite(f) && fabsf(f) < 9e18f ? (int64_t)f : 0) : x->ints[i];
+            }
+            v->ints = d;
+        }
+        return true;
+    }
     if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0) {
         if (!x) return node_error(o, n, "it has no input"), false;
         Val *v = add_val(o, n->output[0]);
@@ -548,8 +599,8 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
     else if (strcmp(op, "Sigmoid") == 0) y = act(o, n, "sigmoid", "");
     else if (strcmp(op, "Tanh") == 0) y = act(o, n, "tanh", "");
     else if (strcmp(op, "HardSwish") == 0) y = act(o, n, "hardswish", "");
-    else if (strcmp(op, "LeakyRelu") == 0) y = act(o, n, "leakyrelu", arena_printf("%.9g", attr_f(n, "alpha", 0.01)));
-    else if (strcmp(op, "Elu") == 0) y = act(o, n, "elu", arena_printf("%.9g", attr_f(n, "alpha", 1.0)));
+    else if (strcmp(op, "LeakyRelu") == 0) y = act(o, n, "leakyrelu", num(attr_f(n, "alpha", 0.01)));
+    else if (strcmp(op, "Elu") == 0) y = act(o, n, "elu", num(attr_f(n, "alpha", 1.0)));
     else if (strcmp(op, "Selu") == 0) y = act(o, n, "selu", "");
     else if (strcmp(op, "Softplus") == 0) y = act(o, n, "softplus", "");
     else if (strcmp(op, "HardSigmoid") == 0) {
@@ -565,7 +616,7 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
         if (vmax) { if (!const_floats(vmax, 1)) return node_error(o, n, "its max is not a constant"), false; hi = vmax->data[0]; }
         if (lo == 0 && hi == 6) y = act(o, n, "relu6", "");
         else if (lo == 0 && isinf(hi)) y = act(o, n, "relu", "");
-        else if (isfinite(lo) && isfinite(hi)) y = act(o, n, "hardtanh", arena_printf("%.9g %.9g", lo, hi));
+        else if (isfinite(lo) && isfinite(hi)) y = act(o, n, "hardtanh", arena_printf("%s %s", num(lo), num(hi)));
         else return node_error(o, n, "a clip with one open end other than relu is not supported"), false;
     } else if (strcmp(op, "Softmax") == 0) {
         long long axis = attr_i(n, "axis", 1);
@@ -621,6 +672,13 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
         return poison(o, n), false;
     }
     if (!y) return poison(o, n), false;
+    if (y->rank == 1) y->h = y->w = 1;
+    if (y->c < 1 || y->h < 1 || y->w < 1 || y->c > (1LL << 31) || y->h > DIM_MAX || y->w > DIM_MAX ||
+        (double)y->c * (double)y->h * (double)y->w > (double)(1LL << 40)) {
+        node_error(o, n, "its output would be empty or too large");
+        y->node = POISON;
+        return false;
+    }
     for (size_t i = 1; i < n->n_output; i++)        /* e.g. Dropout's mask, BatchNorm's training outputs */
         if (n->output[i][0]) add_val(o, n->output[i]);
     return true;
@@ -629,7 +687,7 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
 int import_onnx(const char *path, ImpGraph *g) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno));
+        fprintf(import_out(), "%s: error: cannot open: %s\n", path, strerror(errno));
         return 1;
     }
     size_t cap = 1 << 20, len = 0;
@@ -645,13 +703,51 @@ int import_onnx(const char *path, ImpGraph *g) {
     }
     fclose(f);
     if (!buf) {
-        fprintf(stderr, "%s: error: too large or out of memory\n", path);
+        fprintf(import_out(), "%s: error: too large or out of memory\n", path);
         return 1;
     }
-    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
+    int errors = import_onnx_bytes(path, buf, len, g);
     free(buf);
+    return errors;
+}
+
+/* protobuf-c leaves a string field the file does not set NULL: "" instead,
+ * everywhere the importer reads one (fix 1), and NULL again before
+ * protobuf-c frees the message (fix 0) */
+static char empty[1];
+static int fixing;
+#define FIX(s) do { if (fixing && !(s)) (s) = empty; else if (!fixing && (s) == empty) (s) = NULL; } while (0)
+
+static void fix_tensor(Onnx__TensorProto *t) {
+    if (!t) return;
+    FIX(t->name);
+    for (size_t i = 0; i < t->n_external_data; i++) {
+        FIX(t->external_data[i]->key);
+        FIX(t->external_data[i]->value);
+    }
+}
+
+static void fix_strings(Onnx__GraphProto *gr, int fix) {
+    fixing = fix;
+    for (size_t i = 0; i < gr->n_node; i++) {
+        Onnx__NodeProto *n = gr->node[i];
+        FIX(n->name);
+        FIX(n->op_type);
+        FIX(n->domain);
+        for (size_t k = 0; k < n->n_attribute; k++) {
+            FIX(n->attribute[k]->name);
+            fix_tensor(n->attribute[k]->t);
+        }
+    }
+    for (size_t i = 0; i < gr->n_initializer; i++) fix_tensor(gr->initializer[i]);
+    for (size_t i = 0; i < gr->n_input; i++) FIX(gr->input[i]->name);
+    for (size_t i = 0; i < gr->n_output; i++) FIX(gr->output[i]->name);
+}
+
+int import_onnx_bytes(const char *path, const unsigned char *buf, size_t len, ImpGraph *g) {
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
     if (!m || !m->graph) {
-        fprintf(stderr, "%s: error: not an ONNX model (the protobuf does not decode as a ModelProto with a graph)\n",
+        fprintf(import_out(), "%s: error: not an ONNX model (the protobuf does not decode as a ModelProto with a graph)\n",
                 path);
         if (m) onnx__model_proto__free_unpacked(m, NULL);
         return 1;
@@ -659,6 +755,7 @@ int import_onnx(const char *path, ImpGraph *g) {
     const char *slash = strrchr(path, '/');
     Onnx o = { path, slash ? arena_strndup(path, (size_t)(slash - path)) : ".", g, NULL, 0, 0, 0 };
     const Onnx__GraphProto *gr = m->graph;
+    fix_strings(m->graph, 1);
     for (size_t i = 0; i < gr->n_initializer; i++)
         if (!add_tensor(&o, gr->initializer[i], gr->initializer[i]->name)) o.errors++;
 
@@ -668,7 +765,7 @@ int import_onnx(const char *path, ImpGraph *g) {
         const Onnx__ValueInfoProto *vi = gr->input[i];
         if (find(&o, vi->name)) continue;
         if (ninputs++) {
-            fprintf(stderr, "%s: error: more than one input ('%s' and another): a network has one\n", path, vi->name);
+            fprintf(import_out(), "%s: error: more than one input ('%s' and another): a network has one\n", path, vi->name);
             o.errors++;
             continue;
         }
@@ -679,8 +776,8 @@ int import_onnx(const char *path, ImpGraph *g) {
         int nd = sh ? (int)sh->n_dim : 0;
         for (int k = 0; k < nd && k < 4; k++)
             d[k] = sh->dim[k]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? sh->dim[k]->dim_value : -1;
-        if (nd != 4 || d[1] < 1 || d[2] < 1 || d[3] < 1) {
-            fprintf(stderr, "%s: error: input '%s': expected a shape [N, C, H, W] with fixed C, H, W\n", path, vi->name);
+        if (nd != 4 || d[1] < 1 || d[2] < 1 || d[3] < 1 || d[1] > DIM_MAX || d[2] > DIM_MAX || d[3] > DIM_MAX) {
+            fprintf(import_out(), "%s: error: input '%s': expected a shape [N, C, H, W] with fixed C, H, W\n", path, vi->name);
             o.errors++;
             continue;
         }
@@ -690,25 +787,26 @@ int import_onnx(const char *path, ImpGraph *g) {
         v->node = id, v->rank = 3, v->c = d[1], v->h = d[2], v->w = d[3];
     }
     if (!ninputs) {
-        fprintf(stderr, "%s: error: the graph has no input\n", path);
+        fprintf(import_out(), "%s: error: the graph has no input\n", path);
         o.errors++;
     }
     if (!o.errors)
         for (size_t i = 0; i < gr->n_node; i++) run_node(&o, gr->node[i]);
     if (!o.errors) {
         if (gr->n_output != 1) {
-            fprintf(stderr, "%s: error: the graph has %zu outputs; a network has one\n", path, gr->n_output);
+            fprintf(import_out(), "%s: error: the graph has %zu outputs; a network has one\n", path, gr->n_output);
             o.errors++;
         } else {
             const Val *out = find(&o, gr->output[0]->name);
             if (!is_layer(out) || out->node == 0) {
-                fprintf(stderr, "%s: error: the output '%s' is not computed by a layer\n", path, gr->output[0]->name);
+                fprintf(import_out(), "%s: error: the output '%s' is not computed by a layer\n", path, gr->output[0]->name);
                 o.errors++;
             } else {
                 g->output = out->node;
             }
         }
     }
+    fix_strings(m->graph, 0);
     onnx__model_proto__free_unpacked(m, NULL);
     if (o.errors) return o.errors;
     chain_concats(g);

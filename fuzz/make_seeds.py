@@ -10,6 +10,8 @@ run again only when a fuzz network changes):
                 and by hand
   trainopts/    cnnc-train command lines, one word per line: valid ones and
                 one refused value of each numeric option
+  onnx/         small models exported by torch.onnx.export (fuzz_onnx.c);
+                `make_seeds.py BUILD onnx` writes only these
 
     fuzz/make_seeds.py [BUILD]
 """
@@ -173,5 +175,74 @@ def main():
     write("trainopts", "empty", b"")
 
 
+def onnx_seeds():
+    """onnx/: small models torch.onnx.export writes, most operators the
+    importer reads, at opsets 11 and 17 (batch norms kept and folded), and
+    one with a dynamic pad and a slice (operators it refuses)"""
+    import io
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Small(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(2, 4, 3, padding=1, bias=False)
+            self.bn = nn.BatchNorm2d(4)
+            self.se1 = nn.Conv2d(4, 2, 1)
+            self.se2 = nn.Conv2d(2, 4, 1)
+            self.c2 = nn.Conv2d(4, 4, 3, padding=(1, 0), groups=2)
+            self.fc = nn.Linear(4 * 2 * 2, 3)
+
+        def forward(self, x):
+            x = F.relu6(self.bn(self.c1(x)))
+            g = F.hardsigmoid(self.se2(F.relu(self.se1(F.adaptive_avg_pool2d(x, 1)))))
+            x = x * g
+            x = x + F.leaky_relu(F.pad(self.c2(x), (1, 1, 0, 0)), 0.2)
+            x = torch.cat([F.max_pool2d(x, 2, ceil_mode=True), F.avg_pool2d(x, 3, 2, 1)], 1)[:, :4]
+            return F.softmax(self.fc(torch.flatten(F.avg_pool2d(x, 2), 1)), 1)
+
+    class Plain(Small):           # Small without the dynamic pad and slice: every node imports
+        def __init__(self):
+            super().__init__()
+            self.c2 = nn.Conv2d(4, 4, 3, padding=1, groups=2)
+            self.fc = nn.Linear(8 * 2 * 2, 3)
+
+        def forward(self, x):
+            x = F.relu6(self.bn(self.c1(x)))
+            g = F.hardsigmoid(self.se2(F.relu(self.se1(F.adaptive_avg_pool2d(x, 1)))))
+            x = x * g
+            x = x + F.leaky_relu(self.c2(x), 0.2)
+            x = torch.cat([F.max_pool2d(x, 2, ceil_mode=True), F.avg_pool2d(x, 3, 2, 1)], 1)
+            return F.softmax(self.fc(torch.flatten(F.avg_pool2d(x, 2), 1)), 1)
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(1, 2, 3)
+            self.fc = nn.Linear(2 * 4 * 4, 2)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(torch.sigmoid(self.c(x)), 1))
+
+    torch.manual_seed(1)
+    for name, model, shape in (("dynamic", Small(), (1, 2, 9, 9)), ("small", Plain(), (1, 2, 9, 9)),
+                               ("tiny", Tiny(), (1, 1, 6, 6))):
+        for opset in (11, 17):
+            for folded in (False, True):
+                f = io.BytesIO()
+                kw = {} if folded else {"training": torch.onnx.TrainingMode.PRESERVE, "do_constant_folding": False}
+                try:
+                    torch.onnx.export(model.eval(), torch.randn(*shape), f, opset_version=opset, **kw)
+                except Exception as e:      # an operator this opset lacks: no seed
+                    print("onnx seed %s/%d: %s" % (name, opset, e))
+                    continue
+                write("onnx", "%s_%d%s" % (name, opset, "_folded" if folded else ""), f.getvalue())
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[2] == "onnx":
+        onnx_seeds()
+    else:
+        main()
+        onnx_seeds()
