@@ -331,7 +331,9 @@ static void write_merge(Writer *w, const IStmt *s, const char *name, const char 
 }
 
 /* the runs of l under prefix: consecutive statements whose path below
- * prefix starts with the same component, or that belong to prefix itself */
+ * prefix starts with the same component, or that belong to prefix itself;
+ * a statement without any path joins the run before it (a block's relu
+ * that ran outside any module stays with the block) */
 typedef struct Run {
     int from, to;              /* [from, to) */
     const char *comp;          /* NULL: statements with nothing below prefix */
@@ -347,7 +349,9 @@ static int runs_of(const Writer *w, const IList *l, const char *prefix, Run *run
         /* a layer whose path is exactly prefix.NAME is named here, not scoped */
         if (c && !l->v[i]->merge && len == strlen(rel) && !is_number(c, len)) c = NULL;
         const Run *last = nr ? &runs[nr - 1] : NULL;
-        if (last && ((!c && !last->comp) || (c && last->comp && last->clen == len && strncmp(last->comp, c, len) == 0))) {
+        bool pathless = !full_path(w, l->v[i]);          /* a functional relu at the top: goes with what precedes */
+        if (last && (pathless || (!c && !last->comp) ||
+                     (c && last->comp && last->clen == len && strncmp(last->comp, c, len) == 0))) {
             runs[nr - 1].to = i + 1;
             continue;
         }

@@ -257,6 +257,13 @@ static Val *layer(Onnx *o, const Onnx__NodeProto *n, const char *kind, const cha
 
 static void tensor(Onnx *o, int node, const char *suffix, const Val *c, int ndim, const long long *dims) {
     ImpNode *n = &o->g->nodes[node];
+    /* an initializer named as a state-dict key (layer1.0.conv1.weight, as
+     * the exporter keeps them unless it folds constants) names the layer
+     * better than the node does */
+    size_t l = strlen(c->name), sl = strlen(suffix);
+    if (n->nt == 0 && l > sl + 1 && strcmp(c->name + l - sl, suffix) == 0 && c->name[l - sl - 1] == '.' &&
+        !strstr(c->name, "::") && c->name[0] != '/')
+        n->path = arena_strndup(c->name, l - sl - 1);
     ImpTensor *t = &n->t[n->nt++];
     t->suffix = suffix;
     t->ndim = ndim;

@@ -14,6 +14,9 @@
 #   3. cnnc NAME.net --weights NAME.safetensors, default and --standalone,
 #      built and run on 2 random inputs, gives PyTorch's outputs (≤ 1e-4 of
 #      the largest); so does cnnc NAME.onnx -o NAME.c, both steps in one.
+# Round trip: cnnc NAME.net --emit pytorch, exported to ONNX and imported,
+# compiles to the same outputs as NAME.net itself (both against the
+# exported module's PyTorch outputs, with its weights).
 # Then the errors: an unsupported operator (every one named, nothing
 # written), a truncated model, a file that is not ONNX.
 . "$(dirname "$0")/../lib.sh"
@@ -64,6 +67,28 @@ for name in $NAMES; do
             fi
             rm -f "$D/out.bin"
         fi
+    done
+done
+
+# --- round trip: cnnc --emit pytorch, exported to ONNX, imported: the same outputs as the
+# .net it started from, both compiled with the exported module's weights ------------------
+for name in $NAMES; do
+    [ -f "dsl_examples/$name.net" ] || continue
+    D="$T/$name.rt"; mkdir -p "$D"
+    if ! "$CNNC" "dsl_examples/$name.net" --emit pytorch -o "$D/export.py" 2>"$D/log" ||
+       ! "$PY" tests/ref/onnx_ref.py roundtrip "$D/export.py" 17 "$D" >>"$D/log" 2>&1 ||
+       ! "$CNNC" import "$D/rt.onnx" -o "$D/rt.net" 2>>"$D/log"; then
+        no "$name: round trip (emit pytorch, export, import) failed"; tail -5 "$D/log"; continue
+    fi
+    for net in "$name" rt; do
+        [ $net = rt ] && cp "$D/rt.safetensors" "$D/w.safetensors"
+        src="$D/$net.net"
+        [ $net = rt ] || src="dsl_examples/$name.net"
+        gen_run "$src" "$D" "$D/$net" "round trip, $net" "$GEN_CC" "$GEN_CFLAGS" "$BLAS" "" 2 || continue 2
+        if "$PY" tests/ref/onnx_ref.py check "$D" >"$D/check" 2>&1; then
+            ok "$name round trip: $([ $net = rt ] && echo imported || echo original) .net: $(cat "$D/check")"
+        else no "$name round trip ($net .net): $(cat "$D/check")"; fi
+        rm -f "$D/out.bin"
     done
 done
 

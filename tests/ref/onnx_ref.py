@@ -10,6 +10,10 @@ usage: onnx_ref.py export NAME OPSET DIR [folded]
            BatchNormalization nodes, or with `folded` left to the exporter
            (which folds them into the convs); DIR/in.bin: 2 random inputs,
            DIR/ref.bin: the model's outputs on them (float32, PyTorch)
+       onnx_ref.py roundtrip EXPORT.py OPSET DIR
+           the same from the nn.Module `cnnc --emit pytorch` wrote (its
+           INPUT_SHAPE), exported as DIR/rt.onnx, and its state dict saved
+           as DIR/w.safetensors (for the .net it came from)
        onnx_ref.py check DIR
            DIR/out.bin (the generated code's outputs) against DIR/ref.bin:
            max |out − ref| / max |ref| ≤ 1e-4
@@ -58,6 +62,25 @@ def export(name, opset, d, folded):
     y.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
 
 
+def roundtrip(py, opset, d):
+    import importlib.util
+    import st
+    spec = importlib.util.spec_from_file_location("exported", py)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    model = mod.Model().eval()
+    randomise(model)
+    x = torch.randn((N,) + tuple(mod.INPUT_SHAPE), generator=torch.Generator().manual_seed(SEED + 1))
+    torch.onnx.export(model, x[:1], os.path.join(d, "rt.onnx"), opset_version=opset, input_names=["input"],
+                      output_names=["output"], training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    st.save({k: v.contiguous() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")},
+            os.path.join(d, "w.safetensors"))
+    with torch.no_grad():
+        y = model(x)
+    x.numpy().astype("<f4").tofile(os.path.join(d, "in.bin"))
+    y.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
+
+
 def check(d):
     ref = np.fromfile(os.path.join(d, "ref.bin"), dtype="<f4").astype(np.float64)
     out = np.fromfile(os.path.join(d, "out.bin"), dtype="<f4").astype(np.float64)
@@ -74,6 +97,11 @@ def main(argv):
         import warnings
         warnings.simplefilter("ignore")
         export(argv[2], int(argv[3]), argv[4], len(argv) > 5 and argv[5] == "folded")
+        return 0
+    if len(argv) == 5 and argv[1] == "roundtrip":
+        import warnings
+        warnings.simplefilter("ignore")
+        roundtrip(argv[2], int(argv[3]), argv[4])
         return 0
     if len(argv) == 3 and argv[1] == "check":
         return check(argv[2])
