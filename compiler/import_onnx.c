@@ -96,7 +96,10 @@ static void node_error(Onnx *o, const Onnx__NodeProto *n, const char *why) {
 
 /* ---- tensors ------------------------------------------------------------------ */
 
-static bool read_external(Onnx *o, const Onnx__TensorProto *t, void *dst, size_t bytes) {
+/* An external initializer's bytes, from LOCATION (relative to the model's
+ * folder, no "..") at OFFSET: checked against the file's size before any
+ * memory is taken.  NULL after an error. */
+static void *read_external(Onnx *o, const Onnx__TensorProto *t, size_t bytes) {
     const char *loc = NULL;
     long long off = 0, len = -1;
     for (size_t i = 0; i < t->n_external_data; i++) {
@@ -105,29 +108,38 @@ static bool read_external(Onnx *o, const Onnx__TensorProto *t, void *dst, size_t
         else if (strcmp(e->key, "offset") == 0) off = atoll(e->value);
         else if (strcmp(e->key, "length") == 0) len = atoll(e->value);
     }
-    if (!loc || strstr(loc, "..") || loc[0] == '/') {
+    if (!loc || !loc[0] || strstr(loc, "..") || loc[0] == '/') {
         fprintf(import_out(), "%s: error: initializer '%s': external data with %s location\n", o->path, t->name,
-                loc ? "an unsafe" : "no");
-        return false;
+                loc && loc[0] ? "an unsafe" : "no");
+        return NULL;
     }
-    if (len >= 0 && (size_t)len != bytes) {
-        fprintf(import_out(), "%s: error: initializer '%s': external data of %lld bytes, expected %zu\n", o->path, t->name,
-                len, bytes);
-        return false;
+    if ((len >= 0 && (size_t)len != bytes) || off < 0) {
+        fprintf(import_out(), "%s: error: initializer '%s': external data of %lld bytes at %lld, expected %zu bytes\n",
+                o->path, t->name, len, off, bytes);
+        return NULL;
     }
     const char *file = arena_printf("%s/%s", o->dir, loc);
     FILE *f = fopen(file, "rb");
-    if (!f || fseek(f, off, SEEK_SET) != 0 || fread(dst, 1, bytes, f) != bytes) {
-        fprintf(import_out(), "%s: error: initializer '%s': cannot read %zu bytes at %lld of %s%s%s\n", o->path, t->name,
-                bytes, off, file, errno ? ": " : "", errno ? strerror(errno) : "");
+    long size = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (!f || size < 0 || (unsigned long long)off + bytes > (unsigned long long)size || fseek(f, off, SEEK_SET) != 0) {
+        fprintf(import_out(), "%s: error: initializer '%s': %s has no %zu bytes at %lld%s%s\n", o->path, t->name, file,
+                bytes, off, !f ? ": " : "", !f ? strerror(errno) : "");
         if (f) fclose(f);
-        return false;
+        return NULL;
     }
+    void *dst = arena_alloc(bytes ? bytes : 1);
+    size_t got = fread(dst, 1, bytes, f);
     fclose(f);
-    return true;
+    if (got != bytes) {
+        fprintf(import_out(), "%s: error: initializer '%s': cannot read %zu bytes of %s\n", o->path, t->name, bytes, file);
+        return NULL;
+    }
+    return dst;
 }
 
-/* a TensorProto as a constant value: float32 or int64 */
+/* a TensorProto as a constant value: float32 or int64; sizes are checked
+ * against the data before any memory is taken */
 static bool add_tensor(Onnx *o, const Onnx__TensorProto *t, const char *name) {
     Val *v = add_val(o, name);
     v->ndim = (int)t->n_dims;
@@ -149,35 +161,26 @@ static bool add_tensor(Onnx *o, const Onnx__TensorProto *t, const char *name) {
         }
     }
     bool external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
-    if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
-        float *d = arena_alloc(sizeof(float) * (size_t)(v->numel ? v->numel : 1));
-        if (external) {
-            if (!read_external(o, t, d, sizeof(float) * (size_t)v->numel)) return false;
-        } else if (t->has_raw_data) {
-            if (t->raw_data.len != sizeof(float) * (size_t)v->numel) goto size;
-            memcpy(d, t->raw_data.data, t->raw_data.len);     /* little-endian, as this machine */
-        } else {
-            if (t->n_float_data != (size_t)v->numel) goto size;
-            memcpy(d, t->float_data, sizeof(float) * (size_t)v->numel);
-        }
-        v->data = d;
-        return true;
+    bool f32 = t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    if (!f32 && t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
+        return true;     /* another type: kept, unusable (a node reading it is an error) */
+    size_t esize = f32 ? sizeof(float) : sizeof(int64_t), bytes = esize * (size_t)v->numel;
+    void *d;
+    if (external) {
+        if (!(d = read_external(o, t, bytes))) return false;
+    } else if (t->has_raw_data) {
+        if (t->raw_data.len != bytes) goto size;
+        d = arena_alloc(bytes ? bytes : 1);
+        if (bytes) memcpy(d, t->raw_data.data, bytes);    /* little-endian, as this machine */
+    } else {
+        size_t have = f32 ? t->n_float_data : t->n_int64_data;
+        if (have != (size_t)v->numel) goto size;
+        d = arena_alloc(bytes ? bytes : 1);
+        if (bytes) memcpy(d, f32 ? (const void *)t->float_data : (const void *)t->int64_data, bytes);
     }
-    if (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
-        int64_t *d = arena_alloc(sizeof(int64_t) * (size_t)(v->numel ? v->numel : 1));
-        if (external) {
-            if (!read_external(o, t, d, sizeof(int64_t) * (size_t)v->numel)) return false;
-        } else if (t->has_raw_data) {
-            if (t->raw_data.len != sizeof(int64_t) * (size_t)v->numel) goto size;
-            memcpy(d, t->raw_data.data, t->raw_data.len);
-        } else {
-            if (t->n_int64_data != (size_t)v->numel) goto size;
-            memcpy(d, t->int64_data, sizeof(int64_t) * (size_t)v->numel);
-        }
-        v->ints = d;
-        return true;
-    }
-    return true;     /* another type: kept, unusable (a node reading it is an error) */
+    if (f32) v->data = d;
+    else v->ints = d;
+    return true;
 size:
     fprintf(import_out(), "%s: error: tensor '%s': its data does not match its dimensions\n", o->path, name);
     return false;
