@@ -13,7 +13,9 @@
 #      biases instead);
 #   3. cnnc NAME.net --weights NAME.safetensors, default and --standalone,
 #      built and run on 2 random inputs, gives PyTorch's outputs (≤ 1e-4 of
-#      the largest); so does cnnc NAME.onnx -o NAME.c, both steps in one.
+#      the largest); so does cnnc NAME.onnx -o NAME.c, both steps in one,
+#      and (at 11) the model with its initializers moved to a side file as
+#      ONNX's external data (tests/import/onnx_external.c).
 # Round trip: cnnc NAME.net --emit pytorch, exported to ONNX and imported,
 # compiles to the same outputs as NAME.net itself (both against the
 # exported module's PyTorch outputs, with its weights).
@@ -23,6 +25,10 @@
 need_built "$CNNC"
 need_torch
 NAMES=${*:-"lenet5 resnet20 lenet_relu convnetjs_mnist convnetjs_cifar10"}
+
+# tests/import/onnx_external.c: moves a model's initializers to a side file
+$GEN_CC -std=c11 -D_XOPEN_SOURCE=700 -O1 -I"$B/import" tests/import/onnx_external.c "$B/import/onnx.pb-c.o" \
+    -lprotobuf-c -o "$T/onnx_external" 2>"$T/onnx_external.log" || { no "build tests/import/onnx_external.c"; cat "$T/onnx_external.log"; }
 
 totals() {   # totals JSON-REPORT: "params MACs"
     "$PY" -c 'import json, sys; t = json.load(open(sys.argv[1]))["totals"]; print(t["params"], t["macs"])' "$1"
@@ -64,6 +70,18 @@ for name in $NAMES; do
                 ok "$name: cnnc $name.onnx -o $name.c in one step: $(cat "$D/check")"
             else
                 no "$name: cnnc $name.onnx -o $name.c in one step"; cat "$D/one/cnnc.log" "$D/check" 2>/dev/null
+            fi
+            rm -f "$D/out.bin"
+            # the initializers in a side file (ONNX's external data)
+            if [ -x "$T/onnx_external" ] && mkdir -p "$D/ext" &&
+               "$T/onnx_external" "$D/$name.onnx" "$D/ext/$name.onnx" weights.bin >"$D/ext/log" 2>&1 &&
+               "$CNNC" import "$D/ext/$name.onnx" -o "$D/ext/$name.net" 2>>"$D/ext/log" &&
+               cp "$D/ext/$name.safetensors" "$D/w.safetensors" &&
+               gen_run "$D/ext/$name.net" "$D" "$D/ext/gen" "external data" "$GEN_CC" "$GEN_CFLAGS" "$BLAS" "" 2 &&
+               "$PY" tests/ref/onnx_ref.py check "$D" >"$D/check" 2>&1; then
+                ok "$name: initializers as external data ($(cat "$D/ext/log" | head -1 | sed 's| to .*||')): $(cat "$D/check")"
+            else
+                no "$name: initializers as external data"; cat "$D/ext/log" "$D/check" 2>/dev/null | tail -5
             fi
             rm -f "$D/out.bin"
         fi
