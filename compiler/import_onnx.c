@@ -142,12 +142,12 @@ static void *read_external(Onnx *o, const Onnx__TensorProto *t, size_t bytes) {
  * against the data before any memory is taken */
 static bool add_tensor(Onnx *o, const Onnx__TensorProto *t, const char *name) {
     Val *v = add_val(o, name);
-    v->ndim = (int)t->n_dims;
     v->numel = 1;
     if (t->n_dims > 8) {
         fprintf(import_out(), "%s: error: tensor '%s' has %zu dimensions (at most 8)\n", o->path, name, t->n_dims);
         return false;
     }
+    v->ndim = (int)t->n_dims;
     for (size_t i = 0; i < t->n_dims; i++) {
         if (t->dims[i] < 0 || t->dims[i] > (1LL << 31)) {
             fprintf(import_out(), "%s: error: tensor '%s': dimension %zu is %lld\n", o->path, name, i, (long long)t->dims[i]);
