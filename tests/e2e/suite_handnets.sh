@@ -17,7 +17,8 @@
 #      norms with running statistics), built
 #      warning-free at -std=c99, default and --standalone, and default with
 #      OpenMP on 2 threads, agrees with PyTorch on 3 random images
-#      (infer-check);
+#      (infer-check); every depthwise conv of dw and dwsig runs as such
+#      (M4_CONV_DW: its padded rows xb[]), not as a grouped conv;
 #   3. cnnc --emit pytorch loads run.st and computes what the hand-written
 #      network does (export-check);
 #   4. cnnc --train writes the description cnnc-train builds, and its code
@@ -26,6 +27,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 need_torch numpy
 NAMES=${*:-"acts shuffle se merges unet unet_small sig vol dw dwsig ecg1d volume3d"}
+DW_LAYERS="dw:7 dwsig:5"     # NAME:COUNT, the depthwise convs of NAME
 
 report() {    # report WHAT CHECK-OUTPUT-FILE STATUS
     if [ "$3" -eq 0 ]; then ok "$1"; else no "$1"; fi
@@ -66,6 +68,12 @@ for name in $NAMES; do
                 no "$name: cnnc -o ($mode)"; head -n 20 "$g/err"
             fi
             rm -f "$D/out.bin"
+        done
+        for e in $DW_LAYERS; do
+            [ "${e%%:*}" = "$name" ] || continue
+            have=$(grep -c 'float xb\[' "$D/default/$name.c")
+            if [ "$have" -eq "${e#*:}" ]; then ok "$name: its ${e#*:} depthwise convs run as M4_CONV_DW"
+            else no "$name: $have of its ${e#*:} depthwise convs run as M4_CONV_DW"; fi
         done
     else
         no "$name: no reference for the generated code"; cat "$D/i.err"

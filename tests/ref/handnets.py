@@ -33,13 +33,14 @@ torch.nn.functional by hand, not from cnnc's output:
   merges   the elementwise merges (merge sub, mean, add, mul; a branch
            subtracted from itself);
   sig, vol the layers of a signal and of a volume, PyTorch's 1d and 3d ones;
-  dw, dwsig  depthwise convs of an image and of a signal: MobileNet's
-           (3×3 stride 1 and 2, padding 1, no bias, batch norm folded, relu6
-           fused), channel multiplier 2, stride 2 on odd sizes, stride 1×2
-           and 3, 5×5 stride 2, dilation 2, padding larger than the kernel,
-           an even kernel with 'same' padding, with and without bias, relu6,
-           tanh or no activation; rows from 150 down to 6 long, 8 and 16
-           channels;
+  dw, dwsig  depthwise convs (cnnc's CONV_DW) of an image and of a signal:
+           MobileNet's (3×3 stride 1 and 2, padding 1, no bias, batch norm
+           folded, relu6 fused), channel multiplier 2, stride 2 on odd sizes,
+           stride 1×2 and 3, 5×5 stride 2, dilation 2, padding larger than
+           the kernel, an even kernel with 'same' padding, with and without
+           bias, relu6, tanh or no activation; rows of 45 (row by row, three
+           blocks) and of 23 and less (blocks of rows as one run), 8 and 16
+           channels (over 20000 outputs: threads with OpenMP);
   ecg1d, volume3d  dsl_examples/ecg1d.net and volume3d.net;
   unet_small  dsl_examples/unet_small.net on 1×64×64, and a dense layer
            from all its per-pixel logits to 4 classes for the trainer;
