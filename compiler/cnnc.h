@@ -436,8 +436,8 @@ int  plan_arena(Graph *g, Plan *p);
 
 /* ===== lower_conv.c: how a conv runs in the generated code =============== */
 /* The algorithm, chosen by the layer's shape: direct loops, im2col + GEMM,
- * or Winograd F(2x2,3x3) / F(4x4,3x3). */
-typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4 } ConvAlgo;
+ * Winograd F(2x2,3x3) / F(4x4,3x3), or depthwise blocks. */
+typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4, CONV_DW } ConvAlgo;
 ConvAlgo conv_algo(const Node *n);
 long long conv_scratch(const Node *n);        /* floats of per-image scratch */
 /* The GEMM micro-kernel's tile (gemm.m4): 8 rows of A (output channels), 32
@@ -455,6 +455,15 @@ typedef struct WinoGeom {
     long long th, tw, t, tpad, hpt, wpt, tq, sv, sm, voff, moff, floats;
 } WinoGeom;
 WinoGeom conv_wino_geom(const Node *n, int m);
+/* A depthwise layer, a block of output rows at a time: the input rows it
+ * reads (span for one output row) zero-padded and split by phase (sh x sw
+ * phases of hq x wq) in buf floats; rows output rows per block; runlen
+ * (when not 0): the block's rows computed as one run of whole vectors
+ * (else row by row). */
+typedef struct DwGeom {
+    long long span, hq, wq, rows, runlen, buf;
+} DwGeom;
+DwGeom conv_dw_geom(const Node *n);
 /* Weights transformed for the algorithm (malloc'd; *count floats). */
 float *conv_gemm_weights(const Node *n, long long *count);
 float *conv_winograd_weights(const Node *n, int m, long long *count);

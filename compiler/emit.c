@@ -129,6 +129,7 @@ struct Emitter {
     unsigned long long hash;
     bool standalone;          /* no BLAS: our own GEMM, packed weights */
     bool wino;                /* some conv runs as Winograd (the header says what that means for NaN) */
+    long long stack;          /* the most bytes a layer keeps on its thread's stack (the header says) */
     const char **ldefs;       /* the L_* macros the current layer defined */
     int nldefs, capldefs;
 };
@@ -199,6 +200,7 @@ void em_call(Emitter *e, const char *macro) { fprintf(e->d, "%s\n", macro); }
 void em_hash(Emitter *e, const void *p, size_t n) { e->hash = fnv(e->hash, p, n); }
 bool em_standalone(const Emitter *e) { return e->standalone; }
 void em_winograd(Emitter *e) { e->wino = true; }
+void em_stack(Emitter *e, long long bytes) { if (bytes > e->stack) e->stack = bytes; }
 
 /* A layer's data: its kind's emit hook (compiler/kind_*.c). */
 static int emit_layer(Emitter *e, Node *n) {
@@ -255,6 +257,7 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
     em_def(&ge, "NET_HASH", "%llu", hash);
     em_def(&ge, "NET_STANDALONE", "%d", o->standalone);
     em_def(&ge, "NET_WINO", "%d", e->wino);
+    em_def(&ge, "NET_STACK", "%lld", e->stack);
     em_def(&ge, "NET_COPY_INPUT", "%d", e->out_root->kind->id == K_INPUT);
     em_def(&ge, "NET_TRAINED", "%d", o->trained);
     /* what the output is: the layer that writes it, and whether that is a softmax */

@@ -77,6 +77,7 @@ void em_call(Emitter *e, const char *macro);            /* the layer's template:
 void em_hash(Emitter *e, const void *p, size_t n);      /* into the interface hash */
 bool em_standalone(const Emitter *e);                   /* no BLAS */
 void em_winograd(Emitter *e);                           /* some layer runs as Winograd */
+void em_stack(Emitter *e, long long bytes);             /* a layer's buffers on its thread's stack */
 const char *em_float(double v);                         /* a float literal without its f: 2.0, 0.5 */
 
 /* ---- emit_py.c -------------------------------------------------------------- */

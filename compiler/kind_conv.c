@@ -104,6 +104,16 @@ static int conv_emit(Emitter *e, Node *n) {
         em_def(e, "L_ALGO", "DIRECT");
         em_def(e, "L_WOFF", "%lld", em_put(e, n->w_data, n->out * k));
         break;
+    case CONV_DW: {
+        DwGeom g = conv_dw_geom(n);
+        em_def(e, "L_ALGO", "DW");
+        em_def(e, "L_SPAN", "%lld", g.span); em_def(e, "L_HQ", "%lld", g.hq); em_def(e, "L_WQ", "%lld", g.wq);
+        em_def(e, "L_BUF", "%lld", g.buf); em_def(e, "L_ROWS", "%lld", g.rows);
+        em_def(e, "L_RUN", "%d", g.runlen > 0); em_def(e, "L_RUNLEN", "%lld", g.runlen);
+        em_stack(e, 4 * (g.buf + g.runlen));
+        em_def(e, "L_WOFF", "%lld", em_put(e, n->w_data, n->out * k));
+        break;
+    }
     case CONV_GEMM: {
         /* default mode: OpenBLAS for the large products only; below ~4M
          * multiply-adds its per-call overhead loses to NET_gemm (measured

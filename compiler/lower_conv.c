@@ -1,8 +1,9 @@
 /*
  * lower_conv.c — how a conv layer runs in the generated code: its algorithm
- * (direct loops, im2col + GEMM, Winograd F(2x2,3x3) or F(4x4,3x3)), chosen
- * by its shape; the scratch and Winograd geometry that algorithm needs
- * (plan.c sizes the arena by it, emit.c passes it to the templates); and its
+ * (direct loops, im2col + GEMM, Winograd F(2x2,3x3) or F(4x4,3x3),
+ * depthwise blocks), chosen by its shape; the scratch and the Winograd or
+ * depthwise geometry that algorithm needs (plan.c sizes the arena by it,
+ * emit.c passes it to the templates); and its
  * weights transformed ahead of time (GEMM panels, Winograd's U).
  */
 #include "cnnc.h"
@@ -12,14 +13,71 @@
 
 long long conv_round_up(long long v, long long m) { return (v + m - 1) / m * m; }
 
-/* Direct loops for grouped convs and for layers too small for a GEMM to pay
+/* A depthwise conv runs over each input channel a block of output rows at a
+ * time: the input rows the block reads, zero-padded and split by phase of
+ * the stride (padded row r, column px in phase (r % sh, px % sw) at row
+ * r / sh, column px / sw), so that every tap reads consecutive outputs from
+ * consecutive floats; the block's buffers are on the stack of the thread
+ * that runs the channel.  Short rows (under DW_WIDE outputs) are computed as
+ * one run over the block, rounded up to whole vectors of DW_VEC (the wq - ow
+ * values between two rows and the tail computed and dropped): a row alone
+ * would leave most vector lanes idle.  A block holds at most DW_RUN outputs
+ * and its padded rows at most DW_BLOCK floats, or one output row's when
+ * that is more; conv_algo() takes this path while one row's fit in DW_MAX. */
+enum { DW_WIDE = 32, DW_VEC = 16, DW_RUN = 2048, DW_BLOCK = 4096, DW_MAX = 8192 };
+
+/* the padded rows of a block of rows output rows: phase rows *hq, floats */
+static long long dw_rows_floats(const Node *n, long long rows, long long *hq) {
+    const Shape *in = &n->in[0]->shape;
+    long long wq = (in->w + n->pl + n->pr + n->sw - 1) / n->sw;
+    long long hb = (rows - 1) * n->sh + (n->kh - 1) * n->dh + 1;
+    *hq = (hb + n->sh - 1) / n->sh;
+    return n->sh * n->sw * *hq * wq;
+}
+
+DwGeom conv_dw_geom(const Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    DwGeom g;
+    g.span = (n->kh - 1) * n->dh + 1;
+    g.wq = (in->w + n->pl + n->pr + n->sw - 1) / n->sw;
+    long long oh = n->shape.h, rows = DW_RUN / g.wq;
+    if (rows > oh) rows = oh;
+    while (rows > 1 && dw_rows_floats(n, rows, &g.hq) > DW_BLOCK) rows--;
+    if (rows < 1) rows = 1;
+    long long blocks = (oh + rows - 1) / rows;
+    g.rows = (oh + blocks - 1) / blocks;       /* blocks of even size */
+    g.buf = dw_rows_floats(n, g.rows, &g.hq);
+    g.runlen = 0;
+    if (g.rows > 1 && n->shape.w < DW_WIDE) {
+        g.runlen = conv_round_up((g.rows - 1) * g.wq + n->shape.w, DW_VEC);
+        long long last = 0;                    /* the farthest tap from output 0 */
+        for (long long ky = 0; ky < n->kh; ky++)
+            for (long long kx = 0; kx < n->kw; kx++) {
+                long long a = ky * n->dh, b = kx * n->dw;
+                long long off = ((a % n->sh) * n->sw + b % n->sw) * g.hq * g.wq + a / n->sh * g.wq + b / n->sw;
+                if (off > last) last = off;
+            }
+        if (g.buf < last + g.runlen) g.buf = last + g.runlen;   /* what the whole vectors read */
+    }
+    return g;
+}
+
+/* Depthwise blocks for the depthwise convs of an image or a signal (groups ==
+ * input channels > 1, any channel multiplier, kernel, stride, dilation and
+ * padding) while one output row's padded input rows fit in DW_MAX floats (a
+ * signal up to about 8000 long; longer ones stay direct); a volume's convs
+ * are M4_CONV3D, and one input channel is an ordinary conv.  Direct loops
+ * for the other grouped convs and for layers too small for a GEMM to pay
  * (LeNet's first layers: few output channels, a short patch; not 1x1 convs,
- * whose direct loop has one tap to vectorise over strided loads); Winograd for
- * 3x3 stride-1 convs with enough channels (F(4x4,3x3) when the output has at
- * least 4x4 tiles of 4x4, F(2x2,3x3) below); im2col + GEMM for the rest. */
+ * whose direct loop has one tap to vectorise over strided loads); Winograd
+ * for 3x3 stride-1 convs with enough channels (F(4x4,3x3) when the output
+ * has at least 4x4 tiles of 4x4, F(2x2,3x3) below); im2col + GEMM for the
+ * rest. */
 ConvAlgo conv_algo(const Node *n) {
     const Shape *in = &n->in[0]->shape;
     if (in->sp == 3) return CONV_DIRECT;         /* a volume's: M4_CONV3D, no scratch */
+    long long hq;
+    if (n->groups == in->c && in->c > 1 && dw_rows_floats(n, 1, &hq) <= DW_MAX) return CONV_DW;
     long long k = in->c * n->kh * n->kw;
     if (n->groups == 1 && n->shape.h * n->shape.w == 1 && k >= 64) return CONV_GEMM;   /* a GEMV */
     bool pointwise = n->kh == 1 && n->kw == 1 && n->out >= 16;   /* ResNet's strided shortcuts */
@@ -140,6 +198,7 @@ long long conv_scratch(const Node *n) {
     }
     case CONV_WINO2: return conv_wino_geom(n, 2).floats;
     case CONV_WINO4: return conv_wino_geom(n, 4).floats;
+    case CONV_DW: return 0;              /* its blocks are on the stack (conv_dw_geom) */
     }
     return 0;
 }

@@ -47,7 +47,8 @@ static int by_offset(const void *a, const void *b) {
 
 /* Per-layer scratch of a conv, by the algorithm its code uses (emit.c):
  * the zero-padded input (direct), the im2col patch matrix (GEMM), or the
- * padded input with the transformed tiles and products (Winograd). */
+ * padded input with the transformed tiles and products (Winograd); none
+ * for a depthwise conv (its blocks are on the stack). */
 static long long scratch_bytes(const Node *n) {
     if (n->kind->id != K_CONV) return 0;
     return 4 * conv_scratch(n);

@@ -10,7 +10,7 @@
  */
 #include "convnetjs_cifar10.h"
 
-#if !defined(CONVNETJS_CIFAR10_INTERFACE) || CONVNETJS_CIFAR10_INTERFACE != 0x3c79cc7cb2a99f94
+#if !defined(CONVNETJS_CIFAR10_INTERFACE) || CONVNETJS_CIFAR10_INTERFACE != 0x578bd65f317f0ac0
 #error "convnetjs_cifar10.h was not written with this convnetjs_cifar10.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 

@@ -71,7 +71,7 @@
 /* Ties this header to the convnetjs_cifar10.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_cifar10.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_CIFAR10_INTERFACE 0x3c79cc7cb2a99f94
+#define CONVNETJS_CIFAR10_INTERFACE 0x578bd65f317f0ac0
 
 #ifdef __cplusplus
 extern "C" {

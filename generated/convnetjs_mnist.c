@@ -10,7 +10,7 @@
  */
 #include "convnetjs_mnist.h"
 
-#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x23a2752e9a9e26fc
+#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x7003d19b4e5b3dcc
 #error "convnetjs_mnist.h was not written with this convnetjs_mnist.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 

@@ -69,7 +69,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x23a2752e9a9e26fc
+#define CONVNETJS_MNIST_INTERFACE 0x7003d19b4e5b3dcc
 
 #ifdef __cplusplus
 extern "C" {

@@ -10,7 +10,7 @@
  */
 #include "lenet5.h"
 
-#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x378c7d6ead1cc260
+#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x161021c9f312d4f4
 #error "lenet5.h was not written with this lenet5.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 

@@ -1,12 +1,13 @@
 m4_divert(-1)
 # conv.m4 — 2-D convolution, one algorithm per layer (cnnc picks it by shape;
-# see emit_conv_algo() in emit.c).
+# see conv_algo() in lower_conv.c).
 #
 # M4_CONV(): dispatches on L_ALGO:
 #   DIRECT  direct loops with the kernel window unrolled into registers (one
 #           output channel at a time; the ox loop is contiguous for stride 1
 #           and vectorises).  Padding is done once, into a zero-padded copy
-#           of the input in the layer's scratch.  Small or grouped layers.
+#           of the input in the layer's scratch.  Small layers, and grouped
+#           ones but depthwise.
 #   GEMM    y[OC][P] = W[OC][K] · col[K][P] with K = Cin·KH·KW, P = OH·OW;
 #           col is the im2col patch matrix (or the input itself for a 1×1,
 #           stride-1, unpadded conv).  Default mode calls cblas_sgemm
@@ -18,6 +19,18 @@ m4_divert(-1)
 #           is transformed eight tiles at a time (V = Bᵀ d B), the (m+2)² products M = U · V are one batched
 #           NET_gemm() with U = G g Gᵀ computed and packed by cnnc, and
 #           Aᵀ M A (+ bias, activation) is the output.
+#   DW      depthwise (groups = input channels, L_OCG outputs per input
+#           channel), over the channels in parallel, a block of L_ROWS
+#           output rows at a time: the input rows the block reads are
+#           zero-padded into xb on the thread's stack, split by phase of the
+#           stride (padded row r, column px in phase (r % L_SH, px % L_SW)),
+#           so that every tap of the unrolled window reads consecutive
+#           outputs from consecutive floats whatever the stride; bias and
+#           activation in the same pass.  Long rows (lower_conv.c's
+#           DW_WIDE) are computed one by one, straight into y; shorter (L_RUN 1) as
+#           one run of L_RUNLEN (whole vectors) over the block into yb,
+#           output (oy, ox) at yb[oy·L_WQ + ox], the values between rows and
+#           past the last dropped when copied out.  No scratch.
 # Layer data: L_FN L_LABEL L_KIND L_LINE L_IN L_OUT L_NOTE; L_C L_H L_W L_OC
 # L_OH L_OW L_KH L_KW L_KK L_SH L_SW L_PT L_PL L_DH L_DW L_HP L_WP L_ICG L_OCG;
 # L_WOFF L_BOFF (-1: no bias); L_ACT L_ACT_A L_ACT_B; L_X L_XOFF L_Y L_YOFF; L_SCRATCH
@@ -29,6 +42,9 @@ m4_divert(-1)
 #   L_MOFF (float offsets of V and M in the scratch) L_SV L_SM (floats from
 #   one transform point's V or M to the next: not a multiple of 4 KB, so
 #   that the 16 or 36 streams of a transform do not share cache sets).
+# DW: L_SPAN (input rows one output row reads) L_HQ L_WQ (rows and columns
+#   of a phase in xb) L_BUF (floats of xb) L_ROWS (output rows per block)
+#   L_RUN (1: a block as one run) L_RUNLEN (its length).
 
 # M4_TAPS: the unrolled window sum, w<t> * p[offset] for every tap.
 m4_define([[M4_TAPS]], [[M4_ARGS([[$0]], $#, 0)M4_FORLOOP([[M4_KY]], 0, L_KH - 1,
@@ -52,7 +68,7 @@ m4_define([[M4_ACT_ANY]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(L_ACT, [[TANH]],
 m4_define([[M4_ACT_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ACT, [[TANH]], [[M4_TANH_ONCE[[]]]])]])
 
 m4_define([[M4_CONV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ALGO, [[DIRECT]], [[M4_CONV_DIRECT]],
-  L_ALGO, [[GEMM]], [[M4_CONV_GEMM]], L_ALGO, [[WINO]], [[M4_CONV_WINO]],
+  L_ALGO, [[GEMM]], [[M4_CONV_GEMM]], L_ALGO, [[WINO]], [[M4_CONV_WINO]], L_ALGO, [[DW]], [[M4_CONV_DW]],
   [[m4_errprint(m4___file__:m4___line__: unknown conv algorithm L_ALGO
 )m4_m4exit(1)]])]])
 
@@ -94,6 +110,137 @@ M4_ACT_ANY([[yo]], M4_MUL(L_OH, L_OW))m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_SCRATCH, -1, [[]],
   [[, M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])]])
+
+# _M4_DW_PLUS(expr, n): expr + n, expr - |n| or expr (n a number).
+m4_define([[_M4_DW_PLUS]], [[m4_ifelse(m4_eval([[$2]] < 0), 1, [[$1 - m4_eval(-($2))]], [[M4_AT([[$1]], [[$2]])]])]])
+
+# _M4_DW_PHASE(q, indent): input row s into column phase q of the padded
+# row at d (phase q at d + q·L_HQ·L_WQ): its columns t with t·L_SW + q −
+# L_PL inside the input (the others stay zero).
+m4_define([[_M4_DW_PHASE]], [[M4_ARGS([[$0]], $#, 2)m4_pushdef([[_LO]], m4_ifelse(m4_eval(L_PL > $1), 1,
+  [[m4_eval((L_PL - $1 + L_SW - 1) / L_SW)]], 0))m4_pushdef([[_HI]], m4_eval((L_W + L_PL - $1 + L_SW - 1) / L_SW))m4_dnl
+m4_ifelse(m4_eval(_HI > L_WQ), 1, [[m4_define([[_HI]], L_WQ)]])m4_dnl
+m4_ifelse(m4_eval(_HI > _LO), 1, [[m4_ifelse(L_SW, 1, [[$2memcpy(M4_AT([[d]], _LO), s, sizeof(float) * m4_eval(_HI - _LO));
+]], [[$2for (int t = _LO; t < _HI; t++) d[M4_AT([[t]], m4_eval($1 * L_HQ * L_WQ))] = s[_M4_DW_PLUS([[t * L_SW]], m4_eval($1 - L_PL))];
+]])]])m4_popdef([[_HI]])m4_popdef([[_LO]])]])
+
+# _M4_DW_ROW(r): where padded row r of the block starts in xb: phase
+# r % L_SH, row r / L_SH of it.
+m4_define([[_M4_DW_ROW]], [[M4_ARGS([[$0]], $#, 1)xb + M4_MUL(m4_ifelse(L_SH, 1, [[$1]],
+  [[($1 % L_SH * m4_eval(L_SW * L_HQ) + $1 / L_SH)]]), L_WQ)]])
+
+# _M4_DW_OFF(ky, kx): where tap (ky, kx) of output 0 is in xb: padded row
+# a = ky·L_DH and column b = kx·L_DW of the block, in phase (a % L_SH,
+# b % L_SW) at row a / L_SH, column b / L_SW.
+m4_define([[_M4_DW_OFF]], [[m4_eval(((($1) * L_DH % L_SH) * L_SW + ($2) * L_DW % L_SW) * L_HQ * L_WQ +
+  ($1) * L_DH / L_SH * L_WQ + ($2) * L_DW / L_SW)]])
+
+# _M4_DW_TAPS(f, indent): the unrolled window sum at output f of the padded
+# rows at p: w<t> · p[f + offset], a line per kernel row.
+m4_define([[_M4_DW_TAPS]], [[M4_ARGS([[$0]], $#, 2)M4_FORLOOP([[M4_KY]], 0, L_KH - 1,
+[[M4_FORLOOP([[M4_KX]], 0, L_KW - 1, [[m4_ifelse(M4_KY[[]]M4_KX, [[00]], [[]],
+[[ + ]])w[[]]m4_eval(M4_KY * L_KW + M4_KX) * p[M4_AT([[$1]], _M4_DW_OFF(M4_KY, M4_KX))]]])m4_ifelse(M4_KY,
+m4_eval(L_KH - 1), [[]], [[
+$2                   ]])]])]])
+
+# _M4_DW_LOOP(dst, count, indent): dst[f] for f < count: bias, taps and
+# activation.
+m4_define([[_M4_DW_LOOP]], [[M4_ARGS([[$0]], $#, 3)$3for (int f = 0; f < $2; f++) {
+$3    const float v = m4_ifelse(L_BOFF, -1, [[]], [[bias + (]])_M4_DW_TAPS([[f]], [[$3]])[[]]m4_ifelse(L_BOFF, -1, [[]], [[)]]);
+$3    $1[f] = m4_ifelse(L_ACT, [[TANH]], [[v]], [[M4_ACT(L_ACT, L_ACT_A, L_ACT_B, [[v]])]]);
+$3}
+m4_ifelse(L_ACT, [[TANH]], [[$3NET[[]]_tanh($1, $2);
+]])]])
+
+# _M4_DW_FILL(indent): padded row d of the block from input row iy of the
+# channel, or zeros where iy is padding (the row may hold one of the
+# previous block).
+m4_define([[_M4_DW_FILL]], [[M4_ARGS([[$0]], $#, 1)$1if (iy < 0 || iy >= L_H) {
+m4_ifelse(L_SW, 1, [[$1    memset(d, 0, sizeof(float) * L_WQ);
+]], [[$1    for (int q = 0; q < L_SW; q++) memset(d + q * m4_eval(L_HQ * L_WQ), 0, sizeof(float) * L_WQ);
+]])m4_dnl
+$1} else {
+$1    const float *RESTRICT s = xc + M4_MUL(iy, L_W);
+M4_FORLOOP([[M4_Q]], 0, L_SW - 1, [[_M4_DW_PHASE(M4_Q, [[$1    ]])]])m4_dnl
+$1}
+]])
+
+m4_define([[M4_CONV_DW]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]M4_LAYER_HEAD
+m4_pushdef([[_ONE]], m4_ifelse(L_ROWS, L_OH, 1, 0))m4_dnl
+m4_pushdef([[_IY1]], m4_eval((L_OH - 1) * L_SH + L_SPAN - L_PT))m4_ifelse(m4_eval(_IY1 > L_H), 1, [[m4_define([[_IY1]], L_H)]])m4_dnl
+m4_pushdef([[_N]], m4_ifelse(_ONE, 1, L_OH, [[n]]))m4_dnl
+M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y]])
+{
+    const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
+m4_ifelse(L_BOFF, -1, [[]], [[    const float *RESTRICT b = M4_WEIGHTS(b, L_BOFF);
+]])m4_dnl
+    CNNC_PARALLEL_FOR_IF(M4_MUL(L_OC, L_OH, L_OW) > 20000)
+    for (int c = 0; c < L_C; c++) {
+        const float *RESTRICT xc = x + M4_MUL(c, M4_MULP(L_H, L_W));
+        /* xb: m4_ifelse(L_SPAN, 1, [[the input row]], [[the input rows]]) m4_ifelse(L_OH, 1, [[the output row reads]], _ONE, 1, [[the L_OH output rows read]],
+          L_ROWS, 1, [[an output row reads]], [[a block of L_ROWS output rows read]]), zero-padded to L_WP columns[[]]m4_ifelse(L_SH[[]]L_SW, 11, [[]],
+          L_SH, 1, [[,
+         * split by column phase: column px in phase px % L_SW at column px / L_SW (each phase L_HQ x L_WQ)]],
+          L_SW, 1, [[,
+         * split by row phase: padded row r in phase r % L_SH at row r / L_SH (each phase L_HQ x L_WQ)]], [[,
+         * split by phase: padded row r, column px in phase (r % L_SH, px % L_SW) at row r / L_SH,
+         * column px / L_SW (each phase L_HQ x L_WQ)]])[[]]m4_ifelse(L_RUN, 1, [[,
+         * then zeros for the lanes whose outputs are dropped]]) */
+        float xb[L_BUF];
+        memset(xb, 0, sizeof xb);
+m4_ifelse(L_RUN, 1, [[        float yb[L_RUNLEN];   /* output (oy, ox) at yb[oy * L_WQ + ox] */
+]])m4_dnl
+m4_ifelse(_ONE, 1, [[        {
+m4_ifelse(_IY1, 1, [[            float *RESTRICT d = M4_AT([[xb]], m4_eval((L_PT % L_SH * L_SW * L_HQ + L_PT / L_SH) * L_WQ));
+            const float *RESTRICT s = xc;
+M4_FORLOOP([[M4_Q]], 0, L_SW - 1, [[_M4_DW_PHASE(M4_Q, [[            ]])]])m4_dnl
+]], m4_eval(_IY1 > 1), 1, [[            for (int iy = 0; iy < _IY1; iy++) {
+                float *RESTRICT d = _M4_DW_ROW(m4_ifelse(L_PT, 0, [[iy]], [[(iy + L_PT)]]));
+                const float *RESTRICT s = xc + M4_MUL(iy, L_W);
+M4_FORLOOP([[M4_Q]], 0, L_SW - 1, [[_M4_DW_PHASE(M4_Q, [[                ]])]])m4_dnl
+            }
+]])]], [[        for (int oy0 = 0; oy0 < L_OH; oy0 += L_ROWS) {
+m4_ifelse(L_ROWS, 1, [[]], [[            const int n = L_OH - oy0 < L_ROWS ? L_OH - oy0 : L_ROWS;
+]])m4_dnl
+m4_ifelse(L_ROWS[[]]L_SPAN, 11, [[            {
+                const int iy = M4_SUB(M4_MUL(oy0, L_SH), L_PT);
+                float *RESTRICT d = xb;
+_M4_DW_FILL([[                ]])m4_dnl
+            }
+]], [[            for (int r = 0; r < m4_ifelse(L_ROWS, 1, L_SPAN, [[M4_AT(M4_MUL((n - 1), L_SH), L_SPAN)]]); r++) {
+                const int iy = M4_SUB(M4_MUL(oy0, L_SH), L_PT) + r;
+                float *RESTRICT d = _M4_DW_ROW([[r]]);
+_M4_DW_FILL([[                ]])m4_dnl
+            }
+]])]])m4_dnl
+m4_ifelse(L_OCG, 1, [[            {
+                const int oc = c;
+]], [[            for (int j = 0; j < L_OCG; j++) {
+                const int oc = c * L_OCG + j;
+]])m4_dnl
+                const float *RESTRICT wk = w + M4_MUL(oc, L_KK);
+M4_FORLOOP([[M4_T]], 0, L_KK - 1, [[                const float w[[]]M4_T = wk[M4_T];
+]])m4_dnl
+m4_ifelse(L_BOFF, -1, [[]], [[                const float bias = b[oc];
+]])m4_dnl
+                float *RESTRICT yo = y + M4_MUL(oc, M4_MULP(L_OH, L_OW))[[]]m4_ifelse(_ONE, 1, [[]], [[ + M4_MUL(oy0, L_OW)]]);
+m4_ifelse(L_RUN, 1, [[                /* the rows as one run of whole vectors, the m4_eval(L_WQ - L_OW) between two rows and the tail dropped */
+                const float *RESTRICT p = xb;
+_M4_DW_LOOP([[yb]], L_RUNLEN, [[                ]])m4_dnl
+                for (int r = 0; r < _N; r++) memcpy(yo + M4_MUL(r, L_OW), yb + M4_MUL(r, L_WQ), sizeof(float) * L_OW);
+]], L_ROWS, 1, [[                const float *RESTRICT p = xb;
+_M4_DW_LOOP([[yo]], L_OW, [[                ]])m4_dnl
+]], [[                for (int r = 0; r < _N; r++) {
+                    const float *RESTRICT p = xb + M4_MUL(r, L_WQ);
+                    float *RESTRICT yr = yo + M4_MUL(r, L_OW);
+_M4_DW_LOOP([[yr]], L_OW, [[                    ]])m4_dnl
+                }
+]])m4_dnl
+            }
+        }
+    }
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])m4_popdef([[_N]])m4_popdef([[_IY1]])m4_popdef([[_ONE]])]])
 
 m4_define([[M4_CONV_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[M4_IM2COL_ONCE[[]]]])m4_dnl
 m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_NPIX, 1, [[M4_THREADS_ONCE[[]]]], [[M4_GEMM_ONCE[[]]]])M4_LAYER_HEAD

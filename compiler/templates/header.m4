@@ -75,7 +75,9 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  * Speed: add -march=native (AVX2/AVX-512 kernels; plain C otherwise).
  * Threads: add -fopenmp to compile and link, and set OMP_NUM_THREADS; each
  * layer then shares its work out over the threads (without -fopenmp the
- * code is serial).m4_ifelse(NET_STANDALONE, 1, [[]], [[  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.]])
+ * code is serial).m4_ifelse(NET_STANDALONE, 1, [[]], [[  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.]])m4_ifelse(NET_STACK, 0, [[]], [[
+ * Stack: the depthwise convs keep their padded input rows on the stack of
+ * the thread that runs them, up to NET_STACK bytes.]])
  */
 #ifndef NET_UPPER[[]]_H
 #define NET_UPPER[[]]_H

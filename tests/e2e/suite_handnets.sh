@@ -1,12 +1,14 @@
 #!/bin/sh
 # tests/e2e/suite_handnets.sh BUILD [NAME...] — networks written twice, in
 # the .net language and by hand in PyTorch (tests/ref/handnets.py: acts,
-# every activation as a layer and fused; prelu, learned slopes; shuffle, ShuffleNet v2 units with
-# channel split and shuffle; se, squeeze-and-excitation; merges, the
+# every activation as a layer and fused; prelu, learned slopes; shuffle,
+# ShuffleNet v2 units with channel split and shuffle; se,
+# squeeze-and-excitation; merges, the
 # elementwise merges; unet, a small
 # U-Net with bilinear and nearest upsampling; unet_small,
 # dsl_examples/unet_small.net; sig and vol, the layers of a signal and of a
-# volume; ecg1d and volume3d, dsl_examples/ecg1d.net and volume3d.net), on a
+# volume; dw and dwsig, depthwise convs of an image and a signal; ecg1d and
+# volume3d, dsl_examples/ecg1d.net and volume3d.net), on a
 # random dataset of the input's size in IDX format (fixed seed; a volume's
 # slices one under another).  For each:
 #   1. cnnc-train writes its initial weights (--epochs 0), then trains 3
@@ -14,8 +16,10 @@
 #      the steps changed agree with PyTorch in float64 (train-check);
 #   2. the generated inference code (cnnc --weights run.st: trained, batch
 #      norms with running statistics), built
-#      warning-free at -std=c99, default and --standalone, agrees with
-#      PyTorch on 3 random images (infer-check);
+#      warning-free at -std=c99, default and --standalone, and default with
+#      OpenMP on 2 threads, agrees with PyTorch on 3 random images
+#      (infer-check); every depthwise conv of dw and dwsig runs as such
+#      (M4_CONV_DW: its padded rows xb[]), not as a grouped conv;
 #   3. cnnc --emit pytorch loads run.st and computes what the hand-written
 #      network does (export-check);
 #   4. cnnc --train writes the description cnnc-train builds, and its code
@@ -23,7 +27,8 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 need_torch numpy
-NAMES=${*:-"acts prelu shuffle se merges unet unet_small sig vol ecg1d volume3d"}
+NAMES=${*:-"acts prelu shuffle se merges unet unet_small sig vol dw dwsig ecg1d volume3d"}
+DW_LAYERS="dw:7 dwsig:5"     # NAME:COUNT, the depthwise convs of NAME
 
 report() {    # report WHAT CHECK-OUTPUT-FILE STATUS
     if [ "$3" -eq 0 ]; then ok "$1"; else no "$1"; fi
@@ -46,23 +51,30 @@ for name in $NAMES; do
         continue
     fi
 
-    # 2. the generated code, both modes
+    # 2. the generated code: default, --standalone, default with OpenMP
     if "$PY" tests/ref/handnets.py infer "$name" "$D" 2>"$D/i.err"; then
-        for mode in default standalone; do
+        for mode in default standalone omp; do
             g="$D/$mode"; mkdir -p "$g"
-            flag=""; libs="$BLAS"
+            flag=""; libs="$BLAS"; omp=""
             [ $mode = standalone ] && { flag=--standalone; libs=""; }
+            [ $mode = omp ] && omp=-fopenmp
             # shellcheck disable=SC2086
             if "$CNNC" "$NET" --weights "$D/run.st" $flag -o "$g/$name.c" 2>"$g/err" &&
-               net_cc "$GEN_CC" "-std=c99 -O2 $GEN_CFLAGS -Wall -Wextra -Wpedantic -Werror" tests/codegen/driver.c \
+               net_cc "$GEN_CC" "-std=c99 -O2 $omp $GEN_CFLAGS -Wall -Wextra -Wpedantic -Werror" tests/codegen/driver.c \
                    "$g" "$name" "$g/run" "$libs -lm" 2>>"$g/err" &&
-               "$g/run" 3 "$D/in.bin" "$D/out.bin" 2>>"$g/err"; then
+               OMP_NUM_THREADS=2 "$g/run" 3 "$D/in.bin" "$D/out.bin" 2>>"$g/err"; then
                 "$PY" tests/ref/handnets.py infer-check "$name" "$D" >"$g/check" 2>&1
                 report "$name: cnnc -o ($mode):" "$g/check" $?
             else
                 no "$name: cnnc -o ($mode)"; head -n 20 "$g/err"
             fi
             rm -f "$D/out.bin"
+        done
+        for e in $DW_LAYERS; do
+            [ "${e%%:*}" = "$name" ] || continue
+            have=$(grep -c 'float xb\[' "$D/default/$name.c")
+            if [ "$have" -eq "${e#*:}" ]; then ok "$name: its ${e#*:} depthwise convs run as M4_CONV_DW"
+            else no "$name: $have of its ${e#*:} depthwise convs run as M4_CONV_DW"; fi
         done
     else
         no "$name: no reference for the generated code"; cat "$D/i.err"

@@ -36,6 +36,14 @@ torch.nn.functional by hand, not from cnnc's output:
            inference), one per channel, one per feature of a vector, with
            nn.PReLU's initial values;
   sig, vol the layers of a signal and of a volume, PyTorch's 1d and 3d ones;
+  dw, dwsig  depthwise convs (cnnc's CONV_DW) of an image and of a signal:
+           MobileNet's (3×3 stride 1 and 2, padding 1, no bias, batch norm
+           folded, relu6 fused), channel multiplier 2, stride 2 on odd sizes,
+           stride 1×2 and 3, 5×5 stride 2, dilation 2, padding larger than
+           the kernel, an even kernel with 'same' padding, with and without
+           bias, relu6, tanh or no activation; rows of 45 (row by row, three
+           blocks) and of 23 and less (blocks of rows as one run), 8 and 16
+           channels (over 20000 outputs: threads with OpenMP);
   ecg1d, volume3d  dsl_examples/ecg1d.net and volume3d.net;
   unet_small  dsl_examples/unet_small.net on 1×64×64, and a dense layer
            from all its per-pixel logits to 4 classes for the trainer;
@@ -433,6 +441,65 @@ def volume3d(p, x):
     return F.linear(torch.flatten(x, 1), p["fc.weight"], p["fc.bias"])
 
 
+
+DW = """# dw — depthwise convs, MobileNet's and odd shapes (tests/ref/handnets.py)
+network dw input 1x99x45
+conv stem 8 k3 p1 relu
+conv a 8 k3 p1 g8 nobias
+batchnorm bn
+relu6
+conv b 16 k3 stride=1x2 p1 g8
+conv c 16 k3 s2 p1 g16 nobias
+batchnorm bn2
+relu6
+conv d 16 k3 d2 p2 g16 relu6
+conv e 16 k5 s2 p2 g16 nobias
+conv f 16 k3 p4 g16 tanh
+conv g 16 k4 same g16 relu6
+flatten
+dense out 4
+"""
+
+
+def dw(p, x):
+    """The logits of DW: 8x99x45, 16x99x23, 16x50x12, 16x50x12, 16x25x6, 16x31x12, 16x31x12."""
+    x = F.relu(F.conv2d(x, p["stem.weight"], p["stem.bias"], padding=1))
+    x = F.relu6(bn(p, "bn", F.conv2d(x, p["a.weight"], padding=1, groups=8)))
+    x = F.conv2d(x, p["b.weight"], p["b.bias"], stride=(1, 2), padding=1, groups=8)
+    x = F.relu6(bn(p, "bn2", F.conv2d(x, p["c.weight"], stride=2, padding=1, groups=16)))
+    x = F.relu6(F.conv2d(x, p["d.weight"], p["d.bias"], padding=2, dilation=2, groups=16))
+    x = F.conv2d(x, p["e.weight"], stride=2, padding=2, groups=16)
+    x = torch.tanh(F.conv2d(x, p["f.weight"], p["f.bias"], padding=4, groups=16))
+    x = F.relu6(F.conv2d(F.pad(x, (1, 2, 1, 2)), p["g.weight"], p["g.bias"], groups=16))   # 'same', k4
+    return F.linear(torch.flatten(x, 1), p["out.weight"], p["out.bias"])
+
+
+DWSIG = """# dwsig — depthwise convs on a signal (tests/ref/handnets.py)
+network dwsig input 1x150
+conv stem 8 k3 p1 relu
+conv a 8 k3 p1 g8 nobias
+batchnorm bn
+relu6
+conv b 16 k5 s2 p2 g8
+conv c 16 k3 d2 p5 g16 tanh
+conv d 16 k4 same g16 nobias
+conv e 32 k3 s3 g16 relu6
+flatten
+dense out 4
+"""
+
+
+def dwsig(p, x):
+    """The logits of DWSIG: 8x150, 16x75, 16x81, 16x81, 32x27."""
+    x = F.relu(F.conv1d(x, p["stem.weight"], p["stem.bias"], padding=1))
+    x = F.relu6(bn(p, "bn", F.conv1d(x, p["a.weight"], padding=1, groups=8)))
+    x = F.conv1d(x, p["b.weight"], p["b.bias"], stride=2, padding=2, groups=8)
+    x = torch.tanh(F.conv1d(x, p["c.weight"], p["c.bias"], padding=5, dilation=2, groups=16))
+    x = F.conv1d(F.pad(x, (1, 2)), p["d.weight"], groups=16)                  # 'same', k4
+    x = F.relu6(F.conv1d(x, p["e.weight"], p["e.bias"], stride=3, groups=16))
+    return F.linear(torch.flatten(x, 1), p["out.weight"], p["out.bias"])
+
+
 def example(name):
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dsl_examples", name)) as f:
         return f.read()
@@ -467,7 +534,8 @@ def prelu(p, x):
 NETS = {"acts": (ACTS, acts), "prelu": (PRELU, prelu), "shuffle": (SHUFFLE, shuffle), "se": (SE, se), "unet": (UNET, unet),
         "unet_small": (example("unet_small.net") + "\n# for the trainer: 4 classes from every logit "
                        "(tests/ref/handnets.py)\nflatten\ndense cls 4\n", unet_small),
-        "merges": (MERGES, merges), "sig": (SIG, sig), "vol": (VOL, vol), "ecg1d": (example("ecg1d.net"), ecg1d),
+        "merges": (MERGES, merges), "sig": (SIG, sig), "vol": (VOL, vol), "dw": (DW, dw), "dwsig": (DWSIG, dwsig),
+        "ecg1d": (example("ecg1d.net"), ecg1d),
         "volume3d": (example("volume3d.net"), volume3d)}
 CLASSES_OF = {"ecg1d": 5}            # else CLASSES
 
