@@ -296,7 +296,7 @@ static void write_merge(Writer *w, const IStmt *s, const char *name, const char 
     int empty = -1;
     for (int k = 0; k < s->nbr; k++)
         if (s->branches[k].n == 0) empty = k;
-    if (strcmp(n->kind, "add") == 0 && s->nbr == 2) {
+    if (strcmp(n->kind, "add") == 0 && s->nbr == 2 && (s->branches[0].n || s->branches[1].n)) {
         int body = s->branches[0].n >= s->branches[1].n ? 0 : 1;
         wline(w, depth, arena_printf("residual%s {", nm), s->node);
         write_list(w, &s->branches[body], inner, depth + 1, false);
@@ -527,9 +527,3 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
     return 0;
 }
 
-/* TEMPORARY until import_darknet.c lands */
-__attribute__((weak)) int import_darknet(const char *cfg, const char *weights, ImpGraph *g) {
-    (void)weights, (void)g;
-    fprintf(import_out(), "%s: error: darknet import is not built yet\n", cfg);
-    return 1;
-}

@@ -12,4 +12,5 @@ CODEGEN_BATCH=${CODEGEN_BATCH:-2} sh tests/codegen/suite_codegen.sh "$B" resnet1
     googlenet mobilenet_v2 && ok "suite_codegen (torchvision networks)" || no "suite_codegen (torchvision networks)"
 sh tests/import/suite_import_onnx.sh "$B" alexnet vgg16 resnet18 resnet50 densenet121 googlenet mobilenet_v2 \
     squeezenet1_0 && ok "suite_import_onnx (torchvision networks)" || no "suite_import_onnx (torchvision networks)"
+sh tests/import/suite_import_darknet.sh "$B" large && ok "suite_import_darknet (large)" || no "suite_import_darknet (large)"
 finish
