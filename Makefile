@@ -162,7 +162,7 @@ test-large: deps all
 #                             every example under ASan + UBSan, in build-san/
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_B       := build-fuzz
-FUZZ_TARGETS := frontend safetensors idx checkpoint trainopts onnx
+FUZZ_TARGETS := frontend safetensors idx checkpoint trainopts onnx darknet
 FUZZ_SECONDS ?= 60
 FUZZ_COV     ?=
 # (the long campaign used FUZZ_B=build-fuzzfast FUZZ_COV=-fno-sanitize-coverage=trace-cmp: 1.7x the speed)
@@ -180,8 +180,8 @@ $(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CC_OBJS) $(B)/libcnnrt.a
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -o $@ $< \
 		$(CC_OBJS) $(B)/libcnnrt.a $(BLAS_LIBS) -lcjson -lz -lm
 
-# cnnc import of an ONNX model: the importer objects and protobuf-c as well
-$(B)/fuzz/fuzz_onnx: fuzz/fuzz_onnx.c fuzz/fuzz_common.h $(CC_OBJS) $(IMP_OBJS) $(B)/libcnnrt.a
+# cnnc import of an ONNX model or a darknet cfg: the importer objects and protobuf-c as well
+$(B)/fuzz/fuzz_onnx $(B)/fuzz/fuzz_darknet: $(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(CC_OBJS) $(IMP_OBJS) $(B)/libcnnrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(WARN) $(BLAS_CFLAGS) -Icompiler -Iruntime -I$(B)/compiler -o $@ $< \
 		$(CC_OBJS) $(IMP_OBJS) $(B)/libcnnrt.a $(BLAS_LIBS) $(IMP_LIBS) -lcjson -lz -lm

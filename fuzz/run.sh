@@ -16,7 +16,7 @@ B=${1:-build-fuzz}
 S=${2:-60}
 shift 2 2>/dev/null
 cd "$(dirname "$0")/.." || exit 1
-[ $# -gt 0 ] || set -- frontend safetensors idx checkpoint trainopts onnx
+[ $# -gt 0 ] || set -- frontend safetensors idx checkpoint trainopts onnx darknet
 status=0
 for t in "$@"; do
     bin=$B/fuzz/fuzz_$t
@@ -28,6 +28,7 @@ for t in "$@"; do
         frontend) seeds="dsl_examples tests/compiler/diagnostics tests/runtime/train tests/e2e/train"; extra="-dict=fuzz/frontend.dict" ;;
         trainopts) seeds="fuzz/seeds/$t"; extra="-dict=fuzz/trainopts.dict -max_len=1024" ;;
         onnx) seeds="fuzz/seeds/$t"; extra="-max_len=65536" ;;
+        darknet) seeds="fuzz/seeds/$t"; extra="-max_len=16384" ;;
         *) seeds="fuzz/seeds/$t"; extra="-max_len=8192" ;;
     esac
     [ -d "tests/sanitizers/fuzz_regressions/$t" ] && seeds="$seeds tests/sanitizers/fuzz_regressions/$t"

@@ -19,7 +19,7 @@ if mk fuzz-build >"$log" 2>&1; then
 else
     no "make fuzz-build"; tail -n 30 "$log"; finish
 fi
-for t in frontend safetensors idx checkpoint trainopts onnx; do
+for t in frontend safetensors idx checkpoint trainopts onnx darknet; do
     d=tests/sanitizers/fuzz_regressions/$t
     [ -d "$d" ] || continue
     n=$(ls "$d" | wc -l)
@@ -30,7 +30,7 @@ for t in frontend safetensors idx checkpoint trainopts onnx; do
         no "fuzz_$t on $d:"; grep -E 'ERROR|SUMMARY|Running:|timeout' "$log" | head -n 20
     fi
 done
-for t in frontend safetensors idx checkpoint trainopts onnx; do
+for t in frontend safetensors idx checkpoint trainopts onnx darknet; do
     if out=$(sh fuzz/run.sh "$FB" "$S" "$t"); then ok "$out"
     else no "$out"; grep -E 'ERROR|SUMMARY|Test unit written' "$FB/fuzz_$t.log" | head -n 20
     fi
