@@ -45,14 +45,19 @@ static FILE *out_stream;
 FILE *import_out(void) { return out_stream ? out_stream : stderr; }
 void import_set_out(FILE *f) { out_stream = f; }
 
+/* v (n used of *cap, each size bytes) with room for one more: a new arena
+ * array of twice the room (first at the start) when it is full */
+void *imp_grow(void *v, int n, int *cap, size_t size, int first) {
+    if (n < *cap) return v;
+    int c = *cap ? 2 * *cap : first;
+    void *nv = arena_alloc(size * (size_t)c);
+    if (n) memcpy(nv, v, size * (size_t)n);
+    *cap = c;
+    return nv;
+}
+
 int imp_add(ImpGraph *g, const char *kind, const char *path, const char *args) {
-    if (g->n == g->cap) {
-        int cap = g->cap ? 2 * g->cap : 64;
-        ImpNode *nn = arena_alloc(sizeof *nn * (size_t)cap);
-        if (g->n) memcpy(nn, g->nodes, sizeof *nn * (size_t)g->n);
-        g->nodes = nn;
-        g->cap = cap;
-    }
+    g->nodes = imp_grow(g->nodes, g->n, &g->cap, sizeof *g->nodes, 64);
     ImpNode *n = &g->nodes[g->n];
     memset(n, 0, sizeof *n);
     n->kind = kind;
@@ -85,13 +90,7 @@ typedef struct Ctx {
 } Ctx;
 
 static void list_push(IList *l, IStmt *s) {
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        IStmt **v = arena_alloc(sizeof *v * (size_t)cap);
-        if (l->n) memcpy(v, l->v, sizeof *v * (size_t)l->n);
-        l->v = v;
-        l->cap = cap;
-    }
+    l->v = imp_grow(l->v, l->n, &l->cap, sizeof *l->v, 8);
     l->v[l->n++] = s;
 }
 

@@ -57,6 +57,7 @@ FILE *import_out(void);
 void import_set_out(FILE *f);
 
 /* Append a node (arena memory); returns its index. */
+void *imp_grow(void *v, int n, int *cap, size_t size, int first);   /* room for one more (import.c) */
 int imp_add(ImpGraph *g, const char *kind, const char *path, const char *args);
 
 /* Write g as NET_PATH (the .net text) and ST_PATH (its weights), both or

@@ -58,17 +58,20 @@ static Val *find(Onnx *o, const char *name) {
 }
 
 static Val *add_val(Onnx *o, const char *name) {
-    if (o->nvals == o->cap) {
-        int cap = o->cap ? 2 * o->cap : 256;
-        Val *v = arena_alloc(sizeof *v * (size_t)cap);
-        if (o->nvals) memcpy(v, o->vals, sizeof *v * (size_t)o->nvals);
-        o->vals = v;
-        o->cap = cap;
-    }
+    o->vals = imp_grow(o->vals, o->nvals, &o->cap, sizeof *o->vals, 256);
     Val *v = &o->vals[o->nvals++];
     memset(v, 0, sizeof *v);
     v->name = arena_strdup(name);
     v->node = -1;
+    return v;
+}
+
+/* name as another name for x's value (Identity, Dropout, a no-op Pad ...) */
+static Val *alias(Onnx *o, const char *name, const Val *x) {
+    Val copy = *x;                   /* before add_val, which may move the array x is in */
+    Val *v = add_val(o, name);
+    *v = copy;
+    v->name = arena_strdup(name);
     return v;
 }
 
@@ -524,10 +527,7 @@ static Val *pad(Onnx *o, const Onnx__NodeProto *n) {
         if (p[i] < 0) return node_error(o, n, "negative pads (cropping) are not supported"), NULL;
     if (!in_range(p, 8, 0)) return node_error(o, n, "a padding out of range"), NULL;
     if (!p[2] && !p[3] && !p[6] && !p[7]) {         /* nothing to pad: the exporter's no-op */
-        Val *v = add_val(o, n->output[0]);
-        *v = *x;
-        v->name = arena_strdup(n->output[0]);
-        return v;
+        return alias(o, n->output[0], x);
     }
     const char *how = strcmp(mode, "reflect") == 0 ? " reflect" : strcmp(mode, "edge") == 0 ? " replicate" : "";
     if (strcmp(mode, "constant") == 0 && value != 0.0)
@@ -575,9 +575,7 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
         if (!x || x->node != -1 || (!x->data && !x->ints) ||
             (to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && to != ONNX__TENSOR_PROTO__DATA_TYPE__INT64))
             return node_error(o, n, "only a cast of a constant to float or int64 is supported"), poison(o, n), false;
-        Val *v = add_val(o, n->output[0]);
-        *v = *x;
-        v->name = arena_strdup(n->output[0]);
+        Val *v = alias(o, n->output[0], x);
         v->data = NULL, v->ints = NULL;
         if (to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
             float *d = arena_alloc(sizeof(float) * (size_t)(x->numel + 1));
@@ -595,9 +593,7 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
     }
     if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0) {
         if (!x) return node_error(o, n, "it has no input"), false;
-        Val *v = add_val(o, n->output[0]);
-        *v = *x;
-        v->name = arena_strdup(n->output[0]);
+        alias(o, n->output[0], x);
         return true;
     }
     if (strcmp(op, "Conv") == 0) y = conv(o, n);
@@ -662,9 +658,7 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
             tensor(o, x->node, "bias", b, 1, bd);
             size_t l = strlen(d->args);
             if (l > 7 && strcmp(d->args + l - 7, " nobias") == 0) d->args = arena_strndup(d->args, l - 7);
-            Val *v = add_val(o, n->output[0]);
-            *v = *x;
-            v->name = arena_strdup(n->output[0]);
+            alias(o, n->output[0], x);
             return true;
         }
         y = merge(o, n, "add");
@@ -672,9 +666,7 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
     else if (strcmp(op, "Sub") == 0) y = merge(o, n, "sub");
     else if (strcmp(op, "Concat") == 0 && n->n_input == 1) {   /* torch.cat([x]): x */
         if (!x) return node_error(o, n, "it has no input"), poison(o, n), false;
-        Val *v = add_val(o, n->output[0]);
-        *v = *x;
-        v->name = arena_strdup(n->output[0]);
+        alias(o, n->output[0], x);
         return true;
     } else if (strcmp(op, "Concat") == 0) y = merge(o, n, "concat");
     else {
