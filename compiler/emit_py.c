@@ -143,6 +143,11 @@ static const char *source_line(const Node *n) {
     return s;
 }
 
+const char *py_call_module(const Node *n, const char *const *in, const char *mod) {
+    (void)n;
+    return arena_printf("%s(%s)", mod, in[0]);
+}
+
 const char *py_act(ActKind a, const double *p, const char *x) {
     const ActDef *d = &act_defs[a];
     return arena_printf(d->torch, x, d->nparam > 0 ? py_float(p[0]) : "", d->nparam > 1 ? py_float(p[1]) : "");

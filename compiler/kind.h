@@ -87,6 +87,8 @@ const char *py_pair(long long a, long long b);   /* 3 or (3, 1) */
 const char *py_sizes(const Shape *in, long long d, long long h, long long w);   /* in's axes: 3, (3, 1), (1, 3, 3) */
 const char *py_dims(const Shape *in);        /* "1d", "2d" or "3d": PyTorch's class suffix */
 const char *py_act(ActKind a, const double *p, const char *x);   /* activation a (parameters p) on x */
+/* a py_call hook: the layer's module applied to its input, mod(x) */
+const char *py_call_module(const struct Node *n, const char *const *in, const char *mod);
 
 /* ---- train_desc.c ----------------------------------------------------------- */
 /* The op's sizes from its input and output shapes are set before the hook. */

@@ -94,11 +94,6 @@ static const char *prelu_py_module(const Node *n) {
     return arena_printf("nn.PReLU(%lld, init=%s)", n->slopes, py_float(n->init));
 }
 
-static const char *prelu_py_call(const Node *n, const char *const *in, const char *mod) {
-    (void)n;
-    return arena_printf("%s(%s)", mod, in[0]);
-}
-
 static void prelu_train(const Node *n, cnnrt_op *op) {
     op->kind = CNNRT_OP_PRELU;
     op->G = (int)n->slopes;
@@ -111,7 +106,7 @@ const LayerKind kind_prelu = {
                { "init", A_FLOAT, 0, "0.25", "their initial value", F(init), 0, 0 } },
     .user = true, .pytorch = "nn.PReLU(slopes, init)",
     .shape = prelu_shape, .params = prelu_params, .emit = prelu_emit,
-    .py_module = prelu_py_module, .py_call = prelu_py_call, .train = prelu_train,
+    .py_module = prelu_py_module, .py_call = py_call_module, .train = prelu_train,
     .dot = DOT_ACT,
 };
 

@@ -44,11 +44,6 @@ static const char *batchnorm_py_module(const Node *n) {
                         py_float(n->eps), py_float(n->momentum));
 }
 
-static const char *norm_py_call(const Node *n, const char *const *in, const char *mod) {
-    (void)n;
-    return arena_printf("%s(%s)", mod, in[0]);
-}
-
 static void batchnorm_train(const Node *n, cnnrt_op *op) {
     (void)n;
     op->kind = CNNRT_OP_BATCHNORM;
@@ -61,7 +56,7 @@ const LayerKind kind_batchnorm = {
     },
     .user = true, .pytorch = "nn.BatchNorm1d, 2d, 3d",
     .shape = batchnorm_shape, .params = batchnorm_params, .emit = batchnorm_emit,
-    .py_module = batchnorm_py_module, .py_call = norm_py_call, .train = batchnorm_train,
+    .py_module = batchnorm_py_module, .py_call = py_call_module, .train = batchnorm_train,
     .dot = DOT_NORM, .passes = KP_TAKES_ACT,
 };
 
@@ -154,7 +149,7 @@ const LayerKind kind_layernorm = {
     .flags = { { "noaffine", "affine", "false" } },
     .user = true, .pytorch = "nn.LayerNorm([C,H,W])",
     .shape = groupnorm_shape, .params = groupnorm_params, .emit = groupnorm_emit,
-    .py_module = layernorm_py_module, .py_call = norm_py_call, .train = groupnorm_train,
+    .py_module = layernorm_py_module, .py_call = py_call_module, .train = groupnorm_train,
     .dot = DOT_NORM,
 };
 
@@ -166,7 +161,7 @@ const LayerKind kind_instancenorm = {
     .flags = { { "affine", "affine", "true" } },
     .user = true, .pytorch = "nn.InstanceNorm1d, 2d, 3d",
     .shape = groupnorm_shape, .params = groupnorm_params, .emit = groupnorm_emit,
-    .py_module = instancenorm_py_module, .py_call = norm_py_call, .train = groupnorm_train,
+    .py_module = instancenorm_py_module, .py_call = py_call_module, .train = groupnorm_train,
     .dot = DOT_NORM,
 };
 
@@ -181,6 +176,6 @@ const LayerKind kind_groupnorm = {
     .flags = { { "noaffine", "affine", "false" } },
     .user = true, .pytorch = "nn.GroupNorm",
     .shape = groupnorm_shape, .params = groupnorm_params, .emit = groupnorm_emit,
-    .py_module = groupnorm_py_module, .py_call = norm_py_call, .train = groupnorm_train,
+    .py_module = groupnorm_py_module, .py_call = py_call_module, .train = groupnorm_train,
     .dot = DOT_NORM,
 };
