@@ -50,7 +50,7 @@ void diag_note(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void diag_file_error(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int  diag_error_count(void);
 void diag_reset(void);
-void diag_set_stream(FILE *f);  /* default stderr (tests capture it) */
+FILE *diag_set_stream(FILE *f);  /* default stderr (tests capture it); returns the one before */
 Loc  loc_none(const SrcFile *f); /* line 1, column 1 */
 /* "did you mean": closest of cands (NULL-terminated) to s, or NULL */
 const char *diag_suggest(const char *s, const char *const *cands, int ncands);

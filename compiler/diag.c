@@ -36,7 +36,11 @@ static void flush_context(void) {
 
 void diag_set_context(const CallSite *cs) { flush_context(); context = cs; }
 
-void diag_set_stream(FILE *f) { stream = f; }
+FILE *diag_set_stream(FILE *f) {
+    FILE *was = stream;
+    stream = f;
+    return was;
+}
 int diag_error_count(void) { return nerrors; }
 
 Loc loc_none(const SrcFile *f) { return (Loc){ .file = f, .line = 1, .col = 1, .len = 1 }; }

@@ -26,10 +26,28 @@
  *    block whose scope is exactly the next one takes it as its name.  Only
  *    layers with weights are named (their name is the last component of
  *    their path); the others keep the names cnnc gives them.
- * 3. The names the weights go under are read back, not predicted: the text
- *    is compiled (front_load_string) and each layer with weights is found
- *    by its line, its tensors matched by suffix and size.  The same compile
- *    gives every line's output shape, written as a comment.
+ * 3. Repeated structures become blocks.  A unit is what a block call
+ *    could stand for: a scope written as a group, a seq, or a block named
+ *    by its scope (torchvision's BasicBlock, an Inception module, a dense
+ *    layer).  Two units are calls of one block when their text is the same
+ *    but for values a parameter can carry (numbers, sizes, true/false):
+ *    each layer line is read back into its every attribute (defaults
+ *    included, so `conv 64 k3` and `conv 128 k3 s2` differ only in `out`
+ *    and `stride`), and the key is the text with such values left out.
+ *    Each value that differs between the calls becomes a parameter (one
+ *    per distinct column of values, named after the attribute: channels,
+ *    stride, ...).  Bottom up, in rounds: a unit is grouped once every
+ *    unit inside it is settled (a call, or alone), so a block's body may
+ *    call the blocks of the round before (an Inception module calls its
+ *    conv-batchnorm-relu).  A block holds 3 layers or calls at least and
+ *    at most 8 parameters; it is named after its first call's scope
+ *    (denselayer1: denselayer; layer1.0: layer_block).
+ * 4. The names the weights go under are read back, not predicted: the text
+ *    without blocks is compiled (front_load_string) and each layer with
+ *    weights is found by its line, its tensors matched by suffix and size.
+ *    The same compile gives every line's output shape, written as a
+ *    comment.  The text with blocks is written only when it compiles to
+ *    the same layers (names, inputs, attributes, shapes, in order).
  */
 #include "cnnc.h"
 #include "cnnrt.h"
@@ -154,7 +172,7 @@ static void emit_path(Ctx *c, int start, int end, IList *out) {
     }
 }
 
-/* ---- 2. scopes and text --------------------------------------------------------- */
+/* ---- 2. scopes and lines --------------------------------------------------------- */
 
 typedef struct Buf {
     char *s;
@@ -175,20 +193,78 @@ static void bputs(Buf *b, const char *t) {
     b->n += l;
 }
 
+typedef struct Unit Unit;
+typedef struct Block Block;
+
+/* One line of text: a layer (node, lname: its name or NULL), a block's
+ * opening or closing words (node: the merge, or -1), or a call of a
+ * folded unit (call). */
+typedef struct Line {
+    int depth;
+    const char *text;
+    int node;
+    Unit *call;
+    bool layer;
+    const char *lname;
+} Line;
+
+typedef struct Lines {
+    Line *v;
+    int n, cap;
+} Lines;
+
+/* A statement or run that could be a block call: a scope written as a
+ * group, a seq or a named block (section 4). */
+struct Unit {
+    const char *path;          /* its scope, the key */
+    const char *inst;          /* the name a call gives it; NULL: its index in a seq */
+    Lines body;                /* what it writes, depth 0 (the last render's) */
+    int out;                   /* the node whose value is its output */
+    bool seen;                 /* written by the current render */
+    bool settled;              /* folded, or known not to be */
+    bool inner_unsettled;      /* a unit inside it is not settled yet */
+    int order;                 /* when the current render met it */
+    Block *block;              /* folded: the block its call calls */
+    const char **vals;         /* its call's arguments */
+};
+
+struct Block {
+    const char *name;
+    int np;
+    const char **pname;
+    Lines def;                 /* the body, parameters in it */
+    Unit **calls;
+    int ncalls;
+};
+
 typedef struct Writer {
     const ImpGraph *g;
-    Buf text;
-    int line;                  /* the line being written (1-based) */
-    int *node_of_line;         /* the layer written on each line, -1: none */
-    int nlines;
+    Lines *out;                /* where lines go */
+    bool fold;                 /* folded units are written as calls */
+    Unit **units;
+    int nunits, capunits;
+    Block **blocks;
+    int nblocks, capblocks;
+    bool inner_unsettled;      /* scratch while a unit's body is written */
+    int order;
 } Writer;
 
+static void lines_push(Lines *l, Line x) {
+    l->v = imp_grow(l->v, l->n, &l->cap, sizeof *l->v, 16);
+    l->v[l->n++] = x;
+}
+
 static void wline(Writer *w, int depth, const char *text, int node) {
-    for (int i = 0; i < depth; i++) bputs(&w->text, "    ");
-    bputs(&w->text, text);
-    bputs(&w->text, "\n");
-    if (w->line < w->nlines) w->node_of_line[w->line] = node;
-    w->line++;
+    lines_push(w->out, (Line){ depth, text, node, NULL, false, NULL });
+}
+
+/* append src's lines, each `shift` deeper */
+static void lines_append(Lines *dst, const Lines *src, int shift) {
+    for (int i = 0; i < src->n; i++) {
+        Line x = src->v[i];
+        x.depth += shift;
+        lines_push(dst, x);
+    }
 }
 
 static bool has_weights(const ImpNode *n) { return n->nt > 0; }
@@ -241,7 +317,8 @@ static const char *scope_in(const Writer *w, const IStmt *s) {
 static const char *list_prefix(const Writer *w, const IList *l, const char *acc, bool *any) {
     for (int i = 0; i < l->n; i++) {
         const char *p = scope_in(w, l->v[i]);
-        if (!p) continue;
+        if (!p || (!p[0] && !has_weights(&w->g->nodes[l->v[i]->node]))) continue;   /* a functional op at the
+                                                                                      top: says nothing */
         acc = *any ? common_prefix(acc, p) : p;
         *any = true;
     }
@@ -252,7 +329,7 @@ static const char *list_prefix(const Writer *w, const IList *l, const char *acc,
  * whole path, a block's common scope */
 static const char *full_path(const Writer *w, const IStmt *s) {
     const ImpNode *n = &w->g->nodes[s->node];
-    if (!s->merge) return n->path && n->path[0] ? n->path : NULL;
+    if (!s->merge) return n->path;
     bool any = false;
     const char *acc = NULL;
     for (int k = 0; k < s->nbr; k++) acc = list_prefix(w, &s->branches[k], acc, &any);
@@ -282,9 +359,11 @@ static const char *first_component(const char *rel, size_t *len) {
 
 static void write_list(Writer *w, const IList *l, const char *prefix, int depth, bool in_seq);
 
-static const char *layer_line(const Writer *w, const IStmt *s, const char *name) {
+static void layer_line(Writer *w, int depth, const IStmt *s, const char *name) {
     const ImpNode *n = &w->g->nodes[s->node];
-    return arena_printf("%s%s%s%s%s", n->kind, name ? " " : "", name ? name : "", n->args[0] ? " " : "", n->args);
+    const char *t = arena_printf("%s%s%s%s%s", n->kind, name ? " " : "", name ? name : "", n->args[0] ? " " : "",
+                                 n->args);
+    lines_push(w->out, (Line){ depth, t, s->node, NULL, true, name });
 }
 
 /* a block: its opening words, NAME or nothing, then its branches, whose
@@ -330,26 +409,43 @@ static void write_merge(Writer *w, const IStmt *s, const char *name, const char 
 }
 
 /* the runs of l under prefix: consecutive statements whose path below
- * prefix starts with the same component, or that belong to prefix itself;
- * a statement without any path joins the run before it (a block's relu
- * that ran outside any module stays with the block) */
+ * prefix starts with the same component, or that belong to prefix itself.
+ * A statement that ran in no module (a functional relu) joins the run
+ * before it when its path is unknown, or when the next statement with a
+ * module is in that run too (a relu between a block's layers); else, at
+ * the network's own level, it is a statement of prefix itself (a flatten
+ * after the last stage). */
 typedef struct Run {
     int from, to;              /* [from, to) */
     const char *comp;          /* NULL: statements with nothing below prefix */
     size_t clen;
 } Run;
 
+static const char *component(const Writer *w, const IStmt *s, const char *prefix, size_t *len) {
+    const char *rel = below(full_path(w, s), prefix);
+    *len = 0;
+    const char *c = rel && rel[0] ? first_component(rel, len) : NULL;
+    /* a layer whose path is exactly prefix.NAME is named here, not scoped */
+    if (c && !s->merge && *len == strlen(rel) && !is_number(c, *len)) c = NULL;
+    return c;
+}
+
 static int runs_of(const Writer *w, const IList *l, const char *prefix, Run *runs) {
     int nr = 0;
     for (int i = 0; i < l->n; i++) {
-        const char *rel = below(full_path(w, l->v[i]), prefix);
-        size_t len = 0;
-        const char *c = rel && rel[0] ? first_component(rel, &len) : NULL;
-        /* a layer whose path is exactly prefix.NAME is named here, not scoped */
-        if (c && !l->v[i]->merge && len == strlen(rel) && !is_number(c, len)) c = NULL;
+        size_t len;
+        const char *c = component(w, l->v[i], prefix, &len);
         const Run *last = nr ? &runs[nr - 1] : NULL;
-        bool pathless = !full_path(w, l->v[i]);          /* a functional relu at the top: goes with what precedes */
-        if (last && (pathless || (!c && !last->comp) ||
+        const char *p = full_path(w, l->v[i]);
+        bool joins = last && !p;
+        if (last && last->comp && p && !p[0]) {
+            int j = i + 1;
+            while (j < l->n && (!full_path(w, l->v[j]) || !full_path(w, l->v[j])[0])) j++;
+            size_t nl;
+            const char *nc = j < l->n ? component(w, l->v[j], prefix, &nl) : NULL;
+            joins = nc && nl == last->clen && strncmp(nc, last->comp, nl) == 0;
+        }
+        if (last && (joins || (!c && !last->comp) ||
                      (c && last->comp && last->clen == len && strncmp(last->comp, c, len) == 0))) {
             runs[nr - 1].to = i + 1;
             continue;
@@ -373,6 +469,45 @@ static bool seq_items(const Writer *w, const IList *l, const char *prefix, int *
     return true;
 }
 
+static Unit *unit_at(Writer *w, const char *path) {
+    for (int i = 0; i < w->nunits; i++)
+        if (strcmp(w->units[i]->path, path) == 0) return w->units[i];
+    w->units = imp_grow(w->units, w->nunits, &w->capunits, sizeof *w->units, 32);
+    Unit *u = arena_alloc(sizeof *u);
+    memset(u, 0, sizeof *u);
+    u->path = path;
+    return w->units[w->nunits++] = u;
+}
+
+static const char *call_text(const Unit *u);
+
+/* Write a unit: as a call when it is folded; else its body is written
+ * (into u->body, depth 0: body_depth deeper for a seq's items) and then
+ * here, between opener and "}" (opener NULL: the body is the whole of it,
+ * a named block re-written by merge_name) */
+static bool unit_begin(Writer *w, Unit *u, const char *inst, int out, int depth, Lines **saved, bool *su) {
+    u->inst = inst;
+    u->out = out;
+    if (!u->seen) u->order = w->order++;
+    u->seen = true;
+    if (w->fold && u->block) {
+        lines_push(w->out, (Line){ depth, call_text(u), out, u, false, NULL });
+        return false;
+    }
+    *saved = w->out;
+    *su = w->inner_unsettled;
+    u->body = (Lines){ 0 };
+    w->out = &u->body;
+    w->inner_unsettled = false;
+    return true;
+}
+
+static void unit_end(Writer *w, Unit *u, Lines *saved, bool su) {
+    u->inner_unsettled = w->inner_unsettled;
+    w->out = saved;
+    w->inner_unsettled = su || !u->settled;
+}
+
 static void write_list(Writer *w, const IList *l, const char *prefix, int depth, bool in_seq) {
     Run *runs = arena_alloc(sizeof *runs * (size_t)(l->n + 1));
     int nr = runs_of(w, l, prefix, runs);
@@ -385,7 +520,7 @@ static void write_list(Writer *w, const IList *l, const char *prefix, int depth,
                 const char *rel = below(full_path(w, s), prefix);
                 const char *name = rel && rel[0] && !in_seq ? ident(rel, strlen(rel)) : NULL;
                 if (s->merge) write_merge(w, s, NULL, prefix, depth);     /* no scope of its own */
-                else wline(w, depth, layer_line(w, s, has_weights(n) ? name : NULL), s->node);
+                else layer_line(w, depth, s, has_weights(n) ? name : NULL);
             }
             continue;
         }
@@ -394,34 +529,455 @@ static void write_list(Writer *w, const IList *l, const char *prefix, int depth,
         bool number = is_number(u->comp, u->clen);
         /* a numbered scope outside a seq has no spelling: _N */
         const char *name = number && !in_seq ? ident(u->comp, u->clen) : number ? NULL : ident(u->comp, u->clen);
+        const char *inst = in_seq ? NULL : name;
         const IStmt *s0 = l->v[u->from];
         const char *rel0 = below(full_path(w, s0), prefix);
+        Lines *saved;
+        bool su;
         if (u->to - u->from == 1 && rel0 && strlen(rel0) == u->clen) {
             /* one statement that is the scope itself: a block named so, or a numbered layer */
-            if (s0->merge) write_merge(w, s0, in_seq ? NULL : name, sub, depth);   /* in a seq: its index */
-            else wline(w, depth, layer_line(w, s0, in_seq || !has_weights(&w->g->nodes[s0->node]) ? NULL : name),
-                       s0->node);
+            if (!s0->merge) {
+                layer_line(w, depth, s0, in_seq || !has_weights(&w->g->nodes[s0->node]) ? NULL : name);
+                continue;
+            }
+            Unit *un = unit_at(w, sub);
+            if (!unit_begin(w, un, inst, s0->node, depth, &saved, &su)) continue;
+            write_merge(w, s0, NULL, sub, 0);
+            unit_end(w, un, saved, su);
+            write_merge(w, s0, inst, sub, depth);          /* in a seq: its index */
             continue;
         }
         IList part = { l->v + u->from, u->to - u->from, 0 };
         int from = 0;
         bool seq = seq_items(w, &part, sub, &from);
-        const char *opener = seq ? (from ? arena_printf("seq%s%s from %d {", name && !in_seq ? " " : "",
-                                                        name && !in_seq ? name : "", from)
-                                         : arena_printf("seq%s%s {", name && !in_seq ? " " : "",
-                                                        name && !in_seq ? name : ""))
-                                 : in_seq || !name ? "{" : arena_printf("group %s {", name);
+        Unit *un = unit_at(w, sub);
+        if (!unit_begin(w, un, inst, part.v[part.n - 1]->node, depth, &saved, &su)) continue;
+        const char *at = from ? arena_printf(" from %d", from) : "";
+        const char *nm = name && !in_seq ? arena_printf(" %s", name) : "";
+        if (seq) wline(w, 0, arena_printf("seq%s {", at), -1);
+        write_list(w, &part, sub, seq ? 1 : 0, seq);
+        if (seq) wline(w, 0, "}", -1);
+        unit_end(w, un, saved, su);
+        /* here: the body's lines, under the opener that names the scope */
+        const char *opener = seq ? arena_printf("seq%s%s {", nm, at) : in_seq || !name ? "{" : arena_printf("group %s {", name);
         wline(w, depth, opener, -1);
-        write_list(w, &part, sub, depth + 1, seq);
+        Lines inner = un->body;
+        if (seq) { inner.v++; inner.n -= 2; }            /* the body's own seq line and its "}" */
+        lines_append(w->out, &inner, seq ? depth : depth + 1);
         wline(w, depth, "}", -1);
     }
 }
 
-/* ---- 3. names read back, comments, files ----------------------------------------- */
+/* ---- 3. repeated structures as blocks ------------------------------------------- */
 
-static int ltrim_len(const char *s, size_t n) {
-    while (n > 0 && (s[n - 1] == ' ')) n--;
-    return (int)n;
+/* A line as what can vary between calls: a layer's every attribute (its
+ * default when not written), a call's every argument.  Other lines are
+ * literal. */
+#define CANON_MAX (MAX_ATTRS + 16)
+typedef struct Canon {
+    const char *head;          /* "conv conv1", a call's "name inst"; NULL: literal */
+    int nv;
+    const char *attr[CANON_MAX];
+    const char *val[CANON_MAX];
+    int ntok;                  /* a layer's words after its name, as written */
+    const char *tok[2 * CANON_MAX];
+    int tok_attr[2 * CANON_MAX];   /* the attribute each sets, -1: none */
+    bool tok_bare[2 * CANON_MAX];  /* a positional value */
+} Canon;
+
+/* a value a parameter can carry: a number, a size, true or false */
+static bool plain_value(const char *v) {
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) return true;
+    const char *p = v;
+    if (*p == '-') p++;
+    if (!isdigit((unsigned char)*p)) return false;
+    for (; *p; p++)
+        if (!isdigit((unsigned char)*p) && !strchr(".xe-+", *p)) return false;
+    return true;
+}
+
+static bool canon_layer(const Line *x, const ImpNode *n, Canon *c) {
+    const LayerKind *k = layer_lookup(n->kind);
+    if (!k) return false;
+    c->head = x->lname ? arena_printf("%s %s", n->kind, x->lname) : n->kind;
+    int na = 0;
+    while (na < MAX_ATTRS && k->attrs[na].name) na++;
+    c->nv = na;
+    for (int i = 0; i < na; i++) {
+        const char *d = k->attrs[i].def;
+        c->attr[i] = k->attrs[i].name;
+        c->val[i] = d ? (d[0] == '=' || strcmp(d, "-1") == 0 ? arena_printf("=%s", d) : d) : "";
+    }
+    int act = layer_act_attr(k), npos = 0;
+    const char *p = n->args;
+    c->ntok = 0;
+    while (*p) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (c->ntok == 2 * CANON_MAX) return false;
+        const char *t = arena_strndup(p, len), *eq = strchr(t, '=');
+        p += len;
+        int a = -1;
+        const char *v = NULL;
+        bool bare = false;
+        if (eq) {
+            const char *key = arena_strndup(t, (size_t)(eq - t));
+            for (int i = 0; i < na; i++)
+                if (strcmp(k->attrs[i].name, key) == 0 || (key[1] == 0 && k->attrs[i].shorthand == key[0])) a = i;
+            v = eq + 1;
+        } else {
+            for (int j = 0; j < MAX_FLAGS && k->flags[j].word; j++)
+                if (strcmp(k->flags[j].word, t) == 0)
+                    for (int i = 0; i < na; i++)
+                        if (strcmp(k->attrs[i].name, k->flags[j].attr) == 0) { a = i; v = k->flags[j].value; }
+            for (int j = 1; a < 0 && act >= 0 && j < ACT_COUNT; j++)
+                if (strcmp(act_defs[j].name, t) == 0) { a = act; v = t; }
+            for (int i = 0; a < 0 && i < na; i++)
+                if (k->attrs[i].shorthand == t[0] && isdigit((unsigned char)t[1])) { a = i; v = t + 1; }
+            if (a < 0 && npos < 3 && k->positional[npos]) {
+                for (int i = 0; i < na; i++)
+                    if (strcmp(k->attrs[i].name, k->positional[npos]) == 0) a = i;
+                npos++;
+                v = t;
+                bare = true;
+            }
+        }
+        if (a < 0) return false;
+        c->val[a] = v;
+        c->tok[c->ntok] = t;
+        c->tok_attr[c->ntok] = a;
+        c->tok_bare[c->ntok++] = bare;
+    }
+    return true;
+}
+
+static void canon(const Writer *w, const Line *x, Canon *c) {
+    memset(c, 0, sizeof *c);
+    if (x->call) {
+        const Block *b = x->call->block;
+        c->head = x->call->inst ? arena_printf("%s %s", b->name, x->call->inst) : b->name;
+        c->nv = b->np;
+        for (int i = 0; i < b->np; i++) {
+            c->attr[i] = b->pname[i];
+            c->val[i] = x->call->vals[i];
+        }
+        return;
+    }
+    if (x->layer && canon_layer(x, &w->g->nodes[x->node], c)) return;
+    memset(c, 0, sizeof *c);
+}
+
+/* what must be equal for two units to be calls of one block: every line,
+ * with the values that parameters can carry left out */
+static const char *unit_key(const Writer *w, const Unit *u) {
+    Buf b = { 0 };
+    for (int i = 0; i < u->body.n; i++) {
+        const Line *x = &u->body.v[i];
+        Canon c;
+        canon(w, x, &c);
+        bputs(&b, arena_printf("%d %s", x->depth, c.head ? c.head : x->text));
+        for (int a = 0; a < c.nv; a++)
+            bputs(&b, arena_printf(" %s=%s", c.attr[a], plain_value(c.val[a]) ? "#" : c.val[a]));
+        bputs(&b, "\n");
+    }
+    return b.s ? b.s : "";
+}
+
+/* a word a parameter may not be: a keyword, an activation, a layer kind,
+ * a flag of a layer in the body (flags: NULL-terminated kinds) */
+static bool reserved(const char *s, const LayerKind *const *kinds) {
+    static const char *const kw[] = { "network", "input", "block", "include", "seq", "group", "residual",
+                                      "shortcut", "concat", "scale", "merge", "repeat", "as", "from", "prefix",
+                                      "if", "else", "true", "false" };
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
+        if (strcmp(s, kw[i]) == 0) return true;
+    for (int i = 0; i < ACT_COUNT; i++)
+        if (strcmp(s, act_defs[i].name) == 0) return true;
+    if (layer_lookup(s)) return true;
+    for (int i = 0; kinds && kinds[i]; i++)
+        for (int j = 0; j < MAX_FLAGS && kinds[i]->flags[j].word; j++)
+            if (strcmp(kinds[i]->flags[j].word, s) == 0) return true;
+    return false;
+}
+
+/* base, or base2, base3, ...: the first that is not reserved or in used[] */
+static const char *fresh(const char *base, const char *const *used, int nused, const LayerKind *const *kinds) {
+    for (int k = 1;; k++) {
+        const char *s = k == 1 ? base : arena_printf("%s%d", base, k);
+        bool taken = reserved(s, kinds);
+        for (int i = 0; !taken && i < nused; i++) taken = strcmp(used[i], s) == 0;
+        if (!taken) return s;
+    }
+}
+
+/* a block's name from its first call's scope: its last component up to
+ * the first digit (denselayer1, inception3a), or its parent's with
+ * "_block" (layer1.0, features.3) */
+static const char *block_name(Writer *w, const Unit *u) {
+    const char *p = u->path, *last = strrchr(p, '.');
+    const char *comp = last ? last + 1 : p;
+    size_t n = strcspn(comp, "0123456789");
+    const char *base = NULL;
+    if (n > 0) base = ident(comp, n);
+    else if (last) {
+        const char *q = last;
+        while (q > p && q[-1] != '.') q--;
+        size_t m = strcspn(q, "0123456789.");
+        if (m > 0) base = arena_printf("%s_block", ident(q, m));
+    }
+    if (!base) base = "unit";
+    while (base[0] && base[strlen(base) - 1] == '_') base = arena_strndup(base, strlen(base) - 1);
+    if (reserved(base, NULL)) base = arena_printf("%s_block", base);       /* conv: conv_block */
+    const char **used = arena_alloc(sizeof(char *) * (size_t)(w->nblocks + 1));
+    for (int i = 0; i < w->nblocks; i++) used[i] = w->blocks[i]->name;
+    return fresh(base[0] ? base : "unit", used, w->nblocks, NULL);
+}
+
+static const char *call_text(const Unit *u) {
+    const Block *b = u->block;
+    Buf t = { 0 };
+    bputs(&t, b->name);
+    if (u->inst) bputs(&t, arena_printf(" %s", u->inst));
+    if (b->np) bputs(&t, u->inst ? " (" : "(");
+    for (int i = 0; i < b->np; i++) bputs(&t, arena_printf("%s%s", i ? ", " : "", u->vals[i]));
+    if (b->np) bputs(&t, ")");
+    return t.s;
+}
+
+#define BLOCK_MAX_PARAMS 8
+
+/* Make the units us[0..n) (one key, n >= 2) calls of one block: the
+ * values that differ between them become its parameters (one per
+ * distinct column of values).  false: too many parameters. */
+static bool fold(Writer *w, Unit **us, int n) {
+    const Unit *u0 = us[0];
+    int nl = u0->body.n;
+    Canon *c = arena_alloc(sizeof *c * (size_t)n * (size_t)nl);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < nl; j++) canon(w, &us[i]->body.v[j], &c[(size_t)i * (size_t)nl + (size_t)j]);
+    /* slot (line j, value a) -> parameter, -1: the same in every call */
+    int *slot = arena_alloc(sizeof(int) * (size_t)nl * CANON_MAX);
+    const char **pname = arena_alloc(sizeof(char *) * BLOCK_MAX_PARAMS);
+    int *pj = arena_alloc(sizeof(int) * BLOCK_MAX_PARAMS), *pa = arena_alloc(sizeof(int) * BLOCK_MAX_PARAMS);
+    int np = 0;
+    const char **lnames = arena_alloc(sizeof(char *) * (size_t)(nl + BLOCK_MAX_PARAMS));
+    int nlnames = 0;
+    const LayerKind **kinds = arena_alloc(sizeof *kinds * (size_t)(nl + 1));
+    for (int j = 0, nk = 0; j < nl; j++) {
+        const Line *x = &u0->body.v[j];
+        if (x->lname) lnames[nlnames++] = x->lname;
+        if (x->layer && layer_lookup(w->g->nodes[x->node].kind)) kinds[nk++] = layer_lookup(w->g->nodes[x->node].kind);
+    }
+    for (int j = 0; j < nl; j++) {
+        const Canon *c0 = &c[j];
+        for (int a = 0; a < CANON_MAX; a++) slot[j * CANON_MAX + a] = -1;
+        for (int a = 0; c0->head && a < c0->nv; a++) {
+            bool same = true;
+            for (int i = 1; i < n && same; i++) same = strcmp(c[(size_t)i * (size_t)nl + (size_t)j].val[a], c0->val[a]) == 0;
+            if (same) continue;
+            int p = -1;                                   /* a parameter with these values already? */
+            for (int q = 0; q < np && p < 0; q++) {
+                bool eq = true;
+                for (int i = 0; i < n && eq; i++)
+                    eq = strcmp(c[(size_t)i * (size_t)nl + (size_t)pj[q]].val[pa[q]],
+                                c[(size_t)i * (size_t)nl + (size_t)j].val[a]) == 0;
+                if (eq) p = q;
+            }
+            if (p < 0) {
+                if (np == BLOCK_MAX_PARAMS) return false;
+                const char *base = strcmp(c0->attr[a], "out") == 0 ? "channels" : c0->attr[a];
+                pname[np] = fresh(base, lnames, nlnames, kinds);
+                lnames[nlnames++] = pname[np];
+                pj[np] = j;
+                pa[np] = a;
+                p = np++;
+            }
+            slot[j * CANON_MAX + a] = p;
+        }
+    }
+    Block *b = arena_alloc(sizeof *b);
+    memset(b, 0, sizeof *b);
+    b->name = block_name(w, u0);
+    b->np = np;
+    b->pname = pname;
+    b->calls = us;
+    b->ncalls = n;
+    /* the definition: the first unit's lines, its values that vary replaced by parameters */
+    for (int j = 0; j < nl; j++) {
+        Line x = u0->body.v[j];
+        const Canon *c0 = &c[j];
+        int *sl = &slot[j * CANON_MAX];
+        if (x.call) {
+            Buf t = { 0 };
+            bputs(&t, c0->head);
+            if (c0->nv) bputs(&t, x.call->inst ? " (" : "(");
+            for (int a = 0; a < c0->nv; a++)
+                bputs(&t, arena_printf("%s%s", a ? ", " : "", sl[a] >= 0 ? pname[sl[a]] : c0->val[a]));
+            if (c0->nv) bputs(&t, ")");
+            x.text = t.s;
+        } else if (c0->head) {
+            Buf t = { 0 };
+            bool done[CANON_MAX] = { false };
+            bputs(&t, c0->head);
+            for (int k = 0; k < c0->ntok; k++) {
+                int a = c0->tok_attr[k];
+                if (a >= 0 && sl[a] >= 0) {
+                    bputs(&t, c0->tok_bare[k] ? arena_printf(" %s", pname[sl[a]])
+                                              : arena_printf(" %s=%s", c0->attr[a], pname[sl[a]]));
+                    done[a] = true;
+                } else {
+                    bputs(&t, arena_printf(" %s", c0->tok[k]));
+                }
+            }
+            for (int a = 0; a < c0->nv; a++)
+                if (sl[a] >= 0 && !done[a]) bputs(&t, arena_printf(" %s=%s", c0->attr[a], pname[sl[a]]));
+            x.text = t.s;
+        }
+        x.call = NULL;
+        lines_push(&b->def, x);
+    }
+    for (int i = 0; i < n; i++) {
+        us[i]->block = b;
+        us[i]->vals = arena_alloc(sizeof(char *) * (size_t)(np + 1));
+        for (int q = 0; q < np; q++) us[i]->vals[q] = c[(size_t)i * (size_t)nl + (size_t)pj[q]].val[pa[q]];
+    }
+    w->blocks = imp_grow(w->blocks, w->nblocks, &w->capblocks, sizeof *w->blocks, 8);
+    w->blocks[w->nblocks++] = b;
+    return true;
+}
+
+/* a block is worth defining when it holds this many layers and calls */
+#define BLOCK_MIN_STATEMENTS 3
+
+static int statements(const Unit *u) {
+    int n = 0;
+    for (int i = 0; i < u->body.n; i++) n += u->body.v[i].layer || u->body.v[i].call;
+    return n;
+}
+
+static int by_order(const void *a, const void *b) {
+    const Unit *x = *(Unit *const *)a, *y = *(Unit *const *)b;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+/* Write the statements with repeated structures folded: in rounds, the
+ * units met whose inner units are all settled are grouped by key; a group
+ * of two or more becomes a block (its units calls of it), a unit alone is
+ * settled as it is.  Then the next round writes the text again, the new
+ * calls in it, until no unit is left to settle. */
+static void write_folded(Writer *w, const IList *top, Lines *out) {
+    w->fold = true;
+    for (;;) {
+        for (int i = 0; i < w->nunits; i++) w->units[i]->seen = false;
+        w->order = 0;
+        *out = (Lines){ 0 };
+        w->out = out;
+        write_list(w, top, "", 0, false);
+        Unit **ready = arena_alloc(sizeof *ready * (size_t)(w->nunits + 1));
+        const char **keys = arena_alloc(sizeof *keys * (size_t)(w->nunits + 1));
+        int nready = 0;
+        for (int i = 0; i < w->nunits; i++) {
+            Unit *u = w->units[i];
+            if (u->seen && !u->settled && !u->inner_unsettled) ready[nready++] = u;
+        }
+        if (nready == 0) return;
+        qsort(ready, (size_t)nready, sizeof *ready, by_order);
+        for (int i = 0; i < nready; i++) keys[i] = unit_key(w, ready[i]);
+        bool *taken = arena_alloc(sizeof(bool) * (size_t)nready);
+        for (int i = 0; i < nready; i++) {
+            if (taken[i]) continue;
+            Unit **grp = arena_alloc(sizeof *grp * (size_t)nready);
+            int n = 0;
+            for (int j = i; j < nready; j++)
+                if (!taken[j] && strcmp(keys[i], keys[j]) == 0) {
+                    taken[j] = true;
+                    grp[n++] = ready[j];
+                }
+            if (n >= 2 && statements(ready[i]) >= BLOCK_MIN_STATEMENTS) fold(w, grp, n);
+            for (int j = 0; j < n; j++) grp[j]->settled = true;
+        }
+    }
+}
+
+/* ---- 4. names read back, comments, files ----------------------------------------- */
+
+/* The text of the lines: the network line, then the blocks (each with the
+ * calls it stands for), then the statements.  node_of_line (nlines
+ * entries): the layer on each line, -1: none (a block's body: many). */
+static const char *serialize(const Writer *w, const Lines *main, int **node_of_line, int *nlines,
+                             const char *const *shape_of_node) {
+    int n = 2 + main->n;
+    for (int i = 0; i < w->nblocks; i++) n += w->blocks[i]->def.n + 4;
+    int *nol = arena_alloc(sizeof(int) * (size_t)(n + 2));
+    for (int i = 0; i < n + 2; i++) nol[i] = -1;
+    Buf b = { 0 };
+    int line = 1;
+    bputs(&b, arena_printf("network %s input %s\n", w->g->name, w->g->nodes[0].args));
+    nol[line++] = 0;
+    for (int i = 0; i < w->nblocks; i++) {
+        const Block *k = w->blocks[i];
+        Buf calls = { 0 };
+        for (int j = 0; j < k->ncalls && j < 4; j++) bputs(&calls, arena_printf("%s%s", j ? ", " : "", k->calls[j]->path));
+        if (k->ncalls > 4) bputs(&calls, arena_printf(", ... (%d calls)", k->ncalls));
+        bputs(&b, arena_printf("%s# called as %s\n", i ? "" : "\n", calls.s));
+        line += i ? 1 : 2;
+        bputs(&b, arena_printf("block %s(", k->name));
+        for (int j = 0; j < k->np; j++) bputs(&b, arena_printf("%s%s", j ? ", " : "", k->pname[j]));
+        bputs(&b, ") {\n");
+        line++;
+        for (int j = 0; j < k->def.n; j++) {
+            for (int d = 0; d <= k->def.v[j].depth; d++) bputs(&b, "    ");
+            bputs(&b, k->def.v[j].text);
+            bputs(&b, "\n");
+            line++;
+        }
+        bputs(&b, "}\n");
+        line++;
+        if (i == w->nblocks - 1) { bputs(&b, "\n"); line++; }
+    }
+    for (int i = 0; i < main->n; i++, line++) {
+        const Line *x = &main->v[i];
+        nol[line] = x->node;
+        size_t start = b.n;
+        for (int d = 0; d < x->depth; d++) bputs(&b, "    ");
+        bputs(&b, x->text);
+        const char *shp = shape_of_node && x->node > 0 && (x->layer || x->call) ? shape_of_node[x->node] : NULL;
+        if (shp) {
+            size_t len = b.n - start;
+            bputs(&b, arena_printf("%*s  # %s", len < 48 ? (int)(48 - len) : 0, "", shp));
+        }
+        bputs(&b, "\n");
+    }
+    if (node_of_line) *node_of_line = nol;
+    if (nlines) *nlines = line;
+    return b.s;
+}
+
+/* do two compiles give the same layers: kinds, names, inputs, attributes,
+ * shapes? */
+static bool same_graph(const Graph *a, const Graph *b) {
+    if (a->nnodes != b->nnodes) return false;
+    for (int i = 0; i < a->nnodes; i++) {
+        const Node *x = a->nodes[i], *y = b->nodes[i];
+        if (x->kind != y->kind || strcmp(x->name, y->name) != 0 || x->nin != y->nin ||
+            strcmp(shape_str(x->shape), shape_str(y->shape)) != 0)
+            return false;
+        for (int k = 0; k < x->nin; k++)
+            if (strcmp(x->in[k]->name, y->in[k]->name) != 0) return false;
+#define SAME(f) (x->f == y->f)
+        if (!(SAME(out) && SAME(kh) && SAME(kw) && SAME(sh) && SAME(sw) && SAME(dh) && SAME(dw) && SAME(kd) &&
+              SAME(sd) && SAME(dd) && SAME(pd0) && SAME(pd1) && SAME(pt) && SAME(pl) && SAME(pb) && SAME(pr) &&
+              SAME(pad_same) && SAME(groups) && SAME(bias) && SAME(ceil) && SAME(affine) &&
+              SAME(count_include_pad) && SAME(eps) && SAME(momentum) && SAME(slope) && SAME(p) && SAME(act) &&
+              SAME(act_p[0]) && SAME(act_p[1]) && SAME(oh) && SAME(ow) && SAME(od) && SAME(part) && SAME(parts) &&
+              SAME(bilinear) && SAME(align_corners) && SAME(oph) && SAME(opw) && SAME(reflect) &&
+              SAME(replicate) && SAME(channels) && SAME(slopes) && SAME(init) && SAME(params) && SAME(macs)))
+            return false;
+#undef SAME
+    }
+    return true;
 }
 
 int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
@@ -439,33 +995,33 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
     emit_path(&c, 0, g->output, &top);
     if (c.errors) return c.errors;
 
-    Writer w = { g, { 0 }, 1, NULL, 0 };
-    w.nlines = 8 * g->n + 64;
-    w.node_of_line = arena_alloc(sizeof(int) * (size_t)w.nlines);
-    for (int i = 0; i < w.nlines; i++) w.node_of_line[i] = -1;
-    wline(&w, 0, arena_printf("network %s input %s", g->name, g->nodes[0].args), 0);
+    /* every statement written out; compiled: the weights' names and every layer's shape */
+    Writer w = { 0 };
+    w.g = g;
+    Lines flat = { 0 };
+    w.out = &flat;
     write_list(&w, &top, "", 0, false);
-
-    /* compile what was written: the weights' names and every line's shape */
-    Graph *cg = front_load_string(net_path, w.text.s);
+    int *node_of_line, nlines;
+    const char *text = serialize(&w, &flat, &node_of_line, &nlines, NULL);
+    Graph *cg = front_load_string(net_path, text);
     if (!cg) {
         fprintf(import_out(), "%s: error: the .net text written for it does not compile (above); this is a bug in "
                         "cnnc import%s\n", g->source, getenv("CNNC_IMPORT_DEBUG") ? "; the text:" :
                         " (CNNC_IMPORT_DEBUG=1 prints the text)");
-        if (getenv("CNNC_IMPORT_DEBUG")) fputs(w.text.s, import_out());
+        if (getenv("CNNC_IMPORT_DEBUG")) fputs(text, import_out());
         return 1;
     }
-    const char **shape_of_line = arena_alloc(sizeof(char *) * (size_t)w.nlines);
+    const char **shape_of_node = arena_alloc(sizeof(char *) * (size_t)g->n);
     cnnrt_ckpt_tensor *ts = arena_alloc(sizeof *ts * (size_t)(IMP_MAX_TENSORS * g->n + 1));
     int nts = 0, missing = 0;
     for (int i = 0; i < cg->nnodes; i++) {
         const Node *n = cg->nodes[i];
         int line = n->loc.line;
-        if (line > 0 && line < w.nlines) shape_of_line[line] = shape_str(n->shape);
+        int node = line > 0 && line < nlines ? node_of_line[line] : -1;
+        if (node >= 0) shape_of_node[node] = shape_str(n->shape);
         ParamSpec ps[MAX_PARAM_TENSORS];
         int k = weights_spec((Node *)n, ps);
         if (k == 0) continue;
-        int node = line > 0 && line < w.nlines ? w.node_of_line[line] : -1;
         const ImpNode *in = node >= 0 ? &g->nodes[node] : NULL;
         for (int j = 0; j < k; j++) {
             const ImpTensor *t = NULL;
@@ -487,22 +1043,31 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
         }
     }
 
-    /* the text again, each layer's line with its output shape */
+    /* the repeated structures folded into blocks, kept when that compiles
+     * to the same layers, names and shapes (else the flat text is written) */
+    Lines folded = { 0 };
+    write_folded(&w, &top, &folded);
+    const char *body = serialize(&w, &folded, NULL, NULL, shape_of_node);
+    if (w.nblocks) {
+        FILE *was = diag_set_stream(fopen("/dev/null", "w"));
+        Graph *fg = front_load_string(net_path, body);
+        FILE *null_out = diag_set_stream(was);
+        if (null_out) fclose(null_out);
+        if (!fg || !same_graph(cg, fg)) {
+            if (!fg) diag_reset();
+            if (getenv("CNNC_IMPORT_DEBUG"))
+                fprintf(import_out(), "%s: the text with blocks %s; written without:\n%s", g->source,
+                        fg ? "gives other layers" : "does not compile", body);
+            w.nblocks = 0;
+            body = serialize(&w, &flat, NULL, NULL, shape_of_node);
+        }
+    } else {
+        body = serialize(&w, &flat, NULL, NULL, shape_of_node);
+    }
     Buf out = { 0 };
     bputs(&out, arena_printf("# %s — imported by cnnc import from %s\n", g->name, g->source));
     bputs(&out, arena_printf("# weights: %s\n\n", missing ? "none (the source gave none)" : st_path));
-    const char *p = w.text.s;
-    for (int line = 1; *p; line++) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        const char *shp = line < w.nlines ? shape_of_line[line] : NULL;
-        int node = line < w.nlines ? w.node_of_line[line] : -1;
-        if (shp && line > 1 && node >= 0 && !memchr(p, '{', len))
-            bputs(&out, arena_printf("%-*.*s  # %s\n", len < 48 ? 48 : (int)len, ltrim_len(p, len), p, shp));
-        else
-            bputs(&out, arena_printf("%.*s\n", (int)len, p));
-        p = e ? e + 1 : p + len;
-    }
+    bputs(&out, body);
 
     cnnrt_outfile f;
     if (cnnrt_outfile_open(&f, net_path) != 0 || cnnrt_outfile_write(&f, out.s, out.n) != 0) {
@@ -525,4 +1090,3 @@ int import_write(const ImpGraph *g, const char *net_path, const char *st_path) {
     }
     return 0;
 }
-

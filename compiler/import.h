@@ -32,7 +32,8 @@ typedef struct ImpNode {
                                   the merges add, concat, mul, sub, mean */
     const char *args;          /* the rest of its line after the name: "64 k3 s2 p1 nobias"
                                   (the input's: its sizes, "3x224x224") */
-    const char *path;          /* dotted module path (layer1.0.conv1); NULL: none known */
+    const char *path;          /* dotted module path (layer1.0.conv1); "": the network's own
+                                  (a functional op in its forward); NULL: none known */
     const char *origin;        /* where it came from, for the comment and errors:
                                   "node /layer1/layer1.0/conv1/Conv (Conv)", "line 12 [convolutional]" */
     const char *shape;         /* its output's shape as the report writes it ("64×56×56"), or NULL */

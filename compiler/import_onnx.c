@@ -223,7 +223,8 @@ static int attr_ints(const Onnx__NodeProto *n, const char *name, long long *out,
 
 /* ---- names ------------------------------------------------------------------------ */
 
-/* "/layer1/layer1.0/conv1/Conv" → layer1.0.conv1 (NULL: no scope) */
+/* "/layer1/layer1.0/conv1/Conv" → layer1.0.conv1; "/Flatten": "" (the
+ * network's own forward); a name not in the exporter's form: NULL */
 static const char *scope_of(const char *name) {
     if (!name || name[0] != '/') return NULL;
     const char *path = "", *last = "";
@@ -239,7 +240,7 @@ static const char *scope_of(const char *name) {
         last = comp;
         p = slash + 1;
     }
-    return path[0] ? path : NULL;
+    return path;
 }
 
 /* ---- nodes ------------------------------------------------------------------------ */

@@ -10,7 +10,10 @@
 #   1. cnnc import NAME.onnx -o NAME.net writes NAME.net and NAME.safetensors;
 #   2. the imported .net reports the params and MACs of dsl_examples/NAME.net
 #      where there is one (not for `folded`: its convs carry the folded
-#      biases instead);
+#      biases instead), and its repeated structures (FOLDS below: ResNet's
+#      basic blocks, Inception modules, dense layers, fire modules) are
+#      calls of blocks: the layers of every repetition on the lines of one
+#      block's body;
 #   3. cnnc NAME.net --weights NAME.safetensors, default and --standalone,
 #      built and run on 2 random inputs, gives PyTorch's outputs (≤ 1e-4 of
 #      the largest); so does cnnc NAME.onnx -o NAME.c, both steps in one,
@@ -30,6 +33,29 @@ NAMES=${*:-"lenet5 resnet20 lenet_relu convnetjs_mnist convnetjs_cifar10"}
 $GEN_CC -std=c11 -D_XOPEN_SOURCE=700 -O1 -I"$B/import" tests/import/onnx_external.c "$B/import/onnx.pb-c.o" \
     -lprotobuf-c -o "$T/onnx_external" 2>"$T/onnx_external.log" || { no "build tests/import/onnx_external.c"; cat "$T/onnx_external.log"; }
 
+# the repeated structures each net must come back with as calls of blocks:
+# NAME:REGEX:N:LINES, N layers whose names match REGEX (one per repetition of
+# the structure, counted from the model) written on LINES lines in all (a
+# block's body), where the text without blocks has N
+FOLDS="resnet20:^layer[0-9][.][0-9][.]conv2\$:9:2 resnet18:^layer[0-9][.][0-9][.]conv2\$:8:2
+resnet50:^layer[0-9][.][0-9]+[.]conv3\$:16:2 googlenet:^inception[0-9][ab-e][.]branch1[.]conv\$:9:1
+densenet121:[.]denselayer[0-9]+[.]conv2\$:58:2 squeezenet1_0:[.]expand3x3\$:8:1"
+folds() {    # folds NAME JSON-REPORT: "" when NAME has no entry, else "ok: ..." or "no: ..."
+    for f in $FOLDS; do
+        [ "${f%%:*}" = "$1" ] || continue
+        "$PY" - "$2" "$f" <<'PY'
+import json, re, sys
+name, rx, n, lines = sys.argv[2].split(":")
+ls = [l for l in json.load(open(sys.argv[1]))["layers"] if re.search(rx, l["name"])]
+at = sorted({l["line"] for l in ls})
+ok = len(ls) == int(n) and len(at) == int(lines)
+print("%s: %d layers matching %s (expected %s), on %d line%s %s (expected %s): %s" %
+      ("ok" if ok else "no", len(ls), rx, n, len(at), "" if len(at) == 1 else "s", at, lines,
+       "calls of blocks" if ok else "not folded as expected"))
+PY
+    done
+}
+
 totals() {   # totals JSON-REPORT: "params MACs"
     "$PY" -c 'import json, sys; t = json.load(open(sys.argv[1]))["totals"]; print(t["params"], t["macs"])' "$1"
 }
@@ -44,6 +70,14 @@ for name in $NAMES; do
         fi
         if ! "$CNNC" import "$D/$name.onnx" -o "$D/$name.net" 2>"$D/import.log"; then
             no "$name ($opset): cnnc import failed"; cat "$D/import.log"; continue
+        fi
+        if [ "$opset" != folded ]; then          # repeated structures as blocks
+            "$CNNC" "$D/$name.net" --report=json -o "$D/imp.json"
+            r=$(folds "$name" "$D/imp.json")
+            case "$r" in
+                ok:*) ok "$name ($opset): ${r#ok: }: $(grep -c '^block ' "$D/$name.net") blocks";;
+                no:*) no "$name ($opset): ${r#no: }"; grep -n '^block\|^#' "$D/$name.net" | head;;
+            esac
         fi
         if [ "$opset" != folded ] && [ -f "dsl_examples/$name.net" ]; then
             "$CNNC" "$D/$name.net" --report=json -o "$D/imp.json" && "$CNNC" "dsl_examples/$name.net" --report=json -o "$D/ref.json"
