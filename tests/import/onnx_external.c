@@ -30,9 +30,13 @@ int main(int argc, char **argv) {
     }
     FILE *f = fopen(argv[1], "rb");
     if (!f) return perror(argv[1]), 1;
-    static unsigned char buf[64 << 20];
-    size_t len = fread(buf, 1, sizeof buf, f);
+    if (fseek(f, 0, SEEK_END) != 0) return perror(argv[1]), 1;
+    long size = ftell(f);
+    unsigned char *buf = size > 0 ? malloc((size_t)size) : NULL;
+    if (!buf || fseek(f, 0, SEEK_SET) != 0) return perror(argv[1]), 1;
+    size_t len = fread(buf, 1, (size_t)size, f);
     fclose(f);
+    if (len != (size_t)size) return fprintf(stderr, "%s: short read\n", argv[1]), 1;
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, buf);
     if (!m || !m->graph) return fputs("not an ONNX model\n", stderr), 1;
     const char *slash = strrchr(argv[2], '/');
