@@ -11,7 +11,8 @@
 #   2. the imported .net reports the params and MACs of dsl_examples/NAME.net
 #      where there is one (not for `folded`: its convs carry the folded
 #      biases instead), and its repeated structures (FOLDS below: ResNet's
-#      basic blocks, Inception modules, dense layers, fire modules) are
+#      basic blocks, Inception modules, dense layers, fire modules, MobileNet's
+#      conv-batchnorm-relu6) are
 #      calls of blocks: the layers of every repetition on the lines of one
 #      block's body;
 #   3. cnnc NAME.net --weights NAME.safetensors, default and --standalone,
@@ -39,7 +40,8 @@ $GEN_CC -std=c11 -D_XOPEN_SOURCE=700 -O1 -I"$B/import" tests/import/onnx_externa
 # block's body), where the text without blocks has N
 FOLDS="resnet20:^layer[0-9][.][0-9][.]conv2\$:9:2 resnet18:^layer[0-9][.][0-9][.]conv2\$:8:2
 resnet50:^layer[0-9][.][0-9]+[.]conv3\$:16:2 googlenet:^inception[0-9][ab-e][.]branch1[.]conv\$:9:1
-densenet121:[.]denselayer[0-9]+[.]conv2\$:58:2 squeezenet1_0:[.]expand3x3\$:8:1"
+densenet121:[.]denselayer[0-9]+[.]conv2\$:58:2 squeezenet1_0:[.]expand3x3\$:8:1
+mobilenet_v2:^features[.][0-9]+[.]conv[.][0-9][.]0\$:33:1"
 folds() {    # folds NAME JSON-REPORT: "" when NAME has no entry, else "ok: ..." or "no: ..."
     for f in $FOLDS; do
         [ "${f%%:*}" = "$1" ] || continue
