@@ -23,7 +23,8 @@
 # that use them (OPS_HANDNETS: PReLU, channel shuffle and split, the mean
 # merge, transposed convs and upsampling, F.pad's computed pads, depthwise
 # convs of images and signals), their .net through cnnc --emit pytorch,
-# exported at opsets 11 and 17 and imported; and tests/ref/onnx_ref.py's
+# exported at opset 17 (with NAMES, as in make test-large: 11) and
+# imported; and (make test only) tests/ref/onnx_ref.py's
 # UpDown (ConvTranspose2d with output_padding, Upsample/interpolate nearest
 # and bilinear, align_corners either way; chunk, slices, GELU, channel
 # shuffles) and UpDown1d (the same of a signal) at 9, 11 and 17: each
@@ -36,6 +37,7 @@ need_built "$CNNC"
 need_torch
 NAMES=${*:-"lenet5 resnet20 lenet_relu convnetjs_mnist convnetjs_cifar10"}
 OPS_HANDNETS=${OPS_HANDNETS-"prelu shuffle merges unet dw dwsig"}
+if [ $# -eq 0 ]; then OPS_OPSETS=17 OPS_UPDOWN="9 11 17"; else OPS_OPSETS=11 OPS_UPDOWN=""; fi   # make test; run_large
 
 # tests/import/onnx_external.c: moves a model's initializers to a side file
 $GEN_CC -std=c11 -D_XOPEN_SOURCE=700 -O1 -I"$B/import" tests/import/onnx_external.c "$B/import/onnx.pb-c.o" \
@@ -125,9 +127,10 @@ done
 # split, GELU, mean; each model exported and imported, compiled with the imported weights and
 # checked against PyTorch's outputs --------------------------------------------------------
 t0=$(date +%s)
-# the handnets of tests/ref/handnets.py: their .net, cnnc --emit pytorch, exported at 11 and 17
+# the handnets of tests/ref/handnets.py: their .net, cnnc --emit pytorch, exported at 17 (with NAMES,
+# as run_large.sh runs it: at 11)
 for name in $OPS_HANDNETS; do
-    for opset in 11 17; do
+    for opset in $OPS_OPSETS; do
         D="$T/ops.$name.$opset"; mkdir -p "$D"
         if ! "$PY" tests/ref/handnets.py gen "$name" "$D" >"$D/log" 2>&1 ||
            ! "$CNNC" "$D/$name.net" --emit pytorch -o "$D/export.py" 2>>"$D/log" ||
@@ -145,7 +148,7 @@ done
 # transposed convs and upsampling (onnx_ref.py's UpDown, of images and of signals) at opsets 9
 # (Upsample), 11 and 17 (Resize)
 for v in 2d 1d; do
-    for opset in 9 11 17; do
+    for opset in $OPS_UPDOWN; do
         D="$T/ops.updown.$v.$opset"; mkdir -p "$D"
         if ! "$PY" tests/ref/onnx_ref.py updown "$opset" "$D" $v >"$D/log" 2>&1 ||
            ! "$CNNC" import "$D/updown.onnx" -o "$D/updown.net" 2>>"$D/log"; then

@@ -96,20 +96,20 @@ class UpDown(torch.nn.Module):
         super().__init__()
         nn = torch.nn
         self.opset = opset
-        self.c = nn.Conv2d(2, 4, 3, padding=1)
-        self.t1 = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)
+        self.c = nn.Conv2d(2, 6, 3, padding=1)
+        self.t1 = nn.ConvTranspose2d(8, 6, 3, stride=2, padding=1, output_padding=1)
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.t2 = nn.ConvTranspose2d(6, 4, (2, 3), stride=(2, 1), padding=(0, 1), output_padding=(1, 0), groups=2)
 
     def forward(self, x):
         F = torch.nn.functional
-        x = self.c(x)                                                        # 4×5×7
+        x = self.c(x)                                                        # 6×5×7
         n, c, h, w = x.shape
         a, b = x.chunk(2, dim=1)                                             # Split
         x = torch.cat([b, F.gelu(a)], 1)                                     # GELU: Div, Erf, Add, Mul, Mul
-        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, -1, h, w)   # torchvision's shuffle
-        x = torch.cat([x[:, 2:], F.relu(x[:, :2])], 1)                      # Slice
-        x = torch.flatten(x.reshape(n, 4, 1, h, w).transpose(1, 2), 1, 2)   # a shuffle of 4 groups
+        x = x.view(n, 3, c // 3, h, w).transpose(1, 2).contiguous().view(n, -1, h, w)   # torchvision's shuffle
+        x = torch.cat([x[:, 3:], F.relu(x[:, :3]), x[:, 2:4]], 1)           # Slices (halves, a third): 8×5×7
+        x = torch.flatten(x.reshape(n, 2, 4, h, w).transpose(1, 2), 1, 2)   # a shuffle of 2 groups
         x = self.t1(x)                                                       # 6×10×14
         x = self.up(x)                                                       # 6×20×28
         if self.opset > 9:
@@ -129,17 +129,17 @@ class UpDown1d(torch.nn.Module):
         super().__init__()
         nn = torch.nn
         self.opset = opset
-        self.c = nn.Conv1d(2, 4, 3, padding=1)
-        self.t1 = nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1)
+        self.c = nn.Conv1d(2, 6, 3, padding=1)
+        self.t1 = nn.ConvTranspose1d(6, 6, 3, stride=2, padding=1, output_padding=1)
         self.t2 = nn.ConvTranspose1d(6, 4, 4, stride=3, output_padding=2, groups=2, dilation=2)
 
     def forward(self, x):
         F = torch.nn.functional
-        x = self.c(x)                                                        # 4×11
+        x = self.c(x)                                                        # 6×11
         n, c, l = x.shape
         a, b = x.chunk(2, dim=1)
         x = torch.cat([b, F.gelu(a)], 1)
-        x = x.view(n, 2, c // 2, l).transpose(1, 2).contiguous().view(n, -1, l)
+        x = x.view(n, 3, c // 3, l).transpose(1, 2).contiguous().view(n, -1, l)
         x = F.max_pool1d(F.pad(self.t1(x), (1, 2), mode="reflect"), 3, 2)  # 6×22 → 6×25 → 6×12
         x = F.interpolate(x, scale_factor=2, mode="nearest")                # 6×24
         if self.opset > 9:
