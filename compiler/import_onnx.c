@@ -36,6 +36,10 @@
  *     [N, C, H, W] → shuffle g (the value in between is GROUPED: only the
  *     next step may read it);
  *   - Div(x, √2), Erf, Add 1, Mul x, Mul ½ → gelu (read ahead from the Div);
+ *     Mul(x, x), Mul x, Mul 0.044715, Add x, Mul √(2/π), Tanh, Add 1, Mul x,
+ *     Mul ½ → gelu_tanh; Sigmoid, Mul x → silu; Softplus, Tanh, Mul x → mish;
+ *     Mul β, Softplus, Div β → softplus β (steps_after: each step the sole
+ *     reader of the one before);
  *   - Add of Add ... of k values, then Div by k → a mean of the k values.
  *
  * Names: a node's scope comes from its name as PyTorch's exporter writes
@@ -1167,21 +1171,81 @@ static Val *other_input(Onnx *o, const Onnx__NodeProto *n, const char *name) {
     return NULL;
 }
 
-/* GELU as the exporter writes it: Div(x, √2), Erf, Add 1, Mul x, Mul ½ (NULL: not this pattern) */
-static Val *gelu(Onnx *o, const Onnx__NodeProto *n, Val *x) {
-    if (!is_layer(x) || !is_scalar(input(o, n, 1), sqrt(2.0))) return NULL;
-    size_t ie, ia, im, ih;
-    const Onnx__NodeProto *e = sole_reader(o, n->output[0], "Erf", &ie);
-    const Onnx__NodeProto *a = e ? sole_reader(o, e->output[0], "Add", &ia) : NULL;
-    if (!a || !is_scalar(other_input(o, a, e->output[0]), 1.0)) return NULL;
-    const Onnx__NodeProto *m = sole_reader(o, a->output[0], "Mul", &im);
-    if (!m || other_input(o, m, a->output[0]) != x) return NULL;
-    const Onnx__NodeProto *h = sole_reader(o, m->output[0], "Mul", &ih);
-    if (!h || !is_scalar(other_input(o, h, m->output[0]), 0.5)) return NULL;
-    o->done[ie] = o->done[ia] = o->done[im] = o->done[ih] = true;
+/* One step of a function the exporter decomposes: the operator, and its
+ * other input: a scalar constant, the function's input (OF_X) or none
+ * (a one-input operator: OF_NONE). */
+typedef struct Step { const char *op; double c; } Step;
+#define OF_X INFINITY
+#define OF_NONE NAN
+
+/* the steps after n (which reads x), each the sole reader of the value
+ * before it: the name of the last one's output, and they are done; NULL
+ * when the nodes after n are not these steps */
+static const char *steps_after(Onnx *o, const Onnx__NodeProto *n, const Val *x, const Step *steps, int k) {
+    const char *name = n->output[0];
+    size_t at[16];
+    for (int i = 0; i < k; i++) {
+        const Onnx__NodeProto *m = sole_reader(o, name, steps[i].op, &at[i]);
+        if (!m) return NULL;
+        if (isnan(steps[i].c)) {
+            if (m->n_input != 1) return NULL;
+        } else {
+            const Val *v = other_input(o, m, name);
+            if (isinf(steps[i].c) ? !is_layer(v) || v->node != x->node : !is_scalar(v, steps[i].c)) return NULL;
+        }
+        name = m->output[0];
+    }
+    for (int i = 0; i < k; i++) o->done[at[i]] = true;
+    return name;
+}
+
+/* the layer KIND ARGS of x, for n and the steps after it (named by the last one's output) */
+static Val *function(Onnx *o, const Onnx__NodeProto *n, Val *x, const char *out, const char *kind, const char *args) {
     Val *ins[1] = { x };
-    Val *y = same_shape(layer(o, n, "gelu", "", ins, 1), x);
-    return same_shape(alias(o, h->output[0], y), x);
+    Val *y = same_shape(layer(o, n, kind, args, ins, 1), x);
+    return same_shape(alias(o, out, y), x);
+}
+
+/* GELU: Div(x, √2), Erf, Add 1, Mul x, Mul ½ (NULL: not this pattern) */
+static Val *gelu(Onnx *o, const Onnx__NodeProto *n, Val *x) {
+    static const Step steps[] = { { "Erf", OF_NONE }, { "Add", 1 }, { "Mul", OF_X }, { "Mul", 0.5 } };
+    const char *out;
+    if (!is_layer(x) || !is_scalar(input(o, n, 1), sqrt(2.0)) || !(out = steps_after(o, n, x, steps, 4))) return NULL;
+    return function(o, n, x, out, "gelu", "");
+}
+
+/* Mul(x, x) to begin with: GELU's tanh approximation, Mul x, Mul 0.044715,
+ * Add x, Mul √(2/π), Tanh, Add 1, Mul x, Mul ½; Mul(x, β) to begin with:
+ * PyTorch's softplus with beta β, Softplus, Div β (its threshold is not
+ * exported: ONNX's is none, the layer's 20 the same in float).  NULL: not
+ * one of these. */
+static Val *mul_function(Onnx *o, const Onnx__NodeProto *n) {
+    static const Step tanh_steps[] = { { "Mul", OF_X }, { "Mul", 0.044715 }, { "Add", OF_X },
+                                       { "Mul", 0.7978845608028654 }, { "Tanh", OF_NONE }, { "Add", 1 },
+                                       { "Mul", OF_X }, { "Mul", 0.5 } };
+    Val *a = input(o, n, 0), *b = input(o, n, 1);
+    const char *out;
+    if (n->n_input == 2 && is_layer(a) && is_layer(b) && a->node == b->node &&
+        (out = steps_after(o, n, a, tanh_steps, 8)))
+        return function(o, n, a, out, "gelu_tanh", "");
+    Val *x = is_layer(a) ? a : b, *c = is_layer(a) ? b : a;
+    if (n->n_input == 2 && is_layer(x) && is_const(c) && c->numel == 1 && c->data && c->data[0] > 0) {
+        Step steps[] = { { "Softplus", OF_NONE }, { "Div", c->data[0] } };
+        if ((out = steps_after(o, n, x, steps, 2))) return function(o, n, x, out, "softplus", num(c->data[0]));
+    }
+    return NULL;
+}
+
+/* Sigmoid then Mul x: SiLU; Softplus, Tanh, Mul x: Mish (NULL: not these) */
+static Val *act_function(Onnx *o, const Onnx__NodeProto *n, Val *x) {
+    static const Step silu[] = { { "Mul", OF_X } }, mish[] = { { "Tanh", OF_NONE }, { "Mul", OF_X } };
+    const char *out;
+    if (!is_layer(x)) return NULL;
+    if (strcmp(n->op_type, "Sigmoid") == 0 && (out = steps_after(o, n, x, silu, 1)))
+        return function(o, n, x, out, "silu", "");
+    if (strcmp(n->op_type, "Softplus") == 0 && (out = steps_after(o, n, x, mish, 2)))
+        return function(o, n, x, out, "mish", "");
+    return NULL;
 }
 
 /* x / k, x a sum of k values (Add of Add ...): their mean (NULL: not this pattern) */
@@ -1286,13 +1350,13 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
     else if (strcmp(op, "AveragePool") == 0) y = pool(o, n, false);
     else if (strcmp(op, "BatchNormalization") == 0) y = batchnorm(o, n);
     else if (strcmp(op, "Relu") == 0) y = act(o, n, "relu", "");
-    else if (strcmp(op, "Sigmoid") == 0) y = act(o, n, "sigmoid", "");
+    else if (strcmp(op, "Sigmoid") == 0) y = (y = act_function(o, n, x)) ? y : act(o, n, "sigmoid", "");
     else if (strcmp(op, "Tanh") == 0) y = act(o, n, "tanh", "");
     else if (strcmp(op, "HardSwish") == 0) y = act(o, n, "hardswish", "");
     else if (strcmp(op, "LeakyRelu") == 0) y = act(o, n, "leakyrelu", num(attr_f(n, "alpha", 0.01)));
     else if (strcmp(op, "Elu") == 0) y = act(o, n, "elu", num(attr_f(n, "alpha", 1.0)));
     else if (strcmp(op, "Selu") == 0) y = act(o, n, "selu", "");
-    else if (strcmp(op, "Softplus") == 0) y = act(o, n, "softplus", "");
+    else if (strcmp(op, "Softplus") == 0) y = (y = act_function(o, n, x)) ? y : act(o, n, "softplus", "");
     else if (strcmp(op, "HardSigmoid") == 0) {
         double a = attr_f(n, "alpha", 0.2), b = attr_f(n, "beta", 0.5);
         if (fabs(a - 1.0 / 6) > 1e-6 || fabs(b - 0.5) > 1e-6)
@@ -1346,7 +1410,9 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
             return true;
         }
         y = merge(o, n, "add");
-    } else if (strcmp(op, "Mul") == 0) y = merge(o, n, "mul");
+    } else if (strcmp(op, "Mul") == 0) {
+        if (!(y = mul_function(o, n))) y = merge(o, n, "mul");
+    }
     else if (strcmp(op, "Sub") == 0) y = merge(o, n, "sub");
     else if (strcmp(op, "Concat") == 0 && n->n_input == 1) {   /* torch.cat([x]): x */
         if (!x) return node_error(o, n, "it has no input"), poison(o, n), false;
