@@ -20,7 +20,8 @@
 # compiles to the same outputs as NAME.net itself (both against the
 # exported module's PyTorch outputs, with its weights).
 # The exporter's other operators: the handnets of tests/ref/handnets.py
-# that use them (OPS_HANDNETS: PReLU, channel shuffle and split, the mean
+# that use them (OPS_HANDNETS: every activation, GELU, SiLU, Mish and
+# softplus with beta as decomposed by the exporter; PReLU, channel shuffle and split, the mean
 # merge, transposed convs and upsampling, F.pad's computed pads, depthwise
 # convs of images and signals), their .net through cnnc --emit pytorch,
 # exported at opset 17 (with NAMES, as in make test-large: 11) and
@@ -36,7 +37,7 @@
 need_built "$CNNC"
 need_torch
 NAMES=${*:-"lenet5 resnet20 lenet_relu convnetjs_mnist convnetjs_cifar10"}
-OPS_HANDNETS=${OPS_HANDNETS-"prelu shuffle merges unet dw dwsig"}
+OPS_HANDNETS=${OPS_HANDNETS-"acts prelu shuffle merges unet dw dwsig"}
 if [ $# -eq 0 ]; then OPS_OPSETS=17 OPS_UPDOWN="9 11 17"; else OPS_OPSETS=11 OPS_UPDOWN=""; fi   # make test; run_large
 
 # tests/import/onnx_external.c: moves a model's initializers to a side file
