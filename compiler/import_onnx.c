@@ -7,10 +7,13 @@
  * Makefile's $(B)/import/onnx.pb-c.c).  Initializers are float32 tensors,
  * inline (raw_data or float_data) or in a side file (data_location
  * EXTERNAL: location, offset, length, relative to the model's folder).
- * The input is an image [N, C, H, W] or a signal [N, C, L], held as
- * C×1×L (Val.rank 2): a conv, pool, pad, transposed conv or upsampling of
- * a signal reads its attributes' one spatial value as W's (attr_hw,
- * attr_pads) and writes one size on its line.
+ * The input is an image [N, C, H, W], a signal [N, C, L], held as C×1×L
+ * (Val.rank 2), or a volume [N, C, D, H, W] (Val.rank 4): convs and pools
+ * read their attributes into [D, H, W] (attr_sp, attr_pads3: the axes the
+ * value has not are 1) and write one size per axis the value has
+ * (sizes3); a transposed conv, padding or upsampling of a volume is an
+ * error (the language has none).  F.avg_pool3d's padding, a Pad of zeros
+ * before the AveragePool, is the pool's (pool_pad: ZPADDED).
  *
  * Every node is checked before anything is written: an operator or an
  * attribute the language cannot express is an error naming the node, its
@@ -59,14 +62,16 @@
 
 #define POISON (-2)           /* Val.node of an output whose node was in error */
 #define GROUPED (-3)          /* Val.node of a layer's value viewed as [g][C/g][H][W] (a shuffle's first step) */
+#define ZPADDED (-4)          /* Val.node of a volume padded with zeros for the AveragePool that reads it */
 
 /* A value of the graph: the layer that computes it (an ImpGraph node), or
  * a constant (an initializer or a Constant node's tensor). */
 typedef struct Val {
     const char *name;
     int node;                  /* -1: a constant */
-    int rank;                  /* without the batch: 1 [c], 3 [c][h][w] (2: [c][l] held as c×1×l) */
+    int rank;                  /* without the batch: 1 [c], 3 [c][h][w] (2: [c][l] held as c×1×l; 4: [c][d][h][w]) */
     long long c, h, w;
+    long long d;               /* a volume's depth (rank 4) */
     const float *data;         /* a constant's values (float32), or NULL */
     const int64_t *ints;       /* an int64 constant's values, or NULL */
     long long numel;
@@ -75,6 +80,7 @@ typedef struct Val {
     int base;                  /* GROUPED: the layer whose value it is */
     long long group;           /* GROUPED: g */
     bool swapped;              /* GROUPED: transposed to [C/g][g][H][W] */
+    long long zpad[3];         /* ZPADDED: the zeros on each side of D, H, W */
 } Val;
 
 typedef struct Onnx {
@@ -124,6 +130,7 @@ static const char *shape_text(const Val *v) {
         return arena_printf("%s]", s);
     }
     if (v->rank == 1) return arena_printf("[%lld]", v->c);
+    if (v->rank == 4) return arena_printf("%lld×%lld×%lld×%lld", v->c, v->d, v->h, v->w);
     if (v->h == 1 && v->rank == 2) return arena_printf("%lld×%lld", v->c, v->w);
     return arena_printf("%lld×%lld×%lld", v->c, v->h, v->w);
 }
@@ -348,125 +355,179 @@ static bool is_layer(const Val *v) { return v && v->node >= 0; }
 /* a C×H×W value, or a signal's C×L (held as C×1×L) */
 static bool is_spatial(const Val *v) { return is_layer(v) && (v->rank == 3 || v->rank == 2); }
 
+/* that, or a volume's C×D×H×W: what convs and pools read */
+static bool has_space(const Val *v) { return is_spatial(v) || (is_layer(v) && v->rank == 4); }
+
 /* sizes A×B as the .net writes them for x: a signal's B alone */
 static const char *sizes(const Val *x, long long a, long long b) {
     return x->rank == 2 ? arena_printf("%lld", b) : pair(a, b);
 }
 
-/* a spatial ints attribute for x: [H, W], or a signal's [L] as [1, L]
- * (OUT keeps its defaults); the count of values as if 2-D (0: absent) */
-static int attr_hw(const Onnx__NodeProto *n, const char *name, const Val *x, long long *out) {
-    if (x->rank != 2) return attr_ints(n, name, out, 2);
-    long long l;
-    int k = attr_ints(n, name, &l, 1);
-    if (k == 1) out[1] = l;
-    return k == 1 ? 2 : k ? -1 : 0;
+/* sizes [D, H, W] as the .net writes them for x: a signal's W, an image's
+ * H×W, a volume's D×H×W (one number when they are equal) */
+static const char *sizes3(const Val *x, const long long *a) {
+    if (x->rank != 4) return sizes(x, a[1], a[2]);
+    return a[0] == a[1] && a[1] == a[2] ? arena_printf("%lld", a[0]) : arena_printf("%lldx%lldx%lld", a[0], a[1], a[2]);
 }
 
-/* pads [top, left, bottom, right], or a signal's [begin, end] as [0, begin, 0, end] */
+/* a spatial ints attribute for x into the last of OUT's [D, H, W] (the
+ * axes x has not keep OUT's values): the count read, 0 when absent, -1
+ * when it is not one value per spatial axis */
+static int attr_sp(const Onnx__NodeProto *n, const char *name, const Val *x, long long *out) {
+    int m = x->rank - 1;
+    long long v[3];
+    int k = attr_ints(n, name, v, 3);
+    if (!k) return 0;
+    if (k != m) return -1;
+    for (int i = 0; i < m; i++) out[3 - m + i] = v[i];
+    return m;
+}
+
+/* pads into P's [D, H, W begins, D, H, W ends], as attr_sp */
+static int attr_pads3(const Onnx__NodeProto *n, const Val *x, long long *p) {
+    int m = x->rank - 1;
+    long long v[6];
+    int k = attr_ints(n, "pads", v, 6);
+    if (!k) return 0;
+    if (k != 2 * m) return -1;
+    for (int i = 0; i < m; i++) p[3 - m + i] = v[i], p[6 - m + i] = v[m + i];
+    return 2 * m;
+}
+
+/* the same for an image or a signal: [H, W] (a signal's [1, L]), pads
+ * [top, left, bottom, right]; the count as if 2-D */
+static int attr_hw(const Onnx__NodeProto *n, const char *name, const Val *x, long long *out) {
+    long long t[3] = { 1, out[0], out[1] };
+    int k = attr_sp(n, name, x, t);
+    out[0] = t[1], out[1] = t[2];
+    return k < 0 ? -1 : k ? 2 : 0;
+}
+
 static int attr_pads(const Onnx__NodeProto *n, const Val *x, long long *p) {
-    if (x->rank != 2) return attr_ints(n, "pads", p, 4);
-    long long q[2];
-    int k = attr_ints(n, "pads", q, 2);
-    if (k == 2) p[1] = q[0], p[3] = q[1];
-    return k == 2 ? 4 : k ? -1 : 0;
+    long long t[6] = { 0, p[0], p[1], 0, p[2], p[3] };
+    int k = attr_pads3(n, x, t);
+    p[0] = t[1], p[1] = t[2], p[2] = t[4], p[3] = t[5];
+    return k < 0 ? -1 : k ? 4 : 0;
 }
 
 static const float *const_floats(const Val *v, long long count);
 
+/* the values of a layer's output per batch item (what flatten makes of it) */
+static long long features(const Val *x) {
+    return x->rank == 1 ? x->c : x->c * (x->rank == 4 ? x->d : 1) * x->h * x->w;
+}
+
+/* Conv of a signal, an image or a volume: sizes [D, H, W], the axes the
+ * input has not 1 */
 static Val *conv(Onnx *o, const Onnx__NodeProto *n) {
     Val *x = input(o, n, 0), *w = input(o, n, 1), *b = input(o, n, 2);
-    if (!is_spatial(x)) return node_error(o, n, "its input is not a C×H×W or C×L value"), NULL;
-    int wd = x->rank == 2 ? 3 : 4;
+    if (!has_space(x)) return node_error(o, n, "its input is not a C×L, C×H×W or C×D×H×W value"), NULL;
+    int m = x->rank - 1, wd = m + 2;
     if (!w || !w->data || w->ndim != wd)
         return node_error(o, n, arena_printf("its weight is not a constant %d-D float tensor", wd)), NULL;
     if (b && (!b->data || b->ndim != 1 || b->dims[0] != w->dims[0]))
         return node_error(o, n, "its bias is not a constant of the output channels"), NULL;
-    long long k[2] = { wd == 3 ? 1 : w->dims[2], w->dims[wd - 1] }, s[2] = { 1, 1 }, d[2] = { 1, 1 };
-    long long p[4] = { 0, 0, 0, 0 };
-    attr_hw(n, "strides", x, s);
-    attr_hw(n, "dilations", x, d);
-    int np = attr_pads(n, x, p);
+    long long k[3] = { 1, 1, 1 }, s[3] = { 1, 1, 1 }, d[3] = { 1, 1, 1 }, p[6] = { 0 };
+    for (int i = 0; i < m; i++) k[3 - m + i] = w->dims[2 + i];
+    int ns = attr_sp(n, "strides", x, s), nd = attr_sp(n, "dilations", x, d), np = attr_pads3(n, x, p);
     long long groups = attr_i(n, "group", 1);
-    if (!in_range(k, 2, 1) || !in_range(s, 2, 1) || !in_range(d, 2, 1) || !in_range(p, 4, 0) ||
+    if (ns < 0 || nd < 0 || np < 0) return node_error(o, n, arena_printf("strides, dilations and pads must have %d, "
+                                                                         "%d and %d values", m, m, 2 * m)), NULL;
+    if (!in_range(k, 3, 1) || !in_range(s, 3, 1) || !in_range(d, 3, 1) || !in_range(p, 6, 0) ||
         !in_range(&groups, 1, 1))
         return node_error(o, n, "a kernel, stride, dilation, padding or group count out of range"), NULL;
     const char *autopad = attr_s(n, "auto_pad", "NOTSET");
     if (strcmp(autopad, "NOTSET") != 0 && strcmp(autopad, "VALID") != 0)
         return node_error(o, n, arena_printf("auto_pad %s is not supported (export with explicit pads)", autopad)), NULL;
-    if (np && np != 4) return node_error(o, n, "pads must have 4 values"), NULL;
     if (groups < 1 || x->c % groups || w->dims[1] * groups != x->c)
         return node_error(o, n, arena_printf("weight %s does not fit %lld input channels in %lld groups",
                                              shape_text(w), x->c, groups)), NULL;
     Val *in = x;
-    if (p[0] != p[2] || p[1] != p[3]) {              /* asymmetric: a pad layer first */
+    if (p[0] != p[3] || p[1] != p[4] || p[2] != p[5]) {      /* asymmetric: a pad layer first */
+        if (x->rank == 4) return node_error(o, n, "asymmetric pads of a volume are not supported"), NULL;
         Val *ins[1] = { x };
-        Val *padded = layer(o, n, "pad", x->rank == 2 ? arena_printf("left=%lld right=%lld", p[1], p[3])
-                                     : arena_printf("top=%lld bottom=%lld left=%lld right=%lld", p[0], p[2], p[1], p[3]),
+        Val *padded = layer(o, n, "pad", x->rank == 2 ? arena_printf("left=%lld right=%lld", p[2], p[5])
+                                     : arena_printf("top=%lld bottom=%lld left=%lld right=%lld", p[1], p[4], p[2], p[5]),
                             ins, 1);
         o->g->nodes[padded->node].path = NULL;
-        padded->rank = x->rank, padded->c = x->c, padded->h = x->h + p[0] + p[2], padded->w = x->w + p[1] + p[3];
+        padded->rank = x->rank, padded->c = x->c, padded->h = x->h + p[1] + p[4], padded->w = x->w + p[2] + p[5];
         in = padded;
-        p[0] = p[1] = p[2] = p[3] = 0;
+        memset(p, 0, sizeof p);
         padded->name = arena_printf("%s.pad", n->output[0]);
     }
-    long long oh = (in->h + p[0] + p[2] - d[0] * (k[0] - 1) - 1) / s[0] + 1;
-    long long ow = (in->w + p[1] + p[3] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
-    if (oh < 1 || ow < 1) return node_error(o, n, "its output would be empty"), NULL;
-    const char *args = arena_printf("%lld k%s", w->dims[0], sizes(x, k[0], k[1]));
-    if (s[0] != 1 || s[1] != 1) args = arena_printf("%s s%s", args, sizes(x, s[0], s[1]));
-    if (p[0] || p[1]) args = arena_printf("%s p%s", args, sizes(x, p[0], p[1]));
-    if (d[0] != 1 || d[1] != 1) args = arena_printf("%s d%s", args, sizes(x, d[0], d[1]));
+    long long e[3] = { in->rank == 4 ? in->d : 1, in->h, in->w }, out[3];
+    for (int i = 0; i < 3; i++)
+        if ((out[i] = (e[i] + p[i] + p[3 + i] - d[i] * (k[i] - 1) - 1) / s[i] + 1) < 1)
+            return node_error(o, n, "its output would be empty"), NULL;
+    long long one[3] = { 1, 1, 1 }, zero[3] = { 0, 0, 0 };
+    const char *args = arena_printf("%lld k%s", w->dims[0], sizes3(x, k));
+    if (memcmp(s, one, sizeof one)) args = arena_printf("%s s%s", args, sizes3(x, s));
+    if (memcmp(p, zero, sizeof zero)) args = arena_printf("%s p%s", args, sizes3(x, p));
+    if (memcmp(d, one, sizeof one)) args = arena_printf("%s d%s", args, sizes3(x, d));
     if (groups != 1) args = arena_printf("%s g%lld", args, groups);
     if (!b) args = arena_printf("%s nobias", args);
     Val *ins[1] = { in };
     Val *y = layer(o, n, "conv", args, ins, 1);
-    y->rank = x->rank, y->c = w->dims[0], y->h = oh, y->w = ow;
+    y->rank = x->rank, y->c = w->dims[0], y->d = out[0], y->h = out[1], y->w = out[2];
     tensor(o, y->node, "weight", w, wd, w->dims);
     if (b) tensor(o, y->node, "bias", b, 1, b->dims);
     return y;
 }
 
+/* MaxPool and AveragePool of a signal, an image or a volume, as conv() */
 static Val *pool(Onnx *o, const Onnx__NodeProto *n, bool max) {
-    Val *x = input(o, n, 0);
-    if (!is_spatial(x)) return node_error(o, n, "its input is not a C×H×W or C×L value"), NULL;
-    long long k[2] = { 1, 0 }, s[2] = { 1, 1 }, p[4] = { 0, 0, 0, 0 }, d[2] = { 1, 1 };
-    if (attr_hw(n, "kernel_shape", x, k) != 2)
-        return node_error(o, n, arena_printf("kernel_shape must have %d values", x->rank == 2 ? 1 : 2)), NULL;
-    attr_hw(n, "strides", x, s);
-    attr_pads(n, x, p);
-    attr_hw(n, "dilations", x, d);
-    if (!in_range(k, 2, 1) || !in_range(s, 2, 1) || !in_range(p, 4, 0))
+    Val *x = input(o, n, 0), xz;
+    long long zp[3] = { 0, 0, 0 };
+    if (x && x->node == ZPADDED && !max) {           /* pool_pad's: the zeros are the pool's padding, counted */
+        xz = *x;
+        xz.node = x->base;
+        memcpy(zp, x->zpad, sizeof zp);
+        x = &xz;
+    }
+    if (!has_space(x)) return node_error(o, n, "its input is not a C×L, C×H×W or C×D×H×W value"), NULL;
+    int m = x->rank - 1;
+    long long k[3] = { 1, 1, 1 }, s[3] = { 1, 1, 1 }, p[6] = { 0 }, d[3] = { 1, 1, 1 };
+    if (attr_sp(n, "kernel_shape", x, k) != m)
+        return node_error(o, n, arena_printf("kernel_shape must have %d values", m)), NULL;
+    if (attr_sp(n, "strides", x, s) < 0 || attr_pads3(n, x, p) < 0 || attr_sp(n, "dilations", x, d) < 0)
+        return node_error(o, n, arena_printf("strides, pads and dilations must have %d, %d and %d values", m, 2 * m,
+                                             m)), NULL;
+    if (!in_range(k, 3, 1) || !in_range(s, 3, 1) || !in_range(p, 6, 0))
         return node_error(o, n, "a kernel, stride or padding out of range"), NULL;
-    if (d[0] != 1 || d[1] != 1) return node_error(o, n, "dilated pooling is not supported"), NULL;
-    if (p[0] != p[2] || p[1] != p[3]) return node_error(o, n, "asymmetric pooling pads are not supported"), NULL;
+    if (d[0] != 1 || d[1] != 1 || d[2] != 1) return node_error(o, n, "dilated pooling is not supported"), NULL;
+    if (p[0] != p[3] || p[1] != p[4] || p[2] != p[5])
+        return node_error(o, n, "asymmetric pooling pads are not supported"), NULL;
+    bool counted = attr_i(n, "count_include_pad", 0) || zp[0] || zp[1] || zp[2];
+    if ((zp[0] || zp[1] || zp[2]) && (p[0] || p[1] || p[2]))
+        return node_error(o, n, "a padded input with pads of its own is not supported"), NULL;
+    for (int i = 0; i < 3; i++) p[i] += zp[i], p[3 + i] += zp[i];
     const char *autopad = attr_s(n, "auto_pad", "NOTSET");
     if (strcmp(autopad, "NOTSET") != 0 && strcmp(autopad, "VALID") != 0)
         return node_error(o, n, arena_printf("auto_pad %s is not supported", autopad)), NULL;
-    bool ceil = attr_i(n, "ceil_mode", 0) != 0;
-    const char *args = arena_printf("%s", sizes(x, k[0], k[1]));
-    if (s[0] != k[0] || s[1] != k[1]) args = arena_printf("%s s%s", args, sizes(x, s[0], s[1]));
-    if (p[0] || p[1]) args = arena_printf("%s p%s", args, sizes(x, p[0], p[1]));
+    bool ceil = attr_i(n, "ceil_mode", 0) != 0, padded = p[0] || p[1] || p[2];
+    const char *args = arena_printf("%s", sizes3(x, k));
+    if (memcmp(s, k, sizeof k)) args = arena_printf("%s s%s", args, sizes3(x, s));
+    if (padded) args = arena_printf("%s p%s", args, sizes3(x, p));
     if (ceil) args = arena_printf("%s ceil", args);
-    if (!max && !attr_i(n, "count_include_pad", 0) && (p[0] || p[1])) args = arena_printf("%s exclude_pad", args);
+    if (!max && !counted && padded) args = arena_printf("%s exclude_pad", args);
     Val *ins[1] = { x };
     Val *y = layer(o, n, max ? "maxpool" : "avgpool", args, ins, 1);
-    long long oh, ow;
-    if (ceil) {
-        oh = (x->h + 2 * p[0] - k[0] + s[0] - 1) / s[0] + 1;
-        ow = (x->w + 2 * p[1] - k[1] + s[1] - 1) / s[1] + 1;
-        if ((oh - 1) * s[0] >= x->h + p[0]) oh--;
-        if ((ow - 1) * s[1] >= x->w + p[1]) ow--;
-    } else {
-        oh = (x->h + 2 * p[0] - k[0]) / s[0] + 1;
-        ow = (x->w + 2 * p[1] - k[1]) / s[1] + 1;
+    if (!in_range(p, 6, 0)) return node_error(o, n, "a padding out of range"), NULL;
+    long long e[3] = { x->rank == 4 ? x->d : 1, x->h, x->w }, out[3];
+    for (int i = 0; i < 3; i++) {
+        if (ceil) {
+            out[i] = (e[i] + 2 * p[i] - k[i] + s[i] - 1) / s[i] + 1;
+            if ((out[i] - 1) * s[i] >= e[i] + p[i]) out[i]--;
+        } else {
+            out[i] = (e[i] + 2 * p[i] - k[i]) / s[i] + 1;
+        }
     }
-    y->rank = x->rank, y->c = x->c, y->h = oh, y->w = ow;
+    y->rank = x->rank, y->c = x->c, y->d = out[0], y->h = out[1], y->w = out[2];
     return y;
 }
 
 static Val *same_shape(Val *y, const Val *x) {
-    y->rank = x->rank, y->c = x->c, y->h = x->h, y->w = x->w;
+    y->rank = x->rank, y->c = x->c, y->d = x->d, y->h = x->h, y->w = x->w;
     return y;
 }
 
@@ -583,8 +644,36 @@ static void poison(Onnx *o, const Onnx__NodeProto *n) {
         if (n->output[i][0]) add_val(o, n->output[i])->node = POISON;
 }
 
+static const Onnx__NodeProto *sole_reader(const Onnx *o, const char *name, const char *op, size_t *at);
+static bool is_scalar(const Val *v, double c);
+
+/* A volume's Pad of zeros, the same on both sides of each of D, H, W, that
+ * an AveragePool without pads alone reads (F.avg_pool3d's padding as the
+ * exporter writes it): the pool's padding (ZPADDED).  NULL: not this. */
+static Val *pool_pad(Onnx *o, const Onnx__NodeProto *n, Val *x) {
+    const Val *pv = input(o, n, 1), *cv = input(o, n, 2);
+    long long q[10];
+    int nq = pv ? (pv->ints && pv->numel == 10 ? 10 : 0) : attr_ints(n, "pads", q, 10);
+    if (pv && nq) memcpy(q, pv->ints, sizeof q);
+    size_t at;
+    const Onnx__NodeProto *r = sole_reader(o, n->output[0], "AveragePool", &at);
+    long long rp[6] = { 0 };
+    if (nq != 10 || strcmp(attr_s(n, "mode", "constant"), "constant") != 0 || (cv && !is_scalar(cv, 0)) ||
+        (!cv && attr_f(n, "value", 0) != 0) || !r || attr_ints(r, "pads", rp, 6) > 6 || rp[0] || rp[1] || rp[2] ||
+        rp[3] || rp[4] || rp[5] || q[0] || q[1] || q[5] || q[6])
+        return NULL;
+    for (int i = 0; i < 3; i++)
+        if (q[2 + i] != q[7 + i] || q[2 + i] < 0 || q[2 + i] > DIM_MAX) return NULL;
+    Val *y = alias(o, n->output[0], x);
+    y->base = y->node, y->node = ZPADDED;
+    for (int i = 0; i < 3; i++) y->zpad[i] = q[2 + i];
+    return y;
+}
+
 static Val *pad(Onnx *o, const Onnx__NodeProto *n) {
     Val *x = input(o, n, 0);
+    Val *padded = is_layer(x) && x->rank == 4 ? pool_pad(o, n, x) : NULL;
+    if (padded) return padded;
     if (!is_spatial(x)) return node_error(o, n, "its input is not a C×H×W or C×L value"), NULL;
     long long p[8] = { 0 }, q[8] = { 0 };
     const Val *pv = input(o, n, 1);
@@ -700,7 +789,8 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
             d[nd++] = x->w;
         } else if (is_layer(x)) {
             d[nd++] = 1, d[nd++] = x->c;
-            if (x->rank == 3) d[nd++] = x->h;
+            if (x->rank == 4) d[nd++] = x->d;
+            if (x->rank >= 3) d[nd++] = x->h;
             if (x->rank >= 2) d[nd++] = x->w;
         } else {
             for (int i = 0; i < x->ndim; i++) d[nd++] = x->dims[i];
@@ -1383,18 +1473,18 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
             return node_error(o, n, "only a flatten from axis 1 is supported"), false;
         if (strcmp(op, "Reshape") == 0) {
             const Val *s = input(o, n, 1);
-            if (!s || !s->ints || s->numel != 2 || !(s->ints[1] == -1 || s->ints[1] == x->c * x->h * x->w))
+            if (!s || !s->ints || s->numel != 2 || !(s->ints[1] == -1 || s->ints[1] == features(x)))
                 return node_error(o, n, "only a reshape to [batch, features] (a flatten) is supported"), false;
         }
         Val *ins[1] = { x };
         y = layer(o, n, "flatten", "", ins, 1);
         y->rank = 1;
-        y->c = x->rank == 1 ? x->c : x->c * x->h * x->w;
+        y->c = features(x);
     } else if (strcmp(op, "GlobalAveragePool") == 0 || strcmp(op, "GlobalMaxPool") == 0) {
-        if (!is_spatial(x)) return node_error(o, n, "its input is not a C×H×W or C×L value"), false;
+        if (!has_space(x)) return node_error(o, n, "its input is not a C×L, C×H×W or C×D×H×W value"), false;
         Val *ins[1] = { x };
         y = layer(o, n, op[6] == 'A' ? "globalavgpool" : "globalmaxpool", "", ins, 1);
-        y->rank = x->rank, y->c = x->c, y->h = y->w = 1;
+        y->rank = x->rank, y->c = x->c, y->d = y->h = y->w = 1;
     } else if (strcmp(op, "Gemm") == 0) y = dense(o, n, true);
     else if (strcmp(op, "MatMul") == 0) y = dense(o, n, false);
     else if (strcmp(op, "Add") == 0) {
@@ -1428,8 +1518,9 @@ static bool run_node(Onnx *o, const Onnx__NodeProto *n) {
     }
     if (!y) return poison(o, n), false;
     if (y->rank == 1) y->h = y->w = 1;
-    if (y->c < 1 || y->h < 1 || y->w < 1 || y->c > (1LL << 31) || y->h > DIM_MAX || y->w > DIM_MAX ||
-        (double)y->c * (double)y->h * (double)y->w > (double)(1LL << 40)) {
+    if (y->rank != 4) y->d = 1;
+    if (y->c < 1 || y->d < 1 || y->h < 1 || y->w < 1 || y->c > (1LL << 31) || y->d > DIM_MAX || y->h > DIM_MAX ||
+        y->w > DIM_MAX || (double)y->c * (double)y->d * (double)y->h * (double)y->w > (double)(1LL << 40)) {
         node_error(o, n, "its output would be empty or too large");
         y->node = POISON;
         return false;
@@ -1528,23 +1619,25 @@ int import_onnx_bytes(const char *path, const unsigned char *buf, size_t len, Im
         const Onnx__TypeProto *tp = vi->type;
         const Onnx__TensorShapeProto *sh = tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
                                            tp->tensor_type ? tp->tensor_type->shape : NULL;
-        long long d[4] = { 0, 0, 1, 0 };
+        long long d[5] = { 0, 0, 1, 1, 0 };        /* N, C, D, H, W */
         int nd = sh ? (int)sh->n_dim : 0;
-        for (int k = 0; k < nd && k < 4; k++)       /* [N, C, L] as [N, C, 1, L] */
-            d[k + (nd == 3 && k == 2)] = sh->dim[k]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
-                                             ? sh->dim[k]->dim_value : -1;
-        if ((nd != 4 && nd != 3) || d[1] < 1 || d[2] < 1 || d[3] < 1 || d[1] > DIM_MAX || d[2] > DIM_MAX ||
-            d[3] > DIM_MAX) {
-            fprintf(import_out(), "%s: error: input '%s': expected a shape [N, C, H, W] or [N, C, L] with fixed C, H, "
-                    "W or C, L\n", path, vi->name);
+        for (int k = 0; k < nd && k < 5; k++)       /* [N, C, L] and [N, C, H, W] as [N, C, 1, 1, L], [N, C, 1, H, W] */
+            d[k < 2 ? k : k + 5 - nd] = sh->dim[k]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
+                                            ? sh->dim[k]->dim_value : -1;
+        bool fixed = true;
+        for (int k = 1; k < 5; k++) fixed &= d[k] >= 1 && d[k] <= DIM_MAX;
+        if (nd < 3 || nd > 5 || !fixed) {
+            fprintf(import_out(), "%s: error: input '%s': expected a shape [N, C, H, W], [N, C, L] or [N, C, D, H, W] "
+                    "with fixed sizes but N\n", path, vi->name);
             o.errors++;
             continue;
         }
-        int id = imp_add(g, "input", NULL, nd == 3 ? arena_printf("%lldx%lld", d[1], d[3])
-                                                   : arena_printf("%lldx%lldx%lld", d[1], d[2], d[3]));
+        int id = imp_add(g, "input", NULL, nd == 3 ? arena_printf("%lldx%lld", d[1], d[4])
+                                           : nd == 4 ? arena_printf("%lldx%lldx%lld", d[1], d[3], d[4])
+                                                     : arena_printf("%lldx%lldx%lldx%lld", d[1], d[2], d[3], d[4]));
         g->nodes[id].origin = arena_printf("input %s", vi->name);
         Val *v = add_val(&o, vi->name);
-        v->node = id, v->rank = nd == 3 ? 2 : 3, v->c = d[1], v->h = d[2], v->w = d[3];
+        v->node = id, v->rank = nd - 1, v->c = d[1], v->d = d[2], v->h = d[3], v->w = d[4];
     }
     if (!ninputs) {
         fprintf(import_out(), "%s: error: the graph has no input\n", path);
