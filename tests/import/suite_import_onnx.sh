@@ -23,22 +23,22 @@
 # that use them (OPS_HANDNETS: every activation, GELU, SiLU, Mish and
 # softplus with beta as decomposed by the exporter; PReLU, channel shuffle and split, the mean
 # merge, transposed convs and upsampling, F.pad's computed pads, depthwise
-# convs of images and signals), their .net through cnnc --emit pytorch,
-# exported at opset 17 (with NAMES, as in make test-large: 11) and
-# imported; and (make test only) tests/ref/onnx_ref.py's
-# UpDown (ConvTranspose2d with output_padding, Upsample/interpolate nearest
-# and bilinear, align_corners either way; chunk, slices, GELU, channel
-# shuffles) and UpDown1d (the same of a signal) at 9, 11 and 17: each
-# compiled with the imported weights gives PyTorch's outputs on 2 random
-# inputs.
+# convs of images and signals, a volume's convs and pools), their .net
+# through cnnc --emit pytorch, exported at opset 17 (with NAMES, as in
+# make test-large: 11) and imported; and tests/ref/onnx_ref.py's UpDown
+# (ConvTranspose2d with output_padding, Upsample/interpolate nearest and
+# bilinear, align_corners either way; chunk, slices, GELU, channel
+# shuffles) and UpDown1d (the same of a signal) at 9 and 17 (with NAMES:
+# 11): each compiled with the imported weights gives PyTorch's outputs on
+# 2 random inputs.
 # Then the errors: an unsupported operator (every one named, nothing
 # written), Resize mode cubic, a truncated model, a file that is not ONNX.
 . "$(dirname "$0")/../lib.sh"
 need_built "$CNNC"
 need_torch
 NAMES=${*:-"lenet5 resnet20 lenet_relu convnetjs_mnist convnetjs_cifar10"}
-OPS_HANDNETS=${OPS_HANDNETS-"acts prelu shuffle merges unet dw dwsig"}
-if [ $# -eq 0 ]; then OPS_OPSETS=17 OPS_UPDOWN="9 11 17"; else OPS_OPSETS=11 OPS_UPDOWN=""; fi   # make test; run_large
+OPS_HANDNETS=${OPS_HANDNETS-"acts prelu shuffle merges unet dw dwsig volume3d"}
+if [ $# -eq 0 ]; then OPS_OPSETS=17 OPS_UPDOWN="9 17"; else OPS_OPSETS=11 OPS_UPDOWN=11; fi   # make test; run_large
 
 # tests/import/onnx_external.c: moves a model's initializers to a side file
 $GEN_CC -std=c11 -D_XOPEN_SOURCE=700 -O1 -I"$B/import" tests/import/onnx_external.c "$B/import/onnx.pb-c.o" \
@@ -157,7 +157,7 @@ for name in $OPS_HANDNETS; do
     done
 done
 # transposed convs and upsampling (onnx_ref.py's UpDown, of images and of signals) at opsets 9
-# (Upsample), 11 and 17 (Resize)
+# (Upsample) and 17 (Resize; with NAMES: 11)
 for v in 2d 1d; do
     for opset in $OPS_UPDOWN; do
         D="$T/ops.updown.$v.$opset"; mkdir -p "$D"
