@@ -764,7 +764,22 @@ static Val *moved(Onnx *o, const char *name, const Val *x, int ndim, const long 
     return y;
 }
 
-static long long elem_i(const Val *v, long long i) { return v->ints ? v->ints[i] : (long long)v->data[i]; }
+static long long elem_i(const Val *v, long long i) {
+    if (v->ints) return v->ints[i];
+    float f = v->data[i];
+    return isfinite(f) && fabsf(f) < 9e18f ? (long long)f : 0;     /* a float index: only finite ones convert */
+}
+
+/* dims' element count, or -1 beyond 2^31 (as add_tensor allows) */
+static long long count_of(int ndim, const long long *dims) {
+    long long c = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0 || dims[i] > (1LL << 31)) return -1;
+        c *= dims[i];
+        if (c > (1LL << 31)) return -1;
+    }
+    return c;
+}
 
 /* a constant's values as integers (NULL: not a constant of at most MAX) */
 static const long long *const_ints(const Val *v, int max, int *count) {
@@ -817,6 +832,7 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
             if (sh[i] < 0 || sh[i] > DIM_MAX) return node_error(o, n, "a dimension out of range"), -1;
             dims[i] = sh[i];
         }
+        if (count_of(nd, dims) < 0) return node_error(o, n, "its shape is too large"), -1;
         const Onnx__AttributeProto *a = attr(n, "value");
         Val *v = NULL;
         if (a && a->t && !add_tensor(o, a->t, arena_printf("%s.value", out))) return -1;
@@ -841,9 +857,11 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
                 float p = av.data[ia], q = bv.data[ib];
                 ((float *)y->data)[i] = op[0] == 'A' ? p + q : op[0] == 'S' ? p - q : op[0] == 'M' ? p * q : p / q;
             } else {
-                int64_t p = av.ints[ia], q = bv.ints[ib];
-                if (op[0] == 'D' && q == 0) return node_error(o, n, "a division by zero"), -1;
-                ((int64_t *)y->ints)[i] = op[0] == 'A' ? p + q : op[0] == 'S' ? p - q : op[0] == 'M' ? p * q : p / q;
+                uint64_t p = (uint64_t)av.ints[ia], q = (uint64_t)bv.ints[ib];     /* wrapping, not undefined */
+                if (op[0] == 'D' && (q == 0 || (av.ints[ia] == INT64_MIN && bv.ints[ib] == -1)))
+                    return node_error(o, n, "a division by zero or out of range"), -1;
+                ((int64_t *)y->ints)[i] = op[0] == 'A' ? (int64_t)(p + q) : op[0] == 'S' ? (int64_t)(p - q)
+                                        : op[0] == 'M' ? (int64_t)(p * q) : av.ints[ia] / bv.ints[ib];
             }
         }
         return 1;
@@ -884,8 +902,8 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
             for (int i = 0; i < nd; i++) {
                 dims[i] = sh[i] == 0 && !attr_i(n, "allowzero", 0) && i < x->ndim ? x->dims[i] : sh[i];
                 if (dims[i] == -1 && free_axis < 0) free_axis = i;
-                else if (dims[i] < 0) return node_error(o, n, "a dimension out of range"), -1;
-                else known *= dims[i];
+                else if (dims[i] < 0 || dims[i] > (1LL << 31)) return node_error(o, n, "a dimension out of range"), -1;
+                else if ((known *= dims[i]) > (1LL << 31)) return node_error(o, n, "the new shape is too large"), -1;
             }
             if (free_axis >= 0) dims[free_axis] = known ? x->numel / known : 0;
         } else {
@@ -930,7 +948,9 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
         for (int i = 0; i < axis; i++) dims[nd++] = x->dims[i], outer *= x->dims[i];
         for (int i = 0; i < iv->ndim; i++) dims[nd++] = iv->dims[i];
         for (int i = (int)axis + 1; i < x->ndim; i++) dims[nd++] = x->dims[i], inner *= x->dims[i];
-        long long total = outer * iv->numel * inner;
+        long long total = outer * inner;
+        if (iv->numel && total > (1LL << 31) / iv->numel) return node_error(o, n, "its result is too large"), -1;
+        total *= iv->numel;
         if (total > x->numel) src = arena_alloc(sizeof(long long) * (size_t)(total + 1));
         for (long long a = 0, i = 0; a < outer; a++)
             for (long long j = 0; j < iv->numel; j++) {
