@@ -837,11 +837,14 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
         Val *v = NULL;
         if (a && a->t && !add_tensor(o, a->t, arena_printf("%s.value", out))) return -1;
         if (a && a->t) v = find(o, arena_printf("%s.value", out));
+        if (v && !v->data && !v->ints) return node_error(o, n, "its value is not float32 or int64"), -1;
         bool f32 = !v || v->data;
+        float fv = v && v->data && v->numel ? v->data[0] : 0.0f;     /* before new_const moves v */
+        int64_t iv = v && v->ints && v->numel ? v->ints[0] : 0;
         Val *y = new_const(o, out, nd, dims, f32);
         for (long long i = 0; i < y->numel; i++) {
-            if (f32) ((float *)y->data)[i] = v && v->numel ? v->data[0] : 0.0f;
-            else ((int64_t *)y->ints)[i] = v->numel ? v->ints[0] : 0;
+            if (f32) ((float *)y->data)[i] = fv;
+            else ((int64_t *)y->ints)[i] = iv;
         }
         return 1;
     }
@@ -980,6 +983,7 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
         for (int i = 0; i < x->ndim; i++) lo[i] = 0, step[i] = 1, dims[i] = x->dims[i];
         for (int j = 0; j < nb; j++) {
             long long a = va ? va[j] : j, s = vs ? vs[j] : 1;
+            if (s > (1LL << 32) || s < -(1LL << 32)) s = s > 0 ? 1LL << 32 : -(1LL << 32);   /* beyond any dim */
             if (a < 0) a += x->ndim;
             if (a < 0 || a >= x->ndim || s == 0) return node_error(o, n, "an axis or step out of range"), -1;
             long long len = x->dims[a], from = vb[j], to = ve[j];
@@ -1228,7 +1232,8 @@ static Val *slice(Onnx *o, const Onnx__NodeProto *n) {
         (va[0] != 1 && va[0] != -1 - x->rank) || vs[0] != 1)
         return node_error(o, n, "only a slice of the channels (axis 1, step 1) is supported"), NULL;
     long long from = vb[0] < 0 ? vb[0] + x->c : vb[0], to = ve[0] < 0 ? ve[0] + x->c : ve[0];
-    if (to > x->c) to = x->c;
+    from = from < 0 ? 0 : from > x->c ? x->c : from;          /* clamped, as ONNX's Slice does */
+    to = to < 0 ? 0 : to > x->c ? x->c : to;
     long long len = to - from;
     if (from < 0 || len < 1 || x->c % len || from % len)
         return node_error(o, n, arena_printf("channels %lld to %lld of %lld are not one of equal parts (a split)", from, to,
