@@ -35,8 +35,13 @@ static int shuffle_emit(Emitter *e, Node *n) {
 
 static const char *shuffle_py_call(const Node *n, const char *const *in, const char *mod) {
     (void)mod;
-    return arena_printf("torch.flatten(%s.unflatten(1, (%lld, %lld)).transpose(1, 2), 1, 2)", in[0], n->groups,
-                        n->in[0]->shape.c / n->groups);
+    /* reshape, not unflatten: torch.onnx.export (opset 17) has no unflatten */
+    const Shape *x = &n->in[0]->shape;
+    const char *sp = x->sp == 1 ? arena_printf("%lld", x->w)
+                   : x->sp == 3 ? arena_printf("%lld, %lld, %lld", x->d, x->h, x->w)
+                                : arena_printf("%lld, %lld", x->h, x->w);
+    return arena_printf("%s.reshape(-1, %lld, %lld, %s).transpose(1, 2).reshape(-1, %lld, %s)", in[0], n->groups,
+                        x->c / n->groups, sp, x->c, sp);
 }
 
 static void shuffle_train(const Node *n, cnnrt_op *op) {

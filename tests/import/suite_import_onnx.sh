@@ -23,12 +23,26 @@
 # Round trip: cnnc NAME.net --emit pytorch, exported to ONNX and imported,
 # compiles to the same outputs as NAME.net itself (both against the
 # exported module's PyTorch outputs, with its weights).
+# The exporter's other operators: the handnets of tests/ref/handnets.py
+# that use them (OPS_HANDNETS: every activation, GELU, SiLU, Mish and
+# softplus with beta as decomposed by the exporter; PReLU, channel shuffle and split, the mean
+# merge, transposed convs and upsampling, F.pad's computed pads, depthwise
+# convs of images and signals, a volume's convs and pools), their .net
+# through cnnc --emit pytorch, exported at opset 17 (with NAMES, as in
+# make test-large: 11) and imported; and tests/ref/onnx_ref.py's UpDown
+# (ConvTranspose2d with output_padding, Upsample/interpolate nearest and
+# bilinear, align_corners either way; chunk, slices, GELU, channel
+# shuffles) and UpDown1d (the same of a signal) at 9 and 17 (with NAMES:
+# 11): each compiled with the imported weights gives PyTorch's outputs on
+# 2 random inputs.
 # Then the errors: an unsupported operator (every one named, nothing
-# written), a truncated model, a file that is not ONNX.
+# written), Resize mode cubic, a truncated model, a file that is not ONNX.
 . "$(dirname "$0")/../lib.sh"
 need_built "$CNNC"
 need_torch
 NAMES=${*:-"lenet5 resnet20 lenet_relu convnetjs_mnist convnetjs_cifar10"}
+OPS_HANDNETS=${OPS_HANDNETS-"acts prelu shuffle merges unet dw dwsig volume3d"}
+if [ $# -eq 0 ]; then OPS_OPSETS=17 OPS_UPDOWN="9 17"; else OPS_OPSETS=11 OPS_UPDOWN=11; fi   # make test; run_large
 
 # tests/import/onnx_external.c: moves a model's initializers to a side file
 $GEN_CC -std=c11 -D_XOPEN_SOURCE=700 -O1 -I"$B/import" tests/import/onnx_external.c "$B/import/onnx.pb-c.o" \
@@ -146,6 +160,57 @@ for name in $NAMES; do
     done
 done
 
+# --- the exporter's other operators: ConvTranspose, Resize/Upsample, PRelu, channel shuffle and
+# split, GELU, mean; each model exported and imported, compiled with the imported weights and
+# checked against PyTorch's outputs --------------------------------------------------------
+t0=$(date +%s)
+# the handnets of tests/ref/handnets.py: their .net, cnnc --emit pytorch, exported at 17 (with NAMES,
+# as run_large.sh runs it: at 11)
+for name in $OPS_HANDNETS; do
+    for opset in $OPS_OPSETS; do
+        D="$T/ops.$name.$opset"; mkdir -p "$D"
+        if ! "$PY" tests/ref/handnets.py gen "$name" "$D" >"$D/log" 2>&1 ||
+           ! "$CNNC" "$D/$name.net" --emit pytorch -o "$D/export.py" 2>>"$D/log" ||
+           ! "$PY" tests/ref/onnx_ref.py roundtrip "$D/export.py" "$opset" "$D" >>"$D/log" 2>&1 ||
+           ! "$CNNC" import "$D/rt.onnx" -o "$D/rt.net" 2>>"$D/log"; then
+            no "handnet $name ($opset): gen, emit pytorch, export or import failed"; tail -5 "$D/log"; continue
+        fi
+        if [ "$name" = acts ]; then   # the decomposed functions found again (gelu and gelu_tanh differ by ~1e-4)
+            counts=""
+            for a in gelu gelu_tanh silu mish softplus; do
+                counts="$counts $a $(sed 's/#.*//' "$D/$name.net" | grep -ow "$a" | wc -l)/$(sed 's/#.*//' "$D/rt.net" |
+                    grep -ow "$a" | wc -l)"
+            done
+            if [ -z "$(echo "$counts" | tr ' ' '\n' | grep / | awk -F/ '$1 != $2')" ]; then
+                ok "handnet acts ($opset): as many of each decomposed activation as acts.net (acts.net/imported):$counts"
+            else no "handnet acts ($opset): the decomposed activations (acts.net/imported):$counts"; fi
+        fi
+        cp "$D/rt.safetensors" "$D/w.safetensors"
+        gen_run "$D/rt.net" "$D" "$D/gen" "handnet $name, $opset" "$GEN_CC" "$GEN_CFLAGS" "$BLAS" "" 2 || continue
+        if "$PY" tests/ref/onnx_ref.py check "$D" >"$D/check" 2>&1; then
+            ok "handnet $name ($opset) exported and imported ($(grep -v '^#' "$D/rt.net" | grep -c .) lines): $(cat "$D/check")"
+        else no "handnet $name ($opset) exported and imported: $(cat "$D/check")"; fi
+    done
+done
+# transposed convs and upsampling (onnx_ref.py's UpDown, of images and of signals) at opsets 9
+# (Upsample) and 17 (Resize; with NAMES: 11)
+for v in 2d 1d; do
+    for opset in $OPS_UPDOWN; do
+        D="$T/ops.updown.$v.$opset"; mkdir -p "$D"
+        if ! "$PY" tests/ref/onnx_ref.py updown "$opset" "$D" $v >"$D/log" 2>&1 ||
+           ! "$CNNC" import "$D/updown.onnx" -o "$D/updown.net" 2>>"$D/log"; then
+            no "updown $v ($opset): export or import failed"; tail -5 "$D/log"; continue
+        fi
+        cp "$D/updown.safetensors" "$D/w.safetensors"
+        gen_run "$D/updown.net" "$D" "$D/gen" "updown $v, $opset" "$GEN_CC" "$GEN_CFLAGS" "$BLAS" "" 2 || continue
+        if "$PY" tests/ref/onnx_ref.py check "$D" >"$D/check" 2>&1; then
+            ok "updown $v ($opset): $(grep -c '^convtranspose' "$D/updown.net") convtranspose, $(grep -c \
+                '^upsample' "$D/updown.net") upsample, $(grep -c '^ *shuffle' "$D/updown.net") shuffle lines: $(cat "$D/check")"
+        else no "updown $v ($opset): $(cat "$D/check")"; fi
+    done
+done
+echo "     (the exporter's other operators: $(($(date +%s) - t0)) s)"
+
 # --- errors: located, complete, nothing written ----------------------------------------
 D="$T/err"; mkdir -p "$D"
 "$PY" - "$D" <<'PY' >"$D/gen.log" 2>&1
@@ -168,6 +233,26 @@ elif grep -q "(Exp, inputs 2×6×6): this operator is not supported" "$D/odd.err
     sed 's/^/       /' "$D/odd.err"
 else
     no "an unsupported operator: unexpected message or output written"; cat "$D/odd.err"
+fi
+"$PY" - "$D" <<'PY' >"$D/gen.log" 2>&1
+import sys, torch
+import torch.nn as nn
+import torch.nn.functional as F
+class Cubic(nn.Module):             # Resize mode cubic: upsample is nearest or bilinear
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(1, 2, 3)
+    def forward(self, x):
+        return F.interpolate(self.c(x), scale_factor=2, mode="bicubic", align_corners=False)
+torch.onnx.export(Cubic().eval(), torch.randn(1, 1, 8, 8), sys.argv[1] + "/cubic.onnx", opset_version=17)
+PY
+if "$CNNC" import "$D/cubic.onnx" -o "$D/cubic.net" 2>"$D/cubic.err"; then
+    no "Resize mode cubic: cnnc import succeeded"
+elif grep -q "cubic.onnx: error: node '/Resize' (Resize, inputs 2×6×6, .*): mode 'cubic' is not supported" "$D/cubic.err" &&
+     [ ! -e "$D/cubic.net" ]; then
+    ok "Resize mode cubic: $(head -1 "$D/cubic.err" | sed 's|.*/cubic.onnx|cubic.onnx|')"
+else
+    no "Resize mode cubic: unexpected message or output written"; cat "$D/cubic.err" "$D/gen.log"
 fi
 head -c 300 "$T/resnet20.11/resnet20.onnx" >"$D/cut.onnx" 2>/dev/null || head -c 300 "$D/odd.onnx" >"$D/cut.onnx"
 if "$CNNC" import "$D/cut.onnx" -o "$D/cut.net" 2>"$D/cut.err"; then no "a truncated model: cnnc import succeeded"
