@@ -10,7 +10,7 @@ VALGRIND_FULL=1 sh tests/sanitizers/suite_valgrind.sh "$B" && ok "suite_valgrind
 ATOMIC_NET=vgg16 ATOMIC_TRIALS=4 sh tests/e2e/suite_atomic.sh "$B" && ok "suite_atomic (vgg16)" || no "suite_atomic (vgg16)"
 CODEGEN_BATCH=${CODEGEN_BATCH:-2} sh tests/codegen/suite_codegen.sh "$B" resnet18 resnet50 alexnet vgg16 densenet121 \
     googlenet mobilenet_v2 && ok "suite_codegen (torchvision networks)" || no "suite_codegen (torchvision networks)"
-sh tests/import/suite_import_onnx.sh "$B" alexnet vgg16 resnet18 resnet50 densenet121 googlenet mobilenet_v2 \
+sh tests/import/suite_import_onnx.sh "$B" alexnet vgg16 resnet18 resnet50 densenet121 googlenet mobilenet_v2 volume3d \
     squeezenet1_0 && ok "suite_import_onnx (torchvision networks)" || no "suite_import_onnx (torchvision networks)"
 sh tests/import/suite_import_darknet.sh "$B" large && ok "suite_import_darknet (large)" || no "suite_import_darknet (large)"
 finish
