@@ -10,7 +10,8 @@ run again only when a fuzz network changes):
                 and by hand
   trainopts/    cnnc-train command lines, one word per line: valid ones and
                 one refused value of each numeric option
-  onnx/         small models exported by torch.onnx.export (fuzz_onnx.c);
+  onnx/         small models exported by torch.onnx.export (fuzz_onnx.c),
+                tests/ref/onnx_ref.py's UpDown and UpDown1d among them;
                 `make_seeds.py BUILD onnx` writes only these
 
     fuzz/make_seeds.py [BUILD]
@@ -225,9 +226,31 @@ def onnx_seeds():
         def forward(self, x):
             return self.fc(torch.flatten(torch.sigmoid(self.c(x)), 1))
 
+    class Acts(nn.Module):        # PReLU, the decomposed activations, a mean of three
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(2, 4, 3, padding=1)
+            self.p = nn.PReLU(4)
+
+        def forward(self, x):
+            x = self.p(self.c(x))
+            y = (F.silu(x) + F.mish(x) + F.gelu(x, approximate="tanh")) / 3
+            return F.softplus(y, beta=2.0).flatten(1)
+
+    sys.path.insert(0, os.path.join(HERE, "..", "tests", "ref"))
+    import onnx_ref              # UpDown, UpDown1d: transposed convs, upsampling, splits, shuffles
+
+    torch.manual_seed(1)
+    for name, model, shape in (("updown", onnx_ref.UpDown(17), (1, 2, 5, 7)),
+                               ("updown1d", onnx_ref.UpDown1d(17), (1, 2, 11)),
+                               ("updown9", onnx_ref.UpDown(9), (1, 2, 5, 7))):
+        f = io.BytesIO()
+        opset = 9 if name == "updown9" else 17
+        torch.onnx.export(model.eval(), torch.randn(*shape), f, opset_version=opset)
+        write("onnx", "%s_%d" % (name.rstrip("9"), opset), f.getvalue())
     torch.manual_seed(1)
     for name, model, shape in (("dynamic", Small(), (1, 2, 9, 9)), ("small", Plain(), (1, 2, 9, 9)),
-                               ("tiny", Tiny(), (1, 1, 6, 6))):
+                               ("tiny", Tiny(), (1, 1, 6, 6)), ("acts", Acts(), (1, 2, 5, 5))):
         for opset in (11, 17):
             for folded in (False, True):
                 f = io.BytesIO()
