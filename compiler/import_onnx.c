@@ -945,6 +945,7 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
         const Val *iv = input(o, n, 1);
         long long axis = attr_i(n, "axis", 0);
         if (axis < 0) axis += x->ndim;
+        if (!iv) return node_error(o, n, "it has no indices"), -1;
         if (axis < 0 || axis >= x->ndim || x->ndim + iv->ndim - 1 > 8)
             return node_error(o, n, "its axis is out of range"), -1;
         int nd = 0;
