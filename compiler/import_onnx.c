@@ -771,6 +771,11 @@ static long long elem_i(const Val *v, long long i) {
     return isfinite(f) && fabsf(f) < 9e18f ? (long long)f : 0;     /* a float index: only finite ones convert */
 }
 
+/* The most values an operator on constants may make from fewer
+ * (ConstantOfShape, a Gather that repeats): the exporter's arithmetic makes
+ * shapes, pads and sizes; a small file asking for millions is hostile. */
+#define MADE_MAX (1 << 16)
+
 /* dims' element count, or -1 beyond 2^31 (as add_tensor allows) */
 static long long count_of(int ndim, const long long *dims) {
     long long c = 1;
@@ -833,7 +838,10 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
             if (sh[i] < 0 || sh[i] > DIM_MAX) return node_error(o, n, "a dimension out of range"), -1;
             dims[i] = sh[i];
         }
-        if (count_of(nd, dims) < 0) return node_error(o, n, "its shape is too large"), -1;
+        long long cnt = count_of(nd, dims);
+        if (cnt < 0 || cnt > MADE_MAX)
+            return node_error(o, n, arena_printf("its shape makes over %d values (the exporter's are shapes and pads)",
+                                                 MADE_MAX)), -1;
         const Onnx__AttributeProto *a = attr(n, "value");
         Val *v = NULL;
         if (a && a->t && !add_tensor(o, a->t, arena_printf("%s.value", out))) return -1;
@@ -956,6 +964,8 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
         long long total = outer * inner;
         if (iv->numel && total > (1LL << 31) / iv->numel) return node_error(o, n, "its result is too large"), -1;
         total *= iv->numel;
+        if (total > x->numel && total > MADE_MAX)
+            return node_error(o, n, arena_printf("it makes over %d values from fewer", MADE_MAX)), -1;
         if (total > x->numel) src = arena_alloc(sizeof(long long) * (size_t)(total + 1));
         for (long long a = 0, i = 0; a < outer; a++)
             for (long long j = 0; j < iv->numel; j++) {
