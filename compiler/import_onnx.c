@@ -937,8 +937,11 @@ static int fold(Onnx *o, const Onnx__NodeProto *n) {
         int np = attr_ints(n, "perm", perm, 8);
         if (!np) for (int i = 0; i < x->ndim; i++) perm[i] = x->ndim - 1 - i;
         else if (np != x->ndim) return node_error(o, n, "its perm does not fit the constant"), -1;
+        bool seen[8] = { false };
         for (int i = 0; i < x->ndim; i++) {
-            if (perm[i] < 0 || perm[i] >= x->ndim) return node_error(o, n, "its perm is out of range"), -1;
+            if (perm[i] < 0 || perm[i] >= x->ndim || seen[perm[i]])
+                return node_error(o, n, "its perm is not a permutation of the dimensions"), -1;
+            seen[perm[i]] = true;
             dims[i] = x->dims[perm[i]];
         }
         for (long long i = 0; i < x->numel; i++) {
