@@ -43,6 +43,8 @@ for t in "$@"; do
     after=$(ls "$art" | wc -l)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | awk '{ s += $1 } END { print s + 0 }')
     last=$(grep -E '^#[0-9]+' "$log" | grep 'cov:' | tail -n 1)
+    # fork mode (FUZZ_JOBS > 1): the workers print no stat:: lines; the parent's "#N:" counts them all
+    [ -n "$jobs" ] && execs=$(echo "$last" | sed -n 's/^#\([0-9]*\):.*/\1/p')
     cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
     ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
     corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
