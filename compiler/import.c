@@ -544,7 +544,16 @@ static void write_list(Writer *w, const IList *l, const char *prefix, int depth,
             if (!unit_begin(w, un, inst, s0->node, depth, &saved, &su)) continue;
             write_merge(w, s0, NULL, sub, 0);
             unit_end(w, un, saved, su);
-            write_merge(w, s0, inst, sub, depth);          /* in a seq: its index */
+            /* here: the body, its opener named (in a seq: its index); not written again, which
+             * would take twice as long at each level of nested blocks */
+            Lines body = un->body;
+            Line first = body.v[0];
+            if (inst) first.text = arena_printf("%.*s %s {", (int)(strlen(first.text) - 2), first.text, inst);
+            first.depth += depth;
+            lines_push(w->out, first);
+            body.v++;
+            body.n--;
+            lines_append(w->out, &body, depth);
             continue;
         }
         IList part = { l->v + u->from, u->to - u->from, 0 };
