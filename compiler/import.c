@@ -479,19 +479,18 @@ static Unit *unit_at(Writer *w, const char *path) {
     return w->units[w->nunits++] = u;
 }
 
-static const char *call_text(const Unit *u);
+static const char *call_text(const Block *b, const char *inst, const char *const *vals);
 
-/* Write a unit: as a call when it is folded; else its body is written
- * (into u->body, depth 0: body_depth deeper for a seq's items) and then
- * here, between opener and "}" (opener NULL: the body is the whole of it,
- * a named block re-written by merge_name) */
+/* Begin writing a unit: as a call when it is folded (false: done);
+ * else its body goes to u->body (depth 0) until unit_end, and the caller
+ * then copies it here under the opener that names the scope. */
 static bool unit_begin(Writer *w, Unit *u, const char *inst, int out, int depth, Lines **saved, bool *su) {
     u->inst = inst;
     u->out = out;
     if (!u->seen) u->order = w->order++;
     u->seen = true;
     if (w->fold && u->block) {
-        lines_push(w->out, (Line){ depth, call_text(u), out, u, false, NULL });
+        lines_push(w->out, (Line){ depth, call_text(u->block, inst, u->vals), out, u, false, NULL });
         return false;
     }
     *saved = w->out;
@@ -744,13 +743,13 @@ static const char *block_name(Writer *w, const Unit *u) {
     return fresh(base[0] ? base : "unit", used, w->nblocks, NULL);
 }
 
-static const char *call_text(const Unit *u) {
-    const Block *b = u->block;
+/* a call of b: `name inst (v, ...)`, in a seq `name(v, ...)` */
+static const char *call_text(const Block *b, const char *inst, const char *const *vals) {
     Buf t = { 0 };
     bputs(&t, b->name);
-    if (u->inst) bputs(&t, arena_printf(" %s", u->inst));
-    if (b->np) bputs(&t, u->inst ? " (" : "(");
-    for (int i = 0; i < b->np; i++) bputs(&t, arena_printf("%s%s", i ? ", " : "", u->vals[i]));
+    if (inst) bputs(&t, arena_printf(" %s", inst));
+    if (b->np) bputs(&t, inst ? " (" : "(");
+    for (int i = 0; i < b->np; i++) bputs(&t, arena_printf("%s%s", i ? ", " : "", vals[i]));
     if (b->np) bputs(&t, ")");
     return t.s;
 }
@@ -819,13 +818,9 @@ static bool fold(Writer *w, Unit **us, int n) {
         const Canon *c0 = &c[j];
         int *sl = &slot[j * CANON_MAX];
         if (x.call) {
-            Buf t = { 0 };
-            bputs(&t, c0->head);
-            if (c0->nv) bputs(&t, x.call->inst ? " (" : "(");
-            for (int a = 0; a < c0->nv; a++)
-                bputs(&t, arena_printf("%s%s", a ? ", " : "", sl[a] >= 0 ? pname[sl[a]] : c0->val[a]));
-            if (c0->nv) bputs(&t, ")");
-            x.text = t.s;
+            const char *v[CANON_MAX];
+            for (int a = 0; a < c0->nv; a++) v[a] = sl[a] >= 0 ? pname[sl[a]] : c0->val[a];
+            x.text = call_text(x.call->block, x.call->inst, v);
         } else if (c0->head) {
             Buf t = { 0 };
             bool done[CANON_MAX] = { false };

@@ -53,6 +53,14 @@ def randomise(model):
                 t.copy_((torch.rand(t.shape, generator=g) * 2 - 1) * (3.0 / fan) ** 0.5)
 
 
+def save_io(model, x, d):
+    """DIR/in.bin: the inputs x, DIR/ref.bin: the model's outputs on them (float32)"""
+    with torch.no_grad():
+        y = model(x)
+    x.numpy().astype("<f4").tofile(os.path.join(d, "in.bin"))
+    y.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
+
+
 def export(name, opset, d, folded):
     model, shape = torchvision_ref.build(name)
     model.eval()
@@ -61,10 +69,7 @@ def export(name, opset, d, folded):
     kw = {} if folded else {"training": torch.onnx.TrainingMode.PRESERVE, "do_constant_folding": False}
     torch.onnx.export(model, x[:1], os.path.join(d, name + ".onnx"), opset_version=opset,
                       input_names=["input"], output_names=["output"], **kw)
-    with torch.no_grad():
-        y = model(x)
-    x.numpy().astype("<f4").tofile(os.path.join(d, "in.bin"))
-    y.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
+    save_io(model, x, d)
 
 
 def roundtrip(py, opset, d):
@@ -80,10 +85,7 @@ def roundtrip(py, opset, d):
                       output_names=["output"], training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
     st.save({k: v.contiguous() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")},
             os.path.join(d, "w.safetensors"))
-    with torch.no_grad():
-        y = model(x)
-    x.numpy().astype("<f4").tofile(os.path.join(d, "in.bin"))
-    y.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
+    save_io(model, x, d)
 
 
 class UpDown(torch.nn.Module):
@@ -154,10 +156,7 @@ def updown(opset, d, one_d):
     x = torch.randn((N, 2, 11) if one_d else (N, 2, 5, 7), generator=torch.Generator().manual_seed(SEED + 1))
     torch.onnx.export(model, x[:1], os.path.join(d, "updown.onnx"), opset_version=opset, input_names=["input"],
                       output_names=["output"], training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
-    with torch.no_grad():
-        y = model(x)
-    x.numpy().astype("<f4").tofile(os.path.join(d, "in.bin"))
-    y.numpy().astype("<f4").tofile(os.path.join(d, "ref.bin"))
+    save_io(model, x, d)
 
 
 def check(d):
