@@ -8,7 +8,9 @@ set -eu
 PKGS="gcc clang make flex bison m4 pkg-config libcmocka-dev libopenblas-dev
       libcjson-dev zlib1g-dev python3 python3-torch python3-torchvision
       python3-numpy dataset-fashion-mnist graphviz libclang-rt-14-dev libomp-dev valgrind man-db
-      protobuf-c-compiler libprotobuf-c-dev libonnx-dev darknet"
+      protobuf-c-compiler libprotobuf-c-dev libonnx-dev darknet
+      gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-aarch64-linux-gnu
+      qemu-user qemu-system-arm"
 
 missing=""
 for p in $PKGS; do
