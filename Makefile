@@ -51,7 +51,7 @@ GENERATED_NETS := lenet5 convnetjs_mnist convnetjs_cifar10
 TEMPLATES := $(wildcard compiler/templates/*.m4)
 generated: $(GENERATED_NETS:%=generated/%.c)
 generated/%.c: dsl_examples/%.net $(B)/cnnc $(TEMPLATES)
-	$(B)/cnnc $< -o $@
+	$(B)/cnnc --target x86-64 $< -o $@
 
 # docs/graphs/: a Graphviz picture of every example (cnnc --dot, dot -Tsvg);
 # the small ones are checked in (docs/graphs/.gitignore) and the README shows one

@@ -422,6 +422,23 @@ int  weights_check_finite(Graph *g, const char *origin);       /* error count: n
  * loaded from (e.g. "normalize"), or NULL */
 const char *weights_metadata(const Graph *g, const char *key);
 
+/* ===== target.c: what the generated C is built for (--target) ============== */
+typedef struct Target {
+    const char *name;        /* x86-64, aarch64, cortex-m, generic */
+    const char *summary;     /* one line of --help */
+    const char *arch_test;   /* #if condition true when built for it (NULL: any machine) */
+    const char *simd;        /* the templates' kernels: AVX, NEON or NONE */
+    int align;               /* arena slots start at multiples of this many bytes */
+    bool ram_first;          /* kernels without scratch: the arena holds the live activations only */
+    bool standalone;         /* implies --standalone */
+    const char *cc;          /* the compile line the header suggests */
+} Target;
+extern const Target targets[];
+extern const int ntargets;
+extern const Target *target;           /* the one being generated for (default: the host) */
+const Target *target_find(const char *name);   /* NULL when unknown */
+const Target *target_host(void);
+
 /* ===== passes (pass_*.c) and the arena plan (plan.c) ======================= */
 int *pass_use_counts(const Graph *g);              /* readers per node id */
 void pass_replace_uses(Graph *g, Node *from, Node *to);
@@ -431,6 +448,12 @@ int  pass_remove_noops(Graph *g);      /* dropout, identity, flatten become alia
 typedef struct Plan {                  /* (struct tag used by report.c) */
     long long arena_bytes;             /* one image's activations + scratch */
     long long tensors_bytes;           /* the same tensors without sharing */
+    /* how arena_bytes comes about: at the step where the most is live,
+     * live_bytes in all (buffers rounded up to target->align), of which
+     * scratch_bytes conv scratch; arena_bytes - live_bytes are gaps the
+     * placement left */
+    long long live_bytes, scratch_bytes;
+    const char *live_at;               /* that step's layer */
 } Plan;
 int  plan_arena(Graph *g, Plan *p);
 

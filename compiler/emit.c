@@ -256,6 +256,11 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
     em_def(&ge, "NET_SIDECAR", "%d", sidecar);
     em_def(&ge, "NET_HASH", "%llu", hash);
     em_def(&ge, "NET_STANDALONE", "%d", o->standalone);
+    em_def(&ge, "NET_TARGET", "%s", target->name);
+    em_def(&ge, "NET_TARGET_TEST", "%s", target->arch_test ? target->arch_test : "");
+    em_def(&ge, "NET_TARGET_CC", "%s", target->cc);
+    em_def(&ge, "NET_SIMD", "%s", target->simd);
+    em_def(&ge, "NET_RAM_FIRST", "%d", target->ram_first);
     em_def(&ge, "NET_WINO", "%d", e->wino);
     em_def(&ge, "NET_STACK", "%lld", e->stack);
     em_def(&ge, "NET_COPY_INPUT", "%d", e->out_root->kind->id == K_INPUT);

@@ -102,6 +102,8 @@ static int conv_emit(Emitter *e, Node *n) {
     switch (algo) {
     case CONV_DIRECT:
         em_def(e, "L_ALGO", "DIRECT");
+        /* padding without a padded copy: the window clipped at the border */
+        em_def(e, "L_CLIP", "%d", (n->pt | n->pl | n->pb | n->pr) != 0 && n->scratch_off < 0);
         em_def(e, "L_WOFF", "%lld", em_put(e, n->w_data, n->out * k));
         break;
     case CONV_DW: {

@@ -72,10 +72,13 @@ DwGeom conv_dw_geom(const Node *n) {
  * whose direct loop has one tap to vectorise over strided loads); Winograd
  * for 3x3 stride-1 convs with enough channels (F(4x4,3x3) when the output
  * has at least 4x4 tiles of 4x4, F(2x2,3x3) below); im2col + GEMM for the
- * rest. */
+ * rest.  A target that puts RAM first (cortex-m) takes direct loops for
+ * every conv, without a padded copy (conv_scratch() is 0): the arena is then
+ * the live activations alone. */
 ConvAlgo conv_algo(const Node *n) {
     const Shape *in = &n->in[0]->shape;
     if (in->sp == 3) return CONV_DIRECT;         /* a volume's: M4_CONV3D, no scratch */
+    if (target->ram_first) return CONV_DIRECT;   /* the window clipped at the border: no scratch */
     long long hq;
     if (n->groups == in->c && in->c > 1 && dw_rows_floats(n, 1, &hq) <= DW_MAX) return CONV_DW;
     long long k = in->c * n->kh * n->kw;
@@ -189,7 +192,7 @@ long long conv_scratch(const Node *n) {
     const Shape *in = &n->in[0]->shape;
     switch (conv_algo(n)) {
     case CONV_DIRECT:
-        if ((n->pt | n->pl | n->pb | n->pr) == 0 || in->sp == 3) return 0;
+        if ((n->pt | n->pl | n->pb | n->pr) == 0 || in->sp == 3 || target->ram_first) return 0;
         return in->c * (in->h + n->pt + n->pb) * (in->w + n->pl + n->pr);
     case CONV_GEMM: {
         long long p = n->shape.h * n->shape.w;

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
-       OPT_STANDALONE, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN, OPT_DOT };
+       OPT_STANDALONE, OPT_TARGET, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN, OPT_DOT, OPT_HELP_TARGETS };
 
 static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
@@ -34,6 +34,8 @@ static void usage(FILE *out) {
           "  --seed N              without --weights: PyTorch-style random init from N\n"
           "                        (default 1; the same weights as cnnc-train --seed N)\n"
           "  --standalone          generated C needs only a C99 compiler and libm\n"
+          "  --target NAME         what the generated C is for (default: this machine's):\n"
+          "                        x86-64, aarch64, cortex-m or generic (--help-targets)\n"
           "  --embed-limit BYTES   weights larger than this go to a sidecar FILE.weights\n"
           "                        (default 4194304)\n"
           "  --emit c|pytorch      what to write (default c); pytorch: an nn.Module to -o FILE.py\n"
@@ -50,6 +52,18 @@ static void usage(FILE *out) {
           "\n"
           "Exit status: 0 ok, 1 errors in the input (the network, an include, the\n"
           "weights), 2 bad usage or an output failure.\n", out);
+}
+
+/* --help-targets: the targets, what each one means, the default */
+static void print_targets(FILE *out) {
+    fputs("cnnc --target NAME: what the generated C is built for.\n\n", out);
+    for (int i = 0; i < ntargets; i++) {
+        const Target *t = &targets[i];
+        fprintf(out, "  %-10s %s%s\n", t->name, t->summary, t == target_host() ? " [default here]" : "");
+        fprintf(out, "  %-10s build: %s -c NET.c\n", "", t->cc);
+    }
+    fputs("\nThe generated .c stops with #error when built for another architecture\n"
+          "(define CNNC_NO_TARGET_CHECK to build it anyway, e.g. to test on a PC).\n", out);
 }
 
 /* a usage error: one line on what was wrong is already out */
@@ -170,6 +184,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
         weights_init_seeded(g, seed);
         eo->weights_origin = arena_printf("seed %llu", seed);
     }
+    if (target->standalone) eo->standalone = true;    /* cortex-m: no BLAS there */
     if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
     Plan plan;
     if (plan_arena(g, &plan) || check_arena_bytes(g, &plan)) return 1;
@@ -263,6 +278,8 @@ int main(int argc, char **argv) {
         { "weights", required_argument, NULL, OPT_WEIGHTS },
         { "seed", required_argument, NULL, OPT_SEED },
         { "standalone", no_argument, NULL, OPT_STANDALONE },
+        { "target", required_argument, NULL, OPT_TARGET },
+        { "help-targets", no_argument, NULL, OPT_HELP_TARGETS },
         { "emit", required_argument, NULL, OPT_EMIT },
         { "embed-limit", required_argument, NULL, OPT_EMBED_LIMIT },
         { "train", no_argument, NULL, OPT_TRAIN },
@@ -308,6 +325,14 @@ int main(int argc, char **argv) {
         case 'o': outpath = optarg; break;
         case OPT_WEIGHTS: weights = optarg; break;
         case OPT_STANDALONE: eo.standalone = true; break;
+        case OPT_TARGET:
+            if (!(target = target_find(optarg))) {
+                fprintf(stderr, "cnnc: error: --target takes x86-64, aarch64, cortex-m or generic, not '%s'\n", optarg);
+                status = 2;
+                goto done;
+            }
+            break;
+        case OPT_HELP_TARGETS: print_targets(stdout); goto done;
         case OPT_TRAIN: train = true; break;
         case OPT_DOT: report = "dot"; break;
         case OPT_SEED:

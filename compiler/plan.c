@@ -9,16 +9,19 @@
  * for its own step only.
  *
  * Placement is greedy by size, largest first: each buffer goes at the lowest
- * 64-byte-aligned offset that no placed buffer with an overlapping lifetime
- * occupies.  arena_bytes is what one image needs; tensors_bytes is the same
- * buffers without sharing, for comparison in the report.
+ * offset, a multiple of the target's alignment (64 bytes, a cache line; 8 on
+ * a Cortex-M), that no placed buffer with an overlapping lifetime occupies.
+ * arena_bytes is what one image needs; tensors_bytes is the same buffers
+ * without sharing, for comparison in the report; live_bytes the most that is
+ * live at one step, which no placement can go below (the report explains
+ * the difference).
  */
 #include "cnnc.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define ALIGN 64
+#define ALIGN (target->align)
 
 typedef struct Buf {
     long long bytes, off;
@@ -56,6 +59,7 @@ static long long scratch_bytes(const Node *n) {
 
 int plan_arena(Graph *g, Plan *p) {
     memset(p, 0, sizeof *p);
+    p->live_at = g->nodes[0]->name;
     int *last = arena_alloc(sizeof(int) * (size_t)g->nnodes);
     for (int i = 0; i < g->nnodes; i++) last[i] = -1;
     for (int i = 0; i < g->nnodes; i++) {
@@ -132,6 +136,20 @@ int plan_arena(Graph *g, Plan *p) {
                 }
             }
             live[t][nlive[t]++] = b;
+        }
+    }
+    /* the step with the most live: the lower bound of any placement */
+    for (int t = 0; t < g->nnodes; t++) {
+        long long sum = 0, scratch = 0;
+        for (int j = 0; j < nlive[t]; j++) {
+            long long b = (live[t][j]->bytes + ALIGN - 1) / ALIGN * ALIGN;
+            sum += b;
+            if (live[t][j]->dst == &g->nodes[t]->scratch_off) scratch += b;
+        }
+        if (sum > p->live_bytes) {
+            p->live_bytes = sum;
+            p->scratch_bytes = scratch;
+            p->live_at = g->nodes[t]->name;
         }
     }
     for (int t = 0; t < g->nnodes; t++) free(live[t]);

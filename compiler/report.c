@@ -126,9 +126,19 @@ void report_text(const Graph *g, const Plan *plan, FILE *out) {
     fprintf(out, "  %-26s %s\n", "weight bytes (BN folded)", with_si(t.weight_bytes));
     fprintf(out, "  %-26s %s\n", "activation bytes, sum", with_si(t.activation_bytes_sum));
     fprintf(out, "  %-26s %s\n", "activation bytes, peak", with_si(t.activation_bytes_peak));
-    if (plan)
+    if (plan) {
         fprintf(out, "  %-26s %s  (folded, fused, planned; sum %s)\n", "arena of generated code",
                 with_si(plan->arena_bytes), fmt_group(plan->tensors_bytes));
+        /* why the arena is not the activation peak: it holds the generated
+         * code's buffers (activations fused, the output the caller's), conv
+         * scratch, and what placement cannot fill */
+        fprintf(out, "    %-24s %s  (at %s: buffers %s + conv scratch %s)\n", "= live at its peak step",
+                fmt_group(plan->live_bytes), plan->live_at, fmt_group(plan->live_bytes - plan->scratch_bytes),
+                fmt_group(plan->scratch_bytes));
+        fprintf(out, "    %-24s %s\n", "+ placement gaps", fmt_group(plan->arena_bytes - plan->live_bytes));
+        fprintf(out, "  %-26s %s (%s; arena slots aligned to %d bytes)\n", "target", target->name,
+                target->ram_first ? "kernels without scratch" : "kernels for speed", target->align);
+    }
 }
 
 static cJSON *shape_json(Shape s) {
@@ -193,6 +203,10 @@ int report_json(const Graph *g, const Plan *plan, FILE *out) {
     if (plan) {
         cJSON_AddNumberToObject(tot, "arena_bytes", (double)plan->arena_bytes);
         cJSON_AddNumberToObject(tot, "arena_tensors_bytes", (double)plan->tensors_bytes);
+        cJSON_AddNumberToObject(tot, "arena_live_bytes", (double)plan->live_bytes);
+        cJSON_AddNumberToObject(tot, "arena_scratch_bytes", (double)plan->scratch_bytes);
+        cJSON_AddStringToObject(tot, "arena_live_step", plan->live_at);
+        cJSON_AddStringToObject(tot, "target", target->name);
     }
     char *s = cJSON_Print(root);
     cJSON_Delete(root);

@@ -10,7 +10,12 @@
  */
 #include "convnetjs_cifar10.h"
 
-#if !defined(CONVNETJS_CIFAR10_INTERFACE) || CONVNETJS_CIFAR10_INTERFACE != 0x578bd65f317f0ac0
+/* Made for x86-64 (cnnc --target x86-64). */
+#if !(defined(__x86_64__) || defined(_M_X64)) && !defined(CNNC_NO_TARGET_CHECK)
+#error "convnetjs_cifar10.c was generated for x86-64 (cnnc --target x86-64), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
+#endif
+
+#if !defined(CONVNETJS_CIFAR10_INTERFACE) || CONVNETJS_CIFAR10_INTERFACE != 0x70ae0f4fdfbe680f
 #error "convnetjs_cifar10.h was not written with this convnetjs_cifar10.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -83,13 +88,21 @@ static const float *const b_conv3       = convnetjs_cifar10_weights + 22836;
 static const float *const w_fc          = convnetjs_cifar10_weights + 22856;
 static const float *const b_fc          = convnetjs_cifar10_weights + 26056;
 
-/* Static arena of convnetjs_cifar10_forward(): the only mutable state of this file. */
-static float convnetjs_cifar10_arena[111616 > 0 ? 111616 : 1];
+#ifndef CONVNETJS_CIFAR10_NO_STATIC_ARENA
+/* Static arena of convnetjs_cifar10_forward(): the only mutable state of this file, in
+ * the linker section CONVNETJS_CIFAR10_ARENA_SECTION when that is defined. */
+#ifdef CONVNETJS_CIFAR10_ARENA_SECTION
+#define CONVNETJS_CIFAR10_ARENA_PLACE __attribute__((section(CONVNETJS_CIFAR10_ARENA_SECTION), aligned(16)))
+#else
+#define CONVNETJS_CIFAR10_ARENA_PLACE
+#endif
+static float convnetjs_cifar10_arena[111616 > 0 ? 111616 : 1] CONVNETJS_CIFAR10_ARENA_PLACE;
 
 int convnetjs_cifar10_forward(const float *in, float *out)
 {
     return convnetjs_cifar10_forward_ctx(convnetjs_cifar10_arena, sizeof convnetjs_cifar10_arena, 1, in, out);
 }
+#endif
 
 int convnetjs_cifar10_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
 {
@@ -295,13 +308,13 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 {
     {   /* one position */
         float m = x[0];
-        double s = 0.0;
+        float s = 0.0f;
         for (int c = 1; c < 10; c++) m = x[c] > m ? x[c] : m;
         for (int c = 0; c < 10; c++) {
             y[c] = expf(x[c] - m);
             s += y[c];
         }
-        for (int c = 0; c < 10; c++) y[c] = (float)(y[c] / s);
+        for (int c = 0; c < 10; c++) y[c] = y[c] / s;
     }
 }
 

@@ -45,7 +45,15 @@
  *     int err = convnetjs_cifar10_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "convnetjs_cifar10: %s\n", convnetjs_cifar10_strerror(err));
  *
- * Threads: convnetjs_cifar10_forward() uses one static arena inside convnetjs_cifar10.c and is not
+ * Memory: convnetjs_cifar10_forward() uses a static arena of 111616 floats
+ * (CONVNETJS_CIFAR10_WS_BYTES(1) bytes) in convnetjs_cifar10.c.  Compile convnetjs_cifar10.c with
+ *     -D'CONVNETJS_CIFAR10_ARENA_SECTION=".sram2"'
+ * to put it in that linker section (GCC and clang), or with
+ *     -DCONVNETJS_CIFAR10_NO_STATIC_ARENA
+ * to leave it out (convnetjs_cifar10_forward() goes with it) and call
+ * convnetjs_cifar10_forward_ctx() with memory you place yourself.
+ *
+ * Threads: convnetjs_cifar10_forward() uses that one static arena and is not
  * re-entrant.  convnetjs_cifar10_forward_ctx() touches only its arguments (and the
  * read-only weights) and may run in several threads at once, each with its
  * own workspace.  Inference never allocates, prints or exits; on valid
@@ -56,9 +64,12 @@
  * output is NaN where PyTorch's is (build without -ffast-math, which lets
  * the compiler assume there are none).
  *
+ * Target: x86-64 (cnnc --target x86-64): AVX2+FMA and AVX-512 kernels where
+ *         the build allows them (-march=native), plain C otherwise.  convnetjs_cifar10.c stops with
+ *         #error when built for another architecture (-DCNNC_NO_TARGET_CHECK to
+ *         build it anyway, e.g. for a test on a PC).
  * Build: cc -std=c99 -O2 $(pkg-config --cflags openblas) -c convnetjs_cifar10.c;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).
- * Speed: add -march=native (AVX2/AVX-512 kernels; plain C otherwise).
  * Threads: add -fopenmp to compile and link, and set OMP_NUM_THREADS; each
  * layer then shares its work out over the threads (without -fopenmp the
  * code is serial).  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.
@@ -71,7 +82,7 @@
 /* Ties this header to the convnetjs_cifar10.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_cifar10.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_CIFAR10_INTERFACE 0x578bd65f317f0ac0
+#define CONVNETJS_CIFAR10_INTERFACE 0x70ae0f4fdfbe680f
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,8 +106,10 @@ extern "C" {
 #define CONVNETJS_CIFAR10_ERR_WORKSPACE (-3)  /* ws_bytes < CONVNETJS_CIFAR10_WS_BYTES(n) */
 #define CONVNETJS_CIFAR10_ERR_ALIGN (-4)      /* ws not aligned for float */
 
+#ifndef CONVNETJS_CIFAR10_NO_STATIC_ARENA
 /* One image: in[CONVNETJS_CIFAR10_IN_SIZE] -> out[CONVNETJS_CIFAR10_OUT_SIZE]. */
 int convnetjs_cifar10_forward(const float *in, float *out);
+#endif
 
 /* n images, caller-owned workspace of CONVNETJS_CIFAR10_WS_BYTES(n) bytes. */
 int convnetjs_cifar10_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out);

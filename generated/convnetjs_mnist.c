@@ -10,7 +10,12 @@
  */
 #include "convnetjs_mnist.h"
 
-#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x7003d19b4e5b3dcc
+/* Made for x86-64 (cnnc --target x86-64). */
+#if !(defined(__x86_64__) || defined(_M_X64)) && !defined(CNNC_NO_TARGET_CHECK)
+#error "convnetjs_mnist.c was generated for x86-64 (cnnc --target x86-64), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
+#endif
+
+#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x044ff3efcc870b9d
 #error "convnetjs_mnist.h was not written with this convnetjs_mnist.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -79,13 +84,21 @@ static const float *const b_conv2       = convnetjs_mnist_weights + 3408;
 static const float *const w_fc          = convnetjs_mnist_weights + 3424;
 static const float *const b_fc          = convnetjs_mnist_weights + 5984;
 
-/* Static arena of convnetjs_mnist_forward(): the only mutable state of this file. */
-static float convnetjs_mnist_arena[35456 > 0 ? 35456 : 1];
+#ifndef CONVNETJS_MNIST_NO_STATIC_ARENA
+/* Static arena of convnetjs_mnist_forward(): the only mutable state of this file, in
+ * the linker section CONVNETJS_MNIST_ARENA_SECTION when that is defined. */
+#ifdef CONVNETJS_MNIST_ARENA_SECTION
+#define CONVNETJS_MNIST_ARENA_PLACE __attribute__((section(CONVNETJS_MNIST_ARENA_SECTION), aligned(16)))
+#else
+#define CONVNETJS_MNIST_ARENA_PLACE
+#endif
+static float convnetjs_mnist_arena[35456 > 0 ? 35456 : 1] CONVNETJS_MNIST_ARENA_PLACE;
 
 int convnetjs_mnist_forward(const float *in, float *out)
 {
     return convnetjs_mnist_forward_ctx(convnetjs_mnist_arena, sizeof convnetjs_mnist_arena, 1, in, out);
 }
+#endif
 
 int convnetjs_mnist_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
 {
@@ -293,13 +306,13 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 {
     {   /* one position */
         float m = x[0];
-        double s = 0.0;
+        float s = 0.0f;
         for (int c = 1; c < 10; c++) m = x[c] > m ? x[c] : m;
         for (int c = 0; c < 10; c++) {
             y[c] = expf(x[c] - m);
             s += y[c];
         }
-        for (int c = 0; c < 10; c++) y[c] = (float)(y[c] / s);
+        for (int c = 0; c < 10; c++) y[c] = y[c] / s;
     }
 }
 

@@ -43,7 +43,15 @@
  *     int err = convnetjs_mnist_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "convnetjs_mnist: %s\n", convnetjs_mnist_strerror(err));
  *
- * Threads: convnetjs_mnist_forward() uses one static arena inside convnetjs_mnist.c and is not
+ * Memory: convnetjs_mnist_forward() uses a static arena of 35456 floats
+ * (CONVNETJS_MNIST_WS_BYTES(1) bytes) in convnetjs_mnist.c.  Compile convnetjs_mnist.c with
+ *     -D'CONVNETJS_MNIST_ARENA_SECTION=".sram2"'
+ * to put it in that linker section (GCC and clang), or with
+ *     -DCONVNETJS_MNIST_NO_STATIC_ARENA
+ * to leave it out (convnetjs_mnist_forward() goes with it) and call
+ * convnetjs_mnist_forward_ctx() with memory you place yourself.
+ *
+ * Threads: convnetjs_mnist_forward() uses that one static arena and is not
  * re-entrant.  convnetjs_mnist_forward_ctx() touches only its arguments (and the
  * read-only weights) and may run in several threads at once, each with its
  * own workspace.  Inference never allocates, prints or exits; on valid
@@ -54,9 +62,12 @@
  * output is NaN where PyTorch's is (build without -ffast-math, which lets
  * the compiler assume there are none).
  *
+ * Target: x86-64 (cnnc --target x86-64): AVX2+FMA and AVX-512 kernels where
+ *         the build allows them (-march=native), plain C otherwise.  convnetjs_mnist.c stops with
+ *         #error when built for another architecture (-DCNNC_NO_TARGET_CHECK to
+ *         build it anyway, e.g. for a test on a PC).
  * Build: cc -std=c99 -O2 $(pkg-config --cflags openblas) -c convnetjs_mnist.c;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).
- * Speed: add -march=native (AVX2/AVX-512 kernels; plain C otherwise).
  * Threads: add -fopenmp to compile and link, and set OMP_NUM_THREADS; each
  * layer then shares its work out over the threads (without -fopenmp the
  * code is serial).  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.
@@ -69,7 +80,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x7003d19b4e5b3dcc
+#define CONVNETJS_MNIST_INTERFACE 0x044ff3efcc870b9d
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,8 +104,10 @@ extern "C" {
 #define CONVNETJS_MNIST_ERR_WORKSPACE (-3)  /* ws_bytes < CONVNETJS_MNIST_WS_BYTES(n) */
 #define CONVNETJS_MNIST_ERR_ALIGN (-4)      /* ws not aligned for float */
 
+#ifndef CONVNETJS_MNIST_NO_STATIC_ARENA
 /* One image: in[CONVNETJS_MNIST_IN_SIZE] -> out[CONVNETJS_MNIST_OUT_SIZE]. */
 int convnetjs_mnist_forward(const float *in, float *out);
+#endif
 
 /* n images, caller-owned workspace of CONVNETJS_MNIST_WS_BYTES(n) bytes. */
 int convnetjs_mnist_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out);

@@ -10,7 +10,12 @@
  */
 #include "lenet5.h"
 
-#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x161021c9f312d4f4
+/* Made for x86-64 (cnnc --target x86-64). */
+#if !(defined(__x86_64__) || defined(_M_X64)) && !defined(CNNC_NO_TARGET_CHECK)
+#error "lenet5.c was generated for x86-64 (cnnc --target x86-64), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
+#endif
+
+#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x66db316caea2855b
 #error "lenet5.h was not written with this lenet5.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -85,13 +90,21 @@ static const float *const b_f6            = lenet5_weights + 60772;
 static const float *const w_out           = lenet5_weights + 60856;
 static const float *const b_out           = lenet5_weights + 61696;
 
-/* Static arena of lenet5_forward(): the only mutable state of this file. */
-static float lenet5_arena[21984 > 0 ? 21984 : 1];
+#ifndef LENET5_NO_STATIC_ARENA
+/* Static arena of lenet5_forward(): the only mutable state of this file, in
+ * the linker section LENET5_ARENA_SECTION when that is defined. */
+#ifdef LENET5_ARENA_SECTION
+#define LENET5_ARENA_PLACE __attribute__((section(LENET5_ARENA_SECTION), aligned(16)))
+#else
+#define LENET5_ARENA_PLACE
+#endif
+static float lenet5_arena[21984 > 0 ? 21984 : 1] LENET5_ARENA_PLACE;
 
 int lenet5_forward(const float *in, float *out)
 {
     return lenet5_forward_ctx(lenet5_arena, sizeof lenet5_arena, 1, in, out);
 }
+#endif
 
 int lenet5_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
 {

@@ -44,7 +44,15 @@
  *     int err = lenet5_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "lenet5: %s\n", lenet5_strerror(err));
  *
- * Threads: lenet5_forward() uses one static arena inside lenet5.c and is not
+ * Memory: lenet5_forward() uses a static arena of 21984 floats
+ * (LENET5_WS_BYTES(1) bytes) in lenet5.c.  Compile lenet5.c with
+ *     -D'LENET5_ARENA_SECTION=".sram2"'
+ * to put it in that linker section (GCC and clang), or with
+ *     -DLENET5_NO_STATIC_ARENA
+ * to leave it out (lenet5_forward() goes with it) and call
+ * lenet5_forward_ctx() with memory you place yourself.
+ *
+ * Threads: lenet5_forward() uses that one static arena and is not
  * re-entrant.  lenet5_forward_ctx() touches only its arguments (and the
  * read-only weights) and may run in several threads at once, each with its
  * own workspace.  Inference never allocates, prints or exits; on valid
@@ -55,9 +63,12 @@
  * output is NaN where PyTorch's is (build without -ffast-math, which lets
  * the compiler assume there are none).
  *
+ * Target: x86-64 (cnnc --target x86-64): AVX2+FMA and AVX-512 kernels where
+ *         the build allows them (-march=native), plain C otherwise.  lenet5.c stops with
+ *         #error when built for another architecture (-DCNNC_NO_TARGET_CHECK to
+ *         build it anyway, e.g. for a test on a PC).
  * Build: cc -std=c99 -O2 $(pkg-config --cflags openblas) -c lenet5.c;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).
- * Speed: add -march=native (AVX2/AVX-512 kernels; plain C otherwise).
  * Threads: add -fopenmp to compile and link, and set OMP_NUM_THREADS; each
  * layer then shares its work out over the threads (without -fopenmp the
  * code is serial).  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.
@@ -70,7 +81,7 @@
 /* Ties this header to the lenet5.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  lenet5.c refuses to
  * compile against a header from another cnnc run. */
-#define LENET5_INTERFACE 0x161021c9f312d4f4
+#define LENET5_INTERFACE 0x66db316caea2855b
 
 #ifdef __cplusplus
 extern "C" {
@@ -94,8 +105,10 @@ extern "C" {
 #define LENET5_ERR_WORKSPACE (-3)  /* ws_bytes < LENET5_WS_BYTES(n) */
 #define LENET5_ERR_ALIGN (-4)      /* ws not aligned for float */
 
+#ifndef LENET5_NO_STATIC_ARENA
 /* One image: in[LENET5_IN_SIZE] -> out[LENET5_OUT_SIZE]. */
 int lenet5_forward(const float *in, float *out);
+#endif
 
 /* n images, caller-owned workspace of LENET5_WS_BYTES(n) bytes. */
 int lenet5_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out);

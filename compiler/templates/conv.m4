@@ -72,7 +72,38 @@ m4_define([[M4_CONV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ALGO, [[DIRECT]], [[M
   [[m4_errprint(m4___file__:m4___line__: unknown conv algorithm L_ALGO
 )m4_m4exit(1)]])]])
 
+# _M4_CONV_CLIPPED: the direct loops over the unpadded input x (L_CLIP 1:
+# no scratch for a padded copy, cnnc --target cortex-m).  A window inside
+# the input is the unrolled taps, as in the padded case; one that crosses
+# the border sums its taps inside (padding adds nothing), in the same
+# order.
+m4_define([[_M4_CONV_CLIPPED]], [[M4_ARGS([[$0]], $#, 0)m4_dnl
+            for (int oy = 0; oy < L_OH; oy++) {
+                const int iy0 = M4_SUB(M4_MUL(oy, L_SH), L_PT);
+                float *RESTRICT yr = yo + oy * L_OW;
+                for (int ox = 0; ox < L_OW; ox++) {
+                    const int ix0 = M4_SUB(M4_MUL(ox, L_SW), L_PL);
+                    float s = 0.0f;
+                    if (iy0 >= 0 && iy0 <= m4_eval(L_H - 1 - (L_KH - 1) * L_DH) && ix0 >= 0 && ix0 <= m4_eval(L_W - 1 - (L_KW - 1) * L_DW)) {
+                        const float *RESTRICT p = xc + M4_AT(M4_MUL(iy0, L_W), ix0);
+                        s = M4_TAPS;
+                    } else {
+                        for (int ky = 0; ky < L_KH; ky++) {
+                            const int iy = M4_AT(iy0, M4_MUL(ky, L_DH));
+                            if (iy < 0 || iy >= L_H) continue;
+                            for (int kx = 0; kx < L_KW; kx++) {
+                                const int ix = M4_AT(ix0, M4_MUL(kx, L_DW));
+                                if (ix >= 0 && ix < L_W) s += wk[M4_AT(M4_MUL(ky, L_KW), kx)] * xc[M4_AT(M4_MUL(iy, L_W), ix)];
+                            }
+                        }
+                    }
+                    yr[ox] += s;
+                }
+            }
+]])
+
 m4_define([[M4_CONV_DIRECT]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]M4_LAYER_HEAD
+m4_ifelse(L_CLIP, 1, [[m4_pushdef([[L_HP]], L_H)m4_pushdef([[L_WP]], L_W)]])m4_dnl    clipped: x is read as it is
 M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_SCRATCH, -1, [[]],
     [[, float *RESTRICT xp]])]])
 {
@@ -96,7 +127,7 @@ m4_ifelse(L_ICG, 1, [[        {   /* a single input channel */
             const float *RESTRICT xc = xg + ic * M4_MULP(L_HP, L_WP);]])
 M4_FORLOOP([[M4_T]], 0, L_KK - 1, [[            const float w[[]]M4_T = wk[M4_T];
 ]])m4_dnl
-            for (int oy = 0; oy < L_OH; oy++) {
+m4_ifelse(L_CLIP, 1, [[_M4_CONV_CLIPPED[[]]]], [[            for (int oy = 0; oy < L_OH; oy++) {
                 const float *RESTRICT r = xc + oy * M4_MULP(L_SH, L_WP);
                 float *RESTRICT yr = yo + oy * L_OW;
                 for (int ox = 0; ox < L_OW; ox++) {
@@ -104,10 +135,12 @@ M4_FORLOOP([[M4_T]], 0, L_KK - 1, [[            const float w[[]]M4_T = wk[M4_T]
                     yr[ox] += M4_TAPS;
                 }
             }
+]])m4_dnl
         }
 M4_ACT_ANY([[yo]], M4_MUL(L_OH, L_OW))m4_dnl
     }
 }
+m4_ifelse(L_CLIP, 1, [[m4_popdef([[L_HP]])m4_popdef([[L_WP]])]])m4_dnl
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_SCRATCH, -1, [[]],
   [[, M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])]])
 

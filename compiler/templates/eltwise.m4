@@ -40,13 +40,13 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
 m4_pushdef([[_I]], [[m4_ifelse(L_HW, 1, [[c]], [[c * L_HW + p]])]])m4_dnl
 m4_ifelse(L_HW, 1, [[    {   /* one position */]], [[    for (int p = 0; p < L_HW; p++) {]])
         float m = x[m4_ifelse(L_HW, 1, 0, p)];
-        double s = 0.0;
+        float s = 0.0f;
         for (int c = 1; c < L_C; c++) m = x[_I] > m ? x[_I] : m;
         for (int c = 0; c < L_C; c++) {
             y[_I] = expf(x[_I] - m);
             s += y[_I];
         }
-        for (int c = 0; c < L_C; c++) y[_I] = (float)(y[_I] / s);
+        for (int c = 0; c < L_C; c++) y[_I] = y[_I] / s;
     }
 m4_popdef([[_I]])m4_dnl
 }

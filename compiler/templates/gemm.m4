@@ -15,8 +15,9 @@ m4_divert(-1)
 #   ceil(M/8) panels of K×8 floats, k-major, rows past M zero.  B is
 #   row-major with row stride ldb >= N, and readable up to the next
 #   multiple of 32 columns (the unused lanes are computed, never stored).
-#   The 8×32 micro-kernel has an AVX-512 path, an AVX2+FMA path and a plain
-#   C path; all three give the same sums in the same order per output, and
+#   The 8×32 micro-kernel has an AVX-512 path, an AVX2+FMA path (target
+#   x86-64), a NEON path (aarch64) and a plain C path; all give the same
+#   sums in the same order per output (fused or not), and
 #   the same ReLU: v < 0 ? 0 : v, which keeps NaN and -0.0 as PyTorch does
 #   (_mm512_max_ps(zero, v) is zero > v ? zero : v, the same bits; with the
 #   operands the other way round it would turn NaN into 0).
@@ -141,6 +142,27 @@ M4_FORLOOP([[R]], 0, 3, [[            _mm256_storeu_ps(&t[M4_AT(rh, R)][ch], c[[
 ]])        }
 ]])
 
+# _M4_TILE_NEON: the 8x32 tile as eight 4x16 sub-tiles: 16 q-register
+# accumulators, four of B, and four rows of the panel in one register whose
+# lanes the multiply-adds take (fmla v.4s, b.4s, a.s[lane]).
+m4_define([[_M4_TILE_NEON]], [[    float t[8][32];
+    for (int rh = 0; rh < 8; rh += 4)
+        for (int ch = 0; ch < 32; ch += 16) {
+            if (rh >= mr || ch >= nr) continue;
+M4_FORLOOP([[R]], 0, 3, [[            float32x4_t c[[]]R[[]]_0 = vdupq_n_f32(0.0f), c[[]]R[[]]_1 = c[[]]R[[]]_0, c[[]]R[[]]_2 = c[[]]R[[]]_0, c[[]]R[[]]_3 = c[[]]R[[]]_0;
+]])            for (int k = 0; k < K; k++) {
+                const float *RESTRICT bk = b + (size_t)k * ldb + ch;
+                const float32x4_t b0 = vld1q_f32(bk), b1 = vld1q_f32(bk + 4);
+                const float32x4_t b2 = vld1q_f32(bk + 8), b3 = vld1q_f32(bk + 12);
+                const float32x4_t ar = vld1q_f32(a + k * 8 + rh);
+M4_FORLOOP([[R]], 0, 3, [[                c[[]]R[[]]_0 = vfmaq_laneq_f32(c[[]]R[[]]_0, b0, ar, R); c[[]]R[[]]_1 = vfmaq_laneq_f32(c[[]]R[[]]_1, b1, ar, R);
+                c[[]]R[[]]_2 = vfmaq_laneq_f32(c[[]]R[[]]_2, b2, ar, R); c[[]]R[[]]_3 = vfmaq_laneq_f32(c[[]]R[[]]_3, b3, ar, R);
+]])            }
+M4_FORLOOP([[R]], 0, 3, [[            vst1q_f32(&t[M4_AT(rh, R)][ch], c[[]]R[[]]_0); vst1q_f32(&t[M4_AT(rh, R)][ch + 4], c[[]]R[[]]_1);
+            vst1q_f32(&t[M4_AT(rh, R)][ch + 8], c[[]]R[[]]_2); vst1q_f32(&t[M4_AT(rh, R)][ch + 12], c[[]]R[[]]_3);
+]])        }
+]])
+
 # _M4_TILE_C: the 8x32 tile in plain C (the compiler may vectorise the j loop).
 m4_define([[_M4_TILE_C]], [[    float t[8][32];
     for (int r = 0; r < 8; r++)
@@ -154,11 +176,25 @@ m4_define([[_M4_TILE_C]], [[    float t[8][32];
     }
 ]])
 
-m4_define([[M4_GEMM_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_GEMM_DONE]], [[]], [[m4_define([[M4_GEMM_DONE]], 1)M4_PRELUDE([[
+# _M4_TILE_STORE: t (the tile's sums) plus bias, ReLU if asked, into c.
+m4_define([[_M4_TILE_STORE]], [[    for (int r = 0; r < mr; r++) {
+        const float bb = bias ? bias[r] : 0.0f;
+        for (int j = 0; j < nr; j++) {
+            const float v = t[r][j] + bb;
+            c[r * ldc + j] = relu && v < 0.0f ? 0.0f : v;
+        }
+    }
+]])
+
+m4_define([[M4_GEMM_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_GEMM_DONE]], [[]], [[m4_define([[M4_GEMM_DONE]], 1)M4_PRELUDE(m4_ifelse(NET_SIMD, [[AVX]], [[
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
-]])M4_KERNEL([[
+]], NET_SIMD, [[NEON]], [[
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+]], [[]]))M4_KERNEL([[
 /* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
  * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
  * (row stride ldc).  The tile loop runs over the larger operand's panels
@@ -184,7 +220,7 @@ m4_define([[M4_GEMM_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef(
  * b: row-major with row stride ldb. */]],
 [[static void NET[[]]_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
                       float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu)]], [[{
-#if defined(__AVX512F__)
+m4_ifelse(NET_SIMD, [[AVX]], [[#if defined(__AVX512F__)
 _M4_TILE_AVX512[[]]m4_dnl
 #else
 #if defined(__AVX2__) && defined(__FMA__)
@@ -192,14 +228,15 @@ _M4_TILE_AVX2[[]]m4_dnl
 #else
 _M4_TILE_C[[]]m4_dnl
 #endif
-    for (int r = 0; r < mr; r++) {
-        const float bb = bias ? bias[r] : 0.0f;
-        for (int j = 0; j < nr; j++) {
-            const float v = t[r][j] + bb;
-            c[r * ldc + j] = relu && v < 0.0f ? 0.0f : v;
-        }
-    }
+_M4_TILE_STORE[[]]m4_dnl
 #endif
+]], NET_SIMD, [[NEON]], [[#if defined(__ARM_NEON) && defined(__aarch64__)
+_M4_TILE_NEON[[]]m4_dnl
+#else
+_M4_TILE_C[[]]m4_dnl
+#endif
+_M4_TILE_STORE[[]]m4_dnl
+]], [[_M4_TILE_C[[]]_M4_TILE_STORE[[]]]])m4_dnl
 }
 ]])]])]])
 

@@ -55,7 +55,15 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  *     int err = NET[[]]_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "NET: %s\n", NET[[]]_strerror(err));
  *
- * Threads: NET[[]]_forward() uses one static arena inside NET_CFILE and is not
+ * Memory: NET[[]]_forward() uses a static arena of NET_WS_FLOATS floats
+ * (NET_UPPER[[]]_WS_BYTES(1) bytes) in NET_CFILE.  Compile NET_CFILE with
+ *     -D'NET_UPPER[[]]_ARENA_SECTION=".sram2"'
+ * to put it in that linker section (GCC and clang), or with
+ *     -D[[]]NET_UPPER[[]]_NO_STATIC_ARENA
+ * to leave it out (NET[[]]_forward() goes with it) and call
+ * NET[[]]_forward_ctx() with memory you place yourself.
+ *
+ * Threads: NET[[]]_forward() uses that one static arena and is not
  * re-entrant.  NET[[]]_forward_ctx() touches only its arguments (and the
  * read-only weights) and may run in several threads at once, each with its
  * own workspace.  Inference never allocates, prints or exits; on valid
@@ -69,13 +77,22 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  * also make NaN of outputs of that tile that PyTorch leaves finite or
  * infinite.]])
  *
- * Build: m4_ifelse(NET_STANDALONE, 1, [[cc -std=c99 -O2 -c NET_CFILE; link with -lm (nothing else needed).]],
-[[cc -std=c99 -O2 $(pkg-config --cflags openblas) -c NET_CFILE;
- *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).]])
- * Speed: add -march=native (AVX2/AVX-512 kernels; plain C otherwise).
+ * Target: NET_TARGET (cnnc --target NET_TARGET)m4_ifelse(NET_SIMD, [[AVX]], [[: AVX2+FMA and AVX-512 kernels where
+ *         the build allows them (-march=native), plain C otherwise]], NET_SIMD, [[NEON]], [[: NEON kernels (arm_neon.h);
+ *         -ffp-contract=fast lets the compiler fuse the other loops' multiply-adds
+ *         too (-std=c99 alone turns that off)]], NET_RAM_FIRST, 1, [[: every conv runs as direct loops that
+ *         read the input in place, so the arena holds only the live activations;
+ *         float arithmetic only (no double-precision helpers on an FPU
+ *         that has none)]], [[: plain C99, no intrinsics]]).m4_ifelse(NET_TARGET_TEST, [[]], [[]], [[  NET_CFILE stops with
+ *         #error when built for another architecture (-DCNNC_NO_TARGET_CHECK to
+ *         build it anyway, e.g. for a test on a PC).]])
+ * Build: m4_ifelse(NET_STANDALONE, 1, [[NET_TARGET_CC -c NET_CFILE;
+ *        link with -lm (nothing else needed).]],
+[[NET_TARGET_CC $(pkg-config --cflags openblas) -c NET_CFILE;
+ *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).]])m4_ifelse(NET_RAM_FIRST, 1, [[]], [[
  * Threads: add -fopenmp to compile and link, and set OMP_NUM_THREADS; each
  * layer then shares its work out over the threads (without -fopenmp the
- * code is serial).m4_ifelse(NET_STANDALONE, 1, [[]], [[  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.]])m4_ifelse(NET_STACK, 0, [[]], [[
+ * code is serial).]])m4_ifelse(NET_STANDALONE, 1, [[]], [[  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.]])m4_ifelse(NET_STACK, 0, [[]], [[
  * Stack: the depthwise convs keep their padded input rows on the stack of
  * the thread that runs them, up to NET_STACK bytes.]])
  */
@@ -120,8 +137,10 @@ m4_ifelse(NET_SIDECAR, 1, [[#define NET_UPPER[[]]_ERR_WEIGHTS (-5)    /* sidecar
 #define NET_UPPER[[]]_ERR_CHECKSUM (-9)   /* weights file corrupt */
 ]])m4_dnl
 
+#ifndef NET_UPPER[[]]_NO_STATIC_ARENA
 /* One image: in[NET_UPPER[[]]_IN_SIZE] -> out[NET_UPPER[[]]_OUT_SIZE]. */
 int NET[[]]_forward(const float *in, float *out);
+#endif
 
 /* n images, caller-owned workspace of NET_UPPER[[]]_WS_BYTES(n) bytes. */
 int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out);

@@ -23,7 +23,12 @@ m4_define([[M4_BEGIN]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_dnl
  * stride and offset is a constant.
  */
 #include "NET_HFILE"
-
+m4_ifelse(NET_TARGET_TEST, [[]], [[]], [[
+/* Made for NET_TARGET (cnnc --target NET_TARGET). */
+#if !(NET_TARGET_TEST) && !defined(CNNC_NO_TARGET_CHECK)
+#error "NET_CFILE was generated for NET_TARGET (cnnc --target NET_TARGET), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
+#endif
+]])
 #if !defined(NET_UPPER[[]]_INTERFACE) || NET_UPPER[[]]_INTERFACE != NET_IFACE
 #error "NET_HFILE was not written with this NET_CFILE (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
@@ -59,13 +64,21 @@ m4_undivert(6)]])m4_ifdef([[_M4_ANY_WEIGHTS]], [[
 /* Each layer's weights: pointers into one block of NET_WEIGHT_FLOATS floats, m4_ifelse(NET_SIDECAR, 1,
   [[loaded from NET_WFILE]], [[at the end of this file]]). */
 m4_undivert(7)]])
-/* Static arena of NET[[]]_forward(): the only mutable state of this file. */
-static float NET[[]]_arena[NET_WS_FLOATS > 0 ? NET_WS_FLOATS : 1];
+#ifndef NET_UPPER[[]]_NO_STATIC_ARENA
+/* Static arena of NET[[]]_forward(): the only mutable state of this file, in
+ * the linker section NET_UPPER[[]]_ARENA_SECTION when that is defined. */
+#ifdef NET_UPPER[[]]_ARENA_SECTION
+#define NET_UPPER[[]]_ARENA_PLACE __attribute__((section(NET_UPPER[[]]_ARENA_SECTION), aligned(16)))
+#else
+#define NET_UPPER[[]]_ARENA_PLACE
+#endif
+static float NET[[]]_arena[NET_WS_FLOATS > 0 ? NET_WS_FLOATS : 1] NET_UPPER[[]]_ARENA_PLACE;
 
 int NET[[]]_forward(const float *in, float *out)
 {
     return NET[[]]_forward_ctx(NET[[]]_arena, sizeof NET[[]]_arena, 1, in, out);
 }
+#endif
 
 int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
 {

@@ -16,9 +16,12 @@ BATCH=${CODEGEN_BATCH:-3}
 # builds: compiler, ISA baseline, cnnc mode, threads.  -march=native takes
 # the AVX-512 kernels here, haswell the AVX2+FMA ones, x86-64 the plain C;
 # omp builds with -fopenmp and runs on 2 threads.  Default mode links
-# OpenBLAS (the exact line the generated header gives).
+# OpenBLAS (the exact line the generated header gives).  generic and
+# cortex-m are --target (no intrinsics; direct convs without scratch),
+# built here with -DCNNC_NO_TARGET_CHECK; every build has -Wdouble-promotion.
 COMBOS="gcc:-march=x86-64:default:1 clang:-march=native:default:1 gcc:-march=native:standalone:1
-        clang:-march=x86-64:standalone:1 gcc:-march=haswell:standalone:omp gcc:-march=native:default:omp"
+        clang:-march=x86-64:standalone:1 gcc:-march=haswell:standalone:omp gcc:-march=native:default:omp
+        gcc:-march=native:generic:1 clang:-march=x86-64:cortex-m:1"
 
 for name in $NAMES; do
     d="$T/$name"
@@ -32,8 +35,11 @@ for name in $NAMES; do
         flag=""
         libs=$BLAS
         [ "$mode" = standalone ] && { flag=--standalone; libs=""; }
-        omp=""
-        [ "$thr" = omp ] && omp=-fopenmp
+        [ "$mode" = generic ] && flag="--target generic"
+        [ "$mode" = cortex-m ] && { flag="--target cortex-m"; libs=""; }
+        omp="-Wdouble-promotion"
+        case $mode in generic|cortex-m) omp="$omp -DCNNC_NO_TARGET_CHECK" ;; esac
+        [ "$thr" = omp ] && omp="$omp -fopenmp"
         gen_run "dsl_examples/$name.net" "$d" "$d/$cc$march$mode$thr" "$combo" "$cc" "$march $omp $GEN_CFLAGS" "$libs" \
             "$flag" "$BATCH" || continue
         if out=$($PY tests/ref/e2e.py check "$name" "$d"); then
