@@ -39,9 +39,10 @@ M4_LINK="--specs=rdimon.specs -nostartfiles -T $E/cortex-m/mps2_an386.ld"
 A64=aarch64-linux-gnu-gcc
 HOST="$GEN_CC $GEN_CFLAGS"
 BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null)
-QEMU_M4="timeout 120 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none
+TIMEOUT=120   # seconds for one run under QEMU: then it counts as hung
+QEMU_M4="timeout $TIMEOUT qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none
          -semihosting-config enable=on,target=native -kernel"
-QEMU_A64="timeout 120 qemu-aarch64"
+QEMU_A64="timeout $TIMEOUT qemu-aarch64"
 
 missing=0
 for tool in arm-none-eabi-gcc arm-none-eabi-nm arm-none-eabi-size qemu-system-arm \
@@ -112,7 +113,7 @@ compare() {
 ran() {
     case $3 in
         0) return 0 ;;
-        124) no "$1 ($2): hung (killed after 120 s)" ;;
+        124) no "$1 ($2): hung (killed after $TIMEOUT s)" ;;
         *) no "$1 ($2): the run failed (exit status $3)"; tail -n 5 "$4/out.txt" "$4/run.log" ;;
     esac
     return 1
