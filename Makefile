@@ -4,6 +4,7 @@
 #   make demo       dependency step, build, compile an example network
 #   make test       dependency step, build, run the test suite (CI runs this)
 #   make test-large heavier end-to-end checks (not in CI)
+#   make size       Cortex-M4 flash, RAM and stack of three examples' generated C
 #   make install    PREFIX=/usr/local DESTDIR= (and make uninstall): see the end
 #
 # Our code builds at -Wall -Wextra -Wpedantic -Werror; flex/bison output with
@@ -154,6 +155,12 @@ test: deps all $(UNIT_BINS) $(B)/tests/runtime/gradcheck
 
 test-large: deps all
 	@sh tests/run_large.sh $(B)
+
+# flash, RAM, activation peak and deepest stack chain of lenet5,
+# convnetjs_mnist and resnet20 compiled for the Cortex-M4 (scripts/size.sh)
+.PHONY: size
+size: all
+	@sh scripts/size.sh $(B)
 
 # --- fuzzing and sanitizers ------------------------------------------------------
 # make fuzz [FUZZ_SECONDS=N]  build the libFuzzer targets of fuzz/ (clang, ASan,
