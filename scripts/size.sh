@@ -14,7 +14,7 @@
 #
 # The model is compiled alone at -Os for the M4 (hard float); nothing is
 # written into the repository.
-CM_FLAGS=${CM_FLAGS:---standalone}   # cnnc's options for the M4 (later: --target cortex-m)
+CM_FLAGS=${CM_FLAGS:---target cortex-m}   # cnnc's options for the M4
 set -u
 . "$(dirname "$0")/../tests/lib.sh"
 need_built "$CNNC"

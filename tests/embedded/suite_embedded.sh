@@ -22,12 +22,11 @@
 # A missing cross tool is a failure, not a skip (scripts/deps.sh installs
 # them).  The host reference is built with GEN_CC GEN_CFLAGS (default cc).
 #
-# cnnc's options for each build; the defaults are today's, to become
-# CM_FLAGS="--target cortex-m", A64_FLAGS="--target aarch64 --standalone" and
-# X86_FLAGS="--target x86-64 --standalone" once cnnc has --target.
-CM_FLAGS=${CM_FLAGS:---standalone}      # Cortex-M4 (bare metal: no OpenBLAS)
-A64_FLAGS=${A64_FLAGS:---standalone}    # aarch64 Linux
-X86_FLAGS=${X86_FLAGS:-}                # the host's reference (default: OpenBLAS)
+# cnnc's options for each build (the host's reference takes the x86-64
+# target's default mode, OpenBLAS included: what a PC user builds).
+CM_FLAGS=${CM_FLAGS:---target cortex-m}                 # Cortex-M4 (implies --standalone)
+A64_FLAGS=${A64_FLAGS:---target aarch64 --standalone}   # aarch64 Linux, NEON, no OpenBLAS
+X86_FLAGS=${X86_FLAGS:---target x86-64}                 # the host's reference
 set -u
 . "$(dirname "$0")/../lib.sh"
 need_built "$CNNC"
