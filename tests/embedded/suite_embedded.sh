@@ -175,6 +175,38 @@ if gen "$name" "$seed" "$A64_FLAGS" "$d/a64" && model "$A64" "$name" "$d/a64" aa
 fi
 host_wait $hostpid "$d/x86" && [ $target_ok -eq 0 ] && compare "$name" aarch64 "$d/a64/out.txt" "$d/x86/out.txt"
 
+# --- examples/cortex-m: a camera frame in, a digit out -------------------------------
+# classify.c as docs/embedding.md builds it (the arena in .sram2), with
+# camera.c's synthetic frames, on the M4 and on the host.
+name=convnetjs_mnist seed=31 d=$T/example
+X=$REPO/examples/cortex-m
+for where in m4 x86; do
+    if [ $where = m4 ]; then cc=$M4 flags=$CM_FLAGS link="$T/m4rt/startup.o $M4_LINK -lm"
+    else cc=$HOST flags=$X86_FLAGS link="$BLAS -lm"; fi
+    mkdir -p "$d/$where"
+    gen "$name" "$seed" "$flags" "$d/$where" || continue
+    # shellcheck disable=SC2086
+    if ! $cc $CFLAGS $BLAS_CFLAGS "-DCONVNETJS_MNIST_ARENA_SECTION=\".sram2\"" -c "$d/$where/$name.c" \
+            -o "$d/$where/model.o" 2>"$d/$where/log" ||
+       ! $cc $CFLAGS -I"$d/$where" -I"$X" -DN=3 -DSEED=$seed "$X/classify.c" "$E/camera.c" "$d/$where/model.o" \
+            -o "$d/$where/run" $link 2>>"$d/$where/log"; then
+        no "examples/cortex-m ($where) does not build"; head -20 "$d/$where/log"; continue
+    fi
+    if [ $where = m4 ]; then
+        sec=$(arm-none-eabi-objdump -h "$d/m4/run" | awk '$2 == ".sram2" { print $3 }')
+        if [ "$((0x${sec:-0}))" -eq 23040 ] &&
+           arm-none-eabi-objdump -t "$d/m4/run" | grep -q ' \.sram2	[0-9a-f]* convnetjs_mnist_arena$'; then
+            ok "examples/cortex-m: the arena is .sram2, 23040 bytes"
+        else no "examples/cortex-m: .sram2 is ${sec:-missing} (hex), the arena not in it"; fi
+        $QEMU_M4 "$d/m4/run" </dev/null >"$d/m4/out.txt" 2>"$d/m4/run.log"
+        ran "examples/cortex-m" "cortex-m4 under qemu-system-arm" $? "$d/m4" || rm -f "$d/m4/out.txt"
+    elif ! "$d/x86/run" >"$d/x86/out.txt" 2>"$d/x86/run.log"; then
+        no "examples/cortex-m (host) failed"; cat "$d/x86/run.log"; rm -f "$d/x86/out.txt"
+    fi
+done
+[ -f "$d/m4/out.txt" ] && [ -f "$d/x86/out.txt" ] &&
+    compare "examples/cortex-m" "3 camera frames: digit, confidence" "$d/m4/out.txt" "$d/x86/out.txt"
+
 # --- the checks can fail ---------------------------------------------------------------
 printf '#include <stdio.h>\nint main(void) { puts("crash"); return (int)*(volatile unsigned *)0xF0000000u; }\n' \
     >"$T/m4rt/crash.c"
