@@ -48,11 +48,16 @@ all: $(B)/cnnc $(B)/libcnnrt.a $(B)/cnnc-train generated
 # generated/: the C cnnc writes for the examples whose output stays small
 # (weights baked in, under ~2 MiB), with the default seed; checked in so
 # users can read it, and diffed by tests/codegen/suite_generated.sh.
+# generated/cortex-m/: the same for a microcontroller (--target cortex-m).
 GENERATED_NETS := lenet5 convnetjs_mnist convnetjs_cifar10
+GENERATED_CM   := convnetjs_mnist
 TEMPLATES := $(wildcard compiler/templates/*.m4)
-generated: $(GENERATED_NETS:%=generated/%.c)
+generated: $(GENERATED_NETS:%=generated/%.c) $(GENERATED_CM:%=generated/cortex-m/%.c)
 generated/%.c: dsl_examples/%.net $(B)/cnnc $(TEMPLATES)
 	$(B)/cnnc --target x86-64 $< -o $@
+generated/cortex-m/%.c: dsl_examples/%.net $(B)/cnnc $(TEMPLATES)
+	@mkdir -p $(@D)
+	$(B)/cnnc --target cortex-m $< -o $@
 
 # docs/graphs/: a Graphviz picture of every example (cnnc --dot, dot -Tsvg);
 # the small ones are checked in (docs/graphs/.gitignore) and the README shows one

@@ -88,8 +88,9 @@ m4_define([[M4_ACT]], [[M4_ARGS([[$0]], $#, 4)m4_ifelse(
 )m4_m4exit(1)]])]])
 
 # M4_ACT_LOOP(kind, a, b, ptr, count): apply an activation in place.
-m4_define([[M4_ACT_LOOP]], [[M4_ARGS([[$0]], $#, 5)m4_ifelse([[$1]], [[NONE]], [[]],
-[[        for (int i = 0; i < $5; i++) $4[i] = M4_ACT([[$1]], [[$2]], [[$3]], [[$4[i] ]]);
+m4_define([[M4_ACT_LOOP]], [[M4_ARGS([[$0]], $#, 5)m4_ifelse([[$1]], [[NONE]], [[]], [[$5]], [[1]],
+[[        $4[0] = M4_ACT([[$1]], [[$2]], [[$3]], [[$4[0] ]]);
+]], [[        for (int i = 0; i < $5; i++) $4[i] = M4_ACT([[$1]], [[$2]], [[$3]], [[$4[i] ]]);
 ]])]])
 
 # M4_WEIGHTS(prefix, offset): this layer's tensor prefix_<layer> (w_c1,

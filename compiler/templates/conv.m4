@@ -116,10 +116,12 @@ m4_ifelse(L_SCRATCH, -1, [[    const float *RESTRICT xp = x;
                sizeof(float) * L_W);
 ]])m4_dnl
     for (int oc = 0; oc < L_OC; oc++) {
-        const float *RESTRICT xg = m4_ifelse(L_OCG, L_OC, [[xp]], [[xp + (oc / L_OCG) * M4_MULP(L_ICG, L_HP, L_WP)]]);
+        const float *RESTRICT xg = m4_ifelse(L_OCG, L_OC, [[xp]], [[xp + m4_ifelse(L_OCG, 1, [[oc]], [[(oc / L_OCG)]]) * M4_MULP(L_ICG, L_HP, L_WP)]]);
         float *RESTRICT yo = y + M4_MUL(oc, M4_MULP(L_OH, L_OW));
         const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(b, L_BOFF)[oc] ]]);
-        for (int i = 0; i < M4_MUL(L_OH, L_OW); i++) yo[i] = bias;
+m4_ifelse(M4_MUL(L_OH, L_OW), 1, [[        yo[0] = bias;
+]], [[        for (int i = 0; i < M4_MUL(L_OH, L_OW); i++) yo[i] = bias;
+]])m4_dnl
 m4_ifelse(L_ICG, 1, [[        {   /* a single input channel */
             const float *RESTRICT wk = w + M4_MUL(oc, L_KK);
             const float *RESTRICT xc = xg;]], [[        for (int ic = 0; ic < L_ICG; ic++) {
@@ -127,7 +129,11 @@ m4_ifelse(L_ICG, 1, [[        {   /* a single input channel */
             const float *RESTRICT xc = xg + ic * M4_MULP(L_HP, L_WP);]])
 M4_FORLOOP([[M4_T]], 0, L_KK - 1, [[            const float w[[]]M4_T = wk[M4_T];
 ]])m4_dnl
-m4_ifelse(L_CLIP, 1, [[_M4_CONV_CLIPPED[[]]]], [[            for (int oy = 0; oy < L_OH; oy++) {
+m4_ifelse(L_CLIP, 1, [[_M4_CONV_CLIPPED[[]]]], M4_MUL(L_OH, L_OW), 1, [[            {   /* one output: the window at the input's corner */
+                const float *RESTRICT p = xc;
+                yo[0] += M4_TAPS;
+            }
+]], [[            for (int oy = 0; oy < L_OH; oy++) {
                 const float *RESTRICT r = xc + oy * M4_MULP(L_SH, L_WP);
                 float *RESTRICT yr = yo + oy * L_OW;
                 for (int ox = 0; ox < L_OW; ox++) {

@@ -1,23 +1,28 @@
 #!/bin/sh
 # tests/codegen/suite_generated.sh BUILD — generated/ is current and deterministic.
 # Regenerates every file of generated/ into a temporary folder (twice, to
-# catch nondeterminism) and fails when one differs from the committed copy.
+# catch nondeterminism) and fails when one differs from the committed copy:
+# generated/NAME.c is --target x86-64, generated/cortex-m/NAME.c --target
+# cortex-m.
 set -u
 . "$(dirname "$0")/../lib.sh"
-for c in generated/*.c; do
+for c in generated/*.c generated/cortex-m/*.c; do
     name=$(basename "$c" .c)
+    sub=$(dirname "$c"); sub=${sub#generated}; sub=${sub#/}
+    tgt=${sub:-x86-64}
     for run in 1 2; do
-        mkdir -p "$T/$run"
-        if ! "$CNNC" "dsl_examples/$name.net" -o "$T/$run/$name.c"; then
-            no "$name: cnnc failed"; continue 2
+        mkdir -p "$T/$run/$sub"
+        if ! "$CNNC" --target "$tgt" "dsl_examples/$name.net" -o "$T/$run/$sub/$name.c"; then
+            no "$name: cnnc --target $tgt failed"; continue 2
         fi
     done
     for ext in c h; do
-        if cmp -s "$T/1/$name.$ext" "$T/2/$name.$ext" && cmp -s "$T/1/$name.$ext" "generated/$name.$ext"; then
+        f=${sub:+$sub/}$name.$ext
+        if cmp -s "$T/1/$f" "$T/2/$f" && cmp -s "$T/1/$f" "generated/$f"; then
             ok
         else
-            no "generated/$name.$ext differs from what cnnc writes now (run make):"
-            diff "generated/$name.$ext" "$T/1/$name.$ext" | head -20
+            no "generated/$f differs from what cnnc writes now (run make):"
+            diff "generated/$f" "$T/1/$f" | head -20
         fi
     done
 done
@@ -55,7 +60,10 @@ mkdir -p "$T/fold"
 for f in "" --standalone; do
     "$CNNC" dsl_examples/resnet20.net $f -o "$T/fold/resnet20$f.c" || no "cnnc resnet20 $f failed"
 done
-for c in "$T"/1/*.c "$T"/fold/*.c; do
+for n in resnet20 lenet5 mobilenet_v2; do    # cortex-m: clipped windows, a one-pixel conv, depthwise as direct
+    "$CNNC" --target cortex-m "dsl_examples/$n.net" -o "$T/fold/$n-cm.c" || no "cnnc --target cortex-m $n failed"
+done
+for c in "$T"/1/*.c "$T"/1/cortex-m/*.c "$T"/fold/*.c; do
     check "$c: leftover arithmetic:
 $(grep -nE '([*/] 1\b[^.0-9e]|[-+] 0\b[^.x0-9e]|[[(]1 \* |\b0 \* |< 1;)' "$c" | head -5)" \
         sh -c "! grep -qE '([*/] 1\\b[^.0-9e]|[-+] 0\\b[^.x0-9e]|[[(]1 \\* |\\b0 \\* |< 1;)' '$c'"

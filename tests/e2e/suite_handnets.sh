@@ -16,10 +16,10 @@
 #      the steps changed agree with PyTorch in float64 (train-check);
 #   2. the generated inference code (cnnc --weights run.st: trained, batch
 #      norms with running statistics), built
-#      warning-free at -std=c99, default and --standalone, default with
-#      OpenMP on 2 threads, and --target cortex-m (its direct convs read the
-#      input in place, built here with -DCNNC_NO_TARGET_CHECK and
-#      -Wdouble-promotion), agrees with PyTorch on 3 random images
+#      warning-free at -std=c99 -Wdouble-promotion, default and --standalone,
+#      default with OpenMP on 2 threads, and --target cortex-m (its direct
+#      convs read the input in place; built here with -DCNNC_NO_TARGET_CHECK),
+#      agrees with PyTorch on 3 random images
 #      (infer-check); every depthwise conv of dw and dwsig runs as such
 #      (M4_CONV_DW: its padded rows xb[]), not as a grouped conv;
 #   3. cnnc --emit pytorch loads run.st and computes what the hand-written
@@ -57,10 +57,10 @@ for name in $NAMES; do
     if "$PY" tests/ref/handnets.py infer "$name" "$D" 2>"$D/i.err"; then
         for mode in default standalone omp cortex-m; do
             g="$D/$mode"; mkdir -p "$g"
-            flag=""; libs="$BLAS"; omp=""
+            flag=""; libs="$BLAS"; omp="-Wdouble-promotion"
             [ $mode = standalone ] && { flag=--standalone; libs=""; }
-            [ $mode = omp ] && omp=-fopenmp
-            [ $mode = cortex-m ] && { flag="--target cortex-m"; libs=""; omp="-DCNNC_NO_TARGET_CHECK -Wdouble-promotion"; }
+            [ $mode = omp ] && omp="$omp -fopenmp"
+            [ $mode = cortex-m ] && { flag="--target cortex-m"; libs=""; omp="$omp -DCNNC_NO_TARGET_CHECK"; }
             # shellcheck disable=SC2086
             if "$CNNC" "$NET" --weights "$D/run.st" $flag -o "$g/$name.c" 2>"$g/err" &&
                net_cc "$GEN_CC" "-std=c99 -O2 $omp $GEN_CFLAGS -Wall -Wextra -Wpedantic -Werror" tests/codegen/driver.c \
