@@ -462,6 +462,8 @@ int  plan_arena(Graph *g, Plan *p);
  * Winograd F(2x2,3x3) / F(4x4,3x3), or depthwise blocks. */
 typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4, CONV_DW } ConvAlgo;
 ConvAlgo conv_algo(const Node *n);
+ConvAlgo conv_algo_why(const Node *n, const char **why);   /* and why (for --report) */
+const char *conv_algo_name(ConvAlgo a);
 long long conv_scratch(const Node *n);        /* floats of per-image scratch */
 /* The GEMM micro-kernel's tile (gemm.m4): 8 rows of A (output channels), 32
  * columns of B (output pixels or Winograd tiles). */

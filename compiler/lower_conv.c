@@ -75,22 +75,56 @@ DwGeom conv_dw_geom(const Node *n) {
  * rest.  A target that puts RAM first (cortex-m) takes direct loops for
  * every conv, without a padded copy (conv_scratch() is 0): the arena is then
  * the live activations alone. */
-ConvAlgo conv_algo(const Node *n) {
+/* the choice, and in *why (when not NULL) the reason --report gives */
+ConvAlgo conv_algo_why(const Node *n, const char **why) {
     const Shape *in = &n->in[0]->shape;
-    if (in->sp == 3) return CONV_DIRECT;         /* a volume's: M4_CONV3D, no scratch */
-    if (target->ram_first) return CONV_DIRECT;   /* the window clipped at the border: no scratch */
+    const char *dummy;
+    if (!why) why = &dummy;
+    if (in->sp == 3) {
+        *why = "a volume's conv: its own direct loops, no scratch";
+        return CONV_DIRECT;
+    }
+    if (target->ram_first) {
+        *why = "the target puts RAM first: the window clipped at the border, no scratch";
+        return CONV_DIRECT;
+    }
     long long hq;
-    if (n->groups == in->c && in->c > 1 && dw_rows_floats(n, 1, &hq) <= DW_MAX) return CONV_DW;
+    if (n->groups == in->c && in->c > 1 && dw_rows_floats(n, 1, &hq) <= DW_MAX) {
+        *why = "depthwise (groups = input channels): blocks of rows on the stack";
+        return CONV_DW;
+    }
     long long k = in->c * n->kh * n->kw;
-    if (n->groups == 1 && n->shape.h * n->shape.w == 1 && k >= 64) return CONV_GEMM;   /* a GEMV */
+    if (n->groups == 1 && n->shape.h * n->shape.w == 1 && k >= 64) {
+        *why = "one output pixel: a matrix-vector product";
+        return CONV_GEMM;
+    }
     bool pointwise = n->kh == 1 && n->kw == 1 && n->out >= 16;   /* ResNet's strided shortcuts */
-    if (n->groups != 1 || n->out < 8 || k < 16 || (n->macs < 200000 && !pointwise)) return CONV_DIRECT;
-    if (n->kh == 3 && n->kw == 3 && n->sh == 1 && n->sw == 1 && n->dh == 1 && n->dw == 1 &&
-        in->c >= 8 && n->out >= 16) {
+    if (n->groups != 1) { *why = "grouped"; return CONV_DIRECT; }
+    if (n->out < 8) { *why = "under 8 output channels: too few for a GEMM tile"; return CONV_DIRECT; }
+    if (k < 16) { *why = "a patch of under 16 values: too short for a GEMM"; return CONV_DIRECT; }
+    if (n->macs < 200000 && !pointwise) { *why = "under 200,000 MACs: too small for a GEMM to pay"; return CONV_DIRECT; }
+    bool w3 = n->kh == 3 && n->kw == 3 && n->sh == 1 && n->sw == 1 && n->dh == 1 && n->dw == 1;
+    if (w3 && in->c >= 8 && n->out >= 16) {
         long long t4 = ((n->shape.h + 3) / 4) * ((n->shape.w + 3) / 4);
+        *why = t4 >= 16 ? "3x3 stride 1, at least 16 tiles of 4x4" : "3x3 stride 1, under 16 tiles of 4x4";
         return t4 >= 16 ? CONV_WINO4 : CONV_WINO2;
     }
+    *why = w3 ? "3x3 stride 1, but under 8 inputs or 16 outputs for Winograd"
+           : pointwise ? "1x1 with 16 or more outputs" : "not 3x3 stride 1 (Winograd's case)";
     return CONV_GEMM;
+}
+
+ConvAlgo conv_algo(const Node *n) { return conv_algo_why(n, NULL); }
+
+const char *conv_algo_name(ConvAlgo a) {
+    switch (a) {
+    case CONV_DIRECT: return "direct";
+    case CONV_GEMM: return "im2col+gemm";
+    case CONV_WINO2: return "winograd F(2x2,3x3)";
+    case CONV_WINO4: return "winograd F(4x4,3x3)";
+    case CONV_DW: return "depthwise";
+    }
+    return "?";
 }
 
 /* Row-major src[m][k] as ceil(m/8) panels of k x 8 (k-major), rows past m zero. */

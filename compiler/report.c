@@ -118,6 +118,18 @@ void report_text(const Graph *g, const Plan *plan, FILE *out) {
                 wkind, kind_label(n), pad, sh, fmt_group(n->params), fmt_group(n->macs), rf_text(n),
                 fmt_group(n->act_bytes));
     }
+    /* each conv's algorithm in the generated code, and why (lower_conv.c) */
+    bool any = false;
+    for (int i = 1; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->kind->id != K_CONV) continue;
+        if (!any) fprintf(out, "\nconv algorithms (target %s)\n%5s  %-*s  %-20s  %s\n", target->name, "line", wname,
+                          "layer", "algorithm", "why");
+        any = true;
+        const char *why;
+        ConvAlgo a = conv_algo_why(n, &why);
+        fprintf(out, "%5d  %-*s  %-20s  %s\n", n->loc.line, wname, n->name, conv_algo_name(a), why);
+    }
     fprintf(out, "\ntotals\n");
     fprintf(out, "  %-26s %s\n", "params", with_si(t.params));
     fprintf(out, "  %-26s %s\n", "MACs (conv, dense)", with_si(t.macs));
@@ -180,6 +192,11 @@ int report_json(const Graph *g, const Plan *plan, FILE *out) {
         cJSON_AddNumberToObject(l, "params", (double)n->params);
         cJSON_AddNumberToObject(l, "macs", (double)n->macs);
         cJSON_AddNumberToObject(l, "other_ops", (double)n->other_ops);
+        if (n->kind->id == K_CONV) {          /* its algorithm in the generated code, and why */
+            const char *why;
+            cJSON_AddStringToObject(l, "algorithm", conv_algo_name(conv_algo_why(n, &why)));
+            cJSON_AddStringToObject(l, "algorithm_why", why);
+        }
         if (n->rf_valid) {
             bool sig = n->shape.sp == 1;
             cJSON_AddItemToObject(l, "rf_size", sig ? cJSON_CreateNumber((double)n->rf_w) : pair_or_num(n->rf_h, n->rf_w));

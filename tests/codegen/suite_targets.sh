@@ -8,6 +8,7 @@
 #     -DCNNC_NO_TARGET_CHECK builds it anyway; its kernels are the target's
 #     own (AVX intrinsics only for x86-64, NEON only for aarch64, none for
 #     cortex-m and generic);
+#   - --report names each conv's algorithm and why, the one the code runs;
 #   - cortex-m: no conv scratch and the arena within 1.25 x the activation
 #     peak + 4 KiB (the issue's bound) on every example, equal to the most
 #     live at one step on the small ones; the report explains the arena;
@@ -101,6 +102,43 @@ else no "cortex-m --report"; tail -6 "$T/report.txt"; fi
 if grep -q '^    = live at its peak step  141,824  (at conv2: buffers 13,824 + conv scratch 128,000)' "$T/report86.txt"; then
     ok "x86-64 --report: the arena is mostly conv2's im2col scratch"
 else no "x86-64 --report"; tail -6 "$T/report86.txt"; fi
+
+# --- --report names each conv's algorithm: the one the generated code runs --------
+# (read off each layer function: Winograd calls NAME_wino_in(m, ...), a GEMM
+# NAME_gemm or the BLAS, a depthwise conv keeps its rows in xb[], the rest
+# are direct loops)
+for spec in x86-64:resnet20 x86-64:mobilenet_v2 x86-64:lenet5 cortex-m:resnet20 generic:googlenet; do
+    t=${spec%%:*}; n=${spec#*:}; d="$T/alg-$t-$n"; mkdir -p "$d"
+    if ! "$CNNC" --target "$t" "dsl_examples/$n.net" --report=json >"$d/r.json" 2>"$d/err" ||
+       ! "$CNNC" --target "$t" "dsl_examples/$n.net" --embed-limit 0 -o "$d/$n.c" 2>>"$d/err"; then
+        no "$t $n: cnnc failed"; cat "$d/err"; continue
+    fi
+    if out=$($PY - "$d/r.json" "$d/$n.c" <<'EOF2'
+import collections, json, re, sys
+rep = json.load(open(sys.argv[1]))
+src = open(sys.argv[2]).read()
+def ident(name):
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+def algo(body):
+    m = re.search(r"_wino_in\((\d),", body)
+    if m: return "winograd F(%sx%s,3x3)" % (m.group(1), m.group(1))
+    if re.search(r"_gemm\(|cblas_sgem", body): return "im2col+gemm"
+    if "float xb[" in body: return "depthwise"
+    return "direct"
+bad, count = [], collections.Counter()
+for l in rep["layers"]:
+    if l["kind"] != "conv": continue
+    m = re.search(r"static void layer_%s\([^;{]*\)\n\{.*?\n\}\n" % ident(l["name"]), src, re.S)
+    got = algo(m.group(0)) if m else "no function"
+    count[l["algorithm"]] += 1
+    if got != l["algorithm"] or not l.get("algorithm_why"):
+        bad.append("%s: report %s, code %s" % (l["name"], l["algorithm"], got))
+print("; ".join(bad[:3]) if bad else ", ".join("%d %s" % (v, k) for k, v in sorted(count.items())))
+sys.exit(1 if bad else 0)
+EOF2
+    ); then ok "$t $n: --report's conv algorithms are the code's ($out)"
+    else no "$t $n: --report's conv algorithms: $out"; fi
+done
 
 # --- the arena macros --------------------------------------------------------------
 d="$T/macros"; mkdir -p "$d"
