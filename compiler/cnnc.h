@@ -438,6 +438,7 @@ extern const int ntargets;
 extern const Target *target;           /* the one being generated for (default: the host) */
 const Target *target_find(const char *name);   /* NULL when unknown */
 const Target *target_host(void);
+const char *target_names(void);                /* "x86-64, aarch64, cortex-m or generic" */
 
 /* ===== passes (pass_*.c) and the arena plan (plan.c) ======================= */
 int *pass_use_counts(const Graph *g);              /* readers per node id */

@@ -327,7 +327,7 @@ int main(int argc, char **argv) {
         case OPT_STANDALONE: eo.standalone = true; break;
         case OPT_TARGET:
             if (!(target = target_find(optarg))) {
-                fprintf(stderr, "cnnc: error: --target takes x86-64, aarch64, cortex-m or generic, not '%s'\n", optarg);
+                fprintf(stderr, "cnnc: error: --target takes %s, not '%s'\n", target_names(), optarg);
                 status = 2;
                 goto done;
             }

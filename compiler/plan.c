@@ -27,6 +27,7 @@ typedef struct Buf {
     long long bytes, off;
     int start, end;           /* inclusive steps */
     long long *dst;           /* where the offset goes */
+    bool scratch;             /* a conv's scratch, not a layer's output */
     int seq, mark;            /* placement order; last buffer that looked at it */
 } Buf;
 
@@ -90,7 +91,7 @@ int plan_arena(Graph *g, Plan *p) {
         if (s) {
             n->scratch_bytes = s;
             Buf *b = &bufs[nb];
-            *b = (Buf){ .bytes = s, .start = i, .end = i, .dst = &n->scratch_off };
+            *b = (Buf){ .bytes = s, .start = i, .end = i, .dst = &n->scratch_off, .scratch = true };
             order[nb] = b;
             nb++;
             p->tensors_bytes += s;
@@ -144,7 +145,7 @@ int plan_arena(Graph *g, Plan *p) {
         for (int j = 0; j < nlive[t]; j++) {
             long long b = (live[t][j]->bytes + ALIGN - 1) / ALIGN * ALIGN;
             sum += b;
-            if (live[t][j]->dst == &g->nodes[t]->scratch_off) scratch += b;
+            if (live[t][j]->scratch) scratch += b;
         }
         if (sum > p->live_bytes) {
             p->live_bytes = sum;

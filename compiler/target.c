@@ -45,4 +45,12 @@ const Target *target_find(const char *name) {
     return NULL;
 }
 
+/* "x86-64, aarch64, cortex-m or generic": the names, for messages */
+const char *target_names(void) {
+    const char *s = targets[0].name;
+    for (int i = 1; i < ntargets; i++)
+        s = arena_printf("%s%s%s", s, i == ntargets - 1 ? " or " : ", ", targets[i].name);
+    return s;
+}
+
 const Target *target = &targets[HOST];

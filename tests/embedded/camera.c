@@ -3,40 +3,13 @@
  * examples/cortex-m/classify.c: N synthetic frames (a xorshift32 stream from
  * SEED: a bright disc on a noisy background, somewhere different in each),
  * classified; prints each frame's digit and confidence as float32 bit
- * patterns in hex (harness.c's format, so cmp_hex.py compares the host's
- * and the Cortex-M4's runs), then "end 2N"; no printf, as in harness.c.
+ * patterns in hex (hexout.h, as harness.c: cmp_hex.py compares the host's
+ * and the Cortex-M4's runs), then "end 2N".
  */
 #include "classify.h"
-
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
+#include "hexout.h"
 
 static uint8_t frame[CAM_H][CAM_W];
-
-static uint32_t next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
-static void put_hex(uint32_t v)
-{
-    char buf[10];
-    for (int i = 7; i >= 0; i--, v >>= 4) buf[i] = "0123456789abcdef"[v & 15];
-    buf[8] = '\n';
-    buf[9] = 0;
-    fputs(buf, stdout);
-}
-
-static void put_float(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    put_hex(u);
-}
 
 int main(void)
 {
@@ -54,11 +27,6 @@ int main(void)
         put_float((float)digit);
         put_float(conf);
     }
-    fputs("end ", stdout);
-    char buf[12], *p = buf + sizeof buf;
-    *--p = 0;
-    *--p = '\n';
-    for (int v = 2 * N; v || p == buf + sizeof buf - 2; v /= 10) *--p = (char)('0' + v % 10);
-    fputs(p, stdout);
+    put("end ", 2 * N, 10, 1);
     return fflush(stdout) != 0;
 }

@@ -14,10 +14,7 @@
  * calls printf (no %f, no libm): newlib's float formatting stays out.
  */
 #include NET_H
-
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
+#include "hexout.h"
 
 #ifndef N
 #error "define N, the number of images"
@@ -33,28 +30,6 @@
 
 static float in[M(_IN_SIZE)], out[M(_OUT_SIZE)];
 
-static uint32_t next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
-/* Writes PREFIX, then v in base BASE (digits at least wide) and a newline. */
-static void put(const char *prefix, uint32_t v, uint32_t base, int digits)
-{
-    char buf[16], *p = buf + sizeof buf;
-    *--p = 0;
-    *--p = '\n';
-    do {
-        *--p = "0123456789abcdef"[v % base];
-        v /= base;
-    } while (--digits > 0 || v);
-    fputs(prefix, stdout);
-    fputs(p, stdout);
-}
-
 int main(void)
 {
     uint32_t s = (uint32_t)SEED * 2654435761u + 1u;   /* never 0 */
@@ -65,11 +40,7 @@ int main(void)
             fputs("harness: forward failed\n", stderr);
             return 1;
         }
-        for (size_t i = 0; i < M(_OUT_SIZE); i++) {
-            uint32_t u;
-            memcpy(&u, &out[i], sizeof u);
-            put("", u, 16, 8);
-        }
+        for (size_t i = 0; i < M(_OUT_SIZE); i++) put_float(out[i]);
     }
     put("end ", N, 10, 1);
     return fflush(stdout) != 0;
