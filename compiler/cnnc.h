@@ -447,6 +447,7 @@ int  pass_fold_batchnorm(Graph *g);    /* BN into conv/dense, else scale+shift *
 int  pass_fuse_activations(Graph *g);  /* relu & co. into the producing layer */
 int  pass_remove_noops(Graph *g);      /* dropout, identity, flatten become aliases */
 typedef struct Plan {                  /* (struct tag used by report.c) */
+    bool standalone;                   /* --standalone (no OpenBLAS): set by the caller */
     long long arena_bytes;             /* one image's activations + scratch */
     long long tensors_bytes;           /* the same tensors without sharing */
     /* how arena_bytes comes about: at the step where the most is live,
@@ -465,6 +466,11 @@ typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4, CONV_DW } ConvAlg
 ConvAlgo conv_algo(const Node *n);
 ConvAlgo conv_algo_why(const Node *n, const char **why);   /* and why (for --report) */
 const char *conv_algo_name(ConvAlgo a);
+/* the thread plan of a conv or dense layer: shared out over the threads
+ * of a call (true), or run by one of them; *why says why (when not NULL) */
+bool layer_shared(const Node *n, bool standalone, const char **why);
+/* a conv (im2col + GEMM) or dense layer calls OpenBLAS (default mode) */
+bool layer_blas(const Node *n, bool standalone);
 long long conv_scratch(const Node *n);        /* floats of per-image scratch */
 /* The GEMM micro-kernel's tile (gemm.m4): 8 rows of A (output channels), 32
  * columns of B (output pixels or Winograd tiles). */

@@ -191,6 +191,8 @@ void em_layer(Emitter *e, Node *n, const char *kind) {
     em_def(e, "L_ACT_B", "%s", em_float(act_defs[n->act].nparam > 1 ? n->act_p[1] : 0.0));
     em_buf(e, "L_X", n->in[0]);
     em_buf(e, "L_Y", n);
+    /* the thread plan (conv, dense and pool layers may be shared out) */
+    em_def(e, "L_SPLIT", "%d", layer_shared(n, e->standalone, NULL));
     e->hash = fnv(e->hash, n->name, strlen(n->name) + 1);
     e->hash = fnv(e->hash, kind, strlen(kind) + 1);
 }
@@ -312,7 +314,10 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
         }
     }
     em_def(&ge, "NET_NORM", "%d", norm != NULL);
-    em_def(&ge, "NET_WS_FLOATS", "%lld", plan->arena_bytes / 4 + (norm ? shape_numel(in) : 0));
+    /* one image's workspace (a slot): the arena, the normalised input, whole
+     * multiples of the arena's alignment so that slots follow each other */
+    em_def(&ge, "NET_WS_FLOATS", "%lld", conv_round_up(plan->arena_bytes / 4 + (norm ? shape_numel(in) : 0),
+                                                       target->align / 4));
     if (norm) {
         char mean[2048] = "", stdv[2048] = "";
         for (long long c = 0; c < in.c; c++) {

@@ -117,10 +117,7 @@ static int conv_emit(Emitter *e, Node *n) {
         break;
     }
     case CONV_GEMM: {
-        /* default mode: OpenBLAS for the large products only; below ~4M
-         * multiply-adds its per-call overhead loses to NET_gemm (measured
-         * on ResNet-20's strided and 1x1 convs) */
-        bool cblas = !em_standalone(e) && (p == 1 || (double)n->out * p * k >= 4e6);
+        bool cblas = layer_blas(n, em_standalone(e));    /* default mode, where it pays */
         bool directb = conv_is_pointwise(n) && (cblas || p % GEMM_NR == 0);
         em_def(e, "L_ALGO", "GEMM");
         em_def(e, "L_K", "%lld", k);

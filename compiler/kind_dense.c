@@ -35,6 +35,7 @@ static int dense_emit(Emitter *e, Node *n) {
     em_layer(e, n, "dense");
     em_def(e, "L_NIN", "%lld", nin);
     em_def(e, "L_NOUT", "%lld", n->out);
+    em_def(e, "L_CBLAS", "%d", layer_blas(n, em_standalone(e)));
     em_def(e, "L_WOFF", "%lld", em_put(e, n->w_data, n->out * nin));
     em_def(e, "L_BOFF", "%lld", n->bias ? em_put(e, n->b_data, n->out) : -1);
     em_call(e, "M4_DENSE");

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 long long conv_round_up(long long v, long long m) { return (v + m - 1) / m * m; }
 
@@ -115,6 +116,79 @@ ConvAlgo conv_algo_why(const Node *n, const char **why) {
 }
 
 ConvAlgo conv_algo(const Node *n) { return conv_algo_why(n, NULL); }
+
+/* A layer of an image on its own (a batch of one, the last of a batch) is
+ * shared out over the threads when it has work enough to pay for the
+ * waits: a barrier of two threads costs 1.5 us on the 2-core AMD EPYC
+ * here (a Winograd conv has four), and threads that share a layer pass its
+ * data between their caches.  Measured there: ResNet-20's 2.4M-MAC convs
+ * run slower on two threads than on one (0.71 against 0.45 ms for the
+ * network), ResNet-18's (from 100M MACs) 1.4 times faster; so conv and
+ * dense layers from SHARE_MACS, pools from SHARE_OPS window taps (scalar,
+ * branchy code).  Smaller layers run on one thread while the others wait
+ * for the next large one.  A target that puts RAM first has one core:
+ * nothing is shared. */
+enum { SHARE_MACS = 4000000, SHARE_OPS = 500000 };
+
+bool layer_shared(const Node *n, bool standalone, const char **why) {
+    const char *dummy;
+    if (!why) why = &dummy;
+    if (layer_blas(n, standalone)) {
+        *why = "one thread calls OpenBLAS (OPENBLAS_NUM_THREADS of its own)";
+        return false;
+    }
+    if (target->ram_first) {
+        *why = "one core (the target puts RAM first)";
+        return false;
+    }
+    if (n->kind->id == K_CONV && n->in[0]->shape.sp == 3) {
+        *why = "one thread (a volume's conv)";
+        return false;
+    }
+    if (n->kind->id == K_MAXPOOL || n->kind->id == K_AVGPOOL) {
+        /* scalar compares or adds, a window per output: a few times the
+         * cost of a MAC in a vector kernel */
+        const char *knob = getenv("CNNC_SHARE_MACS");
+        if (n->in[0]->shape.sp == 3 || shape_numel(n->shape) * n->kh * n->kw < (knob ? atoll(knob) : SHARE_OPS)) {
+            *why = "one thread (under 500,000 window taps)";
+            return false;
+        }
+        *why = "shared by channels";
+        return true;
+    }
+    if (n->kind->id != K_CONV && n->kind->id != K_DENSE) {
+        *why = "one thread";
+        return false;
+    }
+    /* CNNC_SHARE_MACS=N: share from N MACs (a knob for tests: 0 shares
+     * every conv and dense layer, to run the shared code of each) */
+    const char *knob = getenv("CNNC_SHARE_MACS");
+    if (n->macs < (knob ? atoll(knob) : SHARE_MACS)) {
+        *why = "one thread (under 4,000,000 MACs)";
+        return false;
+    }
+    *why = n->kind->id == K_DENSE ? "shared by rows"
+         : conv_algo(n) == CONV_DW ? "shared by channels"
+         : conv_algo(n) == CONV_DIRECT ? "shared by output channels"
+         : conv_algo(n) == CONV_GEMM && n->shape.h * n->shape.w == 1 ? "shared by rows"
+         : "shared by tiles";
+    return true;
+}
+
+/* Default mode calls OpenBLAS only where cnnc has no SIMD GEMM of its own
+ * for the target (generic): on x86-64 (AVX-512, AVX2) and aarch64 (NEON)
+ * cnnc's packed-panel GEMM is faster (ResNet-18 on the AMD EPYC here: 31.1
+ * ms a image through OpenBLAS, 21.1 through NET_gemm), and its sums do not
+ * depend on how the work is shared out.  Then OpenBLAS takes the large
+ * products only: below ~4M multiply-adds its per-call overhead loses to
+ * NET_gemm (measured on ResNet-20's strided and 1x1 convs). */
+bool layer_blas(const Node *n, bool standalone) {
+    if (standalone || strcmp(target->simd, "NONE") != 0 || target->ram_first) return false;
+    if (n->kind->id == K_DENSE) return true;
+    if (n->kind->id != K_CONV || conv_algo(n) != CONV_GEMM) return false;
+    long long p = n->shape.h * n->shape.w;
+    return p == 1 || (double)n->macs >= 4e6;
+}
 
 const char *conv_algo_name(ConvAlgo a) {
     switch (a) {

@@ -416,6 +416,7 @@ int main(int argc, char **argv) {
         status = 1;
         goto done;
     }
+    plan.standalone = eo.standalone;
     if (strcmp(report, "dot") == 0) dot_write(g, planned, mem);
     else if (strcmp(report, "json") == 0) report_json(g, &plan, mem);
     else report_text(g, &plan, mem);

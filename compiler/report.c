@@ -118,17 +118,24 @@ void report_text(const Graph *g, const Plan *plan, FILE *out) {
                 wkind, kind_label(n), pad, sh, fmt_group(n->params), fmt_group(n->macs), rf_text(n),
                 fmt_group(n->act_bytes));
     }
-    /* each conv's algorithm in the generated code, and why (lower_conv.c) */
+    /* each conv's algorithm in the generated code, and why; each conv's,
+     * dense layer's and pool's thread plan for an image on its own
+     * (lower_conv.c) */
     bool any = false;
     for (int i = 1; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
-        if (n->kind->id != K_CONV) continue;
-        if (!any) fprintf(out, "\nconv algorithms (target %s)\n%5s  %-*s  %-20s  %s\n", target->name, "line", wname,
-                          "layer", "algorithm", "why");
+        bool pool = (n->kind->id == K_MAXPOOL || n->kind->id == K_AVGPOOL) && n->in[0]->shape.sp != 3;
+        if (n->kind->id != K_CONV && n->kind->id != K_DENSE && !pool) continue;
+        if (!any) fprintf(out, "\nalgorithms and threads (target %s)\n%5s  %-*s  %-20s  %-40s  %s\n", target->name,
+                          "line", wname, "layer", "algorithm", "threads (one image)", "why this algorithm");
         any = true;
-        const char *why;
-        ConvAlgo a = conv_algo_why(n, &why);
-        fprintf(out, "%5d  %-*s  %-20s  %s\n", n->loc.line, wname, n->name, conv_algo_name(a), why);
+        const char *why = "", *twhy;
+        const char *name = n->kind->id == K_DENSE ? "matrix-vector" : pool ? "window loops"
+                         : conv_algo_name(conv_algo_why(n, &why));
+        if (layer_blas(n, plan->standalone)) name = n->kind->id == K_DENSE ? "OpenBLAS sgemv" : "im2col+gemm";
+        layer_shared(n, plan->standalone, &twhy);
+        fprintf(out, "%5d  %-*s  %-20s  %-40s  %s%s\n", n->loc.line, wname, n->name, name, twhy, why,
+                layer_blas(n, plan->standalone) && n->kind->id == K_CONV ? " (OpenBLAS)" : "");
     }
     fprintf(out, "\ntotals\n");
     fprintf(out, "  %-26s %s\n", "params", with_si(t.params));
@@ -196,6 +203,13 @@ int report_json(const Graph *g, const Plan *plan, FILE *out) {
             const char *why;
             cJSON_AddStringToObject(l, "algorithm", conv_algo_name(conv_algo_why(n, &why)));
             cJSON_AddStringToObject(l, "algorithm_why", why);
+            cJSON_AddBoolToObject(l, "blas", layer_blas(n, plan->standalone));
+        }
+        if (n->kind->id == K_CONV || n->kind->id == K_DENSE || n->kind->id == K_MAXPOOL ||
+            n->kind->id == K_AVGPOOL) {   /* the thread plan, an image on its own */
+            const char *why;
+            cJSON_AddBoolToObject(l, "shared", layer_shared(n, plan->standalone, &why));
+            cJSON_AddStringToObject(l, "threads", why);
         }
         if (n->rf_valid) {
             bool sig = n->shape.sp == 1;

@@ -23,6 +23,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
 #define RESTRICT restrict
 #else
@@ -33,8 +36,21 @@ static const float convnetjs_cifar10_weights[26066];   /* at the end of this fil
 
 
 
-/* Threads: with -fopenmp the layers share their work out over OpenMP's
- * threads (OMP_NUM_THREADS); without it this is plain serial C. */
+/* Threads (with -fopenmp): one team per convnetjs_cifar10_forward_ctx() call.  The
+ * images of a batch go to the threads whole, each in its own slot of the
+ * workspace; an image left over (and a batch of one) goes through the
+ * layers with every thread, the large layers shared out among them and the
+ * others done by one while the rest wait at CNNC_SYNC.  Without -fopenmp
+ * this is plain serial C. */
+#ifdef _OPENMP
+#define CNNC_SYNC(parts) do { if ((parts) > 1) { _Pragma("omp barrier") } } while (0)
+#else
+#define CNNC_SYNC(parts) ((void)(parts))
+#endif
+/* A slot of the workspace: one image's arena (CONVNETJS_CIFAR10_WS_BYTES(1) bytes). */
+#define CONVNETJS_CIFAR10_SLOT_FLOATS ((size_t)111616)
+
+
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
  * the vector length; the transform loops below run over a variable number
  * of tiles, so they ask for gcc's usual cost model (clang needs nothing). */
@@ -43,23 +59,13 @@ static const float convnetjs_cifar10_weights[26066];   /* at the end of this fil
 #else
 #define CNNC_VECTORIZE
 #endif
-#ifdef _OPENMP
-#define CNNC_PRAGMA(x) _Pragma(#x)
-#define CNNC_PARALLEL_FOR_IF(cond) CNNC_PRAGMA(omp parallel for schedule(static) if(cond))
-#else
-#define CNNC_PARALLEL_FOR_IF(cond)
-#endif
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
-/* Default mode: the large products of im2col convolutions and dense layers
- * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
-#include <cblas.h>
-
 /* The network and its layers, defined below in this order. */
-static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
+static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
 static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
 static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
 static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
@@ -71,10 +77,11 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y);
 
 /* The kernels the layers share, defined after the layers. */
 CNNC_VECTORIZE static void convnetjs_cifar10_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc);
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc,
+                        int part, int parts);
 static void convnetjs_cifar10_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
                       const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu);
+                      const float *RESTRICT bias, int relu, int part, int parts);
 static void convnetjs_cifar10_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
                       float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
 
@@ -96,7 +103,7 @@ static const float *const b_fc          = convnetjs_cifar10_weights + 26056;
 #else
 #define CONVNETJS_CIFAR10_ARENA_PLACE
 #endif
-static float convnetjs_cifar10_arena[111616 > 0 ? 111616 : 1] CONVNETJS_CIFAR10_ARENA_PLACE;
+static float convnetjs_cifar10_arena[CONVNETJS_CIFAR10_SLOT_FLOATS] CONVNETJS_CIFAR10_ARENA_PLACE;
 
 int convnetjs_cifar10_forward(const float *in, float *out)
 {
@@ -104,14 +111,51 @@ int convnetjs_cifar10_forward(const float *in, float *out)
 }
 #endif
 
+/* convnetjs_cifar10_set_threads(): 0 until set, OpenMP's own count then. */
+static int convnetjs_cifar10_threads;
+
+void convnetjs_cifar10_set_threads(int n)
+{
+    convnetjs_cifar10_threads = n > 0 ? n : 0;
+}
+
+/* Image i of the batch through the network in the arena slot, this
+ * thread's part of the layers that are shared out. */
+static void convnetjs_cifar10_image(const float *in, float *out, int i, float *slot, int part, int parts)
+{
+    convnetjs_cifar10_run(in + (size_t)i * 3072, out + (size_t)i * 10, slot, part, parts);
+}
+
+/* Thread tid of nth: whole rounds of nth images, one per thread, each in
+ * its own slot (when there are slots enough), then the images left over
+ * with every thread in slot 0. */
+static void convnetjs_cifar10_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
+{
+    const int whole = nth > 1 && slots >= (size_t)nth ? n - n % nth : 0;
+    for (int i = tid; i < whole; i += nth)
+        convnetjs_cifar10_image(in, out, i, ws + (size_t)tid * CONVNETJS_CIFAR10_SLOT_FLOATS, 0, 1);
+    if (whole > 0 && whole < n) CNNC_SYNC(nth);
+    for (int i = whole; i < n; i++) convnetjs_cifar10_image(in, out, i, ws, tid, nth);
+}
+
 int convnetjs_cifar10_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
 {
     if (!ws || !in || !out) return CONVNETJS_CIFAR10_ERR_NULL;
     if (n < 1) return CONVNETJS_CIFAR10_ERR_BATCH;
     if (ws_bytes < CONVNETJS_CIFAR10_WS_BYTES(n)) return CONVNETJS_CIFAR10_ERR_WORKSPACE;
     if ((uintptr_t)ws % sizeof(float) != 0) return CONVNETJS_CIFAR10_ERR_ALIGN;
-    for (int i = 0; i < n; i++)
-        convnetjs_cifar10_run(in + (size_t)i * 3072, out + (size_t)i * 10, (float *)ws);
+    {
+        const size_t slots = ws_bytes / (CONVNETJS_CIFAR10_SLOT_FLOATS * sizeof(float));
+#ifdef _OPENMP
+        const int t = convnetjs_cifar10_threads > 0 ? convnetjs_cifar10_threads : omp_get_max_threads();
+        if (t > 1 && n > 1) {   /* no layer is large enough to share: one image runs on one thread */
+#pragma omp parallel num_threads(t)
+            convnetjs_cifar10_batch((float *)ws, slots, n, in, out, omp_get_thread_num(), omp_get_num_threads());
+            return CONVNETJS_CIFAR10_OK;
+        }
+#endif
+        convnetjs_cifar10_batch((float *)ws, slots, n, in, out, 0, 1);
+    }
     return CONVNETJS_CIFAR10_OK;
 }
 
@@ -121,14 +165,15 @@ const char *convnetjs_cifar10_strerror(int err)
     case CONVNETJS_CIFAR10_OK: return "success";
     case CONVNETJS_CIFAR10_ERR_NULL: return "a pointer argument is NULL";
     case CONVNETJS_CIFAR10_ERR_BATCH: return "the batch size must be at least 1";
-    case CONVNETJS_CIFAR10_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_CIFAR10_WS_BYTES(n)";
+    case CONVNETJS_CIFAR10_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_CIFAR10_WS_BYTES(n) for n images";
     case CONVNETJS_CIFAR10_ERR_ALIGN: return "the workspace is not aligned for float";
     }
     return "unknown error";
 }
 
-/* The network, one image: in[3072] -> out[10], ws[111616]. */
-static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
+/* The network, one image: in[3072] -> out[10], ws[111616];
+ * called by each of parts threads with its part. */
+static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts)
 {
     float *const buf_conv1 = ws + 76800;
     float *const scratch_conv1 = ws;
@@ -140,15 +185,18 @@ static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out,
     float *const scratch_conv3 = ws;
     float *const buf_pool3 = ws;
     float *const buf_fc = ws + 320;
-    (void)in; (void)out; (void)ws;
-    layer_conv1(in, buf_conv1, scratch_conv1);
-    layer_pool1(buf_conv1, buf_pool1);
-    layer_conv2(buf_pool1, buf_conv2, scratch_conv2);
-    layer_pool2(buf_conv2, buf_pool2);
-    layer_conv3(buf_pool2, buf_conv3, scratch_conv3);
-    layer_pool3(buf_conv3, buf_pool3);
-    layer_fc(buf_pool3, buf_fc);
-    layer_softmax(buf_fc, out);
+    (void)in; (void)out; (void)ws; (void)part; (void)parts;
+    if (part == 0) {
+        layer_conv1(in, buf_conv1, scratch_conv1);
+        layer_pool1(buf_conv1, buf_pool1);
+        layer_conv2(buf_pool1, buf_conv2, scratch_conv2);
+        layer_pool2(buf_conv2, buf_pool2);
+        layer_conv3(buf_pool2, buf_conv3, scratch_conv3);
+        layer_pool3(buf_conv3, buf_pool3);
+        layer_fc(buf_pool3, buf_fc);
+        layer_softmax(buf_fc, out);
+    }
+    CNNC_SYNC(parts);
 }
 
 
@@ -156,10 +204,12 @@ static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out,
 static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[75][1024]: the patches of the input, one column per output pixel */
-    convnetjs_cifar10_im2col(x, 3, 32, 32, 5, 5, 1, 1, 2, 2, 1, 1, 32, 32, col, 1024);
+    convnetjs_cifar10_im2col(x, 3, 32, 32, 5, 5, 1, 1, 2, 2, 1, 1, 32, 32, col, 1024,
+                0, 1);
     /* y[16][1024] = W[16][75] · col[75][1024] (+ bias), W packed */
     convnetjs_cifar10_gemm(1, 16, 1024, 75, w_conv1, 0, col, 1024, 0, y, 1024, 0,
-              b_conv1, 1);
+              b_conv1, 1,
+              0, 1);
 }
 
 
@@ -203,10 +253,12 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
 static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[400][256]: the patches of the input, one column per output pixel */
-    convnetjs_cifar10_im2col(x, 16, 16, 16, 5, 5, 1, 1, 2, 2, 1, 1, 16, 16, col, 256);
+    convnetjs_cifar10_im2col(x, 16, 16, 16, 5, 5, 1, 1, 2, 2, 1, 1, 16, 16, col, 256,
+                0, 1);
     /* y[20][256] = W[20][400] · col[400][256] (+ bias), W packed */
     convnetjs_cifar10_gemm(1, 20, 256, 400, w_conv2, 0, col, 256, 0, y, 256, 0,
-              b_conv2, 1);
+              b_conv2, 1,
+              0, 1);
 }
 
 
@@ -250,10 +302,12 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
 static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[500][64]: the patches of the input, one column per output pixel */
-    convnetjs_cifar10_im2col(x, 20, 8, 8, 5, 5, 1, 1, 2, 2, 1, 1, 8, 8, col, 64);
+    convnetjs_cifar10_im2col(x, 20, 8, 8, 5, 5, 1, 1, 2, 2, 1, 1, 8, 8, col, 64,
+                0, 1);
     /* y[20][64] = W[20][500] · col[500][64] (+ bias), W packed */
     convnetjs_cifar10_gemm(1, 20, 64, 500, w_conv3, 0, col, 64, 0, y, 64, 0,
-              b_conv3, 1);
+              b_conv3, 1,
+              0, 1);
 }
 
 
@@ -297,9 +351,20 @@ static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
 static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_fc;
-    /* y[10] = W[10][320] · x[320] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 320, 1.0f, w, 320, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 10; o++) y[o] += b_fc[o];
+    const int o0 = 0, o1 = 10;
+    for (int o = o0; o < o1; o++) {
+        const float *RESTRICT wr = w + (size_t)o * 320;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+        int i = 0;
+        for (; i + 8 <= 320; i += 8) {
+            s0 += wr[i] * x[i];         s1 += wr[i + 1] * x[i + 1];
+            s2 += wr[i + 2] * x[i + 2]; s3 += wr[i + 3] * x[i + 3];
+            s4 += wr[i + 4] * x[i + 4]; s5 += wr[i + 5] * x[i + 5];
+            s6 += wr[i + 6] * x[i + 6]; s7 += wr[i + 7] * x[i + 7];
+        }
+        for (; i < 320; i++) s0 += wr[i] * x[i];
+        y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + b_fc[o] ;
+    }
 }
 
 
@@ -321,12 +386,14 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
- * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */
+ * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed);
+ * the part-th of parts shares of the rows. */
 CNNC_VECTORIZE static void convnetjs_cifar10_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc)
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc,
+                        int part, int parts)
 {
-    CNNC_PARALLEL_FOR_IF((double)C * kh * kw * ldc > 1e5)
-    for (int k = 0; k < C * kh * kw; k++) {
+    const int k0 = (int)((long long)C * kh * kw * part / parts), k1 = (int)((long long)C * kh * kw * (part + 1) / parts);
+    for (int k = k0; k < k1; k++) {
         const int c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
         float *RESTRICT d = col + (size_t)k * ldc;
         /* the output columns whose input column is inside the image */
@@ -358,16 +425,17 @@ CNNC_VECTORIZE static void convnetjs_cifar10_im2col(const float *RESTRICT x, int
 
 /* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
  * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
- * (row stride ldc).  The tile loop runs over the larger operand's panels
- * outermost, so the smaller one stays in cache. */
+ * (row stride ldc); the part-th of parts shares of the tiles.  The tile
+ * loop runs over the larger operand's panels outermost, so the smaller one
+ * stays in cache. */
 static void convnetjs_cifar10_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
                       const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu)
+                      const float *RESTRICT bias, int relu, int part, int parts)
 {
     const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
     const int m_outer = M >= N;
-    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
-    for (int job = 0; job < batch * per; job++) {
+    const int j0 = (int)((long long)batch * per * part / parts), j1 = (int)((long long)batch * per * (part + 1) / parts);
+    for (int job = j0; job < j1; job++) {
         const int bt = job / per, r = job % per;
         const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
         convnetjs_cifar10_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,

@@ -28,7 +28,7 @@
  *   softmax  softmax            19  [10]        (the output)
  *
  * Weights: 26066 floats baked into convnetjs_cifar10.c;
- * workspace: 111616 floats per call.
+ * workspace: 111616 floats per image.
  *
  * Usage, one image at a time:
  *
@@ -38,7 +38,7 @@
  *     ... fill in ...
  *     convnetjs_cifar10_forward(in, out);
  *
- * Batched, re-entrant, with memory you own:
+ * Batched, re-entrant, with memory you own (the fast way for many images):
  *
  *     size_t bytes = CONVNETJS_CIFAR10_WS_BYTES(n);
  *     void *ws = malloc(bytes);
@@ -53,7 +53,7 @@
  * to leave it out (convnetjs_cifar10_forward() goes with it) and call
  * convnetjs_cifar10_forward_ctx() with memory you place yourself.
  *
- * Threads: convnetjs_cifar10_forward() uses that one static arena and is not
+ * Re-entrancy: convnetjs_cifar10_forward() uses that one static arena and is not
  * re-entrant.  convnetjs_cifar10_forward_ctx() touches only its arguments (and the
  * read-only weights) and may run in several threads at once, each with its
  * own workspace.  Inference never allocates, prints or exits; on valid
@@ -70,9 +70,15 @@
  *         build it anyway, e.g. for a test on a PC).
  * Build: cc -std=c99 -O2 $(pkg-config --cflags openblas) -c convnetjs_cifar10.c;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).
- * Threads: add -fopenmp to compile and link, and set OMP_NUM_THREADS; each
- * layer then shares its work out over the threads (without -fopenmp the
- * code is serial).  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.
+ * Threads: add -fopenmp to compile and link (without it the code is
+ * serial).  Each call then runs one team of convnetjs_cifar10_set_threads(t) threads
+ * (OpenMP's default count, the cores, until set): the images of a batch go
+ * to the threads whole, each in its own slot of the workspace, and an image
+ * on its own (a batch of one, or the last of a batch) through the layers
+ * with every thread, the large layers shared out, the small ones on one
+ * thread.  No environment variable is needed.  The OpenBLAS calls of the
+ * layers shared out are made by every thread on its own share; OpenBLAS
+ * spawns threads of its own unless OPENBLAS_NUM_THREADS=1.
  */
 #ifndef CONVNETJS_CIFAR10_H
 #define CONVNETJS_CIFAR10_H
@@ -95,9 +101,10 @@ extern "C" {
 #define CONVNETJS_CIFAR10_OUT_C 10
 #define CONVNETJS_CIFAR10_OUT_SIZE 10    /* floats per image */
 
-/* Workspace bytes for convnetjs_cifar10_forward_ctx() with n images (n does not
- * change it: images run one after another in the same workspace). */
-#define CONVNETJS_CIFAR10_WS_BYTES(n) ((size_t)111616 * sizeof(float) + 0 * (size_t)(n))
+/* Workspace bytes for convnetjs_cifar10_forward_ctx() with n images: a slot of
+ * 111616 floats per image, so that each thread has images of its
+ * own (at most n slots are used at once, one per thread). */
+#define CONVNETJS_CIFAR10_WS_BYTES(n) ((size_t)111616 * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
 
 /* Error codes; convnetjs_cifar10_strerror() explains them. */
 #define CONVNETJS_CIFAR10_OK 0
@@ -113,6 +120,11 @@ int convnetjs_cifar10_forward(const float *in, float *out);
 
 /* n images, caller-owned workspace of CONVNETJS_CIFAR10_WS_BYTES(n) bytes. */
 int convnetjs_cifar10_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out);
+
+/* Threads of each later call (built with -fopenmp; without, ignored):
+ * t >= 1, or 0 for OpenMP's default (the cores, or OMP_NUM_THREADS).  Set
+ * it before the calls, not while one runs. */
+void convnetjs_cifar10_set_threads(int t);
 
 const char *convnetjs_cifar10_strerror(int err);
 

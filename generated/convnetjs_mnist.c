@@ -23,6 +23,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
 #define RESTRICT restrict
 #else
@@ -33,8 +36,21 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 
 
 
-/* Threads: with -fopenmp the layers share their work out over OpenMP's
- * threads (OMP_NUM_THREADS); without it this is plain serial C. */
+/* Threads (with -fopenmp): one team per convnetjs_mnist_forward_ctx() call.  The
+ * images of a batch go to the threads whole, each in its own slot of the
+ * workspace; an image left over (and a batch of one) goes through the
+ * layers with every thread, the large layers shared out among them and the
+ * others done by one while the rest wait at CNNC_SYNC.  Without -fopenmp
+ * this is plain serial C. */
+#ifdef _OPENMP
+#define CNNC_SYNC(parts) do { if ((parts) > 1) { _Pragma("omp barrier") } } while (0)
+#else
+#define CNNC_SYNC(parts) ((void)(parts))
+#endif
+/* A slot of the workspace: one image's arena (CONVNETJS_MNIST_WS_BYTES(1) bytes). */
+#define CONVNETJS_MNIST_SLOT_FLOATS ((size_t)35456)
+
+
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
  * the vector length; the transform loops below run over a variable number
  * of tiles, so they ask for gcc's usual cost model (clang needs nothing). */
@@ -43,23 +59,13 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 #else
 #define CNNC_VECTORIZE
 #endif
-#ifdef _OPENMP
-#define CNNC_PRAGMA(x) _Pragma(#x)
-#define CNNC_PARALLEL_FOR_IF(cond) CNNC_PRAGMA(omp parallel for schedule(static) if(cond))
-#else
-#define CNNC_PARALLEL_FOR_IF(cond)
-#endif
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
-/* Default mode: the large products of im2col convolutions and dense layers
- * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
-#include <cblas.h>
-
 /* The network and its layers, defined below in this order. */
-static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
+static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
 CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp);
 static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
 static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
@@ -69,10 +75,11 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y);
 
 /* The kernels the layers share, defined after the layers. */
 CNNC_VECTORIZE static void convnetjs_mnist_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc);
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc,
+                        int part, int parts);
 static void convnetjs_mnist_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
                       const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu);
+                      const float *RESTRICT bias, int relu, int part, int parts);
 static void convnetjs_mnist_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
                       float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
 
@@ -92,7 +99,7 @@ static const float *const b_fc          = convnetjs_mnist_weights + 5984;
 #else
 #define CONVNETJS_MNIST_ARENA_PLACE
 #endif
-static float convnetjs_mnist_arena[35456 > 0 ? 35456 : 1] CONVNETJS_MNIST_ARENA_PLACE;
+static float convnetjs_mnist_arena[CONVNETJS_MNIST_SLOT_FLOATS] CONVNETJS_MNIST_ARENA_PLACE;
 
 int convnetjs_mnist_forward(const float *in, float *out)
 {
@@ -100,14 +107,51 @@ int convnetjs_mnist_forward(const float *in, float *out)
 }
 #endif
 
+/* convnetjs_mnist_set_threads(): 0 until set, OpenMP's own count then. */
+static int convnetjs_mnist_threads;
+
+void convnetjs_mnist_set_threads(int n)
+{
+    convnetjs_mnist_threads = n > 0 ? n : 0;
+}
+
+/* Image i of the batch through the network in the arena slot, this
+ * thread's part of the layers that are shared out. */
+static void convnetjs_mnist_image(const float *in, float *out, int i, float *slot, int part, int parts)
+{
+    convnetjs_mnist_run(in + (size_t)i * 576, out + (size_t)i * 10, slot, part, parts);
+}
+
+/* Thread tid of nth: whole rounds of nth images, one per thread, each in
+ * its own slot (when there are slots enough), then the images left over
+ * with every thread in slot 0. */
+static void convnetjs_mnist_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
+{
+    const int whole = nth > 1 && slots >= (size_t)nth ? n - n % nth : 0;
+    for (int i = tid; i < whole; i += nth)
+        convnetjs_mnist_image(in, out, i, ws + (size_t)tid * CONVNETJS_MNIST_SLOT_FLOATS, 0, 1);
+    if (whole > 0 && whole < n) CNNC_SYNC(nth);
+    for (int i = whole; i < n; i++) convnetjs_mnist_image(in, out, i, ws, tid, nth);
+}
+
 int convnetjs_mnist_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
 {
     if (!ws || !in || !out) return CONVNETJS_MNIST_ERR_NULL;
     if (n < 1) return CONVNETJS_MNIST_ERR_BATCH;
     if (ws_bytes < CONVNETJS_MNIST_WS_BYTES(n)) return CONVNETJS_MNIST_ERR_WORKSPACE;
     if ((uintptr_t)ws % sizeof(float) != 0) return CONVNETJS_MNIST_ERR_ALIGN;
-    for (int i = 0; i < n; i++)
-        convnetjs_mnist_run(in + (size_t)i * 576, out + (size_t)i * 10, (float *)ws);
+    {
+        const size_t slots = ws_bytes / (CONVNETJS_MNIST_SLOT_FLOATS * sizeof(float));
+#ifdef _OPENMP
+        const int t = convnetjs_mnist_threads > 0 ? convnetjs_mnist_threads : omp_get_max_threads();
+        if (t > 1 && n > 1) {   /* no layer is large enough to share: one image runs on one thread */
+#pragma omp parallel num_threads(t)
+            convnetjs_mnist_batch((float *)ws, slots, n, in, out, omp_get_thread_num(), omp_get_num_threads());
+            return CONVNETJS_MNIST_OK;
+        }
+#endif
+        convnetjs_mnist_batch((float *)ws, slots, n, in, out, 0, 1);
+    }
     return CONVNETJS_MNIST_OK;
 }
 
@@ -117,14 +161,15 @@ const char *convnetjs_mnist_strerror(int err)
     case CONVNETJS_MNIST_OK: return "success";
     case CONVNETJS_MNIST_ERR_NULL: return "a pointer argument is NULL";
     case CONVNETJS_MNIST_ERR_BATCH: return "the batch size must be at least 1";
-    case CONVNETJS_MNIST_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_MNIST_WS_BYTES(n)";
+    case CONVNETJS_MNIST_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_MNIST_WS_BYTES(n) for n images";
     case CONVNETJS_MNIST_ERR_ALIGN: return "the workspace is not aligned for float";
     }
     return "unknown error";
 }
 
-/* The network, one image: in[576] -> out[10], ws[35456]. */
-static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
+/* The network, one image: in[576] -> out[10], ws[35456];
+ * called by each of parts threads with its part. */
+static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts)
 {
     float *const buf_conv1 = ws;
     float *const scratch_conv1 = ws + 4608;
@@ -133,13 +178,16 @@ static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, f
     float *const scratch_conv2 = ws;
     float *const buf_pool2 = ws;
     float *const buf_fc = ws + 256;
-    (void)in; (void)out; (void)ws;
-    layer_conv1(in, buf_conv1, scratch_conv1);
-    layer_pool1(buf_conv1, buf_pool1);
-    layer_conv2(buf_pool1, buf_conv2, scratch_conv2);
-    layer_pool2(buf_conv2, buf_pool2);
-    layer_fc(buf_pool2, buf_fc);
-    layer_softmax(buf_fc, out);
+    (void)in; (void)out; (void)ws; (void)part; (void)parts;
+    if (part == 0) {
+        layer_conv1(in, buf_conv1, scratch_conv1);
+        layer_pool1(buf_conv1, buf_pool1);
+        layer_conv2(buf_pool1, buf_conv2, scratch_conv2);
+        layer_pool2(buf_conv2, buf_pool2);
+        layer_fc(buf_pool2, buf_fc);
+        layer_softmax(buf_fc, out);
+    }
+    CNNC_SYNC(parts);
 }
 
 
@@ -243,10 +291,12 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
 static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[200][160]: the patches of the input, one column per output pixel */
-    convnetjs_mnist_im2col(x, 8, 12, 12, 5, 5, 1, 1, 2, 2, 1, 1, 12, 12, col, 160);
+    convnetjs_mnist_im2col(x, 8, 12, 12, 5, 5, 1, 1, 2, 2, 1, 1, 12, 12, col, 160,
+                0, 1);
     /* y[16][144] = W[16][200] · col[200][144] (+ bias), W packed */
     convnetjs_mnist_gemm(1, 16, 144, 200, w_conv2, 0, col, 160, 0, y, 144, 0,
-              b_conv2, 1);
+              b_conv2, 1,
+              0, 1);
 }
 
 
@@ -295,9 +345,20 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
 static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_fc;
-    /* y[10] = W[10][256] · x[256] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 256, 1.0f, w, 256, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 10; o++) y[o] += b_fc[o];
+    const int o0 = 0, o1 = 10;
+    for (int o = o0; o < o1; o++) {
+        const float *RESTRICT wr = w + (size_t)o * 256;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+        int i = 0;
+        for (; i + 8 <= 256; i += 8) {
+            s0 += wr[i] * x[i];         s1 += wr[i + 1] * x[i + 1];
+            s2 += wr[i + 2] * x[i + 2]; s3 += wr[i + 3] * x[i + 3];
+            s4 += wr[i + 4] * x[i + 4]; s5 += wr[i + 5] * x[i + 5];
+            s6 += wr[i + 6] * x[i + 6]; s7 += wr[i + 7] * x[i + 7];
+        }
+        for (; i < 256; i++) s0 += wr[i] * x[i];
+        y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + b_fc[o] ;
+    }
 }
 
 
@@ -319,12 +380,14 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
- * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */
+ * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed);
+ * the part-th of parts shares of the rows. */
 CNNC_VECTORIZE static void convnetjs_mnist_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc)
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc,
+                        int part, int parts)
 {
-    CNNC_PARALLEL_FOR_IF((double)C * kh * kw * ldc > 1e5)
-    for (int k = 0; k < C * kh * kw; k++) {
+    const int k0 = (int)((long long)C * kh * kw * part / parts), k1 = (int)((long long)C * kh * kw * (part + 1) / parts);
+    for (int k = k0; k < k1; k++) {
         const int c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
         float *RESTRICT d = col + (size_t)k * ldc;
         /* the output columns whose input column is inside the image */
@@ -356,16 +419,17 @@ CNNC_VECTORIZE static void convnetjs_mnist_im2col(const float *RESTRICT x, int C
 
 /* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
  * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
- * (row stride ldc).  The tile loop runs over the larger operand's panels
- * outermost, so the smaller one stays in cache. */
+ * (row stride ldc); the part-th of parts shares of the tiles.  The tile
+ * loop runs over the larger operand's panels outermost, so the smaller one
+ * stays in cache. */
 static void convnetjs_mnist_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
                       const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu)
+                      const float *RESTRICT bias, int relu, int part, int parts)
 {
     const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
     const int m_outer = M >= N;
-    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
-    for (int job = 0; job < batch * per; job++) {
+    const int j0 = (int)((long long)batch * per * part / parts), j1 = (int)((long long)batch * per * (part + 1) / parts);
+    for (int job = j0; job < j1; job++) {
         const int bt = job / per, r = job % per;
         const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
         convnetjs_mnist_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,

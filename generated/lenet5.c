@@ -23,6 +23,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
 #define RESTRICT restrict
 #else
@@ -33,8 +36,21 @@ static const float lenet5_weights[61706];   /* at the end of this file */
 
 
 
-/* Threads: with -fopenmp the layers share their work out over OpenMP's
- * threads (OMP_NUM_THREADS); without it this is plain serial C. */
+/* Threads (with -fopenmp): one team per lenet5_forward_ctx() call.  The
+ * images of a batch go to the threads whole, each in its own slot of the
+ * workspace; an image left over (and a batch of one) goes through the
+ * layers with every thread, the large layers shared out among them and the
+ * others done by one while the rest wait at CNNC_SYNC.  Without -fopenmp
+ * this is plain serial C. */
+#ifdef _OPENMP
+#define CNNC_SYNC(parts) do { if ((parts) > 1) { _Pragma("omp barrier") } } while (0)
+#else
+#define CNNC_SYNC(parts) ((void)(parts))
+#endif
+/* A slot of the workspace: one image's arena (LENET5_WS_BYTES(1) bytes). */
+#define LENET5_SLOT_FLOATS ((size_t)21984)
+
+
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
  * the vector length; the transform loops below run over a variable number
  * of tiles, so they ask for gcc's usual cost model (clang needs nothing). */
@@ -43,23 +59,13 @@ static const float lenet5_weights[61706];   /* at the end of this file */
 #else
 #define CNNC_VECTORIZE
 #endif
-#ifdef _OPENMP
-#define CNNC_PRAGMA(x) _Pragma(#x)
-#define CNNC_PARALLEL_FOR_IF(cond) CNNC_PRAGMA(omp parallel for schedule(static) if(cond))
-#else
-#define CNNC_PARALLEL_FOR_IF(cond)
-#endif
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
-/* Default mode: the large products of im2col convolutions and dense layers
- * go to the BLAS (OpenBLAS's cblas_sgemm / cblas_sgemv). */
-#include <cblas.h>
-
 /* The network and its layers, defined below in this order. */
-static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
+static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
 CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y);
 static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y);
 static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
@@ -71,10 +77,11 @@ static void layer_out(const float *RESTRICT x, float *RESTRICT y);
 /* The kernels the layers share, defined after the layers. */
 CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n);
 CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc);
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc,
+                        int part, int parts);
 static void lenet5_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
                       const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu);
+                      const float *RESTRICT bias, int relu, int part, int parts);
 static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
                       float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
 
@@ -98,7 +105,7 @@ static const float *const b_out           = lenet5_weights + 61696;
 #else
 #define LENET5_ARENA_PLACE
 #endif
-static float lenet5_arena[21984 > 0 ? 21984 : 1] LENET5_ARENA_PLACE;
+static float lenet5_arena[LENET5_SLOT_FLOATS] LENET5_ARENA_PLACE;
 
 int lenet5_forward(const float *in, float *out)
 {
@@ -106,14 +113,51 @@ int lenet5_forward(const float *in, float *out)
 }
 #endif
 
+/* lenet5_set_threads(): 0 until set, OpenMP's own count then. */
+static int lenet5_threads;
+
+void lenet5_set_threads(int n)
+{
+    lenet5_threads = n > 0 ? n : 0;
+}
+
+/* Image i of the batch through the network in the arena slot, this
+ * thread's part of the layers that are shared out. */
+static void lenet5_image(const float *in, float *out, int i, float *slot, int part, int parts)
+{
+    lenet5_run(in + (size_t)i * 1024, out + (size_t)i * 10, slot, part, parts);
+}
+
+/* Thread tid of nth: whole rounds of nth images, one per thread, each in
+ * its own slot (when there are slots enough), then the images left over
+ * with every thread in slot 0. */
+static void lenet5_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
+{
+    const int whole = nth > 1 && slots >= (size_t)nth ? n - n % nth : 0;
+    for (int i = tid; i < whole; i += nth)
+        lenet5_image(in, out, i, ws + (size_t)tid * LENET5_SLOT_FLOATS, 0, 1);
+    if (whole > 0 && whole < n) CNNC_SYNC(nth);
+    for (int i = whole; i < n; i++) lenet5_image(in, out, i, ws, tid, nth);
+}
+
 int lenet5_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
 {
     if (!ws || !in || !out) return LENET5_ERR_NULL;
     if (n < 1) return LENET5_ERR_BATCH;
     if (ws_bytes < LENET5_WS_BYTES(n)) return LENET5_ERR_WORKSPACE;
     if ((uintptr_t)ws % sizeof(float) != 0) return LENET5_ERR_ALIGN;
-    for (int i = 0; i < n; i++)
-        lenet5_run(in + (size_t)i * 1024, out + (size_t)i * 10, (float *)ws);
+    {
+        const size_t slots = ws_bytes / (LENET5_SLOT_FLOATS * sizeof(float));
+#ifdef _OPENMP
+        const int t = lenet5_threads > 0 ? lenet5_threads : omp_get_max_threads();
+        if (t > 1 && n > 1) {   /* no layer is large enough to share: one image runs on one thread */
+#pragma omp parallel num_threads(t)
+            lenet5_batch((float *)ws, slots, n, in, out, omp_get_thread_num(), omp_get_num_threads());
+            return LENET5_OK;
+        }
+#endif
+        lenet5_batch((float *)ws, slots, n, in, out, 0, 1);
+    }
     return LENET5_OK;
 }
 
@@ -123,14 +167,15 @@ const char *lenet5_strerror(int err)
     case LENET5_OK: return "success";
     case LENET5_ERR_NULL: return "a pointer argument is NULL";
     case LENET5_ERR_BATCH: return "the batch size must be at least 1";
-    case LENET5_ERR_WORKSPACE: return "the workspace is smaller than LENET5_WS_BYTES(n)";
+    case LENET5_ERR_WORKSPACE: return "the workspace is smaller than LENET5_WS_BYTES(n) for n images";
     case LENET5_ERR_ALIGN: return "the workspace is not aligned for float";
     }
     return "unknown error";
 }
 
-/* The network, one image: in[1024] -> out[10], ws[21984]. */
-static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
+/* The network, one image: in[1024] -> out[10], ws[21984];
+ * called by each of parts threads with its part. */
+static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts)
 {
     float *const buf_c1 = ws;
     float *const buf_avgpool = ws + 20800;
@@ -139,14 +184,17 @@ static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RES
     float *const buf_avgpool_2 = ws;
     float *const buf_c5 = ws + 400;
     float *const buf_f6 = ws;
-    (void)in; (void)out; (void)ws;
-    layer_c1(in, buf_c1);
-    layer_avgpool(buf_c1, buf_avgpool);
-    layer_c3(buf_avgpool, buf_c3, scratch_c3);
-    layer_avgpool_2(buf_c3, buf_avgpool_2);
-    layer_c5(buf_avgpool_2, buf_c5);
-    layer_f6(buf_c5, buf_f6);
-    layer_out(buf_f6, out);
+    (void)in; (void)out; (void)ws; (void)part; (void)parts;
+    if (part == 0) {
+        layer_c1(in, buf_c1);
+        layer_avgpool(buf_c1, buf_avgpool);
+        layer_c3(buf_avgpool, buf_c3, scratch_c3);
+        layer_avgpool_2(buf_c3, buf_avgpool_2);
+        layer_c5(buf_avgpool_2, buf_c5);
+        layer_f6(buf_c5, buf_f6);
+        layer_out(buf_f6, out);
+    }
+    CNNC_SYNC(parts);
 }
 
 
@@ -239,10 +287,12 @@ static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y)
 static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[150][128]: the patches of the input, one column per output pixel */
-    lenet5_im2col(x, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10, col, 128);
+    lenet5_im2col(x, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10, col, 128,
+                0, 1);
     /* y[16][100] = W[16][150] · col[150][100] (+ bias), W packed */
     lenet5_gemm(1, 16, 100, 150, w_c3, 0, col, 128, 0, y, 100, 0,
-              b_c3, 0);
+              b_c3, 0,
+              0, 1);
     lenet5_tanh(y, 16 * 10 * 10);
 }
 
@@ -280,9 +330,22 @@ static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y)
 static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
-    /* y[120] = W[120][400] · col[400] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 120, 400, 1.0f, w_c5, 400, col, 1, 0.0f, y, 1);
-    for (int o = 0; o < 120; o++) {
+    const int o0 = 0, o1 = 120;
+    /* y[120] = W[120][400] · col[400], a matrix-vector product: eight partial sums a row */
+    for (int o = o0; o < o1; o++) {
+        const float *RESTRICT wr = w_c5 + (size_t)o * 400;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+        int i = 0;
+        for (; i + 8 <= 400; i += 8) {
+            s0 += wr[i] * col[i];         s1 += wr[i + 1] * col[i + 1];
+            s2 += wr[i + 2] * col[i + 2]; s3 += wr[i + 3] * col[i + 3];
+            s4 += wr[i + 4] * col[i + 4]; s5 += wr[i + 5] * col[i + 5];
+            s6 += wr[i + 6] * col[i + 6]; s7 += wr[i + 7] * col[i + 7];
+        }
+        for (; i < 400; i++) s0 += wr[i] * col[i];
+        y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    }
+    for (int o = o0; o < o1; o++) {
         const float v = y[o] + b_c5[o] ;
         y[o] = v;
     }
@@ -293,10 +356,24 @@ static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
 static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_f6;
-    /* y[84] = W[84][120] · x[120] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 84, 120, 1.0f, w, 120, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 84; o++) y[o] += b_f6[o];
-    lenet5_tanh(y, 84);
+    const int o0 = 0, o1 = 84;
+    for (int o = o0; o < o1; o++) {
+        const float *RESTRICT wr = w + (size_t)o * 120;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+        int i = 0;
+        for (; i + 8 <= 120; i += 8) {
+            s0 += wr[i] * x[i];         s1 += wr[i + 1] * x[i + 1];
+            s2 += wr[i + 2] * x[i + 2]; s3 += wr[i + 3] * x[i + 3];
+            s4 += wr[i + 4] * x[i + 4]; s5 += wr[i + 5] * x[i + 5];
+            s6 += wr[i + 6] * x[i + 6]; s7 += wr[i + 7] * x[i + 7];
+        }
+        for (; i < 120; i++) s0 += wr[i] * x[i];
+        y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + b_f6[o] ;
+    }
+    {
+        float *RESTRICT ya = y + o0;
+    lenet5_tanh(ya, o1 - o0);
+    }
 }
 
 
@@ -304,9 +381,20 @@ static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 static void layer_out(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_out;
-    /* y[10] = W[10][84] · x[84] */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, 10, 84, 1.0f, w, 84, x, 1, 0.0f, y, 1);
-    for (int o = 0; o < 10; o++) y[o] += b_out[o];
+    const int o0 = 0, o1 = 10;
+    for (int o = o0; o < o1; o++) {
+        const float *RESTRICT wr = w + (size_t)o * 84;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
+        int i = 0;
+        for (; i + 8 <= 84; i += 8) {
+            s0 += wr[i] * x[i];         s1 += wr[i + 1] * x[i + 1];
+            s2 += wr[i + 2] * x[i + 2]; s3 += wr[i + 3] * x[i + 3];
+            s4 += wr[i + 4] * x[i + 4]; s5 += wr[i + 5] * x[i + 5];
+            s6 += wr[i + 6] * x[i + 6]; s7 += wr[i + 7] * x[i + 7];
+        }
+        for (; i < 84; i++) s0 += wr[i] * x[i];
+        y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + b_out[o] ;
+    }
 }
 
 
@@ -336,12 +424,14 @@ CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n)
 
 
 /* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
- * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */
+ * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed);
+ * the part-th of parts shares of the rows. */
 CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc)
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc,
+                        int part, int parts)
 {
-    CNNC_PARALLEL_FOR_IF((double)C * kh * kw * ldc > 1e5)
-    for (int k = 0; k < C * kh * kw; k++) {
+    const int k0 = (int)((long long)C * kh * kw * part / parts), k1 = (int)((long long)C * kh * kw * (part + 1) / parts);
+    for (int k = k0; k < k1; k++) {
         const int c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
         float *RESTRICT d = col + (size_t)k * ldc;
         /* the output columns whose input column is inside the image */
@@ -373,16 +463,17 @@ CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, 
 
 /* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
  * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
- * (row stride ldc).  The tile loop runs over the larger operand's panels
- * outermost, so the smaller one stays in cache. */
+ * (row stride ldc); the part-th of parts shares of the tiles.  The tile
+ * loop runs over the larger operand's panels outermost, so the smaller one
+ * stays in cache. */
 static void lenet5_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
                       const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu)
+                      const float *RESTRICT bias, int relu, int part, int parts)
 {
     const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
     const int m_outer = M >= N;
-    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
-    for (int job = 0; job < batch * per; job++) {
+    const int j0 = (int)((long long)batch * per * part / parts), j1 = (int)((long long)batch * per * (part + 1) / parts);
+    for (int job = j0; job < j1; job++) {
         const int bt = job / per, r = job % per;
         const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
         lenet5_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,

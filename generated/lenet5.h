@@ -27,7 +27,7 @@
  *   out        dense              15  [10]        (the output)
  *
  * Weights: 61706 floats baked into lenet5.c;
- * workspace: 21984 floats per call.
+ * workspace: 21984 floats per image.
  *
  * Usage, one image at a time:
  *
@@ -37,7 +37,7 @@
  *     ... fill in ...
  *     lenet5_forward(in, out);
  *
- * Batched, re-entrant, with memory you own:
+ * Batched, re-entrant, with memory you own (the fast way for many images):
  *
  *     size_t bytes = LENET5_WS_BYTES(n);
  *     void *ws = malloc(bytes);
@@ -52,7 +52,7 @@
  * to leave it out (lenet5_forward() goes with it) and call
  * lenet5_forward_ctx() with memory you place yourself.
  *
- * Threads: lenet5_forward() uses that one static arena and is not
+ * Re-entrancy: lenet5_forward() uses that one static arena and is not
  * re-entrant.  lenet5_forward_ctx() touches only its arguments (and the
  * read-only weights) and may run in several threads at once, each with its
  * own workspace.  Inference never allocates, prints or exits; on valid
@@ -69,9 +69,15 @@
  *         build it anyway, e.g. for a test on a PC).
  * Build: cc -std=c99 -O2 $(pkg-config --cflags openblas) -c lenet5.c;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).
- * Threads: add -fopenmp to compile and link, and set OMP_NUM_THREADS; each
- * layer then shares its work out over the threads (without -fopenmp the
- * code is serial).  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.
+ * Threads: add -fopenmp to compile and link (without it the code is
+ * serial).  Each call then runs one team of lenet5_set_threads(t) threads
+ * (OpenMP's default count, the cores, until set): the images of a batch go
+ * to the threads whole, each in its own slot of the workspace, and an image
+ * on its own (a batch of one, or the last of a batch) through the layers
+ * with every thread, the large layers shared out, the small ones on one
+ * thread.  No environment variable is needed.  The OpenBLAS calls of the
+ * layers shared out are made by every thread on its own share; OpenBLAS
+ * spawns threads of its own unless OPENBLAS_NUM_THREADS=1.
  */
 #ifndef LENET5_H
 #define LENET5_H
@@ -94,9 +100,10 @@ extern "C" {
 #define LENET5_OUT_C 10
 #define LENET5_OUT_SIZE 10    /* floats per image */
 
-/* Workspace bytes for lenet5_forward_ctx() with n images (n does not
- * change it: images run one after another in the same workspace). */
-#define LENET5_WS_BYTES(n) ((size_t)21984 * sizeof(float) + 0 * (size_t)(n))
+/* Workspace bytes for lenet5_forward_ctx() with n images: a slot of
+ * 21984 floats per image, so that each thread has images of its
+ * own (at most n slots are used at once, one per thread). */
+#define LENET5_WS_BYTES(n) ((size_t)21984 * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
 
 /* Error codes; lenet5_strerror() explains them. */
 #define LENET5_OK 0
@@ -112,6 +119,11 @@ int lenet5_forward(const float *in, float *out);
 
 /* n images, caller-owned workspace of LENET5_WS_BYTES(n) bytes. */
 int lenet5_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out);
+
+/* Threads of each later call (built with -fopenmp; without, ignored):
+ * t >= 1, or 0 for OpenMP's default (the cores, or OMP_NUM_THREADS).  Set
+ * it before the calls, not while one runs. */
+void lenet5_set_threads(int t);
 
 const char *lenet5_strerror(int err);
 

@@ -135,7 +135,31 @@ $3[[]]m4_divert(1)]])
 # M4_PRELUDE(text): text for the prelude (includes, macros).
 m4_define([[M4_PRELUDE]], [[M4_ARGS([[$0]], $#, 1)m4_divert(4)$1[[]]m4_divert(1)]])
 
-# M4_CALL(args): the call of this layer's function in run().
-m4_define([[M4_CALL]], [[M4_ARGS([[$0]], $#, 1)m4_divert(2)    L_FN[[]]($1);
-m4_divert(1)]])
+# M4_CALL(args): the call of this layer's function in run(), by the
+# layer's thread plan.  run() is called by every thread of the team with
+# its part (0 <= part < parts).  A layer shared out (L_SPLIT 1, chosen by
+# cnnc: large enough to pay for the wait) gets the part too, does its share
+# and is followed by CNNC_SYNC; a run of layers that are not is done by part
+# 0 while the others wait at the CNNC_SYNC after the run (M4_RUN_END).
+m4_define([[_M4_RUN_MODE]], [[none]])
+m4_define([[M4_CALL]], [[M4_ARGS([[$0]], $#, 1)m4_divert(2)m4_ifelse(L_SPLIT, 1, [[m4_define([[M4_ANY_SHARED]], 1)M4_RUN_END[[]]    L_FN[[]]($1, part, parts);
+    CNNC_SYNC(parts);
+m4_define([[_M4_RUN_MODE]], [[split]])]], [[m4_ifelse(_M4_RUN_MODE, [[one]], [[]], [[    if (part == 0) {
+]])        L_FN[[]]($1);
+m4_define([[_M4_RUN_MODE]], [[one]])]])m4_divert(1)]])
+m4_define([[M4_RUN_END]], [[m4_ifelse(_M4_RUN_MODE, [[one]], [[    }
+    CNNC_SYNC(parts);
+m4_define([[_M4_RUN_MODE]], [[none]])]])]])
+
+# M4_PARTS: the parameters of a layer function shared out over threads.
+# M4_SHARE(count, lo, hi): this part's range [lo, hi) of count jobs (all of
+# them in a layer that is not shared out).
+m4_define([[M4_PARTS]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_SPLIT, 1, [[, int part, int parts]])]])
+m4_define([[M4_SHARE]], [[M4_ARGS([[$0]], $#, 3)m4_ifelse(L_SPLIT, 1,
+  [[const int $2 = (int)((long long)($1) * part / parts), $3 = (int)((long long)($1) * (part + 1) / parts)]],
+  [[const int $2 = 0, $3 = $1]])]])
+# M4_SYNC(indent): inside a shared layer, wait for every part's share of
+# the step before (nothing in a layer that is not shared out).
+m4_define([[M4_SYNC]], [[M4_ARGS([[$0]], $#, 1)m4_ifelse(L_SPLIT, 1, [[$1CNNC_SYNC(parts);
+]])]])
 m4_divert(0)m4_dnl

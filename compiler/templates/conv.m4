@@ -58,6 +58,22 @@ m4_eval(L_KH - 1), [[]], [[
 m4_define([[M4_CONV_ACT]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ACT, [[RELU]], [[]],
   [[M4_ACT_ANY([[y]], M4_MUL(L_OC, L_OH, L_OW))]])]])
 
+# M4_CONV_SPLIT_ACT: M4_CONV_ACT in a GEMM conv that may be shared out
+# (never one that calls OpenBLAS): each part applies the activation to
+# the rows of a matrix-vector product it computed, or to its share of the
+# output once every part's tiles are done (NET_gemm).
+m4_define([[M4_CONV_SPLIT_ACT]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_ACT, [[RELU]], [[]], L_ACT, [[NONE]], [[]],
+  L_SPLIT, 0, [[M4_CONV_ACT]], L_NPIX, 1, [[    {
+        float *RESTRICT ya = y + o0;
+M4_ACT_ANY([[ya]], [[o1 - o0]])m4_dnl
+    }
+]], [[M4_SYNC([[    ]])    {
+        M4_SHARE(M4_MUL(L_OC, L_NPIX), a0, a1);
+        float *RESTRICT ya = y + a0;
+M4_ACT_ANY([[ya]], [[a1 - a0]])m4_dnl
+    }
+]])]])
+
 # M4_ACT_ANY(ptr, count): the layer's activation in place; tanh through
 # NET_tanh() (the function needs [[M4_TANH_ONCE]] before it).
 m4_define([[M4_ACT_ANY]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse(L_ACT, [[TANH]],
@@ -105,17 +121,26 @@ m4_define([[_M4_CONV_CLIPPED]], [[M4_ARGS([[$0]], $#, 0)m4_dnl
 m4_define([[M4_CONV_DIRECT]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]M4_LAYER_HEAD
 m4_ifelse(L_CLIP, 1, [[m4_pushdef([[L_HP]], L_H)m4_pushdef([[L_WP]], L_W)]])m4_dnl    clipped: x is read as it is
 M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_SCRATCH, -1, [[]],
-    [[, float *RESTRICT xp]])]])
+    [[, float *RESTRICT xp]])[[]]M4_PARTS]])
 {
     const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
 m4_ifelse(L_SCRATCH, -1, [[    const float *RESTRICT xp = x;
+]], L_SPLIT, 1, [[    {   /* xp: the input zero-padded to L_C x L_HP x L_WP, this part's channels;
+         * row r of x is row r % L_H of channel r / L_H */
+        M4_SHARE(L_C, c0, c1);
+        memset(xp + (size_t)c0 * M4_MUL(L_HP, L_WP), 0, sizeof(float) * (size_t)(c1 - c0) * M4_MUL(L_HP, L_WP));
+        for (int r = c0 * L_H; r < c1 * L_H; r++)
+            memcpy(xp + M4_AT((M4_AT(r / L_H * L_HP + r % L_H, L_PT)) * L_WP, L_PL), x + r * L_W, sizeof(float) * L_W);
+    }
+M4_SYNC([[    ]])m4_dnl
 ]], [[    /* xp: the input zero-padded to L_C x L_HP x L_WP; row r of x is row r % L_H of channel r / L_H */
     memset(xp, 0, sizeof(float) * M4_MUL(L_C, L_HP, L_WP));
     for (int r = 0; r < M4_MUL(L_C, L_H); r++)
         memcpy(xp + M4_AT((M4_AT(m4_ifelse(L_C, 1, [[]], [[r / L_H * L_HP + ]])r % L_H, L_PT)) * L_WP, L_PL), x + r * L_W,
                sizeof(float) * L_W);
 ]])m4_dnl
-    for (int oc = 0; oc < L_OC; oc++) {
+m4_ifelse(L_SPLIT, 1, [[    M4_SHARE(L_OC, oc0, oc1);
+    for (int oc = oc0; oc < oc1; oc++) {]], [[    for (int oc = 0; oc < L_OC; oc++) {]])
         const float *RESTRICT xg = m4_ifelse(L_OCG, L_OC, [[xp]], [[xp + m4_ifelse(L_OCG, 1, [[oc]], [[(oc / L_OCG)]]) * M4_MULP(L_ICG, L_HP, L_WP)]]);
         float *RESTRICT yo = y + M4_MUL(oc, M4_MULP(L_OH, L_OW));
         const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(b, L_BOFF)[oc] ]]);
@@ -208,13 +233,13 @@ m4_define([[M4_CONV_DW]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE
 m4_pushdef([[_ONE]], m4_ifelse(L_ROWS, L_OH, 1, 0))m4_dnl
 m4_pushdef([[_IY1]], m4_eval((L_OH - 1) * L_SH + L_SPAN - L_PT))m4_ifelse(m4_eval(_IY1 > L_H), 1, [[m4_define([[_IY1]], L_H)]])m4_dnl
 m4_pushdef([[_N]], m4_ifelse(_ONE, 1, L_OH, [[n]]))m4_dnl
-M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y]])
+M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y[[]]M4_PARTS]])
 {
     const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
 m4_ifelse(L_BOFF, -1, [[]], [[    const float *RESTRICT b = M4_WEIGHTS(b, L_BOFF);
 ]])m4_dnl
-    CNNC_PARALLEL_FOR_IF(M4_MUL(L_OC, L_OH, L_OW) > 20000)
-    for (int c = 0; c < L_C; c++) {
+m4_ifelse(L_SPLIT, 1, [[    M4_SHARE(L_C, c0, c1);
+    for (int c = c0; c < c1; c++) {]], [[    for (int c = 0; c < L_C; c++) {]])
         const float *RESTRICT xc = x + M4_MUL(c, M4_MULP(L_H, L_W));
         /* xb: m4_ifelse(L_SPAN, 1, [[the input row]], [[the input rows]]) m4_ifelse(L_OH, 1, [[the output row reads]], _ONE, 1, [[the L_OH output rows read]],
           L_ROWS, 1, [[an output row reads]], [[a block of L_ROWS output rows read]]), zero-padded to L_WP columns[[]]m4_ifelse(L_SH[[]]L_SW, 11, [[]],
@@ -284,18 +309,19 @@ M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])m4_popdef([[_N]])m4_popdef(
 m4_define([[M4_CONV_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[M4_IM2COL_ONCE[[]]]])m4_dnl
 m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_NPIX, 1, [[M4_THREADS_ONCE[[]]]], [[M4_GEMM_ONCE[[]]]])M4_LAYER_HEAD
 M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_DIRECTB, 1, [[]],
-    [[, float *RESTRICT col]])]])
+    [[, float *RESTRICT col]])[[]]M4_PARTS]])
 {
 m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
 ]], [[    /* col[L_K][L_LDB]: the patches of the input, one column per output pixel */
-    NET[[]]_im2col(x, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OH, L_OW, col, L_LDB);
+    NET[[]]_im2col(x, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OH, L_OW, col, L_LDB,
+                m4_ifelse(L_SPLIT, 1, [[part, parts]], [[0, 1]]));
+M4_SYNC([[    ]])m4_dnl
 ]])m4_dnl
 m4_ifelse(L_NPIX, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L_OC, L_NPIX, L_K,
                 1.0f, M4_WEIGHTS(w, L_WOFF), L_K, col, L_LDB, 0.0f, y, L_NPIX);
 m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_ACT_A, L_ACT_B, [[y]], M4_MUL(L_OC, L_OH, L_OW))]])]], [[    {
         const float *RESTRICT b = M4_WEIGHTS(b, L_BOFF);
-        CNNC_PARALLEL_FOR_IF(L_OC * L_NPIX > 100000)
         for (int oc = 0; oc < L_OC; oc++)
             for (int p = 0; p < L_NPIX; p++) {
                 const float v = y[oc * L_NPIX + p] + b[oc];
@@ -304,19 +330,21 @@ m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_ACT_A,
     }
 ]])]], [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] (+ bias), W packed */
     NET[[]]_gemm(1, L_OC, L_NPIX, L_K, M4_WEIGHTS(w, L_WOFF), 0, col, L_LDB, 0, y, L_NPIX, 0,
-              m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(b, L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0));
+              m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(b, L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0),
+              m4_ifelse(L_SPLIT, 1, [[part, parts]], [[0, 1]]));
 ]])m4_dnl
-M4_CONV_ACT[[]]m4_dnl
+M4_CONV_SPLIT_ACT[[]]m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_DIRECTB, 1, [[]],
   [[, M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])]])
 
 # M4_CONV_GEMV: the GEMM of a conv with one output pixel, a matrix-vector
 # product: cblas_sgemv, or (standalone) eight partial sums per row.
-m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    /* y[L_OC] = W[L_OC][L_K] · col[L_K] */
+m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)    M4_SHARE(L_OC, o0, o1);
+m4_ifelse(L_CBLAS, 1, [[    /* y[L_OC] = W[L_OC][L_K] · col[L_K] */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, L_OC, L_K, 1.0f, M4_WEIGHTS(w, L_WOFF), L_K, col, 1, 0.0f, y, 1);
-]], [[    CNNC_PARALLEL_FOR_IF((double)L_OC * L_K > 1e6)
-    for (int o = 0; o < L_OC; o++) {
+]], [[    /* y[L_OC] = W[L_OC][L_K] · col[L_K], a matrix-vector product: eight partial sums a row */
+    for (int o = o0; o < o1; o++) {
         const float *RESTRICT wr = M4_WEIGHTS(w, L_WOFF) + (size_t)o * L_K;
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
         int i = 0;
@@ -330,21 +358,22 @@ m4_define([[M4_CONV_GEMV]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_CBLAS, 1, [[    
         y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 ]])m4_dnl
-    for (int o = 0; o < L_OC; o++) {
+    for (int o = o0; o < o1; o++) {
         const float v = y[o]m4_ifelse(L_BOFF, -1, [[]], [[ + M4_WEIGHTS(b, L_BOFF)[o] ]]);
         y[o] = m4_ifelse(L_ACT, [[RELU]], [[v < 0.0f ? 0.0f : v]], [[v]]);
     }
 ]])
 
 m4_define([[M4_CONV_WINO]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]M4_GEMM_ONCE[[]]M4_WINO_ONCE[[]]M4_LAYER_HEAD
-M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp]])
+M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp[[]]M4_PARTS]])
 {
     float *RESTRICT v = xp + L_VOFF;    /* V[L_WA*L_WA][L_C][L_TPAD], point stride L_SV: transformed input tiles */
     float *RESTRICT mt = xp + L_MOFF;   /* M[L_WA*L_WA][L_OC][L_T], point stride L_SM: products in the transform domain */
+    M4_SHARE(L_C, c0, c1);
+    M4_SHARE(L_OC, oc0, oc1);
     /* xp: the input zero-padded to L_C x L_HPT x L_WPT (L_TH x L_TW tiles of L_WM x L_WM outputs),
      * each row split by column phase: xp[c][yy][q][t] = padded[c][yy][t*L_WM + q], t < L_TQ */
-    CNNC_PARALLEL_FOR_IF(L_C * L_HPT * L_WPT > 20000)
-    for (int c = 0; c < L_C; c++)
+    for (int c = c0; c < c1; c++)
         for (int yy = 0; yy < L_HPT; yy++) {
             float *RESTRICT d = xp + ((size_t)c * L_HPT + yy) * (L_WM * L_TQ);
             const int iy = M4_SUB(yy, L_PT);
@@ -359,10 +388,10 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp]]
             for (int q = 0; q < L_WM; q++)
                 for (int t = 0; t < L_TQ; t++) d[q * L_TQ + t] = line[t * L_WM + q];
         }
-    memset(xp + (size_t)L_C * L_HPT * L_WM * L_TQ, 0, sizeof(float) * 8);   /* the lanes read past the end */
+    if (c1 == L_C) memset(xp + (size_t)L_C * L_HPT * L_WM * L_TQ, 0, sizeof(float) * 8);   /* the lanes read past the end */
+M4_SYNC([[    ]])m4_dnl
     /* V = Bᵀ d B, eight tiles at a time (after the copy: no load waits on a recent store) */
-    CNNC_PARALLEL_FOR_IF(L_C * L_HPT * L_WPT > 20000)
-    for (int c = 0; c < L_C; c++) {
+    for (int c = c0; c < c1; c++) {
         for (int ty = 0; ty < L_TH; ty++)
             for (int t0 = 0; t0 < L_TW; t0 += 8)
                 NET[[]]_wino_in(L_WM, xp + ((size_t)c * L_HPT + ty * L_WM) * (L_WM * L_TQ) + t0, L_TQ,
@@ -370,11 +399,12 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp]]
         for (int t = L_T; t < L_TPAD; t++)
             for (int e = 0; e < L_WA * L_WA; e++) v[(size_t)e * L_SV + c * L_TPAD + t] = 0.0f;
     }
+M4_SYNC([[    ]])m4_dnl
     /* M_e[L_OC][L_T] = U_e[L_OC][L_C] · V_e[L_C][L_T] for each of the L_WA*L_WA points e */
     NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(w, L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
-              v, L_TPAD, (size_t)L_SV, mt, L_T, (size_t)L_SM, NULL, 0);
-    CNNC_PARALLEL_FOR_IF(L_OC * L_OH * L_OW > 20000)
-    for (int oc = 0; oc < L_OC; oc++) {
+              v, L_TPAD, (size_t)L_SV, mt, L_T, (size_t)L_SM, NULL, 0, m4_ifelse(L_SPLIT, 1, [[part, parts]], [[0, 1]]));
+M4_SYNC([[    ]])m4_dnl
+    for (int oc = oc0; oc < oc1; oc++) {
         const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(b, L_BOFF)[oc] ]]);
         for (int ty = 0; ty < L_TH; ty++)
             for (int t0 = 0; t0 < L_TW; t0 += 8)
@@ -382,8 +412,12 @@ M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp]]
                               L_TW - t0 < 8 ? L_TW - t0 : 8, bias, m4_ifelse(L_ACT, [[RELU]], 1, 0),
                               y + (oc * L_OH + ty * L_WM) * L_OW + t0 * L_WM, L_OW,
                               L_OH - ty * L_WM < L_WM ? L_OH - ty * L_WM : L_WM, L_OW - t0 * L_WM);
+m4_ifelse(L_ACT, [[RELU]], [[]], L_ACT, [[NONE]], [[]], [[        {
+            float *RESTRICT ya = y + oc * M4_MUL(L_OH, L_OW);
+M4_ACT_ANY([[ya]], M4_MUL(L_OH, L_OW))m4_dnl
+        }
+]])m4_dnl
     }
-M4_CONV_ACT[[]]m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
 # M4_CONVT(): a transposed convolution, direct: every input value scattered

@@ -1,23 +1,25 @@
 m4_divert(-1)
 # dense.m4 — fully connected layer: y = act(W·x + b), W [L_NOUT][L_NIN].
 #
-# M4_DENSE(): default mode calls cblas_sgemv (OpenBLAS); --standalone keeps
-# eight partial sums per row, so the dot product vectorises without
-# reassociating floats behind the compiler's back, rows shared out over
-# OpenMP threads when large.  tanh goes through NET_tanh() (gemm.m4).
+# M4_DENSE(): cblas_sgemv (OpenBLAS) where L_CBLAS (lower_conv.c's
+# layer_blas: default mode, target without SIMD kernels); else eight partial
+# sums per row, so the dot product vectorises without
+# reassociating floats behind the compiler's back.  A large layer (L_SPLIT
+# 1) is shared out over the threads by rows.  tanh goes through NET_tanh() (gemm.m4).
 # Layer data: L_FN L_LABEL ...; L_NIN L_NOUT L_WOFF L_BOFF L_ACT L_ACT_A L_ACT_B
-# L_X L_XOFF L_Y L_YOFF.
-m4_define([[M4_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]m4_ifelse(NET_STANDALONE, 0,
+# L_X L_XOFF L_Y L_YOFF L_CBLAS L_SPLIT.
+m4_define([[M4_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]m4_ifelse(L_CBLAS, 1,
   [[M4_CBLAS_ONCE[[]]]])M4_LAYER_HEAD
-M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y[[]]M4_PARTS]])
 {
     const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
-m4_ifelse(NET_STANDALONE, 0, [[    /* y[L_NOUT] = W[L_NOUT][L_NIN] · x[L_NIN] */
+m4_ifelse(L_CBLAS, 1, [[    /* y[L_NOUT] = W[L_NOUT][L_NIN] · x[L_NIN] */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, L_NOUT, L_NIN, 1.0f, w, L_NIN, x, 1, 0.0f, y, 1);
 m4_ifelse(L_BOFF, -1, [[]], [[    for (int o = 0; o < L_NOUT; o++) y[o] += M4_WEIGHTS(b, L_BOFF)[o];
 ]])m4_dnl
-]], [[    CNNC_PARALLEL_FOR_IF((double)L_NOUT * L_NIN > 1e6)
-    for (int o = 0; o < L_NOUT; o++) {
+M4_ACT_ANY([[y]], [[L_NOUT]])m4_dnl
+]], [[    M4_SHARE(L_NOUT, o0, o1);
+    for (int o = o0; o < o1; o++) {
         const float *RESTRICT wr = w + (size_t)o * L_NIN;
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
         int i = 0;
@@ -31,8 +33,11 @@ m4_ifelse(L_BOFF, -1, [[]], [[    for (int o = 0; o < L_NOUT; o++) y[o] += M4_WE
         y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))m4_ifelse(L_BOFF, -1, [[]],
                             [[ + M4_WEIGHTS(b, L_BOFF)[o] ]]);
     }
-]])m4_dnl
-M4_ACT_ANY([[y]], [[L_NOUT]])m4_dnl
+m4_ifelse(L_ACT, [[NONE]], [[]], [[    {
+        float *RESTRICT ya = y + o0;
+M4_ACT_ANY([[ya]], [[o1 - o0]])m4_dnl
+    }
+]])]])m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 m4_divert(0)m4_dnl

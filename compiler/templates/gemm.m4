@@ -4,9 +4,9 @@ m4_divert(-1)
 # the layers (diversion 3), prototypes, includes and macros in the prelude
 # (diversion 4).
 #
-# M4_THREADS_ONCE(): CNNC_PARALLEL_FOR_IF(cond), an OpenMP `parallel for`
-#   when the file is built with -fopenmp, nothing otherwise (so a build
-#   without OpenMP stays warning-free).
+# M4_THREADS_ONCE(): CNNC_VECTORIZE, gcc's vectoriser for the loops whose
+#   trip count it cannot see.  (The threads are source.m4's: a kernel does
+#   the share of its work that its arguments part, parts give it.)
 # M4_CBLAS_ONCE(): #include <cblas.h> (default mode only).
 # M4_GEMM_ONCE(): NET_gemm(), a register-blocked GEMM over a batch of
 #   independent products, with bias and ReLU fused into the store:
@@ -21,7 +21,8 @@ m4_divert(-1)
 #   the same ReLU: v < 0 ? 0 : v, which keeps NaN and -0.0 as PyTorch does
 #   (_mm512_max_ps(zero, v) is zero > v ? zero : v, the same bits; with the
 #   operands the other way round it would turn NaN into 0).
-#   Threads: the 8×32 tiles (times the batch) are shared out statically.
+#   Threads: part p of parts computes the p-th share of the 8×32 tiles
+#   (times the batch), in the order below.
 # M4_IM2COL_ONCE(): NET_im2col(), the patch matrix col[C·KH·KW][ldc] of a
 #   convolution, zeros where the window reads padding.
 # M4_WINO_ONCE(): Winograd F(2×2,3×3) and F(4×4,3×3) input and output
@@ -29,8 +30,6 @@ m4_divert(-1)
 #   lanes with constant trip counts, so that -O2 vectorises them.
 
 m4_define([[M4_THREADS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_THREADS_DONE]], [[]], [[m4_define([[M4_THREADS_DONE]], 1)M4_PRELUDE([[
-/* Threads: with -fopenmp the layers share their work out over OpenMP's
- * threads (OMP_NUM_THREADS); without it this is plain serial C. */
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
  * the vector length; the transform loops below run over a variable number
  * of tiles, so they ask for gcc's usual cost model (clang needs nothing). */
@@ -38,12 +37,6 @@ m4_define([[M4_THREADS_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[M4_THREADS_DON
 #define CNNC_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
 #else
 #define CNNC_VECTORIZE
-#endif
-#ifdef _OPENMP
-#define CNNC_PRAGMA(x) _Pragma(#x)
-#define CNNC_PARALLEL_FOR_IF(cond) CNNC_PRAGMA(omp parallel for schedule(static) if(cond))
-#else
-#define CNNC_PARALLEL_FOR_IF(cond)
 #endif
 ]])]])]])
 
@@ -197,15 +190,16 @@ m4_define([[M4_GEMM_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef(
 ]], [[]]))M4_KERNEL([[
 /* For bt < batch: C_bt[M][N] = act(A_bt · B_bt + bias), A_bt = A + bt*sa
  * (packed, see gemm.m4), B_bt = B + bt*sb (row stride ldb), C_bt = C + bt*sc
- * (row stride ldc).  The tile loop runs over the larger operand's panels
- * outermost, so the smaller one stays in cache. */]],
+ * (row stride ldc); the part-th of parts shares of the tiles.  The tile
+ * loop runs over the larger operand's panels outermost, so the smaller one
+ * stays in cache. */]],
 [[static void NET[[]]_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
                       const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
-                      const float *RESTRICT bias, int relu)]], [[{
+                      const float *RESTRICT bias, int relu, int part, int parts)]], [[{
     const int mp = (M + 7) / 8, np = (N + 31) / 32, per = mp * np;
     const int m_outer = M >= N;
-    CNNC_PARALLEL_FOR_IF(batch * per > 1 && (double)batch * M * N * K > 2e5)
-    for (int job = 0; job < batch * per; job++) {
+    const int j0 = (int)((long long)batch * per * part / parts), j1 = (int)((long long)batch * per * (part + 1) / parts);
+    for (int job = j0; job < j1; job++) {
         const int bt = job / per, r = job % per;
         const int im = m_outer ? r / np : r % mp, jn = m_outer ? r % np : r / mp;
         NET[[]]_tile(K, A + bt * sa + (size_t)im * 8 * K, B + bt * sb + jn * 32, ldb,
@@ -242,11 +236,13 @@ _M4_TILE_STORE[[]]m4_dnl
 
 m4_define([[M4_IM2COL_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_IM2COL_DONE]], [[]], [[m4_define([[M4_IM2COL_DONE]], 1)M4_KERNEL([[
 /* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
- * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed). */]],
+ * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed);
+ * the part-th of parts shares of the rows. */]],
 [[CNNC_VECTORIZE static void NET[[]]_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc)]], [[{
-    CNNC_PARALLEL_FOR_IF((double)C * kh * kw * ldc > 1e5)
-    for (int k = 0; k < C * kh * kw; k++) {
+                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc,
+                        int part, int parts)]], [[{
+    const int k0 = (int)((long long)C * kh * kw * part / parts), k1 = (int)((long long)C * kh * kw * (part + 1) / parts);
+    for (int k = k0; k < k1; k++) {
         const int c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
         float *RESTRICT d = col + (size_t)k * ldc;
         /* the output columns whose input column is inside the image */

@@ -37,7 +37,7 @@ m4_ifelse(NET_TRAINED, 1, [[ * Weights: M4_ORIGIN.
 NET_LAYERS[[]]m4_dnl
  *
  * Weights: NET_WEIGHT_FLOATS floats m4_ifelse(NET_SIDECAR, 1, [[in the sidecar file NET_WFILE]], [[baked into NET_CFILE]]);
- * workspace: NET_WS_FLOATS floats per call.
+ * workspace: NET_WS_FLOATS floats per image.
  *
  * Usage, one image at a time:
  *
@@ -48,7 +48,7 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
 ]]) *     ... fill in ...
  *     NET[[]]_forward(in, out);
  *
- * Batched, re-entrant, with memory you own:
+ * Batched, re-entrant, with memory you own (the fast way for many images):
  *
  *     size_t bytes = NET_UPPER[[]]_WS_BYTES(n);
  *     void *ws = malloc(bytes);
@@ -63,7 +63,7 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  * to leave it out (NET[[]]_forward() goes with it) and call
  * NET[[]]_forward_ctx() with memory you place yourself.
  *
- * Threads: NET[[]]_forward() uses that one static arena and is not
+ * Re-entrancy: NET[[]]_forward() uses that one static arena and is not
  * re-entrant.  NET[[]]_forward_ctx() touches only its arguments (and the
  * read-only weights) and may run in several threads at once, each with its
  * own workspace.  Inference never allocates, prints or exits; on valid
@@ -90,9 +90,15 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  *        link with -lm (nothing else needed).]],
 [[NET_TARGET_CC $(pkg-config --cflags openblas) -c NET_CFILE;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).]])m4_ifelse(NET_RAM_FIRST, 1, [[]], [[
- * Threads: add -fopenmp to compile and link, and set OMP_NUM_THREADS; each
- * layer then shares its work out over the threads (without -fopenmp the
- * code is serial).]])m4_ifelse(NET_STANDALONE, 1, [[]], [[  OpenBLAS calls use OPENBLAS_NUM_THREADS threads.]])m4_ifelse(NET_STACK, 0, [[]], [[
+ * Threads: add -fopenmp to compile and link (without it the code is
+ * serial).  Each call then runs one team of NET[[]]_set_threads(t) threads
+ * (OpenMP's default count, the cores, until set): the images of a batch go
+ * to the threads whole, each in its own slot of the workspace, and an image
+ * on its own (a batch of one, or the last of a batch) through the layers
+ * with every thread, the large layers shared out, the small ones on one
+ * thread.  No environment variable is needed.]])m4_ifelse(NET_STANDALONE, 1, [[]], [[  The OpenBLAS calls of the
+ * layers shared out are made by every thread on its own share; OpenBLAS
+ * spawns threads of its own unless OPENBLAS_NUM_THREADS=1.]])m4_ifelse(NET_STACK, 0, [[]], [[
  * Stack: the depthwise convs keep their padded input rows on the stack of
  * the thread that runs them, up to NET_STACK bytes.]])
  */
@@ -120,9 +126,10 @@ m4_ifelse(NET_OUT_RANK, 3, [[#define NET_UPPER[[]]_OUT_H NET_OUT_H
 ]])m4_dnl
 #define NET_UPPER[[]]_OUT_SIZE NET_OUT_SIZE    /* floats per image */
 
-/* Workspace bytes for NET[[]]_forward_ctx() with n images (n does not
- * change it: images run one after another in the same workspace). */
-#define NET_UPPER[[]]_WS_BYTES(n) ((size_t)NET_WS_FLOATS * sizeof(float) + 0 * (size_t)(n))
+/* Workspace bytes for NET[[]]_forward_ctx() with n images: a slot of
+ * NET_WS_FLOATS floats per image, so that each thread has images of its
+ * own (at most n slots are used at once, one per thread). */
+#define NET_UPPER[[]]_WS_BYTES(n) ((size_t)NET_WS_FLOATS * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
 
 /* Error codes; NET[[]]_strerror() explains them. */
 #define NET_UPPER[[]]_OK 0
@@ -144,6 +151,11 @@ int NET[[]]_forward(const float *in, float *out);
 
 /* n images, caller-owned workspace of NET_UPPER[[]]_WS_BYTES(n) bytes. */
 int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out);
+
+/* Threads of each later call (built with -fopenmp; without, ignored):
+ * t >= 1, or 0 for OpenMP's default (the cores, or OMP_NUM_THREADS).  Set
+ * it before the calls, not while one runs. */
+void NET[[]]_set_threads(int t);
 
 const char *NET[[]]_strerror(int err);
 m4_ifelse(NET_SIDECAR, 1, [[

@@ -6,6 +6,7 @@ m4_divert(-1)
 # (v > m || isnan(v), PyTorch's test); the average divides by the window
 # size clipped to the padded input (L_INCPAD 1, count_include_pad) or by
 # the number of real inputs (L_INCPAD 0).
+# A large one (L_SPLIT 1) is shared out over the threads by channels.
 # M4_GPOOL(): max (NaN if the plane has one, as above) or mean over H×W per
 # channel.
 # M4_ADAPTIVE(): average over windows [floor(i·H/OH), ceil((i+1)·H/OH)).
@@ -21,9 +22,10 @@ m4_define([[_M4_MAX_TAPS]], [[m4_ifelse(m4_eval(L_KH * L_KW <= 16), 1,
 ]])]])
 
 m4_define([[M4_POOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y]])
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y[[]]M4_PARTS]])
 {
-    for (int c = 0; c < L_C; c++) {
+m4_ifelse(L_SPLIT, 1, [[    M4_SHARE(L_C, c0, c1);
+    for (int c = c0; c < c1; c++) {]], [[    for (int c = 0; c < L_C; c++) {]])
         const float *RESTRICT xc = x + c * (L_H * L_W);
         float *RESTRICT yc = y + c * (L_OH * L_OW);
         for (int oy = 0; oy < L_OH; oy++) {

@@ -38,6 +38,9 @@ m4_ifelse(NET_TARGET_TEST, [[]], [[]], [[
 #include <string.h>
 m4_ifelse(NET_SIDECAR, 1, [[#include <stdio.h>
 ]])
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
 #define RESTRICT restrict
 #else
@@ -53,11 +56,26 @@ m4_ifelse(NET_NORM, 1, [[
 static const float NET[[]]_norm_mean[NET_IN_C] = { NET_NORM_MEAN };
 static const float NET[[]]_norm_std[NET_IN_C] = { NET_NORM_STD };]])
 
+
+/* Threads (with -fopenmp): one team per NET[[]]_forward_ctx() call.  The
+ * images of a batch go to the threads whole, each in its own slot of the
+ * workspace; an image left over (and a batch of one) goes through the
+ * layers with every thread, the large layers shared out among them and the
+ * others done by one while the rest wait at CNNC_SYNC.  Without -fopenmp
+ * this is plain serial C. */
+#ifdef _OPENMP
+#define CNNC_SYNC(parts) do { if ((parts) > 1) { _Pragma("omp barrier") } } while (0)
+#else
+#define CNNC_SYNC(parts) ((void)(parts))
+#endif
+/* A slot of the workspace: one image's arena (NET_UPPER[[]]_WS_BYTES(1) bytes). */
+#define NET_UPPER[[]]_SLOT_FLOATS ((size_t)m4_ifelse(NET_WS_FLOATS, 0, 1, NET_WS_FLOATS))
+
 m4_divert(1)]])
 
 m4_define([[M4_FINISH]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_undivert(4)
 /* The network and its layers, defined below in this order. */
-static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
+static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
 m4_undivert(5)m4_ifdef([[M4_KERNELS_USED]], [[
 /* The kernels the layers share, defined after the layers. */
 m4_undivert(6)]])m4_ifdef([[_M4_ANY_WEIGHTS]], [[
@@ -72,13 +90,51 @@ m4_undivert(7)]])
 #else
 #define NET_UPPER[[]]_ARENA_PLACE
 #endif
-static float NET[[]]_arena[NET_WS_FLOATS > 0 ? NET_WS_FLOATS : 1] NET_UPPER[[]]_ARENA_PLACE;
+static float NET[[]]_arena[NET_UPPER[[]]_SLOT_FLOATS] NET_UPPER[[]]_ARENA_PLACE;
 
 int NET[[]]_forward(const float *in, float *out)
 {
     return NET[[]]_forward_ctx(NET[[]]_arena, sizeof NET[[]]_arena, 1, in, out);
 }
 #endif
+
+/* NET[[]]_set_threads(): 0 until set, OpenMP's own count then. */
+static int NET[[]]_threads;
+
+void NET[[]]_set_threads(int n)
+{
+    NET[[]]_threads = n > 0 ? n : 0;
+}
+
+/* Image i of the batch through the network in the arena slot, this
+ * thread's part of the layers that are shared out. */
+static void NET[[]]_image(const float *in, float *out, int i, float *slot, int part, int parts)
+{
+m4_ifelse(NET_NORM, 1, [[    /* the network was trained on (x - mean) / std: normalise a copy */
+    const float *src = in + (size_t)i * NET_IN_SIZE;
+    float *x = slot + NET_ARENA_FLOATS;
+    if (part == 0)
+        for (int c = 0; c < NET_IN_C; c++)
+            for (int k = 0; k < NET_IN_H * NET_IN_W; k++)
+                x[c * (NET_IN_H * NET_IN_W) + k] =
+                    (src[c * (NET_IN_H * NET_IN_W) + k] - NET[[]]_norm_mean[c]) / NET[[]]_norm_std[c];
+    CNNC_SYNC(parts);
+    NET[[]]_run(x, out + (size_t)i * NET_OUT_SIZE, slot, part, parts);
+]], [[    NET[[]]_run(in + (size_t)i * NET_IN_SIZE, out + (size_t)i * NET_OUT_SIZE, slot, part, parts);
+]])m4_dnl
+}
+
+/* Thread tid of nth: whole rounds of nth images, one per thread, each in
+ * its own slot (when there are slots enough), then the images left over
+ * with every thread in slot 0. */
+static void NET[[]]_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
+{
+    const int whole = nth > 1 && slots >= (size_t)nth ? n - n % nth : 0;
+    for (int i = tid; i < whole; i += nth)
+        NET[[]]_image(in, out, i, ws + (size_t)tid * NET_UPPER[[]]_SLOT_FLOATS, 0, 1);
+    if (whole > 0 && whole < n) CNNC_SYNC(nth);
+    for (int i = whole; i < n; i++) NET[[]]_image(in, out, i, ws, tid, nth);
+}
 
 int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
 {
@@ -87,19 +143,19 @@ int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float
     if (ws_bytes < NET_UPPER[[]]_WS_BYTES(n)) return NET_UPPER[[]]_ERR_WORKSPACE;
     if ((uintptr_t)ws % sizeof(float) != 0) return NET_UPPER[[]]_ERR_ALIGN;
 m4_ifelse(NET_SIDECAR, 1, [[    if (!NET[[]]_weights_loaded) return NET_UPPER[[]]_ERR_WEIGHTS;
-]])m4_ifelse(NET_NORM, 1, [[    for (int i = 0; i < n; i++) {
-        /* the network was trained on (x - mean) / std: normalise a copy */
-        const float *src = in + (size_t)i * NET_IN_SIZE;
-        float *x = (float *)ws + NET_ARENA_FLOATS;
-        for (int c = 0; c < NET_IN_C; c++)
-            for (int k = 0; k < NET_IN_H * NET_IN_W; k++)
-                x[c * (NET_IN_H * NET_IN_W) + k] =
-                    (src[c * (NET_IN_H * NET_IN_W) + k] - NET[[]]_norm_mean[c]) / NET[[]]_norm_std[c];
-        NET[[]]_run(x, out + (size_t)i * NET_OUT_SIZE, (float *)ws);
-    }
-]], [[    for (int i = 0; i < n; i++)
-        NET[[]]_run(in + (size_t)i * NET_IN_SIZE, out + (size_t)i * NET_OUT_SIZE, (float *)ws);
 ]])m4_dnl
+    {
+        const size_t slots = ws_bytes / (NET_UPPER[[]]_SLOT_FLOATS * sizeof(float));
+#ifdef _OPENMP
+        const int t = NET[[]]_threads > 0 ? NET[[]]_threads : omp_get_max_threads();
+        if (t > 1m4_ifdef([[M4_ANY_SHARED]], [[]], [[ && n > 1]])) {   /* m4_ifdef([[M4_ANY_SHARED]], [[an image alone shares its large layers]], [[no layer is large enough to share: one image runs on one thread]]) */
+#pragma omp parallel num_threads(t)
+            NET[[]]_batch((float *)ws, slots, n, in, out, omp_get_thread_num(), omp_get_num_threads());
+            return NET_UPPER[[]]_OK;
+        }
+#endif
+        NET[[]]_batch((float *)ws, slots, n, in, out, 0, 1);
+    }
     return NET_UPPER[[]]_OK;
 }
 
@@ -109,7 +165,7 @@ const char *NET[[]]_strerror(int err)
     case NET_UPPER[[]]_OK: return "success";
     case NET_UPPER[[]]_ERR_NULL: return "a pointer argument is NULL";
     case NET_UPPER[[]]_ERR_BATCH: return "the batch size must be at least 1";
-    case NET_UPPER[[]]_ERR_WORKSPACE: return "the workspace is smaller than NET_UPPER[[]]_WS_BYTES(n)";
+    case NET_UPPER[[]]_ERR_WORKSPACE: return "the workspace is smaller than NET_UPPER[[]]_WS_BYTES(n) for n images";
     case NET_UPPER[[]]_ERR_ALIGN: return "the workspace is not aligned for float";
 m4_ifelse(NET_SIDECAR, 1, [[    case NET_UPPER[[]]_ERR_WEIGHTS: return "the weights are not loaded: call NET[[]]_load_weights() first";
     case NET_UPPER[[]]_ERR_FILE: return "the weights file cannot be read";
@@ -121,13 +177,14 @@ m4_ifelse(NET_SIDECAR, 1, [[    case NET_UPPER[[]]_ERR_WEIGHTS: return "the weig
     return "unknown error";
 }
 m4_ifelse(NET_SIDECAR, 1, [[M4_SIDECAR_LOADER]])
-/* The network, one image: in[NET_IN_SIZE] -> out[NET_OUT_SIZE], ws[NET_ARENA_FLOATS]. */
-static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
+/* The network, one image: in[NET_IN_SIZE] -> out[NET_OUT_SIZE], ws[NET_ARENA_FLOATS];
+ * called by each of parts threads with its part. */
+static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts)
 {
 m4_undivert(8)m4_dnl
-    (void)in; (void)out; (void)ws;m4_ifdef([[_M4_ANY_WEIGHTS]], [[]], [[ (void)NET[[]]_weights;]])
-m4_ifelse(NET_COPY_INPUT, 1, [[    memcpy(out, in, sizeof(float) * NET_IN_SIZE);
-]])m4_undivert(2)}
+    (void)in; (void)out; (void)ws; (void)part; (void)parts;m4_ifdef([[_M4_ANY_WEIGHTS]], [[]], [[ (void)NET[[]]_weights;]])
+m4_ifelse(NET_COPY_INPUT, 1, [[    if (part == 0) memcpy(out, in, sizeof(float) * NET_IN_SIZE);
+]])m4_undivert(2)M4_RUN_END[[]]}
 m4_undivert(1)m4_undivert(3)m4_ifelse(NET_SIDECAR, 1, [[]], [[
 static const float NET[[]]_weights[NET_WEIGHT_FLOATS] = {
 m4_undivert(M4_WEIGHTS_FILE)};

@@ -23,6 +23,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
 #define RESTRICT restrict
 #else
@@ -33,8 +36,21 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 
 
 
-/* Threads: with -fopenmp the layers share their work out over OpenMP's
- * threads (OMP_NUM_THREADS); without it this is plain serial C. */
+/* Threads (with -fopenmp): one team per convnetjs_mnist_forward_ctx() call.  The
+ * images of a batch go to the threads whole, each in its own slot of the
+ * workspace; an image left over (and a batch of one) goes through the
+ * layers with every thread, the large layers shared out among them and the
+ * others done by one while the rest wait at CNNC_SYNC.  Without -fopenmp
+ * this is plain serial C. */
+#ifdef _OPENMP
+#define CNNC_SYNC(parts) do { if ((parts) > 1) { _Pragma("omp barrier") } } while (0)
+#else
+#define CNNC_SYNC(parts) ((void)(parts))
+#endif
+/* A slot of the workspace: one image's arena (CONVNETJS_MNIST_WS_BYTES(1) bytes). */
+#define CONVNETJS_MNIST_SLOT_FLOATS ((size_t)5760)
+
+
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
  * the vector length; the transform loops below run over a variable number
  * of tiles, so they ask for gcc's usual cost model (clang needs nothing). */
@@ -43,15 +59,9 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 #else
 #define CNNC_VECTORIZE
 #endif
-#ifdef _OPENMP
-#define CNNC_PRAGMA(x) _Pragma(#x)
-#define CNNC_PARALLEL_FOR_IF(cond) CNNC_PRAGMA(omp parallel for schedule(static) if(cond))
-#else
-#define CNNC_PARALLEL_FOR_IF(cond)
-#endif
 
 /* The network and its layers, defined below in this order. */
-static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws);
+static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
 CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y);
 static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
 CNNC_VECTORIZE static void layer_conv2(const float *RESTRICT x, float *RESTRICT y);
@@ -75,7 +85,7 @@ static const float *const b_fc          = convnetjs_mnist_weights + 5984;
 #else
 #define CONVNETJS_MNIST_ARENA_PLACE
 #endif
-static float convnetjs_mnist_arena[5760 > 0 ? 5760 : 1] CONVNETJS_MNIST_ARENA_PLACE;
+static float convnetjs_mnist_arena[CONVNETJS_MNIST_SLOT_FLOATS] CONVNETJS_MNIST_ARENA_PLACE;
 
 int convnetjs_mnist_forward(const float *in, float *out)
 {
@@ -83,14 +93,51 @@ int convnetjs_mnist_forward(const float *in, float *out)
 }
 #endif
 
+/* convnetjs_mnist_set_threads(): 0 until set, OpenMP's own count then. */
+static int convnetjs_mnist_threads;
+
+void convnetjs_mnist_set_threads(int n)
+{
+    convnetjs_mnist_threads = n > 0 ? n : 0;
+}
+
+/* Image i of the batch through the network in the arena slot, this
+ * thread's part of the layers that are shared out. */
+static void convnetjs_mnist_image(const float *in, float *out, int i, float *slot, int part, int parts)
+{
+    convnetjs_mnist_run(in + (size_t)i * 576, out + (size_t)i * 10, slot, part, parts);
+}
+
+/* Thread tid of nth: whole rounds of nth images, one per thread, each in
+ * its own slot (when there are slots enough), then the images left over
+ * with every thread in slot 0. */
+static void convnetjs_mnist_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
+{
+    const int whole = nth > 1 && slots >= (size_t)nth ? n - n % nth : 0;
+    for (int i = tid; i < whole; i += nth)
+        convnetjs_mnist_image(in, out, i, ws + (size_t)tid * CONVNETJS_MNIST_SLOT_FLOATS, 0, 1);
+    if (whole > 0 && whole < n) CNNC_SYNC(nth);
+    for (int i = whole; i < n; i++) convnetjs_mnist_image(in, out, i, ws, tid, nth);
+}
+
 int convnetjs_mnist_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
 {
     if (!ws || !in || !out) return CONVNETJS_MNIST_ERR_NULL;
     if (n < 1) return CONVNETJS_MNIST_ERR_BATCH;
     if (ws_bytes < CONVNETJS_MNIST_WS_BYTES(n)) return CONVNETJS_MNIST_ERR_WORKSPACE;
     if ((uintptr_t)ws % sizeof(float) != 0) return CONVNETJS_MNIST_ERR_ALIGN;
-    for (int i = 0; i < n; i++)
-        convnetjs_mnist_run(in + (size_t)i * 576, out + (size_t)i * 10, (float *)ws);
+    {
+        const size_t slots = ws_bytes / (CONVNETJS_MNIST_SLOT_FLOATS * sizeof(float));
+#ifdef _OPENMP
+        const int t = convnetjs_mnist_threads > 0 ? convnetjs_mnist_threads : omp_get_max_threads();
+        if (t > 1 && n > 1) {   /* no layer is large enough to share: one image runs on one thread */
+#pragma omp parallel num_threads(t)
+            convnetjs_mnist_batch((float *)ws, slots, n, in, out, omp_get_thread_num(), omp_get_num_threads());
+            return CONVNETJS_MNIST_OK;
+        }
+#endif
+        convnetjs_mnist_batch((float *)ws, slots, n, in, out, 0, 1);
+    }
     return CONVNETJS_MNIST_OK;
 }
 
@@ -100,27 +147,31 @@ const char *convnetjs_mnist_strerror(int err)
     case CONVNETJS_MNIST_OK: return "success";
     case CONVNETJS_MNIST_ERR_NULL: return "a pointer argument is NULL";
     case CONVNETJS_MNIST_ERR_BATCH: return "the batch size must be at least 1";
-    case CONVNETJS_MNIST_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_MNIST_WS_BYTES(n)";
+    case CONVNETJS_MNIST_ERR_WORKSPACE: return "the workspace is smaller than CONVNETJS_MNIST_WS_BYTES(n) for n images";
     case CONVNETJS_MNIST_ERR_ALIGN: return "the workspace is not aligned for float";
     }
     return "unknown error";
 }
 
-/* The network, one image: in[576] -> out[10], ws[5760]. */
-static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws)
+/* The network, one image: in[576] -> out[10], ws[5760];
+ * called by each of parts threads with its part. */
+static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts)
 {
     float *const buf_conv1 = ws;
     float *const buf_pool1 = ws + 4608;
     float *const buf_conv2 = ws;
     float *const buf_pool2 = ws + 2304;
     float *const buf_fc = ws;
-    (void)in; (void)out; (void)ws;
-    layer_conv1(in, buf_conv1);
-    layer_pool1(buf_conv1, buf_pool1);
-    layer_conv2(buf_pool1, buf_conv2);
-    layer_pool2(buf_conv2, buf_pool2);
-    layer_fc(buf_pool2, buf_fc);
-    layer_softmax(buf_fc, out);
+    (void)in; (void)out; (void)ws; (void)part; (void)parts;
+    if (part == 0) {
+        layer_conv1(in, buf_conv1);
+        layer_pool1(buf_conv1, buf_pool1);
+        layer_conv2(buf_pool1, buf_conv2);
+        layer_pool2(buf_conv2, buf_pool2);
+        layer_fc(buf_pool2, buf_fc);
+        layer_softmax(buf_fc, out);
+    }
+    CNNC_SYNC(parts);
 }
 
 
@@ -345,8 +396,8 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
 static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_fc;
-    CNNC_PARALLEL_FOR_IF((double)10 * 256 > 1e6)
-    for (int o = 0; o < 10; o++) {
+    const int o0 = 0, o1 = 10;
+    for (int o = o0; o < o1; o++) {
         const float *RESTRICT wr = w + (size_t)o * 256;
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
         int i = 0;

@@ -26,7 +26,7 @@
  *   softmax  softmax            17  [10]        (the output)
  *
  * Weights: 5994 floats baked into convnetjs_mnist.c;
- * workspace: 5760 floats per call.
+ * workspace: 5760 floats per image.
  *
  * Usage, one image at a time:
  *
@@ -36,7 +36,7 @@
  *     ... fill in ...
  *     convnetjs_mnist_forward(in, out);
  *
- * Batched, re-entrant, with memory you own:
+ * Batched, re-entrant, with memory you own (the fast way for many images):
  *
  *     size_t bytes = CONVNETJS_MNIST_WS_BYTES(n);
  *     void *ws = malloc(bytes);
@@ -51,7 +51,7 @@
  * to leave it out (convnetjs_mnist_forward() goes with it) and call
  * convnetjs_mnist_forward_ctx() with memory you place yourself.
  *
- * Threads: convnetjs_mnist_forward() uses that one static arena and is not
+ * Re-entrancy: convnetjs_mnist_forward() uses that one static arena and is not
  * re-entrant.  convnetjs_mnist_forward_ctx() touches only its arguments (and the
  * read-only weights) and may run in several threads at once, each with its
  * own workspace.  Inference never allocates, prints or exits; on valid
@@ -92,9 +92,10 @@ extern "C" {
 #define CONVNETJS_MNIST_OUT_C 10
 #define CONVNETJS_MNIST_OUT_SIZE 10    /* floats per image */
 
-/* Workspace bytes for convnetjs_mnist_forward_ctx() with n images (n does not
- * change it: images run one after another in the same workspace). */
-#define CONVNETJS_MNIST_WS_BYTES(n) ((size_t)5760 * sizeof(float) + 0 * (size_t)(n))
+/* Workspace bytes for convnetjs_mnist_forward_ctx() with n images: a slot of
+ * 5760 floats per image, so that each thread has images of its
+ * own (at most n slots are used at once, one per thread). */
+#define CONVNETJS_MNIST_WS_BYTES(n) ((size_t)5760 * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
 
 /* Error codes; convnetjs_mnist_strerror() explains them. */
 #define CONVNETJS_MNIST_OK 0
@@ -110,6 +111,11 @@ int convnetjs_mnist_forward(const float *in, float *out);
 
 /* n images, caller-owned workspace of CONVNETJS_MNIST_WS_BYTES(n) bytes. */
 int convnetjs_mnist_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out);
+
+/* Threads of each later call (built with -fopenmp; without, ignored):
+ * t >= 1, or 0 for OpenMP's default (the cores, or OMP_NUM_THREADS).  Set
+ * it before the calls, not while one runs. */
+void convnetjs_mnist_set_threads(int t);
 
 const char *convnetjs_mnist_strerror(int err);
 

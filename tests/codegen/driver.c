@@ -47,12 +47,21 @@ int main(int argc, char **argv) {
     if (F(_forward_ctx)((char *)ws + 1, ws_bytes, n, in, out) != M(_ERR_ALIGN)) return fail("misaligned ws accepted");
     if (strcmp(F(_strerror)(M(_ERR_NULL)), "unknown error") == 0) return fail("strerror does not know ERR_NULL");
 
+    /* DRIVER_THREADS=t: the threads of the calls (NAME_set_threads) */
+    if (getenv("DRIVER_THREADS")) F(_set_threads)(atoi(getenv("DRIVER_THREADS")));
     int rc = F(_forward_ctx)(ws, ws_bytes, n, in, out);
     if (rc != 0) { fprintf(stderr, "driver: forward_ctx: %s\n", F(_strerror)(rc)); return 1; }
-    /* the static-arena entry point must agree with the batched one on image 0 */
+    /* the static-arena entry point, one image at a time, must give each
+     * image of the batch the same bits (the batch shares images out over
+     * threads and slots; an image alone shares out its layers) */
     float *one = malloc(M(_OUT_SIZE) * sizeof(float));
-    if (!one || F(_forward)(in, one) != 0) return fail("forward failed");
-    if (memcmp(one, out, M(_OUT_SIZE) * sizeof(float)) != 0) return fail("forward and forward_ctx differ");
+    for (int i = 0; i < n; i++) {
+        if (!one || F(_forward)(in + (size_t)i * M(_IN_SIZE), one) != 0) return fail("forward failed");
+        if (memcmp(one, out + (size_t)i * M(_OUT_SIZE), M(_OUT_SIZE) * sizeof(float)) != 0) {
+            fprintf(stderr, "driver: image %d of %d: forward and forward_ctx differ\n", i, n);
+            return 1;
+        }
+    }
     f = fopen(argv[3], "wb");
     if (!f || fwrite(out, sizeof(float), nout, f) != nout || fclose(f) != 0) return fail("cannot write the output");
     free(one); free(ws); free(in); free(out);

@@ -1,0 +1,63 @@
+#!/bin/sh
+# tests/codegen/suite_batch.sh BUILD [NAME...] — batches and threads of the
+# generated code against PyTorch.
+#
+# For each network: random weights from tests/ref/e2e.py and inputs of 1, 3
+# and 17 images (the same weights; seeded), then cnnc --weights in default
+# mode and --standalone, with CNNC_SHARE_MACS=0 so that every conv, dense and
+# pool layer is shared out over the threads (cnnc's own plan shares only the
+# large ones: this runs the shared code of every kind of layer the networks
+# have: direct, im2col+GEMM, one-pixel, Winograd F(2,3) and F(4,3),
+# depthwise, dense, pools).  Each build runs every batch on 1, 2 and 3
+# threads (NAME_set_threads; 3 threads on 3 or 17 images leaves images over
+# for the shared path, on 1 image shares every layer three ways) and is
+# compared with PyTorch (max |c - ref| / max |ref| <= 1e-4); the driver
+# also checks that each image of the batch has exactly the bits
+# NAME_forward() gives it alone.  Last, cnnc's own plan (no override) on
+# resnet18-sized layers is left to make test-large.
+set -u
+. "$(dirname "$0")/../lib.sh"
+NAMES=${*:-"lenet5 convnetjs_cifar10 resnet20 mobilenet_v2"}
+
+for name in $NAMES; do
+    for b in 1 3 17; do
+        d="$T/$name/b$b"
+        mkdir -p "$d"
+        if ! $PY tests/ref/e2e.py make "$name" "$d" "$b" 11 >"$d/make.log" 2>&1; then
+            no "$name: the PyTorch reference failed"; cat "$d/make.log"; continue 2
+        fi
+    done
+    for mode in default standalone; do
+        g="$T/$name/$mode"
+        mkdir -p "$g"
+        flag=""; libs=$BLAS
+        [ "$mode" = standalone ] && { flag=--standalone; libs=""; }
+        # shellcheck disable=SC2086
+        if ! CNNC_SHARE_MACS=0 "$CNNC" "dsl_examples/$name.net" --weights "$T/$name/b1/w.safetensors" $flag \
+                -o "$g/$name.c" 2>"$g/cnnc.log"; then
+            no "$name ($mode): cnnc failed"; cat "$g/cnnc.log"; continue
+        fi
+        if ! grep -q "int part, int parts" "$g/$name.c"; then
+            no "$name ($mode): CNNC_SHARE_MACS=0 shared no layer out"; continue
+        fi
+        if ! net_cc cc "-std=c99 -O2 -march=native -fopenmp -Wall -Wextra -Wpedantic -Werror $GEN_CFLAGS" \
+                tests/codegen/driver.c "$g" "$name" "$g/run" "$libs -lm" 2>"$g/cc.log"; then
+            no "$name ($mode): the generated C does not build cleanly"; head -20 "$g/cc.log"; continue
+        fi
+        for b in 1 3 17; do
+            for t in 1 2 3; do
+                d="$T/$name/b$b"
+                if ! DRIVER_THREADS=$t "$g/run" "$b" "$d/in.bin" "$d/out.bin" "$g/$name.weights" >"$g/run.log" 2>&1; then
+                    no "$name ($mode, $b images, $t threads): the generated code failed"; cat "$g/run.log"; continue
+                fi
+                if out=$($PY tests/ref/e2e.py check "$name" "$d"); then
+                    ok "$out  [$mode, $b images, $t threads]"
+                else
+                    no "$out  [$mode, $b images, $t threads]"
+                fi
+                rm -f "$d/out.bin"
+            done
+        done
+    done
+done
+finish
