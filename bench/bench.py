@@ -142,7 +142,7 @@ def main():
                 c.append(run_c(td, wd, batch, t, a.secs) / batch)
                 s.append(run_c(ts, ws, batch, t, a.secs) / batch)
                 modes = run_torch(name, batch, t, a.secs)
-                p += [(m, mn / batch) for m, _, mn in modes]
+                p += [(m, md / batch) for m, md, _ in modes]
                 print("run %d  %-9s b%-3d %dt | cnnc %.4f  sa %.4f | torch %s" % (
                     r + 1, name, batch, t, c[-1], s[-1],
                     "  ".join("%s %.4f" % (m, md / batch) for m, md, _ in modes)), flush=True)

@@ -121,13 +121,16 @@ ConvAlgo conv_algo(const Node *n) { return conv_algo_why(n, NULL); }
  * shared out over the threads when it has work enough to pay for the
  * waits: a barrier of two threads costs 1.5 us on the 2-core AMD EPYC
  * here (a Winograd conv has four), and threads that share a layer pass its
- * data between their caches.  Measured there: ResNet-20's 2.4M-MAC convs
- * run slower on two threads than on one (0.71 against 0.45 ms for the
- * network), ResNet-18's (from 100M MACs) 1.4 times faster; so conv and
- * dense layers from SHARE_MACS, pools from SHARE_OPS window taps (scalar,
- * branchy code).  Smaller layers run on one thread while the others wait
- * for the next large one.  A target that puts RAM first has one core:
- * nothing is shared. */
+ * data between their caches.  Measured there: ResNet-20's 2.4M-MAC
+ * Winograd convs run slower on two threads than on one (0.71 against 0.45
+ * ms for the network), ResNet-18's (from 100M MACs) faster; MobileNet-V2
+ * gains most from sharing its depthwise convs (0.3M to 3M MACs; 4.4 ms on
+ * two threads against 4.9 when they run on one).  So Winograd convs from
+ * SHARE_MACS, im2col convs (one wait inside) from half that, the other
+ * GEMM convs, direct convs and dense layers from a quarter, depthwise
+ * convs from a sixteenth, pools from SHARE_OPS window taps.  Smaller layers
+ * run on one thread while the others wait for the next large one.  A
+ * target that puts RAM first has one core: nothing is shared. */
 enum { SHARE_MACS = 4000000, SHARE_OPS = 500000 };
 
 bool layer_shared(const Node *n, bool standalone, const char **why) {
@@ -160,11 +163,23 @@ bool layer_shared(const Node *n, bool standalone, const char **why) {
         *why = "one thread";
         return false;
     }
+    /* the threshold by the waits the layer's code has inside (Winograd
+     * three, im2col one, the others none) and how much a MAC costs there
+     * (a depthwise conv's are several times a GEMM's) */
+    long long from = SHARE_MACS;
+    ConvAlgo a = n->kind->id == K_CONV ? conv_algo(n) : CONV_GEMM;
+    if (n->kind->id == K_CONV && a == CONV_DW) from = SHARE_MACS / 16;
+    else if (n->kind->id == K_CONV && (a == CONV_WINO2 || a == CONV_WINO4)) from = SHARE_MACS;
+    else if (n->kind->id == K_CONV && a == CONV_GEMM && !conv_is_whole(n) &&
+             !(conv_is_pointwise(n) && n->shape.h * n->shape.w % GEMM_NR == 0)) from = SHARE_MACS / 2;
+    else from = SHARE_MACS / 4;
     /* CNNC_SHARE_MACS=N: share from N MACs (a knob for tests: 0 shares
      * every conv and dense layer, to run the shared code of each) */
     const char *knob = getenv("CNNC_SHARE_MACS");
-    if (n->macs < (knob ? atoll(knob) : SHARE_MACS)) {
-        *why = "one thread (under 4,000,000 MACs)";
+    if (knob) from = atoll(knob);
+    if (n->macs < from) {
+        *why = arena_printf("one thread (under %s MACs)", from == 250000 ? "250,000" : from == 1000000 ? "1,000,000"
+                            : from == 2000000 ? "2,000,000" : from == 4000000 ? "4,000,000" : "the threshold");
         return false;
     }
     *why = n->kind->id == K_DENSE ? "shared by rows"

@@ -66,13 +66,13 @@ static const float convnetjs_cifar10_weights[26066];   /* at the end of this fil
 
 /* The network and its layers, defined below in this order. */
 static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
-static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
-static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
-static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
-static void layer_pool2(const float *RESTRICT x, float *RESTRICT y);
-static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
-static void layer_pool3(const float *RESTRICT x, float *RESTRICT y);
-static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
+CNNC_VECTORIZE static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col, int part, int parts);
+CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
+CNNC_VECTORIZE static void layer_pool3(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
 static void layer_softmax(const float *RESTRICT x, float *RESTRICT y);
 
 /* The kernels the layers share, defined after the layers. */
@@ -148,7 +148,7 @@ int convnetjs_cifar10_forward_ctx(void *ws, size_t ws_bytes, int n, const float 
         const size_t slots = ws_bytes / (CONVNETJS_CIFAR10_SLOT_FLOATS * sizeof(float));
 #ifdef _OPENMP
         const int t = convnetjs_cifar10_threads > 0 ? convnetjs_cifar10_threads : omp_get_max_threads();
-        if (t > 1 && n > 1) {   /* no layer is large enough to share: one image runs on one thread */
+        if (t > 1) {   /* an image alone shares its large layers */
 #pragma omp parallel num_threads(t)
             convnetjs_cifar10_batch((float *)ws, slots, n, in, out, omp_get_thread_num(), omp_get_num_threads());
             return CONVNETJS_CIFAR10_OK;
@@ -189,7 +189,11 @@ static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out,
     if (part == 0) {
         layer_conv1(in, buf_conv1, scratch_conv1);
         layer_pool1(buf_conv1, buf_pool1);
-        layer_conv2(buf_pool1, buf_conv2, scratch_conv2);
+    }
+    CNNC_SYNC(parts);
+    layer_conv2(buf_pool1, buf_conv2, scratch_conv2, part, parts);
+    CNNC_SYNC(parts);
+    if (part == 0) {
         layer_pool2(buf_conv2, buf_pool2);
         layer_conv3(buf_pool2, buf_conv3, scratch_conv3);
         layer_pool3(buf_conv3, buf_pool3);
@@ -201,7 +205,7 @@ static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out,
 
 
 /* conv1: conv+relu, line 11: 3x32x32 -> 16x32x32 */
-static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[75][1024]: the patches of the input, one column per output pixel */
     convnetjs_cifar10_im2col(x, 3, 32, 32, 5, 5, 1, 1, 2, 2, 1, 1, 32, 32, col, 1024,
@@ -214,35 +218,43 @@ static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTR
 
 
 /* pool1: maxpool, line 12: 16x32x32 -> 16x16x16 */
-static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
 {
     for (int c = 0; c < 16; c++) {
         const float *RESTRICT xc = x + c * (32 * 32);
         float *RESTRICT yc = y + c * (16 * 16);
+        /* rows 0..15, columns 0..15: the whole window inside */
         for (int oy = 0; oy < 16; oy++) {
-            const int y0 = oy * 2;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 32 ? 32 - y0 : 2;
-            for (int ox = 0; ox < 16; ox++) {
-                const int x0 = ox * 2;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 32 ? 32 - x0 : 2;
-                float m;
-                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * 32 + x0;
-                    m = p[0];
-                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[32]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[33]; m = v > m || isnan(v) ? v : m; }
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * 32 + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
+            if (oy < 0 || oy >= 16) {
+                for (int ox = 0; ox < 16; ox++)
+                    {
+                        const int y0 = oy * 2;
+                        const int ky0 = y0 < 0 ? -y0 : 0;
+                        const int ky1 = y0 + 2 > 32 ? 32 - y0 : 2;
+                        const int x0 = ox * 2;
+                        const int kx0 = x0 < 0 ? -x0 : 0;
+                        const int kx1 = x0 + 2 > 32 ? 32 - x0 : 2;
+                        float m = -INFINITY;
+                        for (int ky = ky0; ky < ky1; ky++)
+                            for (int kx = kx0; kx < kx1; kx++) {
+                                const float v = xc[(y0 + ky) * 32 + x0 + kx];
+                                m = v > m || isnan(v) ? v : m;
+                            }
+                        yc[oy * 16 + ox] = m;
+                    }
+                continue;
+            }
+            {
+                const float *RESTRICT xr = xc + (oy * 2) * 32;
+                float *RESTRICT yr = yc + oy * 16;
+                for (int ox = 0; ox < 16; ox++) {
+                    const float *RESTRICT p = xr + ox * 2;
+                    float m = p[0];
+                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[32]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[33]; m = (v > m) | isnan(v) ? v : m; }
+                    yr[ox] = m;
                 }
-                yc[oy * 16 + ox] = m;
             }
         }
     }
@@ -250,48 +262,57 @@ static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* conv2: conv+relu, line 13: 16x16x16 -> 20x16x16 */
-static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+CNNC_VECTORIZE static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col, int part, int parts)
 {
     /* col[400][256]: the patches of the input, one column per output pixel */
     convnetjs_cifar10_im2col(x, 16, 16, 16, 5, 5, 1, 1, 2, 2, 1, 1, 16, 16, col, 256,
-                0, 1);
+                part, parts);
+    CNNC_SYNC(parts);
     /* y[20][256] = W[20][400] · col[400][256] (+ bias), W packed */
     convnetjs_cifar10_gemm(1, 20, 256, 400, w_conv2, 0, col, 256, 0, y, 256, 0,
               b_conv2, 1,
-              0, 1);
+              part, parts);
 }
 
 
 /* pool2: maxpool, line 14: 20x16x16 -> 20x8x8 */
-static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
 {
     for (int c = 0; c < 20; c++) {
         const float *RESTRICT xc = x + c * (16 * 16);
         float *RESTRICT yc = y + c * (8 * 8);
+        /* rows 0..7, columns 0..7: the whole window inside */
         for (int oy = 0; oy < 8; oy++) {
-            const int y0 = oy * 2;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 16 ? 16 - y0 : 2;
-            for (int ox = 0; ox < 8; ox++) {
-                const int x0 = ox * 2;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 16 ? 16 - x0 : 2;
-                float m;
-                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * 16 + x0;
-                    m = p[0];
-                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[16]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[17]; m = v > m || isnan(v) ? v : m; }
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * 16 + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
+            if (oy < 0 || oy >= 8) {
+                for (int ox = 0; ox < 8; ox++)
+                    {
+                        const int y0 = oy * 2;
+                        const int ky0 = y0 < 0 ? -y0 : 0;
+                        const int ky1 = y0 + 2 > 16 ? 16 - y0 : 2;
+                        const int x0 = ox * 2;
+                        const int kx0 = x0 < 0 ? -x0 : 0;
+                        const int kx1 = x0 + 2 > 16 ? 16 - x0 : 2;
+                        float m = -INFINITY;
+                        for (int ky = ky0; ky < ky1; ky++)
+                            for (int kx = kx0; kx < kx1; kx++) {
+                                const float v = xc[(y0 + ky) * 16 + x0 + kx];
+                                m = v > m || isnan(v) ? v : m;
+                            }
+                        yc[oy * 8 + ox] = m;
+                    }
+                continue;
+            }
+            {
+                const float *RESTRICT xr = xc + (oy * 2) * 16;
+                float *RESTRICT yr = yc + oy * 8;
+                for (int ox = 0; ox < 8; ox++) {
+                    const float *RESTRICT p = xr + ox * 2;
+                    float m = p[0];
+                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[16]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[17]; m = (v > m) | isnan(v) ? v : m; }
+                    yr[ox] = m;
                 }
-                yc[oy * 8 + ox] = m;
             }
         }
     }
@@ -299,7 +320,7 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* conv3: conv+relu, line 15: 20x8x8 -> 20x8x8 */
-static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+CNNC_VECTORIZE static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[500][64]: the patches of the input, one column per output pixel */
     convnetjs_cifar10_im2col(x, 20, 8, 8, 5, 5, 1, 1, 2, 2, 1, 1, 8, 8, col, 64,
@@ -312,35 +333,43 @@ static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTR
 
 
 /* pool3: maxpool, line 16: 20x8x8 -> 20x4x4 */
-static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
 {
     for (int c = 0; c < 20; c++) {
         const float *RESTRICT xc = x + c * (8 * 8);
         float *RESTRICT yc = y + c * (4 * 4);
+        /* rows 0..3, columns 0..3: the whole window inside */
         for (int oy = 0; oy < 4; oy++) {
-            const int y0 = oy * 2;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 8 ? 8 - y0 : 2;
-            for (int ox = 0; ox < 4; ox++) {
-                const int x0 = ox * 2;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 8 ? 8 - x0 : 2;
-                float m;
-                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * 8 + x0;
-                    m = p[0];
-                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[8]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[9]; m = v > m || isnan(v) ? v : m; }
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * 8 + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
+            if (oy < 0 || oy >= 4) {
+                for (int ox = 0; ox < 4; ox++)
+                    {
+                        const int y0 = oy * 2;
+                        const int ky0 = y0 < 0 ? -y0 : 0;
+                        const int ky1 = y0 + 2 > 8 ? 8 - y0 : 2;
+                        const int x0 = ox * 2;
+                        const int kx0 = x0 < 0 ? -x0 : 0;
+                        const int kx1 = x0 + 2 > 8 ? 8 - x0 : 2;
+                        float m = -INFINITY;
+                        for (int ky = ky0; ky < ky1; ky++)
+                            for (int kx = kx0; kx < kx1; kx++) {
+                                const float v = xc[(y0 + ky) * 8 + x0 + kx];
+                                m = v > m || isnan(v) ? v : m;
+                            }
+                        yc[oy * 4 + ox] = m;
+                    }
+                continue;
+            }
+            {
+                const float *RESTRICT xr = xc + (oy * 2) * 8;
+                float *RESTRICT yr = yc + oy * 4;
+                for (int ox = 0; ox < 4; ox++) {
+                    const float *RESTRICT p = xr + ox * 2;
+                    float m = p[0];
+                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[8]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[9]; m = (v > m) | isnan(v) ? v : m; }
+                    yr[ox] = m;
                 }
-                yc[oy * 4 + ox] = m;
             }
         }
     }
@@ -348,7 +377,7 @@ static void layer_pool3(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* fc: dense, line 18: [320] -> [10] */
-static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_fc;
     const int o0 = 0, o1 = 10;

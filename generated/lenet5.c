@@ -68,11 +68,11 @@ static const float lenet5_weights[61706];   /* at the end of this file */
 static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
 CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y);
 static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y);
-static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
+CNNC_VECTORIZE static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
 static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y);
-static void layer_c5(const float *RESTRICT x, float *RESTRICT y);
-static void layer_f6(const float *RESTRICT x, float *RESTRICT y);
-static void layer_out(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_c5(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_f6(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_out(const float *RESTRICT x, float *RESTRICT y);
 
 /* The kernels the layers share, defined after the layers. */
 CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n);
@@ -260,31 +260,31 @@ static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y)
     for (int c = 0; c < 6; c++) {
         const float *RESTRICT xc = x + c * (28 * 28);
         float *RESTRICT yc = y + c * (14 * 14);
-        for (int oy = 0; oy < 14; oy++) {
-            const int y0 = oy * 2;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 28 ? 28 - y0 : 2;
-            for (int ox = 0; ox < 14; ox++) {
-                const int x0 = ox * 2;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 28 ? 28 - x0 : 2;
-                float s = 0.0f;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++)
-                        s += xc[(y0 + ky) * 28 + x0 + kx];
+        for (int oy = 0; oy < 14; oy++)
+            for (int ox = 0; ox < 14; ox++)
                 {
-                    const int ye = y0 + 2 < 28 ? y0 + 2 : 28;
-                    const int xe = x0 + 2 < 28 ? x0 + 2 : 28;
-                    yc[oy * 14 + ox] = s / (float)((ye - y0) * (xe - x0));
+                    const int y0 = oy * 2;
+                    const int ky0 = y0 < 0 ? -y0 : 0;
+                    const int ky1 = y0 + 2 > 28 ? 28 - y0 : 2;
+                    const int x0 = ox * 2;
+                    const int kx0 = x0 < 0 ? -x0 : 0;
+                    const int kx1 = x0 + 2 > 28 ? 28 - x0 : 2;
+                    float s = 0.0f;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++)
+                            s += xc[(y0 + ky) * 28 + x0 + kx];
+                    {
+                        const int ye = y0 + 2 < 28 ? y0 + 2 : 28;
+                        const int xe = x0 + 2 < 28 ? x0 + 2 : 28;
+                        yc[oy * 14 + ox] = s / (float)((ye - y0) * (xe - x0));
+                    }
                 }
-            }
-        }
     }
 }
 
 
 /* c3: conv+tanh, line 10: 6x14x14 -> 16x10x10 */
-static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
+CNNC_VECTORIZE static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[150][128]: the patches of the input, one column per output pixel */
     lenet5_im2col(x, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10, col, 128,
@@ -303,31 +303,31 @@ static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y)
     for (int c = 0; c < 16; c++) {
         const float *RESTRICT xc = x + c * (10 * 10);
         float *RESTRICT yc = y + c * (5 * 5);
-        for (int oy = 0; oy < 5; oy++) {
-            const int y0 = oy * 2;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 10 ? 10 - y0 : 2;
-            for (int ox = 0; ox < 5; ox++) {
-                const int x0 = ox * 2;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 10 ? 10 - x0 : 2;
-                float s = 0.0f;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++)
-                        s += xc[(y0 + ky) * 10 + x0 + kx];
+        for (int oy = 0; oy < 5; oy++)
+            for (int ox = 0; ox < 5; ox++)
                 {
-                    const int ye = y0 + 2 < 10 ? y0 + 2 : 10;
-                    const int xe = x0 + 2 < 10 ? x0 + 2 : 10;
-                    yc[oy * 5 + ox] = s / (float)((ye - y0) * (xe - x0));
+                    const int y0 = oy * 2;
+                    const int ky0 = y0 < 0 ? -y0 : 0;
+                    const int ky1 = y0 + 2 > 10 ? 10 - y0 : 2;
+                    const int x0 = ox * 2;
+                    const int kx0 = x0 < 0 ? -x0 : 0;
+                    const int kx1 = x0 + 2 > 10 ? 10 - x0 : 2;
+                    float s = 0.0f;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++)
+                            s += xc[(y0 + ky) * 10 + x0 + kx];
+                    {
+                        const int ye = y0 + 2 < 10 ? y0 + 2 : 10;
+                        const int xe = x0 + 2 < 10 ? x0 + 2 : 10;
+                        yc[oy * 5 + ox] = s / (float)((ye - y0) * (xe - x0));
+                    }
                 }
-            }
-        }
     }
 }
 
 
 /* c5: conv, line 12: 16x5x5 -> 120x1x1 */
-static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
     const int o0 = 0, o1 = 120;
@@ -353,7 +353,7 @@ static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* f6: dense+tanh, line 14: [120] -> [84] */
-static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_f6;
     const int o0 = 0, o1 = 84;
@@ -378,7 +378,7 @@ static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* out: dense, line 15: [84] -> [10] */
-static void layer_out(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_out(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_out;
     const int o0 = 0, o1 = 10;

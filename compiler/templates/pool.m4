@@ -2,7 +2,9 @@ m4_divert(-1)
 # pool.m4 — max and average pooling, global and adaptive pooling.
 #
 # M4_POOL(): windowed max (L_OP MAX) or average (L_OP AVG) with PyTorch's
-# rules: padding never wins a max; a NaN in the window makes the max NaN
+# rules (a max over a window of up to 16 taps: the outputs whose window is
+# inside the input as a branch-free, vectorised row loop, the border ones
+# tap by tap): padding never wins a max; a NaN in the window makes the max NaN
 # (v > m || isnan(v), PyTorch's test); the average divides by the window
 # size clipped to the padded input (L_INCPAD 1, count_include_pad) or by
 # the number of real inputs (L_INCPAD 0).
@@ -10,61 +12,88 @@ m4_divert(-1)
 # M4_GPOOL(): max (NaN if the plane has one, as above) or mean over H×W per
 # channel.
 # M4_ADAPTIVE(): average over windows [floor(i·H/OH), ceil((i+1)·H/OH)).
-# _M4_MAX_TAPS: the max over taps 1.. of a whole L_KH x L_KW window at p,
-# m holding tap 0; unrolled up to 16 taps, a loop past that.
-m4_define([[_M4_MAX_TAPS]], [[m4_ifelse(m4_eval(L_KH * L_KW <= 16), 1,
-[[M4_FORLOOP([[M4_T]], 1, m4_eval(L_KH * L_KW - 1),
-[[                    { const float v = p[m4_eval(M4_T / L_KW * L_W + M4_T % L_KW)]; m = v > m || isnan(v) ? v : m; }
-]])]], [[                    for (int t = 1; t < L_KH * L_KW; t++) {
-                        const float v = p[t / L_KW * L_W + t % L_KW];
-                        m = v > m || isnan(v) ? v : m;
-                    }
-]])]])
 
-m4_define([[M4_POOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y[[]]M4_PARTS]])
+# _M4_POOL_ONE: output (oy, ox) of channel c when its window may cross the
+# border: the taps inside, max (NaN wins) or average.
+m4_define([[_M4_POOL_ONE]], [[M4_ARGS([[$0]], $#, 1)$1{
+$1    const int y0 = M4_SUB(M4_MUL(oy, L_SH), L_PT);
+$1    const int ky0 = y0 < 0 ? -y0 : 0;
+$1    const int ky1 = y0 + L_KH > L_H ? L_H - y0 : L_KH;
+$1    const int x0 = M4_SUB(M4_MUL(ox, L_SW), L_PL);
+$1    const int kx0 = x0 < 0 ? -x0 : 0;
+$1    const int kx1 = x0 + L_KW > L_W ? L_W - x0 : L_KW;
+m4_ifelse(L_OP, [[MAX]], [[$1    float m = -INFINITY;
+$1    for (int ky = ky0; ky < ky1; ky++)
+$1        for (int kx = kx0; kx < kx1; kx++) {
+$1            const float v = xc[(y0 + ky) * L_W + x0 + kx];
+$1            m = v > m || isnan(v) ? v : m;
+$1        }
+$1    yc[oy * L_OW + ox] = m;
+]], [[$1    float s = 0.0f;
+$1    for (int ky = ky0; ky < ky1; ky++)
+$1        for (int kx = kx0; kx < kx1; kx++)
+$1            s += xc[(y0 + ky) * L_W + x0 + kx];
+m4_ifelse(L_INCPAD, 1, [[$1    {
+$1        const int ye = y0 + L_KH < m4_eval(L_H + L_PT) ? y0 + L_KH : m4_eval(L_H + L_PT);
+$1        const int xe = x0 + L_KW < m4_eval(L_W + L_PL) ? x0 + L_KW : m4_eval(L_W + L_PL);
+$1        yc[oy * L_OW + ox] = s / (float)((ye - y0) * (xe - x0));
+$1    }
+]], [[$1    yc[oy * L_OW + ox] = s / (float)((ky1 - ky0) * (kx1 - kx0));
+]])]])m4_dnl
+$1}
+]])
+
+# _M4_MAX_ROW: the outputs [_X0, _X1) of row oy whose windows are inside
+# the input: the unrolled taps at fixed offsets, without branches (NaN
+# wins through | rather than ||), so that the loop vectorises.
+m4_define([[_M4_MAX_ROW]], [[M4_ARGS([[$0]], $#, 0)m4_dnl
+            {
+                const float *RESTRICT xr = xc + (M4_SUB(M4_MUL(oy, L_SH), L_PT)) * L_W;
+                float *RESTRICT yr = yc + oy * L_OW;
+                for (int ox = _X0; ox < _X1; ox++) {
+                    const float *RESTRICT p = xr + M4_SUB(M4_MUL(ox, L_SW), L_PL);
+                    float m = p[0];
+M4_FORLOOP([[M4_T]], 1, m4_eval(L_KH * L_KW - 1),
+[[                    { const float v = p[m4_eval(M4_T / L_KW * L_W + M4_T % L_KW)]; m = (v > m) | isnan(v) ? v : m; }
+]])m4_dnl
+                    yr[ox] = m;
+                }
+            }
+]])
+
+m4_define([[M4_POOL]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_LAYER_HEAD
+m4_dnl the outputs whose whole window is inside the input: rows [_Y0, _Y1), columns [_X0, _X1)
+m4_pushdef([[_Y0]], m4_eval((L_PT + L_SH - 1) / L_SH))m4_pushdef([[_X0]], m4_eval((L_PL + L_SW - 1) / L_SW))m4_dnl
+m4_pushdef([[_Y1]], m4_eval((L_H - L_KH + L_PT) / L_SH + 1))m4_pushdef([[_X1]], m4_eval((L_W - L_KW + L_PL) / L_SW + 1))m4_dnl
+m4_ifelse(m4_eval(_Y1 > L_OH), 1, [[m4_define([[_Y1]], L_OH)]])m4_ifelse(m4_eval(_X1 > L_OW), 1, [[m4_define([[_X1]], L_OW)]])m4_dnl
+m4_ifelse(m4_eval(_Y1 < _Y0), 1, [[m4_define([[_Y1]], _Y0)]])m4_ifelse(m4_eval(_X1 < _X0), 1, [[m4_define([[_X1]], _X0)]])m4_dnl
+m4_pushdef([[_FAST]], m4_ifelse(L_OP, [[MAX]], m4_eval(L_KH * L_KW <= 16 && _X1 > _X0 && _Y1 > _Y0), 0))m4_dnl
+M4_FUNC(m4_ifelse(_FAST, 1, [[[[CNNC_VECTORIZE]]]], [[[[]]]]), [[const float *RESTRICT x, float *RESTRICT y[[]]M4_PARTS]])
 {
 m4_ifelse(L_SPLIT, 1, [[    M4_SHARE(L_C, c0, c1);
     for (int c = c0; c < c1; c++) {]], [[    for (int c = 0; c < L_C; c++) {]])
         const float *RESTRICT xc = x + c * (L_H * L_W);
         float *RESTRICT yc = y + c * (L_OH * L_OW);
+m4_ifelse(_FAST, 1, [[        /* rows _Y0..m4_eval(_Y1 - 1), columns _X0..m4_eval(_X1 - 1): the whole window inside */
         for (int oy = 0; oy < L_OH; oy++) {
-            const int y0 = M4_SUB(M4_MUL(oy, L_SH), L_PT);
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + L_KH > L_H ? L_H - y0 : L_KH;
-            for (int ox = 0; ox < L_OW; ox++) {
-                const int x0 = M4_SUB(M4_MUL(ox, L_SW), L_PL);
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + L_KW > L_W ? L_W - x0 : L_KW;
-m4_ifelse(L_OP, [[MAX]], [[                float m;
-                if (ky1 - ky0 == L_KH && kx1 - kx0 == L_KW) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * L_W + x0;
-                    m = p[0];
-_M4_MAX_TAPS[[]]m4_dnl
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * L_W + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
-                }
-                yc[oy * L_OW + ox] = m;
-]], [[                float s = 0.0f;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++)
-                        s += xc[(y0 + ky) * L_W + x0 + kx];
-m4_ifelse(L_INCPAD, 1, [[                {
-                    const int ye = y0 + L_KH < m4_eval(L_H + L_PT) ? y0 + L_KH : m4_eval(L_H + L_PT);
-                    const int xe = x0 + L_KW < m4_eval(L_W + L_PL) ? x0 + L_KW : m4_eval(L_W + L_PL);
-                    yc[oy * L_OW + ox] = s / (float)((ye - y0) * (xe - x0));
-                }
-]], [[                yc[oy * L_OW + ox] = s / (float)((ky1 - ky0) * (kx1 - kx0));
-]])]])m4_dnl
+            if (oy < _Y0 || oy >= _Y1) {
+                for (int ox = 0; ox < L_OW; ox++)
+_M4_POOL_ONE([[                    ]])m4_dnl
+                continue;
             }
+m4_ifelse(_X0, 0, [[]], [[            for (int ox = 0; ox < _X0; ox++)
+_M4_POOL_ONE([[                ]])]])m4_dnl
+_M4_MAX_ROW[[]]m4_dnl
+m4_ifelse(_X1, L_OW, [[]], [[            for (int ox = _X1; ox < L_OW; ox++)
+_M4_POOL_ONE([[                ]])]])m4_dnl
         }
+]], [[        for (int oy = 0; oy < L_OH; oy++)
+            for (int ox = 0; ox < L_OW; ox++)
+_M4_POOL_ONE([[                ]])m4_dnl
+]])m4_dnl
     }
 }
+m4_popdef([[_FAST]])m4_popdef([[_X1]])m4_popdef([[_Y1]])m4_popdef([[_X0]])m4_popdef([[_Y0]])m4_dnl
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
 m4_define([[M4_GPOOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD

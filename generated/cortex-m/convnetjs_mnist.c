@@ -63,10 +63,10 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 /* The network and its layers, defined below in this order. */
 static void convnetjs_mnist_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
 CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y);
-static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
 CNNC_VECTORIZE static void layer_conv2(const float *RESTRICT x, float *RESTRICT y);
-static void layer_pool2(const float *RESTRICT x, float *RESTRICT y);
-static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT y);
+CNNC_VECTORIZE static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
 static void layer_softmax(const float *RESTRICT x, float *RESTRICT y);
 
 /* Each layer's weights: pointers into one block of 5994 floats, at the end of this file. */
@@ -246,35 +246,43 @@ CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT 
 
 
 /* pool1: maxpool, line 12: 8x24x24 -> 8x12x12 */
-static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_pool1(const float *RESTRICT x, float *RESTRICT y)
 {
     for (int c = 0; c < 8; c++) {
         const float *RESTRICT xc = x + c * (24 * 24);
         float *RESTRICT yc = y + c * (12 * 12);
+        /* rows 0..11, columns 0..11: the whole window inside */
         for (int oy = 0; oy < 12; oy++) {
-            const int y0 = oy * 2;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 2 > 24 ? 24 - y0 : 2;
-            for (int ox = 0; ox < 12; ox++) {
-                const int x0 = ox * 2;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 2 > 24 ? 24 - x0 : 2;
-                float m;
-                if (ky1 - ky0 == 2 && kx1 - kx0 == 2) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * 24 + x0;
-                    m = p[0];
-                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[24]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[25]; m = v > m || isnan(v) ? v : m; }
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * 24 + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
+            if (oy < 0 || oy >= 12) {
+                for (int ox = 0; ox < 12; ox++)
+                    {
+                        const int y0 = oy * 2;
+                        const int ky0 = y0 < 0 ? -y0 : 0;
+                        const int ky1 = y0 + 2 > 24 ? 24 - y0 : 2;
+                        const int x0 = ox * 2;
+                        const int kx0 = x0 < 0 ? -x0 : 0;
+                        const int kx1 = x0 + 2 > 24 ? 24 - x0 : 2;
+                        float m = -INFINITY;
+                        for (int ky = ky0; ky < ky1; ky++)
+                            for (int kx = kx0; kx < kx1; kx++) {
+                                const float v = xc[(y0 + ky) * 24 + x0 + kx];
+                                m = v > m || isnan(v) ? v : m;
+                            }
+                        yc[oy * 12 + ox] = m;
+                    }
+                continue;
+            }
+            {
+                const float *RESTRICT xr = xc + (oy * 2) * 24;
+                float *RESTRICT yr = yc + oy * 12;
+                for (int ox = 0; ox < 12; ox++) {
+                    const float *RESTRICT p = xr + ox * 2;
+                    float m = p[0];
+                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[24]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[25]; m = (v > m) | isnan(v) ? v : m; }
+                    yr[ox] = m;
                 }
-                yc[oy * 12 + ox] = m;
             }
         }
     }
@@ -352,40 +360,48 @@ CNNC_VECTORIZE static void layer_conv2(const float *RESTRICT x, float *RESTRICT 
 
 
 /* pool2: maxpool, line 14: 16x12x12 -> 16x4x4 */
-static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
 {
     for (int c = 0; c < 16; c++) {
         const float *RESTRICT xc = x + c * (12 * 12);
         float *RESTRICT yc = y + c * (4 * 4);
+        /* rows 0..3, columns 0..3: the whole window inside */
         for (int oy = 0; oy < 4; oy++) {
-            const int y0 = oy * 3;
-            const int ky0 = y0 < 0 ? -y0 : 0;
-            const int ky1 = y0 + 3 > 12 ? 12 - y0 : 3;
-            for (int ox = 0; ox < 4; ox++) {
-                const int x0 = ox * 3;
-                const int kx0 = x0 < 0 ? -x0 : 0;
-                const int kx1 = x0 + 3 > 12 ? 12 - x0 : 3;
-                float m;
-                if (ky1 - ky0 == 3 && kx1 - kx0 == 3) {  /* the whole window inside: taps at fixed offsets */
-                    const float *RESTRICT p = xc + y0 * 12 + x0;
-                    m = p[0];
-                    { const float v = p[1]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[2]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[12]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[13]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[14]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[24]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[25]; m = v > m || isnan(v) ? v : m; }
-                    { const float v = p[26]; m = v > m || isnan(v) ? v : m; }
-                } else {
-                    m = -INFINITY;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float v = xc[(y0 + ky) * 12 + x0 + kx];
-                            m = v > m || isnan(v) ? v : m;
-                        }
+            if (oy < 0 || oy >= 4) {
+                for (int ox = 0; ox < 4; ox++)
+                    {
+                        const int y0 = oy * 3;
+                        const int ky0 = y0 < 0 ? -y0 : 0;
+                        const int ky1 = y0 + 3 > 12 ? 12 - y0 : 3;
+                        const int x0 = ox * 3;
+                        const int kx0 = x0 < 0 ? -x0 : 0;
+                        const int kx1 = x0 + 3 > 12 ? 12 - x0 : 3;
+                        float m = -INFINITY;
+                        for (int ky = ky0; ky < ky1; ky++)
+                            for (int kx = kx0; kx < kx1; kx++) {
+                                const float v = xc[(y0 + ky) * 12 + x0 + kx];
+                                m = v > m || isnan(v) ? v : m;
+                            }
+                        yc[oy * 4 + ox] = m;
+                    }
+                continue;
+            }
+            {
+                const float *RESTRICT xr = xc + (oy * 3) * 12;
+                float *RESTRICT yr = yc + oy * 4;
+                for (int ox = 0; ox < 4; ox++) {
+                    const float *RESTRICT p = xr + ox * 3;
+                    float m = p[0];
+                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[2]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[12]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[13]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[14]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[24]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[25]; m = (v > m) | isnan(v) ? v : m; }
+                    { const float v = p[26]; m = (v > m) | isnan(v) ? v : m; }
+                    yr[ox] = m;
                 }
-                yc[oy * 4 + ox] = m;
             }
         }
     }
@@ -393,7 +409,7 @@ static void layer_pool2(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* fc: dense, line 16: [256] -> [10] */
-static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
+CNNC_VECTORIZE static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_fc;
     const int o0 = 0, o1 = 10;
