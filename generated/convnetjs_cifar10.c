@@ -72,7 +72,7 @@ CNNC_VECTORIZE static void layer_conv2(const float *RESTRICT x, float *RESTRICT 
 CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT y);
 CNNC_VECTORIZE static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
 CNNC_VECTORIZE static void layer_pool3(const float *RESTRICT x, float *RESTRICT y);
-CNNC_VECTORIZE static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
+static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
 static void layer_softmax(const float *RESTRICT x, float *RESTRICT y);
 
 /* The kernels the layers share, defined after the layers. */
@@ -377,7 +377,7 @@ CNNC_VECTORIZE static void layer_pool3(const float *RESTRICT x, float *RESTRICT 
 
 
 /* fc: dense, line 18: [320] -> [10] */
-CNNC_VECTORIZE static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
+static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_fc;
     const int o0 = 0, o1 = 10;

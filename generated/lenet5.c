@@ -70,9 +70,9 @@ CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y);
 static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y);
 CNNC_VECTORIZE static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
 static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y);
-CNNC_VECTORIZE static void layer_c5(const float *RESTRICT x, float *RESTRICT y);
-CNNC_VECTORIZE static void layer_f6(const float *RESTRICT x, float *RESTRICT y);
-CNNC_VECTORIZE static void layer_out(const float *RESTRICT x, float *RESTRICT y);
+static void layer_c5(const float *RESTRICT x, float *RESTRICT y);
+static void layer_f6(const float *RESTRICT x, float *RESTRICT y);
+static void layer_out(const float *RESTRICT x, float *RESTRICT y);
 
 /* The kernels the layers share, defined after the layers. */
 CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n);
@@ -327,7 +327,7 @@ static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* c5: conv, line 12: 16x5x5 -> 120x1x1 */
-CNNC_VECTORIZE static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
+static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
     const int o0 = 0, o1 = 120;
@@ -353,7 +353,7 @@ CNNC_VECTORIZE static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* f6: dense+tanh, line 14: [120] -> [84] */
-CNNC_VECTORIZE static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
+static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_f6;
     const int o0 = 0, o1 = 84;
@@ -378,7 +378,7 @@ CNNC_VECTORIZE static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 
 
 /* out: dense, line 15: [84] -> [10] */
-CNNC_VECTORIZE static void layer_out(const float *RESTRICT x, float *RESTRICT y)
+static void layer_out(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_out;
     const int o0 = 0, o1 = 10;

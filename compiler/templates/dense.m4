@@ -10,7 +10,7 @@ m4_divert(-1)
 # L_X L_XOFF L_Y L_YOFF L_CBLAS L_SPLIT.
 m4_define([[M4_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_ACT_ONCE[[]]m4_ifelse(L_CBLAS, 1,
   [[M4_CBLAS_ONCE[[]]]])M4_LAYER_HEAD
-M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y[[]]M4_PARTS]])
+M4_FUNC([[]], [[const float *RESTRICT x, float *RESTRICT y[[]]M4_PARTS]])
 {
     const float *RESTRICT w = M4_WEIGHTS(w, L_WOFF);
 m4_ifelse(L_CBLAS, 1, [[    /* y[L_NOUT] = W[L_NOUT][L_NIN] · x[L_NIN] */

@@ -66,7 +66,7 @@ CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT 
 CNNC_VECTORIZE static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
 CNNC_VECTORIZE static void layer_conv2(const float *RESTRICT x, float *RESTRICT y);
 CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT y);
-CNNC_VECTORIZE static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
+static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
 static void layer_softmax(const float *RESTRICT x, float *RESTRICT y);
 
 /* Each layer's weights: pointers into one block of 5994 floats, at the end of this file. */
@@ -409,7 +409,7 @@ CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT 
 
 
 /* fc: dense, line 16: [256] -> [10] */
-CNNC_VECTORIZE static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
+static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 {
     const float *RESTRICT w = w_fc;
     const int o0 = 0, o1 = 10;
