@@ -355,6 +355,10 @@ typedef struct Node {
     float *scale, *shift;     /* batchnorm kept as a per-channel scale and shift */
     long long buf_off;        /* byte offset of its buffer in the arena, -1: caller's */
     long long scratch_off, scratch_bytes;   /* per-layer scratch in the arena */
+    /* a conv's algorithm as measured by --tune (tune.c), over the shape rule */
+    bool tuned;
+    int tuned_algo;           /* a ConvAlgo */
+    const char *tuned_why;    /* "measured: ..." for --report */
 } Node;
 
 typedef struct Graph {
@@ -466,6 +470,13 @@ typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4, CONV_DW } ConvAlg
 ConvAlgo conv_algo(const Node *n);
 ConvAlgo conv_algo_why(const Node *n, const char **why);   /* and why (for --report) */
 const char *conv_algo_name(ConvAlgo a);
+#define CONV_NALGO 5
+/* the algorithms the templates can write for this conv (any is exact) */
+bool conv_algo_ok(const Node *n, ConvAlgo a);
+/* its word in a tune file ("direct", "gemm", "winograd2", "winograd4",
+ * "depthwise"), and back (-1: none) */
+const char *conv_algo_key(ConvAlgo a);
+int conv_algo_from_key(const char *key);
 /* the thread plan of a conv or dense layer: shared out over the threads
  * of a call (true), or run by one of them; *why says why (when not NULL) */
 bool layer_shared(const Node *n, bool standalone, const char **why);
@@ -500,6 +511,21 @@ DwGeom conv_dw_geom(const Node *n);
 float *conv_gemm_weights(const Node *n, long long *count);
 float *conv_winograd_weights(const Node *n, int m, long long *count);
 
+/* ===== tune.c: cnnc --tune, each conv's algorithm measured ============== */
+typedef struct TuneOptions {
+    const char *path;         /* the tune file */
+    bool measure;             /* --tune: measure the convs it lacks, write it */
+    const char *cc;           /* the compiler command of the measuring builds */
+} TuneOptions;
+const char *tune_default_cc(void);
+/* a conv's entry in the tune file: what its time depends on */
+const char *tune_conv_key(const Node *n, bool standalone);
+/* after the passes: read the tune file (measure and write it), and give
+ * its convs their algorithms; 0, 1 (the file is wrong), 2 (cannot measure
+ * or write) */
+struct EmitOptions;
+int tune_network(Graph *g, const TuneOptions *o, const struct EmitOptions *eo);
+
 /* ===== emit.c (C through m4), emit_py.c (PyTorch) ========================== */
 typedef struct EmitOptions {
     const char *out_c;                 /* path of the .c (the .h goes beside it) */
@@ -508,6 +534,7 @@ typedef struct EmitOptions {
     long long max_baked_bytes;         /* larger weights go to a sidecar file */
     const char *weights_origin;        /* "seed 42" or the safetensors file name */
     bool trained;                      /* weights from --weights (else random, untrained) */
+    bool profile;                      /* a build --tune measures: cnnc_tune_mark() after each layer */
 } EmitOptions;
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);  /* 0, 1 bad input, 2 output failure */
 int emit_pytorch(const Graph *g, FILE *out);                      /* error count */

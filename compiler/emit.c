@@ -180,6 +180,7 @@ static const char *kind_text(const Node *n, const char *kind) {
 void em_layer(Emitter *e, Node *n, const char *kind) {
     em_def(e, "L_FN", "%s", e->fn[n->id]);
     em_def(e, "L_ID", "%s", e->id[n->id]);
+    em_def(e, "L_NODE", "%d", n->id);
     em_def(e, "L_LABEL", "%s", clean(n->name));
     em_def(e, "L_KIND", "%s", kind_text(n, kind));
     em_def(e, "L_LINE", "%d", n->loc.line);
@@ -258,6 +259,7 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
     em_def(&ge, "NET_SIDECAR", "%d", sidecar);
     em_def(&ge, "NET_HASH", "%llu", hash);
     em_def(&ge, "NET_STANDALONE", "%d", o->standalone);
+    em_def(&ge, "NET_PROFILE", "%d", o->profile);
     em_def(&ge, "NET_TARGET", "%s", target->name);
     em_def(&ge, "NET_TARGET_TEST", "%s", target->arch_test ? target->arch_test : "");
     em_def(&ge, "NET_TARGET_CC", "%s", target->cc);

@@ -81,6 +81,10 @@ ConvAlgo conv_algo_why(const Node *n, const char **why) {
     const Shape *in = &n->in[0]->shape;
     const char *dummy;
     if (!why) why = &dummy;
+    if (n->tuned) {                   /* measured by --tune (tune.c) */
+        *why = n->tuned_why;
+        return (ConvAlgo)n->tuned_algo;
+    }
     if (in->sp == 3) {
         *why = "a volume's conv: its own direct loops, no scratch";
         return CONV_DIRECT;
@@ -116,6 +120,37 @@ ConvAlgo conv_algo_why(const Node *n, const char **why) {
 }
 
 ConvAlgo conv_algo(const Node *n) { return conv_algo_why(n, NULL); }
+
+/* What the templates can write for a conv, whatever the shape rule picks:
+ * direct loops for any 2-D or 1-D conv (a volume's and a RAM-first
+ * target's convs have only them); depthwise blocks where the rule's
+ * depthwise test holds; im2col + GEMM for ungrouped convs; Winograd for
+ * ungrouped 3x3 stride-1 undilated ones.  --tune measures these. */
+bool conv_algo_ok(const Node *n, ConvAlgo a) {
+    const Shape *in = &n->in[0]->shape;
+    if (in->sp == 3 || target->ram_first) return a == CONV_DIRECT;
+    long long hq;
+    bool dw = n->groups == in->c && in->c > 1 && dw_rows_floats(n, 1, &hq) <= DW_MAX;
+    bool w3 = n->kh == 3 && n->kw == 3 && n->sh == 1 && n->sw == 1 && n->dh == 1 && n->dw == 1;
+    switch (a) {
+    case CONV_DIRECT: return true;
+    case CONV_DW: return dw;
+    case CONV_GEMM: return n->groups == 1;
+    case CONV_WINO2:
+    case CONV_WINO4: return n->groups == 1 && w3;
+    }
+    return false;
+}
+
+static const char *const algo_keys[CONV_NALGO] = { "direct", "gemm", "winograd2", "winograd4", "depthwise" };
+
+const char *conv_algo_key(ConvAlgo a) { return algo_keys[a]; }
+
+int conv_algo_from_key(const char *key) {
+    for (int a = 0; a < CONV_NALGO; a++)
+        if (strcmp(algo_keys[a], key) == 0) return a;
+    return -1;
+}
 
 /* A layer of an image on its own (a batch of one, the last of a batch) is
  * shared out over the threads when it has work enough to pay for the

@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
-       OPT_STANDALONE, OPT_TARGET, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN, OPT_DOT, OPT_HELP_TARGETS };
+       OPT_STANDALONE, OPT_TARGET, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN, OPT_DOT, OPT_HELP_TARGETS,
+       OPT_TUNE, OPT_TUNE_FILE, OPT_TUNE_CC };
 
 static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
@@ -36,6 +37,14 @@ static void usage(FILE *out) {
           "  --standalone          generated C needs only a C99 compiler and libm\n"
           "  --target NAME         what the generated C is for (default: this machine's):\n"
           "                        x86-64, aarch64, cortex-m or generic (--help-targets)\n"
+          "  --tune                measure each conv's algorithms on this machine (one\n"
+          "                        thread) and take the fastest; the times go to the\n"
+          "                        tune file, which later builds read (measuring only\n"
+          "                        the conv shapes it lacks)\n"
+          "  --tune-file FILE      the tune file (default: the network's file with .tune\n"
+          "                        for .net); given alone, its choices without measuring\n"
+          "  --tune-cc COMMAND     how --tune builds what it measures\n"
+          "                        (default \"cc -std=c99 -O2 -march=native\")\n"
           "  --embed-limit BYTES   weights larger than this go to a sidecar FILE.weights\n"
           "                        (default 4194304)\n"
           "  --emit c|pytorch      what to write (default c); pytorch: an nn.Module to -o FILE.py\n"
@@ -156,7 +165,7 @@ static int check_arena_bytes(const Graph *g, const Plan *plan) {
 }
 
 static int generate(Graph *g, const char *path, const char *outpath, const char *weights,
-                    unsigned long long seed, const char *emit, EmitOptions *eo) {
+                    unsigned long long seed, const char *emit, EmitOptions *eo, const TuneOptions *tune) {
     if (strcmp(emit, "pytorch") == 0) {
         char *buf = NULL;
         size_t len = 0;
@@ -186,17 +195,48 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
     }
     if (target->standalone) eo->standalone = true;    /* cortex-m: no BLAS there */
     if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
-    Plan plan;
-    if (plan_arena(g, &plan) || check_arena_bytes(g, &plan)) return 1;
     eo->out_c = output_path(g, outpath, "c");
     eo->source_name = path;
     if (check_c_output(eo->out_c)) return 2;
+    int rc;
+    if (tune->path && (rc = tune_network(g, tune, eo))) return rc;
+    Plan plan;
+    if (plan_arena(g, &plan) || check_arena_bytes(g, &plan)) return 1;
     return emit_c(g, &plan, eo);
 }
 
 static bool ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* --tune and --tune-file: only for generated C and its report, on the
+ * machine that runs the code; the tune file's default name from the
+ * network's.  0, or 2 (said why). */
+static int tune_check(TuneOptions *t, const char *path, const char *report, const char *emit, bool train) {
+    if (!t->measure && !t->path) return 0;
+    const char *opt = t->measure ? "--tune" : "--tune-file";
+    if (train || strcmp(emit, "c") != 0 || (report && strcmp(report, "dot") == 0)) {
+        fprintf(stderr, "cnnc: error: %s chooses the algorithms of generated C; it does not go with %s\n", opt,
+                train ? "--train" : report ? "--dot" : "--emit pytorch");
+        return usage_error();
+    }
+    if (t->measure && target != target_host()) {
+        fprintf(stderr, "cnnc: error: --tune measures on this machine, which runs %s code, not %s code: "
+                "tune there, and bring the tune file here with --tune-file\n", target_host()->name, target->name);
+        return usage_error();
+    }
+    if (!t->path) {
+        if (strcmp(path, "-") == 0) {
+            fputs("cnnc: error: --tune on standard input needs --tune-file FILE\n", stderr);
+            return usage_error();
+        }
+        size_t l = strlen(path);
+        if (ends_with(path, ".net")) l -= 4;
+        else if (ends_with(path, ".onnx")) l -= 5;
+        t->path = arena_printf("%.*s.tune", (int)l, path);
+    }
+    return 0;
 }
 
 /* The network's name from a file name: its base name, an identifier. */
@@ -284,6 +324,9 @@ int main(int argc, char **argv) {
         { "embed-limit", required_argument, NULL, OPT_EMBED_LIMIT },
         { "train", no_argument, NULL, OPT_TRAIN },
         { "dot", no_argument, NULL, OPT_DOT },
+        { "tune", no_argument, NULL, OPT_TUNE },
+        { "tune-file", required_argument, NULL, OPT_TUNE_FILE },
+        { "tune-cc", required_argument, NULL, OPT_TUNE_CC },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -292,6 +335,7 @@ int main(int argc, char **argv) {
     unsigned long long seed = 1;     /* cnnc-train's default: the same initial weights */
     bool train = false;
     EmitOptions eo = { .max_baked_bytes = 4L << 20 };
+    TuneOptions tune = { .cc = tune_default_cc() };
     const char **incs = calloc((size_t)argc + 1, sizeof *incs);
     int ninc = 0, c, status = 0;
     if (!incs) return 2;
@@ -335,6 +379,9 @@ int main(int argc, char **argv) {
         case OPT_HELP_TARGETS: print_targets(stdout); goto done;
         case OPT_TRAIN: train = true; break;
         case OPT_DOT: report = "dot"; break;
+        case OPT_TUNE: tune.measure = true; break;
+        case OPT_TUNE_FILE: tune.path = optarg; break;
+        case OPT_TUNE_CC: tune.cc = optarg; break;
         case OPT_SEED:
         case OPT_EMBED_LIMIT: {
             char *end;
@@ -370,6 +417,7 @@ int main(int argc, char **argv) {
     }
 
     const char *path = argv[optind];
+    if ((status = tune_check(&tune, path, report, emit, train))) goto done;
     if (ends_with(path, ".onnx")) {       /* import, then compile what it wrote (import.c) */
         if (!(imported_dir = mkdtemp(arena_strdup("/tmp/cnnc-import.XXXXXX")))) {
             fprintf(stderr, "cnnc: error: cannot make a temporary folder: %s\n", strerror(errno));
@@ -396,7 +444,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     if (!report) {
-        status = generate(g, path, outpath, weights, seed, emit, &eo);
+        status = generate(g, path, outpath, weights, seed, emit, &eo, &tune);
         goto done;
     }
 
@@ -409,14 +457,21 @@ int main(int argc, char **argv) {
      * the network as written */
     Graph *planned = ir_clone(g);
     Plan plan;
+    if (tune.measure) weights_init_seeded(planned, seed);    /* what --tune builds: any weights */
+    if (target->standalone) eo.standalone = true;
     if (pass_fold_batchnorm(planned) || pass_fuse_activations(planned) || pass_remove_noops(planned) ||
-        plan_arena(planned, &plan)) {
+        (tune.path && (status = tune_network(planned, &tune, &eo))) || plan_arena(planned, &plan)) {
         fclose(mem);
         free(buf);
-        status = 1;
+        if (!status) status = 1;
         goto done;
     }
     plan.standalone = eo.standalone;
+    for (int i = 0; i < g->nnodes; i++) {     /* the report reads the convs' algorithms from g */
+        g->nodes[i]->tuned = planned->nodes[i]->tuned;
+        g->nodes[i]->tuned_algo = planned->nodes[i]->tuned_algo;
+        g->nodes[i]->tuned_why = planned->nodes[i]->tuned_why;
+    }
     if (strcmp(report, "dot") == 0) dot_write(g, planned, mem);
     else if (strcmp(report, "json") == 0) report_json(g, &plan, mem);
     else report_text(g, &plan, mem);

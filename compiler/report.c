@@ -204,6 +204,11 @@ int report_json(const Graph *g, const Plan *plan, FILE *out) {
             cJSON_AddStringToObject(l, "algorithm", conv_algo_name(conv_algo_why(n, &why)));
             cJSON_AddStringToObject(l, "algorithm_why", why);
             cJSON_AddBoolToObject(l, "blas", layer_blas(n, plan->standalone));
+            cJSON_AddBoolToObject(l, "tuned", n->tuned);     /* chosen by the tune file */
+            cJSON *can = cJSON_AddArrayToObject(l, "algorithms_possible");   /* its words in a tune file */
+            for (int a = 0; a < CONV_NALGO; a++)
+                if (conv_algo_ok(n, (ConvAlgo)a)) cJSON_AddItemToArray(can, cJSON_CreateString(conv_algo_key((ConvAlgo)a)));
+            cJSON_AddStringToObject(l, "tune_key", tune_conv_key(n, plan->standalone));
         }
         if (n->kind->id == K_CONV || n->kind->id == K_DENSE || n->kind->id == K_MAXPOOL ||
             n->kind->id == K_AVGPOOL) {   /* the thread plan, an image on its own */

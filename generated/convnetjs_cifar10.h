@@ -88,7 +88,7 @@
 /* Ties this header to the convnetjs_cifar10.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_cifar10.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_CIFAR10_INTERFACE 0x70ae0f4fdfbe680f
+#define CONVNETJS_CIFAR10_INTERFACE 0x79491fdef96ed682
 
 #ifdef __cplusplus
 extern "C" {

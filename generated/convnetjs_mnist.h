@@ -86,7 +86,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x044ff3efcc870b9d
+#define CONVNETJS_MNIST_INTERFACE 0x039aa9759afc54ba
 
 #ifdef __cplusplus
 extern "C" {

@@ -144,9 +144,13 @@ m4_define([[M4_PRELUDE]], [[M4_ARGS([[$0]], $#, 1)m4_divert(4)$1[[]]m4_divert(1)
 m4_define([[_M4_RUN_MODE]], [[none]])
 m4_define([[M4_CALL]], [[M4_ARGS([[$0]], $#, 1)m4_divert(2)m4_ifelse(L_SPLIT, 1, [[m4_define([[M4_ANY_SHARED]], 1)M4_RUN_END[[]]    L_FN[[]]($1, part, parts);
     CNNC_SYNC(parts);
-m4_define([[_M4_RUN_MODE]], [[split]])]], [[m4_ifelse(_M4_RUN_MODE, [[one]], [[]], [[    if (part == 0) {
+_M4_MARK([[    ]])m4_define([[_M4_RUN_MODE]], [[split]])]], [[m4_ifelse(_M4_RUN_MODE, [[one]], [[]], [[    if (part == 0) {
 ]])        L_FN[[]]($1);
-m4_define([[_M4_RUN_MODE]], [[one]])]])m4_divert(1)]])
+_M4_MARK([[        ]])m4_define([[_M4_RUN_MODE]], [[one]])]])m4_divert(1)]])
+# _M4_MARK(indent): in a build that --tune measures (NET_PROFILE 1), the
+# time of the layer just done goes to cnnc_tune_mark(its node number).
+m4_define([[_M4_MARK]], [[m4_ifelse(NET_PROFILE, 1, [[$1cnnc_tune_mark(L_NODE);
+]])]])
 m4_define([[M4_RUN_END]], [[m4_ifelse(_M4_RUN_MODE, [[one]], [[    }
     CNNC_SYNC(parts);
 m4_define([[_M4_RUN_MODE]], [[none]])]])]])

@@ -73,7 +73,10 @@ static const float NET[[]]_norm_std[NET_IN_C] = { NET_NORM_STD };]])
 
 m4_divert(1)]])
 
-m4_define([[M4_FINISH]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_undivert(4)
+m4_define([[M4_FINISH]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_undivert(4)m4_ifelse(NET_PROFILE, 1, [[
+/* a build cnnc --tune measures: its driver times each layer */
+void cnnc_tune_mark(int node);
+]])
 /* The network and its layers, defined below in this order. */
 static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
 m4_undivert(5)m4_ifdef([[M4_KERNELS_USED]], [[

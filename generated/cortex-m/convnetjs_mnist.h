@@ -79,7 +79,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x6227eafd7e28291b
+#define CONVNETJS_MNIST_INTERFACE 0x11fe2a45fc8285f8
 
 #ifdef __cplusplus
 extern "C" {
