@@ -326,3 +326,9 @@ uninstall:
 .PHONY: bench
 bench: deps $(B)/cnnc
 	$(PYTHON) bench/bench.py --cnnc $(B)/cnnc --out $(B)/bench $(BENCH_ARGS)
+
+# how close cnnc's conv algorithm rule comes to the fastest algorithm
+# (cnnc --tune) over many conv shapes on this machine (bench/conv_sweep.py)
+.PHONY: conv-sweep
+conv-sweep: deps $(B)/cnnc
+	$(PYTHON) bench/conv_sweep.py --cnnc $(B)/cnnc --dir $(B)/conv-sweep $(SWEEP_ARGS)

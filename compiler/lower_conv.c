@@ -68,14 +68,28 @@ DwGeom conv_dw_geom(const Node *n) {
  * padding) while one output row's padded input rows fit in DW_MAX floats (a
  * signal up to about 8000 long; longer ones stay direct); a volume's convs
  * are M4_CONV3D, and one input channel is an ordinary conv.  Direct loops
- * for the other grouped convs and for layers too small for a GEMM to pay
- * (LeNet's first layers: few output channels, a short patch; not 1x1 convs,
- * whose direct loop has one tap to vectorise over strided loads); Winograd
- * for 3x3 stride-1 convs with enough channels (F(4x4,3x3) when the output
- * has at least 4x4 tiles of 4x4, F(2x2,3x3) below); im2col + GEMM for the
- * rest.  A target that puts RAM first (cortex-m) takes direct loops for
- * every conv, without a padded copy (conv_scratch() is 0): the arena is then
- * the live activations alone. */
+ * for the other grouped convs.  A target that puts RAM first (cortex-m)
+ * takes direct loops for every conv, without a padded copy (conv_scratch()
+ * is 0): the arena is then the live activations alone.
+ *
+ * The rest follows what cnnc --tune measured on the 2-core AMD EPYC
+ * (AVX-512) here (make conv-sweep, bench/conv_sweep.py): 888 conv shapes
+ * side by side (inputs of 1 to 128 channels, 8 to 56 pixels square, 1x1,
+ * 3x3 and 5x5 kernels, strides 1 and 2, 4 to 128 outputs) and the 198 of
+ * the example networks.  Summed over the shapes, the rule's choices take
+ * 1.029x the fastest algorithm's time on the sweep and 1.009x on the
+ * examples, with 15 and 1 shapes 1.3x slower or worse (the rule before:
+ * 1.101x and 1.010x, 302 and 6 shapes):
+ *   - Winograd for 3x3 stride-1 convs with 8 or more inputs and outputs
+ *     (F(4x4,3x3) when the output has at least 16 tiles of 4x4, F(2x2,3x3)
+ *     below): 2 to 4 times direct loops or im2col even at 8 outputs;
+ *   - im2col + GEMM for 1x1 and strided convs: the direct loops' strided or
+ *     single-tap loads lose at every size measured (2 to 13 times);
+ *   - direct loops where an output row is whole 8-float vectors and the
+ *     outputs are few (at most 32, and ow x outputs <= 512): im2col's copy
+ *     of the input then costs more than the product (up to 3x);
+ *   - im2col + GEMM for the rest, and for one output pixel (a
+ *     matrix-vector product). */
 /* the choice, and in *why (when not NULL) the reason --report gives */
 ConvAlgo conv_algo_why(const Node *n, const char **why) {
     const Shape *in = &n->in[0]->shape;
@@ -98,24 +112,29 @@ ConvAlgo conv_algo_why(const Node *n, const char **why) {
         *why = "depthwise (groups = input channels): blocks of rows on the stack";
         return CONV_DW;
     }
-    long long k = in->c * n->kh * n->kw;
-    if (n->groups == 1 && n->shape.h * n->shape.w == 1 && k >= 64) {
+    if (n->groups != 1) { *why = "grouped"; return CONV_DIRECT; }
+    if (n->shape.h * n->shape.w == 1) {
         *why = "one output pixel: a matrix-vector product";
         return CONV_GEMM;
     }
-    bool pointwise = n->kh == 1 && n->kw == 1 && n->out >= 16;   /* ResNet's strided shortcuts */
-    if (n->groups != 1) { *why = "grouped"; return CONV_DIRECT; }
-    if (n->out < 8) { *why = "under 8 output channels: too few for a GEMM tile"; return CONV_DIRECT; }
-    if (k < 16) { *why = "a patch of under 16 values: too short for a GEMM"; return CONV_DIRECT; }
-    if (n->macs < 200000 && !pointwise) { *why = "under 200,000 MACs: too small for a GEMM to pay"; return CONV_DIRECT; }
-    bool w3 = n->kh == 3 && n->kw == 3 && n->sh == 1 && n->sw == 1 && n->dh == 1 && n->dw == 1;
-    if (w3 && in->c >= 8 && n->out >= 16) {
+    bool strided = n->sh > 1 || n->sw > 1, one = n->kh == 1 && n->kw == 1;
+    bool w3 = n->kh == 3 && n->kw == 3 && !strided && n->dh == 1 && n->dw == 1;
+    if (w3 && in->c >= 8 && n->out >= 8) {
         long long t4 = ((n->shape.h + 3) / 4) * ((n->shape.w + 3) / 4);
-        *why = t4 >= 16 ? "3x3 stride 1, at least 16 tiles of 4x4" : "3x3 stride 1, under 16 tiles of 4x4";
+        *why = t4 >= 16 ? "3x3 stride 1, 8+ inputs and outputs, at least 16 tiles of 4x4"
+                        : "3x3 stride 1, 8+ inputs and outputs, under 16 tiles of 4x4";
         return t4 >= 16 ? CONV_WINO4 : CONV_WINO2;
     }
-    *why = w3 ? "3x3 stride 1, but under 8 inputs or 16 outputs for Winograd"
-           : pointwise ? "1x1 with 16 or more outputs" : "not 3x3 stride 1 (Winograd's case)";
+    if (one || strided) {
+        *why = one ? "1x1: direct loops have one tap to vectorise" : "strided: direct loops read strided inputs";
+        return CONV_GEMM;
+    }
+    if (n->shape.w % 8 == 0 && n->out <= 32 && n->shape.w * n->out <= 512) {
+        *why = "rows of whole 8-float vectors, few outputs (ow x outputs <= 512): im2col's copy costs more";
+        return CONV_DIRECT;
+    }
+    *why = w3 ? "3x3 stride 1, but under 8 inputs or outputs for Winograd"
+           : "output rows not whole 8-float vectors, or many outputs: im2col + GEMM";
     return CONV_GEMM;
 }
 

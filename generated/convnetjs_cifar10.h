@@ -27,8 +27,8 @@
  *   fc       dense              18  [10]
  *   softmax  softmax            19  [10]        (the output)
  *
- * Weights: 26066 floats baked into convnetjs_cifar10.c;
- * workspace: 111616 floats per image.
+ * Weights: 22466 floats baked into convnetjs_cifar10.c;
+ * workspace: 20480 floats per image.
  *
  * Usage, one image at a time:
  *
@@ -45,7 +45,7 @@
  *     int err = convnetjs_cifar10_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "convnetjs_cifar10: %s\n", convnetjs_cifar10_strerror(err));
  *
- * Memory: convnetjs_cifar10_forward() uses a static arena of 111616 floats
+ * Memory: convnetjs_cifar10_forward() uses a static arena of 20480 floats
  * (CONVNETJS_CIFAR10_WS_BYTES(1) bytes) in convnetjs_cifar10.c.  Compile convnetjs_cifar10.c with
  *     -D'CONVNETJS_CIFAR10_ARENA_SECTION=".sram2"'
  * to put it in that linker section (GCC and clang), or with
@@ -88,7 +88,7 @@
 /* Ties this header to the convnetjs_cifar10.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_cifar10.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_CIFAR10_INTERFACE 0x79491fdef96ed682
+#define CONVNETJS_CIFAR10_INTERFACE 0x69afdfde0d7c2ee2
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,9 +102,9 @@ extern "C" {
 #define CONVNETJS_CIFAR10_OUT_SIZE 10    /* floats per image */
 
 /* Workspace bytes for convnetjs_cifar10_forward_ctx() with n images: a slot of
- * 111616 floats per image, so that each thread has images of its
+ * 20480 floats per image, so that each thread has images of its
  * own (at most n slots are used at once, one per thread). */
-#define CONVNETJS_CIFAR10_WS_BYTES(n) ((size_t)111616 * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
+#define CONVNETJS_CIFAR10_WS_BYTES(n) ((size_t)20480 * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
 
 /* Error codes; convnetjs_cifar10_strerror() explains them. */
 #define CONVNETJS_CIFAR10_OK 0
