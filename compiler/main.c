@@ -221,7 +221,7 @@ static int tune_check(TuneOptions *t, const char *path, const char *report, cons
                 train ? "--train" : report ? "--dot" : "--emit pytorch");
         return usage_error();
     }
-    if (t->measure && target != target_host()) {
+    if (t->measure && target != target_host() && target->arch_test) {   /* generic C runs here too */
         fprintf(stderr, "cnnc: error: --tune measures on this machine, which runs %s code, not %s code: "
                 "tune there, and bring the tune file here with --tune-file\n", target_host()->name, target->name);
         return usage_error();

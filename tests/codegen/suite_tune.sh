@@ -11,7 +11,8 @@
 # 2. --tune on resnet20: each entry's best is the fastest of its times, each
 #    conv with a choice has an entry and runs its best; a second --tune
 #    measures nothing and leaves the file as it was; --tune-file alone
-#    writes the same C as --tune did.
+#    writes the same C as --tune did.  --tune for --target generic (plain
+#    C, which runs here too).
 # 3. Wrong input: a tune file that is not JSON (its line), not a tune file,
 #    a word that is not an algorithm, an algorithm that cannot compute the
 #    conv, a missing file, --tune for another target's code or with --emit
@@ -74,6 +75,15 @@ if "$CNNC" "$m/resnet20.net" --tune --standalone -o "$m/a/resnet20.c" 2>"$m/tune
     else no "--tune-file alone writes other C than --tune"; fi
 else
     no "--tune failed"; cat "$m/tune.log"
+fi
+
+# generic C runs on this machine too: --tune measures it (OpenBLAS in default mode)
+mkdir -p "$m/g"
+if "$CNNC" dsl_examples/lenet5.net --target generic --tune --tune-file "$m/g/l.tune" -o "$m/g/lenet5.c" 2>"$m/g/log" &&
+        grep -q '"generic conv 1x32x32 k5x5 s1x1 p0,0,0,0 d1x1 g1 > 6 openblas"' "$m/g/l.tune"; then
+    ok "--tune --target generic measures the plain C ($(grep -c '"best"' "$m/g/l.tune") entries)"
+else
+    no "--tune --target generic failed"; cat "$m/g/log"
 fi
 
 # 3. wrong input: message, exit status, nothing written
