@@ -304,6 +304,8 @@ static int measure_algo(Graph *g, const EmitOptions *eo0, const char *cc, const 
     EmitOptions eo = *eo0;
     eo.out_c = arena_printf("%s/%s.c", dir, g->name);
     eo.profile = true;
+    if (!eo.weights_origin) eo.weights_origin = "--tune";     /* --report --tune: seeded weights */
+    if (!eo.source_name) eo.source_name = g->name;
     eo.max_baked_bytes = 0;              /* the weights in a sidecar: a quick build */
     if (emit_c(g, &plan, &eo) != 0) {
         fprintf(stderr, "cnnc: error: --tune: writing the %s build failed\n", conv_algo_key(a));

@@ -12,7 +12,7 @@
 #    conv with a choice has an entry and runs its best; a second --tune
 #    measures nothing and leaves the file as it was; --tune-file alone
 #    writes the same C as --tune did.  --tune for --target generic (plain
-#    C, which runs here too).
+#    C, which runs here too); --report --tune.
 # 3. Wrong input: a tune file that is not JSON (its line), not a tune file,
 #    a word that is not an algorithm, an algorithm that cannot compute the
 #    conv, a missing file, --tune for another target's code or with --emit
@@ -84,6 +84,16 @@ if "$CNNC" dsl_examples/lenet5.net --target generic --tune --tune-file "$m/g/l.t
     ok "--tune --target generic measures the plain C ($(grep -c '"best"' "$m/g/l.tune") entries)"
 else
     no "--tune --target generic failed"; cat "$m/g/log"
+fi
+
+# --report --tune: measures (seeded weights) and reports what it measured
+mkdir -p "$m/rt"
+cp dsl_examples/lenet5.net "$m/rt/"
+if "$CNNC" "$m/rt/lenet5.net" --report --tune >"$m/rt/report.txt" 2>"$m/rt/log" && [ -f "$m/rt/lenet5.tune" ] &&
+        [ "$(grep -c 'measured on .*lenet5.tune' "$m/rt/report.txt")" -eq 3 ]; then
+    ok "--report --tune measures and reports the 3 convs as measured"
+else
+    no "--report --tune failed"; cat "$m/rt/log"
 fi
 
 # 3. wrong input: message, exit status, nothing written
