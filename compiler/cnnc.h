@@ -568,5 +568,9 @@ int m4_write_outputs(const char **const *files, const int *nfiles, const char **
 const char *fmt_group(long long v);          /* 1,234,567 */
 const char *fmt_si(long long v);             /* 1.23 G / 45.6 M / "" below 1e6 */
 int close_stdout(const char *prog);          /* 0, or -1 after saying why */
+/* The rest of fp, malloc'd and NUL-terminated (*len bytes before the NUL),
+ * or NULL with *why: READ_NOMEM, READ_ERROR, or READ_TOO_LARGE past max. */
+enum { READ_NOMEM = 1, READ_ERROR, READ_TOO_LARGE };
+char *read_stream(FILE *fp, size_t max, size_t *len, int *why);
 
 #endif

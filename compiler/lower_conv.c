@@ -63,6 +63,18 @@ DwGeom conv_dw_geom(const Node *n) {
     return g;
 }
 
+/* The conv is depthwise and one output row's padded input rows fit a
+ * depthwise block; it is a 3x3 stride-1 undilated conv (Winograd's case). */
+static bool conv_dw_fits(const Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    long long hq;
+    return n->groups == in->c && in->c > 1 && dw_rows_floats(n, 1, &hq) <= DW_MAX;
+}
+
+static bool conv_is_w3(const Node *n) {
+    return n->kh == 3 && n->kw == 3 && n->sh == 1 && n->sw == 1 && n->dh == 1 && n->dw == 1;
+}
+
 /* Depthwise blocks for the depthwise convs of an image or a signal (groups ==
  * input channels > 1, any channel multiplier, kernel, stride, dilation and
  * padding) while one output row's padded input rows fit in DW_MAX floats (a
@@ -107,8 +119,7 @@ ConvAlgo conv_algo_why(const Node *n, const char **why) {
         *why = "the target puts RAM first: the window clipped at the border, no scratch";
         return CONV_DIRECT;
     }
-    long long hq;
-    if (n->groups == in->c && in->c > 1 && dw_rows_floats(n, 1, &hq) <= DW_MAX) {
+    if (conv_dw_fits(n)) {
         *why = "depthwise (groups = input channels): blocks of rows on the stack";
         return CONV_DW;
     }
@@ -118,7 +129,7 @@ ConvAlgo conv_algo_why(const Node *n, const char **why) {
         return CONV_GEMM;
     }
     bool strided = n->sh > 1 || n->sw > 1, one = n->kh == 1 && n->kw == 1;
-    bool w3 = n->kh == 3 && n->kw == 3 && !strided && n->dh == 1 && n->dw == 1;
+    bool w3 = conv_is_w3(n);
     if (w3 && in->c >= 8 && n->out >= 8) {
         long long t4 = ((n->shape.h + 3) / 4) * ((n->shape.w + 3) / 4);
         *why = t4 >= 16 ? "3x3 stride 1, 8+ inputs and outputs, at least 16 tiles of 4x4"
@@ -148,15 +159,12 @@ ConvAlgo conv_algo(const Node *n) { return conv_algo_why(n, NULL); }
 bool conv_algo_ok(const Node *n, ConvAlgo a) {
     const Shape *in = &n->in[0]->shape;
     if (in->sp == 3 || target->ram_first) return a == CONV_DIRECT;
-    long long hq;
-    bool dw = n->groups == in->c && in->c > 1 && dw_rows_floats(n, 1, &hq) <= DW_MAX;
-    bool w3 = n->kh == 3 && n->kw == 3 && n->sh == 1 && n->sw == 1 && n->dh == 1 && n->dw == 1;
     switch (a) {
     case CONV_DIRECT: return true;
-    case CONV_DW: return dw;
+    case CONV_DW: return conv_dw_fits(n);
     case CONV_GEMM: return n->groups == 1;
     case CONV_WINO2:
-    case CONV_WINO4: return n->groups == 1 && w3;
+    case CONV_WINO4: return n->groups == 1 && conv_is_w3(n);
     }
     return false;
 }

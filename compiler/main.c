@@ -193,7 +193,6 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
         weights_init_seeded(g, seed);
         eo->weights_origin = arena_printf("seed %llu", seed);
     }
-    if (target->standalone) eo->standalone = true;    /* cortex-m: no BLAS there */
     if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
     eo->out_c = output_path(g, outpath, "c");
     eo->source_name = path;
@@ -416,6 +415,7 @@ int main(int argc, char **argv) {
         goto done;
     }
 
+    if (target->standalone) eo.standalone = true;    /* cortex-m: no BLAS there */
     const char *path = argv[optind];
     if ((status = tune_check(&tune, path, report, emit, train))) goto done;
     if (ends_with(path, ".onnx")) {       /* import, then compile what it wrote (import.c) */
@@ -458,7 +458,6 @@ int main(int argc, char **argv) {
     Graph *planned = ir_clone(g);
     Plan plan;
     if (tune.measure) weights_init_seeded(planned, seed);    /* what --tune builds: any weights */
-    if (target->standalone) eo.standalone = true;
     if (pass_fold_batchnorm(planned) || pass_fuse_activations(planned) || pass_remove_noops(planned) ||
         (tune.path && (status = tune_network(planned, &tune, &eo))) || plan_arena(planned, &plan)) {
         fclose(mem);

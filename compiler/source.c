@@ -59,26 +59,12 @@ const SrcFile *source_load(const char *path, Loc from, bool quiet_missing) {
         else diag_file_error(shown, "is a directory, not a .net file");
         return NULL;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) break;
-        if (len == cap) {
-            if (cap > (size_t)MAX_SOURCE_BYTES) break;
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); buf = NULL; break; }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t n = fread(buf + len, 1, cap - len, fp);
-        if (n == 0) break;
-        len += n;
-    }
-    bool err = ferror(fp);
+    size_t len = 0;
+    int why_not;
+    char *buf = read_stream(fp, (size_t)MAX_SOURCE_BYTES, &len, &why_not);
     if (fp != stdin) fclose(fp);
-    if (!buf || err || len > (size_t)MAX_SOURCE_BYTES) {
-        free(buf);
-        const char *why = !buf ? "out of memory" : err ? "read error"
+    if (!buf) {
+        const char *why = why_not == READ_NOMEM ? "out of memory" : why_not == READ_ERROR ? "read error"
                         : "file is larger than the 16 MiB limit for a .net source";
         if (from.file) diag_error(from, "cannot read '%s': %s", path, why);
         else diag_file_error(shown, "cannot read: %s", why);

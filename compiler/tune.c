@@ -148,20 +148,14 @@ static int tune_read(Tune *t, bool measure) {
                 errno == ENOENT ? " (cnnc --tune writes it)" : "");
         return 1;
     }
-    size_t cap = 1 << 16, len = 0;
-    t->text = malloc(cap);
-    size_t got;
-    while (t->text && (got = fread(t->text + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) t->text = realloc(t->text, cap *= 2);
-    }
-    bool bad = ferror(f) || !t->text;
+    size_t len = 0;
+    int why;
+    t->text = read_stream(f, (size_t)1 << 30, &len, &why);
     fclose(f);
-    if (bad) {
+    if (!t->text) {
         fprintf(stderr, "cnnc: error: cannot read the tune file '%s'\n", t->path);
         return 1;
     }
-    t->text[len] = 0;
     t->root = cJSON_ParseWithLength(t->text, len);
     if (!t->root) {
         const char *e = cJSON_GetErrorPtr();
@@ -275,13 +269,6 @@ static const char *driver_text(const Graph *g, const char *hfile) {
         hfile, g->nnodes, U, U, U, U, N, N, N, N);
 }
 
-static int write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    int rc = fputs(text, f) < 0;
-    return fclose(f) != 0 || rc ? -1 : 0;
-}
-
 /* remove the files of the measuring folder, then the folder */
 static void remove_dir(const char *dir, const char *name) {
     const char *files[] = { "%s/%s.c", "%s/%s.h", "%s/%s.weights", "%s/tune_main.c", "%s/run", "%s/cc.log",
@@ -311,7 +298,8 @@ static int measure_algo(Graph *g, const EmitOptions *eo0, const char *cc, const 
         fprintf(stderr, "cnnc: error: --tune: writing the %s build failed\n", conv_algo_key(a));
         return 2;
     }
-    if (write_text(arena_printf("%s/tune_main.c", dir), driver_text(g, arena_printf("%s.h", g->name))) != 0) {
+    const char *driver = driver_text(g, arena_printf("%s.h", g->name));
+    if (cnnrt_write_file(arena_printf("%s/tune_main.c", dir), driver, strlen(driver)) != 0) {
         fprintf(stderr, "cnnc: error: --tune: cannot write in '%s': %s\n", dir, strerror(errno));
         return 2;
     }
@@ -344,6 +332,7 @@ static int measure_algo(Graph *g, const EmitOptions *eo0, const char *cc, const 
 /* Measure the convs the file lacks; their entries go into it. */
 static int tune_measure(Graph *g, Tune *t, const EmitOptions *eo, const char *cc) {
     Node **todo = arena_alloc(sizeof(Node *) * (size_t)g->nnodes);
+    const char **keys = arena_alloc(sizeof(char *) * (size_t)g->nnodes);
     int ntodo = 0;
     bool want[CONV_NALGO] = { false };
     for (int i = 0; i < g->nnodes; i++) {
@@ -352,9 +341,11 @@ static int tune_measure(Graph *g, Tune *t, const EmitOptions *eo, const char *cc
         int k = 0;
         for (int a = 0; a < CONV_NALGO; a++) k += conv_algo_ok(n, (ConvAlgo)a);
         if (k < 2) continue;                            /* nothing to choose */
+        const char *key = tune_conv_key(n, eo->standalone);
         bool dup = false;                               /* a shape measured once */
-        for (int j = 0; j < ntodo && !dup; j++) dup = strcmp(tune_conv_key(todo[j], eo->standalone), tune_conv_key(n, eo->standalone)) == 0;
+        for (int j = 0; j < ntodo && !dup; j++) dup = strcmp(keys[j], key) == 0;
         if (dup) continue;
+        keys[ntodo] = key;
         todo[ntodo++] = n;
         for (int a = 0; a < CONV_NALGO; a++) want[a] |= conv_algo_ok(n, (ConvAlgo)a);
     }
@@ -400,7 +391,7 @@ static int tune_measure(Graph *g, Tune *t, const EmitOptions *eo, const char *cc
         }
         cJSON_AddStringToObject(e, "best", conv_algo_key((ConvAlgo)best));
         cJSON_AddItemToObject(e, "us", times);
-        cJSON_AddItemToObject(t->convs, tune_conv_key(n, eo->standalone), e);
+        cJSON_AddItemToObject(t->convs, keys[i], e);
     }
     return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * util.c — number formatting, and the last word on standard output.
+ * util.c — number formatting, reading a whole file, and the last word on
+ * standard output.
  */
 #include "cnnc.h"
 
@@ -42,4 +43,30 @@ int close_stdout(const char *prog) {
     fprintf(stderr, "%s: error: cannot write to standard output: %s\n", prog,
             errno ? strerror(errno) : "write error");
     return -1;
+}
+
+char *read_stream(FILE *fp, size_t max, size_t *len, int *why) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    *why = 0;
+    while (buf) {
+        if (n == cap) {
+            if (cap > max) break;
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, fp);
+        if (got == 0) break;
+        n += got;
+    }
+    *why = !buf ? READ_NOMEM : ferror(fp) ? READ_ERROR : n > max ? READ_TOO_LARGE : 0;
+    if (*why) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
 }
