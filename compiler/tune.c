@@ -386,7 +386,10 @@ static int tune_measure(Graph *g, Tune *t, const EmitOptions *eo, const char *cc
                 cJSON_Delete(times);
                 return 2;
             }
-            cJSON_AddNumberToObject(times, conv_algo_key((ConvAlgo)a), (double)(long long)(us[n->id][a] * 10 + 0.5) / 10);
+            /* the best of the times as written (to 0.1 us), the first of equal ones, so that the
+             * file agrees with itself */
+            us[n->id][a] = (double)(long long)(us[n->id][a] * 10 + 0.5) / 10;
+            cJSON_AddNumberToObject(times, conv_algo_key((ConvAlgo)a), us[n->id][a]);
             if (best < 0 || us[n->id][a] < us[n->id][best]) best = a;
         }
         cJSON_AddStringToObject(e, "best", conv_algo_key((ConvAlgo)best));
