@@ -15,7 +15,7 @@
 #error "convnetjs_cifar10.c was generated for x86-64 (cnnc --target x86-64), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
 #endif
 
-#if !defined(CONVNETJS_CIFAR10_INTERFACE) || CONVNETJS_CIFAR10_INTERFACE != 0x69afdfde0d7c2ee2
+#if !defined(CONVNETJS_CIFAR10_INTERFACE) || CONVNETJS_CIFAR10_INTERFACE != 0x2af16b6ce6a49a71
 #error "convnetjs_cifar10.h was not written with this convnetjs_cifar10.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -37,11 +37,11 @@ static const float convnetjs_cifar10_weights[22466];   /* at the end of this fil
 
 
 /* Threads (with -fopenmp): one team per convnetjs_cifar10_forward_ctx() call.  The
- * images of a batch go to the threads whole, each in its own slot of the
- * workspace; an image left over (and a batch of one) goes through the
- * layers with every thread, the large layers shared out among them and the
- * others done by one while the rest wait at CNNC_SYNC.  Without -fopenmp
- * this is plain serial C. */
+ * images of a batch go to the threads whole, a block of them to each, in
+ * slots of the workspace of its own; an image left over (and a batch of
+ * one) goes through the layers with every thread, the large layers shared
+ * out among them and the others done by one while the rest wait at
+ * CNNC_SYNC.  Without -fopenmp this is plain serial C. */
 #ifdef _OPENMP
 #define CNNC_SYNC(parts) do { if ((parts) > 1) { _Pragma("omp barrier") } } while (0)
 #else
@@ -49,6 +49,13 @@ static const float convnetjs_cifar10_weights[22466];   /* at the end of this fil
 #endif
 /* A slot of the workspace: one image's arena (CONVNETJS_CIFAR10_WS_BYTES(1) bytes). */
 #define CONVNETJS_CIFAR10_SLOT_FLOATS ((size_t)20480)
+/* A thread's images go through the network CONVNETJS_CIFAR10_CHUNK at a time, each in
+ * its own slot: the layers whose weights outweigh an image's activations
+ * one after the other over all of them, each weight read once for the
+ * chunk; the others image by image (run_many()). */
+#ifndef CONVNETJS_CIFAR10_CHUNK
+#define CONVNETJS_CIFAR10_CHUNK 8
+#endif
 
 
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
@@ -60,8 +67,13 @@ static const float convnetjs_cifar10_weights[22466];   /* at the end of this fil
 #define CNNC_VECTORIZE
 #endif
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 /* The network and its layers, defined below in this order. */
 static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
+static void convnetjs_cifar10_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb);
 CNNC_VECTORIZE static void layer_conv1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp, int part, int parts);
 CNNC_VECTORIZE static void layer_pool1(const float *RESTRICT x, float *RESTRICT y);
 CNNC_VECTORIZE static void layer_conv2(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp, int part, int parts);
@@ -69,7 +81,12 @@ CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT 
 CNNC_VECTORIZE static void layer_conv3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp);
 CNNC_VECTORIZE static void layer_pool3(const float *RESTRICT x, float *RESTRICT y);
 static void layer_fc(const float *RESTRICT x, float *RESTRICT y);
+static void layer_fc_many(int nb, const float *RESTRICT x, size_t xs, float *RESTRICT y, size_t ys);
 static void layer_softmax(const float *RESTRICT x, float *RESTRICT y);
+
+/* The kernels the layers share, defined after the layers. */
+CNNC_VECTORIZE static void convnetjs_cifar10_matvec_many(int M, int K, const float *RESTRICT W, const float *RESTRICT x, size_t xs,
+                             float *RESTRICT y, size_t ys, int nb);
 
 /* Each layer's weights: pointers into one block of 22466 floats, at the end of this file. */
 static const float *const w_conv1       = convnetjs_cifar10_weights;
@@ -112,14 +129,28 @@ static void convnetjs_cifar10_image(const float *in, float *out, int i, float *s
     convnetjs_cifar10_run(in + (size_t)i * 3072, out + (size_t)i * 10, slot, part, parts);
 }
 
-/* Thread tid of nth: whole rounds of nth images, one per thread, each in
- * its own slot (when there are slots enough), then the images left over
- * with every thread in slot 0. */
+/* Images i .. i+nb-1 of the batch through the network layer by layer, on
+ * one thread, image i+j in the slot ws + j slots. */
+static void convnetjs_cifar10_images(const float *in, float *out, int i, int nb, float *ws)
+{
+    convnetjs_cifar10_run_many(in + (size_t)i * 3072, 3072, out + (size_t)i * 10, ws, nb);
+}
+
+/* Thread tid of nth: an equal share of whole rounds of nth images, a block
+ * of consecutive images, CONVNETJS_CIFAR10_CHUNK at a time in the slots of its first
+ * ones (a chunk of one image on its own); then the images left over
+ * (n % nth), each with every thread in slot 0. */
 static void convnetjs_cifar10_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
 {
-    const int whole = nth > 1 && slots >= (size_t)nth ? n - n % nth : 0;
-    for (int i = tid; i < whole; i += nth)
-        convnetjs_cifar10_image(in, out, i, ws + (size_t)tid * CONVNETJS_CIFAR10_SLOT_FLOATS, 0, 1);
+    const int whole = nth == 1 ? n : slots >= (size_t)nth ? n - n % nth : 0;
+    const int i0 = whole / nth * tid, i1 = i0 + whole / nth;
+    for (int i = i0; i < i1; i += CONVNETJS_CIFAR10_CHUNK) {
+        const int nb = i1 - i < CONVNETJS_CIFAR10_CHUNK ? i1 - i : CONVNETJS_CIFAR10_CHUNK;
+        if (nb == 1)
+            convnetjs_cifar10_image(in, out, i, ws + (size_t)i0 * CONVNETJS_CIFAR10_SLOT_FLOATS, 0, 1);
+        else
+            convnetjs_cifar10_images(in, out, i, nb, ws + (size_t)i0 * CONVNETJS_CIFAR10_SLOT_FLOATS);
+    }
     if (whole > 0 && whole < n) CNNC_SYNC(nth);
     for (int i = whole; i < n; i++) convnetjs_cifar10_image(in, out, i, ws, tid, nth);
 }
@@ -188,6 +219,40 @@ static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out,
         layer_softmax(buf_fc, out);
     }
     CNNC_SYNC(parts);
+}
+
+/* The network, nb images layer by layer on one thread: image i reads
+ * in + i*is, writes out + i*10 and works in the slot ws + i*ss;
+ * a layer with a batched function (L_many) takes them all in one call. */
+static void convnetjs_cifar10_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb)
+{
+    const size_t ss = CONVNETJS_CIFAR10_SLOT_FLOATS;
+    float *const buf_conv1 = ws;
+    float *const scratch_conv1 = ws + 16384;
+    float *const buf_pool1 = ws + 16384;
+    float *const buf_conv2 = ws + 6400;
+    float *const scratch_conv2 = ws;
+    float *const buf_pool2 = ws + 2880;
+    float *const buf_conv3 = ws + 4160;
+    float *const scratch_conv3 = ws;
+    float *const buf_pool3 = ws;
+    float *const buf_fc = ws + 320;
+    (void)in; (void)is; (void)out; (void)ws; (void)ss;
+    for (int i = 0; i < nb; i++) {
+        layer_conv1(in + i * is, buf_conv1 + i * ss, scratch_conv1 + i * ss, 0, 1);
+        layer_pool1(buf_conv1 + i * ss, buf_pool1 + i * ss);
+        layer_conv2(buf_pool1 + i * ss, buf_conv2 + i * ss, scratch_conv2 + i * ss, 0, 1);
+        layer_pool2(buf_conv2 + i * ss, buf_pool2 + i * ss);
+    }
+    for (int i = 0; i < nb; i++)
+        layer_conv3(buf_pool2 + i * ss, buf_conv3 + i * ss, scratch_conv3 + i * ss);
+    for (int i = 0; i < nb; i++) {
+        layer_pool3(buf_conv3 + i * ss, buf_pool3 + i * ss);
+    }
+    layer_fc_many(nb, buf_pool3, ss, buf_fc, ss);
+    for (int i = 0; i < nb; i++) {
+        layer_softmax(buf_fc + i * ss, out + i * (size_t)10);
+    }
 }
 
 
@@ -532,6 +597,17 @@ static void layer_fc(const float *RESTRICT x, float *RESTRICT y)
 }
 
 
+/* fc over nb images: image i reads x + i*xs, writes y + i*ys */
+static void layer_fc_many(int nb, const float *RESTRICT x, size_t xs, float *RESTRICT y, size_t ys)
+{
+    convnetjs_cifar10_matvec_many(10, 320, w_fc, x, xs, y, ys, nb);
+    for (int i = 0; i < nb; i++) {
+        float *RESTRICT yi = y + (size_t)i * ys;
+        for (int o = 0; o < 10; o++) yi[o] = yi[o] + b_fc[o];
+    }
+}
+
+
 /* softmax: softmax, line 19: [10] -> [10] */
 static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
 {
@@ -547,6 +623,49 @@ static void layer_softmax(const float *RESTRICT x, float *RESTRICT y)
     }
 }
 
+
+
+/* y + i*ys = W[M][K] · (x + i*xs) for i < nb, W row-major; four images at
+ * a time, the lanes of a missing fourth computed on image i0 and not stored. */
+CNNC_VECTORIZE static void convnetjs_cifar10_matvec_many(int M, int K, const float *RESTRICT W, const float *RESTRICT x, size_t xs,
+                             float *RESTRICT y, size_t ys, int nb)
+{
+    for (int i0 = 0; i0 < nb; i0 += 4) {
+        const int ni = nb - i0 < 4 ? nb - i0 : 4;
+        const float *RESTRICT xj[4];
+        for (int j = 0; j < 4; j++) xj[j] = x + (size_t)(i0 + (j < ni ? j : 0)) * xs;
+        for (int o = 0; o < M; o++) {
+            const float *RESTRICT wr = W + (size_t)o * K;
+            float s[4][8];
+            int k = 0;
+#if defined(__AVX__)
+            {   /* lane l of image j's sum in a ymm; multiply then add, as the C below */
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                for (; k + 8 <= K; k += 8) {
+                    const __m256 w8 = _mm256_loadu_ps(wr + k);
+                    a0 = _mm256_add_ps(a0, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[0] + k)));
+                    a1 = _mm256_add_ps(a1, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[1] + k)));
+                    a2 = _mm256_add_ps(a2, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[2] + k)));
+                    a3 = _mm256_add_ps(a3, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[3] + k)));
+                }
+                _mm256_storeu_ps(s[0], a0); _mm256_storeu_ps(s[1], a1);
+                _mm256_storeu_ps(s[2], a2); _mm256_storeu_ps(s[3], a3);
+            }
+#else
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 8; l++) s[j][l] = 0.0f;
+            for (; k + 8 <= K; k += 8)
+                for (int j = 0; j < 4; j++)
+                    for (int l = 0; l < 8; l++) s[j][l] += wr[k + l] * xj[j][k + l];
+#endif
+            for (; k < K; k++)
+                for (int j = 0; j < 4; j++) s[j][0] += wr[k] * xj[j][k];
+            for (int j = 0; j < ni; j++)
+                y[(size_t)(i0 + j) * ys + o] = ((s[j][0] + s[j][1]) + (s[j][2] + s[j][3])) +
+                                               ((s[j][4] + s[j][5]) + (s[j][6] + s[j][7]));
+        }
+    }
+}
 
 static const float convnetjs_cifar10_weights[22466] = {
     -0.0456128158f, 0.0438341312f, -0.0578608811f, 0.00258055748f, -0.0504609272f, 0.0884707645f, -0.0656892061f, 0.0789588764f,

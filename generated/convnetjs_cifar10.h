@@ -45,6 +45,14 @@
  *     int err = convnetjs_cifar10_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "convnetjs_cifar10: %s\n", convnetjs_cifar10_strerror(err));
  *
+ * A batch is faster per image than single calls: each thread takes its
+ * images 8 at a time (CONVNETJS_CIFAR10_CHUNK in convnetjs_cifar10.c; compile it
+ * with -DCONVNETJS_CIFAR10_CHUNK=k for another count), and the layers whose
+ * weights outweigh an image's activations (the dense layers, the deep
+ * convs) run over the whole chunk, reading each weight once for it.
+ * Each image's output has the same bits as when it goes alone through
+ * convnetjs_cifar10_forward().
+ *
  * Memory: convnetjs_cifar10_forward() uses a static arena of 20480 floats
  * (CONVNETJS_CIFAR10_WS_BYTES(1) bytes) in convnetjs_cifar10.c.  Compile convnetjs_cifar10.c with
  *     -D'CONVNETJS_CIFAR10_ARENA_SECTION=".sram2"'
@@ -73,10 +81,10 @@
  * Threads: add -fopenmp to compile and link (without it the code is
  * serial).  Each call then runs one team of convnetjs_cifar10_set_threads(t) threads
  * (OpenMP's default count, the cores, until set): the images of a batch go
- * to the threads whole, each in its own slot of the workspace, and an image
- * on its own (a batch of one, or the last of a batch) through the layers
- * with every thread, the large layers shared out, the small ones on one
- * thread.  No environment variable is needed.  The OpenBLAS calls of the
+ * to the threads whole, an equal block to each, in slots of the workspace
+ * of its own, and an image on its own (a batch of one, or one of the n % t
+ * last) through the layers with every thread, the large layers shared
+ * out, the small ones on one thread.  No environment variable is needed.  The OpenBLAS calls of the
  * layers shared out are made by every thread on its own share; OpenBLAS
  * spawns threads of its own unless OPENBLAS_NUM_THREADS=1.
  */
@@ -88,7 +96,7 @@
 /* Ties this header to the convnetjs_cifar10.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_cifar10.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_CIFAR10_INTERFACE 0x69afdfde0d7c2ee2
+#define CONVNETJS_CIFAR10_INTERFACE 0x2af16b6ce6a49a71
 
 #ifdef __cplusplus
 extern "C" {
@@ -103,7 +111,7 @@ extern "C" {
 
 /* Workspace bytes for convnetjs_cifar10_forward_ctx() with n images: a slot of
  * 20480 floats per image, so that each thread has images of its
- * own (at most n slots are used at once, one per thread). */
+ * own (at most 8 slots a thread are used at once). */
 #define CONVNETJS_CIFAR10_WS_BYTES(n) ((size_t)20480 * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
 
 /* Error codes; convnetjs_cifar10_strerror() explains them. */

@@ -43,6 +43,14 @@
  *     int err = convnetjs_mnist_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "convnetjs_mnist: %s\n", convnetjs_mnist_strerror(err));
  *
+ * A batch is faster per image than single calls: each thread takes its
+ * images 8 at a time (CONVNETJS_MNIST_CHUNK in convnetjs_mnist.c; compile it
+ * with -DCONVNETJS_MNIST_CHUNK=k for another count), and the layers whose
+ * weights outweigh an image's activations (the dense layers, the deep
+ * convs) run over the whole chunk, reading each weight once for it.
+ * Each image's output has the same bits as when it goes alone through
+ * convnetjs_mnist_forward().
+ *
  * Memory: convnetjs_mnist_forward() uses a static arena of 35456 floats
  * (CONVNETJS_MNIST_WS_BYTES(1) bytes) in convnetjs_mnist.c.  Compile convnetjs_mnist.c with
  *     -D'CONVNETJS_MNIST_ARENA_SECTION=".sram2"'
@@ -71,10 +79,10 @@
  * Threads: add -fopenmp to compile and link (without it the code is
  * serial).  Each call then runs one team of convnetjs_mnist_set_threads(t) threads
  * (OpenMP's default count, the cores, until set): the images of a batch go
- * to the threads whole, each in its own slot of the workspace, and an image
- * on its own (a batch of one, or the last of a batch) through the layers
- * with every thread, the large layers shared out, the small ones on one
- * thread.  No environment variable is needed.  The OpenBLAS calls of the
+ * to the threads whole, an equal block to each, in slots of the workspace
+ * of its own, and an image on its own (a batch of one, or one of the n % t
+ * last) through the layers with every thread, the large layers shared
+ * out, the small ones on one thread.  No environment variable is needed.  The OpenBLAS calls of the
  * layers shared out are made by every thread on its own share; OpenBLAS
  * spawns threads of its own unless OPENBLAS_NUM_THREADS=1.
  */
@@ -86,7 +94,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x039aa9759afc54ba
+#define CONVNETJS_MNIST_INTERFACE 0x0da4ddff6bdedc29
 
 #ifdef __cplusplus
 extern "C" {
@@ -101,7 +109,7 @@ extern "C" {
 
 /* Workspace bytes for convnetjs_mnist_forward_ctx() with n images: a slot of
  * 35456 floats per image, so that each thread has images of its
- * own (at most n slots are used at once, one per thread). */
+ * own (at most 8 slots a thread are used at once). */
 #define CONVNETJS_MNIST_WS_BYTES(n) ((size_t)35456 * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
 
 /* Error codes; convnetjs_mnist_strerror() explains them. */

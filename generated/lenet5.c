@@ -15,7 +15,7 @@
 #error "lenet5.c was generated for x86-64 (cnnc --target x86-64), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
 #endif
 
-#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x1019ec5d8998412c
+#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x57a0301bfa07304f
 #error "lenet5.h was not written with this lenet5.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -37,11 +37,11 @@ static const float lenet5_weights[61756];   /* at the end of this file */
 
 
 /* Threads (with -fopenmp): one team per lenet5_forward_ctx() call.  The
- * images of a batch go to the threads whole, each in its own slot of the
- * workspace; an image left over (and a batch of one) goes through the
- * layers with every thread, the large layers shared out among them and the
- * others done by one while the rest wait at CNNC_SYNC.  Without -fopenmp
- * this is plain serial C. */
+ * images of a batch go to the threads whole, a block of them to each, in
+ * slots of the workspace of its own; an image left over (and a batch of
+ * one) goes through the layers with every thread, the large layers shared
+ * out among them and the others done by one while the rest wait at
+ * CNNC_SYNC.  Without -fopenmp this is plain serial C. */
 #ifdef _OPENMP
 #define CNNC_SYNC(parts) do { if ((parts) > 1) { _Pragma("omp barrier") } } while (0)
 #else
@@ -49,6 +49,13 @@ static const float lenet5_weights[61756];   /* at the end of this file */
 #endif
 /* A slot of the workspace: one image's arena (LENET5_WS_BYTES(1) bytes). */
 #define LENET5_SLOT_FLOATS ((size_t)25888)
+/* A thread's images go through the network LENET5_CHUNK at a time, each in
+ * its own slot: the layers whose weights outweigh an image's activations
+ * one after the other over all of them, each weight read once for the
+ * chunk; the others image by image (run_many()). */
+#ifndef LENET5_CHUNK
+#define LENET5_CHUNK 8
+#endif
 
 
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
@@ -64,15 +71,23 @@ static const float lenet5_weights[61756];   /* at the end of this file */
 #include <immintrin.h>
 #endif
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 /* The network and its layers, defined below in this order. */
 static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
+static void lenet5_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb);
 CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
 static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y);
 CNNC_VECTORIZE static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col);
 static void layer_avgpool_2(const float *RESTRICT x, float *RESTRICT y);
 static void layer_c5(const float *RESTRICT x, float *RESTRICT y);
+static void layer_c5_many(int nb, const float *RESTRICT x, size_t xs, float *RESTRICT y, size_t ys);
 static void layer_f6(const float *RESTRICT x, float *RESTRICT y);
+static void layer_f6_many(int nb, const float *RESTRICT x, size_t xs, float *RESTRICT y, size_t ys);
 static void layer_out(const float *RESTRICT x, float *RESTRICT y);
+static void layer_out_many(int nb, const float *RESTRICT x, size_t xs, float *RESTRICT y, size_t ys);
 
 /* The kernels the layers share, defined after the layers. */
 CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n);
@@ -84,6 +99,8 @@ static void lenet5_gemm(int batch, int M, int N, int K, const float *RESTRICT A,
                       const float *RESTRICT bias, int relu, int part, int parts);
 static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b, int ldb,
                       float *RESTRICT c, int ldc, int mr, int nr, const float *RESTRICT bias, int relu);
+CNNC_VECTORIZE static void lenet5_matvec_many(int M, int K, const float *RESTRICT W, const float *RESTRICT x, size_t xs,
+                             float *RESTRICT y, size_t ys, int nb);
 
 /* Each layer's weights: pointers into one block of 61756 floats, at the end of this file. */
 static const float *const w_c1            = lenet5_weights;
@@ -128,14 +145,28 @@ static void lenet5_image(const float *in, float *out, int i, float *slot, int pa
     lenet5_run(in + (size_t)i * 1024, out + (size_t)i * 10, slot, part, parts);
 }
 
-/* Thread tid of nth: whole rounds of nth images, one per thread, each in
- * its own slot (when there are slots enough), then the images left over
- * with every thread in slot 0. */
+/* Images i .. i+nb-1 of the batch through the network layer by layer, on
+ * one thread, image i+j in the slot ws + j slots. */
+static void lenet5_images(const float *in, float *out, int i, int nb, float *ws)
+{
+    lenet5_run_many(in + (size_t)i * 1024, 1024, out + (size_t)i * 10, ws, nb);
+}
+
+/* Thread tid of nth: an equal share of whole rounds of nth images, a block
+ * of consecutive images, LENET5_CHUNK at a time in the slots of its first
+ * ones (a chunk of one image on its own); then the images left over
+ * (n % nth), each with every thread in slot 0. */
 static void lenet5_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
 {
-    const int whole = nth > 1 && slots >= (size_t)nth ? n - n % nth : 0;
-    for (int i = tid; i < whole; i += nth)
-        lenet5_image(in, out, i, ws + (size_t)tid * LENET5_SLOT_FLOATS, 0, 1);
+    const int whole = nth == 1 ? n : slots >= (size_t)nth ? n - n % nth : 0;
+    const int i0 = whole / nth * tid, i1 = i0 + whole / nth;
+    for (int i = i0; i < i1; i += LENET5_CHUNK) {
+        const int nb = i1 - i < LENET5_CHUNK ? i1 - i : LENET5_CHUNK;
+        if (nb == 1)
+            lenet5_image(in, out, i, ws + (size_t)i0 * LENET5_SLOT_FLOATS, 0, 1);
+        else
+            lenet5_images(in, out, i, nb, ws + (size_t)i0 * LENET5_SLOT_FLOATS);
+    }
     if (whole > 0 && whole < n) CNNC_SYNC(nth);
     for (int i = whole; i < n; i++) lenet5_image(in, out, i, ws, tid, nth);
 }
@@ -196,6 +227,32 @@ static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RES
         layer_out(buf_f6, out);
     }
     CNNC_SYNC(parts);
+}
+
+/* The network, nb images layer by layer on one thread: image i reads
+ * in + i*is, writes out + i*10 and works in the slot ws + i*ss;
+ * a layer with a batched function (L_many) takes them all in one call. */
+static void lenet5_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb)
+{
+    const size_t ss = LENET5_SLOT_FLOATS;
+    float *const buf_c1 = ws + 20000;
+    float *const scratch_c1 = ws;
+    float *const buf_avgpool = ws + 24704;
+    float *const buf_c3 = ws + 19200;
+    float *const scratch_c3 = ws;
+    float *const buf_avgpool_2 = ws;
+    float *const buf_c5 = ws + 400;
+    float *const buf_f6 = ws;
+    (void)in; (void)is; (void)out; (void)ws; (void)ss;
+    for (int i = 0; i < nb; i++) {
+        layer_c1(in + i * is, buf_c1 + i * ss, scratch_c1 + i * ss);
+        layer_avgpool(buf_c1 + i * ss, buf_avgpool + i * ss);
+        layer_c3(buf_avgpool + i * ss, buf_c3 + i * ss, scratch_c3 + i * ss);
+        layer_avgpool_2(buf_c3 + i * ss, buf_avgpool_2 + i * ss);
+    }
+    layer_c5_many(nb, buf_avgpool_2, ss, buf_c5, ss);
+    layer_f6_many(nb, buf_c5, ss, buf_f6, ss);
+    layer_out_many(nb, buf_f6, ss, out, (size_t)10);
 }
 
 
@@ -311,6 +368,17 @@ static void layer_c5(const float *RESTRICT x, float *RESTRICT y)
 }
 
 
+/* c5 over nb images: image i reads x + i*xs, writes y + i*ys */
+static void layer_c5_many(int nb, const float *RESTRICT x, size_t xs, float *RESTRICT y, size_t ys)
+{
+    lenet5_matvec_many(120, 400, w_c5, x, xs, y, ys, nb);
+    for (int i = 0; i < nb; i++) {
+        float *RESTRICT yi = y + (size_t)i * ys;
+        for (int o = 0; o < 120; o++) yi[o] = yi[o] + b_c5[o];
+    }
+}
+
+
 /* f6: dense+tanh, line 14: [120] -> [84] */
 static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 {
@@ -336,6 +404,18 @@ static void layer_f6(const float *RESTRICT x, float *RESTRICT y)
 }
 
 
+/* f6 over nb images: image i reads x + i*xs, writes y + i*ys */
+static void layer_f6_many(int nb, const float *RESTRICT x, size_t xs, float *RESTRICT y, size_t ys)
+{
+    lenet5_matvec_many(84, 120, w_f6, x, xs, y, ys, nb);
+    for (int i = 0; i < nb; i++) {
+        float *RESTRICT yi = y + (size_t)i * ys;
+        for (int o = 0; o < 84; o++) yi[o] = yi[o] + b_f6[o];
+    lenet5_tanh(yi, 84);
+    }
+}
+
+
 /* out: dense, line 15: [84] -> [10] */
 static void layer_out(const float *RESTRICT x, float *RESTRICT y)
 {
@@ -353,6 +433,17 @@ static void layer_out(const float *RESTRICT x, float *RESTRICT y)
         }
         for (; i < 84; i++) s0 += wr[i] * x[i];
         y[o] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + b_out[o] ;
+    }
+}
+
+
+/* out over nb images: image i reads x + i*xs, writes y + i*ys */
+static void layer_out_many(int nb, const float *RESTRICT x, size_t xs, float *RESTRICT y, size_t ys)
+{
+    lenet5_matvec_many(10, 84, w_out, x, xs, y, ys, nb);
+    for (int i = 0; i < nb; i++) {
+        float *RESTRICT yi = y + (size_t)i * ys;
+        for (int o = 0; o < 10; o++) yi[o] = yi[o] + b_out[o];
     }
 }
 
@@ -655,6 +746,49 @@ static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b,
         }
     }
 #endif
+}
+
+
+/* y + i*ys = W[M][K] · (x + i*xs) for i < nb, W row-major; four images at
+ * a time, the lanes of a missing fourth computed on image i0 and not stored. */
+CNNC_VECTORIZE static void lenet5_matvec_many(int M, int K, const float *RESTRICT W, const float *RESTRICT x, size_t xs,
+                             float *RESTRICT y, size_t ys, int nb)
+{
+    for (int i0 = 0; i0 < nb; i0 += 4) {
+        const int ni = nb - i0 < 4 ? nb - i0 : 4;
+        const float *RESTRICT xj[4];
+        for (int j = 0; j < 4; j++) xj[j] = x + (size_t)(i0 + (j < ni ? j : 0)) * xs;
+        for (int o = 0; o < M; o++) {
+            const float *RESTRICT wr = W + (size_t)o * K;
+            float s[4][8];
+            int k = 0;
+#if defined(__AVX__)
+            {   /* lane l of image j's sum in a ymm; multiply then add, as the C below */
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                for (; k + 8 <= K; k += 8) {
+                    const __m256 w8 = _mm256_loadu_ps(wr + k);
+                    a0 = _mm256_add_ps(a0, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[0] + k)));
+                    a1 = _mm256_add_ps(a1, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[1] + k)));
+                    a2 = _mm256_add_ps(a2, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[2] + k)));
+                    a3 = _mm256_add_ps(a3, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[3] + k)));
+                }
+                _mm256_storeu_ps(s[0], a0); _mm256_storeu_ps(s[1], a1);
+                _mm256_storeu_ps(s[2], a2); _mm256_storeu_ps(s[3], a3);
+            }
+#else
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 8; l++) s[j][l] = 0.0f;
+            for (; k + 8 <= K; k += 8)
+                for (int j = 0; j < 4; j++)
+                    for (int l = 0; l < 8; l++) s[j][l] += wr[k + l] * xj[j][k + l];
+#endif
+            for (; k < K; k++)
+                for (int j = 0; j < 4; j++) s[j][0] += wr[k] * xj[j][k];
+            for (int j = 0; j < ni; j++)
+                y[(size_t)(i0 + j) * ys + o] = ((s[j][0] + s[j][1]) + (s[j][2] + s[j][3])) +
+                                               ((s[j][4] + s[j][5]) + (s[j][6] + s[j][7]));
+        }
+    }
 }
 
 static const float lenet5_weights[61756] = {

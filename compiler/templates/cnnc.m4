@@ -57,7 +57,17 @@ m4_define([[_M4_MULP1]], [[m4_ifelse([[$1]], [[]], [[1]], m4_index([[$1]], [[ * 
 m4_define([[M4_PTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifelse([[$1]], [[IN]], [[in]],
   [[$1]], [[OUT]], [[out]], [[m4_ifdef([[_M4_BUF_$1]], [[]], [[m4_define([[_M4_BUF_$1]],
   1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(8)    float *const $1 = M4_AT([[ws]], $2);
+m4_divert(10)    float *const $1 = M4_AT([[ws]], $2);
 m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1]])]])
+# In run_many() (source.m4), nb images layer by layer, image i's buffers:
+# _M4_PTR_I(buffer, offset) is image i's, for a call per image;
+# _M4_PTR_S(buffer, offset) is image 0's and the stride to the next image
+# ("pointer, stride"), for a layer's batched function L_FN_many().  The
+# buffers are declared: [[M4_PTR]] in run()'s call came first.
+m4_define([[_M4_PTR_I]], [[m4_ifelse([[$1]], [[IN]], [[in + i * is]], [[$1]], [[OUT]], [[out + i * (size_t)NET_OUT_SIZE]],
+  [[$1 + i * ss]])]])
+m4_define([[_M4_PTR_S]], [[m4_ifelse([[$1]], [[IN]], [[in, is]], [[$1]], [[OUT]], [[out, (size_t)NET_OUT_SIZE]],
+  [[$1, ss]])]])
 
 # M4_ACT(kind, a, b, expr): the activation applied to a C expression, with
 # its parameters a, b (float literals without the f; runtime/cnnrt_acts.def
@@ -113,6 +123,8 @@ m4_define([[M4_LAYER_HEAD]], [[M4_ARGS([[$0]], $#, 0)
 #   7  the named weight tensors (w_<layer>, b_<layer>, ...)
 #   8  the named buffers of run() (buf_<layer>, scratch_<layer>)
 #   2  the body of run(): one call per layer
+#  10  the named buffers of run_many(), as in 8
+#   9  the body of run_many(): the layers over nb images, in order
 #   1  the layer functions
 #   3  the shared kernels (GEMM, im2col, Winograd, tanh)
 # Layer macros write into 1; the others are entered for a piece and left
@@ -141,12 +153,32 @@ m4_define([[M4_PRELUDE]], [[M4_ARGS([[$0]], $#, 1)m4_divert(4)$1[[]]m4_divert(1)
 # cnnc: large enough to pay for the wait) gets the part too, does its share
 # and is followed by CNNC_SYNC; a run of layers that are not is done by part
 # 0 while the others wait at the CNNC_SYNC after the run (M4_RUN_END).
+# The call in run_many() (one thread, nb images) goes to diversion 9: see
+# M4_MANY_END below.
 m4_define([[_M4_RUN_MODE]], [[none]])
 m4_define([[M4_CALL]], [[M4_ARGS([[$0]], $#, 1)m4_divert(2)m4_ifelse(L_SPLIT, 1, [[m4_define([[M4_ANY_SHARED]], 1)M4_RUN_END[[]]    L_FN[[]]($1, part, parts);
     CNNC_SYNC(parts);
 _M4_MARK([[    ]])m4_define([[_M4_RUN_MODE]], [[split]])]], [[m4_ifelse(_M4_RUN_MODE, [[one]], [[]], [[    if (part == 0) {
 ]])        L_FN[[]]($1);
-_M4_MARK([[        ]])m4_define([[_M4_RUN_MODE]], [[one]])]])m4_divert(1)]])
+_M4_MARK([[        ]])m4_define([[_M4_RUN_MODE]], [[one]])]])m4_divert(9)m4_ifelse(L_BATCH, 1, [[M4_MANY_END[[]]m4_ifdef([[L_MANY]],
+[[    L_FN[[]]_many(nb, m4_pushdef([[M4_PTR]], m4_defn([[_M4_PTR_S]]))$1[[]]m4_popdef([[M4_PTR]]));
+]], [[    for (int i = 0; i < nb; i++)
+        L_FN[[]](m4_pushdef([[M4_PTR]], m4_defn([[_M4_PTR_I]]))$1[[]]m4_popdef([[M4_PTR]])[[]]m4_ifelse(L_SPLIT, 1, [[, 0, 1]]));
+]])]], [[m4_ifelse(_M4_MANY_MODE, [[image]], [[]], [[    for (int i = 0; i < nb; i++) {
+m4_define([[_M4_MANY_MODE]], [[image]])]])        L_FN[[]](m4_pushdef([[M4_PTR]], m4_defn([[_M4_PTR_I]]))$1[[]]m4_popdef([[M4_PTR]])[[]]m4_ifelse(L_SPLIT, 1, [[, 0, 1]]));
+]])m4_ifdef([[L_MANY]], [[m4_undefine([[L_MANY]])]])m4_divert(1)]])
+# run_many() goes image by image through a run of layers with L_BATCH 0
+# (more activations than weights: each image's stay in cache from one
+# layer to the next), and layer by layer through those with L_BATCH 1.
+# M4_MANY_END closes a run of the first kind.
+m4_define([[_M4_MANY_MODE]], [[layer]])
+m4_define([[M4_MANY_END]], [[m4_ifelse(_M4_MANY_MODE, [[image]], [[    }
+m4_define([[_M4_MANY_MODE]], [[layer]])]])]])
+# M4_MANY: said by a layer macro with L_BATCH 1 that defines L_FN_many(nb, ...), the
+# layer over nb images at once (each pointer argument of L_FN followed by
+# the stride from one image's to the next); run_many() calls it instead of
+# L_FN once per image.  L_MANY is forgotten after the layer's call.
+m4_define([[M4_MANY]], [[M4_ARGS([[$0]], $#, 0)m4_define([[L_MANY]], 1)]])
 # _M4_MARK(indent): in a build that --tune measures (NET_PROFILE 1), the
 # time of the layer just done goes to cnnc_tune_mark(its node number).
 m4_define([[_M4_MARK]], [[m4_ifelse(NET_PROFILE, 1, [[$1cnnc_tune_mark(L_NODE);

@@ -335,8 +335,35 @@ m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_ACT_A,
 ]])m4_dnl
 M4_CONV_SPLIT_ACT[[]]m4_dnl
 }
+m4_ifelse(L_BATCH, 0, [[]], L_CBLAS, 1, [[]], L_NPIX[[]]L_DIRECTB, 11, [[M4_DENSE_MANY(L_K, L_OC)]], L_NPIX, 1, [[]], [[_M4_GEMM_MANY[[]]]])m4_dnl
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_DIRECTB, 1, [[]],
   [[, M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])]])
+
+# _M4_GEMM_MANY: L_FN_many() of an im2col conv with cnnc's GEMM, on one
+# thread: each image's patch matrix in its own scratch, then one
+# NET_gemm_many() over the images (each panel of W read once for all).
+m4_define([[_M4_GEMM_MANY]], [[M4_ARGS([[$0]], $#, 0)M4_GEMM_MANY_ONCE[[]]M4_MANY[[]]m4_pushdef([[L_SPLIT]], 0)
+/* L_LABEL over nb images: image i reads x0 + i*xs, writes y0 + i*ys[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[, its patches at col0 + i*cs]]) */
+m4_pushdef([[L_FN]], L_FN[[_many]])M4_FUNC([[CNNC_VECTORIZE]], [[int nb, const float *RESTRICT x0, size_t xs, float *RESTRICT y0, size_t ys[[]]m4_ifelse(L_DIRECTB, 1, [[]],
+    [[, float *RESTRICT col0, size_t cs]])]])m4_popdef([[L_FN]])
+{
+m4_ifelse(L_DIRECTB, 1, [[    /* 1x1, stride 1: each input is its patch matrix */
+    const float *RESTRICT col0 = x0;
+    const size_t cs = xs;
+]], [[    for (int i = 0; i < nb; i++)
+        NET[[]]_im2col(x0 + i * xs, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OH, L_OW,
+                    col0 + i * cs, L_LDB, 0, 1);
+]])m4_dnl
+    /* y_i[L_OC][L_NPIX] = W[L_OC][L_K] · col_i[L_K][L_NPIX] (+ bias), W packed */
+    NET[[]]_gemm_many(nb, 1, L_OC, L_NPIX, L_K, M4_WEIGHTS(w, L_WOFF), 0, col0, L_LDB, 0, cs, y0, L_NPIX, 0, ys,
+                   m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(b, L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0));
+m4_ifelse(L_ACT, [[RELU]], [[]], L_ACT, [[NONE]], [[]], [[    for (int i = 0; i < nb; i++) {
+        float *RESTRICT y = y0 + i * ys;
+M4_CONV_ACT[[]]m4_dnl
+    }
+]])m4_dnl
+}
+m4_popdef([[L_SPLIT]])]])
 
 # M4_CONV_GEMV: the GEMM of a conv with one output pixel, a matrix-vector
 # product: cblas_sgemv, or (standalone) eight partial sums per row.
@@ -364,14 +391,50 @@ m4_ifelse(L_CBLAS, 1, [[    /* y[L_OC] = W[L_OC][L_K] · col[L_K] */
     }
 ]])
 
-m4_define([[M4_CONV_WINO]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]M4_GEMM_ONCE[[]]M4_WINO_ONCE[[]]M4_LAYER_HEAD
+m4_define([[M4_CONV_WINO]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_BATCH, 1, [[M4_GEMM_MANY_ONCE[[]]]])M4_WINO_ONCE[[]]M4_LAYER_HEAD
 M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp[[]]M4_PARTS]])
 {
     float *RESTRICT v = xp + L_VOFF;    /* V[L_WA*L_WA][L_C][L_TPAD], point stride L_SV: transformed input tiles */
     float *RESTRICT mt = xp + L_MOFF;   /* M[L_WA*L_WA][L_OC][L_T], point stride L_SM: products in the transform domain */
     M4_SHARE(L_C, c0, c1);
     M4_SHARE(L_OC, oc0, oc1);
-    /* xp: the input zero-padded to L_C x L_HPT x L_WPT (L_TH x L_TW tiles of L_WM x L_WM outputs),
+_M4_WINO_IN[[]]    /* M_e[L_OC][L_T] = U_e[L_OC][L_C] · V_e[L_C][L_T] for each of the L_WA*L_WA points e */
+    NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(w, L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
+              v, L_TPAD, (size_t)L_SV, mt, L_T, (size_t)L_SM, NULL, 0, m4_ifelse(L_SPLIT, 1, [[part, parts]], [[0, 1]]));
+M4_SYNC([[    ]])m4_dnl
+_M4_WINO_OUT[[]]m4_dnl
+}
+m4_ifelse(L_BATCH, 1, [[_M4_WINO_MANY[[]]]])m4_dnl
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
+
+# _M4_WINO_MANY: L_FN_many() of a Winograd conv, on one thread (a layer
+# shared out at batch 1 is not here): each image's input transform in its own scratch, one
+# NET_gemm_many() over the images (each panel of U read once for all of
+# them), each image's output transform.
+m4_define([[_M4_WINO_MANY]], [[M4_ARGS([[$0]], $#, 0)M4_MANY[[]]m4_pushdef([[L_SPLIT]], 0)
+/* L_LABEL over nb images: image i reads x0 + i*xs, writes y0 + i*ys, works in xp0 + i*ps */
+m4_pushdef([[L_FN]], L_FN[[_many]])M4_FUNC([[CNNC_VECTORIZE]], [[int nb, const float *RESTRICT x0, size_t xs, float *RESTRICT y0, size_t ys, float *RESTRICT xp0, size_t ps]])m4_popdef([[L_FN]])
+{
+    M4_SHARE(L_C, c0, c1);
+    M4_SHARE(L_OC, oc0, oc1);
+    for (int i = 0; i < nb; i++) {
+        const float *RESTRICT x = x0 + i * xs;
+        float *RESTRICT xp = xp0 + i * ps;
+        float *RESTRICT v = xp + L_VOFF;
+_M4_WINO_IN[[]]m4_dnl
+    }
+    /* M_e,i[L_OC][L_T] = U_e[L_OC][L_C] · V_e,i[L_C][L_T] for each of the L_WA*L_WA points e and images i */
+    NET[[]]_gemm_many(nb, L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(w, L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
+                   xp0 + L_VOFF, L_TPAD, (size_t)L_SV, ps, xp0 + L_MOFF, L_T, (size_t)L_SM, ps, NULL, 0);
+    for (int i = 0; i < nb; i++) {
+        float *RESTRICT y = y0 + i * ys;
+        const float *RESTRICT mt = xp0 + i * ps + L_MOFF;
+_M4_WINO_OUT[[]]m4_dnl
+    }
+}
+m4_popdef([[L_SPLIT]])]])
+
+m4_define([[_M4_WINO_IN]], [[    /* xp: the input zero-padded to L_C x L_HPT x L_WPT (L_TH x L_TW tiles of L_WM x L_WM outputs),
      * each row split by column phase: xp[c][yy][q][t] = padded[c][yy][t*L_WM + q], t < L_TQ */
     for (int c = c0; c < c1; c++)
         for (int yy = 0; yy < L_HPT; yy++) {
@@ -400,11 +463,8 @@ M4_SYNC([[    ]])m4_dnl
             for (int e = 0; e < L_WA * L_WA; e++) v[(size_t)e * L_SV + c * L_TPAD + t] = 0.0f;
     }
 M4_SYNC([[    ]])m4_dnl
-    /* M_e[L_OC][L_T] = U_e[L_OC][L_C] · V_e[L_C][L_T] for each of the L_WA*L_WA points e */
-    NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(w, L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
-              v, L_TPAD, (size_t)L_SV, mt, L_T, (size_t)L_SM, NULL, 0, m4_ifelse(L_SPLIT, 1, [[part, parts]], [[0, 1]]));
-M4_SYNC([[    ]])m4_dnl
-    for (int oc = oc0; oc < oc1; oc++) {
+]])
+m4_define([[_M4_WINO_OUT]], [[    for (int oc = oc0; oc < oc1; oc++) {
         const float bias = m4_ifelse(L_BOFF, -1, [[0.0f]], [[M4_WEIGHTS(b, L_BOFF)[oc] ]]);
         for (int ty = 0; ty < L_TH; ty++)
             for (int t0 = 0; t0 < L_TW; t0 += 8)
@@ -418,8 +478,7 @@ M4_ACT_ANY([[ya]], M4_MUL(L_OH, L_OW))m4_dnl
         }
 ]])m4_dnl
     }
-}
-M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF), M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
+]])
 # M4_CONVT(): a transposed convolution, direct: every input value scattered
 # through the kernel into the output (PyTorch's ConvTranspose2d: weight
 # [L_C][L_OCG][L_KH][L_KW]; output row iy·L_SH − L_PT + kh·L_DH).

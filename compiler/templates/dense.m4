@@ -39,5 +39,26 @@ M4_ACT_ANY([[ya]], [[o1 - o0]])m4_dnl
     }
 ]])]])m4_dnl
 }
+m4_ifelse(L_BATCH[[]]L_CBLAS, 10, [[M4_DENSE_MANY(L_NIN, L_NOUT)]])m4_dnl
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
+
+# M4_DENSE_MANY(nin, nout): L_FN_many(), the layer over nb images
+# (run_many()) with NET_matvec_many(), then each image's bias and
+# activation: the same bits as one image at a time.  Also the batched form
+# of a conv with one output pixel.  (Not for a layer that calls OpenBLAS:
+# cblas_sgemm over the images would not give cblas_sgemv's bits.)
+m4_define([[M4_DENSE_MANY]], [[M4_ARGS([[$0]], $#, 2)M4_MATVEC_MANY_ONCE[[]]M4_MANY[[]]
+
+/* L_LABEL over nb images: image i reads x + i*xs, writes y + i*ys */
+m4_pushdef([[L_FN]], L_FN[[_many]])M4_FUNC([[]], [[int nb, const float *RESTRICT x, size_t xs, float *RESTRICT y, size_t ys]])m4_popdef([[L_FN]])
+{
+    NET[[]]_matvec_many($2, $1, M4_WEIGHTS(w, L_WOFF), x, xs, y, ys, nb);
+    for (int i = 0; i < nb; i++) {
+        float *RESTRICT yi = y + (size_t)i * ys;
+m4_ifelse(L_BOFF, -1, [[]], [[        for (int o = 0; o < $2; o++) yi[o] = yi[o] + M4_WEIGHTS(b, L_BOFF)[o];
+]])m4_dnl
+M4_ACT_ANY([[yi]], [[$2]])m4_dnl
+    }
+}
+]])
 m4_divert(0)m4_dnl

@@ -234,6 +234,91 @@ _M4_TILE_STORE[[]]m4_dnl
 }
 ]])]])]])
 
+# M4_GEMM_MANY_ONCE(): NET_gemm_many(), NET_gemm() over a batch of images
+#   as well (run_many()): the images share A, and each packed panel of a
+#   large A is used for every image while it is in cache.  The same tiles and sums
+#   as one image at a time.
+m4_define([[M4_GEMM_MANY_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_GEMM_ONCE[[]]m4_ifdef([[M4_GEMM_MANY_DONE]], [[]], [[m4_define([[M4_GEMM_MANY_DONE]], 1)M4_KERNEL([[
+/* For bt < batch and image i < nb: C_bt,i = act(A_bt · B_bt,i + bias),
+ * A_bt = A + bt*sa, B_bt,i = B + bt*sb + i*bi, C_bt,i = C + bt*sc + i*ci
+ * (see NET[[]]_gemm()).  A large A_bt (over 256 KB) is read a block of
+ * rows at a time, and each image's tiles are done with it while it is in
+ * cache. */]],
+[[static void NET[[]]_gemm_many(int nb, int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
+                           const float *RESTRICT B, int ldb, size_t sb, size_t bi,
+                           float *RESTRICT C, int ldc, size_t sc, size_t ci, const float *RESTRICT bias, int relu)]], [[{
+    if ((size_t)M * K <= 65536) {   /* A_bt stays in cache by itself: image by image */
+        for (int i = 0; i < nb; i++)
+            NET[[]]_gemm(batch, M, N, K, A, sa, B + i * bi, ldb, sb, C + i * ci, ldc, sc, bias, relu, 0, 1);
+        return;
+    }
+    {   /* blocks of mb rows of A_bt (about 128 KB), each with every image */
+        int mb = 32768 / K / 8 * 8;
+        if (mb < 8) mb = 8;
+        for (int bt = 0; bt < batch; bt++)
+            for (int m0 = 0; m0 < M; m0 += mb)
+                for (int i = 0; i < nb; i++)
+                    NET[[]]_gemm(1, M - m0 < mb ? M - m0 : mb, N, K, A + bt * sa + (size_t)m0 * K, 0,
+                              B + bt * sb + i * bi, ldb, 0, C + bt * sc + i * ci + (size_t)m0 * ldc, ldc, 0,
+                              bias ? bias + m0 : NULL, relu, 0, 1);
+    }
+}
+]])]])]])
+
+# M4_MATVEC_MANY_ONCE(): NET_matvec_many(), y_i = W·x_i for a batch of
+#   images (a dense layer, or a conv with one output pixel, in run_many()):
+#   each row of W is read once for four images, and each sum is the
+#   single-image code's (eight partial sums, added in the same order), so
+#   a batch gives the same bits as one image at a time.
+m4_define([[M4_MATVEC_MANY_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_MATVEC_MANY_DONE]], [[]], [[m4_define([[M4_MATVEC_MANY_DONE]], 1)m4_ifelse(NET_SIMD, [[AVX]], [[M4_PRELUDE([[
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+]])]])M4_KERNEL([[
+/* y + i*ys = W[M][K] · (x + i*xs) for i < nb, W row-major; four images at
+ * a time, the lanes of a missing fourth computed on image i0 and not stored. */]],
+[[CNNC_VECTORIZE static void NET[[]]_matvec_many(int M, int K, const float *RESTRICT W, const float *RESTRICT x, size_t xs,
+                             float *RESTRICT y, size_t ys, int nb)]], [[{
+    for (int i0 = 0; i0 < nb; i0 += 4) {
+        const int ni = nb - i0 < 4 ? nb - i0 : 4;
+        const float *RESTRICT xj[4];
+        for (int j = 0; j < 4; j++) xj[j] = x + (size_t)(i0 + (j < ni ? j : 0)) * xs;
+        for (int o = 0; o < M; o++) {
+            const float *RESTRICT wr = W + (size_t)o * K;
+            float s[4][8];
+            int k = 0;
+m4_ifelse(NET_SIMD, [[AVX]], [[#if defined(__AVX__)
+            {   /* lane l of image j's sum in a ymm; multiply then add, as the C below */
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                for (; k + 8 <= K; k += 8) {
+                    const __m256 w8 = _mm256_loadu_ps(wr + k);
+                    a0 = _mm256_add_ps(a0, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[0] + k)));
+                    a1 = _mm256_add_ps(a1, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[1] + k)));
+                    a2 = _mm256_add_ps(a2, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[2] + k)));
+                    a3 = _mm256_add_ps(a3, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[3] + k)));
+                }
+                _mm256_storeu_ps(s[0], a0); _mm256_storeu_ps(s[1], a1);
+                _mm256_storeu_ps(s[2], a2); _mm256_storeu_ps(s[3], a3);
+            }
+#else
+]])m4_dnl
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 8; l++) s[j][l] = 0.0f;
+            for (; k + 8 <= K; k += 8)
+                for (int j = 0; j < 4; j++)
+                    for (int l = 0; l < 8; l++) s[j][l] += wr[k + l] * xj[j][k + l];
+m4_ifelse(NET_SIMD, [[AVX]], [[#endif
+]])m4_dnl
+            for (; k < K; k++)
+                for (int j = 0; j < 4; j++) s[j][0] += wr[k] * xj[j][k];
+            for (int j = 0; j < ni; j++)
+                y[(size_t)(i0 + j) * ys + o] = ((s[j][0] + s[j][1]) + (s[j][2] + s[j][3])) +
+                                               ((s[j][4] + s[j][5]) + (s[j][6] + s[j][7]));
+        }
+    }
+}
+]])]])]])
+
 m4_define([[M4_IM2COL_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_IM2COL_DONE]], [[]], [[m4_define([[M4_IM2COL_DONE]], 1)M4_KERNEL([[
 /* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
  * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed);

@@ -54,7 +54,15 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  *     void *ws = malloc(bytes);
  *     int err = NET[[]]_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "NET: %s\n", NET[[]]_strerror(err));
- *
+m4_ifelse(NET_MANY, 1, [[ *
+ * A batch is faster per image than single calls: each thread takes its
+ * images NET_CHUNK at a time (NET_UPPER[[]]_CHUNK in NET_CFILE; compile it
+ * with -D[[]]NET_UPPER[[]]_CHUNK=k for another count), and the layers whose
+ * weights outweigh an image's activations (the dense layers, the deep
+ * convs) run over the whole chunk, reading each weight once for it.
+ * Each image's output has the same bits as when it goes alone through
+ * NET[[]]_forward().
+]]) *
  * Memory: NET[[]]_forward() uses a static arena of NET_WS_FLOATS floats
  * (NET_UPPER[[]]_WS_BYTES(1) bytes) in NET_CFILE.  Compile NET_CFILE with
  *     -D'NET_UPPER[[]]_ARENA_SECTION=".sram2"'
@@ -93,10 +101,10 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  * Threads: add -fopenmp to compile and link (without it the code is
  * serial).  Each call then runs one team of NET[[]]_set_threads(t) threads
  * (OpenMP's default count, the cores, until set): the images of a batch go
- * to the threads whole, each in its own slot of the workspace, and an image
- * on its own (a batch of one, or the last of a batch) through the layers
- * with every thread, the large layers shared out, the small ones on one
- * thread.  No environment variable is needed.]])m4_ifelse(NET_STANDALONE, 1, [[]], [[  The OpenBLAS calls of the
+ * to the threads whole, an equal block to each, in slots of the workspace
+ * of its own, and an image on its own (a batch of one, or one of the n % t
+ * last) through the layers with every thread, the large layers shared
+ * out, the small ones on one thread.  No environment variable is needed.]])m4_ifelse(NET_STANDALONE, 1, [[]], [[  The OpenBLAS calls of the
  * layers shared out are made by every thread on its own share; OpenBLAS
  * spawns threads of its own unless OPENBLAS_NUM_THREADS=1.]])m4_ifelse(NET_STACK, 0, [[]], [[
  * Stack: the depthwise convs keep their padded input rows on the stack of
@@ -128,7 +136,7 @@ m4_ifelse(NET_OUT_RANK, 3, [[#define NET_UPPER[[]]_OUT_H NET_OUT_H
 
 /* Workspace bytes for NET[[]]_forward_ctx() with n images: a slot of
  * NET_WS_FLOATS floats per image, so that each thread has images of its
- * own (at most n slots are used at once, one per thread). */
+ * own (m4_ifelse(NET_MANY, 1, [[at most NET_CHUNK slots a thread are used at once]], [[one slot a thread is used at once]])). */
 #define NET_UPPER[[]]_WS_BYTES(n) ((size_t)NET_WS_FLOATS * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
 
 /* Error codes; NET[[]]_strerror() explains them. */

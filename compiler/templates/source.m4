@@ -58,11 +58,11 @@ static const float NET[[]]_norm_std[NET_IN_C] = { NET_NORM_STD };]])
 
 
 /* Threads (with -fopenmp): one team per NET[[]]_forward_ctx() call.  The
- * images of a batch go to the threads whole, each in its own slot of the
- * workspace; an image left over (and a batch of one) goes through the
- * layers with every thread, the large layers shared out among them and the
- * others done by one while the rest wait at CNNC_SYNC.  Without -fopenmp
- * this is plain serial C. */
+ * images of a batch go to the threads whole, a block of them to each, in
+ * slots of the workspace of its own; an image left over (and a batch of
+ * one) goes through the layers with every thread, the large layers shared
+ * out among them and the others done by one while the rest wait at
+ * CNNC_SYNC.  Without -fopenmp this is plain serial C. */
 #ifdef _OPENMP
 #define CNNC_SYNC(parts) do { if ((parts) > 1) { _Pragma("omp barrier") } } while (0)
 #else
@@ -70,7 +70,14 @@ static const float NET[[]]_norm_std[NET_IN_C] = { NET_NORM_STD };]])
 #endif
 /* A slot of the workspace: one image's arena (NET_UPPER[[]]_WS_BYTES(1) bytes). */
 #define NET_UPPER[[]]_SLOT_FLOATS ((size_t)m4_ifelse(NET_WS_FLOATS, 0, 1, NET_WS_FLOATS))
-
+m4_ifelse(NET_MANY, 1, [[/* A thread's images go through the network NET_UPPER[[]]_CHUNK at a time, each in
+ * its own slot: the layers whose weights outweigh an image's activations
+ * one after the other over all of them, each weight read once for the
+ * chunk; the others image by image (run_many()). */
+#ifndef NET_UPPER[[]]_CHUNK
+#define NET_UPPER[[]]_CHUNK NET_CHUNK
+#endif
+]])
 m4_divert(1)]])
 
 m4_define([[M4_FINISH]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_undivert(4)m4_ifelse(NET_PROFILE, 1, [[
@@ -79,7 +86,8 @@ void cnnc_tune_mark(int node);
 ]])
 /* The network and its layers, defined below in this order. */
 static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
-m4_undivert(5)m4_ifdef([[M4_KERNELS_USED]], [[
+m4_ifelse(NET_MANY, 1, [[static void NET[[]]_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb);
+]])m4_undivert(5)m4_ifdef([[M4_KERNELS_USED]], [[
 /* The kernels the layers share, defined after the layers. */
 m4_undivert(6)]])m4_ifdef([[_M4_ANY_WEIGHTS]], [[
 /* Each layer's weights: pointers into one block of NET_WEIGHT_FLOATS floats, m4_ifelse(NET_SIDECAR, 1,
@@ -127,14 +135,43 @@ m4_ifelse(NET_NORM, 1, [[    /* the network was trained on (x - mean) / std: nor
 ]])m4_dnl
 }
 
-/* Thread tid of nth: whole rounds of nth images, one per thread, each in
- * its own slot (when there are slots enough), then the images left over
- * with every thread in slot 0. */
+m4_ifelse(NET_MANY, 1, [[/* Images i .. i+nb-1 of the batch through the network layer by layer, on
+ * one thread, image i+j in the slot ws + j slots. */
+static void NET[[]]_images(const float *in, float *out, int i, int nb, float *ws)
+{
+m4_ifelse(NET_NORM, 1, [[    /* the network was trained on (x - mean) / std: normalise a copy, in each slot */
+    const size_t ss = NET_UPPER[[]]_SLOT_FLOATS;
+    for (int j = 0; j < nb; j++) {
+        const float *src = in + (size_t)(i + j) * NET_IN_SIZE;
+        float *x = ws + j * ss + NET_ARENA_FLOATS;
+        for (int c = 0; c < NET_IN_C; c++)
+            for (int k = 0; k < NET_IN_H * NET_IN_W; k++)
+                x[c * (NET_IN_H * NET_IN_W) + k] =
+                    (src[c * (NET_IN_H * NET_IN_W) + k] - NET[[]]_norm_mean[c]) / NET[[]]_norm_std[c];
+    }
+    NET[[]]_run_many(ws + NET_ARENA_FLOATS, ss, out + (size_t)i * NET_OUT_SIZE, ws, nb);
+]], [[    NET[[]]_run_many(in + (size_t)i * NET_IN_SIZE, NET_IN_SIZE, out + (size_t)i * NET_OUT_SIZE, ws, nb);
+]])m4_dnl
+}
+
+]])m4_dnl
+/* Thread tid of nth: an equal share of whole rounds of nth images, a block
+ * of consecutive images, m4_ifelse(NET_MANY, 1, [[NET_UPPER[[]]_CHUNK at a time in the slots of its first
+ * ones (a chunk of one image on its own)]], [[one at a time in the slot of its first]]); then the images left over
+ * (n % nth), each with every thread in slot 0. */
 static void NET[[]]_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
 {
-    const int whole = nth > 1 && slots >= (size_t)nth ? n - n % nth : 0;
-    for (int i = tid; i < whole; i += nth)
-        NET[[]]_image(in, out, i, ws + (size_t)tid * NET_UPPER[[]]_SLOT_FLOATS, 0, 1);
+    const int whole = nth == 1 ? n : slots >= (size_t)nth ? n - n % nth : 0;
+    const int i0 = whole / nth * tid, i1 = i0 + whole / nth;
+m4_ifelse(NET_MANY, 1, [[    for (int i = i0; i < i1; i += NET_UPPER[[]]_CHUNK) {
+        const int nb = i1 - i < NET_UPPER[[]]_CHUNK ? i1 - i : NET_UPPER[[]]_CHUNK;
+        if (nb == 1)
+            NET[[]]_image(in, out, i, ws + (size_t)i0 * NET_UPPER[[]]_SLOT_FLOATS, 0, 1);
+        else
+            NET[[]]_images(in, out, i, nb, ws + (size_t)i0 * NET_UPPER[[]]_SLOT_FLOATS);
+    }
+]], [[    for (int i = i0; i < i1; i++) NET[[]]_image(in, out, i, ws + (size_t)i0 * NET_UPPER[[]]_SLOT_FLOATS, 0, 1);
+]])m4_dnl
     if (whole > 0 && whole < n) CNNC_SYNC(nth);
     for (int i = whole; i < n; i++) NET[[]]_image(in, out, i, ws, tid, nth);
 }
@@ -188,6 +225,18 @@ m4_undivert(8)m4_dnl
     (void)in; (void)out; (void)ws; (void)part; (void)parts;m4_ifdef([[_M4_ANY_WEIGHTS]], [[]], [[ (void)NET[[]]_weights;]])
 m4_ifelse(NET_COPY_INPUT, 1, [[    if (part == 0) memcpy(out, in, sizeof(float) * NET_IN_SIZE);
 ]])m4_undivert(2)M4_RUN_END[[]]}
+m4_ifelse(NET_MANY, 1, [[
+/* The network, nb images layer by layer on one thread: image i reads
+ * in + i*is, writes out + i*NET_OUT_SIZE and works in the slot ws + i*ss;
+ * a layer with a batched function (L_many) takes them all in one call. */
+static void NET[[]]_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb)
+{
+    const size_t ss = NET_UPPER[[]]_SLOT_FLOATS;
+m4_undivert(10)m4_dnl
+    (void)in; (void)is; (void)out; (void)ws; (void)ss;
+m4_ifelse(NET_COPY_INPUT, 1, [[    for (int i = 0; i < nb; i++) memcpy(out + i * (size_t)NET_OUT_SIZE, in + i * is, sizeof(float) * NET_IN_SIZE);
+]])m4_divert(9)M4_MANY_END[[]]m4_divert(0)m4_undivert(9)}
+]], [[m4_divert(-1)m4_undivert(9)m4_undivert(10)m4_divert(0)]])m4_dnl
 m4_undivert(1)m4_undivert(3)m4_ifelse(NET_SIDECAR, 1, [[]], [[
 static const float NET[[]]_weights[NET_WEIGHT_FLOATS] = {
 m4_undivert(M4_WEIGHTS_FILE)};

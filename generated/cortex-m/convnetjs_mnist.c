@@ -15,7 +15,7 @@
 #error "convnetjs_mnist.c was generated for cortex-m (cnnc --target cortex-m), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
 #endif
 
-#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x11fe2a45fc8285f8
+#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x030beb2df52c98dc
 #error "convnetjs_mnist.h was not written with this convnetjs_mnist.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -37,11 +37,11 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 
 
 /* Threads (with -fopenmp): one team per convnetjs_mnist_forward_ctx() call.  The
- * images of a batch go to the threads whole, each in its own slot of the
- * workspace; an image left over (and a batch of one) goes through the
- * layers with every thread, the large layers shared out among them and the
- * others done by one while the rest wait at CNNC_SYNC.  Without -fopenmp
- * this is plain serial C. */
+ * images of a batch go to the threads whole, a block of them to each, in
+ * slots of the workspace of its own; an image left over (and a batch of
+ * one) goes through the layers with every thread, the large layers shared
+ * out among them and the others done by one while the rest wait at
+ * CNNC_SYNC.  Without -fopenmp this is plain serial C. */
 #ifdef _OPENMP
 #define CNNC_SYNC(parts) do { if ((parts) > 1) { _Pragma("omp barrier") } } while (0)
 #else
@@ -108,14 +108,14 @@ static void convnetjs_mnist_image(const float *in, float *out, int i, float *slo
     convnetjs_mnist_run(in + (size_t)i * 576, out + (size_t)i * 10, slot, part, parts);
 }
 
-/* Thread tid of nth: whole rounds of nth images, one per thread, each in
- * its own slot (when there are slots enough), then the images left over
- * with every thread in slot 0. */
+/* Thread tid of nth: an equal share of whole rounds of nth images, a block
+ * of consecutive images, one at a time in the slot of its first; then the images left over
+ * (n % nth), each with every thread in slot 0. */
 static void convnetjs_mnist_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
 {
-    const int whole = nth > 1 && slots >= (size_t)nth ? n - n % nth : 0;
-    for (int i = tid; i < whole; i += nth)
-        convnetjs_mnist_image(in, out, i, ws + (size_t)tid * CONVNETJS_MNIST_SLOT_FLOATS, 0, 1);
+    const int whole = nth == 1 ? n : slots >= (size_t)nth ? n - n % nth : 0;
+    const int i0 = whole / nth * tid, i1 = i0 + whole / nth;
+    for (int i = i0; i < i1; i++) convnetjs_mnist_image(in, out, i, ws + (size_t)i0 * CONVNETJS_MNIST_SLOT_FLOATS, 0, 1);
     if (whole > 0 && whole < n) CNNC_SYNC(nth);
     for (int i = whole; i < n; i++) convnetjs_mnist_image(in, out, i, ws, tid, nth);
 }

@@ -79,7 +79,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x11fe2a45fc8285f8
+#define CONVNETJS_MNIST_INTERFACE 0x030beb2df52c98dc
 
 #ifdef __cplusplus
 extern "C" {
@@ -94,7 +94,7 @@ extern "C" {
 
 /* Workspace bytes for convnetjs_mnist_forward_ctx() with n images: a slot of
  * 5760 floats per image, so that each thread has images of its
- * own (at most n slots are used at once, one per thread). */
+ * own (one slot a thread is used at once). */
 #define CONVNETJS_MNIST_WS_BYTES(n) ((size_t)5760 * sizeof(float) * (size_t)((n) > 1 ? (n) : 1))
 
 /* Error codes; convnetjs_mnist_strerror() explains them. */

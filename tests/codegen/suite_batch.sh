@@ -16,7 +16,9 @@
 # for the shared path, on 1 image shares every layer three ways) and is
 # compared with PyTorch (max |c - ref| / max |ref| <= 1e-4); the driver
 # also checks that each image of the batch has exactly the bits
-# NAME_forward() gives it alone.  Last, cnnc's own plan (no override) on
+# NAME_forward() gives it alone.  A thread takes its images NAME_CHUNK (8)
+# at a time: 17 images on one thread are chunks of 8, 8 and 1, and lenet5
+# runs again with chunks of 3 and of 1.  Last, cnnc's own plan (no override) on
 # resnet18-sized layers is left to make test-large.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -65,4 +67,27 @@ for name in $NAMES; do
         done
     done
 done
+
+# Other chunk sizes (NAME_CHUNK, 8 by default): 17 images on one thread in
+# chunks of 3 (the last of 2) and of 1 (every image alone), against PyTorch
+# and, in the driver, against each image alone.
+if [ -f "$T/lenet5/standalone/lenet5.c" ]; then
+    for k in 3 1; do
+        g="$T/lenet5/standalone"
+        if ! net_cc cc "-std=c99 -O2 -march=native -fopenmp -Wall -Wextra -Wpedantic -Werror -DLENET5_CHUNK=$k $GEN_CFLAGS" \
+                tests/codegen/driver.c "$g" lenet5 "$g/run$k" "-lm" 2>"$g/cc$k.log"; then
+            no "lenet5: -DLENET5_CHUNK=$k does not build cleanly"; head -20 "$g/cc$k.log"; continue
+        fi
+        d="$T/lenet5/b17"
+        if ! DRIVER_THREADS=1 "$g/run$k" 17 "$d/in.bin" "$d/out.bin" "$g/lenet5.weights" >"$g/run$k.log" 2>&1; then
+            no "lenet5 (chunks of $k, 17 images): the generated code failed"; cat "$g/run$k.log"; continue
+        fi
+        if out=$($PY tests/ref/e2e.py check lenet5 "$d"); then
+            ok "$out  [standalone, 17 images in chunks of $k]"
+        else
+            no "$out  [standalone, 17 images in chunks of $k]"
+        fi
+        rm -f "$d/out.bin"
+    done
+fi
 finish
