@@ -5,7 +5,8 @@
 
 For each case (network, batch) and thread count (1 and 2):
   cnnc     the default-mode C (OpenBLAS where cnnc chooses it + OpenMP), built
-           with cc -std=c99 -O2 -march=native -fopenmp ... -lopenblas -lm,
+           with cc -std=c99 -O2 -march=native -fopenmp ... -lm (and OpenBLAS
+           when the file calls it: not on x86-64),
            run with OMP_NUM_THREADS=t and OPENBLAS_NUM_THREADS=1 (one team
            of t threads per call: images to threads, large layers shared);
   cnnc-sa  the --standalone C, same flags without OpenBLAS;
@@ -61,7 +62,9 @@ def build(cnnc, name, out, standalone):
     if os.path.exists(w):
         cmd.append("-DSIDECAR")
     cmd += ["bench/timer.c", c, "-o", os.path.join(d, "timer")]
-    cmd += [] if standalone else pkg(["--cflags", "--libs"])
+    # OpenBLAS only when the file calls it (default mode, --target generic),
+    # as the header's Build: line says
+    cmd += pkg(["--cflags", "--libs"]) if "#include <cblas.h>" in open(c).read() else []
     sh(cmd + ["-lm"])
     return os.path.join(d, "timer"), (w if os.path.exists(w) else None)
 

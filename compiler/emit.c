@@ -270,6 +270,10 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
     em_def(&ge, "NET_SIDECAR", "%d", sidecar);
     em_def(&ge, "NET_HASH", "%llu", hash);
     em_def(&ge, "NET_STANDALONE", "%d", o->standalone);
+    bool blas = false;                 /* does some layer call OpenBLAS? */
+    for (int i = 0; i < e->g->nnodes; i++)
+        if (!e->g->nodes[i]->removed && !e->g->nodes[i]->alias) blas = blas || layer_blas(e->g->nodes[i], o->standalone);
+    em_def(&ge, "NET_BLAS", "%d", blas);
     em_def(&ge, "NET_PROFILE", "%d", o->profile);
     em_def(&ge, "NET_TARGET", "%s", target->name);
     em_def(&ge, "NET_TARGET_TEST", "%s", target->arch_test ? target->arch_test : "");

@@ -74,17 +74,16 @@
  *         the build allows them (-march=native), plain C otherwise.  convnetjs_mnist.c stops with
  *         #error when built for another architecture (-DCNNC_NO_TARGET_CHECK to
  *         build it anyway, e.g. for a test on a PC).
- * Build: cc -std=c99 -O2 $(pkg-config --cflags openblas) -c convnetjs_mnist.c;
- *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).
+ * Build: cc -std=c99 -O2 -c convnetjs_mnist.c;
+ *        link with -lm (nothing else needed: no layer calls
+ *        OpenBLAS on this target).
  * Threads: add -fopenmp to compile and link (without it the code is
  * serial).  Each call then runs one team of convnetjs_mnist_set_threads(t) threads
  * (OpenMP's default count, the cores, until set): the images of a batch go
  * to the threads whole, an equal block to each, in slots of the workspace
  * of its own, and an image on its own (a batch of one, or one of the n % t
  * last) through the layers with every thread, the large layers shared
- * out, the small ones on one thread.  No environment variable is needed.  The OpenBLAS calls of the
- * layers shared out are made by every thread on its own share; OpenBLAS
- * spawns threads of its own unless OPENBLAS_NUM_THREADS=1.
+ * out, the small ones on one thread.  No environment variable is needed.
  */
 #ifndef CONVNETJS_MNIST_H
 #define CONVNETJS_MNIST_H
@@ -94,7 +93,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x0da4ddff6bdedc29
+#define CONVNETJS_MNIST_INTERFACE 0x1f17c46e4614a47d
 
 #ifdef __cplusplus
 extern "C" {

@@ -75,17 +75,16 @@
  *         the build allows them (-march=native), plain C otherwise.  lenet5.c stops with
  *         #error when built for another architecture (-DCNNC_NO_TARGET_CHECK to
  *         build it anyway, e.g. for a test on a PC).
- * Build: cc -std=c99 -O2 $(pkg-config --cflags openblas) -c lenet5.c;
- *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).
+ * Build: cc -std=c99 -O2 -c lenet5.c;
+ *        link with -lm (nothing else needed: no layer calls
+ *        OpenBLAS on this target).
  * Threads: add -fopenmp to compile and link (without it the code is
  * serial).  Each call then runs one team of lenet5_set_threads(t) threads
  * (OpenMP's default count, the cores, until set): the images of a batch go
  * to the threads whole, an equal block to each, in slots of the workspace
  * of its own, and an image on its own (a batch of one, or one of the n % t
  * last) through the layers with every thread, the large layers shared
- * out, the small ones on one thread.  No environment variable is needed.  The OpenBLAS calls of the
- * layers shared out are made by every thread on its own share; OpenBLAS
- * spawns threads of its own unless OPENBLAS_NUM_THREADS=1.
+ * out, the small ones on one thread.  No environment variable is needed.
  */
 #ifndef LENET5_H
 #define LENET5_H
@@ -95,7 +94,7 @@
 /* Ties this header to the lenet5.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  lenet5.c refuses to
  * compile against a header from another cnnc run. */
-#define LENET5_INTERFACE 0x57a0301bfa07304f
+#define LENET5_INTERFACE 0x44424035f023127f
 
 #ifdef __cplusplus
 extern "C" {

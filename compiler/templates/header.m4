@@ -94,8 +94,9 @@ m4_ifelse(NET_MANY, 1, [[ *
  *         that has none)]], [[: plain C99, no intrinsics]]).m4_ifelse(NET_TARGET_TEST, [[]], [[]], [[  NET_CFILE stops with
  *         #error when built for another architecture (-DCNNC_NO_TARGET_CHECK to
  *         build it anyway, e.g. for a test on a PC).]])
- * Build: m4_ifelse(NET_STANDALONE, 1, [[NET_TARGET_CC -c NET_CFILE;
- *        link with -lm (nothing else needed).]],
+ * Build: m4_ifelse(NET_BLAS, 0, [[NET_TARGET_CC -c NET_CFILE;
+ *        link with -lm (nothing else needed[[]]m4_ifelse(NET_STANDALONE, 0, [[: no layer calls
+ *        OpenBLAS on this target]])).]],
 [[NET_TARGET_CC $(pkg-config --cflags openblas) -c NET_CFILE;
  *        link with $(pkg-config --libs openblas) -lm (OpenBLAS: cblas_sgemm/sgemv).]])m4_ifelse(NET_RAM_FIRST, 1, [[]], [[
  * Threads: add -fopenmp to compile and link (without it the code is
@@ -104,7 +105,7 @@ m4_ifelse(NET_MANY, 1, [[ *
  * to the threads whole, an equal block to each, in slots of the workspace
  * of its own, and an image on its own (a batch of one, or one of the n % t
  * last) through the layers with every thread, the large layers shared
- * out, the small ones on one thread.  No environment variable is needed.]])m4_ifelse(NET_STANDALONE, 1, [[]], [[  The OpenBLAS calls of the
+ * out, the small ones on one thread.  No environment variable is needed.]])m4_ifelse(NET_BLAS, 0, [[]], [[  The OpenBLAS calls of the
  * layers shared out are made by every thread on its own share; OpenBLAS
  * spawns threads of its own unless OPENBLAS_NUM_THREADS=1.]])m4_ifelse(NET_STACK, 0, [[]], [[
  * Stack: the depthwise convs keep their padded input rows on the stack of

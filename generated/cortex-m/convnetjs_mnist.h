@@ -79,7 +79,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x030beb2df52c98dc
+#define CONVNETJS_MNIST_INTERFACE 0x434c8f6ccb477a2c
 
 #ifdef __cplusplus
 extern "C" {
