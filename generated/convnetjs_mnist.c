@@ -60,9 +60,10 @@ static const float convnetjs_mnist_weights[5994];   /* at the end of this file *
 
 /* gcc's -O2 vectorises only loops whose trip count is a known multiple of
  * the vector length; the transform loops below run over a variable number
- * of tiles, so they ask for gcc's usual cost model (clang needs nothing). */
+ * of tiles, so they ask for gcc's usual cost model (clang needs nothing),
+ * and keep their short copies inline rather than as calls of memcpy. */
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__INTEL_COMPILER)
-#define CNNC_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#define CNNC_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic", "no-tree-loop-distribute-patterns")))
 #else
 #define CNNC_VECTORIZE
 #endif

@@ -444,10 +444,12 @@ m4_define([[_M4_WINO_IN]], [[    /* xp: the input zero-padded to L_C x L_HPT x L
                 memset(d, 0, sizeof(float) * L_WM * L_TQ);
                 continue;
             }
-            /* the padded row, then its phases (constant-stride loads) */
+            /* the padded row, then its phases (constant-stride loads); loops of
+             * constant length, not calls of memset and memcpy */
+            const float *RESTRICT xr = x + ((size_t)c * L_H + iy) * L_W;
             float line[L_WM * L_TQ];
-            memset(line, 0, sizeof line);
-            memcpy(M4_AT(line, L_PL), x + ((size_t)c * L_H + iy) * L_W, sizeof(float) * L_W);
+            for (int j = 0; j < L_WM * L_TQ; j++) line[j] = 0.0f;
+            for (int j = 0; j < L_W; j++) line[M4_AT(j, L_PL)] = xr[j];
             for (int q = 0; q < L_WM; q++)
                 for (int t = 0; t < L_TQ; t++) d[q * L_TQ + t] = line[t * L_WM + q];
         }
