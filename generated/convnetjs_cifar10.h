@@ -50,8 +50,10 @@
  * with -DCONVNETJS_CIFAR10_CHUNK=k for another count), and the layers whose
  * weights outweigh an image's activations (the dense layers, the deep
  * convs) run over the whole chunk, reading each weight once for it.
- * Each image's output has the same bits as when it goes alone through
- * convnetjs_cifar10_forward().
+ * Built as below (-std=c99), each image's output has the same bits as
+ * when it goes alone through convnetjs_cifar10_forward() (-ffp-contract=fast, gcc's
+ * default without -std=c99, may fuse the multiply-adds of the two ways
+ * differently).
  *
  * Memory: convnetjs_cifar10_forward() uses a static arena of 20480 floats
  * (CONVNETJS_CIFAR10_WS_BYTES(1) bytes) in convnetjs_cifar10.c.  Compile convnetjs_cifar10.c with

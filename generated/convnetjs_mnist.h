@@ -48,8 +48,10 @@
  * with -DCONVNETJS_MNIST_CHUNK=k for another count), and the layers whose
  * weights outweigh an image's activations (the dense layers, the deep
  * convs) run over the whole chunk, reading each weight once for it.
- * Each image's output has the same bits as when it goes alone through
- * convnetjs_mnist_forward().
+ * Built as below (-std=c99), each image's output has the same bits as
+ * when it goes alone through convnetjs_mnist_forward() (-ffp-contract=fast, gcc's
+ * default without -std=c99, may fuse the multiply-adds of the two ways
+ * differently).
  *
  * Memory: convnetjs_mnist_forward() uses a static arena of 35456 floats
  * (CONVNETJS_MNIST_WS_BYTES(1) bytes) in convnetjs_mnist.c.  Compile convnetjs_mnist.c with

@@ -72,10 +72,6 @@ static const float lenet5_weights[61756];   /* at the end of this file */
 #include <immintrin.h>
 #endif
 
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
-
 /* The network and its layers, defined below in this order. */
 static void lenet5_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
 static void lenet5_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb);
@@ -751,45 +747,60 @@ static void lenet5_tile(int K, const float *RESTRICT a, const float *RESTRICT b,
 
 
 /* y + i*ys = W[M][K] · (x + i*xs) for i < nb, W row-major; four images at
- * a time, the lanes of a missing fourth computed on image i0 and not stored. */
+ * a time where there are vector registers enough (the lanes of a missing
+ * image computed on image i0 and not stored). */
 CNNC_VECTORIZE static void lenet5_matvec_many(int M, int K, const float *RESTRICT W, const float *RESTRICT x, size_t xs,
                              float *RESTRICT y, size_t ys, int nb)
 {
+#if defined(__AVX__) || defined(__aarch64__)
     for (int i0 = 0; i0 < nb; i0 += 4) {
         const int ni = nb - i0 < 4 ? nb - i0 : 4;
-        const float *RESTRICT xj[4];
-        for (int j = 0; j < 4; j++) xj[j] = x + (size_t)(i0 + (j < ni ? j : 0)) * xs;
+        const float *RESTRICT x0 = x + (size_t)i0 * xs;
+        const float *RESTRICT x1 = x + (size_t)(i0 + (ni > 1 ? 1 : 0)) * xs;
+        const float *RESTRICT x2 = x + (size_t)(i0 + (ni > 2 ? 2 : 0)) * xs;
+        const float *RESTRICT x3 = x + (size_t)(i0 + (ni > 3 ? 3 : 0)) * xs;
         for (int o = 0; o < M; o++) {
             const float *RESTRICT wr = W + (size_t)o * K;
-            float s[4][8];
+            float a0[8], a1[8], a2[8], a3[8];
+            const float *acc[4];
             int k = 0;
-#if defined(__AVX__)
-            {   /* lane l of image j's sum in a ymm; multiply then add, as the C below */
-                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-                for (; k + 8 <= K; k += 8) {
-                    const __m256 w8 = _mm256_loadu_ps(wr + k);
-                    a0 = _mm256_add_ps(a0, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[0] + k)));
-                    a1 = _mm256_add_ps(a1, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[1] + k)));
-                    a2 = _mm256_add_ps(a2, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[2] + k)));
-                    a3 = _mm256_add_ps(a3, _mm256_mul_ps(w8, _mm256_loadu_ps(xj[3] + k)));
-                }
-                _mm256_storeu_ps(s[0], a0); _mm256_storeu_ps(s[1], a1);
-                _mm256_storeu_ps(s[2], a2); _mm256_storeu_ps(s[3], a3);
-            }
-#else
-            for (int j = 0; j < 4; j++)
-                for (int l = 0; l < 8; l++) s[j][l] = 0.0f;
+            for (int l = 0; l < 8; l++) a0[l] = a1[l] = a2[l] = a3[l] = 0.0f;
             for (; k + 8 <= K; k += 8)
-                for (int j = 0; j < 4; j++)
-                    for (int l = 0; l < 8; l++) s[j][l] += wr[k + l] * xj[j][k + l];
-#endif
-            for (; k < K; k++)
-                for (int j = 0; j < 4; j++) s[j][0] += wr[k] * xj[j][k];
-            for (int j = 0; j < ni; j++)
-                y[(size_t)(i0 + j) * ys + o] = ((s[j][0] + s[j][1]) + (s[j][2] + s[j][3])) +
-                                               ((s[j][4] + s[j][5]) + (s[j][6] + s[j][7]));
+                for (int l = 0; l < 8; l++) {
+                    const float w = wr[k + l];
+                    a0[l] += w * x0[k + l];
+                    a1[l] += w * x1[k + l];
+                    a2[l] += w * x2[k + l];
+                    a3[l] += w * x3[k + l];
+                }
+            for (; k < K; k++) {
+                a0[0] += wr[k] * x0[k];
+                a1[0] += wr[k] * x1[k];
+                a2[0] += wr[k] * x2[k];
+                a3[0] += wr[k] * x3[k];
+            }
+            acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+            for (int j = 0; j < ni; j++) {
+                const float *s = acc[j];
+                y[(size_t)(i0 + j) * ys + o] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+            }
         }
     }
+#else
+    for (int i = 0; i < nb; i++) {
+        const float *RESTRICT x0 = x + (size_t)i * xs;
+        for (int o = 0; o < M; o++) {
+            const float *RESTRICT wr = W + (size_t)o * K;
+            float a0[8];
+            int k = 0;
+            for (int l = 0; l < 8; l++) a0[l] = 0.0f;
+            for (; k + 8 <= K; k += 8)
+                for (int l = 0; l < 8; l++) a0[l] += wr[k + l] * x0[k + l];
+            for (; k < K; k++) a0[0] += wr[k] * x0[k];
+            y[(size_t)i * ys + o] = ((a0[0] + a0[1]) + (a0[2] + a0[3])) + ((a0[4] + a0[5]) + (a0[6] + a0[7]));
+        }
+    }
+#endif
 }
 
 static const float lenet5_weights[61756] = {

@@ -49,8 +49,10 @@
  * with -DLENET5_CHUNK=k for another count), and the layers whose
  * weights outweigh an image's activations (the dense layers, the deep
  * convs) run over the whole chunk, reading each weight once for it.
- * Each image's output has the same bits as when it goes alone through
- * lenet5_forward().
+ * Built as below (-std=c99), each image's output has the same bits as
+ * when it goes alone through lenet5_forward() (-ffp-contract=fast, gcc's
+ * default without -std=c99, may fuse the multiply-adds of the two ways
+ * differently).
  *
  * Memory: lenet5_forward() uses a static arena of 25888 floats
  * (LENET5_WS_BYTES(1) bytes) in lenet5.c.  Compile lenet5.c with

@@ -60,8 +60,10 @@ m4_ifelse(NET_MANY, 1, [[ *
  * with -D[[]]NET_UPPER[[]]_CHUNK=k for another count), and the layers whose
  * weights outweigh an image's activations (the dense layers, the deep
  * convs) run over the whole chunk, reading each weight once for it.
- * Each image's output has the same bits as when it goes alone through
- * NET[[]]_forward().
+ * Built as below (-std=c99), each image's output has the same bits as
+ * when it goes alone through NET[[]]_forward() (-ffp-contract=fast, gcc's
+ * default without -std=c99, may fuse the multiply-adds of the two ways
+ * differently).
 ]]) *
  * Memory: NET[[]]_forward() uses a static arena of NET_WS_FLOATS floats
  * (NET_UPPER[[]]_WS_BYTES(1) bytes) in NET_CFILE.  Compile NET_CFILE with
