@@ -28,7 +28,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUTS = [4, 8, 16, 32, 64, 128]
 NAMES = {"direct": "direct", "im2col+gemm": "gemm", "winograd F(2x2,3x3)": "winograd2",
-         "winograd F(4x4,3x3)": "winograd4", "depthwise": "depthwise"}
+         "winograd F(4x4,3x3)": "winograd4", "winograd F(6x6,3x3)": "winograd6", "depthwise": "depthwise"}
 
 
 def sweep_nets(d, quick):

@@ -465,16 +465,16 @@ int  plan_arena(Graph *g, Plan *p);
 
 /* ===== lower_conv.c: how a conv runs in the generated code =============== */
 /* The algorithm, chosen by the layer's shape: direct loops, im2col + GEMM,
- * Winograd F(2x2,3x3) / F(4x4,3x3), or depthwise blocks. */
-typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4, CONV_DW } ConvAlgo;
+ * Winograd F(2x2,3x3) / F(4x4,3x3) / F(6x6,3x3), or depthwise blocks. */
+typedef enum { CONV_DIRECT, CONV_GEMM, CONV_WINO2, CONV_WINO4, CONV_DW, CONV_WINO6 } ConvAlgo;
 ConvAlgo conv_algo(const Node *n);
 ConvAlgo conv_algo_why(const Node *n, const char **why);   /* and why (for --report) */
 const char *conv_algo_name(ConvAlgo a);
-#define CONV_NALGO 5
+#define CONV_NALGO 6
 /* the algorithms the templates can write for this conv (any is exact) */
 bool conv_algo_ok(const Node *n, ConvAlgo a);
 /* its word in a tune file ("direct", "gemm", "winograd2", "winograd4",
- * "depthwise"), and back (-1: none) */
+ * "depthwise", "winograd6"), and back (-1: none) */
 const char *conv_algo_key(ConvAlgo a);
 int conv_algo_from_key(const char *key);
 /* the thread plan of a conv or dense layer: shared out over the threads

@@ -136,8 +136,9 @@ static int conv_emit(Emitter *e, Node *n) {
         break;
     }
     case CONV_WINO2:
-    case CONV_WINO4: {
-        int m = algo == CONV_WINO2 ? 2 : 4;
+    case CONV_WINO4:
+    case CONV_WINO6: {
+        int m = algo == CONV_WINO2 ? 2 : algo == CONV_WINO4 ? 4 : 6;
         WinoGeom w = conv_wino_geom(n, m);
         em_winograd(e);
         em_def(e, "L_ALGO", "WINO");

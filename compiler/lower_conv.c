@@ -1,6 +1,6 @@
 /*
  * lower_conv.c — how a conv layer runs in the generated code: its algorithm
- * (direct loops, im2col + GEMM, Winograd F(2x2,3x3) or F(4x4,3x3),
+ * (direct loops, im2col + GEMM, Winograd F(2x2,3x3), F(4x4,3x3) or F(6x6,3x3),
  * depthwise blocks), chosen by its shape; the scratch and the Winograd or
  * depthwise geometry that algorithm needs (plan.c sizes the arena by it,
  * emit.c passes it to the templates); and its
@@ -95,6 +95,11 @@ static bool conv_is_w3(const Node *n) {
  *   - Winograd for 3x3 stride-1 convs with 8 or more inputs and outputs
  *     (F(4x4,3x3) when the output has at least 16 tiles of 4x4, F(2x2,3x3)
  *     below): 2 to 4 times direct loops or im2col even at 8 outputs;
+ *     F(6x6,3x3) from 19x19 tiles of 6x6 (112x112 outputs), where it beat
+ *     F(4x4,3x3) on VGG-16 (0.91x at 224x224, 0.98x at 112x112; measured
+ *     later, with --tune).  Below that its fewer, larger tiles lose: its
+ *     8x8 transforms cost more and its products have fewer columns (1.1x
+ *     to 1.3x at 56x56, 1.8x to 1.9x at 14x14, 1.9x to 2.2x on ResNet-20);
  *   - im2col + GEMM for 1x1 and strided convs: the direct loops' strided or
  *     single-tap loads lose at every size measured (2 to 13 times);
  *   - direct loops where an output row is whole 8-float vectors and the
@@ -132,6 +137,11 @@ ConvAlgo conv_algo_why(const Node *n, const char **why) {
     bool w3 = conv_is_w3(n);
     if (w3 && in->c >= 8 && n->out >= 8) {
         long long t4 = ((n->shape.h + 3) / 4) * ((n->shape.w + 3) / 4);
+        long long t6 = ((n->shape.h + 5) / 6) * ((n->shape.w + 5) / 6);
+        if (t6 >= 361) {
+            *why = "3x3 stride 1, 8+ inputs and outputs, at least 361 tiles of 6x6 (112x112)";
+            return CONV_WINO6;
+        }
         *why = t4 >= 16 ? "3x3 stride 1, 8+ inputs and outputs, at least 16 tiles of 4x4"
                         : "3x3 stride 1, 8+ inputs and outputs, under 16 tiles of 4x4";
         return t4 >= 16 ? CONV_WINO4 : CONV_WINO2;
@@ -164,12 +174,14 @@ bool conv_algo_ok(const Node *n, ConvAlgo a) {
     case CONV_DW: return conv_dw_fits(n);
     case CONV_GEMM: return n->groups == 1;
     case CONV_WINO2:
-    case CONV_WINO4: return n->groups == 1 && conv_is_w3(n);
+    case CONV_WINO4:
+    case CONV_WINO6: return n->groups == 1 && conv_is_w3(n);
     }
     return false;
 }
 
-static const char *const algo_keys[CONV_NALGO] = { "direct", "gemm", "winograd2", "winograd4", "depthwise" };
+static const char *const algo_keys[CONV_NALGO] = { "direct", "gemm", "winograd2", "winograd4", "depthwise",
+                                                        "winograd6" };
 
 const char *conv_algo_key(ConvAlgo a) { return algo_keys[a]; }
 
@@ -231,7 +243,7 @@ bool layer_shared(const Node *n, bool standalone, const char **why) {
     long long from = SHARE_MACS;
     ConvAlgo a = n->kind->id == K_CONV ? conv_algo(n) : CONV_GEMM;
     if (n->kind->id == K_CONV && a == CONV_DW) from = SHARE_MACS / 16;
-    else if (n->kind->id == K_CONV && (a == CONV_WINO2 || a == CONV_WINO4)) from = SHARE_MACS;
+    else if (n->kind->id == K_CONV && (a == CONV_WINO2 || a == CONV_WINO4 || a == CONV_WINO6)) from = SHARE_MACS;
     else if (n->kind->id == K_CONV && a == CONV_GEMM && !conv_is_whole(n) &&
              !(conv_is_pointwise(n) && n->shape.h * n->shape.w % GEMM_NR == 0)) from = SHARE_MACS / 2;
     else from = SHARE_MACS / 4;
@@ -273,6 +285,7 @@ const char *conv_algo_name(ConvAlgo a) {
     case CONV_GEMM: return "im2col+gemm";
     case CONV_WINO2: return "winograd F(2x2,3x3)";
     case CONV_WINO4: return "winograd F(4x4,3x3)";
+    case CONV_WINO6: return "winograd F(6x6,3x3)";
     case CONV_DW: return "depthwise";
     }
     return "?";
@@ -286,12 +299,18 @@ static void pack_panels(const float *src, long long m, long long k, float *dst) 
             dst[(i / GEMM_MR) * GEMM_MR * k + j * GEMM_MR + i % GEMM_MR] = i < m ? src[i * k + j] : 0.0f;
 }
 
-/* Winograd's G for F(2x2,3x3) and F(4x4,3x3) (Lavin & Gray). */
+/* Winograd's G for F(2x2,3x3) and F(4x4,3x3) (Lavin & Gray), and for
+ * F(6x6,3x3) with the points 0, 1, -1, 1/2, -1/2, 2, -2 (the transforms in
+ * gemm.m4 are the matching Bᵀ and Aᵀ). */
 static const double wino_g2[4][3] = {
     { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
 static const double wino_g4[6][3] = {
     { 1.0 / 4, 0, 0 }, { -1.0 / 6, -1.0 / 6, -1.0 / 6 }, { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
     { 1.0 / 24, 1.0 / 12, 1.0 / 6 }, { 1.0 / 24, -1.0 / 12, 1.0 / 6 }, { 0, 0, 1 } };
+static const double wino_g6[8][3] = {
+    { 1, 0, 0 }, { -2.0 / 9, -2.0 / 9, -2.0 / 9 }, { -2.0 / 9, 2.0 / 9, -2.0 / 9 },
+    { 1.0 / 90, 1.0 / 45, 2.0 / 45 }, { 1.0 / 90, -1.0 / 45, 2.0 / 45 },
+    { 32.0 / 45, 16.0 / 45, 8.0 / 45 }, { 32.0 / 45, -16.0 / 45, 8.0 / 45 }, { 0, 0, 1 } };
 
 /* U_e = (G g Gᵀ)[e] for every (oc, ic), in double, each of the a*a points e
  * packed as a GEMM A operand [oc][ic] (malloc'd, *count floats). */
@@ -307,8 +326,8 @@ float *conv_winograd_weights(const Node *n, int m, long long *count) {
     }
     for (int p = 0; p < a; p++)
         for (int q = 0; q < a; q++) {
-            const double *gp = m == 2 ? wino_g2[p] : wino_g4[p];
-            const double *gq = m == 2 ? wino_g2[q] : wino_g4[q];
+            const double *gp = m == 2 ? wino_g2[p] : m == 4 ? wino_g4[p] : wino_g6[p];
+            const double *gq = m == 2 ? wino_g2[q] : m == 4 ? wino_g4[q] : wino_g6[q];
             for (long long o = 0; o < oc; o++)
                 for (long long i = 0; i < ic; i++) {
                     const float *g = n->w_data + (o * ic + i) * 9;
@@ -386,6 +405,7 @@ long long conv_scratch(const Node *n) {
     }
     case CONV_WINO2: return conv_wino_geom(n, 2).floats;
     case CONV_WINO4: return conv_wino_geom(n, 4).floats;
+    case CONV_WINO6: return conv_wino_geom(n, 6).floats;
     case CONV_DW: return 0;              /* its blocks are on the stack (conv_dw_geom) */
     }
     return 0;

@@ -109,13 +109,13 @@ static int check_entries(Tune *t) {
         cJSON *best = cJSON_GetObjectItemCaseSensitive(e, "best");
         if (!cJSON_IsObject(e) || !cJSON_IsString(best)) {
             fprintf(stderr, "cnnc: error: %s: the entry \"%s\" needs \"best\": an algorithm (direct, gemm, "
-                    "winograd2, winograd4 or depthwise)\n", at, e->string);
+                    "winograd2, winograd4, winograd6 or depthwise)\n", at, e->string);
             nerr++;
             continue;
         }
         if (conv_algo_from_key(best->valuestring) < 0) {
             fprintf(stderr, "cnnc: error: %s: \"best\" is \"%s\", not an algorithm (direct, gemm, winograd2, "
-                    "winograd4 or depthwise)\n", at, best->valuestring);
+                    "winograd4, winograd6 or depthwise)\n", at, best->valuestring);
             nerr++;
         }
         cJSON *us = cJSON_GetObjectItemCaseSensitive(e, "us"), *u;

@@ -14,7 +14,7 @@ m4_divert(-1)
 #           (L_CBLAS 1); --standalone uses NET_gemm() with W packed at
 #           compile time.  One output pixel (L_NPIX 1): a matrix-vector
 #           product with W row-major (cblas_sgemv or plain C).
-#   WINO    Winograd F(m×m, 3×3) for 3×3 stride-1 convs, m = L_WM (2 or 4):
+#   WINO    Winograd F(m×m, 3×3) for 3×3 stride-1 convs, m = L_WM (2, 4 or 6):
 #           the input, zero-padded to whole tiles and split by column phase,
 #           is transformed eight tiles at a time (V = Bᵀ d B), the (m+2)² products M = U · V are one batched
 #           NET_gemm() with U = G g Gᵀ computed and packed by cnnc, and

@@ -25,7 +25,7 @@ m4_divert(-1)
 #   (times the batch), in the order below.
 # M4_IM2COL_ONCE(): NET_im2col(), the patch matrix col[C·KH·KW][ldc] of a
 #   convolution, zeros where the window reads padding.
-# M4_WINO_ONCE(): Winograd F(2×2,3×3) and F(4×4,3×3) input and output
+# M4_WINO_ONCE(): Winograd F(2×2,3×3), F(4×4,3×3) and F(6×6,3×3) input and output
 #   transforms of up to 8 tiles of one row (Lavin & Gray 2016), on eight
 #   lanes with constant trip counts, so that -O2 vectorises them.
 
@@ -372,16 +372,51 @@ m4_define([[M4_IM2COL_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifde
 m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef([[M4_WINO_DONE]], [[]], [[m4_define([[M4_WINO_DONE]], 1)M4_KERNEL([[
 /* Winograd input transform of up to 8 tiles of one tile row:
  * v[(i*A + j)*sv + t] = (Bᵀ d_t B)[i][j], d_t the A x A patch of tile t,
- * A = m + 2; F(2,3) when m = 2, F(4,3) when m = 4.  The padded input is
+ * A = m + 2; F(2,3) when m = 2, F(4,3) when m = 4, F(6,3) when m = 6.  The padded input is
  * split by column phase: row r of the patches is xq + r*m*tq, phase q at
  * + q*tq, so column t*m + q is xq[q*tq + t] and every load is contiguous
  * over tiles.  All eight lanes are computed (lanes past nt read data of the
  * next row or the scratch's slack, and are never stored), so the loops
  * have a constant trip count and vectorise at -O2. */]],
 [[CNNC_VECTORIZE static void NET[[]]_wino_in(int m, const float *RESTRICT xq, int tq, int nt, float *RESTRICT v, size_t sv)]], [[{
-    float h[6][6][8];           /* [row r][column j][tile]: d·B along the row */
-    float o[36][8];             /* Bᵀ·h: the transformed tiles */
-    if (m == 2) {
+    float h[8][8][8];           /* [row r][column j][tile]: d·B along the row */
+    float o[64][8];             /* Bᵀ·h: the transformed tiles */
+    if (m == 6) {
+        for (int r = 0; r < 8; r++) {
+            const float *RESTRICT q0 = xq + r * 6 * tq;
+            for (int t = 0; t < 8; t++) {
+                const float d0 = q0[t], d1 = q0[tq + t], d2 = q0[2 * tq + t], d3 = q0[3 * tq + t];
+                const float d4 = q0[4 * tq + t], d5 = q0[5 * tq + t], d6 = q0[t + 1], d7 = q0[tq + t + 1];
+                const float t1 = d1 + d5 - 4.25f * d3, t2 = d2 + d6 - 4.25f * d4;
+                const float t3 = 0.5f * d1 - 2.5f * d3 + 2.0f * d5, t4 = 0.25f * d2 - 1.25f * d4 + d6;
+                const float t5 = 2.0f * d1 - 2.5f * d3 + 0.5f * d5, t6 = 4.0f * d2 - 5.0f * d4 + d6;
+                h[r][0][t] = d0 - d6 + 5.25f * (d4 - d2);
+                h[r][1][t] = t2 + t1;
+                h[r][2][t] = t2 - t1;
+                h[r][3][t] = t4 + t3;
+                h[r][4][t] = t4 - t3;
+                h[r][5][t] = t6 + t5;
+                h[r][6][t] = t6 - t5;
+                h[r][7][t] = d7 - d1 + 5.25f * (d3 - d5);
+            }
+        }
+        for (int j = 0; j < 8; j++)
+            for (int t = 0; t < 8; t++) {
+                const float d0 = h[0][j][t], d1 = h[1][j][t], d2 = h[2][j][t], d3 = h[3][j][t];
+                const float d4 = h[4][j][t], d5 = h[5][j][t], d6 = h[6][j][t], d7 = h[7][j][t];
+                const float t1 = d1 + d5 - 4.25f * d3, t2 = d2 + d6 - 4.25f * d4;
+                const float t3 = 0.5f * d1 - 2.5f * d3 + 2.0f * d5, t4 = 0.25f * d2 - 1.25f * d4 + d6;
+                const float t5 = 2.0f * d1 - 2.5f * d3 + 0.5f * d5, t6 = 4.0f * d2 - 5.0f * d4 + d6;
+                o[j][t] = d0 - d6 + 5.25f * (d4 - d2);
+                o[8 + j][t] = t2 + t1;
+                o[2 * 8 + j][t] = t2 - t1;
+                o[3 * 8 + j][t] = t4 + t3;
+                o[4 * 8 + j][t] = t4 - t3;
+                o[5 * 8 + j][t] = t6 + t5;
+                o[6 * 8 + j][t] = t6 - t5;
+                o[7 * 8 + j][t] = d7 - d1 + 5.25f * (d3 - d5);
+            }
+    } else if (m == 2) {
         for (int r = 0; r < 4; r++) {
             const float *RESTRICT q0 = xq + r * 2 * tq, *RESTRICT q1 = q0 + tq;
             for (int t = 0; t < 8; t++) {
@@ -445,9 +480,52 @@ m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef(
  * Eight lanes are computed (u is readable 8 floats past each row). */]],
 [[CNNC_VECTORIZE static void NET[[]]_wino_out(int m, const float *RESTRICT u, size_t su, int nt, float bias, int relu,
                           float *RESTRICT y, int ow, int rows, int cols)]], [[{
-    float s[4][6][8];           /* [output row i][column j][tile]: Aᵀ·M down the columns */
-    float o[4][4][8];           /* [output row i][phase k][tile] */
-    if (m == 2) {
+    float s[6][8][8];           /* [output row i][column j][tile]: Aᵀ·M down the columns */
+    float o[6][6][8];           /* [output row i][phase k][tile] */
+    if (m == 6) {
+        for (int j = 0; j < 8; j++) {
+            const float *RESTRICT uj = u + j * su;
+            for (int t = 0; t < 8; t++) {
+                const float m0 = uj[t], m1 = uj[8 * su + t], m2 = uj[2 * 8 * su + t], m3 = uj[3 * 8 * su + t];
+                const float m4 = uj[4 * 8 * su + t], m5 = uj[5 * 8 * su + t], m6 = uj[6 * 8 * su + t];
+                const float m7 = uj[7 * 8 * su + t];
+                const float a12 = m1 + m2, b12 = m1 - m2, a34 = m3 + m4, b34 = m3 - m4, a56 = m5 + m6, b56 = m5 - m6;
+                s[0][j][t] = m0 + a12 + a34 + a56;
+                s[1][j][t] = b12 + 2.0f * b34 + 0.5f * b56;
+                s[2][j][t] = a12 + 4.0f * a34 + 0.25f * a56;
+                s[3][j][t] = b12 + 8.0f * b34 + 0.125f * b56;
+                s[4][j][t] = a12 + 16.0f * a34 + 0.0625f * a56;
+                s[5][j][t] = b12 + 32.0f * b34 + 0.03125f * b56 + m7;
+            }
+        }
+        for (int i = 0; i < 6; i++)
+            for (int t = 0; t < 8; t++) {
+                const float q0 = s[i][0][t], q7 = s[i][7][t];
+                const float a12 = s[i][1][t] + s[i][2][t], b12 = s[i][1][t] - s[i][2][t];
+                const float a34 = s[i][3][t] + s[i][4][t], b34 = s[i][3][t] - s[i][4][t];
+                const float a56 = s[i][5][t] + s[i][6][t], b56 = s[i][5][t] - s[i][6][t];
+                float a0 = q0 + a12 + a34 + a56 + bias;
+                float a1 = b12 + 2.0f * b34 + 0.5f * b56 + bias;
+                float a2 = a12 + 4.0f * a34 + 0.25f * a56 + bias;
+                float a3 = b12 + 8.0f * b34 + 0.125f * b56 + bias;
+                float a4 = a12 + 16.0f * a34 + 0.0625f * a56 + bias;
+                float a5 = b12 + 32.0f * b34 + 0.03125f * b56 + q7 + bias;
+                if (relu) {
+                    a0 = a0 < 0.0f ? 0.0f : a0;
+                    a1 = a1 < 0.0f ? 0.0f : a1;
+                    a2 = a2 < 0.0f ? 0.0f : a2;
+                    a3 = a3 < 0.0f ? 0.0f : a3;
+                    a4 = a4 < 0.0f ? 0.0f : a4;
+                    a5 = a5 < 0.0f ? 0.0f : a5;
+                }
+                o[i][0][t] = a0;
+                o[i][1][t] = a1;
+                o[i][2][t] = a2;
+                o[i][3][t] = a3;
+                o[i][4][t] = a4;
+                o[i][5][t] = a5;
+            }
+    } else if (m == 2) {
         for (int j = 0; j < 4; j++) {
             const float *RESTRICT uj = u + j * su;
             for (int t = 0; t < 8; t++) {
@@ -505,8 +583,17 @@ m4_define([[M4_WINO_ONCE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]m4_ifdef(
      * local row: constant trip counts), then copy the columns that exist */
     const int nc = cols < nt * m ? cols : nt * m;
     for (int i = 0; i < rows; i++) {
-        float row[32];
-        if (m == 2)
+        float row[48];
+        if (m == 6)
+            for (int t = 0; t < 8; t++) {
+                row[6 * t] = o[i][0][t];
+                row[6 * t + 1] = o[i][1][t];
+                row[6 * t + 2] = o[i][2][t];
+                row[6 * t + 3] = o[i][3][t];
+                row[6 * t + 4] = o[i][4][t];
+                row[6 * t + 5] = o[i][5][t];
+            }
+        else if (m == 2)
             for (int t = 0; t < 8; t++) {
                 row[2 * t] = o[i][0][t];
                 row[2 * t + 1] = o[i][1][t];

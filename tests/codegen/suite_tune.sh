@@ -4,7 +4,7 @@
 # 1. Every algorithm the templates can write for a conv is exact, not only
 #    the one the shape rule picks: for lenet5, resnet20 and mobilenet_v2
 #    (5x5, 3x3 stride 1 and 2, 1x1, one-pixel, depthwise and 3-channel
-#    convs) and for each algorithm, a tune file written here pins every conv
+#    convs) and for each algorithm (Winograd F(2,3), F(4,3), F(6,3) too), a tune file written here pins every conv
 #    that can take it (the JSON report's tune_key and algorithms_possible);
 #    --report must say each pinned conv runs it, and the build is compared
 #    with PyTorch (max |c - ref| / max |ref| <= 1e-4) on 3 images.
@@ -27,7 +27,7 @@ for name in lenet5 resnet20 mobilenet_v2; do
     if ! $PY tests/ref/e2e.py make "$name" "$d" 3 23 >"$d/make.log" 2>&1; then
         no "$name: the PyTorch reference failed"; cat "$d/make.log"; continue
     fi
-    for algo in direct gemm winograd2 winograd4 depthwise; do
+    for algo in direct gemm winograd2 winograd4 winograd6 depthwise; do
         g="$T/$name/$algo"
         mkdir -p "$g"
         "$CNNC" "dsl_examples/$name.net" --report=json -o "$g/report.json" || { no "$name: report failed"; continue; }

@@ -15,7 +15,7 @@ import json
 import sys
 
 NAMES = {"direct": "direct", "gemm": "im2col+gemm", "winograd2": "winograd F(2x2,3x3)",
-         "winograd4": "winograd F(4x4,3x3)", "depthwise": "depthwise"}
+         "winograd4": "winograd F(4x4,3x3)", "winograd6": "winograd F(6x6,3x3)", "depthwise": "depthwise"}
 
 
 def convs(report):
