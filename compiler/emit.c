@@ -34,8 +34,8 @@
 /* Images a thread takes through run_many() at a time (NAME_CHUNK in the
  * .c; -DNAME_CHUNK=k overrides it): the layers whose weights outweigh an
  * image's activations run over all of them, each weight read once a
- * chunk.  On the AMD EPYC here, 1 thread: ResNet-18 batch 8 21.2 -> 16.8
- * ms an image, LeNet-5 batch 64 0.0151 -> 0.0139 ms, ResNet-20 batch 64
+ * chunk.  On the AMD EPYC here, 1 thread: ResNet-18 batch 8 18.9 -> 15.7
+ * ms an image, LeNet-5 batch 64 0.0154 -> 0.0136 ms, ResNet-20 batch 64
  * unchanged (chunk 1 -> 8, --standalone, fastest of 5 runs). */
 #define CHUNK_IMAGES 8
 
@@ -203,8 +203,17 @@ void em_layer(Emitter *e, Node *n, const char *kind) {
     /* the thread plan (conv, dense and pool layers may be shared out) */
     em_def(e, "L_SPLIT", "%d", layer_shared(n, e->standalone, NULL));
     /* a batch goes through it layer by layer (L_BATCH 1: its weights
-     * outweigh an image's input and output) or image by image */
-    em_def(e, "L_BATCH", "%d", !target->ram_first && n->params > shape_numel(n->in[0]->shape) + shape_numel(n->shape));
+     * outweigh an image's input and output, and it is a matrix-vector
+     * product, which reads each weight once an image, or they are over
+     * 256 KB, more than stays in cache from one image to the next) or
+     * image by image (ResNet-20's 64-channel convs: 1.1x slower a batch
+     * layer by layer) */
+    /* CNNC_BATCH_WEIGHTS=N: from N weights instead (a knob for tests: 0
+     * runs the batched code of every conv whose weights outweigh) */
+    bool matvec = n->kind->id == K_DENSE || (n->kind->id == K_CONV && n->shape.h * n->shape.w == 1);
+    const char *knob = getenv("CNNC_BATCH_WEIGHTS");
+    em_def(e, "L_BATCH", "%d", !target->ram_first && n->params > shape_numel(n->in[0]->shape) + shape_numel(n->shape) &&
+                               (matvec || n->params > (knob ? atoll(knob) : 65536)));
     e->hash = fnv(e->hash, n->name, strlen(n->name) + 1);
     e->hash = fnv(e->hash, kind, strlen(kind) + 1);
 }

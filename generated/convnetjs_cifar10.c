@@ -240,10 +240,7 @@ static void convnetjs_cifar10_run_many(const float *RESTRICT in, size_t is, floa
         layer_pool1(buf_conv1 + i * ss, buf_pool1 + i * ss);
         layer_conv2(buf_pool1 + i * ss, buf_conv2 + i * ss, scratch_conv2 + i * ss, 0, 1);
         layer_pool2(buf_conv2 + i * ss, buf_pool2 + i * ss);
-    }
-    for (int i = 0; i < nb; i++)
         layer_conv3(buf_pool2 + i * ss, buf_conv3 + i * ss, scratch_conv3 + i * ss);
-    for (int i = 0; i < nb; i++) {
         layer_pool3(buf_conv3 + i * ss, buf_pool3 + i * ss);
     }
     layer_fc_many(nb, buf_pool3, ss, buf_fc, ss);

@@ -16,7 +16,11 @@
 # for the shared path, on 1 image shares every layer three ways) and is
 # compared with PyTorch (max |c - ref| / max |ref| <= 1e-4); the driver
 # also checks that each image of the batch has exactly the bits
-# NAME_forward() gives it alone.  A thread takes its images NAME_CHUNK (8)
+# NAME_forward() gives it alone.  CNNC_BATCH_WEIGHTS=0 runs every conv
+# whose weights outweigh an image's activations layer by layer over a
+# batch (cnnc's own plan: only those over 256 KB, and the matrix-vector
+# products), so that the batched code of the one-pixel, im2col and
+# Winograd convs and the dense layers runs too.  A thread takes its images NAME_CHUNK (8)
 # at a time: 17 images on one thread are chunks of 8, 8 and 1, and lenet5
 # runs again with chunks of 3 and of 1.  Last, cnnc's own plan (no override) on
 # resnet18-sized layers is left to make test-large.
@@ -40,7 +44,7 @@ for name in $NAMES; do
         flag=""; libs=$BLAS
         [ "$mode" = standalone ] && { flag=--standalone; libs=""; }
         # shellcheck disable=SC2086
-        if ! CNNC_SHARE_MACS=0 "$CNNC" "dsl_examples/$name.net" --weights "$T/$name/b1/w.safetensors" $flag \
+        if ! CNNC_SHARE_MACS=0 CNNC_BATCH_WEIGHTS=0 "$CNNC" "dsl_examples/$name.net" --weights "$T/$name/b1/w.safetensors" $flag \
                 -o "$g/$name.c" 2>"$g/cnnc.log"; then
             no "$name ($mode): cnnc failed"; cat "$g/cnnc.log"; continue
         fi
