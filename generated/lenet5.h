@@ -47,8 +47,9 @@
  * A batch is faster per image than single calls: each thread takes its
  * images 8 at a time (LENET5_CHUNK in lenet5.c; compile it
  * with -DLENET5_CHUNK=k for another count), and the layers whose
- * weights outweigh an image's activations (the dense layers, the deep
- * convs) run over the whole chunk, reading each weight once for it.
+ * weights outweigh an image's activations (dense layers, and convs with
+ * over 256 KB of weights) run over the whole chunk, reading each weight
+ * once for it.
  * Built as below (-std=c99), each image's output has the same bits as
  * when it goes alone through lenet5_forward() (-ffp-contract=fast, gcc's
  * default without -std=c99, may fuse the multiply-adds of the two ways

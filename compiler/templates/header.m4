@@ -58,8 +58,9 @@ m4_ifelse(NET_MANY, 1, [[ *
  * A batch is faster per image than single calls: each thread takes its
  * images NET_CHUNK at a time (NET_UPPER[[]]_CHUNK in NET_CFILE; compile it
  * with -D[[]]NET_UPPER[[]]_CHUNK=k for another count), and the layers whose
- * weights outweigh an image's activations (the dense layers, the deep
- * convs) run over the whole chunk, reading each weight once for it.
+ * weights outweigh an image's activations (dense layers, and convs with
+ * over 256 KB of weights) run over the whole chunk, reading each weight
+ * once for it.
  * Built as below (-std=c99), each image's output has the same bits as
  * when it goes alone through NET[[]]_forward() (-ffp-contract=fast, gcc's
  * default without -std=c99, may fuse the multiply-adds of the two ways
