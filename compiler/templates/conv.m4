@@ -391,7 +391,7 @@ m4_ifelse(L_CBLAS, 1, [[    /* y[L_OC] = W[L_OC][L_K] · col[L_K] */
     }
 ]])
 
-m4_define([[M4_CONV_WINO]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_BATCH, 1, [[M4_GEMM_MANY_ONCE[[]]]])M4_WINO_ONCE[[]]M4_LAYER_HEAD
+m4_define([[M4_CONV_WINO]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]M4_GEMM_ONCE[[]]m4_ifelse(L_BATCH, 1, [[M4_GEMM_MANY_ONCE[[]]]])M4_WINO_ONCE[[]]M4_LAYER_HEAD
 M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y, float *RESTRICT xp[[]]M4_PARTS]])
 {
     float *RESTRICT v = xp + L_VOFF;    /* V[L_WA*L_WA][L_C][L_TPAD], point stride L_SV: transformed input tiles */
