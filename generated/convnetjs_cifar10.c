@@ -220,7 +220,8 @@ static void convnetjs_cifar10_run(const float *RESTRICT in, float *RESTRICT out,
 
 /* The network, nb images layer by layer on one thread: image i reads
  * in + i*is, writes out + i*10 and works in the slot ws + i*ss;
- * a layer with a batched function (L_many) takes them all in one call. */
+ * a run of layers with little weight goes image by image, and each other
+ * layer takes all nb images (in one call when it has a _many function). */
 static void convnetjs_cifar10_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb)
 {
     const size_t ss = CONVNETJS_CIFAR10_SLOT_FLOATS;

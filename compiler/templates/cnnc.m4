@@ -163,15 +163,16 @@ _M4_MARK([[    ]])m4_define([[_M4_RUN_MODE]], [[split]])]], [[m4_ifelse(_M4_RUN_
 _M4_MARK([[        ]])m4_define([[_M4_RUN_MODE]], [[one]])]])m4_divert(9)m4_ifelse(L_BATCH, 1, [[M4_MANY_END[[]]m4_ifdef([[L_MANY]],
 [[    L_FN[[]]_many(nb, m4_pushdef([[M4_PTR]], m4_defn([[_M4_PTR_S]]))$1[[]]m4_popdef([[M4_PTR]]));
 ]], [[    for (int i = 0; i < nb; i++)
-        L_FN[[]](m4_pushdef([[M4_PTR]], m4_defn([[_M4_PTR_I]]))$1[[]]m4_popdef([[M4_PTR]])[[]]m4_ifelse(L_SPLIT, 1, [[, 0, 1]]));
-]])]], [[m4_ifelse(_M4_MANY_MODE, [[image]], [[]], [[    for (int i = 0; i < nb; i++) {
-m4_define([[_M4_MANY_MODE]], [[image]])]])        L_FN[[]](m4_pushdef([[M4_PTR]], m4_defn([[_M4_PTR_I]]))$1[[]]m4_popdef([[M4_PTR]])[[]]m4_ifelse(L_SPLIT, 1, [[, 0, 1]]));
-]])m4_ifdef([[L_MANY]], [[m4_undefine([[L_MANY]])]])m4_divert(1)]])
+_M4_CALL_I([[$1]])]])]], [[m4_ifelse(_M4_MANY_MODE, [[image]], [[]], [[    for (int i = 0; i < nb; i++) {
+m4_define([[_M4_MANY_MODE]], [[image]])]])_M4_CALL_I([[$1]])]])m4_ifdef([[L_MANY]], [[m4_undefine([[L_MANY]])]])m4_divert(1)]])
 # run_many() goes image by image through a run of layers with L_BATCH 0
 # (more activations than weights: each image's stay in cache from one
 # layer to the next), and layer by layer through those with L_BATCH 1.
 # M4_MANY_END closes a run of the first kind.
 m4_define([[_M4_MANY_MODE]], [[layer]])
+# _M4_CALL_I(args): the call for image i (one thread: part 0 of 1).
+m4_define([[_M4_CALL_I]], [[        L_FN[[]](m4_pushdef([[M4_PTR]], m4_defn([[_M4_PTR_I]]))$1[[]]m4_popdef([[M4_PTR]])[[]]m4_ifelse(L_SPLIT, 1, [[, 0, 1]]));
+]])
 m4_define([[M4_MANY_END]], [[m4_ifelse(_M4_MANY_MODE, [[image]], [[    }
 m4_define([[_M4_MANY_MODE]], [[layer]])]])]])
 # M4_MANY: said by a layer macro with L_BATCH 1 that defines L_FN_many(nb, ...), the

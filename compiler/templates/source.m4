@@ -119,16 +119,22 @@ void NET[[]]_set_threads(int n)
 
 /* Image i of the batch through the network in the arena slot, this
  * thread's part of the layers that are shared out. */
+m4_ifelse(NET_NORM, 1, [[/* The network was trained on (x - mean) / std: x = the normalised copy
+ * of one image src. */
+static void NET[[]]_normalize(const float *src, float *x)
+{
+    for (int c = 0; c < NET_IN_C; c++)
+        for (int k = 0; k < NET_IN_H * NET_IN_W; k++)
+            x[c * (NET_IN_H * NET_IN_W) + k] =
+                (src[c * (NET_IN_H * NET_IN_W) + k] - NET[[]]_norm_mean[c]) / NET[[]]_norm_std[c];
+}
+
+]])m4_dnl
 static void NET[[]]_image(const float *in, float *out, int i, float *slot, int part, int parts)
 {
-m4_ifelse(NET_NORM, 1, [[    /* the network was trained on (x - mean) / std: normalise a copy */
-    const float *src = in + (size_t)i * NET_IN_SIZE;
+m4_ifelse(NET_NORM, 1, [[    /* a normalised copy, in the slot */
     float *x = slot + NET_ARENA_FLOATS;
-    if (part == 0)
-        for (int c = 0; c < NET_IN_C; c++)
-            for (int k = 0; k < NET_IN_H * NET_IN_W; k++)
-                x[c * (NET_IN_H * NET_IN_W) + k] =
-                    (src[c * (NET_IN_H * NET_IN_W) + k] - NET[[]]_norm_mean[c]) / NET[[]]_norm_std[c];
+    if (part == 0) NET[[]]_normalize(in + (size_t)i * NET_IN_SIZE, x);
     CNNC_SYNC(parts);
     NET[[]]_run(x, out + (size_t)i * NET_OUT_SIZE, slot, part, parts);
 ]], [[    NET[[]]_run(in + (size_t)i * NET_IN_SIZE, out + (size_t)i * NET_OUT_SIZE, slot, part, parts);
@@ -139,16 +145,10 @@ m4_ifelse(NET_MANY, 1, [[/* Images i .. i+nb-1 of the batch through the network 
  * one thread, image i+j in the slot ws + j slots. */
 static void NET[[]]_images(const float *in, float *out, int i, int nb, float *ws)
 {
-m4_ifelse(NET_NORM, 1, [[    /* the network was trained on (x - mean) / std: normalise a copy, in each slot */
+m4_ifelse(NET_NORM, 1, [[    /* a normalised copy of each image, in its slot */
     const size_t ss = NET_UPPER[[]]_SLOT_FLOATS;
-    for (int j = 0; j < nb; j++) {
-        const float *src = in + (size_t)(i + j) * NET_IN_SIZE;
-        float *x = ws + j * ss + NET_ARENA_FLOATS;
-        for (int c = 0; c < NET_IN_C; c++)
-            for (int k = 0; k < NET_IN_H * NET_IN_W; k++)
-                x[c * (NET_IN_H * NET_IN_W) + k] =
-                    (src[c * (NET_IN_H * NET_IN_W) + k] - NET[[]]_norm_mean[c]) / NET[[]]_norm_std[c];
-    }
+    for (int j = 0; j < nb; j++)
+        NET[[]]_normalize(in + (size_t)(i + j) * NET_IN_SIZE, ws + j * ss + NET_ARENA_FLOATS);
     NET[[]]_run_many(ws + NET_ARENA_FLOATS, ss, out + (size_t)i * NET_OUT_SIZE, ws, nb);
 ]], [[    NET[[]]_run_many(in + (size_t)i * NET_IN_SIZE, NET_IN_SIZE, out + (size_t)i * NET_OUT_SIZE, ws, nb);
 ]])m4_dnl
@@ -228,7 +228,8 @@ m4_ifelse(NET_COPY_INPUT, 1, [[    if (part == 0) memcpy(out, in, sizeof(float) 
 m4_ifelse(NET_MANY, 1, [[
 /* The network, nb images layer by layer on one thread: image i reads
  * in + i*is, writes out + i*NET_OUT_SIZE and works in the slot ws + i*ss;
- * a layer with a batched function (L_many) takes them all in one call. */
+ * a run of layers with little weight goes image by image, and each other
+ * layer takes all nb images (in one call when it has a _many function). */
 static void NET[[]]_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb)
 {
     const size_t ss = NET_UPPER[[]]_SLOT_FLOATS;
