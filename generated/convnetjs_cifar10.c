@@ -348,10 +348,11 @@ CNNC_VECTORIZE static void layer_pool1(const float *RESTRICT x, float *RESTRICT 
                 for (int ox = 0; ox < 16; ox++) {
                     const float *RESTRICT p = xr + ox * 2;
                     float m = p[0];
-                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[32]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[33]; m = (v > m) | isnan(v) ? v : m; }
-                    yr[ox] = m;
+                    int nan = m != m;
+                    { const float v = p[1]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[32]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[33]; m = v > m ? v : m; nan |= v != v; }
+                    yr[ox] = nan ? NAN : m;
                 }
             }
         }
@@ -456,10 +457,11 @@ CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT 
                 for (int ox = 0; ox < 8; ox++) {
                     const float *RESTRICT p = xr + ox * 2;
                     float m = p[0];
-                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[16]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[17]; m = (v > m) | isnan(v) ? v : m; }
-                    yr[ox] = m;
+                    int nan = m != m;
+                    { const float v = p[1]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[16]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[17]; m = v > m ? v : m; nan |= v != v; }
+                    yr[ox] = nan ? NAN : m;
                 }
             }
         }
@@ -560,10 +562,11 @@ CNNC_VECTORIZE static void layer_pool3(const float *RESTRICT x, float *RESTRICT 
                 for (int ox = 0; ox < 4; ox++) {
                     const float *RESTRICT p = xr + ox * 2;
                     float m = p[0];
-                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[8]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[9]; m = (v > m) | isnan(v) ? v : m; }
-                    yr[ox] = m;
+                    int nan = m != m;
+                    { const float v = p[1]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[8]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[9]; m = v > m ? v : m; nan |= v != v; }
+                    yr[ox] = nan ? NAN : m;
                 }
             }
         }

@@ -5,7 +5,7 @@ m4_divert(-1)
 # rules (a max over a window of up to 16 taps: the outputs whose window is
 # inside the input as a branch-free, vectorised row loop, the border ones
 # tap by tap): padding never wins a max; a NaN in the window makes the max NaN
-# (v > m || isnan(v), PyTorch's test); the average divides by the window
+# (v > m || isnan(v), PyTorch's test; the vectorised rows keep a flag); the average divides by the window
 # size clipped to the padded input (L_INCPAD 1, count_include_pad) or by
 # the number of real inputs (L_INCPAD 0).
 # A large one (L_SPLIT 1) is shared out over the threads by channels.
@@ -44,8 +44,10 @@ $1}
 ]])
 
 # _M4_MAX_ROW: the outputs [_X0, _X1) of row oy whose windows are inside
-# the input: the unrolled taps at fixed offsets, without branches (NaN
-# wins through | rather than ||), so that the loop vectorises.
+# the input: the unrolled taps at fixed offsets, without branches, so that
+# the loop vectorises and its scalar tail does not branch on the data: a
+# plain max (v > m ? v : m, a maxss), and a flag of whether a tap was NaN,
+# which makes the output NaN.
 m4_define([[_M4_MAX_ROW]], [[M4_ARGS([[$0]], $#, 0)m4_dnl
             {
                 const float *RESTRICT xr = xc + (M4_SUB(M4_MUL(oy, L_SH), L_PT)) * L_W;
@@ -53,10 +55,11 @@ m4_define([[_M4_MAX_ROW]], [[M4_ARGS([[$0]], $#, 0)m4_dnl
                 for (int ox = _X0; ox < _X1; ox++) {
                     const float *RESTRICT p = xr + M4_SUB(M4_MUL(ox, L_SW), L_PL);
                     float m = p[0];
+                    int nan = m != m;
 M4_FORLOOP([[M4_T]], 1, m4_eval(L_KH * L_KW - 1),
-[[                    { const float v = p[m4_eval(M4_T / L_KW * L_W + M4_T % L_KW)]; m = (v > m) | isnan(v) ? v : m; }
+[[                    { const float v = p[m4_eval(M4_T / L_KW * L_W + M4_T % L_KW)]; m = v > m ? v : m; nan |= v != v; }
 ]])m4_dnl
-                    yr[ox] = m;
+                    yr[ox] = nan ? NAN : m;
                 }
             }
 ]])

@@ -279,10 +279,11 @@ CNNC_VECTORIZE static void layer_pool1(const float *RESTRICT x, float *RESTRICT 
                 for (int ox = 0; ox < 12; ox++) {
                     const float *RESTRICT p = xr + ox * 2;
                     float m = p[0];
-                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[24]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[25]; m = (v > m) | isnan(v) ? v : m; }
-                    yr[ox] = m;
+                    int nan = m != m;
+                    { const float v = p[1]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[24]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[25]; m = v > m ? v : m; nan |= v != v; }
+                    yr[ox] = nan ? NAN : m;
                 }
             }
         }
@@ -393,15 +394,16 @@ CNNC_VECTORIZE static void layer_pool2(const float *RESTRICT x, float *RESTRICT 
                 for (int ox = 0; ox < 4; ox++) {
                     const float *RESTRICT p = xr + ox * 3;
                     float m = p[0];
-                    { const float v = p[1]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[2]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[12]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[13]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[14]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[24]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[25]; m = (v > m) | isnan(v) ? v : m; }
-                    { const float v = p[26]; m = (v > m) | isnan(v) ? v : m; }
-                    yr[ox] = m;
+                    int nan = m != m;
+                    { const float v = p[1]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[2]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[12]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[13]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[14]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[24]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[25]; m = v > m ? v : m; nan |= v != v; }
+                    { const float v = p[26]; m = v > m ? v : m; nan |= v != v; }
+                    yr[ox] = nan ? NAN : m;
                 }
             }
         }
