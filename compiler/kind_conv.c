@@ -125,6 +125,7 @@ static int conv_emit(Emitter *e, Node *n) {
         em_def(e, "L_LDB", "%lld", directb || cblas ? p : conv_round_up(p, GEMM_NR));
         em_def(e, "L_DIRECTB", "%d", directb || conv_is_whole(n));
         em_def(e, "L_CBLAS", "%d", cblas);
+        em_def(e, "L_PBLK", "%lld", conv_col_block(n, em_standalone(e)));
         if (!cblas && p > 1) {
             long long count;
             float *packed = conv_gemm_weights(n, &count);

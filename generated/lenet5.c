@@ -89,7 +89,7 @@ static void layer_out_many(int nb, const float *RESTRICT x, size_t xs, float *RE
 /* The kernels the layers share, defined after the layers. */
 CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n);
 CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc,
+                        int pt, int pl, int dh, int dw, int ow, int p0, int np, float *RESTRICT col, int ldc,
                         int part, int parts);
 static void lenet5_gemm(int batch, int M, int N, int K, const float *RESTRICT A, size_t sa,
                       const float *RESTRICT B, int ldb, size_t sb, float *RESTRICT C, int ldc, size_t sc,
@@ -258,7 +258,7 @@ static void lenet5_run_many(const float *RESTRICT in, size_t is, float *RESTRICT
 CNNC_VECTORIZE static void layer_c1(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[25][800]: the patches of the input, one column per output pixel */
-    lenet5_im2col(x, 1, 32, 32, 5, 5, 1, 1, 0, 0, 1, 1, 28, 28, col, 800,
+    lenet5_im2col(x, 1, 32, 32, 5, 5, 1, 1, 0, 0, 1, 1, 28, 0, 784, col, 800,
                 0, 1);
     /* y[6][784] = W[6][25] · col[25][784] (+ bias), W packed */
     lenet5_gemm(1, 6, 784, 25, w_c1, 0, col, 800, 0, y, 784, 0,
@@ -301,7 +301,7 @@ static void layer_avgpool(const float *RESTRICT x, float *RESTRICT y)
 CNNC_VECTORIZE static void layer_c3(const float *RESTRICT x, float *RESTRICT y, float *RESTRICT col)
 {
     /* col[150][128]: the patches of the input, one column per output pixel */
-    lenet5_im2col(x, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10, col, 128,
+    lenet5_im2col(x, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 0, 100, col, 128,
                 0, 1);
     /* y[16][100] = W[16][150] · col[150][100] (+ bias), W packed */
     lenet5_gemm(1, 16, 100, 150, w_c3, 0, col, 128, 0, y, 100, 0,
@@ -471,17 +471,17 @@ CNNC_VECTORIZE static void lenet5_tanh(float *RESTRICT p, int n)
 }
 
 
-/* col[(c*kh + ky)*kw + kx][oy*ow + ox] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw],
- * 0 where that is padding; rows have stride ldc (columns past oh*ow are zeroed);
- * the part-th of parts shares of the rows. */
+/* col[(c*kh + ky)*kw + kx][p - p0] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw]
+ * for the output pixels p = oy*ow + ox in [p0, p0 + np), 0 where that is
+ * padding; rows have stride ldc (columns past np are zeroed); the part-th
+ * of parts shares of the rows. */
 CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, int W, int kh, int kw, int sh, int sw,
-                        int pt, int pl, int dh, int dw, int oh, int ow, float *RESTRICT col, int ldc,
+                        int pt, int pl, int dh, int dw, int ow, int p0, int np, float *RESTRICT col, int ldc,
                         int part, int parts)
 {
     const int k0 = (int)((long long)C * kh * kw * part / parts), k1 = (int)((long long)C * kh * kw * (part + 1) / parts);
     for (int k = k0; k < k1; k++) {
         const int c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
-        float *RESTRICT d = col + (size_t)k * ldc;
         /* the output columns whose input column is inside the image */
         const int x0 = pl - kx * dw;
         int lo = x0 <= 0 ? 0 : (x0 + sw - 1) / sw;
@@ -489,22 +489,28 @@ CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, 
         if (lo > ow) lo = ow;
         if (hi > ow) hi = ow;
         if (hi < lo) hi = lo;
-        for (int oy = 0; oy < oh; oy++) {
+        for (int p = p0; p < p0 + np;) {
+            /* the pixels of output row oy in the range: columns [a, b) */
+            const int oy = p / ow, a = p - oy * ow, b = ow - a < p0 + np - p ? ow : a + p0 + np - p;
             const int iy = oy * sh - pt + ky * dh;
-            float *RESTRICT dr = d + oy * ow;
+            float *RESTRICT dr = col + (size_t)k * ldc + (p - p0);       /* dr[ox - a]: column ox of the row */
+            const int l = lo < a ? a : lo > b ? b : lo, h = hi > b ? b : hi < l ? l : hi;
+            p += b - a;
             if (iy < 0 || iy >= H) {
-                for (int ox = 0; ox < ow; ox++) dr[ox] = 0.0f;
+                for (int ox = a; ox < b; ox++) dr[ox - a] = 0.0f;
                 continue;
             }
             const float *RESTRICT xr = x + ((size_t)c * H + iy) * W - x0;
-            for (int ox = 0; ox < lo; ox++) dr[ox] = 0.0f;
+            for (int ox = a; ox < l; ox++) dr[ox - a] = 0.0f;
             if (sw == 1)
-                memcpy(dr + lo, xr + lo, sizeof(float) * (size_t)(hi - lo));
+                memcpy(dr + (l - a), xr + l, sizeof(float) * (size_t)(h - l));
+            else if (sw == 2)                   /* a constant stride: the loop vectorises */
+                for (int ox = l; ox < h; ox++) dr[ox - a] = xr[ox * 2];
             else
-                for (int ox = lo; ox < hi; ox++) dr[ox] = xr[ox * sw];
-            for (int ox = hi; ox < ow; ox++) dr[ox] = 0.0f;
+                for (int ox = l; ox < h; ox++) dr[ox - a] = xr[ox * sw];
+            for (int ox = h; ox < b; ox++) dr[ox - a] = 0.0f;
         }
-        for (int p = oh * ow; p < ldc; p++) d[p] = 0.0f;
+        for (int q = np; q < ldc; q++) col[(size_t)k * ldc + q] = 0.0f;
     }
 }
 

@@ -312,12 +312,12 @@ M4_FUNC(m4_ifelse(L_NPIX, 1, [[[[]]]], [[[[CNNC_VECTORIZE]]]]), [[const float *R
     [[, float *RESTRICT col]])[[]]M4_PARTS]])
 {
 m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride 1: the input is the patch matrix */
-]], [[    /* col[L_K][L_LDB]: the patches of the input, one column per output pixel */
-    NET[[]]_im2col(x, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OH, L_OW, col, L_LDB,
+]], L_PBLK, 0, [[    /* col[L_K][L_LDB]: the patches of the input, one column per output pixel */
+    NET[[]]_im2col(x, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OW, 0, L_NPIX, col, L_LDB,
                 m4_ifelse(L_SPLIT, 1, [[part, parts]], [[0, 1]]));
 M4_SYNC([[    ]])m4_dnl
 ]])m4_dnl
-m4_ifelse(L_NPIX, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] */
+m4_ifelse(m4_eval(L_PBLK > 0), 1, [[_M4_GEMM_BLOCKS[[]]]], L_NPIX, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L_OC, L_NPIX, L_K,
                 1.0f, M4_WEIGHTS(w, L_WOFF), L_K, col, L_LDB, 0.0f, y, L_NPIX);
 m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_ACT_A, L_ACT_B, [[y]], M4_MUL(L_OC, L_OH, L_OW))]])]], [[    {
@@ -339,6 +339,26 @@ m4_ifelse(L_BATCH, 0, [[]], L_CBLAS, 1, [[]], L_NPIX[[]]L_DIRECTB, 11, [[M4_DENS
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)[[]]m4_ifelse(L_DIRECTB, 1, [[]],
   [[, M4_PTR(scratch_[[]]L_ID, L_SCRATCH)]])]])]])
 
+# _M4_GEMM_BLOCKS: an im2col conv whose patch matrix would not stay in
+# cache (L_PBLK > 0): the output pixels in blocks of L_PBLK, each block's
+# patches (about 1 MB) then its product while they are in cache, a
+# thread's blocks in the scratch of its first block (the blocks fit in
+# col[L_K][L_LDB]); the same tiles and sums as the whole matrix at once.
+m4_define([[_M4_GEMM_BLOCKS]], [[M4_ARGS([[$0]], $#, 0)m4_dnl
+    {
+        const int nblk = m4_eval((L_NPIX + L_PBLK - 1) / L_PBLK);
+        M4_SHARE(nblk, b0, b1);
+        float *RESTRICT cb = col + (size_t)b0 * m4_eval(L_K * L_PBLK);
+        for (int b = b0; b < b1; b++) {
+            const int p0 = b * L_PBLK, np = L_NPIX - p0 < L_PBLK ? L_NPIX - p0 : L_PBLK;
+            NET[[]]_im2col(x, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OW, p0, np, cb, L_PBLK, 0, 1);
+            /* y[L_OC][p0 + j] = W[L_OC][L_K] · cb[L_K][j] (+ bias), j < np, W packed */
+            NET[[]]_gemm(1, L_OC, np, L_K, M4_WEIGHTS(w, L_WOFF), 0, cb, L_PBLK, 0, y + p0, L_NPIX, 0,
+                      m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(b, L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0), 0, 1);
+        }
+    }
+]])
+
 # _M4_GEMM_MANY: L_FN_many() of an im2col conv with cnnc's GEMM, on one
 # thread: each image's patch matrix in its own scratch, then one
 # NET_gemm_many() over the images (each panel of W read once for all).
@@ -351,7 +371,7 @@ m4_ifelse(L_DIRECTB, 1, [[    /* 1x1, stride 1: each input is its patch matrix *
     const float *RESTRICT col0 = x0;
     const size_t cs = xs;
 ]], [[    for (int i = 0; i < nb; i++)
-        NET[[]]_im2col(x0 + i * xs, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OH, L_OW,
+        NET[[]]_im2col(x0 + i * xs, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OW, 0, L_NPIX,
                     col0 + i * cs, L_LDB, 0, 1);
 ]])m4_dnl
     /* y_i[L_OC][L_NPIX] = W[L_OC][L_K] · col_i[L_K][L_NPIX] (+ bias), W packed */
