@@ -489,6 +489,7 @@ long long conv_scratch(const Node *n);        /* floats of per-image scratch */
 #define GEMM_NR 32
 long long conv_round_up(long long v, long long m);
 long long conv_col_block(const Node *n, bool standalone);
+int conv_gemm_rows(const Node *n);
 /* The patch matrix is the input itself: a 1x1 stride-1 unpadded conv
  * (pointwise), or one output pixel whose window is the whole unpadded input
  * (whole). */

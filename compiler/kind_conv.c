@@ -126,6 +126,7 @@ static int conv_emit(Emitter *e, Node *n) {
         em_def(e, "L_DIRECTB", "%d", directb || conv_is_whole(n));
         em_def(e, "L_CBLAS", "%d", cblas);
         em_def(e, "L_PBLK", "%lld", conv_col_block(n, em_standalone(e)));
+        em_def(e, "L_TROWS", "%d", cblas ? 0 : conv_gemm_rows(n));
         if (!cblas && p > 1) {
             long long count;
             float *packed = conv_gemm_weights(n, &count);

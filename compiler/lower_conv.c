@@ -28,7 +28,7 @@ static long long conv_gemm_block(long long k, long long p) {
     /* CNNC_GEMM_BLOCK=BYTES: blocks from BYTES of patches, of about half
      * that (a knob for tests: small networks run the blocked code) */
     const char *knob = getenv("CNNC_GEMM_BLOCK");
-    long long cache = knob ? atoll(knob) : GEMM_COL_CACHE, block = knob ? cache / 2 : GEMM_COL_BLOCK;
+    long long cache = knob && *knob ? atoll(knob) : GEMM_COL_CACHE, block = knob && *knob ? cache / 2 : GEMM_COL_BLOCK;
     if (4 * k * conv_round_up(p, GEMM_NR) <= cache) return 0;
     long long b = block / 4 / k / GEMM_NR * GEMM_NR;
     if (b < GEMM_NR) b = GEMM_NR;
@@ -294,6 +294,7 @@ bool layer_shared(const Node *n, bool standalone, const char **why) {
          : conv_algo(n) == CONV_DIRECT ? "shared by output channels"
          : conv_algo(n) == CONV_GEMM && n->shape.h * n->shape.w == 1 ? "shared by rows"
          : conv_col_block(n, standalone) ? "shared by blocks of pixels"
+         : conv_gemm_rows(n) ? arena_printf("shared by tiles, 32 channels x %d pixels", conv_gemm_rows(n))
          : "shared by tiles";
     return true;
 }
@@ -378,17 +379,53 @@ float *conv_winograd_weights(const Node *n, int m, long long *count) {
 }
 
 /* A GEMM conv's weights [oc][k] as the micro-kernel's panels (malloc'd,
- * *count floats). */
+ * *count floats): ceil(oc/8) panels of k x 8, or for a product the other
+ * way round (conv_gemm_rows() > 0) ceil(oc/32) panels of k x 32. */
 float *conv_gemm_weights(const Node *n, long long *count) {
     const long long k = n->in[0]->shape.c * n->kh * n->kw;
-    *count = conv_round_up(n->out, GEMM_MR) * k;
+    const bool t = conv_gemm_rows(n) > 0;
+    const long long mp = conv_round_up(n->out, t ? GEMM_NR : GEMM_MR);
+    *count = mp * k;
     float *packed = malloc(sizeof(float) * (size_t)*count);
     if (!packed) {
         fputs("cnnc: error: out of memory\n", stderr);
         exit(2);
     }
-    pack_panels(n->w_data, n->out, k, packed);
+    if (!t) {
+        pack_panels(n->w_data, n->out, k, packed);
+        return packed;
+    }
+    for (long long i = 0; i < mp; i++)
+        for (long long j = 0; j < k; j++)
+            packed[(i / GEMM_NR) * GEMM_NR * k + j * GEMM_NR + i % GEMM_NR] = i < n->out ? n->w_data[i * k + j] : 0.0f;
     return packed;
+}
+
+/* An im2col conv's product goes the other way round (NET_gemm_tR() in
+ * gemm.m4: lanes over output channels, R pixels a tile) when that leaves
+ * fewer lanes empty: few output pixels not a multiple of 32 (ResNet's 7x7
+ * and 14x14 outputs: 49 pixels in 32-wide tiles are 77% full, in tiles of
+ * 7 all full).  x86-64 only (AVX-512; AVX2 and plain C run it too).
+ * R (7 or 8), or 0: the usual way. */
+int conv_gemm_rows(const Node *n) {
+    long long p = n->shape.h * n->shape.w, oc = n->out;
+    if (strcmp(target->simd, "AVX") != 0 || conv_algo(n) != CONV_GEMM || p == 1 || conv_is_whole(n) ||
+        (conv_is_pointwise(n) && p % GEMM_NR == 0) || conv_col_block(n, true))
+        return 0;
+    /* CNNC_GEMM_ROWS=R: every such conv with R (7 or 8) whose tiles fit
+     * col, 0: none (a knob for tests and measurements) */
+    const char *knob = getenv("CNNC_GEMM_ROWS");
+    if (knob && *knob) {
+        int r = atoi(knob);
+        return (r == 7 || r == 8) && conv_round_up(p, r) <= conv_round_up(p, GEMM_NR) ? r : 0;
+    }
+    double usual = (double)p / conv_round_up(p, GEMM_NR) * oc / conv_round_up(oc, GEMM_MR), best = usual;
+    int rows = 0;
+    for (int r = 7; r <= 8; r++) {
+        double full = (double)p / conv_round_up(p, r) * oc / conv_round_up(oc, GEMM_NR);
+        if (conv_round_up(p, r) <= conv_round_up(p, GEMM_NR) && full > best) best = full, rows = r;
+    }
+    return best > usual * 1.05 ? rows : 0;
 }
 
 WinoGeom conv_wino_geom(const Node *n, int m) {

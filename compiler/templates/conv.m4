@@ -307,7 +307,8 @@ _M4_DW_LOOP([[yr]], L_OW, [[                    ]])m4_dnl
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])m4_popdef([[_N]])m4_popdef([[_IY1]])m4_popdef([[_ONE]])]])
 
 m4_define([[M4_CONV_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_ACT_ONCE[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[M4_IM2COL_ONCE[[]]]])m4_dnl
-m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_NPIX, 1, [[M4_THREADS_ONCE[[]]]], [[M4_GEMM_ONCE[[]]]])M4_LAYER_HEAD
+m4_ifelse(L_CBLAS, 1, [[M4_CBLAS_ONCE[[]]M4_THREADS_ONCE[[]]]], L_NPIX, 1, [[M4_THREADS_ONCE[[]]]], L_TROWS, 0, [[M4_GEMM_ONCE[[]]]],
+  [[M4_GEMM_T_ONCE(L_TROWS)]])M4_LAYER_HEAD
 M4_FUNC(m4_ifelse(L_NPIX, 1, [[[[]]]], [[[[CNNC_VECTORIZE]]]]), [[const float *RESTRICT x, float *RESTRICT y[[]]m4_ifelse(L_DIRECTB, 1, [[]],
     [[, float *RESTRICT col]])[[]]M4_PARTS]])
 {
@@ -317,7 +318,12 @@ m4_ifelse(L_DIRECTB, 1, [[    const float *RESTRICT col = x;      /* 1x1, stride
                 m4_ifelse(L_SPLIT, 1, [[part, parts]], [[0, 1]]));
 M4_SYNC([[    ]])m4_dnl
 ]])m4_dnl
-m4_ifelse(m4_eval(L_PBLK > 0), 1, [[_M4_GEMM_BLOCKS[[]]]], L_NPIX, 1, [[M4_CONV_GEMV[[]]]], L_CBLAS, 1, [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] */
+m4_ifelse(m4_eval(L_PBLK > 0), 1, [[_M4_GEMM_BLOCKS[[]]]], L_NPIX, 1, [[M4_CONV_GEMV[[]]]], m4_eval(L_TROWS > 0), 1,
+[[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] (+ bias), the other way round: W packed by 32 channels */
+    NET[[]]_gemm_t[[]]L_TROWS[[]](1, L_OC, L_NPIX, L_K, M4_WEIGHTS(w, L_WOFF), col, L_LDB, 0, y, L_NPIX, 0,
+                m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(b, L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0),
+                m4_ifelse(L_SPLIT, 1, [[part, parts]], [[0, 1]]));
+]], L_CBLAS, 1, [[    /* y[L_OC][L_NPIX] = W[L_OC][L_K] · col[L_K][L_NPIX] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L_OC, L_NPIX, L_K,
                 1.0f, M4_WEIGHTS(w, L_WOFF), L_K, col, L_LDB, 0.0f, y, L_NPIX);
 m4_ifelse(L_BOFF, -1, [[m4_ifelse(L_ACT, [[RELU]], [[M4_ACT_LOOP(L_ACT, L_ACT_A, L_ACT_B, [[y]], M4_MUL(L_OC, L_OH, L_OW))]])]], [[    {
@@ -362,7 +368,7 @@ m4_define([[_M4_GEMM_BLOCKS]], [[M4_ARGS([[$0]], $#, 0)m4_dnl
 # _M4_GEMM_MANY: L_FN_many() of an im2col conv with cnnc's GEMM, on one
 # thread: each image's patch matrix in its own scratch, then one
 # NET_gemm_many() over the images (each panel of W read once for all).
-m4_define([[_M4_GEMM_MANY]], [[M4_ARGS([[$0]], $#, 0)M4_GEMM_MANY_ONCE[[]]M4_MANY[[]]m4_pushdef([[L_SPLIT]], 0)
+m4_define([[_M4_GEMM_MANY]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_TROWS, 0, [[M4_GEMM_MANY_ONCE[[]]]])M4_MANY[[]]m4_pushdef([[L_SPLIT]], 0)
 /* L_LABEL over nb images: image i reads x0 + i*xs, writes y0 + i*ys[[]]m4_ifelse(L_DIRECTB, 1, [[]], [[, its patches at col0 + i*cs]]) */
 m4_pushdef([[L_FN]], L_FN[[_many]])M4_FUNC([[CNNC_VECTORIZE]], [[int nb, const float *RESTRICT x0, size_t xs, float *RESTRICT y0, size_t ys[[]]m4_ifelse(L_DIRECTB, 1, [[]],
     [[, float *RESTRICT col0, size_t cs]])]])m4_popdef([[L_FN]])
@@ -374,9 +380,14 @@ m4_ifelse(L_DIRECTB, 1, [[    /* 1x1, stride 1: each input is its patch matrix *
         NET[[]]_im2col(x0 + i * xs, L_C, L_H, L_W, L_KH, L_KW, L_SH, L_SW, L_PT, L_PL, L_DH, L_DW, L_OW, 0, L_NPIX,
                     col0 + i * cs, L_LDB, 0, 1);
 ]])m4_dnl
-    /* y_i[L_OC][L_NPIX] = W[L_OC][L_K] · col_i[L_K][L_NPIX] (+ bias), W packed */
+m4_ifelse(L_TROWS, 0, [[    /* y_i[L_OC][L_NPIX] = W[L_OC][L_K] · col_i[L_K][L_NPIX] (+ bias), W packed */
     NET[[]]_gemm_many(nb, 1, L_OC, L_NPIX, L_K, M4_WEIGHTS(w, L_WOFF), 0, col0, L_LDB, 0, cs, y0, L_NPIX, 0, ys,
                    m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(b, L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0));
+]], [[    /* the same the other way round, the images as NET[[]]_gemm_t[[]]L_TROWS[[]]()'s batch: each
+     * panel of 32 channels of W used for every image while it is in cache */
+    NET[[]]_gemm_t[[]]L_TROWS[[]](nb, L_OC, L_NPIX, L_K, M4_WEIGHTS(w, L_WOFF), col0, L_LDB, cs, y0, L_NPIX, ys,
+                m4_ifelse(L_BOFF, -1, [[NULL]], [[M4_WEIGHTS(b, L_BOFF)]]), m4_ifelse(L_ACT, [[RELU]], 1, 0), 0, 1);
+]])m4_dnl
 m4_ifelse(L_ACT, [[RELU]], [[]], L_ACT, [[NONE]], [[]], [[    for (int i = 0; i < nb; i++) {
         float *RESTRICT y = y0 + i * ys;
 M4_CONV_ACT[[]]m4_dnl

@@ -235,6 +235,123 @@ _M4_TILE_STORE[[]]m4_dnl
 }
 ]])]])]])
 
+# M4_GEMM_T_ONCE(R): NET_gemm_tR(), an im2col conv's product the other way
+#   round, for outputs of few pixels: lanes over output channels, R pixels
+#   a tile (R = 7 fits the 49, 196 and 784 pixels of 7·2^k squared
+#   outputs, which 32-pixel tiles would leave up to a quarter empty):
+#       y[oc][p] = act(sum_k W[oc][k] col[k][p] + bias[oc])
+#   W packed at compile time in ceil(OC/32) panels of K×32 floats (k-major,
+#   channels past OC zero), col row-major with row stride ldb, readable up
+#   to R columns past the last tile's first.  Each output's sum is the
+#   one NET_gemm() makes (the same multiply-adds in the same order, then
+#   the bias, then ReLU): with AVX-512 or AVX2 either way round gives the
+#   same bits (in plain C, so does a compiler that fuses both alike).  Tiles
+#   of 32 channels outermost (their panel stays in cache), shared out over
+#   the parts; the store writes each tile's R×32 sums transposed.
+m4_define([[M4_GEMM_T_ONCE]], [[M4_ARGS([[$0]], $#, 1)M4_THREADS_ONCE[[]]m4_ifdef([[M4_GEMM_T$1_DONE]], [[]], [[m4_define([[M4_GEMM_T$1_DONE]], 1)M4_PRELUDE(m4_ifelse(NET_SIMD, [[AVX]], [[
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+]], [[]]))M4_KERNEL([[
+/* For bt < batch: y_bt[OC][N] = act(W · col_bt + bias) the other way round
+ * (see gemm.m4), col_bt = col + bt*sb, y_bt = y + bt*sc (row stride ldy);
+ * the part-th of parts shares of the tiles of $1 pixels by 32 channels. */]],
+[[static void NET[[]]_gemm_t$1(int batch, int OC, int N, int K, const float *RESTRICT W, const float *RESTRICT col,
+                         int ldb, size_t sb, float *RESTRICT y, int ldy, size_t sc, const float *RESTRICT bias,
+                         int relu, int part, int parts)]], [[{
+    const int cp = (OC + 31) / 32, pp = (N + $1 - 1) / $1, per = cp * pp;
+    const int j0 = (int)((long long)batch * per * part / parts), j1 = (int)((long long)batch * per * (part + 1) / parts);
+    for (int job = j0; job < j1; job++) {
+        const int ic = job / (batch * pp), r = job % (batch * pp), bt = r / pp, ip = r % pp;
+        NET[[]]_tile_t$1(K, col + bt * sb + ip * $1, ldb, W + (size_t)ic * 32 * K,
+                      y + bt * sc + (size_t)ic * 32 * ldy + ip * $1, ldy,
+                      N - ip * $1 < $1 ? N - ip * $1 : $1, OC - ic * 32 < 32 ? OC - ic * 32 : 32,
+                      bias ? bias + ic * 32 : NULL, relu);
+    }
+}
+]])M4_KERNEL([[
+/* One tile of y, mr <= $1 pixels by nc <= 32 channels:
+ * y[j][r] = act(sum_k w[k][j] a[k][r] + bias[j]); a: col's columns, row
+ * stride lda; w: a packed K x 32 panel; y: row stride ldy. */]],
+[[static void NET[[]]_tile_t$1(int K, const float *RESTRICT a, int lda, const float *RESTRICT w, float *RESTRICT y,
+                         int ldy, int mr, int nc, const float *RESTRICT bias, int relu)]], [[{
+m4_ifelse(NET_SIMD, [[AVX]], [[#if defined(__AVX512F__)
+    const __mmask16 m0 = (__mmask16)(nc >= 16 ? 0xffffu : (1u << nc) - 1u);
+    const __mmask16 m1 = (__mmask16)(nc >= 32 ? 0xffffu : nc <= 16 ? 0u : (1u << (nc - 16)) - 1u);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i ix = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(ldy));
+    float *RESTRICT y1 = y + (size_t)16 * ldy;
+M4_FORLOOP([[R]], 0, $1 - 1, [[    __m512 c[[]]R[[]]_0 = zero, c[[]]R[[]]_1 = zero;
+]])    for (int k = 0; k < K; k++) {
+        const __m512 b0 = _mm512_loadu_ps(w + (size_t)k * 32), b1 = _mm512_loadu_ps(w + (size_t)k * 32 + 16);
+        const float *RESTRICT ak = a + (size_t)k * lda;
+M4_FORLOOP([[R]], 0, $1 - 1, [[        { const __m512 ar = _mm512_set1_ps(ak[R]);
+          c[[]]R[[]]_0 = _mm512_fmadd_ps(ar, b0, c[[]]R[[]]_0); c[[]]R[[]]_1 = _mm512_fmadd_ps(ar, b1, c[[]]R[[]]_1); }
+]])    }
+    {
+        /* relu: max(zero, v) keeps NaN */
+        const __m512 bb0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : zero, bb1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : zero;
+M4_FORLOOP([[R]], 0, $1 - 1, [[        if (R < mr) {
+            __m512 v0 = _mm512_add_ps(c[[]]R[[]]_0, bb0), v1 = _mm512_add_ps(c[[]]R[[]]_1, bb1);
+            if (relu) { v0 = _mm512_max_ps(zero, v0); v1 = _mm512_max_ps(zero, v1); }
+            _mm512_mask_i32scatter_ps(M4_AT(y, R), m0, ix, v0, 4);
+            _mm512_mask_i32scatter_ps(M4_AT(y1, R), m1, ix, v1, 4);
+        }
+]])    }
+#elif defined(__AVX2__) && defined(__FMA__)
+_M4_TILE_T_AVX2($1)[[]]_M4_TILE_T_STORE[[]]m4_dnl
+#else
+_M4_TILE_T_C($1)[[]]_M4_TILE_T_STORE[[]]m4_dnl
+#endif
+]], [[_M4_TILE_T_C($1)[[]]_M4_TILE_T_STORE]])m4_dnl
+}
+]])]])]])
+
+# _M4_TILE_T_AVX2(R): the R×32 sums as sub-tiles of up to 4 pixels by 16
+# channels (8 ymm accumulators), into t.
+m4_define([[_M4_TILE_T_AVX2]], [[    float t[$1][32];
+    for (int ch = 0; ch < 32 && ch < nc; ch += 16) {
+_M4_TILE_T_AVX2_ROWS(0, 3)[[]]_M4_TILE_T_AVX2_ROWS(4, $1 - 1)[[]]m4_dnl
+    }
+]])
+m4_define([[_M4_TILE_T_AVX2_ROWS]], [[        if ($1 < mr) {
+M4_FORLOOP([[R]], $1, $2, [[            __m256 c[[]]R[[]]_0 = _mm256_setzero_ps(), c[[]]R[[]]_1 = _mm256_setzero_ps();
+]])            for (int k = 0; k < K; k++) {
+                const __m256 b0 = _mm256_loadu_ps(w + (size_t)k * 32 + ch), b1 = _mm256_loadu_ps(w + (size_t)k * 32 + ch + 8);
+                const float *RESTRICT ak = a + (size_t)k * lda;
+M4_FORLOOP([[R]], $1, $2, [[                { const __m256 ar = _mm256_broadcast_ss(M4_AT(ak, R));
+                  c[[]]R[[]]_0 = _mm256_fmadd_ps(ar, b0, c[[]]R[[]]_0); c[[]]R[[]]_1 = _mm256_fmadd_ps(ar, b1, c[[]]R[[]]_1); }
+]])            }
+M4_FORLOOP([[R]], $1, $2, [[            _mm256_storeu_ps(&t[R][ch], c[[]]R[[]]_0); _mm256_storeu_ps(&t[R][ch + 8], c[[]]R[[]]_1);
+]])        }
+]])
+
+# _M4_TILE_T_STORE: t (the tile's sums, t[pixel][channel]) plus bias,
+# ReLU if asked, into y transposed.
+m4_define([[_M4_TILE_T_STORE]], [[    for (int j = 0; j < nc; j++) {
+        const float bb = bias ? bias[j] : 0.0f;
+        for (int r = 0; r < mr; r++) {
+            const float v = t[r][j] + bb;
+            y[(size_t)j * ldy + r] = relu && v < 0.0f ? 0.0f : v;
+        }
+    }
+]])
+
+# _M4_TILE_T_C(R): the R×32 sums in plain C (the compiler may vectorise
+# the j loops), into t.
+m4_define([[_M4_TILE_T_C]], [[    float t[$1][32];
+    for (int r = 0; r < $1; r++)
+        for (int j = 0; j < 32; j++) t[r][j] = 0.0f;
+    for (int k = 0; k < K; k++) {
+        const float *RESTRICT wk = w + (size_t)k * 32;
+        for (int r = 0; r < $1; r++) {
+            const float ar = a[(size_t)k * lda + r];
+            for (int j = 0; j < 32; j++) t[r][j] += ar * wk[j];
+        }
+    }
+]])
+
 # M4_GEMM_MANY_ONCE(): NET_gemm_many(), NET_gemm() over a batch of images
 #   as well (run_many()): the images share A, and each packed panel of a
 #   large A is used for every image while it is in cache.  The same tiles and sums

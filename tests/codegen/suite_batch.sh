@@ -20,10 +20,14 @@
 # whose weights outweigh an image's activations layer by layer over a
 # batch (cnnc's own plan: only those over 256 KB, and the matrix-vector
 # products), so that the batched code of the one-pixel, im2col and
-# Winograd convs and the dense layers runs too; CNNC_GEMM_BLOCK=32768 runs
-# every im2col conv with over 32 KB of patches in blocks of pixels (cnnc's
-# own plan: over 2 MB), blocks of the last one shorter, fewer blocks than
-# threads in some.  A thread takes its images NAME_CHUNK (8)
+# Winograd convs and the dense layers runs too.  resnet20 runs with
+# CNNC_GEMM_BLOCK=32768: its im2col convs with over 32 KB of patches in
+# blocks of pixels (cnnc's own plan: over 2 MB), fewer blocks than threads
+# in one; lenet5 and mobilenet_v2 with CNNC_GEMM_ROWS=7: their im2col
+# convs the other way round (NET_gemm_t7(); cnnc's own plan: where
+# 32-pixel tiles would be far from full, as in mobilenet_v2's 7x7 and
+# 14x14 layers), tiles of 6, 16 and 24 channels of 32, a last tile of 2
+# pixels.  A thread takes its images NAME_CHUNK (8)
 # at a time: 17 images on one thread are chunks of 8, 8 and 1, and lenet5
 # runs again with chunks of 3 and of 1.  Last, cnnc's own plan (no override) on
 # resnet18-sized layers is left to make test-large.
@@ -47,15 +51,21 @@ for name in $NAMES; do
         flag=""; libs=$BLAS
         [ "$mode" = standalone ] && { flag=--standalone; libs=""; }
         # shellcheck disable=SC2086
-        if ! CNNC_SHARE_MACS=0 CNNC_BATCH_WEIGHTS=0 CNNC_GEMM_BLOCK=32768 "$CNNC" "dsl_examples/$name.net" --weights "$T/$name/b1/w.safetensors" $flag \
+        knob=X=0
+        [ "$name" = resnet20 ] && knob=CNNC_GEMM_BLOCK=32768
+        { [ "$name" = lenet5 ] || [ "$name" = mobilenet_v2 ]; } && knob=CNNC_GEMM_ROWS=7
+        if ! env CNNC_SHARE_MACS=0 CNNC_BATCH_WEIGHTS=0 "$knob" "$CNNC" "dsl_examples/$name.net" --weights "$T/$name/b1/w.safetensors" $flag \
                 -o "$g/$name.c" 2>"$g/cnnc.log"; then
             no "$name ($mode): cnnc failed"; cat "$g/cnnc.log"; continue
         fi
         if ! grep -q "int part, int parts" "$g/$name.c"; then
             no "$name ($mode): CNNC_SHARE_MACS=0 shared no layer out"; continue
         fi
-        if [ "$name" != convnetjs_cifar10 ] && ! grep -q "const int nblk" "$g/$name.c"; then
+        if [ "$name" = resnet20 ] && ! grep -q "const int nblk" "$g/$name.c"; then
             no "$name ($mode): CNNC_GEMM_BLOCK=32768 put no conv in blocks of pixels"; continue
+        fi
+        if { [ "$name" = lenet5 ] || [ "$name" = mobilenet_v2 ]; } && ! grep -q "_gemm_t7(" "$g/$name.c"; then
+            no "$name ($mode): no conv runs the other way round (NET_gemm_t7)"; continue
         fi
         if ! net_cc cc "-std=c99 -O2 -march=native -fopenmp -Wall -Wextra -Wpedantic -Werror $GEN_CFLAGS" \
                 tests/codegen/driver.c "$g" "$name" "$g/run" "$libs -lm" 2>"$g/cc.log"; then

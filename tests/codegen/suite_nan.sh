@@ -35,9 +35,14 @@ need_torch
 FULL="gcc:-march=x86-64:default gcc:-march=x86-64:standalone gcc:-march=native:standalone
       clang:-march=haswell:standalone"
 SHORT="gcc:-march=native:default clang:-march=x86-64:standalone"
+# MIX: FULL, and with CNNC_GEMM_ROWS=8 (mode standalone-rows8): nanmix's
+# im2col convs the other way round (NET_gemm_t8(): 24 and 16 channels of
+# 32, its AVX-512, AVX2 and plain C tiles)
+MIX="$FULL gcc:-march=native:standalone-rows8 clang:-march=haswell:standalone-rows8
+     gcc:-march=x86-64:standalone-rows8"
 
 WANT=${*:-"lenet_relu nanmix nangmp nanpool nanwino resnet20"}
-for spec in dsl_examples/lenet_relu.net:FULL tests/codegen/nan/nanmix.net:FULL tests/codegen/nan/nangmp.net:SHORT \
+for spec in dsl_examples/lenet_relu.net:FULL tests/codegen/nan/nanmix.net:MIX tests/codegen/nan/nangmp.net:SHORT \
             tests/codegen/nan/nanpool.net:SHORT tests/codegen/nan/nanwino.net:SHORT dsl_examples/resnet20.net:SHORT; do
     net=${spec%%:*}
     name=$(basename "$net" .net)
@@ -53,8 +58,15 @@ for spec in dsl_examples/lenet_relu.net:FULL tests/codegen/nan/nanmix.net:FULL t
         cc=${combo%%:*}; rest=${combo#*:}; march=${rest%%:*}; mode=${rest#*:}
         flag=""
         libs=$BLAS
+        rows=""
+        [ "$mode" = standalone-rows8 ] && { mode=standalone; rows=8; }
         [ "$mode" = standalone ] && { flag=--standalone; libs=""; }
-        gen_run "$net" "$d" "$d/$cc$march$mode" "$combo" "$cc" "$march" "$libs" "$flag" 4 || continue
+        if [ -n "$rows" ]; then export CNNC_GEMM_ROWS=$rows; else unset CNNC_GEMM_ROWS; fi
+        gen_run "$net" "$d" "$d/$cc$march$mode$rows" "$combo" "$cc" "$march" "$libs" "$flag" 4 || continue
+        unset CNNC_GEMM_ROWS
+        if [ -n "$rows" ] && ! grep -q "_gemm_t8(" "$d/$cc$march$mode$rows/$name.c"; then
+            no "$name [$combo]: no conv runs the other way round (NET_gemm_t8)"; continue
+        fi
         if out=$($PY tests/ref/nan_e2e.py check "$d"); then
             ok "$name [$combo] $out"
         else

@@ -105,7 +105,7 @@ else no "x86-64 --report"; tail -6 "$T/report86.txt"; fi
 
 # --- --report names each conv's algorithm: the one the generated code runs --------
 # (read off each layer function: Winograd calls NAME_wino_in(m, ...), a GEMM
-# NAME_gemm or the BLAS or (one output pixel) is a matrix-vector product, a depthwise conv keeps its rows in xb[], the rest
+# NAME_gemm (or NAME_gemm_t7, _t8: the other way round) or the BLAS or (one output pixel) is a matrix-vector product, a depthwise conv keeps its rows in xb[], the rest
 # are direct loops)
 for spec in x86-64:resnet20 x86-64:mobilenet_v2 x86-64:lenet5 cortex-m:resnet20 generic:googlenet; do
     t=${spec%%:*}; n=${spec#*:}; d="$T/alg-$t-$n"; mkdir -p "$d"
@@ -122,7 +122,7 @@ def ident(name):
 def algo(body):
     m = re.search(r"_wino_in\((\d),", body)
     if m: return "winograd F(%sx%s,3x3)" % (m.group(1), m.group(1))
-    if re.search(r"_gemm\(|cblas_sgem|matrix-vector product", body): return "im2col+gemm"
+    if re.search(r"_gemm(_t[78])?\(|cblas_sgem|matrix-vector product", body): return "im2col+gemm"
     if "float xb[" in body: return "depthwise"
     return "direct"
 bad, count = [], collections.Counter()
