@@ -235,10 +235,11 @@ int conv_algo_from_key(const char *key) {
  * two threads against 4.9 when they run on one).  So Winograd convs from
  * SHARE_MACS, im2col convs (one wait inside) from half that, the other
  * GEMM convs, direct convs and dense layers from a quarter, depthwise
- * convs from a sixteenth, pools from SHARE_OPS window taps.  Smaller layers
+ * convs from a sixteenth, pools from SHARE_OPS window taps, residual adds
+ * from SHARE_VALUES values.  Smaller layers
  * run on one thread while the others wait for the next large one.  A
  * target that puts RAM first has one core: nothing is shared. */
-enum { SHARE_MACS = 4000000, SHARE_OPS = 500000 };
+enum { SHARE_MACS = 4000000, SHARE_OPS = 500000, SHARE_VALUES = 100000 };
 
 bool layer_shared(const Node *n, bool standalone, const char **why) {
     const char *dummy;
@@ -264,6 +265,18 @@ bool layer_shared(const Node *n, bool standalone, const char **why) {
             return false;
         }
         *why = "shared by channels";
+        return true;
+    }
+    if (n->kind->id == K_ADD || n->kind->id == K_SUB || n->kind->id == K_MEAN) {
+        /* a pass over memory: a residual add of 64x56x56 values takes 36
+         * us on one thread, 75 on part 0 of two (half its inputs in the
+         * other core's cache), about 20 shared */
+        const char *knob = getenv("CNNC_SHARE_MACS");
+        if (n->in[0]->shape.sp == 3 || shape_numel(n->shape) < (knob ? atoll(knob) : SHARE_VALUES)) {
+            *why = "one thread (under 100,000 values)";
+            return false;
+        }
+        *why = "shared by ranges of values";
         return true;
     }
     if (n->kind->id != K_CONV && n->kind->id != K_DENSE) {

@@ -119,18 +119,19 @@ void report_text(const Graph *g, const Plan *plan, FILE *out) {
                 fmt_group(n->act_bytes));
     }
     /* each conv's algorithm in the generated code, and why; each conv's,
-     * dense layer's and pool's thread plan for an image on its own
+     * dense layer's, pool's and residual add's thread plan for an image on its own
      * (lower_conv.c) */
     bool any = false;
     for (int i = 1; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
         bool pool = (n->kind->id == K_MAXPOOL || n->kind->id == K_AVGPOOL) && n->in[0]->shape.sp != 3;
-        if (n->kind->id != K_CONV && n->kind->id != K_DENSE && !pool) continue;
+        bool add = n->kind->id == K_ADD || n->kind->id == K_SUB || n->kind->id == K_MEAN;
+        if (n->kind->id != K_CONV && n->kind->id != K_DENSE && !pool && !add) continue;
         if (!any) fprintf(out, "\nalgorithms and threads (target %s)\n%5s  %-*s  %-20s  %-40s  %s\n", target->name,
                           "line", wname, "layer", "algorithm", "threads (one image)", "why this algorithm");
         any = true;
         const char *why = "", *twhy;
-        const char *name = n->kind->id == K_DENSE ? "matrix-vector" : pool ? "window loops"
+        const char *name = n->kind->id == K_DENSE ? "matrix-vector" : pool ? "window loops" : add ? "one pass"
                          : conv_algo_name(conv_algo_why(n, &why));
         if (layer_blas(n, plan->standalone)) name = n->kind->id == K_DENSE ? "OpenBLAS sgemv" : "im2col+gemm";
         layer_shared(n, plan->standalone, &twhy);
@@ -211,7 +212,8 @@ int report_json(const Graph *g, const Plan *plan, FILE *out) {
             cJSON_AddStringToObject(l, "tune_key", tune_conv_key(n, plan->standalone));
         }
         if (n->kind->id == K_CONV || n->kind->id == K_DENSE || n->kind->id == K_MAXPOOL ||
-            n->kind->id == K_AVGPOOL) {   /* the thread plan, an image on its own */
+            n->kind->id == K_AVGPOOL || n->kind->id == K_ADD || n->kind->id == K_SUB ||
+            n->kind->id == K_MEAN) {   /* the thread plan, an image on its own */
             const char *why;
             cJSON_AddBoolToObject(l, "shared", layer_shared(n, plan->standalone, &why));
             cJSON_AddStringToObject(l, "threads", why);

@@ -3,7 +3,8 @@ m4_divert(-1)
 #
 # M4_ACTIVATION(): y = act(x) for an activation that could not be fused.
 # M4_SOFTMAX(): over L_C classes at each of L_HW positions (max subtracted).
-# M4_ADD(): y = x0 + x1 + ... (L_NIN inputs L_X<i>/L_X<i>OFF), then act.
+# M4_ADD(): y = x0 + x1 + ... (L_NIN inputs L_X<i>/L_X<i>OFF), then act; a
+# large one (L_SPLIT 1) shared out over the threads by ranges of values.
 # M4_ELTMUL(): y = x · x1, x1 per channel (L_BCAST: C×1×1) or of x's shape.
 # M4_SHUFFLE(): L_C channels of L_HW as L_GROUPS groups, transposed.
 # M4_SLICE(): L_N values of the input from L_FIRST (a split's channels).
@@ -52,10 +53,11 @@ m4_popdef([[_I]])m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
-m4_define([[M4_ADD]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-M4_FUNC([[]], [[M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y]])
+m4_define([[M4_ADD]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(L_SPLIT, 1, [[M4_THREADS_ONCE[[]]]])M4_LAYER_HEAD
+M4_FUNC(m4_ifelse(L_SPLIT, 1, [[[[CNNC_VECTORIZE]]]], [[[[]]]]), [[M4_FORLOOP([[M4_I]], 0, L_NIN - 1, [[const float *RESTRICT x[[]]M4_I, ]])float *RESTRICT y[[]]M4_PARTS]])
 {
-    for (int i = 0; i < L_N; i++) {
+    M4_SHARE(L_N, i0, i1);
+    for (int i = i0; i < i1; i++) {
 m4_ifelse(L_OP, [[SUB]], [[        const float v = x0[i] - x1[i];
 ]], L_OP, [[MEAN]], [[        const float v = (x0[i]M4_FORLOOP([[M4_I]], 1, L_NIN - 1, [[ + x[[]]M4_I[i] ]])) / (float)L_NIN;
 ]], [[        const float v = x0[i]M4_FORLOOP([[M4_I]], 1, L_NIN - 1, [[ + x[[]]M4_I[i] ]]);
