@@ -227,7 +227,7 @@ int conv_algo_from_key(const char *key) {
 /* A layer of an image on its own (a batch of one, the last of a batch) is
  * shared out over the threads when it has work enough to pay for the
  * waits: a barrier of two threads costs 1.5 us on the 2-core AMD EPYC
- * here (a Winograd conv has four), and threads that share a layer pass its
+ * here (a Winograd conv has three), and threads that share a layer pass its
  * data between their caches.  Measured there: ResNet-20's 2.4M-MAC
  * Winograd convs run slower on two threads than on one (0.71 against 0.45
  * ms for the network), ResNet-18's (from 100M MACs) faster; MobileNet-V2
@@ -308,6 +308,8 @@ bool layer_shared(const Node *n, bool standalone, const char **why) {
          : conv_algo(n) == CONV_GEMM && n->shape.h * n->shape.w == 1 ? "shared by rows"
          : conv_col_block(n, standalone) ? "shared by blocks of pixels"
          : conv_gemm_rows(n) ? arena_printf("shared by tiles, 32 channels x %d pixels", conv_gemm_rows(n))
+         : conv_algo(n) == CONV_WINO2 || conv_algo(n) == CONV_WINO4 || conv_algo(n) == CONV_WINO6
+           ? "shared by channels"
          : "shared by tiles";
     return true;
 }

@@ -18,7 +18,10 @@ m4_divert(-1)
 #           the input, zero-padded to whole tiles and split by column phase,
 #           is transformed eight tiles at a time (V = Bᵀ d B), the (m+2)² products M = U · V are one batched
 #           NET_gemm() with U = G g Gᵀ computed and packed by cnnc, and
-#           Aᵀ M A (+ bias, activation) is the output.
+#           Aᵀ M A (+ bias, activation) is the output.  Shared out, the
+#           padding and input transform go by input channels, the products
+#           and output transform by output channels (panels of 8 rows of
+#           U), so that a part transforms the rows of M it computed.
 #   DW      depthwise (groups = input channels, L_OCG outputs per input
 #           channel), over the channels in parallel, a block of L_ROWS
 #           output rows at a time: the input rows the block reads are
@@ -428,11 +431,15 @@ M4_FUNC([[CNNC_VECTORIZE]], [[const float *RESTRICT x, float *RESTRICT y, float 
     float *RESTRICT v = xp + L_VOFF;    /* V[L_WA*L_WA][L_C][L_TPAD], point stride L_SV: transformed input tiles */
     float *RESTRICT mt = xp + L_MOFF;   /* M[L_WA*L_WA][L_OC][L_T], point stride L_SM: products in the transform domain */
     M4_SHARE(L_C, c0, c1);
-    M4_SHARE(L_OC, oc0, oc1);
-_M4_WINO_IN[[]]    /* M_e[L_OC][L_T] = U_e[L_OC][L_C] · V_e[L_C][L_T] for each of the L_WA*L_WA points e */
-    NET[[]]_gemm(L_WA * L_WA, L_OC, L_T, L_C, M4_WEIGHTS(w, L_WOFF), (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C,
-              v, L_TPAD, (size_t)L_SV, mt, L_T, (size_t)L_SM, NULL, 0, m4_ifelse(L_SPLIT, 1, [[part, parts]], [[0, 1]]));
-M4_SYNC([[    ]])m4_dnl
+    /* this part's output channels: whole panels of 8 rows of U, for the
+     * products and the output transform (the rows of M it reads are its own) */
+    M4_SHARE(m4_eval((L_OC + 7) / 8), q0, q1);
+    const int oc0 = q0 * 8, oc1 = q1 * 8 < L_OC ? q1 * 8 : L_OC;
+_M4_WINO_IN[[]]    /* M_e[oc][L_T] = U_e[oc][L_C] · V_e[L_C][L_T], oc0 <= oc < oc1, for each of the L_WA*L_WA points e */
+    NET[[]]_gemm(L_WA * L_WA, oc1 - oc0, L_T, L_C, M4_WEIGHTS(w, L_WOFF) + (size_t)oc0 * L_C,
+              (size_t)m4_eval((L_OC + 7) / 8 * 8) * L_C, v, L_TPAD, (size_t)L_SV, mt + (size_t)oc0 * L_T, L_T,
+              (size_t)L_SM, NULL, 0, 0, 1);
+m4_dnl (no wait before the output transform: a part reads only the rows of M it wrote)
 _M4_WINO_OUT[[]]m4_dnl
 }
 m4_ifelse(L_BATCH, 1, [[_M4_WINO_MANY[[]]]])m4_dnl
