@@ -234,8 +234,11 @@ int conv_algo_from_key(const char *key) {
  * gains most from sharing its depthwise convs (0.3M to 3M MACs; 4.4 ms on
  * two threads against 4.9 when they run on one).  So Winograd convs from
  * SHARE_MACS, im2col convs (one wait inside) from half that, the other
- * GEMM convs, direct convs and dense layers from a quarter, depthwise
- * convs from a sixteenth, pools from SHARE_OPS window taps, residual adds
+ * GEMM convs and direct convs from a quarter, depthwise
+ * convs and matrix-vector products (a dense layer, a conv with one output
+ * pixel: each MAC reads its own weight from memory, which a second core
+ * reads as fast again; resnet18's fc, 2 MB of weights, 146 us on one
+ * thread) from a sixteenth, pools from SHARE_OPS window taps, residual adds
  * from SHARE_VALUES values.  Smaller layers
  * run on one thread while the others wait for the next large one.  A
  * target that puts RAM first has one core: nothing is shared. */
@@ -292,6 +295,7 @@ bool layer_shared(const Node *n, bool standalone, const char **why) {
     else if (n->kind->id == K_CONV && (a == CONV_WINO2 || a == CONV_WINO4 || a == CONV_WINO6)) from = SHARE_MACS;
     else if (n->kind->id == K_CONV && a == CONV_GEMM && !conv_is_whole(n) &&
              !(conv_is_pointwise(n) && n->shape.h * n->shape.w % GEMM_NR == 0)) from = SHARE_MACS / 2;
+    else if (n->kind->id == K_DENSE || (a == CONV_GEMM && n->shape.h * n->shape.w == 1)) from = SHARE_MACS / 16;
     else from = SHARE_MACS / 4;
     /* CNNC_SHARE_MACS=N: share from N MACs (a knob for tests: 0 shares
      * every conv and dense layer, to run the shared code of each) */
