@@ -480,6 +480,7 @@ CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, 
                         int part, int parts)
 {
     const int k0 = (int)((long long)C * kh * kw * part / parts), k1 = (int)((long long)C * kh * kw * (part + 1) / parts);
+    const int oy0 = p0 / ow, a0 = p0 - oy0 * ow;     /* the first pixel's row and column */
     for (int k = k0; k < k1; k++) {
         const int c = k / (kh * kw), ky = k / kw % kh, kx = k % kw;
         /* the output columns whose input column is inside the image */
@@ -489,13 +490,13 @@ CNNC_VECTORIZE static void lenet5_im2col(const float *RESTRICT x, int C, int H, 
         if (lo > ow) lo = ow;
         if (hi > ow) hi = ow;
         if (hi < lo) hi = lo;
-        for (int p = p0; p < p0 + np;) {
-            /* the pixels of output row oy in the range: columns [a, b) */
-            const int oy = p / ow, a = p - oy * ow, b = ow - a < p0 + np - p ? ow : a + p0 + np - p;
+        for (int j = 0, oy = oy0, a = a0; j < np; oy++, a = 0) {
+            /* the pixels j.. of the range in output row oy: columns [a, b) */
+            const int b = ow - a < np - j ? ow : a + np - j;
             const int iy = oy * sh - pt + ky * dh;
-            float *RESTRICT dr = col + (size_t)k * ldc + (p - p0);       /* dr[ox - a]: column ox of the row */
+            float *RESTRICT dr = col + (size_t)k * ldc + j;      /* dr[ox - a]: column ox of the row */
             const int l = lo < a ? a : lo > b ? b : lo, h = hi > b ? b : hi < l ? l : hi;
-            p += b - a;
+            j += b - a;
             if (iy < 0 || iy >= H) {
                 for (int ox = a; ox < b; ox++) dr[ox - a] = 0.0f;
                 continue;
