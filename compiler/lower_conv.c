@@ -36,15 +36,18 @@ static long long conv_gemm_block(long long k, long long p) {
     return nblk < 2 ? 0 : conv_round_up((p + nblk - 1) / nblk, GEMM_NR);
 }
 
-/* The pixel block of an im2col conv's patches (conv_gemm_block()), 0 when
- * it has none: not an im2col conv, one pixel, the input is the patch
- * matrix, or OpenBLAS takes it. */
-long long conv_col_block(const Node *n, bool standalone) {
+/* An im2col conv that computes its patch matrix: not one pixel (a
+ * matrix-vector product), not the input itself as the matrix. */
+static bool conv_own_patches(const Node *n) {
     long long p = n->shape.h * n->shape.w;
-    if (conv_algo(n) != CONV_GEMM || p == 1 || conv_is_whole(n) || (conv_is_pointwise(n) && p % GEMM_NR == 0) ||
-        layer_blas(n, standalone))
-        return 0;
-    return conv_gemm_block(n->in[0]->shape.c * n->kh * n->kw, p);
+    return conv_algo(n) == CONV_GEMM && p > 1 && !conv_is_whole(n) && !(conv_is_pointwise(n) && p % GEMM_NR == 0);
+}
+
+/* The pixel block of an im2col conv's patches (conv_gemm_block()), 0 when
+ * it has none: no patches of its own, or OpenBLAS takes it. */
+long long conv_col_block(const Node *n, bool standalone) {
+    if (!conv_own_patches(n) || layer_blas(n, standalone)) return 0;
+    return conv_gemm_block(n->in[0]->shape.c * n->kh * n->kw, n->shape.h * n->shape.w);
 }
 
 /* A depthwise conv runs over each input channel a block of output rows at a
@@ -345,12 +348,12 @@ const char *conv_algo_name(ConvAlgo a) {
     return "?";
 }
 
-/* Row-major src[m][k] as ceil(m/8) panels of k x 8 (k-major), rows past m zero. */
-static void pack_panels(const float *src, long long m, long long k, float *dst) {
-    long long mp = conv_round_up(m, GEMM_MR);
+/* Row-major src[m][k] as ceil(m/w) panels of k x w (k-major), rows past m zero. */
+static void pack_panels(const float *src, long long m, long long k, long long w, float *dst) {
+    long long mp = conv_round_up(m, w);
     for (long long i = 0; i < mp; i++)
         for (long long j = 0; j < k; j++)
-            dst[(i / GEMM_MR) * GEMM_MR * k + j * GEMM_MR + i % GEMM_MR] = i < m ? src[i * k + j] : 0.0f;
+            dst[(i / w) * w * k + j * w + i % w] = i < m ? src[i * k + j] : 0.0f;
 }
 
 /* Winograd's G for F(2x2,3x3) and F(4x4,3x3) (Lavin & Gray), and for
@@ -390,7 +393,7 @@ float *conv_winograd_weights(const Node *n, int m, long long *count) {
                         for (int c = 0; c < 3; c++) s += gp[r] * (double)g[r * 3 + c] * gq[c];
                     u[o * ic + i] = (float)s;
                 }
-            pack_panels(u, oc, ic, packed + (p * a + q) * per);
+            pack_panels(u, oc, ic, GEMM_MR, packed + (p * a + q) * per);
         }
     free(u);
     *count = per * a * a;
@@ -402,21 +405,14 @@ float *conv_winograd_weights(const Node *n, int m, long long *count) {
  * way round (conv_gemm_rows() > 0) ceil(oc/32) panels of k x 32. */
 float *conv_gemm_weights(const Node *n, long long *count) {
     const long long k = n->in[0]->shape.c * n->kh * n->kw;
-    const bool t = conv_gemm_rows(n) > 0;
-    const long long mp = conv_round_up(n->out, t ? GEMM_NR : GEMM_MR);
-    *count = mp * k;
+    const long long w = conv_gemm_rows(n) > 0 ? GEMM_NR : GEMM_MR;
+    *count = conv_round_up(n->out, w) * k;
     float *packed = malloc(sizeof(float) * (size_t)*count);
     if (!packed) {
         fputs("cnnc: error: out of memory\n", stderr);
         exit(2);
     }
-    if (!t) {
-        pack_panels(n->w_data, n->out, k, packed);
-        return packed;
-    }
-    for (long long i = 0; i < mp; i++)
-        for (long long j = 0; j < k; j++)
-            packed[(i / GEMM_NR) * GEMM_NR * k + j * GEMM_NR + i % GEMM_NR] = i < n->out ? n->w_data[i * k + j] : 0.0f;
+    pack_panels(n->w_data, n->out, k, w, packed);
     return packed;
 }
 
@@ -428,9 +424,7 @@ float *conv_gemm_weights(const Node *n, long long *count) {
  * R (7 or 8), or 0: the usual way. */
 int conv_gemm_rows(const Node *n) {
     long long p = n->shape.h * n->shape.w, oc = n->out;
-    if (strcmp(target->simd, "AVX") != 0 || conv_algo(n) != CONV_GEMM || p == 1 || conv_is_whole(n) ||
-        (conv_is_pointwise(n) && p % GEMM_NR == 0) || conv_col_block(n, true))
-        return 0;
+    if (strcmp(target->simd, "AVX") != 0 || !conv_own_patches(n) || conv_col_block(n, true)) return 0;
     /* CNNC_GEMM_ROWS=R: every such conv with R (7 or 8) whose tiles fit
      * col, 0: none (a knob for tests and measurements) */
     const char *knob = getenv("CNNC_GEMM_ROWS");
