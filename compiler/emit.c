@@ -277,6 +277,7 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
     em_def(&ge, "NET_ARENA_FLOATS", "%lld", plan->arena_bytes / 4);
     em_def(&ge, "NET_WEIGHT_FLOATS", "%lld", e->w.n > 0 ? e->w.n : 1);
     em_def(&ge, "NET_SIDECAR", "%d", sidecar);
+    em_def(&ge, "NET_ALIGN", "%d", target->align);
     em_def(&ge, "NET_HASH", "%llu", hash);
     em_def(&ge, "NET_STANDALONE", "%d", o->standalone);
     bool blas = false;                 /* does some layer call OpenBLAS? */

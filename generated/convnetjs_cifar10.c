@@ -15,7 +15,7 @@
 #error "convnetjs_cifar10.c was generated for x86-64 (cnnc --target x86-64), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
 #endif
 
-#if !defined(CONVNETJS_CIFAR10_INTERFACE) || CONVNETJS_CIFAR10_INTERFACE != 0x2af5433ae5763b7d
+#if !defined(CONVNETJS_CIFAR10_INTERFACE) || CONVNETJS_CIFAR10_INTERFACE != 0x3232f2498364390a
 #error "convnetjs_cifar10.h was not written with this convnetjs_cifar10.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -32,7 +32,20 @@
 #define RESTRICT
 #endif
 
-static const float convnetjs_cifar10_weights[22466];   /* at the end of this file */
+/* The weights and the static arena start on a 64-byte boundary where
+ * the compiler can be told so: cnnc lays out each layer's weights and each
+ * buffer of a slot at multiples of 64 bytes from there, and a vector
+ * that straddles two cache lines is loaded twice. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CONVNETJS_CIFAR10_ALIGNED __attribute__((aligned(64)))
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define CONVNETJS_CIFAR10_ALIGNED _Alignas(64)
+#elif defined(_MSC_VER)
+#define CONVNETJS_CIFAR10_ALIGNED __declspec(align(64))
+#else
+#define CONVNETJS_CIFAR10_ALIGNED
+#endif
+static CONVNETJS_CIFAR10_ALIGNED const float convnetjs_cifar10_weights[22466];   /* at the end of this file */
 
 
 
@@ -103,7 +116,7 @@ static const float *const b_fc          = convnetjs_cifar10_weights + 22456;
 #else
 #define CONVNETJS_CIFAR10_ARENA_PLACE
 #endif
-static float convnetjs_cifar10_arena[CONVNETJS_CIFAR10_SLOT_FLOATS] CONVNETJS_CIFAR10_ARENA_PLACE;
+static CONVNETJS_CIFAR10_ALIGNED float convnetjs_cifar10_arena[CONVNETJS_CIFAR10_SLOT_FLOATS] CONVNETJS_CIFAR10_ARENA_PLACE;
 
 int convnetjs_cifar10_forward(const float *in, float *out)
 {
@@ -680,7 +693,7 @@ CNNC_VECTORIZE static void convnetjs_cifar10_matvec_many(int M, int K, const flo
 #endif
 }
 
-static const float convnetjs_cifar10_weights[22466] = {
+static CONVNETJS_CIFAR10_ALIGNED const float convnetjs_cifar10_weights[22466] = {
     -0.0456128158f, 0.0438341312f, -0.0578608811f, 0.00258055748f, -0.0504609272f, 0.0884707645f, -0.0656892061f, 0.0789588764f,
     -0.093463026f, -0.0758563429f, 0.0670383498f, -7.23769117e-05f, 0.0470455438f, -0.107297972f, -0.0187392458f, -0.0559994541f,
     0.0287261307f, 0.0832190365f, 0.0904215425f, -0.0998794213f, -0.00582389114f, 0.0115853986f, 0.0445011593f, 0.0213681199f,

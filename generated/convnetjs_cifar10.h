@@ -45,6 +45,10 @@
  *     int err = convnetjs_cifar10_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "convnetjs_cifar10: %s\n", convnetjs_cifar10_strerror(err));
  *
+ * Any float-aligned ws works; one aligned to 64 bytes (malloc gives
+ * 16 on most systems: posix_memalign or C11 aligned_alloc give more) keeps
+ * every buffer on the boundary the kernels are laid out for.
+ *
  * A batch is faster per image than single calls: each thread takes its
  * images 8 at a time (CONVNETJS_CIFAR10_CHUNK in convnetjs_cifar10.c; compile it
  * with -DCONVNETJS_CIFAR10_CHUNK=k for another count), and the layers whose
@@ -98,7 +102,7 @@
 /* Ties this header to the convnetjs_cifar10.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_cifar10.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_CIFAR10_INTERFACE 0x2af5433ae5763b7d
+#define CONVNETJS_CIFAR10_INTERFACE 0x3232f2498364390a
 
 #ifdef __cplusplus
 extern "C" {

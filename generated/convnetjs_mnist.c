@@ -15,7 +15,7 @@
 #error "convnetjs_mnist.c was generated for x86-64 (cnnc --target x86-64), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
 #endif
 
-#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x1f17c46e4614a47d
+#if !defined(CONVNETJS_MNIST_INTERFACE) || CONVNETJS_MNIST_INTERFACE != 0x6252f00247f4e68a
 #error "convnetjs_mnist.h was not written with this convnetjs_mnist.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -32,7 +32,20 @@
 #define RESTRICT
 #endif
 
-static const float convnetjs_mnist_weights[5994];   /* at the end of this file */
+/* The weights and the static arena start on a 64-byte boundary where
+ * the compiler can be told so: cnnc lays out each layer's weights and each
+ * buffer of a slot at multiples of 64 bytes from there, and a vector
+ * that straddles two cache lines is loaded twice. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CONVNETJS_MNIST_ALIGNED __attribute__((aligned(64)))
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define CONVNETJS_MNIST_ALIGNED _Alignas(64)
+#elif defined(_MSC_VER)
+#define CONVNETJS_MNIST_ALIGNED __declspec(align(64))
+#else
+#define CONVNETJS_MNIST_ALIGNED
+#endif
+static CONVNETJS_MNIST_ALIGNED const float convnetjs_mnist_weights[5994];   /* at the end of this file */
 
 
 
@@ -111,7 +124,7 @@ static const float *const b_fc          = convnetjs_mnist_weights + 5984;
 #else
 #define CONVNETJS_MNIST_ARENA_PLACE
 #endif
-static float convnetjs_mnist_arena[CONVNETJS_MNIST_SLOT_FLOATS] CONVNETJS_MNIST_ARENA_PLACE;
+static CONVNETJS_MNIST_ALIGNED float convnetjs_mnist_arena[CONVNETJS_MNIST_SLOT_FLOATS] CONVNETJS_MNIST_ARENA_PLACE;
 
 int convnetjs_mnist_forward(const float *in, float *out)
 {
@@ -801,7 +814,7 @@ CNNC_VECTORIZE static void convnetjs_mnist_matvec_many(int M, int K, const float
 #endif
 }
 
-static const float convnetjs_mnist_weights[5994] = {
+static CONVNETJS_MNIST_ALIGNED const float convnetjs_mnist_weights[5994] = {
     -0.079003714f, 0.0759229437f, -0.100217991f, 0.00446965685f, -0.0874008909f, 0.153235868f, -0.113777041f, 0.136760786f,
     -0.161882713f, -0.13138704f, 0.116113834f, -0.000125360486f, 0.0814852715f, -0.185845539f, -0.0324573293f, -0.0969939008f,
     0.0497551225f, 0.144139603f, 0.156614706f, -0.172996238f, -0.0100872759f, 0.0200664997f, 0.0770782754f, 0.0370106697f,

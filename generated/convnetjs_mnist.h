@@ -43,6 +43,10 @@
  *     int err = convnetjs_mnist_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "convnetjs_mnist: %s\n", convnetjs_mnist_strerror(err));
  *
+ * Any float-aligned ws works; one aligned to 64 bytes (malloc gives
+ * 16 on most systems: posix_memalign or C11 aligned_alloc give more) keeps
+ * every buffer on the boundary the kernels are laid out for.
+ *
  * A batch is faster per image than single calls: each thread takes its
  * images 8 at a time (CONVNETJS_MNIST_CHUNK in convnetjs_mnist.c; compile it
  * with -DCONVNETJS_MNIST_CHUNK=k for another count), and the layers whose
@@ -96,7 +100,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x1f17c46e4614a47d
+#define CONVNETJS_MNIST_INTERFACE 0x6252f00247f4e68a
 
 #ifdef __cplusplus
 extern "C" {

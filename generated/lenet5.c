@@ -15,7 +15,7 @@
 #error "lenet5.c was generated for x86-64 (cnnc --target x86-64), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
 #endif
 
-#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x44424035f023127f
+#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x6da3d487144644de
 #error "lenet5.h was not written with this lenet5.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 
@@ -32,7 +32,20 @@
 #define RESTRICT
 #endif
 
-static const float lenet5_weights[61756];   /* at the end of this file */
+/* The weights and the static arena start on a 64-byte boundary where
+ * the compiler can be told so: cnnc lays out each layer's weights and each
+ * buffer of a slot at multiples of 64 bytes from there, and a vector
+ * that straddles two cache lines is loaded twice. */
+#if defined(__GNUC__) || defined(__clang__)
+#define LENET5_ALIGNED __attribute__((aligned(64)))
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define LENET5_ALIGNED _Alignas(64)
+#elif defined(_MSC_VER)
+#define LENET5_ALIGNED __declspec(align(64))
+#else
+#define LENET5_ALIGNED
+#endif
+static LENET5_ALIGNED const float lenet5_weights[61756];   /* at the end of this file */
 
 
 
@@ -119,7 +132,7 @@ static const float *const b_out           = lenet5_weights + 61746;
 #else
 #define LENET5_ARENA_PLACE
 #endif
-static float lenet5_arena[LENET5_SLOT_FLOATS] LENET5_ARENA_PLACE;
+static LENET5_ALIGNED float lenet5_arena[LENET5_SLOT_FLOATS] LENET5_ARENA_PLACE;
 
 int lenet5_forward(const float *in, float *out)
 {
@@ -811,7 +824,7 @@ CNNC_VECTORIZE static void lenet5_matvec_many(int M, int K, const float *RESTRIC
 #endif
 }
 
-static const float lenet5_weights[61756] = {
+static LENET5_ALIGNED const float lenet5_weights[61756] = {
     -0.079003714f, -0.0111965658f, -0.110808447f, -0.152978644f, 0.0325221084f, 0.0645535514f, 0.0f, 0.0f,
     0.0759229437f, -0.0121325497f, -0.113460757f, -0.180653974f, 0.0838422775f, 0.0552606359f, 0.0f, 0.0f,
     -0.100217991f, -0.094502449f, -0.11661537f, 0.181129813f, 0.156146482f, -0.0662702546f, 0.0f, 0.0f,

@@ -54,6 +54,10 @@ m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) .
  *     void *ws = malloc(bytes);
  *     int err = NET[[]]_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "NET: %s\n", NET[[]]_strerror(err));
+ *
+ * Any float-aligned ws works; one aligned to NET_ALIGN bytes (malloc gives
+ * 16 on most systems: posix_memalign or C11 aligned_alloc give more) keeps
+ * every buffer on the boundary the kernels are laid out for.
 m4_ifelse(NET_MANY, 1, [[ *
  * A batch is faster per image than single calls: each thread takes its
  * images NET_CHUNK at a time (NET_UPPER[[]]_CHUNK in NET_CFILE; compile it

@@ -47,10 +47,23 @@ m4_ifelse(NET_SIDECAR, 1, [[#include <stdio.h>
 #define RESTRICT
 #endif
 
+/* The weights and the static arena start on a NET_ALIGN-byte boundary where
+ * the compiler can be told so: cnnc lays out each layer's weights and each
+ * buffer of a slot at multiples of NET_ALIGN bytes from there, and a vector
+ * that straddles two cache lines is loaded twice. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NET_UPPER[[]]_ALIGNED __attribute__((aligned(NET_ALIGN)))
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define NET_UPPER[[]]_ALIGNED _Alignas(NET_ALIGN)
+#elif defined(_MSC_VER)
+#define NET_UPPER[[]]_ALIGNED __declspec(align(NET_ALIGN))
+#else
+#define NET_UPPER[[]]_ALIGNED
+#endif
 m4_ifelse(NET_SIDECAR, 1, [[/* Filled by NET[[]]_load_weights() from the sidecar file. */
-static float NET[[]]_weights[NET_WEIGHT_FLOATS];
+static NET_UPPER[[]]_ALIGNED float NET[[]]_weights[NET_WEIGHT_FLOATS];
 static int NET[[]]_weights_loaded;]],
-[[static const float NET[[]]_weights[NET_WEIGHT_FLOATS];   /* at the end of this file */]])
+[[static NET_UPPER[[]]_ALIGNED const float NET[[]]_weights[NET_WEIGHT_FLOATS];   /* at the end of this file */]])
 m4_ifelse(NET_NORM, 1, [[
 /* input normalisation the network was trained with (NET_NORM_TEXT) */
 static const float NET[[]]_norm_mean[NET_IN_C] = { NET_NORM_MEAN };
@@ -101,7 +114,7 @@ m4_undivert(7)]])
 #else
 #define NET_UPPER[[]]_ARENA_PLACE
 #endif
-static float NET[[]]_arena[NET_UPPER[[]]_SLOT_FLOATS] NET_UPPER[[]]_ARENA_PLACE;
+static NET_UPPER[[]]_ALIGNED float NET[[]]_arena[NET_UPPER[[]]_SLOT_FLOATS] NET_UPPER[[]]_ARENA_PLACE;
 
 int NET[[]]_forward(const float *in, float *out)
 {
@@ -239,7 +252,7 @@ m4_ifelse(NET_COPY_INPUT, 1, [[    for (int i = 0; i < nb; i++) memcpy(out + i *
 ]])m4_divert(9)M4_MANY_END[[]]m4_divert(0)m4_undivert(9)}
 ]], [[m4_divert(-1)m4_undivert(9)m4_undivert(10)m4_divert(0)]])m4_dnl
 m4_undivert(1)m4_undivert(3)m4_ifelse(NET_SIDECAR, 1, [[]], [[
-static const float NET[[]]_weights[NET_WEIGHT_FLOATS] = {
+static NET_UPPER[[]]_ALIGNED const float NET[[]]_weights[NET_WEIGHT_FLOATS] = {
 m4_undivert(M4_WEIGHTS_FILE)};
 ]])]])
 

@@ -43,6 +43,10 @@
  *     int err = convnetjs_mnist_forward_ctx(ws, bytes, n, in, out);
  *     if (err) fprintf(stderr, "convnetjs_mnist: %s\n", convnetjs_mnist_strerror(err));
  *
+ * Any float-aligned ws works; one aligned to 8 bytes (malloc gives
+ * 16 on most systems: posix_memalign or C11 aligned_alloc give more) keeps
+ * every buffer on the boundary the kernels are laid out for.
+ *
  * Memory: convnetjs_mnist_forward() uses a static arena of 5760 floats
  * (CONVNETJS_MNIST_WS_BYTES(1) bytes) in convnetjs_mnist.c.  Compile convnetjs_mnist.c with
  *     -D'CONVNETJS_MNIST_ARENA_SECTION=".sram2"'
@@ -79,7 +83,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x434c8f6ccb477a2c
+#define CONVNETJS_MNIST_INTERFACE 0x506f7039650516c7
 
 #ifdef __cplusplus
 extern "C" {

@@ -151,6 +151,18 @@ if cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -c "$d/m.c" -o "$d/plain.o" 
    objdump -t "$d/plain.o" | grep -q '\.bss	[0-9a-f]* convnetjs_mnist_arena$'; then
     ok "without the macro the arena is in .bss"
 else no "the arena is not in .bss without the macro"; fi
+# the arena and the weights start on the target's 64 bytes: the offset of
+# each in its section, and the section's own alignment in the object
+aligned64() {   # aligned64 OBJECT SYMBOL: prints "ok" or what is wrong
+    objdump -t "$1" | awk -v s="$2" '$NF == s { print $(NF - 2), $1 }' | while read -r sec off; do
+        al=$(readelf -SW "$1" | awk -v s="$sec" '{ sub(/^ *\[ *[0-9]+\] */, "") } $1 == s { print $NF }')
+        if [ $((0x$off % 64)) -eq 0 ] && [ "${al:-0}" -ge 64 ] && [ $((al % 64)) -eq 0 ]; then echo ok
+        else echo "$2 at offset 0x$off of $sec, which is aligned to ${al:-?}"; fi
+    done
+}
+a=$(aligned64 "$d/plain.o" convnetjs_mnist_arena); w=$(aligned64 "$d/plain.o" convnetjs_mnist_weights)
+if [ "$a" = ok ] && [ "$w" = ok ]; then ok "the static arena and the weights are aligned to 64 bytes"
+else no "alignment: arena: ${a:-not found}; weights: ${w:-not found}"; fi
 cat >"$d/user.c" <<'EOF'
 #include "m.h"
 static float ws[CONVNETJS_MNIST_WS_BYTES(1) / sizeof(float)];
