@@ -24,7 +24,7 @@ override CFLAGS += -fopenmp
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
-CC_SRCS := $(filter-out compiler/main.c $(wildcard compiler/import*.c),$(wildcard compiler/*.c))
+CC_SRCS := $(filter-out compiler/main.c compiler/calibrate.c $(wildcard compiler/import*.c),$(wildcard compiler/*.c))
 # cnnc shares self-contained files with cnnrt: how output files are
 # written, the random initialiser of fresh weights, the output-size rule,
 # and the safetensors reader and writer
@@ -35,6 +35,8 @@ CC_OBJS := $(CC_SRCS:compiler/%.c=$(B)/compiler/%.o) $(B)/compiler/lex.yy.o $(B)
 ONNX_PROTO := /usr/include/onnx/onnx.proto
 IMP_OBJS := $(patsubst compiler/%.c,$(B)/import/%.o,$(wildcard compiler/import*.c)) $(B)/import/onnx.pb-c.o
 IMP_LIBS := -lprotobuf-c
+# int8 calibration runs the float network with cnnrt: in cnnc only
+CAL_OBJS := $(B)/compiler/calibrate.o
 RT_SRCS := $(wildcard runtime/*.c)
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(B)/runtime/%.o)
 
@@ -95,8 +97,8 @@ $(B)/compiler/%.o: compiler/%.c $(B)/compiler/parse.tab.h $(B)/compiler/lex.yy.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
 
-$(B)/cnnc: $(B)/compiler/main.o $(CC_OBJS) $(IMP_OBJS)
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(IMP_LIBS) -lcjson -lm
+$(B)/cnnc: $(B)/compiler/main.o $(CC_OBJS) $(IMP_OBJS) $(CAL_OBJS) $(B)/libcnnrt.a
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(IMP_LIBS) $(BLAS_LIBS) -lcjson -lz -lm
 
 $(B)/import/onnx.pb-c.c $(B)/import/onnx.pb-c.h &: $(ONNX_PROTO)
 	@mkdir -p $(@D)
@@ -280,8 +282,9 @@ $(B)/install/paths: FORCE
 $(B)/install/m4run.o: compiler/m4run.c $(B)/install/paths $(B)/compiler/parse.tab.h
 	$(CC) $(CFLAGS) $(WARN) -DCNNC_TEMPLATE_DIR='"$(TEMPLATEDIR)"' -Icompiler -Iruntime -I$(B)/compiler -c -o $@ $<
 
-$(B)/install/cnnc: $(B)/compiler/main.o $(filter-out $(B)/compiler/m4run.o,$(CC_OBJS)) $(IMP_OBJS) $(B)/install/m4run.o
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(IMP_LIBS) -lcjson -lm
+$(B)/install/cnnc: $(B)/compiler/main.o $(filter-out $(B)/compiler/m4run.o,$(CC_OBJS)) $(IMP_OBJS) $(CAL_OBJS) \
+		$(B)/install/m4run.o $(B)/libcnnrt.a
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(IMP_LIBS) $(BLAS_LIBS) -lcjson -lz -lm
 
 $(B)/install/cnnrt.pc: runtime/cnnrt.pc.in $(B)/install/paths
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \

@@ -276,6 +276,11 @@ typedef struct LayerKind {
     const char *py_prelude;   /* module-level Python its py_call needs, written once (NULL: none) */
     /* train_desc.c: the cnnrt op it lowers to (kind and geometry) */
     void (*train)(const struct Node *n, struct cnnrt_op *op);
+    /* pass_quant.c: its int8 data from its input's and output's scales
+     * (q_* fields; 0, else errors); emit.c: its int8 code, like emit.  NULL:
+     * the kind has no int8 code (yet) */
+    int (*quant)(struct Node *n);
+    int (*emit_q8)(struct Emitter *e, struct Node *n);
     DotStyle dot;
     unsigned passes;          /* KP_* */
     bool no_volume;           /* refuses a C×D×H×W input (works on signals and images) */
@@ -359,6 +364,26 @@ typedef struct Node {
     bool tuned;
     int tuned_algo;           /* a ConvAlgo */
     const char *tuned_why;    /* "measured: ..." for --report */
+    /* int8 (calibrate.c): the node of the network as written whose output
+     * this node's buffer holds after the inference passes (its own id, or
+     * the last layer folded or fused into it: pass_replace_uses) */
+    int value;
+    bool cal;                 /* calibrated (on the network as written, by id) */
+    double cal_min, cal_max;  /* the least and greatest output seen (NaN skipped) */
+    double cal_lo, cal_hi;    /* the range chosen for it (--calibration) */
+    long long cal_nan;        /* NaN outputs seen */
+    /* int8 code (pass_quant.c, the kind's quant hook) */
+    bool q8;                  /* it runs in int8: its output is int8 */
+    float q_scale;            /* its output's map: x = (q - q_zp) * q_scale */
+    int q_zp;
+    int q_lo, q_hi;           /* the output clamp (absorbs relu and relu6) */
+    signed char *q_w;         /* conv, dense: int8 weights, PyTorch's layout */
+    float *q_wscale;          /* per output channel */
+    int32_t *q_b;             /* per output channel: bias, input zero point folded in */
+    int32_t *q_mult;          /* per output channel: acc * mult / 2^shift */
+    int32_t *q_shift;
+    long long q_a, q_b2;      /* add: ((qa - zpa) * q_a + (qb - zpb) * q_b2) / 2^q_s */
+    int q_s;
 } Node;
 
 typedef struct Graph {
@@ -398,7 +423,12 @@ struct Plan;
 void report_totals(const Graph *g, Totals *t);
 /* plan: the arena the generated code would use (NULL: not shown) */
 void report_text(const Graph *g, const struct Plan *plan, FILE *out);
-int  report_json(const Graph *g, const struct Plan *plan, FILE *out);
+struct CalibOptions;
+/* planned and cal: a quantized build (else NULL): its int8 plan as well */
+int  report_json(const Graph *g, const struct Plan *plan, const Graph *planned, const struct CalibOptions *cal,
+                 FILE *out);
+/* a quantized build's plan: each planned layer's range, scale, zero point */
+void report_int8(const Graph *g, const Graph *planned, const struct CalibOptions *o, FILE *out);
 
 /* ===== dot.c: the network as a Graphviz digraph (cnnc --dot) ============== */
 /* written: the graph as written (one box per layer); planned: a clone the
@@ -425,6 +455,13 @@ int  weights_check_finite(Graph *g, const char *origin);       /* error count: n
 /* safetensors.c: a string from the __metadata__ of the file g's weights were
  * loaded from (e.g. "normalize"), or NULL */
 const char *weights_metadata(const Graph *g, const char *key);
+/* The input normalisation in that metadata ("normalize": "MEAN,STD", or C
+ * means then C standard deviations; cnnc-train feeds (x/255 - MEAN)/STD):
+ * 1 with mean[c] and std[c] per channel filled, 0 when there is none, -1
+ * when it is malformed (not finite, a deviation <= 0, another count, or
+ * more than NORM_MAX_CHANNELS channels). */
+#define NORM_MAX_CHANNELS 64
+int weights_normalize(const Graph *g, long long c, double *mean, double *std);
 
 /* ===== target.c: what the generated C is built for (--target) ============== */
 typedef struct Target {
@@ -450,6 +487,10 @@ void pass_replace_uses(Graph *g, Node *from, Node *to);
 int  pass_fold_batchnorm(Graph *g);    /* BN into conv/dense, else scale+shift */
 int  pass_fuse_activations(Graph *g);  /* relu & co. into the producing layer */
 int  pass_remove_noops(Graph *g);      /* dropout, identity, flatten become aliases */
+/* int8: every layer's integer data from its calibrated range (calibrate.c),
+ * after the passes above; the error count (a kind without int8 code, an
+ * activation that is not relu or relu6, a scale out of range) */
+int  pass_quantize(Graph *g);
 typedef struct Plan {                  /* (struct tag used by report.c) */
     bool standalone;                   /* --standalone (no OpenBLAS): set by the caller */
     long long arena_bytes;             /* one image's activations + scratch */
@@ -537,9 +578,23 @@ typedef struct EmitOptions {
     const char *weights_origin;        /* "seed 42" or the safetensors file name */
     bool trained;                      /* weights from --weights (else random, untrained) */
     bool profile;                      /* a build --tune measures: cnnc_tune_mark() after each layer */
+    const char *calib;                 /* int8: "minmax over N images of DATA" (the header says) */
 } EmitOptions;
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);  /* 0, 1 bad input, 2 output failure */
 int emit_pytorch(const Graph *g, FILE *out);                      /* error count */
+
+/* ===== calibrate.c: int8 ranges from the float network (cnnc only) ======== */
+typedef struct CalibOptions {
+    const char *data;          /* --calibrate: an IDX image file, or a folder's training images */
+    long long n;               /* --calibrate-n: the first n images (0: all) */
+    const char *method;        /* --calibration: minmax, percentile or kl */
+    double percentile;         /* --calibration percentile: the share of values kept */
+    const char *weights;       /* the checkpoint compiled, or NULL: */
+    unsigned long long seed;   /* the --seed weights */
+} CalibOptions;
+/* Run the network as written (cnnrt, inference mode) over the images and
+ * set cal* of every node: the error count. */
+int calibrate(Graph *g, const CalibOptions *o);
 
 /* ===== train_desc.c: the network as written, for cnnrt's trainer ============ */
 struct cnnrt_net_desc;

@@ -40,7 +40,8 @@
 #define CHUNK_IMAGES 8
 
 static const char *const template_files[] = {
-    "cnnc.m4", "gemm.m4", "conv.m4", "dense.m4", "pool.m4", "norm.m4", "eltwise.m4", "source.m4", "header.m4",
+    "cnnc.m4", "gemm.m4", "conv.m4", "dense.m4", "pool.m4", "norm.m4", "eltwise.m4", "q8.m4", "source.m4",
+    "header.m4",
 };
 
 /* ---- names --------------------------------------------------------------- */
@@ -140,6 +141,12 @@ struct Emitter {
     long long stack;          /* the most bytes a layer keeps on its thread's stack (the header says) */
     const char **ldefs;       /* the L_* macros the current layer defined */
     int nldefs, capldefs;
+    bool q8;                  /* some layer runs in int8 (--quantize int8) */
+    signed char *q8w;         /* the int8 layers' weights (NET_q8w) */
+    long long nq8w, capq8w;
+    int32_t *q32;             /* their per-channel integers (NET_q32) */
+    long long nq32, capq32;
+    const char *q8w_file, *q32_file;   /* their text, pasted into the .c */
 };
 
 void em_def(Emitter *e, const char *name, const char *fmt, ...) {
@@ -170,10 +177,11 @@ static void end_layer(Emitter *e) {
     e->nldefs = 0;
 }
 
-/* A buffer of run(): IN, OUT, or the arena's buf_<layer> at <which>OFF */
+/* A buffer of run(): IN, OUT, or the arena's buf_<layer> at <which>OFF (an
+ * int8 input or output has its buffer in the arena: the caller's are float) */
 void em_buf(Emitter *e, const char *which, Node *n) {
     Node *r = root(n);
-    const char *where = r->kind->id == K_INPUT ? "IN" : r == e->out_root ? "OUT"
+    const char *where = r->kind->id == K_INPUT && !r->q8 ? "IN" : r == e->out_root && !r->q8 ? "OUT"
                                                  : arena_printf("buf_%s", e->id[r->id]);
     em_def(e, which, "%s", where);
     em_def(e, arena_printf("%sOFF", which), "%lld", r->buf_off >= 0 ? r->buf_off / 4 : 0);
@@ -201,7 +209,7 @@ void em_layer(Emitter *e, Node *n, const char *kind) {
     em_buf(e, "L_X", n->in[0]);
     em_buf(e, "L_Y", n);
     /* the thread plan (conv, dense and pool layers may be shared out) */
-    em_def(e, "L_SPLIT", "%d", layer_shared(n, e->standalone, NULL));
+    em_def(e, "L_SPLIT", "%d", !n->q8 && layer_shared(n, e->standalone, NULL));
     /* a batch goes through it layer by layer (L_BATCH 1: its weights
      * outweigh an image's input and output, and it is a matrix-vector
      * product, which reads each weight once an image, or they are over
@@ -212,21 +220,82 @@ void em_layer(Emitter *e, Node *n, const char *kind) {
      * runs the batched code of every conv whose weights outweigh) */
     bool matvec = n->kind->id == K_DENSE || (n->kind->id == K_CONV && n->shape.h * n->shape.w == 1);
     const char *knob = getenv("CNNC_BATCH_WEIGHTS");
-    em_def(e, "L_BATCH", "%d", !target->ram_first && n->params > shape_numel(n->in[0]->shape) + shape_numel(n->shape) &&
+    em_def(e, "L_BATCH", "%d", !target->ram_first && !n->q8 && n->params > shape_numel(n->in[0]->shape) + shape_numel(n->shape) &&
                                (matvec || n->params > (knob ? atoll(knob) : 65536)));
     e->hash = fnv(e->hash, n->name, strlen(n->name) + 1);
     e->hash = fnv(e->hash, kind, strlen(kind) + 1);
 }
 
 long long em_put(Emitter *e, const float *src, long long n) { return put(&e->w, src, n); }
+
+/* grow *p (of *cap elements of size sz) to hold need */
+static void *grow(void *p, long long *cap, long long need, size_t sz) {
+    if (need <= *cap) return p;
+    long long c = *cap ? *cap : 4096;
+    while (c < need) c *= 2;
+    void *q = realloc(p, sz * (size_t)c);
+    if (!q) {
+        fputs("cnnc: error: out of memory\n", stderr);
+        exit(2);
+    }
+    *cap = c;
+    return q;
+}
+
+long long em_put_q8(Emitter *e, const signed char *src, long long n) {
+    e->q8w = grow(e->q8w, &e->capq8w, e->nq8w + n, 1);
+    memcpy(e->q8w + e->nq8w, src, (size_t)n);
+    e->nq8w += n;
+    return e->nq8w - n;
+}
+
+long long em_put_q32(Emitter *e, const int32_t *src, long long n) {
+    e->q32 = grow(e->q32, &e->capq32, e->nq32 + n, sizeof(int32_t));
+    memcpy(e->q32 + e->nq32, src, sizeof(int32_t) * (size_t)n);
+    e->nq32 += n;
+    return e->nq32 - n;
+}
 void em_call(Emitter *e, const char *macro) { fprintf(e->d, "%s\n", macro); }
 void em_hash(Emitter *e, const void *p, size_t n) { e->hash = fnv(e->hash, p, n); }
 bool em_standalone(const Emitter *e) { return e->standalone; }
 void em_winograd(Emitter *e) { e->wino = true; }
 void em_stack(Emitter *e, long long bytes) { if (bytes > e->stack) e->stack = bytes; }
 
-/* A layer's data: its kind's emit hook (compiler/kind_*.c). */
+/* The fields of a step that is not a layer of its own: the input's
+ * quantization, the output's dequantization (on one thread, image by image). */
+static void em_step(Emitter *e, const Node *n, const char *fn, const char *what) {
+    em_def(e, "L_FN", "%s", fn);
+    em_def(e, "L_ID", "%s", e->id[n->id]);
+    em_def(e, "L_NODE", "%d", n->id);
+    em_def(e, "L_LABEL", "%s", clean(n->name));
+    em_def(e, "L_KIND", "%s", what);
+    em_def(e, "L_LINE", "%d", n->loc.line);
+    em_def(e, "L_IN", "%s", shape_ascii(n->shape));
+    em_def(e, "L_OUT", "%s", shape_ascii(n->shape));
+    em_def(e, "L_NOTE", "%s", "");
+    em_def(e, "L_SPLIT", "0");
+    em_def(e, "L_BATCH", "0");
+    em_def(e, "L_N", "%lld", shape_numel(n->shape));
+    em_def(e, "L_SCALE", "%.9gf", (double)n->q_scale);
+    em_def(e, "L_ZP", "%d", n->q_zp);
+}
+
+void em_q8(Emitter *e, const Node *n) {
+    em_def(e, "L_ZPI", "%d", root(n->in[0])->q_zp);
+    em_def(e, "L_ZPO", "%d", n->q_zp);
+    em_def(e, "L_LO", "%d", n->q_lo);
+    em_def(e, "L_HI", "%d", n->q_hi);
+}
+
+/* A layer's data: its kind's emit hook (compiler/kind_*.c), or its int8 one. */
 static int emit_layer(Emitter *e, Node *n) {
+    if (n->q8) {
+        e->q8 = true;
+        e->hash = fnv(e->hash, "q8", 3);
+        if (n->kind->emit_q8) return n->kind->emit_q8(e, n);
+        diag_error(n->loc, "%s '%s': no int8 code for this kind", n->kind->name, n->name);
+        return 1;
+    }
     if (n->kind->emit) return n->kind->emit(e, n);
     diag_error(n->loc, "%s '%s': no code template for this kind", n->kind->name, n->name);
     return 1;
@@ -278,11 +347,21 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
     em_def(&ge, "NET_WEIGHT_FLOATS", "%lld", e->w.n > 0 ? e->w.n : 1);
     em_def(&ge, "NET_SIDECAR", "%d", sidecar);
     em_def(&ge, "NET_ALIGN", "%d", target->align);
+    em_def(&ge, "NET_Q8", "%d", e->q8);
+    em_def(&ge, "NET_Q8W_COUNT", "%lld", e->nq8w > 0 ? e->nq8w : 1);
+    em_def(&ge, "NET_Q32_COUNT", "%lld", e->nq32 > 0 ? e->nq32 : 1);
+    const Node *qi = e->g->nodes[0], *qo = e->out_root;
+    em_def(&ge, "NET_Q8_IN_SCALE", "%.9gf", qi->q8 ? (double)qi->q_scale : 1.0);
+    em_def(&ge, "NET_Q8_IN_ZP", "%d", qi->q8 ? qi->q_zp : 0);
+    em_def(&ge, "NET_Q8_OUT_SCALE", "%.9gf", qo->q8 ? (double)qo->q_scale : 1.0);
+    em_def(&ge, "NET_Q8_OUT_ZP", "%d", qo->q8 ? qo->q_zp : 0);
+    em_def(&ge, "NET_Q8_CALIB", "%s", clean(o->calib ? o->calib : ""));
     em_def(&ge, "NET_HASH", "%llu", hash);
     em_def(&ge, "NET_STANDALONE", "%d", o->standalone);
     bool blas = false;                 /* does some layer call OpenBLAS? */
     for (int i = 0; i < e->g->nnodes; i++)
-        if (!e->g->nodes[i]->removed && !e->g->nodes[i]->alias) blas = blas || layer_blas(e->g->nodes[i], o->standalone);
+        if (!e->g->nodes[i]->removed && !e->g->nodes[i]->alias && !e->g->nodes[i]->q8)
+            blas = blas || layer_blas(e->g->nodes[i], o->standalone);
     em_def(&ge, "NET_BLAS", "%d", blas);
     em_def(&ge, "NET_PROFILE", "%d", o->profile);
     em_def(&ge, "NET_TARGET", "%s", target->name);
@@ -318,39 +397,25 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
     fputs("]])m4_dnl\n", gf);
     /* input normalisation from the checkpoint: "MEAN,STD" or C means then C stds */
     const char *norm = weights_metadata(e->g, "normalize");
-    double nm[2 * 64];
-    int nn = 0;
-    if (norm) {
-        const char *p = norm;
-        char *end;
-        while (nn < 2 * 64) {
-            nm[nn++] = strtod(p, &end);
-            if (end == p) { nn = -1; break; }
-            if (*end != ',') break;
-            p = end + 1;
-        }
-        if (nn > 0 && *end) nn = -1;
-        bool ok = nn == 2 || nn == 2 * in.c;
-        for (int i = nn / 2; ok && i < nn; i++) ok = nm[i] > 0 && isfinite(nm[i]);
-        if (!ok) {
-            diag_file_error(o->weights_origin, "metadata 'normalize' is \"%s\": expected MEAN,STD or "
-                            "%lld means then %lld standard deviations (all finite, deviations > 0)",
-                            norm, in.c, in.c);
-            fclose(gf);
-            return 1;
-        }
+    double nmean[NORM_MAX_CHANNELS], nstd[NORM_MAX_CHANNELS];
+    if (weights_normalize(e->g, in.c, nmean, nstd) < 0) {
+        diag_file_error(o->weights_origin, "metadata 'normalize' is \"%s\": expected MEAN,STD or "
+                        "%lld means then %lld standard deviations (all finite, deviations > 0)",
+                        norm, in.c, in.c);
+        fclose(gf);
+        return 1;
     }
     em_def(&ge, "NET_NORM", "%d", norm != NULL);
     /* one image's workspace (a slot): the arena, the normalised input, whole
      * multiples of the arena's alignment so that slots follow each other */
     em_def(&ge, "NET_WS_FLOATS", "%lld", conv_round_up(plan->arena_bytes / 4 + (norm ? shape_numel(in) : 0),
                                                        target->align / 4));
-    em_def(&ge, "NET_MANY", "%d", !target->ram_first);
+    em_def(&ge, "NET_MANY", "%d", !target->ram_first && !e->q8);   /* int8: image by image for now */
     em_def(&ge, "NET_CHUNK", "%d", CHUNK_IMAGES);
     if (norm) {
         char mean[2048] = "", stdv[2048] = "";
         for (long long c = 0; c < in.c; c++) {
-            double m = nn == 2 ? nm[0] : nm[c], sd = nn == 2 ? nm[1] : nm[in.c + c];
+            double m = nmean[c], sd = nstd[c];
             snprintf(mean + strlen(mean), sizeof mean - strlen(mean), "%s%.9gf", c ? ", " : "", m);
             snprintf(stdv + strlen(stdv), sizeof stdv - strlen(stdv), "%s%.9gf", c ? ", " : "", sd);
         }
@@ -381,6 +446,20 @@ static int write_weights_text(const char *path, const Weights *w, bool sidecar) 
     }
     return fclose(wf) == 0 ? 0 : -1;
 
+}
+
+/* The int8 blocks as C initialisers: the weights, then the int32s. */
+static int write_q8_text(const Emitter *e) {
+    FILE *a = fopen(e->q8w_file, "w"), *b = fopen(e->q32_file, "w");
+    int ok = a && b;
+    for (long long i = 0; ok && i < (e->nq8w > 0 ? e->nq8w : 1); i++)
+        ok = fprintf(a, "%s%d,%s", i % 16 == 0 ? "    " : " ", e->nq8w > 0 ? e->q8w[i] : 0, i % 16 == 15 ? "\n" : "") > 0;
+    for (long long i = 0; ok && i < (e->nq32 > 0 ? e->nq32 : 1); i++)
+        ok = fprintf(b, "%s%ld,%s", i % 8 == 0 ? "    " : " ", e->nq32 > 0 ? (long)e->q32[i] : 0L, i % 8 == 7 ? "\n" : "") > 0;
+    if (ok) ok = fputc('\n', a) != EOF && fputc('\n', b) != EOF;
+    if (a && fclose(a) != 0) ok = 0;
+    if (b && fclose(b) != 0) ok = 0;
+    return ok ? 0 : -1;
 }
 
 /* The sidecar NETWORK.weights, which the generated code loads and checks: "CNNCWTS1", the
@@ -444,9 +523,20 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     const char *globals = arena_printf("%s/globals.m4", dir);
     const char *layers = arena_printf("%s/layers.m4", dir);
     const char *wtext = arena_printf("%s/weights.txt", dir);
+    e.q8w_file = arena_printf("%s.q8w", wtext);    /* source.m4 names them after M4_WEIGHTS_FILE */
+    e.q32_file = arena_printf("%s.q32", wtext);
     e.d = fopen(layers, "w");
     if (!e.d) { tmp_fail = true; goto cleanup; }
     fputs("M4_BEGIN\n", e.d);
+    if (g->nodes[0]->q8) {               /* int8 network: the float input quantized first */
+        Node *in = g->nodes[0];
+        em_step(&e, in, e.fn[in->id], "quantize to int8");
+        em_def(&e, "L_X", "IN");
+        em_def(&e, "L_XOFF", "0");
+        em_buf(&e, "L_Y", in);
+        em_call(&e, "M4_Q8_IN");
+        end_layer(&e);
+    }
     for (int i = 1; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
         if (n->removed) continue;
@@ -459,6 +549,15 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
                            n->note ? arena_printf(" (%s)", n->note) : "", isnan(e.w.data[k]) ? "NaN" : "infinity");
                 nerr++;
             }
+    }
+    if (e.out_root->q8 && !nerr) {      /* and the int8 output dequantized last */
+        Node *o = e.out_root;
+        em_step(&e, o, arena_printf("%s_float", e.fn[o->id]), "dequantize to float");
+        em_buf(&e, "L_X", o);
+        em_def(&e, "L_Y", "OUT");
+        em_def(&e, "L_YOFF", "0");
+        em_call(&e, "M4_Q8_OUT");
+        end_layer(&e);
     }
     fputs("M4_FINISH\n", e.d);
     if (fclose(e.d) != 0) tmp_fail = true;
@@ -475,7 +574,7 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
         goto cleanup;
     }
 
-    if (write_weights_text(wtext, &e.w, sidecar) != 0) { tmp_fail = true; goto cleanup; }
+    if (write_weights_text(wtext, &e.w, sidecar) != 0 || write_q8_text(&e) != 0) { tmp_fail = true; goto cleanup; }
 
     /* the interface hash: of everything the header is generated from (the
      * globals hold the version, names, shapes, sizes and the weights' form);
@@ -540,8 +639,12 @@ cleanup:
     unlink(globals);
     unlink(layers);
     unlink(wtext);
+    unlink(e.q8w_file);
+    unlink(e.q32_file);
     unlink(arena_printf("%s/header_call.m4", dir));
     rmdir(dir);
     free(e.w.data);
+    free(e.q8w);
+    free(e.q32);
     return nerr ? 1 : out_fail || tmp_fail ? 2 : 0;
 }

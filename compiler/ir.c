@@ -45,6 +45,7 @@ Node *ir_add_node(Graph *g, const LayerKind *k, Loc loc) {
     }
     Node *n = arena_alloc(sizeof *n);
     n->id = g->nnodes;
+    n->value = n->id;
     n->kind = k;
     n->loc = loc;
     g->nodes[g->nnodes++] = n;

@@ -67,12 +67,28 @@ ParamSpec param_kernel(float **slot, long long fan_in, const Shape *in, long lon
 /* A norm's per-value tensor [C] then in's axes (layer norm's γ and β). */
 ParamSpec param_like(const char *suffix, float **slot, const Shape *in);
 
+/* ---- pass_quant.c: int8 (the kinds' quant hooks) ----------------------------- */
+const Node *quant_input(const Node *n, int k);     /* its k-th input's int8 producer (through aliases) */
+/* a conv's or dense layer's int8 weights, bias and requantization per output
+ * channel, from weights [out][per]: the error count.  fold: the input's zero
+ * point folded into the bias (the kernel sums q_x * q_w), else not (it sums
+ * (q_x - zp) * q_w over the taps inside the input) */
+int quant_channels(Node *n, long long per, bool fold);
+/* the multiplier and shift of m, or an error at n (the error count) */
+int quant_requant_of(const Node *n, double m, int32_t *mult, int32_t *shift);
+/* n's output clamp again, after its hook changed its scale or zero point */
+void quant_clamp(Node *n);
+
 /* ---- emit.c: writing a layer's m4 data ------------------------------------ */
 typedef struct Emitter Emitter;
 void em_def(Emitter *e, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void em_layer(Emitter *e, Node *n, const char *kind);   /* the fields every layer has */
 void em_buf(Emitter *e, const char *which, Node *n);    /* a buffer of run() and its offset */
 long long em_put(Emitter *e, const float *src, long long n);   /* weights: their offset (-1: src NULL) */
+long long em_put_q8(Emitter *e, const signed char *src, long long n);   /* int8 weights (NET_q8w): offset */
+/* the fields every int8 layer has: its zero points and output clamp */
+void em_q8(Emitter *e, const Node *n);
+long long em_put_q32(Emitter *e, const int32_t *src, long long n);      /* int32s (NET_q32): offset */
 void em_call(Emitter *e, const char *macro);            /* the layer's template: "M4_CONV" */
 void em_hash(Emitter *e, const void *p, size_t n);      /* into the interface hash */
 bool em_standalone(const Emitter *e);                   /* no BLAS */

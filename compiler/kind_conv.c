@@ -163,6 +163,37 @@ static int conv_emit(Emitter *e, Node *n) {
     return 0;
 }
 
+/* int8 (pass_quant.c): 1-D and 2-D convs, any groups, direct loops */
+static int conv_quant(Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    if (in->sp == 3) {
+        diag_error(n->loc, "conv '%s': cnnc has no int8 code for 3-D convs yet", n->name);
+        return 1;
+    }
+    return quant_channels(n, in->c / n->groups * n->kh * n->kw, false);
+}
+
+static int conv_emit_q8(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    long long per = in->c / n->groups * n->kh * n->kw;
+    em_layer(e, n, "int8 conv");
+    em_q8(e, n);
+    em_def(e, "L_SCRATCH", "%lld", n->scratch_off / 4);
+    em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_OC", "%lld", n->out); em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
+    em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
+    em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
+    em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
+    em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
+    em_def(e, "L_ICG", "%lld", in->c / n->groups); em_def(e, "L_OCG", "%lld", n->out / n->groups);
+    em_def(e, "L_QWOFF", "%lld", em_put_q8(e, n->q_w, n->out * per));
+    em_def(e, "L_QBOFF", "%lld", em_put_q32(e, n->q_b, n->out));
+    em_def(e, "L_QMOFF", "%lld", em_put_q32(e, n->q_mult, n->out));
+    em_def(e, "L_QSOFF", "%lld", em_put_q32(e, n->q_shift, n->out));
+    em_call(e, "M4_Q8_CONV");
+    return 0;
+}
+
 static const char *conv_py_module(const Node *n) {
     const Shape *in = &n->in[0]->shape;
     const char *a = arena_printf("nn.Conv%s(%lld, %lld, %s", py_dims(in), in->c, n->out,
@@ -216,7 +247,7 @@ const LayerKind kind_conv = {
     },
     .flags = { { "nobias", "bias", "false" }, { "same", "padding", "same" } },
     .user = true, .pytorch = "nn.Conv1d, nn.Conv2d, nn.Conv3d",
-    .shape = conv_shape, .params = conv_params, .emit = conv_emit,
+    .shape = conv_shape, .params = conv_params, .emit = conv_emit, .quant = conv_quant, .emit_q8 = conv_emit_q8,
     .py_module = conv_py_module, .py_call = conv_py_call, .train = conv_train,
     .dot = DOT_CONV, .passes = KP_TAKES_ACT | KP_TAKES_BN,
 };

@@ -42,6 +42,23 @@ static int dense_emit(Emitter *e, Node *n) {
     return 0;
 }
 
+/* int8 (pass_quant.c) */
+static int dense_quant(Node *n) { return quant_channels(n, shape_numel(n->in[0]->shape), true); }
+
+static int dense_emit_q8(Emitter *e, Node *n) {
+    long long nin = shape_numel(n->in[0]->shape);
+    em_layer(e, n, "int8 dense");
+    em_q8(e, n);
+    em_def(e, "L_NIN", "%lld", nin);
+    em_def(e, "L_NOUT", "%lld", n->out);
+    em_def(e, "L_QWOFF", "%lld", em_put_q8(e, n->q_w, n->out * nin));
+    em_def(e, "L_QBOFF", "%lld", em_put_q32(e, n->q_b, n->out));
+    em_def(e, "L_QMOFF", "%lld", em_put_q32(e, n->q_mult, n->out));
+    em_def(e, "L_QSOFF", "%lld", em_put_q32(e, n->q_shift, n->out));
+    em_call(e, "M4_Q8_DENSE");
+    return 0;
+}
+
 static const char *dense_py_module(const Node *n) {
     return arena_printf("nn.Linear(%lld, %lld%s)", n->in[0]->shape.c, n->out, n->bias ? "" : ", bias=False");
 }
@@ -64,7 +81,7 @@ const LayerKind kind_dense = {
     },
     .flags = { { "nobias", "bias", "false" } },
     .user = true, .pytorch = "nn.Linear",
-    .shape = dense_shape, .params = dense_params, .emit = dense_emit,
+    .shape = dense_shape, .params = dense_params, .emit = dense_emit, .quant = dense_quant, .emit_q8 = dense_emit_q8,
     .py_module = dense_py_module, .py_call = dense_py_call, .train = dense_train,
     .dot = DOT_DENSE, .passes = KP_TAKES_ACT | KP_TAKES_BN,
 };

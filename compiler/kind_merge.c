@@ -9,6 +9,7 @@
  */
 #include "kind.h"
 
+#include <math.h>
 #include <string.h>
 
 static bool add_shape(Node *n) {
@@ -67,6 +68,41 @@ static int merge_emit(Emitter *e, Node *n) {
     return 0;
 }
 
+/* int8 (pass_quant.c): a + b as ((qa - zpa) * A + (qb - zpb) * B) / 2^S,
+ * A and B the inputs' scales over the output's times 2^S, S the largest
+ * that keeps both under 2^31 (so the larger is in [2^30, 2^31)) */
+static int add_quant(Node *n) {
+    if (n->nin != 2) {
+        diag_error(n->loc, "add '%s': cnnc's int8 add takes two inputs, not %d", n->name, n->nin);
+        return 1;
+    }
+    double ra = (double)quant_input(n, 0)->q_scale / n->q_scale, rb = (double)quant_input(n, 1)->q_scale / n->q_scale;
+    double big = ra > rb ? ra : rb;
+    int s = 1;
+    while (s < 60 && ldexp(big, s + 1) < 2147483648.0) s++;
+    if (ldexp(big, s) >= 2147483648.0 || ldexp(big, s) < 1) {
+        diag_error(n->loc, "add '%s': its inputs' scales are %g and %g times its output's: out of range for int8",
+                   n->name, ra, rb);
+        return 1;
+    }
+    n->q_a = llround(ldexp(ra, s)), n->q_b2 = llround(ldexp(rb, s)), n->q_s = s;
+    return 0;
+}
+
+static int add_emit_q8(Emitter *e, Node *n) {
+    em_layer(e, n, "int8 add");
+    em_q8(e, n);
+    em_buf(e, "L_X2", n->in[1]);
+    em_def(e, "L_N", "%lld", shape_numel(n->shape));
+    em_def(e, "L_ZPA", "%d", quant_input(n, 0)->q_zp);
+    em_def(e, "L_ZPB", "%d", quant_input(n, 1)->q_zp);
+    em_def(e, "L_QA", "%lldLL", n->q_a);
+    em_def(e, "L_QB", "%lldLL", n->q_b2);
+    em_def(e, "L_QS", "%d", n->q_s);
+    em_call(e, "M4_Q8_ADD");
+    return 0;
+}
+
 /* a + b + c, a - b, (a + b + c) / 3, or torch.cat([a, b, c], 1) */
 static const char *merge_py_call(const Node *n, const char *const *in, const char *mod) {
     (void)mod;
@@ -87,6 +123,7 @@ static void merge_train(const Node *n, cnnrt_op *op) {
 const LayerKind kind_add = {
     .id = K_ADD, .name = "add", .summary = "elementwise sum (made by residual)", .pytorch = "a + b",
     .shape = add_shape, .emit = merge_emit, .py_call = merge_py_call, .train = merge_train,
+    .quant = add_quant, .emit_q8 = add_emit_q8,
     .dot = DOT_ADD, .passes = KP_TAKES_ACT,
 };
 

@@ -50,6 +50,52 @@ static int pool_emit(Emitter *e, Node *n) {
     return 0;
 }
 
+/* int8 (pass_quant.c): max pooling keeps its input's map (max commutes with
+ * it); global average pooling requantizes the sum over each channel */
+static int maxpool_quant(Node *n) {
+    if (n->in[0]->shape.sp == 3) {
+        diag_error(n->loc, "maxpool '%s': cnnc has no int8 code for 3-D pools yet", n->name);
+        return 1;
+    }
+    const Node *x = quant_input(n, 0);
+    n->q_scale = x->q_scale, n->q_zp = x->q_zp;
+    quant_clamp(n);
+    return 0;
+}
+
+static int maxpool_emit_q8(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, "int8 maxpool");
+    em_q8(e, n);
+    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
+    em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
+    em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
+    em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
+    em_call(e, "M4_Q8_MAXPOOL");
+    return 0;
+}
+
+static int gavgpool_quant(Node *n) {
+    const Node *x = quant_input(n, 0);
+    n->q_mult = arena_alloc(sizeof(int32_t));
+    n->q_shift = arena_alloc(sizeof(int32_t));
+    double m = (double)x->q_scale / ((double)n->q_scale * (double)shape_hw(n->in[0]->shape));
+    return quant_requant_of(n, m, n->q_mult, n->q_shift);
+}
+
+static int gavgpool_emit_q8(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, "int8 globalavgpool");
+    em_q8(e, n);
+    em_def(e, "L_C", "%lld", in->c);
+    em_def(e, "L_HW", "%lld", shape_hw(*in));
+    em_def(e, "L_MULT", "%ld", (long)n->q_mult[0]);
+    em_def(e, "L_SHIFT", "%ld", (long)n->q_shift[0]);
+    em_call(e, "M4_Q8_GAVGPOOL");
+    return 0;
+}
+
 /* F.max_pool2d(x, kernel, stride, padding ...) in its input's rank */
 static const char *pool_py_args(const Node *n, const char *fn, const char *x) {
     const Shape *in = &n->in[0]->shape;
@@ -95,7 +141,7 @@ const LayerKind kind_maxpool = {
     .attrs = { ATTR_KERNEL, ATTR_STRIDEK, ATTR_PAD, CEIL },
     .flags = { { "ceil", "ceil", "true" } },
     .user = true, .pytorch = "nn.MaxPool1d, 2d, 3d",
-    .shape = pool_shape, .emit = pool_emit, .py_call = maxpool_py_call, .train = pool_train,
+    .shape = pool_shape, .emit = pool_emit, .quant = maxpool_quant, .emit_q8 = maxpool_emit_q8, .py_call = maxpool_py_call, .train = pool_train,
     .dot = DOT_POOL,
 };
 
@@ -158,7 +204,7 @@ const LayerKind kind_gavgpool = {
     .id = K_GAVGPOOL, .name = "globalavgpool", .alias = "gap",
     .summary = "mean over the spatial axes: C×H×W to C×1×1",
     .user = true, .pytorch = "nn.AdaptiveAvgPool2d(1) (1d, 3d)",
-    .shape = gpool_shape, .emit = gpool_emit, .py_call = gavgpool_py_call, .train = gavgpool_train,
+    .shape = gpool_shape, .emit = gpool_emit, .quant = gavgpool_quant, .emit_q8 = gavgpool_emit_q8, .py_call = gavgpool_py_call, .train = gavgpool_train,
     .dot = DOT_POOL,
 };
 

@@ -19,7 +19,7 @@
 
 enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
        OPT_STANDALONE, OPT_TARGET, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN, OPT_DOT, OPT_HELP_TARGETS,
-       OPT_TUNE, OPT_TUNE_FILE, OPT_TUNE_CC };
+       OPT_TUNE, OPT_TUNE_FILE, OPT_TUNE_CC, OPT_QUANTIZE, OPT_CALIBRATE, OPT_CALIBRATE_N, OPT_CALIBRATION };
 
 static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
@@ -45,6 +45,14 @@ static void usage(FILE *out) {
           "                        for .net); given alone, its choices without measuring\n"
           "  --tune-cc COMMAND     how --tune builds what it measures\n"
           "                        (default \"cc -std=c99 -O2 -march=native\")\n"
+          "  --quantize int8       int8 weights and activations, ranges from --calibrate\n"
+          "                        (docs/quantize.md)\n"
+          "  --calibrate DATA      the images that set the int8 ranges: an IDX image file,\n"
+          "                        or a folder's train-images-idx3-ubyte[.gz]\n"
+          "  --calibrate-n N       the first N images only (default 1000; 0: all)\n"
+          "  --calibration M       how a tensor's range is chosen: minmax (default), kl\n"
+          "                        (entropy, as TensorRT), percentile[=P] (P% of the values\n"
+          "                        kept, default 99.99)\n"
           "  --embed-limit BYTES   weights larger than this go to a sidecar FILE.weights\n"
           "                        (default 4194304)\n"
           "  --emit c|pytorch      what to write (default c); pytorch: an nn.Module to -o FILE.py\n"
@@ -165,7 +173,8 @@ static int check_arena_bytes(const Graph *g, const Plan *plan) {
 }
 
 static int generate(Graph *g, const char *path, const char *outpath, const char *weights,
-                    unsigned long long seed, const char *emit, EmitOptions *eo, const TuneOptions *tune) {
+                    unsigned long long seed, const char *emit, EmitOptions *eo, const TuneOptions *tune,
+                    CalibOptions *cal) {
     if (strcmp(emit, "pytorch") == 0) {
         char *buf = NULL;
         size_t len = 0;
@@ -193,10 +202,17 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
         weights_init_seeded(g, seed);
         eo->weights_origin = arena_printf("seed %llu", seed);
     }
-    if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
     eo->out_c = output_path(g, outpath, "c");
     eo->source_name = path;
     if (check_c_output(eo->out_c)) return 2;
+    if (cal) {                  /* int8: the ranges from the float network as written */
+        cal->weights = weights, cal->seed = seed;
+        if (calibrate(g, cal)) return 1;
+        eo->calib = arena_printf("%s over %s images of %s", cal->method, cal->n ? fmt_group(cal->n) : "all the",
+                                 cal->data);
+    }
+    if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
+    if (cal && pass_quantize(g)) return 1;
     int rc;
     if (tune->path && (rc = tune_network(g, tune, eo))) return rc;
     Plan plan;
@@ -234,6 +250,35 @@ static int tune_check(TuneOptions *t, const char *path, const char *report, cons
         if (ends_with(path, ".net")) l -= 4;
         else if (ends_with(path, ".onnx")) l -= 5;
         t->path = arena_printf("%.*s.tune", (int)l, path);
+    }
+    return 0;
+}
+
+/* --quantize and the calibration options go together, for generated C and
+ * its report.  0, or 2 (said why). */
+static int quantize_check(const char *quantize, const CalibOptions *cal, const char *report, const char *emit,
+                          bool train, const TuneOptions *tune) {
+    if (!quantize) {
+        if (cal->data) {
+            fputs("cnnc: error: --calibrate sets the ranges of an int8 build: it goes with --quantize int8\n", stderr);
+            return usage_error();
+        }
+        return 0;
+    }
+    if (!cal->data) {
+        fputs("cnnc: error: --quantize int8 needs --calibrate DATA: the images that set each tensor's range\n",
+              stderr);
+        return usage_error();
+    }
+    if (tune->measure || tune->path) {
+        fputs("cnnc: error: --tune chooses among float conv algorithms; it does not go with --quantize int8\n",
+              stderr);
+        return usage_error();
+    }
+    if (train || strcmp(emit, "c") != 0 || (report && strcmp(report, "dot") == 0)) {
+        fprintf(stderr, "cnnc: error: --quantize int8 is for generated C and its report, not %s\n",
+                train ? "--train" : strcmp(emit, "c") != 0 ? "--emit pytorch" : "--dot (for now)");
+        return usage_error();
     }
     return 0;
 }
@@ -326,6 +371,10 @@ int main(int argc, char **argv) {
         { "tune", no_argument, NULL, OPT_TUNE },
         { "tune-file", required_argument, NULL, OPT_TUNE_FILE },
         { "tune-cc", required_argument, NULL, OPT_TUNE_CC },
+        { "quantize", required_argument, NULL, OPT_QUANTIZE },
+        { "calibrate", required_argument, NULL, OPT_CALIBRATE },
+        { "calibrate-n", required_argument, NULL, OPT_CALIBRATE_N },
+        { "calibration", required_argument, NULL, OPT_CALIBRATION },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -335,6 +384,8 @@ int main(int argc, char **argv) {
     bool train = false;
     EmitOptions eo = { .max_baked_bytes = 4L << 20 };
     TuneOptions tune = { .cc = tune_default_cc() };
+    const char *quantize = NULL;
+    CalibOptions cal = { .n = 1000, .method = "minmax", .percentile = 99.99 };
     const char **incs = calloc((size_t)argc + 1, sizeof *incs);
     int ninc = 0, c, status = 0;
     if (!incs) return 2;
@@ -381,18 +432,49 @@ int main(int argc, char **argv) {
         case OPT_TUNE: tune.measure = true; break;
         case OPT_TUNE_FILE: tune.path = optarg; break;
         case OPT_TUNE_CC: tune.cc = optarg; break;
+        case OPT_QUANTIZE:
+            if (strcmp(optarg, "int8") != 0) {
+                fprintf(stderr, "cnnc: error: --quantize takes int8, not '%s'\n", optarg);
+                status = 2;
+                goto done;
+            }
+            quantize = optarg;
+            break;
+        case OPT_CALIBRATE: cal.data = optarg; break;
+        case OPT_CALIBRATION: {
+            char *end;
+            if (strcmp(optarg, "minmax") == 0 || strcmp(optarg, "kl") == 0 || strcmp(optarg, "percentile") == 0) {
+                cal.method = optarg;
+                break;
+            }
+            if (strncmp(optarg, "percentile=", 11) == 0) {
+                errno = 0;
+                double p = strtod(optarg + 11, &end);
+                if (!*end && end != optarg + 11 && !errno && p > 0 && p <= 100) {
+                    cal.method = "percentile";
+                    cal.percentile = p;
+                    break;
+                }
+            }
+            fprintf(stderr, "cnnc: error: --calibration takes minmax, kl, percentile or percentile=P "
+                    "(0 < P <= 100), not '%s'\n", optarg);
+            status = 2;
+            goto done;
+        }
         case OPT_SEED:
+        case OPT_CALIBRATE_N:
         case OPT_EMBED_LIMIT: {
             char *end;
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
             if (*end || errno || optarg[0] == '-' || !optarg[0]) {
                 fprintf(stderr, "cnnc: error: --%s takes a non-negative integer, not '%s'\n",
-                        c == OPT_SEED ? "seed" : "embed-limit", optarg);
+                        c == OPT_SEED ? "seed" : c == OPT_CALIBRATE_N ? "calibrate-n" : "embed-limit", optarg);
                 status = 2;
                 goto done;
             }
             if (c == OPT_SEED) seed = v;
+            else if (c == OPT_CALIBRATE_N) cal.n = v > (1ULL << 62) ? (1LL << 62) : (long long)v;
             else eo.max_baked_bytes = v > (1ULL << 62) ? (1LL << 62) : (long long)v;
             break;
         }
@@ -418,6 +500,7 @@ int main(int argc, char **argv) {
     if (target->standalone) eo.standalone = true;    /* cortex-m: no BLAS there */
     const char *path = argv[optind];
     if ((status = tune_check(&tune, path, report, emit, train))) goto done;
+    if ((status = quantize_check(quantize, &cal, report, emit, train, &tune))) goto done;
     if (ends_with(path, ".onnx")) {       /* import, then compile what it wrote (import.c) */
         if (!(imported_dir = mkdtemp(arena_strdup("/tmp/cnnc-import.XXXXXX")))) {
             fprintf(stderr, "cnnc: error: cannot make a temporary folder: %s\n", strerror(errno));
@@ -444,7 +527,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     if (!report) {
-        status = generate(g, path, outpath, weights, seed, emit, &eo, &tune);
+        status = generate(g, path, outpath, weights, seed, emit, &eo, &tune, quantize ? &cal : NULL);
         goto done;
     }
 
@@ -455,9 +538,21 @@ int main(int argc, char **argv) {
     if (!mem) { status = 2; goto done; }
     /* the arena comes from the passes, run on a copy: the report describes
      * the network as written */
+    if (quantize) {               /* the ranges come from the float network with its weights */
+        if (check_weight_bytes(g)) { status = 1; fclose(mem); free(buf); goto done; }
+        if (weights) status = weights_load_safetensors(g, weights) || weights_check_finite(g, weights);
+        else weights_init_seeded(g, seed);
+        cal.weights = weights, cal.seed = seed;
+        if (status || calibrate(g, &cal)) {
+            status = 1;
+            fclose(mem);
+            free(buf);
+            goto done;
+        }
+    }
     Graph *planned = ir_clone(g);
     Plan plan;
-    if (tune.measure) weights_init_seeded(planned, seed);    /* what --tune builds: any weights */
+    if (tune.measure && !quantize) weights_init_seeded(planned, seed);    /* what --tune builds: any weights */
     if (pass_fold_batchnorm(planned) || pass_fuse_activations(planned) || pass_remove_noops(planned) ||
         (tune.path && (status = tune_network(planned, &tune, &eo))) || plan_arena(planned, &plan)) {
         fclose(mem);
@@ -472,8 +567,9 @@ int main(int argc, char **argv) {
         g->nodes[i]->tuned_why = planned->nodes[i]->tuned_why;
     }
     if (strcmp(report, "dot") == 0) dot_write(g, planned, mem);
-    else if (strcmp(report, "json") == 0) report_json(g, &plan, mem);
+    else if (strcmp(report, "json") == 0) report_json(g, &plan, quantize ? planned : NULL, quantize ? &cal : NULL, mem);
     else report_text(g, &plan, mem);
+    if (quantize && strcmp(report, "text") == 0) report_int8(g, planned, &cal, mem);
     fclose(mem);
     if (outpath && !is_stdout(outpath)) {
         if (cnnrt_write_file(outpath, buf, len) != 0) {

@@ -24,7 +24,7 @@ int *pass_use_counts(const Graph *g) {
     return uses;
 }
 
-/* Make every reader of 'from' read 'to' instead. */
+/* Make every reader of 'from' read 'to' instead: to now computes from's output. */
 void pass_replace_uses(Graph *g, Node *from, Node *to) {
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
@@ -32,6 +32,7 @@ void pass_replace_uses(Graph *g, Node *from, Node *to) {
             if (n->in[j] == from) n->in[j] = to;
     }
     if (g->output == from) g->output = to;
+    to->value = from->value;     /* to's buffer now holds what from wrote */
 }
 
 int pass_fold_batchnorm(Graph *g) {

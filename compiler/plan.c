@@ -55,6 +55,7 @@ static int by_offset(const void *a, const void *b) {
  * for a depthwise conv (its blocks are on the stack). */
 static long long scratch_bytes(const Node *n) {
     if (n->kind->id != K_CONV) return 0;
+    if (n->q8) return 4 * n->shape.h * n->shape.w;     /* int32 sums of one output channel */
     return 4 * conv_scratch(n);
 }
 
@@ -79,13 +80,15 @@ int plan_arena(Graph *g, Plan *p) {
         Node *n = g->nodes[i];
         n->buf_off = n->scratch_off = -1;
         n->scratch_bytes = 0;
-        if (n->removed || n->kind->id == K_INPUT) continue;
-        if (n != out) {
+        if (n->removed || (n->kind->id == K_INPUT && !n->q8)) continue;
+        if (n != out || n->q8) {      /* int8: the input and output too, the caller's are float */
             Buf *b = &bufs[nb];
-            *b = (Buf){ .bytes = n->act_bytes, .start = i, .end = last[i] < i ? i : last[i], .dst = &n->buf_off };
+            long long bytes = n->q8 ? shape_numel(n->shape) : n->act_bytes;
+            int end = n == out ? g->nnodes - 1 : last[i] < i ? i : last[i];
+            *b = (Buf){ .bytes = bytes, .start = i, .end = end, .dst = &n->buf_off };
             order[nb] = b;
             nb++;
-            p->tensors_bytes += n->act_bytes;
+            p->tensors_bytes += bytes;
         }
         long long s = scratch_bytes(n);
         if (s) {

@@ -16,6 +16,7 @@
  *                 tensor is freed after its last reader
  */
 #include "cnnc.h"
+#include "quant.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -177,7 +178,9 @@ static cJSON *pair_or_num(long long h, long long w) {
     return a;
 }
 
-int report_json(const Graph *g, const Plan *plan, FILE *out) {
+static void int8_json(const Graph *g, const Graph *planned, const CalibOptions *o, cJSON *root);
+
+int report_json(const Graph *g, const Plan *plan, const Graph *planned, const CalibOptions *cal, FILE *out) {
     Totals t;
     report_totals(g, &t);
     cJSON *root = cJSON_CreateObject();
@@ -246,6 +249,7 @@ int report_json(const Graph *g, const Plan *plan, FILE *out) {
         cJSON_AddStringToObject(tot, "arena_live_step", plan->live_at);
         cJSON_AddStringToObject(tot, "target", target->name);
     }
+    if (planned && cal) int8_json(g, planned, cal, root);
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     if (!s) return -1;
@@ -253,4 +257,86 @@ int report_json(const Graph *g, const Plan *plan, FILE *out) {
     fputc('\n', out);
     free(s);
     return 0;
+}
+
+/* The int8 plan of a quantized build (--quantize int8 --report): per layer
+ * of the generated code (planned: after the inference passes), the range
+ * its output had over the calibration images (that of the layer of the
+ * network as written whose output it holds: Node.value), the range kept,
+ * and the scale and zero point that follow (quant.c); then the weights'
+ * bytes, float and int8. */
+typedef struct Int8Row {
+    const Node *n, *v;        /* the planned layer; the node of g whose output it holds */
+    QuantAffine q;
+    long long wf, wq;         /* its weights' bytes, float and int8 (0 but convs and dense layers) */
+} Int8Row;
+
+static Int8Row int8_row(const Graph *g, const Node *n) {
+    Int8Row r = { n, g->nodes[n->value], { 1, 0 }, 0, 0 };
+    if (r.v->cal) quant_affine(r.v->cal_lo, r.v->cal_hi, &r.q);
+    if (n->kind->id == K_CONV || n->kind->id == K_DENSE) {
+        ParamSpec ps[MAX_PARAM_TENSORS];
+        weights_spec((Node *)n, ps);          /* ps[0]: the weight (only its size is read) */
+        r.wf = 4 * (ps[0].numel + n->out);
+        r.wq = ps[0].numel + 4 * n->out + 8 * n->out;   /* int8 weights; per channel an int32 bias,
+                                                           an int32 multiplier and a shift */
+    }
+    return r;
+}
+
+void report_int8(const Graph *g, const Graph *planned, const CalibOptions *o, FILE *out) {
+    fprintf(out, "\nint8 (calibration: %s over %s)\n", o->method, o->data);
+    fprintf(out, "%5s  %-28s %-12s %-25s %-25s %12s %6s\n", "line", "layer", "output", "range seen",
+            "range kept", "scale", "zero");
+    long long wf = 0, wq = 0;
+    for (int i = 0; i < planned->nnodes; i++) {
+        if (planned->nodes[i]->removed) continue;
+        Int8Row r = int8_row(g, planned->nodes[i]);
+        const Node *n = r.n, *v = r.v;
+        const char *name = n->act != ACT_NONE ? arena_printf("%s (+%s)", n->name, act_defs[n->act].name) : n->name;
+        if (!v->cal) {
+            fprintf(out, "%5d  %-28s %-12s no finite output seen\n", n->loc.line, name, shape_join(n->shape, "x"));
+        } else {
+            char seen[64], kept[64];
+            snprintf(seen, sizeof seen, "[%.5g, %.5g]", v->cal_min, v->cal_max);
+            snprintf(kept, sizeof kept, "[%.5g, %.5g]", v->cal_lo, v->cal_hi);
+            fprintf(out, "%5d  %-28s %-12s %-25s %-25s %12.6g %6d%s\n", n->loc.line, name, shape_join(n->shape, "x"),
+                    seen, kept, (double)r.q.scale, r.q.zp,
+                    v->cal_nan ? arena_printf("  (%s not finite)", fmt_group(v->cal_nan)) : "");
+        }
+        wf += r.wf, wq += r.wq;
+    }
+    fprintf(out, "weights of the convs and dense layers: %s bytes float, %s bytes int8 (weights int8; per "
+            "channel an int32 bias, an int32 multiplier and a shift)\n", fmt_group(wf), fmt_group(wq));
+}
+
+static void int8_json(const Graph *g, const Graph *planned, const CalibOptions *o, cJSON *root) {
+    cJSON *q = cJSON_AddObjectToObject(root, "int8");
+    cJSON_AddStringToObject(q, "calibration", o->method);
+    cJSON_AddStringToObject(q, "data", o->data);
+    cJSON_AddNumberToObject(q, "images", (double)o->n);
+    if (strcmp(o->method, "percentile") == 0) cJSON_AddNumberToObject(q, "percentile", o->percentile);
+    cJSON *layers = cJSON_AddArrayToObject(q, "layers");
+    long long wf = 0, wq = 0;
+    for (int i = 0; i < planned->nnodes; i++) {
+        if (planned->nodes[i]->removed) continue;
+        Int8Row r = int8_row(g, planned->nodes[i]);
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddStringToObject(l, "name", r.n->name);
+        cJSON_AddStringToObject(l, "holds", r.v->name);       /* the layer as written whose output this is */
+        cJSON_AddBoolToObject(l, "calibrated", r.v->cal);
+        if (r.v->cal) {
+            cJSON_AddNumberToObject(l, "min", r.v->cal_min);
+            cJSON_AddNumberToObject(l, "max", r.v->cal_max);
+            cJSON_AddNumberToObject(l, "lo", r.v->cal_lo);
+            cJSON_AddNumberToObject(l, "hi", r.v->cal_hi);
+            cJSON_AddNumberToObject(l, "scale", (double)r.q.scale);
+            cJSON_AddNumberToObject(l, "zero_point", r.q.zp);
+        }
+        cJSON_AddNumberToObject(l, "not_finite", (double)r.v->cal_nan);
+        cJSON_AddItemToArray(layers, l);
+        wf += r.wf, wq += r.wq;
+    }
+    cJSON_AddNumberToObject(q, "weight_bytes_float", (double)wf);
+    cJSON_AddNumberToObject(q, "weight_bytes_int8", (double)wq);
 }

@@ -15,6 +15,7 @@
 #include "cnnrt_st.h"   /* the reader (runtime/safetensors.c) */
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,30 @@ const char *weights_metadata(const Graph *g, const char *key) {
     for (int i = 0; i < meta_n; i++)
         if (strcmp(meta_keys[i], key) == 0) return meta_vals[i];
     return NULL;
+}
+
+int weights_normalize(const Graph *g, long long c, double *mean, double *std) {
+    const char *norm = weights_metadata(g, "normalize");
+    if (!norm) return 0;
+    double nm[2 * NORM_MAX_CHANNELS];
+    int nn = 0;
+    const char *p = norm;
+    char *end = NULL;
+    while (nn < 2 * NORM_MAX_CHANNELS) {
+        nm[nn++] = strtod(p, &end);
+        if (end == p) { nn = -1; break; }
+        if (*end != ',') break;
+        p = end + 1;
+    }
+    if (nn > 0 && *end) nn = -1;
+    bool ok = c <= NORM_MAX_CHANNELS && (nn == 2 || nn == 2 * c);
+    for (int i = 0; ok && i < nn; i++) ok = isfinite(nm[i]) && (i < nn / 2 || nm[i] > 0);
+    if (!ok) return -1;
+    for (long long k = 0; k < c; k++) {
+        mean[k] = nn == 2 ? nm[0] : nm[k];
+        std[k] = nn == 2 ? nm[1] : nm[c + k];
+    }
+    return 1;
 }
 
 /* Keep the file's metadata for weights_metadata. */

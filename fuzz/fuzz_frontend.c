@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!pass_fold_batchnorm(planned) && !pass_fuse_activations(planned) &&
                 !pass_remove_noops(planned) && !plan_arena(planned, &plan)) {
                 report_text(g, &plan, null_out);
-                report_json(g, &plan, null_out);
+                report_json(g, &plan, NULL, NULL, null_out);
             }
         }
     }

@@ -100,7 +100,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x6252f00247f4e68a
+#define CONVNETJS_MNIST_INTERFACE 0x3aed3084c4fd5468
 
 #ifdef __cplusplus
 extern "C" {

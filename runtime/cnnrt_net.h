@@ -196,6 +196,12 @@ const float *cnnrt_net_logits(const cnnrt_net *net, int *k);
  * n·out_size floats (probabilities when the network ends in softmax). */
 int cnnrt_net_eval(cnnrt_net *net, const float *x, int n, float *out);
 
+/* After cnnrt_net_eval of n <= max_batch images: value v's n x
+ * value_size[v] floats, as the last forward left them (under a plan, a value
+ * that shares another's buffer shows what was written there last: cnnc's
+ * calibration creates its net without a plan).  NULL for v out of range. */
+const float *cnnrt_net_value(const cnnrt_net *net, int v);
+
 /* The loss of a batch and its gradients (into the grad block, overwritten),
  * without an optimizer step: for tests against autograd. */
 float cnnrt_net_loss_and_grads(cnnrt_net *net, const float *x, const int32_t *labels,

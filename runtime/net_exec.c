@@ -423,3 +423,7 @@ int cnnrt_net_eval(cnnrt_net *net, const float *x, int n, float *out) {
     }
     return 0;
 }
+
+const float *cnnrt_net_value(const cnnrt_net *net, int v) {
+    return v >= 0 && v < net->d->nvalues ? net->val[v] : NULL;
+}

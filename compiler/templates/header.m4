@@ -84,6 +84,15 @@ m4_ifelse(NET_MANY, 1, [[ *
  * own workspace.  Inference never allocates, prints or exits; on valid
  * arguments it cannot fail.
  *
+m4_ifelse(NET_Q8, 1, [[ * int8 (cnnc --quantize int8, docs/quantize.md): the layers run in int8
+ * (calibration: NET_Q8_CALIB).  The API stays float: the
+ * input (normalised, if the network is) is quantized first and the output
+ * dequantized last:
+ *   input:  int8 scale NET_Q8_IN_SCALE zero point NET_Q8_IN_ZP: q = round(x / scale) + zp
+ *   output: int8 scale NET_Q8_OUT_SCALE zero point NET_Q8_OUT_ZP: y = (q - zp) * scale
+ * (NET_UPPER[[]]_IN_SCALE ... below).  A NaN input is read as 0.
+ *
+]])m4_dnl
  * NaN and Inf in the input propagate as in IEEE arithmetic and PyTorch:
  * relu(NaN) = NaN, relu(-Inf) = 0, a max pool over a NaN is NaN, so an
  * output is NaN where PyTorch's is (build without -ffast-math, which lets
@@ -141,6 +150,12 @@ m4_ifelse(NET_OUT_RANK, 3, [[#define NET_UPPER[[]]_OUT_H NET_OUT_H
 #define NET_UPPER[[]]_OUT_W NET_OUT_W
 ]])m4_dnl
 #define NET_UPPER[[]]_OUT_SIZE NET_OUT_SIZE    /* floats per image */
+m4_ifelse(NET_Q8, 1, [[/* int8: the maps of the quantized input and output, x = (q - zero point) * scale */
+#define NET_UPPER[[]]_IN_SCALE NET_Q8_IN_SCALE
+#define NET_UPPER[[]]_IN_ZERO_POINT (NET_Q8_IN_ZP)
+#define NET_UPPER[[]]_OUT_SCALE NET_Q8_OUT_SCALE
+#define NET_UPPER[[]]_OUT_ZERO_POINT (NET_Q8_OUT_ZP)
+]])m4_dnl
 
 /* Workspace bytes for NET[[]]_forward_ctx() with n images: a slot of
  * NET_WS_FLOATS floats per image, so that each thread has images of its

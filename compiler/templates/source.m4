@@ -64,6 +64,11 @@ m4_ifelse(NET_SIDECAR, 1, [[/* Filled by NET[[]]_load_weights() from the sidecar
 static NET_UPPER[[]]_ALIGNED float NET[[]]_weights[NET_WEIGHT_FLOATS];
 static int NET[[]]_weights_loaded;]],
 [[static NET_UPPER[[]]_ALIGNED const float NET[[]]_weights[NET_WEIGHT_FLOATS];   /* at the end of this file */]])
+m4_ifelse(NET_Q8, 1, [[/* The int8 layers' weights (PyTorch's layout) and per-channel integers
+ * (bias, multiplier, shift: docs/quantize.md), at the end of this file. */
+static NET_UPPER[[]]_ALIGNED const int8_t NET[[]]_q8w[NET_Q8W_COUNT];
+static const int32_t NET[[]]_q32[NET_Q32_COUNT];
+]])m4_dnl
 m4_ifelse(NET_NORM, 1, [[
 /* input normalisation the network was trained with (NET_NORM_TEXT) */
 static const float NET[[]]_norm_mean[NET_IN_C] = { NET_NORM_MEAN };
@@ -254,6 +259,11 @@ m4_ifelse(NET_COPY_INPUT, 1, [[    for (int i = 0; i < nb; i++) memcpy(out + i *
 m4_undivert(1)m4_undivert(3)m4_ifelse(NET_SIDECAR, 1, [[]], [[
 static NET_UPPER[[]]_ALIGNED const float NET[[]]_weights[NET_WEIGHT_FLOATS] = {
 m4_undivert(M4_WEIGHTS_FILE)};
+]])m4_ifelse(NET_Q8, 1, [[
+static NET_UPPER[[]]_ALIGNED const int8_t NET[[]]_q8w[NET_Q8W_COUNT] = {
+m4_undivert(M4_WEIGHTS_FILE[[.q8w]])};
+static const int32_t NET[[]]_q32[NET_Q32_COUNT] = {
+m4_undivert(M4_WEIGHTS_FILE[[.q32]])};
 ]])]])
 
 # The sidecar reader: "CNNCWTS1", u64 network hash, u64 float count, the

@@ -1,0 +1,126 @@
+/*
+ * pass_quant.c — int8 code for every layer (cnnc --quantize int8).
+ *
+ * After the inference passes (batchnorm folded, activations fused, no-ops
+ * made aliases) and the calibration (calibrate.c), each layer's output gets
+ * the int8 map of its calibrated range (quant_affine: x = (q - zp) * scale)
+ * and its kind's quant hook prepares the integers its code needs from that
+ * map and its input's (docs/quantize.md, "The arithmetic"): a conv's or a
+ * dense layer's int8 weights per output channel, its int32 bias with the
+ * input's zero point folded in, and the multiplier and shift of its
+ * requantization; a pool's or an add's multipliers.  The input is quantized
+ * by the code's first step, the output dequantized by its last.
+ *
+ * A layer whose kind has no int8 code yet, or whose activation is not relu
+ * or relu6 (the only ones a clamp absorbs), is an error naming it: the
+ * network stays float rather than half int8 (--keep-float comes later).
+ */
+#include "cnnc.h"
+#include "quant.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static const Node *root(const Node *n) {
+    while (n->alias) n = n->alias;
+    return n;
+}
+
+/* The int8 input of a layer (through aliases: flatten shares its buffer). */
+const Node *quant_input(const Node *n, int k) { return root(n->in[k]); }
+
+int quant_requant_of(const Node *n, double m, int32_t *mult, int32_t *shift) {
+    int sh = 0, rc = quant_multiplier(m, mult, &sh);
+    *shift = sh;
+    if (rc == QUANT_OK) return 0;
+    diag_error(n->loc, "%s '%s': its int8 output scale is %s its input's (multiplier %g): %s", n->kind->name,
+               n->name, m >= 1 ? "too small against" : "out of range for", m, quant_strerror(rc));
+    return 1;
+}
+
+/* Weights [out][per] of a conv or dense layer, per output channel: int8
+ * weights and scales, the bias (the input zero point folded in when fold),
+ * the requantization from s_in * s_w to the output's scale. */
+int quant_channels(Node *n, long long per, bool fold) {
+    const Node *x = quant_input(n, 0);
+    long long oc = n->out;
+    n->q_w = arena_alloc((size_t)(oc * per));
+    n->q_wscale = arena_alloc(sizeof(float) * (size_t)oc);
+    n->q_b = arena_alloc(sizeof(int32_t) * (size_t)oc);
+    n->q_mult = arena_alloc(sizeof(int32_t) * (size_t)oc);
+    n->q_shift = arena_alloc(sizeof(int32_t) * (size_t)oc);
+    int errors = 0;
+    for (long long o = 0; o < oc && !errors; o++) {
+        int8_t *q = (int8_t *)n->q_w + o * per;
+        if (quant_weights(n->w_data + o * per, per, q, &n->q_wscale[o]) != QUANT_OK) {
+            diag_error(n->loc, "%s '%s': output channel %lld has a weight that is not finite", n->kind->name,
+                       n->name, o);
+            return 1;
+        }
+        int32_t b = 0, folded;
+        if (n->b_data && quant_bias(n->b_data[o], x->q_scale, n->q_wscale[o], &b) < 0) {
+            diag_error(n->loc, "%s '%s': the bias of output channel %lld is not finite", n->kind->name, n->name, o);
+            return 1;
+        }
+        folded = b;
+        /* unfolded, a term (q_x - zp) * q_w is up to 255 * 127: twice a folded one's bound */
+        if ((fold ? quant_fold_zero_point(b, x->q_zp, q, per, &folded) != QUANT_OK : false) ||
+            !quant_acc_fits(fold ? per : 2 * per, folded)) {
+            diag_error(n->loc, "%s '%s': output channel %lld: an int32 accumulator could overflow (%lld inputs "
+                       "per output, bias %ld)", n->kind->name, n->name, o, per, (long)folded);
+            return 1;
+        }
+        n->q_b[o] = folded;
+        errors += quant_requant_of(n, quant_real_multiplier(x->q_scale, n->q_wscale[o], n->q_scale), &n->q_mult[o],
+                                   &n->q_shift[o]);
+    }
+    return errors;
+}
+
+void quant_clamp(Node *n) {
+    quant_act_range(n->act == ACT_RELU ? QUANT_ACT_RELU : n->act == ACT_RELU6 ? QUANT_ACT_RELU6 : QUANT_ACT_NONE,
+                    n->q_scale, n->q_zp, &n->q_lo, &n->q_hi);
+}
+
+int pass_quantize(Graph *g) {
+    int errors = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = g->nodes[i];
+        if (n->removed) continue;
+        const Node *v = g->nodes[n->value];
+        if (!v->cal) {
+            diag_error(n->loc, "%s '%s': no finite output over the calibration images: no int8 range for it",
+                       n->kind->name, n->name);
+            errors++;
+            continue;
+        }
+        QuantAffine a;
+        if (quant_affine(v->cal_lo, v->cal_hi, &a) != QUANT_OK) {
+            diag_error(n->loc, "%s '%s': calibrated range [%g, %g] has no int8 map", n->kind->name, n->name,
+                       v->cal_lo, v->cal_hi);
+            errors++;
+            continue;
+        }
+        n->q_scale = a.scale, n->q_zp = a.zp;
+        if (n->kind->id == K_INPUT) {
+            n->q8 = true;
+            continue;
+        }
+        if (!n->kind->quant || !n->kind->emit_q8) {
+            diag_error(n->loc, "%s '%s': cnnc has no int8 code for %s layers yet", n->kind->name, n->name,
+                       n->kind->name);
+            errors++;
+            continue;
+        }
+        if (n->act != ACT_NONE && n->act != ACT_RELU && n->act != ACT_RELU6) {
+            diag_error(n->loc, "%s '%s': its %s has no int8 form (relu and relu6 do)", n->kind->name, n->name,
+                       act_defs[n->act].name);
+            errors++;
+            continue;
+        }
+        quant_clamp(n);
+        n->q8 = true;
+        errors += n->kind->quant(n);
+    }
+    return errors;
+}

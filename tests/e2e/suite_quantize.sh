@@ -1,0 +1,175 @@
+#!/bin/sh
+# tests/e2e/suite_quantize.sh BUILD — cnnc --quantize int8 --calibrate: the
+# command line, and the calibration ranges against an independent reference:
+#   - the options go together (--calibrate needs --quantize int8 and the
+#     reverse) and take only what they document;
+#   - images that are not the network's input, and a missing file, are
+#     errors naming the file;
+#   - the range cnnc reports for each layer of its int8 plan (minmax over
+#     the first 300 Fashion-MNIST training images) is the one PyTorch's float
+#     model gives for the layer the plan says it holds (tests/ref/calib_ref.py,
+#     over the same images, the model from --emit pytorch, seeded weights,
+#     lenet_relu's normalised);
+#   - which layer as written each planned layer holds, checked by hand on
+#     resnet20_fashion: a conv with its batchnorm folded and relu fused holds
+#     the relu's output, without a relu the batchnorm's, a residual add with
+#     its relu the relu's;
+#   - percentile=100 keeps the whole range; kl and percentile keep a range
+#     inside it, from 0 for a tensor with no negative values.
+set -u
+. "$(dirname "$0")/../lib.sh"
+need_built "$CNNC"
+need_torch
+R20=$REPO/dsl_examples/resnet20_fashion.net
+LENET=$REPO/dsl_examples/lenet_relu.net
+IMG=$DATA/train-images-idx3-ubyte.gz
+IMG_TEST=$DATA/t10k-images-idx3-ubyte.gz
+
+# run ARGS... : $rc, $T/out, $T/err of cnnc
+run() { "$CNNC" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+expect() {   # expect RC PATTERN DESCRIPTION
+    if [ "$rc" -eq "$1" ] && grep -q -- "$2" "$T/err"; then ok "$3 (exit $rc)"
+    else no "$3: exit $rc, expected $1 and '$2'"; sed 's/^/     /' "$T/err" | head -5; fi
+}
+
+# --- the command line ----------------------------------------------------------
+run "$R20" --quantize int4 --calibrate "$DATA" --report
+expect 2 "takes int8, not 'int4'" "--quantize int4 is refused"
+run "$R20" --calibrate "$DATA" --report
+expect 2 "goes with --quantize int8" "--calibrate without --quantize"
+run "$R20" --quantize int8 --report
+expect 2 "needs --calibrate DATA" "--quantize without --calibrate"
+run "$R20" --quantize int8 --calibrate "$DATA" --calibration median --report
+expect 2 "takes minmax, kl, percentile" "--calibration median"
+run "$R20" --quantize int8 --calibrate "$DATA" --calibration percentile=0 --report
+expect 2 "0 < P <= 100" "--calibration percentile=0"
+run "$R20" --quantize int8 --calibrate "$DATA" --calibrate-n -3 --report
+expect 2 "non-negative integer" "--calibrate-n -3"
+run "$R20" --quantize int8 --calibrate "$DATA" --emit pytorch -o "$T/x.py"
+expect 2 "is for generated C and its report" "--quantize with --emit pytorch"
+run "$R20" --quantize int8 --calibrate "$T/none" --report
+expect 1 "$T/none" "a missing calibration file is named"
+run "$REPO/dsl_examples/resnet20.net" --quantize int8 --calibrate "$DATA" --calibrate-n 10 --report
+expect 1 "the images are 28x28, one channel (IDX), but the network 'resnet20' takes 3" \
+    "images that are not the network's input"
+
+# --- the ranges against PyTorch's ---------------------------------------------------
+# the initial weights of seed 5 (cnnc-train --epochs 0), lenet_relu's with the
+# training set's normalisation in the checkpoint, which calibration applies
+for net in "$LENET" "$R20"; do
+    b=$(basename "$net" .net)
+    norm=""; [ "$net" = "$LENET" ] && norm="--normalize auto"
+    # shellcheck disable=SC2086
+    if "$TRAIN" "$net" --data "$DATA" --epochs 0 --seed 5 $norm --save "$T/$b.safetensors" --quiet 2>"$T/err" &&
+       "$CNNC" "$net" --emit pytorch -o "$T/$b.py" 2>>"$T/err" &&
+       "$CNNC" "$net" --weights "$T/$b.safetensors" --quantize int8 --calibrate "$DATA" --calibrate-n 300 \
+           --report=json -o "$T/$b.json" 2>>"$T/err"; then
+        "$PY" tests/ref/calib_ref.py "$net" "$T/$b.json" "$T/$b.py" "$IMG" 300 "$T/$b.safetensors" >"$T/ref.out" 2>&1
+        tally "$T/ref.out" $?
+    else no "$b: cnnc --quantize --report=json"; cat "$T/err"; fi
+done
+
+# --- what each planned layer holds ---------------------------------------------------
+"$PY" - "$T/resnet20_fashion.json" >"$T/holds.out" 2>&1 <<'EOF'
+import json, sys
+layers = {l["name"]: l for l in json.load(open(sys.argv[1]))["int8"]["layers"]}
+want = {"input": "input", "conv1": "relu", "layer1.0.conv1": "layer1.0.relu", "layer1.0.conv2": "layer1.0.bn2",
+        "layer1.0.add": "layer1.0.relu_2", "layer2.0.shortcut.0": "layer2.0.shortcut.1",
+        "globalavgpool": "globalavgpool", "fc": "fc"}
+bad = [(k, layers.get(k, {}).get("holds"), v) for k, v in want.items() if layers.get(k, {}).get("holds") != v]
+print("FAIL holds (layer, cnnc, expected): %s" % bad if bad else
+      "ok   resnet20_fashion: %d planned layers hold the outputs expected by hand" % len(want))
+EOF
+tally "$T/holds.out" $?
+
+# --- percentile and kl -----------------------------------------------------------------
+for m in percentile=100 percentile=99.9 kl; do
+    if "$CNNC" "$R20" --seed 5 --quantize int8 --calibrate "$DATA" --calibrate-n 300 --calibration "$m" \
+           --report=json -o "$T/$m.json" 2>"$T/err"; then
+        "$PY" - "$T/$m.json" "$m" >"$T/m.out" 2>&1 <<'EOF'
+import json, sys
+q = json.load(open(sys.argv[1]))["int8"]
+m, bad = sys.argv[2], []
+for l in q["layers"]:
+    lo, hi, a, b = l["lo"], l["hi"], l["min"], l["max"]
+    if m == "percentile=100" and (lo != a or hi != b):
+        bad.append("%s kept [%g, %g] of [%g, %g]" % (l["name"], lo, hi, a, b))
+    if not (a <= lo <= hi <= b) or (a >= 0 and lo < 0) or (a == 0 and m == "kl" and lo != 0):
+        bad.append("%s kept [%g, %g] of [%g, %g]" % (l["name"], lo, hi, a, b))
+clipped = sum(1 for l in q["layers"] if l["hi"] < l["max"])
+print("FAIL %s: %s" % (m, bad[:4]) if bad else
+      "ok   %s: every kept range inside the range seen (%d of %d clipped above)" % (m, clipped, len(q["layers"])))
+EOF
+        tally "$T/m.out" $?
+    else no "--calibration $m"; cat "$T/err"; fi
+done
+# --- the int8 code -----------------------------------------------------------------
+#   - builds warning-free as C99 (gcc and clang), no allocation, its
+#     header states the input's and output's scales, and a second run writes
+#     the same bytes;
+#   - on a lenet_relu trained briefly here (3,000 images, one epoch), the int8
+#     code predicts the class the float code predicts for at least 97% of 500
+#     test images, and its outputs stay within a few output steps of the
+#     float ones (every layer adds at most half a step of rounding).
+if "$TRAIN" "$LENET" --data "$DATA" --epochs 1 --limit-train 3000 --limit-test 500 --normalize auto --seed 2 \
+       --save "$T/l1.safetensors" --quiet 2>"$T/err" &&
+   "$CNNC" "$LENET" --weights "$T/l1.safetensors" --embed-limit 100000000 -o "$T/lf.c" 2>>"$T/err" &&
+   "$CNNC" "$LENET" --weights "$T/l1.safetensors" --quantize int8 --calibrate "$DATA" --calibrate-n 500 \
+       -o "$T/lq.c" 2>>"$T/err"; then
+    ok "lenet_relu: int8 C written"
+    for cc in gcc clang; do
+        if $cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -c "$T/lq.c" -o "$T/lq_$cc.o" 2>"$T/cc"; then
+            ok "$cc -std=c99 -Wall -Wextra -Wpedantic -Werror builds the int8 C"
+        else no "$cc on the int8 C"; head -5 "$T/cc"; fi
+    done
+    if ! nm "$T/lq_gcc.o" | grep -q -w -e malloc -e calloc -e free; then ok "the int8 C allocates nothing"
+    else no "the int8 C calls the allocator"; fi
+    if grep -q "int8" "$T/lq.c" && grep -q "quantize to int8" "$T/lq.c"; then ok "the int8 C quantizes its input first"
+    else no "no input quantization in the int8 C"; fi
+    mkdir -p "$T/again"
+    "$CNNC" "$LENET" --weights "$T/l1.safetensors" --quantize int8 --calibrate "$DATA" --calibrate-n 500 \
+        -o "$T/again/lq.c" 2>>"$T/err"
+    if cmp -s "$T/lq.c" "$T/again/lq.c" && cmp -s "$T/lq.h" "$T/again/lq.h"; then
+        ok "the int8 C is the same bytes from another run in another folder"
+    else no "two runs wrote different int8 C"; fi
+    cat >"$T/drv.c" <<'EOF2'
+#include <stdio.h>
+#include <stdlib.h>
+#include <zlib.h>
+#include NETH
+int main(int argc, char **argv) {
+    gzFile f = gzopen(argv[1], "rb");
+    static unsigned char im[16 + 500 * 784];
+    if (!f || gzread(f, im, sizeof im) != (int)sizeof im) return 2;
+    gzclose(f);
+    FILE *o = fopen(argv[2], "wb");
+    static float in[784], out[10];
+    for (int i = 0; i < 500; i++) {
+        for (int k = 0; k < 784; k++) in[k] = im[16 + i * 784 + k] / 255.0f;
+        if (F(forward)(in, out) != 0) return 3;
+        fwrite(out, sizeof out, 1, o);
+    }
+    return fclose(o) != 0;
+}
+EOF2
+    for v in lf lq; do
+        cc -std=c99 -O2 -I"$T" -DNETH="\"$v.h\"" -D"F(x)=lenet_relu_##x" "$T/drv.c" "$T/$v.c" -o "$T/$v" $BLAS -lz -lm 2>"$T/cc" &&
+            "$T/$v" "$IMG_TEST" "$T/$v.out" || { no "build or run the $v driver"; head -5 "$T/cc"; }
+    done
+    "$PY" - "$T/lf.out" "$T/lq.out" "$T/lq.h" >"$T/agree.out" 2>&1 <<'EOF2'
+import re, sys
+import numpy as np
+f = np.fromfile(sys.argv[1], dtype=np.float32).reshape(-1, 10)
+q = np.fromfile(sys.argv[2], dtype=np.float32).reshape(-1, 10)
+h = open(sys.argv[3]).read()
+m = re.search(r"output: int8 scale ([0-9.e+-]+)", h)
+agree = (f.argmax(1) == q.argmax(1)).mean()
+step = float(m.group(1)) if m else float("nan")
+worst = np.abs(f - q).max() / step
+print(("ok   " if agree >= 0.97 and worst < 8 else "FAIL ") +
+      "lenet_relu: int8 and float agree on %.1f%% of %d test images; largest output difference %.2f output steps"
+      % (100 * agree, len(f), worst))
+EOF2
+    tally "$T/agree.out" $?
+else no "lenet_relu int8"; cat "$T/err"; fi
+finish
