@@ -24,7 +24,7 @@ override CFLAGS += -fopenmp
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
-CC_SRCS := $(filter-out compiler/main.c compiler/calibrate.c $(wildcard compiler/import*.c),$(wildcard compiler/*.c))
+CC_SRCS := $(filter-out compiler/main.c compiler/calibrate.c compiler/eval.c $(wildcard compiler/import*.c),$(wildcard compiler/*.c))
 # cnnc shares self-contained files with cnnrt: how output files are
 # written, the random initialiser of fresh weights, the output-size rule,
 # and the safetensors reader and writer
@@ -35,8 +35,8 @@ CC_OBJS := $(CC_SRCS:compiler/%.c=$(B)/compiler/%.o) $(B)/compiler/lex.yy.o $(B)
 ONNX_PROTO := /usr/include/onnx/onnx.proto
 IMP_OBJS := $(patsubst compiler/%.c,$(B)/import/%.o,$(wildcard compiler/import*.c)) $(B)/import/onnx.pb-c.o
 IMP_LIBS := -lprotobuf-c
-# int8 calibration runs the float network with cnnrt: in cnnc only
-CAL_OBJS := $(B)/compiler/calibrate.o
+# int8 calibration and cnnc eval run the float network with cnnrt: in cnnc only
+CAL_OBJS := $(B)/compiler/calibrate.o $(B)/compiler/eval.o
 RT_SRCS := $(wildcard runtime/*.c)
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(B)/runtime/%.o)
 

@@ -579,6 +579,7 @@ typedef struct EmitOptions {
     bool trained;                      /* weights from --weights (else random, untrained) */
     bool profile;                      /* a build --tune measures: cnnc_tune_mark() after each layer */
     const char *calib;                 /* int8: "minmax over N images of DATA" (the header says) */
+    bool trace;                        /* a build cnnc eval reads: cnnc_q8_trace() after each int8 layer */
 } EmitOptions;
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);  /* 0, 1 bad input, 2 output failure */
 int emit_pytorch(const Graph *g, FILE *out);                      /* error count */
@@ -595,6 +596,9 @@ typedef struct CalibOptions {
 /* Run the network as written (cnnrt, inference mode) over the images and
  * set cal* of every node: the error count. */
 int calibrate(Graph *g, const CalibOptions *o);
+
+/* ===== eval.c: cnnc eval (cnnc only) ======================================= */
+int eval_main(int argc, char **argv);   /* argv[0] "cnnc eval"; the exit status */
 
 /* ===== train_desc.c: the network as written, for cnnrt's trainer ============ */
 struct cnnrt_net_desc;

@@ -276,6 +276,7 @@ static void em_step(Emitter *e, const Node *n, const char *fn, const char *what)
     em_def(e, "L_SPLIT", "0");
     em_def(e, "L_BATCH", "0");
     em_def(e, "L_N", "%lld", shape_numel(n->shape));
+    em_def(e, "L_OUTN", "%lld", shape_numel(n->shape));
     em_def(e, "L_SCALE", "%.9gf", (double)n->q_scale);
     em_def(e, "L_ZP", "%d", n->q_zp);
 }
@@ -283,6 +284,7 @@ static void em_step(Emitter *e, const Node *n, const char *fn, const char *what)
 void em_q8(Emitter *e, const Node *n) {
     em_def(e, "L_ZPI", "%d", root(n->in[0])->q_zp);
     em_def(e, "L_ZPO", "%d", n->q_zp);
+    em_def(e, "L_OUTN", "%lld", shape_numel(n->shape));
     em_def(e, "L_LO", "%d", n->q_lo);
     em_def(e, "L_HI", "%d", n->q_hi);
 }
@@ -364,6 +366,7 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
             blas = blas || layer_blas(e->g->nodes[i], o->standalone);
     em_def(&ge, "NET_BLAS", "%d", blas);
     em_def(&ge, "NET_PROFILE", "%d", o->profile);
+    em_def(&ge, "NET_TRACE", "%d", o->trace);
     em_def(&ge, "NET_TARGET", "%s", target->name);
     em_def(&ge, "NET_TARGET_TEST", "%s", target->arch_test ? target->arch_test : "");
     em_def(&ge, "NET_TARGET_CC", "%s", target->cc);

@@ -25,6 +25,7 @@ static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
           "       cnnc [options] MODEL.onnx     (imported first: cnnc import --help)\n"
           "       cnnc import MODEL.onnx | NET.cfg [--weights NET.weights] [-o FILE.net]\n"
+          "       cnnc eval FILE.net --data DIR [--weights W] [--quantize int8 --calibrate DATA]\n"
           "\n"
           "  -o FILE.c             write FILE.c and FILE.h (default: NETWORK.c)\n"
           "  --report[=text|json]  print shapes, params, MACs, memory and receptive fields\n"
@@ -353,6 +354,13 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "import") == 0) {
         argv[1] = "cnnc import";
         return import_main(argc - 1, argv + 1);
+    }
+    if (argc > 1 && strcmp(argv[1], "eval") == 0) {
+        argv[1] = "cnnc eval";
+        int rc = eval_main(argc - 1, argv + 1);
+        if (close_stdout("cnnc") != 0) rc = 2;
+        arena_free_all();
+        return rc;
     }
     static const struct option opts[] = {
         { "report", optional_argument, NULL, OPT_REPORT },

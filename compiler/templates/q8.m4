@@ -65,10 +65,16 @@ M4_KERNEL([[/* clamp(zp + floor((acc * mult + 2^(shift-1)) / 2^shift), lo, hi): 
 }
 ]])]])]])
 
+# [[M4_Q8_TRACE]](ptr): in a build cnnc eval reads (NET_TRACE 1), the layer's
+# int8 output goes to cnnc_q8_trace() when written.
+m4_define([[M4_Q8_TRACE]], [[m4_ifelse(NET_TRACE, 1, [[    cnnc_q8_trace(L_NODE, $1, L_OUTN);
+]])]])
+
 m4_define([[M4_Q8_IN]], [[M4_ARGS([[$0]], $#, 0)M4_Q8_ONCE[[]]M4_LAYER_HEAD
 M4_FUNC([[]], [[const float *RESTRICT x, int8_t *RESTRICT y]])
 {
     for (int i = 0; i < L_N; i++) y[i] = NET[[]]_quantize(x[i], L_SCALE, L_ZP);
+M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 
@@ -112,6 +118,7 @@ M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y, int3
         for (int p = 0; p < M4_MUL(L_OH, L_OW); p++)
             y[(size_t)oc * M4_MUL(L_OH, L_OW) + p] = (int8_t)NET[[]]_requant(acc[p], mult[oc], shift[oc], L_ZPO, L_LO, L_HI);
     }
+M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF), M4_IPTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
 
@@ -127,6 +134,7 @@ M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
         for (int i = 0; i < L_NIN; i++) acc += x[i] * wr[i];
         y[o] = (int8_t)NET[[]]_requant(acc, mult[o], shift[o], L_ZPO, L_LO, L_HI);
     }
+M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 
@@ -148,6 +156,7 @@ M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
                 }
                 y[((size_t)c * L_OH + oy) * L_OW + ox] = (int8_t)(m < L_LO ? L_LO : m > L_HI ? L_HI : m);
             }
+M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 
@@ -160,6 +169,7 @@ M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
         for (int k = 0; k < L_HW; k++) sum += xc[k] - L_ZPI;
         y[c] = (int8_t)NET[[]]_requant(sum, L_MULT, L_SHIFT, L_ZPO, L_LO, L_HI);
     }
+M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 
@@ -170,6 +180,7 @@ M4_FUNC([[]], [[const int8_t *RESTRICT a, const int8_t *RESTRICT b, int8_t *REST
         const int64_t v = (int64_t)(a[i] - L_ZPA) * L_QA + (int64_t)(b[i] - L_ZPB) * L_QB;
         y[i] = (int8_t)NET[[]]_requant(v, 1, L_QS, L_ZPO, L_LO, L_HI);
     }
+M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_X2, L_X2OFF), M4_QPTR(L_Y, L_YOFF)]])]])
 m4_divert(0)m4_dnl

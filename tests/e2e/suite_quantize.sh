@@ -53,6 +53,13 @@ run "$REPO/dsl_examples/resnet20.net" --quantize int8 --calibrate "$DATA" --cali
 expect 1 "the images are 28x28, one channel (IDX), but the network 'resnet20' takes 3" \
     "images that are not the network's input"
 
+run eval "$R20" --quantize int8
+expect 2 "--data DIR is needed" "cnnc eval without --data"
+run eval "$R20" --data "$DATA" --quantize int8
+expect 2 "go together" "cnnc eval --quantize without --calibrate"
+run eval "$REPO/dsl_examples/resnet20.net" --data "$DATA"
+expect 1 "but 'resnet20' takes 3" "cnnc eval on images that are not the network's input"
+
 # --- the ranges against PyTorch's ---------------------------------------------------
 # the initial weights of seed 5 (cnnc-train --epochs 0), lenet_relu's with the
 # training set's normalisation in the checkpoint, which calibration applies
@@ -107,6 +114,9 @@ done
 #   - builds warning-free as C99 (gcc and clang), no allocation, its
 #     header states the input's and output's scales, and a second run writes
 #     the same bytes;
+#   - cnnc eval: its float top-1 is cnnc-train's test accuracy, its int8
+#     top-1 what the int8 code predicts, its confusion matrices count every
+#     image once, and it gives every int8 layer's error;
 #   - on a lenet_relu trained briefly here (3,000 images, one epoch), the int8
 #     code predicts the class the float code predicts for at least 97% of 500
 #     test images, and its outputs stay within a few output steps of the
@@ -171,5 +181,38 @@ print(("ok   " if agree >= 0.97 and worst < 8 else "FAIL ") +
       % (100 * agree, len(f), worst))
 EOF2
     tally "$T/agree.out" $?
+
+    # cnnc eval: its float top-1 is the trainer's test accuracy on the same
+    # 500 images, its int8 top-1 what the int8 code above predicts, its
+    # confusion matrices hold every image once, and it lists every int8 layer
+    if "$CNNC" eval "$LENET" --weights "$T/l1.safetensors" --data "$DATA" --limit 500 --quantize int8 \
+           --calibrate "$DATA" --calibrate-n 500 --layers 20 >"$T/eval.out" 2>"$T/err"; then
+        "$PY" - "$T/eval.out" "$T/l1.safetensors.csv" "$T/lq.out" "$DATA/t10k-labels-idx1-ubyte.gz" \
+            "$T/lq.json" >"$T/ev.out" 2>&1 <<'EOF2'
+import gzip, re, sys
+import numpy as np
+text = open(sys.argv[1]).read()
+bad = []
+fl = float(re.search(r"float\s+([0-9.]+)%", text).group(1))
+q8 = float(re.search(r"int8\s+([0-9.]+)%", text).group(1))
+trainer = float(open(sys.argv[2]).read().strip().splitlines()[-1].split(",")[5])
+labels = np.frombuffer(gzip.open(sys.argv[4]).read()[8:8 + 500], dtype=np.uint8)
+pred = np.fromfile(sys.argv[3], dtype=np.float32).reshape(-1, 10).argmax(1)
+own = 100.0 * (pred == labels).mean()
+if abs(fl - trainer) > 0.005: bad.append("float top-1 %.2f, the trainer's %.2f" % (fl, trainer))
+if abs(q8 - own) > 0.005: bad.append("int8 top-1 %.2f, the int8 code's own %.2f" % (q8, own))
+for m in re.finditer(r"confusion matrix, (\w+).*?\n((?:\s+\d+(?: +\d+){10}\n){10})", text, re.S):
+    rows = [[int(v) for v in l.split()[1:]] for l in m.group(2).strip().splitlines()]
+    if sum(map(sum, rows)) != 500: bad.append("%s confusion matrix holds %d images" % (m.group(1), sum(map(sum, rows))))
+    diag = sum(rows[i][i] for i in range(10)) / 5.0
+    if abs(diag - (fl if m.group(1) == "float" else q8)) > 0.005: bad.append("%s diagonal %.2f" % (m.group(1), diag))
+layers = re.findall(r"^\s+\d+\s+(\S+).*?\s([0-9.]+)\s+([0-9.]+)$", text.split("per-layer error")[1], re.M)
+if len(layers) != 7: bad.append("%d int8 layers listed, lenet_relu has 7" % len(layers))
+print("FAIL cnnc eval: " + "; ".join(bad) if bad else
+      "ok   cnnc eval: float %.2f%% (the trainer's), int8 %.2f%% (the int8 code's), 2 confusion matrices, "
+      "7 layers' SQNR" % (fl, q8))
+EOF2
+        tally "$T/ev.out" $?
+    else no "cnnc eval"; cat "$T/err"; fi
 else no "lenet_relu int8"; cat "$T/err"; fi
 finish
