@@ -491,6 +491,10 @@ int  pass_remove_noops(Graph *g);      /* dropout, identity, flatten become alia
  * after the passes above; the error count (a kind without int8 code, an
  * activation that is not relu or relu6, a scale out of range) */
 int  pass_quantize(Graph *g);
+/* an int8 conv runs as a product of u8 patches (M4_Q8_GEMM), not as direct
+ * loops: one without groups, unless CNNC_Q8_DIRECT=1 (a knob for tests: both
+ * give the same integers) */
+bool quant_conv_gemm(const Node *n);
 typedef struct Plan {                  /* (struct tag used by report.c) */
     bool standalone;                   /* --standalone (no OpenBLAS): set by the caller */
     long long arena_bytes;             /* one image's activations + scratch */

@@ -243,7 +243,10 @@ static void *grow(void *p, long long *cap, long long need, size_t sz) {
 }
 
 long long em_put_q8(Emitter *e, const signed char *src, long long n) {
-    e->q8w = grow(e->q8w, &e->capq8w, e->nq8w + n, 1);
+    long long at = (e->nq8w + 63) / 64 * 64;          /* each block on a cache line (and a zmm) */
+    e->q8w = grow(e->q8w, &e->capq8w, at + n, 1);
+    memset(e->q8w + e->nq8w, 0, (size_t)(at - e->nq8w));
+    e->nq8w = at;
     memcpy(e->q8w + e->nq8w, src, (size_t)n);
     e->nq8w += n;
     return e->nq8w - n;

@@ -173,8 +173,55 @@ static int conv_quant(Node *n) {
     return quant_channels(n, in->c / n->groups * n->kh * n->kw, false);
 }
 
+/* An int8 conv without groups as a product (M4_Q8_GEMM): its weights in
+ * panels of 16 output channels, K in groups of 4 (what AVX-512 VNNI's
+ * vpdpbusd takes: [panel][K/4][16][4]), zeros past the channels and K; the
+ * sums start from bias - (128 + zp_in) * sum(w), because the patches hold
+ * q + 128 (unsigned) and a tap in the padding holds zp_in + 128. */
+static int conv_emit_q8_gemm(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    long long k = in->c * n->kh * n->kw, k4 = (k + 3) / 4, panels = (n->out + 15) / 16;
+    int zp = quant_input(n, 0)->q_zp;
+    signed char *w = calloc((size_t)(panels * k4 * 64), 1);
+    int32_t *init = malloc(sizeof(int32_t) * (size_t)n->out);
+    if (!w || !init) { free(w); free(init); fputs("cnnc: error: out of memory\n", stderr); exit(2); }
+    for (long long o = 0; o < n->out; o++) {
+        long long sum = 0;
+        for (long long j = 0; j < k; j++) {
+            signed char v = n->q_w[o * k + j];
+            w[((o / 16) * k4 + j / 4) * 64 + (o % 16) * 4 + j % 4] = v;
+            sum += v;
+        }
+        long long b = n->q_b[o] - (128LL + zp) * sum;
+        if (b < INT32_MIN || b > INT32_MAX || (k * 255 * 127 + (b < 0 ? -b : b)) > INT32_MAX) {
+            diag_error(n->loc, "conv '%s': output channel %lld: an int32 sum could overflow", n->name, o);
+            free(w), free(init);
+            return 1;
+        }
+        init[o] = (int32_t)b;
+    }
+    em_layer(e, n, "int8 conv");
+    em_q8(e, n);
+    em_def(e, "L_SCRATCH", "%lld", n->scratch_off / 4);
+    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_OC", "%lld", n->out); em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
+    em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
+    em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
+    em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
+    em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
+    em_def(e, "L_K", "%lld", k); em_def(e, "L_K4", "%lld", k4); em_def(e, "L_PANELS", "%lld", panels);
+    em_def(e, "L_QWOFF", "%lld", em_put_q8(e, w, panels * k4 * 64));
+    em_def(e, "L_QBOFF", "%lld", em_put_q32(e, init, n->out));
+    em_def(e, "L_QMOFF", "%lld", em_put_q32(e, n->q_mult, n->out));
+    em_def(e, "L_QSOFF", "%lld", em_put_q32(e, n->q_shift, n->out));
+    em_call(e, "M4_Q8_GEMM");
+    free(w), free(init);
+    return 0;
+}
+
 static int conv_emit_q8(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
+    if (quant_conv_gemm(n)) return conv_emit_q8_gemm(e, n);
     long long per = in->c / n->groups * n->kh * n->kw;
     em_layer(e, n, "int8 conv");
     em_q8(e, n);

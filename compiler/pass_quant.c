@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const Node *root(const Node *n) {
     while (n->alias) n = n->alias;
@@ -75,6 +76,11 @@ int quant_channels(Node *n, long long per, bool fold) {
                                    &n->q_shift[o]);
     }
     return errors;
+}
+
+bool quant_conv_gemm(const Node *n) {
+    const char *knob = getenv("CNNC_Q8_DIRECT");
+    return n->groups == 1 && !(knob && strcmp(knob, "1") == 0);
 }
 
 void quant_clamp(Node *n) {

@@ -55,6 +55,8 @@ static int by_offset(const void *a, const void *b) {
  * for a depthwise conv (its blocks are on the stack). */
 static long long scratch_bytes(const Node *n) {
     if (n->kind->id != K_CONV) return 0;
+    if (n->q8 && quant_conv_gemm(n))     /* the u8 patches, one row of K (rounded to 4) per output pixel */
+        return n->shape.h * n->shape.w * ((n->in[0]->shape.c * n->kh * n->kw + 3) / 4 * 4);
     if (n->q8) return 4 * n->shape.h * n->shape.w;     /* int32 sums of one output channel */
     return 4 * conv_scratch(n);
 }

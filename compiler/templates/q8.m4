@@ -6,12 +6,14 @@ m4_divert(-1)
 # zero point folded in, the multiplier and the shift of the requantization
 # acc * mult / 2^shift, rounded once, half toward +infinity, plus the output
 # zero point, clamped to [L_LO, L_HI] (which absorbs relu and relu6).
-# Plain C99 loops; the accumulator is int32 (cnnc checks that no window can
+# Plain C99 loops but for the convs' products (AVX-512 VNNI where the build
+# has it); the accumulator is int32 (cnnc checks that no window can
 # overflow it).
 #
 # [[M4_Q8_IN]]: the float input (normalised, if the network is) to int8.
 # [[M4_Q8_OUT]]: the last layer's int8 to the caller's float output.
-# [[M4_Q8_CONV]]: a conv (groups allowed): per output channel, the int32 sums of
+# [[M4_Q8_GEMM]]: a conv without groups, as a product (below).
+# [[M4_Q8_CONV]]: a grouped conv: per output channel, the int32 sums of
 #   its pixels in scratch, tap by tap over the outputs whose tap is inside
 #   the input (padding is real 0: no term), then requantized.
 # [[M4_Q8_DENSE]]: a dense layer.
@@ -121,6 +123,105 @@ M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y, int3
 M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF), M4_IPTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
+
+# [[M4_Q8_GEMM]]: an int8 conv without groups as a product.  The patches, as
+# unsigned bytes q + 128 (zp_in + 128 for a tap in the padding, 0 past K),
+# one row of L_K4*4 per output pixel in col; the weights in panels of 16
+# output channels, K in fours ([panel][L_K4][16][4]); for 16 channels x 8
+# pixels at a time, the sums from L_QBOFF (bias - (128 + zp_in) * sum w)
+# plus every u8 x s8 product: AVX-512 VNNI (vpdpbusd) where the build has
+# it, the same sums in plain C otherwise (integers: the same bits).
+m4_define([[M4_Q8_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_Q8_ONCE[[]]M4_Q8_VNNI_ONCE[[]]M4_LAYER_HEAD
+M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y, uint8_t *RESTRICT col]])
+{
+    const int8_t *RESTRICT w = NET[[]]_q8w + L_QWOFF;         /* [L_PANELS][L_K4][16][4] */
+    const int32_t *RESTRICT init = NET[[]]_q32 + L_QBOFF, *RESTRICT mult = NET[[]]_q32 + L_QMOFF;
+    const int32_t *RESTRICT shift = NET[[]]_q32 + L_QSOFF;
+    /* col[p][L_K4 * 4]: the patch of output pixel p */
+    for (int oy = 0; oy < L_OH; oy++)
+        for (int ox = 0; ox < L_OW; ox++) {
+            uint8_t *RESTRICT cp = col + (size_t)(oy * L_OW + ox) * m4_eval(L_K4 * 4);
+            int j = 0;
+            for (int c = 0; c < L_C; c++)
+                for (int ky = 0; ky < L_KH; ky++) {
+                    const int iy = oy * L_SH - L_PT + ky * L_DH;
+                    for (int kx = 0; kx < L_KW; kx++, j++) {
+                        const int ix = ox * L_SW - L_PL + kx * L_DW;
+                        cp[j] = (uint8_t)((iy >= 0 && iy < L_H && ix >= 0 && ix < L_W
+                                               ? x[((size_t)c * L_H + iy) * L_W + ix] : L_ZPI) + 128);
+                    }
+                }
+            for (; j < m4_eval(L_K4 * 4); j++) cp[j] = 0;
+        }
+    for (int panel = 0; panel < L_PANELS; panel++) {
+        const int8_t *RESTRICT wp = w + (size_t)panel * m4_eval(L_K4 * 64);
+        const int oc0 = panel * 16, noc = L_OC - oc0 < 16 ? L_OC - oc0 : 16;
+        for (int p0 = 0; p0 < M4_MUL(L_OH, L_OW); p0 += 8) {
+            int32_t acc[8][16];
+            NET[[]]_q8_tile(wp, col, m4_eval(L_K4), p0, M4_MUL(L_OH, L_OW), acc);
+            const int np = M4_MUL(L_OH, L_OW) - p0 < 8 ? M4_MUL(L_OH, L_OW) - p0 : 8;
+            for (int l = 0; l < noc; l++) {
+                const int oc = oc0 + l;
+                int8_t *RESTRICT yo = y + (size_t)oc * M4_MUL(L_OH, L_OW) + p0;
+                for (int r = 0; r < np; r++)
+                    yo[r] = (int8_t)NET[[]]_requant((int64_t)acc[r][l] + init[oc], mult[oc], shift[oc], L_ZPO, L_LO, L_HI);
+            }
+        }
+    }
+M4_Q8_TRACE([[y]])m4_dnl
+}
+M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF), M4_BPTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
+
+# [[M4_Q8_VNNI_ONCE]]: acc[r][l] = sum over k of col[p0 + r][k] * w[l][k] for 16
+# channels l and 8 pixels r (a pixel past n repeats the last: its sums are
+# not used): vpdpbusd, 4 products a lane an instruction, or plain C.
+m4_define([[M4_Q8_VNNI_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[_M4_VNNI_DONE]], [[]], [[m4_define([[_M4_VNNI_DONE]], 1)m4_dnl
+M4_PRELUDE([[
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+#include <immintrin.h>
+#endif
+]])M4_KERNEL([[/* 16 output channels x 8 pixels of an int8 product: acc[r][l] = sum over k < 4*k4
+ * of col[p][k] (u8) * wp[k/4][l][k%4] (s8), p = min(p0 + r, n - 1). */]],
+[[static void NET[[]]_q8_tile(const int8_t *RESTRICT wp, const uint8_t *RESTRICT col, int k4, int p0, int n,
+                         int32_t acc[8][16])]],
+[[{
+    const uint8_t *RESTRICT row[8];
+    for (int r = 0; r < 8; r++) row[r] = col + (size_t)(p0 + r < n ? p0 + r : n - 1) * (size_t)k4 * 4;
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int k = 0; k < k4; k++) {
+        const __m512i wv = _mm512_load_si512((const void *)(wp + (size_t)k * 64));
+        int32_t b[8];
+        for (int r = 0; r < 8; r++) memcpy(&b[r], row[r] + 4 * k, 4);
+        a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(b[0]), wv);
+        a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(b[1]), wv);
+        a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(b[2]), wv);
+        a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(b[3]), wv);
+        a4 = _mm512_dpbusd_epi32(a4, _mm512_set1_epi32(b[4]), wv);
+        a5 = _mm512_dpbusd_epi32(a5, _mm512_set1_epi32(b[5]), wv);
+        a6 = _mm512_dpbusd_epi32(a6, _mm512_set1_epi32(b[6]), wv);
+        a7 = _mm512_dpbusd_epi32(a7, _mm512_set1_epi32(b[7]), wv);
+    }
+    _mm512_storeu_si512((void *)acc[0], a0); _mm512_storeu_si512((void *)acc[1], a1);
+    _mm512_storeu_si512((void *)acc[2], a2); _mm512_storeu_si512((void *)acc[3], a3);
+    _mm512_storeu_si512((void *)acc[4], a4); _mm512_storeu_si512((void *)acc[5], a5);
+    _mm512_storeu_si512((void *)acc[6], a6); _mm512_storeu_si512((void *)acc[7], a7);
+#else
+    for (int r = 0; r < 8; r++)
+        for (int l = 0; l < 16; l++) acc[r][l] = 0;
+    for (int k = 0; k < k4; k++)
+        for (int r = 0; r < 8; r++)
+            for (int l = 0; l < 16; l++)
+                acc[r][l] += row[r][4 * k] * wp[k * 64 + l * 4] + row[r][4 * k + 1] * wp[k * 64 + l * 4 + 1] +
+                             row[r][4 * k + 2] * wp[k * 64 + l * 4 + 2] + row[r][4 * k + 3] * wp[k * 64 + l * 4 + 3];
+#endif
+}
+]])]])]])
+
+# [[M4_BPTR]](buffer, offset): a byte scratch of run() at a float offset.
+m4_define([[M4_BPTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifdef([[_M4_BUF_$1]], [[]], [[m4_define([[_M4_BUF_$1]],
+  1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(8)    uint8_t *const $1 = (uint8_t *)(M4_AT([[ws]], $2));
+m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1]])
 
 m4_define([[M4_Q8_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_Q8_ONCE[[]]M4_LAYER_HEAD
 M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])

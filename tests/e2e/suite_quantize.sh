@@ -136,6 +136,12 @@ if "$TRAIN" "$LENET" --data "$DATA" --epochs 1 --limit-train 3000 --limit-test 5
     else no "the int8 C calls the allocator"; fi
     if grep -q "int8" "$T/lq.c" && grep -q "quantize to int8" "$T/lq.c"; then ok "the int8 C quantizes its input first"
     else no "no input quantization in the int8 C"; fi
+    # the convs as u8 x s8 products (VNNI where -march has it, else plain C)
+    # and as direct loops (CNNC_Q8_DIRECT=1) give the same integers
+    CNNC_Q8_DIRECT=1 "$CNNC" "$LENET" --weights "$T/l1.safetensors" --quantize int8 --calibrate "$DATA" \
+        --calibrate-n 500 -o "$T/ld.c" 2>>"$T/err"
+    if grep -q "_q8_tile(" "$T/lq.c" && ! grep -q "_q8_tile(" "$T/ld.c"; then ok "CNNC_Q8_DIRECT=1 writes the direct loops"
+    else no "the int8 conv paths: q8_tile in lq.c and not in ld.c"; fi
     mkdir -p "$T/again"
     "$CNNC" "$LENET" --weights "$T/l1.safetensors" --quantize int8 --calibrate "$DATA" --calibrate-n 500 \
         -o "$T/again/lq.c" 2>>"$T/err"
@@ -162,10 +168,16 @@ int main(int argc, char **argv) {
     return fclose(o) != 0;
 }
 EOF2
-    for v in lf lq; do
-        cc -std=c99 -O2 -I"$T" -DNETH="\"$v.h\"" -D"F(x)=lenet_relu_##x" "$T/drv.c" "$T/$v.c" -o "$T/$v" $BLAS -lz -lm 2>"$T/cc" &&
+    for v in lf lq ld; do
+        cc -std=c99 -O2 -march=native -I"$T" -DNETH="\"$v.h\"" -D"F(x)=lenet_relu_##x" "$T/drv.c" "$T/$v.c" \
+            -o "$T/$v" $BLAS -lz -lm 2>"$T/cc" &&
             "$T/$v" "$IMG_TEST" "$T/$v.out" || { no "build or run the $v driver"; head -5 "$T/cc"; }
     done
+    cc -std=c99 -O2 -march=x86-64 -I"$T" -DNETH="\"lq.h\"" -D"F(x)=lenet_relu_##x" "$T/drv.c" "$T/lq.c" \
+        -o "$T/lqc" -lz -lm 2>"$T/cc" && "$T/lqc" "$IMG_TEST" "$T/lqc.out" || no "build or run the plain C int8 driver"
+    if cmp -s "$T/lq.out" "$T/ld.out" && cmp -s "$T/lq.out" "$T/lqc.out"; then
+        ok "int8 convs as products (-march=native$(grep -q avx512_vnni /proc/cpuinfo && echo ', VNNI')), in plain C and as direct loops: the same outputs"
+    else no "the int8 conv paths differ"; fi
     "$PY" - "$T/lf.out" "$T/lq.out" "$T/lq.h" >"$T/agree.out" 2>&1 <<'EOF2'
 import re, sys
 import numpy as np
