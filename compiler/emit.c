@@ -292,6 +292,13 @@ void em_q8(Emitter *e, const Node *n) {
     em_def(e, "L_HI", "%d", n->q_hi);
 }
 
+void em_q8_channels(Emitter *e, const Node *n, const signed char *w, long long nw, const int32_t *bias) {
+    em_def(e, "L_QWOFF", "%lld", em_put_q8(e, w, nw));
+    em_def(e, "L_QBOFF", "%lld", em_put_q32(e, bias, n->out));
+    em_def(e, "L_QMOFF", "%lld", em_put_q32(e, n->q_mult, n->out));
+    em_def(e, "L_QSOFF", "%lld", em_put_q32(e, n->q_shift, n->out));
+}
+
 /* A layer's data: its kind's emit hook (compiler/kind_*.c), or its int8 one. */
 static int emit_layer(Emitter *e, Node *n) {
     if (n->q8) {

@@ -88,6 +88,9 @@ long long em_put(Emitter *e, const float *src, long long n);   /* weights: their
 long long em_put_q8(Emitter *e, const signed char *src, long long n);   /* int8 weights (NET_q8w): offset */
 /* the fields every int8 layer has: its zero points and output clamp */
 void em_q8(Emitter *e, const Node *n);
+/* a conv's or dense layer's int8 weights (nw bytes), its per-channel bias
+ * (or the sums' start) and requantization: L_QWOFF L_QBOFF L_QMOFF L_QSOFF */
+void em_q8_channels(Emitter *e, const Node *n, const signed char *w, long long nw, const int32_t *bias);
 long long em_put_q32(Emitter *e, const int32_t *src, long long n);      /* int32s (NET_q32): offset */
 void em_call(Emitter *e, const char *macro);            /* the layer's template: "M4_CONV" */
 void em_hash(Emitter *e, const void *p, size_t n);      /* into the interface hash */

@@ -210,10 +210,7 @@ static int conv_emit_q8_gemm(Emitter *e, Node *n) {
     em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
     em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
     em_def(e, "L_K", "%lld", k); em_def(e, "L_K4", "%lld", k4); em_def(e, "L_PANELS", "%lld", panels);
-    em_def(e, "L_QWOFF", "%lld", em_put_q8(e, w, panels * k4 * 64));
-    em_def(e, "L_QBOFF", "%lld", em_put_q32(e, init, n->out));
-    em_def(e, "L_QMOFF", "%lld", em_put_q32(e, n->q_mult, n->out));
-    em_def(e, "L_QSOFF", "%lld", em_put_q32(e, n->q_shift, n->out));
+    em_q8_channels(e, n, w, panels * k4 * 64, init);
     em_call(e, "M4_Q8_GEMM");
     free(w), free(init);
     return 0;
@@ -233,10 +230,7 @@ static int conv_emit_q8(Emitter *e, Node *n) {
     em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
     em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
     em_def(e, "L_ICG", "%lld", in->c / n->groups); em_def(e, "L_OCG", "%lld", n->out / n->groups);
-    em_def(e, "L_QWOFF", "%lld", em_put_q8(e, n->q_w, n->out * per));
-    em_def(e, "L_QBOFF", "%lld", em_put_q32(e, n->q_b, n->out));
-    em_def(e, "L_QMOFF", "%lld", em_put_q32(e, n->q_mult, n->out));
-    em_def(e, "L_QSOFF", "%lld", em_put_q32(e, n->q_shift, n->out));
+    em_q8_channels(e, n, n->q_w, n->out * per, n->q_b);
     em_call(e, "M4_Q8_CONV");
     return 0;
 }

@@ -51,10 +51,7 @@ static int dense_emit_q8(Emitter *e, Node *n) {
     em_q8(e, n);
     em_def(e, "L_NIN", "%lld", nin);
     em_def(e, "L_NOUT", "%lld", n->out);
-    em_def(e, "L_QWOFF", "%lld", em_put_q8(e, n->q_w, n->out * nin));
-    em_def(e, "L_QBOFF", "%lld", em_put_q32(e, n->q_b, n->out));
-    em_def(e, "L_QMOFF", "%lld", em_put_q32(e, n->q_mult, n->out));
-    em_def(e, "L_QSOFF", "%lld", em_put_q32(e, n->q_shift, n->out));
+    em_q8_channels(e, n, n->q_w, n->out * nin, n->q_b);
     em_call(e, "M4_Q8_DENSE");
     return 0;
 }
