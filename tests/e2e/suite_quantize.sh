@@ -117,6 +117,9 @@ done
 #   - cnnc eval: its float top-1 is cnnc-train's test accuracy, its int8
 #     top-1 what the int8 code predicts, its confusion matrices count every
 #     image once, and it gives every int8 layer's error;
+#   - PyTorch's own static quantization of the same weights (onednn where
+#     Debian's torch has no fbgemm) gets the same float top-1 and an int8
+#     top-1 within 1 point of cnnc's on the same 500 images;
 #   - on a lenet_relu trained briefly here (3,000 images, one epoch), the int8
 #     code predicts the class the float code predicts for at least 97% of 500
 #     test images, and its outputs stay within a few output steps of the
@@ -225,6 +228,24 @@ print("FAIL cnnc eval: " + "; ".join(bad) if bad else
       "7 layers' SQNR" % (fl, q8))
 EOF2
         tally "$T/ev.out" $?
+        # PyTorch's own post-training static quantization of the same weights,
+        # calibrated on the same 500 images (tests/ref/quant_torch.py): its
+        # float top-1 is cnnc eval's, its int8 top-1 within 1 point of cnnc's
+        if "$PY" tests/ref/quant_torch.py --net "$LENET" --weights "$T/l1.safetensors" --data "$DATA" \
+               --calibrate-n 500 --limit-test 500 --cnnc "$CNNC" --json --quiet >"$T/torch.json" 2>"$T/torch.err"; then
+            "$PY" - "$T/torch.json" "$T/eval.out" >"$T/tq.out" 2>&1 <<'EOF2'
+import json, re, sys
+t = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+fl = float(re.search(r"float\s+([0-9.]+)%", text).group(1))
+q8 = float(re.search(r"int8\s+([0-9.]+)%", text).group(1))
+tf, tq = float(t["float_top1"]), float(t["int8_top1"])
+ok = abs(tf - fl) < 0.005 and abs(tq - q8) <= 1.0
+print(("ok   " if ok else "FAIL ") + "PyTorch (%s, %s): float %.2f%% (cnnc eval %.2f%%), int8 %.2f%% (cnnc %.2f%%)"
+      % (t.get("engine"), t.get("mode"), tf, fl, tq, q8))
+EOF2
+            tally "$T/tq.out" $?
+        else no "quant_torch.py"; tail -5 "$T/torch.err"; fi
     else no "cnnc eval"; cat "$T/err"; fi
 else no "lenet_relu int8"; cat "$T/err"; fi
 finish
