@@ -6,8 +6,8 @@
  * the int8 map of its calibrated range (quant_affine: x = (q - zp) * scale)
  * and its kind's quant hook prepares the integers its code needs from that
  * map and its input's (docs/quantize.md, "The arithmetic"): a conv's or a
- * dense layer's int8 weights per output channel, its int32 bias with the
- * input's zero point folded in, and the multiplier and shift of its
+ * dense layer's int8 weights per output channel, its int32 bias, and the
+ * multiplier and shift of its
  * requantization; a pool's or an add's multipliers.  The input is quantized
  * by the code's first step, the output dequantized by its last.
  *
@@ -59,8 +59,12 @@ int quant_channels(Node *n, long long per, bool fold) {
             return 1;
         }
         int32_t b = 0, folded;
-        if (n->b_data && quant_bias(n->b_data[o], x->q_scale, n->q_wscale[o], &b) < 0) {
-            diag_error(n->loc, "%s '%s': the bias of output channel %lld is not finite", n->kind->name, n->name, o);
+        int brc = n->b_data ? quant_bias(n->b_data[o], x->q_scale, n->q_wscale[o], &b) : QUANT_OK;
+        if (brc != QUANT_OK) {
+            diag_error(n->loc, "%s '%s': the bias of output channel %lld %s", n->kind->name, n->name, o,
+                       brc == QUANT_SATURATED ? "does not fit int32 at its int8 scale (input scale times weight "
+                                                "scale): the calibrated range is too narrow for it"
+                                              : "is not finite");
             return 1;
         }
         folded = b;

@@ -330,7 +330,9 @@ static void int8_json(const Graph *g, const Graph *planned, const CalibOptions *
             cJSON_AddNumberToObject(l, "max", r.v->cal_max);
             cJSON_AddNumberToObject(l, "lo", r.v->cal_lo);
             cJSON_AddNumberToObject(l, "hi", r.v->cal_hi);
-            cJSON_AddNumberToObject(l, "scale", (double)r.q.scale);
+            char sc[40];                      /* %.17g: the float32 scale exactly, as a double */
+            snprintf(sc, sizeof sc, "%.17g", (double)r.q.scale);
+            cJSON_AddRawToObject(l, "scale", sc);
             cJSON_AddNumberToObject(l, "zero_point", r.q.zp);
         }
         cJSON_AddNumberToObject(l, "not_finite", (double)r.v->cal_nan);

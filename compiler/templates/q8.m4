@@ -2,8 +2,9 @@ m4_divert(-1)
 # q8.m4 — int8 layers (cnnc --quantize int8; docs/quantize.md says every
 # formula).  A tensor of int8 holds x = (q - zp) * scale; its buffer is an
 # int8_t slot of the arena ([[M4_QPTR]]).  Weights are int8 in [[NET_q8w]] (PyTorch's
-# layout), the per-channel integers in [[NET_q32]]: the bias with the input's
-# zero point folded in, the multiplier and the shift of the requantization
+# layout, or panels for a conv's product), the per-channel integers in
+# [[NET_q32]]: the sums' starting value (the bias, with the input's zero point
+# folded in as each kernel needs), the multiplier and the shift of the requantization
 # acc * mult / 2^shift, rounded once, half toward +infinity, plus the output
 # zero point, clamped to [L_LO, L_HI] (which absorbs relu and relu6).
 # Plain C99 loops but for the convs' products (AVX-512 VNNI where the build

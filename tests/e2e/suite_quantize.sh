@@ -117,6 +117,10 @@ done
 #   - cnnc eval: its float top-1 is cnnc-train's test accuracy, its int8
 #     top-1 what the int8 code predicts, its confusion matrices count every
 #     image once, and it gives every int8 layer's error;
+#   - every output integer of the int8 code (lenet_relu on 500 test images,
+#     resnet20_fashion on 100) equals an independent numpy reference's
+#     (tests/ref/q8_ref.py), computed from the float weights and the
+#     reported scales by the rules of docs/quantize.md;
 #   - PyTorch's own static quantization of the same weights (onednn where
 #     Debian's torch has no fbgemm) gets the same float top-1 and an int8
 #     top-1 within 1 point of cnnc's on the same 500 images;
@@ -181,6 +185,25 @@ EOF2
     if cmp -s "$T/lq.out" "$T/ld.out" && cmp -s "$T/lq.out" "$T/lqc.out"; then
         ok "int8 convs as products (-march=native$(grep -q avx512_vnni /proc/cpuinfo && echo ', VNNI')), in plain C and as direct loops: the same outputs"
     else no "the int8 conv paths differ"; fi
+    # every output integer of the int8 code is the independent numpy
+    # reference's (tests/ref/q8_ref.py: the integers from the float weights
+    # and the reported scales, written from docs/quantize.md); and of
+    # resnet20_fashion's (seed 5: strided convs, shortcuts, adds, the pool)
+    "$CNNC" "$LENET" --emit pytorch -o "$T/lenet.py" 2>>"$T/err"
+    "$CNNC" "$LENET" --weights "$T/l1.safetensors" --quantize int8 --calibrate "$DATA" --calibrate-n 500 \
+        --report=json -o "$T/lq.json" 2>>"$T/err"
+    "$PY" tests/ref/q8_ref.py --net "$LENET" --weights "$T/l1.safetensors" --report "$T/lq.json" \
+        --pymodel "$T/lenet.py" --images "$IMG_TEST" --outputs "$T/lq.out" --n 500 >"$T/ref8.out" 2>&1
+    tally "$T/ref8.out" $?
+    if "$CNNC" "$R20" --weights "$T/resnet20_fashion.safetensors" --quantize int8 --calibrate "$DATA" \
+           --calibrate-n 300 -o "$T/rq.c" 2>"$T/err" &&
+       cc -std=c99 -O2 -march=native -I"$T" -DNETH="\"rq.h\"" -D"F(x)=resnet20_fashion_##x" "$T/drv.c" "$T/rq.c" \
+           -o "$T/rq" -lz -lm 2>"$T/cc" && "$T/rq" "$IMG_TEST" "$T/rq.out"; then
+        "$PY" tests/ref/q8_ref.py --net "$R20" --weights "$T/resnet20_fashion.safetensors" \
+            --report "$T/resnet20_fashion.json" --pymodel "$T/resnet20_fashion.py" --images "$IMG_TEST" \
+            --outputs "$T/rq.out" --n 100 >"$T/ref8r.out" 2>&1
+        tally "$T/ref8r.out" $?
+    else no "resnet20_fashion int8 C"; cat "$T/err" "$T/cc" | head -5; fi
     "$PY" - "$T/lf.out" "$T/lq.out" "$T/lq.h" >"$T/agree.out" 2>&1 <<'EOF2'
 import re, sys
 import numpy as np
