@@ -324,11 +324,14 @@ uninstall:
 # --- make bench: speed of the generated code (not part of make test) ---------
 # The default-mode and --standalone C of lenet5, resnet20 and resnet18, built
 # at -O2 -march=native -fopenmp, against PyTorch's fastest inference mode, on
-# 1 and 2 threads; prints ms/image, GFLOP/s and PyTorch/cnnc (bench/bench.py).
+# 1 and 2 threads; prints ms/image, GFLOP/s and PyTorch/cnnc (bench/bench.py);
+# then the int8 rows: --quantize int8 against the float C and PyTorch's own
+# float and int8 models, batch 1, one thread (bench/int8.py).
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--only resnet20 --secs 5".
 .PHONY: bench
-bench: deps $(B)/cnnc
+bench: deps $(B)/cnnc $(B)/cnnc-train
 	$(PYTHON) bench/bench.py --cnnc $(B)/cnnc --out $(B)/bench $(BENCH_ARGS)
+	$(PYTHON) bench/int8.py --cnnc $(B)/cnnc --out $(B)/bench-int8
 
 # how close cnnc's conv algorithm rule comes to the fastest algorithm
 # (cnnc --tune) over many conv shapes on this machine (bench/conv_sweep.py)

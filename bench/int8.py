@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""`make bench`'s int8 rows: cnnc's int8 C against its float C and PyTorch's
+float and int8 models, batch 1, one thread, same run, same machine.
+
+    int8.py [--cnnc build/cnnc] [--secs 1] [--runs 3] [--out build/bench-int8]
+
+For lenet_relu and resnet20_fashion (the networks whose calibration images,
+Fashion-MNIST, cnnc reads today), with the initial weights of seed 1 and
+the training set's normalisation (cnnc-train --epochs 0):
+  cnnc float  the default-mode C, cc -std=c99 -O2 -march=native -fopenmp;
+  cnnc int8   --quantize int8, calibrated on 200 training images, same flags
+              (AVX-512 VNNI convs where the CPU has it);
+  PyTorch     tests/ref/quant_torch.py --time: the float module and PyTorch's
+              own static int8 model (eager, per-channel weights; fbgemm, or
+              onednn where Debian's torch lacks it), torch.set_num_threads(1).
+Each run times repeated calls after a warm-up (bench/timer.c: the median of
+the calls); --runs runs alternate the sides; every run is printed, then each
+side's fastest and median run.  Ratios: cnnc float / cnnc int8 (above 1, int8
+is faster) and PyTorch int8 / cnnc int8 (above 1, cnnc is faster), each of
+the fastest runs.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+NETS = ["lenet_relu", "resnet20_fashion"]
+DATA = "/usr/share/datasets/fashion-mnist"
+
+
+def build(cnnc, name, out, extra):
+    """cnnc with extra options, then bench/timer.c: the timer and its sidecar (or None)"""
+    d = os.path.join(out, name + ("-int8" if extra else ""))
+    os.makedirs(d, exist_ok=True)
+    c = os.path.join(d, name + ".c")
+    bench.sh([cnnc, "dsl_examples/%s.net" % name, "-o", c] + extra)
+    cmd = [os.environ.get("BENCH_CC", "cc"), "-std=c99", "-O2", "-march=native", "-fopenmp", "-I" + d,
+           "-DNET=" + name, "-DNETU=" + name.upper(), '-DNET_H="%s.h"' % name]
+    w = os.path.join(d, name + ".weights")
+    if os.path.exists(w):
+        cmd.append("-DSIDECAR")
+    cmd += ["bench/timer.c", c, "-o", os.path.join(d, "timer")]
+    cmd += bench.pkg(["--cflags", "--libs"]) if "#include <cblas.h>" in open(c).read() else []
+    bench.sh(cmd + ["-lm"])
+    return os.path.join(d, "timer"), (w if os.path.exists(w) else None)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cnnc", default="build/cnnc")
+    ap.add_argument("--secs", type=float, default=1.0)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--out", default="build/bench-int8")
+    a = ap.parse_args()
+    cnnc = os.path.abspath(a.cnnc)
+    a.out = os.path.abspath(a.out)
+    train = os.path.join(os.path.dirname(cnnc), "cnnc-train")
+    os.makedirs(a.out, exist_ok=True)
+    rows = []
+    for name in NETS:
+        ckpt = os.path.join(a.out, name + ".safetensors")
+        bench.sh([train, "dsl_examples/%s.net" % name, "--data", DATA, "--epochs", "0", "--seed", "1",
+                  "--normalize", "auto", "--save", ckpt, "--quiet"])
+        f_timer, f_w = build(cnnc, name, a.out, ["--weights", ckpt])
+        q_timer, q_w = build(cnnc, name, a.out, ["--weights", ckpt, "--quantize", "int8", "--calibrate", DATA,
+                                                 "--calibrate-n", "200"])
+        cf, cq, tf, tq = [], [], [], []
+        for r in range(a.runs):
+            cf.append(bench.run_c(f_timer, f_w, 1, 1, a.secs))
+            cq.append(bench.run_c(q_timer, q_w, 1, 1, a.secs))
+            t = json.loads(bench.sh([bench.PY, "tests/ref/quant_torch.py", "--net", "dsl_examples/%s.net" % name,
+                                     "--weights", ckpt, "--data", DATA, "--calibrate-n", "200", "--limit-test", "100",
+                                     "--cnnc", cnnc, "--time", "--time-runs", "1", "--time-seconds", str(a.secs),
+                                     "--threads", "1", "--json", "--quiet"]))
+            tf.append(t["time"]["float"]["runs"][0]["median_ms"])
+            tq.append(t["time"]["int8"]["runs"][0]["median_ms"])
+            engine = t.get("engine")
+            print("run %d  %-17s b1 1t | cnnc float %.4f  int8 %.4f | torch float %.4f  int8 (%s) %.4f"
+                  % (r + 1, name, cf[-1], cq[-1], tf[-1], engine, tq[-1]), flush=True)
+        rows.append((name, cf, cq, tf, tq, engine))
+    print("\nint8, batch 1, 1 thread: ms an image, fastest / median run (torch: %s)" % rows[0][5])
+    print("%-17s | %-17s %-17s | %-17s %-17s | %s  %s" % ("network", "cnnc float", "cnnc int8", "torch float",
+                                                            "torch int8", "float/int8", "torch int8/cnnc int8"))
+    for name, cf, cq, tf, tq, _ in rows:
+        print("%-17s | %7.4f %7.4f   %7.4f %7.4f   | %7.4f %7.4f   %7.4f %7.4f   | %6.2f      %6.2f"
+              % (name, min(cf), bench.med(cf), min(cq), bench.med(cq), min(tf), bench.med(tf), min(tq),
+                 bench.med(tq), min(cf) / min(cq), min(tq) / min(cq)))
+
+
+if __name__ == "__main__":
+    main()
