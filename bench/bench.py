@@ -50,11 +50,13 @@ def pkg(args):
         return ["-lopenblas"] if "--libs" in args else []
 
 
-def build(cnnc, name, out, standalone):
-    d = os.path.join(out, name + ("-sa" if standalone else ""))
+def build(cnnc, name, out, standalone, extra=(), tag=""):
+    """cnnc (--standalone, then the extra options), then bench/timer.c into
+    out/name[-sa][tag]: the timer and its sidecar weights (or None)"""
+    d = os.path.join(out, name + ("-sa" if standalone else "") + tag)
     os.makedirs(d, exist_ok=True)
     c = os.path.join(d, name + ".c")
-    sh([cnnc, "dsl_examples/%s.net" % name, "-o", c] + (["--standalone"] if standalone else []))
+    sh([cnnc, "dsl_examples/%s.net" % name, "-o", c] + (["--standalone"] if standalone else []) + list(extra))
     cc = os.environ.get("BENCH_CC", "cc")
     cmd = [cc, "-std=c99", "-O2", "-march=native", "-fopenmp", "-I" + d,
            "-DNET=" + name, "-DNETU=" + name.upper(), '-DNET_H="%s.h"' % name]

@@ -32,23 +32,6 @@ NETS = ["lenet_relu", "resnet20_fashion"]
 DATA = "/usr/share/datasets/fashion-mnist"
 
 
-def build(cnnc, name, out, extra):
-    """cnnc with extra options, then bench/timer.c: the timer and its sidecar (or None)"""
-    d = os.path.join(out, name + ("-int8" if extra else ""))
-    os.makedirs(d, exist_ok=True)
-    c = os.path.join(d, name + ".c")
-    bench.sh([cnnc, "dsl_examples/%s.net" % name, "-o", c] + extra)
-    cmd = [os.environ.get("BENCH_CC", "cc"), "-std=c99", "-O2", "-march=native", "-fopenmp", "-I" + d,
-           "-DNET=" + name, "-DNETU=" + name.upper(), '-DNET_H="%s.h"' % name]
-    w = os.path.join(d, name + ".weights")
-    if os.path.exists(w):
-        cmd.append("-DSIDECAR")
-    cmd += ["bench/timer.c", c, "-o", os.path.join(d, "timer")]
-    cmd += bench.pkg(["--cflags", "--libs"]) if "#include <cblas.h>" in open(c).read() else []
-    bench.sh(cmd + ["-lm"])
-    return os.path.join(d, "timer"), (w if os.path.exists(w) else None)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cnnc", default="build/cnnc")
@@ -65,9 +48,9 @@ def main():
         ckpt = os.path.join(a.out, name + ".safetensors")
         bench.sh([train, "dsl_examples/%s.net" % name, "--data", DATA, "--epochs", "0", "--seed", "1",
                   "--normalize", "auto", "--save", ckpt, "--quiet"])
-        f_timer, f_w = build(cnnc, name, a.out, ["--weights", ckpt])
-        q_timer, q_w = build(cnnc, name, a.out, ["--weights", ckpt, "--quantize", "int8", "--calibrate", DATA,
-                                                 "--calibrate-n", "200"])
+        f_timer, f_w = bench.build(cnnc, name, a.out, False, ["--weights", ckpt])
+        q_timer, q_w = bench.build(cnnc, name, a.out, False, ["--weights", ckpt, "--quantize", "int8", "--calibrate",
+                                                              DATA, "--calibrate-n", "200"], "-int8")
         cf, cq, tf, tq = [], [], [], []
         for r in range(a.runs):
             cf.append(bench.run_c(f_timer, f_w, 1, 1, a.secs))
