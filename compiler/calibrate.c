@@ -65,12 +65,34 @@ static void observe(const cnnrt_net *net, const cnnrt_net_desc *d, int nv, int m
     }
 }
 
+cnnrt_net *calibrate_float_net(Graph *g, const char *weights, unsigned long long seed, int batch,
+                               cnnrt_net_desc *d, int (*batch_of)(const cnnrt_net_desc *)) {
+    cnnrt_net_desc *planned = train_desc_build(g);
+    if (!planned) return NULL;
+    *d = *planned;
+    d->op_plan = NULL, d->value_buf = NULL, d->grad_buf = NULL;
+    if (batch_of) batch = batch_of(d);
+    cnnrt_train_opts to = { .optim = { .kind = CNNRT_SGD }, .lr = { .kind = CNNRT_LR_CONSTANT, .base_lr = 1e-3 },
+                            .loss = CNNRT_LOSS_XENT, .seed = seed };   /* no step is taken */
+    char err[1024];
+    cnnrt_net *net = cnnrt_net_create(d, batch, &to, err, sizeof err);
+    if (net && weights && cnnrt_net_load(net, weights, 0, err, sizeof err) != CNNRT_OK) {
+        cnnrt_net_free(net);
+        net = NULL;
+    }
+    if (!net) fprintf(stderr, "cnnc: error: %s\n", err);
+    return net;
+}
+
+/* batches of up to 64 images, within 512 MiB of values */
+static int calib_batch(const cnnrt_net_desc *d) {
+    double per = image_floats(d) * sizeof(float);
+    const double budget = 512.0 * (1 << 20);
+    return per * 64 <= budget ? 64 : per >= budget ? 1 : (int)(budget / per);
+}
+
 int calibrate(Graph *g, const CalibOptions *o) {
     const Shape in = g->nodes[0]->shape;
-    cnnrt_net_desc *planned = train_desc_build(g);
-    if (!planned) return 1;
-    cnnrt_net_desc d = *planned;
-    d.op_plan = NULL, d.value_buf = NULL, d.grad_buf = NULL;
 
     cnnrt_idx_images im = { 0 };
     if (load_images(o->data, &im)) return 1;
@@ -91,25 +113,13 @@ int calibrate(Graph *g, const CalibOptions *o) {
     if (!norm) mean[0] = 0, stdv[0] = 1;
     long long n = o->n > 0 && o->n < im.n ? o->n : im.n;
 
-    /* batches of up to 64 images, within 512 MiB of values */
-    double per = image_floats(&d) * sizeof(float);
-    const double budget = 512.0 * (1 << 20);
-    int batch = per * 64 <= budget ? 64 : per >= budget ? 1 : (int)(budget / per);
-    cnnrt_train_opts to = { .optim = { .kind = CNNRT_SGD }, .lr = { .kind = CNNRT_LR_CONSTANT, .base_lr = 1e-3 },
-                            .loss = CNNRT_LOSS_XENT, .seed = o->seed };   /* no step is taken */
-    char err[1024];
-    cnnrt_net *net = cnnrt_net_create(&d, batch, &to, err, sizeof err);
+    cnnrt_net_desc d;
+    cnnrt_net *net = calibrate_float_net(g, o->weights, o->seed, 0, &d, calib_batch);
     if (!net) {
-        fprintf(stderr, "cnnc: error: calibration: %s\n", err);
         cnnrt_idx_images_free(&im);
         return 1;
     }
-    if (o->weights && cnnrt_net_load(net, o->weights, 0, err, sizeof err) != CNNRT_OK) {
-        fprintf(stderr, "cnnc: error: calibration: %s\n", err);
-        cnnrt_net_free(net);
-        cnnrt_idx_images_free(&im);
-        return 1;
-    }
+    const int batch = calib_batch(&d);
 
     int nv = g->nnodes;                       /* the nodes' values (extra ones follow them) */
     QuantMinMax *mm = calloc((size_t)nv, sizeof *mm);

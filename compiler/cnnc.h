@@ -600,6 +600,13 @@ typedef struct CalibOptions {
 /* Run the network as written (cnnrt, inference mode) over the images and
  * set cal* of every node: the error count. */
 int calibrate(Graph *g, const CalibOptions *o);
+/* The network as written for cnnrt in inference mode, every value in its own
+ * buffer (no plan: cnnrt_net_value() reads any of them), with the checkpoint
+ * weights or the --seed ones, for batches of batch images (or batch_of(d)):
+ * NULL after an error said.  calibrate() and cnnc eval run it. */
+struct cnnrt_net_desc;
+struct cnnrt_net *calibrate_float_net(Graph *g, const char *weights, unsigned long long seed, int batch,
+                                      struct cnnrt_net_desc *d, int (*batch_of)(const struct cnnrt_net_desc *));
 
 /* ===== eval.c: cnnc eval (cnnc only) ======================================= */
 int eval_main(int argc, char **argv);   /* argv[0] "cnnc eval"; the exit status */

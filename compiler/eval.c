@@ -319,16 +319,9 @@ int eval_main(int argc, char **argv) {
                       px * (size_t)n);
 
     /* the float network as written, every value its own buffer */
-    cnnrt_net_desc *planned = train_desc_build(g);
-    if (!planned) { free(xn); goto done; }
-    cnnrt_net_desc d = *planned;
-    d.op_plan = NULL, d.value_buf = NULL, d.grad_buf = NULL;
-    cnnrt_train_opts to = { .optim = { .kind = CNNRT_SGD }, .lr = { .kind = CNNRT_LR_CONSTANT, .base_lr = 1e-3 },
-                            .loss = CNNRT_LOSS_XENT, .seed = a.seed };
-    int batch = 32;
-    if (!(net = cnnrt_net_create(&d, batch, &to, err, sizeof err)) ||
-        (a.weights && cnnrt_net_load(net, a.weights, 0, err, sizeof err) != CNNRT_OK)) {
-        fprintf(stderr, "cnnc eval: error: %s\n", err);
+    cnnrt_net_desc d;
+    const int batch = 32;
+    if (!(net = calibrate_float_net(g, a.weights, a.seed, batch, &d, NULL))) {
         free(xn);
         goto done;
     }

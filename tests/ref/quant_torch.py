@@ -84,6 +84,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+from torch_time import timeit  # noqa: E402  (make bench's timing: warm-up, then call by call)
 import st  # noqa: E402
 
 import torch.ao.quantization as tq  # noqa: E402
@@ -362,22 +364,6 @@ def evaluate(model, x, labels, batch, classes):
             pred = model(x[i:i + batch]).argmax(1).numpy()   # the first maximal logit
             np.add.at(conf, (labels[i:i + batch], pred), 1)
     return int(np.trace(conf)), conf
-
-
-def timeit(fn, x, secs):
-    t0 = time.perf_counter()
-    k = 0
-    while k < 5 or time.perf_counter() - t0 < 0.3:
-        fn(x)
-        k += 1
-    ts = []
-    t0 = time.perf_counter()
-    while len(ts) < 5 or time.perf_counter() - t0 < secs:
-        a = time.perf_counter()
-        fn(x)
-        ts.append(time.perf_counter() - a)
-    ts.sort()
-    return 1e3 * ts[len(ts) // 2], 1e3 * ts[0], len(ts)
 
 
 def median(v):
