@@ -491,10 +491,13 @@ int  pass_remove_noops(Graph *g);      /* dropout, identity, flatten become alia
  * after the passes above; the error count (a kind without int8 code, an
  * activation that is not relu or relu6, a scale out of range) */
 int  pass_quantize(Graph *g);
-/* an int8 conv runs as a product of u8 patches (M4_Q8_GEMM), not as direct
- * loops: one without groups, unless CNNC_Q8_DIRECT=1 (a knob for tests: both
- * give the same integers) */
+/* an int8 conv runs as a product over its padded u8 input (M4_Q8_GEMM), not
+ * as direct loops: one without groups, unless CNNC_Q8_DIRECT=1 (a knob for
+ * tests: both give the same integers) */
 bool quant_conv_gemm(const Node *n);
+/* the padded input of such a conv, [h][w][c] bytes (channels rounded to 4) */
+typedef struct QuantPad { long long h, w, c; } QuantPad;
+QuantPad quant_conv_pad(const Node *n);
 typedef struct Plan {                  /* (struct tag used by report.c) */
     bool standalone;                   /* --standalone (no OpenBLAS): set by the caller */
     long long arena_bytes;             /* one image's activations + scratch */

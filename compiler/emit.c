@@ -279,7 +279,9 @@ static void em_step(Emitter *e, const Node *n, const char *fn, const char *what)
     em_def(e, "L_SPLIT", "0");
     em_def(e, "L_BATCH", "0");
     em_def(e, "L_N", "%lld", shape_numel(n->shape));
+    em_def(e, "L_C", "%lld", n->shape.c);               /* int8 is channels last: [L_N / L_C][L_C] */
     em_def(e, "L_OUTN", "%lld", shape_numel(n->shape));
+    em_def(e, "L_OUTC", "%lld", n->shape.c);
     em_def(e, "L_SCALE", "%.9gf", (double)n->q_scale);
     em_def(e, "L_ZP", "%d", n->q_zp);
 }
@@ -288,6 +290,7 @@ void em_q8(Emitter *e, const Node *n) {
     em_def(e, "L_ZPI", "%d", root(n->in[0])->q_zp);
     em_def(e, "L_ZPO", "%d", n->q_zp);
     em_def(e, "L_OUTN", "%lld", shape_numel(n->shape));
+    em_def(e, "L_OUTC", "%lld", n->shape.c);
     em_def(e, "L_LO", "%d", n->q_lo);
     em_def(e, "L_HI", "%d", n->q_hi);
 }

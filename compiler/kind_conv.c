@@ -173,25 +173,30 @@ static int conv_quant(Node *n) {
     return quant_channels(n, in->c / n->groups * n->kh * n->kw, false);
 }
 
-/* An int8 conv without groups as a product (M4_Q8_GEMM): its weights in
- * panels of 16 output channels, K in groups of 4 (what AVX-512 VNNI's
- * vpdpbusd takes: [panel][K/4][16][4]), zeros past the channels and K; the
- * sums start from bias - (128 + zp_in) * sum(w), because the patches hold
- * q + 128 (unsigned) and a tap in the padding holds zp_in + 128. */
+/* An int8 conv without groups as a product (M4_Q8_GEMM) over its padded
+ * input, channels last (quant_conv_pad): its weights in panels of 16 output
+ * channels, K in the order the code walks the input (tap (ky, kx), then the
+ * channels, rounded up to 4: what AVX-512 VNNI's vpdpbusd takes,
+ * [panel][KH][KW][CP/4][16][4]), zeros past the channels; the sums start
+ * from bias - (128 + zp_in) * sum(w), because the input holds q + 128
+ * (unsigned) and a tap in the padding holds zp_in + 128. */
 static int conv_emit_q8_gemm(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
-    long long k = in->c * n->kh * n->kw, k4 = (k + 3) / 4, panels = (n->out + 15) / 16;
+    QuantPad pad = quant_conv_pad(n);
+    long long k = in->c * n->kh * n->kw, k4 = n->kh * n->kw * pad.c / 4, panels = (n->out + 15) / 16;
     int zp = quant_input(n, 0)->q_zp;
     signed char *w = calloc((size_t)(panels * k4 * 64), 1);
     int32_t *init = malloc(sizeof(int32_t) * (size_t)n->out);
     if (!w || !init) { free(w); free(init); fputs("cnnc: error: out of memory\n", stderr); exit(2); }
     for (long long o = 0; o < n->out; o++) {
         long long sum = 0;
-        for (long long j = 0; j < k; j++) {
-            signed char v = n->q_w[o * k + j];
-            w[((o / 16) * k4 + j / 4) * 64 + (o % 16) * 4 + j % 4] = v;
-            sum += v;
-        }
+        for (long long c = 0; c < in->c; c++)
+            for (long long t = 0; t < n->kh * n->kw; t++) {
+                signed char v = n->q_w[o * k + c * n->kh * n->kw + t];
+                long long j = t * pad.c + c;      /* its place in the walk */
+                w[((o / 16) * k4 + j / 4) * 64 + (o % 16) * 4 + j % 4] = v;
+                sum += v;
+            }
         long long b = n->q_b[o] - (128LL + zp) * sum;
         if (b < INT32_MIN || b > INT32_MAX || (k * 255 * 127 + (b < 0 ? -b : b)) > INT32_MAX) {
             diag_error(n->loc, "conv '%s': output channel %lld: an int32 sum could overflow", n->name, o);
@@ -209,7 +214,8 @@ static int conv_emit_q8_gemm(Emitter *e, Node *n) {
     em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
     em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
     em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
-    em_def(e, "L_K", "%lld", k); em_def(e, "L_K4", "%lld", k4); em_def(e, "L_PANELS", "%lld", panels);
+    em_def(e, "L_HP", "%lld", pad.h); em_def(e, "L_WP", "%lld", pad.w); em_def(e, "L_CP", "%lld", pad.c);
+    em_def(e, "L_K4", "%lld", k4); em_def(e, "L_PANELS", "%lld", panels);
     em_q8_channels(e, n, w, panels * k4 * 64, init);
     em_call(e, "M4_Q8_GEMM");
     free(w), free(init);
@@ -222,8 +228,7 @@ static int conv_emit_q8(Emitter *e, Node *n) {
     long long per = in->c / n->groups * n->kh * n->kw;
     em_layer(e, n, "int8 conv");
     em_q8(e, n);
-    em_def(e, "L_SCRATCH", "%lld", n->scratch_off / 4);
-    em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
     em_def(e, "L_OC", "%lld", n->out); em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
     em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
     em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);

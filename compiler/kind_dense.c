@@ -5,6 +5,9 @@
  */
 #include "kind.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 static bool dense_shape(Node *n) {
     const Shape *in = &n->in[0]->shape;
     if (in->rank != 1) {
@@ -45,14 +48,24 @@ static int dense_emit(Emitter *e, Node *n) {
 /* int8 (pass_quant.c) */
 static int dense_quant(Node *n) { return quant_channels(n, shape_numel(n->in[0]->shape), true); }
 
+/* The int8 input is channels last ([H][W][C], q8.m4): the weights' columns,
+ * PyTorch's flatten order (c, y, x), are put in that order. */
 static int dense_emit_q8(Emitter *e, Node *n) {
     long long nin = shape_numel(n->in[0]->shape);
+    const Shape *x = &quant_input(n, 0)->shape;
+    long long c = x->c, hw = nin / c;
+    signed char *w = malloc((size_t)(n->out * nin));
+    if (!w) { fputs("cnnc: error: out of memory\n", stderr); exit(2); }
+    for (long long o = 0; o < n->out; o++)
+        for (long long ch = 0; ch < c; ch++)
+            for (long long p = 0; p < hw; p++) w[o * nin + p * c + ch] = n->q_w[o * nin + ch * hw + p];
     em_layer(e, n, "int8 dense");
     em_q8(e, n);
     em_def(e, "L_NIN", "%lld", nin);
     em_def(e, "L_NOUT", "%lld", n->out);
-    em_q8_channels(e, n, n->q_w, n->out * nin, n->q_b);
+    em_q8_channels(e, n, w, n->out * nin, n->q_b);
     em_call(e, "M4_Q8_DENSE");
+    free(w);
     return 0;
 }
 

@@ -82,6 +82,17 @@ int quant_channels(Node *n, long long per, bool fold) {
     return errors;
 }
 
+/* The padded input a product conv reads (M4_Q8_GEMM): rows and columns from
+ * -pt and -pl up to the last one a window reaches, the channels rounded up
+ * to 4 (one vpdpbusd lane), channels last. */
+QuantPad quant_conv_pad(const Node *n) {
+    QuantPad p;
+    p.h = (n->shape.h - 1) * n->sh + (n->kh - 1) * n->dh + 1;
+    p.w = (n->shape.w - 1) * n->sw + (n->kw - 1) * n->dw + 1;
+    p.c = (n->in[0]->shape.c + 3) / 4 * 4;
+    return p;
+}
+
 bool quant_conv_gemm(const Node *n) {
     const char *knob = getenv("CNNC_Q8_DIRECT");
     return n->groups == 1 && !(knob && strcmp(knob, "1") == 0);

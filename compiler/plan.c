@@ -55,9 +55,11 @@ static int by_offset(const void *a, const void *b) {
  * for a depthwise conv (its blocks are on the stack). */
 static long long scratch_bytes(const Node *n) {
     if (n->kind->id != K_CONV) return 0;
-    if (n->q8 && quant_conv_gemm(n))     /* the u8 patches, one row of K (rounded to 4) per output pixel */
-        return n->shape.h * n->shape.w * ((n->in[0]->shape.c * n->kh * n->kw + 3) / 4 * 4);
-    if (n->q8) return 4 * n->shape.h * n->shape.w;     /* int32 sums of one output channel */
+    if (n->q8 && quant_conv_gemm(n)) {   /* the padded u8 input, channels last */
+        QuantPad p = quant_conv_pad(n);
+        return p.h * p.w * p.c;
+    }
+    if (n->q8) return 0;                 /* direct loops: none */
     return 4 * conv_scratch(n);
 }
 

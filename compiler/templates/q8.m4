@@ -1,23 +1,25 @@
 m4_divert(-1)
 # q8.m4 — int8 layers (cnnc --quantize int8; docs/quantize.md says every
 # formula).  A tensor of int8 holds x = (q - zp) * scale; its buffer is an
-# int8_t slot of the arena ([[M4_QPTR]]).  Weights are int8 in [[NET_q8w]] (PyTorch's
-# layout, or panels for a conv's product), the per-channel integers in
-# [[NET_q32]]: the sums' starting value (the bias, with the input's zero point
-# folded in as each kernel needs), the multiplier and the shift of the requantization
-# acc * mult / 2^shift, rounded once, half toward +infinity, plus the output
-# zero point, clamped to [L_LO, L_HI] (which absorbs relu and relu6).
-# Plain C99 loops but for the convs' products (AVX-512 VNNI where the build
-# has it); the accumulator is int32 (cnnc checks that no window can
-# overflow it).
+# int8_t slot of the arena ([[M4_QPTR]]), channels last: element (c, y, x) of a
+# [C][H][W] tensor at (y * W + x) * C + c, as int8 engines keep it (a pixel's
+# channels are the bytes a product sums).  Weights are int8 in [[NET_q8w]]
+# (PyTorch's layout, or panels for a conv's product), the per-channel
+# integers in [[NET_q32]]: the sums' starting value (the bias, with the input's
+# zero point folded in as each kernel needs), the multiplier and the shift of
+# the requantization acc * mult / 2^shift, rounded once, half toward
+# +infinity, plus the output zero point, clamped to [L_LO, L_HI] (which
+# absorbs relu and relu6).  Plain C99 loops but for the convs' products and
+# their requantization (AVX-512 VNNI where the build has it); the
+# accumulator is int32 (cnnc checks that no window can overflow it).
 #
 # [[M4_Q8_IN]]: the float input (normalised, if the network is) to int8.
 # [[M4_Q8_OUT]]: the last layer's int8 to the caller's float output.
 # [[M4_Q8_GEMM]]: a conv without groups, as a product (below).
-# [[M4_Q8_CONV]]: a grouped conv: per output channel, the int32 sums of
-#   its pixels in scratch, tap by tap over the outputs whose tap is inside
-#   the input (padding is real 0: no term), then requantized.
-# [[M4_Q8_DENSE]]: a dense layer.
+# [[M4_Q8_CONV]]: a grouped conv: per output pixel and channel, the int32 sum
+#   over the taps inside the input (padding is real 0: no term), requantized.
+# [[M4_Q8_DENSE]]: a dense layer (cnnc puts its weights' columns in the
+#   input's channels-last order).
 # [[M4_Q8_MAXPOOL]]: max over the window's inputs that exist (the output keeps
 #   the input's scale and zero point: max commutes with the map).
 # [[M4_Q8_GAVGPOOL]]: the sum of q - zp over each channel, requantized (the
@@ -27,17 +29,13 @@ m4_divert(-1)
 # Layer data: L_FN L_LABEL ... as every layer; L_X L_XOFF L_Y L_YOFF (and
 # L_X2 L_X2OFF); L_ZPI (input zero point), L_ZPO, L_LO, L_HI; L_QWOFF (int8
 # weights), L_QBOFF L_QMOFF L_QSOFF (int32: bias, multiplier, shift per
-# channel); L_SCALE L_ZP for [[M4_Q8_IN]] and [[M4_Q8_OUT]].
+# channel); L_SCALE L_ZP L_C for [[M4_Q8_IN]] and [[M4_Q8_OUT]]; L_OUTN L_OUTC
+# (the output's size and channels) for the trace.
 
 # [[M4_QPTR]](buffer, offset): an int8 buffer of run() at a float offset of the
 # arena, declared once (as [[M4_PTR]] declares the float ones).
 m4_define([[M4_QPTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifdef([[_M4_BUF_$1]], [[]], [[m4_define([[_M4_BUF_$1]],
   1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(8)    int8_t *const $1 = (int8_t *)(M4_AT([[ws]], $2));
-m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1]])
-
-# [[M4_IPTR]](buffer, offset): an int32 scratch of run() at a float offset.
-m4_define([[M4_IPTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifdef([[_M4_BUF_$1]], [[]], [[m4_define([[_M4_BUF_$1]],
-  1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(8)    int32_t *const $1 = (int32_t *)(M4_AT([[ws]], $2));
 m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1]])
 
 # [[M4_Q8_ONCE]]: the requantization and the input's quantization, mirrored line
@@ -69,14 +67,16 @@ M4_KERNEL([[/* clamp(zp + floor((acc * mult + 2^(shift-1)) / 2^shift), lo, hi): 
 ]])]])]])
 
 # [[M4_Q8_TRACE]](ptr): in a build cnnc eval reads (NET_TRACE 1), the layer's
-# int8 output goes to cnnc_q8_trace() when written.
-m4_define([[M4_Q8_TRACE]], [[m4_ifelse(NET_TRACE, 1, [[    cnnc_q8_trace(L_NODE, $1, L_OUTN);
+# int8 output goes to cnnc_q8_trace() when written (channels last, L_OUTC).
+m4_define([[M4_Q8_TRACE]], [[m4_ifelse(NET_TRACE, 1, [[    cnnc_q8_trace(L_NODE, $1, L_OUTN, L_OUTC);
 ]])]])
 
 m4_define([[M4_Q8_IN]], [[M4_ARGS([[$0]], $#, 0)M4_Q8_ONCE[[]]M4_LAYER_HEAD
 M4_FUNC([[]], [[const float *RESTRICT x, int8_t *RESTRICT y]])
 {
-    for (int i = 0; i < L_N; i++) y[i] = NET[[]]_quantize(x[i], L_SCALE, L_ZP);
+    for (int c = 0; c < L_C; c++)
+        for (int p = 0; p < m4_eval(L_N / L_C); p++)
+            y[p * L_C + c] = NET[[]]_quantize(x[c * m4_eval(L_N / L_C) + p], L_SCALE, L_ZP);
 M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
@@ -84,125 +84,143 @@ M4_CALL([[M4_PTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 m4_define([[M4_Q8_OUT]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
 M4_FUNC([[]], [[const int8_t *RESTRICT x, float *RESTRICT y]])
 {
-    for (int i = 0; i < L_N; i++) y[i] = (float)(x[i] - L_ZP) * L_SCALE;
+    for (int c = 0; c < L_C; c++)
+        for (int p = 0; p < m4_eval(L_N / L_C); p++)
+            y[c * m4_eval(L_N / L_C) + p] = (float)(x[p * L_C + c] - L_ZP) * L_SCALE;
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]])
 
-m4_define([[M4_Q8_CONV]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_Q8_ONCE[[]]M4_LAYER_HEAD
-M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y, int32_t *RESTRICT acc]])
+m4_define([[M4_Q8_CONV]], [[M4_ARGS([[$0]], $#, 0)M4_Q8_ONCE[[]]M4_LAYER_HEAD
+M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
 {
     const int8_t *RESTRICT w = NET[[]]_q8w + L_QWOFF;         /* [L_OC][L_ICG][L_KH][L_KW] */
     const int32_t *RESTRICT bias = NET[[]]_q32 + L_QBOFF, *RESTRICT mult = NET[[]]_q32 + L_QMOFF;
     const int32_t *RESTRICT shift = NET[[]]_q32 + L_QSOFF;
-    for (int oc = 0; oc < L_OC; oc++) {
-        const int8_t *RESTRICT wo = w + (size_t)oc * M4_MUL(L_ICG, L_KH, L_KW);
-        const int8_t *RESTRICT xg = x + (size_t)(oc / L_OCG) * M4_MUL(L_ICG, L_H, L_W);
-        /* acc[L_OH][L_OW] = bias + the taps that fall inside the input, (q - zp) * w
-         * (a tap in the padding is real 0) */
-        for (int p = 0; p < M4_MUL(L_OH, L_OW); p++) acc[p] = bias[oc];
-        for (int c = 0; c < L_ICG; c++)
-            for (int ky = 0; ky < L_KH; ky++) {
-                /* the output rows and columns whose tap (ky, kx) is inside */
-                const int oy0 = ky * L_DH >= L_PT ? 0 : (L_PT - ky * L_DH + L_SH - 1) / L_SH;
-                const int oy1e = (L_H - 1 + L_PT - ky * L_DH) / L_SH + 1, oy1 = oy1e < L_OH ? oy1e : L_OH;
-                for (int kx = 0; kx < L_KW; kx++) {
-                    const int wv = wo[(c * L_KH + ky) * L_KW + kx];
-                    const int ox0 = kx * L_DW >= L_PL ? 0 : (L_PL - kx * L_DW + L_SW - 1) / L_SW;
-                    const int ox1e = (L_W - 1 + L_PL - kx * L_DW) / L_SW + 1, ox1 = ox1e < L_OW ? ox1e : L_OW;
-                    if (wv == 0) continue;
-                    for (int oy = oy0; oy < oy1; oy++) {
-                        const int8_t *RESTRICT xr = xg + ((size_t)c * L_H + (oy * L_SH - L_PT + ky * L_DH)) * L_W
-                                                    + kx * L_DW - L_PL;
-                        int32_t *RESTRICT ar = acc + oy * L_OW;
-                        for (int ox = ox0; ox < ox1; ox++) ar[ox] += (xr[ox * L_SW] - L_ZPI) * wv;
+    for (int oy = 0; oy < L_OH; oy++)
+        for (int ox = 0; ox < L_OW; ox++)
+            for (int oc = 0; oc < L_OC; oc++) {
+                const int8_t *RESTRICT wo = w + (size_t)oc * M4_MUL(L_ICG, L_KH, L_KW);
+                const int8_t *RESTRICT xg = x + (oc / L_OCG) * L_ICG;    /* its group's channels */
+                int64_t acc = bias[oc];      /* + (q - zp) * w over the taps inside the input */
+                for (int ky = 0; ky < L_KH; ky++) {
+                    const int iy = oy * L_SH - L_PT + ky * L_DH;
+                    if (iy < 0 || iy >= L_H) continue;
+                    for (int kx = 0; kx < L_KW; kx++) {
+                        const int ix = ox * L_SW - L_PL + kx * L_DW;
+                        if (ix < 0 || ix >= L_W) continue;
+                        for (int c = 0; c < L_ICG; c++)
+                            acc += (xg[((size_t)iy * L_W + ix) * L_C + c] - L_ZPI) * wo[(c * L_KH + ky) * L_KW + kx];
                     }
                 }
+                y[((size_t)oy * L_OW + ox) * L_OC + oc] =
+                    (int8_t)NET[[]]_requant(acc, mult[oc], shift[oc], L_ZPO, L_LO, L_HI);
             }
-        for (int p = 0; p < M4_MUL(L_OH, L_OW); p++)
-            y[(size_t)oc * M4_MUL(L_OH, L_OW) + p] = (int8_t)NET[[]]_requant(acc[p], mult[oc], shift[oc], L_ZPO, L_LO, L_HI);
-    }
 M4_Q8_TRACE([[y]])m4_dnl
 }
-M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF), M4_IPTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
+M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 
-# [[M4_Q8_GEMM]]: an int8 conv without groups as a product.  The patches, as
-# unsigned bytes q + 128 (zp_in + 128 for a tap in the padding, 0 past K),
-# one row of L_K4*4 per output pixel in col; the weights in panels of 16
-# output channels, K in fours ([panel][L_K4][16][4]); for 16 channels x 8
-# pixels at a time, the sums from L_QBOFF (bias - (128 + zp_in) * sum w)
-# plus every u8 x s8 product: AVX-512 VNNI (vpdpbusd) where the build has
-# it, the same sums in plain C otherwise (integers: the same bits).
+# [[M4_Q8_GEMM]]: an int8 conv without groups as a product.  Its input, as
+# unsigned bytes q + 128, padded with zp_in + 128 (a real 0), channels
+# rounded up to 4 (zeros), in xp[L_HP][L_WP][L_CP]: output pixel (oy, ox)'s
+# window starts at xp[oy * L_SH][ox * L_SW], and its tap (ky, kx) holds
+# L_CP bytes there, so the product reads the window where it lies (no
+# patches).  The weights in panels of 16 output channels,
+# [panel][L_KH][L_KW][L_CP/4][16][4]; for 16 channels x 8 pixels at a time,
+# every u8 x s8 product, then the requantization from the sums' start
+# L_QBOFF (bias - (128 + zp_in) * sum w): AVX-512 VNNI (vpdpbusd) where the
+# build has it, the same sums in plain C otherwise (integers: the same bits).
 m4_define([[M4_Q8_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_Q8_ONCE[[]]M4_Q8_VNNI_ONCE[[]]M4_LAYER_HEAD
-M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y, uint8_t *RESTRICT col]])
+M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y, uint8_t *RESTRICT xp]])
 {
     const int8_t *RESTRICT w = NET[[]]_q8w + L_QWOFF;         /* [L_PANELS][L_K4][16][4] */
     const int32_t *RESTRICT init = NET[[]]_q32 + L_QBOFF, *RESTRICT mult = NET[[]]_q32 + L_QMOFF;
     const int32_t *RESTRICT shift = NET[[]]_q32 + L_QSOFF;
-    /* col[p][L_K4 * 4]: the patch of output pixel p */
-    for (int oy = 0; oy < L_OH; oy++)
-        for (int ox = 0; ox < L_OW; ox++) {
-            uint8_t *RESTRICT cp = col + (size_t)(oy * L_OW + ox) * m4_eval(L_K4 * 4);
-            int j = 0;
-            for (int c = 0; c < L_C; c++)
-                for (int ky = 0; ky < L_KH; ky++) {
-                    const int iy = oy * L_SH - L_PT + ky * L_DH;
-                    for (int kx = 0; kx < L_KW; kx++, j++) {
-                        const int ix = ox * L_SW - L_PL + kx * L_DW;
-                        cp[j] = (uint8_t)((iy >= 0 && iy < L_H && ix >= 0 && ix < L_W
-                                               ? x[((size_t)c * L_H + iy) * L_W + ix] : L_ZPI) + 128);
-                    }
-                }
-            for (; j < m4_eval(L_K4 * 4); j++) cp[j] = 0;
+    for (int py = 0; py < L_HP; py++) {
+        const int iy = py - L_PT;
+        uint8_t *RESTRICT xr = xp + (size_t)py * m4_eval(L_WP * L_CP);
+        if (iy < 0 || iy >= L_H) {
+            for (int j = 0; j < m4_eval(L_WP * L_CP); j++) xr[j] = (uint8_t)(L_ZPI + 128);
+            continue;
         }
+        const int8_t *RESTRICT xs = x + (size_t)iy * m4_eval(L_W * L_C);
+        for (int px = 0; px < L_WP; px++) {
+            const int ix = px - L_PL;
+            if (ix < 0 || ix >= L_W)
+                for (int c = 0; c < L_CP; c++) xr[px * L_CP + c] = (uint8_t)(L_ZPI + 128);
+m4_ifelse(L_C, L_CP, [[]], [[            else
+                for (int c = L_C; c < L_CP; c++) xr[px * L_CP + c] = 0;
+]])m4_dnl
+        }
+m4_ifelse(L_C, L_CP, [[        {   /* the row's pixels inside the input, all channels at once */
+            const int ix0 = L_PL, ix1 = L_PL + L_W < L_WP ? L_PL + L_W : L_WP;
+            for (int j = ix0 * L_C; j < ix1 * L_C; j++) xr[j] = (uint8_t)(xs[j - L_PL * L_C] + 128);
+        }
+]], [[        for (int px = L_PL; px < L_WP && px < L_PL + L_W; px++)
+            for (int c = 0; c < L_C; c++) xr[px * L_CP + c] = (uint8_t)(xs[(px - L_PL) * L_C + c] + 128);
+]])m4_dnl
+    }
     for (int panel = 0; panel < L_PANELS; panel++) {
         const int8_t *RESTRICT wp = w + (size_t)panel * m4_eval(L_K4 * 64);
         const int oc0 = panel * 16, noc = L_OC - oc0 < 16 ? L_OC - oc0 : 16;
         for (int p0 = 0; p0 < M4_MUL(L_OH, L_OW); p0 += 8) {
+            const uint8_t *base[8];
             int32_t acc[8][16];
-            NET[[]]_q8_tile(wp, col, m4_eval(L_K4), p0, M4_MUL(L_OH, L_OW), acc);
-            const int np = M4_MUL(L_OH, L_OW) - p0 < 8 ? M4_MUL(L_OH, L_OW) - p0 : 8;
-            for (int l = 0; l < noc; l++) {
-                const int oc = oc0 + l;
-                int8_t *RESTRICT yo = y + (size_t)oc * M4_MUL(L_OH, L_OW) + p0;
-                for (int r = 0; r < np; r++)
-                    yo[r] = (int8_t)NET[[]]_requant((int64_t)acc[r][l] + init[oc], mult[oc], shift[oc], L_ZPO, L_LO, L_HI);
+            for (int r = 0; r < 8; r++) {     /* a pixel past the last repeats it (its sums are not kept) */
+                const int p = p0 + r < M4_MUL(L_OH, L_OW) ? p0 + r : M4_MUL(L_OH, L_OW) - 1;
+                base[r] = xp + ((size_t)(p / L_OW * L_SH) * L_WP + (size_t)(p % L_OW * L_SW)) * L_CP;
             }
+            NET[[]]_q8_tile(wp, base, L_KH, L_KW, m4_eval(L_DH * L_WP * L_CP), m4_eval(L_DW * L_CP), m4_eval(L_CP / 4), acc);
+            NET[[]]_q8_store(acc, M4_MUL(L_OH, L_OW) - p0 < 8 ? M4_MUL(L_OH, L_OW) - p0 : 8, noc, init + oc0,
+                         mult + oc0, shift + oc0, L_ZPO, L_LO, L_HI, y + (size_t)p0 * L_OC + oc0, L_OC);
         }
     }
 M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF), M4_BPTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
 
-# [[M4_Q8_VNNI_ONCE]]: acc[r][l] = sum over k of col[p0 + r][k] * w[l][k] for 16
-# channels l and 8 pixels r (a pixel past n repeats the last: its sums are
-# not used): vpdpbusd, 4 products a lane an instruction, or plain C.
+# [[M4_Q8_VNNI_ONCE]]: the product's two kernels.
+#   q8_tile: acc[r][l] = the sum over taps (ky, kx) and channels c of
+#     base[r][ky * sy + kx * sx + c] (u8) * wp[((ky * kw + kx) * c4 + c/4)][l][c%4]
+#     (s8), for 16 channels l and 8 pixels r: vpdpbusd, 4 products a lane an
+#     instruction, or plain C.
+#   q8_store: y[r * ys + l] = requant(acc[r][l] + init[l]) for r < np, l < nl,
+#     in 16 lanes (the 64-bit products, their rounding and clamp as
+#     NET_requant: the same integers), or by NET_requant.
 m4_define([[M4_Q8_VNNI_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[_M4_VNNI_DONE]], [[]], [[m4_define([[_M4_VNNI_DONE]], 1)m4_dnl
 M4_PRELUDE([[
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+#if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
+#define NET[[]]_VNNI 1
+#else
+#define NET[[]]_VNNI 0
 #endif
-]])M4_KERNEL([[/* 16 output channels x 8 pixels of an int8 product: acc[r][l] = sum over k < 4*k4
- * of col[p][k] (u8) * wp[k/4][l][k%4] (s8), p = min(p0 + r, n - 1). */]],
-[[static void NET[[]]_q8_tile(const int8_t *RESTRICT wp, const uint8_t *RESTRICT col, int k4, int p0, int n,
-                         int32_t acc[8][16])]],
+]])M4_KERNEL([[/* 16 output channels x 8 pixels of an int8 product: acc[r][l] = the sum over the
+ * taps and the channels of base[r][ky * sy + kx * sx + c] (u8) * wp[...][l][c % 4] (s8) */]],
+[[static void NET[[]]_q8_tile(const int8_t *RESTRICT wp, const uint8_t *const base[8], int kh, int kw, int sy, int sx,
+                         int c4, int32_t acc[8][16])]],
 [[{
-    const uint8_t *RESTRICT row[8];
-    for (int r = 0; r < 8; r++) row[r] = col + (size_t)(p0 + r < n ? p0 + r : n - 1) * (size_t)k4 * 4;
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+#if NET[[]]_VNNI
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    for (int k = 0; k < k4; k++) {
-        const __m512i wv = _mm512_load_si512((const void *)(wp + (size_t)k * 64));
-        int32_t b[8];
-        for (int r = 0; r < 8; r++) memcpy(&b[r], row[r] + 4 * k, 4);
-        a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(b[0]), wv);
-        a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(b[1]), wv);
-        a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(b[2]), wv);
-        a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(b[3]), wv);
-        a4 = _mm512_dpbusd_epi32(a4, _mm512_set1_epi32(b[4]), wv);
-        a5 = _mm512_dpbusd_epi32(a5, _mm512_set1_epi32(b[5]), wv);
-        a6 = _mm512_dpbusd_epi32(a6, _mm512_set1_epi32(b[6]), wv);
-        a7 = _mm512_dpbusd_epi32(a7, _mm512_set1_epi32(b[7]), wv);
-    }
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            const size_t off = (size_t)ky * (size_t)sy + (size_t)kx * (size_t)sx;
+            const uint8_t *b0 = base[0] + off, *b1 = base[1] + off, *b2 = base[2] + off, *b3 = base[3] + off;
+            const uint8_t *b4 = base[4] + off, *b5 = base[5] + off, *b6 = base[6] + off, *b7 = base[7] + off;
+            for (int c = 0; c < 4 * c4; c += 4, wp += 64) {
+                const __m512i wv = _mm512_load_si512((const void *)wp);
+                int32_t b[8];
+                memcpy(&b[0], b0 + c, 4); memcpy(&b[1], b1 + c, 4); memcpy(&b[2], b2 + c, 4); memcpy(&b[3], b3 + c, 4);
+                memcpy(&b[4], b4 + c, 4); memcpy(&b[5], b5 + c, 4); memcpy(&b[6], b6 + c, 4); memcpy(&b[7], b7 + c, 4);
+                a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(b[0]), wv);
+                a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(b[1]), wv);
+                a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(b[2]), wv);
+                a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(b[3]), wv);
+                a4 = _mm512_dpbusd_epi32(a4, _mm512_set1_epi32(b[4]), wv);
+                a5 = _mm512_dpbusd_epi32(a5, _mm512_set1_epi32(b[5]), wv);
+                a6 = _mm512_dpbusd_epi32(a6, _mm512_set1_epi32(b[6]), wv);
+                a7 = _mm512_dpbusd_epi32(a7, _mm512_set1_epi32(b[7]), wv);
+            }
+        }
     _mm512_storeu_si512((void *)acc[0], a0); _mm512_storeu_si512((void *)acc[1], a1);
     _mm512_storeu_si512((void *)acc[2], a2); _mm512_storeu_si512((void *)acc[3], a3);
     _mm512_storeu_si512((void *)acc[4], a4); _mm512_storeu_si512((void *)acc[5], a5);
@@ -210,11 +228,47 @@ M4_PRELUDE([[
 #else
     for (int r = 0; r < 8; r++)
         for (int l = 0; l < 16; l++) acc[r][l] = 0;
-    for (int k = 0; k < k4; k++)
-        for (int r = 0; r < 8; r++)
-            for (int l = 0; l < 16; l++)
-                acc[r][l] += row[r][4 * k] * wp[k * 64 + l * 4] + row[r][4 * k + 1] * wp[k * 64 + l * 4 + 1] +
-                             row[r][4 * k + 2] * wp[k * 64 + l * 4 + 2] + row[r][4 * k + 3] * wp[k * 64 + l * 4 + 3];
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            const size_t off = (size_t)ky * (size_t)sy + (size_t)kx * (size_t)sx;
+            for (int c = 0; c < 4 * c4; c += 4, wp += 64)
+                for (int r = 0; r < 8; r++) {
+                    const uint8_t *RESTRICT b = base[r] + off + c;
+                    for (int l = 0; l < 16; l++)
+                        acc[r][l] += b[0] * wp[l * 4] + b[1] * wp[l * 4 + 1] + b[2] * wp[l * 4 + 2] + b[3] * wp[l * 4 + 3];
+                }
+        }
+#endif
+}
+]])M4_KERNEL([[/* y[r * ys + l] = requant(acc[r][l] + init[l]) for the first np pixels r and nl channels l */]],
+[[static void NET[[]]_q8_store(int32_t acc[8][16], int np, int nl, const int32_t *RESTRICT init,
+                          const int32_t *RESTRICT mult, const int32_t *RESTRICT shift, int zp, int lo, int hi,
+                          int8_t *RESTRICT y, int ys)]],
+[[{
+#if NET[[]]_VNNI
+    /* the even and the odd lanes as 64-bit: (v * mult + 2^(shift-1)) >> shift (an arithmetic
+     * shift: the floor), clamped to [lo - zp, hi - zp], then the 32-bit lanes again, + zp */
+    const __mmask16 m = (__mmask16)((1u << nl) - 1u);
+    const __m512i vi = _mm512_maskz_loadu_epi32(m, init), vm = _mm512_maskz_loadu_epi32(m, mult);
+    const __m512i vs = _mm512_mask_loadu_epi32(_mm512_set1_epi32(1), m, shift);
+    const __m512i lo64 = _mm512_set1_epi64(lo - zp), hi64 = _mm512_set1_epi64(hi - zp), vz = _mm512_set1_epi32(zp);
+    const __m512i one = _mm512_set1_epi64(1), low = _mm512_set1_epi64(0xffffffffLL);
+    const __m512i se = _mm512_and_si512(vs, low), so = _mm512_srli_epi64(vs, 32);
+    const __m512i re = _mm512_sllv_epi64(one, _mm512_sub_epi64(se, one)), ro = _mm512_sllv_epi64(one, _mm512_sub_epi64(so, one));
+    const __m512i mo = _mm512_srli_epi64(vm, 32);
+    for (int r = 0; r < np; r++) {
+        const __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const void *)acc[r]), vi);
+        __m512i e = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, vm), re), se);
+        __m512i o = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), mo), ro), so);
+        e = _mm512_min_epi64(_mm512_max_epi64(e, lo64), hi64);
+        o = _mm512_min_epi64(_mm512_max_epi64(o, lo64), hi64);
+        const __m512i q = _mm512_add_epi32(_mm512_mask_blend_epi32((__mmask16)0xAAAA, e, _mm512_slli_epi64(o, 32)), vz);
+        _mm_mask_storeu_epi8((void *)(y + (size_t)r * (size_t)ys), m, _mm512_cvtepi32_epi8(q));
+    }
+#else
+    for (int r = 0; r < np; r++)
+        for (int l = 0; l < nl; l++)
+            y[(size_t)r * (size_t)ys + l] = (int8_t)NET[[]]_requant((int64_t)acc[r][l] + init[l], mult[l], shift[l], zp, lo, hi);
 #endif
 }
 ]])]])]])
@@ -224,10 +278,10 @@ m4_define([[M4_BPTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifdef([[_M4_BUF_$1]], [[]], [[
   1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(8)    uint8_t *const $1 = (uint8_t *)(M4_AT([[ws]], $2));
 m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1]])
 
-m4_define([[M4_Q8_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_Q8_ONCE[[]]M4_LAYER_HEAD
-M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
+m4_define([[M4_Q8_DENSE]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_Q8_ONCE[[]]M4_LAYER_HEAD
+M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
 {
-    const int8_t *RESTRICT w = NET[[]]_q8w + L_QWOFF;         /* [L_NOUT][L_NIN] */
+    const int8_t *RESTRICT w = NET[[]]_q8w + L_QWOFF;         /* [L_NOUT][L_NIN], columns channels last */
     const int32_t *RESTRICT bias = NET[[]]_q32 + L_QBOFF, *RESTRICT mult = NET[[]]_q32 + L_QMOFF;
     const int32_t *RESTRICT shift = NET[[]]_q32 + L_QSOFF;
     for (int o = 0; o < L_NOUT; o++) {
@@ -240,37 +294,39 @@ M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 
-m4_define([[M4_Q8_MAXPOOL]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
-M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
+m4_define([[M4_Q8_MAXPOOL]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_LAYER_HEAD
+M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
 {
-    for (int c = 0; c < L_C; c++)
-        for (int oy = 0; oy < L_OH; oy++)
-            for (int ox = 0; ox < L_OW; ox++) {
-                int m = -128;
-                for (int ky = 0; ky < L_KH; ky++) {
-                    const int iy = oy * L_SH - L_PT + ky;
-                    if (iy < 0 || iy >= L_H) continue;
-                    for (int kx = 0; kx < L_KW; kx++) {
-                        const int ix = ox * L_SW - L_PL + kx;
-                        if (ix >= 0 && ix < L_W && x[((size_t)c * L_H + iy) * L_W + ix] > m)
-                            m = x[((size_t)c * L_H + iy) * L_W + ix];
-                    }
+    for (int oy = 0; oy < L_OH; oy++)
+        for (int ox = 0; ox < L_OW; ox++) {
+            int8_t *RESTRICT yo = y + ((size_t)oy * L_OW + ox) * L_C;
+            for (int c = 0; c < L_C; c++) yo[c] = L_LO;       /* max(L_LO, the window): the low clamp */
+            for (int ky = 0; ky < L_KH; ky++) {
+                const int iy = oy * L_SH - L_PT + ky;
+                if (iy < 0 || iy >= L_H) continue;
+                for (int kx = 0; kx < L_KW; kx++) {
+                    const int ix = ox * L_SW - L_PL + kx;
+                    if (ix < 0 || ix >= L_W) continue;
+                    const int8_t *RESTRICT xs = x + ((size_t)iy * L_W + ix) * L_C;
+                    for (int c = 0; c < L_C; c++) yo[c] = xs[c] > yo[c] ? xs[c] : yo[c];
                 }
-                y[((size_t)c * L_OH + oy) * L_OW + ox] = (int8_t)(m < L_LO ? L_LO : m > L_HI ? L_HI : m);
             }
+m4_ifelse(L_HI, 127, [[]], [[            for (int c = 0; c < L_C; c++) yo[c] = yo[c] > L_HI ? L_HI : yo[c];
+]])m4_dnl
+        }
 M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 
-m4_define([[M4_Q8_GAVGPOOL]], [[M4_ARGS([[$0]], $#, 0)M4_Q8_ONCE[[]]M4_LAYER_HEAD
-M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
+m4_define([[M4_Q8_GAVGPOOL]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_Q8_ONCE[[]]M4_LAYER_HEAD
+M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
 {
-    for (int c = 0; c < L_C; c++) {
-        const int8_t *RESTRICT xc = x + (size_t)c * L_HW;
-        int32_t sum = 0;
-        for (int k = 0; k < L_HW; k++) sum += xc[k] - L_ZPI;
-        y[c] = (int8_t)NET[[]]_requant(sum, L_MULT, L_SHIFT, L_ZPO, L_LO, L_HI);
-    }
+    int32_t sum[L_C];
+    for (int c = 0; c < L_C; c++) sum[c] = 0;
+    for (int k = 0; k < L_HW; k++)
+        for (int c = 0; c < L_C; c++) sum[c] += x[(size_t)k * L_C + c];
+    for (int c = 0; c < L_C; c++)      /* the sum of q - zp */
+        y[c] = (int8_t)NET[[]]_requant(sum[c] - (int64_t)L_HW * L_ZPI, L_MULT, L_SHIFT, L_ZPO, L_LO, L_HI);
 M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])

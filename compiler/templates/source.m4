@@ -103,7 +103,7 @@ m4_define([[M4_FINISH]], [[M4_ARGS([[$0]], $#, 0)m4_divert(0)m4_undivert(4)m4_if
 void cnnc_tune_mark(int node);
 ]])m4_ifelse(NET_TRACE, 1, [[
 /* a build cnnc eval reads: each int8 layer's output as it is written */
-void cnnc_q8_trace(int node, const int8_t *q, long n);
+void cnnc_q8_trace(int node, const int8_t *q, long n, long c);
 ]])
 /* The network and its layers, defined below in this order. */
 static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);

@@ -246,6 +246,12 @@ for m in re.finditer(r"confusion matrix, (\w+).*?\n((?:\s+\d+(?: +\d+){10}\n){10
     if abs(diag - (fl if m.group(1) == "float" else q8)) > 0.005: bad.append("%s diagonal %.2f" % (m.group(1), diag))
 layers = re.findall(r"^\s+\d+\s+(\S+).*?\s([0-9.]+)\s+([0-9.]+)$", text.split("per-layer error")[1], re.M)
 if len(layers) != 7: bad.append("%d int8 layers listed, lenet_relu has 7" % len(layers))
+# each layer's int8 value against its float one: a few percent off (a
+# trace read in the wrong element order is about 140% off), and the SQNR
+# is -20 log10 of the relative L2 error
+for name, rel, sqnr in layers:
+    if not float(rel) < 0.1: bad.append("%s: relative L2 error %s" % (name, rel))
+    elif abs(float(sqnr) + 20 * np.log10(float(rel))) > 0.05: bad.append("%s: SQNR %s for %s" % (name, sqnr, rel))
 print("FAIL cnnc eval: " + "; ".join(bad) if bad else
       "ok   cnnc eval: float %.2f%% (the trainer's), int8 %.2f%% (the int8 code's), 2 confusion matrices, "
       "7 layers' SQNR" % (fl, q8))

@@ -676,7 +676,7 @@ def run_instrumented(csrc, ref, pix, workdir):
     net = mfw.group(1)
     size_of = {}
     for n in ref.ops:
-        size_of[c_ident(n.layer)] = (n.layer, int(np.prod(ref.shapes[n.id])))
+        size_of[c_ident(n.layer)] = (n.layer, int(np.prod(ref.shapes[n.id])), ref.shapes[n.id])
     run_m = re.search(r"static void %s_run\([^)]*\)\n\{\n" % net, text)
     start = run_m.end()
     end = text.index("\n}\n", start)
@@ -708,11 +708,13 @@ def run_instrumented(csrc, ref, pix, workdir):
     fin, fout, fdump = (os.path.join(workdir, s) for s in ("in.f32", "out.f32", "layers.i8"))
     x.tofile(fin)
     subprocess.run(["nice", exe, fin, fout, fdump, str(len(pix))], check=True)
-    per = sum(sz for _, sz in order)
+    per = sum(sz for _, sz, _ in order)
     d = np.fromfile(fdump, dtype=np.int8).reshape(len(pix), per)
     layers, o = {}, 0
-    for name, sz in order:
-        layers[name] = d[:, o:o + sz].astype(I64)
+    for name, sz, shape in order:
+        # the int8 buffers are channels last ([H][W][C], docs/quantize.md): back to [C][H][W]
+        c = int(shape[0])
+        layers[name] = d[:, o:o + sz].reshape(len(pix), sz // c, c).transpose(0, 2, 1).reshape(len(pix), sz).astype(I64)
         o += sz
     return layers, np.fromfile(fout, dtype="<f4").reshape(len(pix), -1)
 
