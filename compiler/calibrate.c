@@ -8,7 +8,9 @@
  * output); its weights are the ones cnnc compiles (the checkpoint, or the
  * --seed initialisation, which is cnnc-train's).  The images are the first
  * --calibrate-n of an IDX file (or of a folder's training images), fed as
- * cnnc-train feeds them: x/255, then the checkpoint's normalisation.
+ * cnnc-train feeds them: x/255, then the checkpoint's normalisation; or of a
+ * FILE.f32 of raw float32 inputs, each what NAME_forward() takes (any
+ * channels and size; fed as they are).
  *
  * Every value's least and greatest output are kept (NaN counted apart).
  * minmax takes them as the range; percentile and kl pass over the images a
@@ -25,7 +27,9 @@
 #include "cnnrt_net.h"
 #include "quant.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -91,19 +95,64 @@ static int calib_batch(const cnnrt_net_desc *d) {
     return per * 64 <= budget ? 64 : per >= budget ? 1 : (int)(budget / per);
 }
 
-int calibrate(Graph *g, const CalibOptions *o) {
+/* FILE.f32: float32 inputs of in_n values each, little-endian, nothing
+ * else: their count into *n, or NULL after an error naming the file. */
+static float *load_f32(const char *path, long long in_n, long long *n) {
+    FILE *f = fopen(path, "rb");
+    long long bytes = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) bytes = ftell(f);
+    if (!f || bytes < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "cnnc: error: --calibrate %s: cannot read: %s\n", path, strerror(errno));
+        if (f) fclose(f);
+        return NULL;
+    }
+    long long per = 4 * in_n;
+    if (bytes == 0 || bytes % per != 0) {
+        fprintf(stderr, "cnnc: error: --calibrate %s: %lld bytes, expected a whole number of the network's "
+                "inputs of %lld float32 (%lld bytes each)\n", path, bytes, in_n, per);
+        fclose(f);
+        return NULL;
+    }
+    float *x = malloc((size_t)bytes);
+    if (!x || fread(x, 1, (size_t)bytes, f) != (size_t)bytes) {
+        fprintf(stderr, "cnnc: error: --calibrate %s: %s\n", path, x ? "cannot read" : "out of memory");
+        free(x), fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    const unsigned one = 1;
+    if (*(const unsigned char *)&one != 1)          /* the file is little-endian */
+        for (long long i = 0; i < bytes / 4; i++) {
+            unsigned char *b = (unsigned char *)&x[i], t0 = b[0], t1 = b[1];
+            b[0] = b[3], b[1] = b[2], b[2] = t1, b[3] = t0;
+        }
+    *n = bytes / per;
+    return x;
+}
+
+static bool is_f32(const char *path) {
+    size_t k = strlen(path);
+    return k > 4 && strcmp(path + k - 4, ".f32") == 0;
+}
+
+int calibrate(Graph *g, CalibOptions *o) {
     const Shape in = g->nodes[0]->shape;
 
     cnnrt_idx_images im = { 0 };
-    if (load_images(o->data, &im)) return 1;
-    if (in.sp != 2 || in.c != 1 || in.h != im.h || in.w != im.w) {
+    float *raw = NULL;           /* FILE.f32: the inputs as they are */
+    long long nraw = 0;
+    if (is_f32(o->data)) {
+        if (!(raw = load_f32(o->data, shape_numel(in), &nraw))) return 1;
+    } else if (load_images(o->data, &im)) {
+        return 1;
+    } else if (in.sp != 2 || in.c != 1 || in.h != im.h || in.w != im.w) {
         fprintf(stderr, "cnnc: error: --calibrate %s: the images are %dx%d, one channel (IDX), but the "
                 "network '%s' takes %s\n", im.path, im.h, im.w, g->name, shape_str(in));
         cnnrt_idx_images_free(&im);
         return 1;
     }
     double mean[NORM_MAX_CHANNELS], stdv[NORM_MAX_CHANNELS];
-    int norm = weights_normalize(g, in.c, mean, stdv);
+    int norm = raw ? 0 : weights_normalize(g, in.c, mean, stdv);
     if (norm < 0) {
         fprintf(stderr, "cnnc: error: %s: metadata 'normalize' is \"%s\": expected MEAN,STD (finite, STD > 0)\n",
                 o->weights, weights_metadata(g, "normalize"));
@@ -111,12 +160,14 @@ int calibrate(Graph *g, const CalibOptions *o) {
         return 1;
     }
     if (!norm) mean[0] = 0, stdv[0] = 1;
-    long long n = o->n > 0 && o->n < im.n ? o->n : im.n;
+    long long have = raw ? nraw : im.n, n = o->n > 0 && o->n < have ? o->n : have;
+    o->used = n;
 
     cnnrt_net_desc d;
     cnnrt_net *net = calibrate_float_net(g, o->weights, o->seed, 0, &d, calib_batch);
     if (!net) {
         cnnrt_idx_images_free(&im);
+        free(raw);
         return 1;
     }
     const int batch = calib_batch(&d);
@@ -139,8 +190,9 @@ int calibrate(Graph *g, const CalibOptions *o) {
             for (int v = 0; v < nv; v++) quant_hist_init(&hist[v], &mm[v]);
         for (long long i = 0; i < n; i += batch) {
             int m = (int)(n - i < batch ? n - i : batch);
-            size_t px = (size_t)im.h * (size_t)im.w;
-            cnnrt_u8_to_float(x, im.data + (size_t)i * px, (float)mean[0], (float)stdv[0], (size_t)m * px);
+            size_t px = (size_t)shape_numel(in);
+            if (raw) memcpy(x, raw + (size_t)i * px, sizeof(float) * (size_t)m * px);
+            else cnnrt_u8_to_float(x, im.data + (size_t)i * px, (float)mean[0], (float)stdv[0], (size_t)m * px);
             cnnrt_net_eval(net, x, m, out);
             observe(net, &d, nv, m, mm, pass ? hist : NULL);
         }
@@ -159,5 +211,6 @@ done:
     free(hist), free(mm), free(x), free(out);
     cnnrt_net_free(net);
     cnnrt_idx_images_free(&im);
+    free(raw);
     return status;
 }

@@ -593,8 +593,9 @@ int emit_pytorch(const Graph *g, FILE *out);                      /* error count
 
 /* ===== calibrate.c: int8 ranges from the float network (cnnc only) ======== */
 typedef struct CalibOptions {
-    const char *data;          /* --calibrate: an IDX image file, or a folder's training images */
+    const char *data;          /* --calibrate: an IDX image file, a folder's training images, or FILE.f32 */
     long long n;               /* --calibrate-n: the first n images (0: all) */
+    long long used;            /* set by calibrate(): the images it ran */
     const char *method;        /* --calibration: minmax, percentile or kl */
     double percentile;         /* --calibration percentile: the share of values kept */
     const char *weights;       /* the checkpoint compiled, or NULL: */
@@ -602,7 +603,7 @@ typedef struct CalibOptions {
 } CalibOptions;
 /* Run the network as written (cnnrt, inference mode) over the images and
  * set cal* of every node: the error count. */
-int calibrate(Graph *g, const CalibOptions *o);
+int calibrate(Graph *g, CalibOptions *o);
 /* The network as written for cnnrt in inference mode, every value in its own
  * buffer (no plan: cnnrt_net_value() reads any of them), with the checkpoint
  * weights or the --seed ones, for batches of batch images (or batch_of(d)):

@@ -49,7 +49,8 @@ static void usage(FILE *out) {
           "  --quantize int8       int8 weights and activations, ranges from --calibrate\n"
           "                        (docs/quantize.md)\n"
           "  --calibrate DATA      the images that set the int8 ranges: an IDX image file,\n"
-          "                        or a folder's train-images-idx3-ubyte[.gz]\n"
+          "                        a folder's train-images-idx3-ubyte[.gz], or FILE.f32\n"
+          "                        (raw float32 inputs, each what NAME_forward takes)\n"
           "  --calibrate-n N       the first N images only (default 1000; 0: all)\n"
           "  --calibration M       how a tensor's range is chosen: minmax (default), kl\n"
           "                        (entropy, as TensorRT), percentile[=P] (P% of the values\n"
@@ -209,8 +210,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
     if (cal) {                  /* int8: the ranges from the float network as written */
         cal->weights = weights, cal->seed = seed;
         if (calibrate(g, cal)) return 1;
-        eo->calib = arena_printf("%s over %s images of %s", cal->method, cal->n ? fmt_group(cal->n) : "all the",
-                                 cal->data);
+        eo->calib = arena_printf("%s over %s images of %s", cal->method, fmt_group(cal->used), cal->data);
     }
     if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
     if (cal && pass_quantize(g)) return 1;

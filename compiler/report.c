@@ -285,7 +285,7 @@ static Int8Row int8_row(const Graph *g, const Node *n) {
 }
 
 void report_int8(const Graph *g, const Graph *planned, const CalibOptions *o, FILE *out) {
-    fprintf(out, "\nint8 (calibration: %s over %s)\n", o->method, o->data);
+    fprintf(out, "\nint8 (calibration: %s over %s images of %s)\n", o->method, fmt_group(o->used), o->data);
     fprintf(out, "%5s  %-28s %-12s %-25s %-25s %12s %6s\n", "line", "layer", "output", "range seen",
             "range kept", "scale", "zero");
     long long wf = 0, wq = 0;
@@ -314,7 +314,7 @@ static void int8_json(const Graph *g, const Graph *planned, const CalibOptions *
     cJSON *q = cJSON_AddObjectToObject(root, "int8");
     cJSON_AddStringToObject(q, "calibration", o->method);
     cJSON_AddStringToObject(q, "data", o->data);
-    cJSON_AddNumberToObject(q, "images", (double)o->n);
+    cJSON_AddNumberToObject(q, "images", (double)o->used);
     if (strcmp(o->method, "percentile") == 0) cJSON_AddNumberToObject(q, "percentile", o->percentile);
     cJSON *layers = cJSON_AddArrayToObject(q, "layers");
     long long wf = 0, wq = 0;

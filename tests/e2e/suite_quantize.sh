@@ -52,6 +52,10 @@ expect 1 "$T/none" "a missing calibration file is named"
 run "$REPO/dsl_examples/resnet20.net" --quantize int8 --calibrate "$DATA" --calibrate-n 10 --report
 expect 1 "the images are 28x28, one channel (IDX), but the network 'resnet20' takes 3" \
     "images that are not the network's input"
+printf 'not float32' >"$T/odd.f32"
+run "$R20" --quantize int8 --calibrate "$T/odd.f32" --report
+expect 1 "odd.f32: 11 bytes, expected a whole number of the network's inputs of 784 float32" \
+    "a .f32 file that is not whole inputs"
 
 run eval "$R20" --quantize int8
 expect 2 "--data DIR is needed" "cnnc eval without --data"
@@ -135,8 +139,9 @@ if "$TRAIN" "$LENET" --data "$DATA" --epochs 1 --limit-train 3000 --limit-test 5
        -o "$T/lq.c" 2>>"$T/err"; then
     ok "lenet_relu: int8 C written"
     for cc in gcc clang; do
-        if $cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -c "$T/lq.c" -o "$T/lq_$cc.o" 2>"$T/cc"; then
-            ok "$cc -std=c99 -Wall -Wextra -Wpedantic -Werror builds the int8 C"
+        if $cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -c "$T/lq.c" -o "$T/lq_$cc.o" 2>"$T/cc" &&
+           $cc -std=c99 -O2 -march=native -Wall -Wextra -Wpedantic -Werror -c "$T/lq.c" -o "$T/lqn_$cc.o" 2>"$T/cc"; then
+            ok "$cc -std=c99 -Wall -Wextra -Wpedantic -Werror builds the int8 C (and with -march=native)"
         else no "$cc on the int8 C"; head -5 "$T/cc"; fi
     done
     if ! nm "$T/lq_gcc.o" | grep -q -w -e malloc -e calloc -e free; then ok "the int8 C allocates nothing"
@@ -195,6 +200,34 @@ EOF2
     "$PY" tests/ref/q8_ref.py --net "$LENET" --weights "$T/l1.safetensors" --report "$T/lq.json" \
         --pymodel "$T/lenet.py" --images "$IMG_TEST" --outputs "$T/lq.out" --n 500 >"$T/ref8.out" 2>&1
     tally "$T/ref8.out" $?
+    # --calibrate FILE.f32: the same 500 training images as raw float32
+    # inputs, made here as the trainer feeds them (x/255, then the
+    # checkpoint's normalisation): the same ranges as from the IDX file
+    "$PY" - "$DATA" "$T/l1.safetensors" "$T/cal.f32" <<'EOF2'
+import gzip, json, os, sys
+import numpy as np
+sys.path.insert(0, "tests/ref")
+import st
+p = os.path.join(sys.argv[1], "train-images-idx3-ubyte")
+b = open(p, "rb").read() if os.path.exists(p) else gzip.open(p + ".gz").read()
+x = np.frombuffer(b[16:16 + 500 * 784], dtype=np.uint8).astype(np.float32) / np.float32(255)
+mean, std = (np.float32(v) for v in st.load(sys.argv[2], with_metadata=True)[1]["normalize"].split(","))
+((x - mean) / std).astype("<f4").tofile(sys.argv[3])
+EOF2
+    "$CNNC" "$LENET" --weights "$T/l1.safetensors" --quantize int8 --calibrate "$T/cal.f32" --calibrate-n 800 \
+        --report=json -o "$T/lf32.json" 2>>"$T/err"
+    "$PY" - "$T/lq.json" "$T/lf32.json" >"$T/f32.out" 2>&1 <<'EOF2'
+import json, sys
+a, b = (json.load(open(p))["int8"] for p in sys.argv[1:3])
+bad = [] if b["images"] == 500 else ["%s images run, the file holds 500" % b["images"]]
+for x, y in zip(a["layers"], b["layers"]):
+    for k in ("min", "max", "lo", "hi"):
+        if abs(x[k] - y[k]) > 1e-6 * max(1.0, abs(x[k])): bad.append("%s %s %g, from the IDX file %g" % (x["name"], k, y[k], x[k]))
+if len(a["layers"]) != len(b["layers"]) or not a["layers"]: bad.append("layer lists differ")
+print("FAIL --calibrate FILE.f32: " + "; ".join(bad[:5]) if bad else
+      "ok   --calibrate FILE.f32 (500 raw inputs): the ranges of %d layers are the IDX file's" % len(a["layers"]))
+EOF2
+    tally "$T/f32.out" $?
     if "$CNNC" "$R20" --weights "$T/resnet20_fashion.safetensors" --quantize int8 --calibrate "$DATA" \
            --calibrate-n 300 -o "$T/rq.c" 2>"$T/err" &&
        cc -std=c99 -O2 -march=native -I"$T" -DNETH="\"rq.h\"" -D"F(x)=resnet20_fashion_##x" "$T/drv.c" "$T/rq.c" \

@@ -404,7 +404,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--net", required=True, help="the network (.net)")
     ap.add_argument("--weights", required=True, help="a cnnc-train checkpoint (.safetensors)")
-    ap.add_argument("--data", required=True, help="directory of the IDX files")
+    ap.add_argument("--data", required=True,
+                    help="directory of the IDX files, or FILE.f32 (raw inputs: calibration and timing, no labels)")
     ap.add_argument("--calibrate-n", type=int, default=1000, help="first N training images for calibration")
     ap.add_argument("--limit-test", type=int, default=None, help="first N test images (default all)")
     ap.add_argument("--cnnc", default=None, help="the cnnc binary (default build/cnnc)")
@@ -447,10 +448,18 @@ def main():
     classes = int(np.prod(mod.OUTPUT_SHAPE))
     table = pixel_table(meta, shape[0])
 
-    ti = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte"), a.limit_test)
-    tl = read_idx(os.path.join(a.data, "t10k-labels-idx1-ubyte"), a.limit_test).astype(np.int64)
-    ci = read_idx(os.path.join(a.data, "train-images-idx3-ubyte"), a.calibrate_n)
-    xt, xc = to_input(ti, table, shape), to_input(ci, table, shape)
+    if a.data.endswith(".f32"):
+        # raw float32 inputs (cnnc --calibrate FILE.f32), as they are: the
+        # calibration images, and the test images of a timing run (no labels)
+        raw = np.fromfile(a.data, dtype="<f4").reshape((-1,) + shape)
+        xc = torch.from_numpy(raw[:a.calibrate_n].copy())
+        xt = torch.from_numpy(raw[:a.limit_test].copy())
+        tl = np.zeros(xt.shape[0], dtype=np.int64)
+    else:
+        ti = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte"), a.limit_test)
+        tl = read_idx(os.path.join(a.data, "t10k-labels-idx1-ubyte"), a.limit_test).astype(np.int64)
+        ci = read_idx(os.path.join(a.data, "train-images-idx3-ubyte"), a.calibrate_n)
+        xt, xc = to_input(ti, table, shape), to_input(ci, table, shape)
 
     t0 = time.perf_counter()
     fcorrect, fconf = evaluate(fmodel, xt, tl, a.batch, classes)
