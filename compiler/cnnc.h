@@ -374,6 +374,9 @@ typedef struct Node {
     long long cal_nan;        /* NaN outputs seen */
     /* int8 code (pass_quant.c, the kind's quant hook) */
     bool q8;                  /* it runs in int8: its output is int8 */
+    const char *q_float;      /* int8 build, a layer that stays float: why (NULL: int8) */
+    bool q_copy;              /* some layer reads its output in the other precision: a */
+    long long copy_off;       /* copy (int8 of a float output, or the reverse) at this offset */
     float q_scale;            /* its output's map: x = (q - q_zp) * q_scale */
     int q_zp;
     int q_lo, q_hi;           /* the output clamp (absorbs relu and relu6) */
@@ -490,7 +493,10 @@ int  pass_remove_noops(Graph *g);      /* dropout, identity, flatten become alia
 /* int8: every layer's integer data from its calibrated range (calibrate.c),
  * after the passes above; the error count (a kind without int8 code, an
  * activation that is not relu or relu6, a scale out of range) */
-int  pass_quantize(Graph *g);
+int  pass_quantize(Graph *g, const char *keep_float);
+/* the names in a --keep-float list that name no layer of g: an error each,
+ * the error count */
+int  quant_keep_check(const Graph *g, const char *keep_float);
 /* an int8 conv runs as a product over its padded u8 input (M4_Q8_GEMM), not
  * as direct loops: one without groups, unless CNNC_Q8_DIRECT=1 (a knob for
  * tests: both give the same integers) */
@@ -596,6 +602,7 @@ typedef struct CalibOptions {
     const char *data;          /* --calibrate: an IDX image file, a folder's training images, or FILE.f32 */
     long long n;               /* --calibrate-n: the first n images (0: all) */
     long long used;            /* set by calibrate(): the images it ran */
+    const char *keep_float;    /* --keep-float: layer names, comma-separated, that stay float */
     const char *method;        /* --calibration: minmax, percentile or kl */
     double percentile;         /* --calibration percentile: the share of values kept */
     const char *weights;       /* the checkpoint compiled, or NULL: */

@@ -132,6 +132,7 @@ struct Emitter {
     FILE *d;                  /* the layers' m4 data */
     Graph *g;
     Node *out_root;
+    const Node *cur;          /* the layer being written (em_buf: its inputs' precision is its own) */
     Weights w;
     const char **id;          /* unique C identifier per node id (c1, layer1_0_conv1) */
     const char **fn;          /* C function name per node id (layer_c1) */
@@ -178,13 +179,18 @@ static void end_layer(Emitter *e) {
 }
 
 /* A buffer of run(): IN, OUT, or the arena's buf_<layer> at <which>OFF (an
- * int8 input or output has its buffer in the arena: the caller's are float) */
+ * int8 input or output has its buffer in the arena: the caller's are float).
+ * In an int8 build a layer reads its inputs in its own precision: the
+ * caller's float input, or an output's copy in the other precision
+ * (cpy_<layer>, pass_quantize). */
 void em_buf(Emitter *e, const char *which, Node *n) {
     Node *r = root(n);
-    const char *where = r->kind->id == K_INPUT && !r->q8 ? "IN" : r == e->out_root && !r->q8 ? "OUT"
-                                                 : arena_printf("buf_%s", e->id[r->id]);
+    bool q8 = e->cur && r != e->cur ? e->cur->q8 : r->q8;
+    const char *where = r->kind->id == K_INPUT && !q8 ? "IN" : r == e->out_root && !q8 ? "OUT"
+                        : q8 != r->q8 ? arena_printf("cpy_%s", e->id[r->id]) : arena_printf("buf_%s", e->id[r->id]);
+    long long off = r->kind->id != K_INPUT && q8 != r->q8 ? r->copy_off : r->buf_off;
     em_def(e, which, "%s", where);
-    em_def(e, arena_printf("%sOFF", which), "%lld", r->buf_off >= 0 ? r->buf_off / 4 : 0);
+    em_def(e, arena_printf("%sOFF", which), "%lld", off >= 0 ? off / 4 : 0);
 }
 
 /* "conv+tanh": the layer's kind with the activation its code applies */
@@ -209,7 +215,8 @@ void em_layer(Emitter *e, Node *n, const char *kind) {
     em_buf(e, "L_X", n->in[0]);
     em_buf(e, "L_Y", n);
     /* the thread plan (conv, dense and pool layers may be shared out) */
-    em_def(e, "L_SPLIT", "%d", !n->q8 && layer_shared(n, e->standalone, NULL));
+    /* (an int8 build runs image by image on one thread, its float layers too, for now) */
+    em_def(e, "L_SPLIT", "%d", !e->q8 && layer_shared(n, e->standalone, NULL));
     /* a batch goes through it layer by layer (L_BATCH 1: its weights
      * outweigh an image's input and output, and it is a matrix-vector
      * product, which reads each weight once an image, or they are over
@@ -220,7 +227,7 @@ void em_layer(Emitter *e, Node *n, const char *kind) {
      * runs the batched code of every conv whose weights outweigh) */
     bool matvec = n->kind->id == K_DENSE || (n->kind->id == K_CONV && n->shape.h * n->shape.w == 1);
     const char *knob = getenv("CNNC_BATCH_WEIGHTS");
-    em_def(e, "L_BATCH", "%d", !target->ram_first && !n->q8 && n->params > shape_numel(n->in[0]->shape) + shape_numel(n->shape) &&
+    em_def(e, "L_BATCH", "%d", !target->ram_first && !e->q8 && n->params > shape_numel(n->in[0]->shape) + shape_numel(n->shape) &&
                                (matvec || n->params > (knob ? atoll(knob) : 65536)));
     e->hash = fnv(e->hash, n->name, strlen(n->name) + 1);
     e->hash = fnv(e->hash, kind, strlen(kind) + 1);
@@ -544,6 +551,7 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
     e.d = fopen(layers, "w");
     if (!e.d) { tmp_fail = true; goto cleanup; }
     fputs("M4_BEGIN\n", e.d);
+    for (int i = 0; i < g->nnodes; i++) e.q8 |= g->nodes[i]->q8 && !g->nodes[i]->removed;
     if (g->nodes[0]->q8) {               /* int8 network: the float input quantized first */
         Node *in = g->nodes[0];
         em_step(&e, in, e.fn[in->id], "quantize to int8");
@@ -557,8 +565,19 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
         Node *n = g->nodes[i];
         if (n->removed) continue;
         long long w0 = e.w.n;
+        e.cur = n;
         nerr += emit_layer(&e, n);
+        e.cur = NULL;
         end_layer(&e);
+        if (n->q_copy) {                /* int8 build: its output in the other precision for its readers */
+            em_step(&e, n, arena_printf("copy_%s", e.id[n->id]),
+                    n->q8 ? "dequantize a copy to float" : "quantize a copy to int8");
+            em_buf(&e, "L_X", n);
+            em_def(&e, "L_Y", "cpy_%s", e.id[n->id]);
+            em_def(&e, "L_YOFF", "%lld", n->copy_off / 4);
+            em_call(&e, n->q8 ? "M4_Q8_OUT" : "M4_Q8_COPY");
+            end_layer(&e);
+        }
         for (long long k = w0; k < e.w.n && !nerr; k++)
             if (!isfinite(e.w.data[k])) {    /* finite weights made infinite by folding a batchnorm */
                 diag_error(n->loc, "%s '%s': its weights%s hold %s; nothing is written", n->kind->name, n->name,

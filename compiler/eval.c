@@ -3,7 +3,8 @@
  * int8, and where int8 loses it.
  *
  *   cnnc eval MODEL.net --data DIR [--weights W | --seed N] [--limit N]
- *             [--quantize int8 --calibrate DATA [--calibrate-n N] [--calibration M]]
+ *             [--quantize int8 --calibrate DATA [--calibrate-n N] [--calibration M]
+ *              [--keep-float L1,L2]]
  *             [--layers K] [--eval-cc COMMAND]
  *
  * The float network is the network as written, run by cnnrt in inference
@@ -104,7 +105,8 @@ static int usage_error(void) {
 
 static const char *const eval_help =
     "usage: cnnc eval MODEL.net --data DIR [--weights W.safetensors | --seed N] [--limit N]\n"
-    "                 [--quantize int8 --calibrate DATA [--calibrate-n N] [--calibration M]]\n"
+    "                 [--quantize int8 --calibrate DATA [--calibrate-n N] [--calibration M]\n"
+    "                  [--keep-float L1,L2]]\n"
     "                 [--layers K] [--eval-cc COMMAND]\n"
     "\n"
     "Top-1 (and top-5) accuracy and the confusion matrix of the network on the test\n"
@@ -115,13 +117,14 @@ static const char *const eval_help =
     "default 100): relative L2 and SQNR in dB.\n";
 
 static int parse(int argc, char **argv, EvalArgs *a) {
-    enum { O_DATA = 300, O_WEIGHTS, O_SEED, O_LIMIT, O_LAYERS, O_CC, O_Q, O_CAL, O_CALN, O_CALM };
+    enum { O_DATA = 300, O_WEIGHTS, O_SEED, O_LIMIT, O_LAYERS, O_CC, O_Q, O_CAL, O_CALN, O_CALM, O_KEEP };
     static const struct option opts[] = {
         { "data", required_argument, NULL, O_DATA },       { "weights", required_argument, NULL, O_WEIGHTS },
         { "seed", required_argument, NULL, O_SEED },       { "limit", required_argument, NULL, O_LIMIT },
         { "layers", required_argument, NULL, O_LAYERS },   { "eval-cc", required_argument, NULL, O_CC },
         { "quantize", required_argument, NULL, O_Q },      { "calibrate", required_argument, NULL, O_CAL },
         { "calibrate-n", required_argument, NULL, O_CALN }, { "calibration", required_argument, NULL, O_CALM },
+        { "keep-float", required_argument, NULL, O_KEEP },
         { "help", no_argument, NULL, 'h' },                { NULL, 0, NULL, 0 },
     };
     *a = (EvalArgs){ .cc = tune_default_cc(), .seed = 1, .layers = 100,
@@ -155,6 +158,7 @@ static int parse(int argc, char **argv, EvalArgs *a) {
             a->quantize = optarg;
             break;
         case O_CAL: a->cal.data = optarg; break;
+        case O_KEEP: a->cal.keep_float = optarg; break;
         case O_CALN: a->cal.n = (long long)v; break;
         case O_CALM:
             if (strcmp(optarg, "minmax") && strcmp(optarg, "kl") && strcmp(optarg, "percentile")) {
@@ -338,7 +342,7 @@ int eval_main(int argc, char **argv) {
         a.cal.weights = a.weights, a.cal.seed = a.seed;
         if (calibrate(g, &a.cal)) { free(xn); goto done; }
         Graph *q = g;            /* the passes in place: the weights' metadata belongs to g */
-        if (pass_fold_batchnorm(q) || pass_fuse_activations(q) || pass_remove_noops(q) || pass_quantize(q)) {
+        if (pass_fold_batchnorm(q) || pass_fuse_activations(q) || pass_remove_noops(q) || pass_quantize(q, a.cal.keep_float)) {
             free(xn);
             goto done;
         }

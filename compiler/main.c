@@ -19,7 +19,7 @@
 
 enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
        OPT_STANDALONE, OPT_TARGET, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN, OPT_DOT, OPT_HELP_TARGETS,
-       OPT_TUNE, OPT_TUNE_FILE, OPT_TUNE_CC, OPT_QUANTIZE, OPT_CALIBRATE, OPT_CALIBRATE_N, OPT_CALIBRATION };
+       OPT_TUNE, OPT_TUNE_FILE, OPT_TUNE_CC, OPT_QUANTIZE, OPT_CALIBRATE, OPT_CALIBRATE_N, OPT_CALIBRATION, OPT_KEEP_FLOAT };
 
 static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
@@ -52,6 +52,8 @@ static void usage(FILE *out) {
           "                        a folder's train-images-idx3-ubyte[.gz], or FILE.f32\n"
           "                        (raw float32 inputs, each what NAME_forward takes)\n"
           "  --calibrate-n N       the first N images only (default 1000; 0: all)\n"
+          "  --keep-float L1,L2    these layers stay float (as every layer without int8 code\n"
+          "                        does), quantize/dequantize at their edges\n"
           "  --calibration M       how a tensor's range is chosen: minmax (default), kl\n"
           "                        (entropy, as TensorRT), percentile[=P] (P% of the values\n"
           "                        kept, default 99.99)\n"
@@ -213,7 +215,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
         eo->calib = arena_printf("%s over %s images of %s", cal->method, fmt_group(cal->used), cal->data);
     }
     if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
-    if (cal && pass_quantize(g)) return 1;
+    if (cal && pass_quantize(g, cal->keep_float)) return 1;
     int rc;
     if (tune->path && (rc = tune_network(g, tune, eo))) return rc;
     Plan plan;
@@ -260,6 +262,10 @@ static int tune_check(TuneOptions *t, const char *path, const char *report, cons
 static int quantize_check(const char *quantize, const CalibOptions *cal, const char *report, const char *emit,
                           bool train, const TuneOptions *tune) {
     if (!quantize) {
+        if (cal->keep_float) {
+            fputs("cnnc: error: --keep-float names layers of an int8 build: it goes with --quantize int8\n", stderr);
+            return usage_error();
+        }
         if (cal->data) {
             fputs("cnnc: error: --calibrate sets the ranges of an int8 build: it goes with --quantize int8\n", stderr);
             return usage_error();
@@ -383,6 +389,7 @@ int main(int argc, char **argv) {
         { "calibrate", required_argument, NULL, OPT_CALIBRATE },
         { "calibrate-n", required_argument, NULL, OPT_CALIBRATE_N },
         { "calibration", required_argument, NULL, OPT_CALIBRATION },
+        { "keep-float", required_argument, NULL, OPT_KEEP_FLOAT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -449,6 +456,7 @@ int main(int argc, char **argv) {
             quantize = optarg;
             break;
         case OPT_CALIBRATE: cal.data = optarg; break;
+        case OPT_KEEP_FLOAT: cal.keep_float = optarg; break;
         case OPT_CALIBRATION: {
             char *end;
             if (strcmp(optarg, "minmax") == 0 || strcmp(optarg, "kl") == 0 || strcmp(optarg, "percentile") == 0) {
@@ -562,6 +570,7 @@ int main(int argc, char **argv) {
     Plan plan;
     if (tune.measure && !quantize) weights_init_seeded(planned, seed);    /* what --tune builds: any weights */
     if (pass_fold_batchnorm(planned) || pass_fuse_activations(planned) || pass_remove_noops(planned) ||
+        (quantize && pass_quantize(planned, cal.keep_float)) ||
         (tune.path && (status = tune_network(planned, &tune, &eo))) || plan_arena(planned, &plan)) {
         fclose(mem);
         free(buf);

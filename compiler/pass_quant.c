@@ -103,11 +103,56 @@ void quant_clamp(Node *n) {
                     n->q_scale, n->q_zp, &n->q_lo, &n->q_hi);
 }
 
-int pass_quantize(Graph *g) {
+/* name is one of the comma-separated names of list */
+static bool in_list(const char *list, const char *name) {
+    size_t k = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == k && strncmp(p, name, k) == 0) return true;
+        p = c ? c + 1 : NULL;
+    }
+    return false;
+}
+
+int quant_keep_check(const Graph *g, const char *keep_float) {
     int errors = 0;
+    for (const char *p = keep_float; p && *p;) {
+        const char *c = strchr(p, ',');
+        char *name = arena_strndup(p, c ? (size_t)(c - p) : strlen(p));
+        const Node *hit = NULL;
+        for (int i = 0; i < g->nnodes && !hit; i++)
+            if (strcmp(g->nodes[i]->name, name) == 0) hit = g->nodes[i];
+        if (!hit || hit->kind->id == K_INPUT) {
+            fprintf(stderr, "cnnc: error: --keep-float %s: the network '%s' has no layer '%s'%s\n", keep_float,
+                    g->name, name, hit ? " but its input (always float to the caller)" : "");
+            errors++;
+        } else if (hit->removed) {
+            fprintf(stderr, "cnnc: error: --keep-float %s: layer '%s' is %s: name the layer it is part of\n",
+                    keep_float, name, hit->alias ? "a no-op in the generated code" : "folded or fused into another");
+            errors++;
+        }
+        p = c ? c + 1 : NULL;
+    }
+    return errors;
+}
+
+/* Why n stays float in an int8 build, or NULL: it runs in int8. */
+static const char *float_why(const Node *n, const char *keep_float) {
+    if (in_list(keep_float, n->name)) return "--keep-float";
+    if (!n->kind->quant || !n->kind->emit_q8) return arena_printf("no int8 code for %s layers", n->kind->name);
+    if (n->act != ACT_NONE && n->act != ACT_RELU && n->act != ACT_RELU6)
+        return arena_printf("its %s has no int8 form (relu and relu6 do)", act_defs[n->act].name);
+    return NULL;
+}
+
+int pass_quantize(Graph *g, const char *keep_float) {
+    int errors = quant_keep_check(g, keep_float);
+    if (errors) return errors;
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
         if (n->removed) continue;
+        n->q8 = false, n->q_copy = false, n->q_float = NULL;
         const Node *v = g->nodes[n->value];
         if (!v->cal) {
             diag_error(n->loc, "%s '%s': no finite output over the calibration images: no int8 range for it",
@@ -123,25 +168,26 @@ int pass_quantize(Graph *g) {
             continue;
         }
         n->q_scale = a.scale, n->q_zp = a.zp;
-        if (n->kind->id == K_INPUT) {
-            n->q8 = true;
-            continue;
-        }
-        if (!n->kind->quant || !n->kind->emit_q8) {
-            diag_error(n->loc, "%s '%s': cnnc has no int8 code for %s layers yet", n->kind->name, n->name,
-                       n->kind->name);
-            errors++;
-            continue;
-        }
-        if (n->act != ACT_NONE && n->act != ACT_RELU && n->act != ACT_RELU6) {
-            diag_error(n->loc, "%s '%s': its %s has no int8 form (relu and relu6 do)", n->kind->name, n->name,
-                       act_defs[n->act].name);
-            errors++;
-            continue;
-        }
+        if (n->kind->id == K_INPUT) continue;       /* int8 where an int8 layer reads it (below) */
+        if ((n->q_float = float_why(n, keep_float))) continue;
         quant_clamp(n);
         n->q8 = true;
-        errors += n->kind->quant(n);
+    }
+    /* the input in int8 where an int8 layer reads it (the caller's float is
+     * there for the others); any other output read in the other precision
+     * gets a copy in it, made right after the layer */
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = g->nodes[i];
+        if (n->removed || n->kind->id == K_INPUT) continue;
+        for (int j = 0; j < n->nin; j++) {
+            Node *r = (Node *)quant_input(n, j);
+            if (r->kind->id == K_INPUT) r->q8 |= n->q8;
+            else if (r->q8 != n->q8) r->q_copy = true;
+        }
+    }
+    for (int i = 0; i < g->nnodes && !errors; i++) {
+        Node *n = g->nodes[i];
+        if (!n->removed && n->q8 && n->kind->id != K_INPUT) errors += n->kind->quant(n);
     }
     return errors;
 }

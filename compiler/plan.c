@@ -77,12 +77,12 @@ int plan_arena(Graph *g, Plan *p) {
         }
     }
     Node *out = root(g->output);
-    Buf *bufs = arena_alloc(sizeof(Buf) * (size_t)g->nnodes * 2);
-    Buf **order = arena_alloc(sizeof(Buf *) * (size_t)g->nnodes * 2);
+    Buf *bufs = arena_alloc(sizeof(Buf) * (size_t)g->nnodes * 3);
+    Buf **order = arena_alloc(sizeof(Buf *) * (size_t)g->nnodes * 3);
     int nb = 0;
     for (int i = 0; i < g->nnodes; i++) {
         Node *n = g->nodes[i];
-        n->buf_off = n->scratch_off = -1;
+        n->buf_off = n->scratch_off = n->copy_off = -1;
         n->scratch_bytes = 0;
         if (n->removed || (n->kind->id == K_INPUT && !n->q8)) continue;
         if (n != out || n->q8) {      /* int8: the input and output too, the caller's are float */
@@ -90,6 +90,14 @@ int plan_arena(Graph *g, Plan *p) {
             long long bytes = n->q8 ? shape_numel(n->shape) : n->act_bytes;
             int end = n == out ? g->nnodes - 1 : last[i] < i ? i : last[i];
             *b = (Buf){ .bytes = bytes, .start = i, .end = end, .dst = &n->buf_off };
+            order[nb] = b;
+            nb++;
+            p->tensors_bytes += bytes;
+        }
+        if (n->q_copy) {             /* int8 build: its output in the other precision too */
+            Buf *b = &bufs[nb];
+            long long bytes = n->q8 ? 4 * shape_numel(n->shape) : shape_numel(n->shape);
+            *b = (Buf){ .bytes = bytes, .start = i, .end = last[i] < i ? i : last[i], .dst = &n->copy_off };
             order[nb] = b;
             nb++;
             p->tensors_bytes += bytes;

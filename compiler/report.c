@@ -278,16 +278,28 @@ static Int8Row int8_row(const Graph *g, const Node *n) {
         ParamSpec ps[MAX_PARAM_TENSORS];
         weights_spec((Node *)n, ps);          /* ps[0]: the weight (only its size is read) */
         r.wf = 4 * (ps[0].numel + n->out);
-        r.wq = ps[0].numel + 4 * n->out + 8 * n->out;   /* int8 weights; per channel an int32 bias,
-                                                           an int32 multiplier and a shift */
+        r.wq = n->q8 ? ps[0].numel + 4 * n->out + 8 * n->out    /* int8 weights; per channel an int32 bias,
+                                                                   an int32 multiplier and a shift */
+                     : r.wf;                                   /* kept float */
     }
     return r;
 }
 
+/* what precision a layer's output is in, for the report: "int8", or
+ * "float: WHY", with the copy made for readers of the other precision */
+static const char *int8_precision(const Node *n) {
+    const char *p = n->q8 ? "int8"
+                    : n->q_float ? arena_printf("float: %s", n->q_float)
+                    : n->kind->id == K_INPUT ? "float: read by float layers only" : "float";
+    if (n->q_copy) p = arena_printf("%s; %s copy for its %s readers", p, n->q8 ? "a float" : "an int8",
+                                    n->q8 ? "float" : "int8");
+    return p;
+}
+
 void report_int8(const Graph *g, const Graph *planned, const CalibOptions *o, FILE *out) {
     fprintf(out, "\nint8 (calibration: %s over %s images of %s)\n", o->method, fmt_group(o->used), o->data);
-    fprintf(out, "%5s  %-28s %-12s %-25s %-25s %12s %6s\n", "line", "layer", "output", "range seen",
-            "range kept", "scale", "zero");
+    fprintf(out, "%5s  %-28s %-12s %-25s %-25s %12s %6s  %s\n", "line", "layer", "output", "range seen",
+            "range kept", "scale", "zero", "runs in");
     long long wf = 0, wq = 0;
     for (int i = 0; i < planned->nnodes; i++) {
         if (planned->nodes[i]->removed) continue;
@@ -300,14 +312,17 @@ void report_int8(const Graph *g, const Graph *planned, const CalibOptions *o, FI
             char seen[64], kept[64];
             snprintf(seen, sizeof seen, "[%.5g, %.5g]", v->cal_min, v->cal_max);
             snprintf(kept, sizeof kept, "[%.5g, %.5g]", v->cal_lo, v->cal_hi);
-            fprintf(out, "%5d  %-28s %-12s %-25s %-25s %12.6g %6d%s\n", n->loc.line, name, shape_join(n->shape, "x"),
-                    seen, kept, (double)r.q.scale, r.q.zp,
+            bool mapped = n->q8 || n->q_copy;       /* an int8 tensor holds it: its map */
+            fprintf(out, "%5d  %-28s %-12s %-25s %-25s %12s %6s  %s%s\n", n->loc.line, name, shape_join(n->shape, "x"),
+                    seen, kept, mapped ? arena_printf("%.6g", (double)r.q.scale) : "-",
+                    mapped ? arena_printf("%d", r.q.zp) : "-", int8_precision(n),
                     v->cal_nan ? arena_printf("  (%s not finite)", fmt_group(v->cal_nan)) : "");
         }
         wf += r.wf, wq += r.wq;
     }
-    fprintf(out, "weights of the convs and dense layers: %s bytes float, %s bytes int8 (weights int8; per "
-            "channel an int32 bias, an int32 multiplier and a shift)\n", fmt_group(wf), fmt_group(wq));
+    fprintf(out, "weights of the convs and dense layers: %s bytes float, %s bytes in this build (int8 layers: "
+            "weights int8; per channel an int32 bias, an int32 multiplier and a shift)\n", fmt_group(wf),
+            fmt_group(wq));
 }
 
 static void int8_json(const Graph *g, const Graph *planned, const CalibOptions *o, cJSON *root) {
@@ -336,6 +351,9 @@ static void int8_json(const Graph *g, const Graph *planned, const CalibOptions *
             cJSON_AddNumberToObject(l, "zero_point", r.q.zp);
         }
         cJSON_AddNumberToObject(l, "not_finite", (double)r.v->cal_nan);
+        cJSON_AddStringToObject(l, "precision", r.n->q8 ? "int8" : "float");
+        if (!r.n->q8) cJSON_AddStringToObject(l, "float_why", r.n->q_float ? r.n->q_float : "read by float layers only");
+        if (r.n->q_copy) cJSON_AddStringToObject(l, "copy", r.n->q8 ? "float" : "int8");
         cJSON_AddItemToArray(layers, l);
         wf += r.wf, wq += r.wq;
     }

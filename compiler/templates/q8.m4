@@ -14,7 +14,8 @@ m4_divert(-1)
 # accumulator is int32 (cnnc checks that no window can overflow it).
 #
 # [[M4_Q8_IN]]: the float input (normalised, if the network is) to int8.
-# [[M4_Q8_OUT]]: the last layer's int8 to the caller's float output.
+# [[M4_Q8_OUT]]: the last layer's int8 to the caller's float output (or an int8
+#   layer's output to a float copy, for the float layers that read it).
 # [[M4_Q8_GEMM]]: a conv without groups, as a product (below).
 # [[M4_Q8_CONV]]: a grouped conv: per output pixel and channel, the int32 sum
 #   over the taps inside the input (padding is real 0: no term), requantized.
@@ -71,13 +72,17 @@ M4_KERNEL([[/* clamp(zp + floor((acc * mult + 2^(shift-1)) / 2^shift), lo, hi): 
 m4_define([[M4_Q8_TRACE]], [[m4_ifelse(NET_TRACE, 1, [[    cnnc_q8_trace(L_NODE, $1, L_OUTN, L_OUTC);
 ]])]])
 
-m4_define([[M4_Q8_IN]], [[M4_ARGS([[$0]], $#, 0)M4_Q8_ONCE[[]]M4_LAYER_HEAD
+m4_define([[M4_Q8_IN]], [[M4_ARGS([[$0]], $#, 0)_M4_Q8_QUANTIZE([[M4_Q8_TRACE([[y]])]])]])
+# [[M4_Q8_COPY]]: a float layer's output quantized, for the int8 layers that read
+# it (an int8 build with layers kept float); not traced (it is no layer).
+m4_define([[M4_Q8_COPY]], [[M4_ARGS([[$0]], $#, 0)_M4_Q8_QUANTIZE([[]])]])
+m4_define([[_M4_Q8_QUANTIZE]], [[M4_Q8_ONCE[[]]M4_LAYER_HEAD
 M4_FUNC([[]], [[const float *RESTRICT x, int8_t *RESTRICT y]])
 {
     for (int c = 0; c < L_C; c++)
         for (int p = 0; p < m4_eval(L_N / L_C); p++)
             y[p * L_C + c] = NET[[]]_quantize(x[c * m4_eval(L_N / L_C) + p], L_SCALE, L_ZP);
-M4_Q8_TRACE([[y]])m4_dnl
+$1[[]]m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 

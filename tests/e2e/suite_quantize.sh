@@ -52,6 +52,13 @@ expect 1 "$T/none" "a missing calibration file is named"
 run "$REPO/dsl_examples/resnet20.net" --quantize int8 --calibrate "$DATA" --calibrate-n 10 --report
 expect 1 "the images are 28x28, one channel (IDX), but the network 'resnet20' takes 3" \
     "images that are not the network's input"
+run "$R20" --quantize int8 --calibrate "$DATA" --keep-float layer1.0.relu --report
+expect 1 "layer 'layer1.0.relu' is folded or fused into another: name the layer it is part of" \
+    "--keep-float of a layer fused away"
+run "$R20" --quantize int8 --calibrate "$DATA" --keep-float conv1,nosuch --report
+expect 1 "the network 'resnet20_fashion' has no layer 'nosuch'" "--keep-float of a layer that does not exist"
+run "$R20" --keep-float conv1 --report
+expect 2 "goes with --quantize int8" "--keep-float without --quantize"
 printf 'not float32' >"$T/odd.f32"
 run "$R20" --quantize int8 --calibrate "$T/odd.f32" --report
 expect 1 "odd.f32: 11 bytes, expected a whole number of the network's inputs of 784 float32" \
@@ -200,6 +207,30 @@ EOF2
     "$PY" tests/ref/q8_ref.py --net "$LENET" --weights "$T/l1.safetensors" --report "$T/lq.json" \
         --pymodel "$T/lenet.py" --images "$IMG_TEST" --outputs "$T/lq.out" --n 500 >"$T/ref8.out" 2>&1
     tally "$T/ref8.out" $?
+    # --keep-float fc2: the last layer in float on fc1's int8 output
+    # dequantized (a float copy of it made after fc1); the reference computes
+    # that layer in numpy from the checkpoint's float weights
+    if "$CNNC" "$LENET" --weights "$T/l1.safetensors" --quantize int8 --calibrate "$DATA" --calibrate-n 500 \
+           --keep-float fc2 -o "$T/lk.c" 2>"$T/err" &&
+       "$CNNC" "$LENET" --weights "$T/l1.safetensors" --quantize int8 --calibrate "$DATA" --calibrate-n 500 \
+           --keep-float fc2 --report=json -o "$T/lk.json" 2>>"$T/err" &&
+       cc -std=c99 -O2 -march=native -I"$T" -DNETH="\"lk.h\"" -D"F(x)=lenet_relu_##x" "$T/drv.c" "$T/lk.c" \
+           -o "$T/lk" -lz -lm 2>"$T/cc" && "$T/lk" "$IMG_TEST" "$T/lk.out"; then
+        "$PY" tests/ref/q8_ref.py --net "$LENET" --weights "$T/l1.safetensors" --report "$T/lk.json" \
+            --pymodel "$T/lenet.py" --images "$IMG_TEST" --outputs "$T/lk.out" --n 500 --keep-float fc2 \
+            >"$T/refk.out" 2>&1
+        tally "$T/refk.out" $?
+        "$PY" - "$T/lk.json" >"$T/lkr.out" 2>&1 <<'EOF2'
+import json, sys
+L = {l["name"]: l for l in json.load(open(sys.argv[1]))["int8"]["layers"]}
+want = {"fc2": ("float", "--keep-float", None), "fc1": ("int8", None, "float"), "conv1": ("int8", None, None)}
+bad = ["%s: %s" % (k, (L[k].get("precision"), L[k].get("float_why"), L[k].get("copy")))
+       for k, v in want.items() if (L[k].get("precision"), L[k].get("float_why"), L[k].get("copy")) != v]
+print("FAIL --keep-float report: " + "; ".join(bad) if bad else
+      "ok   --keep-float fc2: the report says fc2 runs in float (--keep-float) and fc1 has a float copy")
+EOF2
+        tally "$T/lkr.out" $?
+    else no "lenet_relu --keep-float fc2"; cat "$T/err" "$T/cc" | head -5; fi
     # --calibrate FILE.f32: the same 500 training images as raw float32
     # inputs, made here as the trainer feeds them (x/255, then the
     # checkpoint's normalisation): the same ranges as from the IDX file
@@ -310,4 +341,57 @@ EOF2
         else no "quant_torch.py"; tail -5 "$T/torch.err"; fi
     else no "cnnc eval"; cat "$T/err"; fi
 else no "lenet_relu int8"; cat "$T/err"; fi
+
+# A layer without int8 code, or whose activation is not a clamp, stays
+# float, with a copy of its neighbours' outputs in the other precision:
+# lenet5 (tanh convs and dense, average pools; untrained, seed 1),
+# calibrated on 200 random inputs (FILE.f32), against its float C on 50
+# others: the few int8 layers cost a few percent of the output
+L5=$REPO/dsl_examples/lenet5.net
+"$PY" -c "
+import numpy as np
+r = np.random.default_rng(11)
+r.standard_normal((200, 1, 32, 32)).astype('<f4').tofile('$T/l5cal.f32')
+r.standard_normal((50, 1, 32, 32)).astype('<f4').tofile('$T/l5in.f32')"
+cat >"$T/drv5.c" <<'EOF2'
+#include <stdio.h>
+#include NETH
+int main(int argc, char **argv) {
+    FILE *f = argc == 3 ? fopen(argv[1], "rb") : NULL, *o = argc == 3 ? fopen(argv[2], "wb") : NULL;
+    static float in[1024], out[10];
+    if (!f || !o) return 2;
+    while (fread(in, sizeof in, 1, f) == 1) {
+        if (F(forward)(in, out) != 0) return 3;
+        fwrite(out, sizeof out, 1, o);
+    }
+    return fclose(o) != 0;
+}
+EOF2
+if "$CNNC" "$L5" --quantize int8 --calibrate "$T/l5cal.f32" -o "$T/l5q.c" 2>"$T/err" &&
+   "$CNNC" "$L5" --quantize int8 --calibrate "$T/l5cal.f32" --report=json -o "$T/l5q.json" 2>>"$T/err" &&
+   "$CNNC" "$L5" --embed-limit 100000000 -o "$T/l5f.c" 2>>"$T/err" &&
+   gcc -std=c99 -O2 -march=native -Wall -Wextra -Wpedantic -Werror -I"$T" -DNETH="\"l5q.h\"" \
+       -D"F(x)=lenet5_##x" "$T/drv5.c" "$T/l5q.c" -o "$T/l5q" -lm 2>"$T/cc" &&
+   cc -std=c99 -O2 -march=native -I"$T" -DNETH="\"l5f.h\"" -D"F(x)=lenet5_##x" "$T/drv5.c" "$T/l5f.c" \
+       -o "$T/l5f" $BLAS -lm 2>>"$T/cc" &&
+   "$T/l5q" "$T/l5in.f32" "$T/l5q.out" && "$T/l5f" "$T/l5in.f32" "$T/l5f.out"; then
+    "$PY" - "$T/l5q.json" "$T/l5q.out" "$T/l5f.out" >"$T/l5.out" 2>&1 <<'EOF2'
+import json, sys
+import numpy as np
+L = {l["name"]: l for l in json.load(open(sys.argv[1]))["int8"]["layers"]}
+want = {"input": ("float", None), "c1": ("float", None), "avgpool": ("float", None), "c5": ("int8", "float"),
+        "f6": ("float", "int8"), "out": ("int8", None), "avgpool_2": ("float", "int8")}
+bad = ["%s: %s %s" % (k, L[k].get("precision"), L[k].get("copy")) for k, v in want.items()
+       if (L[k].get("precision"), L[k].get("copy")) != v]
+if "tanh has no int8 form" not in L["c1"].get("float_why", ""): bad.append("c1: %s" % L["c1"].get("float_why"))
+if "no int8 code for avgpool" not in L["avgpool"].get("float_why", ""): bad.append("avgpool: %s" % L["avgpool"].get("float_why"))
+q, f = (np.fromfile(p, dtype=np.float32).reshape(-1, 10) for p in sys.argv[2:4])
+rel = float(np.linalg.norm(q - f) / np.linalg.norm(f))
+if q.shape != (50, 10) or not rel < 0.05: bad.append("%s outputs, relative L2 error %.4f against float" % (q.shape, rel))
+print("FAIL lenet5 int8 with float layers: " + "; ".join(bad) if bad else
+      "ok   lenet5: tanh and avgpool layers stay float (the report says why), c5/out int8 between copies; "
+      "outputs within %.2f%% (relative L2) of the float C's on 50 random inputs" % (100 * rel))
+EOF2
+    tally "$T/l5.out" $?
+else no "lenet5 int8 with float layers"; cat "$T/err" "$T/cc" | head -5; fi
 finish

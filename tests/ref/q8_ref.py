@@ -5,7 +5,8 @@ checkpoint and the scales cnnc chose, compared image by image.
 
     q8_ref.py --net NET.net --weights W.safetensors --report R.json \\
         --pymodel model.py --images t10k-images-idx3-ubyte.gz \\
-        --outputs DUMP.bin [--n N] [--c-source net.c] [--batch 50]
+        --outputs DUMP.bin [--n N] [--c-source net.c] [--batch 50] \\
+        [--keep-float LAYER]
 
 Inputs:
   R.json     cnnc NET --weights W --quantize int8 --calibrate DATA
@@ -47,6 +48,11 @@ The reference (docs/quantize.md, "The arithmetic"), written from the docs:
     sa / so * 2^S), B likewise, S the largest in [1, 60] with max(sa, sb) / so
     * 2^S < 2^31.
   - output: y = float32(q - zp) * s (float32).
+  - --keep-float LAYER (the output layer, a conv or dense, as cnnc
+    --keep-float LAYER builds it): that layer in float32, on its input
+    dequantized, y = float32(q - zp) * s, with the float weights (folded as
+    above); the C's float outputs must match it within 1e-6 of the largest
+    output (the order of the float sums is the C's own).
 (rha: round half away from zero, as C's round().)  All integer work is int64
 numpy or Python integers; no code of cnnc is called or copied.
 
@@ -402,6 +408,23 @@ def plan(nodes, out, weights, variant=()):
 
 # ---------------------------------------------------------------- integers
 
+def torch_free_conv(x, w, geom, out_shape):
+    """a float conv in numpy, float64: x [B, C, H, W], w [OC, C/g, KH, KW]"""
+    kh, kw, sh, sw, ph, pw, dh, dw, g = geom
+    B, C, H, W = x.shape
+    OC, oh, ow = out_shape
+    xp = np.zeros((B, C, H + 2 * ph + sh * oh, W + 2 * pw + sw * ow), np.float64)
+    xp[:, :, ph:ph + H, pw:pw + W] = x
+    y = np.zeros((B, OC, oh, ow), np.float64)
+    icg, ocg = C // g, OC // g
+    for gi in range(g):
+        for ky in range(kh):
+            for kx in range(kw):
+                patch = xp[:, gi * icg:(gi + 1) * icg, ky * dh:ky * dh + sh * oh:sh, kx * dw:kx * dw + sw * ow:sw]
+                y[:, gi * ocg:(gi + 1) * ocg] += np.einsum("bchw,oc->bohw", patch, w[gi * ocg:(gi + 1) * ocg, :, ky, kx])
+    return y
+
+
 def conv_out(h, k, s, p, d, ceil=False):
     num = h + 2 * p - d * (k - 1) - 1
     o = (-(-num // s) if ceil else num // s) + 1
@@ -413,8 +436,15 @@ def conv_out(h, k, s, p, d, ceil=False):
 class Ref:
     """the reference's integers for one checkpoint and one set of scales"""
 
-    def __init__(self, ops, out, scales, meta, in_shape, variant=()):
+    def __init__(self, ops, out, scales, meta, in_shape, variant=(), keep_float=None):
         self.ops, self.out, self.variant = ops, out, tuple(variant)
+        self.keep = None
+        if keep_float:
+            kept = [n for n in ops if n.layer == keep_float]
+            if not kept or kept[0].id != out or kept[0].kind not in ("conv", "dense") or kept[0].act != "none":
+                raise SystemExit("FAIL q8_ref: --keep-float %s: only the output layer, a conv or dense without "
+                                 "activation, is supported here" % keep_float)
+            self.keep = kept[0].id
         self.sc = {}                        # node id -> (float32 scale, zp)
         self.notes = []
         byholds = scales
@@ -573,6 +603,17 @@ class Ref:
         y = self.rq("conv", acc, n.mult.reshape(1, OC, 1), n.shift.reshape(1, OC, 1), n)
         return y.reshape(B, OC, oh, ow)
 
+    def float_layer(self, n, q):
+        """a kept float layer on its dequantized input: float32 [B, ...]"""
+        s_in, zp_in = self.sc[n.inputs[0]]
+        x = (q - zp_in).astype(np.float32) * np.float32(s_in)
+        b = n.b if n.b is not None else np.zeros(n.w.shape[0], np.float32)
+        if n.kind == "dense":
+            y = x.reshape(len(x), -1).astype(np.float64) @ n.w.astype(np.float64).T + b.astype(np.float64)
+            return y.astype(np.float32)
+        t = torch_free_conv(x.astype(np.float64), n.w.astype(np.float64), n.geom, self.shapes[n.id])
+        return (t + b.astype(np.float64).reshape(1, -1, 1, 1)).astype(np.float32)
+
     def dense(self, n, q):
         B = q.shape[0]
         x = q.reshape(B, -1)
@@ -617,6 +658,9 @@ class Ref:
         for n in self.ops:
             if n.kind == "input":
                 t[n.id] = self.quantize_input(pix)
+            elif n.id == self.keep:
+                t[n.id] = self.float_layer(n, t[n.inputs[0]])
+                continue
             elif n.kind == "conv":
                 t[n.id] = self.conv(n, t[n.inputs[0]])
             elif n.kind == "dense":
@@ -740,6 +784,7 @@ def main():
     ap.add_argument("--n", type=int, default=1000, help="the first N images (default 1000)")
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--c-source", help="debugging aid: the generated .c, to compare every layer's integers")
+    ap.add_argument("--keep-float", help="the output layer stays float (cnnc --keep-float LAYER)")
     ap.add_argument("--workdir", default="/tmp/q8ref", help="where --c-source builds its copy")
     ap.add_argument("--explain-images", type=int, default=100,
                     help="try the variants on at most this many images with differences (default 100)")
@@ -788,7 +833,7 @@ def main():
         ops, out = plan(nodes, out, weights, variant)
         scales2 = dict(scales)
         scales2["input"] = scales[rep["layers"][0]["holds"]]
-        return Ref(ops, out, scales2, meta, in_shape, variant)
+        return Ref(ops, out, scales2, meta, in_shape, variant, a.keep_float)
 
     ref = build(tuple(a.variant))
     # the structure cnnc planned (report) against the one derived here
@@ -820,7 +865,7 @@ def main():
     nout = int(np.prod(out_shape))
 
     # the reference, batch by batch
-    q_ref = np.empty((N, nout), I64)
+    q_ref = np.empty((N, nout), np.float32 if ref.keep is not None else I64)
     keep_layers = bool(a.c_source)
     ref_layers = {n.layer: [] for n in ref.ops} if keep_layers else None
     for i in range(0, N, a.batch):
@@ -832,6 +877,18 @@ def main():
     t_ref = time.time() - t0
     print("coverage: exact ties (where the rounding rule decides; of a negative value) over the %d images: %s"
           % (N, ", ".join("%s %d (%d)" % (k, v[0], v[1]) for k, v in sorted(ref.ties.items()))))
+    if ref.keep is not None:         # the output layer kept float: its floats, within the sums' order
+        y_c = np.fromfile(a.outputs, dtype="<f4")[:N * nout].reshape(-1, nout)
+        if y_c.shape != (N, nout):
+            print("FAIL outputs: %s values, expected %d images x %d" % (y_c.shape, N, nout))
+            return 1
+        tol = 1e-6 * float(np.abs(q_ref).max())
+        d = float(np.abs(y_c.astype(np.float64) - q_ref).max())
+        same = float((y_c.argmax(1) == q_ref.argmax(1)).mean())
+        print("%s outputs (%s kept float): %d images x %d outputs, largest difference %.3g (tolerance %.3g, "
+              "1e-6 of the largest output); the same top class for %.2f%% of the images"
+              % ("ok" if d <= tol else "FAIL", a.keep_float, N, nout, d, tol, 100 * same))
+        return 0 if d <= tol else 1
     y_ref = ref.dequantize(q_ref)
     s_out, zp_out = ref.sc[ref.out]
     status = 0
