@@ -11,6 +11,11 @@
  * (same node ids): a layer they remove is drawn dashed and grey with where
  * it went ("folded into conv1", "fused into conv1", "no-op at inference").
  *
+ * In an int8 build (--quantize int8 --dot) each layer that stays says what
+ * it runs in (int8 with its scale and zero point, or float and why), and an
+ * edge where the precision changes is purple and labelled with the copy
+ * made there (quantize or dequantize).
+ *
  * Scopes are read off the dotted names: every prefix shared by two or more
  * layers (layer1, layer1.0, layer1.0.shortcut) becomes a cluster, nested
  * like the names, so a ResNet reads block by block.  The output depends on
@@ -61,6 +66,7 @@ static const char *const lines[] = { "#555555", "#4a78a8", "#7a5ca8", "#4d8a4d",
 
 #define ADD_EDGE "#d0602a"
 #define CONCAT_EDGE "#1f9e89"
+#define Q8_EDGE "#7b3fa0"
 
 static const char *pair_text(long long h, long long w) {
     return h == w ? arena_printf("%lld×%lld", h, h) : arena_printf("%lld×%lld", h, w);
@@ -95,6 +101,21 @@ static const char *fate(const Graph *planned, int id) {
     for (int guard = 0; t && t->removed && t->nin && guard < planned->nnodes; guard++) t = t->in[0];
     if (!t) return "removed at inference";
     return arena_printf("%s into %s", p->kind->dot == DOT_ACT ? "fused" : "folded", t->name);
+}
+
+/* an int8 build: some planned layer runs in int8 */
+static bool int8_build(const Graph *planned) {
+    for (int i = 0; planned && i < planned->nnodes; i++)
+        if (planned->nodes[i]->q8 && !planned->nodes[i]->removed) return true;
+    return false;
+}
+
+/* The planned layer whose buffer holds node id's output (itself, or the
+ * layer it was folded or fused into, or a no-op's input). */
+static const Node *holder(const Graph *planned, int id) {
+    const Node *p = planned->nodes[id];
+    for (int guard = 0; p->removed && p->nin && guard < planned->nnodes; guard++) p = p->alias ? p->alias : p->in[0];
+    return p;
 }
 
 static void put_node(FILE *out, const Graph *g, const Graph *planned, const Node *n, int indent) {
@@ -134,7 +155,15 @@ static void put_node(FILE *out, const Graph *g, const Graph *planned, const Node
             fputs(" params · ", out);
         }
         put_html(out, where(g, n));
-        fputs("</FONT>>", out);
+        fputs("</FONT>", out);
+        if (int8_build(planned)) {
+            const Node *p = planned->nodes[n->id];
+            fputs("<BR/><FONT POINT-SIZE=\"8\" COLOR=\"" Q8_EDGE "\">", out);
+            put_html(out, p->q8 ? arena_printf("int8 · scale %.4g · zero %d", (double)p->q_scale, p->q_zp)
+                                : arena_printf("float: %s", p->q_float ? p->q_float : "?"));
+            fputs("</FONT>", out);
+        }
+        fputs(">", out);
     }
     /* the tooltip (hover in a browser) carries the rest */
     const char *tip = arena_printf("%s: %s, output %s, %s params, %s MACs", n->name, n->kind->name,
@@ -267,7 +296,10 @@ int dot_write(const Graph *g, const Graph *planned, FILE *out) {
     fputs("<BR/><FONT POINT-SIZE=\"9\" COLOR=\"#6a6a6a\">"
           "dashed grey: removed at inference (folded, fused, no-op)   "
           "<FONT COLOR=\"" ADD_EDGE "\">━ into add</FONT>   "
-          "<FONT COLOR=\"" CONCAT_EDGE "\">━ into concat</FONT></FONT><BR/> >;\n", out);
+          "<FONT COLOR=\"" CONCAT_EDGE "\">━ into concat</FONT>", out);
+    if (int8_build(planned))
+        fputs("   <FONT COLOR=\"" Q8_EDGE "\">int8 build: ━ quantize / dequantize on the way</FONT>", out);
+    fputs("</FONT><BR/> >;\n", out);
 
     Scopes sc;
     scopes_build(g, &sc);
@@ -276,9 +308,14 @@ int dot_write(const Graph *g, const Graph *planned, FILE *out) {
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
         DotStyle c = n->kind->dot;
+        bool q8 = int8_build(planned);
         for (int j = 0; j < n->nin; j++) {
             fprintf(out, "  n%d -> n%d", n->in[j]->id, n->id);
-            if (c == DOT_ADD)
+            const Node *src = q8 ? holder(planned, n->in[j]->id) : NULL, *dst = q8 ? planned->nodes[n->id] : NULL;
+            if (q8 && !dst->removed && src->q8 != dst->q8 && !(src->kind->id == K_INPUT && !dst->q8))
+                fprintf(out, " [color=\"" Q8_EDGE "\" penwidth=1.8 fontsize=8 fontcolor=\"" Q8_EDGE "\" label=\"%s\"]",
+                        dst->q8 ? "quantize" : "dequantize");
+            else if (c == DOT_ADD)
                 fprintf(out, " [color=\"" ADD_EDGE "\" penwidth=%s]", j > 0 ? "1.8" : "1.3");
             else if (c == DOT_CONCAT)
                 fputs(" [color=\"" CONCAT_EDGE "\" penwidth=1.4]", out);

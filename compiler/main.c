@@ -258,8 +258,8 @@ static int tune_check(TuneOptions *t, const char *path, const char *report, cons
 }
 
 /* --quantize and the calibration options go together, for generated C and
- * its report.  0, or 2 (said why). */
-static int quantize_check(const char *quantize, const CalibOptions *cal, const char *report, const char *emit,
+ * its report or picture.  0, or 2 (said why). */
+static int quantize_check(const char *quantize, const CalibOptions *cal, const char *emit,
                           bool train, const TuneOptions *tune) {
     if (!quantize) {
         if (cal->keep_float) {
@@ -282,9 +282,9 @@ static int quantize_check(const char *quantize, const CalibOptions *cal, const c
               stderr);
         return usage_error();
     }
-    if (train || strcmp(emit, "c") != 0 || (report && strcmp(report, "dot") == 0)) {
-        fprintf(stderr, "cnnc: error: --quantize int8 is for generated C and its report, not %s\n",
-                train ? "--train" : strcmp(emit, "c") != 0 ? "--emit pytorch" : "--dot (for now)");
+    if (train || strcmp(emit, "c") != 0) {
+        fprintf(stderr, "cnnc: error: --quantize int8 is for generated C, its report and --dot, not %s\n",
+                train ? "--train" : "--emit pytorch");
         return usage_error();
     }
     return 0;
@@ -516,7 +516,7 @@ int main(int argc, char **argv) {
     if (target->standalone) eo.standalone = true;    /* cortex-m: no BLAS there */
     const char *path = argv[optind];
     if ((status = tune_check(&tune, path, report, emit, train))) goto done;
-    if ((status = quantize_check(quantize, &cal, report, emit, train, &tune))) goto done;
+    if ((status = quantize_check(quantize, &cal, emit, train, &tune))) goto done;
     if (ends_with(path, ".onnx")) {       /* import, then compile what it wrote (import.c) */
         if (!(imported_dir = mkdtemp(arena_strdup("/tmp/cnnc-import.XXXXXX")))) {
             fprintf(stderr, "cnnc: error: cannot make a temporary folder: %s\n", strerror(errno));

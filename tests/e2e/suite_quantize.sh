@@ -46,7 +46,7 @@ expect 2 "0 < P <= 100" "--calibration percentile=0"
 run "$R20" --quantize int8 --calibrate "$DATA" --calibrate-n -3 --report
 expect 2 "non-negative integer" "--calibrate-n -3"
 run "$R20" --quantize int8 --calibrate "$DATA" --emit pytorch -o "$T/x.py"
-expect 2 "is for generated C and its report" "--quantize with --emit pytorch"
+expect 2 "is for generated C, its report and --dot" "--quantize with --emit pytorch"
 run "$R20" --quantize int8 --calibrate "$T/none" --report
 expect 1 "$T/none" "a missing calibration file is named"
 run "$REPO/dsl_examples/resnet20.net" --quantize int8 --calibrate "$DATA" --calibrate-n 10 --report
@@ -393,5 +393,14 @@ print("FAIL lenet5 int8 with float layers: " + "; ".join(bad) if bad else
       "outputs within %.2f%% (relative L2) of the float C's on 50 random inputs" % (100 * rel))
 EOF2
     tally "$T/l5.out" $?
+    # --dot of the int8 build: each layer says what it runs in, and the edges
+    # where a copy is made are labelled (avgpool_2 -> c5, c5 -> f6 through the
+    # flatten, f6 -> out)
+    if "$CNNC" "$L5" --quantize int8 --calibrate "$T/l5cal.f32" --dot -o "$T/l5.dot" 2>"$T/err" &&
+       [ "$(grep -c 'label="quantize"' "$T/l5.dot")" = 2 ] && [ "$(grep -c 'label="dequantize"' "$T/l5.dot")" = 1 ] &&
+       grep -q "float: its tanh has no int8 form" "$T/l5.dot" && grep -q "int8 · scale" "$T/l5.dot" &&
+       dot -Tsvg "$T/l5.dot" -o "$T/l5.svg" 2>>"$T/err"; then
+        ok "--dot of an int8 build: precision per layer, 2 quantize and 1 dequantize edges"
+    else no "--dot of the int8 build"; grep -n "quantize\|int8" "$T/l5.dot" | head -5; cat "$T/err"; fi
 else no "lenet5 int8 with float layers"; cat "$T/err" "$T/cc" | head -5; fi
 finish
