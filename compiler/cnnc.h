@@ -497,6 +497,9 @@ int  pass_quantize(Graph *g, const char *keep_float);
 /* the names in a --keep-float list that name no layer of g: an error each,
  * the error count */
 int  quant_keep_check(const Graph *g, const char *keep_float);
+/* --int8-io: the input read by int8 layers only, the output int8: else an
+ * error each, the error count */
+int  quant_int8_io_check(const Graph *g);
 /* an int8 conv runs as a product over its padded u8 input (M4_Q8_GEMM), not
  * as direct loops: one without groups, unless CNNC_Q8_DIRECT=1 (a knob for
  * tests: both give the same integers) */
@@ -593,6 +596,7 @@ typedef struct EmitOptions {
     bool profile;                      /* a build --tune measures: cnnc_tune_mark() after each layer */
     const char *calib;                 /* int8: "minmax over N images of DATA" (the header says) */
     bool trace;                        /* a build cnnc eval reads: cnnc_q8_trace() after each int8 layer */
+    bool int8_io;                      /* --int8-io: NAME_forward takes and gives int8 (quantized) */
 } EmitOptions;
 int emit_c(Graph *g, const Plan *plan, const EmitOptions *o);  /* 0, 1 bad input, 2 output failure */
 int emit_pytorch(const Graph *g, FILE *out);                      /* error count */

@@ -370,6 +370,9 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
     em_def(&ge, "NET_SIDECAR", "%d", sidecar);
     em_def(&ge, "NET_ALIGN", "%d", target->align);
     em_def(&ge, "NET_Q8", "%d", e->q8);
+    em_def(&ge, "NET_INT8_IO", "%d", o->int8_io);          /* the caller's input and output are int8 */
+    em_def(&ge, "NET_IN_T", "%s", o->int8_io ? "int8_t" : "float");
+    em_def(&ge, "NET_OUT_T", "%s", o->int8_io ? "int8_t" : "float");
     em_def(&ge, "NET_Q8W_COUNT", "%lld", e->nq8w > 0 ? e->nq8w : 1);
     em_def(&ge, "NET_Q32_COUNT", "%lld", e->nq32 > 0 ? e->nq32 : 1);
     const Node *qi = e->g->nodes[0], *qo = e->out_root;
@@ -428,6 +431,10 @@ static int write_globals(const char *path, const Emitter *e, const Plan *plan, c
         fclose(gf);
         return 1;
     }
+    /* --int8-io: the caller normalises and quantizes (the header says how) */
+    em_def(&ge, "NET_IO_NORM_ON", "%d", norm && o->int8_io);
+    em_def(&ge, "NET_IO_NORM", "%s", norm && o->int8_io ? clean(norm) : "");
+    if (o->int8_io) norm = NULL;
     em_def(&ge, "NET_NORM", "%d", norm != NULL);
     /* one image's workspace (a slot): the arena, the normalised input, whole
      * multiples of the arena's alignment so that slots follow each other */
@@ -575,7 +582,7 @@ int emit_c(Graph *g, const Plan *plan, const EmitOptions *o) {
             em_buf(&e, "L_X", n);
             em_def(&e, "L_Y", "cpy_%s", e.id[n->id]);
             em_def(&e, "L_YOFF", "%lld", n->copy_off / 4);
-            em_call(&e, n->q8 ? "M4_Q8_OUT" : "M4_Q8_COPY");
+            em_call(&e, n->q8 ? "M4_Q8_FLOAT_COPY" : "M4_Q8_COPY");
             end_layer(&e);
         }
         for (long long k = w0; k < e.w.n && !nerr; k++)

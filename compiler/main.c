@@ -19,7 +19,7 @@
 
 enum { OPT_REPORT = 256, OPT_HELP_LAYERS, OPT_MAX_ERRORS, OPT_VERSION, OPT_WEIGHTS, OPT_SEED,
        OPT_STANDALONE, OPT_TARGET, OPT_EMIT, OPT_EMBED_LIMIT, OPT_TRAIN, OPT_DOT, OPT_HELP_TARGETS,
-       OPT_TUNE, OPT_TUNE_FILE, OPT_TUNE_CC, OPT_QUANTIZE, OPT_CALIBRATE, OPT_CALIBRATE_N, OPT_CALIBRATION, OPT_KEEP_FLOAT };
+       OPT_TUNE, OPT_TUNE_FILE, OPT_TUNE_CC, OPT_QUANTIZE, OPT_CALIBRATE, OPT_CALIBRATE_N, OPT_CALIBRATION, OPT_KEEP_FLOAT, OPT_INT8_IO };
 
 static void usage(FILE *out) {
     fputs("usage: cnnc [options] FILE.net\n"
@@ -54,6 +54,8 @@ static void usage(FILE *out) {
           "  --calibrate-n N       the first N images only (default 1000; 0: all)\n"
           "  --keep-float L1,L2    these layers stay float (as every layer without int8 code\n"
           "                        does), quantize/dequantize at their edges\n"
+          "  --int8-io             NAME_forward takes the input quantized and gives the\n"
+          "                        output's int8 (the header states both maps)\n"
           "  --calibration M       how a tensor's range is chosen: minmax (default), kl\n"
           "                        (entropy, as TensorRT), percentile[=P] (P% of the values\n"
           "                        kept, default 99.99)\n"
@@ -216,6 +218,7 @@ static int generate(Graph *g, const char *path, const char *outpath, const char 
     }
     if (pass_fold_batchnorm(g) || pass_fuse_activations(g) || pass_remove_noops(g)) return 1;
     if (cal && pass_quantize(g, cal->keep_float)) return 1;
+    if (eo->int8_io && quant_int8_io_check(g)) return 1;
     int rc;
     if (tune->path && (rc = tune_network(g, tune, eo))) return rc;
     Plan plan;
@@ -259,9 +262,13 @@ static int tune_check(TuneOptions *t, const char *path, const char *report, cons
 
 /* --quantize and the calibration options go together, for generated C and
  * its report or picture.  0, or 2 (said why). */
-static int quantize_check(const char *quantize, const CalibOptions *cal, const char *emit,
+static int quantize_check(const char *quantize, const CalibOptions *cal, bool int8_io, const char *emit,
                           bool train, const TuneOptions *tune) {
     if (!quantize) {
+        if (int8_io) {
+            fputs("cnnc: error: --int8-io is the API of an int8 build: it goes with --quantize int8\n", stderr);
+            return usage_error();
+        }
         if (cal->keep_float) {
             fputs("cnnc: error: --keep-float names layers of an int8 build: it goes with --quantize int8\n", stderr);
             return usage_error();
@@ -390,6 +397,7 @@ int main(int argc, char **argv) {
         { "calibrate-n", required_argument, NULL, OPT_CALIBRATE_N },
         { "calibration", required_argument, NULL, OPT_CALIBRATION },
         { "keep-float", required_argument, NULL, OPT_KEEP_FLOAT },
+        { "int8-io", no_argument, NULL, OPT_INT8_IO },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -457,6 +465,7 @@ int main(int argc, char **argv) {
             break;
         case OPT_CALIBRATE: cal.data = optarg; break;
         case OPT_KEEP_FLOAT: cal.keep_float = optarg; break;
+        case OPT_INT8_IO: eo.int8_io = true; break;
         case OPT_CALIBRATION: {
             char *end;
             if (strcmp(optarg, "minmax") == 0 || strcmp(optarg, "kl") == 0 || strcmp(optarg, "percentile") == 0) {
@@ -516,7 +525,7 @@ int main(int argc, char **argv) {
     if (target->standalone) eo.standalone = true;    /* cortex-m: no BLAS there */
     const char *path = argv[optind];
     if ((status = tune_check(&tune, path, report, emit, train))) goto done;
-    if ((status = quantize_check(quantize, &cal, emit, train, &tune))) goto done;
+    if ((status = quantize_check(quantize, &cal, eo.int8_io, emit, train, &tune))) goto done;
     if (ends_with(path, ".onnx")) {       /* import, then compile what it wrote (import.c) */
         if (!(imported_dir = mkdtemp(arena_strdup("/tmp/cnnc-import.XXXXXX")))) {
             fprintf(stderr, "cnnc: error: cannot make a temporary folder: %s\n", strerror(errno));

@@ -137,6 +137,32 @@ int quant_keep_check(const Graph *g, const char *keep_float) {
     return errors;
 }
 
+int quant_int8_io_check(const Graph *g) {
+    const Node *in = g->nodes[0], *out = g->output;
+    while (out->alias) out = out->alias;
+    int errors = 0;
+    for (int i = 1; i < g->nnodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->removed || n->q8) continue;
+        for (int j = 0; j < n->nin; j++)
+            if (quant_input(n, j) == in) {
+                diag_error(n->loc, "--int8-io: %s '%s' reads the input in float (%s): the input cannot be int8",
+                           n->kind->name, n->name, n->q_float ? n->q_float : "float");
+                errors++;
+            }
+    }
+    if (!errors && !in->q8) {
+        diag_error(in->loc, "--int8-io: no int8 layer reads the input");
+        errors++;
+    }
+    if (!out->q8) {
+        diag_error(out->loc, "--int8-io: the output layer %s '%s' runs in float (%s)", out->kind->name, out->name,
+                   out->q_float ? out->q_float : "the input itself");
+        errors++;
+    }
+    return errors;
+}
+
 /* Why n stays float in an int8 build, or NULL: it runs in int8. */
 static const char *float_why(const Node *n, const char *keep_float) {
     if (in_list(keep_float, n->name)) return "--keep-float";

@@ -102,7 +102,7 @@
 /* Ties this header to the convnetjs_cifar10.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_cifar10.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_CIFAR10_INTERFACE 0x679775c57cb36515
+#define CONVNETJS_CIFAR10_INTERFACE 0x05daa38db287142e
 
 #ifdef __cplusplus
 extern "C" {

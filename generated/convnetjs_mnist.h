@@ -100,7 +100,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x0aeed671a2b31949
+#define CONVNETJS_MNIST_INTERFACE 0x439d040ab5508dde
 
 #ifdef __cplusplus
 extern "C" {

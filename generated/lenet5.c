@@ -15,7 +15,7 @@
 #error "lenet5.c was generated for x86-64 (cnnc --target x86-64), not for this architecture: generate it again with cnnc --target for this one (cnnc --help-targets), or define CNNC_NO_TARGET_CHECK to build it anyway"
 #endif
 
-#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x13864fa93e866c89
+#if !defined(LENET5_INTERFACE) || LENET5_INTERFACE != 0x5ceffc156d9c167c
 #error "lenet5.h was not written with this lenet5.c (another cnnc run, or an interrupted one): use the .c and .h cnnc wrote together, or run cnnc again"
 #endif
 

@@ -21,7 +21,8 @@ m4_ifelse(NET_TRAINED, 1, [[ * Weights: M4_ORIGIN.
  *          the outputs mean nothing.  Give cnnc trained weights with
  *          --weights FILE.safetensors.
 ]])m4_dnl
- * Input:   m4_ifelse(NET_NORM, 1, [[pixels in [0, 1]; the code normalises them itself, as the network
+ * Input:   m4_ifelse(NET_INT8_IO, 1, [[int8: normalised (if the network is) and quantized by the caller
+ *          (int8 below).]], NET_NORM, 1, [[pixels in [0, 1]; the code normalises them itself, as the network
  *          was trained: (x - mean[c]) / std[c], mean = NET_NORM_MEAN,
  *          std = NET_NORM_STD.]], [[used as given: no normalisation is baked in (none).]])
  * Output:  m4_ifelse(NET_COPY_INPUT, 1, [[a copy of the input.]],
@@ -43,7 +44,7 @@ NET_LAYERS[[]]m4_dnl
  *
  *     #include "NET_HFILE"
  *
- *     static float in[NET_UPPER[[]]_IN_SIZE], out[NET_UPPER[[]]_OUT_SIZE];
+ *     static NET_IN_T in[NET_UPPER[[]]_IN_SIZE], out[NET_UPPER[[]]_OUT_SIZE];
 m4_ifelse(NET_SIDECAR, 1, [[ *     if (NET[[]]_load_weights("NET_WFILE") != 0) ...;   once, first
 ]]) *     ... fill in ...
  *     NET[[]]_forward(in, out);
@@ -84,7 +85,17 @@ m4_ifelse(NET_MANY, 1, [[ *
  * own workspace.  Inference never allocates, prints or exits; on valid
  * arguments it cannot fail.
  *
-m4_ifelse(NET_Q8, 1, [[ * int8 (cnnc --quantize int8, docs/quantize.md): the layers run in int8
+m4_ifelse(NET_INT8_IO, 1, [[ * int8 (cnnc --quantize int8 --int8-io, docs/quantize.md): the layers run
+ * in int8 (calibration: NET_Q8_CALIB), and so do the input and the output:
+ * in[] holds the input[[]]m4_ifelse(NET_IO_NORM_ON, 1, [[ normalised by the caller as the network was trained
+ * ((x - mean) / std, NET_IO_NORM: MEAN,STD or C means then C stds) and]])
+ * quantized by the caller, q = round(x / scale) + zp clamped to [-128, 127],
+ * and out[] the output's q, each in the float API's element order (C, H, W):
+ *   input:  int8 scale NET_Q8_IN_SCALE zero point NET_Q8_IN_ZP
+ *   output: int8 scale NET_Q8_OUT_SCALE zero point NET_Q8_OUT_ZP: y = (q - zp) * scale
+ * (NET_UPPER[[]]_IN_SCALE ... below).
+ *
+]], NET_Q8, 1, [[ * int8 (cnnc --quantize int8, docs/quantize.md): the layers run in int8
  * (calibration: NET_Q8_CALIB).  The API stays float: the
  * input (normalised, if the network is) is quantized first and the output
  * dequantized last:
@@ -130,7 +141,8 @@ m4_ifelse(NET_Q8, 1, [[ * int8 (cnnc --quantize int8, docs/quantize.md): the lay
 #ifndef NET_UPPER[[]]_H
 #define NET_UPPER[[]]_H
 
-#include <stddef.h>
+#include <stddef.h>m4_ifelse(NET_INT8_IO, 1, [[
+#include <stdint.h>]])
 
 /* Ties this header to the NET_CFILE written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  NET_CFILE refuses to
@@ -177,11 +189,11 @@ m4_ifelse(NET_SIDECAR, 1, [[#define NET_UPPER[[]]_ERR_WEIGHTS (-5)    /* sidecar
 
 #ifndef NET_UPPER[[]]_NO_STATIC_ARENA
 /* One image: in[NET_UPPER[[]]_IN_SIZE] -> out[NET_UPPER[[]]_OUT_SIZE]. */
-int NET[[]]_forward(const float *in, float *out);
+int NET[[]]_forward(const NET_IN_T *in, NET_OUT_T *out);
 #endif
 
 /* n images, caller-owned workspace of NET_UPPER[[]]_WS_BYTES(n) bytes. */
-int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out);
+int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const NET_IN_T *in, NET_OUT_T *out);
 
 /* Threads of each later call (built with -fopenmp; without, ignored):
  * t >= 1, or 0 for OpenMP's default (the cores, or OMP_NUM_THREADS).  Set

@@ -13,9 +13,12 @@ m4_divert(-1)
 # their requantization (AVX-512 VNNI where the build has it); the
 # accumulator is int32 (cnnc checks that no window can overflow it).
 #
-# [[M4_Q8_IN]]: the float input (normalised, if the network is) to int8.
-# [[M4_Q8_OUT]]: the last layer's int8 to the caller's float output (or an int8
-#   layer's output to a float copy, for the float layers that read it).
+# [[M4_Q8_IN]]: the float input (normalised, if the network is) to int8 (with
+#   --int8-io, NET_INT8_IO 1: the caller's int8 input, transposed).
+# [[M4_Q8_OUT]]: the last layer's int8 to the caller's float output (int8 with
+#   --int8-io).
+# [[M4_Q8_COPY]], [[M4_Q8_FLOAT_COPY]]: an output's copy in the other precision,
+#   for its readers (layers kept float: pass_quant.c).
 # [[M4_Q8_GEMM]]: a conv without groups, as a product (below).
 # [[M4_Q8_CONV]]: a grouped conv: per output pixel and channel, the int32 sum
 #   over the taps inside the input (padding is real 0: no term), requantized.
@@ -39,7 +42,7 @@ m4_define([[M4_QPTR]], [[M4_ARGS([[$0]], $#, 2)m4_ifdef([[_M4_BUF_$1]], [[]], [[
   1)m4_pushdef([[_M4_DIV]], m4_divnum)m4_divert(8)    int8_t *const $1 = (int8_t *)(M4_AT([[ws]], $2));
 m4_divert(_M4_DIV)m4_popdef([[_M4_DIV]])]])$1]])
 
-# [[M4_Q8_ONCE]]: the requantization and the input's quantization, mirrored line
+# [[M4_Q8_ONCE]]: the requantization, mirrored line
 # for line from compiler/quant.c (quant_requantize, quant_quantize).
 m4_define([[M4_Q8_ONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[_M4_Q8_DONE]], [[]], [[m4_define([[_M4_Q8_DONE]], 1)m4_dnl
 M4_KERNEL([[/* clamp(zp + floor((acc * mult + 2^(shift-1)) / 2^shift), lo, hi): acc * mult / 2^shift
@@ -52,7 +55,10 @@ M4_KERNEL([[/* clamp(zp + floor((acc * mult + 2^(shift-1)) / 2^shift), lo, hi): 
     int64_t r = (int64_t)(u >> shift) - (int64_t)((uint64_t)1 << (63 - shift)) + zp;
     return (int32_t)(r < lo ? lo : r > hi ? hi : r);
 }
-]])M4_KERNEL([[/* q = clamp(round_half_away(x / scale) + zp, -128, 127), NaN to zp
+]])]])]])
+# [[M4_Q8_QONCE]]: the float-to-int8 quantization, once (the input's, a copy's).
+m4_define([[M4_Q8_QONCE]], [[M4_ARGS([[$0]], $#, 0)m4_ifdef([[_M4_Q8Q_DONE]], [[]], [[m4_define([[_M4_Q8Q_DONE]], 1)m4_dnl
+M4_KERNEL([[/* q = clamp(round_half_away(x / scale) + zp, -128, 127), NaN to zp
  * (compiler/quant.c quant_quantize). */]],
 [[static int8_t NET[[]]_quantize(float x, float scale, int zp)]],
 [[{
@@ -72,11 +78,19 @@ M4_KERNEL([[/* clamp(zp + floor((acc * mult + 2^(shift-1)) / 2^shift), lo, hi): 
 m4_define([[M4_Q8_TRACE]], [[m4_ifelse(NET_TRACE, 1, [[    cnnc_q8_trace(L_NODE, $1, L_OUTN, L_OUTC);
 ]])]])
 
-m4_define([[M4_Q8_IN]], [[M4_ARGS([[$0]], $#, 0)_M4_Q8_QUANTIZE([[M4_Q8_TRACE([[y]])]])]])
+m4_define([[M4_Q8_IN]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(NET_INT8_IO, 1, [[M4_LAYER_HEAD
+M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
+{
+    /* --int8-io: the caller's int8 input, (C, H, W) to channels last */
+    for (int c = 0; c < L_C; c++)
+        for (int p = 0; p < m4_eval(L_N / L_C); p++) y[p * L_C + c] = x[c * m4_eval(L_N / L_C) + p];
+M4_Q8_TRACE([[y]])m4_dnl
+}
+M4_CALL([[M4_PTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]], [[_M4_Q8_QUANTIZE([[M4_Q8_TRACE([[y]])]])]])]])
 # [[M4_Q8_COPY]]: a float layer's output quantized, for the int8 layers that read
 # it (an int8 build with layers kept float); not traced (it is no layer).
 m4_define([[M4_Q8_COPY]], [[M4_ARGS([[$0]], $#, 0)_M4_Q8_QUANTIZE([[]])]])
-m4_define([[_M4_Q8_QUANTIZE]], [[M4_Q8_ONCE[[]]M4_LAYER_HEAD
+m4_define([[_M4_Q8_QUANTIZE]], [[M4_Q8_QONCE[[]]M4_LAYER_HEAD
 M4_FUNC([[]], [[const float *RESTRICT x, int8_t *RESTRICT y]])
 {
     for (int c = 0; c < L_C; c++)
@@ -86,7 +100,18 @@ $1[[]]m4_dnl
 }
 M4_CALL([[M4_PTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 
-m4_define([[M4_Q8_OUT]], [[M4_ARGS([[$0]], $#, 0)M4_LAYER_HEAD
+m4_define([[M4_Q8_OUT]], [[M4_ARGS([[$0]], $#, 0)m4_ifelse(NET_INT8_IO, 1, [[M4_LAYER_HEAD
+M4_FUNC([[]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y]])
+{
+    /* --int8-io: the int8 output to the caller, channels last to (C, H, W) */
+    for (int c = 0; c < L_C; c++)
+        for (int p = 0; p < m4_eval(L_N / L_C); p++) y[c * m4_eval(L_N / L_C) + p] = x[p * L_C + c];
+}
+M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_PTR(L_Y, L_YOFF)]])]], [[_M4_Q8_DEQUANTIZE]])]])
+# [[M4_Q8_FLOAT_COPY]]: an int8 layer's output dequantized, for the float layers
+# that read it.
+m4_define([[M4_Q8_FLOAT_COPY]], [[M4_ARGS([[$0]], $#, 0)_M4_Q8_DEQUANTIZE]])
+m4_define([[_M4_Q8_DEQUANTIZE]], [[M4_LAYER_HEAD
 M4_FUNC([[]], [[const int8_t *RESTRICT x, float *RESTRICT y]])
 {
     for (int c = 0; c < L_C; c++)

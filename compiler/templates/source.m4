@@ -106,8 +106,8 @@ void cnnc_tune_mark(int node);
 void cnnc_q8_trace(int node, const int8_t *q, long n, long c);
 ]])
 /* The network and its layers, defined below in this order. */
-static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts);
-m4_ifelse(NET_MANY, 1, [[static void NET[[]]_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb);
+static void NET[[]]_run(const NET_IN_T *RESTRICT in, NET_OUT_T *RESTRICT out, float *RESTRICT ws, int part, int parts);
+m4_ifelse(NET_MANY, 1, [[static void NET[[]]_run_many(const NET_IN_T *RESTRICT in, size_t is, NET_OUT_T *RESTRICT out, float *RESTRICT ws, int nb);
 ]])m4_undivert(5)m4_ifdef([[M4_KERNELS_USED]], [[
 /* The kernels the layers share, defined after the layers. */
 m4_undivert(6)]])m4_ifdef([[_M4_ANY_WEIGHTS]], [[
@@ -124,7 +124,7 @@ m4_undivert(7)]])
 #endif
 static NET_UPPER[[]]_ALIGNED float NET[[]]_arena[NET_UPPER[[]]_SLOT_FLOATS] NET_UPPER[[]]_ARENA_PLACE;
 
-int NET[[]]_forward(const float *in, float *out)
+int NET[[]]_forward(const NET_IN_T *in, NET_OUT_T *out)
 {
     return NET[[]]_forward_ctx(NET[[]]_arena, sizeof NET[[]]_arena, 1, in, out);
 }
@@ -151,7 +151,7 @@ static void NET[[]]_normalize(const float *src, float *x)
 }
 
 ]])m4_dnl
-static void NET[[]]_image(const float *in, float *out, int i, float *slot, int part, int parts)
+static void NET[[]]_image(const NET_IN_T *in, NET_OUT_T *out, int i, float *slot, int part, int parts)
 {
 m4_ifelse(NET_NORM, 1, [[    /* a normalised copy, in the slot */
     float *x = slot + NET_ARENA_FLOATS;
@@ -164,7 +164,7 @@ m4_ifelse(NET_NORM, 1, [[    /* a normalised copy, in the slot */
 
 m4_ifelse(NET_MANY, 1, [[/* Images i .. i+nb-1 of the batch through the network layer by layer, on
  * one thread, image i+j in the slot ws + j slots. */
-static void NET[[]]_images(const float *in, float *out, int i, int nb, float *ws)
+static void NET[[]]_images(const NET_IN_T *in, NET_OUT_T *out, int i, int nb, float *ws)
 {
 m4_ifelse(NET_NORM, 1, [[    /* a normalised copy of each image, in its slot */
     const size_t ss = NET_UPPER[[]]_SLOT_FLOATS;
@@ -180,7 +180,7 @@ m4_ifelse(NET_NORM, 1, [[    /* a normalised copy of each image, in its slot */
  * of consecutive images, m4_ifelse(NET_MANY, 1, [[NET_UPPER[[]]_CHUNK at a time in the slots of its first
  * ones (a chunk of one image on its own)]], [[one at a time in the slot of its first]]); then the images left over
  * (n % nth), each with every thread in slot 0. */
-static void NET[[]]_batch(float *ws, size_t slots, int n, const float *in, float *out, int tid, int nth)
+static void NET[[]]_batch(float *ws, size_t slots, int n, const NET_IN_T *in, NET_OUT_T *out, int tid, int nth)
 {
     const int whole = nth == 1 ? n : slots >= (size_t)nth ? n - n % nth : 0;
     const int i0 = whole / nth * tid, i1 = i0 + whole / nth;
@@ -197,7 +197,7 @@ m4_ifelse(NET_MANY, 1, [[    for (int i = i0; i < i1; i += NET_UPPER[[]]_CHUNK) 
     for (int i = whole; i < n; i++) NET[[]]_image(in, out, i, ws, tid, nth);
 }
 
-int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const float *in, float *out)
+int NET[[]]_forward_ctx(void *ws, size_t ws_bytes, int n, const NET_IN_T *in, NET_OUT_T *out)
 {
     if (!ws || !in || !out) return NET_UPPER[[]]_ERR_NULL;
     if (n < 1) return NET_UPPER[[]]_ERR_BATCH;
@@ -240,7 +240,7 @@ m4_ifelse(NET_SIDECAR, 1, [[    case NET_UPPER[[]]_ERR_WEIGHTS: return "the weig
 m4_ifelse(NET_SIDECAR, 1, [[M4_SIDECAR_LOADER]])
 /* The network, one image: in[NET_IN_SIZE] -> out[NET_OUT_SIZE], ws[NET_ARENA_FLOATS];
  * called by each of parts threads with its part. */
-static void NET[[]]_run(const float *RESTRICT in, float *RESTRICT out, float *RESTRICT ws, int part, int parts)
+static void NET[[]]_run(const NET_IN_T *RESTRICT in, NET_OUT_T *RESTRICT out, float *RESTRICT ws, int part, int parts)
 {
 m4_undivert(8)m4_dnl
     (void)in; (void)out; (void)ws; (void)part; (void)parts;m4_ifdef([[_M4_ANY_WEIGHTS]], [[]], [[ (void)NET[[]]_weights;]])
@@ -251,7 +251,7 @@ m4_ifelse(NET_MANY, 1, [[
  * in + i*is, writes out + i*NET_OUT_SIZE and works in the slot ws + i*ss;
  * a run of layers with little weight goes image by image, and each other
  * layer takes all nb images (in one call when it has a _many function). */
-static void NET[[]]_run_many(const float *RESTRICT in, size_t is, float *RESTRICT out, float *RESTRICT ws, int nb)
+static void NET[[]]_run_many(const NET_IN_T *RESTRICT in, size_t is, NET_OUT_T *RESTRICT out, float *RESTRICT ws, int nb)
 {
     const size_t ss = NET_UPPER[[]]_SLOT_FLOATS;
 m4_undivert(10)m4_dnl

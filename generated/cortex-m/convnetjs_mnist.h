@@ -83,7 +83,7 @@
 /* Ties this header to the convnetjs_mnist.c written with it: a hash of the whole
  * interface (names, shapes, sizes, the weights' form).  convnetjs_mnist.c refuses to
  * compile against a header from another cnnc run. */
-#define CONVNETJS_MNIST_INTERFACE 0x1a095c7371dd49b6
+#define CONVNETJS_MNIST_INTERFACE 0x0d7df26145d530e3
 
 #ifdef __cplusplus
 extern "C" {

@@ -57,6 +57,12 @@ expect 1 "layer 'layer1.0.relu' is folded or fused into another: name the layer 
     "--keep-float of a layer fused away"
 run "$R20" --quantize int8 --calibrate "$DATA" --keep-float conv1,nosuch --report
 expect 1 "the network 'resnet20_fashion' has no layer 'nosuch'" "--keep-float of a layer that does not exist"
+run "$R20" --int8-io -o "$T/x.c"
+expect 2 "--int8-io is the API of an int8 build" "--int8-io without --quantize"
+run "$R20" --quantize int8 --calibrate "$DATA" --calibrate-n 20 --keep-float fc --int8-io -o "$T/x.c"
+expect 1 "--int8-io: the output layer dense 'fc' runs in float (--keep-float)" "--int8-io with a float output layer"
+run "$R20" --quantize int8 --calibrate "$DATA" --calibrate-n 20 --keep-float conv1 --int8-io -o "$T/x.c"
+expect 1 "--int8-io: conv 'conv1' reads the input in float (--keep-float)" "--int8-io with a float layer on the input"
 run "$R20" --keep-float conv1 --report
 expect 2 "goes with --quantize int8" "--keep-float without --quantize"
 printf 'not float32' >"$T/odd.f32"
@@ -231,6 +237,87 @@ print("FAIL --keep-float report: " + "; ".join(bad) if bad else
 EOF2
         tally "$T/lkr.out" $?
     else no "lenet_relu --keep-float fc2"; cat "$T/err" "$T/cc" | head -5; fi
+    # --int8-io: the caller quantizes the normalised input as the header
+    # says and reads the output's integers: the same outputs, bit for bit,
+    # as the float API's code
+    cat >"$T/drvio.c" <<'EOF2'
+#include <math.h>
+#include <stdio.h>
+#include <zlib.h>
+#include NETH
+int main(int argc, char **argv) {
+    gzFile f = argc == 3 ? gzopen(argv[1], "rb") : NULL;
+    static unsigned char im[16 + 500 * 784];
+    static int8_t in[784], out[10];
+    if (!f || gzread(f, im, sizeof im) != (int)sizeof im) return 2;
+    gzclose(f);
+    FILE *o = fopen(argv[2], "wb");
+    for (int i = 0; i < 500; i++) {
+        for (int k = 0; k < 784; k++) {
+            float x = (im[16 + i * 784 + k] / 255.0f - NORM_MEAN) / NORM_STD;
+            long q = lroundf(x / P(IN_SCALE)) + P(IN_ZERO_POINT);
+            in[k] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+        }
+        if (F(forward)(in, out) != 0) return 3;
+        float y[10];
+        for (int k = 0; k < 10; k++) y[k] = (float)(out[k] - P(OUT_ZERO_POINT)) * P(OUT_SCALE);
+        fwrite(y, sizeof y, 1, o);
+    }
+    return fclose(o) != 0;
+}
+EOF2
+    if "$CNNC" "$LENET" --weights "$T/l1.safetensors" --quantize int8 --calibrate "$DATA" --calibrate-n 500 \
+           --int8-io -o "$T/lio.c" 2>"$T/err" &&
+       norm=$(sed -n 's/.*((x - mean) \/ std, \([^,]*\),\([^:]*\): .*/-DNORM_MEAN=\1f -DNORM_STD=\2f/p' "$T/lio.h") &&
+       [ -n "$norm" ] && grep -q "int lenet_relu_forward(const int8_t \*in, int8_t \*out);" "$T/lio.h" &&
+       gcc -std=c99 -O2 -march=native -Wall -Wextra -Wpedantic -Werror -I"$T" -DNETH="\"lio.h\"" \
+           -D"F(x)=lenet_relu_##x" -D"P(x)=LENET_RELU_##x" $norm "$T/drvio.c" "$T/lio.c" -o "$T/lio" -lz -lm 2>"$T/cc" &&
+       "$T/lio" "$IMG_TEST" "$T/lio.out" && cmp -s "$T/lio.out" "$T/lq.out"; then
+        ok "--int8-io: int8 in and out (quantized by the header's maps) give the float API's outputs bit for bit"
+    else no "--int8-io"; cat "$T/err" "$T/cc" | head -5; fi
+    # and with channels in and out (3x6x5 to 5x6x5: the orders transposed
+    # on the way in and out), on 40 random inputs
+    printf 'network chans input 3x6x5\nconv a 4 k3 p1 relu\nconv b 5 k3 p1\n' >"$T/chans.net"
+    "$PY" -c "
+import numpy as np
+np.random.default_rng(4).standard_normal((60, 3, 6, 5)).astype('<f4').tofile('$T/chans.f32')"
+    cat >"$T/drvc.c" <<'EOF2'
+#include <math.h>
+#include <stdio.h>
+#include <stdint.h>
+#include NETH
+int main(int argc, char **argv) {
+    FILE *f = argc == 3 ? fopen(argv[1], "rb") : NULL, *o = argc == 3 ? fopen(argv[2], "wb") : NULL;
+    static float x[P(IN_SIZE)], y[P(OUT_SIZE)];
+    if (!f || !o) return 2;
+    while (fread(x, sizeof x, 1, f) == 1) {
+#ifdef INT8IO
+        static int8_t in[P(IN_SIZE)], out[P(OUT_SIZE)];
+        for (int k = 0; k < P(IN_SIZE); k++) {
+            long q = lroundf(x[k] / P(IN_SCALE)) + P(IN_ZERO_POINT);
+            in[k] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+        }
+        if (F(forward)(in, out) != 0) return 3;
+        for (int k = 0; k < P(OUT_SIZE); k++) y[k] = (float)(out[k] - P(OUT_ZERO_POINT)) * P(OUT_SCALE);
+#else
+        if (F(forward)(x, y) != 0) return 3;
+#endif
+        fwrite(y, sizeof y, 1, o);
+    }
+    return fclose(o) != 0;
+}
+EOF2
+    if "$CNNC" "$T/chans.net" --quantize int8 --calibrate "$T/chans.f32" --calibrate-n 20 -o "$T/cf.c" 2>"$T/err" &&
+       "$CNNC" "$T/chans.net" --quantize int8 --calibrate "$T/chans.f32" --calibrate-n 20 --int8-io \
+           -o "$T/ci.c" 2>>"$T/err" &&
+       cc -std=c99 -O2 -I"$T" -DNETH="\"cf.h\"" -D"F(x)=chans_##x" -D"P(x)=CHANS_##x" "$T/drvc.c" "$T/cf.c" \
+           -o "$T/cf" -lm 2>"$T/cc" &&
+       cc -std=c99 -O2 -I"$T" -DINT8IO -DNETH="\"ci.h\"" -D"F(x)=chans_##x" -D"P(x)=CHANS_##x" "$T/drvc.c" \
+           "$T/ci.c" -o "$T/ci" -lm 2>>"$T/cc" &&
+       "$T/cf" "$T/chans.f32" "$T/cf.out" && "$T/ci" "$T/chans.f32" "$T/ci.out" &&
+       [ "$(wc -c <"$T/cf.out")" = $((60 * 150 * 4)) ] && cmp -s "$T/cf.out" "$T/ci.out"; then
+        ok "--int8-io with 3 channels in and 5x6x5 out: the float API's outputs bit for bit on 60 inputs"
+    else no "--int8-io with channels"; cat "$T/err" "$T/cc" | head -5; fi
     # --calibrate FILE.f32: the same 500 training images as raw float32
     # inputs, made here as the trainer feeds them (x/255, then the
     # checkpoint's normalisation): the same ranges as from the IDX file
