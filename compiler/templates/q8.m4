@@ -232,6 +232,12 @@ M4_PRELUDE([[
 #else
 #define NET[[]]_VNNI 0
 #endif
+#if !NET[[]]_VNNI && defined(__AVX2__)
+#include <immintrin.h>
+#define NET[[]]_AVX2 1
+#else
+#define NET[[]]_AVX2 0
+#endif
 ]])M4_KERNEL([[/* 16 output channels x 8 pixels of an int8 product: acc[r][l] = the sum over the
  * taps and the channels of base[r][ky * sy + kx * sx + c] (u8) * wp[...][l][c % 4] (s8) */]],
 [[static void NET[[]]_q8_tile(const int8_t *RESTRICT wp, const uint8_t *const base[8], int kh, int kw, int sy, int sx,
@@ -263,6 +269,41 @@ M4_PRELUDE([[
     _mm512_storeu_si512((void *)acc[2], a2); _mm512_storeu_si512((void *)acc[3], a3);
     _mm512_storeu_si512((void *)acc[4], a4); _mm512_storeu_si512((void *)acc[5], a5);
     _mm512_storeu_si512((void *)acc[6], a6); _mm512_storeu_si512((void *)acc[7], a7);
+#elif NET[[]]_AVX2
+    /* AVX2, no VNNI: the bytes widened to 16 bits and multiplied in pairs
+     * (vpmaddwd: exact, where vpmaddubsw would saturate), 8 channels x 4
+     * pixels at a time; lane pairs (k0 k1, k2 k3) of a channel summed last */
+    for (int h = 0; h < 2; h++)
+        for (int g = 0; g < 8; g += 4) {
+            __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+            const int8_t *RESTRICT w = wp + 32 * h;
+            for (int ky = 0; ky < kh; ky++)
+                for (int kx = 0; kx < kw; kx++) {
+                    const size_t off = (size_t)ky * (size_t)sy + (size_t)kx * (size_t)sx;
+                    const uint8_t *b0 = base[g] + off, *b1 = base[g + 1] + off, *b2 = base[g + 2] + off,
+                                  *b3 = base[g + 3] + off;
+                    for (int c = 0; c < 4 * c4; c += 4, w += 64) {
+                        const __m256i wa = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w));
+                        const __m256i wb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 16)));
+                        int32_t b[4];
+                        __m256i v;
+                        memcpy(&b[0], b0 + c, 4); memcpy(&b[1], b1 + c, 4); memcpy(&b[2], b2 + c, 4); memcpy(&b[3], b3 + c, 4);
+                        v = _mm256_cvtepu8_epi16(_mm_set1_epi32(b[0]));
+                        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(v, wa)); t0 = _mm256_add_epi32(t0, _mm256_madd_epi16(v, wb));
+                        v = _mm256_cvtepu8_epi16(_mm_set1_epi32(b[1]));
+                        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(v, wa)); t1 = _mm256_add_epi32(t1, _mm256_madd_epi16(v, wb));
+                        v = _mm256_cvtepu8_epi16(_mm_set1_epi32(b[2]));
+                        s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(v, wa)); t2 = _mm256_add_epi32(t2, _mm256_madd_epi16(v, wb));
+                        v = _mm256_cvtepu8_epi16(_mm_set1_epi32(b[3]));
+                        s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(v, wa)); t3 = _mm256_add_epi32(t3, _mm256_madd_epi16(v, wb));
+                    }
+                }
+            /* hadd: [c0 c1 c4 c5 | c2 c3 c6 c7]; the 64-bit quarters reordered to c0 .. c7 */
+            _mm256_storeu_si256((__m256i *)(void *)&acc[g][8 * h], _mm256_permute4x64_epi64(_mm256_hadd_epi32(s0, t0), 0xD8));
+            _mm256_storeu_si256((__m256i *)(void *)&acc[g + 1][8 * h], _mm256_permute4x64_epi64(_mm256_hadd_epi32(s1, t1), 0xD8));
+            _mm256_storeu_si256((__m256i *)(void *)&acc[g + 2][8 * h], _mm256_permute4x64_epi64(_mm256_hadd_epi32(s2, t2), 0xD8));
+            _mm256_storeu_si256((__m256i *)(void *)&acc[g + 3][8 * h], _mm256_permute4x64_epi64(_mm256_hadd_epi32(s3, t3), 0xD8));
+        }
 #else
     for (int r = 0; r < 8; r++)
         for (int l = 0; l < 16; l++) acc[r][l] = 0;

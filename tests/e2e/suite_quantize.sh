@@ -200,8 +200,16 @@ EOF2
     done
     cc -std=c99 -O2 -march=x86-64 -I"$T" -DNETH="\"lq.h\"" -D"F(x)=lenet_relu_##x" "$T/drv.c" "$T/lq.c" \
         -o "$T/lqc" -lz -lm 2>"$T/cc" && "$T/lqc" "$IMG_TEST" "$T/lqc.out" || no "build or run the plain C int8 driver"
-    if cmp -s "$T/lq.out" "$T/ld.out" && cmp -s "$T/lq.out" "$T/lqc.out"; then
-        ok "int8 convs as products (-march=native$(grep -q avx512_vnni /proc/cpuinfo && echo ', VNNI')), in plain C and as direct loops: the same outputs"
+    # (the AVX2 path, -march=haswell, where the CPU runs it)
+    avx2=""
+    if grep -q avx2 /proc/cpuinfo; then
+        avx2="; AVX2"
+        cc -std=c99 -O2 -march=haswell -I"$T" -DNETH="\"lq.h\"" -D"F(x)=lenet_relu_##x" "$T/drv.c" "$T/lq.c" \
+            -o "$T/lqa" -lz -lm 2>"$T/cc" && objdump -d "$T/lqa" | grep -q vpmaddwd && "$T/lqa" "$IMG_TEST" "$T/lqa.out" ||
+            no "build or run the AVX2 int8 driver"
+    fi
+    if cmp -s "$T/lq.out" "$T/ld.out" && cmp -s "$T/lq.out" "$T/lqc.out" && { [ -z "$avx2" ] || cmp -s "$T/lq.out" "$T/lqa.out"; }; then
+        ok "int8 convs as products (-march=native$(grep -q avx512_vnni /proc/cpuinfo && echo ', VNNI')$avx2; plain C) and as direct loops: the same outputs"
     else no "the int8 conv paths differ"; fi
     # every output integer of the int8 code is the independent numpy
     # reference's (tests/ref/q8_ref.py: the integers from the float weights
