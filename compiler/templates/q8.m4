@@ -10,7 +10,8 @@ m4_divert(-1)
 # the requantization acc * mult / 2^shift, rounded once, half toward
 # +infinity, plus the output zero point, clamped to [L_LO, L_HI] (which
 # absorbs relu and relu6).  Plain C99 loops but for the convs' products and
-# their requantization (AVX-512 VNNI where the build has it); the
+# their requantization (AVX-512 VNNI where the build has it; the products
+# with AVX2 where it has that); the
 # accumulator is int32 (cnnc checks that no window can overflow it).
 #
 # [[M4_Q8_IN]]: the float input (normalised, if the network is) to int8 (with
@@ -158,7 +159,8 @@ M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 # [panel][L_KH][L_KW][L_CP/4][16][4]; for 16 channels x 8 pixels at a time,
 # every u8 x s8 product, then the requantization from the sums' start
 # L_QBOFF (bias - (128 + zp_in) * sum w): AVX-512 VNNI (vpdpbusd) where the
-# build has it, the same sums in plain C otherwise (integers: the same bits).
+# build has it, AVX2 (vpmaddwd) where it has that, the same sums in plain C
+# otherwise (integers: the same bits).
 m4_define([[M4_Q8_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_Q8_ONCE[[]]M4_Q8_VNNI_ONCE[[]]M4_LAYER_HEAD
 M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y, uint8_t *RESTRICT xp]])
 {
