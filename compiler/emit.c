@@ -215,8 +215,7 @@ void em_layer(Emitter *e, Node *n, const char *kind) {
     em_buf(e, "L_X", n->in[0]);
     em_buf(e, "L_Y", n);
     /* the thread plan (conv, dense and pool layers may be shared out) */
-    /* (an int8 build runs image by image on one thread, its float layers too, for now) */
-    em_def(e, "L_SPLIT", "%d", !e->q8 && layer_shared(n, e->standalone, NULL));
+    em_def(e, "L_SPLIT", "%d", layer_shared(n, e->standalone, NULL));
     /* a batch goes through it layer by layer (L_BATCH 1: its weights
      * outweigh an image's input and output, and it is a matrix-vector
      * product, which reads each weight once an image, or they are over

@@ -258,6 +258,19 @@ bool layer_shared(const Node *n, bool standalone, const char **why) {
         *why = "one core (the target puts RAM first)";
         return false;
     }
+    if (n->q8) {                         /* int8: a conv's product (M4_Q8_GEMM) only */
+        const char *knob = getenv("CNNC_SHARE_MACS");
+        if (!(n->kind->id == K_CONV && quant_conv_gemm(n))) {
+            *why = "one thread (an int8 layer other than a conv's product)";
+            return false;
+        }
+        if (n->macs < (knob ? atoll(knob) : SHARE_MACS / 4)) {
+            *why = "one thread (under 1,000,000 MACs)";
+            return false;
+        }
+        *why = "shared by tiles of 8 pixels";
+        return true;
+    }
     if (n->kind->id == K_CONV && n->in[0]->shape.sp == 3) {
         *why = "one thread (a volume's conv)";
         return false;

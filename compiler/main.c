@@ -588,6 +588,7 @@ int main(int argc, char **argv) {
     }
     plan.standalone = eo.standalone;
     for (int i = 0; i < g->nnodes; i++) {     /* the report reads the convs' algorithms from g */
+        g->nodes[i]->q8 = planned->nodes[i]->q8 && !planned->nodes[i]->removed;
         g->nodes[i]->tuned = planned->nodes[i]->tuned;
         g->nodes[i]->tuned_algo = planned->nodes[i]->tuned_algo;
         g->nodes[i]->tuned_why = planned->nodes[i]->tuned_why;

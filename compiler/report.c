@@ -135,9 +135,14 @@ void report_text(const Graph *g, const Plan *plan, FILE *out) {
         const char *name = n->kind->id == K_DENSE ? "matrix-vector" : pool ? "window loops" : add ? "one pass"
                          : conv_algo_name(conv_algo_why(n, &why));
         if (layer_blas(n, plan->standalone)) name = n->kind->id == K_DENSE ? "OpenBLAS sgemv" : "im2col+gemm";
+        if (n->q8) {                  /* an int8 build's int8 layer (q8.m4) */
+            name = n->kind->id != K_CONV ? arena_printf("int8 %s", name)
+                   : quant_conv_gemm(n) ? "int8 product" : "int8 direct";
+            why = "int8 (--quantize int8)";
+        }
         layer_shared(n, plan->standalone, &twhy);
         fprintf(out, "%5d  %-*s  %-20s  %-40s  %s%s\n", n->loc.line, wname, n->name, name, twhy, why,
-                layer_blas(n, plan->standalone) && n->kind->id == K_CONV ? " (OpenBLAS)" : "");
+                layer_blas(n, plan->standalone) && n->kind->id == K_CONV && !n->q8 ? " (OpenBLAS)" : "");
     }
     fprintf(out, "\ntotals\n");
     fprintf(out, "  %-26s %s\n", "params", with_si(t.params));
@@ -205,7 +210,9 @@ int report_json(const Graph *g, const Plan *plan, const Graph *planned, const Ca
         cJSON_AddNumberToObject(l, "other_ops", (double)n->other_ops);
         if (n->kind->id == K_CONV) {          /* its algorithm in the generated code, and why */
             const char *why;
-            cJSON_AddStringToObject(l, "algorithm", conv_algo_name(conv_algo_why(n, &why)));
+            cJSON_AddStringToObject(l, "algorithm", n->q8 ? (quant_conv_gemm(n) ? "int8 product" : "int8 direct")
+                                                          : conv_algo_name(conv_algo_why(n, &why)));
+            if (n->q8) why = "int8 (--quantize int8)";
             cJSON_AddStringToObject(l, "algorithm_why", why);
             cJSON_AddBoolToObject(l, "blas", layer_blas(n, plan->standalone));
             cJSON_AddBoolToObject(l, "tuned", n->tuned);     /* chosen by the tune file */

@@ -150,7 +150,8 @@ M4_Q8_TRACE([[y]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 
-# [[M4_Q8_GEMM]]: an int8 conv without groups as a product.  Its input, as
+# [[M4_Q8_GEMM]]: an int8 conv without groups as a product (shared out over the
+# threads, L_SPLIT 1: the rows of its padded input, then its tiles of pixels).  Its input, as
 # unsigned bytes q + 128, padded with zp_in + 128 (a real 0), channels
 # rounded up to 4 (zeros), in xp[L_HP][L_WP][L_CP]: output pixel (oy, ox)'s
 # window starts at xp[oy * L_SH][ox * L_SW], and its tap (ky, kx) holds
@@ -162,12 +163,13 @@ M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 # build has it, AVX2 (vpmaddwd) where it has that, the same sums in plain C
 # otherwise (integers: the same bits).
 m4_define([[M4_Q8_GEMM]], [[M4_ARGS([[$0]], $#, 0)M4_THREADS_ONCE[[]]M4_Q8_ONCE[[]]M4_Q8_VNNI_ONCE[[]]M4_LAYER_HEAD
-M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y, uint8_t *RESTRICT xp]])
+M4_FUNC([[CNNC_VECTORIZE]], [[const int8_t *RESTRICT x, int8_t *RESTRICT y, uint8_t *RESTRICT xp[[]]M4_PARTS]])
 {
     const int8_t *RESTRICT w = NET[[]]_q8w + L_QWOFF;         /* [L_PANELS][L_K4][16][4] */
     const int32_t *RESTRICT init = NET[[]]_q32 + L_QBOFF, *RESTRICT mult = NET[[]]_q32 + L_QMOFF;
     const int32_t *RESTRICT shift = NET[[]]_q32 + L_QSOFF;
-    for (int py = 0; py < L_HP; py++) {
+    M4_SHARE(L_HP, py0, py1);             /* this part's rows of xp (shared out: L_SPLIT) */
+    for (int py = py0; py < py1; py++) {
         const int iy = py - L_PT;
         uint8_t *RESTRICT xr = xp + (size_t)py * m4_eval(L_WP * L_CP);
         if (iy < 0 || iy >= L_H) {
@@ -191,10 +193,12 @@ m4_ifelse(L_C, L_CP, [[        {   /* the row's pixels inside the input, all cha
             for (int c = 0; c < L_C; c++) xr[px * L_CP + c] = (uint8_t)(xs[(px - L_PL) * L_C + c] + 128);
 ]])m4_dnl
     }
+M4_SYNC([[    ]])m4_dnl
+    M4_SHARE(m4_eval((L_OH * L_OW + 7) / 8), t0, t1);    /* this part's tiles of 8 output pixels */
     for (int panel = 0; panel < L_PANELS; panel++) {
         const int8_t *RESTRICT wp = w + (size_t)panel * m4_eval(L_K4 * 64);
         const int oc0 = panel * 16, noc = L_OC - oc0 < 16 ? L_OC - oc0 : 16;
-        for (int p0 = 0; p0 < M4_MUL(L_OH, L_OW); p0 += 8) {
+        for (int p0 = 8 * t0; p0 < 8 * t1; p0 += 8) {
             const uint8_t *base[8];
             int32_t acc[8][16];
             for (int r = 0; r < 8; r++) {     /* a pixel past the last repeats it (its sums are not kept) */
@@ -206,7 +210,8 @@ m4_ifelse(L_C, L_CP, [[        {   /* the row's pixels inside the input, all cha
                          mult + oc0, shift + oc0, L_ZPO, L_LO, L_HI, y + (size_t)p0 * L_OC + oc0, L_OC);
         }
     }
-M4_Q8_TRACE([[y]])m4_dnl
+m4_ifelse(NET_TRACE, 1, [[M4_SYNC([[    ]])m4_ifelse(L_SPLIT, 1, [[    if (part == 0)
+]])M4_Q8_TRACE([[y]])]])m4_dnl
 }
 M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF), M4_BPTR(scratch_[[]]L_ID, L_SCRATCH)]])]])
 
@@ -337,6 +342,7 @@ M4_PRELUDE([[
     const __m512i se = _mm512_and_si512(vs, low), so = _mm512_srli_epi64(vs, 32);
     const __m512i re = _mm512_sllv_epi64(one, _mm512_sub_epi64(se, one)), ro = _mm512_sllv_epi64(one, _mm512_sub_epi64(so, one));
     const __m512i mo = _mm512_srli_epi64(vm, 32);
+    (void)NET[[]]_requant;                  /* (the scalar rule, which these lanes compute) */
     for (int r = 0; r < np; r++) {
         const __m512i v = _mm512_add_epi32(_mm512_loadu_si512((const void *)acc[r]), vi);
         __m512i e = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, vm), re), se);

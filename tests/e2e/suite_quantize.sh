@@ -326,6 +326,21 @@ EOF2
        [ "$(wc -c <"$T/cf.out")" = $((60 * 150 * 4)) ] && cmp -s "$T/cf.out" "$T/ci.out"; then
         ok "--int8-io with 3 channels in and 5x6x5 out: the float API's outputs bit for bit on 60 inputs"
     else no "--int8-io with channels"; cat "$T/err" "$T/cc" | head -5; fi
+    # an int8 conv's product shared out over two threads (rows of its padded
+    # input, then tiles of pixels): the same outputs as on one
+    printf 'network big input 16x20x20\nconv a 64 k3 p1 relu\nconv b 64 k3 p1 s2\nconv c 40 k3 p1 relu\n' >"$T/big.net"
+    "$PY" -c "
+import numpy as np
+np.random.default_rng(6).standard_normal((12, 16, 20, 20)).astype('<f4').tofile('$T/big.f32')"
+    if "$CNNC" "$T/big.net" --quantize int8 --calibrate "$T/big.f32" -o "$T/big.c" 2>"$T/err" &&
+       "$CNNC" "$T/big.net" --quantize int8 --calibrate "$T/big.f32" --report >"$T/big.rep" 2>>"$T/err" &&
+       [ "$(grep -c 'int8 product  *shared by tiles of 8 pixels' "$T/big.rep")" = 3 ] &&
+       cc -std=c99 -O2 -march=native -fopenmp -I"$T" -DNETH="\"big.h\"" -D"F(x)=big_##x" -D"P(x)=BIG_##x" \
+           "$T/drvc.c" "$T/big.c" -o "$T/bigt" -lm 2>"$T/cc" &&
+       OMP_NUM_THREADS=1 "$T/bigt" "$T/big.f32" "$T/b1.out" && OMP_NUM_THREADS=2 "$T/bigt" "$T/big.f32" "$T/b2.out" &&
+       [ "$(wc -c <"$T/b1.out")" = $((12 * 4000 * 4)) ] && cmp -s "$T/b1.out" "$T/b2.out"; then
+        ok "int8 products shared by tiles over 2 threads (the report says so): the outputs of 1 thread"
+    else no "int8 products over 2 threads"; cat "$T/err" "$T/cc" | head -5; grep int8 "$T/big.rep" | head -3; fi
     # --calibrate FILE.f32: the same 500 training images as raw float32
     # inputs, made here as the trainer feeds them (x/255, then the
     # checkpoint's normalisation): the same ranges as from the IDX file
