@@ -195,19 +195,28 @@ m4_ifelse(L_C, L_CP, [[        {   /* the row's pixels inside the input, all cha
     }
 M4_SYNC([[    ]])m4_dnl
     M4_SHARE(m4_eval((L_OH * L_OW + 7) / 8), t0, t1);    /* this part's tiles of 8 output pixels */
-    for (int panel = 0; panel < L_PANELS; panel++) {
+    for (int panel = 0; panel < L_PANELS; panel += 2) {     /* two panels at a time where there are two */
         const int8_t *RESTRICT wp = w + (size_t)panel * m4_eval(L_K4 * 64);
-        const int oc0 = panel * 16, noc = L_OC - oc0 < 16 ? L_OC - oc0 : 16;
+        const int oc0 = panel * 16, noc = L_OC - oc0 < 32 ? L_OC - oc0 : 32;
         for (int p0 = 8 * t0; p0 < 8 * t1; p0 += 8) {
             const uint8_t *base[8];
-            int32_t acc[8][16];
+            int32_t acc[2][8][16];
+            const int np = M4_MUL(L_OH, L_OW) - p0 < 8 ? M4_MUL(L_OH, L_OW) - p0 : 8;
             for (int r = 0; r < 8; r++) {     /* a pixel past the last repeats it (its sums are not kept) */
                 const int p = p0 + r < M4_MUL(L_OH, L_OW) ? p0 + r : M4_MUL(L_OH, L_OW) - 1;
                 base[r] = xp + ((size_t)(p / L_OW * L_SH) * L_WP + (size_t)(p % L_OW * L_SW)) * L_CP;
             }
-            NET[[]]_q8_tile(wp, base, L_KH, L_KW, m4_eval(L_DH * L_WP * L_CP), m4_eval(L_DW * L_CP), m4_eval(L_CP / 4), acc);
-            NET[[]]_q8_store(acc, M4_MUL(L_OH, L_OW) - p0 < 8 ? M4_MUL(L_OH, L_OW) - p0 : 8, noc, init + oc0,
-                         mult + oc0, shift + oc0, L_ZPO, L_LO, L_HI, y + (size_t)p0 * L_OC + oc0, L_OC);
+            if (noc > 16) {
+                NET[[]]_q8_tile2(wp, base, L_KH, L_KW, m4_eval(L_DH * L_WP * L_CP), m4_eval(L_DW * L_CP),
+                             m4_eval(L_CP / 4), m4_eval(L_K4 * 64), acc[0], acc[1]);
+                NET[[]]_q8_store(acc[1], np, noc - 16, init + oc0 + 16, mult + oc0 + 16, shift + oc0 + 16, L_ZPO, L_LO,
+                             L_HI, y + (size_t)p0 * L_OC + oc0 + 16, L_OC);
+            } else {
+                NET[[]]_q8_tile(wp, base, L_KH, L_KW, m4_eval(L_DH * L_WP * L_CP), m4_eval(L_DW * L_CP),
+                            m4_eval(L_CP / 4), acc[0]);
+            }
+            NET[[]]_q8_store(acc[0], np, noc < 16 ? noc : 16, init + oc0, mult + oc0, shift + oc0, L_ZPO, L_LO, L_HI,
+                         y + (size_t)p0 * L_OC + oc0, L_OC);
         }
     }
 m4_ifelse(NET_TRACE, 1, [[M4_SYNC([[    ]])m4_ifelse(L_SPLIT, 1, [[    if (part == 0)
@@ -324,6 +333,47 @@ M4_PRELUDE([[
                         acc[r][l] += b[0] * wp[l * 4] + b[1] * wp[l * 4 + 1] + b[2] * wp[l * 4 + 2] + b[3] * wp[l * 4 + 3];
                 }
         }
+#endif
+}
+]])M4_KERNEL([[/* q8_tile for two panels at once (32 output channels: wp's 16 and the next
+ * panel's, pstride bytes on), each pixel's bytes used twice */]],
+[[static void NET[[]]_q8_tile2(const int8_t *RESTRICT wp, const uint8_t *const base[8], int kh, int kw, int sy, int sx,
+                          int c4, int pstride, int32_t acc0[8][16], int32_t acc1[8][16])]],
+[[{
+#if NET[[]]_VNNI
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    __m512i e0 = a0, e1 = a0, e2 = a0, e3 = a0, e4 = a0, e5 = a0, e6 = a0, e7 = a0;
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            const size_t off = (size_t)ky * (size_t)sy + (size_t)kx * (size_t)sx;
+            const uint8_t *b0 = base[0] + off, *b1 = base[1] + off, *b2 = base[2] + off, *b3 = base[3] + off;
+            const uint8_t *b4 = base[4] + off, *b5 = base[5] + off, *b6 = base[6] + off, *b7 = base[7] + off;
+            for (int c = 0; c < 4 * c4; c += 4, wp += 64) {
+                const __m512i w0 = _mm512_load_si512((const void *)wp);
+                const __m512i w1 = _mm512_load_si512((const void *)(wp + pstride));
+                int32_t b;
+                __m512i v;
+                memcpy(&b, b0 + c, 4); v = _mm512_set1_epi32(b); NET[[]]_DPBUSD(a0, v, w0); NET[[]]_DPBUSD(e0, v, w1);
+                memcpy(&b, b1 + c, 4); v = _mm512_set1_epi32(b); NET[[]]_DPBUSD(a1, v, w0); NET[[]]_DPBUSD(e1, v, w1);
+                memcpy(&b, b2 + c, 4); v = _mm512_set1_epi32(b); NET[[]]_DPBUSD(a2, v, w0); NET[[]]_DPBUSD(e2, v, w1);
+                memcpy(&b, b3 + c, 4); v = _mm512_set1_epi32(b); NET[[]]_DPBUSD(a3, v, w0); NET[[]]_DPBUSD(e3, v, w1);
+                memcpy(&b, b4 + c, 4); v = _mm512_set1_epi32(b); NET[[]]_DPBUSD(a4, v, w0); NET[[]]_DPBUSD(e4, v, w1);
+                memcpy(&b, b5 + c, 4); v = _mm512_set1_epi32(b); NET[[]]_DPBUSD(a5, v, w0); NET[[]]_DPBUSD(e5, v, w1);
+                memcpy(&b, b6 + c, 4); v = _mm512_set1_epi32(b); NET[[]]_DPBUSD(a6, v, w0); NET[[]]_DPBUSD(e6, v, w1);
+                memcpy(&b, b7 + c, 4); v = _mm512_set1_epi32(b); NET[[]]_DPBUSD(a7, v, w0); NET[[]]_DPBUSD(e7, v, w1);
+            }
+        }
+    _mm512_storeu_si512((void *)acc0[0], a0); _mm512_storeu_si512((void *)acc0[1], a1);
+    _mm512_storeu_si512((void *)acc0[2], a2); _mm512_storeu_si512((void *)acc0[3], a3);
+    _mm512_storeu_si512((void *)acc0[4], a4); _mm512_storeu_si512((void *)acc0[5], a5);
+    _mm512_storeu_si512((void *)acc0[6], a6); _mm512_storeu_si512((void *)acc0[7], a7);
+    _mm512_storeu_si512((void *)acc1[0], e0); _mm512_storeu_si512((void *)acc1[1], e1);
+    _mm512_storeu_si512((void *)acc1[2], e2); _mm512_storeu_si512((void *)acc1[3], e3);
+    _mm512_storeu_si512((void *)acc1[4], e4); _mm512_storeu_si512((void *)acc1[5], e5);
+    _mm512_storeu_si512((void *)acc1[6], e6); _mm512_storeu_si512((void *)acc1[7], e7);
+#else
+    NET[[]]_q8_tile(wp, base, kh, kw, sy, sx, c4, acc0);
+    NET[[]]_q8_tile(wp + pstride, base, kh, kw, sy, sx, c4, acc1);
 #endif
 }
 ]])M4_KERNEL([[/* y[r * ys + l] = requant(acc[r][l] + init[l]) for the first np pixels r and nl channels l */]],
