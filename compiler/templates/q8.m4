@@ -157,7 +157,8 @@ M4_CALL([[M4_QPTR(L_X, L_XOFF), M4_QPTR(L_Y, L_YOFF)]])]])
 # window starts at xp[oy * L_SH][ox * L_SW], and its tap (ky, kx) holds
 # L_CP bytes there, so the product reads the window where it lies (no
 # patches).  The weights in panels of 16 output channels,
-# [panel][L_KH][L_KW][L_CP/4][16][4]; for 16 channels x 8 pixels at a time,
+# [panel][L_KH][L_KW][L_CP/4][16][4]; for 32 channels (two panels, where
+# there are two: q8_tile2) or 16 x 8 pixels at a time,
 # every u8 x s8 product, then the requantization from the sums' start
 # L_QBOFF (bias - (128 + zp_in) * sum w): AVX-512 VNNI (vpdpbusd) where the
 # build has it, AVX2 (vpmaddwd) where it has that, the same sums in plain C
