@@ -66,6 +66,17 @@ def main():
     a.out = os.path.abspath(a.out)
     train = os.path.join(os.path.dirname(cnnc), "cnnc-train")
     os.makedirs(a.out, exist_ok=True)
+    model, flags = "?", ""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name") and model == "?":
+            model = line.split(":", 1)[1].strip()
+        if line.startswith("flags") and not flags:
+            flags = line.split()
+    tv = bench.sh([bench.PY, "-c", "import torch; print(torch.__version__, ' '.join("
+                   "torch.backends.quantized.supported_engines))"]).strip()
+    print("# machine: %s, %d cores online, %s; cc %s; PyTorch %s (quantized engines: %s)"
+          % (model, os.cpu_count(), "AVX-512 VNNI" if "avx512_vnni" in flags else "AVX2" if "avx2" in flags
+             else "no AVX2", os.environ.get("BENCH_CC", "cc"), tv.split()[0], " ".join(tv.split()[1:])), flush=True)
     rows = []
     for name, nrand in NETS:
         ckpt = os.path.join(a.out, name + ".safetensors")
