@@ -6,11 +6,13 @@ float and int8 models, batch 1, one thread, same run, same machine.
 
 For lenet_relu and resnet20_fashion (1x28x28), with the initial weights of
 seed 1 and the training set's normalisation (cnnc-train --epochs 0),
-calibrated on 200 Fashion-MNIST training images; for resnet20 (3x32x32) and
-resnet18 (3x224x224), with PyTorch's initial weights of seed 1 (the emitted
-module's, written to a checkpoint here) and random normal inputs as the
-calibration data (--calibrate FILE.f32: 200 and 32 of them; timing does not
-depend on the values):
+calibrated on 200 Fashion-MNIST training images; for lenet5 (1x32x32, tanh
+and average pools: cnnc keeps those layers float, with copies at their
+edges; PyTorch quantizes them), resnet20 (3x32x32) and resnet18
+(3x224x224), with PyTorch's initial weights of seed 1 (the emitted module's,
+written to a checkpoint here) and random normal inputs as the calibration
+data (--calibrate FILE.f32: 200, 200 and 32 of them; timing does not depend
+on the values):
   cnnc float  the default-mode C, cc -std=c99 -O2 -march=native -fopenmp;
   cnnc int8   --quantize int8, same flags (AVX-512 VNNI convs where the CPU
               has it);
@@ -34,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
 
 # (network, random calibration inputs: 0 for Fashion-MNIST's images)
-NETS = [("lenet_relu", 0), ("resnet20_fashion", 0), ("resnet20", 200), ("resnet18", 32)]
+NETS = [("lenet_relu", 0), ("resnet20_fashion", 0), ("lenet5", 200), ("resnet20", 200), ("resnet18", 32)]
 DATA = "/usr/share/datasets/fashion-mnist"
 
 TORCH_INIT = r"""
