@@ -341,6 +341,31 @@ np.random.default_rng(6).standard_normal((12, 16, 20, 20)).astype('<f4').tofile(
        [ "$(wc -c <"$T/b1.out")" = $((12 * 4000 * 4)) ] && cmp -s "$T/b1.out" "$T/b2.out"; then
         ok "int8 products shared by tiles over 2 threads (the report says so): the outputs of 1 thread"
     else no "int8 products over 2 threads"; cat "$T/err" "$T/cc" | head -5; grep int8 "$T/big.rep" | head -3; fi
+    # grouped convs (depthwise, and 4 groups strided) run as int8 direct
+    # loops: within a few percent of the float C on 20 random inputs
+    printf 'network dw input 8x12x12\nconv a 8 k3 p1 g8 relu\nconv b 16 k1\nconv c 16 k3 s2 p1 g4 relu\n' >"$T/dw.net"
+    "$PY" -c "
+import numpy as np
+np.random.default_rng(8).standard_normal((40, 8, 12, 12)).astype('<f4').tofile('$T/dw.f32')"
+    if "$CNNC" "$T/dw.net" --quantize int8 --calibrate "$T/dw.f32" --calibrate-n 20 -o "$T/dwq.c" 2>"$T/err" &&
+       "$CNNC" "$T/dw.net" --quantize int8 --calibrate "$T/dw.f32" --calibrate-n 20 --report >"$T/dw.rep" 2>>"$T/err" &&
+       [ "$(grep -c 'int8 direct' "$T/dw.rep")" = 2 ] &&
+       "$CNNC" "$T/dw.net" --standalone -o "$T/dwf.c" 2>>"$T/err" &&
+       cc -std=c99 -O2 -march=native -I"$T" -DNETH="\"dwq.h\"" -D"F(x)=dw_##x" -D"P(x)=DW_##x" "$T/drvc.c" \
+           "$T/dwq.c" -o "$T/dwq" -lm 2>"$T/cc" &&
+       cc -std=c99 -O2 -march=native -I"$T" -DNETH="\"dwf.h\"" -D"F(x)=dw_##x" -D"P(x)=DW_##x" "$T/drvc.c" \
+           "$T/dwf.c" -o "$T/dwf" -lm 2>>"$T/cc" &&
+       "$T/dwq" "$T/dw.f32" "$T/dwq.out" && "$T/dwf" "$T/dw.f32" "$T/dwf.out"; then
+        "$PY" - "$T/dwq.out" "$T/dwf.out" >"$T/dw.out" 2>&1 <<'EOF2'
+import sys
+import numpy as np
+q, f = (np.fromfile(p, dtype=np.float32)[20 * 576:] for p in sys.argv[1:3])   # the 20 inputs not calibrated on
+rel = float(np.linalg.norm(q - f) / np.linalg.norm(f))
+print(("ok   " if q.size == 20 * 576 and rel < 0.04 else "FAIL ") +
+      "grouped int8 convs (direct loops): relative L2 error %.4f against the float C on 20 inputs" % rel)
+EOF2
+        tally "$T/dw.out" $?
+    else no "grouped int8 convs"; cat "$T/err" "$T/cc" | head -5; fi
     # --calibrate FILE.f32: the same 500 training images as raw float32
     # inputs, made here as the trainer feeds them (x/255, then the
     # checkpoint's normalisation): the same ranges as from the IDX file
