@@ -103,12 +103,8 @@ static const char *fate(const Graph *planned, int id) {
     return arena_printf("%s into %s", p->kind->dot == DOT_ACT ? "fused" : "folded", t->name);
 }
 
-/* an int8 build: some planned layer runs in int8 */
-static bool int8_build(const Graph *planned) {
-    for (int i = 0; planned && i < planned->nnodes; i++)
-        if (planned->nodes[i]->q8 && !planned->nodes[i]->removed) return true;
-    return false;
-}
+/* an int8 build: some planned layer runs in int8 (set once by dot_write) */
+static bool int8_build;
 
 /* The planned layer whose buffer holds node id's output (itself, or the
  * layer it was folded or fused into, or a no-op's input). */
@@ -156,7 +152,7 @@ static void put_node(FILE *out, const Graph *g, const Graph *planned, const Node
         }
         put_html(out, where(g, n));
         fputs("</FONT>", out);
-        if (int8_build(planned)) {
+        if (int8_build) {
             const Node *p = planned->nodes[n->id];
             fputs("<BR/><FONT POINT-SIZE=\"8\" COLOR=\"" Q8_EDGE "\">", out);
             put_html(out, p->q8 ? arena_printf("int8 · scale %.4g · zero %d", (double)p->q_scale, p->q_zp)
@@ -297,7 +293,9 @@ int dot_write(const Graph *g, const Graph *planned, FILE *out) {
           "dashed grey: removed at inference (folded, fused, no-op)   "
           "<FONT COLOR=\"" ADD_EDGE "\">━ into add</FONT>   "
           "<FONT COLOR=\"" CONCAT_EDGE "\">━ into concat</FONT>", out);
-    if (int8_build(planned))
+    int8_build = false;
+    for (int i = 0; planned && i < planned->nnodes; i++) int8_build |= planned->nodes[i]->q8 && !planned->nodes[i]->removed;
+    if (int8_build)
         fputs("   <FONT COLOR=\"" Q8_EDGE "\">int8 build: ━ quantize / dequantize on the way</FONT>", out);
     fputs("</FONT><BR/> >;\n", out);
 
@@ -308,7 +306,7 @@ int dot_write(const Graph *g, const Graph *planned, FILE *out) {
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = g->nodes[i];
         DotStyle c = n->kind->dot;
-        bool q8 = int8_build(planned);
+        bool q8 = int8_build;
         for (int j = 0; j < n->nin; j++) {
             fprintf(out, "  n%d -> n%d", n->in[j]->id, n->id);
             const Node *src = q8 ? holder(planned, n->in[j]->id) : NULL, *dst = q8 ? planned->nodes[n->id] : NULL;

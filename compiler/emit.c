@@ -310,8 +310,7 @@ void em_q8_channels(Emitter *e, const Node *n, const signed char *w, long long n
 
 /* A layer's data: its kind's emit hook (compiler/kind_*.c), or its int8 one. */
 static int emit_layer(Emitter *e, Node *n) {
-    if (n->q8) {
-        e->q8 = true;
+    if (n->q8) {                          /* (e->q8 is set before the layers: emit_c) */
         e->hash = fnv(e->hash, "q8", 3);
         if (n->kind->emit_q8) return n->kind->emit_q8(e, n);
         diag_error(n->loc, "%s '%s': no int8 code for this kind", n->kind->name, n->name);

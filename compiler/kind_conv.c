@@ -173,6 +173,20 @@ static int conv_quant(Node *n) {
     return quant_channels(n, in->c / n->groups * n->kh * n->kw, false);
 }
 
+/* An int8 conv's fields: its layer's, its input's and output's sizes and
+ * its window (both int8 templates read them). */
+static void conv_q8_window(Emitter *e, Node *n) {
+    const Shape *in = &n->in[0]->shape;
+    em_layer(e, n, "int8 conv");
+    em_q8(e, n);
+    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
+    em_def(e, "L_OC", "%lld", n->out); em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
+    em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
+    em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
+    em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
+    em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
+}
+
 /* An int8 conv without groups as a product (M4_Q8_GEMM) over its padded
  * input, channels last (quant_conv_pad): its weights in panels of 16 output
  * channels, K in the order the code walks the input (tap (ky, kx), then the
@@ -205,15 +219,8 @@ static int conv_emit_q8_gemm(Emitter *e, Node *n) {
         }
         init[o] = (int32_t)b;
     }
-    em_layer(e, n, "int8 conv");
-    em_q8(e, n);
+    conv_q8_window(e, n);
     em_def(e, "L_SCRATCH", "%lld", n->scratch_off / 4);
-    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
-    em_def(e, "L_OC", "%lld", n->out); em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
-    em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
-    em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
-    em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
-    em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
     em_def(e, "L_HP", "%lld", pad.h); em_def(e, "L_WP", "%lld", pad.w); em_def(e, "L_CP", "%lld", pad.c);
     em_def(e, "L_K4", "%lld", k4); em_def(e, "L_PANELS", "%lld", panels);
     em_q8_channels(e, n, w, panels * k4 * 64, init);
@@ -226,14 +233,7 @@ static int conv_emit_q8(Emitter *e, Node *n) {
     const Shape *in = &n->in[0]->shape;
     if (quant_conv_gemm(n)) return conv_emit_q8_gemm(e, n);
     long long per = in->c / n->groups * n->kh * n->kw;
-    em_layer(e, n, "int8 conv");
-    em_q8(e, n);
-    em_def(e, "L_C", "%lld", in->c); em_def(e, "L_H", "%lld", in->h); em_def(e, "L_W", "%lld", in->w);
-    em_def(e, "L_OC", "%lld", n->out); em_def(e, "L_OH", "%lld", n->shape.h); em_def(e, "L_OW", "%lld", n->shape.w);
-    em_def(e, "L_KH", "%lld", n->kh); em_def(e, "L_KW", "%lld", n->kw);
-    em_def(e, "L_SH", "%lld", n->sh); em_def(e, "L_SW", "%lld", n->sw);
-    em_def(e, "L_PT", "%lld", n->pt); em_def(e, "L_PL", "%lld", n->pl);
-    em_def(e, "L_DH", "%lld", n->dh); em_def(e, "L_DW", "%lld", n->dw);
+    conv_q8_window(e, n);
     em_def(e, "L_ICG", "%lld", in->c / n->groups); em_def(e, "L_OCG", "%lld", n->out / n->groups);
     em_q8_channels(e, n, n->q_w, n->out * per, n->q_b);
     em_call(e, "M4_Q8_CONV");

@@ -103,23 +103,26 @@ void quant_clamp(Node *n) {
                     n->q_scale, n->q_zp, &n->q_lo, &n->q_hi);
 }
 
-/* name is one of the comma-separated names of list */
+/* The name of a comma-separated list at p and its length; the next one's
+ * start into *next (NULL after the last). */
+static size_t list_item(const char *p, const char **next) {
+    const char *c = strchr(p, ',');
+    *next = c ? c + 1 : NULL;
+    return c ? (size_t)(c - p) : strlen(p);
+}
+
 static bool in_list(const char *list, const char *name) {
-    size_t k = strlen(name);
-    for (const char *p = list; p && *p;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        if (len == k && strncmp(p, name, k) == 0) return true;
-        p = c ? c + 1 : NULL;
+    for (const char *p = list, *next; p && *p; p = next) {
+        size_t len = list_item(p, &next);
+        if (len == strlen(name) && strncmp(p, name, len) == 0) return true;
     }
     return false;
 }
 
 int quant_keep_check(const Graph *g, const char *keep_float) {
     int errors = 0;
-    for (const char *p = keep_float; p && *p;) {
-        const char *c = strchr(p, ',');
-        char *name = arena_strndup(p, c ? (size_t)(c - p) : strlen(p));
+    for (const char *p = keep_float, *next; p && *p; p = next) {
+        const char *name = arena_strndup(p, list_item(p, &next));
         const Node *hit = NULL;
         for (int i = 0; i < g->nnodes && !hit; i++)
             if (strcmp(g->nodes[i]->name, name) == 0) hit = g->nodes[i];
@@ -132,7 +135,6 @@ int quant_keep_check(const Graph *g, const char *keep_float) {
                     keep_float, name, hit->alias ? "a no-op in the generated code" : "folded or fused into another");
             errors++;
         }
-        p = c ? c + 1 : NULL;
     }
     return errors;
 }
